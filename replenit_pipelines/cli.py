@@ -1,0 +1,73 @@
+"""`replenit`: the command line. Each subcommand imports only what it needs."""
+
+import argparse
+import signal
+import sys
+import threading
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox, parse_limits
+
+    faults = FaultConfig(
+        seed=args.seed,
+        latency_ms=tuple(float(x) for x in args.latency_ms.split(":")) if args.latency_ms else (0.0, 0.0),
+        p500=args.p500, p503=args.p503, p429=args.p429, p_hang=args.p_hang, p_drop=args.p_drop,
+        hang_seconds=args.hang_seconds,
+    )
+    sandbox = Sandbox(args.host, args.port, parse_limits(args.limits), faults, args.store)
+    if args.tenant:
+        for spec in args.tenant:
+            parts = spec.split(":")
+            if len(parts) < 2:
+                raise SystemExit(f"--tenant {spec!r}: write GUID:KEY[:email|customerid[:productid|sku]]")
+            sandbox.add_tenant(parts[0], parts[1], **dict(zip(("customer_priority", "product_priority"), parts[2:])))
+    else:
+        tenant, key = sandbox.add_tenant()
+        print(f"Demo tenant: {tenant}")
+        print(f"Demo key:    {key}")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    sandbox.start()
+    print(f"Replenit sandbox listening on {sandbox.url}", flush=True)
+    stop.wait()
+    sandbox.stop()
+    print("Replenit sandbox stopped.", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="replenit", description="Keep a Replenit tenant in step with a warehouse.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sb = sub.add_parser("sandbox", help="run the local Replenit API sandbox")
+    sb.add_argument("--host", default="127.0.0.1")
+    sb.add_argument("--port", type=int, default=8765)
+    sb.add_argument("--tenant", action="append", metavar="GUID:KEY[:CUSTOMER_PRIORITY[:PRODUCT_PRIORITY]]",
+                    help="a tenant and a key authorised for it (repeat; a key may serve several tenants)")
+    sb.add_argument("--limits", default="100/60,5000/3600", help="REQUESTS/SECONDS windows, or 'off'")
+    sb.add_argument("--seed", type=int, default=0, help="seed of the fault and latency draws")
+    sb.add_argument("--latency-ms", default="", metavar="LOW:HIGH", help="uniform latency per API request")
+    sb.add_argument("--p500", type=float, default=0.0)
+    sb.add_argument("--p503", type=float, default=0.0)
+    sb.add_argument("--p429", type=float, default=0.0, help="probability of a spurious 429")
+    sb.add_argument("--p-hang", type=float, default=0.0, help="probability of hanging past the client's timeout")
+    sb.add_argument("--p-drop", type=float, default=0.0, help="probability of dropping the connection")
+    sb.add_argument("--hang-seconds", type=float, default=30.0)
+    sb.add_argument("--store", default=None, help="SQLite file to keep what was received (default: memory)")
+    sb.set_defaults(func=_sandbox)
+
+    from replenit_pipelines import commands
+
+    commands.register(sub)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        print(f"replenit: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

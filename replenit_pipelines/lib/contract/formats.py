@@ -1,0 +1,109 @@
+"""Value formats of the Replenit API (shared/replenit-api.md, "Formats").
+
+One definition of each format serves both halves of the project: the sandbox checks request
+records with these functions, and the pipeline's vectorised checks use the same regexes and the
+same code lists, so "valid for us" and "accepted by the sandbox" cannot drift apart.
+"""
+
+import functools
+import math
+import re
+from datetime import datetime
+
+import langcodes
+import pycountry
+
+# [assumed] codes that ISO 4217 lists but that are not money.
+NON_MONEY_CURRENCIES = frozenset(
+    {"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XDR", "XSU", "XUA", "XBA", "XBB", "XBC", "XBD"}
+)
+CURRENCIES: frozenset[str] = frozenset(c.alpha_3 for c in pycountry.currencies) - NON_MONEY_CURRENCIES
+
+# [assumed] YYYY-MM-DDTHH:MM:SS[.fraction] with Z or ±hh:mm; the calendar is checked by parsing.
+ISO8601_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+_ISO8601 = re.compile(ISO8601_PATTERN)
+
+# The WHATWG HTML "valid e-mail address" grammar: the syntax browsers enforce, without lookarounds
+# so that Polars' regex engine runs it too.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+_EMAIL = re.compile(EMAIL_PATTERN)
+
+# [assumed] E.164: a plus, a country code that does not start with 0, 8 to 15 digits in all.
+E164_PATTERN = r"^\+[1-9][0-9]{7,14}$"
+_E164 = re.compile(E164_PATTERN)
+
+URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
+_URL = re.compile(URL_PATTERN, re.IGNORECASE)
+
+LANGUAGE_MAX_LENGTH = 10
+
+
+def is_currency(value: str) -> bool:
+    return value in CURRENCIES
+
+
+def is_timestamp(value: str) -> bool:
+    """Strict ISO 8601 with an offset, and a real calendar date and time (no 2024-02-30)."""
+    if not _ISO8601.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_email(value: str) -> bool:
+    return _EMAIL.match(value) is not None
+
+
+def is_phone(value: str) -> bool:
+    return _E164.match(value) is not None
+
+
+def is_url(value: str) -> bool:
+    return _URL.match(value) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def is_language_tag(value: str) -> bool:
+    """BCP 47 in its canonical written form, with every subtag known to the IANA registry.
+
+    langcodes alone accepts `en_US` and any casing; the contract asks for hyphens, a lowercase
+    language, a Titlecase script and an UPPERCASE region.
+    """
+    if not value or len(value) > LANGUAGE_MAX_LENGTH or "_" in value:
+        return False
+    subtags = value.split("-")
+    if not subtags[0].isalpha() or subtags[0] != subtags[0].lower():
+        return False
+    for sub in subtags[1:]:
+        if len(sub) == 4 and sub.isalpha():
+            expected = sub.title()
+        elif len(sub) == 2 and sub.isalpha():
+            expected = sub.upper()
+        else:
+            expected = sub.lower()
+        if sub != expected:
+            return False
+    return bool(langcodes.tag_is_valid(value))
+
+
+def canonical_language_tag(value: str) -> str | None:
+    """`en_us` -> `en-US`; None when the value is not a tag langcodes can read."""
+    try:
+        tag = langcodes.standardize_tag(value.replace("_", "-"))
+    except (ValueError, langcodes.tag_parser.LanguageTagError):
+        return None
+    return tag if is_language_tag(tag) else None
+
+
+def is_finite_number(value: object) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )

@@ -1,0 +1,471 @@
+"""A local Replenit Ingestion API over real HTTP, following shared/replenit-api.md.
+
+Standard-library HTTP server (one thread per connection, HTTP/1.1 keep-alive): full control
+over the faults the client must survive (hangs, dropped connections), and no event loop to
+share with the code under test.
+"""
+
+import base64
+import gzip
+import json
+import logging
+import secrets
+import socket
+import threading
+import time
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import orjson
+
+from replenit_pipelines.lib.contract.entities import ENTITIES
+from replenit_pipelines.lib.contract.records import validate_record
+from replenit_pipelines.lib.sandbox.faults import FaultConfig, fate_of
+from replenit_pipelines.lib.sandbox.ratelimit import KeyQuota, Window, format_seconds
+from replenit_pipelines.lib.sandbox.store import Store, record_key, utc_now_iso
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 5_000_000
+MAX_INFLATED_BYTES = 50_000_000  # a gzip body may not unpack past this
+DEFAULT_LIMITS: list[Window] = [(100, 60.0), (5000, 3600.0)]
+AUTH_HEADER = "x-replenit-auth-key"
+PROBLEM_TYPE = "https://tools.ietf.org/html/rfc7231#section-6.5.1"
+
+
+@dataclass
+class Tenant:
+    tenant_id: str
+    customer_priority: str = "email"  # or "customerid"
+    product_priority: str = "productid"  # or "sku"
+
+
+@dataclass
+class SandboxState:
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    keys: dict[str, set[str]] = field(default_factory=dict)  # key -> tenant ids
+    limits: list[Window] = field(default_factory=lambda: list(DEFAULT_LIMITS))
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    store: Store = field(default_factory=Store)
+    quotas: dict[str, KeyQuota] = field(default_factory=dict)
+    sequence: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_tenant(
+        self,
+        tenant_id: str,
+        key: str,
+        customer_priority: str = "email",
+        product_priority: str = "productid",
+    ) -> None:
+        tid = str(uuid.UUID(tenant_id))
+        if customer_priority not in ("email", "customerid"):
+            raise ValueError("customer_priority must be 'email' or 'customerid'")
+        if product_priority not in ("productid", "sku"):
+            raise ValueError("product_priority must be 'productid' or 'sku'")
+        with self.lock:
+            self.tenants[tid] = Tenant(tid, customer_priority, product_priority)
+            self.keys.setdefault(key, set()).add(tid)
+
+    def quota(self, key: str) -> KeyQuota:
+        with self.lock:
+            q = self.quotas.get(key)
+            if q is None:
+                q = self.quotas[key] = KeyQuota(self.limits)
+            return q
+
+    def set_limits(self, limits: list[Window]) -> None:
+        with self.lock:
+            self.limits = list(limits)
+            self.quotas.clear()
+
+    def next_sequence(self) -> int:
+        with self.lock:
+            self.sequence += 1
+            return self.sequence
+
+    def reset(self) -> None:
+        self.store.reset()
+        with self.lock:
+            self.quotas.clear()
+            self.sequence = 0
+
+
+def new_key() -> str:
+    return base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def envelope(success: bool, message: str, data: dict | None = None) -> dict:
+    return {"success": success, "message": message, "data": data or {}}
+
+
+def problem(errors: dict[str, list[str]], status: int = 400, title: str | None = None) -> dict:
+    return {
+        "type": PROBLEM_TYPE,
+        "title": title or "One or more validation errors occurred.",
+        "status": status,
+        "traceId": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00",
+        "errors": errors,
+    }
+
+
+class _Drop(Exception):
+    """Close the connection without an answer."""
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "ReplenitSandbox/1"
+    server: "SandboxHTTPServer"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # the request log is kept in the store, without headers
+
+    # --- plumbing -------------------------------------------------------------------------
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        payload = orjson.dumps(body)
+        self.send_response(status)
+        content_type = "application/problem+json" if isinstance(body, dict) and "errors" in body else "application/json"
+        self.send_header("Content-Type", f"{content_type}; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(payload)
+        self._status = status
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def _dispatch(self, method: str) -> None:
+        started = time.time()
+        self._status = 0
+        self._records = 0
+        self._bytes = int(self.headers.get("Content-Length") or 0)
+        url = urlsplit(self.path)
+        parts = [unquote(p) for p in url.path.split("/") if p]
+        try:
+            if parts and parts[0] == "_sandbox":
+                self._admin(method, parts[1:], parse_qs(url.query))
+                return
+            self._api(method, parts, parse_qs(url.query))
+        except _Drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._status = -1
+        finally:
+            if not (parts and parts[0] == "_sandbox"):
+                self.server.state.store.log_request(
+                    {
+                        "method": method,
+                        "path": url.path,
+                        "status": self._status,
+                        "records": self._records,
+                        "bytes": self._bytes,
+                        "time": utc_now_iso(),
+                        "duration_ms": round((time.time() - started) * 1000, 3),
+                    }
+                )
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    # --- the API ----------------------------------------------------------------------------
+    def _api(self, method: str, parts: list[str], query: dict[str, list[str]]) -> None:
+        state = self.server.state
+        key = self.headers.get(AUTH_HEADER)
+        tenants = state.keys.get(key) if key else None
+        if tenants is None:
+            self._discard_body()
+            self._send(401, envelope(False, "Unauthorized."))
+            return
+        decision = state.quota(key).hit(time.time())  # every request of a known key counts
+        headers: dict[str, str] = {}
+        if decision is not None:
+            headers = {
+                "X-RateLimit-Limit": str(decision.limit),
+                "X-RateLimit-Remaining": str(decision.remaining),
+                "X-RateLimit-Reset": format_seconds(decision.reset),
+            }
+        if len(parts) < 2 or parts[0] not in ENTITIES:
+            self._discard_body()
+            self._send(404, envelope(False, "Not found."), headers)
+            return
+        entity, raw_tenant = parts[0], parts[1]
+        try:
+            tenant_id = str(uuid.UUID(raw_tenant))
+        except ValueError:
+            tenant_id = None
+        tenant = state.tenants.get(tenant_id) if tenant_id else None
+        if tenant is None:
+            self._discard_body()
+            self._send(404, envelope(False, "Tenant not found."), headers)
+            return
+        if tenant.tenant_id not in tenants:
+            self._discard_body()
+            self._send(403, envelope(False, "Forbidden."), headers)
+            return
+        if decision is not None and not decision.allowed:
+            self._discard_body()
+            retry = format_seconds(max(decision.retry_after, 0.001))
+            self._send(429, envelope(False, "Rate limit exceeded."), {**headers, "Retry-After": retry})
+            return
+        fate = fate_of(state.faults, state.next_sequence())
+        if fate.latency_s:
+            time.sleep(fate.latency_s)
+        if fate.fault is not None:
+            self._discard_body()
+            self._fault(fate.fault, headers)
+            return
+        if method == "POST" and len(parts) == 2:
+            self._upsert(tenant, entity, headers)
+        elif method == "DELETE" and len(parts) >= 3:
+            self._discard_body()
+            self._delete(tenant, entity, parts[2:], query, headers)
+        else:
+            self._discard_body()
+            self._send(405 if len(parts) == 2 else 404, envelope(False, "Not found."), headers)
+
+    def _discard_body(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True  # not worth reading; the client gets its answer
+        elif length:
+            self.rfile.read(length)
+
+    def _fault(self, fault: str, headers: dict[str, str]) -> None:
+        state = self.server.state
+        if fault == "500":
+            self._send(500, envelope(False, "Internal server error."), headers)
+        elif fault == "503":
+            self._send(503, envelope(False, "Service unavailable."), headers)
+        elif fault == "429":
+            self._send(429, envelope(False, "Rate limit exceeded.", {"retryAfter": 1}), {**headers, "Retry-After": "1"})
+        elif fault == "hang":
+            time.sleep(state.faults.hang_seconds)
+            raise _Drop
+        else:
+            raise _Drop
+
+    def _upsert(self, tenant: Tenant, entity: str, headers: dict[str, str]) -> None:
+        spec = ENTITIES[entity]
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            self._discard_body()
+            self._send(415, problem({"$": ["Content-Type must be application/json."]}, 415, "Unsupported Media Type"), headers)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._send(413, problem({"$": [f"The request body is larger than {MAX_BODY_BYTES} bytes."]}, 413, "Payload Too Large"), headers)
+            return
+        body = self._read_body()
+        if (self.headers.get("Content-Encoding") or "").lower() == "gzip":
+            try:
+                body = gzip_inflate(body)
+            except ValueError as exc:
+                self._send(400, problem({"$": [str(exc)]}), headers)
+                return
+        try:
+            records = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            self._send(400, problem({"$": [f"The request body is not valid JSON: {exc}."]}), headers)
+            return
+        if not isinstance(records, list):
+            self._send(400, problem({"$": ["The request body must be a JSON array."]}), headers)
+            return
+        if not records:
+            self._send(400, problem({"$": ["The request body must not be an empty array."]}), headers)
+            return
+        self._records = len(records)
+        if len(records) > spec.hard_max:
+            self._send(400, problem({"$": [f"A request may hold at most {spec.hard_max} {entity}; this one holds {len(records)}."]}), headers)
+            return
+        errors: dict[str, list[str]] = {}
+        for i, rec in enumerate(records):
+            for err in validate_record(spec, rec, i):
+                errors.setdefault(err.path, []).append(err.message)
+        if errors:
+            self._send(400, problem(errors), headers)
+            return
+        priority = tenant.customer_priority
+        count = self.server.state.store.upsert(
+            tenant.tenant_id, entity, ((record_key(entity, r, priority), r) for r in records)
+        )
+        self._send(200, envelope(True, spec.saved_message, {"count": count, "processedAt": utc_now_iso()}), headers)
+
+    def _delete(self, tenant: Tenant, entity: str, rest: list[str], query: dict[str, list[str]], headers: dict[str, str]) -> None:
+        store = self.server.state.store
+        tid = tenant.tenant_id
+        ident = rest[0]
+        done = envelope(True, "", {"count": 1, "processedAt": utc_now_iso()})
+        if entity == "customers" and len(rest) == 1:
+            keys = store.find(tid, entity, "CustomerId", ident)
+            if not keys:
+                self._send(404, envelope(False, "Customer not found."), headers)
+                return
+            for k in keys:
+                store.delete(tid, entity, k)
+            self._send(200, {**done, "message": "Customer deleted."}, headers)
+        elif entity == "orders" and len(rest) == 1:
+            if store.get(tid, entity, ident) is None:
+                self._send(404, envelope(False, "Order not found."), headers)
+                return
+            store.delete(tid, entity, ident)
+            self._send(200, {**done, "message": "Order deleted."}, headers)
+        elif entity == "orders" and len(rest) == 2 and rest[1] == "items":
+            product_id = (query.get("productId") or [None])[0]
+            if not product_id:
+                self._send(400, problem({"productId": ["The productId query parameter is required."]}), headers)
+                return
+            order = store.get(tid, entity, ident)
+            items = (order or {}).get("OrderItems") or []
+            kept = [it for it in items if it.get("ProductId") != product_id]
+            if order is None or len(kept) == len(items):
+                self._send(404, envelope(False, "Order item not found."), headers)
+                return
+            store.replace(tid, entity, ident, {**order, "OrderItems": kept})
+            self._send(200, {**done, "message": "Order item deleted."}, headers)
+        elif entity == "products" and len(rest) == 1:
+            if store.get(tid, entity, ident) is None:
+                self._send(404, envelope(False, "Product not found."), headers)
+                return
+            store.delete(tid, entity, ident)
+            self._send(200, {**done, "message": "Product deleted."}, headers)
+        elif entity == "products" and len(rest) == 3 and rest[1] == "variants":
+            variant_id = rest[2]
+            match_field = "Sku" if tenant.product_priority == "sku" else "VariantId"
+            product = store.get(tid, entity, ident)
+            variants = (product or {}).get("ProductVariants") or []
+            kept = [v for v in variants if v.get(match_field) != variant_id]
+            if product is None or len(kept) == len(variants):
+                self._send(404, envelope(False, "Product variant not found."), headers)
+                return
+            store.replace(tid, entity, ident, {**product, "ProductVariants": kept})
+            self._send(200, {**done, "message": "Product variant deleted."}, headers)
+        else:
+            self._send(404, envelope(False, "Not found."), headers)
+
+    # --- inspection and control, never the API's own paths -----------------------------------
+    def _admin(self, method: str, parts: list[str], query: dict[str, list[str]]) -> None:
+        state = self.server.state
+        body = self._read_body()
+        if method == "GET" and parts == ["stats"]:
+            self._send(200, {**state.store.stats(), "limits": state.limits, "faults": state.faults.as_dict()})
+        elif method == "GET" and len(parts) == 3 and parts[0] == "records":
+            self._send(200, state.store.snapshot(str(parts[1]).lower(), parts[2]))
+        elif method == "GET" and parts == ["requests"]:
+            since = int((query.get("since") or ["0"])[0])
+            self._send(200, [r for r in list(state.store.requests) if r["seq"] > since])
+        elif method == "POST" and parts == ["reset"]:
+            state.reset()
+            self._send(200, envelope(True, "Sandbox reset."))
+        elif method == "POST" and parts == ["tenants"]:
+            try:
+                spec = json.loads(body or b"{}")
+                state.add_tenant(
+                    spec["tenant_id"], spec["key"],
+                    spec.get("customer_priority", "email"), spec.get("product_priority", "productid"),
+                )
+            except (KeyError, ValueError) as exc:
+                self._send(400, envelope(False, f"Bad tenant: {exc}"))
+                return
+            self._send(200, envelope(True, "Tenant added."))
+        elif method == "POST" and parts == ["config"]:
+            try:
+                spec = json.loads(body or b"{}")
+                if "limits" in spec:
+                    state.set_limits([(int(n), float(s)) for n, s in spec["limits"]])
+                state.faults.update(spec.get("faults", {}))
+            except (TypeError, ValueError) as exc:
+                self._send(400, envelope(False, f"Bad config: {exc}"))
+                return
+            self._send(200, envelope(True, "Config updated."))
+        else:
+            self._send(404, envelope(False, "Not found."))
+
+
+def gzip_inflate(body: bytes) -> bytes:
+    try:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out = d.decompress(body, MAX_INFLATED_BYTES)
+        if d.unconsumed_tail:
+            raise ValueError(f"The gzip body unpacks to more than {MAX_INFLATED_BYTES} bytes.")
+        return out
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise ValueError(f"The body is not valid gzip: {exc}.") from None
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True  # a hanging fault must not hold up shutdown
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], state: SandboxState):
+        super().__init__(address, Handler)
+        self.state = state
+
+
+class Sandbox:
+    """A running sandbox in a background thread: `with Sandbox(...) as sb: sb.url`."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        limits: list[Window] | None = None,
+        faults: FaultConfig | None = None,
+        store_path: str | Path | None = None,
+    ):
+        self.state = SandboxState(
+            limits=list(DEFAULT_LIMITS if limits is None else limits),
+            faults=faults or FaultConfig(),
+            store=Store(store_path),
+        )
+        self.httpd = SandboxHTTPServer((host, port), self.state)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def add_tenant(self, tenant_id: str | None = None, key: str | None = None, **priorities: str) -> tuple[str, str]:
+        tenant_id = tenant_id or str(uuid.uuid4())
+        key = key or new_key()
+        self.state.add_tenant(tenant_id, key, **priorities)
+        return tenant_id, key
+
+    def start(self) -> "Sandbox":
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.state.store.close()
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

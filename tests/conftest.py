@@ -1,0 +1,64 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import httpx
+import pytest
+
+from replenit_pipelines.lib.sandbox import Sandbox
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """One sandbox per test process, limits off; tests take their own tenants."""
+    with Sandbox(limits=[]) as sb:
+        yield sb
+
+
+@pytest.fixture
+def tenant(sandbox):
+    tenant_id, key = sandbox.add_tenant()
+    return tenant_id, key
+
+
+@pytest.fixture
+def api(sandbox, tenant):
+    tenant_id, key = tenant
+    with httpx.Client(base_url=sandbox.url, headers={"x-replenit-auth-key": key}, timeout=10) as client:
+        client.tenant_id = tenant_id
+        yield client
+
+
+@pytest.fixture
+def limited_sandbox():
+    """A fresh sandbox with time-scaled windows: 10 per 0.5 s and 25 per 2 s."""
+    with Sandbox(limits=[(10, 0.5), (25, 2.0)]) as sb:
+        yield sb
+
+
+def records_of(sandbox: Sandbox, tenant_id: str, entity: str) -> dict[str, dict]:
+    return {r["key"]: r for r in httpx.get(f"{sandbox.url}/_sandbox/records/{tenant_id}/{entity}").json()}
+
+
+def start_cli_sandbox(*args: str) -> tuple[subprocess.Popen, str]:
+    """The real `replenit sandbox` command on a free port; returns the process and its URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "replenit_pipelines.cli", "sandbox", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("Replenit sandbox listening on "):
+            return proc, line.strip().rsplit(" ", 1)[1]
+        if not line and proc.poll() is not None:
+            raise RuntimeError(proc.stderr.read())
+    proc.kill()
+    raise RuntimeError("sandbox did not start in 30 s")
+
+
+def new_tenant() -> str:
+    return str(uuid.uuid4())
