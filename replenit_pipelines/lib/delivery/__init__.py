@@ -1,0 +1,18 @@
+"""Delivery: the Replenit client, its quota limiter and batching (no Dagster)."""
+
+from replenit_pipelines.lib.delivery.client import BatchProgress, DeleteOutcome, ReplenitClient, client_from_env
+from replenit_pipelines.lib.delivery.config import DOCUMENTED_LIMITS, ApiKey, ClientConfig
+from replenit_pipelines.lib.delivery.errors import (
+    DeliveryConfigError,
+    ForbiddenError,
+    ReplenitStopError,
+    TenantNotFoundError,
+    UnauthorizedError,
+)
+from replenit_pipelines.lib.delivery.report import DeliveryCounters, DeliveryReport
+
+__all__ = [
+    "DOCUMENTED_LIMITS", "ApiKey", "BatchProgress", "ClientConfig", "DeleteOutcome", "DeliveryConfigError",
+    "DeliveryCounters", "DeliveryReport", "ForbiddenError", "ReplenitClient", "ReplenitStopError",
+    "TenantNotFoundError", "UnauthorizedError", "client_from_env",
+]

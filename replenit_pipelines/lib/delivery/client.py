@@ -1,0 +1,372 @@
+"""The Replenit client: quota-exact pacing, retries, and 400s that cost one request, not a batch."""
+
+import gzip
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from replenit_pipelines.lib.contract.entities import entity as entity_spec
+from replenit_pipelines.lib.delivery import batching
+from replenit_pipelines.lib.delivery.config import ClientConfig
+from replenit_pipelines.lib.delivery.errors import (
+    DeliveryConfigError,
+    ForbiddenError,
+    ReplenitStopError,
+    TenantNotFoundError,
+    UnauthorizedError,
+)
+from replenit_pipelines.lib.delivery.quota import QuotaLimiter, default_quota_dir, ledger_name
+from replenit_pipelines.lib.delivery.report import DeliveryCounters, DeliveryReport
+
+log = logging.getLogger("replenit_pipelines.delivery")
+
+AUTH_HEADER = "x-replenit-auth-key"
+RETRYABLE_STATUS = {500, 502, 503, 504}
+_INDEX_KEY = re.compile(r"^\[(\d+)\]")
+
+
+class _Exhausted(Exception):
+    """Retries ran out for one request."""
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    entity: str
+    records_done: int
+    records_total: int
+    batches_done: int
+    batches_total: int
+    accepted: int
+    rejected: int
+    failed: int
+    eta_s: float  # from the quota, for the batches left
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    status: str  # "deleted", "already_gone", "failed"
+    reason: str = ""
+
+
+class ReplenitClient:
+    def __init__(
+        self,
+        config: ClientConfig,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.config = config
+        self._sleep = sleep
+        self._rng = random.Random(config.seed)
+        quota_dir = Path(config.quota_dir) if config.quota_dir else default_quota_dir()
+        self.quota = QuotaLimiter(
+            list(config.limits),
+            quota_dir / ledger_name(config.base_url, config.api_key.reveal()),
+            sleep=sleep,
+        )
+        self._http = httpx.Client(
+            base_url=config.base_url,
+            timeout=httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s),
+            limits=httpx.Limits(max_connections=config.max_in_flight, max_keepalive_connections=config.max_in_flight),
+            transport=transport,
+        )
+        self._stop = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"ReplenitClient(base_url={self.config.base_url!r}, tenant_id={self.config.tenant_id!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "ReplenitClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- one request, paced and retried ----------------------------------------------------------
+    def _request(self, method: str, path: str, counters: DeliveryCounters, body: bytes | None = None,
+                 params: dict[str, str] | None = None) -> httpx.Response:
+        headers = {AUTH_HEADER: self.config.api_key.reveal()}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            if self.config.gzip:
+                body = gzip.compress(body, compresslevel=5)
+                headers["Content-Encoding"] = "gzip"
+        failures = 0
+        rate_limited = 0
+        while True:
+            if self._stop.is_set():
+                raise _Exhausted("not sent: the delivery was stopped by an earlier error")
+            counters.quota_wait_s += self.quota.acquire()
+            counters.requests += 1
+            counters.bytes_sent += len(body or b"")
+            try:
+                resp = self._http.request(method, path, content=body, headers=headers, params=params)
+            except httpx.TimeoutException as exc:
+                reason = f"timed out ({type(exc).__name__})"
+            except httpx.TransportError as exc:
+                reason = f"connection failed ({type(exc).__name__})"
+            else:
+                self._observe_quota(resp)
+                if resp.status_code == 429:
+                    counters.rate_limited += 1
+                    rate_limited += 1
+                    if rate_limited > self.config.max_rate_limited:
+                        raise _Exhausted(f"rate limited {rate_limited} times in a row")
+                    self.quota.block_for(self._retry_after(resp))
+                    continue  # the limiter holds the next attempt until the window allows it
+                if resp.status_code not in RETRYABLE_STATUS:
+                    return resp
+                reason = f"HTTP {resp.status_code}"
+            failures += 1
+            if failures >= self.config.max_attempts:
+                raise _Exhausted(f"{reason}; gave up after {failures} attempts")
+            counters.retries += 1
+            # Full jitter: anywhere between 0 and the capped exponential step.
+            pause = self._rng.uniform(0, min(self.config.backoff_cap_s, self.config.backoff_base_s * 2 ** (failures - 1)))
+            log.info("%s %s: %s; retry %d in %.2fs", method, path.split("/")[1], reason, failures, pause)
+            counters.backoff_wait_s += pause
+            self._sleep(pause)
+
+    def _observe_quota(self, resp: httpx.Response) -> None:
+        h = resp.headers
+        try:
+            self.quota.observe(int(h["X-RateLimit-Limit"]), int(h["X-RateLimit-Remaining"]), float(h["X-RateLimit-Reset"]))
+        except (KeyError, ValueError):
+            pass
+
+    @staticmethod
+    def _retry_after(resp: httpx.Response) -> float:
+        value = resp.headers.get("Retry-After")
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                try:
+                    return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+                except (TypeError, ValueError):
+                    pass
+        try:
+            return float(resp.json()["data"]["retryAfter"])
+        except (ValueError, KeyError, TypeError):
+            pass
+        try:
+            return max(0.0, float(resp.headers["X-RateLimit-Reset"]) - time.time())
+        except (KeyError, ValueError):
+            return 1.0
+
+    def _raise_if_stop(self, resp: httpx.Response) -> None:
+        message = _message(resp)
+        error: ReplenitStopError | None = None
+        if resp.status_code == 401:
+            error = UnauthorizedError(
+                "Replenit refused the API key (401 Unauthorized): check REPLENIT_API_KEY; the key may be "
+                "mistyped, revoked, or for another environment."
+            )
+        elif resp.status_code == 403:
+            error = ForbiddenError(
+                f"the API key has no access to tenant {self.config.tenant_id} (403 Forbidden): check that "
+                "REPLENIT_TENANT_ID is the tenant this key was issued for."
+            )
+        elif resp.status_code == 404 and message == "Tenant not found.":
+            error = TenantNotFoundError(
+                f"Replenit has no tenant {self.config.tenant_id} (404 Tenant not found): check REPLENIT_TENANT_ID."
+            )
+        if error is not None:
+            self._stop.set()
+            raise error
+
+    # --- upserts ---------------------------------------------------------------------------------
+    def deliver(self, entity: str, records: Sequence[dict[str, Any]], progress: Callable[[BatchProgress], None] | None = None) -> DeliveryReport:
+        """Upsert payload records; see deliver_serialized."""
+        return self.deliver_serialized(entity, batching.serialize(records), progress)
+
+    def deliver_serialized(self, entity: str, parts: Sequence[bytes], progress: Callable[[BatchProgress], None] | None = None) -> DeliveryReport:
+        """Upsert records given as one JSON document each. Every record ends accepted, rejected
+        (with the API's reasons) or failed (retries ran out); a 401/403/404-tenant raises a
+        ReplenitStopError after one request, with the partial report attached as `.report`."""
+        spec = entity_spec(entity)
+        started = time.monotonic()
+        self._stop.clear()
+        report = DeliveryReport(entity=entity, records=len(parts))
+        max_records = self.config.batch_sizes[entity]
+        batches = list(batching.plan_batches(parts, max_records, self.config.max_body_bytes))
+        report.counters.batches = len(batches)
+        report.counters.full_batches = sum(len(b) == max_records for b in batches)
+        lock = threading.Lock()
+        path = f"/{spec.path}/{self.config.tenant_id}"
+        done = {"batches": 0, "records": 0}
+
+        def run(batch: list[int]) -> None:
+            counters = DeliveryCounters()
+            try:
+                self._send_batch(path, parts, batch, report, lock, counters)
+            finally:
+                with lock:
+                    report.counters.add(counters)
+                    done["batches"] += 1
+                    done["records"] += len(batch)
+
+        def notify() -> None:
+            if progress is not None:
+                with lock:
+                    event = BatchProgress(
+                        entity, done["records"], len(parts), done["batches"], len(batches),
+                        len(report.accepted), len(report.rejected), len(report.failed),
+                        self.quota.eta_seconds(len(batches) - done["batches"]),
+                    )
+                progress(event)
+
+        try:
+            if batches:
+                run(batches[0])  # alone: a bad key or tenant costs one request, not one per worker
+                notify()
+            with ThreadPoolExecutor(max_workers=self.config.max_in_flight, thread_name_prefix="replenit") as pool:
+                pending = {pool.submit(run, b) for b in batches[1:]}
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                    for f in finished:
+                        f.result()
+                        notify()
+        except ReplenitStopError as exc:
+            self._stop.set()
+            with lock:
+                settled = set(report.accepted) | set(report.rejected) | set(report.failed)
+                for i in range(len(parts)):
+                    if i not in settled:
+                        report.failed[i] = f"not sent: {exc}"
+            report.counters.wall_s = time.monotonic() - started
+            exc.report = report  # type: ignore[attr-defined]
+            raise
+        report.counters.wall_s = time.monotonic() - started
+        return report
+
+    def _send_batch(self, path: str, parts: Sequence[bytes], batch: list[int], report: DeliveryReport,
+                    lock: threading.Lock, counters: DeliveryCounters) -> None:
+        """Send one body; on 400 re-send it without the rejected records, or split it in halves."""
+        try:
+            resp = self._request("POST", path, counters, body=batching.join(parts, batch))
+        except _Exhausted as exc:
+            with lock:
+                for i in batch:
+                    report.failed[i] = str(exc)
+            return
+        if resp.status_code == 200:
+            with lock:
+                report.accepted.extend(batch)
+            return
+        self._raise_if_stop(resp)
+        if resp.status_code not in (400, 413):
+            # Not about the records (a wrong path or media type): halving would only multiply it.
+            reason = f"HTTP {resp.status_code}: {_message(resp) or resp.text[:200]}"
+            with lock:
+                for i in batch:
+                    report.rejected[i] = [reason]
+            return
+        counters.rejected_requests += 1
+        errors = _problem_errors(resp)
+        by_record: dict[int, list[str]] = {}
+        unmapped = resp.status_code == 413 or not errors
+        for key, messages in errors.items():
+            m = _INDEX_KEY.match(key)
+            if m and int(m.group(1)) < len(batch):
+                field = key[m.end():].lstrip(".")
+                by_record.setdefault(batch[int(m.group(1))], []).extend(
+                    f"{field}: {msg}" if field else msg for msg in messages
+                )
+            else:
+                unmapped = True
+        if not unmapped:
+            with lock:
+                report.rejected.update(by_record)
+            rest = [i for i in batch if i not in by_record]
+            if rest:
+                self._send_batch(path, parts, rest, report, lock, counters)
+            return
+        if len(batch) == 1:
+            reasons = [f"{k or '(record)'}: {'; '.join(v)}" for k, v in errors.items()] or [f"HTTP {resp.status_code}: {_message(resp) or resp.text[:200]}"]
+            with lock:
+                report.rejected[batch[0]] = reasons
+            return
+        mid = len(batch) // 2  # the errors do not name records: halve until they do
+        self._send_batch(path, parts, batch[:mid], report, lock, counters)
+        self._send_batch(path, parts, batch[mid:], report, lock, counters)
+
+    # --- deletes ----------------------------------------------------------------------------------
+    def _delete(self, path: str, params: dict[str, str] | None = None) -> tuple[DeleteOutcome, DeliveryCounters]:
+        counters = DeliveryCounters()
+        self._stop.clear()
+        try:
+            resp = self._request("DELETE", path, counters, params=params)
+        except _Exhausted as exc:
+            return DeleteOutcome("failed", str(exc)), counters
+        self._raise_if_stop(resp)
+        if resp.status_code == 200:
+            return DeleteOutcome("deleted"), counters
+        if resp.status_code == 404:
+            return DeleteOutcome("already_gone", _message(resp)), counters
+        return DeleteOutcome("failed", f"HTTP {resp.status_code}: {_message(resp) or resp.text[:200]}"), counters
+
+    def _path(self, *segments: str) -> str:
+        return "/" + "/".join(quote(str(s), safe="") for s in segments)
+
+    def delete_customer(self, customer_id: str) -> DeleteOutcome:
+        return self._delete(self._path("customers", self.config.tenant_id, customer_id))[0]
+
+    def delete_order(self, order_id: str) -> DeleteOutcome:
+        return self._delete(self._path("orders", self.config.tenant_id, order_id))[0]
+
+    def delete_order_item(self, order_id: str, product_id: str) -> DeleteOutcome:
+        return self._delete(self._path("orders", self.config.tenant_id, order_id, "items"), {"productId": product_id})[0]
+
+    def delete_product(self, product_id: str) -> DeleteOutcome:
+        return self._delete(self._path("products", self.config.tenant_id, product_id))[0]
+
+    def delete_variant(self, product_id: str, variant_id: str) -> DeleteOutcome:
+        return self._delete(self._path("products", self.config.tenant_id, product_id, "variants", variant_id))[0]
+
+
+def _message(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    return body.get("message", "") if isinstance(body, dict) else ""
+
+
+def _problem_errors(resp: httpx.Response) -> dict[str, list[str]]:
+    try:
+        errors = resp.json().get("errors") or {}
+    except (ValueError, AttributeError):
+        return {}
+    if not isinstance(errors, dict):
+        return {}
+    return {str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in errors.items()}
+
+
+def client_from_env(limits: Iterable[tuple[int, float]] | None = None, **overrides: Any) -> ReplenitClient:
+    """A client from REPLENIT_BASE_URL, REPLENIT_TENANT_ID and REPLENIT_API_KEY."""
+    import os
+
+    missing = [n for n in ("REPLENIT_BASE_URL", "REPLENIT_TENANT_ID", "REPLENIT_API_KEY") if not os.environ.get(n)]
+    if missing:
+        raise DeliveryConfigError(f"set {', '.join(missing)} (the Replenit API address, your tenant id and API key)")
+    kwargs: dict[str, Any] = dict(overrides)
+    if limits is not None:
+        kwargs["limits"] = tuple(limits)
+    return ReplenitClient(ClientConfig(
+        base_url=os.environ["REPLENIT_BASE_URL"], tenant_id=os.environ["REPLENIT_TENANT_ID"],
+        api_key=os.environ["REPLENIT_API_KEY"], **kwargs,
+    ))

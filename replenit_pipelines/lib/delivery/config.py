@@ -1,0 +1,112 @@
+"""Client configuration, checked before any request is made."""
+
+import ipaddress
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from replenit_pipelines.lib.contract.entities import ENTITIES
+from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
+
+Window = tuple[int, float]
+DOCUMENTED_LIMITS: tuple[Window, ...] = ((100, 60.0), (5000, 3600.0))
+DEFAULT_BATCH_SIZES = {"customers": 500, "orders": 200, "products": 100}
+MAX_BODY_BYTES = 5_000_000
+
+
+class ApiKey:
+    """An API key that never shows itself: not in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        if not value or not value.strip():
+            raise DeliveryConfigError(
+                "the Replenit API key is empty: set REPLENIT_API_KEY to the key from your Replenit account"
+            )
+        self._value = value.strip()
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "ApiKey('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApiKey) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DeliveryConfigError(f"base URL {base_url!r} is not an http(s) URL, e.g. https://api.replen.it")
+    if parts.scheme != "https" and not is_loopback(parts.hostname):
+        raise DeliveryConfigError(
+            f"base URL {base_url!r} must use https (plain http is allowed only for a loopback sandbox)"
+        )
+    return base_url.rstrip("/")
+
+
+def check_tenant_id(tenant_id: str) -> str:
+    try:
+        return str(uuid.UUID(str(tenant_id).strip()))
+    except ValueError:
+        raise DeliveryConfigError(
+            f"tenant id {tenant_id!r} is not a GUID: set REPLENIT_TENANT_ID to your tenant's id, "
+            "e.g. 0f8fad5b-d9cb-469f-a165-70867728950e"
+        ) from None
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    base_url: str
+    tenant_id: str
+    api_key: ApiKey
+    limits: tuple[Window, ...] = DOCUMENTED_LIMITS
+    batch_sizes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_BATCH_SIZES))
+    max_body_bytes: int = MAX_BODY_BYTES
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
+    max_attempts: int = 5  # per request, for 5xx, timeouts and dropped connections
+    max_rate_limited: int = 50  # 429s one request may meet before it is given up
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 16.0
+    max_in_flight: int = 4
+    gzip: bool = False
+    quota_dir: str | None = None  # where the per-key quota ledger lives; None: ~/.cache
+    seed: int | None = None  # jitter seed, for reproducible tests
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", check_base_url(self.base_url))
+        object.__setattr__(self, "tenant_id", check_tenant_id(self.tenant_id))
+        if not isinstance(self.api_key, ApiKey):
+            object.__setattr__(self, "api_key", ApiKey(self.api_key))
+        sizes = dict(DEFAULT_BATCH_SIZES)
+        for entity, size in self.batch_sizes.items():
+            if entity not in ENTITIES:
+                raise DeliveryConfigError(f"batch size for unknown entity {entity!r}")
+            if size < 1:
+                raise DeliveryConfigError(f"batch size for {entity} must be at least 1, not {size}")
+            sizes[entity] = min(size, ENTITIES[entity].hard_max)  # the API's hard maximum caps it
+        object.__setattr__(self, "batch_sizes", sizes)
+        if not 0 < self.max_body_bytes <= MAX_BODY_BYTES:
+            raise DeliveryConfigError(f"max_body_bytes must be between 1 and {MAX_BODY_BYTES}")
+        if self.max_attempts < 1 or self.max_in_flight < 1:
+            raise DeliveryConfigError("max_attempts and max_in_flight must be at least 1")
+        for n, s in self.limits:
+            if n < 1 or s <= 0:
+                raise DeliveryConfigError(f"rate-limit window {n}/{s} must be positive")

@@ -1,0 +1,146 @@
+"""One quota per API key, held across threads and processes on this machine.
+
+Replenit counts every request of a key in fixed, clock-aligned windows (100 a minute and
+5,000 an hour). The limiter keeps the same counts in a small JSON ledger under a file lock, so
+every client of the key on this machine (threads, Dagster runs, `replenit push`) spends from one
+budget, and quota spent before a run started still counts. The server's X-RateLimit-* headers
+and 429s correct the ledger for clients elsewhere.
+"""
+
+import hashlib
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock
+
+Window = tuple[int, float]
+
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def default_quota_dir() -> Path:
+    base = os.environ.get("REPLENIT_STATE_DIR")
+    return (Path(base) if base else Path.home() / ".cache" / "replenit-pipelines") / "quota"
+
+
+def ledger_name(base_url: str, api_key: str) -> str:
+    """A file name for the key's ledger: a digest, never the key."""
+    return hashlib.sha256(f"{base_url}\0{api_key}".encode()).hexdigest()[:24] + ".json"
+
+
+class QuotaLimiter:
+    def __init__(
+        self,
+        windows: list[Window] | tuple[Window, ...],
+        ledger: Path,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.windows = [(int(n), float(s)) for n, s in windows]
+        self.ledger = ledger
+        self._clock = clock
+        self._sleep = sleep
+        # A request sent this close to a window's end may arrive in the next one: count it in both.
+        self.boundary_guard = min([0.5] + [s * 0.01 for _, s in self.windows])
+        ledger.parent.mkdir(parents=True, exist_ok=True)
+        self._file_lock = FileLock(str(ledger) + ".lock")
+        with _THREAD_LOCKS_GUARD:
+            self._thread_lock = _THREAD_LOCKS.setdefault(str(ledger), threading.Lock())
+
+    @contextmanager
+    def _state(self) -> Iterator[dict]:
+        with self._thread_lock, self._file_lock:
+            try:
+                state = json.loads(self.ledger.read_text())
+            except (FileNotFoundError, ValueError):
+                state = {}
+            state.setdefault("counts", {})
+            state.setdefault("blocked_until", 0.0)
+            yield state
+            tmp = self.ledger.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state))
+            tmp.replace(self.ledger)
+
+    @staticmethod
+    def _counts(state: dict, seconds: float) -> dict[str, int]:
+        return state["counts"].setdefault(repr(seconds), {})
+
+    def _wait_needed(self, state: dict, now: float) -> float:
+        wait = max(0.0, state["blocked_until"] - now)
+        for limit, seconds in self.windows:
+            idx = math.floor(now / seconds)
+            counts = self._counts(state, seconds)
+            for old in [k for k in counts if int(k) < idx]:
+                del counts[old]
+            if counts.get(str(idx), 0) >= limit:
+                wait = max(wait, (idx + 1) * seconds - now)
+        return wait
+
+    def acquire(self) -> float:
+        """Block until one request may be sent, and count it. Returns the seconds waited."""
+        waited = 0.0
+        while True:
+            now = self._clock()
+            with self._state() as state:
+                wait = self._wait_needed(state, now)
+                if wait <= 0:
+                    for _, seconds in self.windows:
+                        idx = math.floor(now / seconds)
+                        counts = self._counts(state, seconds)
+                        counts[str(idx)] = counts.get(str(idx), 0) + 1
+                        if (idx + 1) * seconds - now < self.boundary_guard:
+                            counts[str(idx + 1)] = counts.get(str(idx + 1), 0) + 1
+                    return waited
+            # Sleep a hair past the boundary: the server's clock decides which window counts.
+            pause = wait + 0.001
+            self._sleep(pause)
+            waited += pause
+
+    def observe(self, limit: int, remaining: int, reset: float) -> None:
+        """Take the server's count for the window it reported, when it is higher than ours."""
+        with self._state() as state:
+            for n, seconds in self.windows:
+                if n != limit:
+                    continue
+                idx = round(reset / seconds) - 1
+                if abs((idx + 1) * seconds - reset) > max(1.0, seconds * 0.01):
+                    continue
+                counts = self._counts(state, seconds)
+                counts[str(idx)] = max(counts.get(str(idx), 0), limit - remaining)
+
+    def block_for(self, seconds: float) -> None:
+        """After a 429: nothing is sent on this key until Retry-After has passed."""
+        with self._state() as state:
+            state["blocked_until"] = max(state["blocked_until"], self._clock() + seconds)
+
+    def eta_seconds(self, requests: int) -> float:
+        """The least time in which `requests` more requests fit the windows, from now."""
+        if requests <= 0 or not self.windows:
+            return 0.0
+        now = self._clock()
+        with self._state() as state:
+            self._wait_needed(state, now)
+            eta = max(0.0, state["blocked_until"] - now)
+            for limit, seconds in self.windows:
+                idx = math.floor(now / seconds)
+                free_now = max(0, limit - self._counts(state, seconds).get(str(idx), 0))
+                if requests <= free_now:
+                    continue
+                later_windows = math.ceil((requests - free_now) / limit)
+                eta = max(eta, (idx + 1) * seconds - now + (later_windows - 1) * seconds)
+            return eta
+
+    def used(self) -> dict[float, int]:
+        """Requests counted in each window now, by window length."""
+        now = self._clock()
+        with self._state() as state:
+            return {
+                s: self._counts(state, s).get(str(math.floor(now / s)), 0) for _, s in self.windows
+            }
