@@ -13,7 +13,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         seed=args.seed,
         latency_ms=tuple(float(x) for x in args.latency_ms.split(":")) if args.latency_ms else (0.0, 0.0),
         p500=args.p500, p503=args.p503, p429=args.p429, p_hang=args.p_hang, p_drop=args.p_drop,
-        hang_seconds=args.hang_seconds,
+        hang_seconds=args.hang_seconds, unindexed_object_errors=args.unindexed_object_errors,
     )
     sandbox = Sandbox(args.host, args.port, parse_limits(args.limits), faults, args.store)
     if args.tenant:
@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     sb.add_argument("--p-hang", type=float, default=0.0, help="probability of hanging past the client's timeout")
     sb.add_argument("--p-drop", type=float, default=0.0, help="probability of dropping the connection")
     sb.add_argument("--hang-seconds", type=float, default=30.0)
+    sb.add_argument("--unindexed-object-errors", action="store_true",
+                    help='report object-level errors under "" (as the v1.1 docs show) instead of "[i]"')
     sb.add_argument("--store", default=None, help="SQLite file to keep what was received (default: memory)")
     sb.set_defaults(func=_sandbox)
 

@@ -47,62 +47,100 @@ _FORMAT_CHECKS: dict[Kind, tuple[Callable[[str], bool], str, str]] = {
 _STRING_KINDS = {Kind.STRING, *_FORMAT_CHECKS}
 
 
-def _check_value(spec: FieldSpec, value: Any, path: str) -> list[RecordError]:
-    name = spec.name
-    kind = spec.kind
+Check = Callable[[Any, str], list[RecordError]]  # value, path -> errors ([] when valid)
+_OK: list[RecordError] = []
+
+
+def _compile_field(spec: FieldSpec) -> Check:
+    """One closure per field, built once: the sandbox runs it on every record it receives."""
+    name, kind, max_length = spec.name, spec.kind, spec.max_length
     if kind in _STRING_KINDS:
-        if not isinstance(value, str):
-            return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.String.")]
-        if spec.max_length is not None and len(value) > spec.max_length:
-            return [RecordError(path, "max_length", f"The field {name} must be a string with a maximum length of {spec.max_length}.")]
-        if spec.choices and value not in spec.choices:
-            return [RecordError(path, "choice", f"The field {name} must be one of: {', '.join(spec.choices)}.")]
-        check = _FORMAT_CHECKS.get(kind)
-        if check is not None and not check[0](value):
-            return [RecordError(path, check[1], check[2].format(f=name))]
-        return []
+        fmt = _FORMAT_CHECKS.get(kind)
+        choices = spec.choices
+
+        def check_string(value: Any, path: str) -> list[RecordError]:
+            if type(value) is not str:
+                return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.String.")]
+            if max_length is not None and len(value) > max_length:
+                return [RecordError(path, "max_length", f"The field {name} must be a string with a maximum length of {max_length}.")]
+            if choices and value not in choices:
+                return [RecordError(path, "choice", f"The field {name} must be one of: {', '.join(choices)}.")]
+            if fmt is not None and not fmt[0](value):
+                return [RecordError(path, fmt[1], fmt[2].format(f=name))]
+            return _OK
+
+        return check_string
     if kind is Kind.BOOL:
-        if not isinstance(value, bool):
-            return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.Boolean.")]
-        return []
+        def check_bool(value: Any, path: str) -> list[RecordError]:
+            if type(value) is not bool:
+                return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.Boolean.")]
+            return _OK
+
+        return check_bool
     if kind is Kind.INT or kind is Kind.NUMBER:
-        if kind is Kind.INT and (not isinstance(value, int) or isinstance(value, bool)):
-            return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.Int32.")]
-        if not formats.is_finite_number(value):
-            return [RecordError(path, "non_finite" if isinstance(value, float) else "type", f"The field {name} must be a finite number.")]
-        if spec.minimum is not None and value < spec.minimum:
-            return [RecordError(path, "range", f"The field {name} must be greater than or equal to {spec.minimum:g}.")]
-        return []
+        integer, minimum = kind is Kind.INT, spec.minimum
+
+        def check_number(value: Any, path: str) -> list[RecordError]:
+            if integer and type(value) is not int:
+                return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.Int32.")]
+            if not formats.is_finite_number(value):
+                return [RecordError(path, "non_finite" if isinstance(value, float) else "type", f"The field {name} must be a finite number.")]
+            if minimum is not None and value < minimum:
+                return [RecordError(path, "range", f"The field {name} must be greater than or equal to {minimum:g}.")]
+            return _OK
+
+        return check_number
     if kind is Kind.STRING_LIST:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.String[].")]
-        return []
+        def check_list(value: Any, path: str) -> list[RecordError]:
+            if type(value) is not list or not all(type(v) is str for v in value):
+                return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.String[].")]
+            return _OK
+
+        return check_list
     if kind is Kind.CHILDREN:
-        if not isinstance(value, list):
-            return [RecordError(path, "type", f"The JSON value of {name} could not be converted to a list.")]
         assert spec.children is not None
-        errors: list[RecordError] = []
-        for i, child in enumerate(value):
-            errors.extend(_validate(spec.children, child, f"{path}[{i}]"))
-        return errors
+        child = spec.children
+
+        def check_children(value: Any, path: str) -> list[RecordError]:
+            if type(value) is not list:
+                return [RecordError(path, "type", f"The JSON value of {name} could not be converted to a list.")]
+            errors: list[RecordError] = []
+            for i, item in enumerate(value):
+                errors.extend(_validate(child, item, f"{path}[{i}]"))
+            return errors
+
+        return check_children
     raise AssertionError(kind)
 
 
+_COMPILED: dict[int, list[tuple[FieldSpec, Check]]] = {}
+
+
+def _checks(spec: EntitySpec) -> list[tuple[FieldSpec, Check]]:
+    checks = _COMPILED.get(id(spec))
+    if checks is None:
+        checks = _COMPILED[id(spec)] = [(f, _compile_field(f)) for f in spec.fields]
+    return checks
+
+
 def _validate(spec: EntitySpec, record: Any, prefix: str) -> list[RecordError]:
-    if not isinstance(record, dict):
+    if type(record) is not dict:
         return [RecordError(prefix, "type", f"The JSON value could not be converted to {spec.singular or spec.name}.")]
     errors: list[RecordError] = []
-    for f in spec.fields:
+    for f, check in _checks(spec):
         value = record.get(f.name)
-        path = f"{prefix}.{f.name}"
-        if not has_value(value):
-            if f.required and not (f.kind is Kind.CHILDREN and value is not None):
-                errors.append(RecordError(path, "required", f"The {f.name} field is required."))
-            elif value is not None and f.kind not in (Kind.STRING,):
-                # A blank value in a typed field is still the wrong value.
-                errors.extend(_check_value(f, value, path))
+        if value is None or (type(value) is str and not value.strip()):
+            if f.required:
+                errors.append(RecordError(f"{prefix}.{f.name}", "required", f"The {f.name} field is required."))
+            elif value is not None and f.kind is not Kind.STRING:
+                # A blank value in a formatted field is still the wrong value.
+                errors.extend(check(value, f"{prefix}.{f.name}"))
             continue
-        errors.extend(_check_value(f, value, path))
+        found = check(value, f"{prefix}.{f.name}") if f.kind is Kind.CHILDREN else check(value, "")
+        if found:
+            if f.kind is not Kind.CHILDREN:
+                found = [RecordError(f"{prefix}.{f.name}", e.code, e.message) for e in found]
+            errors.extend(found)
     if spec.one_of_required and not any(has_value(record.get(n)) for n in spec.one_of_required):
         errors.append(RecordError(prefix, "one_of_required", "At least one of the following properties must have a value: " + ", ".join(spec.one_of_required)))
     for target, triggers in spec.required_with.items():

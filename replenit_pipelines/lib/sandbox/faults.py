@@ -14,6 +14,8 @@ class FaultConfig:
     p_hang: float = 0.0  # answer nothing for hang_seconds, then close
     p_drop: float = 0.0  # close the connection without an answer
     hang_seconds: float = 30.0
+    # Report object-level errors under "" as the v1.1 docs show, instead of "[i]".
+    unindexed_object_errors: bool = False
 
     def update(self, changes: dict) -> None:
         known = {f.name for f in fields(self)}

@@ -120,6 +120,7 @@ class _Drop(Exception):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stalls
     server_version = "ReplenitSandbox/1"
     server: "SandboxHTTPServer"
 
@@ -302,7 +303,8 @@ class Handler(BaseHTTPRequestHandler):
         errors: dict[str, list[str]] = {}
         for i, rec in enumerate(records):
             for err in validate_record(spec, rec, i):
-                errors.setdefault(err.path, []).append(err.message)
+                path = "" if err.path == f"[{i}]" and self.server.state.faults.unindexed_object_errors else err.path
+                errors.setdefault(path, []).append(err.message)
         if errors:
             self._send(400, problem(errors), headers)
             return

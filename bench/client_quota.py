@@ -1,0 +1,110 @@
+"""Quota use of the client against the sandbox with time-scaled windows (100 per 0.6 s and
+5,000 per 36 s: the documented quota, 100 times faster).
+
+Two runs, each worth three hour-windows of requests (15,000), through the real `replenit push`:
+  alone:      one process sends it all;
+  two procs:  two processes on one key, half each, sharing the per-key ledger.
+"Permitted" is what the windows allow between the first and the last request, computed window
+by window; goals (issue 3): alone >= 98% and no 429; two processes >= 95%, no record lost.
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from _common import start_sandbox, stop_sandbox
+
+MINUTE, HOUR = (100, 0.6), (5000, 36.0)
+
+
+def permitted(t0: float, t1: float) -> int:
+    """Most requests any client could send in [t0, t1] under both fixed windows."""
+    total, hour_used, hour_idx = 0, 0, None
+    m = math.floor(t0 / MINUTE[1])
+    while m * MINUTE[1] <= t1:
+        h = math.floor(m * MINUTE[1] / HOUR[1] + 1e-9)
+        if h != hour_idx:
+            hour_idx, hour_used = h, 0
+        allowed = min(MINUTE[0], HOUR[0] - hour_used)
+        total += allowed
+        hour_used += allowed
+        m += 1
+    return total
+
+
+def write_records(path: Path, start: int, n: int) -> None:
+    with path.open("w") as f:
+        for i in range(start, start + n):
+            f.write(json.dumps({"CustomerId": f"c{i}", "Email": f"u{i}@example.com"}) + "\n")
+
+
+def run(n_procs: int, requests: int, batch: int, workdir: Path) -> dict:
+    tenant, key = str(uuid.uuid4()), "cXVvdGEtYmVuY2g="
+    proc, url = start_sandbox("--tenant", f"{tenant}:{key}", "--limits", "100/0.6,5000/36")
+    per_proc = requests * batch // n_procs
+    state_dir = workdir / f"state-{n_procs}"
+    env = {**os.environ, "REPLENIT_BASE_URL": url, "REPLENIT_TENANT_ID": tenant, "REPLENIT_API_KEY": key,
+           "REPLENIT_STATE_DIR": str(state_dir)}
+    files = []
+    for p in range(n_procs):
+        f = workdir / f"records-{n_procs}-{p}.ndjson"
+        write_records(f, p * per_proc, per_proc)
+        files.append(f)
+    pushes = [
+        subprocess.Popen([sys.executable, "-m", "replenit_pipelines.cli", "push", "customers", str(f), "--json",
+                          "--limits", "100/0.6,5000/36", "--batch-size", str(batch)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for f in files
+    ]
+    summaries = [json.loads(p.communicate()[0]) for p in pushes]
+    log = httpx.get(f"{url}/_sandbox/requests").json()
+    stats = httpx.get(f"{url}/_sandbox/stats").json()
+    stop_sandbox(proc)
+    times = [datetime.fromisoformat(r["time"].replace("Z", "+00:00")).timestamp() for r in log]
+    t0, t1 = min(times), max(times)
+    sent = len(log)
+    allowed = permitted(t0, t1)
+    return {
+        "processes": n_procs,
+        "requests": sent,
+        "status_429": sum(r["status"] == 429 for r in log),
+        "permitted": allowed,
+        "utilisation": sent / allowed,
+        "seconds": t1 - t0,
+        "records_sent": per_proc * n_procs,
+        "records_stored": stats["records"].get(tenant, {}).get("customers", 0),
+        "accepted": sum(s["accepted"] for s in summaries),
+        "failed": sum(s["failed"] for s in summaries),
+        "full_batches": sum(s["full_batches"] for s in summaries),
+        "batches": sum(s["batches"] for s in summaries),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hours", type=float, default=3.0, help="hour-windows' worth of requests per run")
+    ap.add_argument("--batch", type=int, default=10, help="records per request (small: the quota is the subject)")
+    args = ap.parse_args()
+    requests = int(HOUR[0] * args.hours)
+    with tempfile.TemporaryDirectory() as tmp:
+        for n_procs, goal in ((1, 0.98), (2, 0.95)):
+            r = run(n_procs, requests, args.batch, Path(tmp))
+            ok = r["utilisation"] >= goal and r["records_stored"] == r["records_sent"] and (n_procs > 1 or r["status_429"] == 0)
+            print(f"{n_procs} process(es): {r['requests']} requests in {r['seconds']:.1f} s, permitted {r['permitted']}: "
+                  f"utilisation {r['utilisation']:.2%}, 429s {r['status_429']}, records stored {r['records_stored']}/"
+                  f"{r['records_sent']} (failed {r['failed']}), full batches {r['full_batches']}/{r['batches']}; "
+                  f"goal >= {goal:.0%}: {'PASS' if ok else 'FAIL'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

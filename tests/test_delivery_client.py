@@ -1,0 +1,294 @@
+"""The delivery client against the real sandbox over HTTP."""
+
+import logging
+import math
+import time
+
+import httpx
+import pytest
+
+from replenit_pipelines.lib.delivery import (
+    ClientConfig,
+    DeliveryConfigError,
+    ForbiddenError,
+    ReplenitClient,
+    TenantNotFoundError,
+    UnauthorizedError,
+)
+from replenit_pipelines.lib.delivery.batching import plan_batches, serialize
+from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
+
+
+def customers(n: int, start: int = 0) -> list[dict]:
+    return [{"CustomerId": f"c{i}", "Email": f"user{i}@example.com", "Name": "Ada"} for i in range(start, start + n)]
+
+
+def make_client(sb: Sandbox, tenant_id: str, key: str, tmp_path, **kw) -> ReplenitClient:
+    kw.setdefault("limits", ())
+    kw.setdefault("backoff_base_s", 0.01)
+    kw.setdefault("backoff_cap_s", 0.05)
+    kw.setdefault("read_timeout_s", 2.0)
+    kw.setdefault("seed", 1)
+    return ReplenitClient(ClientConfig(base_url=sb.url, tenant_id=tenant_id, api_key=key,
+                                       quota_dir=str(tmp_path / "quota"), **kw))
+
+
+def requests_seen(sb: Sandbox, tenant_id: str) -> list[dict]:
+    return [r for r in httpx.get(f"{sb.url}/_sandbox/requests").json() if tenant_id in r["path"]]
+
+
+def stored(sb: Sandbox, tenant_id: str, entity: str = "customers") -> set[str]:
+    return {r["key"] for r in httpx.get(f"{sb.url}/_sandbox/records/{tenant_id}/{entity}").json()}
+
+
+# --- batching ----------------------------------------------------------------------------------
+
+def test_batches_are_full_but_the_last_and_keep_order():
+    parts = serialize(customers(1234))
+    batches = list(plan_batches(parts, 500, 5_000_000))
+    assert [len(b) for b in batches] == [500, 500, 234]
+    assert [i for b in batches for i in b] == list(range(1234))
+
+
+def test_byte_cap_splits_a_batch_of_large_records(sandbox, tenant, tmp_path):
+    big = [{"CustomerId": f"c{i:03d}", "Name": "n" * 100, "Surname": "s" * 100} for i in range(60)]
+    size = len(serialize(big[:1])[0])
+    client = make_client(sandbox, *tenant, tmp_path, max_body_bytes=size * 10 + 20)
+    report = client.deliver("customers", big)
+    assert len(report.accepted) == 60 and report.counters.requests == 6
+    assert max(r["bytes"] for r in requests_seen(sandbox, tenant[0])) <= size * 10 + 20
+
+
+def test_null_fields_are_left_out():
+    assert serialize([{"CustomerId": "c1", "Email": None}]) == [b'{"CustomerId":"c1"}']
+
+
+# --- 400s cost one request, not a batch ------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [[137], [3, 250, 499]])
+def test_bad_records_are_isolated_in_one_extra_request(sandbox, tenant, tmp_path, bad):
+    records = customers(500)
+    for i in bad:
+        records[i]["Email"] = "not-an-email"
+    client = make_client(sandbox, *tenant, tmp_path)
+    report = client.deliver("customers", records)
+    assert sorted(report.rejected) == bad
+    assert all("Email" in reasons[0] for reasons in report.rejected.values())
+    assert sorted(report.accepted) == [i for i in range(500) if i not in bad]
+    assert report.counters.requests == 2 and report.counters.rejected_requests == 1
+    assert stored(sandbox, tenant[0]) == {f"email:user{i}@example.com" for i in range(500) if i not in bad}
+
+
+def test_unindexed_errors_are_isolated_by_halving(tmp_path):
+    with Sandbox(limits=[], faults=FaultConfig(unindexed_object_errors=True)) as sb:
+        tenant_id, key = sb.add_tenant()
+        records = customers(64)
+        records[5] = {"Name": "no id, no email"}
+        report = make_client(sb, tenant_id, key, tmp_path).deliver("customers", records)
+        assert list(report.rejected) == [5]
+        assert "At least one of the following properties" in report.rejected[5][0]
+        assert len(report.accepted) == 63
+        # One failing request per halving step down to the record, plus the good halves.
+        assert report.counters.requests == 1 + 2 * int(math.log2(64))
+
+
+# --- retries --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fault", ["p500", "p503", "p_drop", "p_hang"])
+def test_transient_faults_are_retried_until_accepted(tmp_path, fault):
+    faults = FaultConfig(seed=3, hang_seconds=1.0, **{fault: 0.4})
+    with Sandbox(limits=[], faults=faults) as sb:
+        tenant_id, key = sb.add_tenant()
+        client = make_client(sb, tenant_id, key, tmp_path, batch_sizes={"customers": 10},
+                             read_timeout_s=0.3, max_attempts=10)
+        report = client.deliver("customers", customers(200))
+        assert len(report.accepted) == 200 and not report.failed
+        assert report.counters.retries > 0
+        assert report.counters.requests == 20 + report.counters.retries
+        assert len(stored(sb, tenant_id)) == 200
+
+
+def test_retries_exhausted_fail_the_batch_without_crashing(tmp_path):
+    with Sandbox(limits=[], faults=FaultConfig(p500=1.0)) as sb:
+        tenant_id, key = sb.add_tenant()
+        client = make_client(sb, tenant_id, key, tmp_path, max_attempts=3)
+        report = client.deliver("customers", customers(10))
+        assert len(report.failed) == 10 and not report.accepted
+        assert "HTTP 500; gave up after 3 attempts" in report.failed[0]
+        assert report.counters.requests == 3 and report.counters.retries == 2
+
+
+def test_retry_after_is_honoured_and_429_is_not_a_failed_attempt(tmp_path):
+    with Sandbox(limits=[(3, 1.0)]) as sb:
+        tenant_id, key = sb.add_tenant()
+        other = httpx.Client(base_url=sb.url, headers={"x-replenit-auth-key": key})
+        now = time.time()
+        time.sleep(math.ceil(now) - now + 0.02)
+        for _ in range(3):  # another client spends the window
+            assert other.post(f"/customers/{tenant_id}", json=customers(1)).status_code == 200
+        client = make_client(sb, tenant_id, key, tmp_path, max_attempts=1)
+        report = client.deliver("customers", customers(5))
+        assert len(report.accepted) == 5
+        assert report.counters.rate_limited == 1 and report.counters.retries == 0
+        log = requests_seen(sb, tenant_id)
+        assert [r["status"] for r in log] == [200, 200, 200, 429, 200]
+        assert log[-1]["time"][:19] > log[-2]["time"][:19]  # sent in the next window
+
+
+def test_quota_spent_by_another_client_is_respected_without_a_429(tmp_path):
+    with Sandbox(limits=[(5, 1.0)]) as sb:
+        tenant_id, key = sb.add_tenant()
+        now = time.time()
+        time.sleep(math.ceil(now) - now + 0.02)
+        for _ in range(3):
+            httpx.post(f"{sb.url}/customers/{tenant_id}", json=customers(1), headers={"x-replenit-auth-key": key})
+        client = make_client(sb, tenant_id, key, tmp_path, limits=((5, 1.0),), max_in_flight=1,
+                             batch_sizes={"customers": 1})
+        report = client.deliver("customers", customers(4))
+        assert len(report.accepted) == 4 and report.counters.rate_limited == 0
+        assert report.counters.quota_wait_s > 0
+
+
+def test_two_clients_of_one_key_share_one_quota(tmp_path):
+    import threading
+
+    with Sandbox(limits=[(10, 0.5), (30, 2.0)]) as sb:
+        tenant_id, key = sb.add_tenant()
+        reports = []
+
+        def run(start):
+            c = make_client(sb, tenant_id, key, tmp_path, limits=((10, 0.5), (30, 2.0)), batch_sizes={"customers": 1})
+            reports.append(c.deliver("customers", customers(25, start)))
+
+        threads = [threading.Thread(target=run, args=(s,)) for s in (0, 1000)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert sum(len(r.accepted) for r in reports) == 50
+        assert sum(r.counters.rate_limited for r in reports) == 0
+
+
+# --- stop errors ----------------------------------------------------------------------------------
+
+def test_401_stops_after_one_request(sandbox, tenant, tmp_path):
+    client = make_client(sandbox, tenant[0], "d3Jvbmcta2V5", tmp_path)
+    before = httpx.get(f"{sandbox.url}/_sandbox/stats").json()["requests"]
+    with pytest.raises(UnauthorizedError, match="check REPLENIT_API_KEY") as info:
+        client.deliver("customers", customers(2000))
+    assert httpx.get(f"{sandbox.url}/_sandbox/stats").json()["requests"] == before + 1
+    assert len(info.value.report.failed) == 2000
+
+
+def test_403_stops_after_one_request(sandbox, tenant, tmp_path):
+    other, _ = sandbox.add_tenant()
+    client = make_client(sandbox, other, tenant[1], tmp_path)
+    with pytest.raises(ForbiddenError, match="REPLENIT_TENANT_ID"):
+        client.deliver("customers", customers(2000))
+    assert len(requests_seen(sandbox, other)) == 1
+
+
+def test_unknown_tenant_stops_after_one_request(sandbox, tenant, tmp_path):
+    import uuid
+
+    missing = str(uuid.uuid4())
+    client = make_client(sandbox, missing, tenant[1], tmp_path)
+    with pytest.raises(TenantNotFoundError, match="no tenant"):
+        client.deliver("customers", customers(2000))
+    with pytest.raises(TenantNotFoundError):
+        client.delete_customer("c1")
+    assert len(requests_seen(sandbox, missing)) == 2
+
+
+# --- deletes ----------------------------------------------------------------------------------------
+
+def test_deletes_and_already_gone(sandbox, tenant, tmp_path):
+    client = make_client(sandbox, *tenant, tmp_path)
+    client.deliver("orders", [{"OrderId": "o/1", "Currency": "EUR", "OrderItems": [
+        {"ProductId": "p1", "Quantity": 1}, {"ProductId": "p2", "Quantity": 1}]}])
+    client.deliver("products", [{"ProductId": "p1", "ProductVariants": [{"VariantId": "v1"}, {"VariantId": "v2"}]}])
+    client.deliver("customers", customers(1))
+    assert client.delete_order_item("o/1", "p2").status == "deleted"
+    assert client.delete_order("o/1").status == "deleted"
+    assert client.delete_order("o/1").status == "already_gone"
+    assert client.delete_variant("p1", "v2").status == "deleted"
+    assert client.delete_product("p1").status == "deleted"
+    assert client.delete_customer("c0").status == "deleted"
+    assert client.delete_customer("c0").status == "already_gone"
+
+
+# --- configuration and secrecy --------------------------------------------------------------------
+
+def test_config_is_checked_before_any_request(tmp_path):
+    with pytest.raises(DeliveryConfigError, match="https"):
+        ClientConfig(base_url="http://api.example.com", tenant_id="0f8fad5b-d9cb-469f-a165-70867728950e", api_key="k")
+    with pytest.raises(DeliveryConfigError, match="not a GUID"):
+        ClientConfig(base_url="https://api.replen.it", tenant_id="acme", api_key="k")
+    with pytest.raises(DeliveryConfigError, match="REPLENIT_API_KEY"):
+        ClientConfig(base_url="https://api.replen.it", tenant_id="0f8fad5b-d9cb-469f-a165-70867728950e", api_key=" ")
+    cfg = ClientConfig(base_url="https://api.replen.it", tenant_id="0F8FAD5B-D9CB-469F-A165-70867728950E",
+                       api_key="k", batch_sizes={"orders": 9999})
+    assert cfg.batch_sizes == {"customers": 500, "orders": 500, "products": 100}
+    assert cfg.tenant_id == "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+def test_key_never_leaks(tmp_path, caplog):
+    secret = "c3VwZXItc2VjcmV0LWtleQ=="
+    caplog.set_level(logging.DEBUG)
+    with Sandbox(limits=[(2, 0.5)], faults=FaultConfig(seed=1, p500=0.3, p_drop=0.2)) as sb:
+        tenant_id, _ = sb.add_tenant(key=secret)
+        client = make_client(sb, tenant_id, secret, tmp_path, limits=((2, 0.5),), batch_sizes={"customers": 5})
+        report = client.deliver("customers", customers(30) + [{"Name": "bad"}])
+        texts = [repr(client), repr(client.config), str(client.config), repr(report), str(report.summary())]
+        with pytest.raises(UnauthorizedError) as info:
+            make_client(sb, tenant_id, secret + "x", tmp_path).deliver("customers", customers(1))
+        texts += [str(info.value), repr(info.value)]
+        texts += [httpx.get(f"{sb.url}/_sandbox/requests").text]
+    texts += [r.getMessage() for r in caplog.records]
+    texts += [p.read_text() for p in (tmp_path / "quota").iterdir() if p.suffix == ".json"]
+    texts += [p.name for p in (tmp_path / "quota").iterdir()]
+    assert report.counters.retries > 0 and len(caplog.records) > 0
+    assert not [t for t in texts if secret in t]
+
+
+# --- replenit push --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "parquet"])
+def test_push_command_sends_a_file(sandbox, tmp_path, fmt):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import polars as pl
+
+    tenant_id, key = sandbox.add_tenant()
+    records = customers(30) + [{"CustomerId": "bad", "Email": "nope"}]
+    path = tmp_path / f"customers.{fmt}"
+    if fmt == "json":
+        path.write_text(json.dumps(records))
+    elif fmt == "ndjson":
+        path.write_text("\n".join(json.dumps(r) for r in records))
+    else:
+        pl.DataFrame(records).write_parquet(path)
+    env = {**os.environ, "REPLENIT_BASE_URL": sandbox.url, "REPLENIT_TENANT_ID": tenant_id,
+           "REPLENIT_API_KEY": key, "REPLENIT_STATE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "replenit_pipelines.cli", "push", "customers", str(path), "--json",
+                          "--limits", "100/0.6,5000/36"], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert (summary["accepted"], summary["rejected"], summary["requests"]) == (30, 1, 2)
+    assert "Email" in summary["rejected_records"]["30"][0]
+    assert key not in out.stdout + out.stderr
+
+
+def test_push_without_credentials_says_what_to_set(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "c.json"
+    path.write_text("[]")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLENIT_")}
+    out = subprocess.run([sys.executable, "-m", "replenit_pipelines.cli", "push", "customers", str(path)],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 2
+    assert "REPLENIT_BASE_URL, REPLENIT_TENANT_ID, REPLENIT_API_KEY" in out.stderr
