@@ -1,0 +1,114 @@
+"""pandera (polars backend) schemas built from the contract, one per entity.
+
+Every check has a short name (the rule code a quarantined row carries). Checks are Polars
+expressions; code lists and BCP 47 tags are checked once per distinct value, then mapped back.
+"""
+
+import pandera.polars as pa
+import polars as pl
+
+from replenit_pipelines.lib.contract import formats
+from replenit_pipelines.lib.contract.entities import EntitySpec, FieldSpec, Kind
+from replenit_pipelines.lib.validation.normalize import DTYPES, STRING_KINDS, flat_fields
+
+# The formats as Polars regexes (Rust syntax: no lookarounds, which the patterns do not use).
+_REGEX = {Kind.EMAIL: formats.EMAIL_PATTERN, Kind.PHONE: formats.E164_PATTERN, Kind.URL: "(?i)" + formats.URL_PATTERN}
+
+
+def _expr_check(name: str, build) -> pa.Check:
+    """A column check from an expression builder over pl.col(key); nulls pass (required is separate)."""
+    return pa.Check(lambda data: data.lazyframe.select(build(pl.col(data.key)) | pl.col(data.key).is_null()), name=name)
+
+
+def _distinct_check(name: str, predicate) -> pa.Check:
+    def check(data: pa.PolarsData) -> pl.LazyFrame:
+        distinct = data.lazyframe.select(pl.col(data.key).drop_nulls().unique()).collect().to_series().to_list()
+        good = [v for v in distinct if predicate(v)]
+        return data.lazyframe.select(pl.col(data.key).is_in(good) | pl.col(data.key).is_null())
+
+    return pa.Check(check, name=name)
+
+
+def _timestamp_ok(c: pl.Expr) -> pl.Expr:
+    # The shape, then the calendar: 2024-02-30 has the shape of a date and is none.
+    zoned = c.str.replace(r"Z$", "+00:00")
+    parsed = pl.coalesce(
+        zoned.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_zone="UTC"),
+        zoned.str.to_datetime("%Y-%m-%dT%H:%M:%S%:z", strict=False, time_zone="UTC"),
+    )
+    return c.str.contains(formats.ISO8601_PATTERN) & parsed.is_not_null()
+
+
+def _column(f: FieldSpec, required: bool) -> pa.Column:
+    checks: list[pa.Check] = []
+    if f.kind in STRING_KINDS:
+        dtype = pl.String
+        if required:
+            checks.append(_expr_check("required", lambda c: c.str.strip_chars().str.len_chars() > 0))
+        if f.max_length is not None:
+            n = f.max_length
+            checks.append(_expr_check("max_length", lambda c: c.str.len_chars() <= n))
+        if f.choices:
+            choices = list(f.choices)
+            checks.append(_expr_check("choice", lambda c: c.is_in(choices)))
+        if f.kind in _REGEX:
+            pattern = _REGEX[f.kind]
+            checks.append(_expr_check(f.kind.value, lambda c: c.str.contains(pattern)))
+        elif f.kind is Kind.CURRENCY:
+            checks.append(_expr_check("currency", lambda c: c.is_in(list(formats.CURRENCIES))))
+        elif f.kind is Kind.LANGUAGE:
+            checks.append(_distinct_check("language", formats.is_language_tag))
+        elif f.kind is Kind.TIMESTAMP:
+            checks.append(_expr_check("timestamp", _timestamp_ok))
+    else:
+        dtype = DTYPES[f.kind]
+        if f.kind is Kind.NUMBER:
+            checks.append(_expr_check("non_finite", lambda c: c.is_finite()))
+        if f.minimum is not None:
+            low = f.minimum
+            checks.append(_expr_check("range", lambda c: c >= low))
+    return pa.Column(dtype, nullable=not required, checks=checks, required=False)
+
+
+def _one_of(names: tuple[str, ...]) -> pa.Check:
+    def check(data: pa.PolarsData) -> pl.LazyFrame:
+        cols = set(data.lazyframe.collect_schema().names())
+        present = [pl.col(n).is_not_null() for n in names if n in cols] or [pl.lit(False)]
+        return data.lazyframe.select(pl.any_horizontal(present).alias("one_of_required"))
+
+    return pa.Check(check, name="one_of_required")
+
+
+def _required_with(target: str, triggers: tuple[str, ...]) -> pa.Check:
+    def check(data: pa.PolarsData) -> pl.LazyFrame:
+        cols = set(data.lazyframe.collect_schema().names())
+        if target not in cols:
+            return data.lazyframe.select(pl.lit(True).alias("required_with"))
+        fired = pl.any_horizontal([pl.col(t).is_not_null() for t in triggers if t in cols] or [pl.lit(False)])
+        return data.lazyframe.select((~fired | pl.col(target).is_not_null()).alias("required_with"))
+
+    return pa.Check(check, name="required_with")
+
+
+_SCHEMAS: dict[str, pa.DataFrameSchema] = {}
+
+
+def schema_for(spec: EntitySpec) -> pa.DataFrameSchema:
+    """The row-level schema of an entity over its flat frame (one row per child for nested ones)."""
+    if spec.name not in _SCHEMAS:
+        _SCHEMAS[spec.name] = _build_schema(spec)
+    return _SCHEMAS[spec.name]
+
+
+def _build_schema(spec: EntitySpec) -> pa.DataFrameSchema:
+    columns = {}
+    frame_checks = []
+    for col, f in flat_fields(spec):
+        columns[col] = _column(f, f.required)
+    if spec.one_of_required:
+        frame_checks.append(_one_of(spec.one_of_required))
+    child = spec.children_field
+    if child is not None and child.children is not None:
+        for target, triggers in child.children.required_with.items():
+            frame_checks.append(_required_with(f"{child.name}.{target}", tuple(f"{child.name}.{t}" for t in triggers)))
+    return pa.DataFrameSchema(columns, checks=frame_checks, name=spec.name, strict=False)

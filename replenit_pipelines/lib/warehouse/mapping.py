@@ -1,0 +1,182 @@
+"""Declarative mappings from warehouse columns to API fields (a YAML file or Python objects).
+
+A field is a column name, or a table with one of `column`, `constant` or `expr` (a SQL
+expression over the source's columns, run by Polars), plus optional `cast` and `default`.
+Nested entities name their child array (`OrderItems`, `ProductVariants`) with its own fields;
+one source row is one child, and rows sharing the record's id become one record.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from replenit_pipelines.lib.contract.entities import ENTITIES, EntitySpec
+
+CASTS = {"string": pl.String, "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}
+_TRUE = ["true", "t", "yes", "y", "1"]
+_FALSE = ["false", "f", "no", "n", "0"]
+
+
+class MappingError(ValueError):
+    """A mapping that cannot work; the message names the file, the entity and what to fix."""
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    target: str  # the API field; a child field is "OrderItems.Quantity"
+    column: str | None = None
+    constant: Any = None
+    expr: str | None = None
+    cast: str | None = None
+    default: Any = None
+
+    def source_columns(self) -> set[str]:
+        if self.column is not None:
+            return {self.column}
+        if self.expr is not None:
+            return set(pl.sql_expr(self.expr).meta.root_names())
+        return set()
+
+    def expression(self) -> pl.Expr:
+        if self.column is not None:
+            e = pl.col(self.column)
+        elif self.expr is not None:
+            e = pl.sql_expr(self.expr)
+        else:
+            e = pl.lit(self.constant)
+        if self.cast == "bool":
+            # Warehouses spell booleans many ways; unknown spellings become null, not True.
+            text = e.cast(pl.String).str.strip_chars().str.to_lowercase()
+            e = pl.when(text.is_in(_TRUE)).then(True).when(text.is_in(_FALSE)).then(False).otherwise(None)
+        elif self.cast is not None:
+            e = e.cast(CASTS[self.cast], strict=False)
+        if self.default is not None:
+            e = e.fill_null(pl.lit(self.default))
+        return e.alias(self.target)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    table: str | None = None
+    query: str | None = None  # SQL with $start and $end bound to the window
+    path: str | None = None  # Parquet, CSV or NDJSON file or glob (relative to the mapping file)
+    window_column: str = "updated_at"
+    timezone: str = "UTC"  # for naive timestamps, in the window column and in mapped fields
+
+
+@dataclass(frozen=True)
+class EntityMapping:
+    entity: str
+    source: SourceSpec
+    fields: tuple[FieldMapping, ...]
+    children: tuple[FieldMapping, ...] = ()
+    child_key: str | None = None  # a source column that identifies a child row (e.g. line_id)
+    origin: str = "<python>"
+
+    @property
+    def spec(self) -> EntitySpec:
+        return ENTITIES[self.entity]
+
+    @property
+    def all_fields(self) -> tuple[FieldMapping, ...]:
+        return self.fields + self.children
+
+    def source_columns(self) -> set[str]:
+        cols = {self.source.window_column}
+        for f in self.all_fields:
+            cols |= f.source_columns()
+        if self.child_key:
+            cols.add(self.child_key)
+        return cols
+
+    def check_columns(self, available: list[str] | set[str]) -> None:
+        missing = sorted(self.source_columns() - set(available))
+        if missing:
+            where = self.source.table or self.source.path or "the query"
+            raise MappingError(
+                f"{self.origin}: {self.entity} maps column(s) {', '.join(missing)} that {where} does not have "
+                f"(it has: {', '.join(sorted(available))})"
+            )
+
+
+def _field(entity: str, target: str, raw: Any, origin: str) -> FieldMapping:
+    if isinstance(raw, str):
+        return FieldMapping(target, column=raw)
+    if not isinstance(raw, dict):
+        raise MappingError(f"{origin}: {entity}.{target}: write a column name or a table with column, constant or expr")
+    unknown = set(raw) - {"column", "constant", "expr", "cast", "default"}
+    if unknown:
+        raise MappingError(f"{origin}: {entity}.{target}: unknown key(s) {', '.join(sorted(unknown))}")
+    given = [k for k in ("column", "constant", "expr") if k in raw]
+    if len(given) != 1:
+        raise MappingError(f"{origin}: {entity}.{target}: give exactly one of column, constant or expr")
+    cast = raw.get("cast")
+    if cast is not None and cast not in CASTS:
+        raise MappingError(f"{origin}: {entity}.{target}: cast must be one of {', '.join(CASTS)}, not {cast!r}")
+    if "expr" in raw:
+        try:
+            pl.sql_expr(raw["expr"])
+        except Exception as exc:  # Polars raises several error types for bad SQL
+            raise MappingError(f"{origin}: {entity}.{target}: expr {raw['expr']!r} is not a SQL expression: {exc}") from None
+    return FieldMapping(target, raw.get("column"), raw.get("constant"), raw.get("expr"), cast, raw.get("default"))
+
+
+def _fields(spec: EntitySpec, raw: Any, origin: str, prefix: str = "") -> tuple[FieldMapping, ...]:
+    if not isinstance(raw, dict) or not raw:
+        raise MappingError(f"{origin}: {spec.name}: 'fields' must map API fields to columns")
+    known = {f.name for f in spec.fields}
+    out = []
+    for target, value in raw.items():
+        if target not in known:
+            raise MappingError(
+                f"{origin}: {spec.name} has no field {target!r}; API fields are: {', '.join(sorted(known))}"
+            )
+        out.append(_field(spec.name, prefix + target, value, origin))
+    return tuple(out)
+
+
+def entity_mapping_from_dict(entity: str, raw: dict, origin: str = "<python>", timezone: str = "UTC") -> EntityMapping:
+    if entity not in ENTITIES:
+        raise MappingError(f"{origin}: unknown entity {entity!r}; expected {', '.join(ENTITIES)}")
+    spec = ENTITIES[entity]
+    src = raw.get("source")
+    if not isinstance(src, dict) or sum(k in src for k in ("table", "query", "path")) != 1:
+        raise MappingError(f"{origin}: {entity}.source needs exactly one of table, query or path")
+    source = SourceSpec(src.get("table"), src.get("query"), src.get("path"),
+                        src.get("window_column", "updated_at"), src.get("timezone", timezone))
+    if source.path and origin != "<python>" and not Path(source.path).is_absolute():
+        source = SourceSpec(None, None, str(Path(origin).parent / source.path), source.window_column, source.timezone)
+    fields = _fields(spec, raw.get("fields"), origin)
+    children: tuple[FieldMapping, ...] = ()
+    child_key = None
+    child = spec.children_field
+    if child is not None:
+        block = raw.get(child.name)
+        if not isinstance(block, dict):
+            raise MappingError(f"{origin}: {entity} needs a {child.name} block with the fields of each source row")
+        assert child.children is not None
+        children = _fields(child.children, block.get("fields"), origin, prefix=f"{child.name}.")
+        child_key = block.get("key")
+    key = spec.key_field
+    targets = {f.target for f in fields}
+    if entity != "customers" and key not in targets:
+        raise MappingError(f"{origin}: {entity} must map {key}: it is how rows become one record")
+    return EntityMapping(entity, source, fields, children, child_key, origin)
+
+
+def load_mapping(path: str | Path) -> dict[str, EntityMapping]:
+    """Read a mapping file. Columns are checked against the warehouse by `check_columns`."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MappingError(f"mapping file {path} does not exist (set REPLENIT_MAPPING to your mapping file)") from None
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise MappingError(f"{path}: expected a table of entities (customers, orders, products)")
+    timezone = raw.pop("timezone", "UTC")
+    return {e: entity_mapping_from_dict(e, v, str(path), timezone) for e, v in raw.items()}
