@@ -1,0 +1,10 @@
+import dagster as dg
+
+from replenit_pipelines.defs.partitions import hourly_partitions
+from replenit_pipelines.defs.sync_asset import build_sync_asset
+
+# The orders of a window refer to that window's customers (its day) and products (its hour).
+orders_sync = build_sync_asset(
+    "orders", hourly_partitions, upstream=[dg.AssetKey(["replenit", "customers"]), dg.AssetKey(["replenit", "products"])],
+    description="Orders (with their lines) updated in the hour, upserted to Replenit (POST /orders) after products.",
+)

@@ -1,0 +1,11 @@
+import dagster as dg
+
+# Products and orders of one hour in one run: products first, and a failed products check
+# keeps that hour's orders from being sent.
+hourly_job = dg.define_asset_job(
+    "products_and_orders_hourly_sync",
+    selection=dg.AssetSelection.assets(["replenit", "products"], ["replenit", "orders"]),
+    description="One hour of products, then the same hour of orders; each run is one hourly partition.",
+)
+
+hourly_schedule = dg.build_schedule_from_partitioned_job(hourly_job, minute_of_hour=5)

@@ -1,0 +1,7 @@
+from replenit_pipelines.defs.partitions import hourly_partitions
+from replenit_pipelines.defs.sync_asset import build_sync_asset
+
+products_sync = build_sync_asset(
+    "products", hourly_partitions, upstream=[],
+    description="Products (with their variants) updated in the hour, upserted to Replenit (POST /products).",
+)

@@ -1,0 +1,162 @@
+"""The one shape every entity's sync asset has: thin Dagster wiring around lib.sync.sync_window."""
+
+import statistics
+
+import dagster as dg
+
+from replenit_pipelines.defs import settings
+from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
+from replenit_pipelines.defs.sources import source_key
+from replenit_pipelines.lib.delivery import BatchProgress
+from replenit_pipelines.lib.sync import SyncResult, sync_window
+from replenit_pipelines.lib.warehouse import EntityMapping, load_mapping
+
+ROW_COUNT_HISTORY = 7
+ROW_COUNT_FACTOR = 3.0  # "far from" the recent median: more than 3x above or below it
+
+
+class SyncConfig(dg.Config):
+    max_quarantine_share: float = 0.05  # above this share of quarantined rows, nothing is sent
+
+
+def _md_table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _lineage(mapping: EntityMapping) -> dg.TableColumnLineage:
+    src = source_key(mapping)
+    deps = {}
+    for f in mapping.all_fields:
+        cols = sorted(f.source_columns())
+        if cols:
+            deps[f.target] = [dg.TableColumnDep(asset_key=src, column_name=c) for c in cols]
+    return dg.TableColumnLineage(deps_by_column=deps)
+
+
+def _schema(result: SyncResult) -> dg.TableSchema:
+    frame = result.prepared.records
+    return dg.TableSchema(columns=[dg.TableColumn(c, str(frame.schema[c])) for c in frame.columns if not c.startswith("__")])
+
+
+def _metadata(result: SyncResult, mapping: EntityMapping) -> dict:
+    reasons = result.prepared.top_reasons(10)
+    md = _md_table(["rule", "field", "rows", "example"], [list(r) for r in reasons.iter_rows()]) if reasons.height else "No quarantined rows."
+    return {
+        **result.counts(),
+        "dagster/row_count": result.prepared.rows_read,
+        "window": f"{result.window_start.isoformat()} .. {result.window_end.isoformat()}",
+        "top_quarantine_reasons": dg.MetadataValue.md(md),
+        "normalization": dg.MetadataValue.json(result.prepared.normalization),
+        "dagster/column_schema": _schema(result),
+        "dagster/column_lineage": _lineage(mapping),
+    }
+
+
+def _row_count_check(context: dg.AssetExecutionContext, key: dg.AssetKey, rows: int) -> dg.AssetCheckResult:
+    records = context.instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=ROW_COUNT_HISTORY).records
+    history = []
+    for r in records:
+        value = r.asset_materialization.metadata.get("dagster/row_count") if r.asset_materialization else None
+        if value is not None:
+            history.append(int(value.value))
+    meta = {"rows_read": rows, "history": dg.MetadataValue.json(history)}
+    if len(history) < 3:
+        return dg.AssetCheckResult(check_name="row_count_in_range", passed=True, metadata={**meta, "note": "fewer than 3 earlier materializations"})
+    median = statistics.median(history)
+    low, high = median / ROW_COUNT_FACTOR, median * ROW_COUNT_FACTOR
+    passed = low <= rows <= high
+    return dg.AssetCheckResult(
+        check_name="row_count_in_range", passed=passed, severity=dg.AssetCheckSeverity.WARN,
+        metadata={**meta, "median_of_last": float(median), "low": float(low), "high": float(high)},
+        description=None if passed else f"{rows} rows is far from the median {median:g} of the last {len(history)} materializations",
+    )
+
+
+def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstream: list[dg.AssetKey], description: str) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["replenit", entity])
+    mapping = load_mapping(settings.mapping_path())[entity]
+    check_specs = [
+        dg.AssetCheckSpec("quarantine_share", asset=key, blocking=True,
+                          description="Quarantined rows are at most max_quarantine_share (default 5%) of the window's rows; "
+                                      "above it nothing is sent and downstream syncs do not run."),
+        dg.AssetCheckSpec("delivery_complete", asset=key, blocking=True,
+                          description="Every valid record was accepted: none rejected by the API, none failed after retries."),
+        dg.AssetCheckSpec("row_count_in_range", asset=key, blocking=False,
+                          description=f"Rows read are within {ROW_COUNT_FACTOR:g}x of the median of the last {ROW_COUNT_HISTORY} materializations."),
+    ]
+
+    @dg.asset(
+        key=key,
+        deps=[source_key(mapping), *upstream],
+        partitions_def=partitions_def,
+        pool=settings.pool_name(),
+        check_specs=check_specs,
+        output_required=False,
+        kinds={"replenit", "polars"},
+        group_name="replenit",
+        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
+        description=description,
+    )
+    def sync(
+        context: dg.AssetExecutionContext,
+        config: SyncConfig,
+        replenit: ReplenitResource,
+        warehouse: WarehouseResource,
+        state: StateStoreResource,
+    ):
+        window = context.partition_time_window
+        partition = context.partition_key
+
+        def progress(p: BatchProgress) -> None:
+            context.log.info(
+                f"{entity} {partition}: {p.records_done:,}/{p.records_total:,} records sent "
+                f"({p.records_total - p.records_done:,} left, batch {p.batches_done}/{p.batches_total}); "
+                f"accepted {p.accepted:,}, rejected {p.rejected:,}, failed {p.failed:,}; ETA {p.eta_s:.0f}s by quota"
+            )
+
+        entity_mapping = warehouse.mapping_for(entity)
+        with replenit.client() as client:
+            result = sync_window(
+                entity_mapping, warehouse.warehouse(), client, state.store(), window.start, window.end,
+                partition, context.run_id, config.max_quarantine_share, progress,
+            )
+        counts = result.counts()
+        if not result.balanced():
+            raise dg.Failure(f"row accounting does not close for {entity} {partition}: {counts}")
+        metadata = _metadata(result, entity_mapping)
+        share_check = dg.AssetCheckResult(
+            check_name="quarantine_share", passed=not result.held_back,
+            metadata={"quarantine_share": counts["quarantine_share"], "threshold": config.max_quarantine_share,
+                      "rows_quarantined": counts["rows_quarantined"], "rows_held_back": counts["rows_held_back"]},
+            description=None if not result.held_back else (
+                f"{counts['quarantine_share']:.1%} of rows quarantined (threshold {config.max_quarantine_share:.1%}): "
+                f"nothing sent. Query the quarantine table in {state.path} for run {context.run_id}."),
+        )
+        bad = counts["records_rejected"] + counts["records_failed"]
+        delivery_check = dg.AssetCheckResult(
+            check_name="delivery_complete", passed=bad == 0 and not result.held_back,
+            metadata={k: counts[k] for k in ("records_sent", "records_accepted", "records_rejected", "records_failed")},
+            description=None if bad == 0 else f"{bad} records dead-lettered; see dead_letters in {state.path}",
+        )
+        row_check = _row_count_check(context, key, result.prepared.rows_read)
+        context.log.info(
+            f"{entity} {partition}: read {counts['rows_read']:,} rows; delivered {counts['rows_delivered']:,}, "
+            f"quarantined {counts['rows_quarantined']:,}, superseded {counts['rows_superseded']:,}, "
+            f"dead-lettered {counts['rows_dead_lettered']:,}, held back {counts['rows_held_back']:,}; "
+            f"{counts['requests']} requests, {counts['rate_limited_429']} 429s"
+        )
+        if share_check.passed and delivery_check.passed:
+            yield dg.MaterializeResult(metadata=metadata, check_results=[share_check, delivery_check, row_check])
+            return
+        # A failed blocking check: no materialization, so nothing downstream runs on this partition.
+        for check in (share_check, delivery_check, row_check):
+            yield check
+        context.log.error(f"{entity} {partition} not materialized: {share_check.description or delivery_check.description}")
+        raise dg.Failure(
+            description=share_check.description or delivery_check.description,
+            metadata={k: v for k, v in metadata.items() if not k.startswith("dagster/")},
+        )
+
+    return sync

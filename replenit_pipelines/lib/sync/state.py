@@ -1,0 +1,69 @@
+"""The local state store: a DuckDB file of what each run quarantined, dead-lettered and counted.
+
+Queryable after the run (`duckdb state.duckdb "SELECT rule, count(*) FROM quarantine GROUP BY 1"`).
+Writes are serialised by a file lock, since DuckDB allows one writing process at a time. The
+acknowledged-state ledger of later waves lives here too.
+"""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from filelock import FileLock
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS quarantine (
+    run_id VARCHAR, partition_key VARCHAR, entity VARCHAR, record_id VARCHAR, source_row UINTEGER,
+    rule VARCHAR, field VARCHAR, value VARCHAR, recorded_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    run_id VARCHAR, partition_key VARCHAR, entity VARCHAR, record_id VARCHAR, status VARCHAR,
+    reasons VARCHAR[], payload VARCHAR, recorded_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS sync_runs (
+    run_id VARCHAR, partition_key VARCHAR, entity VARCHAR, window_start TIMESTAMPTZ, window_end TIMESTAMPTZ,
+    outcome VARCHAR, rows_read BIGINT, rows_delivered BIGINT, rows_quarantined BIGINT, rows_superseded BIGINT,
+    rows_unchanged BIGINT, rows_dead_lettered BIGINT, rows_held_back BIGINT, requests BIGINT, finished_at TIMESTAMPTZ);
+"""
+
+
+class StateStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.path) + ".lock")
+        with self._lock, duckdb.connect(str(self.path)) as con:
+            con.execute(SCHEMA)
+
+    def record(self, run_id: str, partition_key: str, entity: str, quarantine: pl.DataFrame,
+               dead_letters: pl.DataFrame, run_row: dict) -> None:
+        """One run's quarantine, dead letters and counts, in one transaction. A re-run of the same
+        run id and partition replaces what the earlier attempt wrote."""
+        now = datetime.now(UTC)
+        q = quarantine.select(
+            pl.lit(run_id).alias("run_id"), pl.lit(partition_key).alias("partition_key"), pl.lit(entity).alias("entity"),
+            "record_id", "source_row", "rule", "field", "value", pl.lit(now).alias("recorded_at"))
+        d = dead_letters.select(
+            pl.lit(run_id).alias("run_id"), pl.lit(partition_key).alias("partition_key"), pl.lit(entity).alias("entity"),
+            "record_id", "status", "reasons", "payload", pl.lit(now).alias("recorded_at"))
+        key = [run_id, partition_key, entity]
+        with self._lock, duckdb.connect(str(self.path)) as con:
+            con.execute("BEGIN")
+            for table in ("quarantine", "dead_letters", "sync_runs"):
+                con.execute(f"DELETE FROM {table} WHERE run_id = ? AND partition_key = ? AND entity = ?", key)  # noqa: S608 - fixed names
+            con.register("q", q.to_arrow())
+            con.execute("INSERT INTO quarantine SELECT * FROM q")
+            con.register("d", d.to_arrow())
+            con.execute("INSERT INTO dead_letters SELECT * FROM d")
+            cols = ["run_id", "partition_key", "entity", "window_start", "window_end", "outcome", "rows_read",
+                    "rows_delivered", "rows_quarantined", "rows_superseded", "rows_unchanged", "rows_dead_lettered",
+                    "rows_held_back", "requests"]
+            values = [run_row.get(c) for c in cols]
+            con.execute(
+                f"INSERT INTO sync_runs ({', '.join(cols)}, finished_at) VALUES ({', '.join('?' * len(cols))}, ?)",  # noqa: S608
+                [*values, now],
+            )
+            con.execute("COMMIT")
+
+    def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            return con.sql(sql, params=params).pl()
