@@ -16,7 +16,8 @@ ROW_COUNT_FACTOR = 3.0  # "far from" the recent median: more than 3x above or be
 
 
 class SyncConfig(dg.Config):
-    max_quarantine_share: float = 0.05  # above this share of quarantined rows, nothing is sent
+    max_quarantine_share: float = 0.05  # above this share of quarantined rows, nothing is sent ...
+    min_quarantined_rows: int = 20  # ... provided at least this many rows were quarantined
 
 
 def _md_table(header: list[str], rows: list[list]) -> str:
@@ -79,8 +80,9 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
     mapping = load_mapping(settings.mapping_path())[entity]
     check_specs = [
         dg.AssetCheckSpec("quarantine_share", asset=key, blocking=True,
-                          description="Quarantined rows are at most max_quarantine_share (default 5%) of the window's rows; "
-                                      "above it nothing is sent and downstream syncs do not run."),
+                          description="Quarantined rows are at most max_quarantine_share (default 5%) of the window's rows, or fewer "
+                                      "than min_quarantined_rows (default 20); otherwise nothing is sent and downstream "
+                                      "syncs do not run."),
         dg.AssetCheckSpec("delivery_complete", asset=key, blocking=True,
                           description="Every valid record was accepted: none rejected by the API, none failed after retries."),
         dg.AssetCheckSpec("row_count_in_range", asset=key, blocking=False,
@@ -120,7 +122,7 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         with replenit.client() as client:
             result = sync_window(
                 entity_mapping, warehouse.warehouse(), client, state.store(), window.start, window.end,
-                partition, context.run_id, config.max_quarantine_share, progress,
+                partition, context.run_id, config.max_quarantine_share, config.min_quarantined_rows, progress,
             )
         counts = result.counts()
         if not result.balanced():

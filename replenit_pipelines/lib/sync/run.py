@@ -93,13 +93,16 @@ def sync_window(
     partition_key: str,
     run_id: str,
     max_quarantine_share: float = 0.05,
+    min_quarantined_rows: int = 20,
     progress: Callable[[BatchProgress], None] | None = None,
 ) -> SyncResult:
     started = time.monotonic()
     prepared = prepare(mapping, warehouse.read(mapping, start, end))
     considered = prepared.rows_read - prepared.rows_superseded
     share = prepared.rows_quarantined / considered if considered else 0.0
-    held_back = share > max_quarantine_share
+    # A handful of bad rows in a small window is quarantined and reported, not a reason to hold
+    # back the window's good rows: the gate needs the share and a minimum count both exceeded.
+    held_back = share > max_quarantine_share and prepared.rows_quarantined >= min_quarantined_rows
     report: DeliveryReport | None = None
     stop: ReplenitStopError | None = None
     parts: list[bytes] = []

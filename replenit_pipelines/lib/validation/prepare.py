@@ -78,8 +78,10 @@ def _failures(flat: pl.DataFrame, entity_schema: pa.DataFrameSchema) -> pl.DataF
         frames.append(
             cases.select(
                 pl.col("index").cast(pl.UInt32).alias("__index"),
-                pl.col("check").replace(_PANDERA_RULES).alias("rule"),
-                pl.when(is_frame_check).then(None).otherwise(pl.col("column")).alias("field"),
+                # Frame-level checks are named "rule:fields" (see schemas.py): the field is in the name.
+                pl.col("check").str.split(":").list.first().replace(_PANDERA_RULES).alias("rule"),
+                pl.when(is_frame_check).then(pl.col("check").str.split(":").list.get(1, null_on_oob=True))
+                .otherwise(pl.col("column")).alias("field"),
                 pl.when(is_frame_check).then(None).otherwise(pl.col("failure_case")).cast(pl.String).alias("value"),
             )
             .with_columns(pl.col("__index").map_batches(lambda s: rows.gather(s), return_dtype=pl.UInt32).alias("__row"))

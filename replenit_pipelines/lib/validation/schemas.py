@@ -76,7 +76,7 @@ def _one_of(names: tuple[str, ...]) -> pa.Check:
         present = [pl.col(n).is_not_null() for n in names if n in cols] or [pl.lit(False)]
         return data.lazyframe.select(pl.any_horizontal(present).alias("one_of_required"))
 
-    return pa.Check(check, name="one_of_required")
+    return pa.Check(check, name="one_of_required:" + ", ".join(names))
 
 
 def _required_with(target: str, triggers: tuple[str, ...]) -> pa.Check:
@@ -87,7 +87,7 @@ def _required_with(target: str, triggers: tuple[str, ...]) -> pa.Check:
         fired = pl.any_horizontal([pl.col(t).is_not_null() for t in triggers if t in cols] or [pl.lit(False)])
         return data.lazyframe.select((~fired | pl.col(target).is_not_null()).alias("required_with"))
 
-    return pa.Check(check, name="required_with")
+    return pa.Check(check, name=f"required_with:{target}")
 
 
 _SCHEMAS: dict[str, pa.DataFrameSchema] = {}

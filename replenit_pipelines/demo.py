@@ -1,0 +1,208 @@
+"""`replenit demo` and `replenit ui`: the demo warehouse, the sandbox and Dagster, wired together.
+
+The demo runs the real code path: the definitions of this code location, a Dagster instance on
+disk (DAGSTER_HOME under .replenit/demo), a sandbox over HTTP with the documented quota.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+DEMO_KEY_NAME = "demo"
+REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+FALLBACK_DAGSTER_YAML = """telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_sandbox(tenant: str, key: str, port: int, store: Path | None = None) -> tuple[subprocess.Popen, str]:
+    args = [sys.executable, "-m", "replenit_pipelines.cli", "sandbox", "--port", str(port),
+            "--tenant", f"{tenant}:{key}", "--limits", "100/60,5000/3600"]
+    if store is not None:
+        args += ["--store", str(store)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        if line.startswith("Replenit sandbox listening on "):
+            return proc, line.strip().rsplit(" ", 1)[1]
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError("the sandbox did not start: " + (proc.stderr.read() if proc.stderr else ""))
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _prepare_home(home: Path, fresh: bool) -> None:
+    if fresh and home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if REPO_DAGSTER_YAML.exists():
+        shutil.copyfile(REPO_DAGSTER_YAML, target)
+    elif not target.exists():
+        target.write_text(FALLBACK_DAGSTER_YAML)
+
+
+def run_demo(workdir: Path, customers: int, days: int, seed: int, hours: int) -> int:
+    from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
+
+    demo_dir = workdir / "demo"
+    state_dir = demo_dir / "state"
+    for stale in (state_dir, demo_dir / "dagster_home"):
+        if stale.exists():
+            shutil.rmtree(stale)
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = end - timedelta(days=1)
+    warehouse = demo_dir / "warehouse.duckdb"
+    print(f"1/4 Building the demo warehouse ({customers:,} customers over {days} days, seed {seed}) at {warehouse}")
+    counts = build_demo_warehouse(warehouse, customers=customers, seed=seed, days=days, end=end)
+    print(f"    {counts.customers:,} customer rows, {counts.product_variants:,} product variant rows, "
+          f"{counts.order_lines:,} order lines ({counts.orders:,} orders)")
+    tenant, key = str(uuid.uuid4()), str(uuid.uuid4()).replace("-", "")
+    print("2/4 Starting the Replenit sandbox (documented quota: 100 requests/min, 5,000/hour)")
+    sandbox, url = _start_sandbox(tenant, key, _free_port())
+    try:
+        home = demo_dir / "dagster_home"
+        _prepare_home(home, fresh=True)
+        os.environ.update({
+            "REPLENIT_BASE_URL": url, "REPLENIT_TENANT_ID": tenant, "REPLENIT_API_KEY": key,
+            "REPLENIT_WAREHOUSE": str(warehouse), "REPLENIT_STATE_DIR": str(state_dir),
+            "REPLENIT_KEY_NAME": DEMO_KEY_NAME, "DAGSTER_HOME": str(home),
+        })
+        import dagster as dg
+
+        from replenit_pipelines.definitions import defs
+
+        definitions = defs()
+        instance = dg.DagsterInstance.get()
+        day_key = day.strftime("%Y-%m-%d")
+        print(f"3/4 Materializing {day_key} through Dagster: the day's customers, then {hours} hourly runs of products and orders")
+        started = time.monotonic()
+        failed_runs: list[str] = []
+        # Dagster's own event log stays in the instance (./dev ui shows it); the console gets a line a run.
+        quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("REPLENIT_DEMO_LOG_LEVEL", "ERROR")}}}}
+        runs = [("customers_daily_sync", day_key)] + [
+            ("products_and_orders_hourly_sync", (day + timedelta(hours=h)).strftime("%Y-%m-%d-%H:%M")) for h in range(hours)
+        ]
+        store_path = state_dir / "state.duckdb"
+        for job_name, partition in runs:
+            result = definitions.resolve_job_def(job_name).execute_in_process(
+                partition_key=partition, instance=instance, raise_on_error=False, run_config=quiet)
+            if not result.success:
+                failed_runs.append(f"{job_name} {partition}")
+            _print_run(store_path, result.run_id, partition, result.success)
+        wall = time.monotonic() - started
+        _report(state_dir / "state.duckdb", url, tenant, wall, failed_runs, home)
+        return 0 if not failed_runs else 1
+    finally:
+        _stop(sandbox)
+        print("Sandbox stopped.")
+
+
+def _print_run(store_path: Path, run_id: str, partition: str, success: bool) -> None:
+    from replenit_pipelines.lib.sync import StateStore
+
+    if not store_path.exists():
+        print(f"    {partition}: run {run_id[:8]} {'ok' if success else 'FAILED'} (nothing recorded)")
+        return
+    rows = StateStore(store_path).query(
+        "SELECT entity, rows_read, rows_delivered, rows_quarantined, requests, outcome FROM sync_runs WHERE run_id = ?", [run_id])
+    parts = [f"{r['entity']} {r['rows_delivered']}/{r['rows_read']} rows delivered ({r['rows_quarantined']} quarantined, "
+             f"{r['requests']} request{'' if r['requests'] == 1 else 's'}{'' if r['outcome'] == 'delivered' else ', ' + r['outcome']})" for r in rows.iter_rows(named=True)]
+    print(f"    {partition}: {'; '.join(parts) or 'nothing recorded'}{'' if success else '  <- run FAILED, see ./dev ui'}")
+
+
+def _report(state_path: Path, url: str, tenant: str, wall: float, failed_runs: list[str], home: Path) -> None:
+    from replenit_pipelines.lib.sync import StateStore
+
+    store = StateStore(state_path)
+    per_entity = store.query(
+        "SELECT entity, count(*) AS runs, sum(rows_read) AS read, sum(rows_delivered) AS delivered, "
+        "sum(rows_quarantined) AS quarantined, sum(rows_superseded) AS superseded, "
+        "sum(rows_dead_lettered) AS dead_lettered, sum(rows_held_back) AS held_back, sum(requests) AS requests "
+        "FROM sync_runs GROUP BY entity ORDER BY entity"
+    )
+    held = httpx.get(f"{url}/_sandbox/stats").json()
+    print(f"4/4 Done in {wall:.1f} s. Per entity (rows of the warehouse):")
+    header = ["entity", "runs", "read", "delivered", "quarantined", "superseded", "dead_lettered", "held_back", "requests", "in sandbox"]
+    rows = [[*r.values(), held["records"].get(tenant, {}).get(r["entity"], 0)] for r in per_entity.iter_rows(named=True)]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    for line in [header, *rows]:
+        print("    " + "  ".join(str(v).rjust(w) for v, w in zip(line, widths, strict=True)))
+    print(f"    Sandbox: {held['requests']} requests, by status {json.dumps(held['requests_by_status'])}; "
+          "'in sandbox' counts records (an order holds its lines, a product its variants).")
+    reasons = store.query("SELECT entity, rule, field, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY rows DESC LIMIT 8")
+    if reasons.height:
+        print("    Top quarantine reasons:")
+        for r in reasons.iter_rows(named=True):
+            print(f"      {r['entity']:<10} {r['rule']:<16} {r['field'] or '(record)':<28} {r['rows']}")
+    if failed_runs:
+        print(f"    Runs that did not materialize ({len(failed_runs)}): {', '.join(failed_runs)}")
+    print(f"    Quarantine and dead letters: replenit state \"SELECT * FROM quarantine LIMIT 20\" (REPLENIT_STATE_DIR={state_path.parent})")
+    print(f"    Dagster runs are in {home}; see them with ./dev ui")
+
+
+def run_ui(workdir: Path, customers: int, seed: int) -> int:
+    """The Dagster UI with the demo wired: warehouse, a sandbox on a fixed port, env vars set."""
+    from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
+
+    demo_dir = workdir / "demo"
+    warehouse = demo_dir / "warehouse.duckdb"
+    if not warehouse.exists():
+        print(f"Building the demo warehouse at {warehouse}")
+        build_demo_warehouse(warehouse, customers=customers, seed=seed, days=3)
+    creds_path = demo_dir / "credentials.json"
+    if creds_path.exists():
+        creds = json.loads(creds_path.read_text())
+    else:
+        creds = {"tenant": str(uuid.uuid4()), "key": str(uuid.uuid4()).replace("-", "")}
+        creds_path.write_text(json.dumps(creds))
+    sandbox, url = _start_sandbox(creds["tenant"], creds["key"], 8765, store=demo_dir / "sandbox.sqlite")
+    home = demo_dir / "dagster_home"
+    _prepare_home(home, fresh=False)
+    workspace = demo_dir / "workspace.yaml"
+    workspace.write_text("load_from:\n  - python_module:\n      module_name: replenit_pipelines.definitions\n"
+                         "      location_name: replenit_pipelines\n")
+    env = {**os.environ, "REPLENIT_BASE_URL": url, "REPLENIT_TENANT_ID": creds["tenant"], "REPLENIT_API_KEY": creds["key"],
+           "REPLENIT_WAREHOUSE": str(warehouse), "REPLENIT_STATE_DIR": str(demo_dir / "state"),
+           "REPLENIT_KEY_NAME": DEMO_KEY_NAME, "DAGSTER_HOME": str(home)}
+    print(f"Sandbox on {url}; starting the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops both)")
+    ui = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", "3000"], env=env)
+    try:
+        return ui.wait()
+    except KeyboardInterrupt:
+        ui.terminate()
+        ui.wait(timeout=30)
+        return 0
+    finally:
+        _stop(sandbox)
