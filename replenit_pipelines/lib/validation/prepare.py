@@ -192,4 +192,5 @@ def payload_parts(records: pl.DataFrame) -> list[bytes]:
     if records.height == 0:
         return []
     body = records.select([c for c in records.columns if not c.startswith("__")]).write_ndjson()
-    return [line.encode() for line in body.splitlines()]
+    # Split on "\n" alone: str.splitlines() also breaks on U+0085 and U+2028, which JSON leaves unescaped.
+    return [line.encode() for line in body.split("\n") if line]

@@ -1,0 +1,56 @@
+"""Builders shared by the pipeline tests: mappings in Python, frames in, payloads out."""
+
+from datetime import UTC, datetime
+
+import polars as pl
+
+from replenit_pipelines.lib.validation import prepare
+from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
+
+TS = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+CUSTOMER_MAPPING = entity_mapping_from_dict("customers", {
+    "source": {"table": "customers", "window_column": "updated_at"},
+    "fields": {"CustomerId": "id", "Email": "email", "Name": "name", "Phone": "phone", "Language": "locale",
+               "GdprOptin": "gdpr"},
+})
+
+ORDER_MAPPING = entity_mapping_from_dict("orders", {
+    "source": {"table": "order_lines", "window_column": "updated_at"},
+    "fields": {"OrderId": "order_id", "CustomerId": "customer_id", "Currency": "currency", "OrderDate": "ordered_at",
+               "Status": "status"},
+    "OrderItems": {"key": "line_id", "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}},
+})
+
+PRODUCT_MAPPING = entity_mapping_from_dict("products", {
+    "source": {"table": "product_variants", "window_column": "updated_at"},
+    "fields": {"ProductId": "product_id", "ProductName": "name"},
+    "ProductVariants": {"fields": {"VariantId": "variant_id", "SalePrice": "price", "Currency": "currency",
+                                   "ProductUrl": "url", "Language": "locale"}},
+})
+
+
+def customer_rows(**overrides) -> dict:
+    row = {"id": "c1", "email": "ada@example.com", "name": "Ada", "phone": "+447911123456", "locale": "en-GB",
+           "gdpr": True, "updated_at": TS}
+    return {**row, **overrides}
+
+
+def order_rows(n_lines: int = 2, order_id: str = "o1", **overrides) -> list[dict]:
+    base = {"order_id": order_id, "customer_id": "c1", "currency": "EUR", "ordered_at": "2026-11-26T13:00:00+01:00",
+            "status": "completed", "updated_at": TS}
+    return [{**base, "line_id": f"{order_id}-{i}", "product_id": f"p{i}", "qty": i + 1, "price": 10.0, **overrides}
+            for i in range(n_lines)]
+
+
+def run(mapping, rows: list[dict], **kw):
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    return prepare(mapping, frame, **kw)
+
+
+def payloads(prepared) -> list[dict]:
+    return prepared.records.select(prepared.payload_columns()).to_dicts()
+
+
+def reasons(prepared) -> set[tuple[str, str]]:
+    return {(r["rule"], r["field"]) for r in prepared.quarantine.iter_rows(named=True)}

@@ -1,0 +1,147 @@
+"""Mapping files, their errors, and the warehouse sources that read one window."""
+
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import polars as pl
+import pytest
+
+from replenit_pipelines.defs.settings import DEMO_MAPPING
+from replenit_pipelines.lib.validation import prepare
+from replenit_pipelines.lib.warehouse import MappingError, Warehouse, load_mapping
+from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
+
+END = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("wh") / "demo.duckdb"
+    build_demo_warehouse(path, customers=3000, seed=7, days=2, end=END)
+    return path
+
+
+def write(tmp_path, text: str):
+    p = tmp_path / "mapping.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_demo_mapping_matches_the_demo_warehouse(demo_db):
+    mappings = load_mapping(DEMO_MAPPING)
+    assert set(mappings) == {"customers", "products", "orders"}
+    for m in mappings.values():
+        Warehouse(demo_db).check(m)
+
+
+def test_missing_column_names_the_column_and_the_file(tmp_path, demo_db):
+    path = write(tmp_path, "customers:\n  source: {table: customers}\n  fields:\n    CustomerId: cust_no\n    Email: email\n")
+    mapping = load_mapping(path)["customers"]
+    with pytest.raises(MappingError) as info:
+        Warehouse(demo_db).check(mapping)
+    assert "cust_no" in str(info.value) and str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("customers:\n  source: {table: customers}\n  fields:\n    CustomerID: customer_id\n", "has no field 'CustomerID'"),
+    ("customers:\n  source: {table: customers}\n  fields:\n    Email: {column: email, expr: 'email'}\n", "exactly one"),
+    ("customers:\n  source: {table: customers}\n  fields:\n    Email: {expr: 'lower(email'}\n", "not a SQL expression"),
+    ("customers:\n  source: {table: customers}\n  fields:\n    GdprOptin: {column: x, cast: yesno}\n", "cast must be"),
+    ("orders:\n  source: {table: order_lines}\n  fields:\n    OrderId: order_id\n", "OrderItems block"),
+    ("orders:\n  source: {table: t}\n  fields:\n    Currency: c\n  OrderItems: {fields: {ProductId: p}}\n", "must map OrderId"),
+    ("customers:\n  fields:\n    Email: email\n", "exactly one of table, query or path"),
+    ("shoppers: {}\n", "unknown entity"),
+    ("customers: [\n", "not valid YAML"),
+])
+def test_mapping_errors_say_what_to_fix(tmp_path, text, needle):
+    with pytest.raises(MappingError, match=needle) as info:
+        load_mapping(write(tmp_path, text))
+    assert str(tmp_path) in str(info.value)
+
+
+def test_constants_casts_expressions_and_defaults(tmp_path):
+    path = write(tmp_path, """
+customers:
+  source: {table: customers}
+  fields:
+    CustomerId: {expr: "'C-' || customer_no"}
+    Email: {expr: "lower(email)"}
+    GdprOptin: {column: consent, cast: bool}
+    EmailOptin: {constant: true}
+    Language: {column: locale, default: en}
+""")
+    m = load_mapping(path)["customers"]
+    raw = pl.DataFrame({"customer_no": [1, 2], "email": ["ADA@Example.com", "b@example.com"],
+                        "consent": ["yes", "0"], "locale": [None, "fr-FR"],
+                        "updated_at": [END, END]})
+    out = prepare(m, raw).records.drop("__key", "__rows").to_dicts()
+    assert out == [
+        {"CustomerId": "C-1", "Email": "ada@example.com", "GdprOptin": True, "EmailOptin": True, "Language": "en"},
+        {"CustomerId": "C-2", "Email": "b@example.com", "GdprOptin": False, "EmailOptin": True, "Language": "fr-FR"},
+    ]
+
+
+def test_table_source_reads_only_its_window(demo_db):
+    m = load_mapping(DEMO_MAPPING)["customers"]
+    day = END - timedelta(days=1)
+    frame = Warehouse(demo_db).read(m, day, END)
+    with duckdb.connect(str(demo_db), read_only=True) as con:
+        expected = con.sql("SELECT count(*) FROM customers WHERE updated_at >= ? AND updated_at < ?",
+                           params=[day.replace(tzinfo=None), END.replace(tzinfo=None)]).fetchall()[0][0]
+    assert frame.height == expected > 0
+    assert frame["updated_at"].min() >= day.replace(tzinfo=None)
+
+
+def test_query_source_binds_the_window(demo_db, tmp_path):
+    path = write(tmp_path, """
+customers:
+  source:
+    query: "SELECT * FROM customers WHERE updated_at >= $start AND updated_at < $end AND locale LIKE 'de%'"
+  fields: {CustomerId: customer_id, Email: email}
+""")
+    m = load_mapping(path)["customers"]
+    frame = Warehouse(demo_db).read(m, END - timedelta(days=1), END)
+    assert frame.height > 0 and frame["locale"].str.starts_with("de").all()
+
+
+def test_parquet_glob_source(demo_db, tmp_path):
+    with duckdb.connect(str(demo_db), read_only=True) as con:
+        data = con.sql("SELECT * FROM customers").pl()
+    half = data.height // 2
+    data[:half].write_parquet(tmp_path / "part-1.parquet")
+    data[half:].write_parquet(tmp_path / "part-2.parquet")
+    path = write(tmp_path, "customers:\n  source: {path: 'part-*.parquet'}\n  fields: {CustomerId: customer_id}\n")
+    m = load_mapping(path)["customers"]
+    wh = Warehouse(None)
+    wh.check(m)
+    frame = wh.read(m, END - timedelta(days=1), END)
+    assert 0 < frame.height < data.height
+
+
+def test_demo_warehouse_is_deterministic_by_seed(tmp_path):
+    a, b, c = tmp_path / "a.duckdb", tmp_path / "b.duckdb", tmp_path / "c.duckdb"
+    for path, seed in ((a, 5), (b, 5), (c, 6)):
+        build_demo_warehouse(path, customers=500, seed=seed, days=2, end=END)
+
+    def tables(path):
+        with duckdb.connect(str(path), read_only=True) as con:
+            return {t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").pl() for t in ("customers", "product_variants", "order_lines")}
+
+    ta, tb, tc = tables(a), tables(b), tables(c)
+    assert all(ta[t].equals(tb[t]) for t in ta)
+    assert not ta["customers"].equals(tc["customers"])
+
+
+def test_demo_warehouse_has_a_controlled_share_of_dirt(demo_db):
+    mappings = load_mapping(DEMO_MAPPING)
+    wh = Warehouse(demo_db)
+    start = END - timedelta(days=2)
+    customers = prepare(mappings["customers"], wh.read(mappings["customers"], start, END))
+    share = customers.rows_quarantined / customers.rows_read
+    assert 0.003 < share < 0.03
+    assert {"email", "phone", "max_length", "one_of_required"} <= set(customers.quarantine["rule"])
+    assert customers.rows_superseded > 0
+    assert customers.normalization["languages_canonicalised"] > 0
+    orders = prepare(mappings["orders"], wh.read(mappings["orders"], start, END))
+    assert {"currency", "range"} <= set(orders.quarantine["rule"])
+    assert orders.normalization["currencies_upper_cased"] > 0
