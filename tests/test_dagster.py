@@ -1,0 +1,232 @@
+"""The code location through a real Dagster instance, against the sandbox over HTTP."""
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import httpx
+import orjson
+import pytest
+
+from replenit_pipelines.defs.settings import DEMO_MAPPING
+from replenit_pipelines.lib.validation import payload_parts, prepare
+from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
+from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
+
+END = datetime(2026, 11, 27, tzinfo=UTC)
+DAY = "2026-11-26"
+HOUR = "2026-11-26-14:00"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def warehouse_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dagster-wh") / "warehouse.duckdb"
+    build_demo_warehouse(path, customers=6000, seed=21, days=2, end=END)
+    return path
+
+
+@pytest.fixture
+def env(sandbox, warehouse_file, tmp_path, monkeypatch):
+    tenant_id, key = sandbox.add_tenant()
+    values = {"REPLENIT_BASE_URL": sandbox.url, "REPLENIT_TENANT_ID": tenant_id, "REPLENIT_API_KEY": key,
+              "REPLENIT_WAREHOUSE": str(warehouse_file), "REPLENIT_STATE_DIR": str(tmp_path / "state"),
+              "REPLENIT_KEY_NAME": "test"}
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("REPLENIT_MAPPING", raising=False)
+    return values
+
+
+@pytest.fixture
+def defs(env):
+    from replenit_pipelines.definitions import defs as load
+
+    return load()
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+def run_job(defs, name, partition, instance, run_config=None):
+    return defs.resolve_job_def(name).execute_in_process(partition_key=partition, instance=instance,
+                                                         raise_on_error=False, run_config=run_config)
+
+
+def sandbox_records(sandbox, tenant_id, entity) -> dict[str, dict]:
+    return {r["key"]: r["record"] for r in httpx.get(f"{sandbox.url}/_sandbox/records/{tenant_id}/{entity}").json()}
+
+
+def expected_payloads(warehouse_file, entity, start, end) -> dict[str, dict]:
+    mapping = load_mapping(DEMO_MAPPING)[entity]
+    prepared = prepare(mapping, Warehouse(warehouse_file).read(mapping, start, end))
+    return [orjson.loads(p) for p in payload_parts(prepared.records)]
+
+
+def keyed(entity, records):
+    if entity == "customers":
+        return {f"email:{r['Email'].lower()}" if r.get("Email") else f"customerid:{r['CustomerId']}": r for r in records}
+    key = {"orders": "OrderId", "products": "ProductId"}[entity]
+    return {r[key]: r for r in records}
+
+
+# --- the definitions ----------------------------------------------------------------------------
+
+def test_definitions_snapshot(defs):
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
+        "replenit/customers", "replenit/orders", "replenit/products",
+        "warehouse/customers", "warehouse/order_lines", "warehouse/product_variants"]
+    deps = {k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys)
+            for k in graph.get_all_asset_keys() if k.path[0] == "replenit"}
+    assert deps == {"replenit/customers": ["warehouse/customers"],
+                    "replenit/products": ["warehouse/product_variants"],
+                    "replenit/orders": ["replenit/customers", "replenit/products", "warehouse/order_lines"]}
+    parts = {k: type(graph.get(dg.AssetKey(["replenit", k])).partitions_def).__name__ for k in ("customers", "products", "orders")}
+    assert parts == {"customers": "DailyPartitionsDefinition", "products": "HourlyPartitionsDefinition",
+                     "orders": "HourlyPartitionsDefinition"}
+    for k in ("customers", "products", "orders"):
+        node = graph.get(dg.AssetKey(["replenit", k]))
+        assert node.pools == {"replenit-test"}
+        assert node.backfill_policy.max_partitions_per_run == 1
+        assert node.partitions_def.timezone == "UTC"
+    checks = sorted((c.asset_key.path[1], c.name) for c in graph.asset_check_keys)
+    assert checks == sorted((e, n) for e in ("customers", "orders", "products")
+                            for n in ("delivery_complete", "quarantine_share", "row_count_in_range"))
+    blocking = {(s.asset_key.path[1], s.name): s.blocking for a in repo.assets_defs_by_key.values() for s in a.check_specs}
+    assert blocking[("orders", "quarantine_share")] and not blocking[("orders", "row_count_in_range")]
+    schedules = {s.name: s.cron_schedule for s in repo.schedule_defs}
+    assert schedules == {"customers_daily_sync_schedule": "15 0 * * *", "products_and_orders_hourly_sync_schedule": "5 * * * *"}
+    assert set(defs.resources) == {"replenit", "warehouse", "state"}
+
+
+@pytest.mark.parametrize("when,name,partition", [
+    (datetime(2026, 11, 27, 0, 15, tzinfo=UTC), "customers_daily_sync_schedule", "2026-11-26"),
+    (datetime(2026, 11, 27, 10, 5, tzinfo=UTC), "products_and_orders_hourly_sync_schedule", "2026-11-27-09:00"),
+    (datetime(2026, 11, 27, 0, 5, tzinfo=UTC), "products_and_orders_hourly_sync_schedule", "2026-11-26-23:00"),
+])
+def test_schedule_ticks_name_their_partition(defs, instance, when, name, partition):
+    schedule = defs.get_repository_def().get_schedule_def(name)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()) as ctx:
+        result = schedule.evaluate_tick(ctx)
+    assert [r.partition_key for r in result.run_requests] == [partition]
+
+
+def test_definitions_validate_without_secrets(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLENIT_")}
+    env["DAGSTER_HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Validation successful for code location replenit_pipelines" in out.stderr + out.stdout
+
+
+# --- materializations against the sandbox -----------------------------------------------------
+
+def test_each_entity_lands_in_the_sandbox_field_for_field(defs, instance, sandbox, env, warehouse_file):
+    assert run_job(defs, "customers_daily_sync", DAY, instance).success
+    assert run_job(defs, "products_and_orders_hourly_sync", HOUR, instance).success
+    day, hour = datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 26, 14, tzinfo=UTC)
+    windows = {"customers": (day, day + timedelta(days=1)), "products": (hour, hour + timedelta(hours=1)),
+               "orders": (hour, hour + timedelta(hours=1))}
+    for entity, (start, end) in windows.items():
+        expected = keyed(entity, expected_payloads(warehouse_file, entity, start, end))
+        got = sandbox_records(sandbox, env["REPLENIT_TENANT_ID"], entity)
+        assert len(expected) > 0
+        assert got == expected, entity
+
+
+def test_materialization_metadata_accounts_for_every_row(defs, instance, env):
+    result = run_job(defs, "customers_daily_sync", DAY, instance)
+    assert result.success
+    (mat,) = result.asset_materializations_for_node("replenit__customers")
+    md = {k: v.value for k, v in mat.metadata.items()}
+    read = md["rows_read"]
+    assert read == md["dagster/row_count"] > 0
+    assert read == (md["rows_delivered"] + md["rows_quarantined"] + md["rows_superseded"] + md["rows_unchanged"]
+                    + md["rows_dead_lettered"] + md["rows_held_back"])
+    assert md["rows_quarantined"] > 0 and md["rows_superseded"] > 0
+    assert md["requests"] == -(-md["records_accepted"] // 500)  # full batches: ceil(records / 500)
+    assert md["rate_limited_429"] == 0
+    assert "| rule | field | rows | example |" in md["top_quarantine_reasons"]
+    lineage = md["dagster/column_lineage"].deps_by_column
+    assert lineage["Email"][0].column_name == "email"
+    assert lineage["Email"][0].asset_key == dg.AssetKey(["warehouse", "customers"])
+    assert {c.name for c in md["dagster/column_schema"].columns} >= {"CustomerId", "Email", "Language"}
+    texts = [str(e) for e in instance.all_logs(result.run_id)] + [str(md)]
+    assert not [t for t in texts if env["REPLENIT_API_KEY"] in t]
+
+
+def test_quarantine_is_queryable_after_the_run(defs, instance, env):
+    from replenit_pipelines.lib.sync import StateStore
+
+    result = run_job(defs, "customers_daily_sync", DAY, instance)
+    store = StateStore(Path(env["REPLENIT_STATE_DIR"]) / "state.duckdb")
+    rows = store.query("SELECT partition_key, entity, record_id, rule, field, value FROM quarantine WHERE run_id = ?",
+                       [result.run_id])
+    assert rows.height > 0 and set(rows["partition_key"]) == {DAY} and set(rows["entity"]) == {"customers"}
+    runs = store.query("SELECT outcome, rows_read FROM sync_runs WHERE run_id = ?", [result.run_id])
+    assert runs.row(0) == ("delivered", runs["rows_read"][0])
+
+
+def test_backfill_of_three_partitions(defs, instance, sandbox, env, warehouse_file):
+    hours = ["2026-11-26-03:00", "2026-11-26-04:00", "2026-11-26-05:00"]
+    for h in hours:
+        assert run_job(defs, "products_and_orders_hourly_sync", h, instance).success
+    for entity in ("products", "orders"):
+        mats = instance.fetch_materializations(dg.AssetKey(["replenit", entity]), limit=10).records
+        assert sorted(m.partition_key for m in mats) == hours
+    start = datetime(2026, 11, 26, 3, tzinfo=UTC)
+    expected = keyed("orders", expected_payloads(warehouse_file, "orders", start, start + timedelta(hours=3)))
+    assert set(sandbox_records(sandbox, env["REPLENIT_TENANT_ID"], "orders")) == set(expected)
+
+
+def test_dirty_partition_fails_its_check_and_sends_nothing_downstream(defs, instance, sandbox, env, warehouse_file, tmp_path):
+    dirty = tmp_path / "dirty.duckdb"
+    dirty.write_bytes(Path(warehouse_file).read_bytes())
+    with duckdb.connect(str(dirty)) as con:
+        con.execute("UPDATE product_variants SET currency = 'XXX', sale_price = 1 WHERE updated_at >= ? AND updated_at < ?",
+                    [datetime(2026, 11, 26, 14), datetime(2026, 11, 26, 15)])
+        bad = con.execute("SELECT count(*) FROM product_variants WHERE currency = 'XXX'").fetchall()[0][0]
+    assert bad >= 1
+    os.environ["REPLENIT_WAREHOUSE"] = str(dirty)
+    from replenit_pipelines.definitions import defs as load
+
+    # A small window: the gate's minimum count is lowered so that its few bad rows trip it.
+    gate = {"ops": {"replenit__products": {"config": {"max_quarantine_share": 0.05, "min_quarantined_rows": 1}}}}
+    result = run_job(load(), "products_and_orders_hourly_sync", HOUR, instance, gate)
+    assert not result.success
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+              and e.asset_check_evaluation_data.asset_key.path[1] == "products"}
+    assert checks["quarantine_share"] is False
+    assert result.asset_materializations_for_node("replenit__products") == []
+    assert "replenit__orders" not in {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    log = [r for r in httpx.get(f"{sandbox.url}/_sandbox/requests").json() if env["REPLENIT_TENANT_ID"] in r["path"]]
+    assert log == []
+
+
+def test_a_wrong_key_fails_the_run_with_what_to_check(defs, instance, monkeypatch, env):
+    monkeypatch.setenv("REPLENIT_API_KEY", "d3Jvbmcta2V5LWZvci10ZXN0")
+    result = run_job(defs, "customers_daily_sync", DAY, instance)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = str(failure.step_failure_data.error)
+    assert "check REPLENIT_API_KEY" in message and "d3Jvbmcta2V5LWZvci10ZXN0" not in message
+
+
+def test_definitions_need_no_secret_until_a_run(monkeypatch, env, instance):
+    monkeypatch.delenv("REPLENIT_API_KEY")
+    from replenit_pipelines.definitions import defs as load
+
+    defs = load()  # loads with the key unset
+    with pytest.raises(dg.DagsterInvalidConfigError, match='environment variable "REPLENIT_API_KEY" which is not set'):
+        run_job(defs, "customers_daily_sync", DAY, instance)
