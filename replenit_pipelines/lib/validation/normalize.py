@@ -47,80 +47,89 @@ def _timestamp_expr(col: str, dtype: pl.DataType, timezone: str, normalize: bool
         return c.dt.convert_time_zone("UTC").dt.strftime(UTC_FORMAT)
     if isinstance(dtype, pl.Date):
         return c.cast(pl.String)  # a date alone is not a timestamp: validation says so
-    text = c.cast(pl.String)
-    if not normalize:
-        return text
-    trimmed = text.str.strip_chars()
+    return c.cast(pl.String)
+
+
+def _normalize_timestamp_strings(values: pl.Series, timezone: str) -> pl.Series:
+    """Text timestamps -> UTC text, each distinct value parsed once. A value that does not parse
+    is kept as it came, for validation to name."""
+    distinct = values.drop_nulls().unique()
+    trimmed = distinct.str.strip_chars()
     with_zone = trimmed.str.replace(r"Z$", "+00:00").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_zone="UTC")
-    with_zone_whole = trimmed.str.replace(r"Z$", "+00:00").str.to_datetime("%Y-%m-%dT%H:%M:%S%:z", strict=False, time_zone="UTC")
-    naive = pl.coalesce(
-        trimmed.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False),
-        trimmed.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False),
-        trimmed.str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False),
-        trimmed.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False),
-    ).dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-    parsed = pl.coalesce(with_zone, with_zone_whole, naive)
-    # A value that does not parse is kept as it came, for validation to name.
-    return pl.when(parsed.is_not_null()).then(parsed.dt.strftime(UTC_FORMAT)).otherwise(text)
+    naive = (
+        trimmed.str.replace(" ", "T", literal=True).str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False)
+        .dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    )
+    parsed = with_zone.fill_null(naive)
+    fixed = pl.select(pl.when(parsed.is_not_null()).then(parsed.dt.strftime(UTC_FORMAT)).otherwise(distinct)).to_series()
+    changed = distinct != fixed
+    if not changed.any():
+        return values
+    return values.replace(distinct.filter(changed), fixed.filter(changed))
 
 
 def normalize(frame: pl.DataFrame, spec: EntitySpec, timezone: str = "UTC", enabled: bool = True) -> Normalized:
     counts: dict[str, int] = {}
     schema = frame.schema
-    exprs: list[pl.Expr] = []
+    typed: list[pl.Expr] = []
     type_failures: list[pl.Expr] = []
-    changed: list[tuple[str, str]] = []  # (count name, column)
+    string_cols: list[tuple[str, FieldSpec]] = []
     for col, f in flat_fields(spec):
         if col not in schema:
             continue
         dtype = schema[col]
         c = pl.col(col)
         if f.kind in STRING_KINDS:
-            if f.kind is Kind.TIMESTAMP:
-                e = _timestamp_expr(col, dtype, timezone, enabled)
-            else:
-                e = c.cast(pl.String)
-            if enabled:
-                if f.kind is Kind.CURRENCY:
-                    e = e.str.strip_chars().str.to_uppercase()
-                elif f.kind is Kind.EMAIL:
-                    e = e.str.strip_chars()
-                e = pl.when(e.str.strip_chars() == "").then(None).otherwise(e)
-            exprs.append(e.alias(col))
+            typed.append((_timestamp_expr(col, dtype, timezone, enabled) if f.kind is Kind.TIMESTAMP else c.cast(pl.String)).alias(col))
+            string_cols.append((col, f))
         elif f.kind in DTYPES:
             target = DTYPES[f.kind]
             if dtype == target or dtype == pl.Null:
-                exprs.append(c.cast(target))
+                typed.append(c.cast(target))
                 continue
             cast = c.cast(target, strict=False)
             bad = c.is_not_null() & cast.is_null()
             if f.kind is Kind.INT and dtype.is_float():
                 bad = bad | (c.is_not_null() & (c != c.round(0)))  # 1.5 is no quantity
                 cast = pl.when(bad).then(None).otherwise(cast)
-            exprs.append(cast.alias(col))
+            typed.append(cast.alias(col))
             type_failures.append(pl.when(bad).then(c.cast(pl.String)).otherwise(None).alias(TYPE_FAILURE_PREFIX + col))
-        if enabled:
-            changed.append((f.kind.value, col))
-    out = frame.with_columns(exprs + type_failures)
-    if enabled:
-        for kind, col in changed:
-            before, after = frame[col], out[col]
-            if kind in ("bool", "int", "number", "string_list"):
-                continue
-            if before.dtype == pl.String:
-                was_blank = (before.str.strip_chars() == "").fill_null(False)
-                counts["blank_to_null"] = counts.get("blank_to_null", 0) + int(was_blank.sum())
-                diff = (before != after).fill_null(False) & ~was_blank
-            else:
-                diff = after.is_not_null() & (before.cast(pl.String) != after).fill_null(True)
-            name = {"timestamp": "timestamps_to_utc", "currency": "currencies_upper_cased",
-                    "email": "emails_trimmed"}.get(kind)
-            if name:
-                counts[name] = counts.get(name, 0) + int(diff.sum())
-        for col, f in flat_fields(spec):
-            if f.kind is Kind.LANGUAGE and col in out.columns:
-                out, n = _canonical_languages(out, col)
-                counts["languages_canonicalised"] = counts.get("languages_canonicalised", 0) + n
+    out = frame.with_columns(typed + type_failures)
+    if not enabled:
+        return Normalized(out, counts)
+
+    def bump(name: str, n: int) -> None:
+        counts[name] = counts.get(name, 0) + n
+
+    fixes: list[pl.Expr] = []
+    for col, f in string_cols:
+        if f.kind is Kind.TIMESTAMP and schema[col] in (pl.String, pl.Categorical):
+            before = out[col]
+            after = _normalize_timestamp_strings(before, timezone)
+            bump("timestamps_to_utc", int((before != after).sum()))
+            out = out.with_columns(after.alias(col))
+        elif f.kind is Kind.TIMESTAMP and isinstance(schema[col], pl.Datetime):
+            bump("timestamps_to_utc", int(out[col].is_not_null().sum()))
+        elif f.kind is Kind.CURRENCY:
+            fixes.append(pl.col(col).str.strip_chars().str.to_uppercase())
+            bump("currencies_upper_cased", int((out[col] != out[col].str.strip_chars().str.to_uppercase()).sum()))
+        elif f.kind is Kind.EMAIL:
+            fixes.append(pl.col(col).str.strip_chars())
+            bump("emails_trimmed", int((out[col] != out[col].str.strip_chars()).sum()))
+    if fixes:
+        out = out.with_columns(fixes)
+    blanks = [col for col, _ in string_cols]
+    if blanks:
+        blank_counts = out.select((pl.col(c).str.strip_chars() == "").sum() for c in blanks).row(0)
+        bump("blank_to_null", int(sum(n or 0 for n in blank_counts)))
+        out = out.with_columns(
+            pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c)
+            for c, n in zip(blanks, blank_counts, strict=True) if n
+        )
+    for col, f in string_cols:
+        if f.kind is Kind.LANGUAGE:
+            out, n = _canonical_languages(out, col)
+            bump("languages_canonicalised", n)
     return Normalized(out, counts)
 
 

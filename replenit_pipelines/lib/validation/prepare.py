@@ -6,6 +6,7 @@ product with one bad variant, is quarantined with all its rows. Nothing is dropp
 rows read = rows valid + rows quarantined + rows superseded.
 """
 
+import io
 import os
 from dataclasses import dataclass, field
 
@@ -135,7 +136,8 @@ def prepare(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = 
     flat = normalized.frame
     flat = flat.with_columns(_record_key(spec.name, flat.columns).alias("__key"))
 
-    # Duplicates within the window: the latest version of a record (or of a child) wins.
+    # Duplicates within the window: the latest version of a record (or of a child) wins. Only the
+    # duplicated rows are sorted: most windows have few or none.
     identity = ["__key"]
     if spec.children_field is not None:
         if mapping.child_key:
@@ -143,10 +145,17 @@ def prepare(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = 
         else:
             child = spec.children_field.name
             identity += [c for c in (f"{child}.VariantId", f"{child}.ProductId", f"{child}.Sku") if c in flat.columns]
-    flat = flat.sort("__ts", maintain_order=True, nulls_last=False)
-    latest = pl.struct(identity).is_last_distinct() | pl.col("__key").is_null()
-    rows_superseded = int((~flat.select(latest).to_series()).sum())
-    flat = flat.filter(latest).sort("__row")
+    ident = pl.col("__key") if len(identity) == 1 else pl.struct(identity)
+    duplicated = flat.filter(ident.is_duplicated() & pl.col("__key").is_not_null())
+    rows_superseded = 0
+    if duplicated.height:
+        stale = (
+            duplicated.sort("__ts", "__row", nulls_last=False)
+            .filter(~(pl.col("__key") if len(identity) == 1 else pl.struct(identity)).is_last_distinct())
+            .get_column("__row")
+        )
+        rows_superseded = stale.len()
+        flat = flat.filter(~pl.col("__row").is_in(stale.implode()))
 
     failures = _failures(flat, schema_for(spec))
     bad_rows = failures["__row"].unique()
@@ -187,10 +196,14 @@ def prepare(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = 
     )
 
 
-def payload_parts(records: pl.DataFrame) -> list[bytes]:
-    """One JSON document per record (Polars writes them; nulls stay out of the way as null)."""
-    if records.height == 0:
-        return []
-    body = records.select([c for c in records.columns if not c.startswith("__")]).write_ndjson()
-    # Split on "\n" alone: str.splitlines() also breaks on U+0085 and U+2028, which JSON leaves unescaped.
-    return [line.encode() for line in body.split("\n") if line]
+def payload_parts(records: pl.DataFrame, chunk_rows: int = 100_000) -> list[bytes]:
+    """One JSON document per record, written by Polars in chunks (so no window-sized JSON text is
+    ever held at once); null fields are written as null, which the API reads as absent."""
+    frame = records.select([c for c in records.columns if not c.startswith("__")])
+    parts: list[bytes] = []
+    for offset in range(0, frame.height, chunk_rows):
+        buffer = io.BytesIO()
+        frame.slice(offset, chunk_rows).write_ndjson(buffer)
+        # Split on "\n" alone: JSON leaves U+0085 and U+2028 unescaped, and other splitters break on them.
+        parts.extend(buffer.getvalue().split(b"\n")[:-1])
+    return parts
