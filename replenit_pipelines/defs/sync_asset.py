@@ -1,6 +1,7 @@
 """The one shape every entity's sync asset has: thin Dagster wiring around lib.sync.sync_window."""
 
 import statistics
+import time
 
 import dagster as dg
 
@@ -11,6 +12,7 @@ from replenit_pipelines.lib.delivery import BatchProgress
 from replenit_pipelines.lib.sync import SyncResult, sync_window
 from replenit_pipelines.lib.warehouse import EntityMapping, load_mapping
 
+PROGRESS_EVERY_S = 2.0
 ROW_COUNT_HISTORY = 7
 ROW_COUNT_FACTOR = 3.0  # "far from" the recent median: more than 3x above or below it
 
@@ -111,7 +113,15 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         window = context.partition_time_window
         partition = context.partition_key
 
+        last_line = [0.0]
+
         def progress(p: BatchProgress) -> None:
+            # A line per batch, at most one every PROGRESS_EVERY_S (first and last always): each line is
+            # an event in Dagster's log, and a fast sync would otherwise spend more on logging than on work.
+            now = time.monotonic()
+            if p.batches_done not in (1, p.batches_total) and now - last_line[0] < PROGRESS_EVERY_S:
+                return
+            last_line[0] = now
             context.log.info(
                 f"{entity} {partition}: {p.records_done:,}/{p.records_total:,} records sent "
                 f"({p.records_total - p.records_done:,} left, batch {p.batches_done}/{p.batches_total}); "

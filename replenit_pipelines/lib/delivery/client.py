@@ -239,7 +239,7 @@ class ReplenitClient:
                     finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
                     for f in finished:
                         f.result()
-                        notify()
+                    notify()  # once per wake-up: the counts already include every batch that finished
         except ReplenitStopError as exc:
             self._stop.set()
             with lock:
