@@ -292,3 +292,60 @@ def test_push_without_credentials_says_what_to_set(tmp_path):
                          capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 2
     assert "REPLENIT_BASE_URL, REPLENIT_TENANT_ID, REPLENIT_API_KEY" in out.stderr
+
+
+# --- quota across runs and processes; progress; gzip ----------------------------------------------
+
+def test_quota_spent_before_the_run_counts(tmp_path):
+    with Sandbox(limits=[(5, 2.0)]) as sb:
+        tenant_id, key = sb.add_tenant()
+        now = time.time()
+        time.sleep(math.ceil(now / 2) * 2 - now + 0.02)
+        first = make_client(sb, tenant_id, key, tmp_path, limits=((5, 2.0),), batch_sizes={"customers": 1})
+        assert len(first.deliver("customers", customers(5)).accepted) == 5
+        # A new client (a new run) on the same key: the ledger tells it the window is spent.
+        second = make_client(sb, tenant_id, key, tmp_path, limits=((5, 2.0),), batch_sizes={"customers": 1})
+        report = second.deliver("customers", customers(3, 100))
+        assert len(report.accepted) == 3 and report.counters.rate_limited == 0
+        assert report.counters.quota_wait_s > 0.5
+
+
+def test_another_process_on_the_key_shares_the_ledger(tmp_path, sandbox):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    with Sandbox(limits=[(10, 0.5), (40, 3.0)]) as sb:
+        tenant_id, key = sb.add_tenant()
+        path = tmp_path / "other.json"
+        path.write_text(json.dumps(customers(30, 5000)))
+        env = {**os.environ, "REPLENIT_BASE_URL": sb.url, "REPLENIT_TENANT_ID": tenant_id, "REPLENIT_API_KEY": key,
+               "REPLENIT_STATE_DIR": str(tmp_path)}
+        other = subprocess.Popen([sys.executable, "-m", "replenit_pipelines.cli", "push", "customers", str(path), "--json",
+                                  "--limits", "10/0.5,40/3", "--batch-size", "1"], env=env, stdout=subprocess.PIPE, text=True)
+        client = ReplenitClient(ClientConfig(base_url=sb.url, tenant_id=tenant_id, api_key=key, limits=((10, 0.5), (40, 3.0)),
+                                             batch_sizes={"customers": 1}, quota_dir=str(tmp_path / "quota")))
+        mine = client.deliver("customers", customers(30))
+        theirs = json.loads(other.communicate(timeout=60)[0])
+        assert len(mine.accepted) + theirs["accepted"] == 60
+        statuses = [r["status"] for r in requests_seen(sb, tenant_id)]
+        assert statuses.count(429) == 0 and len(statuses) == 60
+
+
+def test_progress_reports_growing_counts_and_an_eta(sandbox, tenant, tmp_path):
+    events = []
+    client = make_client(sandbox, *tenant, tmp_path, limits=((100, 60.0), (5000, 3600.0)))
+    client.deliver("customers", customers(2600), events.append)
+    done = [e.records_done for e in events]
+    assert done == sorted(done) and done[-1] == 2600 and len(set(done)) == len(done)
+    assert events[-1].batches_done == events[-1].batches_total == 6
+    assert all(e.eta_s >= 0 for e in events)
+
+
+def test_gzip_bodies(sandbox, tenant, tmp_path):
+    client = make_client(sandbox, *tenant, tmp_path, gzip=True)
+    report = client.deliver("customers", customers(300))
+    assert len(report.accepted) == 300
+    sent = requests_seen(sandbox, tenant[0])[-1]["bytes"]
+    assert sent < len(b"".join(serialize(customers(300)))) / 3
