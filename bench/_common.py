@@ -1,24 +1,10 @@
-"""Helpers shared by the bench scripts: start the real `replenit sandbox` command."""
+"""Helpers shared by the bench scripts: the real `replenit sandbox` command on a free port."""
 
-import subprocess
-import sys
-import time
+from replenit_pipelines.lib.sandbox.process import start_sandbox_process, stop_sandbox_process
 
 
-def start_sandbox(*args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "replenit_pipelines.cli", "sandbox", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("Replenit sandbox listening on "):
-            return proc, line.strip().rsplit(" ", 1)[1]
-    proc.kill()
-    raise RuntimeError("sandbox did not start: " + proc.stderr.read())
+def start_sandbox(*args: str):
+    return start_sandbox_process("--port", "0", *args)
 
 
-def stop_sandbox(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    proc.communicate(timeout=10)
+stop_sandbox = stop_sandbox_process

@@ -21,7 +21,7 @@ def _sandbox(args: argparse.Namespace) -> int:
             parts = spec.split(":")
             if len(parts) < 2:
                 raise SystemExit(f"--tenant {spec!r}: write GUID:KEY[:email|customerid[:productid|sku]]")
-            sandbox.add_tenant(parts[0], parts[1], **dict(zip(("customer_priority", "product_priority"), parts[2:])))
+            sandbox.add_tenant(parts[0], parts[1], **dict(zip(("customer_priority", "product_priority"), parts[2:4], strict=False)))
     else:
         tenant, key = sandbox.add_tenant()
         print(f"Demo tenant: {tenant}")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from replenit_pipelines.lib.sandbox.process import start_sandbox_process, stop_sandbox_process
+
 DEMO_KEY_NAME = "demo"
 REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 FALLBACK_DAGSTER_YAML = """telemetry:
@@ -38,28 +40,8 @@ def _free_port() -> int:
 
 
 def _start_sandbox(tenant: str, key: str, port: int, store: Path | None = None) -> tuple[subprocess.Popen, str]:
-    args = [sys.executable, "-m", "replenit_pipelines.cli", "sandbox", "--port", str(port),
-            "--tenant", f"{tenant}:{key}", "--limits", "100/60,5000/3600"]
-    if store is not None:
-        args += ["--store", str(store)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()  # type: ignore[union-attr]
-        if line.startswith("Replenit sandbox listening on "):
-            return proc, line.strip().rsplit(" ", 1)[1]
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise RuntimeError("the sandbox did not start: " + (proc.stderr.read() if proc.stderr else ""))
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    args = ["--port", str(port), "--tenant", f"{tenant}:{key}", "--limits", "100/60,5000/3600"]
+    return start_sandbox_process(*args, *(["--store", str(store)] if store is not None else []))
 
 
 def _prepare_home(home: Path, fresh: bool) -> None:
@@ -125,7 +107,7 @@ def run_demo(workdir: Path, customers: int, days: int, seed: int, hours: int) ->
         _report(state_dir / "state.duckdb", url, tenant, wall, failed_runs, home)
         return 0 if not failed_runs else 1
     finally:
-        _stop(sandbox)
+        stop_sandbox_process(sandbox)
         print("Sandbox stopped.")
 
 
@@ -205,4 +187,4 @@ def run_ui(workdir: Path, customers: int, seed: int) -> int:
         ui.wait(timeout=30)
         return 0
     finally:
-        _stop(sandbox)
+        stop_sandbox_process(sandbox)

@@ -1,12 +1,9 @@
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 
 import httpx
 import pytest
+
+from replenit_pipelines.lib.sandbox.process import start_sandbox_process
 
 from replenit_pipelines.lib.sandbox import Sandbox
 
@@ -43,21 +40,9 @@ def records_of(sandbox: Sandbox, tenant_id: str, entity: str) -> dict[str, dict]
     return {r["key"]: r for r in httpx.get(f"{sandbox.url}/_sandbox/records/{tenant_id}/{entity}").json()}
 
 
-def start_cli_sandbox(*args: str) -> tuple[subprocess.Popen, str]:
+def start_cli_sandbox(*args: str):
     """The real `replenit sandbox` command on a free port; returns the process and its URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "replenit_pipelines.cli", "sandbox", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("Replenit sandbox listening on "):
-            return proc, line.strip().rsplit(" ", 1)[1]
-        if not line and proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read())
-    proc.kill()
-    raise RuntimeError("sandbox did not start in 30 s")
+    return start_sandbox_process("--port", "0", *args)
 
 
 def new_tenant() -> str:

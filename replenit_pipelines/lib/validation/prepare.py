@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandera.polars as pa
 import polars as pl
 
-from replenit_pipelines.lib.validation.normalize import TYPE_FAILURE_PREFIX, flat_fields, normalize
+from replenit_pipelines.lib.validation.normalize import TYPE_FAILURE_PREFIX, normalize
 from replenit_pipelines.lib.validation.schemas import schema_for
 from replenit_pipelines.lib.warehouse.mapping import EntityMapping, MappingError
 

@@ -6,7 +6,7 @@ Nested entities name their child array (`OrderItems`, `ProductVariants`) with it
 one source row is one child, and rows sharing the record's id become one record.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
