@@ -10,7 +10,7 @@ from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResour
 from replenit_pipelines.defs.sources import source_key
 from replenit_pipelines.lib.delivery import BatchProgress
 from replenit_pipelines.lib.sync import SyncResult, sync_window
-from replenit_pipelines.lib.warehouse import EntityMapping, load_mapping
+from replenit_pipelines.lib.warehouse import EntityMapping, FieldMapping, load_mapping
 
 PROGRESS_EVERY_S = 2.0
 ROW_COUNT_HISTORY = 7
@@ -38,9 +38,35 @@ def _lineage(mapping: EntityMapping) -> dg.TableColumnLineage:
     return dg.TableColumnLineage(deps_by_column=deps)
 
 
-def _schema(result: SyncResult) -> dg.TableSchema:
+DERIVED = {"TotalRevenue": "derived: sum of OrderItems Quantity x Price", "TotalQuantity": "derived: sum of OrderItems Quantity",
+           "UniqueQuantity": "derived: distinct OrderItems ProductId"}
+
+
+def _origin(f: FieldMapping) -> str:
+    """Where an API field comes from, in the mapping's words."""
+    if f.column is not None:
+        text = f"column {f.column}"
+    elif f.expr is not None:
+        text = f"expr {f.expr}"
+    else:
+        text = f"constant {f.constant!r}"
+    if f.cast:
+        text += f", cast {f.cast}"
+    if f.default is not None:
+        text += f", default {f.default!r}"
+    return text
+
+
+def _schema(result: SyncResult, mapping: EntityMapping) -> dg.TableSchema:
     frame = result.prepared.records
-    return dg.TableSchema(columns=[dg.TableColumn(c, str(frame.schema[c])) for c in frame.columns if not c.startswith("__")])
+    origins = {f.target: _origin(f) for f in mapping.fields}
+    child = mapping.spec.children_field
+    if child is not None:
+        origins[child.name] = "; ".join(f"{f.target.split('.', 1)[1]} <- {_origin(f)}" for f in mapping.children)
+    return dg.TableSchema(columns=[
+        dg.TableColumn(c, str(frame.schema[c]), description=origins.get(c) or DERIVED.get(c))
+        for c in frame.columns if not c.startswith("__")
+    ])
 
 
 def _metadata(result: SyncResult, mapping: EntityMapping) -> dict:
@@ -52,7 +78,7 @@ def _metadata(result: SyncResult, mapping: EntityMapping) -> dict:
         "window": f"{result.window_start.isoformat()} .. {result.window_end.isoformat()}",
         "top_quarantine_reasons": dg.MetadataValue.md(md),
         "normalization": dg.MetadataValue.json(result.prepared.normalization),
-        "dagster/column_schema": _schema(result),
+        "dagster/column_schema": _schema(result, mapping),
         "dagster/column_lineage": _lineage(mapping),
     }
 
