@@ -145,3 +145,11 @@ def test_demo_warehouse_has_a_controlled_share_of_dirt(demo_db):
     orders = prepare(mappings["orders"], wh.read(mappings["orders"], start, END))
     assert {"currency", "range"} <= set(orders.quarantine["rule"])
     assert orders.normalization["currencies_upper_cased"] > 0
+
+
+def test_a_missing_column_is_named_when_a_window_is_prepared(tmp_path):
+    path = write(tmp_path, "customers:\n  source: {table: customers}\n  fields:\n    CustomerId: cust_no\n")
+    mapping = load_mapping(path)["customers"]
+    raw = pl.DataFrame({"customer_id": ["c1"], "updated_at": [END]})
+    with pytest.raises(MappingError, match=f"cust_no.*{path.name}|{path}.*cust_no"):
+        prepare(mapping, raw)

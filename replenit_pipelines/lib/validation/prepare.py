@@ -126,6 +126,7 @@ def _nest(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
 def prepare(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = True) -> Prepared:
     os.environ.setdefault("PANDERA_VALIDATION_DEPTH", "SCHEMA_AND_DATA")
     spec = mapping.spec
+    mapping.check_columns(raw.columns)  # a missing column is named with its mapping file, not a Polars trace
     rows_read = raw.height
     window = mapping.source.window_column
     exprs = [pl.col("__row"), pl.col(window).alias("__ts"), *(f.expression() for f in mapping.all_fields)]

@@ -71,30 +71,29 @@ def _dirty(rng: np.random.Generator, n: int, share: float, kinds: int) -> np.nda
     return out
 
 
+def _ascii_or(column: str, fallback: str) -> pl.Expr:
+    """The ASCII letters of a name for an email address; names in other scripts get a fallback."""
+    letters = pl.col(column).str.to_lowercase().str.replace_all(r"[^a-z]", "")
+    return pl.when(letters.str.len_chars() > 0).then(letters).otherwise(pl.lit(fallback))
+
+
 def _customers(rng, n, end, days, share, firsts, lasts) -> pl.DataFrame:
     loc = rng.integers(0, len(LOCALES), n)
     fi, li = rng.integers(0, len(firsts[0]), n), rng.integers(0, len(lasts[0]), n)
-    first = [firsts[a][b] for a, b in zip(loc, fi, strict=True)] if n <= 2_000_000 else None
+    # Names by joining the pools: no Python loop per row, so 10M customers take seconds.
+    pools = pl.DataFrame({
+        "loc": np.repeat(np.arange(len(LOCALES)), len(firsts[0])),
+        "fi": np.tile(np.arange(len(firsts[0])), len(LOCALES)),
+        "first_name": [x for pool in firsts for x in pool],
+        "last_name": [x for pool in lasts for x in pool],
+    })
     df = pl.DataFrame({"loc": loc, "fi": fi, "li": li, "n": np.arange(n)})
-    if first is None:  # large files: join the pools instead of a Python loop per row
-        pools = pl.DataFrame({
-            "loc": np.repeat(np.arange(len(LOCALES)), len(firsts[0])),
-            "fi": np.tile(np.arange(len(firsts[0])), len(LOCALES)),
-            "first_name": [x for pool in firsts for x in pool],
-            "last_name": [x for pool in lasts for x in pool],
-        })
-        df = df.join(pools.select("loc", "fi", "first_name"), on=["loc", "fi"], how="left", maintain_order="left")
-        df = df.join(pools.select("loc", pl.col("fi").alias("li"), "last_name"), on=["loc", "li"], how="left", maintain_order="left")
-    else:
-        df = df.with_columns(pl.Series("first_name", first),
-                             pl.Series("last_name", [lasts[a][b] for a, b in zip(loc, li, strict=True)]))
+    df = df.join(pools.select("loc", "fi", "first_name"), on=["loc", "fi"], how="left", maintain_order="left")
+    df = df.join(pools.select("loc", pl.col("fi").alias("li"), "last_name"), on=["loc", "li"], how="left", maintain_order="left")
     tags = pl.Series([t for _, t, _, _ in LOCALES])
     df = df.with_columns(
         pl.format("C{}", pl.col("n").cast(pl.String).str.zfill(8)).alias("customer_id"),
-        pl.format("{}.{}{}@{}",
-                  pl.col("first_name").str.to_lowercase().str.replace_all(r"[^a-z]", ""),
-                  pl.col("last_name").str.to_lowercase().str.replace_all(r"[^a-z]", ""),
-                  pl.col("n"),
+        pl.format("{}.{}{}@{}", _ascii_or("first_name", "customer"), _ascii_or("last_name", "shop"), pl.col("n"),
                   pl.Series(DOMAINS).gather(pl.Series(rng.integers(0, len(DOMAINS), n)))).alias("email"),
         pl.format("+{}{}", pl.lit("4479"), pl.Series(rng.integers(10_000_000, 99_999_999, n)).cast(pl.String)).alias("phone"),
         pl.lit(tags).gather(pl.col("loc")).alias("locale"),
