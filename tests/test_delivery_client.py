@@ -349,3 +349,22 @@ def test_gzip_bodies(sandbox, tenant, tmp_path):
     assert len(report.accepted) == 300
     sent = requests_seen(sandbox, tenant[0])[-1]["bytes"]
     assert sent < len(b"".join(serialize(customers(300)))) / 3
+
+
+def test_quota_wait_is_wall_clock_not_the_sum_of_workers(tmp_path):
+    with Sandbox(limits=[(8, 1.0)]) as sb:
+        tenant_id, key = sb.add_tenant()
+        now = time.time()
+        time.sleep(math.ceil(now) - now + 0.02)
+        client = make_client(sb, tenant_id, key, tmp_path, limits=((8, 1.0),), batch_sizes={"customers": 1}, max_in_flight=4)
+        report = client.deliver("customers", customers(20))
+        assert len(report.accepted) == 20 and report.counters.rate_limited == 0
+        # 20 requests at 8 a second: two full waits of just under a second, whatever the worker count.
+        assert 1.5 < report.counters.quota_wait_s < report.counters.wall_s <= 3.5
+
+
+def test_resource_repr_hides_the_key():
+    from replenit_pipelines.defs.resources import ReplenitResource
+
+    resource = ReplenitResource(tenant_id="0f8fad5b-d9cb-469f-a165-70867728950e", api_key="c2VjcmV0LWtleS14")
+    assert "c2VjcmV0LWtleS14" not in repr(resource) + str(resource) + f"{resource!r}"

@@ -82,6 +82,10 @@ class ReplenitClient:
             transport=transport,
         )
         self._stop = threading.Event()
+        # Quota waits of all workers as intervals: with several in flight they overlap, and the
+        # run's "seconds waited for quota" is their union, not their sum.
+        self._waits: list[tuple[float, float]] = []
+        self._waits_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ReplenitClient(base_url={self.config.base_url!r}, tenant_id={self.config.tenant_id!r})"
@@ -109,7 +113,12 @@ class ReplenitClient:
         while True:
             if self._stop.is_set():
                 raise _Exhausted("not sent: the delivery was stopped by an earlier error")
-            counters.quota_wait_s += self.quota.acquire()
+            wait_started = time.monotonic()
+            waited = self.quota.acquire()
+            if waited:
+                counters.quota_wait_s += waited
+                with self._waits_lock:
+                    self._waits.append((wait_started, time.monotonic()))
             counters.requests += 1
             counters.bytes_sent += len(body or b"")
             try:
@@ -201,6 +210,7 @@ class ReplenitClient:
         started = time.monotonic()
         self._stop.clear()
         report = DeliveryReport(entity=entity, records=len(parts))
+        self._waits.clear()
         max_records = self.config.batch_sizes[entity]
         batches = list(batching.plan_batches(parts, max_records, self.config.max_body_bytes))
         report.counters.batches = len(batches)
@@ -247,11 +257,15 @@ class ReplenitClient:
                 for i in range(len(parts)):
                     if i not in settled:
                         report.failed[i] = f"not sent: {exc}"
-            report.counters.wall_s = time.monotonic() - started
+            self._finish(report, started)
             exc.report = report  # type: ignore[attr-defined]
             raise
-        report.counters.wall_s = time.monotonic() - started
+        self._finish(report, started)
         return report
+
+    def _finish(self, report: DeliveryReport, started: float) -> None:
+        report.counters.wall_s = time.monotonic() - started
+        report.counters.quota_wait_s = _union_length(self._waits)
 
     def _send_batch(self, path: str, parts: Sequence[bytes], batch: list[int], report: DeliveryReport,
                     lock: threading.Lock, counters: DeliveryCounters) -> None:
@@ -336,6 +350,15 @@ class ReplenitClient:
 
     def delete_variant(self, product_id: str, variant_id: str) -> DeleteOutcome:
         return self._delete(self._path("products", self.config.tenant_id, product_id, "variants", variant_id))[0]
+
+
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
 
 
 def _message(resp: httpx.Response) -> str:

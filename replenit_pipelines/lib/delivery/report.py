@@ -10,7 +10,7 @@ class DeliveryCounters:
     retries: int = 0  # requests re-sent after a 5xx, a timeout or a dropped connection
     rejected_requests: int = 0  # 400 answers
     bytes_sent: int = 0
-    quota_wait_s: float = 0.0
+    quota_wait_s: float = 0.0  # wall-clock seconds in which some request waited for quota
     backoff_wait_s: float = 0.0
     wall_s: float = 0.0
     batches: int = 0  # bodies planned before any 400 split them
