@@ -37,17 +37,16 @@ def flat_fields(spec: EntitySpec) -> list[tuple[str, FieldSpec]]:
     return out
 
 
-def _timestamp_expr(col: str, dtype: pl.DataType, timezone: str, normalize: bool) -> pl.Expr:
+def _timestamp_expr(col: str, dtype: pl.DataType, timezone: str, enabled: bool) -> pl.Expr:
+    """Datetime columns are written as UTC text; text (and dates, which validation refuses) stays text."""
     c = pl.col(col)
-    if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone is None:
-            if not normalize:
-                return c.dt.strftime("%Y-%m-%dT%H:%M:%S")  # naive: left for validation to refuse
-            c = c.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
-        return c.dt.convert_time_zone("UTC").dt.strftime(UTC_FORMAT)
-    if isinstance(dtype, pl.Date):
-        return c.cast(pl.String)  # a date alone is not a timestamp: validation says so
-    return c.cast(pl.String)
+    if not isinstance(dtype, pl.Datetime):
+        return c.cast(pl.String)
+    if dtype.time_zone is None:
+        if not enabled:
+            return c.dt.strftime("%Y-%m-%dT%H:%M:%S")  # naive: left for validation to refuse
+        c = c.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    return c.dt.convert_time_zone("UTC").dt.strftime(UTC_FORMAT)
 
 
 def _normalize_timestamp_strings(values: pl.Series, timezone: str) -> pl.Series:
@@ -101,7 +100,7 @@ def normalize(frame: pl.DataFrame, spec: EntitySpec, timezone: str = "UTC", enab
     def bump(name: str, n: int) -> None:
         counts[name] = counts.get(name, 0) + n
 
-    fixes: list[pl.Expr] = []
+    fixes: list[pl.Series] = []
     for col, f in string_cols:
         if f.kind is Kind.TIMESTAMP and schema[col] in (pl.String, pl.Categorical):
             before = out[col]
@@ -110,12 +109,13 @@ def normalize(frame: pl.DataFrame, spec: EntitySpec, timezone: str = "UTC", enab
             out = out.with_columns(after.alias(col))
         elif f.kind is Kind.TIMESTAMP and isinstance(schema[col], pl.Datetime):
             bump("timestamps_to_utc", int(out[col].is_not_null().sum()))
-        elif f.kind is Kind.CURRENCY:
-            fixes.append(pl.col(col).str.strip_chars().str.to_uppercase())
-            bump("currencies_upper_cased", int((out[col] != out[col].str.strip_chars().str.to_uppercase()).sum()))
-        elif f.kind is Kind.EMAIL:
-            fixes.append(pl.col(col).str.strip_chars())
-            bump("emails_trimmed", int((out[col] != out[col].str.strip_chars()).sum()))
+        elif f.kind in (Kind.CURRENCY, Kind.EMAIL):
+            before = out[col]
+            after = before.str.strip_chars()
+            if f.kind is Kind.CURRENCY:
+                after = after.str.to_uppercase()
+            bump("currencies_upper_cased" if f.kind is Kind.CURRENCY else "emails_trimmed", int((before != after).sum()))
+            fixes.append(after.alias(col))
     if fixes:
         out = out.with_columns(fixes)
     blanks = [col for col, _ in string_cols]

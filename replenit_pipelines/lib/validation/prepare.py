@@ -7,7 +7,6 @@ rows read = rows valid + rows quarantined + rows superseded.
 """
 
 import io
-import os
 from dataclasses import dataclass, field
 
 import pandera.polars as pa
@@ -124,7 +123,6 @@ def _nest(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
 
 
 def prepare(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = True) -> Prepared:
-    os.environ.setdefault("PANDERA_VALIDATION_DEPTH", "SCHEMA_AND_DATA")
     spec = mapping.spec
     mapping.check_columns(raw.columns)  # a missing column is named with its mapping file, not a Polars trace
     rows_read = raw.height
@@ -152,7 +150,7 @@ def prepare(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = 
     if duplicated.height:
         stale = (
             duplicated.sort("__ts", "__row", nulls_last=False)
-            .filter(~(pl.col("__key") if len(identity) == 1 else pl.struct(identity)).is_last_distinct())
+            .filter(~ident.is_last_distinct())
             .get_column("__row")
         )
         rows_superseded = stale.len()
