@@ -368,3 +368,19 @@ def test_resource_repr_hides_the_key():
 
     resource = ReplenitResource(tenant_id="0f8fad5b-d9cb-469f-a165-70867728950e", api_key="c2VjcmV0LWtleS14")
     assert "c2VjcmV0LWtleS14" not in repr(resource) + str(resource) + f"{resource!r}"
+
+
+@pytest.mark.parametrize("headers,body,expected", [
+    ({"Retry-After": "7"}, {}, 7.0),
+    ({"Retry-After": "0.412"}, {}, 0.412),
+    ({}, {"success": False, "data": {"retryAfter": 60}}, 60.0),  # the v1 form: only in the body
+    ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, {}, 0.0),  # an HTTP date in the past
+])
+def test_retry_after_forms(headers, body, expected):
+    resp = httpx.Response(429, headers=headers, json=body)
+    assert ReplenitClient._retry_after(resp) == pytest.approx(expected)
+
+
+def test_retry_after_falls_back_to_the_window_reset():
+    resp = httpx.Response(429, headers={"X-RateLimit-Reset": str(time.time() + 5)}, json={"data": {}})
+    assert 4 < ReplenitClient._retry_after(resp) <= 5
