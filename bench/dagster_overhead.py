@@ -33,6 +33,7 @@ def main() -> None:
                           REPLENIT_WAREHOUSE=str(tmp / "wh.duckdb"), REPLENIT_STATE_DIR=str(tmp / "state"),
                           REPLENIT_LIMITS="off", DAGSTER_HOME=str(tmp / "home"))
         (tmp / "home").mkdir()
+        (tmp / "home" / "dagster.yaml").write_text((Path(__file__).resolve().parent.parent / "dagster.yaml").read_text())
         try:
             started = time.perf_counter()
             import dagster as dg
