@@ -150,7 +150,8 @@ def _report(state_path: Path, url: str, tenant: str, wall: float, failed_runs: l
             print(f"      {r['entity']:<10} {r['rule']:<16} {r['field'] or '(record)':<28} {r['rows']}")
     if failed_runs:
         print(f"    Runs that did not materialize ({len(failed_runs)}): {', '.join(failed_runs)}")
-    print(f"    Quarantine and dead letters: replenit state \"SELECT * FROM quarantine LIMIT 20\" (REPLENIT_STATE_DIR={state_path.parent})")
+    command = os.path.relpath(sys.argv[0]) if Path(sys.argv[0]).name == "replenit" else "replenit"
+    print(f"    Quarantine and dead letters: {command} state \"SELECT * FROM quarantine LIMIT 20\"")
     print(f"    Dagster runs are in {home}; see them with ./dev ui")
 
 
