@@ -319,37 +319,37 @@ class ReplenitClient:
         self._send_batch(path, parts, batch[mid:], report, lock, counters)
 
     # --- deletes ----------------------------------------------------------------------------------
-    def _delete(self, path: str, params: dict[str, str] | None = None) -> tuple[DeleteOutcome, DeliveryCounters]:
-        counters = DeliveryCounters()
+    def _delete(self, path: str, params: dict[str, str] | None = None) -> DeleteOutcome:
+        counters = DeliveryCounters()  # one request's bookkeeping; a delete reports only its outcome
         self._stop.clear()
         try:
             resp = self._request("DELETE", path, counters, params=params)
         except _Exhausted as exc:
-            return DeleteOutcome("failed", str(exc)), counters
+            return DeleteOutcome("failed", str(exc))
         self._raise_if_stop(resp)
         if resp.status_code == 200:
-            return DeleteOutcome("deleted"), counters
+            return DeleteOutcome("deleted")
         if resp.status_code == 404:
-            return DeleteOutcome("already_gone", _message(resp)), counters
-        return DeleteOutcome("failed", f"HTTP {resp.status_code}: {_message(resp) or resp.text[:200]}"), counters
+            return DeleteOutcome("already_gone", _message(resp))
+        return DeleteOutcome("failed", f"HTTP {resp.status_code}: {_message(resp) or resp.text[:200]}")
 
     def _path(self, *segments: str) -> str:
         return "/" + "/".join(quote(str(s), safe="") for s in segments)
 
     def delete_customer(self, customer_id: str) -> DeleteOutcome:
-        return self._delete(self._path("customers", self.config.tenant_id, customer_id))[0]
+        return self._delete(self._path("customers", self.config.tenant_id, customer_id))
 
     def delete_order(self, order_id: str) -> DeleteOutcome:
-        return self._delete(self._path("orders", self.config.tenant_id, order_id))[0]
+        return self._delete(self._path("orders", self.config.tenant_id, order_id))
 
     def delete_order_item(self, order_id: str, product_id: str) -> DeleteOutcome:
-        return self._delete(self._path("orders", self.config.tenant_id, order_id, "items"), {"productId": product_id})[0]
+        return self._delete(self._path("orders", self.config.tenant_id, order_id, "items"), {"productId": product_id})
 
     def delete_product(self, product_id: str) -> DeleteOutcome:
-        return self._delete(self._path("products", self.config.tenant_id, product_id))[0]
+        return self._delete(self._path("products", self.config.tenant_id, product_id))
 
     def delete_variant(self, product_id: str, variant_id: str) -> DeleteOutcome:
-        return self._delete(self._path("products", self.config.tenant_id, product_id, "variants", variant_id))[0]
+        return self._delete(self._path("products", self.config.tenant_id, product_id, "variants", variant_id))
 
 
 def _union_length(intervals: list[tuple[float, float]]) -> float:

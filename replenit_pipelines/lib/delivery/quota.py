@@ -55,7 +55,7 @@ class QuotaLimiter:
             self._thread_lock = _THREAD_LOCKS.setdefault(str(ledger), threading.Lock())
 
     @contextmanager
-    def _state(self) -> Iterator[dict]:
+    def _state(self, write: bool = True) -> Iterator[dict]:
         with self._thread_lock, self._file_lock:
             try:
                 state = json.loads(self.ledger.read_text())
@@ -64,6 +64,8 @@ class QuotaLimiter:
             state.setdefault("counts", {})
             state.setdefault("blocked_until", 0.0)
             yield state
+            if not write:
+                return
             tmp = self.ledger.with_suffix(".tmp")
             tmp.write_text(json.dumps(state))
             tmp.replace(self.ledger)
@@ -125,8 +127,7 @@ class QuotaLimiter:
         if requests <= 0 or not self.windows:
             return 0.0
         now = self._clock()
-        with self._state() as state:
-            self._wait_needed(state, now)
+        with self._state(write=False) as state:
             eta = max(0.0, state["blocked_until"] - now)
             for limit, seconds in self.windows:
                 idx = math.floor(now / seconds)
@@ -140,7 +141,7 @@ class QuotaLimiter:
     def used(self) -> dict[float, int]:
         """Requests counted in each window now, by window length."""
         now = self._clock()
-        with self._state() as state:
+        with self._state(write=False) as state:
             return {
                 s: self._counts(state, s).get(str(math.floor(now / s)), 0) for _, s in self.windows
             }

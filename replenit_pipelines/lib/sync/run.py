@@ -125,10 +125,11 @@ def sync_window(
     if store is not None:
         dead_letters = _dead_letters(prepared, report, parts) if report else pl.DataFrame(schema=DEAD_LETTER_SCHEMA)
         outcome = "stopped" if stop else "held_back" if held_back else "failed" if dead else "delivered"
+        counts = result.counts()
         store.record(run_id, partition_key, mapping.entity, prepared.quarantine, dead_letters, {
             "run_id": run_id, "partition_key": partition_key, "entity": mapping.entity, "window_start": start,
-            "window_end": end, "outcome": outcome, **{k: v for k, v in result.counts().items() if k.startswith("rows_")},
-            "requests": result.counts()["requests"],
+            "window_end": end, "outcome": outcome, **{k: v for k, v in counts.items() if k.startswith("rows_")},
+            "requests": counts["requests"],
         })
     if stop is not None:
         raise stop
