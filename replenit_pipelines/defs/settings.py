@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import replenit_pipelines
+from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, check_customer_priority
 
 PACKAGE_DIR = Path(replenit_pipelines.__file__).parent
 DEMO_MAPPING = PACKAGE_DIR / "mappings" / "demo.yaml"
@@ -30,3 +31,8 @@ def pool_name() -> str:
 
 def partitions_start() -> str:
     return os.environ.get("REPLENIT_PARTITIONS_START") or "2026-01-01"
+
+
+def customer_priority() -> str:
+    """How the tenant matches customers (REPLENIT_CUSTOMER_PRIORITY: email, the default, or customerid)."""
+    return check_customer_priority(os.environ.get("REPLENIT_CUSTOMER_PRIORITY") or DEFAULT_CUSTOMER_PRIORITY)

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from replenit_pipelines.lib.contract.records import has_value
+from replenit_pipelines.lib.contract.identity import record_identity
 
 
 def utc_now_iso() -> str:
@@ -23,16 +23,9 @@ def utc_now_iso() -> str:
 
 def record_key(entity: str, record: dict, customer_priority: str) -> str:
     """The identity a record is upserted under, by the tenant's identifier priority."""
-    if entity == "customers":
-        email, cid = record.get("Email"), record.get("CustomerId")
-        by_email = f"email:{email.strip().lower()}" if has_value(email) else None
-        by_id = f"customerid:{cid}" if has_value(cid) else None
-        if customer_priority == "customerid":
-            return by_id or by_email  # type: ignore[return-value]
-        return by_email or by_id  # type: ignore[return-value]
-    if entity == "orders":
-        return str(record["OrderId"])
-    return str(record["ProductId"])
+    key = record_identity(entity, record, customer_priority)
+    assert key is not None, "validated records always carry an identifier"
+    return key
 
 
 class Store:

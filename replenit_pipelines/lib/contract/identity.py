@@ -1,0 +1,41 @@
+"""The identity a record is upserted under: how the tenant matches what it receives.
+
+Customers are matched by the tenant's identifier priority ([docs]: `email`, the default, or
+`customerid`), falling back to the other identifier when the preferred one is absent; emails match
+case-insensitively. Orders are matched by `OrderId`, products by `ProductId`. The sandbox stores
+records under this identity, and the pipeline supersedes, diffs and acknowledges by it, so that two
+records the API would merge are never both sent.
+"""
+
+from typing import Any
+
+CUSTOMER_PRIORITIES = ("email", "customerid")
+DEFAULT_CUSTOMER_PRIORITY = "email"
+
+
+def _has_value(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def check_customer_priority(priority: str) -> str:
+    value = (priority or "").strip().lower()
+    if value not in CUSTOMER_PRIORITIES:
+        raise ValueError(
+            f"customer priority {priority!r} is not one of {', '.join(CUSTOMER_PRIORITIES)}: set "
+            "REPLENIT_CUSTOMER_PRIORITY to the identifier your Replenit tenant matches customers by"
+        )
+    return value
+
+
+def record_identity(entity: str, record: dict, customer_priority: str = DEFAULT_CUSTOMER_PRIORITY) -> str | None:
+    """`email:<lowercased email>` or `customerid:<id>` for customers, the id for orders and
+    products; None when the record has no identifier at all."""
+    if entity == "customers":
+        email, cid = record.get("Email"), record.get("CustomerId")
+        by_email = f"email:{email.strip().lower()}" if _has_value(email) else None
+        by_id = f"customerid:{cid}" if _has_value(cid) else None
+        if customer_priority == "customerid":
+            return by_id or by_email
+        return by_email or by_id
+    key = record.get("OrderId" if entity == "orders" else "ProductId")
+    return str(key) if _has_value(key) else None
