@@ -8,7 +8,7 @@ import pytest
 
 from replenit_pipelines.defs.settings import DEMO_MAPPING
 from replenit_pipelines.lib.validation import payload_parts, prepare
-from replenit_pipelines.lib.validation.prepare import _nest
+from replenit_pipelines.lib.validation.prepare import _nest, record_key
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 
@@ -31,8 +31,7 @@ def quarantined_payloads(mapping, raw) -> list[bytes]:
     exprs = [pl.col("__row"), *(f.expression() for f in mapping.all_fields)]
     flat = raw.with_row_index("__row").select(exprs)
     flat = normalize(flat, mapping.spec, mapping.source.timezone).frame
-    key = {"customers": pl.coalesce(pl.col("CustomerId"), pl.col("Email").str.to_lowercase(), pl.format("row {}", pl.col("__row"))),
-           "orders": pl.col("OrderId"), "products": pl.col("ProductId")}[mapping.entity]
+    key = pl.coalesce(record_key(mapping.entity, flat.columns), pl.format("row {}", pl.col("__row")))
     flat = flat.with_columns(key.alias("__key")).filter(pl.col("__key").is_in(list(bad_ids)))
     return payload_parts(_nest(flat, mapping))
 

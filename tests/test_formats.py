@@ -47,11 +47,38 @@ def test_phones(phone, ok):
     assert formats.is_phone(phone) is ok
 
 
-@pytest.mark.parametrize("email,ok", [("ada@example.com", True), ("o'brien+x@sub.example.co.uk", True),
-                                      ("ada@", False), ("ada example.com", False), ("ada@localhost", False),
-                                      ("a@b..com", False)])
+EMAILS = [
+    ("ada@example.com", True), ("o'brien+x@sub.example.co.uk", True), ("ada@", False), ("ada example.com", False),
+    ("ada@localhost", False), ("a@b..com", False),
+    # shared/replenit-api.md, Customer.Email, case by case
+    ("jürgen.müller@example.de", True), ("名前@example.jp", True), ("user@bücher.example", True),
+    ("dot..dot@example.com", False), (".a@example.com", False), ("a.@example.com", False), ("a@example", False),
+    ("a@@example.com", False),
+    # around the edges: RFC 5322 atext, DNS labels, characters that are no part of an address
+    ("!#$%&'*+/=?^_`{|}~-@example.com", True), ("a@xn--bcher-kva.example", True), ("a@sub-1.example.com", True),
+    ("a@-sub.example.com", False), ("a@sub-.example.com", False), ("a@example.com.", False), ("a@.example.com", False),
+    ("a(b)@example.com", False), ('"a b"@example.com', False), ("a\u00a0b@example.com", False),
+    ("a\u2028b@example.com", False), ("a\x85b@example.com", False), ("a@example.com\n", False), (" a@example.com", False),
+    ("a@" + "l" * 63 + ".com", True), ("a@" + "l" * 64 + ".com", False),
+]
+
+
+@pytest.mark.parametrize("email,ok", EMAILS)
 def test_emails(email, ok):
     assert formats.is_email(email) is ok
+
+
+def test_email_pattern_reads_the_same_in_polars():
+    """The pipeline runs EMAIL_PATTERN in Polars (Rust regex), the sandbox in Python's re."""
+    import polars as pl
+
+    values = [e for e, _ in EMAILS]
+    assert pl.Series(values).str.contains(formats.EMAIL_PATTERN).to_list() == [ok for _, ok in EMAILS]
+
+
+@pytest.mark.parametrize("value,units", [("abc", 3), ("", 0), ("müller", 6), ("名前", 2), ("😀", 2), ("a😀b👍🏽", 8)])
+def test_utf16_length(value, units):
+    assert formats.utf16_length(value) == units == len(value.encode("utf-16-le")) // 2
 
 
 def test_non_finite_numbers():

@@ -17,6 +17,7 @@ from helpers import (
     run,
 )
 from replenit_pipelines.lib.validation import payload_parts
+from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 
 
 def test_clean_customer_becomes_its_payload():
@@ -92,7 +93,7 @@ def test_type_failures_are_quarantined_with_the_raw_value():
     rows = order_rows(1)
     rows[0]["qty"] = "three"
     p = run(ORDER_MAPPING, rows + order_rows(1, order_id="o2"))
-    assert ("type", "OrderItems.Quantity") in reasons(p)
+    assert reasons(p) == {("type", "OrderItems.Quantity")}  # not also "required": it is the same value
     assert "three" in p.quarantine["value"].to_list()
     assert p.records_valid == 1
 
@@ -160,11 +161,12 @@ def test_an_order_with_one_bad_line_is_quarantined_whole():
     assert reasons(p) == {("range", "OrderItems.Quantity")}
 
 
-@pytest.mark.parametrize("price", [math.nan, math.inf, -math.inf, -0.5])
-def test_non_finite_and_negative_prices_are_quarantined(price):
+@pytest.mark.parametrize("price,rules", [(math.nan, {"finite"}), (math.inf, {"finite"}), (-math.inf, {"finite", "range"}),
+                                         (-0.5, {"range"})])
+def test_non_finite_and_negative_prices_are_quarantined(price, rules):
     p = run(ORDER_MAPPING, order_rows(1, price=price))
     assert p.records_valid == 0
-    assert {r for r, _ in reasons(p)} <= {"non_finite", "range"}
+    assert {r for r, _ in reasons(p)} == rules
 
 
 def test_newer_version_of_a_line_wins():
@@ -222,3 +224,250 @@ def test_payload_parts_keep_unicode_line_separators_inside_values():
     p = run(CUSTOMER_MAPPING, [customer_rows(name="a\x85b\u2028c"), customer_rows(id="c2", email="b@example.com")])
     parts = payload_parts(p.records)
     assert len(parts) == 2 and orjson.loads(parts[0])["Name"] == "a\x85b\u2028c"
+
+
+# --- issue 8: what is stored must be what the warehouse says ---------------------------------
+
+def send(sandbox, tenant_id, key, entity, prepared):
+    """The prepared records, posted as the pipeline posts them; returns what the sandbox stores."""
+    import httpx
+
+    from conftest import records_of
+
+    body = b"[" + b",".join(payload_parts(prepared.records)) + b"]"
+    r = httpx.post(f"{sandbox.url}/{entity}/{tenant_id}", content=body, timeout=10,
+                   headers={"x-replenit-auth-key": key, "Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    return records_of(sandbox, tenant_id, entity)
+
+
+def test_same_email_different_ids_newest_wins_under_email_priority(sandbox):
+    newer = customer_rows(id="c2", email="Ada@Example.com", name="New", updated_at=TS.replace(hour=5))
+    older = customer_rows(id="c1", email="ada@example.com ", name="Old", updated_at=TS.replace(hour=1))
+    p = run(CUSTOMER_MAPPING, [newer, older], customer_priority="email")
+    assert (p.rows_valid, p.rows_superseded) == (1, 1)
+    tenant_id, key = sandbox.add_tenant(customer_priority="email")
+    stored = send(sandbox, tenant_id, key, "customers", p)
+    assert [(r["record"]["CustomerId"], r["record"]["Name"]) for r in stored.values()] == [("c2", "New")]
+    assert p.records["__key"].to_list() == list(stored) == ["email:ada@example.com"]
+
+
+def test_same_email_different_ids_both_kept_under_customerid_priority(sandbox):
+    rows = [customer_rows(id="c2", email="Ada@Example.com", name="New", updated_at=TS.replace(hour=5)),
+            customer_rows(id="c1", email="ada@example.com", name="Old", updated_at=TS.replace(hour=1))]
+    p = run(CUSTOMER_MAPPING, rows, customer_priority="customerid")
+    assert (p.rows_valid, p.rows_superseded) == (2, 0)
+    tenant_id, key = sandbox.add_tenant(customer_priority="customerid")
+    stored = send(sandbox, tenant_id, key, "customers", p)
+    assert sorted(stored) == sorted(p.records["__key"]) == ["customerid:c1", "customerid:c2"]
+
+
+@pytest.mark.parametrize("priority", ["email", "customerid"])
+def test_identity_falls_back_and_never_merges_an_id_with_an_email(priority):
+    rows = [customer_rows(id="a@example.com", email=None), customer_rows(id=None, email="A@example.com"),
+            customer_rows(id="c3", email="c3@example.com")]
+    p = run(CUSTOMER_MAPPING, rows, customer_priority=priority)
+    assert p.rows_superseded == 0 and p.rows_valid == 3
+    third = "email:c3@example.com" if priority == "email" else "customerid:c3"
+    assert p.records["__key"].to_list() == ["customerid:a@example.com", "email:a@example.com", third]
+
+
+def test_unknown_customer_priority_is_refused():
+    with pytest.raises(ValueError, match="REPLENIT_CUSTOMER_PRIORITY"):
+        run(CUSTOMER_MAPPING, [customer_rows()], customer_priority="phone")
+
+
+def test_quarantine_names_the_record_by_its_identity():
+    p = run(CUSTOMER_MAPPING, [customer_rows(phone="123"), customer_rows(id=None, email=None, name="n" * 101)])
+    assert set(p.quarantine["record_id"]) == {"email:ada@example.com", "row 1"}
+
+
+def test_non_finite_total_revenue_from_the_warehouse_is_quarantined():
+    mapping = entity_mapping_from_dict("orders", {
+        "source": {"table": "t"}, "fields": {"OrderId": "order_id", "Currency": "currency", "TotalRevenue": "total"},
+        "OrderItems": {"fields": {"ProductId": "product_id", "Quantity": "qty"}},
+    })
+    rows = [{"order_id": f"o{i}", "currency": "EUR", "total": t, "product_id": "p", "qty": 1, "updated_at": TS}
+            for i, t in enumerate([math.nan, math.inf, 12.5])]
+    p = run(mapping, rows)
+    assert [o["OrderId"] for o in payloads(p)] == ["o2"]
+    assert reasons(p) == {("finite", "TotalRevenue")}
+
+
+def test_nan_in_an_integer_field_is_quarantined_as_finite():
+    rows = order_rows(2, order_id="o1")
+    rows[0]["qty"] = math.nan
+    p = run(ORDER_MAPPING, rows + order_rows(1, order_id="o2"))
+    assert reasons(p) == {("finite", "OrderItems.Quantity")}
+    assert p.records_valid == 1
+
+
+def test_a_derived_total_that_overflows_is_quarantined_never_sent_as_null():
+    rows = order_rows(2, price=1e308) + order_rows(1, order_id="o2")
+    p = run(ORDER_MAPPING, rows)
+    assert [o["OrderId"] for o in payloads(p)] == ["o2"]
+    assert ("finite", "TotalRevenue") in reasons(p)
+    assert p.rows_read == p.rows_valid + p.rows_quarantined + p.rows_superseded
+
+
+def test_payloads_never_carry_a_null_total_revenue():
+    import orjson
+
+    p = run(ORDER_MAPPING, order_rows(2) + order_rows(1, order_id="o2", price=math.nan) + order_rows(1, order_id="o3", price=None))
+    for part in payload_parts(p.records):
+        assert isinstance(orjson.loads(part)["TotalRevenue"], float)
+
+
+# A cast that loses a value quarantines it (rule type, the raw text), never nulls it silently.
+
+def customers_with(**fields):
+    return entity_mapping_from_dict("customers", {
+        "source": {"table": "customers"}, "fields": {"CustomerId": "id", **fields}}, origin="mappings/shop.yaml")
+
+
+@pytest.mark.parametrize("field,raw,value", [
+    ({"Name": {"column": "first_name", "cast": "int"}}, "Ada", "Ada"),
+    ({"GdprOptin": {"column": "first_name", "cast": "bool"}}, "maybe", "maybe"),
+    ({"Name": {"column": "first_name", "cast": "int", "default": 0}}, "Ada", "Ada"),
+    ({"Name": {"column": "first_name", "cast": "float"}}, "1,5", "1,5"),
+    ({"Name": {"column": "first_name", "cast": "int"}}, 1.5, "1.5"),
+])
+def test_a_value_lost_by_its_cast_is_quarantined_as_type(field, raw, value):
+    mapping = customers_with(**field)
+    target = next(iter(field))
+    p = run(mapping, [{"id": "c1", "first_name": raw, "updated_at": TS}, {"id": "c2", "first_name": None, "updated_at": TS}])
+    assert reasons(p) == {("type", target)}
+    assert p.quarantine["value"].to_list() == [value]
+    assert [r["CustomerId"] for r in payloads(p)] == ["c2"]
+
+
+def test_casts_that_keep_the_value_and_blanks_are_not_failures():
+    mapping = customers_with(Name={"column": "n", "cast": "string"}, GdprOptin={"column": "g", "cast": "bool"},
+                             Surname={"column": "s", "cast": "int"})
+    p = run(mapping, [{"id": "c1", "n": 42, "g": " Yes ", "s": "  ", "updated_at": TS},
+                      {"id": "c2", "n": 7, "g": "0", "s": "12", "updated_at": TS}])
+    assert p.quarantine.height == 0
+    assert [(r["Name"], r["GdprOptin"]) for r in payloads(p)] == [("42", True), ("7", False)]
+
+
+def test_a_text_column_for_a_bool_field_is_a_mapping_error_naming_the_file_and_fix():
+    from replenit_pipelines.lib.warehouse import MappingError
+
+    with pytest.raises(MappingError) as err:
+        run(customers_with(GdprOptin="consent"), [{"id": "c1", "consent": "yes", "updated_at": TS}])
+    message = str(err.value)
+    assert "mappings/shop.yaml" in message and "customers.GdprOptin" in message and "column consent" in message
+    assert "cast: bool" in message and "\n" not in message
+
+
+def test_a_text_column_for_a_list_field_is_a_mapping_error_with_the_expr_hint():
+    from replenit_pipelines.lib.warehouse import MappingError
+
+    mapping = entity_mapping_from_dict("products", {
+        "source": {"table": "t"}, "fields": {"ProductId": "pid", "Taxonomy": "category"},
+        "ProductVariants": {"fields": {"VariantId": "vid"}}}, origin="mappings/shop.yaml")
+    with pytest.raises(MappingError, match=r"mappings/shop.yaml: products.Taxonomy .*string_to_array"):
+        run(mapping, [{"pid": "p1", "category": "Home/Kitchen", "vid": "v1", "updated_at": TS}])
+
+
+def test_an_expr_that_fails_at_run_time_is_a_mapping_error():
+    from replenit_pipelines.lib.warehouse import MappingError
+
+    with pytest.raises(MappingError, match=r"mappings/shop.yaml: customers.Name \(expr .*\) cannot be evaluated"):
+        run(customers_with(Name={"expr": "CAST(first_name AS INTEGER)"}), [{"id": "c1", "first_name": "Ada", "updated_at": TS}])
+
+
+# Totals that cannot be derived; parents without children.
+
+def test_an_order_with_a_line_without_price_is_quarantined_as_total_underivable():
+    rows = order_rows(3) + order_rows(1, order_id="o2")
+    rows[1]["price"] = None
+    p = run(ORDER_MAPPING, rows)
+    assert [o["OrderId"] for o in payloads(p)] == ["o2"]
+    assert reasons(p) == {("total_underivable", "TotalRevenue")}
+    assert p.quarantine["value"].to_list() == ["line of product p1 has no Price"]
+    assert (p.rows_quarantined, p.records_quarantined) == (3, 1)
+
+
+def test_a_mapped_total_makes_a_missing_line_price_harmless_and_fills_a_null_total():
+    mapping = entity_mapping_from_dict("orders", {
+        "source": {"table": "t"}, "fields": {"OrderId": "order_id", "Currency": "currency", "TotalRevenue": "total"},
+        "OrderItems": {"fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}},
+    })
+    rows = [{"order_id": "o1", "currency": "EUR", "total": 99.0, "product_id": "p", "qty": 2, "price": None, "updated_at": TS},
+            {"order_id": "o2", "currency": "EUR", "total": None, "product_id": "p", "qty": 2, "price": 5.0, "updated_at": TS},
+            {"order_id": "o3", "currency": "EUR", "total": None, "product_id": "p", "qty": 2, "price": None, "updated_at": TS}]
+    p = run(mapping, rows)
+    assert [(o["OrderId"], o["TotalRevenue"]) for o in payloads(p)] == [("o1", 99.0), ("o2", 10.0)]
+    assert reasons(p) == {("total_underivable", "TotalRevenue")}
+
+
+def test_an_order_mapping_without_total_or_price_is_refused():
+    from replenit_pipelines.lib.warehouse import MappingError
+
+    mapping = entity_mapping_from_dict("orders", {
+        "source": {"table": "t"}, "fields": {"OrderId": "order_id", "Currency": "currency"},
+        "OrderItems": {"fields": {"ProductId": "product_id", "Quantity": "qty"}}}, origin="mappings/shop.yaml")
+    with pytest.raises(MappingError, match="mappings/shop.yaml: orders maps neither TotalRevenue nor OrderItems.Price"):
+        run(mapping, [{"order_id": "o1", "currency": "EUR", "product_id": "p", "qty": 1, "updated_at": TS}])
+
+
+def test_products_without_variants_are_sent_with_an_empty_array(sandbox):
+    no_variant = {**variant(pid="p2"), "variant_id": None, "price": None, "currency": None, "url": None, "locale": None}
+    p = run(PRODUCT_MAPPING, [variant(), no_variant])
+    assert [(x["ProductId"], len(x["ProductVariants"])) for x in payloads(p)] == [("p1", 1), ("p2", 0)]
+    assert p.records["__rows"].to_list() == [1, 1] and p.quarantine.height == 0
+    tenant_id, key = sandbox.add_tenant()
+    stored = send(sandbox, tenant_id, key, "products", p)
+    assert stored["p2"]["record"]["ProductVariants"] == []
+
+
+def test_a_product_with_a_variant_missing_only_its_id_is_still_quarantined():
+    p = run(PRODUCT_MAPPING, [variant(), variant(pid="p2", variant_id=None)])
+    assert ("required", "ProductVariants.VariantId") in reasons(p)
+    assert [x["ProductId"] for x in payloads(p)] == ["p1"]
+
+
+def test_orders_without_lines_are_sent_with_zero_totals(sandbox):
+    no_lines = order_rows(1, order_id="o2", line_id=None, product_id=None, qty=None, price=None)
+    p = run(ORDER_MAPPING, order_rows(2) + no_lines)
+    o1, o2 = payloads(p)
+    assert o2["OrderItems"] == [] and (o2["TotalRevenue"], o2["TotalQuantity"], o2["UniqueQuantity"]) == (0.0, 0, 0)
+    assert (o1["TotalRevenue"], o1["TotalQuantity"], o1["UniqueQuantity"]) == (30.0, 3, 2)
+    assert p.records["__rows"].to_list() == [2, 1]
+    assert p.rows_read == p.rows_valid == 3
+    tenant_id, key = sandbox.add_tenant()
+    assert send(sandbox, tenant_id, key, "orders", p)["o2"]["record"]["OrderItems"] == []
+
+
+# Emails as the contract states them; lengths in UTF-16 code units.
+
+@pytest.mark.parametrize("email,ok", [
+    ("jürgen.müller@example.de", True), ("名前@example.jp", True), ("user@bücher.example", True),
+    ("dot..dot@example.com", False), (".a@example.com", False), ("a.@example.com", False), ("a@example", False),
+    ("a@@example.com", False),
+])
+def test_emails_follow_the_contract(email, ok):
+    p = run(CUSTOMER_MAPPING, [customer_rows(email=email)])
+    assert (p.rows_valid == 1) is ok, p.quarantine
+    if not ok:
+        assert reasons(p) == {("email", "Email")}
+
+
+def test_lengths_are_counted_in_utf16_code_units():
+    from helpers import order_rows as lines
+
+    rows = lines(1, product_name="n" * 199 + "😀") + lines(1, order_id="o2", product_name="n" * 198 + "😀")
+    p = run(ORDER_MAPPING_WITH_NAMES, rows)
+    assert [o["OrderId"] for o in payloads(p)] == ["o2"]
+    assert reasons(p) == {("max_length", "OrderItems.ProductName")}
+    ids = run(CUSTOMER_MAPPING, [customer_rows(id="x" * 99 + "😀"), customer_rows(id="x" * 98 + "😀", email="b@example.com")])
+    assert [c["CustomerId"] for c in payloads(ids)] == ["x" * 98 + "😀"]
+
+
+ORDER_MAPPING_WITH_NAMES = entity_mapping_from_dict("orders", {
+    "source": {"table": "order_lines"},
+    "fields": {"OrderId": "order_id", "Currency": "currency"},
+    "OrderItems": {"key": "line_id", "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price",
+                                                "ProductName": "product_name"}},
+})

@@ -12,6 +12,10 @@ VALID = [
     ("customers", "Email", "o'brien+tag@sub.example.co.uk"),
     ("customers", "GdprOptin", False),
     ("customers", "CustomerId", "x" * 100),
+    ("customers", "CustomerId", "x" * 98 + "😀"),  # 100 UTF-16 code units
+    ("customers", "Email", "jürgen.müller@example.de"),
+    ("customers", "Email", "名前@example.jp"),
+    ("customers", "Email", "user@bücher.example"),
     ("orders", "OrderDate", "2024-12-22T14:30:00Z"),
     ("orders", "OrderDate", "2024-12-22T14:30:00.000Z"),
     ("orders", "OrderDate", "2024-12-22T16:30:00+02:00"),
@@ -36,6 +40,12 @@ INVALID = [
     ("customers", "Email", "not-an-email", "email"),
     ("customers", "Email", "a@b", "email"),
     ("customers", "CustomerId", "x" * 101, "length"),
+    ("customers", "CustomerId", "x" * 99 + "😀", "length"),  # 100 code points, 101 UTF-16 code units
+    ("customers", "Email", "dot..dot@example.com", "email"),
+    ("customers", "Email", ".a@example.com", "email"),
+    ("customers", "Email", "a.@example.com", "email"),
+    ("customers", "Email", "a@example", "email"),
+    ("customers", "Email", "a@@example.com", "email"),
     ("customers", "Name", "n" * 101, "length"),
     ("customers", "GdprOptin", "yes", "type"),
     ("customers", "CustomerId", 42, "type"),
@@ -60,6 +70,7 @@ INVALID = [
     ("products", "ProductId", None, "required"),
     ("products", "ProductVariants", None, "required"),
     ("products", "ProductName", "p" * 201, "length"),
+    ("products", "ProductName", "p" * 199 + "😀", "length"),  # 200 code points, 201 UTF-16 code units
     ("products", "Taxonomy", "Home", "type"),
 ]
 

@@ -61,7 +61,7 @@ def _compile_field(spec: FieldSpec) -> Check:
         def check_string(value: Any, path: str) -> list[RecordError]:
             if type(value) is not str:
                 return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.String.")]
-            if max_length is not None and len(value) > max_length:
+            if max_length is not None and formats.utf16_length(value) > max_length:  # UTF-16 units, as .NET counts
                 return [RecordError(path, "max_length", f"The field {name} must be a string with a maximum length of {max_length}.")]
             if choices and value not in choices:
                 return [RecordError(path, "choice", f"The field {name} must be one of: {', '.join(choices)}.")]
@@ -84,7 +84,7 @@ def _compile_field(spec: FieldSpec) -> Check:
             if integer and type(value) is not int:
                 return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.Int32.")]
             if not formats.is_finite_number(value):
-                return [RecordError(path, "non_finite" if isinstance(value, float) else "type", f"The field {name} must be a finite number.")]
+                return [RecordError(path, "finite" if isinstance(value, float) else "type", f"The field {name} must be a finite number.")]
             if minimum is not None and value < minimum:
                 return [RecordError(path, "range", f"The field {name} must be greater than or equal to {minimum:g}.")]
             return _OK

@@ -17,6 +17,7 @@ UTC_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
 STRING_KINDS = {Kind.STRING, Kind.EMAIL, Kind.PHONE, Kind.CURRENCY, Kind.LANGUAGE, Kind.URL, Kind.TIMESTAMP}
 DTYPES = {Kind.BOOL: pl.Boolean, Kind.INT: pl.Int64, Kind.NUMBER: pl.Float64, Kind.STRING_LIST: pl.List(pl.String)}
 TYPE_FAILURE_PREFIX = "__type__"
+FINITE_FAILURE_PREFIX = "__finite__"  # NaN or ±inf in a float column mapped to an integer field
 
 
 @dataclass
@@ -89,8 +90,10 @@ def normalize(frame: pl.DataFrame, spec: EntitySpec, timezone: str = "UTC", enab
             cast = c.cast(target, strict=False)
             bad = c.is_not_null() & cast.is_null()
             if f.kind is Kind.INT and dtype.is_float():
-                bad = bad | (c.is_not_null() & (c != c.round(0)))  # 1.5 is no quantity
-                cast = pl.when(bad).then(None).otherwise(cast)
+                non_finite = c.is_not_null() & ~c.is_finite()
+                bad = ~non_finite & (bad | (c.is_not_null() & (c != c.round(0))))  # 1.5 is no quantity
+                cast = pl.when(bad | non_finite).then(None).otherwise(cast)
+                type_failures.append(pl.when(non_finite).then(c.cast(pl.String)).otherwise(None).alias(FINITE_FAILURE_PREFIX + col))
             typed.append(cast.alias(col))
             type_failures.append(pl.when(bad).then(c.cast(pl.String)).otherwise(None).alias(TYPE_FAILURE_PREFIX + col))
     out = frame.with_columns(typed + type_failures)

@@ -1,9 +1,12 @@
 """Warehouse rows of one window -> valid payload records and quarantined rows with reasons.
 
-map -> normalize -> supersede duplicates (latest by the window column wins) -> validate (pandera)
--> nest children -> split. A record is valid only whole: an order with one bad line, or a
-product with one bad variant, is quarantined with all its rows. Nothing is dropped silently:
-rows read = rows valid + rows quarantined + rows superseded.
+map -> normalize -> supersede duplicates (latest by the window column wins, per the identity the
+tenant matches records by) -> validate (pandera) -> nest children -> split. A record is valid
+only whole: an order with one bad line, or a product with one bad variant, is quarantined with all
+its rows. Nothing is dropped silently: rows read = rows valid + rows quarantined + rows superseded.
+
+A row whose child columns are all NULL (a left join that found no line or variant) is a parent
+with no child: it nests as an empty array and counts in the record's `__rows`.
 """
 
 import io
@@ -12,13 +15,17 @@ from dataclasses import dataclass, field
 import pandera.polars as pa
 import polars as pl
 
-from replenit_pipelines.lib.validation.normalize import TYPE_FAILURE_PREFIX, normalize
+from replenit_pipelines.lib.contract.entities import Kind
+from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, check_customer_priority
+from replenit_pipelines.lib.validation.normalize import FINITE_FAILURE_PREFIX, TYPE_FAILURE_PREFIX, flat_fields, normalize
 from replenit_pipelines.lib.validation.schemas import schema_for
-from replenit_pipelines.lib.warehouse.mapping import EntityMapping, MappingError
+from replenit_pipelines.lib.warehouse.mapping import EntityMapping, FieldMapping, MappingError
 
 VALUE_MAX_CHARS = 80
 QUARANTINE_SCHEMA = {"record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String, "field": pl.String, "value": pl.String}
 _PANDERA_RULES = {"not_nullable": "required"}
+CAST_FAILURE_PREFIX = "__cast__"  # the source text of a value its mapping cast could not keep
+_FAILURE_COLUMNS = {TYPE_FAILURE_PREFIX: "type", CAST_FAILURE_PREFIX: "type", FINITE_FAILURE_PREFIX: "finite"}
 
 
 @dataclass
@@ -47,17 +54,29 @@ class Prepared:
         return [c for c in self.records.columns if not c.startswith("__")]
 
 
-def _record_key(entity: str, columns: list[str]) -> pl.Expr:
+def _has_value(c: pl.Expr) -> pl.Expr:
+    return c.is_not_null() & (c.str.strip_chars() != "")
+
+
+def record_key(entity: str, columns: list[str], customer_priority: str = DEFAULT_CUSTOMER_PRIORITY) -> pl.Expr:
+    """`contract.identity.record_identity` as a Polars expression over mapped rows: for customers
+    `email:<trimmed, lowercased email>` or `customerid:<id>` by the tenant's priority, falling back
+    to the other identifier; the id for orders and products; null when there is none. The
+    namespaces keep an id that looks like an email from merging with an email."""
     if entity == "customers":
-        parts = [pl.col("CustomerId")] if "CustomerId" in columns else []
-        if "Email" in columns:
-            parts.append(pl.col("Email").str.to_lowercase())
+        email, cid = pl.col("Email"), pl.col("CustomerId")
+        by_email = pl.when(_has_value(email)).then(pl.lit("email:") + email.str.strip_chars().str.to_lowercase())
+        by_id = pl.when(_has_value(cid)).then(pl.lit("customerid:") + cid)
+        ordered = [("CustomerId", by_id), ("Email", by_email)]
+        if customer_priority != "customerid":
+            ordered.reverse()
+        parts = [e for name, e in ordered if name in columns]
         return pl.coalesce(parts) if parts else pl.lit(None, pl.String)
-    key = {"orders": "OrderId", "products": "ProductId"}[entity]
-    return pl.col(key).cast(pl.String)
+    key = pl.col({"orders": "OrderId", "products": "ProductId"}[entity]).cast(pl.String)
+    return pl.when(_has_value(key)).then(key)
 
 
-def _failures(flat: pl.DataFrame, entity_schema: pa.DataFrameSchema) -> pl.DataFrame:
+def _failures(flat: pl.DataFrame, entity_schema: pa.DataFrameSchema, origin: str) -> pl.DataFrame:
     """Every failed rule of every row, in one pass: (__row, rule, field, value)."""
     try:
         entity_schema.validate(flat, lazy=True)
@@ -70,8 +89,8 @@ def _failures(flat: pl.DataFrame, entity_schema: pa.DataFrameSchema) -> pl.DataF
         if frame_level.height:
             first = frame_level.row(0, named=True)
             raise MappingError(
-                f"column {first['column']} fails {first['check']} for the whole frame ({first['failure_case']}): "
-                "give the mapping a cast for it"
+                f"{origin}: {entity_schema.name}.{first['column']} fails {first['check']} for the whole frame "
+                f"({first['failure_case']}): give the field a cast in the mapping"
             )
         rows = flat["__row"]
         is_frame_check = pl.col("schema_context") == "DataFrameSchema"
@@ -87,16 +106,44 @@ def _failures(flat: pl.DataFrame, entity_schema: pa.DataFrameSchema) -> pl.DataF
             .with_columns(pl.col("__index").map_batches(lambda s: rows.gather(s), return_dtype=pl.UInt32).alias("__row"))
             .drop("__index")
         )
-    for col in [c for c in flat.columns if c.startswith(TYPE_FAILURE_PREFIX)]:
-        field_name = col[len(TYPE_FAILURE_PREFIX):]
+    for col in flat.columns:
+        prefix = next((p for p in _FAILURE_COLUMNS if col.startswith(p)), None)
+        if prefix is None:
+            continue
         frames.append(
             flat.filter(pl.col(col).is_not_null()).select(
-                pl.col("__row"), pl.lit("type").alias("rule"), pl.lit(field_name).alias("field"), pl.col(col).alias("value")
+                pl.col("__row"), pl.lit(_FAILURE_COLUMNS[prefix]).alias("rule"), pl.lit(col[len(prefix):]).alias("field"),
+                pl.col(col).alias("value"),
             )
         )
     if not frames:
         return pl.DataFrame(schema={"rule": pl.String, "field": pl.String, "value": pl.String, "__row": pl.UInt32})
-    return pl.concat([f.select("rule", "field", "value", "__row") for f in frames])
+    failures = pl.concat([f.select("rule", "field", "value", "__row") for f in frames])
+    # A value refused for its type was nulled: "required" on the same field would say it twice.
+    explained = failures.filter(pl.col("rule").is_in(list(set(_FAILURE_COLUMNS.values())))).select("__row", "field")
+    if explained.height:
+        doubled = failures.filter(pl.col("rule") == "required").join(explained, on=["__row", "field"], how="semi")
+        if doubled.height:
+            failures = failures.join(doubled, on=failures.columns, how="anti", nulls_equal=True)
+    return failures
+
+
+def _is_line(flat: pl.DataFrame) -> pl.Expr:
+    return ~pl.col("__no_child") if "__no_child" in flat.columns else pl.lit(True)
+
+
+def _underivable_totals(flat: pl.DataFrame) -> pl.DataFrame:
+    """Order lines without a Price where the order's TotalRevenue must be derived from its lines:
+    a total summed over the other lines would be understated, and a missing one is stored by the
+    API as 1. One quarantine row per such line."""
+    price, total = "OrderItems.Price", "TotalRevenue"
+    no_price = pl.col(price).is_null() if price in flat.columns else pl.lit(True)
+    no_total = pl.col(total).is_null() if total in flat.columns else pl.lit(True)
+    return flat.filter(_is_line(flat) & no_price & no_total).select(
+        pl.lit("total_underivable").alias("rule"), pl.lit(total).alias("field"),
+        pl.format("line of product {} has no Price", pl.col("OrderItems.ProductId").fill_null("?")).alias("value")
+        if "OrderItems.ProductId" in flat.columns else pl.lit("a line has no Price").alias("value"), "__row",
+    )
 
 
 def _nest(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
@@ -107,33 +154,168 @@ def _nest(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
         return valid.select("__key", *parent_cols, pl.lit(1, pl.UInt32).alias("__rows"))
     prefix = f"{child.name}."
     child_cols = [f.target for f in mapping.children]
-    aggs = [pl.col(c).first() for c in parent_cols]
-    aggs.append(pl.struct([pl.col(c).alias(c[len(prefix):]) for c in child_cols]).alias(child.name))
-    aggs.append(pl.len().cast(pl.UInt32).alias("__rows"))
+    is_line = _is_line(valid)
+    firsts = {c: pl.col(c).first() for c in parent_cols}
+    derived: dict[str, pl.Expr] = {}
     if spec.name == "orders":
-        # Totals come from the lines when the warehouse has none: the API would default revenue to 1.
-        q, price = pl.col(f"{prefix}Quantity"), pl.col(f"{prefix}Price") if f"{prefix}Price" in child_cols else pl.lit(0.0)
+        # Totals come from the lines: the API would default a missing revenue to 1. A line without
+        # a price was quarantined (total_underivable), so every price here is known. An order with
+        # no lines has 0 revenue, 0 quantity and 0 unique products.
+        q = pl.col(f"{prefix}Quantity").filter(is_line)
+        price = pl.col(f"{prefix}Price").filter(is_line) if f"{prefix}Price" in child_cols else pl.lit(None, pl.Float64)
         derived = {
-            "TotalRevenue": (q * price.fill_null(0.0)).sum().cast(pl.Float64).round(6),  # no float noise
+            "TotalRevenue": (q * price).sum().cast(pl.Float64).round(6),  # no float noise
             "TotalQuantity": q.sum().cast(pl.Int64),
-            "UniqueQuantity": pl.col(f"{prefix}ProductId").n_unique().cast(pl.Int64),
+            "UniqueQuantity": pl.col(f"{prefix}ProductId").filter(is_line).n_unique().cast(pl.Int64),
         }
-        aggs += [e.alias(name) for name, e in derived.items() if name not in parent_cols]
+        if "TotalRevenue" in firsts:
+            # The warehouse's total wins; where it is null, the lines give it (never sent missing).
+            firsts["TotalRevenue"] = pl.coalesce(firsts["TotalRevenue"], derived["TotalRevenue"])
+    aggs = [e.alias(c) for c, e in firsts.items()]
+    # A parent with only "no child" rows nests as an empty array; those rows still count in __rows.
+    aggs.append(pl.struct([pl.col(c).alias(c[len(prefix):]) for c in child_cols]).filter(is_line).alias(child.name))
+    aggs.append(pl.len().cast(pl.UInt32).alias("__rows"))
+    aggs += [e.alias(name) for name, e in derived.items() if name not in firsts]
     return valid.group_by("__key", maintain_order=True).agg(aggs)
 
 
-def prepare(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = True) -> Prepared:
+def _describe(f: FieldMapping) -> str:
+    if f.column is not None:
+        return f"column {f.column}"
+    if f.expr is not None:
+        return f"expr {f.expr!r}"
+    return f"constant {f.constant!r}"
+
+
+_CAST_HINTS = {
+    Kind.BOOL: "add `cast: bool` to it (reads true/false, yes/no, y/n, t/f, 1/0)",
+    Kind.INT: "add `cast: int` to it",
+    Kind.NUMBER: "add `cast: float` to it",
+    Kind.STRING_LIST: "a list is written as an expr that builds one, e.g. {expr: \"string_to_array(category, '/')\"}",
+}
+
+
+def _mapping_error(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool, exc: Exception) -> MappingError:
+    """A Polars error while mapping, turned into one line naming the file, the field and what to write."""
     spec = mapping.spec
+    kinds = {col: f.kind for col, f in flat_fields(spec)}
+    for f in mapping.all_fields:
+        where = f"{mapping.origin}: {mapping.entity}.{f.target} ({_describe(f)})"
+        try:
+            source_type = raw.lazy().select(f.source_expression()).collect_schema().dtypes()[0]
+            mapped = raw.select(f.expression())
+        except pl.exceptions.PolarsError as field_exc:
+            reason = str(field_exc).splitlines()[0]
+            hint = (f"the cast {f.cast} cannot read it: drop the cast or cast in the expr" if f.cast
+                    else "fix the expr: it is Polars SQL over the source's columns")
+            return MappingError(f"{where} cannot be evaluated: {reason}; {hint}")
+        try:
+            normalize(mapped, spec, mapping.source.timezone, normalize_values)
+        except pl.exceptions.PolarsError as field_exc:
+            kind = kinds.get(f.target)
+            reason = str(field_exc).splitlines()[0]
+            hint = _CAST_HINTS.get(kind, "add `cast: string` to it")
+            return MappingError(f"{where} is {source_type}, which {f.target} ({kind.value if kind else '?'}) cannot take "
+                                f"({reason}): {hint}")
+    return MappingError(f"{mapping.origin}: {mapping.entity}: the mapping cannot be applied: {str(exc).splitlines()[0]}")
+
+
+def _cast_failures(mapping: EntityMapping, raw: pl.DataFrame) -> list[pl.Expr]:
+    """For each field with a cast: the source value as text where the cast lost it (a non-blank
+    value that became null, or a number that changed, as 1.5 cast to int), else null."""
+    cast_fields = [f for f in mapping.all_fields if f.cast is not None]
+    if not cast_fields:
+        return []
+    types = raw.lazy().select(f.source_expression().alias(f.target) for f in cast_fields).collect_schema()
+    out = []
+    for f in cast_fields:
+        src, dtype = f.source_expression(), types[f.target]
+        present = src.is_not_null()
+        if dtype == pl.String:
+            present = present & (src.str.strip_chars() != "")  # a blank is no value, not a failed cast
+        lost = present & f.cast_expression().is_null()
+        if f.cast == "int" and dtype.is_float():
+            lost = lost | (present & (src != src.round(0)))
+        text = pl.lit(f"<{dtype}>") if dtype.is_nested() else src.cast(pl.String)
+        out.append(pl.when(lost).then(text).alias(CAST_FAILURE_PREFIX + f.target))
+    return out
+
+
+def _no_child(mapping: EntityMapping) -> pl.Expr | None:
+    """True where every source column of the child fields is NULL: the row is a parent without a
+    child (a left join that matched nothing). Columns the parent fields also read do not count."""
+    if not mapping.children:
+        return None
+    child_cols = set().union(*(f.source_columns() for f in mapping.children))
+    if mapping.child_key:
+        child_cols.add(mapping.child_key)
+    child_cols -= set().union(*(f.source_columns() for f in mapping.fields), {mapping.source.window_column})
+    if not child_cols:
+        return None
+    return pl.all_horizontal([pl.col(c).is_null() for c in sorted(child_cols)]).alias("__no_child")
+
+
+def _split(flat: pl.DataFrame, failures: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows of records with any failure, rows of whole valid records)."""
+    bad_rows = failures["__row"].unique()
+    bad_row_mask = pl.col("__row").is_in(bad_rows.implode())
+    bad_keys = flat.filter(bad_row_mask & pl.col("__key").is_not_null())["__key"].unique()
+    in_bad_record = bad_row_mask | pl.col("__key").is_in(bad_keys.implode())
+    return flat.filter(in_bad_record), flat.filter(~in_bad_record)
+
+
+def _derived_failures(records: pl.DataFrame, valid_rows: pl.DataFrame) -> pl.DataFrame | None:
+    """Derived totals that are no valid number (a sum overflowing to inf, or wrapping below 0):
+    one failure on the first row of each such order, or None when there are none."""
+    checks = []
+    if "TotalRevenue" in records.columns:
+        checks.append(("finite", "TotalRevenue", ~pl.col("TotalRevenue").is_finite()))
+    if "TotalQuantity" in records.columns:
+        checks.append(("range", "TotalQuantity", pl.col("TotalQuantity") < 0))
+    frames = []
+    for rule, name, bad in checks:
+        keys = records.filter(bad.fill_null(False)).select("__key", pl.col(name).cast(pl.String).alias("value"))
+        if keys.height:
+            first_rows = valid_rows.group_by("__key").agg(pl.col("__row").min())
+            frames.append(keys.join(first_rows, on="__key").select(
+                pl.lit(rule).alias("rule"), pl.lit(name).alias("field"), "value", pl.col("__row").cast(pl.UInt32)))
+    return pl.concat(frames) if frames else None
+
+
+def prepare(
+    mapping: EntityMapping,
+    raw: pl.DataFrame,
+    normalize_values: bool = True,
+    customer_priority: str = DEFAULT_CUSTOMER_PRIORITY,
+) -> Prepared:
+    """One window's rows -> valid records and explained quarantine. `customer_priority` is the
+    identifier the tenant matches customers by (`email` or `customerid`): duplicates are found,
+    and the newest kept, under that identity."""
+    spec = mapping.spec
+    customer_priority = check_customer_priority(customer_priority)
+    targets = {f.target for f in mapping.all_fields}
+    if spec.name == "orders" and not targets & {"TotalRevenue", "OrderItems.Price"}:
+        raise MappingError(
+            f"{mapping.origin}: orders maps neither TotalRevenue nor OrderItems.Price: map one of them "
+            "(the API stores a missing revenue as 1)"
+        )
     mapping.check_columns(raw.columns)  # a missing column is named with its mapping file, not a Polars trace
     rows_read = raw.height
     window = mapping.source.window_column
     exprs = [pl.col("__row"), pl.col(window).alias("__ts"), *(f.expression() for f in mapping.all_fields)]
     if mapping.child_key:
         exprs.append(pl.col(mapping.child_key).cast(pl.String).alias("__child_key"))
-    flat = raw.with_row_index("__row").select(exprs)
-    normalized = normalize(flat, spec, mapping.source.timezone, normalize_values)
+    no_child = _no_child(mapping)
+    if no_child is not None:
+        exprs.append(no_child)
+    try:
+        exprs += _cast_failures(mapping, raw)
+        flat = raw.with_row_index("__row").select(exprs)
+        normalized = normalize(flat, spec, mapping.source.timezone, normalize_values)
+    except pl.exceptions.PolarsError as exc:
+        raise _mapping_error(mapping, raw, normalize_values, exc) from None
     flat = normalized.frame
-    flat = flat.with_columns(_record_key(spec.name, flat.columns).alias("__key"))
+    flat = flat.with_columns(record_key(spec.name, flat.columns, customer_priority).alias("__key"))
 
     # Duplicates within the window: the latest version of a record (or of a child) wins. Only the
     # duplicated rows are sorted: most windows have few or none.
@@ -156,14 +338,25 @@ def prepare(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = 
         rows_superseded = stale.len()
         flat = flat.filter(~pl.col("__row").is_in(stale.implode()))
 
-    failures = _failures(flat, schema_for(spec))
-    bad_rows = failures["__row"].unique()
-    bad_row_mask = pl.col("__row").is_in(bad_rows.implode())
-    bad_keys = flat.filter(bad_row_mask & pl.col("__key").is_not_null())["__key"].unique()
-    in_bad_record = bad_row_mask | pl.col("__key").is_in(bad_keys.implode())
-    quarantined_rows = flat.filter(in_bad_record)
-    valid_rows = flat.filter(~in_bad_record)
+    failures = _failures(flat, schema_for(spec), mapping.origin)
+    if "__no_child" in flat.columns:
+        # A parent without a child has NULL child fields by design: they break no child rule.
+        no_child_rows = flat.filter(pl.col("__no_child"))["__row"]
+        if no_child_rows.len():
+            prefix = f"{spec.children_field.name}."
+            failures = failures.filter(~(pl.col("field").str.starts_with(prefix) & pl.col("__row").is_in(no_child_rows.implode())))
+    if spec.name == "orders":
+        failures = pl.concat([failures, _underivable_totals(flat).cast(failures.schema)])
+    quarantined_rows, valid_rows = _split(flat, failures)
+    records = _nest(valid_rows, mapping)
+    derived = _derived_failures(records, valid_rows)
+    if derived is not None:
+        failures = pl.concat([failures, derived.cast(failures.schema)])
+        quarantined_rows, valid_rows = _split(flat, failures)
+        records = _nest(valid_rows, mapping)
 
+    # record_id: the identity the record is upserted under (as in the dead letters and the
+    # sandbox), or "row N" for a row without any identifier.
     keys = flat.select("__row", pl.coalesce(pl.col("__key"), pl.format("row {}", pl.col("__row"))).alias("record_id"))
     quarantine = (
         failures.join(keys, on="__row", how="left")
@@ -180,7 +373,6 @@ def prepare(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = 
         .sort("source_row", "field")
         .cast(QUARANTINE_SCHEMA)
     )
-    records = _nest(valid_rows, mapping)
     return Prepared(
         entity=spec.name,
         records=records,

@@ -40,19 +40,28 @@ class FieldMapping:
             return set(pl.sql_expr(self.expr).meta.root_names())
         return set()
 
-    def expression(self) -> pl.Expr:
+    def source_expression(self) -> pl.Expr:
+        """The value as the warehouse gives it, before cast and default."""
         if self.column is not None:
-            e = pl.col(self.column)
-        elif self.expr is not None:
-            e = pl.sql_expr(self.expr)
-        else:
-            e = pl.lit(self.constant)
+            return pl.col(self.column)
+        if self.expr is not None:
+            return pl.sql_expr(self.expr)
+        return pl.lit(self.constant)
+
+    def cast_expression(self) -> pl.Expr:
+        """The value after its cast, before the default; prepare compares it with the source to
+        quarantine what a cast lost (it never nulls a value silently)."""
+        e = self.source_expression()
         if self.cast == "bool":
-            # Warehouses spell booleans many ways; unknown spellings become null, not True.
+            # Warehouses spell booleans many ways; an unknown spelling is lost by the cast (and quarantined).
             text = e.cast(pl.String).str.strip_chars().str.to_lowercase()
             e = pl.when(text.is_in(_TRUE)).then(True).when(text.is_in(_FALSE)).then(False).otherwise(None)
         elif self.cast is not None:
             e = e.cast(CASTS[self.cast], strict=False)
+        return e
+
+    def expression(self) -> pl.Expr:
+        e = self.cast_expression()
         if self.default is not None:
             e = e.fill_null(pl.lit(self.default))
         return e.alias(self.target)
