@@ -310,12 +310,16 @@ def test_a_derived_total_that_overflows_is_quarantined_never_sent_as_null():
     assert p.rows_read == p.rows_valid + p.rows_quarantined + p.rows_superseded
 
 
-def test_payloads_never_carry_a_null_total_revenue():
-    import orjson
-
-    p = run(ORDER_MAPPING, order_rows(2) + order_rows(1, order_id="o2", price=math.nan) + order_rows(1, order_id="o3", price=None))
-    for part in payload_parts(p.records):
-        assert isinstance(orjson.loads(part)["TotalRevenue"], float)
+def test_serialization_refuses_non_finite_numbers_rather_than_writing_null():
+    # Polars writes NaN as null, which the API reads as absent (revenue 1): a slip must fail loudly.
+    p = run(ORDER_MAPPING, order_rows(2))
+    slipped = p.records.with_columns(pl.lit(math.inf).alias("TotalRevenue"))
+    with pytest.raises(ValueError, match="TotalRevenue"):
+        payload_parts(slipped)
+    nested = p.records.with_columns(pl.col("OrderItems").list.eval(
+        pl.element().struct.with_fields(pl.lit(math.nan).alias("Price"))))
+    with pytest.raises(ValueError, match="OrderItems.Price"):
+        payload_parts(nested)
 
 
 # A cast that loses a value quarantines it (rule type, the raw text), never nulls it silently.
@@ -471,3 +475,10 @@ ORDER_MAPPING_WITH_NAMES = entity_mapping_from_dict("orders", {
     "OrderItems": {"key": "line_id", "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price",
                                                 "ProductName": "product_name"}},
 })
+
+
+def test_a_blank_is_what_the_api_calls_blank():
+    # U+001C..U+001F are whitespace to the API (and Python's str.strip) but not to Rust's trim.
+    p = run(CUSTOMER_MAPPING, [customer_rows(id="\x1c", email=None), customer_rows(id="c2", email="\x1f")])
+    assert reasons(p) == {("one_of_required", "CustomerId, Email")}
+    assert p.normalization["blank_to_null"] == 2

@@ -50,6 +50,10 @@ _URL = re.compile(URL_PATTERN, re.IGNORECASE)
 
 LANGUAGE_MAX_LENGTH = 10
 
+# What Python's str.strip() removes (the sandbox's notion of a blank value). Polars' strip_chars()
+# alone follows Rust, which keeps U+001C..U+001F; the pipeline strips exactly these characters.
+WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
+
 
 def is_currency(value: str) -> bool:
     return value in CURRENCIES

@@ -114,7 +114,7 @@ def normalize(frame: pl.DataFrame, spec: EntitySpec, timezone: str = "UTC", enab
             bump("timestamps_to_utc", int(out[col].is_not_null().sum()))
         elif f.kind in (Kind.CURRENCY, Kind.EMAIL):
             before = out[col]
-            after = before.str.strip_chars()
+            after = before.str.strip_chars(formats.WHITESPACE)
             if f.kind is Kind.CURRENCY:
                 after = after.str.to_uppercase()
             bump("currencies_upper_cased" if f.kind is Kind.CURRENCY else "emails_trimmed", int((before != after).sum()))
@@ -123,10 +123,10 @@ def normalize(frame: pl.DataFrame, spec: EntitySpec, timezone: str = "UTC", enab
         out = out.with_columns(fixes)
     blanks = [col for col, _ in string_cols]
     if blanks:
-        blank_counts = out.select((pl.col(c).str.strip_chars() == "").sum() for c in blanks).row(0)
+        blank_counts = out.select((pl.col(c).str.strip_chars(formats.WHITESPACE) == "").sum() for c in blanks).row(0)
         bump("blank_to_null", int(sum(n or 0 for n in blank_counts)))
         out = out.with_columns(
-            pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c)
+            pl.when(pl.col(c).str.strip_chars(formats.WHITESPACE) == "").then(None).otherwise(pl.col(c)).alias(c)
             for c, n in zip(blanks, blank_counts, strict=True) if n
         )
     for col, f in string_cols:

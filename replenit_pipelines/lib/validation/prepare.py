@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandera.polars as pa
 import polars as pl
 
+from replenit_pipelines.lib.contract import formats
 from replenit_pipelines.lib.contract.entities import Kind
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, check_customer_priority
 from replenit_pipelines.lib.validation.normalize import FINITE_FAILURE_PREFIX, TYPE_FAILURE_PREFIX, flat_fields, normalize
@@ -55,7 +56,7 @@ class Prepared:
 
 
 def _has_value(c: pl.Expr) -> pl.Expr:
-    return c.is_not_null() & (c.str.strip_chars() != "")
+    return c.is_not_null() & (c.str.strip_chars(formats.WHITESPACE) != "")
 
 
 def record_key(entity: str, columns: list[str], customer_priority: str = DEFAULT_CUSTOMER_PRIORITY) -> pl.Expr:
@@ -65,7 +66,7 @@ def record_key(entity: str, columns: list[str], customer_priority: str = DEFAULT
     namespaces keep an id that looks like an email from merging with an email."""
     if entity == "customers":
         email, cid = pl.col("Email"), pl.col("CustomerId")
-        by_email = pl.when(_has_value(email)).then(pl.lit("email:") + email.str.strip_chars().str.to_lowercase())
+        by_email = pl.when(_has_value(email)).then(pl.lit("email:") + email.str.strip_chars(formats.WHITESPACE).str.to_lowercase())
         by_id = pl.when(_has_value(cid)).then(pl.lit("customerid:") + cid)
         ordered = [("CustomerId", by_id), ("Email", by_email)]
         if customer_priority != "customerid":
@@ -232,7 +233,7 @@ def _cast_failures(mapping: EntityMapping, raw: pl.DataFrame) -> list[pl.Expr]:
         src, dtype = f.source_expression(), types[f.target]
         present = src.is_not_null()
         if dtype == pl.String:
-            present = present & (src.str.strip_chars() != "")  # a blank is no value, not a failed cast
+            present = present & (src.str.strip_chars(formats.WHITESPACE) != "")  # a blank is no value, not a failed cast
         lost = present & f.cast_expression().is_null()
         if f.cast == "int" and dtype.is_float():
             lost = lost | (present & (src != src.round(0)))
@@ -387,10 +388,29 @@ def prepare(
     )
 
 
+def _refuse_non_finite(frame: pl.DataFrame) -> None:
+    """Polars writes NaN and ±inf as null, which the API reads as absent (a revenue of 1): prepare
+    quarantines them, and this guard makes a slip there an error instead of wrong data."""
+    checks = []
+    for name, dtype in frame.schema.items():
+        if dtype.is_float():
+            checks.append((name, pl.col(name)))
+        elif isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+            checks += [(f"{name}.{f.name}", pl.col(name).explode().struct.field(f.name))
+                       for f in dtype.inner.fields if f.dtype.is_float()]
+    if not checks:
+        return
+    bad = frame.select((~e.is_finite()).any().alias(n) for n, e in checks).row(0, named=True)
+    offending = [n for n, v in bad.items() if v]
+    if offending:
+        raise ValueError(f"non-finite numbers in {', '.join(offending)} reached serialization: prepare must quarantine them")
+
+
 def payload_parts(records: pl.DataFrame, chunk_rows: int = 100_000) -> list[bytes]:
     """One JSON document per record, written by Polars in chunks (so no window-sized JSON text is
     ever held at once); null fields are written as null, which the API reads as absent."""
     frame = records.select([c for c in records.columns if not c.startswith("__")])
+    _refuse_non_finite(frame)
     parts: list[bytes] = []
     for offset in range(0, frame.height, chunk_rows):
         buffer = io.BytesIO()

@@ -62,7 +62,7 @@ def _column(f: FieldSpec, required: bool) -> pa.Column:
     if f.kind in STRING_KINDS:
         dtype = pl.String
         if required:
-            checks.append(_expr_check("required", lambda c: c.str.strip_chars().str.len_chars() > 0))
+            checks.append(_expr_check("required", lambda c: c.str.strip_chars(formats.WHITESPACE).str.len_chars() > 0))
         if f.max_length is not None:
             n = f.max_length
             checks.append(_max_length_check(n))
