@@ -361,7 +361,7 @@ def test_a_text_column_for_a_bool_field_is_a_mapping_error_naming_the_file_and_f
         run(customers_with(GdprOptin="consent"), [{"id": "c1", "consent": "yes", "updated_at": TS}])
     message = str(err.value)
     assert "mappings/shop.yaml" in message and "customers.GdprOptin" in message and "column consent" in message
-    assert "cast: bool" in message and "\n" not in message
+    assert "write GdprOptin: {column: consent, cast: bool}" in message and "\n" not in message
 
 
 def test_a_text_column_for_a_list_field_is_a_mapping_error_with_the_expr_hint():

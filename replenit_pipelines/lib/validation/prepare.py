@@ -194,12 +194,17 @@ def _describe(f: FieldMapping) -> str:
     return f"constant {f.constant!r}"
 
 
-_CAST_HINTS = {
-    Kind.BOOL: "add `cast: bool` to it (reads true/false, yes/no, y/n, t/f, 1/0)",
-    Kind.INT: "add `cast: int` to it",
-    Kind.NUMBER: "add `cast: float` to it",
-    Kind.STRING_LIST: "a list is written as an expr that builds one, e.g. {expr: \"string_to_array(category, '/')\"}",
-}
+_CASTS_FOR = {Kind.BOOL: "bool", Kind.INT: "int", Kind.NUMBER: "float"}
+
+
+def _what_to_write(f: FieldMapping, kind: Kind | None) -> str:
+    name = f.target.split(".")[-1]
+    if kind is Kind.STRING_LIST:
+        return f"a list is written as an expr that builds one, e.g. {name}: {{expr: \"string_to_array(category, '/')\"}}"
+    cast = _CASTS_FOR.get(kind, "string")  # type: ignore[arg-type]
+    source = f"column: {f.column}" if f.column is not None else f"expr: {f.expr!r}" if f.expr is not None else f"constant: {f.constant!r}"
+    reads = " (reads true/false, yes/no, y/n, t/f, 1/0; other spellings are quarantined)" if cast == "bool" else ""
+    return f"write {name}: {{{source}, cast: {cast}}}{reads}"
 
 
 def _mapping_error(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool, exc: Exception) -> MappingError:
@@ -221,7 +226,7 @@ def _mapping_error(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: 
         except pl.exceptions.PolarsError as field_exc:
             kind = kinds.get(f.target)
             reason = str(field_exc).splitlines()[0]
-            hint = _CAST_HINTS.get(kind, "add `cast: string` to it")
+            hint = _what_to_write(f, kind)
             return MappingError(f"{where} is {source_type}, which {f.target} ({kind.value if kind else '?'}) cannot take "
                                 f"({reason}): {hint}")
     return MappingError(f"{mapping.origin}: {mapping.entity}: the mapping cannot be applied: {str(exc).splitlines()[0]}")
