@@ -75,14 +75,14 @@ def check_accounting(prepared, spec, priority="email"):
     assert len(set(identities)) == len(identities), "two records sent that the API would merge"
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(customer_row, max_size=25), priorities)
 def test_random_customers_are_accounted_for(rows, priority):
     prepared = prepare(CUSTOMER_MAPPING, pl.DataFrame(rows, schema=CUSTOMER_SCHEMA), customer_priority=priority)
     check_accounting(prepared, CUSTOMER, priority)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(order_row, order_row.map(lambda r: {**r, **NO_LINE})), max_size=25))
 def test_random_orders_are_accounted_for(rows):
     prepared = prepare(ORDER_MAPPING, pl.DataFrame(rows, schema=ORDER_SCHEMA))
@@ -93,7 +93,7 @@ def test_random_orders_are_accounted_for(rows):
         assert record["TotalQuantity"] == sum(i["Quantity"] for i in lines)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(product_row, product_row.map(lambda r: {**r, **NO_VARIANT})), max_size=20))
 def test_random_products_are_accounted_for(rows):
     check_accounting(prepare(PRODUCT_MAPPING, pl.DataFrame(rows, schema=PRODUCT_SCHEMA)), PRODUCT)
