@@ -16,7 +16,7 @@ from helpers import (
     reasons,
     run,
 )
-from replenit_pipelines.lib.validation import payload_parts
+from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 
 
@@ -482,3 +482,11 @@ def test_a_blank_is_what_the_api_calls_blank():
     p = run(CUSTOMER_MAPPING, [customer_rows(id="\x1c", email=None), customer_rows(id="c2", email="\x1f")])
     assert reasons(p) == {("one_of_required", "CustomerId, Email")}
     assert p.normalization["blank_to_null"] == 2
+
+
+def test_a_cast_that_cannot_read_its_column_type_is_a_mapping_error():
+    from replenit_pipelines.lib.warehouse import MappingError
+
+    frame = pl.DataFrame({"id": ["c1"], "tags": [["a"]], "updated_at": [TS]})
+    with pytest.raises(MappingError, match=r"mappings/shop.yaml: customers.GdprOptin \(column tags\) .*cast: bool cannot read"):
+        prepare(customers_with(GdprOptin={"column": "tags", "cast": "bool"}), frame)

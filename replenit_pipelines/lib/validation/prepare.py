@@ -213,13 +213,14 @@ def _mapping_error(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: 
     kinds = {col: f.kind for col, f in flat_fields(spec)}
     for f in mapping.all_fields:
         where = f"{mapping.origin}: {mapping.entity}.{f.target} ({_describe(f)})"
+        source_type = None
         try:
             source_type = raw.lazy().select(f.source_expression()).collect_schema().dtypes()[0]
             mapped = raw.select(f.expression())
         except pl.exceptions.PolarsError as field_exc:
             reason = str(field_exc).splitlines()[0]
-            hint = (f"the cast {f.cast} cannot read it: drop the cast or cast in the expr" if f.cast
-                    else "fix the expr: it is Polars SQL over the source's columns")
+            hint = ("fix the expr: it is Polars SQL over the source's columns" if f.expr is not None
+                    else f"cast: {f.cast} cannot read a {source_type}: drop the cast or compute the value in an expr")
             return MappingError(f"{where} cannot be evaluated: {reason}; {hint}")
         try:
             normalize(mapped, spec, mapping.source.timezone, normalize_values)
