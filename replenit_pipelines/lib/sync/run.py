@@ -103,6 +103,7 @@ def sync_window(
 ) -> SyncResult:
     started = time.monotonic()
     gate = gate or GatePolicy()
+    without_window_value = warehouse.rows_without_window_value(mapping)  # before sending: a failure costs no quota
     prepared = prepare(mapping, warehouse.read(mapping, start, end))
     history = store.recent_runs(mapping.entity, gate.baseline_runs, partition_key) if store and gate.mode == "baseline" else []
     decision = decide(gate, prepared.rows_read, prepared.rows_superseded, prepared.rows_quarantined, history)
@@ -125,7 +126,7 @@ def sync_window(
         prepared=prepared, report=report, quarantine_share=share, held_back=held_back,
         rows_delivered=delivered, rows_dead_lettered=dead, rows_held_back=prepared.rows_valid if held_back else 0,
         duration_s=time.monotonic() - started, stop_error=str(stop) if stop else None, gate=decision,
-        rows_without_window_value=warehouse.rows_without_window_value(mapping),
+        rows_without_window_value=without_window_value,
     )
     if store is not None:
         dead_letters = _dead_letters(prepared, report, parts) if report else pl.DataFrame(schema=DEAD_LETTER_SCHEMA)
