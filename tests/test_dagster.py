@@ -323,3 +323,11 @@ def test_an_order_with_a_line_in_another_hour_is_sent_whole(instance, sandbox, e
     assert run_job(load(), "products_and_orders_hourly_sync", "2026-11-26-03:00", instance).success
     stored = sandbox_records(sandbox, env["REPLENIT_TENANT_ID"], "orders")
     assert len(stored[order_id]["OrderItems"]) == lines
+
+
+def test_the_customer_priority_setting_reaches_the_replenit_resource(monkeypatch, env):
+    from replenit_pipelines.definitions import defs as load
+
+    assert load().resources["replenit"].customer_priority == "email"
+    monkeypatch.setenv("REPLENIT_CUSTOMER_PRIORITY", "customerid")
+    assert load().resources["replenit"].customer_priority == "customerid"

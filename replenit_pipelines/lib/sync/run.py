@@ -104,7 +104,7 @@ def sync_window(
     started = time.monotonic()
     gate = gate or GatePolicy()
     without_window_value = warehouse.rows_without_window_value(mapping)  # before sending: a failure costs no quota
-    prepared = prepare(mapping, warehouse.read(mapping, start, end))
+    prepared = prepare(mapping, warehouse.read(mapping, start, end), customer_priority=customer_priority)
     history = store.recent_runs(mapping.entity, gate.baseline_runs, partition_key) if store and gate.mode == "baseline" else []
     decision = decide(gate, prepared.rows_read, prepared.rows_superseded, prepared.rows_quarantined, history)
     share, held_back = decision.share, decision.held_back
