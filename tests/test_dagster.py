@@ -256,7 +256,7 @@ def test_steady_dirt_flows_and_rows_without_a_window_value_are_counted(instance,
     day = datetime(2026, 11, 26)
     warehouse_copy(warehouse_file, tmp_path,
                    # About 8% of the day's customers with a bad email: steady dirt, above the old 5% gate.
-                   ("UPDATE customers SET email = 'not-an-email' WHERE updated_at >= ? AND updated_at < ? "
+                   ("UPDATE customers SET email = 'not-an-email-' || customer_id WHERE updated_at >= ? AND updated_at < ? "
                     "AND hash(customer_id) % 12 = 0", [day, day + timedelta(days=1)]),
                    ("UPDATE customers SET updated_at = NULL WHERE hash(customer_id) % 50 = 1", []))
     with duckdb.connect(os.environ["REPLENIT_WAREHOUSE"], read_only=True) as con:
@@ -293,7 +293,7 @@ def test_a_share_far_above_the_entitys_baseline_holds_back_and_says_why(instance
             "rows_read": 3000, "rows_quarantined": 60, "rows_superseded": 0})
     day = datetime(2026, 11, 26)
     warehouse_copy(warehouse_file, tmp_path, (  # a broken upstream: a third of the day's emails
-        "UPDATE customers SET email = 'broken' WHERE updated_at >= ? AND updated_at < ? AND hash(customer_id) % 3 = 0",
+        "UPDATE customers SET email = 'broken-' || customer_id WHERE updated_at >= ? AND updated_at < ? AND hash(customer_id) % 3 = 0",
         [day, day + timedelta(days=1)]))
     from replenit_pipelines.definitions import defs as load
 
