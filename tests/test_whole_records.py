@@ -89,6 +89,18 @@ def test_a_window_reads_every_row_of_each_record_it_touches(kind, warehouse_file
     assert read(kind, warehouse_file, H05, H05 + HOUR)["order_id"].to_list() == ["o-other", "o-other"]
 
 
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM order_lines WHERE updated_at >= $start  -- no upper bound: every later row too\n;",
+    "SELECT * FROM order_lines",  # no window at all: every window reads everything
+])
+def test_a_query_that_selects_more_than_the_window_reads_no_row_twice(warehouse_file, query):
+    frame = Warehouse(warehouse_file).read(order_mapping({"query": query}), H00, H00 + HOUR)
+    with duckdb.connect(str(warehouse_file), read_only=True) as con:
+        everything = con.sql("SELECT * FROM order_lines").pl()
+    assert frame.height == everything.height
+    assert frame.sort(pl.all()).equals(everything.sort(pl.all()))
+
+
 def test_products_are_read_with_all_their_variants(tmp_path):
     path = tmp_path / "wh.duckdb"
     with duckdb.connect(str(path)) as con:

@@ -23,7 +23,12 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 # The widest window a query source is run for when it reads whole records (DuckDB's TIMESTAMP
 # covers these; naive, since the column's zone does not matter at the ends of time).
 _ALL_TIME = (datetime(1, 1, 2), datetime(9999, 12, 30))
-_KEYS_PARAM = "replenit_record_keys"
+_WINDOW_PARAM = re.compile(r"\$(start|end)\b")
+
+
+def _query_text(src: SourceSpec) -> str:
+    """The mapping's query, ready to be a subquery (no trailing semicolon)."""
+    return (src.query or "").strip().rstrip(";").rstrip()
 
 
 def _quote(identifier: str) -> str:
@@ -111,7 +116,7 @@ class Warehouse:
                     f"Set source.table to one of them (or REPLENIT_WAREHOUSE to the right file)"
                 ) from None
         try:
-            return con.sql(f"SELECT * FROM ({src.query}) LIMIT 0",  # noqa: S608 - the mapping's own query
+            return con.sql(f"SELECT * FROM (\n{_query_text(src)}\n) LIMIT 0",  # noqa: S608 - the mapping's own query
                            params=self._params(src, *_ALL_TIME)).pl().schema
         except duckdb.Error as exc:
             raise MappingError(f"{mapping.origin}: {mapping.entity}: the source query fails: "
@@ -150,7 +155,8 @@ class Warehouse:
 
     @staticmethod
     def _params(src: SourceSpec, start: datetime, end: datetime) -> dict:
-        return {k: v for k, v in {"start": start, "end": end}.items() if f"${k}" in (src.query or "")}
+        used = set(_WINDOW_PARAM.findall(src.query or ""))
+        return {k: v for k, v in {"start": start, "end": end}.items() if k in used}
 
     @staticmethod
     def _scan(src: SourceSpec) -> pl.LazyFrame:
@@ -206,29 +212,28 @@ class Warehouse:
 
     def _read_query(self, con: duckdb.DuckDBPyConnection, mapping: EntityMapping, key: str | None,
                     lo: datetime, hi: datetime) -> pl.DataFrame:
-        """The user's query for the window gives the touched records; the same query over all time
-        ($start and $end bound to the ends of time) gives their other rows."""
+        """The user's query for the window gives the records it touches; the same query over all
+        time ($start and $end bound to the ends of time) gives their other rows. One statement:
+        the window's rows, then the other rows of their records (EXCEPT ALL the window's rows, so
+        no row is read twice, whatever the query does with $start and $end)."""
         src = mapping.source
-        query = src.query or ""
+        query = _query_text(src)
+        params = self._params(src, lo, hi)
+        if key is None:
+            sql = query
+        else:
+            k = _quote(key)
+            wide = _WINDOW_PARAM.sub(lambda m: f"$replenit_all_{m.group(1)}", query)
+            params |= {f"replenit_all_{name}": bound for name, bound in self._params(src, *_ALL_TIME).items()}
+            sql = (f"WITH replenit_window AS MATERIALIZED (\n{query}\n) "  # noqa: S608 - the mapping's query; values bound
+                   f"SELECT * FROM replenit_window UNION ALL ("
+                   f"SELECT * FROM (\n{wide}\n) WHERE {k} IN (SELECT {k} FROM replenit_window) "
+                   f"EXCEPT ALL SELECT * FROM replenit_window)")
         try:
-            window = con.sql(query, params=self._params(src, lo, hi)).pl()
-            if key is None:
-                return window
-            keys = window.get_column(key).drop_nulls().unique().to_list()
-            if not keys:
-                return window
-            # The window's own rows are taken as read, so a record is never read twice; all other
-            # rows of its records come from the query over all time.
-            k, col = _quote(key), _quote(src.window_column)
-            others = con.sql(
-                f"SELECT * FROM ({query}) WHERE {k} IN (SELECT unnest(${_KEYS_PARAM})) "  # noqa: S608 - the mapping's query; values bound
-                f"AND ({col} IS NULL OR {col} < $replenit_lo OR {col} >= $replenit_hi)",
-                params={**self._params(src, *_ALL_TIME), _KEYS_PARAM: keys, "replenit_lo": lo, "replenit_hi": hi},
-            ).pl()
+            return con.sql(sql, params=params).pl()
         except duckdb.Error as exc:
             raise MappingError(f"{mapping.origin}: {mapping.entity}: the source query fails: "
                                f"{str(exc).splitlines()[0]}; fix source.query") from None
-        return pl.concat([window, others], how="vertical_relaxed") if others.height else window
 
     def rows_without_window_value(self, mapping: EntityMapping) -> int:
         """Rows whose window column is NULL: no window ever reads them. For a query source, the
@@ -241,5 +246,5 @@ class Warehouse:
             if src.table:
                 sql, params = f"SELECT count(*) FROM {_quote(src.table)} WHERE {col} IS NULL", None  # noqa: S608
             else:
-                sql, params = f"SELECT count(*) FROM ({src.query}) WHERE {col} IS NULL", self._params(src, *_ALL_TIME)  # noqa: S608
+                sql, params = f"SELECT count(*) FROM (\n{_query_text(src)}\n) WHERE {col} IS NULL", self._params(src, *_ALL_TIME)  # noqa: S608
             return int(con.sql(sql, params=params).fetchall()[0][0])
