@@ -73,10 +73,11 @@ class StateStore:
     def recent_runs(self, entity: str, limit: int, exclude_partition: str | None = None) -> list[RecentRun]:
         """The entity's latest runs that were not held back, newest first: the quarantine gate's
         baseline. Runs of `exclude_partition` (the window being judged) are left out."""
-        rows = self.query(
-            "SELECT rows_read, rows_superseded, rows_quarantined FROM sync_runs "
-            "WHERE entity = ? AND outcome <> 'held_back' AND partition_key IS DISTINCT FROM ? "
-            "ORDER BY finished_at DESC LIMIT ?",
-            [entity, exclude_partition, limit],
-        )
+        with self._lock:  # another process may be writing: DuckDB would refuse the read-only open
+            rows = self.query(
+                "SELECT rows_read, rows_superseded, rows_quarantined FROM sync_runs "
+                "WHERE entity = ? AND outcome <> 'held_back' AND partition_key IS DISTINCT FROM ? "
+                "ORDER BY finished_at DESC LIMIT ?",
+                [entity, exclude_partition, limit],
+            )
         return [RecentRun(*(int(v or 0) for v in row)) for row in rows.iter_rows()]
