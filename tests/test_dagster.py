@@ -100,9 +100,10 @@ def test_definitions_snapshot(defs):
         assert node.partitions_def.timezone == "UTC"
     checks = sorted((c.asset_key.path[1], c.name) for c in graph.asset_check_keys)
     assert checks == sorted((e, n) for e in ("customers", "orders", "products")
-                            for n in ("delivery_complete", "quarantine_share", "row_count_in_range"))
+                            for n in ("delivery_complete", "quarantine_share", "row_count_in_range", "window_column_not_null"))
     blocking = {(s.asset_key.path[1], s.name): s.blocking for a in repo.assets_defs_by_key.values() for s in a.check_specs}
     assert blocking[("orders", "quarantine_share")] and not blocking[("orders", "row_count_in_range")]
+    assert not blocking[("customers", "window_column_not_null")]
     schedules = {s.name: s.cron_schedule for s in repo.schedule_defs}
     assert schedules == {"customers_daily_sync_schedule": "15 0 * * *", "products_and_orders_hourly_sync_schedule": "5 * * * *"}
     assert set(defs.resources) == {"replenit", "warehouse", "state"}
@@ -201,8 +202,8 @@ def test_dirty_partition_fails_its_check_and_sends_nothing_downstream(defs, inst
     os.environ["REPLENIT_WAREHOUSE"] = str(dirty)
     from replenit_pipelines.definitions import defs as load
 
-    # A small window: the gate's minimum count is lowered so that its few bad rows trip it.
-    gate = {"ops": {"replenit__products": {"config": {"max_quarantine_share": 0.05, "min_quarantined_rows": 1}}}}
+    # A small window: the old fixed gate, its minimum count lowered so that its few bad rows trip it.
+    gate = {"ops": {"replenit__products": {"config": {"gate": "fixed", "max_quarantine_share": 0.05, "min_quarantined_rows": 1}}}}
     result = run_job(load(), "products_and_orders_hourly_sync", HOUR, instance, gate)
     assert not result.success
     checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
@@ -231,3 +232,102 @@ def test_definitions_need_no_secret_until_a_run(monkeypatch, env, instance):
     defs = load()  # loads with the key unset
     with pytest.raises(dg.DagsterInvalidConfigError, match='environment variable "REPLENIT_API_KEY" which is not set'):
         run_job(defs, "customers_daily_sync", DAY, instance)
+
+
+# --- the default gate, rows without a window value, whole records (issues 8 and 9) -------------
+
+def warehouse_copy(warehouse_file, tmp_path, *statements) -> Path:
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(Path(warehouse_file).read_bytes())
+    with duckdb.connect(str(copy)) as con:
+        for sql, params in statements:
+            con.execute(sql, params)
+    os.environ["REPLENIT_WAREHOUSE"] = str(copy)  # restored by the env fixture's monkeypatch
+    return copy
+
+
+def check_results(result, entity) -> dict:
+    return {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
+            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+            and e.asset_check_evaluation_data.asset_key.path[1] == entity}
+
+
+def test_steady_dirt_flows_and_rows_without_a_window_value_are_counted(instance, sandbox, env, warehouse_file, tmp_path):
+    day = datetime(2026, 11, 26)
+    warehouse_copy(warehouse_file, tmp_path,
+                   # About 8% of the day's customers with a bad email: steady dirt, above the old 5% gate.
+                   ("UPDATE customers SET email = 'not-an-email-' || customer_id WHERE updated_at >= ? AND updated_at < ? "
+                    "AND hash(customer_id) % 12 = 0", [day, day + timedelta(days=1)]),
+                   ("UPDATE customers SET updated_at = NULL WHERE hash(customer_id) % 50 = 1", []))
+    with duckdb.connect(os.environ["REPLENIT_WAREHOUSE"], read_only=True) as con:
+        nulls = con.execute("SELECT count(*) FROM customers WHERE updated_at IS NULL").fetchall()[0][0]
+    from replenit_pipelines.definitions import defs as load
+
+    result = run_job(load(), "customers_daily_sync", DAY, instance)
+    assert result.success
+    (mat,) = result.asset_materializations_for_node("replenit__customers")
+    md = {k: v.value for k, v in mat.metadata.items()}
+    assert md["quarantine_share"] > 0.05 and md["rows_quarantined"] >= 20 and md["rows_delivered"] > 0
+    checks = check_results(result, "customers")
+    assert checks["quarantine_share"].passed and "no baseline yet" in checks["quarantine_share"].description
+    assert nulls > 0 and md["rows_without_window_value"] == nulls
+    null_check = checks["window_column_not_null"]
+    assert not null_check.passed and null_check.severity == dg.AssetCheckSeverity.WARN
+    assert f"{nulls:,} rows of customers have a NULL updated_at" in null_check.description
+    assert "no partition will ever read them" in null_check.description
+
+
+def test_a_share_far_above_the_entitys_baseline_holds_back_and_says_why(instance, sandbox, env, warehouse_file, tmp_path):
+    import polars as pl
+
+    from replenit_pipelines.lib.sync import StateStore
+
+    store = StateStore(Path(env["REPLENIT_STATE_DIR"]) / "state.duckdb")
+    empty_q = pl.DataFrame(schema={"record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String, "field": pl.String,
+                                   "value": pl.String})
+    empty_d = pl.DataFrame(schema={"record_id": pl.String, "status": pl.String, "reasons": pl.List(pl.String),
+                                   "payload": pl.String})
+    for i in range(5):  # five earlier days at 2% quarantined
+        store.record(f"earlier-{i}", f"2026-11-{10 + i}", "customers", empty_q, empty_d, {
+            "partition_key": f"2026-11-{10 + i}", "entity": "customers", "outcome": "delivered",
+            "rows_read": 3000, "rows_quarantined": 60, "rows_superseded": 0})
+    day = datetime(2026, 11, 26)
+    warehouse_copy(warehouse_file, tmp_path, (  # a broken upstream: a third of the day's emails
+        "UPDATE customers SET email = 'broken-' || customer_id WHERE updated_at >= ? AND updated_at < ? AND hash(customer_id) % 3 = 0",
+        [day, day + timedelta(days=1)]))
+    from replenit_pipelines.definitions import defs as load
+
+    result = run_job(load(), "customers_daily_sync", DAY, instance)
+    assert not result.success
+    check = check_results(result, "customers")["quarantine_share"]
+    assert not check.passed
+    text = check.description
+    assert "Held back, nothing sent" in text and "baseline 2.0% over the last 5 runs" in text and "ceiling 50%" in text
+    assert check.metadata["baseline_share"].value == pytest.approx(0.02)
+    assert sandbox_records(sandbox, env["REPLENIT_TENANT_ID"], "customers") == {}
+
+
+def test_an_order_with_a_line_in_another_hour_is_sent_whole(instance, sandbox, env, warehouse_file, tmp_path):
+    hour = datetime(2026, 11, 26, 14)
+    with duckdb.connect(str(warehouse_file), read_only=True) as con:
+        order_id, lines = con.execute(
+            "SELECT order_id, count(DISTINCT line_id) FROM order_lines WHERE updated_at >= ? AND updated_at < ? "
+            "GROUP BY 1 HAVING count(DISTINCT line_id) >= 3 ORDER BY 1 LIMIT 1", [hour, hour + timedelta(hours=1)]
+        ).fetchall()[0]
+    # One line of the order moves to 03:00 (TPC-DS: one line at 00:00, the rest later that day).
+    warehouse_copy(warehouse_file, tmp_path, (
+        "UPDATE order_lines SET updated_at = ? WHERE line_id = (SELECT min(line_id) FROM order_lines WHERE order_id = ?)",
+        [datetime(2026, 11, 26, 3, 30), order_id]))
+    from replenit_pipelines.definitions import defs as load
+
+    assert run_job(load(), "products_and_orders_hourly_sync", "2026-11-26-03:00", instance).success
+    stored = sandbox_records(sandbox, env["REPLENIT_TENANT_ID"], "orders")
+    assert len(stored[order_id]["OrderItems"]) == lines
+
+
+def test_the_customer_priority_setting_reaches_the_replenit_resource(monkeypatch, env):
+    from replenit_pipelines.definitions import defs as load
+
+    assert load().resources["replenit"].customer_priority == "email"
+    monkeypatch.setenv("REPLENIT_CUSTOMER_PRIORITY", "customerid")
+    assert load().resources["replenit"].customer_priority == "customerid"

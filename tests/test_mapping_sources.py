@@ -153,3 +153,30 @@ def test_a_missing_column_is_named_when_a_window_is_prepared(tmp_path):
     raw = pl.DataFrame({"customer_id": ["c1"], "updated_at": [END]})
     with pytest.raises(MappingError, match=f"cust_no.*{path.name}|{path}.*cust_no"):
         prepare(mapping, raw)
+
+
+@pytest.mark.parametrize("source,needles", [
+    ("{table: customer}", ["table 'customer' is not in", "did you mean 'customers'?", "Set source.table"]),
+    ("{table: customers, window_column: updated}", ["window column 'updated' is not a column of table customers",
+                                                    "did you mean 'updated_at'?", "Set source.window_column"]),
+    ("{query: 'SELECT * FROM custmers WHERE updated_at >= $start'}", ["the source query fails", "custmers",
+                                                                      "fix source.query"]),
+])
+def test_a_missing_table_or_window_column_is_one_line_that_says_what_to_set(tmp_path, demo_db, source, needles):
+    path = write(tmp_path, f"customers:\n  source: {source}\n  fields: {{CustomerId: customer_id}}\n")
+    mapping = load_mapping(path)["customers"]
+    for attempt in (lambda: Warehouse(demo_db).read(mapping, END - timedelta(days=1), END),
+                    lambda: Warehouse(demo_db).check(mapping)):
+        with pytest.raises(MappingError) as info:
+            attempt()
+        message = str(info.value)
+        assert "\n" not in message and str(path) in message and "customers" in message, message
+        for needle in needles:
+            assert needle in message, message
+
+
+def test_a_missing_window_column_in_files_is_named(tmp_path):
+    pl.DataFrame({"customer_id": ["c1"], "changed_at": [END]}).write_parquet(tmp_path / "c.parquet")
+    path = write(tmp_path, "customers:\n  source: {path: c.parquet}\n  fields: {CustomerId: customer_id}\n")
+    with pytest.raises(MappingError, match=r"window column 'updated_at' is not a column of path .*it has: customer_id, changed_at"):
+        Warehouse(None).read(load_mapping(path)["customers"], END - timedelta(days=1), END)

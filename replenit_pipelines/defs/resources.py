@@ -4,6 +4,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from replenit_pipelines.defs import settings
+from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sandbox.ratelimit import parse_limits
 from replenit_pipelines.lib.sync import StateStore
@@ -21,6 +22,8 @@ class ReplenitResource(dg.ConfigurableResource):
     max_in_flight: int = 4
     read_timeout_s: float = 60.0
     max_attempts: int = 5
+    # How the tenant matches customers (REPLENIT_CUSTOMER_PRIORITY): prepare supersedes by it.
+    customer_priority: str = DEFAULT_CUSTOMER_PRIORITY
 
     def client(self) -> ReplenitClient:
         return ReplenitClient(ClientConfig(
@@ -75,6 +78,7 @@ def resources() -> dg.Definitions:
             tenant_id=dg.EnvVar("REPLENIT_TENANT_ID"),
             api_key=dg.EnvVar("REPLENIT_API_KEY"),
             limits=_env_or("REPLENIT_LIMITS", "100/60,5000/3600"),
+            customer_priority=settings.customer_priority(),
         ),
         "warehouse": WarehouseResource(database=settings.warehouse_path(), mapping=str(settings.mapping_path())),
         "state": StateStoreResource(path=str(settings.state_dir() / "state.duckdb")),

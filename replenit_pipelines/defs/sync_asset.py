@@ -9,7 +9,7 @@ from replenit_pipelines.defs import settings
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
 from replenit_pipelines.defs.sources import source_key
 from replenit_pipelines.lib.delivery import BatchProgress
-from replenit_pipelines.lib.sync import SyncResult, sync_window
+from replenit_pipelines.lib.sync import GatePolicy, SyncResult, sync_window
 from replenit_pipelines.lib.warehouse import EntityMapping, FieldMapping, load_mapping
 
 PROGRESS_EVERY_S = 2.0
@@ -18,8 +18,24 @@ ROW_COUNT_FACTOR = 3.0  # "far from" the recent median: more than 3x above or be
 
 
 class SyncConfig(dg.Config):
-    max_quarantine_share: float = 0.05  # above this share of quarantined rows, nothing is sent ...
-    min_quarantined_rows: int = 20  # ... provided at least this many rows were quarantined
+    """The quarantine gate (lib/sync/gate.py; docs/operating.md says when it trips)."""
+
+    gate: str = "baseline"  # "baseline": abnormal for the entity; "fixed": above max_quarantine_share
+    min_quarantined_rows: int = 20  # either mode: fewer quarantined rows never hold a window back
+    ceiling_share: float = 0.5  # baseline: above this share, always held back
+    baseline_runs: int = 14  # baseline: the entity's last N runs that were not held back
+    baseline_factor: float = 3.0  # baseline: held back above factor x baseline ...
+    baseline_margin: float = 0.05  # ... and above baseline + margin
+    max_quarantine_share: float = 0.05  # fixed: held back above this share
+
+    def policy(self) -> GatePolicy:
+        try:
+            return GatePolicy(mode=self.gate, min_quarantined_rows=self.min_quarantined_rows,  # type: ignore[arg-type]
+                              ceiling_share=self.ceiling_share, baseline_runs=self.baseline_runs,
+                              baseline_factor=self.baseline_factor, baseline_margin=self.baseline_margin,
+                              max_quarantine_share=self.max_quarantine_share)
+        except ValueError as exc:
+            raise dg.Failure(f"run config: {exc}") from None
 
 
 def _md_table(header: list[str], rows: list[list]) -> str:
@@ -103,18 +119,35 @@ def _row_count_check(context: dg.AssetExecutionContext, key: dg.AssetKey, rows: 
     )
 
 
+def _window_column_check(mapping: EntityMapping, rows: int) -> dg.AssetCheckResult:
+    col = mapping.source.window_column
+    where = mapping.source.table or mapping.source.path or "the source query"
+    return dg.AssetCheckResult(
+        check_name="window_column_not_null", passed=rows == 0, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"rows_without_window_value": rows, "window_column": col},
+        description=None if rows == 0 else (
+            f"{rows:,} rows of {where} have a NULL {col}: no partition will ever read them. Set {col} in the "
+            f"warehouse (when the row last changed) and they are read by that hour's or day's partition, or "
+            f"send them with the full reconciliation sync (docs/operating.md)."),
+    )
+
+
 def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstream: list[dg.AssetKey], description: str) -> dg.AssetsDefinition:
     key = dg.AssetKey(["replenit", entity])
     mapping = load_mapping(settings.mapping_path())[entity]
     check_specs = [
         dg.AssetCheckSpec("quarantine_share", asset=key, blocking=True,
-                          description="Quarantined rows are at most max_quarantine_share (default 5%) of the window's rows, or fewer "
-                                      "than min_quarantined_rows (default 20); otherwise nothing is sent and downstream "
-                                      "syncs do not run."),
+                          description="The window's quarantined share is normal for this entity: at most 3x its share over its last "
+                                      "14 runs (and at most 5 points above it), never above 50%; or fewer than 20 rows are "
+                                      "quarantined. Otherwise nothing is sent and downstream syncs do not run. Config `gate: "
+                                      "fixed` uses one absolute max_quarantine_share instead."),
         dg.AssetCheckSpec("delivery_complete", asset=key, blocking=True,
                           description="Every valid record was accepted: none rejected by the API, none failed after retries."),
         dg.AssetCheckSpec("row_count_in_range", asset=key, blocking=False,
                           description=f"Rows read are within {ROW_COUNT_FACTOR:g}x of the median of the last {ROW_COUNT_HISTORY} materializations."),
+        dg.AssetCheckSpec("window_column_not_null", asset=key, blocking=False,
+                          description=f"No row of the source has a NULL {mapping.source.window_column}: such rows fall in no "
+                                      "window, so no partition ever reads them."),
     ]
 
     @dg.asset(
@@ -158,19 +191,21 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         with replenit.client() as client:
             result = sync_window(
                 entity_mapping, warehouse.warehouse(), client, state.store(), window.start, window.end,
-                partition, context.run_id, config.max_quarantine_share, config.min_quarantined_rows, progress,
+                partition, context.run_id, config.policy(), progress, customer_priority=replenit.customer_priority,
             )
         counts = result.counts()
         if not result.balanced():
             raise dg.Failure(f"row accounting does not close for {entity} {partition}: {counts}")
         metadata = _metadata(result, entity_mapping)
+        gate = result.gate
+        assert gate is not None
         share_check = dg.AssetCheckResult(
             check_name="quarantine_share", passed=not result.held_back,
-            metadata={"quarantine_share": counts["quarantine_share"], "threshold": config.max_quarantine_share,
+            metadata={**gate.metadata(config.policy()), "reason": gate.reason,
                       "rows_quarantined": counts["rows_quarantined"], "rows_held_back": counts["rows_held_back"]},
-            description=None if not result.held_back else (
-                f"{counts['quarantine_share']:.1%} of rows quarantined (threshold {config.max_quarantine_share:.1%}): "
-                f"nothing sent. Query the quarantine table in {state.path} for run {context.run_id}."),
+            description=gate.reason if not result.held_back else (
+                f"Held back, nothing sent: {gate.reason}. Query the quarantine table in {state.path} for run "
+                f"{context.run_id}; if this share is right, re-run with config gate: fixed and a higher max_quarantine_share."),
         )
         bad = counts["records_rejected"] + counts["records_failed"]
         delivery_check = dg.AssetCheckResult(
@@ -179,6 +214,7 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
             description=None if bad == 0 else f"{bad} records dead-lettered; see dead_letters in {state.path}",
         )
         row_check = _row_count_check(context, key, result.prepared.rows_read)
+        null_check = _window_column_check(entity_mapping, result.rows_without_window_value)
         context.log.info(
             f"{entity} {partition}: read {counts['rows_read']:,} rows; delivered {counts['rows_delivered']:,}, "
             f"quarantined {counts['rows_quarantined']:,}, superseded {counts['rows_superseded']:,}, "
@@ -186,10 +222,10 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
             f"{counts['requests']} requests, {counts['rate_limited_429']} 429s"
         )
         if share_check.passed and delivery_check.passed:
-            yield dg.MaterializeResult(metadata=metadata, check_results=[share_check, delivery_check, row_check])
+            yield dg.MaterializeResult(metadata=metadata, check_results=[share_check, delivery_check, row_check, null_check])
             return
         # A failed blocking check: no materialization, so nothing downstream runs on this partition.
-        for check in (share_check, delivery_check, row_check):
+        for check in (share_check, delivery_check, row_check, null_check):
             yield check
         context.log.error(f"{entity} {partition} not materialized: {share_check.description or delivery_check.description}")
         raise dg.Failure(

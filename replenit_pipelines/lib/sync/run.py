@@ -2,7 +2,7 @@
 
 Plain Python: the Dagster assets call this, the benches call it directly, and its accounting
 always closes: rows read = delivered + quarantined + superseded + unchanged + dead-lettered
-+ held back (valid rows not sent because the partition failed its quarantine threshold).
++ held back (valid rows not sent because the quarantine gate tripped: lib/sync/gate.py).
 """
 
 import time
@@ -12,7 +12,9 @@ from datetime import datetime
 
 import polars as pl
 
+from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
 from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient, ReplenitStopError
+from replenit_pipelines.lib.sync.gate import GateDecision, GatePolicy, decide
 from replenit_pipelines.lib.sync.state import StateStore
 from replenit_pipelines.lib.validation import Prepared, payload_parts, prepare
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
@@ -29,12 +31,14 @@ class SyncResult:
     prepared: Prepared
     report: DeliveryReport | None  # None when nothing was sent
     quarantine_share: float
-    held_back: bool  # over the quarantine threshold: nothing sent
+    held_back: bool  # the quarantine gate tripped: nothing sent
     rows_delivered: int
     rows_dead_lettered: int
     rows_held_back: int
     duration_s: float
     stop_error: str | None = None
+    gate: GateDecision | None = None
+    rows_without_window_value: int = 0  # in the whole source, read by no window (not part of rows_read)
 
     @property
     def rows_unchanged(self) -> int:
@@ -64,6 +68,7 @@ class SyncResult:
             "quota_wait_s": round(c.quota_wait_s, 3) if c else 0.0,
             "records_per_request": round(r.records_per_request, 1) if r else 0.0,
             "quarantine_share": round(self.quarantine_share, 4),
+            "rows_without_window_value": self.rows_without_window_value,
             "duration_s": round(self.duration_s, 3),
         }
 
@@ -92,17 +97,17 @@ def sync_window(
     end: datetime,
     partition_key: str,
     run_id: str,
-    max_quarantine_share: float = 0.05,
-    min_quarantined_rows: int = 20,
+    gate: GatePolicy | None = None,
     progress: Callable[[BatchProgress], None] | None = None,
+    customer_priority: str = DEFAULT_CUSTOMER_PRIORITY,
 ) -> SyncResult:
     started = time.monotonic()
-    prepared = prepare(mapping, warehouse.read(mapping, start, end))
-    considered = prepared.rows_read - prepared.rows_superseded
-    share = prepared.rows_quarantined / considered if considered else 0.0
-    # A handful of bad rows in a small window is quarantined and reported, not a reason to hold
-    # back the window's good rows: the gate needs the share and a minimum count both exceeded.
-    held_back = share > max_quarantine_share and prepared.rows_quarantined >= min_quarantined_rows
+    gate = gate or GatePolicy()
+    without_window_value = warehouse.rows_without_window_value(mapping)  # before sending: a failure costs no quota
+    prepared = prepare(mapping, warehouse.read(mapping, start, end), customer_priority=customer_priority)
+    history = store.recent_runs(mapping.entity, gate.baseline_runs, partition_key) if store and gate.mode == "baseline" else []
+    decision = decide(gate, prepared.rows_read, prepared.rows_superseded, prepared.rows_quarantined, history)
+    share, held_back = decision.share, decision.held_back
     report: DeliveryReport | None = None
     stop: ReplenitStopError | None = None
     parts: list[bytes] = []
@@ -120,7 +125,8 @@ def sync_window(
         entity=mapping.entity, partition_key=partition_key, window_start=start, window_end=end,
         prepared=prepared, report=report, quarantine_share=share, held_back=held_back,
         rows_delivered=delivered, rows_dead_lettered=dead, rows_held_back=prepared.rows_valid if held_back else 0,
-        duration_s=time.monotonic() - started, stop_error=str(stop) if stop else None,
+        duration_s=time.monotonic() - started, stop_error=str(stop) if stop else None, gate=decision,
+        rows_without_window_value=without_window_value,
     )
     if store is not None:
         dead_letters = _dead_letters(prepared, report, parts) if report else pl.DataFrame(schema=DEAD_LETTER_SCHEMA)

@@ -12,6 +12,8 @@ import duckdb
 import polars as pl
 from filelock import FileLock
 
+from replenit_pipelines.lib.sync.gate import RecentRun
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id VARCHAR, partition_key VARCHAR, entity VARCHAR, record_id VARCHAR, source_row UINTEGER,
@@ -67,3 +69,15 @@ class StateStore:
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
         with duckdb.connect(str(self.path), read_only=True) as con:
             return con.sql(sql, params=params).pl()
+
+    def recent_runs(self, entity: str, limit: int, exclude_partition: str | None = None) -> list[RecentRun]:
+        """The entity's latest runs that were not held back, newest first: the quarantine gate's
+        baseline. Runs of `exclude_partition` (the window being judged) are left out."""
+        with self._lock:  # another process may be writing: DuckDB would refuse the read-only open
+            rows = self.query(
+                "SELECT rows_read, rows_superseded, rows_quarantined FROM sync_runs "
+                "WHERE entity = ? AND outcome <> 'held_back' AND partition_key IS DISTINCT FROM ? "
+                "ORDER BY finished_at DESC LIMIT ?",
+                [entity, exclude_partition, limit],
+            )
+        return [RecentRun(*(int(v or 0) for v in row)) for row in rows.iter_rows()]

@@ -1,9 +1,14 @@
 """Warehouse sources: a DuckDB file (a table or a query) or files Polars scans lazily.
 
-Each read returns the rows of one window [start, end) of the source's window column, so a
-partition's rows are all that is ever in memory.
+A window [start, end) of the source's window column selects records; each selected record is then
+read whole. Customers are one row per record, so that is the window's rows. Orders and products
+are one row per line or variant, and a record's rows may carry different timestamps (one line at
+00:00, the others at 13:00): every row of every record with a row in the window is read, whatever
+its timestamp, because the API replaces `OrderItems` and `ProductVariants` whole. Only the
+window's records are ever in memory.
 """
 
+import difflib
 import re
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +20,15 @@ import polars as pl
 from replenit_pipelines.lib.warehouse.mapping import EntityMapping, MappingError, SourceSpec
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+# The widest window a query source is run for when it reads whole records (DuckDB's TIMESTAMP
+# covers these; naive, since the column's zone does not matter at the ends of time).
+_ALL_TIME = (datetime(1, 1, 2), datetime(9999, 12, 30))
+_WINDOW_PARAM = re.compile(r"\$(start|end)\b")
+
+
+def _query_text(src: SourceSpec) -> str:
+    """The mapping's query, ready to be a subquery (no trailing semicolon)."""
+    return (src.query or "").strip().rstrip(";").rstrip()
 
 
 def _quote(identifier: str) -> str:
@@ -31,6 +45,32 @@ def _local_bounds(source: SourceSpec, start: datetime, end: datetime, naive: boo
     return start.astimezone(tz).replace(tzinfo=None), end.astimezone(tz).replace(tzinfo=None)
 
 
+def _did_you_mean(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _naive(dtype: pl.DataType | None) -> bool:
+    return isinstance(dtype, pl.Datetime) and dtype.time_zone is None
+
+
+def record_key_column(mapping: EntityMapping) -> str | None:
+    """The source column behind the record's id (OrderId, ProductId) for entities whose records
+    span several rows; None for customers (one row per record)."""
+    spec = mapping.spec
+    if spec.children_field is None:
+        return None
+    field = next((f for f in mapping.fields if f.target == spec.key_field), None)
+    if field is None or field.column is None:
+        how = "an expr" if field is not None and field.expr is not None else "a constant"
+        raise MappingError(
+            f"{mapping.origin}: {mapping.entity}.{spec.key_field} is {how}, but it must be a column: a window reads "
+            f"every row of each record it touches by that column. Map {spec.key_field} to a column, or use a "
+            f"`query:` source that computes the id as a column (SELECT *, <expression> AS order_key FROM ...)"
+        )
+    return field.column
+
+
 class Warehouse:
     """The warehouse behind a mapping: a DuckDB file, or a folder of files for `path:` sources."""
 
@@ -44,28 +84,79 @@ class Warehouse:
             raise MappingError(f"warehouse {self.database} does not exist (REPLENIT_WAREHOUSE)")
         return duckdb.connect(self.database, read_only=True)
 
-    def columns(self, mapping: EntityMapping) -> dict[str, pl.DataType]:
+    # --- schema, checked before any row is read --------------------------------------------------
+
+    def _where(self, mapping: EntityMapping) -> str:
+        src = mapping.source
+        if src.table:
+            return f"table {src.table}" + (f" in {self.database}" if self.database else "")
+        return f"path {src.path}" if src.path else "the source query"
+
+    def _schema(self, con: duckdb.DuckDBPyConnection | None, mapping: EntityMapping) -> pl.Schema:
+        """The source's columns, or a one-line MappingError: a missing table (with the tables that
+        exist), a query that does not run, files that cannot be read."""
         src = mapping.source
         if src.path:
-            return dict(self._scan(src).collect_schema())
+            try:
+                return self._scan(src).collect_schema()
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                raise MappingError(f"{mapping.origin}: {mapping.entity}: cannot read {src.path}: "
+                                   f"{str(exc).splitlines()[0]}; set source.path") from None
+        assert con is not None
+        if src.table:
+            try:
+                return con.sql(f"SELECT * FROM {_quote(src.table)} LIMIT 0").pl().schema  # noqa: S608 - quoted identifier
+            except duckdb.CatalogException:
+                tables = [r[0] if r[1] == "main" else f"{r[1]}.{r[0]}" for r in con.sql(
+                    "SELECT table_name, schema_name FROM duckdb_tables() UNION ALL "
+                    "SELECT view_name, schema_name FROM duckdb_views() WHERE NOT internal").fetchall()]
+                raise MappingError(
+                    f"{mapping.origin}: {mapping.entity}: table {src.table!r} is not in {self.database}"
+                    f"{_did_you_mean(src.table, tables)}; it has: {', '.join(sorted(tables)) or 'no tables'}. "
+                    f"Set source.table to one of them (or REPLENIT_WAREHOUSE to the right file)"
+                ) from None
+        try:
+            return con.sql(f"SELECT * FROM (\n{_query_text(src)}\n) LIMIT 0",  # noqa: S608 - the mapping's own query
+                           params=self._params(src, *_ALL_TIME)).pl().schema
+        except duckdb.Error as exc:
+            raise MappingError(f"{mapping.origin}: {mapping.entity}: the source query fails: "
+                               f"{str(exc).splitlines()[0]}; fix source.query") from None
+
+    def _check_source_columns(self, mapping: EntityMapping, schema: pl.Schema) -> None:
+        """The window column and the record key must exist before a window is read."""
+        columns = list(schema)
+        src = mapping.source
+        if src.window_column not in schema:
+            raise MappingError(
+                f"{mapping.origin}: {mapping.entity}: window column {src.window_column!r} is not a column of "
+                f"{self._where(mapping)}{_did_you_mean(src.window_column, columns)}; it has: {', '.join(columns)}. "
+                f"Set source.window_column to the column that says when a row last changed"
+            )
+        key = record_key_column(mapping)
+        if key is not None and key not in schema:
+            raise MappingError(
+                f"{mapping.origin}: {mapping.entity}: {mapping.spec.key_field} column {key!r} is not a column of "
+                f"{self._where(mapping)}{_did_you_mean(key, columns)}; it has: {', '.join(columns)}. "
+                f"Set {mapping.spec.key_field} to the column that identifies a record"
+            )
+
+    def columns(self, mapping: EntityMapping) -> dict[str, pl.DataType]:
+        if mapping.source.path:
+            return dict(self._schema(None, mapping))
         with self._connect() as con:
-            rel = con.sql(self._sql(src), params=self._params(src, datetime.min, datetime.min))
-            return dict(rel.limit(0).pl().schema)
+            return dict(self._schema(con, mapping))
 
     def check(self, mapping: EntityMapping) -> None:
-        mapping.check_columns(list(self.columns(mapping)))
+        schema = self.columns(mapping)
+        self._check_source_columns(mapping, pl.Schema(schema))
+        mapping.check_columns(list(schema))
 
-    @staticmethod
-    def _sql(src: SourceSpec) -> str:
-        if src.query:
-            return src.query
-        assert src.table is not None
-        col = _quote(src.window_column)
-        return f"SELECT * FROM {_quote(src.table)} WHERE {col} >= $start AND {col} < $end"  # noqa: S608 - identifiers quoted, values bound
+    # --- reading ------------------------------------------------------------------------------
 
     @staticmethod
     def _params(src: SourceSpec, start: datetime, end: datetime) -> dict:
-        return {k: v for k, v in {"start": start, "end": end}.items() if src.table or f"${k}" in (src.query or "")}
+        used = set(_WINDOW_PARAM.findall(src.query or ""))
+        return {k: v for k, v in {"start": start, "end": end}.items() if k in used}
 
     @staticmethod
     def _scan(src: SourceSpec) -> pl.LazyFrame:
@@ -80,17 +171,80 @@ class Warehouse:
         raise MappingError(f"{src.path}: read Parquet, CSV or NDJSON files (by their suffix)")
 
     def read(self, mapping: EntityMapping, start: datetime, end: datetime) -> pl.DataFrame:
-        """The rows of [start, end) (UTC-aware datetimes) of the mapping's source."""
+        """Every row of every record touched in [start, end) (UTC-aware datetimes)."""
         src = mapping.source
         if src.path:
             lf = self._scan(src)
-            dtype = lf.collect_schema()[src.window_column]
-            naive = isinstance(dtype, pl.Datetime) and dtype.time_zone is None
-            lo, hi = _local_bounds(src, start, end, naive)
+            schema = self._schema(None, mapping)
+            self._check_source_columns(mapping, schema)
+            lo, hi = _local_bounds(src, start, end, _naive(schema[src.window_column]))
             col = pl.col(src.window_column)
-            return lf.filter((col >= lo) & (col < hi)).collect()
+            in_window = (col >= lo) & (col < hi)
+            key = record_key_column(mapping)
+            if key is None:
+                return lf.filter(in_window).collect()
+            # The records touched in the window (a semi-join on their keys), then all their rows.
+            # Rows of the window without a key stay in (prepare quarantines them, counted).
+            touched = lf.filter(in_window & pl.col(key).is_not_null()).select(key).unique()
+            whole = lf.join(touched, on=key, how="semi", maintain_order="left")
+            return pl.concat([whole, lf.filter(in_window & pl.col(key).is_null())]).collect()
         with self._connect() as con:
-            kind = con.sql(self._sql(src), params=self._params(src, start, start)).limit(0).pl().schema.get(src.window_column)
-            naive = isinstance(kind, pl.Datetime) and kind.time_zone is None
-            lo, hi = _local_bounds(src, start, end, naive)
-            return con.sql(self._sql(src), params=self._params(src, lo, hi)).pl()
+            schema = self._schema(con, mapping)
+            self._check_source_columns(mapping, schema)
+            lo, hi = _local_bounds(src, start, end, _naive(schema[src.window_column]))
+            key = record_key_column(mapping)
+            if src.table:
+                return self._read_table(con, src, key, lo, hi)
+            return self._read_query(con, mapping, key, lo, hi)
+
+    @staticmethod
+    def _read_table(con: duckdb.DuckDBPyConnection, src: SourceSpec, key: str | None,
+                    lo: datetime, hi: datetime) -> pl.DataFrame:
+        table, col = _quote(src.table or ""), _quote(src.window_column)
+        in_window = f"{col} >= $start AND {col} < $end"
+        if key is None:
+            sql = f"SELECT * FROM {table} WHERE {in_window}"  # noqa: S608 - identifiers quoted, values bound
+        else:
+            k = _quote(key)
+            sql = (f"SELECT * FROM {table} WHERE ({in_window}) "  # noqa: S608 - identifiers quoted, values bound
+                   f"OR {k} IN (SELECT {k} FROM {table} WHERE {in_window})")
+        return con.sql(sql, params={"start": lo, "end": hi}).pl()
+
+    def _read_query(self, con: duckdb.DuckDBPyConnection, mapping: EntityMapping, key: str | None,
+                    lo: datetime, hi: datetime) -> pl.DataFrame:
+        """The user's query for the window gives the records it touches; the same query over all
+        time ($start and $end bound to the ends of time) gives their other rows. One statement:
+        the window's rows, then the other rows of their records (EXCEPT ALL the window's rows, so
+        no row is read twice, whatever the query does with $start and $end)."""
+        src = mapping.source
+        query = _query_text(src)
+        params = self._params(src, lo, hi)
+        if key is None:
+            sql = query
+        else:
+            k = _quote(key)
+            wide = _WINDOW_PARAM.sub(lambda m: f"$replenit_all_{m.group(1)}", query)
+            params |= {f"replenit_all_{name}": bound for name, bound in self._params(src, *_ALL_TIME).items()}
+            sql = (f"WITH replenit_window AS MATERIALIZED (\n{query}\n) "  # noqa: S608 - the mapping's query; values bound
+                   f"SELECT * FROM replenit_window UNION ALL ("
+                   f"SELECT * FROM (\n{wide}\n) WHERE {k} IN (SELECT {k} FROM replenit_window) "
+                   f"EXCEPT ALL SELECT * FROM replenit_window)")
+        try:
+            return con.sql(sql, params=params).pl()
+        except duckdb.Error as exc:
+            raise MappingError(f"{mapping.origin}: {mapping.entity}: the source query fails: "
+                               f"{str(exc).splitlines()[0]}; fix source.query") from None
+
+    def rows_without_window_value(self, mapping: EntityMapping) -> int:
+        """Rows whose window column is NULL: no window ever reads them. For a query source, the
+        rows its query returns over all time (a query that filters on the column returns none)."""
+        src = mapping.source
+        if src.path:
+            return int(self._scan(src).filter(pl.col(src.window_column).is_null()).select(pl.len()).collect().item())
+        col = _quote(src.window_column)
+        with self._connect() as con:
+            if src.table:
+                sql, params = f"SELECT count(*) FROM {_quote(src.table)} WHERE {col} IS NULL", None  # noqa: S608
+            else:
+                sql, params = f"SELECT count(*) FROM (\n{_query_text(src)}\n) WHERE {col} IS NULL", self._params(src, *_ALL_TIME)  # noqa: S608
+            return int(con.sql(sql, params=params).fetchall()[0][0])
