@@ -28,7 +28,7 @@ def quarantined_payloads(mapping, raw) -> list[bytes]:
     bad_ids = set(prepared.quarantine["record_id"])
     from replenit_pipelines.lib.validation.normalize import normalize
 
-    exprs = [pl.col("__row"), *(f.expression() for f in mapping.all_fields)]
+    exprs = [pl.col("__row"), pl.col(mapping.source.window_column).alias("__ts"), *(f.expression() for f in mapping.all_fields)]
     flat = raw.with_row_index("__row").select(exprs)
     flat = normalize(flat, mapping.spec, mapping.source.timezone).frame
     key = pl.coalesce(record_key(mapping.entity, flat.columns), pl.format("row {}", pl.col("__row")))

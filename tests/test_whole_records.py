@@ -164,8 +164,6 @@ def test_an_order_whose_bad_line_is_outside_the_window_is_quarantined_whole(ware
     assert result.prepared.rows_quarantined >= 2  # both lines of o-badlate (and the keyless row)
 
 
-@pytest.mark.xfail(strict=True, reason="prepare's _nest takes parent fields from the record's first row, not its newest: "
-                                       "needs `pl.col(c).sort_by('__ts', '__row').last()` in lib/validation/prepare.py")
 def test_a_whole_record_takes_its_order_fields_from_its_newest_row(tmp_path):
     from replenit_pipelines.lib.validation import prepare
 

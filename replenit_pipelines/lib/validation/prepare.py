@@ -162,7 +162,9 @@ def _nest(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
     prefix = f"{child.name}."
     child_cols = [f.target for f in mapping.children]
     is_line = _is_line(valid)
-    firsts = {c: pl.col(c).first() for c in parent_cols}
+    # The record's own fields come from its newest row: a window reads the whole record, so its
+    # other rows may be older versions (an order's status before its refund).
+    firsts = {c: pl.col(c).sort_by("__ts", "__row", nulls_last=False).last() for c in parent_cols}
     derived: dict[str, pl.Expr] = {}
     if spec.name == "orders":
         # Totals come from the lines: the API would default a missing revenue to 1. A line without
