@@ -6,27 +6,35 @@ import sys
 from pathlib import Path
 
 
-def _read_payload_file(path: Path) -> list[dict]:
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        import polars as pl
+PUSH_EPILOG = """\
+Credentials come from REPLENIT_BASE_URL, REPLENIT_TENANT_ID and REPLENIT_API_KEY.
 
-        return pl.read_parquet(path).to_dicts()
-    text = path.read_text(encoding="utf-8")
-    if suffix in (".ndjson", ".jsonl"):
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    data = json.loads(text)
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a JSON array of records, got {type(data).__name__}")
-    return data
+The file is read twice, never whole into memory: once to check it is a list of JSON objects and
+find the last version of each identity (customers by the tenant's customer priority, orders by
+OrderId, products by ProductId), once to send. Only the last version of an identity is sent
+(earlier ones are counted as superseded: batches in flight land in any order). Records the API
+would refuse, NaN and Infinity included, are refused before sending, with the record and field
+named. Refused records go to the state store's quarantine table, rejected and failed ones to
+dead_letters ($REPLENIT_STATE_DIR/state.duckdb; see `replenit state`).
+
+exit codes:
+  0  every record read was accepted (or superseded by a later version that was)
+  1  some record was refused before sending, rejected by the API, or failed after retries
+  2  the file, an argument or a setting is wrong: nothing was sent
+  3  the API refused the key or tenant (401/403/404): the delivery stopped
+"""
 
 
 def _push(args: argparse.Namespace) -> int:
-    from replenit_pipelines.lib.delivery import ReplenitStopError, client_from_env
+    from replenit_pipelines.lib import settings
+    from replenit_pipelines.lib.contract.identity import check_customer_priority
+    from replenit_pipelines.lib.delivery import client_from_env
+    from replenit_pipelines.lib.delivery.push import push_file
     from replenit_pipelines.lib.sandbox.ratelimit import parse_limits
+    from replenit_pipelines.lib.sync import StateStore
 
-    records = _read_payload_file(Path(args.file))
-    overrides = {}
+    priority = check_customer_priority(args.customer_priority) if args.customer_priority else settings.customer_priority()
+    overrides = {"quota_dir": str(settings.quota_dir())}
     if args.batch_size:
         overrides["batch_sizes"] = {args.entity: args.batch_size}
     limits = parse_limits(args.limits) if args.limits is not None else None
@@ -36,33 +44,43 @@ def _push(args: argparse.Namespace) -> int:
             print(f"  {p.records_done}/{p.records_total} records, {p.batches_done}/{p.batches_total} batches, "
                   f"ETA {p.eta_s:.0f}s", file=sys.stderr)
 
+    def scanned(scan):
+        if scan.superseded and not args.json:
+            print(f"  {scan.superseded} of {scan.records} records are older versions of a later record "
+                  "with the same identity: only the last version of each is sent", file=sys.stderr)
+
     with client_from_env(limits=limits, **overrides) as client:
-        try:
-            report = client.deliver(args.entity, records, progress)
-            code = 0 if not report.failed else 1
-        except ReplenitStopError as exc:
-            print(f"replenit push: {exc}", file=sys.stderr)
-            report, code = exc.report, 3  # type: ignore[attr-defined]
-    summary = report.summary()
+        outcome = push_file(client, args.entity, Path(args.file), priority, StateStore(settings.state_store_path()),
+                            progress, scanned)
+    if outcome.stopped:
+        print(f"replenit push: {outcome.stopped}", file=sys.stderr)
+    summary = outcome.summary()
     if args.json:
-        print(json.dumps({**summary, "rejected_records": {str(k): v for k, v in sorted(report.rejected.items())}}))
+        print(json.dumps({**summary, "not_accepted": [r.as_dict() for r in outcome.not_accepted]}))
     else:
         width = max(len(k) for k in summary)
         for k, v in summary.items():
             print(f"{k:<{width}}  {v}")
-        for i, reasons in sorted(report.rejected.items())[:20]:
-            print(f"rejected record {i}: {'; '.join(reasons)}")
-    return code
+        for r in outcome.not_accepted:
+            print(r.text())
+        if outcome.not_accepted:
+            print(f"{len(outcome.not_accepted)} record(s) not accepted; also in the state store: "
+                  f"replenit state \"SELECT * FROM dead_letters WHERE run_id = '{outcome.run_id}'\" "
+                  f"(refused ones: FROM quarantine)")
+    return outcome.exit_code
 
 
 def register(sub: "argparse._SubParsersAction") -> None:
     push = sub.add_parser("push", help="send a file of payload records (JSON array, NDJSON or Parquet)",
-                          description="Credentials come from REPLENIT_BASE_URL, REPLENIT_TENANT_ID, REPLENIT_API_KEY.")
+                          description="Send a file of payload records to the Replenit API.",
+                          epilog=PUSH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     push.add_argument("entity", choices=["customers", "orders", "products"])
-    push.add_argument("file")
+    push.add_argument("file", help="a JSON array (.json), NDJSON (.ndjson, .jsonl) or Parquet (.parquet) file")
     push.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
     push.add_argument("--limits", default=None, help="REQUESTS/SECONDS windows, e.g. 100/0.6,5000/36 for a time-scaled sandbox")
     push.add_argument("--batch-size", type=int, default=None)
+    push.add_argument("--customer-priority", default=None, choices=["email", "customerid"],
+                      help="how the tenant matches customers (default: REPLENIT_CUSTOMER_PRIORITY, else email)")
     push.set_defaults(func=_push)
     register_more(sub)
 
@@ -96,18 +114,24 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _state(args: argparse.Namespace) -> int:
-    import os
-
+    import duckdb
     import polars as pl
 
+    from replenit_pipelines.lib import settings
     from replenit_pipelines.lib.sync import StateStore
 
-    base = Path(os.environ.get("REPLENIT_STATE_DIR") or Path.cwd() / ".replenit" / "demo" / "state")
-    path = base / "state.duckdb"
+    path = settings.state_store_path()
     if not path.exists():
-        raise ValueError(f"no state store at {path}: set REPLENIT_STATE_DIR to the folder your syncs write to")
+        raise ValueError(f"no state store at {path}: nothing has been synced with this REPLENIT_STATE_DIR yet; "
+                         "set REPLENIT_STATE_DIR to the folder your syncs write to (default ./.replenit)")
+    try:
+        result = StateStore(path).query(args.sql)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"state: the SQL did not run on {path}: {first} "
+                         "(tables: quarantine, dead_letters, sync_runs)") from None
     with pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
-        print(StateStore(path).query(args.sql))
+        print(result)
     return 0
 
 

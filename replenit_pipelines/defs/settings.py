@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 import replenit_pipelines
-from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, check_customer_priority
+from replenit_pipelines.lib import settings as lib_settings
 
 PACKAGE_DIR = Path(replenit_pipelines.__file__).parent
 DEMO_MAPPING = PACKAGE_DIR / "mappings" / "demo.yaml"
@@ -13,7 +13,7 @@ DEFAULT_SANDBOX_URL = "http://127.0.0.1:8765"
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("REPLENIT_STATE_DIR") or Path.cwd() / ".replenit")
+    return lib_settings.state_dir()  # one default for every entry point
 
 
 def mapping_path() -> Path:
@@ -30,9 +30,9 @@ def pool_name() -> str:
 
 
 def partitions_start() -> str:
-    return os.environ.get("REPLENIT_PARTITIONS_START") or "2026-01-01"
+    return lib_settings.partitions_start()
 
 
 def customer_priority() -> str:
     """How the tenant matches customers (REPLENIT_CUSTOMER_PRIORITY: email, the default, or customerid)."""
-    return check_customer_priority(os.environ.get("REPLENIT_CUSTOMER_PRIORITY") or DEFAULT_CUSTOMER_PRIORITY)
+    return lib_settings.customer_priority()
