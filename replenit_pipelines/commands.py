@@ -135,7 +135,101 @@ def _state(args: argparse.Namespace) -> int:
     return 0
 
 
+CHECK_EPILOG = """\
+exit codes:
+  0  the mapping will run: every column is there and every field can be produced (warnings may remain)
+  1  the mapping has errors, or a setting is invalid: each is listed with what to write instead
+"""
+
+
+def _settings_in_force() -> tuple[list[tuple[str, str]], list[str]]:
+    """(name, value) of each setting a run uses, and the errors among them. Never the key."""
+    import os
+
+    from replenit_pipelines.lib import settings
+    from replenit_pipelines.lib.delivery.config import check_base_url, check_tenant_id
+
+    errors: list[str] = []
+
+    def checked(name: str, check, value: str) -> str:
+        try:
+            check(value)
+        except ValueError as exc:
+            errors.append(f"{name}: {exc}")
+        return value
+
+    tenant = os.environ.get("REPLENIT_TENANT_ID")
+    start = settings.partitions_start()
+    try:
+        from datetime import date
+
+        date.fromisoformat(start)
+    except ValueError:
+        errors.append(f"REPLENIT_PARTITIONS_START: {start!r} is not a date; write YYYY-MM-DD, e.g. 2026-01-01")
+    priority = os.environ.get("REPLENIT_CUSTOMER_PRIORITY") or "email"
+    rows = [
+        ("mapping (REPLENIT_MAPPING)", str(settings.mapping_path())),
+        ("warehouse (REPLENIT_WAREHOUSE)", settings.warehouse_path()),
+        ("base URL (REPLENIT_BASE_URL)", checked("REPLENIT_BASE_URL", check_base_url, settings.base_url())),
+        ("tenant (REPLENIT_TENANT_ID)", checked("REPLENIT_TENANT_ID", check_tenant_id, tenant) if tenant else "not set: runs will fail"),
+        ("API key (REPLENIT_API_KEY)", ("set" if os.environ.get("REPLENIT_API_KEY") else "not set: runs will fail")
+         + f", label {settings.key_name()!r} (REPLENIT_KEY_NAME; Dagster pool replenit-{settings.key_name()})"),
+        ("customer priority (REPLENIT_CUSTOMER_PRIORITY)", checked("REPLENIT_CUSTOMER_PRIORITY", settings.customer_priority, priority)
+         if os.environ.get("REPLENIT_CUSTOMER_PRIORITY") else "email (default)"),
+        ("partitions (REPLENIT_PARTITIONS_START)", f"customers daily from {start}, orders and products hourly from "
+         f"{start} 00:00 UTC; a partition before {start} does not exist"),
+        ("state folder (REPLENIT_STATE_DIR)", str(settings.state_dir())),
+    ]
+    return rows, errors
+
+
+def _check(args: argparse.Namespace) -> int:
+    import os
+
+    from replenit_pipelines.lib import settings
+    from replenit_pipelines.lib.warehouse import MappingError, Warehouse, load_mapping
+    from replenit_pipelines.lib.warehouse.check import check_mapping
+
+    if args.mapping:
+        os.environ["REPLENIT_MAPPING"] = args.mapping  # this process only: the settings shown are the ones checked
+    if args.warehouse:
+        os.environ["REPLENIT_WAREHOUSE"] = args.warehouse
+    rows, errors = _settings_in_force()
+    print("Settings in force:")
+    width = max(len(k) for k, _ in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    print()
+    try:
+        mappings = load_mapping(settings.mapping_path())
+    except MappingError as exc:
+        print(f"ERROR   {exc}")
+        return 1
+    findings = check_mapping(mappings, Warehouse(settings.warehouse_path()))
+    for message in errors:
+        print(f"ERROR   {message}")
+    for f in findings:
+        print(f.text())
+    n_errors = len(errors) + sum(f.level == "error" for f in findings)
+    n_warnings = sum(f.level == "warning" for f in findings)
+    entities = ", ".join(mappings)
+    if n_errors:
+        print(f"{n_errors} error(s), {n_warnings} warning(s) in {settings.mapping_path()} ({entities}): the mapping will not run as it is")
+        return 1
+    print(f"OK: {settings.mapping_path()} ({entities}) will run against {settings.warehouse_path()}"
+          + (f"; {n_warnings} warning(s)" if n_warnings else ""))
+    return 0
+
+
 def register_more(sub: "argparse._SubParsersAction") -> None:
+    ck = sub.add_parser("check", help="check the mapping against the warehouse's real columns and types, and show the settings",
+                        description="Load the mapping, read each source's schema (no rows), and report unknown columns, "
+                                    "type mismatches, fields a cast cannot produce and windows that cannot be evaluated.",
+                        epilog=CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ck.add_argument("--mapping", default=None, help="the mapping file (default: REPLENIT_MAPPING, else the demo mapping)")
+    ck.add_argument("--warehouse", default=None, help="the DuckDB warehouse (default: REPLENIT_WAREHOUSE)")
+    ck.set_defaults(func=_check)
+
     st = sub.add_parser("state", help="query the state store (tables quarantine, dead_letters, sync_runs) with SQL")
     st.add_argument("sql", nargs="?", default="SELECT entity, rule, field, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY rows DESC")
     st.add_argument("--rows", type=int, default=40)
