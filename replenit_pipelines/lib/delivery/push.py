@@ -121,6 +121,7 @@ class _JsonArrayReader:
                     else:
                         col_before += len(dropped)
                     buf, pos = buf[pos:], 0
+                    counted[:] = [0, lines_before]
                 try:
                     chunk = f.read(_CHUNK)
                 except UnicodeDecodeError:
@@ -130,6 +131,15 @@ class _JsonArrayReader:
                     return False
                 buf += chunk
                 return True
+
+            counted = [0, 1]  # [position in buf, its line]: lines are counted forward, once
+
+            def line_at(at: int) -> int:
+                if at < counted[0]:
+                    counted[:] = [0, lines_before]
+                counted[1] += buf.count("\n", counted[0], at)
+                counted[0] = at
+                return counted[1]
 
             def place(at: int) -> str:
                 line = lines_before + buf.count("\n", 0, at)
@@ -179,8 +189,7 @@ class _JsonArrayReader:
                             read_more()  # a number at the buffer's end may go on in the next chunk
                             continue
                         break
-                    line = lines_before + buf.count("\n", 0, pos)
-                    yield SourceRecord(index, line, value)
+                    yield SourceRecord(index, line_at(pos), value)
                     index += 1
                     pos = end
                     nxt = skip_ws()
