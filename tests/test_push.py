@@ -204,3 +204,40 @@ def test_parquet_is_pushed_by_batches(push_env, capsys, tmp_path):
         stored = records_of(sb, tenant_id, "customers")
     assert (code, summary["superseded"], summary["accepted"]) == (0, 25_000 - 700, 700)
     assert {r["record"]["Email"]: r["record"]["Name"] for r in stored.values()} == {r["Email"]: r["Name"] for r in rows}
+
+
+def test_a_refused_key_stops_the_push_with_exit_3(push_env, capsys, tmp_path, monkeypatch):
+    with Sandbox(limits=[]) as sb:
+        push_env(sb)
+        monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
+        path = tmp_path / "c.ndjson"
+        path.write_text("\n".join(json.dumps({"CustomerId": f"c{i}", "Email": f"c{i}@example.com"}) for i in range(1200)))
+        code, summary = push(capsys, "customers", str(path))
+        requests = httpx.get(f"{sb.url}/_sandbox/requests").json()
+    assert code == 3 and len(requests) == 1
+    assert summary["records_read"] == 1200 and summary["accepted"] == 0
+    assert summary["failed"] + summary["not_sent"] == 1200
+
+
+@pytest.mark.parametrize(("name", "content"), [("empty.json", "[]"), ("empty.ndjson", "\n\n")])
+def test_an_empty_file_sends_nothing(push_env, capsys, tmp_path, name, content):
+    with Sandbox(limits=[]) as sb:
+        push_env(sb)
+        path = tmp_path / name
+        path.write_text(content)
+        code, summary = push(capsys, "customers", str(path))
+    assert (code, summary["records_read"], summary["requests"]) == (0, 0, 0)
+
+
+def test_last_version_survives_64_bit_digest_collisions():
+    """Identities sharing the first 64 bits of their digest stay apart: the last 32 bits decide."""
+    import numpy as np
+
+    from replenit_pipelines.lib.delivery.push import _last_of_each
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        ids = rng.integers(0, int(rng.integers(1, 9)), int(rng.integers(1, 80)))
+        got = _last_of_each((ids % 3).astype(np.uint64), ids.astype(np.uint32))  # ids 0 and 3 share 64 bits
+        last = {int(v): i for i, v in enumerate(ids)}
+        assert sorted(np.flatnonzero(got).tolist()) == sorted(last.values())

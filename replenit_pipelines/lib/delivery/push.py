@@ -40,6 +40,7 @@ from replenit_pipelines.lib.delivery.report import DeliveryReport
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 _CHUNK = 1 << 20
 _PARQUET_BATCH = 10_000
+_SORT_CHUNK = 1 << 20
 _STORE_EVERY = 5_000  # refused and dead-lettered records are written to the state store in chunks
 
 # The exit codes of `replenit push` (documented in its --help and docs/delivery.md).
@@ -231,7 +232,8 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> Iterator[Sour
     except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
         raise PushFileError(f"{path}: not a Parquet file ({exc})") from None
     if columns is not None:
-        columns = [c for c in columns if c in pf.schema_arrow.names]
+        # Without any identifier column every row is its own identity: read one column to count rows.
+        columns = [c for c in columns if c in pf.schema_arrow.names] or pf.schema_arrow.names[:1]
     index = 0
     for batch in pf.iter_batches(batch_size=_PARQUET_BATCH, columns=columns):
         for row in batch.to_pylist():
@@ -241,8 +243,8 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> Iterator[Sour
 
 def read_records(path: Path, id_columns: list[str] | None = None) -> Iterator[SourceRecord]:
     """The file's records in order. Parquet may be read for `id_columns` only (the scan pass)."""
-    if not path.exists():
-        raise PushFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise PushFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return _read_parquet(path, id_columns)
@@ -295,18 +297,47 @@ def scan(path: Path, entity: str, customer_priority: str) -> Scan:
         low.append(int.from_bytes(digest[8:], "little"))
     assert high.itemsize == 8 and low.itemsize == 4
     n = len(high)
-    hi = np.frombuffer(high, dtype=np.uint64) if n else np.zeros(0, dtype=np.uint64)
-    lo = np.frombuffer(low, dtype=np.uint32) if n else np.zeros(0, dtype=np.uint32)
-    repeated = pl.Series(hi).is_duplicated().to_numpy() if n else np.zeros(0, dtype=bool)
-    last = ~repeated
-    idx = np.flatnonzero(repeated)
-    if idx.size:
-        order = np.lexsort((lo[idx], hi[idx]))  # stable: equal identities stay in file order
-        h, l = hi[idx][order], lo[idx][order]
-        is_last = np.ones(idx.size, dtype=bool)
-        is_last[:-1] = (h[1:] != h[:-1]) | (l[1:] != l[:-1])
-        last[idx[order[is_last]]] = True
+    if not n:
+        return Scan(0, np.zeros(0, dtype=bool), 0)
+    last = _last_of_each(np.frombuffer(high, dtype=np.uint64), np.frombuffer(low, dtype=np.uint32))
     return Scan(n, last, int(n - last.sum()))
+
+
+def _last_of_each(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """True at the last position of each (hi, lo) pair. A stable sort by hi puts equal digests
+    next to each other in file order; only the runs of equal hi (versions of one identity, or in
+    the rarest case two identities sharing 64 bits) are sorted again by lo. numpy, not a Polars
+    hash table: this takes about 20 bytes per record at its peak, and gives it back."""
+    n = hi.size
+    order = np.argsort(hi, kind="stable")
+    if n < 2**32:
+        order = order.astype(np.uint32)  # half the memory for the rest of the work
+    same_as_next = np.empty(max(n - 1, 0), dtype=bool)
+    for start in range(0, n - 1, _SORT_CHUNK):  # the sorted digests, a chunk at a time
+        window = hi[order[start:start + _SORT_CHUNK + 1]]
+        same_as_next[start:start + window.size - 1] = window[1:] == window[:-1]
+    is_last = np.ones(n, dtype=bool)
+    is_last[:-1] = ~same_as_next
+    in_run = np.zeros(n, dtype=bool)  # positions (in sorted order) inside a run of equal hi
+    in_run[:-1] |= same_as_next
+    in_run[1:] |= same_as_next
+    del same_as_next
+    run_positions = np.flatnonzero(in_run)
+    del in_run
+    if run_positions.size:
+        members = order[run_positions]  # record indices, grouped by hi, in file order within a group
+        sub = np.lexsort((lo[members], hi[members]))  # stable: file order kept within equal (hi, lo)
+        key_hi, key_lo = hi[members][sub], lo[members][sub]
+        sub_last = np.ones(sub.size, dtype=bool)
+        sub_last[:-1] = (key_hi[1:] != key_hi[:-1]) | (key_lo[1:] != key_lo[:-1])
+        is_last[run_positions] = False
+        last = np.zeros(n, dtype=bool)
+        last[order[is_last]] = True
+        last[members[sub[sub_last]]] = True
+        return last
+    last = np.zeros(n, dtype=bool)
+    last[order[is_last]] = True
+    return last
 
 
 def _example(entity: str) -> str:
@@ -454,6 +485,8 @@ def push_file(
     def to_send() -> Iterator[tuple[int, bytes]]:
         dumps = orjson.dumps
         for rec in read_records(path):
+            if rec.index >= found.records:
+                raise PushFileError(f"{path}: the file grew while it was pushed; push a file that is not being written")
             if not found.last_version[rec.index]:
                 continue
             value = rec.value
