@@ -304,39 +304,30 @@ def scan(path: Path, entity: str, customer_priority: str) -> Scan:
 
 
 def _last_of_each(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """True at the last position of each (hi, lo) pair. A stable sort by hi puts equal digests
-    next to each other in file order; only the runs of equal hi (versions of one identity, or in
-    the rarest case two identities sharing 64 bits) are sorted again by lo. numpy, not a Polars
-    hash table: this takes about 20 bytes per record at its peak, and gives it back."""
+    """True at the last position of each (hi, lo) pair. A sorted copy of hi shows which 64-bit
+    digests repeat; only the records carrying one (versions of one identity, or in the rarest
+    case two identities sharing 64 bits) are sorted again, by hi, lo and position, to find each
+    pair's last position. numpy, not a Polars hash table: the peak is the digests and one sorted
+    copy of hi (20 bytes per record), plus about 30 bytes per record that has other versions."""
     n = hi.size
-    order = np.argsort(hi, kind="stable")
-    if n < 2**32:
-        order = order.astype(np.uint32)  # half the memory for the rest of the work
-    same_as_next = np.empty(max(n - 1, 0), dtype=bool)
-    for start in range(0, n - 1, _SORT_CHUNK):  # the sorted digests, a chunk at a time
-        window = hi[order[start:start + _SORT_CHUNK + 1]]
-        same_as_next[start:start + window.size - 1] = window[1:] == window[:-1]
-    is_last = np.ones(n, dtype=bool)
-    is_last[:-1] = ~same_as_next
-    in_run = np.zeros(n, dtype=bool)  # positions (in sorted order) inside a run of equal hi
-    in_run[:-1] |= same_as_next
-    in_run[1:] |= same_as_next
-    del same_as_next
-    run_positions = np.flatnonzero(in_run)
-    del in_run
-    if run_positions.size:
-        members = order[run_positions]  # record indices, grouped by hi, in file order within a group
-        sub = np.lexsort((lo[members], hi[members]))  # stable: file order kept within equal (hi, lo)
-        key_hi, key_lo = hi[members][sub], lo[members][sub]
-        sub_last = np.ones(sub.size, dtype=bool)
-        sub_last[:-1] = (key_hi[1:] != key_hi[:-1]) | (key_lo[1:] != key_lo[:-1])
-        is_last[run_positions] = False
-        last = np.zeros(n, dtype=bool)
-        last[order[is_last]] = True
-        last[members[sub[sub_last]]] = True
+    ordered = np.sort(hi)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    last = np.ones(n, dtype=bool)
+    if not repeated.size:
         return last
-    last = np.zeros(n, dtype=bool)
-    last[order[is_last]] = True
+    found = []
+    for start in range(0, n, _SORT_CHUNK):  # a chunk at a time: no array of positions for every record
+        chunk = hi[start:start + _SORT_CHUNK]
+        at = np.searchsorted(repeated, chunk).clip(max=repeated.size - 1)
+        found.append(np.flatnonzero(repeated[at] == chunk) + start)
+    members = np.concatenate(found)  # records whose hi repeats, in file order
+    sub = np.lexsort((members, lo[members], hi[members]))  # by hi, then lo, then position in the file
+    key_hi, key_lo = hi[members][sub], lo[members][sub]
+    sub_last = np.ones(sub.size, dtype=bool)
+    sub_last[:-1] = (key_hi[1:] != key_hi[:-1]) | (key_lo[1:] != key_lo[:-1])
+    last[members] = False
+    last[members[sub[sub_last]]] = True
     return last
 
 
