@@ -241,3 +241,20 @@ def test_last_version_survives_64_bit_digest_collisions():
         got = _last_of_each((ids % 3).astype(np.uint64), ids.astype(np.uint32))  # ids 0 and 3 share 64 bits
         last = {int(v): i for i, v in enumerate(ids)}
         assert sorted(np.flatnonzero(got).tolist()) == sorted(last.values())
+
+
+def test_nan_in_a_parquet_file_is_refused_not_sent_as_null(push_env, capsys, tmp_path):
+    import polars as pl
+
+    with Sandbox(limits=[]) as sb:
+        tenant_id = push_env(sb)
+        path = tmp_path / "p.parquet"
+        pl.DataFrame({"ProductId": ["ok", "nan"], "ProductName": ["Mug", "Cup"], "ProductVariants": [
+            [{"VariantId": "v1", "SalePrice": 9.5, "Currency": "EUR"}], [{"VariantId": "v2", "SalePrice": math.nan, "Currency": "EUR"}],
+        ]}).write_parquet(path)
+        code, summary = push(capsys, "products", str(path))
+        stored = records_of(sb, tenant_id, "products")
+    assert code == 1 and set(stored) == {"ok"}
+    [refused] = summary["not_accepted"]
+    assert (refused["index"], refused["id"]) == (1, "nan")
+    assert refused["reasons"] == ["ProductVariants[0].SalePrice: not a finite number (NaN or Infinity): write a number, or leave the field out"]

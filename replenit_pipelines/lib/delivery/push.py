@@ -24,6 +24,9 @@ import uuid
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from datetime import time as dt_time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -210,18 +213,19 @@ class _JsonArrayReader:
 
 
 def _plain(value: Any) -> Any:
-    """A Parquet value as JSON would give it (timestamps as ISO 8601 text, decimals as numbers)."""
-    return orjson.loads(orjson.dumps(value, default=_json_default))
-
-
-def _json_default(value: Any) -> Any:
-    from decimal import Decimal
-
+    """A Parquet value as JSON would give it: timestamps and dates as ISO 8601 text, decimals as
+    numbers. NaN and Infinity stay as they are, to be refused by name (orjson would make them null)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, (datetime, date, dt_time)):
+        return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
-    raise TypeError(f"{type(value).__name__} is not a JSON value")
+    return value
 
 
 def _read_parquet(path: Path, columns: list[str] | None = None) -> Iterator[SourceRecord]:
