@@ -114,6 +114,8 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _state(args: argparse.Namespace) -> int:
+    import os
+
     import duckdb
     import polars as pl
 
@@ -121,6 +123,10 @@ def _state(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.sync import StateStore
 
     path = settings.state_store_path()
+    demo = _workdir() / "demo" / "state" / "state.duckdb"  # where `replenit demo` keeps its runs' state
+    if not path.exists() and not os.environ.get("REPLENIT_STATE_DIR") and demo.exists():
+        print(f"(no state store at {path}; reading the demo's, {demo}: set REPLENIT_STATE_DIR to choose)", file=sys.stderr)
+        path = demo
     if not path.exists():
         raise ValueError(f"no state store at {path}: nothing has been synced with this REPLENIT_STATE_DIR yet; "
                          "set REPLENIT_STATE_DIR to the folder your syncs write to (default ./.replenit)")

@@ -60,3 +60,13 @@ def test_state_without_a_store_names_the_folder_and_the_variable(no_env, capsys)
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert str(no_env / ".replenit" / "state.duckdb") in err and "REPLENIT_STATE_DIR" in err
+
+
+def test_state_with_no_environment_reads_the_demo_store_when_there_is_no_other(no_env, capsys):
+    from replenit_pipelines.lib.sync import StateStore
+
+    StateStore(no_env / ".replenit" / "demo" / "state" / "state.duckdb").record(
+        "demo-run", "2026-11-26", "customers", _quarantine_row(), pl.DataFrame(schema=DEAD_LETTER_SCHEMA), {"outcome": "delivered"})
+    code = cli.main(["state", "SELECT run_id FROM quarantine"])
+    captured = capsys.readouterr()
+    assert code == 0 and "demo-run" in captured.out and "reading the demo's" in captured.err
