@@ -31,7 +31,11 @@ def _push(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.delivery import client_from_env
     from replenit_pipelines.lib.delivery.push import push_file
     from replenit_pipelines.lib.sandbox.ratelimit import parse_limits
-    from replenit_pipelines.lib.sync import StateStore
+
+    def open_store():
+        from replenit_pipelines.lib.sync.state import StateStore
+
+        return StateStore(settings.state_store_path())
 
     priority = check_customer_priority(args.customer_priority) if args.customer_priority else settings.customer_priority()
     overrides = {"quota_dir": str(settings.quota_dir())}
@@ -50,8 +54,7 @@ def _push(args: argparse.Namespace) -> int:
                   "with the same identity: only the last version of each is sent", file=sys.stderr)
 
     with client_from_env(limits=limits, **overrides) as client:
-        outcome = push_file(client, args.entity, Path(args.file), priority, StateStore(settings.state_store_path()),
-                            progress, scanned)
+        outcome = push_file(client, args.entity, Path(args.file), priority, open_store, progress, scanned)
     if outcome.stopped:
         print(f"replenit push: {outcome.stopped}", file=sys.stderr)
     summary = outcome.summary()

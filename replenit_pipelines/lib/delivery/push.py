@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-import polars as pl
 
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.contract.identity import record_identity
@@ -417,8 +416,9 @@ class PushOutcome:
 class _StateWriter:
     """Refused records to the quarantine table, rejected and failed ones to dead_letters, in chunks."""
 
-    def __init__(self, store: Any, run_id: str, source: str, entity: str):
-        self.store, self.run_id, self.source, self.entity = store, run_id, source, entity
+    def __init__(self, open_store: Callable[[], Any] | None, run_id: str, source: str, entity: str):
+        self.open_store, self.store = open_store, None  # opened at the first write: a clean push never loads it
+        self.run_id, self.source, self.entity = run_id, source, entity
         self.quarantine: list[tuple] = []
         self.dead: list[tuple] = []
 
@@ -436,10 +436,14 @@ class _StateWriter:
             self.flush()
 
     def flush(self) -> None:
-        if self.store is None or not (self.quarantine or self.dead):
+        if self.open_store is None or not (self.quarantine or self.dead):
             self.quarantine.clear()
             self.dead.clear()
             return
+        import polars as pl  # here, not at the top: Polars and DuckDB cost 60 MB that a clean push never needs
+
+        if self.store is None:
+            self.store = self.open_store()
         q = pl.DataFrame(self.quarantine, orient="row", schema={
             "record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String, "field": pl.String, "value": pl.String})
         d = pl.DataFrame(self.dead, orient="row", schema={
@@ -459,12 +463,13 @@ def push_file(
     entity: str,
     path: Path,
     customer_priority: str,
-    store: Any = None,
+    open_store: Callable[[], Any] | None = None,
     progress: Callable[[Any], None] | None = None,
     on_scanned: Callable[[Scan], None] | None = None,
 ) -> PushOutcome:
     """Send a file's records (JSON array, NDJSON or Parquet) as described in the module docstring.
-    `store` (a StateStore) receives the refused, rejected and failed records. A ReplenitStopError
+    `open_store()` (a StateStore), called at the first record to write, receives the refused,
+    rejected and failed records. A ReplenitStopError
     (401/403/404) ends the push early; the outcome says so in `stopped`."""
     from replenit_pipelines.lib.delivery.errors import ReplenitStopError
 
@@ -473,7 +478,7 @@ def push_file(
     if on_scanned is not None:
         on_scanned(found)
     outcome = PushOutcome(entity, str(path), f"push-{uuid.uuid4().hex[:12]}", found.records, found.superseded)
-    writer = _StateWriter(store, outcome.run_id, str(path), entity)
+    writer = _StateWriter(open_store, outcome.run_id, str(path), entity)
     guard = threading.Lock()  # batches finish in worker threads while the reader refuses records
     where: dict[int, tuple[int | None, str | None]] = {}  # index -> (line, id), for records in flight only
 
