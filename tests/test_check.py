@@ -149,3 +149,24 @@ def test_a_constant_written_as_a_column_is_hinted_at_run_time_too(warehouse):
     mapping = load_mapping(path)["orders"]
     with pytest.raises(MappingError, match=r"EUR: if 'EUR' is a value, not a column, write Currency: \{constant: EUR\}"):
         Warehouse(str(warehouse / "wh.duckdb")).check(mapping)
+
+
+def test_file_and_query_sources_are_checked_by_their_schema(capsys, warehouse):
+    import polars as pl
+
+    pl.DataFrame({"customer_id": ["c1"], "email": ["a@example.com"], "changed": ["2026-11-26"]}).write_parquet(
+        warehouse / "customers.parquet")
+    mapping = """
+    customers:
+      source: {path: customers.parquet, window_column: changed}
+      fields: {CustomerId: customer_id, Email: emails}
+    orders:
+      source: {query: "SELECT * FROM order_lines", window_column: updated_at}
+      fields: {OrderId: order_id, CustomerId: customer_id, Currency: {constant: EUR}, OrderDate: ordered_at}
+      OrderItems: {fields: {ProductId: product_id, Quantity: qty, Price: price}}
+    """
+    code, out = check(capsys, warehouse, mapping)
+    assert code == 1
+    assert "customers.window_column: 'changed' is text" in out
+    assert "customers.Email: column 'emails' is not in the source: did you mean email?" in out
+    assert "WARNING orders.source: the query does not use $start and $end" in out
