@@ -6,27 +6,39 @@ import sys
 from pathlib import Path
 
 
-def _read_payload_file(path: Path) -> list[dict]:
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        import polars as pl
+PUSH_EPILOG = """\
+Credentials come from REPLENIT_BASE_URL, REPLENIT_TENANT_ID and REPLENIT_API_KEY.
 
-        return pl.read_parquet(path).to_dicts()
-    text = path.read_text(encoding="utf-8")
-    if suffix in (".ndjson", ".jsonl"):
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    data = json.loads(text)
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a JSON array of records, got {type(data).__name__}")
-    return data
+The file is read twice, never whole into memory: once to check it is a list of JSON objects and
+find the last version of each identity (customers by the tenant's customer priority, orders by
+OrderId, products by ProductId), once to send. Only the last version of an identity is sent
+(earlier ones are counted as superseded: batches in flight land in any order). Records the API
+would refuse, NaN and Infinity included, are refused before sending, with the record and field
+named. Refused records go to the state store's quarantine table, rejected and failed ones to
+dead_letters ($REPLENIT_STATE_DIR/state.duckdb; see `replenit state`).
+
+exit codes:
+  0  every record read was accepted (or superseded by a later version that was)
+  1  some record was refused before sending, rejected by the API, or failed after retries
+  2  the file, an argument or a setting is wrong: nothing was sent
+  3  the API refused the key or tenant (401/403/404): the delivery stopped
+"""
 
 
 def _push(args: argparse.Namespace) -> int:
-    from replenit_pipelines.lib.delivery import ReplenitStopError, client_from_env
+    from replenit_pipelines.lib import settings
+    from replenit_pipelines.lib.contract.identity import check_customer_priority
+    from replenit_pipelines.lib.delivery import client_from_env
+    from replenit_pipelines.lib.delivery.push import push_file
     from replenit_pipelines.lib.sandbox.ratelimit import parse_limits
 
-    records = _read_payload_file(Path(args.file))
-    overrides = {}
+    def open_store():
+        from replenit_pipelines.lib.sync.state import StateStore
+
+        return StateStore(settings.state_store_path())
+
+    priority = check_customer_priority(args.customer_priority) if args.customer_priority else settings.customer_priority()
+    overrides = {"quota_dir": str(settings.quota_dir())}
     if args.batch_size:
         overrides["batch_sizes"] = {args.entity: args.batch_size}
     limits = parse_limits(args.limits) if args.limits is not None else None
@@ -36,33 +48,42 @@ def _push(args: argparse.Namespace) -> int:
             print(f"  {p.records_done}/{p.records_total} records, {p.batches_done}/{p.batches_total} batches, "
                   f"ETA {p.eta_s:.0f}s", file=sys.stderr)
 
+    def scanned(scan):
+        if scan.superseded and not args.json:
+            print(f"  {scan.superseded} of {scan.records} records are older versions of a later record "
+                  "with the same identity: only the last version of each is sent", file=sys.stderr)
+
     with client_from_env(limits=limits, **overrides) as client:
-        try:
-            report = client.deliver(args.entity, records, progress)
-            code = 0 if not report.failed else 1
-        except ReplenitStopError as exc:
-            print(f"replenit push: {exc}", file=sys.stderr)
-            report, code = exc.report, 3  # type: ignore[attr-defined]
-    summary = report.summary()
+        outcome = push_file(client, args.entity, Path(args.file), priority, open_store, progress, scanned)
+    if outcome.stopped:
+        print(f"replenit push: {outcome.stopped}", file=sys.stderr)
+    summary = outcome.summary()
     if args.json:
-        print(json.dumps({**summary, "rejected_records": {str(k): v for k, v in sorted(report.rejected.items())}}))
+        print(json.dumps({**summary, "not_accepted": [r.as_dict() for r in outcome.not_accepted]}))
     else:
         width = max(len(k) for k in summary)
         for k, v in summary.items():
             print(f"{k:<{width}}  {v}")
-        for i, reasons in sorted(report.rejected.items())[:20]:
-            print(f"rejected record {i}: {'; '.join(reasons)}")
-    return code
+        for r in outcome.not_accepted:
+            print(r.text())
+        if outcome.not_accepted:
+            print(f"{len(outcome.not_accepted)} record(s) not accepted; also in the state store: "
+                  f"replenit state \"SELECT * FROM dead_letters WHERE run_id = '{outcome.run_id}'\" "
+                  f"(refused ones: FROM quarantine)")
+    return outcome.exit_code
 
 
 def register(sub: "argparse._SubParsersAction") -> None:
     push = sub.add_parser("push", help="send a file of payload records (JSON array, NDJSON or Parquet)",
-                          description="Credentials come from REPLENIT_BASE_URL, REPLENIT_TENANT_ID, REPLENIT_API_KEY.")
+                          description="Send a file of payload records to the Replenit API.",
+                          epilog=PUSH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     push.add_argument("entity", choices=["customers", "orders", "products"])
-    push.add_argument("file")
+    push.add_argument("file", help="a JSON array (.json), NDJSON (.ndjson, .jsonl) or Parquet (.parquet) file")
     push.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
     push.add_argument("--limits", default=None, help="REQUESTS/SECONDS windows, e.g. 100/0.6,5000/36 for a time-scaled sandbox")
     push.add_argument("--batch-size", type=int, default=None)
+    push.add_argument("--customer-priority", default=None, choices=["email", "customerid"],
+                      help="how the tenant matches customers (default: REPLENIT_CUSTOMER_PRIORITY, else email)")
     push.set_defaults(func=_push)
     register_more(sub)
 
@@ -98,20 +119,126 @@ def _ui(args: argparse.Namespace) -> int:
 def _state(args: argparse.Namespace) -> int:
     import os
 
+    import duckdb
     import polars as pl
 
+    from replenit_pipelines.lib import settings
     from replenit_pipelines.lib.sync import StateStore
 
-    base = Path(os.environ.get("REPLENIT_STATE_DIR") or Path.cwd() / ".replenit" / "demo" / "state")
-    path = base / "state.duckdb"
+    path = settings.state_store_path()
+    demo = _workdir() / "demo" / "state" / "state.duckdb"  # where `replenit demo` keeps its runs' state
+    if not path.exists() and not os.environ.get("REPLENIT_STATE_DIR") and demo.exists():
+        print(f"(no state store at {path}; reading the demo's, {demo}: set REPLENIT_STATE_DIR to choose)", file=sys.stderr)
+        path = demo
     if not path.exists():
-        raise ValueError(f"no state store at {path}: set REPLENIT_STATE_DIR to the folder your syncs write to")
+        raise ValueError(f"no state store at {path}: nothing has been synced with this REPLENIT_STATE_DIR yet; "
+                         "set REPLENIT_STATE_DIR to the folder your syncs write to (default ./.replenit)")
+    try:
+        result = StateStore(path).query(args.sql)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"state: the SQL did not run on {path}: {first} "
+                         "(tables: quarantine, dead_letters, sync_runs)") from None
     with pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
-        print(StateStore(path).query(args.sql))
+        print(result)
+    return 0
+
+
+CHECK_EPILOG = """\
+exit codes:
+  0  the mapping will run: every column is there and every field can be produced (warnings may remain)
+  1  the mapping has errors, or a setting is invalid: each is listed with what to write instead
+"""
+
+
+def _settings_in_force() -> tuple[list[tuple[str, str]], list[str]]:
+    """(name, value) of each setting a run uses, and the errors among them. Never the key."""
+    import os
+
+    from replenit_pipelines.lib import settings
+    from replenit_pipelines.lib.delivery.config import check_base_url, check_tenant_id
+
+    errors: list[str] = []
+
+    def checked(name: str, check, value: str) -> str:
+        try:
+            check(value)
+        except ValueError as exc:
+            errors.append(f"{name}: {exc}")
+        return value
+
+    tenant = os.environ.get("REPLENIT_TENANT_ID")
+    start = settings.partitions_start()
+    try:
+        from datetime import date
+
+        date.fromisoformat(start)
+    except ValueError:
+        errors.append(f"REPLENIT_PARTITIONS_START: {start!r} is not a date; write YYYY-MM-DD, e.g. 2026-01-01")
+    priority = os.environ.get("REPLENIT_CUSTOMER_PRIORITY") or "email"
+    rows = [
+        ("mapping (REPLENIT_MAPPING)", str(settings.mapping_path())),
+        ("warehouse (REPLENIT_WAREHOUSE)", settings.warehouse_path()),
+        ("base URL (REPLENIT_BASE_URL)", checked("REPLENIT_BASE_URL", check_base_url, settings.base_url())),
+        ("tenant (REPLENIT_TENANT_ID)", checked("REPLENIT_TENANT_ID", check_tenant_id, tenant) if tenant else "not set: runs will fail"),
+        ("API key (REPLENIT_API_KEY)", ("set" if os.environ.get("REPLENIT_API_KEY") else "not set: runs will fail")
+         + f", label {settings.key_name()!r} (REPLENIT_KEY_NAME; Dagster pool replenit-{settings.key_name()})"),
+        ("customer priority (REPLENIT_CUSTOMER_PRIORITY)", checked("REPLENIT_CUSTOMER_PRIORITY", settings.customer_priority, priority)
+         if os.environ.get("REPLENIT_CUSTOMER_PRIORITY") else "email (default)"),
+        ("partitions (REPLENIT_PARTITIONS_START)", f"customers daily from {start}, orders and products hourly from "
+         f"{start} 00:00 UTC; a partition before {start} does not exist"),
+        ("state folder (REPLENIT_STATE_DIR)", str(settings.state_dir())),
+    ]
+    return rows, errors
+
+
+def _check(args: argparse.Namespace) -> int:
+    import os
+
+    from replenit_pipelines.lib import settings
+    from replenit_pipelines.lib.warehouse import MappingError, Warehouse, load_mapping
+    from replenit_pipelines.lib.warehouse.check import check_mapping
+
+    if args.mapping:
+        os.environ["REPLENIT_MAPPING"] = args.mapping  # this process only: the settings shown are the ones checked
+    if args.warehouse:
+        os.environ["REPLENIT_WAREHOUSE"] = args.warehouse
+    rows, errors = _settings_in_force()
+    print("Settings in force:")
+    width = max(len(k) for k, _ in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    print()
+    try:
+        mappings = load_mapping(settings.mapping_path())
+    except MappingError as exc:
+        print(f"ERROR   {exc}")
+        return 1
+    findings = check_mapping(mappings, Warehouse(settings.warehouse_path()))
+    for message in errors:
+        print(f"ERROR   {message}")
+    for f in findings:
+        print(f.text())
+    n_errors = len(errors) + sum(f.level == "error" for f in findings)
+    n_warnings = sum(f.level == "warning" for f in findings)
+    entities = ", ".join(mappings)
+    if n_errors:
+        print(f"{n_errors} error(s), {n_warnings} warning(s) in {settings.mapping_path()} ({entities}): the mapping will not run as it is")
+        return 1
+    print(f"OK: {settings.mapping_path()} ({entities}) will run against {settings.warehouse_path()}"
+          + (f"; {n_warnings} warning(s)" if n_warnings else ""))
     return 0
 
 
 def register_more(sub: "argparse._SubParsersAction") -> None:
+    ck = sub.add_parser("check", help="check the mapping against the warehouse's real columns and types, and show the settings",
+                        description="Load the mapping, read each source's schema (no rows), and report unknown columns, "
+                                    "type mismatches, fields a cast cannot produce and windows that cannot be evaluated.",
+                        epilog=CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ck.add_argument("--mapping", default=None, help="the mapping file (default: REPLENIT_MAPPING, else the demo mapping)")
+    ck.add_argument("--warehouse", default=None, help="the DuckDB warehouse (default: REPLENIT_WAREHOUSE)")
+    ck.set_defaults(func=_check)
+
     st = sub.add_parser("state", help="query the state store (tables quarantine, dead_letters, sync_runs) with SQL")
     st.add_argument("sql", nargs="?", default="SELECT entity, rule, field, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY rows DESC")
     st.add_argument("--rows", type=int, default=40)

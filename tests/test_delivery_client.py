@@ -273,10 +273,13 @@ def test_push_command_sends_a_file(sandbox, tmp_path, fmt):
            "REPLENIT_API_KEY": key, "REPLENIT_STATE_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-m", "replenit_pipelines.cli", "push", "customers", str(path), "--json",
                           "--limits", "100/0.6,5000/36"], capture_output=True, text=True, env=env, timeout=60)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr  # one record not accepted
     summary = json.loads(out.stdout)
-    assert (summary["accepted"], summary["rejected"], summary["requests"]) == (30, 1, 2)
-    assert "Email" in summary["rejected_records"]["30"][0]
+    # The invalid record is refused before sending: it costs no request.
+    assert (summary["accepted"], summary["refused"], summary["requests"]) == (30, 1, 1)
+    [refused] = summary["not_accepted"]
+    assert (refused["index"], refused["id"], refused["status"]) == (30, "bad", "refused")
+    assert refused["reasons"][0].startswith("Email:")
     assert key not in out.stdout + out.stderr
 
 

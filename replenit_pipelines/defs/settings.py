@@ -1,38 +1,37 @@
 """Settings read when definitions load. None is a secret: keys and tenants are read at run
-launch through EnvVar (see resources.py)."""
+launch through EnvVar (see resources.py). Each comes from lib/settings.py, the one place every
+entry point (Dagster, `replenit push`, `replenit state`, `replenit check`) reads them from."""
 
-import os
 from pathlib import Path
 
-import replenit_pipelines
-from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, check_customer_priority
+from replenit_pipelines.lib import settings as lib_settings
 
-PACKAGE_DIR = Path(replenit_pipelines.__file__).parent
-DEMO_MAPPING = PACKAGE_DIR / "mappings" / "demo.yaml"
-DEFAULT_SANDBOX_URL = "http://127.0.0.1:8765"
+PACKAGE_DIR = lib_settings.PACKAGE_DIR
+DEMO_MAPPING = lib_settings.DEMO_MAPPING
+DEFAULT_SANDBOX_URL = lib_settings.DEFAULT_SANDBOX_URL
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("REPLENIT_STATE_DIR") or Path.cwd() / ".replenit")
+    return lib_settings.state_dir()
 
 
 def mapping_path() -> Path:
-    return Path(os.environ.get("REPLENIT_MAPPING") or DEMO_MAPPING)
+    return lib_settings.mapping_path()
 
 
 def warehouse_path() -> str:
-    return os.environ.get("REPLENIT_WAREHOUSE") or str(state_dir() / "demo" / "warehouse.duckdb")
+    return lib_settings.warehouse_path()
 
 
 def pool_name() -> str:
     """One pool per API key, named by a label (never the key): REPLENIT_KEY_NAME."""
-    return "replenit-" + (os.environ.get("REPLENIT_KEY_NAME") or "default")
+    return "replenit-" + lib_settings.key_name()
 
 
 def partitions_start() -> str:
-    return os.environ.get("REPLENIT_PARTITIONS_START") or "2026-01-01"
+    return lib_settings.partitions_start()
 
 
 def customer_priority() -> str:
     """How the tenant matches customers (REPLENIT_CUSTOMER_PRIORITY: email, the default, or customerid)."""
-    return check_customer_priority(os.environ.get("REPLENIT_CUSTOMER_PRIORITY") or DEFAULT_CUSTOMER_PRIORITY)
+    return lib_settings.customer_priority()

@@ -26,8 +26,10 @@ _THREAD_LOCKS_GUARD = threading.Lock()
 
 
 def default_quota_dir() -> Path:
-    base = os.environ.get("REPLENIT_STATE_DIR")
-    return (Path(base) if base else Path.home() / ".cache" / "replenit-pipelines") / "quota"
+    """$REPLENIT_STATE_DIR/quota, the same folder the Dagster resource uses (lib/settings.py)."""
+    from replenit_pipelines.lib.settings import quota_dir
+
+    return quota_dir()
 
 
 def ledger_name(base_url: str, api_key: str) -> str:

@@ -81,3 +81,21 @@ class StateStore:
                 [entity, exclude_partition, limit],
             )
         return [RecentRun(*(int(v or 0) for v in row)) for row in rows.iter_rows()]
+
+    def append_push(self, run_id: str, source: str, entity: str, quarantine: pl.DataFrame,
+                    dead_letters: pl.DataFrame) -> None:
+        """Append what a `replenit push` refused (to quarantine: record_id, source_row = the record's
+        index in the file, rule, field, value) and what the API rejected or retries could not
+        deliver (to dead_letters: record_id, status, reasons, payload). `partition_key` holds the
+        file pushed; a push writes several chunks under one run id, so nothing is replaced."""
+        now = datetime.now(UTC)
+        meta = [pl.lit(run_id).alias("run_id"), pl.lit(source).alias("partition_key"), pl.lit(entity).alias("entity")]
+        q = quarantine.select(*meta, "record_id", "source_row", "rule", "field", "value", pl.lit(now).alias("recorded_at"))
+        d = dead_letters.select(*meta, "record_id", "status", "reasons", "payload", pl.lit(now).alias("recorded_at"))
+        with self._lock, duckdb.connect(str(self.path)) as con:
+            con.execute("BEGIN")
+            con.register("q", q.to_arrow())
+            con.execute("INSERT INTO quarantine SELECT * FROM q")
+            con.register("d", d.to_arrow())
+            con.execute("INSERT INTO dead_letters SELECT * FROM d")
+            con.execute("COMMIT")

@@ -105,17 +105,48 @@ class EntityMapping:
         missing = sorted(self.source_columns() - set(available))
         if missing:
             where = self.source.table or self.source.path or "the query"
+            hints = "".join(self._missing_hint(c, available) for c in missing)
             raise MappingError(
                 f"{self.origin}: {self.entity} maps column(s) {', '.join(missing)} that {where} does not have "
-                f"(it has: {', '.join(sorted(available))})"
+                f"(it has: {', '.join(sorted(available))}){hints}"
             )
+
+    def _missing_hint(self, column: str, available: list[str] | set[str]) -> str:
+        hint = did_you_mean(column, available)
+        if not hint:
+            for f in self.all_fields:
+                if f.column == column:
+                    hint = f": if {column!r} is a value, not a column, write {f.target.split('.')[-1]}: {{constant: {column}}}"
+                    break
+        return f"; {column}{hint}" if hint else ""
+
+
+def did_you_mean(name: str, candidates: list[str] | set[str]) -> str:
+    """`; did you mean email?` (same name in another case first, then by similarity), or ``."""
+    import difflib
+
+    candidates = sorted(candidates)
+    close = [c for c in candidates if c.lower() == name.lower()]
+    if not close:
+        lowered = {c.lower(): c for c in candidates}
+        close = [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)]
+    return f": did you mean {' or '.join(close)}?" if close else ""
 
 
 def _field(entity: str, target: str, raw: Any, origin: str) -> FieldMapping:
     if isinstance(raw, str):
         return FieldMapping(target, column=raw)
+    name = target.split(".")[-1]
+    if isinstance(raw, list):
+        items = ", ".join(repr(str(v)) for v in raw[:3])
+        raise MappingError(
+            f"{origin}: {entity}.{target}: a YAML list is not a field mapping; a list is written as an expr: "
+            f"split a column with {name}: {{expr: \"string_to_array(category, '/')\"}}, or give the same list on "
+            f"every record with {name}: {{expr: \"[{items}]\"}}")
     if not isinstance(raw, dict):
-        raise MappingError(f"{origin}: {entity}.{target}: write a column name or a table with column, constant or expr")
+        raise MappingError(
+            f"{origin}: {entity}.{target}: write a column name or a table with column, constant or expr "
+            f"(for the same value on every record: {name}: {{constant: {raw!r}}})")
     unknown = set(raw) - {"column", "constant", "expr", "cast", "default"}
     if unknown:
         raise MappingError(f"{origin}: {entity}.{target}: unknown key(s) {', '.join(sorted(unknown))}")

@@ -1,0 +1,568 @@
+"""`replenit push`: send a file of payload records, streamed, de-duplicated, checked before sending.
+
+Two passes over the file, so that memory does not grow with it:
+
+1. **Scan**: parse every record (a file that is not a list of JSON objects stops here, before
+   anything is sent, with the file and line named) and keep a 12-byte digest of each record's
+   identity, the one the tenant matches it by (`contract/identity.py`). From the digests, the
+   last version of each identity is known: only that one is sent, since batches in flight land
+   in any order and an older version could otherwise win. The others are counted as superseded.
+2. **Send**: parse again, record by record; refuse locally what the API would refuse (the
+   contract's `validate_record`, plus NaN and Infinity anywhere, which JSON serializers turn into
+   null); serialize the rest and hand them to the client's streaming delivery, a few batches at
+   a time.
+
+Every record ends accepted, superseded, refused (locally), rejected (by the API), failed (retries
+ran out) or not sent (the delivery stopped on a 401/403/404): records read is their sum.
+"""
+
+import hashlib
+import json
+import math
+import threading
+import uuid
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from datetime import time as dt_time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from replenit_pipelines.lib.contract.entities import entity as entity_spec
+from replenit_pipelines.lib.contract.identity import record_identity
+from replenit_pipelines.lib.contract.records import validate_record
+from replenit_pipelines.lib.delivery.client import ReplenitClient, StreamReport
+from replenit_pipelines.lib.delivery.report import DeliveryReport
+
+NDJSON_SUFFIXES = (".ndjson", ".jsonl")
+_CHUNK = 1 << 20
+_PARQUET_BATCH = 10_000
+_SORT_CHUNK = 1 << 20
+_STORE_EVERY = 5_000  # refused and dead-lettered records are written to the state store in chunks
+
+# The exit codes of `replenit push` (documented in its --help and docs/delivery.md).
+EXIT_OK = 0  # every record read was accepted (or superseded by a later version that was)
+EXIT_NOT_ACCEPTED = 1  # some record was refused locally, rejected by the API, or failed
+EXIT_USAGE = 2  # the file, a setting or an argument is wrong: nothing was sent
+EXIT_STOPPED = 3  # the API refused the key or tenant (401/403/404): the rest was not sent
+
+
+class PushFileError(ValueError):
+    """A file that is not a list of records; the message names the file, the place and the fix."""
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    index: int  # 0-based position of the record in the file
+    line: int | None  # 1-based line where it starts (JSON and NDJSON files)
+    value: Any
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+def _where(path: Path, rec_index: int, line: int | None) -> str:
+    return f"{path}: record {rec_index}" + (f" (line {line})" if line is not None else "")
+
+
+def _nesting_message(path: Path, place: str) -> str:
+    return (f"{path}: {place} is nested too deeply to read (Python's JSON reader stops at about 1,000 "
+            "levels); a payload record is an object whose fields are values or arrays of objects")
+
+
+def _read_ndjson(path: Path) -> Iterator[SourceRecord]:
+    # Lines end at \n only: U+2028 and U+2029 are valid inside JSON strings (str.splitlines would cut there).
+    index = 0
+    with path.open("rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise PushFileError(f"{path}: line {line_no}, byte {exc.start + 1}: not UTF-8 text; save the file as UTF-8") from None
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise PushFileError(
+                    f"{path}: line {line_no}, column {exc.colno}: not valid JSON ({exc.msg}); "
+                    "an NDJSON file holds one JSON object per line") from None
+            except RecursionError:
+                raise PushFileError(_nesting_message(path, f"line {line_no}")) from None
+            yield SourceRecord(index, line_no, value)
+            index += 1
+
+
+class _JsonArrayReader:
+    """The records of a JSON array, one at a time: the stdlib's decoder (which reads NaN and
+    Infinity, so that they can be refused by name, and reports line and column) over a sliding
+    buffer. ijson was tried: it refuses NaN without naming the record or field, reports no line,
+    and a deeply nested file exhausted memory instead of failing."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._decoder = json.JSONDecoder()
+
+    def __iter__(self) -> Iterator[SourceRecord]:
+        with self.path.open("r", encoding="utf-8-sig", newline="") as f:
+            buf, pos, eof = "", 0, False
+            lines_before = 1  # line number of buf[0]
+            col_before = 0  # columns of buf[0]'s line that lie before buf[0]
+
+            def read_more() -> bool:
+                nonlocal buf, pos, eof, lines_before, col_before
+                if pos > 0:
+                    dropped = buf[:pos]
+                    newlines = dropped.count("\n")
+                    if newlines:
+                        lines_before += newlines
+                        col_before = len(dropped) - dropped.rfind("\n") - 1
+                    else:
+                        col_before += len(dropped)
+                    buf, pos = buf[pos:], 0
+                    counted[:] = [0, lines_before]
+                try:
+                    chunk = f.read(_CHUNK)
+                except UnicodeDecodeError:
+                    raise PushFileError(f"{self.path}: line {lines_before}: not UTF-8 text; save the file as UTF-8") from None
+                if not chunk:
+                    eof = True
+                    return False
+                buf += chunk
+                return True
+
+            counted = [0, 1]  # [position in buf, its line]: lines are counted forward, once
+
+            def line_at(at: int) -> int:
+                if at < counted[0]:
+                    counted[:] = [0, lines_before]
+                counted[1] += buf.count("\n", counted[0], at)
+                counted[0] = at
+                return counted[1]
+
+            def place(at: int) -> str:
+                line = lines_before + buf.count("\n", 0, at)
+                start = buf.rfind("\n", 0, at)
+                col = at - start if start >= 0 else col_before + at + 1
+                return f"line {line}, column {col}"
+
+            def skip_ws() -> str:
+                nonlocal pos
+                while True:
+                    while pos < len(buf) and buf[pos] in " \t\r\n":
+                        pos += 1
+                    if pos < len(buf):
+                        return buf[pos]
+                    if not read_more():
+                        return ""
+
+            def fail(what: str) -> PushFileError:
+                return PushFileError(f"{self.path}: {place(pos)}: {what}")
+
+            first = skip_ws()
+            if first != "[":
+                if first == "{":
+                    raise fail("expected a JSON array of records, got one object; write [ {...}, {...} ] "
+                               "or one object per line in a .ndjson file")
+                raise fail("expected a JSON array of records ([ {...}, {...} ]) or a .ndjson file with one object per line")
+            pos += 1
+            index = 0
+            if skip_ws() == "]":
+                pos += 1
+            else:
+                while True:
+                    if skip_ws() == "":
+                        raise fail(f"the file ends inside the array, before record {index}; is it truncated?")
+                    while True:
+                        try:
+                            value, end = self._decoder.raw_decode(buf, pos)
+                        except json.JSONDecodeError as exc:
+                            if not eof:
+                                read_more()  # the record may only be cut by the buffer's end
+                                continue
+                            at = exc.pos
+                            raise PushFileError(f"{self.path}: {place(at)} (record {index}): not valid JSON ({exc.msg})") from None
+                        except RecursionError:
+                            raise PushFileError(_nesting_message(self.path, f"record {index} ({place(pos)})")) from None
+                        if end == len(buf) and not eof:
+                            read_more()  # a number at the buffer's end may go on in the next chunk
+                            continue
+                        break
+                    yield SourceRecord(index, line_at(pos), value)
+                    index += 1
+                    pos = end
+                    nxt = skip_ws()
+                    if nxt == ",":
+                        pos += 1
+                        if skip_ws() == "]":
+                            raise fail("a comma before ] (a trailing comma is not JSON); remove it")
+                        continue
+                    if nxt == "]":
+                        pos += 1
+                        break
+                    if nxt == "":
+                        raise fail(f"the file ends after record {index - 1} without a closing ]; is it truncated?")
+                    raise fail(f"expected , or ] after record {index - 1}")
+            if skip_ws() != "":
+                raise fail("unexpected text after the array's closing ]")
+
+
+def _plain(value: Any) -> Any:
+    """A Parquet value as JSON would give it: timestamps and dates as ISO 8601 text, decimals as
+    numbers. NaN and Infinity stay as they are, to be refused by name (orjson would make them null)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, (datetime, date, dt_time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _read_parquet(path: Path, columns: list[str] | None = None) -> Iterator[SourceRecord]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise PushFileError(f"{path}: not a Parquet file ({exc})") from None
+    if columns is not None:
+        # Without any identifier column every row is its own identity: read one column to count rows.
+        columns = [c for c in columns if c in pf.schema_arrow.names] or pf.schema_arrow.names[:1]
+    index = 0
+    for batch in pf.iter_batches(batch_size=_PARQUET_BATCH, columns=columns):
+        for row in batch.to_pylist():
+            yield SourceRecord(index, None, _plain(row) if columns is None else row)
+            index += 1
+
+
+def read_records(path: Path, id_columns: list[str] | None = None) -> Iterator[SourceRecord]:
+    """The file's records in order. Parquet may be read for `id_columns` only (the scan pass)."""
+    if not path.is_file():
+        raise PushFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return _read_parquet(path, id_columns)
+    if suffix in NDJSON_SUFFIXES:
+        return _read_ndjson(path)
+    return iter(_JsonArrayReader(path))
+
+
+# --- pass 1: which record is the last version of its identity --------------------------------------
+
+def _identity_columns(entity: str) -> list[str]:
+    return ["Email", "CustomerId"] if entity == "customers" else ["OrderId" if entity == "orders" else "ProductId"]
+
+
+def _identity(entity: str, value: dict, customer_priority: str) -> str | None:
+    try:
+        return record_identity(entity, value, customer_priority)
+    except (AttributeError, TypeError):
+        return None  # an identifier of the wrong type: validation refuses the record
+
+
+def _type_name(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "true or false", type(None): "null"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
+
+
+@dataclass
+class Scan:
+    records: int
+    last_version: np.ndarray  # bool per record: True for the last version of its identity
+    superseded: int
+
+
+def scan(path: Path, entity: str, customer_priority: str) -> Scan:
+    """Pass 1: check the file is a list of objects and find the last version of each identity.
+
+    Memory: 12 bytes per record (a 64-bit and a 32-bit digest of the identity), 20 at the peak
+    of the sort, and the 10M-record file stays under 300 MB (bench/push_memory.py). 96 bits make a
+    false match between two identities about as likely as 1 in 10^14 in a file of 10 million."""
+    high, low = array("Q"), array("I")  # 8 and 4 bytes
+    for rec in read_records(path, _identity_columns(entity)):
+        if type(rec.value) is not dict:
+            raise PushFileError(
+                f"{_where(path, rec.index, rec.line)} is {_type_name(rec.value)}, not an object: a push file "
+                f"holds {entity} payload records, each a JSON object such as {_example(entity)}")
+        ident = _identity(entity, rec.value, customer_priority)
+        key = (ident if ident is not None else f"\0no identity\0{rec.index}").encode()
+        digest = hashlib.blake2b(key, digest_size=12).digest()
+        high.append(int.from_bytes(digest[:8], "little"))
+        low.append(int.from_bytes(digest[8:], "little"))
+    assert high.itemsize == 8 and low.itemsize == 4
+    n = len(high)
+    if not n:
+        return Scan(0, np.zeros(0, dtype=bool), 0)
+    last = _last_of_each(np.frombuffer(high, dtype=np.uint64), np.frombuffer(low, dtype=np.uint32))
+    return Scan(n, last, int(n - last.sum()))
+
+
+def _last_of_each(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """True at the last position of each (hi, lo) pair. A sorted copy of hi shows which 64-bit
+    digests repeat; only the records carrying one (versions of one identity, or in the rarest
+    case two identities sharing 64 bits) are sorted again, by hi, lo and position, to find each
+    pair's last position. numpy, not a Polars hash table: the peak is the digests and one sorted
+    copy of hi (20 bytes per record), plus about 30 bytes per record that has other versions."""
+    n = hi.size
+    ordered = np.sort(hi)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    last = np.ones(n, dtype=bool)
+    if not repeated.size:
+        return last
+    found = []
+    for start in range(0, n, _SORT_CHUNK):  # a chunk at a time: no array of positions for every record
+        chunk = hi[start:start + _SORT_CHUNK]
+        at = np.searchsorted(repeated, chunk).clip(max=repeated.size - 1)
+        found.append(np.flatnonzero(repeated[at] == chunk) + start)
+    members = np.concatenate(found)  # records whose hi repeats, in file order
+    sub = np.lexsort((members, lo[members], hi[members]))  # by hi, then lo, then position in the file
+    key_hi, key_lo = hi[members][sub], lo[members][sub]
+    sub_last = np.ones(sub.size, dtype=bool)
+    sub_last[:-1] = (key_hi[1:] != key_hi[:-1]) | (key_lo[1:] != key_lo[:-1])
+    last[members] = False
+    last[members[sub[sub_last]]] = True
+    return last
+
+
+def _example(entity: str) -> str:
+    return {"customers": '{"CustomerId": "c1", "Email": "ada@example.com"}',
+            "orders": '{"OrderId": "o1", "CustomerId": "c1", ...}',
+            "products": '{"ProductId": "p1", "ProductName": "Mug", ...}'}[entity]
+
+
+# --- pass 2: check, serialize, send ----------------------------------------------------------------
+
+def non_finite_fields(value: Any, path: str = "") -> list[str]:
+    """Paths of NaN, Infinity and -Infinity anywhere in a record (JSON serializers send them as null)."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [path or "(record)"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in non_finite_fields(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in non_finite_fields(v, f"{path}[{i}]")]
+    return []
+
+
+def _record_id(entity: str, value: Any) -> str | None:
+    if type(value) is not dict:
+        return None
+    key = value.get(entity_spec(entity).key_field or "CustomerId")
+    if key is None and entity == "customers":
+        key = value.get("Email")
+    return None if key is None else str(key)
+
+
+@dataclass
+class NotAccepted:
+    index: int
+    line: int | None
+    record_id: str | None
+    status: str  # "refused" (before sending), "rejected" (by the API), "failed" (retries ran out)
+    reasons: list[str]
+
+    def as_dict(self) -> dict:
+        d = {"index": self.index, "line": self.line, "id": self.record_id, "status": self.status, "reasons": self.reasons}
+        return {k: v for k, v in d.items() if v is not None}
+
+    def text(self) -> str:
+        where = f"record {self.index}" + (f" (line {self.line})" if self.line is not None else "")
+        return f"{self.status} {where} id {self.record_id!s}: {'; '.join(self.reasons)}"
+
+
+@dataclass
+class PushOutcome:
+    entity: str
+    file: str
+    run_id: str
+    records_read: int = 0
+    superseded: int = 0
+    refused: int = 0
+    report: StreamReport | None = None
+    not_accepted: list[NotAccepted] = field(default_factory=list)
+    stopped: str | None = None  # why the delivery stopped early (401/403/404)
+
+    @property
+    def not_sent(self) -> int:
+        done = self.superseded + self.refused
+        if self.report is not None:
+            done += self.report.accepted_count + len(self.report.rejected) + len(self.report.failed)
+        return self.records_read - done
+
+    @property
+    def exit_code(self) -> int:
+        if self.stopped:
+            return EXIT_STOPPED
+        return EXIT_NOT_ACCEPTED if self.not_accepted or self.not_sent else EXIT_OK
+
+    def summary(self) -> dict:
+        head = {"entity": self.entity, "file": self.file, "run_id": self.run_id, "records_read": self.records_read,
+                "superseded": self.superseded, "refused": self.refused}
+        delivery = self.report.summary() if self.report is not None else {"accepted": 0, "rejected": 0, "failed": 0}
+        delivery.pop("entity", None)
+        delivery["sent"] = delivery.pop("records", 0)
+        return {**head, **delivery, "not_sent": self.not_sent}
+
+
+class _StateWriter:
+    """Refused records to the quarantine table, rejected and failed ones to dead_letters, in chunks."""
+
+    def __init__(self, open_store: Callable[[], Any] | None, run_id: str, source: str, entity: str):
+        self.open_store, self.store = open_store, None  # opened at the first write: a clean push never loads it
+        self.run_id, self.source, self.entity = run_id, source, entity
+        self.quarantine: list[tuple] = []
+        self.dead: list[tuple] = []
+
+    def refused(self, rec: SourceRecord, record_id: str | None, errors: list[tuple[str, str, str]]) -> None:
+        for rule, fld, value in errors:
+            self.quarantine.append((record_id, rec.index, rule, fld, value))
+        self._maybe_flush()
+
+    def dead_letter(self, record_id: str | None, status: str, reasons: list[str], payload: bytes) -> None:
+        self.dead.append((record_id, status, reasons, payload.decode()))
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if len(self.quarantine) + len(self.dead) >= _STORE_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.open_store is None or not (self.quarantine or self.dead):
+            self.quarantine.clear()
+            self.dead.clear()
+            return
+        import polars as pl  # here, not at the top: Polars and DuckDB cost 60 MB that a clean push never needs
+
+        if self.store is None:
+            self.store = self.open_store()
+        q = pl.DataFrame(self.quarantine, orient="row", schema={
+            "record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String, "field": pl.String, "value": pl.String})
+        d = pl.DataFrame(self.dead, orient="row", schema={
+            "record_id": pl.String, "status": pl.String, "reasons": pl.List(pl.String), "payload": pl.String})
+        self.store.append_push(self.run_id, self.source, self.entity, q, d)
+        self.quarantine.clear()
+        self.dead.clear()
+
+
+def _field_of(error_path: str) -> str:
+    """`[3].OrderItems[1].Price` -> `OrderItems[1].Price`; `[3]` -> ``."""
+    return error_path.split("]", 1)[1].lstrip(".") if "]" in error_path else error_path
+
+
+def push_file(
+    client: ReplenitClient,
+    entity: str,
+    path: Path,
+    customer_priority: str,
+    open_store: Callable[[], Any] | None = None,
+    progress: Callable[[Any], None] | None = None,
+    on_scanned: Callable[[Scan], None] | None = None,
+) -> PushOutcome:
+    """Send a file's records (JSON array, NDJSON or Parquet) as described in the module docstring.
+    `open_store()` (a StateStore), called at the first record to write, receives the refused,
+    rejected and failed records. A ReplenitStopError
+    (401/403/404) ends the push early; the outcome says so in `stopped`."""
+    from replenit_pipelines.lib.delivery.errors import ReplenitStopError
+
+    spec = entity_spec(entity)
+    found = scan(path, entity, customer_priority)
+    if on_scanned is not None:
+        on_scanned(found)
+    outcome = PushOutcome(entity, str(path), f"push-{uuid.uuid4().hex[:12]}", found.records, found.superseded)
+    writer = _StateWriter(open_store, outcome.run_id, str(path), entity)
+    guard = threading.Lock()  # batches finish in worker threads while the reader refuses records
+    where: dict[int, tuple[int | None, str | None]] = {}  # index -> (line, id), for records in flight only
+
+    def to_send() -> Iterator[tuple[int, bytes]]:
+        dumps = orjson.dumps
+        for rec in read_records(path):
+            if rec.index >= found.records:
+                raise PushFileError(f"{path}: the file grew while it was pushed; push a file that is not being written")
+            if not found.last_version[rec.index]:
+                continue
+            value = rec.value
+            record_id = _record_id(entity, value)
+            problems = _problems(spec, value, rec.index)
+            if problems:
+                with guard:
+                    outcome.refused += 1
+                    outcome.not_accepted.append(NotAccepted(rec.index, rec.line, record_id, "refused",
+                                                            [f"{fld or '(record)'}: {reason}" for _, fld, _, reason in problems]))
+                    writer.refused(rec, record_id, [(rule, fld, raw) for rule, fld, raw, _ in problems])
+                continue
+            part = dumps(value) if None not in value.values() else dumps({k: v for k, v in value.items() if v is not None})
+            where[rec.index] = (rec.line, record_id)
+            yield rec.index, part
+
+    def on_batch(batch: dict[int, bytes], result: DeliveryReport) -> None:
+        with guard:
+            _settle(batch, result)
+
+    def _settle(batch: dict[int, bytes], result: DeliveryReport) -> None:
+        for i, reasons in sorted(result.rejected.items()):
+            line, rid = where.get(i, (None, None))
+            outcome.not_accepted.append(NotAccepted(i, line, rid, "rejected", reasons))
+            writer.dead_letter(rid, "rejected", reasons, batch[i])
+        for i, reason in sorted(result.failed.items()):
+            line, rid = where.get(i, (None, None))
+            outcome.not_accepted.append(NotAccepted(i, line, rid, "failed", [reason]))
+            writer.dead_letter(rid, "failed", [reason], batch[i])
+        for i in batch:
+            where.pop(i, None)
+
+    try:
+        outcome.report = client.deliver_stream(entity, to_send(), progress, on_batch,
+                                               records_total=found.records - found.superseded)
+    except ReplenitStopError as exc:
+        outcome.report = exc.report  # type: ignore[attr-defined]
+        outcome.stopped = str(exc)
+    finally:
+        writer.flush()
+    outcome.not_accepted.sort(key=lambda r: r.index)
+    return outcome
+
+
+FINITE_REASON = "not a finite number (NaN or Infinity): write a number, or leave the field out"
+
+
+def _problems(spec: Any, value: Any, index: int) -> list[tuple[str, str, str, str]]:
+    """(rule, field, raw value, reason) for each reason the record cannot be sent; [] when it can."""
+    problems = [("finite", p, str(_get(value, p)), FINITE_REASON) for p in non_finite_fields(value)]
+    seen = {p for _, p, _, _ in problems}
+    for e in validate_record(spec, value, index):
+        fld = _field_of(e.path)
+        if e.code == "non_finite" and fld in seen:
+            continue  # already named as NaN/Infinity
+        problems.append((e.code, fld, _short(_get(value, fld)), e.message))
+    return problems
+
+
+def _get(value: Any, dotted: str) -> Any:
+    """The value at `OrderItems[1].Price` in a record (None when absent)."""
+    cur = value
+    for part in dotted.replace("[", ".[").split("."):
+        if not part:
+            continue
+        try:
+            cur = cur[int(part[1:-1])] if part.startswith("[") else cur.get(part)
+        except (AttributeError, IndexError, TypeError, ValueError):
+            return None
+    return cur
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+__all__ = ["EXIT_NOT_ACCEPTED", "EXIT_OK", "EXIT_STOPPED", "EXIT_USAGE", "PushFileError", "PushOutcome",
+           "non_finite_fields", "push_file", "read_records", "scan"]

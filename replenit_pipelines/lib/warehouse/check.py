@@ -1,0 +1,206 @@
+"""`replenit check`: a mapping against the warehouse's real columns and types, before any run.
+
+Reads each source's schema only (no rows: a zero-row query or a lazy scan's schema), then checks
+every field the way a run would use it: the columns exist (with "did you mean" hints), each
+field's expression can be evaluated over those types and produces what the API field takes,
+and the window column can be compared with a window's bounds. An error means a run would fail
+or send wrong values; a warning means rows may be quarantined or synced late.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from replenit_pipelines.lib.contract.entities import FieldSpec, Kind
+from replenit_pipelines.lib.warehouse.mapping import EntityMapping, FieldMapping, MappingError, did_you_mean
+from replenit_pipelines.lib.warehouse.sources import Warehouse, _quote
+
+# How the Dagster definitions partition each entity (defs/customers, defs/orders, defs/products).
+PARTITIONING = {"customers": "daily", "orders": "hourly", "products": "hourly"}
+
+_STRING_KINDS = {Kind.STRING, Kind.EMAIL, Kind.PHONE, Kind.CURRENCY, Kind.LANGUAGE, Kind.URL}
+_INTEGER = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "error": the mapping will not run or sends wrong values; "warning": rows may be quarantined
+    entity: str
+    where: str  # "Email", "OrderItems.Price", "source", "window_column"
+    message: str
+
+    def text(self) -> str:
+        return f"{self.level.upper():7} {self.entity}.{self.where}: {self.message}"
+
+
+def missing_column_hint(f: FieldMapping, column: str, available: list[str] | set[str]) -> str:
+    """What to write instead of a column that is not there: a close column, or a constant."""
+    hint = did_you_mean(column, available)
+    if not hint and f.column is not None:
+        hint = f": if {column!r} is a value, not a column, write {f.target.split('.')[-1]}: {{constant: {column}}}"
+    return hint
+
+
+def _kind_name(dtype: pl.DataType) -> str:
+    return str(dtype)
+
+
+def _is_numeric(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric()
+
+
+def _field_findings(mapping: EntityMapping, f: FieldMapping, spec: FieldSpec, schema: dict[str, pl.DataType]) -> list[Finding]:
+    entity, out = mapping.entity, []
+
+    def error(message: str) -> None:
+        out.append(Finding("error", entity, f.target, message))
+
+    def warn(message: str) -> None:
+        out.append(Finding("warning", entity, f.target, message))
+
+    try:
+        needed = f.source_columns()
+    except Exception as exc:  # Polars raises several types for a bad expression
+        error(f"expr {f.expr!r} cannot be read: {str(exc).splitlines()[0]}")
+        return out
+    missing = sorted(needed - set(schema))
+    for column in missing:
+        what = f"column {column!r}" if f.column is not None else f"expr {f.expr!r} reads column {column!r}, which"
+        error(f"{what} is not in the source{missing_column_hint(f, column, schema)}")
+    if missing:
+        return out
+    try:
+        result = pl.DataFrame(schema=schema).lazy().select(f.expression()).collect_schema()[f.target]
+    except Exception as exc:  # the expression does not apply to these types
+        error(f"{_origin(f)} cannot be evaluated over the source's types: {str(exc).splitlines()[0]}")
+        return out
+    source = schema[f.column] if f.column is not None else None
+    kind, name = spec.kind, spec.name
+    if f.cast in ("int", "float", "bool") and source == pl.String and kind in _STRING_KINDS | {Kind.TIMESTAMP}:
+        error(f"{name} is text in the API, and cast {f.cast} turns the text column {f.column!r} into "
+              f"{'numbers' if f.cast != 'bool' else 'true/false'}: every value that is not one would be lost; "
+              "remove the cast")
+    elif kind in _STRING_KINDS:
+        if isinstance(result, (pl.List, pl.Struct, pl.Array)):
+            error(f"{name} takes one text value; {_origin(f)} gives {_kind_name(result)}")
+    elif kind is Kind.TIMESTAMP:
+        if not (result == pl.String or isinstance(result, (pl.Datetime, pl.Date))):
+            error(f"{name} takes a date and time; {_origin(f)} gives {_kind_name(result)}: map a TIMESTAMP or ISO 8601 text column")
+    elif kind is Kind.BOOL:
+        if result == pl.String:
+            error(f"{name} takes true/false; {_origin(f)} is text, which a run cannot convert: add cast: bool "
+                  "(reads true/false, yes/no, t/f, y/n, 1/0)")
+        elif not (result == pl.Boolean or _is_numeric(result)):
+            error(f"{name} takes true/false; {_origin(f)} gives {_kind_name(result)}")
+    elif kind in (Kind.INT, Kind.NUMBER):
+        integer = kind is Kind.INT
+        if result == pl.String:
+            warn(f"{name} takes {'an integer' if integer else 'a number'}; {_origin(f)} is text: values that are "
+                 "not numbers are quarantined (rule type)" + ("" if f.cast else f"; add cast: {'int' if integer else 'float'} to say so"))
+        elif result == pl.Boolean or not _is_numeric(result):
+            error(f"{name} takes {'an integer' if integer else 'a number'}; {_origin(f)} gives {_kind_name(result)}")
+        elif integer and result.is_float():
+            warn(f"{name} takes an integer; {_origin(f)} gives {_kind_name(result)}: values with a fraction are quarantined (rule type)")
+    elif kind is Kind.STRING_LIST:
+        if not isinstance(result, (pl.List, pl.Array)):
+            col = f.column or "category"
+            error(f"{name} takes a list of text; {_origin(f)} gives one {_kind_name(result)} value: split it with an expr, "
+                  f"e.g. {name}: {{expr: \"string_to_array({col}, '/')\"}}")
+        elif result.inner != pl.String:  # type: ignore[union-attr]
+            warn(f"{name} takes a list of text; {_origin(f)} gives {_kind_name(result)}: its items are sent as text")
+    return out
+
+
+def _origin(f: FieldMapping) -> str:
+    if f.column is not None:
+        text = f"column {f.column!r}"
+    elif f.expr is not None:
+        text = f"expr {f.expr!r}"
+    else:
+        text = f"constant {f.constant!r}"
+    return text + (f" with cast {f.cast}" if f.cast else "")
+
+
+def _window_findings(mapping: EntityMapping, schema: dict[str, pl.DataType]) -> list[Finding]:
+    src, entity = mapping.source, mapping.entity
+    col = src.window_column
+    if col not in schema:
+        return [Finding("error", entity, "window_column",
+                        f"{col!r} is not a column of the source, so no window can select rows{did_you_mean(col, schema)}")]
+    dtype = schema[col]
+    if isinstance(dtype, pl.Datetime):
+        return []
+    if isinstance(dtype, pl.Date):
+        if PARTITIONING.get(entity) == "hourly":
+            return [Finding("warning", entity, "window_column",
+                            f"{col!r} is a DATE and {entity} partitions are hourly: only the 00:00 partition of each day "
+                            "selects its rows; map a TIMESTAMP column for hourly syncs")]
+        return []
+    fix = ("use a TIMESTAMP column, or a query source that converts it, e.g. "
+           f"query: \"SELECT *, CAST({col} AS TIMESTAMP) AS {col}_ts FROM ... WHERE {col}_ts >= $start AND {col}_ts < $end\"")
+    if dtype == pl.String:
+        return [Finding("error", entity, "window_column",
+                        f"{col!r} is text: a window compares it with timestamps, which fails on the first value that is "
+                        f"not one; {fix}")]
+    return [Finding("error", entity, "window_column", f"{col!r} is {dtype}, not a timestamp, so no window can be evaluated; {fix}")]
+
+
+def _tables(warehouse: Warehouse) -> list[str]:
+    try:
+        with warehouse._connect() as con:  # noqa: SLF001 - the same read-only connection a run uses
+            return [r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()]
+    except Exception:  # a listing is only for hints
+        return []
+
+
+def _schema(mapping: EntityMapping, warehouse: Warehouse) -> dict[str, Any]:
+    """The source's columns and types, no rows. A table is read without the window filter, so that
+    a window column that cannot be compared is reported as such, not as a failed read."""
+    src = mapping.source
+    if not src.table:
+        return warehouse.columns(mapping)
+    with warehouse._connect() as con:  # noqa: SLF001 - the same read-only connection a run uses
+        return dict(con.sql(f"SELECT * FROM {_quote(src.table)}").limit(0).pl().schema)  # noqa: S608 - identifier quoted
+
+
+def check_entity(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
+    entity, src = mapping.entity, mapping.source
+    try:
+        schema: dict[str, Any] = _schema(mapping, warehouse)
+    except MappingError as exc:
+        return [Finding("error", entity, "source", str(exc))]
+    except Exception as exc:  # DuckDB and Polars raise several types for a source they cannot read
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = ""
+        if src.table:
+            tables = _tables(warehouse)
+            if tables and src.table not in tables:
+                hint = f"; the warehouse has no table {src.table!r}{did_you_mean(src.table, tables)}"
+        where = f"table {src.table!r}" if src.table else f"path {src.path!r}" if src.path else "query"
+        return [Finding("error", entity, "source", f"{where} cannot be read: {first}{hint}")]
+    findings = _window_findings(mapping, schema)
+    if src.query and "$start" not in src.query and "$end" not in src.query:
+        findings.append(Finding("warning", entity, "source",
+                                "the query does not use $start and $end, so every partition reads all of its rows"))
+    specs = {f.name: f for f in mapping.spec.fields}
+    child = mapping.spec.children_field
+    child_specs = {f.name: f for f in child.children.fields} if child is not None and child.children else {}
+    for f in mapping.all_fields:
+        if "." in f.target:
+            spec = child_specs.get(f.target.split(".", 1)[1])
+        else:
+            spec = specs.get(f.target)
+        if spec is not None:
+            findings.extend(_field_findings(mapping, f, spec, schema))
+    if mapping.child_key and mapping.child_key not in schema:
+        findings.append(Finding("error", entity, f"{child.name if child else ''}.key",
+                                f"{mapping.child_key!r} is not a column of the source{did_you_mean(mapping.child_key, schema)}"))
+    return findings
+
+
+def check_mapping(mappings: dict[str, EntityMapping], warehouse: Warehouse) -> list[Finding]:
+    findings: list[Finding] = []
+    for mapping in mappings.values():
+        findings.extend(check_entity(mapping, warehouse))
+    return findings

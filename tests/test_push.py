@@ -1,0 +1,260 @@
+"""`replenit push` through the real CLI (in process) against the real sandbox over HTTP."""
+
+import json
+import math
+
+import duckdb
+import httpx
+import pytest
+
+from conftest import records_of
+from replenit_pipelines import cli
+from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
+
+
+@pytest.fixture
+def push_env(monkeypatch, tmp_path):
+    """Point the CLI at a sandbox tenant; the state folder is the test's own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REPLENIT_CUSTOMER_PRIORITY", raising=False)
+
+    def use(sb: Sandbox, **priorities: str) -> str:
+        tenant_id, key = sb.add_tenant(**priorities)
+        monkeypatch.setenv("REPLENIT_BASE_URL", sb.url)
+        monkeypatch.setenv("REPLENIT_TENANT_ID", tenant_id)
+        monkeypatch.setenv("REPLENIT_API_KEY", key)
+        monkeypatch.setenv("REPLENIT_STATE_DIR", str(tmp_path / "state"))
+        return tenant_id
+
+    return use
+
+
+def push(capsys, *args: str) -> tuple[int, dict]:
+    code = cli.main(["push", *args, "--json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def state(tmp_path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(tmp_path / "state" / "state.duckdb"), read_only=True) as con:
+        return con.sql(sql).fetchall()
+
+
+# --- issue 8 item 2: one identity's versions reach the API in file order ----------------------------
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_the_last_version_of_each_identity_is_stored_with_batches_in_flight(push_env, capsys, tmp_path, fmt):
+    # Latency per request makes batches in flight finish out of order, as on a real network.
+    with Sandbox(limits=[], faults=FaultConfig(seed=3, latency_ms=(0.0, 25.0))) as sb:
+        tenant_id = push_env(sb)
+        lines = [{"CustomerId": f"c{i % 5}", "Email": f"c{i % 5}@example.com", "Name": f"version {i}"} for i in range(3000)]
+        path = tmp_path / f"versions.{fmt}"
+        path.write_text(json.dumps(lines) if fmt == "json" else "\n".join(json.dumps(r) for r in lines))
+        code, summary = push(capsys, "customers", str(path), "--batch-size", "10")
+        stored = records_of(sb, tenant_id, "customers")
+    assert code == 0
+    last = {r["Email"]: r["Name"] for r in lines}
+    assert {r["record"]["Email"]: r["record"]["Name"] for r in stored.values()} == last
+    assert summary["superseded"] == 3000 - len(last) and summary["accepted"] == len(last)
+
+
+def test_dedup_follows_the_tenant_customer_priority(push_env, capsys, tmp_path):
+    # Same email, two CustomerIds: one customer for an email-priority tenant, the newer row wins.
+    with Sandbox(limits=[]) as sb:
+        tenant_id = push_env(sb)
+        rows = [{"CustomerId": "old", "Email": "Ada@Example.com", "Name": "older"},
+                {"CustomerId": "new", "Email": "ada@example.com", "Name": "newer"}]
+        path = tmp_path / "c.ndjson"
+        path.write_text("\n".join(json.dumps(r) for r in rows))
+        code, by_email = push(capsys, "customers", str(path))
+        stored = [r["record"]["Name"] for r in records_of(sb, tenant_id, "customers").values()]
+        code2, by_id = push(capsys, "customers", str(path), "--customer-priority", "customerid")
+    assert (code, by_email["superseded"], stored) == (0, 1, ["newer"])
+    assert (code2, by_id["superseded"], by_id["accepted"]) == (0, 0, 2)
+
+
+def test_superseded_versions_are_said_in_the_text_output(push_env, capsys, tmp_path):
+    with Sandbox(limits=[]) as sb:
+        push_env(sb)
+        path = tmp_path / "c.json"
+        path.write_text(json.dumps([{"CustomerId": "c1", "Email": "c1@example.com", "Name": n} for n in "abc"]))
+        assert cli.main(["push", "customers", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "2 of 3 records are older versions" in captured.err
+    assert "superseded" in captured.out and "accepted             1" in captured.out
+
+
+# --- issue 8 item 3: NaN and Infinity never become null ---------------------------------------------
+
+def test_nan_and_infinity_are_refused_before_sending_with_record_and_field(push_env, capsys, tmp_path):
+    with Sandbox(limits=[]) as sb:
+        tenant_id = push_env(sb)
+        path = tmp_path / "orders.ndjson"
+        order = {"OrderId": "ok", "CustomerId": "c1", "Currency": "EUR", "OrderDate": "2026-11-26T12:00:00Z",
+                 "OrderItems": [{"ProductId": "p1", "Quantity": 1, "Price": 9.5}]}
+        nan_total = {**order, "OrderId": "nan-total", "TotalRevenue": math.nan}
+        inf_price = {**order, "OrderId": "inf-price", "OrderItems": [{"ProductId": "p1", "Quantity": 1, "Price": math.inf}]}
+        minus_inf = {**order, "OrderId": "minus-inf", "Note": -math.inf}  # a field the contract does not know
+        path.write_text("\n".join(json.dumps(r) for r in (order, nan_total, inf_price, minus_inf)))  # NaN, Infinity, -Infinity
+        assert "NaN" in path.read_text() and "-Infinity" in path.read_text()
+        code, summary = push(capsys, "orders", str(path))
+        stored = records_of(sb, tenant_id, "orders")
+    assert code == 1
+    assert set(stored) == {"ok"}
+    refused = {r["id"]: r for r in summary["not_accepted"]}
+    assert set(refused) == {"nan-total", "inf-price", "minus-inf"}
+    assert (refused["nan-total"]["index"], refused["nan-total"]["line"]) == (1, 2)
+    assert refused["nan-total"]["reasons"][0].startswith("TotalRevenue: not a finite number")
+    assert refused["inf-price"]["reasons"][0].startswith("OrderItems[0].Price: not a finite number")
+    assert refused["minus-inf"]["reasons"][0].startswith("Note: not a finite number")
+    assert all(r["status"] == "refused" for r in refused.values())
+    assert sorted(state(tmp_path, "SELECT record_id, rule, field FROM quarantine")) == [
+        ("inf-price", "finite", "OrderItems[0].Price"), ("minus-inf", "finite", "Note"), ("nan-total", "finite", "TotalRevenue")]
+
+
+# --- issue 9 item 4: push says what failed, and exits non-zero ----------------------------------------
+
+def test_rejected_records_exit_non_zero_are_listed_and_dead_lettered(push_env, capsys, tmp_path):
+    with Sandbox(limits=[]) as sb:
+        tenant_id = push_env(sb)
+        good = [{"CustomerId": f"c{i}", "Email": f"c{i}@example.com"} for i in range(5)]
+        # Valid by the contract, but its body is larger than the API takes: the API answers 413.
+        huge = {"CustomerId": "huge", "Email": "huge@example.com", "Notes": "x" * 5_100_000}
+        path = tmp_path / "c.json"
+        path.write_text(json.dumps([*good[:2], huge, *good[2:]]))
+        code, summary = push(capsys, "customers", str(path))
+        stored = records_of(sb, tenant_id, "customers")
+    assert code == 1
+    assert (summary["accepted"], summary["rejected"], len(stored)) == (5, 1, 5)
+    [listed] = summary["not_accepted"]
+    assert (listed["index"], listed["id"], listed["status"]) == (2, "huge", "rejected")
+    assert "413" in " ".join(listed["reasons"]) or "larger than" in " ".join(listed["reasons"])
+    rows = state(tmp_path, "SELECT run_id, partition_key, record_id, status, length(payload) FROM dead_letters")
+    assert [(r[2], r[3]) for r in rows] == [("huge", "rejected")]
+    assert rows[0][0] == summary["run_id"] and rows[0][1] == str(path) and rows[0][4] > 5_000_000
+
+
+def test_failed_records_exit_non_zero_are_listed_in_text_and_json(push_env, capsys, tmp_path):
+    with Sandbox(limits=[], faults=FaultConfig(seed=1, p503=1.0)) as sb:
+        push_env(sb)
+        path = tmp_path / "c.ndjson"
+        path.write_text(json.dumps({"CustomerId": "c1", "Email": "c1@example.com"}) + "\n")
+        code = cli.main(["push", "customers", str(path)])
+        text = capsys.readouterr().out
+    assert code == 1
+    assert "failed record 0 (line 1) id c1: HTTP 503" in text
+    assert state(tmp_path, "SELECT record_id, status FROM dead_letters") == [("c1", "failed")]
+
+
+def test_exit_codes_are_documented_in_help(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["push", "--help"])
+    text = capsys.readouterr().out
+    for code in ("0", "1", "2", "3"):
+        assert f"\n  {code}  " in text
+
+
+# --- issue 9 item 7: one line, naming the file and place, instead of a traceback --------------------
+
+@pytest.mark.parametrize(("name", "content", "expected"), [
+    ("numbers.json", "[1,2,3]", "numbers.json: record 0 (line 1) is a number, not an object"),
+    ("deep.json", "[" + "[" * 100_000 + "]" * 100_000 + "]", "deep.json: record 0 (line 1, column 2) is nested too deeply"),
+    ("deep.ndjson", '{"a": 1}\n' + "[" * 100_000 + "]" * 100_000 + "\n", "deep.ndjson: line 2 is nested too deeply"),
+    ("broken.ndjson", '{"CustomerId": "a"}\n\n{"CustomerId": "b"}\n{"CustomerId": "c",, }\n',
+     "broken.ndjson: line 4, column 20: not valid JSON"),
+    ("broken.json", '[\n {"CustomerId": "a"},\n {"CustomerId": "b" "Email": "x"}\n]', "broken.json: line 3, column 21 (record 1): not valid JSON"),
+    ("object.json", '{"CustomerId": "a"}', "object.json: line 1, column 1: expected a JSON array of records, got one object"),
+    ("trailing.json", '[{"CustomerId": "a"},\n]', "trailing.json: line 2, column 1: a comma before ]"),
+])
+def test_a_file_that_is_not_records_gets_one_line(push_env, capsys, tmp_path, name, content, expected):
+    with Sandbox(limits=[]) as sb:
+        push_env(sb)
+        path = tmp_path / name
+        path.write_text(content)
+        code = cli.main(["push", "customers", str(path)])
+        requests = httpx.get(f"{sb.url}/_sandbox/requests").json()
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("replenit: " + str(tmp_path)) and expected in err
+    assert "Traceback" not in err and requests == []
+
+
+def test_ndjson_with_a_line_separator_inside_a_string_is_valid(push_env, capsys, tmp_path):
+    with Sandbox(limits=[]) as sb:
+        tenant_id = push_env(sb)
+        path = tmp_path / "c.ndjson"
+        rows = [{"CustomerId": "c1", "Email": "c1@example.com", "Name": "Ada\u2028Lovelace"},
+                {"CustomerId": "c2", "Email": "c2@example.com", "Name": "Grace\u2029Hopper"}]
+        path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+        code, summary = push(capsys, "customers", str(path))
+        stored = records_of(sb, tenant_id, "customers")
+    assert (code, summary["accepted"]) == (0, 2)
+    assert sorted(r["record"]["Name"] for r in stored.values()) == ["Ada\u2028Lovelace", "Grace\u2029Hopper"]
+
+
+def test_parquet_is_pushed_by_batches(push_env, capsys, tmp_path):
+    import polars as pl
+
+    with Sandbox(limits=[]) as sb:
+        tenant_id = push_env(sb)
+        rows = [{"CustomerId": f"c{i % 700}", "Email": f"c{i % 700}@example.com", "Name": f"v{i}"} for i in range(25_000)]
+        path = tmp_path / "c.parquet"
+        pl.DataFrame(rows).write_parquet(path, row_group_size=3_000)
+        code, summary = push(capsys, "customers", str(path))
+        stored = records_of(sb, tenant_id, "customers")
+    assert (code, summary["superseded"], summary["accepted"]) == (0, 25_000 - 700, 700)
+    assert {r["record"]["Email"]: r["record"]["Name"] for r in stored.values()} == {r["Email"]: r["Name"] for r in rows}
+
+
+def test_a_refused_key_stops_the_push_with_exit_3(push_env, capsys, tmp_path, monkeypatch):
+    with Sandbox(limits=[]) as sb:
+        push_env(sb)
+        monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
+        path = tmp_path / "c.ndjson"
+        path.write_text("\n".join(json.dumps({"CustomerId": f"c{i}", "Email": f"c{i}@example.com"}) for i in range(1200)))
+        code, summary = push(capsys, "customers", str(path))
+        requests = httpx.get(f"{sb.url}/_sandbox/requests").json()
+    assert code == 3 and len(requests) == 1
+    assert summary["records_read"] == 1200 and summary["accepted"] == 0
+    assert summary["failed"] + summary["not_sent"] == 1200
+
+
+@pytest.mark.parametrize(("name", "content"), [("empty.json", "[]"), ("empty.ndjson", "\n\n")])
+def test_an_empty_file_sends_nothing(push_env, capsys, tmp_path, name, content):
+    with Sandbox(limits=[]) as sb:
+        push_env(sb)
+        path = tmp_path / name
+        path.write_text(content)
+        code, summary = push(capsys, "customers", str(path))
+    assert (code, summary["records_read"], summary["requests"]) == (0, 0, 0)
+
+
+def test_last_version_survives_64_bit_digest_collisions():
+    """Identities sharing the first 64 bits of their digest stay apart: the last 32 bits decide."""
+    import numpy as np
+
+    from replenit_pipelines.lib.delivery.push import _last_of_each
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        ids = rng.integers(0, int(rng.integers(1, 9)), int(rng.integers(1, 80)))
+        got = _last_of_each((ids % 3).astype(np.uint64), ids.astype(np.uint32))  # ids 0 and 3 share 64 bits
+        last = {int(v): i for i, v in enumerate(ids)}
+        assert sorted(np.flatnonzero(got).tolist()) == sorted(last.values())
+
+
+def test_nan_in_a_parquet_file_is_refused_not_sent_as_null(push_env, capsys, tmp_path):
+    import polars as pl
+
+    with Sandbox(limits=[]) as sb:
+        tenant_id = push_env(sb)
+        path = tmp_path / "p.parquet"
+        pl.DataFrame({"ProductId": ["ok", "nan"], "ProductName": ["Mug", "Cup"], "ProductVariants": [
+            [{"VariantId": "v1", "SalePrice": 9.5, "Currency": "EUR"}], [{"VariantId": "v2", "SalePrice": math.nan, "Currency": "EUR"}],
+        ]}).write_parquet(path)
+        code, summary = push(capsys, "products", str(path))
+        stored = records_of(sb, tenant_id, "products")
+    assert code == 1 and set(stored) == {"ok"}
+    [refused] = summary["not_accepted"]
+    assert (refused["index"], refused["id"]) == (1, "nan")
+    assert refused["reasons"] == ["ProductVariants[0].SalePrice: not a finite number (NaN or Infinity): write a number, or leave the field out"]
