@@ -540,7 +540,7 @@ def _problems(spec: Any, value: Any, index: int) -> list[tuple[str, str, str, st
     seen = {p for _, p, _, _ in problems}
     for e in validate_record(spec, value, index):
         fld = _field_of(e.path)
-        if e.code == "non_finite" and fld in seen:
+        if e.code == "finite" and fld in seen:
             continue  # already named as NaN/Infinity
         problems.append((e.code, fld, _short(_get(value, fld)), e.message))
     return problems
