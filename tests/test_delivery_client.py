@@ -372,7 +372,8 @@ def test_resource_repr_hides_the_key():
 
 @pytest.mark.parametrize("headers,body,expected", [
     ({"Retry-After": "7"}, {}, 7.0),
-    ({"Retry-After": "0.412"}, {}, 0.412),
+    ({"Retry-After": "0.412"}, {}, 0.412),  # lenient: not HTTP, but unambiguous
+    ({"Retry-After": "1", "X-Sandbox-Retry-After-Exact": "0.412"}, {}, 0.412),  # time-scaled sandbox windows
     ({}, {"success": False, "data": {"retryAfter": 60}}, 60.0),  # the v1 form: only in the body
     ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, {}, 0.0),  # an HTTP date in the past
 ])
