@@ -132,6 +132,9 @@ class ReplenitClient:
             except httpx.TransportError as exc:
                 reason = f"connection failed ({type(exc).__name__})"
             else:
+                # From the quota's decision to the answer: an upper bound of how late the request
+                # may reach the server's clock, which sizes the limiter's window-edge guard.
+                self.quota.answered()
                 self._observe_quota(resp)
                 if resp.status_code == 429:
                     counters.rate_limited += 1

@@ -25,7 +25,7 @@ import orjson
 
 from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.contract.records import validate_record
-from replenit_pipelines.lib.sandbox.faults import FaultConfig, fate_of
+from replenit_pipelines.lib.sandbox.faults import FaultConfig, arrival_delay_of, fate_of
 from replenit_pipelines.lib.sandbox.ratelimit import KeyQuota, Window, quota_headers, retry_after_headers
 from replenit_pipelines.lib.sandbox.store import Store, record_key, utc_now_iso
 
@@ -54,6 +54,7 @@ class SandboxState:
     store: Store = field(default_factory=Store)
     quotas: dict[str, KeyQuota] = field(default_factory=dict)
     sequence: int = 0
+    arrivals: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_tenant(
@@ -88,6 +89,11 @@ class SandboxState:
         with self.lock:
             self.limits = list(limits)
             self.quotas.clear()
+
+    def next_arrival(self) -> int:
+        with self.lock:
+            self.arrivals += 1
+            return self.arrivals
 
     def next_sequence(self) -> int:
         with self.lock:
@@ -203,6 +209,9 @@ class Handler(BaseHTTPRequestHandler):
             self._discard_body()
             self._send(401, envelope(False, "Unauthorized."))
             return
+        delay = arrival_delay_of(state.faults, state.next_arrival())
+        if delay:
+            time.sleep(delay)
         decision = state.quota(key).hit(time.time())  # every request of a known key counts
         headers = quota_headers(decision, state.time_scaled) if decision is not None else {}
         if len(parts) < 2 or parts[0] not in ENTITIES:
