@@ -34,8 +34,8 @@ run_monitoring:
   enabled: true
   start_timeout_seconds: 180
   cancel_timeout_seconds: 180
-  poll_interval_seconds: 30
-  free_slots_after_run_end_seconds: 30
+  poll_interval_seconds: 10
+  free_slots_after_run_end_seconds: 10
 """
 
 
