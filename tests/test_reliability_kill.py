@@ -92,7 +92,11 @@ def test_a_killed_run_is_failed_its_pool_freed_and_the_next_run_delivers(killabl
         assert killed.status == dg.DagsterRunStatus.STARTED
         assert slots_claimed(instance) == 1
 
-        with dg.build_sensor_context(instance=instance) as context:
+        from replenit_pipelines.definitions import defs
+
+        repo = defs().get_repository_def()
+        assert find_dead_runs(instance, job_names={"another_location_job"}) == []  # not ours: left alone
+        with dg.build_sensor_context(instance=instance, repository_def=repo) as context:
             outcome = dead_run_workers(context)
         assert killed.run_id in outcome.skip_message
 
@@ -146,3 +150,36 @@ def test_the_dead_run_sensor_is_in_the_code_location_and_on_by_default(monkeypat
     sensor = defs().get_repository_def().get_sensor_def("dead_run_workers")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.minimum_interval_seconds <= 60
+
+
+def _started_run(instance: dg.DagsterInstance, tags: dict) -> str:
+    import uuid
+
+    run = dg.DagsterRun(job_name="customers_daily_sync", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED, tags=tags)
+    instance.add_run(run)
+    return run.run_id
+
+
+def test_runs_are_judged_by_the_host_and_process_their_step_recorded(tmp_path):
+    import socket
+
+    import psutil
+
+    from replenit_pipelines.defs.monitoring import WORKER_HOST_TAG, WORKER_PID_TAG, WORKER_STARTED_TAG, find_dead_runs
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone_started = psutil.Process(gone.pid).create_time()
+    gone.wait()
+    me = psutil.Process()
+    host = socket.gethostname()
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        dead_here = _started_run(instance, {WORKER_HOST_TAG: host, WORKER_PID_TAG: str(gone.pid), WORKER_STARTED_TAG: str(gone_started)})
+        alive_here = _started_run(instance, {WORKER_HOST_TAG: host, WORKER_PID_TAG: str(me.pid), WORKER_STARTED_TAG: str(me.create_time())})
+        # This process's pid, but recorded for a process started an hour earlier: the pid was reused.
+        reused = _started_run(instance, {WORKER_HOST_TAG: host, WORKER_PID_TAG: str(me.pid),
+                                         WORKER_STARTED_TAG: str(me.create_time() - 3600)})
+        elsewhere = _started_run(instance, {WORKER_HOST_TAG: "another-host", WORKER_PID_TAG: str(gone.pid),
+                                            WORKER_STARTED_TAG: str(gone_started)})
+        found = {d.run_id for d in find_dead_runs(instance)}
+    assert dead_here in found and reused in found
+    assert alive_here not in found and elsewhere not in found

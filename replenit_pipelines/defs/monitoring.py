@@ -20,6 +20,7 @@ is SQLite, which lives on one machine with every process that writes to it.
 import os
 import socket
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import dagster as dg
@@ -83,11 +84,13 @@ def _run_processes(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[int
     return pids
 
 
-def find_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
-    """STARTED runs on this host none of whose processes is alive."""
+def find_dead_runs(instance: dg.DagsterInstance, job_names: Collection[str] | None = None) -> list[DeadRun]:
+    """STARTED runs on this host none of whose processes is alive (of these jobs only, when given)."""
     host = socket.gethostname()
     dead = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        if job_names is not None and run.job_name not in job_names:
+            continue  # another code location's run: not this sensor's to judge
         run_host = run.tags.get(WORKER_HOST_TAG)
         if run_host is not None and run_host != host:
             continue  # another machine's processes: its own daemon or Dagster's monitoring judges them
@@ -102,9 +105,9 @@ def find_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
     return dead
 
 
-def fail_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
+def fail_dead_runs(instance: dg.DagsterInstance, job_names: Collection[str] | None = None) -> list[DeadRun]:
     """Fail every dead run found and free its pool slots; returns what was done."""
-    dead = find_dead_runs(instance)
+    dead = find_dead_runs(instance, job_names)
     for d in dead:
         run = instance.get_run_by_id(d.run_id)
         if run is None or run.status != dg.DagsterRunStatus.STARTED:
@@ -123,7 +126,9 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
     description="Fails runs whose processes died (kill -9, OOM) so their pool slots are freed and run_retries can act.",
 )
 def dead_run_workers(context: dg.SensorEvaluationContext):
-    dead = fail_dead_runs(context.instance)
+    # This code location's jobs, the implicit asset job of UI materializations included.
+    repo = context.repository_def
+    dead = fail_dead_runs(context.instance, set(repo.job_names) if repo is not None else None)
     if dead:
         for d in dead:
             context.log.warning(f"run {d.run_id} ({d.job_name}): worker died (pids {list(d.pids)}); failed, pool slots freed")
