@@ -113,7 +113,8 @@ def fail_dead_runs(instance: dg.DagsterInstance, job_names: Collection[str] | No
         if run is None or run.status != dg.DagsterRunStatus.STARTED:
             continue  # it ended meanwhile
         message = (f"Run worker died: no process of this run is alive on {socket.gethostname()} "
-                   f"(pids {', '.join(map(str, d.pids))}); marked failed and its pool slots freed.")
+                   f"(pids {', '.join(map(str, d.pids))}); marked failed and its pool slots freed. run_retries "
+                   "re-runs it if a code server launched it; otherwise run the partition again.")
         instance.report_run_failed(run, message)
         instance.event_log_storage.free_concurrency_slots_for_run(d.run_id)
     return dead
