@@ -13,7 +13,9 @@ in the middle):
   daemon  `dagster dev` (webserver, daemon, code server) with the shipped dagster.yaml; a run
           launched through the GraphQL API (as the UI does); its run worker's process tree is
           SIGKILLed mid-delivery. Measured: how long until the run is failed and by whom, until
-          its pool slot is free, and whether run_retries' retry delivers everything.
+          its pool slot is free, and whether run_retries' retry delivers everything. Also with the
+          killed run started by `dagster asset materialize` beside the daemon (no code server
+          watches it: the dead_run_workers sensor must find it), then a new run launched.
 
 Goal: every kill recovered (no run of the key waits on the pool for more than the detection
 time), every valid record stored, none twice counted as lost.
@@ -153,7 +155,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def bench_daemon(customers: int, timeout_s: float) -> bool:
+def bench_daemon(customers: int, timeout_s: float, launch: str) -> bool:
     import dagster as dg
     from dagster_graphql import DagsterGraphQLClient
 
@@ -182,25 +184,38 @@ def bench_daemon(customers: int, timeout_s: float) -> bool:
                 except httpx.HTTPError:
                     time.sleep(1)
             assert client is not None, "dagster dev did not start"
-            run_id = None
-            for _ in range(30):  # the code location may still be loading
-                try:
-                    run_id = client.submit_job_execution("customers_daily_sync", tags={"dagster/partition": DAY})
-                    break
-                except Exception:  # noqa: BLE001 - retried until the location is up
-                    time.sleep(2)
-            assert run_id, "could not launch a run"
-            while accepted(url, tenant) < 1:
-                time.sleep(0.05)
-            with dg.DagsterInstance.get() as instance:
-                starts = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START).records
-                worker = starts[0].event_log_entry.dagster_event.pid
-            procs = [psutil.Process(worker), *psutil.Process(worker).children(recursive=True)]
-            for p in procs:
-                p.kill()
+            def submit() -> str:
+                for _ in range(30):  # the code location may still be loading
+                    try:
+                        return client.submit_job_execution("customers_daily_sync", tags={"dagster/partition": DAY})
+                    except Exception:  # noqa: BLE001 - retried until the location is up
+                        time.sleep(2)
+                raise RuntimeError("could not launch a run")
+
+            if launch == "ui":
+                run_id = submit()
+                while accepted(url, tenant) < 1:
+                    time.sleep(0.05)
+                with dg.DagsterInstance.get() as instance:
+                    starts = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START).records
+                    worker = starts[0].event_log_entry.dagster_event.pid
+                procs = [psutil.Process(worker), *psutil.Process(worker).children(recursive=True)]
+                for p in procs:
+                    p.kill()
+                print(f"  daemon/ui: killed the run worker {worker} and {len(procs) - 1} child process(es) after "
+                      f"{accepted(url, tenant)} batch(es)")
+            else:
+                time.sleep(10)  # let the daemon's sensor loop come up beside the code server
+                cli = subprocess.Popen(run_command("materialize"), env=env, start_new_session=True,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                while accepted(url, tenant) < 1:
+                    time.sleep(0.05)
+                os.killpg(cli.pid, signal.SIGKILL)
+                cli.wait()
+                with dg.DagsterInstance.get() as instance:
+                    run_id = instance.get_runs(limit=1)[0].run_id
+                print(f"  daemon/cli: killed `dagster asset materialize` (process group) after {accepted(url, tenant)} batch(es)")
             killed_at = time.monotonic()
-            print(f"  daemon: killed the run worker {worker} and {len(procs) - 1} child process(es) after "
-                  f"{accepted(url, tenant)} batch(es)")
             failed_s = freed_s = None
             retry_id = retry_status = None
             while time.monotonic() - killed_at < timeout_s:
@@ -209,21 +224,27 @@ def bench_daemon(customers: int, timeout_s: float) -> bool:
                     if failed_s is None and run.status == dg.DagsterRunStatus.FAILURE:
                         failed_s = time.monotonic() - killed_at
                         msg = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
-                        print(f"  daemon: run failed after {failed_s:.1f} s: "
+                        print(f"  daemon/{launch}: run failed after {failed_s:.1f} s: "
                               f"{(msg[0].event_log_entry.dagster_event.message or '')[:120]!r}")
                     claimed = instance.event_log_storage.get_concurrency_info(POOL).claimed_slots
                     if failed_s is not None and freed_s is None and not [c for c in claimed if c.run_id == run_id]:
                         freed_s = time.monotonic() - killed_at
-                        print(f"  daemon: its pool slot free after {freed_s:.1f} s")
-                    retries = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": run_id}))
-                    if retries:
-                        retry_id, retry_status = retries[0].run_id, retries[0].status
+                        print(f"  daemon/{launch}: its pool slot free after {freed_s:.1f} s")
+                        if launch == "cli":  # no code location to re-launch from: a person runs it again
+                            retry_id = submit()
+                            print(f"  daemon/cli: launched a new run of the partition {retry_id[:8]}")
+                    if launch == "ui":
+                        retries = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": run_id}))
+                        if retries:
+                            retry_id = retries[0].run_id
+                    if retry_id:
+                        retry_status = instance.get_run_by_id(retry_id).status
                         if retry_status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE):
                             break
                 time.sleep(1)
             n_stored = stored(url, tenant)
             ok = retry_status == dg.DagsterRunStatus.SUCCESS and n_stored == valid
-            print(f"daemon: failed after {failed_s if failed_s is None else round(failed_s, 1)} s, slot free after "
+            print(f"daemon/{launch}: failed after {failed_s if failed_s is None else round(failed_s, 1)} s, slot free after "
                   f"{freed_s if freed_s is None else round(freed_s, 1)} s, retry {retry_id and retry_id[:8]} "
                   f"{retry_status and retry_status.value} after {time.monotonic() - killed_at:.1f} s; records stored "
                   f"{n_stored}/{valid} valid: {'PASS' if ok else 'FAIL'}")
@@ -244,13 +265,16 @@ def main() -> int:
     ap.add_argument("--customers", type=int, default=6000, help="demo warehouse size (customers over 2 days)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--launcher", choices=["in-process", "materialize"], default="in-process")
+    ap.add_argument("--daemon-launch", default="ui,cli",
+                    help="daemon mode: the killed run launched as the UI does (ui), by `dagster asset materialize` (cli)")
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the daemon's recovery")
     args = ap.parse_args()
     ok = True
     if args.mode in ("cli", "both"):
         ok &= bench_cli(args.kills, args.customers, args.seed, args.launcher)
     if args.mode in ("daemon", "both"):
-        ok &= bench_daemon(args.customers, args.timeout)
+        for launch in args.daemon_launch.split(","):
+            ok &= bench_daemon(args.customers, args.timeout, launch)
     return 0 if ok else 1
 
 
