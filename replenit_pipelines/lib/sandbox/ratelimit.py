@@ -93,7 +93,7 @@ class KeyQuota:
             self._count = [0] * len(self.windows)
 
 
-def quota_headers(decision: "Decision", time_scaled: bool) -> dict[str, str]:
+def quota_headers(decision: Decision, time_scaled: bool) -> dict[str, str]:
     """X-RateLimit-* for any answer, whole seconds; the exact reset too when windows are time-scaled."""
     headers = {
         "X-RateLimit-Limit": str(decision.limit),
