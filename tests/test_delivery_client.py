@@ -16,6 +16,7 @@ from replenit_pipelines.lib.delivery import (
     UnauthorizedError,
 )
 from replenit_pipelines.lib.delivery.batching import plan_batches, serialize
+from replenit_pipelines.lib.delivery.quota import QuotaLimiter
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
 
 
@@ -165,6 +166,62 @@ def test_two_clients_of_one_key_share_one_quota(tmp_path):
         [t.join() for t in threads]
         assert sum(len(r.accepted) for r in reports) == 50
         assert sum(r.counters.rate_limited for r in reports) == 0
+
+
+class FakeClock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_edge_guard_is_sized_from_the_observed_latency(tmp_path):
+    clock = FakeClock(1000.0)
+    limiter = QuotaLimiter([(30, 1.0), (200, 10.0)], tmp_path / "ledger.json", clock=clock, sleep=clock.sleep)
+    assert limiter.boundary_guard == pytest.approx(0.5)  # no latency seen yet: the cap, half of 1 s
+    for _ in range(100):
+        limiter.record_latency(0.004)
+    assert limiter.boundary_guard == pytest.approx(0.01)  # fast loopback: the floor, 1% of the shortest window
+    for latency in [0.012, 0.024] * 45 + [0.120] * 10:  # a loaded machine: median 12-24 ms, a tail to 120 ms
+        limiter.record_latency(latency)
+    assert limiter.boundary_guard == pytest.approx(0.120 * 1.5)  # the tail, with a margin
+    # A request decided 150 ms before the edge is counted in the next window too: it may land there.
+    clock.now = 1000.85
+    limiter.acquire()
+    clock.now = 1001.0
+    assert limiter.used() == {1.0: 1, 10.0: 1}
+    for _ in range(200):
+        limiter.record_latency(5.0)  # a stall far past the window: bounded by the cap
+    assert limiter.boundary_guard == pytest.approx(0.5)
+
+
+def test_latency_is_measured_from_the_quota_decision_to_the_answer(tmp_path):
+    clock = FakeClock(1000.0)
+    limiter = QuotaLimiter([(30, 1.0)], tmp_path / "ledger.json", clock=clock, sleep=clock.sleep)
+    limiter.answered()  # nothing acquired on this thread: nothing recorded
+    for _ in range(20):
+        limiter.acquire()
+        time.sleep(0.03)
+        limiter.answered()
+    assert 0.045 <= limiter.boundary_guard <= 0.5
+
+
+def test_no_429_when_requests_reach_the_server_late(tmp_path):
+    """Requests decided just before a window's end arrive after it (a slow network, a loaded
+    machine): the client's guard must follow that latency or the next window overflows."""
+    faults = FaultConfig(seed=1, arrival_delay_ms=(0.0, 150.0))
+    with Sandbox(limits=[(10, 0.5)], faults=faults) as sb:
+        tenant_id, key = sb.add_tenant()
+        client = make_client(sb, tenant_id, key, tmp_path, limits=((10, 0.5),), batch_sizes={"customers": 1},
+                             max_in_flight=2)
+        report = client.deliver("customers", customers(100))
+        statuses = [r["status"] for r in requests_seen(sb, tenant_id)]
+        assert len(report.accepted) == 100
+        assert statuses.count(429) == 0 and report.counters.rate_limited == 0
 
 
 # --- stop errors ----------------------------------------------------------------------------------
@@ -375,7 +432,8 @@ def test_resource_repr_hides_the_key():
 
 @pytest.mark.parametrize("headers,body,expected", [
     ({"Retry-After": "7"}, {}, 7.0),
-    ({"Retry-After": "0.412"}, {}, 0.412),
+    ({"Retry-After": "0.412"}, {}, 0.412),  # lenient: not HTTP, but unambiguous
+    ({"Retry-After": "1", "X-Sandbox-Retry-After-Exact": "0.412"}, {}, 0.412),  # time-scaled sandbox windows
     ({}, {"success": False, "data": {"retryAfter": 60}}, 60.0),  # the v1 form: only in the body
     ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, {}, 0.0),  # an HTTP date in the past
 ])

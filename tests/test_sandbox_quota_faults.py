@@ -31,10 +31,13 @@ def test_minute_window_limit_headers_and_retry_after(limited_sandbox):
         assert statuses == [200] * 10 + [429]
         assert remaining[:10] == list(range(9, -1, -1))
         assert r.headers["X-RateLimit-Limit"] == "10"
-        reset = float(r.headers["X-RateLimit-Reset"])
-        retry_after = float(r.headers["Retry-After"])
+        # HTTP's whole seconds, rounded up; the exact figures beside them (time-scaled windows).
+        assert r.headers["Retry-After"] == "1"
+        reset = float(r.headers["X-Sandbox-RateLimit-Reset-Exact"])
+        retry_after = float(r.headers["X-Sandbox-Retry-After-Exact"])
         assert 0 < retry_after <= 0.5
         assert abs(reset - (time.time() + retry_after)) < 0.1
+        assert r.headers["X-RateLimit-Reset"] == str(math.ceil(reset - 1e-6))
         assert r.json() == {"success": False, "message": "Rate limit exceeded.", "data": {}}
         time.sleep(retry_after + 0.02)
         assert c.post(url, json=[CUSTOMER]).status_code == 200
@@ -52,7 +55,7 @@ def test_hour_window_binds_across_minute_windows_and_429s_count(limited_sandbox)
             if r.status_code == 200:
                 ok += 1
             else:
-                time.sleep(float(r.headers["Retry-After"]))
+                time.sleep(float(r.headers["X-Sandbox-Retry-After-Exact"]))
         # 25 per 2 s holds, though four 0.5 s windows would allow 40.
         assert ok <= 25
         r = c.post(url, json=[CUSTOMER])
@@ -94,6 +97,24 @@ def test_real_windows_report_whole_seconds(sandbox):
         assert r.headers["X-RateLimit-Remaining"] == "99"
         reset = int(r.headers["X-RateLimit-Reset"])
         assert reset % 60 == 0 and 0 < reset - time.time() <= 60
+
+
+def test_retry_after_over_the_documented_window_is_whole_seconds():
+    """RFC 9110: Retry-After is whole seconds; X-RateLimit-Reset a whole UNIX time; no sandbox extras."""
+    with Sandbox() as sb:
+        tenant_id, key = sb.add_tenant()
+        now = time.time()
+        if 60 - now % 60 < 3:  # 101 requests must fall in one minute window
+            time.sleep(60 - now % 60 + 0.05)
+        with httpx.Client(base_url=sb.url, headers={"x-replenit-auth-key": key}) as c:
+            for _ in range(101):
+                r = c.post(f"/customers/{tenant_id}", json=[CUSTOMER])
+        assert r.status_code == 429
+        left = 60 - time.time() % 60
+        assert r.headers["Retry-After"].isdigit() and r.headers["X-RateLimit-Reset"].isdigit()
+        assert int(r.headers["Retry-After"]) == math.ceil(left) or int(r.headers["Retry-After"]) == math.ceil(left) + 1
+        assert int(r.headers["X-RateLimit-Reset"]) % 60 == 0
+        assert not [h for h in r.headers if h.lower().startswith("x-sandbox-")]
 
 
 def run_faulty(seed: int, n: int) -> list:

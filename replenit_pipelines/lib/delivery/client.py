@@ -34,6 +34,10 @@ log = logging.getLogger("replenit_pipelines.delivery")
 
 AUTH_HEADER = "x-replenit-auth-key"
 RETRYABLE_STATUS = {500, 502, 503, 504}
+# The sandbox's exact figures beside the whole-second headers, on time-scaled windows only; the
+# real API sends whole seconds, which the client handles alone.
+RETRY_AFTER_EXACT = "X-Sandbox-Retry-After-Exact"
+RESET_EXACT = "X-Sandbox-RateLimit-Reset-Exact"
 _INDEX_KEY = re.compile(r"^\[(\d+)\]")
 
 
@@ -129,6 +133,9 @@ class ReplenitClient:
             except httpx.TransportError as exc:
                 reason = f"connection failed ({type(exc).__name__})"
             else:
+                # From the quota's decision to the answer: an upper bound of how late the request
+                # may reach the server's clock, which sizes the limiter's window-edge guard.
+                self.quota.answered()
                 self._observe_quota(resp)
                 if resp.status_code == 429:
                     counters.rate_limited += 1
@@ -153,12 +160,17 @@ class ReplenitClient:
     def _observe_quota(self, resp: httpx.Response) -> None:
         h = resp.headers
         try:
-            self.quota.observe(int(h["X-RateLimit-Limit"]), int(h["X-RateLimit-Remaining"]), float(h["X-RateLimit-Reset"]))
+            reset = float(h.get(RESET_EXACT) or h["X-RateLimit-Reset"])
+            self.quota.observe(int(h["X-RateLimit-Limit"]), int(h["X-RateLimit-Remaining"]), reset)
         except (KeyError, ValueError):
             pass
 
     @staticmethod
     def _retry_after(resp: httpx.Response) -> float:
+        try:
+            return max(0.0, float(resp.headers[RETRY_AFTER_EXACT]))
+        except (KeyError, ValueError):
+            pass
         value = resp.headers.get("Retry-After")
         if value:
             try:

@@ -13,6 +13,7 @@ import math
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,13 @@ from pathlib import Path
 from filelock import FileLock
 
 Window = tuple[int, float]
+
+# The edge guard follows the latency this client sees: a high percentile of its recent
+# send-to-response times (an upper bound of send-to-arrival), with a margin for the next one.
+LATENCY_SAMPLES = 200
+MIN_LATENCY_SAMPLES = 10  # fewer than this: the cap, until the latency is known
+GUARD_QUANTILE = 0.99
+GUARD_MARGIN = 1.5
 
 _THREAD_LOCKS: dict[str, threading.Lock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
@@ -50,11 +58,39 @@ class QuotaLimiter:
         self._clock = clock
         self._sleep = sleep
         # A request sent this close to a window's end may arrive in the next one: count it in both.
-        self.boundary_guard = min([0.5] + [s * 0.01 for _, s in self.windows])
+        # How close is "this close" is sized from the observed latency (see boundary_guard), between
+        # a floor of 1% of the shortest window (at most 0.5 s) and a cap of half of it (at most 10 s):
+        # a request counted twice costs one request of the next window, a 429 costs more.
+        shortest = min((s for _, s in self.windows), default=60.0)
+        self.guard_floor = min(0.5, shortest * 0.01)
+        self.guard_cap = min(10.0, shortest * 0.5)
+        self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._decided = threading.local()  # per worker thread: when acquire() counted its request
         ledger.parent.mkdir(parents=True, exist_ok=True)
         self._file_lock = FileLock(str(ledger) + ".lock")
         with _THREAD_LOCKS_GUARD:
             self._thread_lock = _THREAD_LOCKS.setdefault(str(ledger), threading.Lock())
+
+    def record_latency(self, seconds: float) -> None:
+        """One request's time from acquire() to its answer, as the client measured it."""
+        if seconds >= 0 and math.isfinite(seconds):
+            self._latencies.append(seconds)  # deque.append is atomic: no lock for the workers
+
+    def answered(self) -> None:
+        """The request this thread last acquired was answered: record its latency from the decision."""
+        decided_at = getattr(self._decided, "at", None)
+        if decided_at is not None:
+            self.record_latency(time.monotonic() - decided_at)
+            self._decided.at = None
+
+    @property
+    def boundary_guard(self) -> float:
+        """Seconds before a window's end within which a request is counted in the next window too."""
+        samples = sorted(self._latencies)
+        if len(samples) < MIN_LATENCY_SAMPLES:
+            return self.guard_cap
+        high = samples[min(len(samples) - 1, math.ceil(GUARD_QUANTILE * len(samples)) - 1)]
+        return min(self.guard_cap, max(self.guard_floor, high * GUARD_MARGIN))
 
     @contextmanager
     def _state(self, write: bool = True) -> Iterator[dict]:
@@ -91,16 +127,18 @@ class QuotaLimiter:
         """Block until one request may be sent, and count it. Returns the seconds waited."""
         waited = 0.0
         while True:
-            now = self._clock()
+            guard = self.boundary_guard
             with self._state() as state:
+                now = self._clock()  # after the lock: time spent waiting for it is not sending time
                 wait = self._wait_needed(state, now)
                 if wait <= 0:
                     for _, seconds in self.windows:
                         idx = math.floor(now / seconds)
                         counts = self._counts(state, seconds)
                         counts[str(idx)] = counts.get(str(idx), 0) + 1
-                        if (idx + 1) * seconds - now < self.boundary_guard:
+                        if (idx + 1) * seconds - now < guard:
                             counts[str(idx + 1)] = counts.get(str(idx + 1), 0) + 1
+                    self._decided.at = time.monotonic()
                     return waited
             # Sleep a hair past the boundary: the server's clock decides which window counts.
             pause = wait + 0.001

@@ -8,6 +8,10 @@ from dataclasses import asdict, dataclass, fields
 class FaultConfig:
     seed: int = 0
     latency_ms: tuple[float, float] = (0.0, 0.0)  # uniform between the two
+    # Uniform delay before a request is counted against the quota, as a slow network or a loaded
+    # machine adds between the client's decision to send and the server's clock: a request sent
+    # just before a window's end then lands in the next window.
+    arrival_delay_ms: tuple[float, float] = (0.0, 0.0)
     p500: float = 0.0
     p503: float = 0.0
     p429: float = 0.0  # spurious 429s, as another client of the key would cause
@@ -22,7 +26,7 @@ class FaultConfig:
         for name, value in changes.items():
             if name not in known:
                 raise ValueError(f"unknown fault setting {name!r}: expected one of {sorted(known)}")
-            setattr(self, name, tuple(value) if name == "latency_ms" else value)
+            setattr(self, name, tuple(value) if name in ("latency_ms", "arrival_delay_ms") else value)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -50,3 +54,11 @@ def fate_of(config: FaultConfig, sequence: int) -> Fate:
             return Fate(latency, name)
         roll -= p
     return Fate(latency, None)
+
+
+def arrival_delay_of(config: FaultConfig, arrival: int) -> float:
+    """Seconds request number `arrival` waits before it is counted (seeded like the fates)."""
+    low, high = config.arrival_delay_ms
+    if high <= 0:
+        return 0.0
+    return random.Random(f"{config.seed}:arrival:{arrival}").uniform(low, high) / 1000.0

@@ -27,10 +27,19 @@ def parse_limits(text: str) -> list[Window]:
     return windows
 
 
-def format_seconds(value: float) -> str:
-    """Whole seconds as integers (real windows); fractions kept for time-scaled windows."""
-    if abs(value - round(value)) < 1e-9:
-        return str(int(round(value)))
+# RFC 9110 allows Retry-After only as whole seconds (or an HTTP date), and X-RateLimit-Reset is a
+# UNIX time in whole seconds: both are rounded up, never early. Time-scaled windows (anything but
+# the documented quota) also carry the exact figures, which a 0.5 s window cannot do without.
+RETRY_AFTER_EXACT = "X-Sandbox-Retry-After-Exact"
+RESET_EXACT = "X-Sandbox-RateLimit-Reset-Exact"
+
+
+def whole_seconds_up(value: float) -> int:
+    """Seconds rounded up (a hair of float noise tolerated): 49.624 -> 50, 60.0 -> 60."""
+    return max(0, math.ceil(value - 1e-6))
+
+
+def exact_seconds(value: float) -> str:
     return f"{value:.3f}"
 
 
@@ -82,3 +91,23 @@ class KeyQuota:
         with self._lock:
             self._index = [-1] * len(self.windows)
             self._count = [0] * len(self.windows)
+
+
+def quota_headers(decision: Decision, time_scaled: bool) -> dict[str, str]:
+    """X-RateLimit-* for any answer, whole seconds; the exact reset too when windows are time-scaled."""
+    headers = {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Reset": str(whole_seconds_up(decision.reset)),
+    }
+    if time_scaled:
+        headers[RESET_EXACT] = exact_seconds(decision.reset)
+    return headers
+
+
+def retry_after_headers(seconds: float, time_scaled: bool) -> dict[str, str]:
+    """Retry-After of a 429: at least 1 whole second; the exact figure too when windows are time-scaled."""
+    headers = {"Retry-After": str(max(1, whole_seconds_up(seconds)))}
+    if time_scaled:
+        headers[RETRY_AFTER_EXACT] = exact_seconds(max(seconds, 0.001))
+    return headers

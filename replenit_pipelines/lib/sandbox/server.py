@@ -25,8 +25,8 @@ import orjson
 
 from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.contract.records import validate_record
-from replenit_pipelines.lib.sandbox.faults import FaultConfig, fate_of
-from replenit_pipelines.lib.sandbox.ratelimit import KeyQuota, Window, format_seconds
+from replenit_pipelines.lib.sandbox.faults import FaultConfig, arrival_delay_of, fate_of
+from replenit_pipelines.lib.sandbox.ratelimit import KeyQuota, Window, quota_headers, retry_after_headers
 from replenit_pipelines.lib.sandbox.store import Store, record_key, utc_now_iso
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class SandboxState:
     store: Store = field(default_factory=Store)
     quotas: dict[str, KeyQuota] = field(default_factory=dict)
     sequence: int = 0
+    arrivals: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_tenant(
@@ -79,10 +80,20 @@ class SandboxState:
                 q = self.quotas[key] = KeyQuota(self.limits)
             return q
 
+    @property
+    def time_scaled(self) -> bool:
+        """Windows other than the documented quota: tests and benches, which get exact figures too."""
+        return bool(self.limits) and [(int(n), float(sec)) for n, sec in self.limits] != DEFAULT_LIMITS
+
     def set_limits(self, limits: list[Window]) -> None:
         with self.lock:
             self.limits = list(limits)
             self.quotas.clear()
+
+    def next_arrival(self) -> int:
+        with self.lock:
+            self.arrivals += 1
+            return self.arrivals
 
     def next_sequence(self) -> int:
         with self.lock:
@@ -198,14 +209,11 @@ class Handler(BaseHTTPRequestHandler):
             self._discard_body()
             self._send(401, envelope(False, "Unauthorized."))
             return
+        delay = arrival_delay_of(state.faults, state.next_arrival())
+        if delay:
+            time.sleep(delay)
         decision = state.quota(key).hit(time.time())  # every request of a known key counts
-        headers: dict[str, str] = {}
-        if decision is not None:
-            headers = {
-                "X-RateLimit-Limit": str(decision.limit),
-                "X-RateLimit-Remaining": str(decision.remaining),
-                "X-RateLimit-Reset": format_seconds(decision.reset),
-            }
+        headers = quota_headers(decision, state.time_scaled) if decision is not None else {}
         if len(parts) < 2 or parts[0] not in ENTITIES:
             self._discard_body()
             self._send(404, envelope(False, "Not found."), headers)
@@ -226,8 +234,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if decision is not None and not decision.allowed:
             self._discard_body()
-            retry = format_seconds(max(decision.retry_after, 0.001))
-            self._send(429, envelope(False, "Rate limit exceeded."), {**headers, "Retry-After": retry})
+            self._send(429, envelope(False, "Rate limit exceeded."),
+                       {**headers, **retry_after_headers(decision.retry_after, state.time_scaled)})
             return
         fate = fate_of(state.faults, state.next_sequence())
         if fate.latency_s:
