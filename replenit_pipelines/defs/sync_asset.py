@@ -6,6 +6,7 @@ import time
 import dagster as dg
 
 from replenit_pipelines.defs import settings
+from replenit_pipelines.defs.monitoring import record_run_worker
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
 from replenit_pipelines.defs.sources import source_key
 from replenit_pipelines.lib.delivery import BatchProgress
@@ -169,6 +170,7 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         warehouse: WarehouseResource,
         state: StateStoreResource,
     ):
+        record_run_worker(context)  # host and pid, so a killed worker is found and its pool slot freed
         window = context.partition_time_window
         partition = context.partition_key
 
