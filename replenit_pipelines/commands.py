@@ -30,7 +30,7 @@ def _push(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.contract.identity import check_customer_priority
     from replenit_pipelines.lib.delivery import client_from_env
     from replenit_pipelines.lib.delivery.push import push_file
-    from replenit_pipelines.lib.sandbox.ratelimit import parse_limits
+    from replenit_pipelines.lib.contract.api import parse_limits
 
     def open_store():
         from replenit_pipelines.lib.sync.state import StateStore

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
-from replenit_pipelines.lib.sync import StateStore, sync_window
+from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import MappingError, Warehouse, entity_mapping_from_dict
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
@@ -141,7 +141,8 @@ def stored_orders(sandbox, tenant_id) -> dict[str, dict]:
 def test_hourly_runs_leave_every_line_of_a_split_order_in_the_sandbox(kind, warehouse_file, sandbox, client, tmp_path):
     mapping = order_mapping(SOURCES[kind])
     wh, store = Warehouse(warehouse_file), StateStore(tmp_path / "state.duckdb")
-    results = [sync_window(mapping, wh, client, store, h, h + HOUR, h.strftime("%Y-%m-%d-%H:00"), f"run-{i}")
+    results = [sync_window(SyncRequest(mapping=mapping, warehouse=wh, client=client, store=store, start=h,
+                                       end=h + HOUR, partition_key=h.strftime("%Y-%m-%d-%H:00"), run_id=f"run-{i}"))
                for i, h in enumerate((H00, H13))]
     assert all(r.balanced() for r in results), [r.counts() for r in results]
     stored = stored_orders(sandbox, client.tenant)
@@ -155,8 +156,9 @@ def test_hourly_runs_leave_every_line_of_a_split_order_in_the_sandbox(kind, ware
 
 def test_an_order_whose_bad_line_is_outside_the_window_is_quarantined_whole(warehouse_file, sandbox, client, tmp_path):
     mapping = order_mapping(SOURCES["table"])
-    result = sync_window(mapping, Warehouse(warehouse_file), client, StateStore(tmp_path / "state.duckdb"),
-                         H00, H00 + HOUR, "2026-11-26-00:00", "run-bad")
+    result = sync_window(SyncRequest(mapping=mapping, warehouse=Warehouse(warehouse_file), client=client,
+                                     store=StateStore(tmp_path / "state.duckdb"), start=H00, end=H00 + HOUR,
+                                     partition_key="2026-11-26-00:00", run_id="run-bad"))
     assert result.balanced()
     assert "o-badlate" not in stored_orders(sandbox, client.tenant)
     quarantine = result.prepared.quarantine

@@ -6,7 +6,7 @@ from pydantic import PrivateAttr
 from replenit_pipelines.defs import settings
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
-from replenit_pipelines.lib.sandbox.ratelimit import parse_limits
+from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.sync import StateStore
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse, load_mapping
 

@@ -10,7 +10,7 @@ from replenit_pipelines.defs.monitoring import record_run_worker
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
 from replenit_pipelines.defs.sources import source_key
 from replenit_pipelines.lib.delivery import BatchProgress
-from replenit_pipelines.lib.sync import GatePolicy, SyncResult, sync_window
+from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, SyncResult, sync_window
 from replenit_pipelines.lib.warehouse import EntityMapping, FieldMapping, load_mapping
 
 PROGRESS_EVERY_S = 2.0
@@ -55,8 +55,6 @@ def _lineage(mapping: EntityMapping) -> dg.TableColumnLineage:
     return dg.TableColumnLineage(deps_by_column=deps)
 
 
-DERIVED = {"TotalRevenue": "derived: sum of OrderItems Quantity x Price", "TotalQuantity": "derived: sum of OrderItems Quantity",
-           "UniqueQuantity": "derived: distinct OrderItems ProductId"}
 
 
 def _origin(f: FieldMapping) -> str:
@@ -81,7 +79,7 @@ def _schema(result: SyncResult, mapping: EntityMapping) -> dg.TableSchema:
     if child is not None:
         origins[child.name] = "; ".join(f"{f.target.split('.', 1)[1]} <- {_origin(f)}" for f in mapping.children)
     return dg.TableSchema(columns=[
-        dg.TableColumn(c, str(frame.schema[c]), description=origins.get(c) or DERIVED.get(c))
+        dg.TableColumn(c, str(frame.schema[c]), description=origins.get(c) or mapping.spec.derived.get(c))
         for c in frame.columns if not c.startswith("__")
     ])
 
@@ -191,10 +189,11 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
 
         entity_mapping = warehouse.mapping_for(entity)
         with replenit.client() as client:
-            result = sync_window(
-                entity_mapping, warehouse.warehouse(), client, state.store(), window.start, window.end,
-                partition, context.run_id, config.policy(), progress, customer_priority=replenit.customer_priority,
-            )
+            result = sync_window(SyncRequest(
+                mapping=entity_mapping, warehouse=warehouse.warehouse(), client=client, store=state.store(),
+                start=window.start, end=window.end, partition_key=partition, run_id=context.run_id,
+                gate=config.policy(), customer_priority=replenit.customer_priority, progress=progress,
+            ))
         counts = result.counts()
         if not result.balanced():
             raise dg.Failure(f"row accounting does not close for {entity} {partition}: {counts}")

@@ -49,6 +49,9 @@ class EntitySpec:
     recommended_batch: int = 0
     saved_message: str = ""
     singular: str = ""
+    # Fields the pipeline computes from the children when the warehouse does not give them
+    # (name -> how), so they are never sent missing (lib/validation/prepare.py computes them).
+    derived: dict[str, str] = field(default_factory=dict)
 
     def field(self, name: str) -> FieldSpec:
         for f in self.fields:
@@ -123,6 +126,11 @@ ORDER = EntitySpec(
     hard_max=500,
     recommended_batch=200,
     saved_message="Orders saved.",
+    derived={
+        "TotalRevenue": "derived: sum of OrderItems Quantity x Price",
+        "TotalQuantity": "derived: sum of OrderItems Quantity",
+        "UniqueQuantity": "derived: distinct OrderItems ProductId",
+    },
 )
 
 PRODUCT_VARIANT = EntitySpec(

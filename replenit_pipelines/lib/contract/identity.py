@@ -9,6 +9,8 @@ records the API would merge are never both sent.
 
 from typing import Any
 
+from replenit_pipelines.lib.contract.entities import entity as entity_spec
+
 CUSTOMER_PRIORITIES = ("email", "customerid")
 DEFAULT_CUSTOMER_PRIORITY = "email"
 
@@ -27,6 +29,14 @@ def check_customer_priority(priority: str) -> str:
     return value
 
 
+def identity_fields(entity: str) -> list[str]:
+    """The fields a record's identity is read from: `Email` and `CustomerId` for customers (by the
+    tenant's priority), the entity's key field otherwise."""
+    if entity == "customers":
+        return ["Email", "CustomerId"]
+    return [entity_spec(entity).key_field or ""]
+
+
 def record_identity(entity: str, record: dict, customer_priority: str = DEFAULT_CUSTOMER_PRIORITY) -> str | None:
     """`email:<lowercased email>` or `customerid:<id>` for customers, the id for orders and
     products; None when the record has no identifier at all."""
@@ -37,5 +47,5 @@ def record_identity(entity: str, record: dict, customer_priority: str = DEFAULT_
         if customer_priority == "customerid":
             return by_id or by_email
         return by_email or by_id
-    key = record.get("OrderId" if entity == "orders" else "ProductId")
+    key = record.get(entity_spec(entity).key_field or "")
     return str(key) if _has_value(key) else None

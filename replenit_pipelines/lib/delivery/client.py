@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
+from replenit_pipelines.lib.contract.api import AUTH_HEADER
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.delivery import batching
 from replenit_pipelines.lib.delivery.config import ClientConfig
@@ -32,7 +33,6 @@ from replenit_pipelines.lib.delivery.report import DeliveryCounters, DeliveryRep
 
 log = logging.getLogger("replenit_pipelines.delivery")
 
-AUTH_HEADER = "x-replenit-auth-key"
 RETRYABLE_STATUS = {500, 502, 503, 504}
 # The sandbox's exact figures beside the whole-second headers, on time-scaled windows only; the
 # real API sends whole seconds, which the client handles alone.
@@ -271,7 +271,7 @@ class ReplenitClient:
                     if i not in settled:
                         report.failed[i] = f"not sent: {exc}"
             self._finish(report, started)
-            exc.report = report  # type: ignore[attr-defined]
+            exc.report = report
             raise
         self._finish(report, started)
         return report
@@ -424,7 +424,7 @@ class ReplenitClient:
         except ReplenitStopError as exc:
             self._stop.set()
             self._finish(report, started)
-            exc.report = report  # type: ignore[attr-defined]
+            exc.report = report
             raise
         self._finish(report, started)
         return report

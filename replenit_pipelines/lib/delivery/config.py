@@ -5,13 +5,14 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from replenit_pipelines.lib.contract.api import DOCUMENTED_LIMITS, MAX_BODY_BYTES, Window, parse_limits
 from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
 
-Window = tuple[int, float]
-DOCUMENTED_LIMITS: tuple[Window, ...] = ((100, 60.0), (5000, 3600.0))
-DEFAULT_BATCH_SIZES = {"customers": 500, "orders": 200, "products": 100}
-MAX_BODY_BYTES = 5_000_000
+__all__ = ["DEFAULT_BATCH_SIZES", "DOCUMENTED_LIMITS", "MAX_BODY_BYTES", "ApiKey", "ClientConfig", "Window", "parse_limits"]
+
+# The contract's recommended batch per entity; a config may lower one, never pass its hard maximum.
+DEFAULT_BATCH_SIZES = {name: spec.recommended_batch for name, spec in ENTITIES.items()}
 
 
 class ApiKey:

@@ -1,14 +1,25 @@
 """Errors of the delivery stage. None of them ever holds the API key."""
 
+from typing import TYPE_CHECKING
 
-class DeliveryConfigError(ValueError):
+from replenit_pipelines.lib.errors import ReplenitError
+
+if TYPE_CHECKING:
+    from replenit_pipelines.lib.delivery.report import DeliveryReport
+
+
+class DeliveryConfigError(ReplenitError, ValueError):
     """The client's configuration cannot work; the message says what to change."""
 
 
-class ReplenitStopError(RuntimeError):
-    """The API refused the credentials or the tenant: no request after this one can succeed."""
+class ReplenitStopError(ReplenitError, RuntimeError):
+    """The API refused the credentials or the tenant: no request after this one can succeed.
+
+    `report` is the partial delivery report (what was settled before the stop), set by the client
+    before it re-raises; None when the error was raised outside a delivery."""
 
     status: int = 0
+    report: "DeliveryReport | None" = None
 
 
 class UnauthorizedError(ReplenitStopError):

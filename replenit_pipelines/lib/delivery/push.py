@@ -34,10 +34,11 @@ import numpy as np
 import orjson
 
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
-from replenit_pipelines.lib.contract.identity import record_identity
+from replenit_pipelines.lib.contract.identity import identity_fields, record_identity
 from replenit_pipelines.lib.contract.records import validate_record
 from replenit_pipelines.lib.delivery.client import ReplenitClient, StreamReport
 from replenit_pipelines.lib.delivery.report import DeliveryReport
+from replenit_pipelines.lib.errors import ReplenitError
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 _CHUNK = 1 << 20
@@ -52,7 +53,7 @@ EXIT_USAGE = 2  # the file, a setting or an argument is wrong: nothing was sent
 EXIT_STOPPED = 3  # the API refused the key or tenant (401/403/404): the rest was not sent
 
 
-class PushFileError(ValueError):
+class PushFileError(ReplenitError, ValueError):
     """A file that is not a list of records; the message names the file, the place and the fix."""
 
 
@@ -258,10 +259,6 @@ def read_records(path: Path, id_columns: list[str] | None = None) -> Iterator[So
 
 # --- pass 1: which record is the last version of its identity --------------------------------------
 
-def _identity_columns(entity: str) -> list[str]:
-    return ["Email", "CustomerId"] if entity == "customers" else ["OrderId" if entity == "orders" else "ProductId"]
-
-
 def _identity(entity: str, value: dict, customer_priority: str) -> str | None:
     try:
         return record_identity(entity, value, customer_priority)
@@ -288,7 +285,7 @@ def scan(path: Path, entity: str, customer_priority: str) -> Scan:
     of the sort, and the 10M-record file stays under 300 MB (bench/push_memory.py). 96 bits make a
     false match between two identities about as likely as 1 in 10^14 in a file of 10 million."""
     high, low = array("Q"), array("I")  # 8 and 4 bytes
-    for rec in read_records(path, _identity_columns(entity)):
+    for rec in read_records(path, identity_fields(entity)):
         if type(rec.value) is not dict:
             raise PushFileError(
                 f"{_where(path, rec.index, rec.line)} is {_type_name(rec.value)}, not an object: a push file "
@@ -523,7 +520,7 @@ def push_file(
         outcome.report = client.deliver_stream(entity, to_send(), progress, on_batch,
                                                records_total=found.records - found.superseded)
     except ReplenitStopError as exc:
-        outcome.report = exc.report  # type: ignore[attr-defined]
+        outcome.report = exc.report
         outcome.stopped = str(exc)
     finally:
         writer.flush()

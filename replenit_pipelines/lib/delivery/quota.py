@@ -20,7 +20,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-Window = tuple[int, float]
+from replenit_pipelines.lib.contract.api import Window
 
 # The edge guard follows the latency this client sees: a high percentile of its recent
 # send-to-response times (an upper bound of send-to-arrival), with a margin for the next one.

@@ -4,28 +4,9 @@ import math
 import threading
 from dataclasses import dataclass
 
-Window = tuple[int, float]  # (requests, seconds)
+from replenit_pipelines.lib.contract.api import Window, parse_limits
 
-
-def parse_limits(text: str) -> list[Window]:
-    """`100/60,5000/3600` -> [(100, 60.0), (5000, 3600.0)]; `off` or `` -> []."""
-    text = text.strip()
-    if text.lower() in ("", "off", "none"):
-        return []
-    windows: list[Window] = []
-    for part in text.split(","):
-        try:
-            count, seconds = part.split("/")
-            window = (int(count), float(seconds))
-        except ValueError:
-            raise ValueError(
-                f"bad rate-limit window {part!r}: write REQUESTS/SECONDS, e.g. 100/60,5000/3600"
-            ) from None
-        if window[0] < 1 or window[1] <= 0:
-            raise ValueError(f"bad rate-limit window {part!r}: both numbers must be positive")
-        windows.append(window)
-    return windows
-
+__all__ = ["KeyQuota", "Window", "parse_limits", "quota_headers", "retry_after_headers", "whole_seconds_up"]
 
 # RFC 9110 allows Retry-After only as whole seconds (or an HTTP date), and X-RateLimit-Reset is a
 # UNIX time in whole seconds: both are rounded up, never early. Time-scaled windows (anything but

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
+from replenit_pipelines.lib.contract.api import AUTH_HEADER, DOCUMENTED_LIMITS, MAX_BODY_BYTES
 from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.contract.records import validate_record
 from replenit_pipelines.lib.sandbox.faults import FaultConfig, arrival_delay_of, fate_of
@@ -31,10 +32,8 @@ from replenit_pipelines.lib.sandbox.store import Store, record_key, utc_now_iso
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 5_000_000
 MAX_INFLATED_BYTES = 50_000_000  # a gzip body may not unpack past this
-DEFAULT_LIMITS: list[Window] = [(100, 60.0), (5000, 3600.0)]
-AUTH_HEADER = "x-replenit-auth-key"
+DEFAULT_LIMITS: list[Window] = list(DOCUMENTED_LIMITS)
 PROBLEM_TYPE = "https://tools.ietf.org/html/rfc7231#section-6.5.1"
 
 

@@ -1,7 +1,7 @@
 """Sync state and the per-window sync (no Dagster)."""
 
 from replenit_pipelines.lib.sync.gate import GateDecision, GatePolicy, RecentRun, decide
-from replenit_pipelines.lib.sync.run import SyncResult, sync_window
+from replenit_pipelines.lib.sync.run import SyncRequest, SyncResult, sync_window
 from replenit_pipelines.lib.sync.state import StateStore
 
-__all__ = ["GateDecision", "GatePolicy", "RecentRun", "StateStore", "SyncResult", "decide", "sync_window"]
+__all__ = ["GateDecision", "GatePolicy", "RecentRun", "StateStore", "SyncRequest", "SyncResult", "decide", "sync_window"]

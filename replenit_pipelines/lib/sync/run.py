@@ -7,7 +7,7 @@ always closes: rows read = delivered + quarantined + superseded + unchanged + de
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -88,21 +88,28 @@ def _dead_letters(prepared: Prepared, report: DeliveryReport, parts: list[bytes]
     return pl.DataFrame(rows, schema=DEAD_LETTER_SCHEMA, orient="row")
 
 
-def sync_window(
-    mapping: EntityMapping,
-    warehouse: Warehouse,
-    client: ReplenitClient,
-    store: StateStore | None,
-    start: datetime,
-    end: datetime,
-    partition_key: str,
-    run_id: str,
-    gate: GatePolicy | None = None,
-    progress: Callable[[BatchProgress], None] | None = None,
-    customer_priority: str = DEFAULT_CUSTOMER_PRIORITY,
-) -> SyncResult:
+@dataclass(frozen=True)
+class SyncRequest:
+    """Everything one sync of one entity over one window needs, by name."""
+
+    mapping: EntityMapping
+    warehouse: Warehouse
+    client: ReplenitClient
+    store: StateStore | None  # None: record nothing (benches)
+    start: datetime
+    end: datetime
+    partition_key: str
+    run_id: str
+    gate: GatePolicy = field(default_factory=GatePolicy)
+    customer_priority: str = DEFAULT_CUSTOMER_PRIORITY
+    progress: Callable[[BatchProgress], None] | None = None
+
+
+def sync_window(request: SyncRequest) -> SyncResult:
+    mapping, warehouse, client, store = request.mapping, request.warehouse, request.client, request.store
+    start, end, partition_key, run_id = request.start, request.end, request.partition_key, request.run_id
+    gate, progress, customer_priority = request.gate, request.progress, request.customer_priority
     started = time.monotonic()
-    gate = gate or GatePolicy()
     without_window_value = warehouse.rows_without_window_value(mapping)  # before sending: a failure costs no quota
     prepared = prepare(mapping, warehouse.read(mapping, start, end), customer_priority=customer_priority)
     history = store.recent_runs(mapping.entity, gate.baseline_runs, partition_key) if store and gate.mode == "baseline" else []
@@ -116,7 +123,7 @@ def sync_window(
         try:
             report = client.deliver_serialized(mapping.entity, parts, progress)
         except ReplenitStopError as exc:
-            stop, report = exc, exc.report  # type: ignore[attr-defined]
+            stop, report = exc, exc.report
     row_counts = prepared.records["__rows"]
     delivered = int(row_counts.gather(report.accepted).sum()) if report and report.accepted else 0
     dead_idx = sorted(set(report.rejected) | set(report.failed)) if report else []

@@ -16,7 +16,7 @@ import pandera.polars as pa
 import polars as pl
 
 from replenit_pipelines.lib.contract import formats
-from replenit_pipelines.lib.contract.entities import Kind
+from replenit_pipelines.lib.contract.entities import ENTITIES, Kind
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, check_customer_priority
 from replenit_pipelines.lib.validation.normalize import FINITE_FAILURE_PREFIX, TYPE_FAILURE_PREFIX, flat_fields, normalize
 from replenit_pipelines.lib.validation.schemas import schema_for
@@ -79,7 +79,7 @@ def record_key(
             ordered.reverse()
         parts = [e for name, e in ordered if name in columns]
         return pl.coalesce(parts) if parts else pl.lit(None, pl.String)
-    key = pl.col({"orders": "OrderId", "products": "ProductId"}[entity]).cast(pl.String)
+    key = pl.col(ENTITIES[entity].key_field or "").cast(pl.String)
     return pl.when(has_value(key)).then(key)
 
 
@@ -184,6 +184,7 @@ def _nest(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
     # A parent with only "no child" rows nests as an empty array; those rows still count in __rows.
     aggs.append(pl.struct([pl.col(c).alias(c[len(prefix):]) for c in child_cols]).filter(is_line).alias(child.name))
     aggs.append(pl.len().cast(pl.UInt32).alias("__rows"))
+    assert set(derived) <= set(spec.derived), "every derived field is declared in the contract"
     aggs += [e.alias(name) for name, e in derived.items() if name not in firsts]
     return valid.group_by("__key", maintain_order=True).agg(aggs)
 

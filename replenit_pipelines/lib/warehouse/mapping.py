@@ -14,13 +14,14 @@ import polars as pl
 import yaml
 
 from replenit_pipelines.lib.contract.entities import ENTITIES, EntitySpec
+from replenit_pipelines.lib.errors import ReplenitError
 
 CASTS = {"string": pl.String, "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
 
 
-class MappingError(ValueError):
+class MappingError(ReplenitError, ValueError):
     """A mapping that cannot work; the message names the file, the entity and what to fix."""
 
 
