@@ -5,6 +5,7 @@ import math
 import time
 
 import httpx
+import polars as pl
 import pytest
 
 from replenit_pipelines.lib.delivery import (
@@ -60,8 +61,12 @@ def test_byte_cap_splits_a_batch_of_large_records(sandbox, tenant, tmp_path):
     assert max(r["bytes"] for r in requests_seen(sandbox, tenant[0])) <= size * 10 + 20
 
 
-def test_null_fields_are_left_out():
-    assert serialize([{"CustomerId": "c1", "Email": None}]) == [b'{"CustomerId":"c1"}']
+def test_null_fields_are_written_as_null_by_push_and_pipeline_alike():
+    # One serializer, one rule (lib/contract/payload.py): the dict path (push) and the frame path
+    # (the pipeline) write the same bytes for the same record.
+    records = [{"CustomerId": "c1", "Email": None}]
+    assert serialize(records) == [b'{"CustomerId":"c1","Email":null}']
+    assert serialize(records) == serialize(pl.DataFrame(records, schema={"CustomerId": pl.String, "Email": pl.String}))
 
 
 # --- 400s cost one request, not a batch ------------------------------------------------------

@@ -1,18 +1,11 @@
-"""Request bodies bounded by record count and by bytes, each record serialized once."""
+"""Request bodies bounded by record count and by bytes, each record serialized once (by
+lib/contract/payload.py)."""
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
-import orjson
+from replenit_pipelines.lib.contract.payload import serialize
 
-
-def serialize(records: Iterable[dict[str, Any]]) -> list[bytes]:
-    """One JSON document per record; null fields are left out (the API reads absent as null)."""
-    dumps = orjson.dumps
-    return [
-        dumps(r) if None not in r.values() else dumps({k: v for k, v in r.items() if v is not None})
-        for r in records
-    ]
+__all__ = ["body_size", "join", "plan_batches", "serialize"]
 
 
 def body_size(parts: Sequence[bytes], indices: Sequence[int]) -> int:

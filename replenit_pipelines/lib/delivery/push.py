@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.contract.identity import identity_fields, record_identity
+from replenit_pipelines.lib.contract.payload import serialize_record
 from replenit_pipelines.lib.contract.records import validate_record
 from replenit_pipelines.lib.delivery.client import ReplenitClient, StreamReport
 from replenit_pipelines.lib.delivery.report import DeliveryReport
@@ -480,7 +480,6 @@ def push_file(
     where: dict[int, tuple[int | None, str | None]] = {}  # index -> (line, id), for records in flight only
 
     def to_send() -> Iterator[tuple[int, bytes]]:
-        dumps = orjson.dumps
         for rec in read_records(path):
             if rec.index >= found.records:
                 raise PushFileError(f"{path}: the file grew while it was pushed; push a file that is not being written")
@@ -496,7 +495,7 @@ def push_file(
                                                             [f"{fld or '(record)'}: {reason}" for _, fld, _, reason in problems]))
                     writer.refused(rec, record_id, [(rule, fld, raw) for rule, fld, raw, _ in problems])
                 continue
-            part = dumps(value) if None not in value.values() else dumps({k: v for k, v in value.items() if v is not None})
+            part = serialize_record(value)
             where[rec.index] = (rec.line, record_id)
             yield rec.index, part
 

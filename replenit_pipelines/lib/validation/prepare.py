@@ -9,7 +9,6 @@ A row whose child columns are all NULL (a left join that found no line or varian
 with no child: it nests as an empty array and counts in the record's `__rows`.
 """
 
-import io
 from dataclasses import dataclass, field
 
 import pandera.polars as pa
@@ -18,6 +17,7 @@ import polars as pl
 from replenit_pipelines.lib.contract import formats
 from replenit_pipelines.lib.contract.entities import ENTITIES, Kind
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, check_customer_priority
+from replenit_pipelines.lib.contract.payload import serialize
 from replenit_pipelines.lib.validation.normalize import FINITE_FAILURE_PREFIX, TYPE_FAILURE_PREFIX, flat_fields, normalize
 from replenit_pipelines.lib.validation.schemas import schema_for
 from replenit_pipelines.lib.warehouse.mapping import EntityMapping, FieldMapping, MappingError
@@ -405,33 +405,4 @@ def prepare(
     )
 
 
-def _refuse_non_finite(frame: pl.DataFrame) -> None:
-    """Polars writes NaN and ±inf as null, which the API reads as absent (a revenue of 1): prepare
-    quarantines them, and this guard makes a slip there an error instead of wrong data."""
-    checks = []
-    for name, dtype in frame.schema.items():
-        if dtype.is_float():
-            checks.append((name, pl.col(name)))
-        elif isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
-            checks += [(f"{name}.{f.name}", pl.col(name).explode().struct.field(f.name))
-                       for f in dtype.inner.fields if f.dtype.is_float()]
-    if not checks:
-        return
-    bad = frame.select((~e.is_finite()).any().alias(n) for n, e in checks).row(0, named=True)
-    offending = [n for n, v in bad.items() if v]
-    if offending:
-        raise ValueError(f"non-finite numbers in {', '.join(offending)} reached serialization: prepare must quarantine them")
-
-
-def payload_parts(records: pl.DataFrame, chunk_rows: int = 100_000) -> list[bytes]:
-    """One JSON document per record, written by Polars in chunks (so no window-sized JSON text is
-    ever held at once); null fields are written as null, which the API reads as absent."""
-    frame = records.select([c for c in records.columns if not c.startswith("__")])
-    _refuse_non_finite(frame)
-    parts: list[bytes] = []
-    for offset in range(0, frame.height, chunk_rows):
-        buffer = io.BytesIO()
-        frame.slice(offset, chunk_rows).write_ndjson(buffer)
-        # Split on "\n" alone: JSON leaves U+0085 and U+2028 unescaped, and other splitters break on them.
-        parts.extend(buffer.getvalue().split(b"\n")[:-1])
-    return parts
+payload_parts = serialize  # the pipeline's name for the one serializer (lib/contract/payload.py)
