@@ -4,6 +4,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from replenit_pipelines.lib.settings import Settings
 
 
 PUSH_EPILOG = """\
@@ -26,19 +30,21 @@ exit codes:
 
 
 def _push(args: argparse.Namespace) -> int:
-    from replenit_pipelines.lib import settings
+    from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.contract.identity import check_customer_priority
     from replenit_pipelines.lib.delivery import client_from_env
     from replenit_pipelines.lib.delivery.push import push_file
-    from replenit_pipelines.lib.contract.api import parse_limits
+    from replenit_pipelines.lib.settings import Settings
+
+    settings = Settings.from_env()
 
     def open_store():
         from replenit_pipelines.lib.sync.state import StateStore
 
-        return StateStore(settings.state_store_path())
+        return StateStore(settings.state_store_path)
 
-    priority = check_customer_priority(args.customer_priority) if args.customer_priority else settings.customer_priority()
-    overrides = {"quota_dir": str(settings.quota_dir())}
+    priority = check_customer_priority(args.customer_priority) if args.customer_priority else settings.customer_priority
+    overrides: dict = {"quota_dir": str(settings.quota_dir)}
     if args.batch_size:
         overrides["batch_sizes"] = {args.entity: args.batch_size}
     limits = parse_limits(args.limits) if args.limits is not None else None
@@ -53,7 +59,7 @@ def _push(args: argparse.Namespace) -> int:
             print(f"  {scan.superseded} of {scan.records} records are older versions of a later record "
                   "with the same identity: only the last version of each is sent", file=sys.stderr)
 
-    with client_from_env(limits=limits, **overrides) as client:
+    with client_from_env(limits=limits, settings=settings, **overrides) as client:
         outcome = push_file(client, args.entity, Path(args.file), priority, open_store, progress, scanned)
     if outcome.stopped:
         print(f"replenit push: {outcome.stopped}", file=sys.stderr)
@@ -122,10 +128,10 @@ def _state(args: argparse.Namespace) -> int:
     import duckdb
     import polars as pl
 
-    from replenit_pipelines.lib import settings
+    from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.sync import StateStore
 
-    path = settings.state_store_path()
+    path = Settings.from_env().state_store_path
     demo = _workdir() / "demo" / "state" / "state.duckdb"  # where `replenit demo` keeps its runs' state
     if not path.exists() and not os.environ.get("REPLENIT_STATE_DIR") and demo.exists():
         print(f"(no state store at {path}; reading the demo's, {demo}: set REPLENIT_STATE_DIR to choose)", file=sys.stderr)
@@ -151,11 +157,9 @@ exit codes:
 """
 
 
-def _settings_in_force() -> tuple[list[tuple[str, str]], list[str]]:
+def _settings_in_force(settings: "Settings") -> tuple[list[tuple[str, str]], list[str]]:
     """(name, value) of each setting a run uses, and the errors among them. Never the key."""
-    import os
-
-    from replenit_pipelines.lib import settings
+    from replenit_pipelines.lib.contract.identity import check_customer_priority
     from replenit_pipelines.lib.delivery.config import check_base_url, check_tenant_id
 
     errors: list[str] = []
@@ -167,27 +171,27 @@ def _settings_in_force() -> tuple[list[tuple[str, str]], list[str]]:
             errors.append(f"{name}: {exc}")
         return value
 
-    tenant = os.environ.get("REPLENIT_TENANT_ID")
-    start = settings.partitions_start()
+    tenant = settings.tenant_id
+    start = settings.partitions_start
     try:
         from datetime import date
 
         date.fromisoformat(start)
     except ValueError:
         errors.append(f"REPLENIT_PARTITIONS_START: {start!r} is not a date; write YYYY-MM-DD, e.g. 2026-01-01")
-    priority = os.environ.get("REPLENIT_CUSTOMER_PRIORITY") or "email"
+    priority = settings.customer_priority_text
     rows = [
-        ("mapping (REPLENIT_MAPPING)", str(settings.mapping_path())),
-        ("warehouse (REPLENIT_WAREHOUSE)", settings.warehouse_path()),
-        ("base URL (REPLENIT_BASE_URL)", checked("REPLENIT_BASE_URL", check_base_url, settings.base_url())),
+        ("mapping (REPLENIT_MAPPING)", str(settings.mapping_path)),
+        ("warehouse (REPLENIT_WAREHOUSE)", settings.warehouse_path),
+        ("base URL (REPLENIT_BASE_URL)", checked("REPLENIT_BASE_URL", check_base_url, settings.base_url)),
         ("tenant (REPLENIT_TENANT_ID)", checked("REPLENIT_TENANT_ID", check_tenant_id, tenant) if tenant else "not set: runs will fail"),
-        ("API key (REPLENIT_API_KEY)", ("set" if os.environ.get("REPLENIT_API_KEY") else "not set: runs will fail")
-         + f", label {settings.key_name()!r} (REPLENIT_KEY_NAME; Dagster pool replenit-{settings.key_name()})"),
-        ("customer priority (REPLENIT_CUSTOMER_PRIORITY)", checked("REPLENIT_CUSTOMER_PRIORITY", settings.customer_priority, priority)
-         if os.environ.get("REPLENIT_CUSTOMER_PRIORITY") else "email (default)"),
+        ("API key (REPLENIT_API_KEY)", ("set" if settings.api_key_set else "not set: runs will fail")
+         + f", label {settings.key_label!r} (REPLENIT_KEY_NAME; Dagster pool {settings.pool_name})"),
+        ("customer priority (REPLENIT_CUSTOMER_PRIORITY)", checked("REPLENIT_CUSTOMER_PRIORITY", check_customer_priority, priority)
+         if settings.customer_priority_set else "email (default)"),
         ("partitions (REPLENIT_PARTITIONS_START)", f"customers daily from {start}, orders and products hourly from "
          f"{start} 00:00 UTC; a partition before {start} does not exist"),
-        ("state folder (REPLENIT_STATE_DIR)", str(settings.state_dir())),
+        ("state folder (REPLENIT_STATE_DIR)", str(settings.state_dir)),
     ]
     return rows, errors
 
@@ -195,7 +199,7 @@ def _settings_in_force() -> tuple[list[tuple[str, str]], list[str]]:
 def _check(args: argparse.Namespace) -> int:
     import os
 
-    from replenit_pipelines.lib import settings
+    from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.warehouse import MappingError, Warehouse, load_mapping
     from replenit_pipelines.lib.warehouse.check import check_mapping
 
@@ -203,18 +207,19 @@ def _check(args: argparse.Namespace) -> int:
         os.environ["REPLENIT_MAPPING"] = args.mapping  # this process only: the settings shown are the ones checked
     if args.warehouse:
         os.environ["REPLENIT_WAREHOUSE"] = args.warehouse
-    rows, errors = _settings_in_force()
+    settings = Settings.from_env()
+    rows, errors = _settings_in_force(settings)
     print("Settings in force:")
     width = max(len(k) for k, _ in rows)
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
     print()
     try:
-        mappings = load_mapping(settings.mapping_path())
+        mappings = load_mapping(settings.mapping_path)
     except MappingError as exc:
         print(f"ERROR   {exc}")
         return 1
-    findings = check_mapping(mappings, Warehouse(settings.warehouse_path()))
+    findings = check_mapping(mappings, Warehouse(settings.warehouse_path))
     for message in errors:
         print(f"ERROR   {message}")
     for f in findings:
@@ -223,9 +228,9 @@ def _check(args: argparse.Namespace) -> int:
     n_warnings = sum(f.level == "warning" for f in findings)
     entities = ", ".join(mappings)
     if n_errors:
-        print(f"{n_errors} error(s), {n_warnings} warning(s) in {settings.mapping_path()} ({entities}): the mapping will not run as it is")
+        print(f"{n_errors} error(s), {n_warnings} warning(s) in {settings.mapping_path} ({entities}): the mapping will not run as it is")
         return 1
-    print(f"OK: {settings.mapping_path()} ({entities}) will run against {settings.warehouse_path()}"
+    print(f"OK: {settings.mapping_path} ({entities}) will run against {settings.warehouse_path}"
           + (f"; {n_warnings} warning(s)" if n_warnings else ""))
     return 0
 

@@ -1,12 +1,12 @@
 import os
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from replenit_pipelines.defs import settings
+from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
-from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.sync import StateStore
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse, load_mapping
 
@@ -15,22 +15,28 @@ class ReplenitResource(dg.ConfigurableResource):
     """The Replenit Ingestion API for one tenant and key. The key comes from an EnvVar and is
     read only when a run starts; it never appears in this resource's repr."""
 
-    base_url: str = settings.DEFAULT_SANDBOX_URL
-    tenant_id: str
-    api_key: str
-    limits: str = "100/60,5000/3600"  # REQUESTS/SECONDS windows of the key's quota
-    max_in_flight: int = 4
-    read_timeout_s: float = 60.0
-    max_attempts: int = 5
-    # How the tenant matches customers (REPLENIT_CUSTOMER_PRIORITY): prepare supersedes by it.
-    customer_priority: str = DEFAULT_CUSTOMER_PRIORITY
+    base_url: str = Field(default=settings.DEFAULT_SANDBOX_URL,
+                          description="The Ingestion API's address (REPLENIT_BASE_URL); the local sandbox by default.")
+    tenant_id: str = Field(description="Your Replenit tenant's id, a GUID (REPLENIT_TENANT_ID).")
+    api_key: str = Field(description="The API key (REPLENIT_API_KEY), read at run launch; never shown.")
+    limits: str = Field(default=settings.DEFAULT_LIMITS,
+                        description="The key's quota as REQUESTS/SECONDS windows, e.g. 100/60,5000/3600 (REPLENIT_LIMITS).")
+    max_in_flight: int = Field(default=4, description="Requests in flight at once for this run.")
+    read_timeout_s: float = Field(default=60.0, description="Seconds to wait for a response before retrying.")
+    max_attempts: int = Field(default=5, description="Attempts per request (5xx, 429, timeouts) before its records fail.")
+    customer_priority: str = Field(default=DEFAULT_CUSTOMER_PRIORITY,
+                                   description="How the tenant matches customers: email or customerid "
+                                               "(REPLENIT_CUSTOMER_PRIORITY); prepare supersedes by it.")
+    quota_dir: str | None = Field(default=None,
+                                  description="Folder of the key's quota ledgers, shared by every process using the key; "
+                                              "default: quota/ in the state folder (REPLENIT_STATE_DIR).")
 
     def client(self) -> ReplenitClient:
         return ReplenitClient(ClientConfig(
             base_url=self.base_url, tenant_id=self.tenant_id, api_key=self.api_key,
             limits=tuple(parse_limits(self.limits)), max_in_flight=self.max_in_flight,
             read_timeout_s=self.read_timeout_s, max_attempts=self.max_attempts,
-            quota_dir=str(settings.state_dir() / "quota"),
+            quota_dir=self.quota_dir or str(settings.current().quota_dir),
         ))
 
     def __repr__(self) -> str:
@@ -42,8 +48,8 @@ class ReplenitResource(dg.ConfigurableResource):
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse (a DuckDB file) and the mapping from its columns to API fields."""
 
-    database: str
-    mapping: str
+    database: str = Field(description="The warehouse: a DuckDB file (REPLENIT_WAREHOUSE).")
+    mapping: str = Field(description="The YAML mapping from warehouse columns to API fields (REPLENIT_MAPPING).")
     _mappings: dict = PrivateAttr(default_factory=dict)
 
     def mapping_for(self, entity: str) -> EntityMapping:
@@ -60,7 +66,7 @@ class WarehouseResource(dg.ConfigurableResource):
 class StateStoreResource(dg.ConfigurableResource):
     """Where quarantined rows, dead letters and run counts are kept (a DuckDB file)."""
 
-    path: str
+    path: str = Field(description="The state store, a DuckDB file (state.duckdb in REPLENIT_STATE_DIR).")
 
     def store(self) -> StateStore:
         return StateStore(self.path)
@@ -72,14 +78,16 @@ def _env_or(name: str, default: str) -> str | dg.EnvVar:
 
 @dg.definitions
 def resources() -> dg.Definitions:
+    current = settings.current()
     return dg.Definitions(resources={
         "replenit": ReplenitResource(
             base_url=_env_or("REPLENIT_BASE_URL", settings.DEFAULT_SANDBOX_URL),
             tenant_id=dg.EnvVar("REPLENIT_TENANT_ID"),
             api_key=dg.EnvVar("REPLENIT_API_KEY"),
-            limits=_env_or("REPLENIT_LIMITS", "100/60,5000/3600"),
-            customer_priority=settings.customer_priority(),
+            limits=_env_or("REPLENIT_LIMITS", settings.DEFAULT_LIMITS),
+            customer_priority=current.customer_priority,
+            quota_dir=str(current.quota_dir),
         ),
-        "warehouse": WarehouseResource(database=settings.warehouse_path(), mapping=str(settings.mapping_path())),
-        "state": StateStoreResource(path=str(settings.state_dir() / "state.duckdb")),
+        "warehouse": WarehouseResource(database=current.warehouse_path, mapping=str(current.mapping_path)),
+        "state": StateStoreResource(path=str(current.state_store_path)),
     })

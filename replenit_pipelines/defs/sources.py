@@ -12,13 +12,13 @@ def source_key(mapping: EntityMapping) -> dg.AssetKey:
 
 
 def source_keys() -> dict[str, dg.AssetKey]:
-    return {entity: source_key(m) for entity, m in load_mapping(settings.mapping_path()).items()}
+    return {entity: source_key(m) for entity, m in load_mapping(settings.current().mapping_path).items()}
 
 
 @dg.definitions
 def warehouse_sources() -> dg.Definitions:
     specs = {}
-    for entity, mapping in load_mapping(settings.mapping_path()).items():
+    for entity, mapping in load_mapping(settings.current().mapping_path).items():
         key = source_key(mapping)
         specs[key] = dg.AssetSpec(
             key, kinds={"duckdb"} if not mapping.source.path else {"parquet"}, group_name="warehouse",

@@ -133,7 +133,7 @@ def _window_column_check(mapping: EntityMapping, rows: int) -> dg.AssetCheckResu
 
 def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstream: list[dg.AssetKey], description: str) -> dg.AssetsDefinition:
     key = dg.AssetKey(["replenit", entity])
-    mapping = load_mapping(settings.mapping_path())[entity]
+    mapping = load_mapping(settings.current().mapping_path)[entity]
     check_specs = [
         dg.AssetCheckSpec("quarantine_share", asset=key, blocking=True,
                           description="The window's quarantined share is normal for this entity: at most 3x its share over its last "
@@ -153,7 +153,7 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         key=key,
         deps=[source_key(mapping), *upstream],
         partitions_def=partitions_def,
-        pool=settings.pool_name(),
+        pool=settings.current().pool_name,
         check_specs=check_specs,
         output_required=False,
         kinds={"replenit", "polars"},

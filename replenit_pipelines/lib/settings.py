@@ -1,8 +1,12 @@
 """Settings shared by every entry point (the Dagster definitions, `replenit push`, `replenit
-state`, `replenit check`, a client built in Python): one variable, one default each. No Dagster
-here; defs/settings.py reads these. None is a secret: the API key is only ever said to be set."""
+state`, `replenit check`, a client built in Python): one object, built once from the environment
+by `Settings.from_env()`, one variable and one default per field. No Dagster here. The API key is
+not a field: it is only ever said to be set (`api_key_set`); the client reads it when it is built.
+"""
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import replenit_pipelines
@@ -13,42 +17,57 @@ DEMO_MAPPING = PACKAGE_DIR / "mappings" / "demo.yaml"
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8765"
 DEFAULT_STATE_DIR = ".replenit"  # relative to the working directory, as docs/configuration.md says
 DEFAULT_PARTITIONS_START = "2026-01-01"
+DEFAULT_LIMITS = "100/60,5000/3600"
 
 
-def state_dir() -> Path:
-    """REPLENIT_STATE_DIR, or ./.replenit: the state store (state.duckdb) and the quota ledgers (quota/)."""
-    return Path(os.environ.get("REPLENIT_STATE_DIR") or Path.cwd() / DEFAULT_STATE_DIR)
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path  # REPLENIT_STATE_DIR, or ./.replenit: state.duckdb and the quota ledgers (quota/)
+    mapping_path: Path  # REPLENIT_MAPPING, or the demo mapping
+    warehouse_path: str  # REPLENIT_WAREHOUSE, or the demo warehouse in the state folder
+    base_url: str  # REPLENIT_BASE_URL, or the local sandbox
+    base_url_set: bool  # REPLENIT_BASE_URL was set (a client from the environment requires it)
+    tenant_id: str | None  # REPLENIT_TENANT_ID
+    api_key_set: bool  # REPLENIT_API_KEY is set; never the key itself
+    key_label: str  # REPLENIT_KEY_NAME: a label for the key, never the key; names its Dagster pool
+    limits: str | None  # REPLENIT_LIMITS: REQUESTS/SECONDS windows of the key's quota; None = documented
+    partitions_start: str  # REPLENIT_PARTITIONS_START, YYYY-MM-DD
+    customer_priority_text: str  # REPLENIT_CUSTOMER_PRIORITY as written (checked by customer_priority)
+    customer_priority_set: bool
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        state_dir = Path(env.get("REPLENIT_STATE_DIR") or Path.cwd() / DEFAULT_STATE_DIR)
+        return cls(
+            state_dir=state_dir,
+            mapping_path=Path(env.get("REPLENIT_MAPPING") or DEMO_MAPPING),
+            warehouse_path=env.get("REPLENIT_WAREHOUSE") or str(state_dir / "demo" / "warehouse.duckdb"),
+            base_url=env.get("REPLENIT_BASE_URL") or DEFAULT_SANDBOX_URL,
+            base_url_set=bool(env.get("REPLENIT_BASE_URL")),
+            tenant_id=env.get("REPLENIT_TENANT_ID") or None,
+            api_key_set=bool(env.get("REPLENIT_API_KEY")),
+            key_label=env.get("REPLENIT_KEY_NAME") or "default",
+            limits=env.get("REPLENIT_LIMITS") or None,
+            partitions_start=env.get("REPLENIT_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
+            customer_priority_text=env.get("REPLENIT_CUSTOMER_PRIORITY") or DEFAULT_CUSTOMER_PRIORITY,
+            customer_priority_set=bool(env.get("REPLENIT_CUSTOMER_PRIORITY")),
+        )
 
-def state_store_path() -> Path:
-    return state_dir() / "state.duckdb"
+    @property
+    def state_store_path(self) -> Path:
+        return self.state_dir / "state.duckdb"
 
+    @property
+    def quota_dir(self) -> Path:
+        return self.state_dir / "quota"
 
-def quota_dir() -> Path:
-    return state_dir() / "quota"
+    @property
+    def pool_name(self) -> str:
+        """One Dagster pool per API key, named by its label (never the key)."""
+        return "replenit-" + self.key_label
 
-
-def mapping_path() -> Path:
-    return Path(os.environ.get("REPLENIT_MAPPING") or DEMO_MAPPING)
-
-
-def warehouse_path() -> str:
-    return os.environ.get("REPLENIT_WAREHOUSE") or str(state_dir() / "demo" / "warehouse.duckdb")
-
-
-def base_url() -> str:
-    return os.environ.get("REPLENIT_BASE_URL") or DEFAULT_SANDBOX_URL
-
-
-def key_name() -> str:
-    """A label for the API key (REPLENIT_KEY_NAME), never the key: it names the key's Dagster pool."""
-    return os.environ.get("REPLENIT_KEY_NAME") or "default"
-
-
-def partitions_start() -> str:
-    return os.environ.get("REPLENIT_PARTITIONS_START") or DEFAULT_PARTITIONS_START
-
-
-def customer_priority() -> str:
-    """How the tenant matches customers (REPLENIT_CUSTOMER_PRIORITY: email, the default, or customerid)."""
-    return check_customer_priority(os.environ.get("REPLENIT_CUSTOMER_PRIORITY") or DEFAULT_CUSTOMER_PRIORITY)
+    @property
+    def customer_priority(self) -> str:
+        """How the tenant matches customers (email, the default, or customerid); a bad value raises."""
+        return check_customer_priority(self.customer_priority_text)

@@ -12,7 +12,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -30,6 +30,9 @@ from replenit_pipelines.lib.delivery.errors import (
 )
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter, default_quota_dir, ledger_name
 from replenit_pipelines.lib.delivery.report import DeliveryCounters, DeliveryReport
+
+if TYPE_CHECKING:
+    from replenit_pipelines.lib.settings import Settings
 
 log = logging.getLogger("replenit_pipelines.delivery")
 
@@ -524,17 +527,22 @@ def _problem_errors(resp: httpx.Response) -> dict[str, list[str]]:
     return {str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in errors.items()}
 
 
-def client_from_env(limits: Iterable[tuple[int, float]] | None = None, **overrides: Any) -> ReplenitClient:
-    """A client from REPLENIT_BASE_URL, REPLENIT_TENANT_ID and REPLENIT_API_KEY."""
+def client_from_env(limits: Iterable[tuple[int, float]] | None = None, settings: "Settings | None" = None,
+                    **overrides: Any) -> ReplenitClient:
+    """A client from the settings (REPLENIT_BASE_URL, REPLENIT_TENANT_ID; the quota folder in
+    REPLENIT_STATE_DIR) and REPLENIT_API_KEY, which is read here and kept nowhere else."""
     import os
 
-    missing = [n for n in ("REPLENIT_BASE_URL", "REPLENIT_TENANT_ID", "REPLENIT_API_KEY") if not os.environ.get(n)]
+    from replenit_pipelines.lib.settings import Settings
+
+    settings = settings or Settings.from_env()
+    missing = [name for name, ok in (("REPLENIT_BASE_URL", settings.base_url_set), ("REPLENIT_TENANT_ID", settings.tenant_id),
+                                     ("REPLENIT_API_KEY", os.environ.get("REPLENIT_API_KEY"))) if not ok]
     if missing:
         raise DeliveryConfigError(f"set {', '.join(missing)} (the Replenit API address, your tenant id and API key)")
-    kwargs: dict[str, Any] = dict(overrides)
+    kwargs: dict[str, Any] = {"quota_dir": str(settings.quota_dir), **overrides}
     if limits is not None:
         kwargs["limits"] = tuple(limits)
     return ReplenitClient(ClientConfig(
-        base_url=os.environ["REPLENIT_BASE_URL"], tenant_id=os.environ["REPLENIT_TENANT_ID"],
-        api_key=os.environ["REPLENIT_API_KEY"], **kwargs,
+        base_url=settings.base_url, tenant_id=settings.tenant_id or "", api_key=os.environ["REPLENIT_API_KEY"], **kwargs,
     ))

@@ -35,9 +35,9 @@ _THREAD_LOCKS_GUARD = threading.Lock()
 
 def default_quota_dir() -> Path:
     """$REPLENIT_STATE_DIR/quota, the same folder the Dagster resource uses (lib/settings.py)."""
-    from replenit_pipelines.lib.settings import quota_dir
+    from replenit_pipelines.lib.settings import Settings
 
-    return quota_dir()
+    return Settings.from_env().quota_dir
 
 
 def ledger_name(base_url: str, api_key: str) -> str:
