@@ -7,8 +7,9 @@ import polars as pl
 import pytest
 
 from replenit_pipelines.defs.settings import DEMO_MAPPING
+from replenit_pipelines.lib.contract.identity import record_key
+from replenit_pipelines.lib.stages.map import nest_records
 from replenit_pipelines.lib.validation import payload_parts, prepare
-from replenit_pipelines.lib.validation.prepare import _nest, record_key
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 
@@ -33,7 +34,7 @@ def quarantined_payloads(mapping, raw) -> list[bytes]:
     flat = normalize(flat, mapping.spec, mapping.source.timezone).frame
     key = pl.coalesce(record_key(mapping.entity, flat.columns), pl.format("row {}", pl.col("__row")))
     flat = flat.with_columns(key.alias("__key")).filter(pl.col("__key").is_in(list(bad_ids)))
-    return payload_parts(_nest(flat, mapping))
+    return payload_parts(nest_records(flat, mapping))
 
 
 @pytest.mark.parametrize("entity", ["customers", "products", "orders"])

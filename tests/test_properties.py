@@ -10,14 +10,13 @@ from datetime import UTC, datetime
 
 import orjson
 import polars as pl
+from helpers import CUSTOMER_MAPPING, ORDER_MAPPING, PRODUCT_MAPPING
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import CUSTOMER_MAPPING, ORDER_MAPPING, PRODUCT_MAPPING
 from replenit_pipelines.lib.contract import CUSTOMER, ORDER, PRODUCT, validate_record
-from replenit_pipelines.lib.contract.identity import record_identity
+from replenit_pipelines.lib.contract.identity import record_identity, record_key
 from replenit_pipelines.lib.validation import payload_parts, prepare
-from replenit_pipelines.lib.validation.prepare import record_key
 
 tricky = st.sampled_from([
     "", " ", "\x1c", "en_US", "zh-Hans-CN", "EUR", "eur", "XXX", "a@b.co", "A@B.CO", "jürgen@bücher.example",

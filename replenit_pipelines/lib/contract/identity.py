@@ -9,6 +9,9 @@ records the API would merge are never both sent.
 
 from typing import Any
 
+import polars as pl
+
+from replenit_pipelines.lib.contract import formats
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 
 CUSTOMER_PRIORITIES = ("email", "customerid")
@@ -49,3 +52,31 @@ def record_identity(entity: str, record: dict, customer_priority: str = DEFAULT_
         return by_email or by_id
     key = record.get(entity_spec(entity).key_field or "")
     return str(key) if _has_value(key) else None
+
+
+def record_key(
+    entity: str, columns: list[str], customer_priority: str = DEFAULT_CUSTOMER_PRIORITY, normalized: bool = False
+) -> pl.Expr:
+    """`contract.identity.record_identity` as a Polars expression over mapped rows: for customers
+    `email:<trimmed, lowercased email>` or `customerid:<id>` by the tenant's priority, falling back
+    to the other identifier; the id for orders and products; null when there is none. The
+    namespaces keep an id that looks like an email from merging with an email. `normalized`: the
+    rows have been normalized (blanks are null, emails trimmed), so neither is done again."""
+
+    def text(c: pl.Expr) -> pl.Expr:
+        return c if normalized else c.str.strip_chars(formats.WHITESPACE)
+
+    def has_value(c: pl.Expr) -> pl.Expr:
+        return c.is_not_null() if normalized else c.is_not_null() & (text(c) != "")
+
+    if entity == "customers":
+        email, cid = pl.col("Email"), pl.col("CustomerId")
+        by_email = pl.when(has_value(email)).then(pl.concat_str(pl.lit("email:"), text(email).str.to_lowercase()))
+        by_id = pl.when(has_value(cid)).then(pl.concat_str(pl.lit("customerid:"), cid))
+        ordered = [("CustomerId", by_id), ("Email", by_email)]
+        if customer_priority != "customerid":
+            ordered.reverse()
+        parts = [e for name, e in ordered if name in columns]
+        return pl.coalesce(parts) if parts else pl.lit(None, pl.String)
+    key = pl.col(entity_spec(entity).key_field or "").cast(pl.String)
+    return pl.when(has_value(key)).then(key)

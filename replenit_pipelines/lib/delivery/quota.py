@@ -10,7 +10,6 @@ and 429s correct the ledger for clients elsewhere.
 import hashlib
 import json
 import math
-import os
 import threading
 import time
 from collections import deque
