@@ -222,13 +222,22 @@ class ReplenitClient:
         """Upsert records given as one JSON document each. Every record ends accepted, rejected
         (with the API's reasons) or failed (retries ran out); a 401/403/404-tenant raises a
         ReplenitStopError after one request, with the partial report attached as `.report`."""
+        return self.deliver_planned(entity, parts, self.plan(entity, parts), progress)
+
+    def plan(self, entity: str, parts: Sequence[bytes]) -> list[list[int]]:
+        """The request bodies for these records (lists of indices), full by this client's batch
+        size for the entity unless the body limit cuts them short."""
+        return list(batching.plan_batches(parts, self.config.batch_sizes[entity], self.config.max_body_bytes))
+
+    def deliver_planned(self, entity: str, parts: Sequence[bytes], batches: list[list[int]],
+                        progress: Callable[[BatchProgress], None] | None = None) -> DeliveryReport:
+        """Send planned batches (see plan and deliver_serialized)."""
         spec = entity_spec(entity)
         started = time.monotonic()
         self._stop.clear()
         report = DeliveryReport(entity=entity, records=len(parts))
         self._waits.clear()
         max_records = self.config.batch_sizes[entity]
-        batches = list(batching.plan_batches(parts, max_records, self.config.max_body_bytes))
         report.counters.batches = len(batches)
         report.counters.full_batches = sum(len(b) == max_records for b in batches)
         lock = threading.Lock()

@@ -1,0 +1,20 @@
+"""The deliver stage: the planned requests, paced by the key's quota and retried
+(lib/delivery/client.py). Every record ends accepted, rejected or failed."""
+
+from collections.abc import Callable
+
+from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient, ReplenitStopError
+from replenit_pipelines.lib.stages.plan import Plan
+
+
+def deliver(
+    client: ReplenitClient, planned: Plan, progress: Callable[[BatchProgress], None] | None = None
+) -> tuple[DeliveryReport | None, ReplenitStopError | None]:
+    """(report, None), or (the partial report, the error) when the API refused the key or tenant:
+    the caller records what happened before it raises."""
+    if not planned.parts:
+        return None, None
+    try:
+        return client.deliver_planned(planned.entity, planned.parts, planned.batches, progress), None
+    except ReplenitStopError as exc:
+        return exc.report, exc

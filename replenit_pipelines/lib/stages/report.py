@@ -1,0 +1,154 @@
+"""The report stage: one sync's counts, its record in the state store, and what a run shows about
+itself (quarantine reasons as a Markdown table, the column schema with each field's origin, the
+column lineage), as plain data. defs/translator.py turns these into Dagster metadata.
+
+Its accounting always closes: rows read = delivered + quarantined + superseded + unchanged +
+dead-lettered + held back (valid rows not sent because the quarantine gate tripped).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from replenit_pipelines.lib.delivery import DeliveryReport
+from replenit_pipelines.lib.stages.acknowledge import Acknowledged
+from replenit_pipelines.lib.stages.diff import Diff
+from replenit_pipelines.lib.sync.gate import GateDecision
+from replenit_pipelines.lib.sync.state import StateStore
+from replenit_pipelines.lib.validation.prepare import Prepared
+from replenit_pipelines.lib.warehouse import EntityMapping, FieldMapping
+
+
+@dataclass
+class SyncResult:
+    entity: str
+    partition_key: str
+    window_start: datetime
+    window_end: datetime
+    prepared: Prepared
+    report: DeliveryReport | None  # None when nothing was sent
+    quarantine_share: float
+    held_back: bool  # the quarantine gate tripped: nothing sent
+    rows_delivered: int
+    rows_dead_lettered: int
+    rows_held_back: int
+    duration_s: float
+    stop_error: str | None = None
+    gate: GateDecision | None = None
+    rows_without_window_value: int = 0  # in the whole source, read by no window (not part of rows_read)
+    rows_unchanged: int = 0  # rows of records Replenit already holds (the diff stage)
+
+    def counts(self) -> dict[str, int | float]:
+        p, r = self.prepared, self.report
+        c = r.counters if r is not None else None
+        return {
+            "rows_read": p.rows_read,
+            "rows_valid": p.rows_valid,
+            "rows_quarantined": p.rows_quarantined,
+            "rows_superseded": p.rows_superseded,
+            "rows_unchanged": self.rows_unchanged,
+            "rows_delivered": self.rows_delivered,
+            "rows_dead_lettered": self.rows_dead_lettered,
+            "rows_held_back": self.rows_held_back,
+            "records_valid": p.records_valid,
+            "records_quarantined": p.records_quarantined,
+            "records_sent": r.records if r else 0,
+            "records_accepted": len(r.accepted) if r else 0,
+            "records_rejected": len(r.rejected) if r else 0,
+            "records_failed": len(r.failed) if r else 0,
+            "requests": c.requests if c else 0,
+            "rate_limited_429": c.rate_limited if c else 0,
+            "retries": c.retries if c else 0,
+            "quota_wait_s": round(c.quota_wait_s, 3) if c else 0.0,
+            "records_per_request": round(r.records_per_request, 1) if r else 0.0,
+            "quarantine_share": round(self.quarantine_share, 4),
+            "rows_without_window_value": self.rows_without_window_value,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+    def balanced(self) -> bool:
+        p = self.prepared
+        return p.rows_read == (self.rows_delivered + p.rows_quarantined + p.rows_superseded + self.rows_unchanged
+                               + self.rows_dead_lettered + self.rows_held_back)
+
+
+@dataclass(frozen=True)
+class Window:
+    entity: str
+    partition_key: str
+    run_id: str
+    start: datetime
+    end: datetime
+
+
+def report(
+    window: Window, prepared: Prepared, decision: GateDecision, changes: Diff, delivery: DeliveryReport | None,
+    acknowledged: Acknowledged, stop: Exception | None, rows_without_window_value: int, duration_s: float,
+    store: StateStore | None,
+) -> SyncResult:
+    """The sync's result, recorded in the state store (quarantine, dead letters, the run's counts)."""
+    result = SyncResult(
+        entity=window.entity, partition_key=window.partition_key, window_start=window.start, window_end=window.end,
+        prepared=prepared, report=delivery, quarantine_share=decision.share, held_back=decision.held_back,
+        rows_delivered=acknowledged.rows_delivered, rows_dead_lettered=acknowledged.rows_dead_lettered,
+        rows_held_back=prepared.rows_valid if decision.held_back else 0, duration_s=duration_s,
+        stop_error=str(stop) if stop else None, gate=decision, rows_without_window_value=rows_without_window_value,
+        rows_unchanged=changes.rows_unchanged,
+    )
+    if store is not None:
+        outcome = ("stopped" if stop else "held_back" if decision.held_back
+                   else "failed" if acknowledged.rows_dead_lettered else "delivered")
+        counts = result.counts()
+        store.record(window.run_id, window.partition_key, window.entity, prepared.quarantine, acknowledged.dead_letters, {
+            "run_id": window.run_id, "partition_key": window.partition_key, "entity": window.entity,
+            "window_start": window.start, "window_end": window.end, "outcome": outcome,
+            **{k: v for k, v in counts.items() if k.startswith("rows_")}, "requests": counts["requests"],
+        })
+    return result
+
+
+# --- what a run shows about itself (plain data; defs/translator.py makes Dagster metadata of it) ----
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def top_reasons_markdown(prepared: Prepared, n: int = 10) -> str:
+    reasons = prepared.top_reasons(n)
+    if not reasons.height:
+        return "No quarantined rows."
+    return markdown_table(["rule", "field", "rows", "example"], [list(r) for r in reasons.iter_rows()])
+
+
+def field_origin(f: FieldMapping) -> str:
+    """Where an API field comes from, in the mapping's words."""
+    if f.column is not None:
+        text = f"column {f.column}"
+    elif f.expr is not None:
+        text = f"expr {f.expr}"
+    else:
+        text = f"constant {f.constant!r}"
+    if f.cast:
+        text += f", cast {f.cast}"
+    if f.default is not None:
+        text += f", default {f.default!r}"
+    return text
+
+
+def column_schema(prepared: Prepared, mapping: EntityMapping) -> list[tuple[str, str, str | None]]:
+    """(column, type, where it comes from) of each payload column: a mapped field's origin, or
+    how the contract derives it."""
+    frame = prepared.records
+    origins = {f.target: field_origin(f) for f in mapping.fields}
+    child = mapping.spec.children_field
+    if child is not None:
+        origins[child.name] = "; ".join(f"{f.target.split('.', 1)[1]} <- {field_origin(f)}" for f in mapping.children)
+    return [(c, str(frame.schema[c]), origins.get(c) or mapping.spec.derived.get(c))
+            for c in frame.columns if not c.startswith("__")]
+
+
+def column_lineage(mapping: EntityMapping) -> dict[str, list[str]]:
+    """API field -> the source columns it is computed from (fields from constants have none)."""
+    return {f.target: sorted(f.source_columns()) for f in mapping.all_fields if f.source_columns()}
