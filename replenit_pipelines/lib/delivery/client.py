@@ -2,12 +2,11 @@
 
 import gzip
 import logging
-import math
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -29,7 +28,9 @@ from replenit_pipelines.lib.delivery.errors import (
     UnauthorizedError,
 )
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter, default_quota_dir, ledger_name
-from replenit_pipelines.lib.delivery.report import DeliveryCounters, DeliveryReport
+from replenit_pipelines.lib.delivery.report import BatchProgress, DeliveryCounters, DeliveryReport, union_length
+from replenit_pipelines.lib.delivery.responses import api_message, problem_errors
+from replenit_pipelines.lib.delivery.stream import StreamReport, deliver_stream
 
 if TYPE_CHECKING:
     from replenit_pipelines.lib.settings import Settings
@@ -46,19 +47,6 @@ _INDEX_KEY = re.compile(r"^\[(\d+)\]")
 
 class _Exhausted(Exception):
     """Retries ran out for one request."""
-
-
-@dataclass(frozen=True)
-class BatchProgress:
-    entity: str
-    records_done: int
-    records_total: int
-    batches_done: int
-    batches_total: int
-    accepted: int
-    rejected: int
-    failed: int
-    eta_s: float  # from the quota, for the batches left
 
 
 @dataclass(frozen=True)
@@ -193,7 +181,7 @@ class ReplenitClient:
             return 1.0
 
     def _raise_if_stop(self, resp: httpx.Response) -> None:
-        message = _message(resp)
+        message = api_message(resp)
         error: ReplenitStopError | None = None
         if resp.status_code == 401:
             error = UnauthorizedError(
@@ -290,7 +278,7 @@ class ReplenitClient:
 
     def _finish(self, report: DeliveryReport, started: float) -> None:
         report.counters.wall_s = time.monotonic() - started
-        report.counters.quota_wait_s = _union_length(self._waits)
+        report.counters.quota_wait_s = union_length(self._waits)
 
     def _send_batch(self, path: str, parts: Sequence[bytes], batch: list[int], report: DeliveryReport,
                     lock: threading.Lock, counters: DeliveryCounters) -> None:
@@ -309,13 +297,13 @@ class ReplenitClient:
         self._raise_if_stop(resp)
         if resp.status_code not in (400, 413):
             # Not about the records (a wrong path or media type): halving would only multiply it.
-            reason = f"HTTP {resp.status_code}: {_message(resp) or resp.text[:200]}"
+            reason = f"HTTP {resp.status_code}: {api_message(resp) or resp.text[:200]}"
             with lock:
                 for i in batch:
                     report.rejected[i] = [reason]
             return
         counters.rejected_requests += 1
-        errors = _problem_errors(resp)
+        errors = problem_errors(resp)
         by_record: dict[int, list[str]] = {}
         unmapped = resp.status_code == 413 or not errors
         for key, messages in errors.items():
@@ -335,7 +323,7 @@ class ReplenitClient:
                 self._send_batch(path, parts, rest, report, lock, counters)
             return
         if len(batch) == 1:
-            reasons = [f"{k or '(record)'}: {'; '.join(v)}" for k, v in errors.items()] or [f"HTTP {resp.status_code}: {_message(resp) or resp.text[:200]}"]
+            reasons = [f"{k or '(record)'}: {'; '.join(v)}" for k, v in errors.items()] or [f"HTTP {resp.status_code}: {api_message(resp) or resp.text[:200]}"]
             with lock:
                 report.rejected[batch[0]] = reasons
             return
@@ -343,7 +331,7 @@ class ReplenitClient:
         self._send_batch(path, parts, batch[:mid], report, lock, counters)
         self._send_batch(path, parts, batch[mid:], report, lock, counters)
 
-    # --- upserts from a stream ---------------------------------------------------------------------
+    # --- upserts from a stream (lib/delivery/stream.py) -----------------------------------------------
     def deliver_stream(
         self,
         entity: str,
@@ -351,95 +339,9 @@ class ReplenitClient:
         progress: Callable[[BatchProgress], None] | None = None,
         on_batch: Callable[[dict[int, bytes], DeliveryReport], None] | None = None,
         records_total: int | None = None,
-    ) -> "StreamReport":
-        """Upsert records read from an iterator of (index, serialized record), never holding more
-        than the batches in flight: batches are cut as records arrive, at most 2 x max_in_flight
-        are planned or in flight, and the report counts accepted records instead of listing them.
-        `on_batch(batch, outcome)` sees each finished batch (its records by index, and which were
-        accepted, rejected or failed) while its bodies are still at hand. Records must not share
-        an identity (de-duplicate first): batches in flight land in any order."""
-        spec = entity_spec(entity)
-        started = time.monotonic()
-        self._stop.clear()
-        self._waits.clear()
-        report = StreamReport(entity=entity, records=0)
-        lock = threading.Lock()
-        path = f"/{spec.path}/{self.config.tenant_id}"
-        max_records = self.config.batch_sizes[entity]
-        slots = threading.Semaphore(2 * self.config.max_in_flight)
-
-        def run(batch: dict[int, bytes]) -> None:
-            counters = DeliveryCounters()
-            outcome = DeliveryReport(entity=entity, records=len(batch))
-            try:
-                self._send_batch(path, batch, list(batch), outcome, threading.Lock(), counters)  # type: ignore[arg-type]
-            finally:
-                with lock:
-                    report.counters.add(counters)
-                    report.accepted_count += len(outcome.accepted)
-                    report.rejected.update(outcome.rejected)
-                    report.failed.update(outcome.failed)
-                    report.batches_done += 1
-                    report.records_done += len(batch)
-                try:
-                    if on_batch is not None:
-                        on_batch(batch, outcome)
-                finally:
-                    slots.release()
-
-        def notify() -> None:
-            if progress is None:
-                return
-            with lock:
-                total = records_total if records_total is not None else report.records
-                batches_total = max(report.counters.batches, math.ceil(total / max_records))
-                event = BatchProgress(
-                    entity, report.records_done, total, report.batches_done, batches_total,
-                    report.accepted_count, len(report.rejected), len(report.failed),
-                    self.quota.eta_seconds(batches_total - report.batches_done),
-                )
-            progress(event)
-
-        def planned(batch: dict[int, bytes]) -> dict[int, bytes]:
-            report.records += len(batch)
-            report.counters.batches += 1
-            report.counters.full_batches += len(batch) == max_records
-            return batch
-
-        batches = _stream_batches(parts, max_records, self.config.max_body_bytes)
-        try:
-            first = next(batches, None)
-            if first is not None:
-                slots.acquire()
-                run(planned(first))  # alone: a bad key or tenant costs one request, not one per worker
-                notify()
-            with ThreadPoolExecutor(max_workers=self.config.max_in_flight, thread_name_prefix="replenit") as pool:
-                pending: set = set()
-                try:
-                    for batch in batches:
-                        slots.acquire()  # reading waits while the planned and in-flight batches are all taken
-                        finished = {f for f in pending if f.done()}
-                        for f in finished:
-                            f.result()
-                        if finished:
-                            pending -= finished
-                            notify()
-                        pending.add(pool.submit(run, planned(batch)))
-                    while pending:
-                        finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                        for f in finished:
-                            f.result()
-                        notify()
-                except BaseException:
-                    self._stop.set()  # what is still queued is not sent; in-flight requests end
-                    raise
-        except ReplenitStopError as exc:
-            self._stop.set()
-            self._finish(report, started)
-            exc.report = report
-            raise
-        self._finish(report, started)
-        return report
+    ) -> StreamReport:
+        """Upsert records read from an iterator of (index, serialized record); see stream.deliver_stream."""
+        return deliver_stream(self, entity, parts, progress, on_batch, records_total)
 
     # --- deletes ----------------------------------------------------------------------------------
     def _delete(self, path: str, params: dict[str, str] | None = None) -> DeleteOutcome:
@@ -453,8 +355,8 @@ class ReplenitClient:
         if resp.status_code == 200:
             return DeleteOutcome("deleted")
         if resp.status_code == 404:
-            return DeleteOutcome("already_gone", _message(resp))
-        return DeleteOutcome("failed", f"HTTP {resp.status_code}: {_message(resp) or resp.text[:200]}")
+            return DeleteOutcome("already_gone", api_message(resp))
+        return DeleteOutcome("failed", f"HTTP {resp.status_code}: {api_message(resp) or resp.text[:200]}")
 
     def _path(self, *segments: str) -> str:
         return "/" + "/".join(quote(str(s), safe="") for s in segments)
@@ -473,67 +375,6 @@ class ReplenitClient:
 
     def delete_variant(self, product_id: str, variant_id: str) -> DeleteOutcome:
         return self._delete(self._path("products", self.config.tenant_id, product_id, "variants", variant_id))
-
-
-@dataclass
-class StreamReport(DeliveryReport):
-    """A DeliveryReport for a stream: accepted records are counted, not listed (their indices
-    would grow with the file); rejected and failed ones are kept, since each must be explained."""
-
-    accepted_count: int = 0
-    records_done: int = 0
-    batches_done: int = 0
-
-    @property
-    def records_per_request(self) -> float:
-        return self.accepted_count / self.counters.requests if self.counters.requests else 0.0
-
-    def summary(self) -> dict:
-        return {**super().summary(), "accepted": self.accepted_count,
-                "records_per_request": round(self.records_per_request, 1)}
-
-
-def _stream_batches(parts: Iterable[tuple[int, bytes]], max_records: int, max_bytes: int) -> Iterator[dict[int, bytes]]:
-    """batching.plan_batches over an iterator: consecutive records, full by count unless bytes cut
-    them short; a record too large for any body gets a batch of its own."""
-    batch: dict[int, bytes] = {}
-    size = 2
-    for index, part in parts:
-        extra = len(part) + (1 if batch else 0)
-        if batch and (len(batch) >= max_records or size + extra > max_bytes):
-            yield batch
-            batch, size, extra = {}, 2, len(part)
-        batch[index] = part
-        size += extra
-    if batch:
-        yield batch
-
-
-def _union_length(intervals: list[tuple[float, float]]) -> float:
-    total, reach = 0.0, float("-inf")
-    for start, end in sorted(intervals):
-        if end > reach:
-            total += end - max(start, reach)
-            reach = end
-    return total
-
-
-def _message(resp: httpx.Response) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        return ""
-    return body.get("message", "") if isinstance(body, dict) else ""
-
-
-def _problem_errors(resp: httpx.Response) -> dict[str, list[str]]:
-    try:
-        errors = resp.json().get("errors") or {}
-    except (ValueError, AttributeError):
-        return {}
-    if not isinstance(errors, dict):
-        return {}
-    return {str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in errors.items()}
 
 
 def client_from_env(limits: Iterable[tuple[int, float]] | None = None, settings: "Settings | None" = None,

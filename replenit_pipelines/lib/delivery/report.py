@@ -54,3 +54,26 @@ class DeliveryReport:
             "wall_s": round(c.wall_s, 3),
             "records_per_request": round(self.records_per_request, 1),
         }
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    entity: str
+    records_done: int
+    records_total: int
+    batches_done: int
+    batches_total: int
+    accepted: int
+    rejected: int
+    failed: int
+    eta_s: float  # from the quota, for the batches left
+
+
+def union_length(intervals: list[tuple[float, float]]) -> float:
+    """The time covered by intervals that may overlap (quota waits of concurrent batches)."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
