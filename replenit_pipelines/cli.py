@@ -4,6 +4,7 @@ import argparse
 import signal
 import sys
 import threading
+from typing import cast
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -11,7 +12,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
     faults = FaultConfig(
         seed=args.seed,
-        latency_ms=tuple(float(x) for x in args.latency_ms.split(":")) if args.latency_ms else (0.0, 0.0),
+        latency_ms=cast(tuple[float, float], tuple(float(x) for x in args.latency_ms.split(":"))) if args.latency_ms else (0.0, 0.0),
         p500=args.p500, p503=args.p503, p429=args.p429, p_hang=args.p_hang, p_drop=args.p_drop,
         hang_seconds=args.hang_seconds, unindexed_object_errors=args.unindexed_object_errors,
     )

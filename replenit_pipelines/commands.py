@@ -73,7 +73,7 @@ def _push(args: argparse.Namespace) -> int:
         for r in outcome.not_accepted:
             print(r.text())
         if outcome.not_accepted:
-            print(f"{len(outcome.not_accepted)} record(s) not accepted; also in the state store: "
+            print(f"{len(outcome.not_accepted)} record(s) not accepted; also in the state store: "  # noqa: S608 - a hint printed for the user, not executed
                   f"replenit state \"SELECT * FROM dead_letters WHERE run_id = '{outcome.run_id}'\" "
                   f"(refused ones: FROM quarantine)")
     return outcome.exit_code

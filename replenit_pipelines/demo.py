@@ -157,7 +157,7 @@ def _report(state_path: Path, url: str, tenant: str, wall: float, failed_runs: l
     if failed_runs:
         print(f"    Runs that did not materialize ({len(failed_runs)}): {', '.join(failed_runs)}")
     command = os.path.relpath(sys.argv[0]) if Path(sys.argv[0]).name == "replenit" else "replenit"
-    print(f"    Quarantine and dead letters: {command} state \"SELECT * FROM quarantine LIMIT 20\"")
+    print(f"    Quarantine and dead letters: {command} state \"SELECT * FROM quarantine LIMIT 20\"")  # noqa: S608 - a hint printed for the user, not executed
     print(f"    Dagster runs are in {home}; see them with ./dev ui")
 
 

@@ -1,6 +1,7 @@
 """The sync assets' checks: their specs and their results (Dagster wiring over plain results)."""
 
 import statistics
+from typing import Any
 
 import dagster as dg
 
@@ -31,10 +32,10 @@ def sync_check_specs(key: dg.AssetKey, mapping: EntityMapping) -> list[dg.AssetC
 def quarantine_share_check(result: SyncResult, policy: GatePolicy, state_path: str, run_id: str) -> dg.AssetCheckResult:
     gate, counts = result.gate, result.counts()
     assert gate is not None
+    metadata: dict[str, Any] = {**gate.metadata(policy), "reason": gate.reason,
+                                "rows_quarantined": counts["rows_quarantined"], "rows_held_back": counts["rows_held_back"]}
     return dg.AssetCheckResult(
-        check_name="quarantine_share", passed=not result.held_back,
-        metadata={**gate.metadata(policy), "reason": gate.reason,
-                  "rows_quarantined": counts["rows_quarantined"], "rows_held_back": counts["rows_held_back"]},
+        check_name="quarantine_share", passed=not result.held_back, metadata=metadata,
         description=gate.reason if not result.held_back else (
             f"Held back, nothing sent: {gate.reason}. Query the quarantine table in {state_path} for run "
             f"{run_id}; if this share is right, re-run with config gate: fixed and a higher max_quarantine_share."),
@@ -58,7 +59,7 @@ def row_count_check(context: dg.AssetExecutionContext, key: dg.AssetKey, rows: i
         value = r.asset_materialization.metadata.get("dagster/row_count") if r.asset_materialization else None
         if value is not None:
             history.append(int(value.value))
-    meta = {"rows_read": rows, "history": dg.MetadataValue.json(history)}
+    meta: dict[str, Any] = {"rows_read": rows, "history": dg.MetadataValue.json(history)}
     if len(history) < 3:
         return dg.AssetCheckResult(check_name="row_count_in_range", passed=True, metadata={**meta, "note": "fewer than 3 earlier materializations"})
     median = statistics.median(history)

@@ -6,7 +6,7 @@ from pydantic import Field, PrivateAttr
 from replenit_pipelines.defs import settings
 from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
-from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
+from replenit_pipelines.lib.delivery import ApiKey, ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sync import StateStore
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse, load_mapping
 
@@ -33,7 +33,7 @@ class ReplenitResource(dg.ConfigurableResource):
 
     def client(self) -> ReplenitClient:
         return ReplenitClient(ClientConfig(
-            base_url=self.base_url, tenant_id=self.tenant_id, api_key=self.api_key,
+            base_url=self.base_url, tenant_id=self.tenant_id, api_key=ApiKey(self.api_key),
             limits=tuple(parse_limits(self.limits)), max_in_flight=self.max_in_flight,
             read_timeout_s=self.read_timeout_s, max_attempts=self.max_attempts,
             quota_dir=self.quota_dir or str(settings.current().quota_dir),

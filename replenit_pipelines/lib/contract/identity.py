@@ -45,7 +45,7 @@ def record_identity(entity: str, record: dict, customer_priority: str = DEFAULT_
     products; None when the record has no identifier at all."""
     if entity == "customers":
         email, cid = record.get("Email"), record.get("CustomerId")
-        by_email = f"email:{email.strip().lower()}" if _has_value(email) else None
+        by_email = f"email:{str(email).strip().lower()}" if _has_value(email) else None
         by_id = f"customerid:{cid}" if _has_value(cid) else None
         if customer_priority == "customerid":
             return by_id or by_email

@@ -19,7 +19,7 @@ import httpx
 from replenit_pipelines.lib.contract.api import AUTH_HEADER
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.delivery import batching
-from replenit_pipelines.lib.delivery.config import ClientConfig
+from replenit_pipelines.lib.delivery.config import ApiKey, ClientConfig
 from replenit_pipelines.lib.delivery.errors import (
     DeliveryConfigError,
     ForbiddenError,
@@ -235,7 +235,7 @@ class ReplenitClient:
         def run(batch: list[int]) -> None:
             counters = DeliveryCounters()
             try:
-                self._send_batch(path, parts, batch, report, lock, counters)
+                self.send_batch(path, parts, batch, report, lock, counters)
             finally:
                 with lock:
                     report.counters.add(counters)
@@ -270,17 +270,17 @@ class ReplenitClient:
                 for i in range(len(parts)):
                     if i not in settled:
                         report.failed[i] = f"not sent: {exc}"
-            self._finish(report, started)
+            self.finish_report(report, started)
             exc.report = report
             raise
-        self._finish(report, started)
+        self.finish_report(report, started)
         return report
 
-    def _finish(self, report: DeliveryReport, started: float) -> None:
+    def finish_report(self, report: DeliveryReport, started: float) -> None:
         report.counters.wall_s = time.monotonic() - started
         report.counters.quota_wait_s = union_length(self._waits)
 
-    def _send_batch(self, path: str, parts: Sequence[bytes], batch: list[int], report: DeliveryReport,
+    def send_batch(self, path: str, parts: Sequence[bytes], batch: list[int], report: DeliveryReport,
                     lock: threading.Lock, counters: DeliveryCounters) -> None:
         """Send one body; on 400 re-send it without the rejected records, or split it in halves."""
         try:
@@ -320,7 +320,7 @@ class ReplenitClient:
                 report.rejected.update(by_record)
             rest = [i for i in batch if i not in by_record]
             if rest:
-                self._send_batch(path, parts, rest, report, lock, counters)
+                self.send_batch(path, parts, rest, report, lock, counters)
             return
         if len(batch) == 1:
             reasons = [f"{k or '(record)'}: {'; '.join(v)}" for k, v in errors.items()] or [f"HTTP {resp.status_code}: {api_message(resp) or resp.text[:200]}"]
@@ -328,8 +328,18 @@ class ReplenitClient:
                 report.rejected[batch[0]] = reasons
             return
         mid = len(batch) // 2  # the errors do not name records: halve until they do
-        self._send_batch(path, parts, batch[:mid], report, lock, counters)
-        self._send_batch(path, parts, batch[mid:], report, lock, counters)
+        self.send_batch(path, parts, batch[:mid], report, lock, counters)
+        self.send_batch(path, parts, batch[mid:], report, lock, counters)
+
+    # --- used by lib/delivery/stream.py, which shares this client's stop flag and quota waits ----------
+    def reset(self) -> None:
+        """A new delivery begins: no stop, no quota waits yet."""
+        self._stop.clear()
+        self._waits.clear()
+
+    def halt(self) -> None:
+        """Nothing queued is sent any more; requests in flight end."""
+        self._stop.set()
 
     # --- upserts from a stream (lib/delivery/stream.py) -----------------------------------------------
     def deliver_stream(
@@ -394,5 +404,5 @@ def client_from_env(limits: Iterable[tuple[int, float]] | None = None, settings:
     if limits is not None:
         kwargs["limits"] = tuple(limits)
     return ReplenitClient(ClientConfig(
-        base_url=settings.base_url, tenant_id=settings.tenant_id or "", api_key=os.environ["REPLENIT_API_KEY"], **kwargs,
+        base_url=settings.base_url, tenant_id=settings.tenant_id or "", api_key=ApiKey(os.environ["REPLENIT_API_KEY"]), **kwargs,
     ))

@@ -204,7 +204,8 @@ class _StateWriter:
     """Refused records to the quarantine table, rejected and failed ones to dead_letters, in chunks."""
 
     def __init__(self, open_store: Callable[[], Any] | None, run_id: str, source: str, entity: str):
-        self.open_store, self.store = open_store, None  # opened at the first write: a clean push never loads it
+        self.open_store = open_store
+        self.store: Any = None  # opened at the first write: a clean push never loads it
         self.run_id, self.source, self.entity = run_id, source, entity
         self.quarantine: list[tuple] = []
         self.dead: list[tuple] = []
@@ -230,12 +231,14 @@ class _StateWriter:
         import polars as pl  # here, not at the top: Polars and DuckDB cost 60 MB that a clean push never needs
 
         if self.store is None:
+            assert self.open_store is not None, "records to write, and no state store to write them to"
             self.store = self.open_store()
+        store = self.store
         q = pl.DataFrame(self.quarantine, orient="row", schema={
             "record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String, "field": pl.String, "value": pl.String})
         d = pl.DataFrame(self.dead, orient="row", schema={
             "record_id": pl.String, "status": pl.String, "reasons": pl.List(pl.String), "payload": pl.String})
-        self.store.append_push(self.run_id, self.source, self.entity, q, d)
+        store.append_push(self.run_id, self.source, self.entity, q, d)
         self.quarantine.clear()
         self.dead.clear()
 
@@ -309,7 +312,7 @@ def push_file(
         outcome.report = client.deliver_stream(entity, to_send(), progress, on_batch,
                                                records_total=found.records - found.superseded)
     except ReplenitStopError as exc:
-        outcome.report = exc.report
+        outcome.report = exc.report if isinstance(exc.report, StreamReport) else None
         outcome.stopped = str(exc)
     finally:
         writer.flush()

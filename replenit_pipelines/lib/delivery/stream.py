@@ -67,8 +67,7 @@ def deliver_stream(
     an identity (de-duplicate first): batches in flight land in any order."""
     spec = entity_spec(entity)
     started = time.monotonic()
-    client._stop.clear()
-    client._waits.clear()
+    client.reset()
     report = StreamReport(entity=entity, records=0)
     lock = threading.Lock()
     path = f"/{spec.path}/{client.config.tenant_id}"
@@ -79,7 +78,7 @@ def deliver_stream(
         counters = DeliveryCounters()
         outcome = DeliveryReport(entity=entity, records=len(batch))
         try:
-            client._send_batch(path, batch, list(batch), outcome, threading.Lock(), counters)  # type: ignore[arg-type]
+            client.send_batch(path, batch, list(batch), outcome, threading.Lock(), counters)  # type: ignore[arg-type]
         finally:
             with lock:
                 report.counters.add(counters)
@@ -138,12 +137,12 @@ def deliver_stream(
                         f.result()
                     notify()
             except BaseException:
-                client._stop.set()  # what is still queued is not sent; in-flight requests end
+                client.halt()  # what is still queued is not sent; in-flight requests end
                 raise
     except ReplenitStopError as exc:
-        client._stop.set()
-        client._finish(report, started)
+        client.halt()
+        client.finish_report(report, started)
         exc.report = report
         raise
-    client._finish(report, started)
+    client.finish_report(report, started)
     return report

@@ -19,7 +19,7 @@ def start_sandbox_process(*args: str, timeout_s: float = 30.0) -> tuple[subproce
         if not line and proc.poll() is not None:
             break
     proc.kill()
-    raise RuntimeError("the sandbox did not start: " + (proc.stderr.read() if proc.stderr else ""))  # type: ignore[union-attr]
+    raise RuntimeError("the sandbox did not start: " + (proc.stderr.read() if proc.stderr else ""))
 
 
 def stop_sandbox_process(proc: subprocess.Popen) -> None:

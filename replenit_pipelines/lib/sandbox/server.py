@@ -211,6 +211,7 @@ class Handler(BaseHTTPRequestHandler):
         delay = arrival_delay_of(state.faults, state.next_arrival())
         if delay:
             time.sleep(delay)
+        assert key is not None  # tenants was found by it
         decision = state.quota(key).hit(time.time())  # every request of a known key counts
         headers = quota_headers(decision, state.time_scaled) if decision is not None else {}
         if len(parts) < 2 or parts[0] not in ENTITIES:
@@ -341,7 +342,7 @@ class Handler(BaseHTTPRequestHandler):
             store.delete(tid, entity, ident)
             self._send(200, {**done, "message": "Order deleted."}, headers)
         elif entity == "orders" and len(rest) == 2 and rest[1] == "items":
-            product_id = (query.get("productId") or [None])[0]
+            product_id = (query.get("productId") or [""])[0]
             if not product_id:
                 self._send(400, problem({"productId": ["The productId query parameter is required."]}), headers)
                 return
@@ -455,6 +456,7 @@ class Sandbox:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
+        host = host if isinstance(host, str) else host.decode()
         return f"http://{host}:{port}"
 
     def add_tenant(self, tenant_id: str | None = None, key: str | None = None, **priorities: str) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from replenit_pipelines.lib.stages.diff import Diff
 from replenit_pipelines.lib.stages.plan import Plan
 from replenit_pipelines.lib.validation.prepare import Prepared
 
-DEAD_LETTER_SCHEMA = {"record_id": pl.String, "status": pl.String, "reasons": pl.List(pl.String), "payload": pl.String}
+DEAD_LETTER_SCHEMA = pl.Schema({"record_id": pl.String(), "status": pl.String(), "reasons": pl.List(pl.String), "payload": pl.String()})
 
 
 @dataclass(frozen=True)

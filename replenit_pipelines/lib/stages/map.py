@@ -10,7 +10,6 @@ import polars as pl
 from replenit_pipelines.lib.contract import formats
 from replenit_pipelines.lib.contract.entities import Kind
 from replenit_pipelines.lib.contract.identity import record_key
-from replenit_pipelines.lib.validation.normalize import flat_fields, normalize
 from replenit_pipelines.lib.warehouse.mapping import (
     EntityMapping,
     FieldMapping,
@@ -26,6 +25,9 @@ def apply_mapping(
     """Source rows -> flat rows of API fields (children as `Child.Field` columns) with `__row`,
     `__ts` (the window column), `__key` (the record's identity) and failure columns; and the
     normalization counts. A field the mapping cannot produce raises MappingError naming it."""
+    # Imported here: lib.validation's package imports prepare, which imports this module.
+    from replenit_pipelines.lib.validation.normalize import normalize
+
     spec = mapping.spec
     window = mapping.source.window_column
     exprs = [pl.col("__row"), pl.col(window).alias("__ts"), *(f.expression() for f in mapping.all_fields)]
@@ -108,6 +110,8 @@ def _what_to_write(f: FieldMapping, kind: Kind | None) -> str:
 def _mapping_error(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool, exc: Exception) -> MappingError:
     """A Polars error while mapping, turned into one line naming the file, the field and what to write."""
     spec = mapping.spec
+    from replenit_pipelines.lib.validation.normalize import flat_fields, normalize
+
     kinds = {col: f.kind for col, f in flat_fields(spec)}
     for f in mapping.all_fields:
         where = f"{mapping.origin}: {mapping.entity}.{f.target} ({_describe(f)})"

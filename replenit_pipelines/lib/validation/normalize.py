@@ -15,7 +15,7 @@ from replenit_pipelines.lib.contract.entities import EntitySpec, FieldSpec, Kind
 
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
 STRING_KINDS = {Kind.STRING, Kind.EMAIL, Kind.PHONE, Kind.CURRENCY, Kind.LANGUAGE, Kind.URL, Kind.TIMESTAMP}
-DTYPES = {Kind.BOOL: pl.Boolean, Kind.INT: pl.Int64, Kind.NUMBER: pl.Float64, Kind.STRING_LIST: pl.List(pl.String)}
+DTYPES: dict[Kind, pl.DataType] = {Kind.BOOL: pl.Boolean(), Kind.INT: pl.Int64(), Kind.NUMBER: pl.Float64(), Kind.STRING_LIST: pl.List(pl.String)}
 TYPE_FAILURE_PREFIX = "__type__"
 FINITE_FAILURE_PREFIX = "__finite__"  # NaN or ±inf in a float column mapped to an integer field
 

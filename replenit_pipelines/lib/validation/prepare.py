@@ -36,7 +36,7 @@ from replenit_pipelines.lib.warehouse.mapping import (
 )
 
 VALUE_MAX_CHARS = 80
-QUARANTINE_SCHEMA = {"record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String, "field": pl.String, "value": pl.String}
+QUARANTINE_SCHEMA = pl.Schema({"record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String, "field": pl.String, "value": pl.String})
 _PANDERA_RULES = {"not_nullable": "required"}
 _FAILURE_COLUMNS = {TYPE_FAILURE_PREFIX: "type", CAST_FAILURE_PREFIX: "type", FINITE_FAILURE_PREFIX: "finite"}
 
@@ -209,6 +209,7 @@ def prepare(
         # A parent without a child has NULL child fields by design: they break no child rule.
         no_child_rows = flat.filter(pl.col("__no_child"))["__row"]
         if no_child_rows.len():
+            assert spec.children_field is not None  # only entities with children have __no_child
             prefix = f"{spec.children_field.name}."
             failures = failures.filter(~(pl.col("field").str.starts_with(prefix) & pl.col("__row").is_in(no_child_rows.implode())))
     if spec.name == "orders":

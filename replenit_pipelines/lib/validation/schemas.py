@@ -63,7 +63,7 @@ def _timestamp_ok(c: pl.Expr) -> pl.Expr:
 def _column(f: FieldSpec, required: bool) -> pa.Column:
     checks: list[pa.Check] = []
     if f.kind in STRING_KINDS:
-        dtype = pl.String
+        dtype: pl.DataType = pl.String()
         if required:
             checks.append(_expr_check("required", lambda c: c.str.strip_chars(formats.WHITESPACE).str.len_chars() > 0))
         if f.max_length is not None:

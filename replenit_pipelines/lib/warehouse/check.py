@@ -7,6 +7,7 @@ and the window column can be compared with a window's bounds. An error means a r
 or send wrong values; a warning means rows may be quarantined or synced late.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ class Finding:
         return f"{self.level.upper():7} {self.entity}.{self.where}: {self.message}"
 
 
-def missing_column_hint(f: FieldMapping, column: str, available: list[str] | set[str]) -> str:
+def missing_column_hint(f: FieldMapping, column: str, available: Iterable[str]) -> str:
     """What to write instead of a column that is not there: a close column, or a constant."""
     hint = did_you_mean(column, available)
     if not hint and f.column is not None:
@@ -107,7 +108,7 @@ def _field_findings(mapping: EntityMapping, f: FieldMapping, spec: FieldSpec, sc
             col = f.column or "category"
             error(f"{name} takes a list of text; {_origin(f)} gives one {_kind_name(result)} value: split it with an expr, "
                   f"e.g. {name}: {{expr: \"string_to_array({col}, '/')\"}}")
-        elif result.inner != pl.String:  # type: ignore[union-attr]
+        elif result.inner != pl.String:
             warn(f"{name} takes a list of text; {_origin(f)} gives {_kind_name(result)}: its items are sent as text")
     return out
 
@@ -137,7 +138,7 @@ def _window_findings(mapping: EntityMapping, schema: dict[str, pl.DataType]) -> 
                             f"{col!r} is a DATE and {entity} partitions are hourly: only the 00:00 partition of each day "
                             "selects its rows; map a TIMESTAMP column for hourly syncs")]
         return []
-    fix = ("use a TIMESTAMP column, or a query source that converts it, e.g. "
+    fix = ("use a TIMESTAMP column, or a query source that converts it, e.g. "  # noqa: S608 - an example in a message, not executed
            f"query: \"SELECT *, CAST({col} AS TIMESTAMP) AS {col}_ts FROM ... WHERE {col}_ts >= $start AND {col}_ts < $end\"")
     if dtype == pl.String:
         return [Finding("error", entity, "window_column",

@@ -6,6 +6,7 @@ Nested entities name their child array (`OrderItems`, `ProductVariants`) with it
 one source row is one child, and rows sharing the record's id become one record.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ class EntityMapping:
         return f"; {column}{hint}" if hint else ""
 
 
-def did_you_mean(name: str, candidates: list[str] | set[str]) -> str:
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """`; did you mean email?` (same name in another case first, then by similarity), or ``."""
     import difflib
 

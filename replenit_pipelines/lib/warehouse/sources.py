@@ -64,7 +64,7 @@ def record_key_column(mapping: EntityMapping) -> str | None:
     if field is None or field.column is None:
         how = "an expr" if field is not None and field.expr is not None else "a constant"
         raise MappingError(
-            f"{mapping.origin}: {mapping.entity}.{spec.key_field} is {how}, but it must be a column: a window reads "
+            f"{mapping.origin}: {mapping.entity}.{spec.key_field} is {how}, but it must be a column: a window reads "  # noqa: S608 - an example in a message, not executed
             f"every row of each record it touches by that column. Map {spec.key_field} to a column, or use a "
             f"`query:` source that computes the id as a column (SELECT *, <expression> AS order_key FROM ...)"
         )
