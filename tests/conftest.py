@@ -36,13 +36,25 @@ def limited_sandbox():
         yield sb
 
 
-def records_of(sandbox: Sandbox, tenant_id: str, entity: str) -> dict[str, dict]:
-    return {r["key"]: r for r in httpx.get(f"{sandbox.url}/_sandbox/records/{tenant_id}/{entity}").json()}
+@pytest.fixture
+def records_in_sandbox():
+    """What a sandbox stores: `records_in_sandbox(sandbox, tenant_id, entity)` ->
+    {identity: {"key", "record", ...}}, read through the sandbox's inspection endpoint."""
+
+    def read(sandbox: Sandbox, tenant_id: str, entity: str) -> dict[str, dict]:
+        return {r["key"]: r for r in httpx.get(f"{sandbox.url}/_sandbox/records/{tenant_id}/{entity}").json()}
+
+    return read
 
 
-def start_cli_sandbox(*args: str):
-    """The real `replenit sandbox` command on a free port; returns the process and its URL."""
-    return start_sandbox_process("--port", "0", *args)
+@pytest.fixture
+def cli_sandbox():
+    """Starts the real `replenit sandbox` command on a free port: `cli_sandbox(*args)` -> (process, URL)."""
+
+    def start(*args: str):
+        return start_sandbox_process("--port", "0", *args)
+
+    return start
 
 
 def new_tenant() -> str:

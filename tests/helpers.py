@@ -54,3 +54,17 @@ def payloads(prepared) -> list[dict]:
 
 def reasons(prepared) -> set[tuple[str, str]]:
     return {(r["rule"], r["field"]) for r in prepared.quarantine.iter_rows(named=True)}
+
+
+# Payload records as a client sends them (the sandbox tests post these).
+CUSTOMER = {"CustomerId": "c1", "Email": "ada@example.com", "Name": "Ada", "Language": "en-GB"}
+ORDER = {
+    "OrderId": "o1", "CustomerId": "c1", "Currency": "EUR", "OrderDate": "2024-12-22T14:30:00Z",
+    "TotalRevenue": 30.0, "TotalQuantity": 3, "UniqueQuantity": 2, "Status": "completed",
+    "OrderItems": [{"ProductId": "p1", "Quantity": 2, "Price": 10.0}, {"ProductId": "p2", "Quantity": 1, "Price": 10.0}],
+}
+PRODUCT = {
+    "ProductId": "p1", "ProductName": "Kettle", "Taxonomy": ["Kitchen"],
+    "ProductVariants": [{"VariantId": "v1", "Sku": "SKU-1", "SalePrice": 20.0, "Currency": "EUR"},
+                        {"VariantId": "v2", "Sku": "SKU-2"}],
+}

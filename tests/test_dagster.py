@@ -60,8 +60,6 @@ def run_job(defs, name, partition, instance, run_config=None):
                                                          raise_on_error=False, run_config=run_config)
 
 
-def sandbox_records(sandbox, tenant_id, entity) -> dict[str, dict]:
-    return {r["key"]: r["record"] for r in httpx.get(f"{sandbox.url}/_sandbox/records/{tenant_id}/{entity}").json()}
 
 
 def expected_payloads(warehouse_file, entity, start, end) -> dict[str, dict]:
@@ -132,7 +130,7 @@ def test_definitions_validate_without_secrets(tmp_path):
 
 # --- materializations against the sandbox -----------------------------------------------------
 
-def test_each_entity_lands_in_the_sandbox_field_for_field(defs, instance, sandbox, env, warehouse_file):
+def test_each_entity_lands_in_the_sandbox_field_for_field(defs, instance, sandbox, env, warehouse_file, records_in_sandbox):
     assert run_job(defs, "customers_daily_sync", DAY, instance).success
     assert run_job(defs, "products_and_orders_hourly_sync", HOUR, instance).success
     day, hour = datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 26, 14, tzinfo=UTC)
@@ -140,7 +138,7 @@ def test_each_entity_lands_in_the_sandbox_field_for_field(defs, instance, sandbo
                "orders": (hour, hour + timedelta(hours=1))}
     for entity, (start, end) in windows.items():
         expected = keyed(entity, expected_payloads(warehouse_file, entity, start, end))
-        got = sandbox_records(sandbox, env["REPLENIT_TENANT_ID"], entity)
+        got = {k: r["record"] for k, r in records_in_sandbox(sandbox, env["REPLENIT_TENANT_ID"], entity).items()}
         assert len(expected) > 0
         assert got == expected, entity
 
@@ -179,7 +177,7 @@ def test_quarantine_is_queryable_after_the_run(defs, instance, env):
     assert runs.row(0) == ("delivered", runs["rows_read"][0])
 
 
-def test_backfill_of_three_partitions(defs, instance, sandbox, env, warehouse_file):
+def test_backfill_of_three_partitions(defs, instance, sandbox, env, warehouse_file, records_in_sandbox):
     hours = ["2026-11-26-03:00", "2026-11-26-04:00", "2026-11-26-05:00"]
     for h in hours:
         assert run_job(defs, "products_and_orders_hourly_sync", h, instance).success
@@ -188,7 +186,7 @@ def test_backfill_of_three_partitions(defs, instance, sandbox, env, warehouse_fi
         assert sorted(m.partition_key for m in mats) == hours
     start = datetime(2026, 11, 26, 3, tzinfo=UTC)
     expected = keyed("orders", expected_payloads(warehouse_file, "orders", start, start + timedelta(hours=3)))
-    assert set(sandbox_records(sandbox, env["REPLENIT_TENANT_ID"], "orders")) == set(expected)
+    assert set({k: r["record"] for k, r in records_in_sandbox(sandbox, env["REPLENIT_TENANT_ID"], "orders").items()}) == set(expected)
 
 
 def test_dirty_partition_fails_its_check_and_sends_nothing_downstream(defs, instance, sandbox, env, warehouse_file, tmp_path):
@@ -277,7 +275,7 @@ def test_steady_dirt_flows_and_rows_without_a_window_value_are_counted(instance,
     assert "no partition will ever read them" in null_check.description
 
 
-def test_a_share_far_above_the_entitys_baseline_holds_back_and_says_why(instance, sandbox, env, warehouse_file, tmp_path):
+def test_a_share_far_above_the_entitys_baseline_holds_back_and_says_why(instance, sandbox, env, warehouse_file, tmp_path, records_in_sandbox):
     import polars as pl
 
     from replenit_pipelines.lib.sync import StateStore
@@ -304,10 +302,10 @@ def test_a_share_far_above_the_entitys_baseline_holds_back_and_says_why(instance
     text = check.description
     assert "Held back, nothing sent" in text and "baseline 2.0% over the last 5 runs" in text and "ceiling 50%" in text
     assert check.metadata["baseline_share"].value == pytest.approx(0.02)
-    assert sandbox_records(sandbox, env["REPLENIT_TENANT_ID"], "customers") == {}
+    assert {k: r["record"] for k, r in records_in_sandbox(sandbox, env["REPLENIT_TENANT_ID"], "customers").items()} == {}
 
 
-def test_an_order_with_a_line_in_another_hour_is_sent_whole(instance, sandbox, env, warehouse_file, tmp_path):
+def test_an_order_with_a_line_in_another_hour_is_sent_whole(instance, sandbox, env, warehouse_file, tmp_path, records_in_sandbox):
     hour = datetime(2026, 11, 26, 14)
     with duckdb.connect(str(warehouse_file), read_only=True) as con:
         order_id, lines = con.execute(
@@ -321,7 +319,7 @@ def test_an_order_with_a_line_in_another_hour_is_sent_whole(instance, sandbox, e
     from replenit_pipelines.definitions import defs as load
 
     assert run_job(load(), "products_and_orders_hourly_sync", "2026-11-26-03:00", instance).success
-    stored = sandbox_records(sandbox, env["REPLENIT_TENANT_ID"], "orders")
+    stored = {k: r["record"] for k, r in records_in_sandbox(sandbox, env["REPLENIT_TENANT_ID"], "orders").items()}
     assert len(stored[order_id]["OrderItems"]) == lines
 
 

@@ -228,37 +228,35 @@ def test_payload_parts_keep_unicode_line_separators_inside_values():
 
 # --- issue 8: what is stored must be what the warehouse says ---------------------------------
 
-def send(sandbox, tenant_id, key, entity, prepared):
+def send(records_in_sandbox, sandbox, tenant_id, key, entity, prepared):
     """The prepared records, posted as the pipeline posts them; returns what the sandbox stores."""
     import httpx
-
-    from conftest import records_of
 
     body = b"[" + b",".join(payload_parts(prepared.records)) + b"]"
     r = httpx.post(f"{sandbox.url}/{entity}/{tenant_id}", content=body, timeout=10,
                    headers={"x-replenit-auth-key": key, "Content-Type": "application/json"})
     assert r.status_code == 200, r.text
-    return records_of(sandbox, tenant_id, entity)
+    return records_in_sandbox(sandbox, tenant_id, entity)
 
 
-def test_same_email_different_ids_newest_wins_under_email_priority(sandbox):
+def test_same_email_different_ids_newest_wins_under_email_priority(sandbox, records_in_sandbox):
     newer = customer_rows(id="c2", email="Ada@Example.com", name="New", updated_at=TS.replace(hour=5))
     older = customer_rows(id="c1", email="ada@example.com ", name="Old", updated_at=TS.replace(hour=1))
     p = run(CUSTOMER_MAPPING, [newer, older], customer_priority="email")
     assert (p.rows_valid, p.rows_superseded) == (1, 1)
     tenant_id, key = sandbox.add_tenant(customer_priority="email")
-    stored = send(sandbox, tenant_id, key, "customers", p)
+    stored = send(records_in_sandbox, sandbox, tenant_id, key, "customers", p)
     assert [(r["record"]["CustomerId"], r["record"]["Name"]) for r in stored.values()] == [("c2", "New")]
     assert p.records["__key"].to_list() == list(stored) == ["email:ada@example.com"]
 
 
-def test_same_email_different_ids_both_kept_under_customerid_priority(sandbox):
+def test_same_email_different_ids_both_kept_under_customerid_priority(sandbox, records_in_sandbox):
     rows = [customer_rows(id="c2", email="Ada@Example.com", name="New", updated_at=TS.replace(hour=5)),
             customer_rows(id="c1", email="ada@example.com", name="Old", updated_at=TS.replace(hour=1))]
     p = run(CUSTOMER_MAPPING, rows, customer_priority="customerid")
     assert (p.rows_valid, p.rows_superseded) == (2, 0)
     tenant_id, key = sandbox.add_tenant(customer_priority="customerid")
-    stored = send(sandbox, tenant_id, key, "customers", p)
+    stored = send(records_in_sandbox, sandbox, tenant_id, key, "customers", p)
     assert sorted(stored) == sorted(p.records["__key"]) == ["customerid:c1", "customerid:c2"]
 
 
@@ -416,13 +414,13 @@ def test_an_order_mapping_without_total_or_price_is_refused():
         run(mapping, [{"order_id": "o1", "currency": "EUR", "product_id": "p", "qty": 1, "updated_at": TS}])
 
 
-def test_products_without_variants_are_sent_with_an_empty_array(sandbox):
+def test_products_without_variants_are_sent_with_an_empty_array(sandbox, records_in_sandbox):
     no_variant = {**variant(pid="p2"), "variant_id": None, "price": None, "currency": None, "url": None, "locale": None}
     p = run(PRODUCT_MAPPING, [variant(), no_variant])
     assert [(x["ProductId"], len(x["ProductVariants"])) for x in payloads(p)] == [("p1", 1), ("p2", 0)]
     assert p.records["__rows"].to_list() == [1, 1] and p.quarantine.height == 0
     tenant_id, key = sandbox.add_tenant()
-    stored = send(sandbox, tenant_id, key, "products", p)
+    stored = send(records_in_sandbox, sandbox, tenant_id, key, "products", p)
     assert stored["p2"]["record"]["ProductVariants"] == []
 
 
@@ -432,7 +430,7 @@ def test_a_product_with_a_variant_missing_only_its_id_is_still_quarantined():
     assert [x["ProductId"] for x in payloads(p)] == ["p1"]
 
 
-def test_orders_without_lines_are_sent_with_zero_totals(sandbox):
+def test_orders_without_lines_are_sent_with_zero_totals(sandbox, records_in_sandbox):
     no_lines = order_rows(1, order_id="o2", line_id=None, product_id=None, qty=None, price=None)
     p = run(ORDER_MAPPING, order_rows(2) + no_lines)
     o1, o2 = payloads(p)
@@ -441,7 +439,7 @@ def test_orders_without_lines_are_sent_with_zero_totals(sandbox):
     assert p.records["__rows"].to_list() == [2, 1]
     assert p.rows_read == p.rows_valid == 3
     tenant_id, key = sandbox.add_tenant()
-    assert send(sandbox, tenant_id, key, "orders", p)["o2"]["record"]["OrderItems"] == []
+    assert send(records_in_sandbox, sandbox, tenant_id, key, "orders", p)["o2"]["record"]["OrderItems"] == []
 
 
 # Emails as the contract states them; lengths in UTF-16 code units.

@@ -7,7 +7,6 @@ import duckdb
 import httpx
 import pytest
 
-from conftest import records_of
 from replenit_pipelines import cli
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
 
@@ -43,7 +42,7 @@ def state(tmp_path, sql: str) -> list[tuple]:
 # --- issue 8 item 2: one identity's versions reach the API in file order ----------------------------
 
 @pytest.mark.parametrize("fmt", ["json", "ndjson"])
-def test_the_last_version_of_each_identity_is_stored_with_batches_in_flight(push_env, capsys, tmp_path, fmt):
+def test_the_last_version_of_each_identity_is_stored_with_batches_in_flight(push_env, capsys, tmp_path, fmt, records_in_sandbox):
     # Latency per request makes batches in flight finish out of order, as on a real network.
     with Sandbox(limits=[], faults=FaultConfig(seed=3, latency_ms=(0.0, 25.0))) as sb:
         tenant_id = push_env(sb)
@@ -51,14 +50,14 @@ def test_the_last_version_of_each_identity_is_stored_with_batches_in_flight(push
         path = tmp_path / f"versions.{fmt}"
         path.write_text(json.dumps(lines) if fmt == "json" else "\n".join(json.dumps(r) for r in lines))
         code, summary = push(capsys, "customers", str(path), "--batch-size", "10")
-        stored = records_of(sb, tenant_id, "customers")
+        stored = records_in_sandbox(sb, tenant_id, "customers")
     assert code == 0
     last = {r["Email"]: r["Name"] for r in lines}
     assert {r["record"]["Email"]: r["record"]["Name"] for r in stored.values()} == last
     assert summary["superseded"] == 3000 - len(last) and summary["accepted"] == len(last)
 
 
-def test_dedup_follows_the_tenant_customer_priority(push_env, capsys, tmp_path):
+def test_dedup_follows_the_tenant_customer_priority(push_env, capsys, tmp_path, records_in_sandbox):
     # Same email, two CustomerIds: one customer for an email-priority tenant, the newer row wins.
     with Sandbox(limits=[]) as sb:
         tenant_id = push_env(sb)
@@ -67,7 +66,7 @@ def test_dedup_follows_the_tenant_customer_priority(push_env, capsys, tmp_path):
         path = tmp_path / "c.ndjson"
         path.write_text("\n".join(json.dumps(r) for r in rows))
         code, by_email = push(capsys, "customers", str(path))
-        stored = [r["record"]["Name"] for r in records_of(sb, tenant_id, "customers").values()]
+        stored = [r["record"]["Name"] for r in records_in_sandbox(sb, tenant_id, "customers").values()]
         code2, by_id = push(capsys, "customers", str(path), "--customer-priority", "customerid")
     assert (code, by_email["superseded"], stored) == (0, 1, ["newer"])
     assert (code2, by_id["superseded"], by_id["accepted"]) == (0, 0, 2)
@@ -86,7 +85,7 @@ def test_superseded_versions_are_said_in_the_text_output(push_env, capsys, tmp_p
 
 # --- issue 8 item 3: NaN and Infinity never become null ---------------------------------------------
 
-def test_nan_and_infinity_are_refused_before_sending_with_record_and_field(push_env, capsys, tmp_path):
+def test_nan_and_infinity_are_refused_before_sending_with_record_and_field(push_env, capsys, tmp_path, records_in_sandbox):
     with Sandbox(limits=[]) as sb:
         tenant_id = push_env(sb)
         path = tmp_path / "orders.ndjson"
@@ -98,7 +97,7 @@ def test_nan_and_infinity_are_refused_before_sending_with_record_and_field(push_
         path.write_text("\n".join(json.dumps(r) for r in (order, nan_total, inf_price, minus_inf)))  # NaN, Infinity, -Infinity
         assert "NaN" in path.read_text() and "-Infinity" in path.read_text()
         code, summary = push(capsys, "orders", str(path))
-        stored = records_of(sb, tenant_id, "orders")
+        stored = records_in_sandbox(sb, tenant_id, "orders")
     assert code == 1
     assert set(stored) == {"ok"}
     refused = {r["id"]: r for r in summary["not_accepted"]}
@@ -114,7 +113,7 @@ def test_nan_and_infinity_are_refused_before_sending_with_record_and_field(push_
 
 # --- issue 9 item 4: push says what failed, and exits non-zero ----------------------------------------
 
-def test_rejected_records_exit_non_zero_are_listed_and_dead_lettered(push_env, capsys, tmp_path):
+def test_rejected_records_exit_non_zero_are_listed_and_dead_lettered(push_env, capsys, tmp_path, records_in_sandbox):
     with Sandbox(limits=[]) as sb:
         tenant_id = push_env(sb)
         good = [{"CustomerId": f"c{i}", "Email": f"c{i}@example.com"} for i in range(5)]
@@ -123,7 +122,7 @@ def test_rejected_records_exit_non_zero_are_listed_and_dead_lettered(push_env, c
         path = tmp_path / "c.json"
         path.write_text(json.dumps([*good[:2], huge, *good[2:]]))
         code, summary = push(capsys, "customers", str(path))
-        stored = records_of(sb, tenant_id, "customers")
+        stored = records_in_sandbox(sb, tenant_id, "customers")
     assert code == 1
     assert (summary["accepted"], summary["rejected"], len(stored)) == (5, 1, 5)
     [listed] = summary["not_accepted"]
@@ -179,7 +178,7 @@ def test_a_file_that_is_not_records_gets_one_line(push_env, capsys, tmp_path, na
     assert "Traceback" not in err and requests == []
 
 
-def test_ndjson_with_a_line_separator_inside_a_string_is_valid(push_env, capsys, tmp_path):
+def test_ndjson_with_a_line_separator_inside_a_string_is_valid(push_env, capsys, tmp_path, records_in_sandbox):
     with Sandbox(limits=[]) as sb:
         tenant_id = push_env(sb)
         path = tmp_path / "c.ndjson"
@@ -187,12 +186,12 @@ def test_ndjson_with_a_line_separator_inside_a_string_is_valid(push_env, capsys,
                 {"CustomerId": "c2", "Email": "c2@example.com", "Name": "Grace\u2029Hopper"}]
         path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
         code, summary = push(capsys, "customers", str(path))
-        stored = records_of(sb, tenant_id, "customers")
+        stored = records_in_sandbox(sb, tenant_id, "customers")
     assert (code, summary["accepted"]) == (0, 2)
     assert sorted(r["record"]["Name"] for r in stored.values()) == ["Ada\u2028Lovelace", "Grace\u2029Hopper"]
 
 
-def test_parquet_is_pushed_by_batches(push_env, capsys, tmp_path):
+def test_parquet_is_pushed_by_batches(push_env, capsys, tmp_path, records_in_sandbox):
     import polars as pl
 
     with Sandbox(limits=[]) as sb:
@@ -201,7 +200,7 @@ def test_parquet_is_pushed_by_batches(push_env, capsys, tmp_path):
         path = tmp_path / "c.parquet"
         pl.DataFrame(rows).write_parquet(path, row_group_size=3_000)
         code, summary = push(capsys, "customers", str(path))
-        stored = records_of(sb, tenant_id, "customers")
+        stored = records_in_sandbox(sb, tenant_id, "customers")
     assert (code, summary["superseded"], summary["accepted"]) == (0, 25_000 - 700, 700)
     assert {r["record"]["Email"]: r["record"]["Name"] for r in stored.values()} == {r["Email"]: r["Name"] for r in rows}
 
@@ -233,17 +232,17 @@ def test_last_version_survives_64_bit_digest_collisions():
     """Identities sharing the first 64 bits of their digest stay apart: the last 32 bits decide."""
     import numpy as np
 
-    from replenit_pipelines.lib.delivery.push import _last_of_each
+    from replenit_pipelines.lib.delivery.push import last_of_each
 
     rng = np.random.default_rng(7)
     for _ in range(300):
         ids = rng.integers(0, int(rng.integers(1, 9)), int(rng.integers(1, 80)))
-        got = _last_of_each((ids % 3).astype(np.uint64), ids.astype(np.uint32))  # ids 0 and 3 share 64 bits
+        got = last_of_each((ids % 3).astype(np.uint64), ids.astype(np.uint32))  # ids 0 and 3 share 64 bits
         last = {int(v): i for i, v in enumerate(ids)}
         assert sorted(np.flatnonzero(got).tolist()) == sorted(last.values())
 
 
-def test_nan_in_a_parquet_file_is_refused_not_sent_as_null(push_env, capsys, tmp_path):
+def test_nan_in_a_parquet_file_is_refused_not_sent_as_null(push_env, capsys, tmp_path, records_in_sandbox):
     import polars as pl
 
     with Sandbox(limits=[]) as sb:
@@ -253,7 +252,7 @@ def test_nan_in_a_parquet_file_is_refused_not_sent_as_null(push_env, capsys, tmp
             [{"VariantId": "v1", "SalePrice": 9.5, "Currency": "EUR"}], [{"VariantId": "v2", "SalePrice": math.nan, "Currency": "EUR"}],
         ]}).write_parquet(path)
         code, summary = push(capsys, "products", str(path))
-        stored = records_of(sb, tenant_id, "products")
+        stored = records_in_sandbox(sb, tenant_id, "products")
     assert code == 1 and set(stored) == {"ok"}
     [refused] = summary["not_accepted"]
     assert (refused["index"], refused["id"]) == (1, "nan")

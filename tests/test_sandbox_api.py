@@ -7,19 +7,7 @@ import httpx
 import orjson
 import pytest
 
-from conftest import records_of
-
-CUSTOMER = {"CustomerId": "c1", "Email": "ada@example.com", "Name": "Ada", "Language": "en-GB"}
-ORDER = {
-    "OrderId": "o1", "CustomerId": "c1", "Currency": "EUR", "OrderDate": "2024-12-22T14:30:00Z",
-    "TotalRevenue": 30.0, "TotalQuantity": 3, "UniqueQuantity": 2, "Status": "completed",
-    "OrderItems": [{"ProductId": "p1", "Quantity": 2, "Price": 10.0}, {"ProductId": "p2", "Quantity": 1, "Price": 10.0}],
-}
-PRODUCT = {
-    "ProductId": "p1", "ProductName": "Kettle", "Taxonomy": ["Kitchen"],
-    "ProductVariants": [{"VariantId": "v1", "Sku": "SKU-1", "SalePrice": 20.0, "Currency": "EUR"},
-                        {"VariantId": "v2", "Sku": "SKU-2"}],
-}
+from helpers import CUSTOMER, ORDER, PRODUCT
 
 
 def post(api, entity, records, **kw):
@@ -128,12 +116,12 @@ def test_body_over_5mb_is_413(api):
     assert r.status_code == 413
 
 
-def test_gzip_body_is_accepted(api, sandbox):
+def test_gzip_body_is_accepted(api, sandbox, records_in_sandbox):
     body = gzip.compress(orjson.dumps([CUSTOMER]))
     r = api.post(f"/customers/{api.tenant_id}", content=body,
                  headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
     assert r.status_code == 200
-    assert "email:ada@example.com" in records_of(sandbox, api.tenant_id, "customers")
+    assert "email:ada@example.com" in records_in_sandbox(sandbox, api.tenant_id, "customers")
 
 
 def test_bad_gzip_is_400(api):
@@ -142,14 +130,14 @@ def test_bad_gzip_is_400(api):
     assert r.status_code == 400
 
 
-def test_whole_batch_rejected_with_indexed_keys(api, sandbox):
+def test_whole_batch_rejected_with_indexed_keys(api, sandbox, records_in_sandbox):
     batch = [CUSTOMER, {"Name": "nobody"}, {**CUSTOMER, "CustomerId": "x" * 101, "Email": "c@example.com"}]
     r = post(api, "customers", batch)
     assert r.status_code == 400
     errors = r.json()["errors"]
     assert errors["[1]"] == ["At least one of the following properties must have a value: CustomerId, Email"]
     assert errors["[2].CustomerId"] == ["The field CustomerId must be a string with a maximum length of 100."]
-    assert records_of(sandbox, api.tenant_id, "customers") == {}
+    assert records_in_sandbox(sandbox, api.tenant_id, "customers") == {}
 
 
 def test_nested_error_paths(api):
@@ -161,58 +149,58 @@ def test_nested_error_paths(api):
 
 # --- upserts --------------------------------------------------------------------------------------
 
-def test_customers_upsert_by_email_by_default(api, sandbox):
+def test_customers_upsert_by_email_by_default(api, sandbox, records_in_sandbox):
     post(api, "customers", [CUSTOMER])
     post(api, "customers", [{**CUSTOMER, "CustomerId": "other-id", "Name": "Ada L."}])
-    recs = records_of(sandbox, api.tenant_id, "customers")
+    recs = records_in_sandbox(sandbox, api.tenant_id, "customers")
     assert list(recs) == ["email:ada@example.com"]
     assert recs["email:ada@example.com"]["writes"] == 2
     assert recs["email:ada@example.com"]["record"]["Name"] == "Ada L."
 
 
-def test_customers_upsert_by_customerid_priority(sandbox):
+def test_customers_upsert_by_customerid_priority(sandbox, records_in_sandbox):
     tenant_id, key = sandbox.add_tenant(customer_priority="customerid")
     h = {"x-replenit-auth-key": key}
     httpx.post(f"{sandbox.url}/customers/{tenant_id}", json=[CUSTOMER], headers=h)
     httpx.post(f"{sandbox.url}/customers/{tenant_id}", json=[{**CUSTOMER, "Email": "new@example.com"}], headers=h)
-    recs = records_of(sandbox, tenant_id, "customers")
+    recs = records_in_sandbox(sandbox, tenant_id, "customers")
     assert list(recs) == ["customerid:c1"]
     assert recs["customerid:c1"]["record"]["Email"] == "new@example.com"
 
 
-def test_nested_arrays_are_replaced_on_update(api, sandbox):
+def test_nested_arrays_are_replaced_on_update(api, sandbox, records_in_sandbox):
     post(api, "orders", [ORDER])
     post(api, "orders", [{**ORDER, "OrderItems": [{"ProductId": "p9", "Quantity": 1}]}])
-    rec = records_of(sandbox, api.tenant_id, "orders")["o1"]
+    rec = records_in_sandbox(sandbox, api.tenant_id, "orders")["o1"]
     assert rec["record"]["OrderItems"] == [{"ProductId": "p9", "Quantity": 1}]
     assert rec["writes"] == 2
 
 
 # --- deletes ----------------------------------------------------------------------------------------
 
-def test_delete_customer_then_404(api, sandbox):
+def test_delete_customer_then_404(api, sandbox, records_in_sandbox):
     post(api, "customers", [CUSTOMER])
     r = api.delete(f"/customers/{api.tenant_id}/c1")
     assert r.status_code == 200 and r.json()["message"] == "Customer deleted." and r.json()["data"]["count"] == 1
-    assert records_of(sandbox, api.tenant_id, "customers") == {}
+    assert records_in_sandbox(sandbox, api.tenant_id, "customers") == {}
     r = api.delete(f"/customers/{api.tenant_id}/c1")
     assert r.status_code == 404 and r.json()["message"] == "Customer not found."
 
 
-def test_delete_order_and_line_item(api, sandbox):
+def test_delete_order_and_line_item(api, sandbox, records_in_sandbox):
     post(api, "orders", [ORDER])
     r = api.delete(f"/orders/{api.tenant_id}/o1/items", params={"productId": "p2"})
     assert r.status_code == 200
-    assert [i["ProductId"] for i in records_of(sandbox, api.tenant_id, "orders")["o1"]["record"]["OrderItems"]] == ["p1"]
+    assert [i["ProductId"] for i in records_in_sandbox(sandbox, api.tenant_id, "orders")["o1"]["record"]["OrderItems"]] == ["p1"]
     assert api.delete(f"/orders/{api.tenant_id}/o1/items", params={"productId": "p2"}).status_code == 404
     assert api.delete(f"/orders/{api.tenant_id}/o1").status_code == 200
     assert api.delete(f"/orders/{api.tenant_id}/o1").status_code == 404
 
 
-def test_delete_product_variant_and_product(api, sandbox):
+def test_delete_product_variant_and_product(api, sandbox, records_in_sandbox):
     post(api, "products", [PRODUCT])
     assert api.delete(f"/products/{api.tenant_id}/p1/variants/v2").status_code == 200
-    variants = records_of(sandbox, api.tenant_id, "products")["p1"]["record"]["ProductVariants"]
+    variants = records_in_sandbox(sandbox, api.tenant_id, "products")["p1"]["record"]["ProductVariants"]
     assert [v["VariantId"] for v in variants] == ["v1"]
     assert api.delete(f"/products/{api.tenant_id}/p1").status_code == 200
     assert api.delete(f"/products/{api.tenant_id}/p1/variants/v1").status_code == 404

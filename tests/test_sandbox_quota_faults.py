@@ -7,9 +7,8 @@ import time
 import httpx
 import pytest
 
-from conftest import start_cli_sandbox
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
-from test_sandbox_api import CUSTOMER
+from helpers import CUSTOMER
 
 
 def wait_for_window_start(seconds: float, margin: float = 0.05) -> None:
@@ -162,8 +161,8 @@ def test_store_file_survives_restart(tmp_path):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_cli_prints_demo_tenant_serves_and_stops_cleanly(sig):
-    proc, url = start_cli_sandbox("--limits", "off")
+def test_cli_prints_demo_tenant_serves_and_stops_cleanly(sig, cli_sandbox):
+    proc, url = cli_sandbox("--limits", "off")
     try:
         r = httpx.get(f"{url}/_sandbox/stats")
         assert r.status_code == 200
@@ -174,9 +173,9 @@ def test_cli_prints_demo_tenant_serves_and_stops_cleanly(sig):
     assert "Replenit sandbox stopped." in out
 
 
-def test_cli_with_tenants_and_priorities():
+def test_cli_with_tenants_and_priorities(cli_sandbox):
     tenant = "0f8fad5b-d9cb-469f-a165-70867728950e"
-    proc, url = start_cli_sandbox("--tenant", f"{tenant}:a2V5MQ==:customerid", "--limits", "100/0.6,5000/36")
+    proc, url = cli_sandbox("--tenant", f"{tenant}:a2V5MQ==:customerid", "--limits", "100/0.6,5000/36")
     try:
         r = httpx.post(f"{url}/customers/{tenant}", json=[CUSTOMER], headers={"x-replenit-auth-key": "a2V5MQ=="})
         assert r.status_code == 200 and r.headers["X-RateLimit-Limit"] == "100"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from test_sandbox_api import CUSTOMER, ORDER, PRODUCT
+from helpers import CUSTOMER, ORDER, PRODUCT
 
 VALID = [
     ("customers", "Language", "zh-Hans-CN"),

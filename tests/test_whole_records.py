@@ -8,7 +8,6 @@ others. Over real DuckDB files, Parquet files and the sandbox over HTTP.
 from datetime import UTC, datetime, timedelta
 
 import duckdb
-import httpx
 import polars as pl
 import pytest
 
@@ -132,20 +131,17 @@ def client(sandbox, tmp_path):
         yield c
 
 
-def stored_orders(sandbox, tenant_id) -> dict[str, dict]:
-    records = httpx.get(f"{sandbox.url}/_sandbox/records/{tenant_id}/orders").json()
-    return {r["key"]: r["record"] for r in records}
 
 
 @pytest.mark.parametrize("kind", ["table", "query"])
-def test_hourly_runs_leave_every_line_of_a_split_order_in_the_sandbox(kind, warehouse_file, sandbox, client, tmp_path):
+def test_hourly_runs_leave_every_line_of_a_split_order_in_the_sandbox(kind, warehouse_file, sandbox, client, tmp_path, records_in_sandbox):
     mapping = order_mapping(SOURCES[kind])
     wh, store = Warehouse(warehouse_file), StateStore(tmp_path / "state.duckdb")
     results = [sync_window(SyncRequest(mapping=mapping, warehouse=wh, client=client, store=store, start=h,
                                        end=h + HOUR, partition_key=h.strftime("%Y-%m-%d-%H:00"), run_id=f"run-{i}"))
                for i, h in enumerate((H00, H13))]
     assert all(r.balanced() for r in results), [r.counts() for r in results]
-    stored = stored_orders(sandbox, client.tenant)
+    stored = {k: r["record"] for k, r in records_in_sandbox(sandbox, client.tenant, "orders").items()}
     assert sorted(i["ProductId"] for i in stored["o-split"]["OrderItems"]) == sorted(f"p{i}" for i in range(13))
     assert stored["o-split"]["TotalQuantity"] == 13
     # The newer version of a line wins in every window that reads its order; the older is superseded.
@@ -154,13 +150,13 @@ def test_hourly_runs_leave_every_line_of_a_split_order_in_the_sandbox(kind, ware
     assert first["rows_read"] == 13 + 2 + 2 + 1 and first["rows_superseded"] == 1
 
 
-def test_an_order_whose_bad_line_is_outside_the_window_is_quarantined_whole(warehouse_file, sandbox, client, tmp_path):
+def test_an_order_whose_bad_line_is_outside_the_window_is_quarantined_whole(warehouse_file, sandbox, client, tmp_path, records_in_sandbox):
     mapping = order_mapping(SOURCES["table"])
     result = sync_window(SyncRequest(mapping=mapping, warehouse=Warehouse(warehouse_file), client=client,
                                      store=StateStore(tmp_path / "state.duckdb"), start=H00, end=H00 + HOUR,
                                      partition_key="2026-11-26-00:00", run_id="run-bad"))
     assert result.balanced()
-    assert "o-badlate" not in stored_orders(sandbox, client.tenant)
+    assert "o-badlate" not in {k: r["record"] for k, r in records_in_sandbox(sandbox, client.tenant, "orders").items()}
     quarantine = result.prepared.quarantine
     assert set(quarantine.filter(pl.col("record_id") == "o-badlate")["rule"]) == {"range"}
     assert result.prepared.rows_quarantined >= 2  # both lines of o-badlate (and the keyless row)

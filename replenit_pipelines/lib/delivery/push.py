@@ -89,11 +89,11 @@ def scan(path: Path, entity: str, customer_priority: str) -> Scan:
     n = len(high)
     if not n:
         return Scan(0, np.zeros(0, dtype=bool), 0)
-    last = _last_of_each(np.frombuffer(high, dtype=np.uint64), np.frombuffer(low, dtype=np.uint32))
+    last = last_of_each(np.frombuffer(high, dtype=np.uint64), np.frombuffer(low, dtype=np.uint32))
     return Scan(n, last, int(n - last.sum()))
 
 
-def _last_of_each(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+def last_of_each(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     """True at the last position of each (hi, lo) pair. A sorted copy of hi shows which 64-bit
     digests repeat; only the records carrying one (versions of one identity, or in the rarest
     case two identities sharing 64 bits) are sorted again, by hi, lo and position, to find each
