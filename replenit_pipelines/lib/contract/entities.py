@@ -52,6 +52,9 @@ class EntitySpec:
     # Fields the pipeline computes from the children when the warehouse does not give them
     # (name -> how), so they are never sent missing (lib/validation/prepare.py computes them).
     derived: dict[str, str] = field(default_factory=dict)
+    # A child's identity within its parent: the fields two versions of one line or variant share
+    # (the newest version wins when a window holds both), when the mapping names no child key.
+    identity_fields: tuple[str, ...] = ()
 
     def field(self, name: str) -> FieldSpec:
         for f in self.fields:
@@ -93,6 +96,7 @@ CUSTOMER = EntitySpec(
 
 ORDER_ITEM = EntitySpec(
     name="OrderItems",
+    identity_fields=("VariantId", "ProductId", "Sku"),
     fields=(
         _s("ProductId", 100, required=True),
         _s("VariantId", 100),
@@ -136,6 +140,7 @@ ORDER = EntitySpec(
 PRODUCT_VARIANT = EntitySpec(
     name="ProductVariants",
     key_field="VariantId",
+    identity_fields=("VariantId", "Sku"),
     fields=(
         _s("VariantId", 100, required=True),
         _s("Sku", 100),

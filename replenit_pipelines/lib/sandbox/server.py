@@ -335,12 +335,13 @@ class Handler(BaseHTTPRequestHandler):
             for k in keys:
                 store.delete(tid, entity, k)
             self._send(200, {**done, "message": "Customer deleted."}, headers)
-        elif entity == "orders" and len(rest) == 1:
+        elif entity in ("orders", "products") and len(rest) == 1:
+            singular = ENTITIES[entity].singular  # "Order", "Product"
             if store.get(tid, entity, ident) is None:
-                self._send(404, envelope(False, "Order not found."), headers)
+                self._send(404, envelope(False, f"{singular} not found."), headers)
                 return
             store.delete(tid, entity, ident)
-            self._send(200, {**done, "message": "Order deleted."}, headers)
+            self._send(200, {**done, "message": f"{singular} deleted."}, headers)
         elif entity == "orders" and len(rest) == 2 and rest[1] == "items":
             product_id = (query.get("productId") or [""])[0]
             if not product_id:
@@ -354,12 +355,6 @@ class Handler(BaseHTTPRequestHandler):
                 return
             store.replace(tid, entity, ident, {**order, "OrderItems": kept})
             self._send(200, {**done, "message": "Order item deleted."}, headers)
-        elif entity == "products" and len(rest) == 1:
-            if store.get(tid, entity, ident) is None:
-                self._send(404, envelope(False, "Product not found."), headers)
-                return
-            store.delete(tid, entity, ident)
-            self._send(200, {**done, "message": "Product deleted."}, headers)
         elif entity == "products" and len(rest) == 3 and rest[1] == "variants":
             variant_id = rest[2]
             match_field = "Sku" if tenant.product_priority == "sku" else "VariantId"

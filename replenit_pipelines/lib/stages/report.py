@@ -124,12 +124,7 @@ def top_reasons_markdown(prepared: Prepared, n: int = 10) -> str:
 
 def field_origin(f: FieldMapping) -> str:
     """Where an API field comes from, in the mapping's words."""
-    if f.column is not None:
-        text = f"column {f.column}"
-    elif f.expr is not None:
-        text = f"expr {f.expr}"
-    else:
-        text = f"constant {f.constant!r}"
+    text = f.describe()
     if f.cast:
         text += f", cast {f.cast}"
     if f.default is not None:

@@ -188,8 +188,9 @@ def prepare(
         if mapping.child_key:
             identity.append("__child_key")
         else:
-            child = spec.children_field.name
-            identity += [c for c in (f"{child}.VariantId", f"{child}.ProductId", f"{child}.Sku") if c in flat.columns]
+            child = spec.children_field
+            assert child.children is not None
+            identity += [c for c in (f"{child.name}.{n}" for n in child.children.identity_fields) if c in flat.columns]
     ident = pl.col("__key") if len(identity) == 1 else pl.struct(identity)
     # Candidates by hash (5x faster than hashing strings into a set); a collision only adds a row
     # that is_last_distinct below, on the real values, keeps.

@@ -114,13 +114,7 @@ def _field_findings(mapping: EntityMapping, f: FieldMapping, spec: FieldSpec, sc
 
 
 def _origin(f: FieldMapping) -> str:
-    if f.column is not None:
-        text = f"column {f.column!r}"
-    elif f.expr is not None:
-        text = f"expr {f.expr!r}"
-    else:
-        text = f"constant {f.constant!r}"
-    return text + (f" with cast {f.cast}" if f.cast else "")
+    return f.describe(quoted=True) + (f" with cast {f.cast}" if f.cast else "")
 
 
 def _window_findings(mapping: EntityMapping, schema: dict[str, pl.DataType]) -> list[Finding]:

@@ -35,6 +35,15 @@ class FieldMapping:
     cast: str | None = None
     default: Any = None
 
+    def describe(self, quoted: bool = False) -> str:
+        """Where the field's value comes from, in the mapping's words: `column x`, `expr ...` or
+        `constant ...` (`quoted`: the column and expr as Python reprs)."""
+        if self.column is not None:
+            return f"column {self.column!r}" if quoted else f"column {self.column}"
+        if self.expr is not None:
+            return f"expr {self.expr!r}" if quoted else f"expr {self.expr}"
+        return f"constant {self.constant!r}"
+
     def source_columns(self) -> set[str]:
         if self.column is not None:
             return {self.column}
