@@ -5,17 +5,14 @@ over the faults the client must survive (hangs, dropped connections), and no eve
 share with the code under test.
 """
 
-import base64
 import gzip
 import json
 import logging
-import secrets
 import socket
 import threading
 import time
 import uuid
 import zlib
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,105 +20,19 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
-from replenit_pipelines.lib.contract.api import AUTH_HEADER, DOCUMENTED_LIMITS, MAX_BODY_BYTES
+from replenit_pipelines.lib.contract.api import AUTH_HEADER, MAX_BODY_BYTES
 from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.contract.records import validate_record
 from replenit_pipelines.lib.sandbox.faults import FaultConfig, arrival_delay_of, fate_of
-from replenit_pipelines.lib.sandbox.ratelimit import KeyQuota, Window, quota_headers, retry_after_headers
+from replenit_pipelines.lib.sandbox.ratelimit import Window, quota_headers, retry_after_headers
+from replenit_pipelines.lib.sandbox.state import DEFAULT_LIMITS, SandboxState, Tenant, envelope, new_key, problem
 from replenit_pipelines.lib.sandbox.store import Store, record_key, utc_now_iso
+
+__all__ = ["DEFAULT_LIMITS", "Sandbox", "SandboxState", "envelope", "new_key", "problem"]
 
 log = logging.getLogger(__name__)
 
 MAX_INFLATED_BYTES = 50_000_000  # a gzip body may not unpack past this
-DEFAULT_LIMITS: list[Window] = list(DOCUMENTED_LIMITS)
-PROBLEM_TYPE = "https://tools.ietf.org/html/rfc7231#section-6.5.1"
-
-
-@dataclass
-class Tenant:
-    tenant_id: str
-    customer_priority: str = "email"  # or "customerid"
-    product_priority: str = "productid"  # or "sku"
-
-
-@dataclass
-class SandboxState:
-    tenants: dict[str, Tenant] = field(default_factory=dict)
-    keys: dict[str, set[str]] = field(default_factory=dict)  # key -> tenant ids
-    limits: list[Window] = field(default_factory=lambda: list(DEFAULT_LIMITS))
-    faults: FaultConfig = field(default_factory=FaultConfig)
-    store: Store = field(default_factory=Store)
-    quotas: dict[str, KeyQuota] = field(default_factory=dict)
-    sequence: int = 0
-    arrivals: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add_tenant(
-        self,
-        tenant_id: str,
-        key: str,
-        customer_priority: str = "email",
-        product_priority: str = "productid",
-    ) -> None:
-        tid = str(uuid.UUID(tenant_id))
-        if customer_priority not in ("email", "customerid"):
-            raise ValueError("customer_priority must be 'email' or 'customerid'")
-        if product_priority not in ("productid", "sku"):
-            raise ValueError("product_priority must be 'productid' or 'sku'")
-        with self.lock:
-            self.tenants[tid] = Tenant(tid, customer_priority, product_priority)
-            self.keys.setdefault(key, set()).add(tid)
-
-    def quota(self, key: str) -> KeyQuota:
-        with self.lock:
-            q = self.quotas.get(key)
-            if q is None:
-                q = self.quotas[key] = KeyQuota(self.limits)
-            return q
-
-    @property
-    def time_scaled(self) -> bool:
-        """Windows other than the documented quota: tests and benches, which get exact figures too."""
-        return bool(self.limits) and [(int(n), float(sec)) for n, sec in self.limits] != DEFAULT_LIMITS
-
-    def set_limits(self, limits: list[Window]) -> None:
-        with self.lock:
-            self.limits = list(limits)
-            self.quotas.clear()
-
-    def next_arrival(self) -> int:
-        with self.lock:
-            self.arrivals += 1
-            return self.arrivals
-
-    def next_sequence(self) -> int:
-        with self.lock:
-            self.sequence += 1
-            return self.sequence
-
-    def reset(self) -> None:
-        self.store.reset()
-        with self.lock:
-            self.quotas.clear()
-            self.sequence = 0
-
-
-def new_key() -> str:
-    return base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def envelope(success: bool, message: str, data: dict | None = None) -> dict:
-    return {"success": success, "message": message, "data": data or {}}
-
-
-def problem(errors: dict[str, list[str]], status: int = 400, title: str | None = None) -> dict:
-    return {
-        "type": PROBLEM_TYPE,
-        "title": title or "One or more validation errors occurred.",
-        "status": status,
-        "traceId": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00",
-        "errors": errors,
-    }
 
 
 class _Drop(Exception):
