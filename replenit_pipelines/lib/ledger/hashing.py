@@ -64,8 +64,14 @@ def content_hashes(parts: Sequence[bytes]) -> pl.Series:
                      dtype=pl.Binary)
 
 
+_EXACT_CHUNK = 65_536  # payloads copied into a Polars column at a time: ~13 MB of customers, not the window's 200 MB
+
+
 def exact_hashes(parts: Sequence[bytes] | pl.Series) -> pl.Series:
     """XXH3-128 (seed 0, big-endian bytes) of many payloads, as a Binary series aligned with `parts`."""
-    column = parts if isinstance(parts, pl.Series) else pl.Series("exact", parts, dtype=pl.Binary)
-    return column.rename("p").to_frame().select(
-        plh.col("p").nchash.xxh3_128(return_binary=True, byte_order="big").alias("exact"))["exact"]
+    xxh3 = plh.col("p").nchash.xxh3_128(return_binary=True, byte_order="big").alias("exact")
+    if isinstance(parts, pl.Series):
+        return parts.rename("p").to_frame().select(xxh3)["exact"]
+    chunks = [pl.DataFrame({"p": pl.Series(parts[i:i + _EXACT_CHUNK], dtype=pl.Binary)}).select(xxh3)["exact"]
+              for i in range(0, len(parts), _EXACT_CHUNK)]
+    return pl.concat(chunks, rechunk=True) if chunks else pl.Series("exact", [], dtype=pl.Binary)

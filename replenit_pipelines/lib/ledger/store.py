@@ -140,13 +140,15 @@ class SqliteLedger:
         self._con.execute("PRAGMA journal_mode = WAL")
         self._con.execute("PRAGMA synchronous = FULL")  # fsync the WAL at every commit: an ack survives a power cut
         self._con.execute("PRAGMA wal_autocheckpoint = 20000")  # checkpoints happen in compact(), not mid-batch
-        with self._write():
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self._con.execute(statement)
-            for key, value in (("scope", scope), ("entity", entity), ("canonical_version", str(CANONICAL_VERSION))):
-                self._con.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value))
-            meta = dict(self._con.execute("SELECT key, value FROM meta").fetchall())
+        meta = self._meta()
+        if not meta:  # a new file: the schema and its scope, once (opening an existing ledger writes nothing)
+            with self._write():
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        self._con.execute(statement)
+                for key, value in (("scope", scope), ("entity", entity), ("canonical_version", str(CANONICAL_VERSION))):
+                    self._con.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value))
+            meta = self._meta()
         if meta["scope"] != scope or meta["entity"] != entity:
             raise LedgerScopeError(
                 f"{self.path} is the ledger of {meta['entity']} at {meta['scope']}, not of {entity} at {scope}: "
@@ -155,8 +157,14 @@ class SqliteLedger:
         if meta["canonical_version"] != str(CANONICAL_VERSION):
             raise LedgerScopeError(
                 f"{self.path} holds canonical-version {meta['canonical_version']} hashes, this code writes "
-                f"{CANONICAL_VERSION}: run a full_refresh sync to re-acknowledge the tenant"
+                f"{CANONICAL_VERSION}: move the file aside and run a full_refresh sync, which re-acknowledges every record"
             )
+
+    def _meta(self) -> dict[str, str]:
+        try:
+            return dict(self._con.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.OperationalError:  # no such table: a new file
+            return {}
 
     @classmethod
     def open(cls, state_dir: str | Path, base_url: str, tenant_id: str, entity: str) -> "SqliteLedger":
