@@ -161,3 +161,15 @@ def test_readers_in_other_processes_see_committed_acknowledgements(tmp_path):
                 "print(l.size(), l.lookup(['o-1'])['hash'][0].hex())")
         out = subprocess.run([sys.executable, "-c", code, str(tmp_path), TENANT], capture_output=True, text=True, check=True)
         assert out.stdout.split() == ["1", h("o1").hex()]
+
+
+def test_worker_threads_acknowledge_through_one_ledger(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with SqliteLedger.open(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        def batch(b: int) -> None:
+            ledger.acknowledge([f"customerid:{b}-{j}" for j in range(100)], [h(str(b))] * 100, "run")
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(batch, range(40)))
+        assert ledger.size() == 4000

@@ -23,6 +23,7 @@ transaction; it is not used here. A Postgres backend (issue 15) implements `Ledg
 
 import re
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -128,12 +129,14 @@ class Ledger(Protocol):
 
 class SqliteLedger:
     """The embedded ledger of one (scope, entity). Safe to open from many processes at once;
-    each instance holds one connection and is meant for one thread."""
+    each instance holds one connection, and its writes may come from several threads (the
+    client's workers acknowledge their batches as they finish)."""
 
     def __init__(self, path: str | Path, scope: str, entity: str, busy_timeout_ms: int = 30_000):
         self.path = Path(path)
         self.scope, self.entity = scope, entity
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tx_lock = threading.Lock()
         self._con = sqlite3.connect(str(self.path), isolation_level=None, timeout=busy_timeout_ms / 1000,
                                     check_same_thread=False)
         self._con.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -184,17 +187,25 @@ class SqliteLedger:
         return f"SqliteLedger(scope={self.scope!r}, entity={self.entity!r}, path={str(self.path)!r})"
 
     class _Tx:
-        def __init__(self, con: sqlite3.Connection):
-            self.con = con
+        def __init__(self, con: sqlite3.Connection, lock: threading.Lock):
+            self.con, self.lock = con, lock
 
         def __enter__(self) -> None:
-            self.con.execute("BEGIN IMMEDIATE")  # take the write lock now: no deadlock upgrading a read
+            self.lock.acquire()  # the client's worker threads acknowledge through one connection
+            try:
+                self.con.execute("BEGIN IMMEDIATE")  # take the write lock now: no deadlock upgrading a read
+            except BaseException:
+                self.lock.release()
+                raise
 
         def __exit__(self, exc_type: object, *rest: object) -> None:
-            self.con.execute("ROLLBACK" if exc_type else "COMMIT")
+            try:
+                self.con.execute("ROLLBACK" if exc_type else "COMMIT")
+            finally:
+                self.lock.release()
 
     def _write(self) -> "SqliteLedger._Tx":
-        return SqliteLedger._Tx(self._con)
+        return SqliteLedger._Tx(self._con, self._tx_lock)
 
     # -- the ledger ---------------------------------------------------------------------------
 
