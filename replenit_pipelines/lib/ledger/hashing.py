@@ -1,9 +1,9 @@
 """Payload hashes that stay the same across processes, machines and library versions.
 
-Two hashes per record, both BLAKE2b with a 16-byte digest (hashlib, so no Polars `hash`, which
-changes between releases and is seeded per process):
+Two 16-byte hashes per record, both of specified, frozen algorithms (not Polars' `hash`, which
+changes between releases):
 
-- the *content hash*: of the payload's canonical form. The canonical form is the JSON document
+- the *content hash*: BLAKE2b-128 (hashlib) of the payload's canonical form. The canonical form is the JSON document
   re-written with keys sorted, null members omitted (the API reads null as absent, so `{"a":
   null}` and `{}` are the same record), integral floats written as integers and other floats in
   their shortest round-trip form (`1.50`, `1.5` and `15e-1` are one number), UTF-8, no
