@@ -1,0 +1,61 @@
+"""Payload hashes: stable across processes, machines and library versions (lib/ledger/hashing.py)."""
+
+import hashlib
+import subprocess
+import sys
+
+import polars as pl
+
+from replenit_pipelines.lib.ledger import canonical, content_hash, content_hashes, exact_hash, exact_hashes
+from replenit_pipelines.lib.validation import payload_parts
+
+# Written by hand: keys out of order, a null member, a null inside a nested object, 2.50 and 3.0,
+# a non-ASCII character. Its canonical form, also by hand: sorted keys, nulls gone, 2.5 and 3.
+PAYLOAD = b'{"Email":"Ann@Example.com","Phone":null,"Score":2.50,"Count":3.0,"Items":[{"b":null,"a":"\\u00e9"}],"CustomerId":"c-1"}'
+CANONICAL = '{"Count":3,"CustomerId":"c-1","Email":"Ann@Example.com","Items":[{"a":"é"}],"Score":2.5}'.encode()
+# BLAKE2b-128 of CANONICAL, computed once and frozen: if this changes, every ledger is invalid.
+CONTENT_DIGEST = "0ae8b4dc9a7199bdfc5afdde82e439c4"
+
+
+def test_canonical_form_and_frozen_digest():
+    assert canonical(PAYLOAD) == CANONICAL
+    assert hashlib.blake2b(CANONICAL, digest_size=16).hexdigest() == CONTENT_DIGEST
+    assert content_hash(PAYLOAD).hex() == CONTENT_DIGEST
+    assert content_hashes([PAYLOAD])[0].hex() == CONTENT_DIGEST
+
+
+def test_key_order_nulls_and_number_spelling_do_not_change_the_content_hash():
+    variants = [
+        b'{"CustomerId":"c-1","Count":3,"Score":2.5,"Email":"Ann@Example.com","Items":[{"a":"\xc3\xa9"}]}',
+        b'{ "Score": 25e-1, "Items": [ {"a": "\xc3\xa9", "b": null} ], "Count": 3, "Email": "Ann@Example.com", '
+        b'"CustomerId": "c-1", "Language": null }',
+    ]
+    assert {content_hash(v).hex() for v in variants} == {CONTENT_DIGEST}
+
+
+def test_values_that_differ_change_the_content_hash():
+    base = content_hash(b'{"a":1,"b":[1,2]}')
+    for other in (b'{"a":2,"b":[1,2]}', b'{"a":1,"b":[2,1]}', b'{"a":"1","b":[1,2]}', b'{"a":1,"b":[1,2,null]}',
+                  b'{"a":1.5,"b":[1,2]}', b'{"a":true,"b":[1,2]}'):
+        assert content_hash(other) != base, other
+
+
+def test_exact_hash_is_xxh3_128_of_the_bytes():
+    # XXH3-128 test vector of the empty input (xxHash's reference: 99aa06d3014798d86001c324468d497f).
+    assert exact_hash(b"").hex() == "99aa06d3014798d86001c324468d497f"
+    assert exact_hashes([PAYLOAD, PAYLOAD + b" "]).n_unique() == 2
+    assert exact_hashes([PAYLOAD]).dtype == pl.Binary
+
+
+def test_hashes_are_the_same_in_another_process():
+    code = ("from replenit_pipelines.lib.ledger import content_hash, exact_hash; import sys; "
+            "p = sys.stdin.buffer.read(); print(content_hash(p).hex(), exact_hash(p).hex())")
+    out = subprocess.run([sys.executable, "-c", code], input=PAYLOAD, capture_output=True, check=True).stdout.split()
+    assert out == [content_hash(PAYLOAD).hex().encode(), exact_hash(PAYLOAD).hex().encode()]
+
+
+def test_the_pipeline_serializer_and_a_dict_hash_alike():
+    frame = pl.DataFrame({"CustomerId": ["c-1"], "Email": ["a@x.io"], "Phone": [None], "Score": [2.5]},
+                         schema={"CustomerId": pl.String, "Email": pl.String, "Phone": pl.String, "Score": pl.Float64})
+    [part] = payload_parts(frame)
+    assert content_hash(part) == content_hash({"Score": 2.5, "Email": "a@x.io", "CustomerId": "c-1"})
