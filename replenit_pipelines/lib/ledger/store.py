@@ -232,13 +232,15 @@ class SqliteLedger:
         import adbc_driver_sqlite.dbapi as adbc
 
         compacted = not self._con.execute("SELECT EXISTS (SELECT 1 FROM acks)").fetchone()[0]
-        query = "SELECT identity, hash, exact, acked_at FROM " + ("ledger" if compacted else f"({_CURRENT})")
-        frames = []
+        query = "SELECT identity, hash, exact, acked_at FROM " + ("ledger" if compacted else f"({_CURRENT})")  # noqa: S608 - fixed table names, no values
+        frames: list[pl.DataFrame] = []
         with adbc.connect(str(self.path)) as con, con.cursor() as cur:
             cur.execute(query)
             # Batch by batch, so the Arrow copy of the whole ledger never sits beside the Polars one.
             for batch in cur.fetch_record_batch():
-                frames.append(pl.from_arrow(batch).cast(LOOKUP_SCHEMA))  # type: ignore[union-attr]
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)  # a record batch is always a frame
+                frames.append(frame.cast(LOOKUP_SCHEMA))  # type: ignore[arg-type]  # polars' stubs want a Mapping of DataType instances
         return pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=LOOKUP_SCHEMA)
 
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
