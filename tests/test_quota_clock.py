@@ -206,3 +206,17 @@ def test_backoff_is_exponential_with_full_jitter_and_capped(tmp_path):
         assert all(0 <= p <= bound for p in pauses), k
         assert max(pauses) > 0.8 * bound, k  # the step grows: 0.1, 0.2, 0.4, then the cap 0.5
         assert min(pauses) < 0.2 * bound, k  # full jitter: from zero, not from half the step
+
+
+# --- the sandbox's quota on an injected clock ----------------------------------------------------
+
+def test_the_sandbox_counts_refused_requests_in_every_window():
+    from replenit_pipelines.lib.sandbox.ratelimit import KeyQuota
+
+    quota = KeyQuota([(2, 1.0), (3, 10.0)])
+    assert [quota.hit(100.1).allowed for _ in range(3)] == [True, True, False]  # the 3rd is a 429 ...
+    # ... and counts: the 10 s window is full at the next second, though only 2 were accepted.
+    decision = quota.hit(101.1)
+    assert not decision.allowed and decision.limit == 3 and decision.remaining == 0
+    assert decision.retry_after == pytest.approx(110.0 - 101.1)
+    assert quota.hit(110.0).allowed  # a new 10 s window
