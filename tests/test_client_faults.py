@@ -187,7 +187,8 @@ def test_without_retry_after_the_window_reset_is_waited_for(tmp_path, clock):
 
 
 def test_429s_are_capped_per_request(tmp_path, clock):
-    server = FaultServer(clock, default=lambda r, recs: rate_limited({"Retry-After": "1"}))
+    # Ten 429s, then it would accept: a client without the cap sends until accepted.
+    server = FaultServer(clock, script=[rate_limited({"Retry-After": "1"})] * 10)
     report = make_client(tmp_path, server, max_rate_limited=3).deliver("customers", customers(2))
     assert report.failed == {0: "rate limited 4 times in a row", 1: "rate limited 4 times in a row"}
     assert len(server.seen) == 4 and report.counters.rate_limited == 4
