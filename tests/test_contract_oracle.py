@@ -200,3 +200,20 @@ def test_the_pipeline_follows_the_contract(case):
     assert prepared.records_valid == 0 and prepared.rows_quarantined == 1, reasons
     if field:
         assert any(f is not None and f.split(".")[-1] == field for _, f in reasons), reasons
+
+
+# --- the pipeline's normalization of language tags (docs: "canonicalised when unambiguous") ----
+
+@pytest.mark.parametrize("written,sent", [
+    ("en_gb", "en-GB"), ("EN-us", "en-US"), ("zh_hant_tw", "zh-Hant-TW"), ("pt-br", "pt-BR"), ("en-GB", "en-GB"),
+    ("english", None), ("EN_GB_OXENDICT", None),  # not a tag; a tag longer than 10 characters
+])
+def test_language_tags_are_canonicalised_only_into_valid_tags(written, sent):
+    frame, mapping = frame_and_mapping("customers", {"CustomerId": "c1", "Language": written})
+    prepared = prepare(mapping, frame)
+    if sent is None:
+        assert prepared.records_valid == 0
+        rules = set(prepared.quarantine.select("rule", "field", "value").rows())
+        assert ("language", "Language", written) in rules  # the value as written, not a half-fixed one
+    else:
+        assert prepared.records["Language"].to_list() == [sent]

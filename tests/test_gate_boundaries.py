@@ -51,3 +51,64 @@ def test_the_baseline_leaves_superseded_rows_out():
     decision = decide(BASELINE, 1000, 0, 250, history)  # 25%: under 3 x 10% = 30%, over 3 x 5% + 5% = 20%
     assert decision.baseline == pytest.approx(0.1)
     assert not decision.held_back, decision.reason
+
+
+def test_an_empty_window_or_one_of_only_superseded_rows_is_share_zero():
+    for policy in (FIXED, BASELINE):
+        for read, superseded in ((0, 0), (10, 10)):
+            decision = decide(policy, read, superseded, 0, HISTORY)
+            assert decision.share == 0.0 and not decision.held_back
+
+
+def test_without_considered_rows_there_is_no_baseline():
+    from replenit_pipelines.lib.sync.gate import baseline_share
+
+    assert baseline_share([]) is None
+    assert baseline_share([RecentRun(rows_read=50, rows_superseded=50, rows_quarantined=0)] * 3) is None
+
+
+def test_fewer_runs_than_the_minimum_are_no_baseline_and_the_reason_says_so():
+    decision = decide(BASELINE, 200, 0, 30, HISTORY[:2])
+    assert decision.baseline is None and decision.baseline_runs == 2 and decision.threshold == 0.5
+    assert decision.reason == "15.0% quarantined (30 of 200 rows); no baseline yet (2 earlier runs, 3 needed): ceiling 50%"
+    decision = decide(BASELINE, 200, 0, 30, HISTORY)
+    assert decision.baseline_runs == 3
+    assert decision.reason == ("15.0% quarantined (30 of 200 rows); baseline 12.5% over the last 3 runs; trips above "
+                               "37.5% (the larger of 3x baseline and baseline + 5%, at most the ceiling 50%)")
+
+
+def test_the_fixed_rule_reports_no_baseline_and_its_threshold():
+    decision = decide(FIXED, 800, 0, 101, HISTORY)
+    assert (decision.baseline, decision.baseline_runs) == (None, 0)
+    assert decision.reason == "12.6% quarantined, fixed threshold 12.5%"
+
+
+@pytest.mark.parametrize("policy,rows,quarantined,suffix", [
+    (FIXED, 8, 1, False),  # exactly at the threshold: not over, so no note
+    (FIXED, 8, 2, True),  # over, but fewer than 20 quarantined: sent, and the reason says why
+    (FIXED, 800, 101, False),  # over and not few: held back, no note
+    (BASELINE, 8, 3, False),  # 0.375, exactly 3x the baseline
+    (BASELINE, 8, 4, True),
+])
+def test_the_reason_notes_when_the_minimum_count_lets_a_window_through(policy, rows, quarantined, suffix):
+    decision = decide(policy, rows, 0, quarantined, HISTORY)
+    note = "; fewer than 20 rows quarantined, so the window is sent"
+    assert decision.reason.endswith(note) is suffix, decision.reason
+    assert note not in decision.reason[:-len(note)]
+
+
+def test_a_gate_mode_must_be_one_of_the_two():
+    assert GatePolicy(mode="baseline").mode == "baseline" and GatePolicy(mode="fixed").mode == "fixed"
+    for wrong in ("Baseline", "BASELINE", "fixed ", "adaptive"):
+        with pytest.raises(ValueError, match="gate must be 'baseline' or 'fixed'"):
+            GatePolicy(mode=wrong)
+
+
+def test_the_decision_metadata():
+    decision = decide(BASELINE, 200, 0, 76, HISTORY)
+    assert decision.metadata(BASELINE) == {
+        "gate": "baseline", "quarantine_share": 0.38, "threshold": 0.375, "baseline_share": 0.125, "baseline_runs": 3,
+        "ceiling_share": 0.5, "min_quarantined_rows": 20}
+    assert decide(FIXED, 800, 0, 104, []).metadata(FIXED) == {
+        "gate": "fixed", "quarantine_share": 0.13, "threshold": 0.125, "baseline_share": None, "baseline_runs": 0,
+        "ceiling_share": 0.5, "min_quarantined_rows": 20}
