@@ -112,3 +112,11 @@ def test_the_decision_metadata():
     assert decide(FIXED, 800, 0, 104, []).metadata(FIXED) == {
         "gate": "fixed", "quarantine_share": 0.13, "threshold": 0.125, "baseline_share": None, "baseline_runs": 0,
         "ceiling_share": 0.5, "min_quarantined_rows": 20}
+
+
+def test_the_metadata_rounds_shares_to_four_places():
+    thirds = [RecentRun(rows_read=3, rows_superseded=0, rows_quarantined=1)] * 3
+    md = decide(BASELINE, 3000, 0, 1000, thirds).metadata(BASELINE)
+    assert (md["quarantine_share"], md["baseline_share"], md["threshold"]) == (0.3333, 0.3333, 0.5)
+    third = GatePolicy(mode="fixed", max_quarantine_share=1 / 3)
+    assert decide(third, 3000, 0, 1000, []).metadata(third)["threshold"] == 0.3333
