@@ -170,11 +170,13 @@ def test_quarantine_is_queryable_after_the_run(defs, instance, env):
 
     result = run_job(defs, "customers_daily_sync", DAY, instance)
     store = StateStore(Path(env["REPLENIT_STATE_DIR"]) / "state.duckdb")
-    rows = store.query("SELECT partition_key, entity, record_id, rule, field, value FROM quarantine WHERE run_id = ?",
+    rows = store.query("SELECT partition_key, entity, record_id, source_row, rule, field, value FROM quarantine WHERE run_id = ?",
                        [result.run_id])
     assert rows.height > 0 and set(rows["partition_key"]) == {DAY} and set(rows["entity"]) == {"customers"}
-    runs = store.query("SELECT outcome, rows_read FROM sync_runs WHERE run_id = ?", [result.run_id])
-    assert runs.row(0) == ("delivered", runs["rows_read"][0])
+    runs = store.query("SELECT outcome, rows_read, rows_quarantined FROM sync_runs WHERE run_id = ?", [result.run_id])
+    (mat,) = result.asset_materializations_for_node("replenit__customers")
+    read = mat.metadata["rows_read"].value
+    assert read > 0 and runs.row(0) == ("delivered", read, rows["source_row"].n_unique())
 
 
 def test_backfill_of_three_partitions(defs, instance, sandbox, env, warehouse_file, records_in_sandbox):

@@ -447,6 +447,15 @@ def test_retry_after_forms(headers, body, expected):
     assert ReplenitClient._retry_after(resp) == pytest.approx(expected)
 
 
+def test_retry_after_as_a_future_http_date():
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=45)
+    resp = httpx.Response(429, headers={"Retry-After": format_datetime(when, usegmt=True)}, json={})
+    assert 43 < ReplenitClient._retry_after(resp) <= 45  # read as 0, the client would hammer the API
+
+
 def test_retry_after_falls_back_to_the_window_reset():
     resp = httpx.Response(429, headers={"X-RateLimit-Reset": str(time.time() + 5)}, json={"data": {}})
     assert 4 < ReplenitClient._retry_after(resp) <= 5

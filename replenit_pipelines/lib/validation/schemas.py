@@ -103,10 +103,10 @@ def _one_of(names: tuple[str, ...]) -> pa.Check:
 def _required_with(target: str, triggers: tuple[str, ...]) -> pa.Check:
     def check(data: pa.PolarsData) -> pl.LazyFrame:
         cols = set(data.lazyframe.collect_schema().names())
-        if target not in cols:
-            return data.lazyframe.select(pl.lit(True).alias("required_with"))
         fired = pl.any_horizontal([pl.col(t).is_not_null() for t in triggers if t in cols] or [pl.lit(False)])
-        return data.lazyframe.select((~fired | pl.col(target).is_not_null()).alias("required_with"))
+        # A target the mapping leaves out is null on every row: a price without its currency is refused.
+        present = pl.col(target).is_not_null() if target in cols else pl.lit(False)
+        return data.lazyframe.select((~fired | present).alias("required_with"))
 
     return pa.Check(check, name=f"required_with:{target}")
 

@@ -1,0 +1,85 @@
+"""The bugs issue 17 found surviving the suite, planted one at a time: each must fail a test.
+
+    ./dev bench planted_bugs          # all of them
+    ./dev bench planted_bugs 3 7      # by number
+
+Each bug is a one-line edit of the production code, made in a throwaway git worktree of HEAD
+(never in this working tree), followed by the tests meant to catch it. Prints KILLED (with the
+first failing test) or SURVIVED per bug. An edit whose line is gone (the code moved) is reported
+as such: update its pattern. Complements bench/mutation.py, whose mutants are generated.
+"""
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+R = "replenit_pipelines/"
+
+# (what the bug is, file, original text, planted text, tests that must catch it)
+BUGS = [
+  ("client: no end-of-window guard", R+"lib/delivery/quota.py", "if (idx + 1) * seconds - now < guard:", "if False:", "tests/test_quota_clock.py"),
+  ("client: 413 not halved", R+"lib/delivery/client.py", "if resp.status_code not in (400, 413):", "if resp.status_code not in (400,):", "tests/test_client_faults.py"),
+  ("client: other 4xx halved instead of rejected", R+"lib/delivery/client.py", "if resp.status_code not in (400, 413):", "if False:", "tests/test_client_faults.py"),
+  ("client: Retry-After HTTP date read as 0", R+"lib/delivery/client.py", "parsedate_to_datetime(value).timestamp() - time.time())", "0 * parsedate_to_datetime(value).timestamp())", "tests/test_client_faults.py tests/test_delivery_client.py -k retry_after"),
+  ("client: backoff not exponential", R+"lib/delivery/client.py", "self.config.backoff_base_s * 2 ** (failures - 1)", "self.config.backoff_base_s", "tests/test_quota_clock.py tests/test_client_faults.py"),
+  ("client: no cap on 429s", R+"lib/delivery/client.py", "if rate_limited > self.config.max_rate_limited:", "if False:", "tests/test_client_faults.py"),
+  ("client: 502/504 not retried", R+"lib/delivery/client.py", "RETRYABLE_STATUS = {500, 502, 503, 504}", "RETRYABLE_STATUS = {500, 503}", "tests/test_client_faults.py"),
+  ("sandbox: 429s not counted in the windows", R+"lib/sandbox/ratelimit.py", "            # Report the tighter window", "            if blocked_until:\n                self._count = [c - 1 for c in self._count]\n            # Report the tighter window", "tests/test_quota_clock.py tests/test_sandbox_quota_faults.py -k 'refused or 429s_count'"),
+  ("checks: delivery_complete always passing", R+"defs/sync_asset.py", "passed=bad == 0 and not result.held_back,", "passed=True,", "tests/test_dagster_failures.py"),
+  ("checks: row_count_in_range always passing", R+"defs/sync_asset.py", "passed = low <= rows <= high", "passed = True", "tests/test_dagster_failures.py"),
+  ("checks: balance check switched off", R+"defs/sync_asset.py", "if not result.balanced():", "if False:", "tests/test_dagster_failures.py"),
+  ("accounting: dead-lettered rows forced to 0", R+"lib/sync/run.py", "dead = int(row_counts.gather(dead_idx).sum()) if dead_idx else 0", "dead = 0", "tests/test_dagster_failures.py"),
+  ("gate: > turned into >= (fixed rule)", R+"lib/sync/gate.py", "held = share > threshold and not few\n        why = f\"{share:.1%} quarantined, fixed", "held = share >= threshold and not few\n        why = f\"{share:.1%} quarantined, fixed", "tests/test_gate_boundaries.py"),
+  ("gate: > turned into >= (baseline rule)", R+"lib/sync/gate.py", "held = share > threshold and not few\n    why", "held = share >= threshold and not few\n    why", "tests/test_gate_boundaries.py"),
+  ("gate: share computed over superseded rows too", R+"lib/sync/gate.py", "considered = rows_read - rows_superseded", "considered = rows_read", "tests/test_gate_boundaries.py"),
+  ("gate: baseline pooled over superseded rows too", R+"lib/sync/gate.py", "considered = sum(r.rows_read - r.rows_superseded for r in history)", "considered = sum(r.rows_read for r in history)", "tests/test_gate_boundaries.py"),
+  ("windows: inclusive end (DuckDB table)", R+"lib/warehouse/sources.py", 'in_window = f"{col} >= $start AND {col} < $end"', 'in_window = f"{col} >= $start AND {col} <= $end"', "tests/test_windows.py"),
+  ("windows: inclusive end (files)", R+"lib/warehouse/sources.py", "in_window = (col >= lo) & (col < hi)", "in_window = (col >= lo) & (col <= hi)", "tests/test_windows.py"),
+  ("windows: naive bounds always UTC", R+"lib/warehouse/sources.py", "tz = ZoneInfo(source.timezone)", "tz = ZoneInfo('UTC')", "tests/test_windows.py"),
+  ("contract: XPT missing from the non-money list", R+"lib/contract/formats.py", '"XPD", "XPT", "XDR"', '"XPD", "XDR"', "tests/test_contract_oracle.py"),
+  ("contract: script subtags not Titlecased", R+"lib/contract/formats.py", "expected = sub.title()", "expected = sub", "tests/test_contract_oracle.py"),
+  ("pipeline: required_with passes when the target is unmapped (the bug fixed here)", R+"lib/validation/schemas.py", "present = pl.col(target).is_not_null() if target in cols else pl.lit(False)", "present = pl.col(target).is_not_null() if target in cols else pl.lit(True)", "tests/test_contract_oracle.py"),
+]
+
+
+def main() -> None:
+    only = {int(a) for a in sys.argv[1:]}
+    work = Path(tempfile.mkdtemp(prefix="replenit-planted-")) / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(work), "HEAD"], cwd=ROOT, check=True)
+    killed = survived = 0
+    try:
+        for n, (name, path, old, new, tests) in enumerate(BUGS):
+            if only and n not in only:
+                continue
+            f = work / path
+            text = f.read_text()
+            if text.count(old) != 1:
+                print(f"[{n}] PATTERN NOT FOUND ({text.count(old)} matches) {name}: update it", flush=True)
+                continue
+            f.write_text(text.replace(old, new))
+            try:
+                out = subprocess.run(
+                    f"{sys.executable} -m pytest -q -x -p no:logging -p no:cacheprovider {tests}",
+                    shell=True, cwd=work, capture_output=True, text=True, timeout=600,
+                    env={**__import__("os").environ, "PYTHONPATH": str(work)},
+                ).stdout
+            except subprocess.TimeoutExpired:
+                out = "FAILED (timed out)"
+            finally:
+                f.write_text(text)
+            failed = [ln for ln in out.splitlines() if ln.startswith(("FAILED", "ERROR"))]
+            if failed or "timed out" in out:
+                killed += 1
+                print(f"[{n}] KILLED   {name}: {(failed or [out])[0][:150]}", flush=True)
+            else:
+                survived += 1
+                print(f"[{n}] SURVIVED {name}: {out.strip().splitlines()[-1] if out.strip() else ''}", flush=True)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(work)], cwd=ROOT)
+    print(f"{killed} killed, {survived} survived")
+
+
+if __name__ == "__main__":
+    main()

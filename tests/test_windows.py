@@ -1,0 +1,88 @@
+"""Window bounds: [start, end) exactly (a row on a boundary is read by one window, never two), and
+naive timestamps read in the source's own time zone, for every kind of source."""
+
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import polars as pl
+import pytest
+
+from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
+
+H = datetime(2026, 11, 26, 10)  # naive: the warehouse's wall clock
+EPS = timedelta(microseconds=1)
+BOUNDARY_ROWS = {  # id -> naive timestamp
+    "before": H - EPS,
+    "at_start": H,
+    "inside": H + timedelta(minutes=30),
+    "last_instant": H + timedelta(hours=1) - EPS,
+    "at_end": H + timedelta(hours=1),
+    "after_end": H + timedelta(hours=1) + EPS,
+}
+
+
+def mapping(kind: str, location: str, timezone: str = "UTC"):
+    source = {kind: location, "window_column": "updated_at", "timezone": timezone}
+    return entity_mapping_from_dict("customers", {"source": source, "fields": {"CustomerId": "id"}})
+
+
+def source(tmp_path, kind: str, rows: dict[str, datetime], tz_aware: bool = False):
+    frame = pl.DataFrame({"id": list(rows), "updated_at": list(rows.values())},
+                         schema={"id": pl.String, "updated_at": pl.Datetime("us", "UTC" if tz_aware else None)})
+    if kind == "path":
+        path = tmp_path / "customers.parquet"
+        frame.write_parquet(path)
+        return Warehouse(None), str(path)
+    db = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(db)) as con:
+        col_type = "TIMESTAMPTZ" if tz_aware else "TIMESTAMP"
+        con.execute(f"CREATE TABLE customers (id VARCHAR, updated_at {col_type})")
+        con.executemany("INSERT INTO customers VALUES (?, ?)", [
+            (k, v.replace(tzinfo=UTC) if tz_aware else v) for k, v in rows.items()])
+    return Warehouse(db), "customers"
+
+
+def ids(frame: pl.DataFrame) -> set[str]:
+    return set(frame["id"].to_list())
+
+
+@pytest.mark.parametrize("kind", ["table", "path"])
+@pytest.mark.parametrize("tz_aware", [False, True])
+def test_a_window_is_start_inclusive_and_end_exclusive(tmp_path, kind, tz_aware):
+    wh, location = source(tmp_path, kind, BOUNDARY_ROWS, tz_aware)
+    m = mapping(kind, location)
+    start = H.replace(tzinfo=UTC)
+    got = ids(wh.read(m, start, start + timedelta(hours=1)))
+    assert got == {"at_start", "inside", "last_instant"}
+    # Adjacent windows read every row exactly once: the row on the boundary is not sent twice.
+    seen: list[str] = []
+    for i in range(-1, 2):
+        seen += wh.read(m, start + timedelta(hours=i), start + timedelta(hours=i + 1))["id"].to_list()
+    assert sorted(seen) == sorted(BOUNDARY_ROWS)
+
+
+def test_a_query_source_with_its_own_window_reads_each_boundary_row_once(tmp_path):
+    wh, _ = source(tmp_path, "table", BOUNDARY_ROWS)
+    m = mapping("query", "SELECT * FROM customers WHERE updated_at >= $start AND updated_at < $end")
+    start = H.replace(tzinfo=UTC)
+    assert ids(wh.read(m, start, start + timedelta(hours=1))) == {"at_start", "inside", "last_instant"}
+
+
+@pytest.mark.parametrize("kind", ["table", "path"])
+@pytest.mark.parametrize("timezone,utc_hour,in_utc_ten", [
+    ("Europe/Berlin", 9, {"eleven"}), ("America/New_York", 15, set()), ("Asia/Kolkata", 4, set()),
+])
+def test_naive_timestamps_are_read_in_the_sources_time_zone(tmp_path, kind, timezone, utc_hour, in_utc_ten):
+    # 10:00-10:59 local wall clock, in late November: Berlin UTC+1, New York UTC-5, Kolkata UTC+5:30.
+    local_rows = {"ten": H, "ten_thirty": H + timedelta(minutes=30), "eleven": H + timedelta(hours=1)}
+    wh, location = source(tmp_path, kind, local_rows)
+    m = mapping(kind, location, timezone)
+    if timezone == "Asia/Kolkata":  # 10:00 IST is 04:30 UTC: the UTC hour 04:00-05:00 holds 10:00 only
+        got = ids(wh.read(m, datetime(2026, 11, 26, 4, tzinfo=UTC), datetime(2026, 11, 26, 5, tzinfo=UTC)))
+        assert got == {"ten"}
+        assert ids(wh.read(m, datetime(2026, 11, 26, 10, tzinfo=UTC), datetime(2026, 11, 26, 11, tzinfo=UTC))) == in_utc_ten
+        return
+    start = datetime(2026, 11, 26, utc_hour, tzinfo=UTC)
+    assert ids(wh.read(m, start, start + timedelta(hours=1))) == {"ten", "ten_thirty"}
+    # Read as UTC, the UTC hour 10:00-11:00 would hold ten and ten_thirty; in the source's zone it does not.
+    assert ids(wh.read(m, datetime(2026, 11, 26, 10, tzinfo=UTC), datetime(2026, 11, 26, 11, tzinfo=UTC))) == in_utc_ten
