@@ -15,7 +15,7 @@ import pytest
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
-from replenit_pipelines.lib.sync import StateStore, sync_window
+from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
 DAY = "2026-11-26"
@@ -281,8 +281,9 @@ def test_rejected_records_are_dead_lettered_by_rows_with_the_apis_reasons(tmp_pa
                           api_key="a2V5", quota_dir=str(tmp_path / "quota"), limits=())
     store = StateStore(tmp_path / "state.duckdb")
     with ReplenitClient(config, transport=httpx.MockTransport(refuse_o1)) as client:
-        result = sync_window(mapping, Warehouse(db), client, store, datetime(2026, 11, 26, 14, tzinfo=UTC),
-                             datetime(2026, 11, 26, 15, tzinfo=UTC), HOUR, "run-1")
+        result = sync_window(SyncRequest(
+            mapping=mapping, warehouse=Warehouse(db), client=client, store=store, start=datetime(2026, 11, 26, 14, tzinfo=UTC),
+            end=datetime(2026, 11, 26, 15, tzinfo=UTC), partition_key=HOUR, run_id="run-1"))
     # o1 has two rows (lines); o2's one row is quarantined (XPT); nothing else is in the hour.
     assert (result.prepared.rows_read, result.rows_delivered, result.rows_dead_lettered) == (3, 0, 2)
     assert result.prepared.rows_quarantined == 1 and result.balanced()
