@@ -68,3 +68,18 @@ PRODUCT = {
     "ProductVariants": [{"VariantId": "v1", "Sku": "SKU-1", "SalePrice": 20.0, "Currency": "EUR"},
                         {"VariantId": "v2", "Sku": "SKU-2"}],
 }
+
+
+class FakeClock:
+    """time.time and time.sleep for the limiter and the client: sleeping moves the clock, nothing waits."""
+
+    def __init__(self, now: float):
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

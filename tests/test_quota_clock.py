@@ -9,23 +9,10 @@ import pytest
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
+from helpers import FakeClock
 
 TENANT = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
-
-class FakeClock:
-    """time.time and time.sleep for the limiter: sleeping moves the clock, nothing waits."""
-
-    def __init__(self, now: float):
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def limiter(tmp_path, windows, clock, name="ledger.json", latency=0.004):
