@@ -247,3 +247,57 @@ def test_open_ledger_scopes_by_api_and_tenant(tmp_path):
     assert b.lookup(["x"]).height == 0
     a.close()
     b.close()
+
+
+CRASH_ON_SECOND_ACK = """
+import os, signal, sys
+from datetime import datetime, timedelta, UTC
+from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
+from replenit_pipelines.lib.ledger import SqliteLedger
+from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+from replenit_pipelines.lib.warehouse import Warehouse
+sys.path.insert(0, sys.argv[7])
+from helpers import CUSTOMER_MAPPING
+
+url, tenant, key, warehouse, state_dir, quota_dir = sys.argv[1:7]
+
+class CrashOnSecondAck(SqliteLedger):
+    # The process dies after the API's 200 for the second batch and before the ledger's write.
+    calls = 0
+    def acknowledge(self, *args, **kwargs):
+        CrashOnSecondAck.calls += 1
+        if CrashOnSecondAck.calls == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().acknowledge(*args, **kwargs)
+
+client = ReplenitClient(ClientConfig(base_url=url, tenant_id=tenant, api_key=key, limits=(), quota_dir=quota_dir,
+                                     max_in_flight=1))
+day = datetime(2026, 11, 26, tzinfo=UTC)
+ledger = CrashOnSecondAck.open(state_dir, url, tenant, "customers")
+sync_window(SyncRequest(mapping=CUSTOMER_MAPPING, warehouse=Warehouse(warehouse), client=client,
+                        store=StateStore(state_dir + "/state.duckdb"), start=day, end=day + timedelta(days=1),
+                        partition_key="d", run_id="crashing", ledger=ledger))
+"""
+
+
+def test_a_crash_between_a_200_and_its_ledger_write_resends_at_most_that_batch(sandbox, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rig = Rig(sandbox, tmp_path)
+    rig.load(customers(1500))  # 3 batches
+    key = rig.client.config.api_key.reveal()
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_ON_SECOND_ACK, sandbox.url, rig.tenant_id, key, str(rig.warehouse),
+         str(rig.state_dir), str(tmp_path / "quota"), str(Path(__file__).parent)], capture_output=True, timeout=120)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr.decode()[-2000:]
+    before = tenant_requests(sandbox, rig.tenant_id)
+    assert [r["status"] for r in before] == [200, 200]  # two batches accepted; the second never acknowledged
+    with rig.ledger() as ledger:
+        assert ledger.size() == 500  # the first batch's acknowledgement survived the kill
+    result, sent = rig.sync()
+    assert [r["records"] for r in sent] == [500, 500]  # the unacknowledged batch again, then the third
+    assert result.counts()["rows_unchanged"] == 500 and len(rig.stored()) == 1500
+    rig.client.close()
