@@ -66,7 +66,8 @@ class Rig:
     def ledger(self) -> SqliteLedger:
         return SqliteLedger.open(self.state_dir, self.sandbox.url, self.tenant_id, self.mapping.entity)
 
-    def sync(self, start: datetime = DAY, full_refresh: bool = False, max_attempts: int = 5):
+    def sync(self, start: datetime = DAY, full_refresh: bool = False, max_attempts: int = 5,
+             lookback: timedelta = timedelta(0)):
         from replenit_pipelines.lib.warehouse import Warehouse
 
         self.runs += 1
@@ -75,7 +76,8 @@ class Rig:
             result = sync_window(SyncRequest(
                 mapping=self.mapping, warehouse=Warehouse(self.warehouse), client=self.client, store=self.store,
                 start=start, end=start + timedelta(days=1), partition_key=start.date().isoformat(),
-                run_id=f"run-{self.runs}", ledger=ledger, full_refresh=full_refresh, retry_max_attempts=max_attempts))
+                run_id=f"run-{self.runs}", ledger=ledger, full_refresh=full_refresh, retry_max_attempts=max_attempts,
+                lookback=lookback))
         assert result.balanced(), result.counts()
         return result, tenant_requests(self.sandbox, self.tenant_id, since)
 
@@ -125,6 +127,18 @@ def test_full_refresh_sends_everything_and_reacknowledges(rig):
     with rig.ledger() as ledger:
         acked = ledger.lookup([f"email:user{i}@example.com" for i in range(600)])
         assert acked.height == 600 and acked["acked_at"].min() > before
+
+
+def test_a_late_row_is_delivered_by_the_next_partitions_lookback_and_the_rest_costs_nothing(rig):
+    rig.load(customers(300))
+    rig.sync(DAY)
+    late = customers(1, first=900)  # lands after DAY's run, stamped inside DAY
+    rig.load(customers(300) + late + customers(20, at=NEXT, first=1000))
+    result, sent = rig.sync(NEXT, lookback=timedelta(hours=48))
+    assert [r["records"] for r in sent] == [21]
+    c = result.counts()
+    assert (c["records_new"], c["records_unchanged"], c["rows_read"], c["lookback_hours"]) == (21, 300, 321, 48)
+    assert "email:user900@example.com" in rig.stored()
 
 
 def test_two_tenants_ledgers_stay_apart(sandbox, tmp_path):
@@ -301,3 +315,14 @@ def test_a_crash_between_a_200_and_its_ledger_write_resends_at_most_that_batch(s
     assert [r["records"] for r in sent] == [500, 500]  # the unacknowledged batch again, then the third
     assert result.counts()["rows_unchanged"] == 500 and len(rig.stored()) == 1500
     rig.client.close()
+
+
+def test_lookback_comes_from_the_mapping_or_the_entitys_default():
+    from replenit_pipelines.lib.warehouse import MappingError, entity_mapping_from_dict
+
+    fields = {"CustomerId": "id", "Email": "email"}
+    assert entity_mapping_from_dict("customers", {"source": {"table": "t"}, "fields": fields}).lookback_hours == 48
+    given = entity_mapping_from_dict("customers", {"source": {"table": "t", "lookback_hours": 3}, "fields": fields})
+    assert given.lookback_hours == 3
+    with pytest.raises(MappingError, match=r"customers\.source\.lookback_hours must be a number of hours"):
+        entity_mapping_from_dict("customers", {"source": {"table": "t", "lookback_hours": "two days"}, "fields": fields})

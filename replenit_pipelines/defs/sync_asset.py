@@ -1,6 +1,7 @@
 """The one shape every entity's sync asset has: thin Dagster wiring around lib.sync.sync_window."""
 
 import time
+from datetime import timedelta
 from contextlib import closing
 
 import dagster as dg
@@ -29,6 +30,7 @@ class SyncConfig(dg.Config):
     acknowledged-state ledger may skip (docs/operating.md: re-runs, backfills, retries)."""
 
     full_refresh: bool = False  # send every valid record of the window even if Replenit holds it, and re-acknowledge it
+    lookback_hours: float | None = None  # read this far before the partition (late rows); default: the mapping's source, else the entity's
     retry_max_attempts: int | None = None  # failed deliveries of a record before it needs a person; default REPLENIT_RETRY_MAX_ATTEMPTS (5)
 
     gate: str = "baseline"  # "baseline": abnormal for the entity; "fixed": above max_quarantine_share
@@ -94,6 +96,9 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
 
         entity_mapping = warehouse.mapping_for(entity)
         max_attempts = config.retry_max_attempts or settings.current().retry_max_attempts
+        lookback_hours = entity_mapping.lookback_hours if config.lookback_hours is None else config.lookback_hours
+        if lookback_hours < 0:
+            raise dg.Failure(f"run config: lookback_hours must be 0 or more, not {lookback_hours}")
         if max_attempts < 1:
             raise dg.Failure(f"run config: retry_max_attempts must be at least 1, not {max_attempts}")
         with replenit.client() as client, closing(state.ledger(client, entity)) as ledger:
@@ -102,6 +107,7 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
                 start=window.start, end=window.end, partition_key=partition, run_id=context.run_id,
                 gate=config.policy(), customer_priority=replenit.customer_priority, progress=progress,
                 ledger=ledger, full_refresh=config.full_refresh, retry_max_attempts=max_attempts,
+                lookback=timedelta(hours=lookback_hours),
             ))
         counts = result.counts()
         if not result.balanced():

@@ -296,6 +296,10 @@ class SqliteLedger:
             "(SELECT count(DISTINCT identity) FROM acks WHERE identity NOT IN (SELECT identity FROM ledger))"
         ).fetchone()[0]
 
+    def pending_compaction(self) -> int:
+        """Acknowledgements logged since the last compact() (a run that ended early leaves some)."""
+        return self._con.execute("SELECT count(*) FROM acks").fetchone()[0]
+
     def newest_ack(self) -> int | None:
         """Epoch ms of the newest acknowledgement, or None for an empty ledger."""
         return self._con.execute(

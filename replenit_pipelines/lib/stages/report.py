@@ -7,7 +7,7 @@ dead-lettered + held back (valid rows not sent because the quarantine gate tripp
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from replenit_pipelines.lib.delivery import DeliveryReport
@@ -43,6 +43,7 @@ class SyncResult:
     retried: Retried | None = None  # earlier runs' failures re-sent first (not part of rows_read)
     ledger_size: int | None = None  # acknowledged identities of the entity at this scope (None: no ledger)
     ledger_newest_ack: datetime | None = None
+    lookback: timedelta = timedelta(0)  # the run read [window_start - lookback, window_end)
 
     def counts(self) -> dict[str, int | float]:
         p, r = self.prepared, self.report
@@ -70,6 +71,7 @@ class SyncResult:
             "quarantine_share": round(self.quarantine_share, 4),
             **self.ledger_counts(),
             "rows_without_window_value": self.rows_without_window_value,
+            "lookback_hours": round(self.lookback.total_seconds() / 3600, 3),
             "duration_s": round(self.duration_s, 3),
         }
 
@@ -109,6 +111,7 @@ def report(
     window: Window, prepared: Prepared, decision: GateDecision, changes: Diff, delivery: DeliveryReport | None,
     acknowledged: Acknowledged, stop: Exception | None, rows_without_window_value: int, duration_s: float,
     store: StateStore | None, retried: Retried | None = None, ledger: Ledger | None = None,
+    lookback: timedelta = timedelta(0),
 ) -> SyncResult:
     """The sync's result, recorded in the state store (quarantine, dead letters, the run's counts)."""
     result = SyncResult(
@@ -119,7 +122,7 @@ def report(
         stop_error=str(stop) if stop else None, gate=decision, rows_without_window_value=rows_without_window_value,
         rows_unchanged=changes.rows_unchanged, diff=changes, retried=retried,
         ledger_size=ledger.size() if ledger is not None else None,
-        ledger_newest_ack=newest_ack(ledger),
+        ledger_newest_ack=newest_ack(ledger), lookback=lookback,
     )
     if store is not None:
         outcome = ("stopped" if stop else "held_back" if decision.held_back

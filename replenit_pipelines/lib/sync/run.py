@@ -11,7 +11,7 @@ always closes: rows read = delivered + quarantined + superseded + unchanged + de
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
 from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient
@@ -49,6 +49,7 @@ class SyncRequest:
     ledger: Ledger | None = None  # None: no memory, every valid record is sent (benches)
     full_refresh: bool = False  # send every valid record even if Replenit holds it, and re-acknowledge it
     retry_max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    lookback: timedelta = timedelta(0)  # read [start - lookback, end): late rows of earlier partitions
 
 
 def sync_window(request: SyncRequest) -> SyncResult:
@@ -56,7 +57,7 @@ def sync_window(request: SyncRequest) -> SyncResult:
     mapping, store, policy = request.mapping, request.store, request.gate
     entity = mapping.entity
 
-    extracted = extract(mapping, request.warehouse, request.start, request.end)
+    extracted = extract(mapping, request.warehouse, request.start - request.lookback, request.end)
     prepared = validate(mapping, extracted.rows, request.customer_priority)
     history = store.recent_runs(entity, policy.baseline_runs, request.partition_key) if store and policy.mode == "baseline" else []
     decision = gate(policy, prepared, history)
@@ -75,7 +76,7 @@ def sync_window(request: SyncRequest) -> SyncResult:
     result = report(
         Window(entity, request.partition_key, request.run_id, request.start, request.end), prepared, decision,
         changes, delivery, acknowledged, stop, extracted.rows_without_window_value, time.monotonic() - started, store,
-        retried, ledger,
+        retried, ledger, request.lookback,
     )
     if stop is not None:
         raise stop
