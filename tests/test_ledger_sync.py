@@ -326,3 +326,26 @@ def test_lookback_comes_from_the_mapping_or_the_entitys_default():
     assert given.lookback_hours == 3
     with pytest.raises(MappingError, match=r"customers\.source\.lookback_hours must be a number of hours"):
         entity_mapping_from_dict("customers", {"source": {"table": "t", "lookback_hours": "two days"}, "fields": fields})
+
+
+def test_an_acknowledgement_that_cannot_be_written_stops_the_delivery(rig):
+    """The ledger's disk is full (here: its write raises): not one more request is spent that could
+    not be remembered, and the run stops as a stop error does, with its accounting closed."""
+    from replenit_pipelines.lib.delivery import AcknowledgementError
+    from replenit_pipelines.lib.warehouse import Warehouse
+
+    class FullDisk(SqliteLedger):
+        def acknowledge(self, *args, **kwargs):
+            import sqlite3
+
+            raise sqlite3.OperationalError("database or disk is full")
+
+    rig.load(customers(2000))  # 4 batches
+    since = last_seq(rig.sandbox)
+    with FullDisk.open(rig.state_dir, rig.sandbox.url, rig.tenant_id, "customers") as ledger, \
+            pytest.raises(AcknowledgementError, match="disk is full"):
+        sync_window(SyncRequest(mapping=rig.mapping, warehouse=Warehouse(rig.warehouse), client=rig.client,
+                                store=rig.store, start=DAY, end=NEXT, partition_key="d", run_id="full", ledger=ledger))
+    assert len(tenant_requests(rig.sandbox, rig.tenant_id, since)) == 1
+    run = rig.store.query("SELECT outcome, rows_read, rows_delivered, rows_dead_lettered FROM sync_runs")
+    assert run.row(0) == ("stopped", 2000, 500, 1500)
