@@ -349,3 +349,22 @@ def test_an_acknowledgement_that_cannot_be_written_stops_the_delivery(rig):
     assert len(tenant_requests(rig.sandbox, rig.tenant_id, since)) == 1
     run = rig.store.query("SELECT outcome, rows_read, rows_delivered, rows_dead_lettered FROM sync_runs")
     assert run.row(0) == ("stopped", 2000, 500, 1500)
+
+
+def test_a_failed_version_reverted_at_the_source_is_never_resent_over_the_current_one(tmp_path):
+    with Sandbox(limits=[]) as sb:
+        rig = Rig(sb, tmp_path, max_attempts=1, backoff_base_s=0.01, backoff_cap_s=0.02)
+        rig.load(customers(5))
+        rig.sync(DAY)  # "User 0" acknowledged
+        rig.load(customers(5, c0={"name": "Typo"}))
+        httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p500": 1.0}})
+        rig.sync(DAY)  # "Typo" fails: queued
+        httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p500": 0.0}})
+        rig.load(customers(5))  # reverted at the source before any retry
+        rig.sync(DAY)  # unchanged against the ledger: nothing to send, and the queued "Typo" is obsolete
+        result, sent = rig.sync(NEXT)  # another partition: the queue must not send "Typo"
+        assert sent == [] and result.counts()["records_retried"] == 0
+        assert rig.stored()["email:user0@example.com"]["Name"] == "User 0"
+        with rig.ledger() as ledger:
+            assert ledger.queued().height == 0
+        rig.client.close()

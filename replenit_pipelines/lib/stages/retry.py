@@ -37,9 +37,10 @@ class Retried:
     records_waiting: int = 0  # rejected / needs_attention, left alone
     requests: int = 0
     report: DeliveryReport | None = None
+    deferred: tuple[str, ...] = ()  # identities left to this run's own version
 
     def counts(self) -> dict[str, int]:
-        return {k: v for k, v in self.__dict__.items() if k != "report"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("report", "deferred")}
 
 
 def retry(
@@ -58,7 +59,7 @@ def retry(
         return Retried(), None
     rp = plan_retries(queued, ledger.lookup(queued["identity"]), current_identities, max_attempts, replay=replay)
     counts: dict[str, Any] = {"records_needs_attention": rp.exhausted.height, "records_stale": rp.stale.height,
-              "records_deferred": rp.deferred.height, "records_waiting": rp.waiting.height,
+              "records_deferred": rp.deferred.height, "deferred": tuple(rp.deferred["identity"].to_list()), "records_waiting": rp.waiting.height,
               "records_retried": rp.send.height}
     if dry_run:
         return Retried(**counts), None
@@ -89,3 +90,15 @@ def retry(
             [hashes[i] for i, _, _ in undelivered], [s for _, s, _ in undelivered], [r for _, _, r in undelivered], run_id))
     return Retried(**counts, records_retry_accepted=len(report.accepted), records_retry_rejected=len(report.rejected),
                    records_retry_failed=len(report.failed), requests=report.counters.requests, report=report), stop
+
+
+def drop_superseded(ledger: Ledger | None, retried: Retried, sent: list[str | None], held: list[str]) -> None:
+    """Queue entries left to this run whose identity the run found unchanged: the warehouse's
+    version now is the one Replenit holds (the failed content was reverted), so the queued payload
+    is obsolete and must never be re-sent over it later."""
+    if ledger is None or not retried.deferred:
+        return
+    going = set(sent) | set(held)
+    obsolete = [i for i in retried.deferred if i not in going]
+    if obsolete:
+        ledger.dequeue(obsolete)

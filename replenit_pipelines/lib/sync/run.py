@@ -22,7 +22,7 @@ from replenit_pipelines.lib.stages.diff import diff, nothing
 from replenit_pipelines.lib.stages.extract import extract
 from replenit_pipelines.lib.stages.plan import plan
 from replenit_pipelines.lib.stages.report import SyncResult, Window, report
-from replenit_pipelines.lib.stages.retry import retry
+from replenit_pipelines.lib.stages.retry import drop_superseded, retry
 from replenit_pipelines.lib.stages.validate import gate, validate
 from replenit_pipelines.lib.sync.gate import GatePolicy
 from replenit_pipelines.lib.sync.state import StateStore
@@ -66,6 +66,7 @@ def sync_window(request: SyncRequest) -> SyncResult:
                           None if decision.held_back else prepared.records["__key"], request.retry_max_attempts,
                           progress=request.progress)
     changes = diff(prepared, ledger, request.full_refresh) if not decision.held_back else nothing()
+    drop_superseded(ledger, retried, changes.keys, changes.held["__key"].to_list())
     planned = plan(prepared, changes, request.client)
     if stop is None:
         delivery, stop = deliver(request.client, planned, request.progress, on_accepted(ledger, changes, request.run_id))
