@@ -131,23 +131,78 @@ def _state(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.sync import StateStore
 
+    from replenit_pipelines.lib.ledger.status import ledger_files, ledger_status, retry_queue
+
     path = Settings.from_env().state_store_path
     demo = _workdir() / "demo" / "state" / "state.duckdb"  # where `replenit demo` keeps its runs' state
     if not path.exists() and not os.environ.get("REPLENIT_STATE_DIR") and demo.exists():
         print(f"(no state store at {path}; reading the demo's, {demo}: set REPLENIT_STATE_DIR to choose)", file=sys.stderr)
         path = demo
+    table_format = pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200)
+    if args.retries:
+        with table_format:
+            print(retry_queue(path.parent, args.retries))
+        return 0
+    if args.sql is None and ledger_files(path.parent):
+        with table_format:
+            print("Ledgers (what Replenit acknowledged) and retry queues, per API + tenant and entity:")
+            print(ledger_status(path.parent))
     if not path.exists():
         raise ValueError(f"no state store at {path}: nothing has been synced with this REPLENIT_STATE_DIR yet; "
                          "set REPLENIT_STATE_DIR to the folder your syncs write to (default ./.replenit)")
     try:
-        result = StateStore(path).query(args.sql)
+        result = StateStore(path).query(args.sql or DEFAULT_STATE_SQL)
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"state: the SQL did not run on {path}: {first} "
                          "(tables: quarantine, dead_letters, sync_runs)") from None
-    with pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
+    with table_format:
         print(result)
     return 0
+
+
+DEFAULT_STATE_SQL = "SELECT entity, rule, field, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY rows DESC"
+
+REPLAY_EPILOG = """\
+Re-sends queued records of ENTITY from the ledger's retry queue (see `replenit state --retries ENTITY`)
+with the payload that failed, after you fixed what made the API refuse them (or it recovered). A
+record the ledger acknowledged since it failed is dropped from the queue, never re-sent over newer
+data. Credentials come from REPLENIT_BASE_URL, REPLENIT_TENANT_ID and REPLENIT_API_KEY.
+
+exit codes:
+  0  every replayed record was accepted (or nothing was due)
+  1  some replayed record was rejected or failed again (it stays queued)
+  2  an argument or a setting is wrong: nothing was sent
+  3  the API refused the key or tenant (401/403/404)
+"""
+
+def _replay(args: argparse.Namespace) -> int:
+    import uuid
+    from contextlib import closing
+
+    from replenit_pipelines.lib.contract.entities import ENTITIES
+    from replenit_pipelines.lib.delivery import client_from_env
+    from replenit_pipelines.lib.ledger import open_ledger
+    from replenit_pipelines.lib.settings import Settings
+    from replenit_pipelines.lib.stages.retry import REPLAY_STATUSES, retry
+
+    if args.entity not in ENTITIES:
+        raise ValueError(f"replay: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
+    settings = Settings.from_env()
+    with client_from_env(settings=settings) as client, closing(open_ledger(
+            settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger:
+        outcome, stop = retry(ledger, client, f"replay-{uuid.uuid4()}", None, replay=True,
+                              statuses=REPLAY_STATUSES[args.status], identities=args.identity or None, dry_run=args.dry_run)
+    c = outcome.counts()
+    verb = "would re-send" if args.dry_run else "re-sent"
+    print(f"replay {args.entity} ({args.status}): {verb} {c['records_retried']:,} records"
+          + ("" if args.dry_run else f"; accepted {c['records_retry_accepted']:,}, rejected {c['records_retry_rejected']:,}, "
+             f"failed {c['records_retry_failed']:,}; {c['requests']} requests")
+          + f"; {c['records_stale']:,} already acknowledged since (dropped from the queue)")
+    if stop is not None:
+        print(f"stopped: {stop}", file=sys.stderr)
+        return 3
+    return 1 if c["records_retry_rejected"] or c["records_retry_failed"] else 0
 
 
 CHECK_EPILOG = """\
@@ -244,10 +299,20 @@ def register_more(sub: "argparse._SubParsersAction") -> None:
     ck.add_argument("--warehouse", default=None, help="the DuckDB warehouse (default: REPLENIT_WAREHOUSE)")
     ck.set_defaults(func=_check)
 
-    st = sub.add_parser("state", help="query the state store (tables quarantine, dead_letters, sync_runs) with SQL")
-    st.add_argument("sql", nargs="?", default="SELECT entity, rule, field, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY rows DESC")
+    st = sub.add_parser("state", help="the ledgers and retry queues, and the state store (tables quarantine, "
+                                      "dead_letters, sync_runs) queried with SQL")
+    st.add_argument("sql", nargs="?", default=None, help=f"default: {DEFAULT_STATE_SQL}, after the ledgers' summary")
     st.add_argument("--rows", type=int, default=40)
+    st.add_argument("--retries", metavar="ENTITY", default=None, help="list the retry queue of ENTITY")
     st.set_defaults(func=_state)
+
+    rp = sub.add_parser("replay", help="re-send an entity's rejected or failed records from the retry queue after a fix",
+                        epilog=REPLAY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rp.add_argument("entity", help="customers, orders or products")
+    rp.add_argument("--status", choices=["all", "failed", "needs_attention", "rejected"], default="all", help="which queued records (default: all)")
+    rp.add_argument("--identity", action="append", default=[], help="only this identity (as `state --retries` shows it); repeatable")
+    rp.add_argument("--dry-run", action="store_true", help="say what would be re-sent; send nothing, change nothing")
+    rp.set_defaults(func=_replay)
 
     dw = sub.add_parser("demo-warehouse", help="write a demo warehouse (DuckDB) with realistic, partly dirty data")
     dw.add_argument("path")

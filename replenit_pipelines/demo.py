@@ -136,13 +136,15 @@ def _report(state_path: Path, url: str, tenant: str, wall: float, failed_runs: l
     store = StateStore(state_path)
     per_entity = store.query(
         "SELECT entity, count(*) AS runs, sum(rows_read) AS read, sum(rows_delivered) AS delivered, "
-        "sum(rows_quarantined) AS quarantined, sum(rows_superseded) AS superseded, "
+        "sum(rows_quarantined) AS quarantined, sum(rows_superseded) AS superseded, sum(rows_unchanged) AS unchanged, "
         "sum(rows_dead_lettered) AS dead_lettered, sum(rows_held_back) AS held_back, sum(requests) AS requests "
         "FROM sync_runs GROUP BY entity ORDER BY entity"
     )
     held = httpx.get(f"{url}/_sandbox/stats").json()
     print(f"4/4 Done in {wall:.1f} s. Per entity (rows of the warehouse):")
-    header = ["entity", "runs", "read", "delivered", "quarantined", "superseded", "dead_lettered", "held_back", "requests", "in sandbox"]
+    # unchanged: rows of records Replenit already held (a lookback re-reads earlier hours; the ledger skips them)
+    header = ["entity", "runs", "read", "delivered", "quarantined", "superseded", "unchanged", "dead_lettered", "held_back",
+              "requests", "in sandbox"]
     rows = [[*r.values(), held["records"].get(tenant, {}).get(r["entity"], 0)] for r in per_entity.iter_rows(named=True)]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
     for line in [header, *rows]:

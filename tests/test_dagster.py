@@ -137,7 +137,9 @@ def test_each_entity_lands_in_the_sandbox_field_for_field(defs, instance, sandbo
     windows = {"customers": (day, day + timedelta(days=1)), "products": (hour, hour + timedelta(hours=1)),
                "orders": (hour, hour + timedelta(hours=1))}
     for entity, (start, end) in windows.items():
-        expected = keyed(entity, expected_payloads(warehouse_file, entity, start, end))
+        # A run reads its partition and the entity's lookback before it (late rows; docs/operating.md).
+        lookback = timedelta(hours=load_mapping(DEMO_MAPPING)[entity].lookback_hours)
+        expected = keyed(entity, expected_payloads(warehouse_file, entity, start - lookback, end))
         got = {k: r["record"] for k, r in records_in_sandbox(sandbox, env["REPLENIT_TENANT_ID"], entity).items()}
         assert len(expected) > 0
         assert got == expected, entity
@@ -186,8 +188,8 @@ def test_backfill_of_three_partitions(defs, instance, sandbox, env, warehouse_fi
     for entity in ("products", "orders"):
         mats = instance.fetch_materializations(dg.AssetKey(["replenit", entity]), limit=10).records
         assert sorted(m.partition_key for m in mats) == hours
-    start = datetime(2026, 11, 26, 3, tzinfo=UTC)
-    expected = keyed("orders", expected_payloads(warehouse_file, "orders", start, start + timedelta(hours=3)))
+    start = datetime(2026, 11, 26, 3, tzinfo=UTC) - timedelta(hours=load_mapping(DEMO_MAPPING)["orders"].lookback_hours)
+    expected = keyed("orders", expected_payloads(warehouse_file, "orders", start, datetime(2026, 11, 26, 6, tzinfo=UTC)))
     assert set({k: r["record"] for k, r in records_in_sandbox(sandbox, env["REPLENIT_TENANT_ID"], "orders").items()}) == set(expected)
 
 
@@ -202,8 +204,10 @@ def test_dirty_partition_fails_its_check_and_sends_nothing_downstream(defs, inst
     os.environ["REPLENIT_WAREHOUSE"] = str(dirty)
     from replenit_pipelines.definitions import defs as load
 
-    # A small window: the old fixed gate, its minimum count lowered so that its few bad rows trip it.
-    gate = {"ops": {"replenit__products": {"config": {"gate": "fixed", "max_quarantine_share": 0.05, "min_quarantined_rows": 1}}}}
+    # A small window (the hour alone, no lookback): the old fixed gate, its minimum count lowered so
+    # that its few bad rows trip it.
+    gate = {"ops": {"replenit__products": {"config": {"gate": "fixed", "max_quarantine_share": 0.05, "min_quarantined_rows": 1,
+                                                      "lookback_hours": 0}}}}
     result = run_job(load(), "products_and_orders_hourly_sync", HOUR, instance, gate)
     assert not result.success
     checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed

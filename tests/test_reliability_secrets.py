@@ -57,8 +57,11 @@ def test_the_key_appears_nowhere_after_a_passing_and_a_failing_run(tmp_path):
                 "REPLENIT_WAREHOUSE": str(warehouse), "REPLENIT_STATE_DIR": str(state),
                 "REPLENIT_KEY_NAME": "secrets", "DAGSTER_HOME": str(home)}
         base.pop("REPLENIT_MAPPING", None)
-        for key, should_pass in ((good_key, True), (bad_key, False)):
-            run = subprocess.run([sys.executable, "-c", RUN_ONE, DAY], env={**base, "REPLENIT_API_KEY": key},
+        # The revoked key's run gets its own state folder: with the good run's ledger it would find the
+        # day already acknowledged and send nothing, so it would never meet its 401.
+        for key, should_pass, state_dir in ((good_key, True, state), (bad_key, False, tmp_path / "state-revoked")):
+            run = subprocess.run([sys.executable, "-c", RUN_ONE, DAY],
+                                 env={**base, "REPLENIT_API_KEY": key, "REPLENIT_STATE_DIR": str(state_dir)},
                                  capture_output=True, text=True, timeout=120)
             assert (run.returncode == 0) == should_pass, run.stdout[-2000:] + run.stderr[-2000:]
             outputs += [run.stdout, run.stderr]
@@ -74,7 +77,7 @@ def test_the_key_appears_nowhere_after_a_passing_and_a_failing_run(tmp_path):
     files = [p for p in tmp_path.rglob("*") if p.is_file() and p != warehouse]
     assert any(p.suffix == ".json" for p in (state / "quota").iterdir())  # the quota ledger was written
     blobs = [p.read_bytes() for p in files]
-    store_text = texts_of_duckdb(state / "state.duckdb")
+    store_text = texts_of_duckdb(state / "state.duckdb") + texts_of_duckdb(tmp_path / "state-revoked" / "state.duckdb")
     assert tenant_id in store_text or "customers" in store_text  # the scan reads real content
     for secret in (good_key, bad_key):
         assert secret not in "\n".join(outputs), "key in stdout/stderr"

@@ -44,7 +44,7 @@ def quarantine_share_check(result: SyncResult, policy: GatePolicy, state_path: s
 
 def delivery_complete_check(result: SyncResult, state_path: str) -> dg.AssetCheckResult:
     counts = result.counts()
-    bad = counts["records_rejected"] + counts["records_failed"]
+    bad = counts["records_rejected"] + counts["records_failed"] + counts["records_held"]
     return dg.AssetCheckResult(
         check_name="delivery_complete", passed=bad == 0 and not result.held_back,
         metadata={k: counts[k] for k in ("records_sent", "records_accepted", "records_rejected", "records_failed")},

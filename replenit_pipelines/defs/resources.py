@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -7,6 +8,7 @@ from replenit_pipelines.defs import settings
 from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
 from replenit_pipelines.lib.delivery import ApiKey, ClientConfig, ReplenitClient
+from replenit_pipelines.lib.ledger import Ledger, open_ledger
 from replenit_pipelines.lib.sync import StateStore
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse, load_mapping
 
@@ -70,6 +72,11 @@ class StateStoreResource(dg.ConfigurableResource):
 
     def store(self) -> StateStore:
         return StateStore(self.path)
+
+    def ledger(self, client: ReplenitClient, entity: str) -> Ledger:
+        """The acknowledged-state ledger of this client's API and tenant for `entity`, in the
+        state store's folder (ledger/<host_tenant>/<entity>.sqlite)."""
+        return open_ledger(Path(self.path).parent, client.config.base_url, client.config.tenant_id, entity)
 
 
 def _env_or(name: str, default: str) -> str | dg.EnvVar:

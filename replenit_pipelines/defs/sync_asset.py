@@ -1,6 +1,8 @@
 """The one shape every entity's sync asset has: thin Dagster wiring around lib.sync.sync_window."""
 
 import time
+from datetime import timedelta
+from contextlib import closing
 
 import dagster as dg
 
@@ -24,7 +26,12 @@ PROGRESS_EVERY_S = 2.0
 
 
 class SyncConfig(dg.Config):
-    """The quarantine gate (lib/sync/gate.py; docs/operating.md says when it trips)."""
+    """The quarantine gate (lib/sync/gate.py; docs/operating.md says when it trips), and what the
+    acknowledged-state ledger may skip (docs/operating.md: re-runs, backfills, retries)."""
+
+    full_refresh: bool = False  # send every valid record of the window even if Replenit holds it, and re-acknowledge it
+    lookback_hours: float | None = None  # read this far before the partition (late rows); default: the mapping's source, else the entity's
+    retry_max_attempts: int | None = None  # failed deliveries of a record before it needs a person; default REPLENIT_RETRY_MAX_ATTEMPTS (5)
 
     gate: str = "baseline"  # "baseline": abnormal for the entity; "fixed": above max_quarantine_share
     min_quarantined_rows: int = 20  # either mode: fewer quarantined rows never hold a window back
@@ -88,11 +95,19 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
             )
 
         entity_mapping = warehouse.mapping_for(entity)
-        with replenit.client() as client:
+        max_attempts = config.retry_max_attempts or settings.current().retry_max_attempts
+        lookback_hours = entity_mapping.lookback_hours if config.lookback_hours is None else config.lookback_hours
+        if lookback_hours < 0:
+            raise dg.Failure(f"run config: lookback_hours must be 0 or more, not {lookback_hours}")
+        if max_attempts < 1:
+            raise dg.Failure(f"run config: retry_max_attempts must be at least 1, not {max_attempts}")
+        with replenit.client() as client, closing(state.ledger(client, entity)) as ledger:
             result = sync_window(SyncRequest(
                 mapping=entity_mapping, warehouse=warehouse.warehouse(), client=client, store=state.store(),
                 start=window.start, end=window.end, partition_key=partition, run_id=context.run_id,
                 gate=config.policy(), customer_priority=replenit.customer_priority, progress=progress,
+                ledger=ledger, full_refresh=config.full_refresh, retry_max_attempts=max_attempts,
+                lookback=timedelta(hours=lookback_hours),
             ))
         counts = result.counts()
         if not result.balanced():
@@ -105,8 +120,14 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         context.log.info(
             f"{entity} {partition}: read {counts['rows_read']:,} rows; delivered {counts['rows_delivered']:,}, "
             f"quarantined {counts['rows_quarantined']:,}, superseded {counts['rows_superseded']:,}, "
-            f"dead-lettered {counts['rows_dead_lettered']:,}, held back {counts['rows_held_back']:,}; "
-            f"{counts['requests']} requests, {counts['rate_limited_429']} 429s"
+            f"unchanged {counts['rows_unchanged']:,}, dead-lettered {counts['rows_dead_lettered']:,}, "
+            f"held back {counts['rows_held_back']:,}; records new {counts['records_new']:,}, changed "
+            f"{counts['records_changed']:,}, unchanged {counts['records_unchanged']:,}, refreshed {counts['records_refreshed']:,}, "
+            f"held {counts['records_held']:,}, retried {counts['records_retried']:,} "
+            f"({counts['records_retry_accepted']:,} accepted); {counts['requests'] + counts['retry_requests']} requests, "
+            f"{counts['rate_limited_429']} 429s; ledger {counts['ledger_size']:,} records"
+            + (f", newest acknowledgement {result.ledger_newest_ack.isoformat()}" if result.ledger_newest_ack else "")
+            + (" (full refresh)" if config.full_refresh else "")
         )
         if share_check.passed and delivery_check.passed:
             yield dg.MaterializeResult(metadata=metadata, check_results=[share_check, delivery_check, row_check, null_check])

@@ -18,6 +18,7 @@ DEFAULT_SANDBOX_URL = "http://127.0.0.1:8765"
 DEFAULT_STATE_DIR = ".replenit"  # relative to the working directory, as docs/configuration.md says
 DEFAULT_PARTITIONS_START = "2026-01-01"
 DEFAULT_LIMITS = "100/60,5000/3600"
+DEFAULT_RETRY_MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Settings:
     partitions_start: str  # REPLENIT_PARTITIONS_START, YYYY-MM-DD
     customer_priority_text: str  # REPLENIT_CUSTOMER_PRIORITY as written (checked by customer_priority)
     customer_priority_set: bool
+    retry_max_attempts: int = DEFAULT_RETRY_MAX_ATTEMPTS  # REPLENIT_RETRY_MAX_ATTEMPTS: deliveries of a failed record before it needs a person
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -52,6 +54,7 @@ class Settings:
             partitions_start=env.get("REPLENIT_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
             customer_priority_text=env.get("REPLENIT_CUSTOMER_PRIORITY") or DEFAULT_CUSTOMER_PRIORITY,
             customer_priority_set=bool(env.get("REPLENIT_CUSTOMER_PRIORITY")),
+            retry_max_attempts=_positive_int(env, "REPLENIT_RETRY_MAX_ATTEMPTS", DEFAULT_RETRY_MAX_ATTEMPTS),
         )
 
     @property
@@ -71,3 +74,16 @@ class Settings:
     def customer_priority(self) -> str:
         """How the tenant matches customers (email, the default, or customerid); a bad value raises."""
         return check_customer_priority(self.customer_priority_text)
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name}={text!r}: expected a whole number of at least 1 (e.g. {name}={default})")
+    return value

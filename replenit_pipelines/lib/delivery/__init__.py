@@ -3,6 +3,7 @@
 from replenit_pipelines.lib.delivery.client import BatchProgress, DeleteOutcome, ReplenitClient, client_from_env
 from replenit_pipelines.lib.delivery.config import DOCUMENTED_LIMITS, ApiKey, ClientConfig
 from replenit_pipelines.lib.delivery.errors import (
+    AcknowledgementError,
     DeliveryConfigError,
     ForbiddenError,
     ReplenitStopError,
@@ -12,7 +13,7 @@ from replenit_pipelines.lib.delivery.errors import (
 from replenit_pipelines.lib.delivery.report import DeliveryCounters, DeliveryReport
 
 __all__ = [
-    "DOCUMENTED_LIMITS", "ApiKey", "BatchProgress", "ClientConfig", "DeleteOutcome", "DeliveryConfigError",
+    "DOCUMENTED_LIMITS", "AcknowledgementError", "ApiKey", "BatchProgress", "ClientConfig", "DeleteOutcome", "DeliveryConfigError",
     "DeliveryCounters", "DeliveryReport", "ForbiddenError", "ReplenitClient", "ReplenitStopError",
     "TenantNotFoundError", "UnauthorizedError", "client_from_env",
 ]

@@ -21,6 +21,7 @@ from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.delivery import batching
 from replenit_pipelines.lib.delivery.config import ApiKey, ClientConfig
 from replenit_pipelines.lib.delivery.errors import (
+    AcknowledgementError,
     DeliveryConfigError,
     ForbiddenError,
     ReplenitStopError,
@@ -218,8 +219,13 @@ class ReplenitClient:
         return list(batching.plan_batches(parts, self.config.batch_sizes[entity], self.config.max_body_bytes))
 
     def deliver_planned(self, entity: str, parts: Sequence[bytes], batches: list[list[int]],
-                        progress: Callable[[BatchProgress], None] | None = None) -> DeliveryReport:
-        """Send planned batches (see plan and deliver_serialized)."""
+                        progress: Callable[[BatchProgress], None] | None = None,
+                        on_accepted: Callable[[list[int]], None] | None = None) -> DeliveryReport:
+        """Send planned batches (see plan and deliver_serialized). `on_accepted(indices)` runs on
+        the worker thread right after each 200 (sub-batches of a split 400 included), before the
+        next request of that worker: the sync acknowledges the batch in its ledger there. If it
+        raises, the delivery stops as a ReplenitStopError, so no request is spent that cannot be
+        remembered."""
         spec = entity_spec(entity)
         started = time.monotonic()
         self._stop.clear()
@@ -235,7 +241,7 @@ class ReplenitClient:
         def run(batch: list[int]) -> None:
             counters = DeliveryCounters()
             try:
-                self.send_batch(path, parts, batch, report, lock, counters)
+                self.send_batch(path, parts, batch, report, lock, counters, on_accepted)
             finally:
                 with lock:
                     report.counters.add(counters)
@@ -281,7 +287,8 @@ class ReplenitClient:
         report.counters.quota_wait_s = union_length(self._waits)
 
     def send_batch(self, path: str, parts: Sequence[bytes], batch: list[int], report: DeliveryReport,
-                    lock: threading.Lock, counters: DeliveryCounters) -> None:
+                    lock: threading.Lock, counters: DeliveryCounters,
+                    on_accepted: Callable[[list[int]], None] | None = None) -> None:
         """Send one body; on 400 re-send it without the rejected records, or split it in halves."""
         try:
             resp = self._request("POST", path, counters, body=batching.join(parts, batch))
@@ -293,6 +300,15 @@ class ReplenitClient:
         if resp.status_code == 200:
             with lock:
                 report.accepted.extend(batch)
+            if on_accepted is not None:
+                try:
+                    on_accepted(batch)
+                except Exception as exc:  # e.g. the ledger's disk is full: sending more would spend unremembered requests
+                    self._stop.set()
+                    raise AcknowledgementError(
+                        f"the API accepted {len(batch)} records but their acknowledgement could not be recorded "
+                        f"({type(exc).__name__}: {exc}); delivery stopped: the next run re-sends at most this batch"
+                    ) from exc
             return
         self._raise_if_stop(resp)
         if resp.status_code not in (400, 413):
@@ -320,7 +336,7 @@ class ReplenitClient:
                 report.rejected.update(by_record)
             rest = [i for i in batch if i not in by_record]
             if rest:
-                self.send_batch(path, parts, rest, report, lock, counters)
+                self.send_batch(path, parts, rest, report, lock, counters, on_accepted)
             return
         if len(batch) == 1:
             reasons = [f"{k or '(record)'}: {'; '.join(v)}" for k, v in errors.items()] or [f"HTTP {resp.status_code}: {api_message(resp) or resp.text[:200]}"]
@@ -328,8 +344,8 @@ class ReplenitClient:
                 report.rejected[batch[0]] = reasons
             return
         mid = len(batch) // 2  # the errors do not name records: halve until they do
-        self.send_batch(path, parts, batch[:mid], report, lock, counters)
-        self.send_batch(path, parts, batch[mid:], report, lock, counters)
+        self.send_batch(path, parts, batch[:mid], report, lock, counters, on_accepted)
+        self.send_batch(path, parts, batch[mid:], report, lock, counters, on_accepted)
 
     # --- used by lib/delivery/stream.py, which shares this client's stop flag and quota waits ----------
     def reset(self) -> None:

@@ -32,3 +32,8 @@ class ForbiddenError(ReplenitStopError):
 
 class TenantNotFoundError(ReplenitStopError):
     status = 404
+
+
+class AcknowledgementError(ReplenitStopError):
+    """The API accepted a batch but the sync could not record it (the ledger's disk is full or
+    read-only): delivery stops, since every further request would be spent without being remembered."""

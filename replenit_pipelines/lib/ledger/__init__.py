@@ -10,10 +10,10 @@ from replenit_pipelines.lib.ledger.retries import (
     hold_unchanged_rejections,
     plan_retries,
 )
-from replenit_pipelines.lib.ledger.store import Ledger, LedgerScopeError, SqliteLedger, ledger_scope, scope_folder
+from replenit_pipelines.lib.ledger.store import Ledger, LedgerScopeError, SqliteLedger, ledger_scope, open_ledger, scope_folder
 
 __all__ = [
     "CANONICAL_VERSION", "CHANGED", "DEFAULT_MAX_ATTEMPTS", "NEW", "UNCHANGED", "Diff", "Ledger", "LedgerScopeError",
     "RetryPlan", "SqliteLedger", "canonical", "content_hash", "content_hashes", "diff", "exact_hash", "exact_hashes",
-    "failures_to_queue", "hold_unchanged_rejections", "ledger_scope", "plan_retries", "scope_folder",
+    "failures_to_queue", "hold_unchanged_rejections", "ledger_scope", "open_ledger", "plan_retries", "scope_folder",
 ]

@@ -120,6 +120,7 @@ class Ledger(Protocol):
     def newest_ack(self) -> int | None: ...
     def all_identities(self, chunk_size: int = 100_000) -> Iterator[pl.Series]: ...
     def compact(self) -> None: ...
+    def close(self) -> None: ...
     # the retry queue (lib/ledger/retries.py)
     def queue_failures(self, entries: pl.DataFrame) -> None: ...
     def queued(self, statuses: Iterable[str] = RETRY_STATUSES) -> pl.DataFrame: ...
@@ -295,6 +296,10 @@ class SqliteLedger:
             "(SELECT count(DISTINCT identity) FROM acks WHERE identity NOT IN (SELECT identity FROM ledger))"
         ).fetchone()[0]
 
+    def pending_compaction(self) -> int:
+        """Acknowledgements logged since the last compact() (a run that ended early leaves some)."""
+        return self._con.execute("SELECT count(*) FROM acks").fetchone()[0]
+
     def newest_ack(self) -> int | None:
         """Epoch ms of the newest acknowledgement, or None for an empty ledger."""
         return self._con.execute(
@@ -353,3 +358,9 @@ class SqliteLedger:
     def dequeue(self, identities: Sequence[str]) -> None:
         with self._write():
             self._con.executemany("DELETE FROM retries WHERE identity = ?", [(i,) for i in identities])
+
+
+def open_ledger(state_dir: str | Path, base_url: str, tenant_id: str, entity: str) -> Ledger:
+    """The ledger of one (API base URL + tenant, entity) under a state folder: the one place a
+    backend is chosen (SQLite files today; Postgres in issue 15)."""
+    return SqliteLedger.open(state_dir, base_url, tenant_id, entity)

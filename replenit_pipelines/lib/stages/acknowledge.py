@@ -1,42 +1,101 @@
-"""The acknowledge stage: what the API's answers mean for the window's records and rows.
+"""The acknowledge stage: what the API's answers mean for the window's records and rows, and the
+acknowledged-state ledger advanced as they come.
 
-Accepted records' rows count as delivered; rejected and failed ones become dead letters (with
-their payload and reasons). Today the outcome is recorded once, with the run (lib/stages/report.py);
-issue 11 makes this stage advance the acknowledged-state ledger after each accepted batch.
+During delivery, `on_accepted` (called by the client on its worker thread right after each 200)
+records the batch's identities and content hashes in the ledger, one fsync'd transaction per
+batch: a kill -9 loses at most the acknowledgements of the requests in flight. After delivery,
+`acknowledge` counts accepted records' rows as delivered, and rejected, failed and held ones as
+dead-lettered; it queues the rejected and failed records for later runs (lib/ledger/retries.py),
+gives each dead letter its attempts, first and last failure and last reason, restamps exact
+hashes and compacts the ledger.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
 
 from replenit_pipelines.lib.delivery import DeliveryReport
+from replenit_pipelines.lib.ledger import Ledger, failures_to_queue
 from replenit_pipelines.lib.stages.diff import Diff
 from replenit_pipelines.lib.stages.plan import Plan
 from replenit_pipelines.lib.validation.prepare import Prepared
 
 DEAD_LETTER_SCHEMA = pl.Schema({"record_id": pl.String(), "status": pl.String(), "reasons": pl.List(pl.String), "payload": pl.String()})
+# What the retry queue adds to a run's dead letters (null without a ledger).
+DEAD_LETTER_HISTORY = pl.Schema({"attempts": pl.Int64(), "first_failure": pl.Datetime("ms", "UTC"),
+                                 "last_failure": pl.Datetime("ms", "UTC"), "last_reason": pl.String()})
+HELD_REASON = ("held: the API rejected this same content before (see `replenit state --retries ENTITY`); "
+               "it is sent again when it changes, or by `replenit replay ENTITY` after a fix")
 
 
 @dataclass(frozen=True)
 class Acknowledged:
     rows_delivered: int
-    rows_dead_lettered: int
-    dead_letters: pl.DataFrame  # DEAD_LETTER_SCHEMA: one row per rejected or failed record
+    rows_dead_lettered: int  # rejected, failed and held records' rows
+    dead_letters: pl.DataFrame  # DEAD_LETTER_SCHEMA (+ DEAD_LETTER_HISTORY): one row per rejected, failed or held record
 
 
-def acknowledge(prepared: Prepared, changes: Diff, planned: Plan, report: DeliveryReport | None) -> Acknowledged:
-    if report is None:
-        return Acknowledged(0, 0, pl.DataFrame(schema=DEAD_LETTER_SCHEMA))
-    record_of = changes.to_send  # part index -> record index
+def on_accepted(ledger: Ledger | None, changes: Diff, run_id: str) -> Callable[[list[int]], None] | None:
+    """The client's callback: part indices of one accepted batch -> one ledger acknowledgement."""
+    if ledger is None:
+        return None
+    keys, hashes, exact = changes.keys, changes.hashes, changes.exact
+
+    def record(batch: list[int]) -> None:
+        ids = [i for i in batch if keys[i] is not None]  # a record without identity is never acknowledged
+        ledger.acknowledge([keys[i] for i in ids], [hashes[i] for i in ids],  # type: ignore[misc]
+                           run_id, [exact[i] for i in ids])  # type: ignore[misc]
+
+    return record
+
+
+def acknowledge(prepared: Prepared, changes: Diff, planned: Plan, report: DeliveryReport | None,
+                ledger: Ledger | None = None, run_id: str = "") -> Acknowledged:
     row_counts = prepared.records["__rows"]
-    accepted = [record_of[i] for i in report.accepted]
-    delivered = int(row_counts.gather(accepted).sum()) if accepted else 0
-    dead_idx = sorted(record_of[i] for i in set(report.rejected) | set(report.failed))
-    dead = int(row_counts.gather(dead_idx).sum()) if dead_idx else 0
-    keys, parts = prepared.records["__key"], planned.parts
-    rows = [
-        (keys[record_of[i]], "rejected", reasons, parts[i].decode()) for i, reasons in sorted(report.rejected.items())
-    ] + [
-        (keys[record_of[i]], "failed", [reason], parts[i].decode()) for i, reason in sorted(report.failed.items())
-    ]
-    return Acknowledged(delivered, dead, pl.DataFrame(rows, schema=DEAD_LETTER_SCHEMA, orient="row"))
+    record_of = changes.to_send  # part index -> record index
+    keys, parts = changes.keys, planned.parts
+    rows: list[tuple] = []
+    delivered = dead = 0
+    if report is not None:
+        accepted = [record_of[i] for i in report.accepted]
+        delivered = int(row_counts.gather(accepted).sum()) if accepted else 0
+        dead_idx = sorted(record_of[i] for i in set(report.rejected) | set(report.failed))
+        dead = int(row_counts.gather(dead_idx).sum()) if dead_idx else 0
+        rows = [(keys[i], "rejected", reasons, parts[i].decode()) for i, reasons in sorted(report.rejected.items())] + [
+            (keys[i], "failed", [reason], parts[i].decode()) for i, reason in sorted(report.failed.items())]
+    held = changes.held
+    if held.height:
+        dead += changes.rows_held
+        rows += [(k, "rejected", [HELD_REASON], p.decode()) for k, p in zip(held["__key"], changes.held_parts, strict=True)]
+    letters = pl.DataFrame(rows, schema=DEAD_LETTER_SCHEMA, orient="row")
+    if ledger is not None:
+        if report is not None:
+            queue_undelivered(ledger, changes, report, run_id)
+        if changes.restamp is not None and changes.restamp.height:
+            ledger.restamp(changes.restamp["identity"].to_list(), changes.restamp["exact"].to_list())
+        ledger.compact()
+        letters = with_history(letters, ledger)
+    return Acknowledged(delivered, dead, letters)
+
+
+def queue_undelivered(ledger: Ledger, changes: Diff, report: DeliveryReport, run_id: str) -> None:
+    """Rejected and failed records into the retry queue (a record without identity cannot be
+    matched later, and only stays a dead letter)."""
+    outcome = [(i, "rejected", "; ".join(r)) for i, r in report.rejected.items()] + [
+        (i, "failed", r) for i, r in report.failed.items()]
+    outcome = [o for o in outcome if changes.keys[o[0]] is not None]
+    if outcome:
+        ledger.queue_failures(failures_to_queue(
+            [changes.keys[i] for i, _, _ in outcome], [changes.parts[i] for i, _, _ in outcome],  # type: ignore[misc]
+            [changes.hashes[i] for i, _, _ in outcome], [s for _, s, _ in outcome], [r for _, _, r in outcome], run_id))  # type: ignore[misc]
+
+
+def with_history(letters: pl.DataFrame, ledger: Ledger) -> pl.DataFrame:
+    """Each dead letter with its retry-queue history: attempts, first and last failure, last reason."""
+    queued = ledger.queued().select(
+        pl.col("identity").alias("record_id"), "attempts",
+        pl.from_epoch("first_failure", time_unit="ms").dt.replace_time_zone("UTC").alias("first_failure"),
+        pl.from_epoch("last_failure", time_unit="ms").dt.replace_time_zone("UTC").alias("last_failure"),
+        "last_reason")
+    return letters.join(queued, on="record_id", how="left", maintain_order="left")

@@ -1,23 +1,69 @@
-"""The diff stage: which valid records Replenit does not hold yet.
+"""The diff stage: which valid records Replenit does not hold yet, against the acknowledged-state
+ledger (lib/ledger/). Each valid record is new, changed or unchanged; unchanged ones cost nothing
+and count as `rows_unchanged`. A record the API rejected (400) with this very content waits in the
+retry queue and is held (its rows count as dead-lettered) until its content changes or a replay.
+`full_refresh` sends everything anyway, and re-acknowledges it. Without a ledger (benches) every
+valid record is new.
 
-Today there is no acknowledged-state ledger, so every valid record is new and none is unchanged
-(issue 11 fills this stage: new / changed / unchanged against the ledger, `full_refresh`).
+Each record is serialized once, here: the payload the diff hashes is the payload the plan sends.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import polars as pl
+
+from replenit_pipelines.lib.contract.payload import serialize
+from replenit_pipelines.lib.ledger import Ledger, hold_unchanged_rejections
+from replenit_pipelines.lib.ledger import diff as ledger_diff
 from replenit_pipelines.lib.validation.prepare import Prepared
+
+_SEND_SCHEMA = {"__pos": pl.UInt32, "__key": pl.String, "__rows": pl.Int64, "hash": pl.Binary, "exact": pl.Binary}
 
 
 @dataclass(frozen=True)
 class Diff:
     to_send: list[int]  # indices into prepared.records, in order
-    rows_unchanged: int = 0  # rows of records Replenit already holds as they are
+    parts: list[bytes] = field(default_factory=list)  # the payloads of to_send, aligned
+    keys: list[str | None] = field(default_factory=list)  # the identities of to_send, aligned
+    hashes: list[bytes | None] = field(default_factory=list)  # content hashes of to_send (None: no ledger)
+    exact: list[bytes | None] = field(default_factory=list)  # exact-bytes hashes of to_send (None: no ledger)
+    held: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_SEND_SCHEMA))  # rejected before, same content
+    held_parts: list[bytes] = field(default_factory=list)  # the payloads of held, aligned
+    restamp: pl.DataFrame | None = None  # identity, exact: unchanged content in new bytes
+    records_new: int = 0
+    records_changed: int = 0
+    records_unchanged: int = 0  # not sent
+    records_refreshed: int = 0  # unchanged, sent anyway (full_refresh)
+    rows_unchanged: int = 0  # rows of the records not sent because Replenit holds them as they are
+    full_refresh: bool = False
 
     @property
-    def records_new(self) -> int:
-        return len(self.to_send)
+    def records_held(self) -> int:
+        return self.held.height
+
+    @property
+    def rows_held(self) -> int:
+        return int(self.held["__rows"].sum()) if self.held.height else 0
 
 
-def diff(prepared: Prepared) -> Diff:
-    return Diff(to_send=list(range(prepared.records_valid)))
+def nothing() -> Diff:
+    """The diff of a window held back by the quarantine gate: nothing to send."""
+    return Diff(to_send=[])
+
+
+def diff(prepared: Prepared, ledger: Ledger | None = None, full_refresh: bool = False) -> Diff:
+    records = prepared.records
+    parts = serialize(records) if records.height else []
+    if ledger is None:
+        return Diff(to_send=list(range(records.height)), parts=parts, keys=records["__key"].to_list(),
+                    hashes=[None] * len(parts), exact=[None] * len(parts), records_new=records.height)
+    d = ledger_diff(records, parts, ledger.lookup(records["__key"]), full_refresh)
+    send, held = hold_unchanged_rejections(d.send, ledger.queued(("rejected", "needs_attention")))
+    positions = send["__pos"].to_list()
+    return Diff(
+        to_send=positions, parts=[parts[i] for i in positions], keys=send["__key"].to_list(),
+        hashes=send["hash"].to_list(), exact=send["exact"].to_list(), held=held.select(list(_SEND_SCHEMA)).cast(_SEND_SCHEMA),  # type: ignore[arg-type]
+        held_parts=[parts[i] for i in held["__pos"].to_list()], restamp=d.restamp, records_new=d.records_new, records_changed=d.records_changed,
+        records_unchanged=d.records_unchanged, records_refreshed=d.records_refreshed, rows_unchanged=d.rows_unchanged,
+        full_refresh=full_refresh,
+    )

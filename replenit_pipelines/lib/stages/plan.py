@@ -1,10 +1,9 @@
-"""The plan stage: the records to send, serialized once (lib/contract/payload.py), cut into
-request bodies full by the entity's batch size unless the body limit cuts them short
-(lib/delivery/batching.py)."""
+"""The plan stage: the diff's records to send (serialized once, by the diff stage, with
+lib/contract/payload.py), cut into request bodies full by the entity's batch size unless the body
+limit cuts them short (lib/delivery/batching.py)."""
 
 from dataclasses import dataclass
 
-from replenit_pipelines.lib.contract.payload import serialize
 from replenit_pipelines.lib.delivery import ReplenitClient
 from replenit_pipelines.lib.stages.diff import Diff
 from replenit_pipelines.lib.validation.prepare import Prepared
@@ -18,8 +17,4 @@ class Plan:
 
 
 def plan(prepared: Prepared, changes: Diff, client: ReplenitClient) -> Plan:
-    records = prepared.records
-    if len(changes.to_send) != records.height:
-        records = records[changes.to_send]
-    parts = serialize(records)
-    return Plan(prepared.entity, parts, client.plan(prepared.entity, parts))
+    return Plan(prepared.entity, changes.parts, client.plan(prepared.entity, changes.parts))

@@ -7,12 +7,14 @@ dead-lettered + held back (valid rows not sent because the quarantine gate tripp
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from replenit_pipelines.lib.delivery import DeliveryReport
+from replenit_pipelines.lib.ledger import Ledger
 from replenit_pipelines.lib.stages.acknowledge import Acknowledged
 from replenit_pipelines.lib.stages.diff import Diff
+from replenit_pipelines.lib.stages.retry import Retried
 from replenit_pipelines.lib.sync.gate import GateDecision
 from replenit_pipelines.lib.sync.state import StateStore
 from replenit_pipelines.lib.validation.prepare import Prepared
@@ -37,6 +39,11 @@ class SyncResult:
     gate: GateDecision | None = None
     rows_without_window_value: int = 0  # in the whole source, read by no window (not part of rows_read)
     rows_unchanged: int = 0  # rows of records Replenit already holds (the diff stage)
+    diff: Diff | None = None
+    retried: Retried | None = None  # earlier runs' failures re-sent first (not part of rows_read)
+    ledger_size: int | None = None  # acknowledged identities of the entity at this scope (None: no ledger)
+    ledger_newest_ack: datetime | None = None
+    lookback: timedelta = timedelta(0)  # the run read [window_start - lookback, window_end)
 
     def counts(self) -> dict[str, int | float]:
         p, r = self.prepared, self.report
@@ -62,8 +69,27 @@ class SyncResult:
             "quota_wait_s": round(c.quota_wait_s, 3) if c else 0.0,
             "records_per_request": round(r.records_per_request, 1) if r else 0.0,
             "quarantine_share": round(self.quarantine_share, 4),
+            **self.ledger_counts(),
             "rows_without_window_value": self.rows_without_window_value,
+            "lookback_hours": round(self.lookback.total_seconds() / 3600, 3),
             "duration_s": round(self.duration_s, 3),
+        }
+
+    def ledger_counts(self) -> dict[str, int]:
+        """The diff's and the retry queue's counts: records, except rows_held (dead-lettered rows
+        of records held because the API rejected this same content before)."""
+        d, r = self.diff, self.retried
+        return {
+            "records_new": d.records_new if d else 0, "records_changed": d.records_changed if d else 0,
+            "records_unchanged": d.records_unchanged if d else 0, "records_refreshed": d.records_refreshed if d else 0,
+            "records_held": d.records_held if d else 0, "rows_held": d.rows_held if d else 0,
+            "records_retried": r.records_retried if r else 0,
+            "records_retry_accepted": r.records_retry_accepted if r else 0,
+            "records_retry_failed": r.records_retry_failed + r.records_retry_rejected if r else 0,
+            "records_needs_attention": r.records_needs_attention if r else 0,
+            "retry_requests": r.requests if r else 0,
+            "full_refresh": int(bool(d and d.full_refresh)),
+            "ledger_size": self.ledger_size if self.ledger_size is not None else 0,
         }
 
     def balanced(self) -> bool:
@@ -84,7 +110,8 @@ class Window:
 def report(
     window: Window, prepared: Prepared, decision: GateDecision, changes: Diff, delivery: DeliveryReport | None,
     acknowledged: Acknowledged, stop: Exception | None, rows_without_window_value: int, duration_s: float,
-    store: StateStore | None,
+    store: StateStore | None, retried: Retried | None = None, ledger: Ledger | None = None,
+    lookback: timedelta = timedelta(0),
 ) -> SyncResult:
     """The sync's result, recorded in the state store (quarantine, dead letters, the run's counts)."""
     result = SyncResult(
@@ -93,7 +120,9 @@ def report(
         rows_delivered=acknowledged.rows_delivered, rows_dead_lettered=acknowledged.rows_dead_lettered,
         rows_held_back=prepared.rows_valid if decision.held_back else 0, duration_s=duration_s,
         stop_error=str(stop) if stop else None, gate=decision, rows_without_window_value=rows_without_window_value,
-        rows_unchanged=changes.rows_unchanged,
+        rows_unchanged=changes.rows_unchanged, diff=changes, retried=retried,
+        ledger_size=ledger.size() if ledger is not None else None,
+        ledger_newest_ack=newest_ack(ledger), lookback=lookback,
     )
     if store is not None:
         outcome = ("stopped" if stop else "held_back" if decision.held_back
@@ -102,9 +131,14 @@ def report(
         store.record(window.run_id, window.partition_key, window.entity, prepared.quarantine, acknowledged.dead_letters, {
             "run_id": window.run_id, "partition_key": window.partition_key, "entity": window.entity,
             "window_start": window.start, "window_end": window.end, "outcome": outcome,
-            **{k: v for k, v in counts.items() if k.startswith("rows_")}, "requests": counts["requests"],
+            **{k: v for k, v in counts.items() if k.startswith("rows_")}, "requests": counts["requests"] + counts["retry_requests"],
         })
     return result
+
+
+def newest_ack(ledger: Ledger | None) -> datetime | None:
+    at = ledger.newest_ack() if ledger is not None else None
+    return datetime.fromtimestamp(at / 1000, UTC) if at is not None else None
 
 
 # --- what a run shows about itself (plain data; defs/translator.py makes Dagster metadata of it) ----

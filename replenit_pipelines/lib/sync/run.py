@@ -1,6 +1,7 @@
 """One sync of one entity over one time window, as the list of its stages (lib/stages/, drawn in
-docs/architecture.md): extract, map + validate (and the quarantine gate), diff, plan, deliver,
-acknowledge, report.
+docs/architecture.md): extract, map + validate (and the quarantine gate), retry (earlier runs'
+failures, before new work), diff (against the acknowledged-state ledger), plan, deliver
+(acknowledging each accepted batch in the ledger), acknowledge, report.
 
 Plain Python: the Dagster assets call this, the benches call it directly, and its accounting
 always closes: rows read = delivered + quarantined + superseded + unchanged + dead-lettered
@@ -10,16 +11,18 @@ always closes: rows read = delivered + quarantined + superseded + unchanged + de
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
-from replenit_pipelines.lib.delivery import BatchProgress, ReplenitClient
-from replenit_pipelines.lib.stages.acknowledge import DEAD_LETTER_SCHEMA, acknowledge
+from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient
+from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger
+from replenit_pipelines.lib.stages.acknowledge import DEAD_LETTER_SCHEMA, acknowledge, on_accepted
 from replenit_pipelines.lib.stages.deliver import deliver
-from replenit_pipelines.lib.stages.diff import Diff, diff
+from replenit_pipelines.lib.stages.diff import diff, nothing
 from replenit_pipelines.lib.stages.extract import extract
 from replenit_pipelines.lib.stages.plan import plan
 from replenit_pipelines.lib.stages.report import SyncResult, Window, report
+from replenit_pipelines.lib.stages.retry import drop_superseded, retry
 from replenit_pipelines.lib.stages.validate import gate, validate
 from replenit_pipelines.lib.sync.gate import GatePolicy
 from replenit_pipelines.lib.sync.state import StateStore
@@ -43,6 +46,10 @@ class SyncRequest:
     gate: GatePolicy = field(default_factory=GatePolicy)
     customer_priority: str = DEFAULT_CUSTOMER_PRIORITY
     progress: Callable[[BatchProgress], None] | None = None
+    ledger: Ledger | None = None  # None: no memory, every valid record is sent (benches)
+    full_refresh: bool = False  # send every valid record even if Replenit holds it, and re-acknowledge it
+    retry_max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    lookback: timedelta = timedelta(0)  # read [start - lookback, end): late rows of earlier partitions
 
 
 def sync_window(request: SyncRequest) -> SyncResult:
@@ -50,17 +57,27 @@ def sync_window(request: SyncRequest) -> SyncResult:
     mapping, store, policy = request.mapping, request.store, request.gate
     entity = mapping.entity
 
-    extracted = extract(mapping, request.warehouse, request.start, request.end)
+    extracted = extract(mapping, request.warehouse, request.start - request.lookback, request.end)
     prepared = validate(mapping, extracted.rows, request.customer_priority)
     history = store.recent_runs(entity, policy.baseline_runs, request.partition_key) if store and policy.mode == "baseline" else []
     decision = gate(policy, prepared, history)
-    changes = diff(prepared) if not decision.held_back else Diff(to_send=[])
+    ledger = request.ledger
+    retried, stop = retry(ledger, request.client, request.run_id,
+                          None if decision.held_back else prepared.records["__key"], request.retry_max_attempts,
+                          progress=request.progress)
+    changes = diff(prepared, ledger, request.full_refresh) if not decision.held_back else nothing()
+    drop_superseded(ledger, retried, changes.keys, changes.held["__key"].to_list())
     planned = plan(prepared, changes, request.client)
-    delivery, stop = deliver(request.client, planned, request.progress)
-    acknowledged = acknowledge(prepared, changes, planned, delivery)
+    if stop is None:
+        delivery, stop = deliver(request.client, planned, request.progress, on_accepted(ledger, changes, request.run_id))
+    else:  # the API refused the key or tenant while retrying: nothing of this window can be sent
+        delivery = DeliveryReport(entity=entity, records=len(planned.parts))
+        delivery.failed.update({i: f"not sent: {stop}" for i in range(len(planned.parts))})
+    acknowledged = acknowledge(prepared, changes, planned, delivery, ledger, request.run_id)
     result = report(
         Window(entity, request.partition_key, request.run_id, request.start, request.end), prepared, decision,
         changes, delivery, acknowledged, stop, extracted.rows_without_window_value, time.monotonic() - started, store,
+        retried, ledger, request.lookback,
     )
     if stop is not None:
         raise stop

@@ -2,7 +2,7 @@
 
 Queryable after the run (`duckdb state.duckdb "SELECT rule, count(*) FROM quarantine GROUP BY 1"`).
 Writes are serialised by a file lock, since DuckDB allows one writing process at a time. The
-acknowledged-state ledger of later waves lives here too.
+acknowledged-state ledger is not here: it is SQLite files beside it (lib/ledger/), written per batch.
 """
 
 from datetime import UTC, datetime
@@ -25,7 +25,23 @@ CREATE TABLE IF NOT EXISTS sync_runs (
     run_id VARCHAR, partition_key VARCHAR, entity VARCHAR, window_start TIMESTAMPTZ, window_end TIMESTAMPTZ,
     outcome VARCHAR, rows_read BIGINT, rows_delivered BIGINT, rows_quarantined BIGINT, rows_superseded BIGINT,
     rows_unchanged BIGINT, rows_dead_lettered BIGINT, rows_held_back BIGINT, requests BIGINT, finished_at TIMESTAMPTZ);
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS attempts BIGINT;
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS first_failure TIMESTAMPTZ;
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS last_failure TIMESTAMPTZ;
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS last_reason VARCHAR;
 """
+DEAD_LETTER_COLUMNS = ("run_id", "partition_key", "entity", "record_id", "status", "reasons", "payload", "recorded_at",
+                       "attempts", "first_failure", "last_failure", "last_reason")
+# Filled from the retry queue (lib/stages/acknowledge.py); null for pushes and runs without a ledger.
+_HISTORY: dict[str, pl.DataType] = {"attempts": pl.Int64(), "first_failure": pl.Datetime("us", "UTC"), "last_failure": pl.Datetime("us", "UTC"),
+            "last_reason": pl.String()}
+
+
+def _dead_letter_rows(dead_letters: pl.DataFrame, meta: list[pl.Expr], now: datetime) -> pl.DataFrame:
+    history = [pl.col(c).cast(t) if c in dead_letters.columns else pl.lit(None, dtype=t).alias(c) for c, t in _HISTORY.items()]
+    return dead_letters.select(*meta, "record_id", "status", "reasons", "payload", pl.lit(now).alias("recorded_at"), *history)
+
+_DEAD_LETTER_INSERT = f"INSERT INTO dead_letters ({', '.join(DEAD_LETTER_COLUMNS)}) SELECT * FROM d"  # noqa: S608 - fixed names
 
 
 class StateStore:
@@ -44,9 +60,8 @@ class StateStore:
         q = quarantine.select(
             pl.lit(run_id).alias("run_id"), pl.lit(partition_key).alias("partition_key"), pl.lit(entity).alias("entity"),
             "record_id", "source_row", "rule", "field", "value", pl.lit(now).alias("recorded_at"))
-        d = dead_letters.select(
-            pl.lit(run_id).alias("run_id"), pl.lit(partition_key).alias("partition_key"), pl.lit(entity).alias("entity"),
-            "record_id", "status", "reasons", "payload", pl.lit(now).alias("recorded_at"))
+        d = _dead_letter_rows(dead_letters, [pl.lit(run_id).alias("run_id"), pl.lit(partition_key).alias("partition_key"),
+                                             pl.lit(entity).alias("entity")], now)
         key = [run_id, partition_key, entity]
         with self._lock, duckdb.connect(str(self.path)) as con:
             con.execute("BEGIN")
@@ -55,7 +70,7 @@ class StateStore:
             con.register("q", q.to_arrow())
             con.execute("INSERT INTO quarantine SELECT * FROM q")
             con.register("d", d.to_arrow())
-            con.execute("INSERT INTO dead_letters SELECT * FROM d")
+            con.execute(_DEAD_LETTER_INSERT)
             cols = ["run_id", "partition_key", "entity", "window_start", "window_end", "outcome", "rows_read",
                     "rows_delivered", "rows_quarantined", "rows_superseded", "rows_unchanged", "rows_dead_lettered",
                     "rows_held_back", "requests"]
@@ -91,11 +106,11 @@ class StateStore:
         now = datetime.now(UTC)
         meta = [pl.lit(run_id).alias("run_id"), pl.lit(source).alias("partition_key"), pl.lit(entity).alias("entity")]
         q = quarantine.select(*meta, "record_id", "source_row", "rule", "field", "value", pl.lit(now).alias("recorded_at"))
-        d = dead_letters.select(*meta, "record_id", "status", "reasons", "payload", pl.lit(now).alias("recorded_at"))
+        d = _dead_letter_rows(dead_letters, meta, now)
         with self._lock, duckdb.connect(str(self.path)) as con:
             con.execute("BEGIN")
             con.register("q", q.to_arrow())
             con.execute("INSERT INTO quarantine SELECT * FROM q")
             con.register("d", d.to_arrow())
-            con.execute("INSERT INTO dead_letters SELECT * FROM d")
+            con.execute(_DEAD_LETTER_INSERT)
             con.execute("COMMIT")

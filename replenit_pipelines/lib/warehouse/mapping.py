@@ -85,6 +85,16 @@ class SourceSpec:
     path: str | None = None  # Parquet, CSV or NDJSON file or glob (relative to the mapping file)
     window_column: str = "updated_at"
     timezone: str = "UTC"  # for naive timestamps, in the window column and in mapped fields
+    lookback_hours: float | None = None  # how far before its partition a run reads; None: the entity's default
+
+
+# Late rows (issue 11): a run reads [partition start - lookback, partition end), so a row that lands
+# in the warehouse after its partition ran is still delivered by a later run; rows Replenit already
+# holds cost a read and a hash, not a request. Defaults (docs/operating.md says why): orders are
+# hourly and their lines arrive within hours of the order (payment and fulfilment loads); products are
+# hourly but catalogue feeds are loaded once a day; customers are daily and CRM exports can land a
+# day or more late.
+DEFAULT_LOOKBACK_HOURS = {"customers": 48.0, "orders": 6.0, "products": 24.0}
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,12 @@ class EntityMapping:
     children: tuple[FieldMapping, ...] = ()
     child_key: str | None = None  # a source column that identifies a child row (e.g. line_id)
     origin: str = "<python>"
+
+    @property
+    def lookback_hours(self) -> float:
+        """How far before its partition a run of this entity reads (the source's, or the default)."""
+        given = self.source.lookback_hours
+        return DEFAULT_LOOKBACK_HOURS[self.entity] if given is None else given
 
     @property
     def spec(self) -> EntitySpec:
@@ -196,10 +212,16 @@ def entity_mapping_from_dict(entity: str, raw: dict, origin: str = "<python>", t
     src = raw.get("source")
     if not isinstance(src, dict) or sum(k in src for k in ("table", "query", "path")) != 1:
         raise MappingError(f"{origin}: {entity}.source needs exactly one of table, query or path")
+    lookback = src.get("lookback_hours")
+    if lookback is not None and (isinstance(lookback, bool) or not isinstance(lookback, int | float) or lookback < 0):
+        raise MappingError(f"{origin}: {entity}.source.lookback_hours must be a number of hours, 0 or more "
+                           f"(e.g. lookback_hours: {DEFAULT_LOOKBACK_HOURS[entity]:g}), not {lookback!r}")
     source = SourceSpec(src.get("table"), src.get("query"), src.get("path"),
-                        src.get("window_column", "updated_at"), src.get("timezone", timezone))
+                        src.get("window_column", "updated_at"), src.get("timezone", timezone),
+                        float(lookback) if lookback is not None else None)
     if source.path and origin != "<python>" and not Path(source.path).is_absolute():
-        source = SourceSpec(None, None, str(Path(origin).parent / source.path), source.window_column, source.timezone)
+        source = SourceSpec(None, None, str(Path(origin).parent / source.path), source.window_column, source.timezone,
+                            source.lookback_hours)
     fields = _fields(spec, raw.get("fields"), origin)
     children: tuple[FieldMapping, ...] = ()
     child_key = None

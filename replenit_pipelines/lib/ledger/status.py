@@ -1,0 +1,74 @@
+"""What the ledgers under a state folder hold, for `replenit state`: per scope and entity, the
+ledger's size, newest acknowledgement, acknowledgements not yet compacted, and the retry queue by
+status with its oldest first failure. Read-only."""
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from replenit_pipelines.lib.ledger.store import RETRY_STATUSES, SqliteLedger
+
+STATUS_SCHEMA: dict[str, pl.DataType] = {
+    "scope": pl.String(), "entity": pl.String(), "ledger_size": pl.Int64(), "newest_ack": pl.Datetime("ms", "UTC"),
+    "age": pl.String(), "pending_compaction": pl.Int64(), **{s: pl.Int64() for s in RETRY_STATUSES},
+    "oldest_failure": pl.Datetime("ms", "UTC"),
+}
+
+
+def ledger_files(state_dir: str | Path) -> list[Path]:
+    return sorted((Path(state_dir) / "ledger").glob("*/*.sqlite"))
+
+
+def _meta(path: Path) -> dict[str, str]:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return dict(con.execute("SELECT key, value FROM meta").fetchall())
+    finally:
+        con.close()
+
+
+def open_file(path: Path) -> SqliteLedger:
+    meta = _meta(path)
+    return SqliteLedger(path, meta["scope"], meta["entity"])
+
+
+def _age(at: int | None, now: datetime) -> str:
+    if at is None:
+        return ""
+    seconds = int((now - datetime.fromtimestamp(at / 1000, UTC)).total_seconds())
+    days, rest = divmod(max(seconds, 0), 86_400)
+    return (f"{days}d " if days else "") + f"{rest // 3600}h {rest % 3600 // 60}m"
+
+
+def ledger_status(state_dir: str | Path, now: datetime | None = None) -> pl.DataFrame:
+    now = now or datetime.now(UTC)
+    rows = []
+    for path in ledger_files(state_dir):
+        with open_file(path) as ledger:
+            queued = ledger.queued()
+            newest = ledger.newest_ack()
+            by_status = {s: int((queued["status"] == s).sum()) for s in RETRY_STATUSES}
+            oldest = int(queued["first_failure"].min()) if queued.height else None  # type: ignore[arg-type]
+            rows.append({
+                "scope": ledger.scope, "entity": ledger.entity, "ledger_size": ledger.size(),
+                "newest_ack": datetime.fromtimestamp(newest / 1000, UTC) if newest is not None else None,
+                "age": _age(newest, now), "pending_compaction": ledger.pending_compaction(), **by_status,
+                "oldest_failure": datetime.fromtimestamp(oldest / 1000, UTC) if oldest is not None else None,
+            })
+    return pl.DataFrame(rows, schema=STATUS_SCHEMA)
+
+
+def retry_queue(state_dir: str | Path, entity: str) -> pl.DataFrame:
+    """Every scope's queue of `entity`: identity, status, attempts, first and last failure, last reason."""
+    frames = []
+    for path in ledger_files(state_dir):
+        if path.stem != entity:
+            continue
+        with open_file(path) as ledger:
+            frames.append(ledger.queued().select(
+                pl.lit(ledger.scope).alias("scope"), "identity", "status", "attempts",
+                pl.from_epoch("first_failure", time_unit="ms").dt.replace_time_zone("UTC"),
+                pl.from_epoch("last_failure", time_unit="ms").dt.replace_time_zone("UTC"), "last_reason"))
+    return pl.concat(frames) if frames else pl.DataFrame(schema={"scope": pl.String, "identity": pl.String})
