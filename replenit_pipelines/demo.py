@@ -124,9 +124,11 @@ def _print_run(store_path: Path, run_id: str, partition: str, success: bool) -> 
         print(f"    {partition}: run {run_id[:8]} {'ok' if success else 'FAILED'} (nothing recorded)")
         return
     rows = StateStore(store_path).query(
-        "SELECT entity, rows_read, rows_delivered, rows_quarantined, requests, outcome FROM sync_runs WHERE run_id = ?", [run_id])
-    parts = [f"{r['entity']} {r['rows_delivered']}/{r['rows_read']} rows delivered ({r['rows_quarantined']} quarantined, "
-             f"{r['requests']} request{'' if r['requests'] == 1 else 's'}{'' if r['outcome'] == 'delivered' else ', ' + r['outcome']})" for r in rows.iter_rows(named=True)]
+        "SELECT entity, rows_read, rows_delivered, rows_unchanged, rows_quarantined, requests, outcome FROM sync_runs "
+        "WHERE run_id = ?", [run_id])
+    parts = [f"{r['entity']} {r['rows_read']:,} rows read: {r['rows_delivered']:,} delivered, {r['rows_unchanged']:,} unchanged, "
+             f"{r['rows_quarantined']:,} quarantined; {r['requests']} request{'' if r['requests'] == 1 else 's'}"
+             f"{'' if r['outcome'] == 'delivered' else ', ' + r['outcome']}" for r in rows.iter_rows(named=True)]
     print(f"    {partition}: {'; '.join(parts) or 'nothing recorded'}{'' if success else '  <- run FAILED, see ./dev ui'}")
 
 
@@ -141,8 +143,9 @@ def _report(state_path: Path, url: str, tenant: str, wall: float, failed_runs: l
         "FROM sync_runs GROUP BY entity ORDER BY entity"
     )
     held = httpx.get(f"{url}/_sandbox/stats").json()
-    print(f"4/4 Done in {wall:.1f} s. Per entity (rows of the warehouse):")
-    # unchanged: rows of records Replenit already held (a lookback re-reads earlier hours; the ledger skips them)
+    print(f"4/4 Done in {wall:.1f} s. Per entity, summed over its runs. Each run reads its window plus a lookback "
+          "(customers 48 h, products 24 h, orders 6 h) for late rows: what Replenit already holds is 'unchanged' and "
+          "costs no request, and a bad row in the lookback is quarantined again by each run that reads it.")
     header = ["entity", "runs", "read", "delivered", "quarantined", "superseded", "unchanged", "dead_lettered", "held_back",
               "requests", "in sandbox"]
     rows = [[*r.values(), held["records"].get(tenant, {}).get(r["entity"], 0)] for r in per_entity.iter_rows(named=True)]
@@ -151,11 +154,12 @@ def _report(state_path: Path, url: str, tenant: str, wall: float, failed_runs: l
         print("    " + "  ".join(str(v).rjust(w) for v, w in zip(line, widths, strict=True)))
     print(f"    Sandbox: {held['requests']} requests, by status {json.dumps(held['requests_by_status'])}; "
           "'in sandbox' counts records (an order holds its lines, a product its variants).")
-    reasons = store.query("SELECT entity, rule, field, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY rows DESC LIMIT 8")
+    reasons = store.query("SELECT entity, rule, field, count(DISTINCT record_id) AS records FROM quarantine "
+                          "GROUP BY ALL ORDER BY records DESC LIMIT 8")
     if reasons.height:
-        print("    Top quarantine reasons:")
+        print("    Top quarantine reasons (distinct records):")
         for r in reasons.iter_rows(named=True):
-            print(f"      {r['entity']:<10} {r['rule']:<16} {r['field'] or '(record)':<28} {r['rows']}")
+            print(f"      {r['entity']:<10} {r['rule']:<16} {r['field'] or '(record)':<28} {r['records']}")
     if failed_runs:
         print(f"    Runs that did not materialize ({len(failed_runs)}): {', '.join(failed_runs)}")
     command = os.path.relpath(sys.argv[0]) if Path(sys.argv[0]).name == "replenit" else "replenit"
