@@ -122,11 +122,19 @@ def _failures(flat: pl.DataFrame, entity_schema: pa.DataFrameSchema, origin: str
 def _underivable_totals(flat: pl.DataFrame) -> pl.DataFrame:
     """Order lines without a Price where the order's TotalRevenue must be derived from its lines:
     a total summed over the other lines would be understated, and a missing one is stored by the
-    API as 1. One quarantine row per such line."""
+    API as 1. The order's total is its newest row's (as nest_records takes it), not each line's
+    own. One quarantine row per such line."""
     price, total = "OrderItems.Price", "TotalRevenue"
     no_price = pl.col(price).is_null() if price in flat.columns else pl.lit(True)
-    no_total = pl.col(total).is_null() if total in flat.columns else pl.lit(True)
-    return flat.filter(is_line(flat) & no_price & no_total).select(
+    candidates = flat.filter(is_line(flat) & no_price)
+    if candidates.height and total in flat.columns:
+        # Only the orders with a line without a price (few) are looked at for their total.
+        orders = flat.filter(pl.col("__key").is_in(candidates["__key"].unique().implode()))
+        record_totals = orders.group_by("__key").agg(
+            pl.col(total).sort_by("__ts", "__row", nulls_last=False).last().alias("__record_total"))
+        candidates = candidates.join(record_totals, on="__key", how="left", nulls_equal=True).filter(
+            pl.col("__record_total").is_null())
+    return candidates.select(
         pl.lit("total_underivable").alias("rule"), pl.lit(total).alias("field"),
         pl.format("line of product {} has no Price", pl.col("OrderItems.ProductId").fill_null("?")).alias("value")
         if "OrderItems.ProductId" in flat.columns else pl.lit("a line has no Price").alias("value"), "__row",
