@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from helpers import TS, run
+from helpers import CUSTOMER_MAPPING, TS, customer_rows, run
 
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 
@@ -39,3 +39,33 @@ def test_a_line_without_price_under_a_newest_known_total_is_sent_with_that_total
     assert p.quarantine.height == 0
     assert p.records.select("OrderId", "TotalRevenue").to_dicts() == [{"OrderId": "o9", "TotalRevenue": 100.0}]
 
+
+# 2. A CustomerId is one customer whatever its email: its newest row is its only version.
+
+def test_a_customer_whose_newest_email_is_invalid_is_quarantined_and_its_old_version_not_sent():
+    for priority in ("email", "customerid"):
+        p = run(CUSTOMER_MAPPING, [customer_rows(id="c1", email="old@example.com", updated_at=TS),
+                                   customer_rows(id="c1", email="new@example", updated_at=TS + timedelta(minutes=5))],
+                customer_priority=priority)
+        assert p.records.height == 0, priority
+        assert (p.rows_superseded, p.rows_quarantined) == (1, 1), priority
+        assert {(r["rule"], r["field"]) for r in p.quarantine.to_dicts()} == {("email", "Email")}, priority
+        assert _balanced(p)
+
+
+def test_a_customer_whose_email_changed_is_sent_once_with_the_new_email():
+    for priority in ("email", "customerid"):
+        p = run(CUSTOMER_MAPPING, [customer_rows(id="c1", email="old@example.com", updated_at=TS),
+                                   customer_rows(id="c1", email="new@example.com", updated_at=TS + timedelta(minutes=5))],
+                customer_priority=priority)
+        assert p.records.select("CustomerId", "Email").to_dicts() == [{"CustomerId": "c1", "Email": "new@example.com"}]
+        assert p.rows_superseded == 1 and _balanced(p)
+
+
+def test_the_id_pass_and_the_email_pass_both_supersede():
+    rows = [customer_rows(id="c1", email="a@example.com", updated_at=TS),
+            customer_rows(id="c1", email="b@example.com", updated_at=TS + timedelta(minutes=1)),
+            customer_rows(id="c2", email="b@example.com", updated_at=TS + timedelta(minutes=2))]
+    p = run(CUSTOMER_MAPPING, rows)
+    assert p.records.select("CustomerId", "Email").to_dicts() == [{"CustomerId": "c2", "Email": "b@example.com"}]
+    assert p.rows_superseded == 2 and _balanced(p)

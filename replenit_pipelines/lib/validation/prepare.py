@@ -150,6 +150,20 @@ def _split(flat: pl.DataFrame, failures: pl.DataFrame) -> tuple[pl.DataFrame, pl
     return flat.filter(in_bad_record), flat.filter(~in_bad_record)
 
 
+def _supersede(flat: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = None) -> tuple[pl.DataFrame, int]:
+    """Rows whose identity `ident` (non-null `present`, by default ident itself) is shared: all but
+    the newest (by the window column, then row) are superseded. (rows left, rows superseded)."""
+    present = ident if present is None else present
+    # Only the duplicated rows are sorted: most windows have few or none. Candidates by hash (5x
+    # faster than hashing strings into a set); a collision only adds a row that is_last_distinct
+    # below, on the real values, keeps.
+    duplicated = flat.filter(ident.hash().is_duplicated() & present.is_not_null())
+    if not duplicated.height:
+        return flat, 0
+    stale = duplicated.sort("__ts", "__row", nulls_last=False).filter(~ident.is_last_distinct()).get_column("__row")
+    return flat.filter(~pl.col("__row").is_in(stale.implode())), stale.len()
+
+
 def _derived_failures(records: pl.DataFrame, valid_rows: pl.DataFrame) -> pl.DataFrame | None:
     """Derived totals that are no valid number (a sum overflowing to inf, or wrapping below 0):
     one failure on the first row of each such order, or None when there are none."""
@@ -176,7 +190,7 @@ def prepare(
 ) -> Prepared:
     """One window's rows -> valid records and explained quarantine. `customer_priority` is the
     identifier the tenant matches customers by (`email` or `customerid`): duplicates are found,
-    and the newest kept, under that identity."""
+    and the newest kept, under that identity, after the newest row of each CustomerId is kept."""
     spec = mapping.spec
     customer_priority = check_customer_priority(customer_priority)
     targets = {f.target for f in mapping.all_fields}
@@ -189,8 +203,7 @@ def prepare(
     rows_read = raw.height
     flat, normalization = apply_mapping(mapping, raw, normalize_values, customer_priority)
 
-    # Duplicates within the window: the latest version of a record (or of a child) wins. Only the
-    # duplicated rows are sorted: most windows have few or none.
+    # Duplicates within the window: the latest version of a record (or of a child) wins.
     identity = ["__key"]
     if spec.children_field is not None:
         if mapping.child_key:
@@ -199,19 +212,13 @@ def prepare(
             child = spec.children_field
             assert child.children is not None
             identity += [c for c in (f"{child.name}.{n}" for n in child.children.identity_fields) if c in flat.columns]
-    ident = pl.col("__key") if len(identity) == 1 else pl.struct(identity)
-    # Candidates by hash (5x faster than hashing strings into a set); a collision only adds a row
-    # that is_last_distinct below, on the real values, keeps.
-    duplicated = flat.filter(ident.hash().is_duplicated() & pl.col("__key").is_not_null())
     rows_superseded = 0
-    if duplicated.height:
-        stale = (
-            duplicated.sort("__ts", "__row", nulls_last=False)
-            .filter(~ident.is_last_distinct())
-            .get_column("__row")
-        )
-        rows_superseded = stale.len()
-        flat = flat.filter(~pl.col("__row").is_in(stale.implode()))
+    if spec.name == "customers" and customer_priority != "customerid" and "CustomerId" in flat.columns:
+        # One CustomerId is one customer whatever its email: its newest row is its only version
+        # (an older email sent beside it would make two customers of one id). Then by the identity.
+        flat, rows_superseded = _supersede(flat, pl.col("CustomerId"))
+    flat, superseded = _supersede(flat, pl.col("__key") if len(identity) == 1 else pl.struct(identity), pl.col("__key"))
+    rows_superseded += superseded
 
     failures = _failures(flat, schema_for(spec), mapping.origin)
     if "__no_child" in flat.columns:
