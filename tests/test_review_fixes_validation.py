@@ -69,3 +69,47 @@ def test_the_id_pass_and_the_email_pass_both_supersede():
     p = run(CUSTOMER_MAPPING, rows)
     assert p.records.select("CustomerId", "Email").to_dicts() == [{"CustomerId": "c2", "Email": "b@example.com"}]
     assert p.rows_superseded == 2 and _balanced(p)
+
+
+# 3. Without OrderItems.key an order line has no identity: only exact duplicates supersede.
+
+NO_KEY_MAPPING = entity_mapping_from_dict("orders", {
+    "source": {"table": "order_lines", "window_column": "updated_at"},
+    "fields": {"OrderId": "order_id", "CustomerId": "customer_id", "Currency": "currency", "Status": "status"},
+    "OrderItems": {"fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}},
+})
+
+
+def _keyless(product, qty, price, minutes=0, order_id="o1", status="completed"):
+    return {"order_id": order_id, "customer_id": "c1", "currency": "EUR", "status": status, "product_id": product,
+            "qty": qty, "price": price, "updated_at": TS + timedelta(minutes=minutes)}
+
+
+def test_two_lines_of_one_product_without_a_key_are_both_sent():
+    p = run(NO_KEY_MAPPING, [_keyless("p1", 1, 10.0), _keyless("p1", 2, 5.0, minutes=1)])
+    assert p.rows_superseded == 0 and p.quarantine.height == 0
+    (order,) = p.records.to_dicts()
+    assert sorted((i["Quantity"], i["Price"]) for i in order["OrderItems"]) == [(1, 10.0), (2, 5.0)]
+    assert (order["TotalRevenue"], order["TotalQuantity"], order["UniqueQuantity"]) == (20.0, 3, 1)
+
+
+def test_an_exact_duplicate_line_without_a_key_is_superseded():
+    # The same line read twice (the order's status changed in between): one line, the newest status.
+    p = run(NO_KEY_MAPPING, [_keyless("p1", 1, 10.0, status="completed"), _keyless("p1", 1, 10.0, 1, status="refunded")])
+    assert p.rows_superseded == 1 and _balanced(p)
+    (order,) = p.records.to_dicts()
+    assert (len(order["OrderItems"]), order["TotalRevenue"], order["Status"]) == (1, 10.0, "refunded")
+
+
+def test_variants_without_a_key_are_versions_of_one_variant_by_variant_id():
+    rows = [{"product_id": "p1", "name": "Kettle", "variant_id": "v1", "price": 20.0, "currency": "EUR",
+             "url": None, "locale": None, "sku": sku, "updated_at": TS + timedelta(minutes=m)}
+            for sku, m in (("SKU-OLD", 0), ("SKU-NEW", 1))]
+    mapping = entity_mapping_from_dict("products", {
+        "source": {"table": "product_variants", "window_column": "updated_at"},
+        "fields": {"ProductId": "product_id", "ProductName": "name"},
+        "ProductVariants": {"fields": {"VariantId": "variant_id", "Sku": "sku", "SalePrice": "price", "Currency": "currency"}},
+    })
+    p = run(mapping, rows)
+    assert p.rows_superseded == 1 and _balanced(p)
+    assert [v["Sku"] for v in p.records.to_dicts()[0]["ProductVariants"]] == ["SKU-NEW"]

@@ -211,7 +211,10 @@ def prepare(
         else:
             child = spec.children_field
             assert child.children is not None
-            identity += [c for c in (f"{child.name}.{n}" for n in child.children.identity_fields) if c in flat.columns]
+            if child.children.identity_fields:
+                identity += [c for c in (f"{child.name}.{n}" for n in child.children.identity_fields) if c in flat.columns]
+            else:  # no identity: only exact duplicates (a version read twice) supersede one another
+                identity += [f.target for f in mapping.children]
     rows_superseded = 0
     if spec.name == "customers" and customer_priority != "customerid" and "CustomerId" in flat.columns:
         # One CustomerId is one customer whatever its email: its newest row is its only version
