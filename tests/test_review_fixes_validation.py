@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from helpers import CUSTOMER_MAPPING, TS, customer_rows, run
+from helpers import CUSTOMER_MAPPING, PRODUCT_MAPPING, TS, customer_rows, run
 
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 
@@ -113,3 +113,23 @@ def test_variants_without_a_key_are_versions_of_one_variant_by_variant_id():
     p = run(mapping, rows)
     assert p.rows_superseded == 1 and _balanced(p)
     assert [v["Sku"] for v in p.records.to_dicts()[0]["ProductVariants"]] == ["SKU-NEW"]
+
+
+# 4. An all-NULL child row beside other child rows is never dropped silently.
+
+def test_an_all_null_line_beside_other_lines_quarantines_its_order():
+    p = run(NO_KEY_MAPPING, [_keyless("p1", 1, 10.0, order_id="o7"), _keyless(None, None, None, order_id="o7"),
+                             _keyless(None, None, None, order_id="o8")])
+    assert p.records.select("OrderId", "OrderItems").to_dicts() == [{"OrderId": "o8", "OrderItems": []}]
+    assert {(r["record_id"], r["source_row"], r["rule"], r["field"]) for r in p.quarantine.to_dicts()} == {
+        ("o7", 1, "required", "OrderItems.ProductId")}
+    assert p.rows_quarantined == 2 and _balanced(p)
+
+
+def test_an_all_null_variant_beside_other_variants_quarantines_its_product():
+    rows = [{"product_id": "p1", "name": "Kettle", "variant_id": v, "price": price, "currency": cur, "url": None,
+             "locale": None, "updated_at": TS} for v, price, cur in (("v1", 20.0, "EUR"), (None, None, None))]
+    p = run(PRODUCT_MAPPING, rows)
+    assert p.records.height == 0
+    assert {(r["rule"], r["field"]) for r in p.quarantine.to_dicts()} == {("required", "ProductVariants.VariantId")}
+    assert p.rows_quarantined == 2 and _balanced(p)

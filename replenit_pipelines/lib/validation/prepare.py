@@ -6,7 +6,8 @@ only whole: an order with one bad line, or a product with one bad variant, is qu
 its rows. Nothing is dropped silently: rows read = rows valid + rows quarantined + rows superseded.
 
 A row whose child columns are all NULL (a left join that found no line or variant) is a parent
-with no child: it nests as an empty array and counts in the record's `__rows`.
+with no child: it nests as an empty array and counts in the record's `__rows`. Beside other child
+rows of its record it is no such thing, and is quarantined (`required` on the child's id).
 """
 
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import pandera.polars as pa
 import polars as pl
 
+from replenit_pipelines.lib.contract.entities import EntitySpec
 from replenit_pipelines.lib.contract.identity import (
     DEFAULT_CUSTOMER_PRIORITY,
     check_customer_priority,
@@ -141,6 +143,21 @@ def _underivable_totals(flat: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _stray_no_child(flat: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
+    """Rows with every child column NULL in a record that has other child rows: "no child" is
+    only true of a record without children. Such a row may be a left join's artefact or a line
+    whose data is lost; which, the rows cannot say, so it is never dropped silently: it fails
+    `required` on the child's id, and its record is quarantined whole."""
+    child = spec.children_field
+    assert child is not None and child.children is not None
+    id_field = next(f.name for f in child.children.fields if f.required)
+    stray = pl.col("__no_child") & pl.col("__key").is_not_null() & (~pl.col("__no_child")).any().over("__key")
+    return flat.filter(stray).select(
+        pl.lit("required").alias("rule"), pl.lit(f"{child.name}.{id_field}").alias("field"),
+        pl.lit(f"every {child.name} column is NULL, beside other {child.name}").alias("value"), "__row",
+    )
+
+
 def _split(flat: pl.DataFrame, failures: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(rows of records with any failure, rows of whole valid records)."""
     bad_rows = failures["__row"].unique()
@@ -231,6 +248,7 @@ def prepare(
             assert spec.children_field is not None  # only entities with children have __no_child
             prefix = f"{spec.children_field.name}."
             failures = failures.filter(~(pl.col("field").str.starts_with(prefix) & pl.col("__row").is_in(no_child_rows.implode())))
+            failures = pl.concat([failures, _stray_no_child(flat, spec).cast(failures.schema)])
     if spec.name == "orders":
         failures = pl.concat([failures, _underivable_totals(flat).cast(failures.schema)])
     quarantined_rows, valid_rows = _split(flat, failures)
