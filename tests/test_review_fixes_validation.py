@@ -2,7 +2,11 @@
 
 from datetime import timedelta
 
-from helpers import CUSTOMER_MAPPING, PRODUCT_MAPPING, TS, customer_rows, run
+import pytest
+from helpers import CUSTOMER_MAPPING, ORDER, PRODUCT, PRODUCT_MAPPING, TS, customer_rows, run
+
+from replenit_pipelines.lib.contract.entities import PRODUCT as PRODUCT_SPEC
+from replenit_pipelines.lib.contract.records import validate_record
 
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 
@@ -133,3 +137,41 @@ def test_an_all_null_variant_beside_other_variants_quarantines_its_product():
     assert p.records.height == 0
     assert {(r["rule"], r["field"]) for r in p.quarantine.to_dicts()} == {("required", "ProductVariants.VariantId")}
     assert p.rows_quarantined == 2 and _balanced(p)
+
+
+# 5. [assumed] Integers are the service's System.Int32: 2147483647 is the largest.
+
+@pytest.mark.parametrize("qty,ok", [(2147483647, True), (2147483648, False)])
+def test_the_sandbox_takes_an_int32_quantity_and_refuses_one_beyond(api, qty, ok):
+    r = api.post(f"/orders/{api.tenant_id}", json=[{**ORDER, "TotalQuantity": qty,
+                                                     "OrderItems": [{"ProductId": "p1", "Quantity": qty, "Price": 1.0}]}])
+    if ok:
+        assert r.status_code == 200, r.text
+    else:
+        errors = r.json()["errors"]
+        assert r.status_code == 400 and set(errors) == {"[0].TotalQuantity", "[0].OrderItems[0].Quantity"}
+        assert "System.Int32" in errors["[0].OrderItems[0].Quantity"][0]
+
+
+def test_validate_record_names_an_int32_overflow_as_range():
+    errors = validate_record(PRODUCT_SPEC, {**PRODUCT, "ProductVariants": [{"VariantId": "v1", "StockQuantity": 2**31}]}, 0)
+    assert [(e.path, e.code) for e in errors] == [("[0].ProductVariants[0].StockQuantity", "range")]
+
+
+@pytest.mark.parametrize("qty,ok", [(2147483647, True), (2147483648, False)])
+def test_the_pipeline_takes_an_int32_quantity_and_quarantines_one_beyond(qty, ok):
+    p = run(NO_KEY_MAPPING, [_keyless("p1", qty, 0.0)])
+    if ok:
+        assert p.quarantine.height == 0
+        assert p.records["TotalQuantity"].to_list() == [qty]
+    else:
+        assert p.records.height == 0
+        assert {(r["rule"], r["field"], r["value"]) for r in p.quarantine.to_dicts()} == {
+            ("range", "OrderItems.Quantity", str(qty))}
+
+
+def test_a_derived_total_quantity_beyond_int32_is_quarantined():
+    p = run(NO_KEY_MAPPING, [_keyless("p1", 2147483647, 0.0), _keyless("p2", 1, 0.0)])
+    assert p.records.height == 0
+    assert {(r["rule"], r["field"]) for r in p.quarantine.to_dicts()} == {("range", "TotalQuantity")}
+    assert _balanced(p)

@@ -12,7 +12,7 @@ from enum import Enum
 class Kind(str, Enum):
     STRING = "string"
     BOOL = "bool"
-    INT = "int"  # integer >= minimum
+    INT = "int"  # integer >= minimum, within a signed 32-bit integer (INT32_MIN..INT32_MAX)
     NUMBER = "number"  # finite number >= minimum
     TIMESTAMP = "timestamp"
     CURRENCY = "currency"
@@ -22,6 +22,12 @@ class Kind(str, Enum):
     URL = "url"
     STRING_LIST = "string_list"
     CHILDREN = "children"
+
+
+# [assumed] The service is .NET and binds integer fields to System.Int32: a JSON integer outside
+# these bounds fails with "could not be converted to System.Int32". Quarantined as rule `range`.
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandera.polars as pa
 import polars as pl
 
-from replenit_pipelines.lib.contract.entities import EntitySpec
+from replenit_pipelines.lib.contract.entities import INT32_MAX, EntitySpec
 from replenit_pipelines.lib.contract.identity import (
     DEFAULT_CUSTOMER_PRIORITY,
     check_customer_priority,
@@ -182,13 +182,14 @@ def _supersede(flat: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = Non
 
 
 def _derived_failures(records: pl.DataFrame, valid_rows: pl.DataFrame) -> pl.DataFrame | None:
-    """Derived totals that are no valid number (a sum overflowing to inf, or wrapping below 0):
+    """Derived totals that are no valid number (a sum overflowing to inf, wrapping below 0, or
+    beyond the service's Int32):
     one failure on the first row of each such order, or None when there are none."""
     checks = []
     if "TotalRevenue" in records.columns:
         checks.append(("finite", "TotalRevenue", ~pl.col("TotalRevenue").is_finite()))
     if "TotalQuantity" in records.columns:
-        checks.append(("range", "TotalQuantity", pl.col("TotalQuantity") < 0))
+        checks.append(("range", "TotalQuantity", ~pl.col("TotalQuantity").is_between(0, INT32_MAX)))
     frames = []
     for rule, name, bad in checks:
         keys = records.filter(bad.fill_null(False)).select("__key", pl.col(name).cast(pl.String).alias("value"))
