@@ -151,8 +151,11 @@ def _stray_no_child(flat: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
     child = spec.children_field
     assert child is not None and child.children is not None
     id_field = next(f.name for f in child.children.fields if f.required)
-    stray = pl.col("__no_child") & pl.col("__key").is_not_null() & (~pl.col("__no_child")).any().over("__key")
-    return flat.filter(stray).select(
+    # Only the records with a "no child" row (few) are grouped.
+    keys = flat.filter(pl.col("__no_child") & pl.col("__key").is_not_null())["__key"].unique()
+    records = flat.filter(pl.col("__key").is_in(keys.implode()))
+    stray = pl.col("__no_child") & (~pl.col("__no_child")).any().over("__key")
+    return records.filter(stray).select(
         pl.lit("required").alias("rule"), pl.lit(f"{child.name}.{id_field}").alias("field"),
         pl.lit(f"every {child.name} column is NULL, beside other {child.name}").alias("value"), "__row",
     )
@@ -167,18 +170,17 @@ def _split(flat: pl.DataFrame, failures: pl.DataFrame) -> tuple[pl.DataFrame, pl
     return flat.filter(in_bad_record), flat.filter(~in_bad_record)
 
 
-def _supersede(flat: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = None) -> tuple[pl.DataFrame, int]:
-    """Rows whose identity `ident` (non-null `present`, by default ident itself) is shared: all but
-    the newest (by the window column, then row) are superseded. (rows left, rows superseded)."""
+def _stale_rows(rows: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = None) -> pl.Series:
+    """`__row` of the rows whose identity `ident` (non-null `present`, by default ident itself) is
+    shared, all but the newest (by the window column, then row): the superseded ones."""
     present = ident if present is None else present
     # Only the duplicated rows are sorted: most windows have few or none. Candidates by hash (5x
     # faster than hashing strings into a set); a collision only adds a row that is_last_distinct
     # below, on the real values, keeps.
-    duplicated = flat.filter(ident.hash().is_duplicated() & present.is_not_null())
+    duplicated = rows.filter(ident.hash().is_duplicated() & present.is_not_null())
     if not duplicated.height:
-        return flat, 0
-    stale = duplicated.sort("__ts", "__row", nulls_last=False).filter(~ident.is_last_distinct()).get_column("__row")
-    return flat.filter(~pl.col("__row").is_in(stale.implode())), stale.len()
+        return pl.Series("__row", [], pl.UInt32)
+    return duplicated.sort("__ts", "__row", nulls_last=False).filter(~ident.is_last_distinct()).get_column("__row")
 
 
 def _derived_failures(records: pl.DataFrame, valid_rows: pl.DataFrame) -> pl.DataFrame | None:
@@ -233,13 +235,22 @@ def prepare(
                 identity += [c for c in (f"{child.name}.{n}" for n in child.children.identity_fields) if c in flat.columns]
             else:  # no identity: only exact duplicates (a version read twice) supersede one another
                 identity += [f.target for f in mapping.children]
-    rows_superseded = 0
-    if spec.name == "customers" and customer_priority != "customerid" and "CustomerId" in flat.columns:
+    # Stale rows are found over the identity columns only, and flat is filtered once.
+    ident = pl.col("__key") if len(identity) == 1 else pl.struct(identity)
+    by_id = spec.name == "customers" and customer_priority != "customerid" and "CustomerId" in flat.columns
+    narrow = flat.select(list(dict.fromkeys(["__row", "__ts", *identity, *(["CustomerId"] if by_id else [])])))
+    stale = []
+    if by_id:
         # One CustomerId is one customer whatever its email: its newest row is its only version
         # (an older email sent beside it would make two customers of one id). Then by the identity.
-        flat, rows_superseded = _supersede(flat, pl.col("CustomerId"))
-    flat, superseded = _supersede(flat, pl.col("__key") if len(identity) == 1 else pl.struct(identity), pl.col("__key"))
-    rows_superseded += superseded
+        stale.append(_stale_rows(narrow, pl.col("CustomerId")))
+        if stale[0].len():
+            narrow = narrow.filter(~pl.col("__row").is_in(stale[0].implode()))
+    stale.append(_stale_rows(narrow, ident, pl.col("__key")))
+    all_stale = pl.concat(stale)
+    rows_superseded = all_stale.len()
+    if rows_superseded:
+        flat = flat.filter(~pl.col("__row").is_in(all_stale.implode()))
 
     failures = _failures(flat, schema_for(spec), mapping.origin)
     if "__no_child" in flat.columns:
