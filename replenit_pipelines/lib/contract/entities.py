@@ -12,7 +12,7 @@ from enum import Enum
 class Kind(str, Enum):
     STRING = "string"
     BOOL = "bool"
-    INT = "int"  # integer >= minimum
+    INT = "int"  # integer >= minimum, within a signed 32-bit integer (INT32_MIN..INT32_MAX)
     NUMBER = "number"  # finite number >= minimum
     TIMESTAMP = "timestamp"
     CURRENCY = "currency"
@@ -22,6 +22,12 @@ class Kind(str, Enum):
     URL = "url"
     STRING_LIST = "string_list"
     CHILDREN = "children"
+
+
+# [assumed] The service is .NET and binds integer fields to System.Int32: a JSON integer outside
+# these bounds fails with "could not be converted to System.Int32". Quarantined as rule `range`.
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,10 @@ class EntitySpec:
     # Fields the pipeline computes from the children when the warehouse does not give them
     # (name -> how), so they are never sent missing (lib/validation/prepare.py computes them).
     derived: dict[str, str] = field(default_factory=dict)
-    # A child's identity within its parent: the fields two versions of one line or variant share
-    # (the newest version wins when a window holds both), when the mapping names no child key.
+    # A child's identity within its parent: the fields two versions of one variant share (the
+    # newest version wins when a window holds both), when the mapping names no child key. Empty:
+    # the API gives the child no identity (an order line), so only rows equal in every mapped
+    # child field are versions of one child; distinct lines of one product are never merged.
     identity_fields: tuple[str, ...] = ()
 
     def field(self, name: str) -> FieldSpec:
@@ -96,7 +104,6 @@ CUSTOMER = EntitySpec(
 
 ORDER_ITEM = EntitySpec(
     name="OrderItems",
-    identity_fields=("VariantId", "ProductId", "Sku"),
     fields=(
         _s("ProductId", 100, required=True),
         _s("VariantId", 100),
@@ -140,7 +147,7 @@ ORDER = EntitySpec(
 PRODUCT_VARIANT = EntitySpec(
     name="ProductVariants",
     key_field="VariantId",
-    identity_fields=("VariantId", "Sku"),
+    identity_fields=("VariantId",),
     fields=(
         _s("VariantId", 100, required=True),
         _s("Sku", 100),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from replenit_pipelines.lib.contract import formats
-from replenit_pipelines.lib.contract.entities import EntitySpec, FieldSpec, Kind
+from replenit_pipelines.lib.contract.entities import INT32_MAX, INT32_MIN, EntitySpec, FieldSpec, Kind
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,8 @@ def _compile_field(spec: FieldSpec) -> Check:
         def check_number(value: Any, path: str) -> list[RecordError]:
             if integer and type(value) is not int:
                 return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.Int32.")]
+            if integer and not INT32_MIN <= value <= INT32_MAX:
+                return [RecordError(path, "range", f"The JSON value of {name} could not be converted to System.Int32.")]
             if not formats.is_finite_number(value):
                 return [RecordError(path, "finite" if isinstance(value, float) else "type", f"The field {name} must be a finite number.")]
             if minimum is not None and value < minimum:

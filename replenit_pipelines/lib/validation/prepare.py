@@ -6,7 +6,8 @@ only whole: an order with one bad line, or a product with one bad variant, is qu
 its rows. Nothing is dropped silently: rows read = rows valid + rows quarantined + rows superseded.
 
 A row whose child columns are all NULL (a left join that found no line or variant) is a parent
-with no child: it nests as an empty array and counts in the record's `__rows`.
+with no child: it nests as an empty array and counts in the record's `__rows`. Beside other child
+rows of its record it is no such thing, and is quarantined (`required` on the child's id).
 """
 
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import pandera.polars as pa
 import polars as pl
 
+from replenit_pipelines.lib.contract.entities import INT32_MAX, EntitySpec
 from replenit_pipelines.lib.contract.identity import (
     DEFAULT_CUSTOMER_PRIORITY,
     check_customer_priority,
@@ -122,14 +124,40 @@ def _failures(flat: pl.DataFrame, entity_schema: pa.DataFrameSchema, origin: str
 def _underivable_totals(flat: pl.DataFrame) -> pl.DataFrame:
     """Order lines without a Price where the order's TotalRevenue must be derived from its lines:
     a total summed over the other lines would be understated, and a missing one is stored by the
-    API as 1. One quarantine row per such line."""
+    API as 1. The order's total is its newest row's (as nest_records takes it), not each line's
+    own. One quarantine row per such line."""
     price, total = "OrderItems.Price", "TotalRevenue"
     no_price = pl.col(price).is_null() if price in flat.columns else pl.lit(True)
-    no_total = pl.col(total).is_null() if total in flat.columns else pl.lit(True)
-    return flat.filter(is_line(flat) & no_price & no_total).select(
+    candidates = flat.filter(is_line(flat) & no_price)
+    if candidates.height and total in flat.columns:
+        # Only the orders with a line without a price (few) are looked at for their total.
+        orders = flat.filter(pl.col("__key").is_in(candidates["__key"].unique().implode()))
+        record_totals = orders.group_by("__key").agg(
+            pl.col(total).sort_by("__ts", "__row", nulls_last=False).last().alias("__record_total"))
+        candidates = candidates.join(record_totals, on="__key", how="left", nulls_equal=True).filter(
+            pl.col("__record_total").is_null())
+    return candidates.select(
         pl.lit("total_underivable").alias("rule"), pl.lit(total).alias("field"),
         pl.format("line of product {} has no Price", pl.col("OrderItems.ProductId").fill_null("?")).alias("value")
         if "OrderItems.ProductId" in flat.columns else pl.lit("a line has no Price").alias("value"), "__row",
+    )
+
+
+def _stray_no_child(flat: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
+    """Rows with every child column NULL in a record that has other child rows: "no child" is
+    only true of a record without children. Such a row may be a left join's artefact or a line
+    whose data is lost; which, the rows cannot say, so it is never dropped silently: it fails
+    `required` on the child's id, and its record is quarantined whole."""
+    child = spec.children_field
+    assert child is not None and child.children is not None
+    id_field = next(f.name for f in child.children.fields if f.required)
+    # Only the records with a "no child" row (few) are grouped.
+    keys = flat.filter(pl.col("__no_child") & pl.col("__key").is_not_null())["__key"].unique()
+    records = flat.filter(pl.col("__key").is_in(keys.implode()))
+    stray = pl.col("__no_child") & (~pl.col("__no_child")).any().over("__key")
+    return records.filter(stray).select(
+        pl.lit("required").alias("rule"), pl.lit(f"{child.name}.{id_field}").alias("field"),
+        pl.lit(f"every {child.name} column is NULL, beside other {child.name}").alias("value"), "__row",
     )
 
 
@@ -142,14 +170,28 @@ def _split(flat: pl.DataFrame, failures: pl.DataFrame) -> tuple[pl.DataFrame, pl
     return flat.filter(in_bad_record), flat.filter(~in_bad_record)
 
 
+def _stale_rows(rows: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = None) -> pl.Series:
+    """`__row` of the rows whose identity `ident` (non-null `present`, by default ident itself) is
+    shared, all but the newest (by the window column, then row): the superseded ones."""
+    present = ident if present is None else present
+    # Only the duplicated rows are sorted: most windows have few or none. Candidates by hash (5x
+    # faster than hashing strings into a set); a collision only adds a row that is_last_distinct
+    # below, on the real values, keeps.
+    duplicated = rows.filter(ident.hash().is_duplicated() & present.is_not_null())
+    if not duplicated.height:
+        return pl.Series("__row", [], pl.UInt32)
+    return duplicated.sort("__ts", "__row", nulls_last=False).filter(~ident.is_last_distinct()).get_column("__row")
+
+
 def _derived_failures(records: pl.DataFrame, valid_rows: pl.DataFrame) -> pl.DataFrame | None:
-    """Derived totals that are no valid number (a sum overflowing to inf, or wrapping below 0):
+    """Derived totals that are no valid number (a sum overflowing to inf, wrapping below 0, or
+    beyond the service's Int32):
     one failure on the first row of each such order, or None when there are none."""
     checks = []
     if "TotalRevenue" in records.columns:
         checks.append(("finite", "TotalRevenue", ~pl.col("TotalRevenue").is_finite()))
     if "TotalQuantity" in records.columns:
-        checks.append(("range", "TotalQuantity", pl.col("TotalQuantity") < 0))
+        checks.append(("range", "TotalQuantity", ~pl.col("TotalQuantity").is_between(0, INT32_MAX)))
     frames = []
     for rule, name, bad in checks:
         keys = records.filter(bad.fill_null(False)).select("__key", pl.col(name).cast(pl.String).alias("value"))
@@ -168,7 +210,7 @@ def prepare(
 ) -> Prepared:
     """One window's rows -> valid records and explained quarantine. `customer_priority` is the
     identifier the tenant matches customers by (`email` or `customerid`): duplicates are found,
-    and the newest kept, under that identity."""
+    and the newest kept, under that identity, after the newest row of each CustomerId is kept."""
     spec = mapping.spec
     customer_priority = check_customer_priority(customer_priority)
     targets = {f.target for f in mapping.all_fields}
@@ -181,8 +223,7 @@ def prepare(
     rows_read = raw.height
     flat, normalization = apply_mapping(mapping, raw, normalize_values, customer_priority)
 
-    # Duplicates within the window: the latest version of a record (or of a child) wins. Only the
-    # duplicated rows are sorted: most windows have few or none.
+    # Duplicates within the window: the latest version of a record (or of a child) wins.
     identity = ["__key"]
     if spec.children_field is not None:
         if mapping.child_key:
@@ -190,20 +231,26 @@ def prepare(
         else:
             child = spec.children_field
             assert child.children is not None
-            identity += [c for c in (f"{child.name}.{n}" for n in child.children.identity_fields) if c in flat.columns]
+            if child.children.identity_fields:
+                identity += [c for c in (f"{child.name}.{n}" for n in child.children.identity_fields) if c in flat.columns]
+            else:  # no identity: only exact duplicates (a version read twice) supersede one another
+                identity += [f.target for f in mapping.children]
+    # Stale rows are found over the identity columns only, and flat is filtered once.
     ident = pl.col("__key") if len(identity) == 1 else pl.struct(identity)
-    # Candidates by hash (5x faster than hashing strings into a set); a collision only adds a row
-    # that is_last_distinct below, on the real values, keeps.
-    duplicated = flat.filter(ident.hash().is_duplicated() & pl.col("__key").is_not_null())
-    rows_superseded = 0
-    if duplicated.height:
-        stale = (
-            duplicated.sort("__ts", "__row", nulls_last=False)
-            .filter(~ident.is_last_distinct())
-            .get_column("__row")
-        )
-        rows_superseded = stale.len()
-        flat = flat.filter(~pl.col("__row").is_in(stale.implode()))
+    by_id = spec.name == "customers" and customer_priority != "customerid" and "CustomerId" in flat.columns
+    narrow = flat.select(list(dict.fromkeys(["__row", "__ts", *identity, *(["CustomerId"] if by_id else [])])))
+    stale = []
+    if by_id:
+        # One CustomerId is one customer whatever its email: its newest row is its only version
+        # (an older email sent beside it would make two customers of one id). Then by the identity.
+        stale.append(_stale_rows(narrow, pl.col("CustomerId")))
+        if stale[0].len():
+            narrow = narrow.filter(~pl.col("__row").is_in(stale[0].implode()))
+    stale.append(_stale_rows(narrow, ident, pl.col("__key")))
+    all_stale = pl.concat(stale)
+    rows_superseded = all_stale.len()
+    if rows_superseded:
+        flat = flat.filter(~pl.col("__row").is_in(all_stale.implode()))
 
     failures = _failures(flat, schema_for(spec), mapping.origin)
     if "__no_child" in flat.columns:
@@ -213,6 +260,7 @@ def prepare(
             assert spec.children_field is not None  # only entities with children have __no_child
             prefix = f"{spec.children_field.name}."
             failures = failures.filter(~(pl.col("field").str.starts_with(prefix) & pl.col("__row").is_in(no_child_rows.implode())))
+            failures = pl.concat([failures, _stray_no_child(flat, spec).cast(failures.schema)])
     if spec.name == "orders":
         failures = pl.concat([failures, _underivable_totals(flat).cast(failures.schema)])
     quarantined_rows, valid_rows = _split(flat, failures)

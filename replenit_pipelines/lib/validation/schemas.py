@@ -8,7 +8,7 @@ import pandera.polars as pa
 import polars as pl
 
 from replenit_pipelines.lib.contract import formats
-from replenit_pipelines.lib.contract.entities import EntitySpec, FieldSpec, Kind
+from replenit_pipelines.lib.contract.entities import INT32_MAX, INT32_MIN, EntitySpec, FieldSpec, Kind
 from replenit_pipelines.lib.validation.normalize import DTYPES, STRING_KINDS, flat_fields
 
 # The formats as Polars regexes (Rust syntax: no lookarounds, which the patterns do not use).
@@ -85,7 +85,11 @@ def _column(f: FieldSpec, required: bool) -> pa.Column:
         dtype = DTYPES[f.kind]
         if f.kind is Kind.NUMBER:
             checks.append(_expr_check("finite", lambda c: c.is_finite()))
-        if f.minimum is not None:
+        if f.kind is Kind.INT:
+            # The service's integers are Int32 (entities.INT32_MAX): one range check for both bounds.
+            low_int = max(INT32_MIN, f.minimum) if f.minimum is not None else INT32_MIN
+            checks.append(_expr_check("range", lambda c: c.is_between(low_int, INT32_MAX)))
+        elif f.minimum is not None:
             low = f.minimum
             checks.append(_expr_check("range", lambda c: c >= low))
     return pa.Column(dtype, nullable=not required, checks=checks, required=False)
