@@ -44,3 +44,32 @@ def test_rerunning_an_older_window_of_a_versioned_customers_table_keeps_the_newe
         assert result.balanced(), result.counts()
     stored = [r["record"] for r in records_in_sandbox(sandbox, client.tenant, "customers").values()]
     assert [r["Name"] for r in stored] == ["Ada (D2)"]
+
+
+# --- 2: rows_without_window_value counts only rows no window reads --------------------------------
+
+@pytest.mark.parametrize("kind", ["table", "query", "path"])
+def test_a_null_window_row_of_a_record_read_whole_is_not_counted_as_never_read(kind, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE order_lines (order_id VARCHAR, line_id INT, customer_id VARCHAR, currency VARCHAR, "
+                    "product_id VARCHAR, qty INT, price DOUBLE, updated_at TIMESTAMPTZ)")
+        con.executemany("INSERT INTO order_lines VALUES (?, ?, 'c1', 'EUR', ?, 1, 2.0, ?)", [
+            ("o1", 1, "p1", D1 + timedelta(hours=12)),
+            ("o1", 2, "p2", None),  # read with o1's other line: not "never read"
+            ("o2", 1, "p1", None),  # o2 has no row with a window value: never read
+            ("o2", 2, "p2", None),
+            (None, 1, "p3", None),  # no key: never read
+        ])
+        con.execute(f"COPY order_lines TO '{tmp_path / 'order_lines.parquet'}' (FORMAT parquet)")
+    source = {"table": {"table": "order_lines"}, "query": {"query": "SELECT * FROM order_lines"},
+              "path": {"path": str(tmp_path / "order_lines.parquet")}}[kind]
+    mapping = entity_mapping_from_dict("orders", {
+        "source": {**source, "window_column": "updated_at"},
+        "fields": {"OrderId": "order_id", "CustomerId": "customer_id", "Currency": "currency"},
+        "OrderItems": {"key": "line_id", "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}}})
+    wh = Warehouse(db)
+    if kind != "query":  # (a query without $start/$end reads every row in every window)
+        read = wh.read(mapping, D1, D1 + DAY)
+        assert sorted(read["line_id"]) == [1, 2] and set(read["order_id"]) == {"o1"}
+    assert wh.rows_without_window_value(mapping) == 3

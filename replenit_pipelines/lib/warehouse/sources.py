@@ -253,15 +253,30 @@ class Warehouse:
                                f"{str(exc).splitlines()[0]}; fix source.query") from None
 
     def rows_without_window_value(self, mapping: EntityMapping) -> int:
-        """Rows whose window column is NULL: no window ever reads them. For a query source, the
+        """Rows whose window column is NULL and that no window reads: with a record key, a row is
+        read with its record when another row of the record has a window value, so only rows whose
+        key is NULL or whose record has no row with a window value count. For a query source, the
         rows its query returns over all time (a query that filters on the column returns none)."""
         src = mapping.source
+        key = read_key_column(mapping)
         if src.path:
-            return int(self._scan(src).filter(pl.col(src.window_column).is_null()).select(pl.len()).collect().item())
+            lf = self._scan(src)
+            unread = lf.filter(pl.col(src.window_column).is_null())
+            if key is not None:
+                seen = lf.filter(pl.col(src.window_column).is_not_null() & pl.col(key).is_not_null()).select(key).unique()
+                unread = unread.join(seen, on=key, how="anti", nulls_equal=False)
+            return int(unread.select(pl.len()).collect().item())
         col = _quote(src.window_column)
+        if src.table:
+            rows, params = _quote(src.table), None
+        else:
+            rows, params = f"(\n{_query_text(src)}\n)", self._params(src, *_ALL_TIME)
+        if key is None:
+            sql = f"SELECT count(*) FROM {rows} WHERE {col} IS NULL"  # noqa: S608 - identifiers quoted, values bound
+        else:
+            k = _quote(key)
+            sql = (f"WITH replenit_rows AS MATERIALIZED (SELECT * FROM {rows}) "  # noqa: S608 - identifiers quoted, values bound
+                   f"SELECT count(*) FROM replenit_rows WHERE {col} IS NULL AND ({k} IS NULL OR {k} NOT IN "
+                   f"(SELECT {k} FROM replenit_rows WHERE {col} IS NOT NULL AND {k} IS NOT NULL))")
         with self._connect() as con:
-            if src.table:
-                sql, params = f"SELECT count(*) FROM {_quote(src.table)} WHERE {col} IS NULL", None  # noqa: S608
-            else:
-                sql, params = f"SELECT count(*) FROM (\n{_query_text(src)}\n) WHERE {col} IS NULL", self._params(src, *_ALL_TIME)  # noqa: S608
             return int(con.sql(sql, params=params).fetchall()[0][0])
