@@ -90,7 +90,7 @@ def test_nan_and_infinity_are_refused_before_sending_with_record_and_field(push_
         tenant_id = push_env(sb)
         path = tmp_path / "orders.ndjson"
         order = {"OrderId": "ok", "CustomerId": "c1", "Currency": "EUR", "OrderDate": "2026-11-26T12:00:00Z",
-                 "OrderItems": [{"ProductId": "p1", "Quantity": 1, "Price": 9.5}]}
+                 "TotalRevenue": 9.5, "OrderItems": [{"ProductId": "p1", "Quantity": 1, "Price": 9.5}]}
         nan_total = {**order, "OrderId": "nan-total", "TotalRevenue": math.nan}
         inf_price = {**order, "OrderId": "inf-price", "OrderItems": [{"ProductId": "p1", "Quantity": 1, "Price": math.inf}]}
         minus_inf = {**order, "OrderId": "minus-inf", "Note": -math.inf}  # a field the contract does not know

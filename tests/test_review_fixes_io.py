@@ -1,9 +1,14 @@
 """Review fixes on the warehouse reader and `replenit push` (each test failed before its fix)."""
 
+import json
+import math
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
+
+from replenit_pipelines import cli
+from replenit_pipelines.lib.sandbox import Sandbox
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
@@ -73,3 +78,54 @@ def test_a_null_window_row_of_a_record_read_whole_is_not_counted_as_never_read(k
         read = wh.read(mapping, D1, D1 + DAY)
         assert sorted(read["line_id"]) == [1, 2] and set(read["order_id"]) == {"o1"}
     assert wh.rows_without_window_value(mapping) == 3
+
+
+# --- replenit push ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def push_env(monkeypatch, tmp_path):
+    """The CLI pointed at a sandbox tenant; the state folder is the test's own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REPLENIT_CUSTOMER_PRIORITY", raising=False)
+
+    def use(sb: Sandbox) -> str:
+        tenant_id, key = sb.add_tenant()
+        monkeypatch.setenv("REPLENIT_BASE_URL", sb.url)
+        monkeypatch.setenv("REPLENIT_TENANT_ID", tenant_id)
+        monkeypatch.setenv("REPLENIT_API_KEY", key)
+        monkeypatch.setenv("REPLENIT_STATE_DIR", str(tmp_path / "state"))
+        return tenant_id
+
+    return use
+
+
+def push_records(capsys, tmp_path, entity: str, records: list, text: str | None = None) -> tuple[int, dict]:
+    path = tmp_path / f"{entity}.ndjson"
+    path.write_text(text if text is not None else "\n".join(json.dumps(r) for r in records))
+    code = cli.main(["push", entity, str(path), "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+ORDER = {"OrderId": "o-ok", "CustomerId": "c1", "Currency": "EUR", "OrderDate": "2026-11-26T12:00:00Z",
+         "TotalRevenue": 9.5, "OrderItems": [{"ProductId": "p1", "Quantity": 1, "Price": 9.5}]}
+
+
+# --- 3: an order without TotalRevenue is refused (the API would store revenue 1) -------------------
+
+def test_push_refuses_an_order_without_total_revenue_and_never_suggests_leaving_it_out(
+        push_env, capsys, tmp_path, records_in_sandbox):
+    no_total = {k: v for k, v in ORDER.items() if k != "TotalRevenue"} | {"OrderId": "o-none"}
+    null_total = {**ORDER, "OrderId": "o-null", "TotalRevenue": None}
+    nan_total = {**ORDER, "OrderId": "o-nan", "TotalRevenue": math.nan}
+    with Sandbox(limits=[]) as sb:
+        tenant_id = push_env(sb)
+        code, summary = push_records(capsys, tmp_path, "orders", [ORDER, no_total, null_total, nan_total])
+        stored = records_in_sandbox(sb, tenant_id, "orders")
+    assert code == 1 and set(stored) == {"o-ok"}
+    refused = {r["id"]: r["reasons"] for r in summary["not_accepted"]}
+    assert set(refused) == {"o-none", "o-null", "o-nan"}
+    for rid in ("o-none", "o-null"):
+        assert len(refused[rid]) == 1 and refused[rid][0].startswith("TotalRevenue: missing")
+        assert "revenue 1" in refused[rid][0]
+    assert refused["o-nan"][0].startswith("TotalRevenue: not a finite number")
+    assert not any("leave the field out" in r for reasons in refused.values() for r in reasons)

@@ -9,7 +9,8 @@ Two passes over the file, so that memory does not grow with it:
    in any order and an older version could otherwise win. The others are counted as superseded.
 2. **Send**: parse again, record by record; refuse locally what the API would refuse (the
    contract's `validate_record`, plus NaN and Infinity anywhere, which JSON serializers turn into
-   null); serialize the rest and hand them to the client's streaming delivery, a few batches at
+   null) and what it would store wrong (an order without `TotalRevenue`, stored as revenue 1);
+   serialize the rest and hand them to the client's streaming delivery, a few batches at
    a time.
 
 Every record ends accepted, superseded, refused (locally), rejected (by the API), failed (retries
@@ -32,7 +33,7 @@ import numpy as np
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.contract.identity import identity_fields, record_identity
 from replenit_pipelines.lib.contract.payload import serialize_record
-from replenit_pipelines.lib.contract.records import validate_record
+from replenit_pipelines.lib.contract.records import has_value, validate_record
 from replenit_pipelines.lib.delivery.client import ReplenitClient, StreamReport
 from replenit_pipelines.lib.delivery.report import DeliveryReport
 from replenit_pipelines.lib.delivery.record_files import PushFileError, SourceRecord, read_records, where_in_file
@@ -321,17 +322,29 @@ def push_file(
 
 
 FINITE_REASON = "not a finite number (NaN or Infinity): write a number, or leave the field out"
+# Fields the API fills with a wrong value when they are missing: a reason never suggests leaving them out.
+_ALWAYS_SENT = {"orders": {"TotalRevenue"}}
+FINITE_REASON_ALWAYS_SENT = ("not a finite number (NaN or Infinity): write a number (the API stores an order "
+                             "without TotalRevenue as revenue 1)")
+MISSING_REVENUE_REASON = ("missing: the API stores an order without TotalRevenue as revenue 1; send the "
+                          "order's revenue (0 for none)")
 
 
 def _problems(spec: Any, value: Any, index: int) -> list[tuple[str, str, str, str]]:
     """(rule, field, raw value, reason) for each reason the record cannot be sent; [] when it can."""
-    problems = [("finite", p, str(_get(value, p)), FINITE_REASON) for p in non_finite_fields(value)]
+    always_sent = _ALWAYS_SENT.get(spec.name, set())
+    problems = [("finite", p, str(_get(value, p)), FINITE_REASON_ALWAYS_SENT if p in always_sent else FINITE_REASON)
+                for p in non_finite_fields(value)]
     seen = {p for _, p, _, _ in problems}
     for e in validate_record(spec, value, index):
         fld = _field_of(e.path)
         if e.code == "finite" and fld in seen:
             continue  # already named as NaN/Infinity
         problems.append((e.code, fld, _short(_get(value, fld)), e.message))
+    if type(value) is dict:
+        for name in sorted(always_sent):
+            if not has_value(value.get(name)) and name not in {p for _, p, _, _ in problems}:
+                problems.append(("required", name, _short(value.get(name)), MISSING_REVENUE_REASON))
     return problems
 
 
