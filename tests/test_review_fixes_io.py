@@ -129,3 +129,30 @@ def test_push_refuses_an_order_without_total_revenue_and_never_suggests_leaving_
         assert "revenue 1" in refused[rid][0]
     assert refused["o-nan"][0].startswith("TotalRevenue: not a finite number")
     assert not any("leave the field out" in r for reasons in refused.values() for r in reasons)
+
+
+# --- 4: a property the contract does not have is refused, naming the field -------------------------
+
+def test_push_refuses_unknown_and_miscased_fields_in_records_and_children(push_env, capsys, tmp_path, records_in_sandbox):
+    lower_email = {"CustomerId": "c1", "email": "a@example.com"}
+    typo = {"CustomerId": "c2", "Emial": "b@example.com"}
+    good = {"CustomerId": "c3", "Email": "c@example.com"}
+    bad_line = {**ORDER, "OrderId": "o-line", "OrderItems": [{"ProductId": "p1", "quantity": 1, "Quantity": 1, "Price": 9.5}]}
+    with Sandbox(limits=[]) as sb:
+        tenant_id = push_env(sb)
+        code, customers = push_records(capsys, tmp_path, "customers", [lower_email, typo, good])
+        code_orders, orders = push_records(capsys, tmp_path, "orders", [ORDER, bad_line])
+        stored_customers = records_in_sandbox(sb, tenant_id, "customers")
+        stored_orders = records_in_sandbox(sb, tenant_id, "orders")
+    assert code == 1 and code_orders == 1
+    assert [r["record"]["CustomerId"] for r in stored_customers.values()] == ["c3"]
+    assert set(stored_orders) == {"o-ok"}
+    refused = {r["id"]: r["reasons"] for r in customers["not_accepted"] + orders["not_accepted"]}
+    assert refused["c1"] == ["email: not a field of Customer (did you mean Email?): the API matches property "
+                             "names case-sensitively and would drop it"]
+    assert refused["c2"][0].startswith("Emial: not a field of Customer (did you mean Email?)")
+    assert refused["o-line"][0].startswith("OrderItems[0].quantity: not a field of OrderItems items (did you mean Quantity?)")
+    with duckdb.connect(str(tmp_path / "state" / "state.duckdb"), read_only=True) as con:
+        rules = con.sql("SELECT record_id, rule, field FROM quarantine ORDER BY record_id").fetchall()
+    assert rules == [("c1", "unknown_field", "email"), ("c2", "unknown_field", "Emial"),
+                     ("o-line", "unknown_field", "OrderItems[0].quantity")]

@@ -17,6 +17,7 @@ Every record ends accepted, superseded, refused (locally), rejected (by the API)
 ran out) or not sent (the delivery stopped on a 401/403/404): records read is their sum.
 """
 
+import difflib
 import hashlib
 import json
 import math
@@ -341,11 +342,48 @@ def _problems(spec: Any, value: Any, index: int) -> list[tuple[str, str, str, st
         if e.code == "finite" and fld in seen:
             continue  # already named as NaN/Infinity
         problems.append((e.code, fld, _short(_get(value, fld)), e.message))
+    problems.extend(_unknown_fields(spec, value))
     if type(value) is dict:
         for name in sorted(always_sent):
             if not has_value(value.get(name)) and name not in {p for _, p, _, _ in problems}:
                 problems.append(("required", name, _short(value.get(name)), MISSING_REVENUE_REASON))
     return problems
+
+
+def _unknown_fields(spec: Any, value: Any) -> list[tuple[str, str, str, str]]:
+    """Properties the contract does not have, in the record and in its children: JSON names are
+    case-sensitive at the API, so `email` for `Email` would be dropped and the record stored
+    without it."""
+    if type(value) is not dict:
+        return []
+    found = [(name, name) for name in value if name not in _field_names(spec)]
+    children = spec.children_field
+    if children is not None and type(value.get(children.name)) is list:
+        child_names = _field_names(children.children)
+        for i, item in enumerate(value[children.name]):
+            if type(item) is dict:
+                found += [(f"{children.name}[{i}].{name}", name) for name in item if name not in child_names]
+    problems = []
+    for path, name in found:
+        known = children.children if children is not None and "[" in path else spec
+        problems.append(("unknown_field", path, _short(_get(value, path)),
+                         f"not a field of {known.singular or known.name + ' items'}{_did_you_mean(name, known)}: the API "
+                         f"matches property names case-sensitively and would drop it"))
+    return problems
+
+
+def _field_names(spec: Any) -> frozenset[str]:
+    return frozenset(f.name for f in spec.fields)
+
+
+def _did_you_mean(name: str, spec: Any) -> str:
+    names = sorted(_field_names(spec))
+    by_lower = {n.lower(): n for n in names}
+    close = [by_lower[name.lower()]] if name.lower() in by_lower else difflib.get_close_matches(
+        name.lower(), list(by_lower), n=1, cutoff=0.75)
+    if close:
+        return f" (did you mean {by_lower.get(close[0], close[0])}?)"
+    return f" (its fields: {', '.join(names)})"
 
 
 def _get(value: Any, dotted: str) -> Any:
