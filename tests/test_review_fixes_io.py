@@ -156,3 +156,22 @@ def test_push_refuses_unknown_and_miscased_fields_in_records_and_children(push_e
         rules = con.sql("SELECT record_id, rule, field FROM quarantine ORDER BY record_id").fetchall()
     assert rules == [("c1", "unknown_field", "email"), ("c2", "unknown_field", "Emial"),
                      ("o-line", "unknown_field", "OrderItems[0].quantity")]
+
+
+# --- 5: an integer beyond 64 bits refuses its record, it does not crash the push --------------------
+
+def test_an_integer_beyond_64_bits_refuses_its_record_and_the_rest_is_sent(push_env, capsys, tmp_path, records_in_sandbox):
+    big = 123456789012345678901234567890
+    huge_price = {**ORDER, "OrderId": "o-big", "OrderItems": [{"ProductId": "p1", "Quantity": 1, "Price": big}]}
+    later = [{**ORDER, "OrderId": f"o-{i}"} for i in range(3)]
+    text = "\n".join([json.dumps(ORDER), json.dumps(huge_price), *map(json.dumps, later)])
+    with Sandbox(limits=[]) as sb:
+        tenant_id = push_env(sb)
+        code, summary = push_records(capsys, tmp_path, "orders", [], text=text)
+        stored = records_in_sandbox(sb, tenant_id, "orders")
+    assert code == 1
+    assert set(stored) == {"o-ok", "o-0", "o-1", "o-2"}
+    [refused] = summary["not_accepted"]
+    assert (refused["id"], refused["status"], refused["line"]) == ("o-big", "refused", 2)
+    assert refused["reasons"][0].startswith("OrderItems[0].Price: an integer beyond 64 bits")
+    assert summary["records_read"] == summary["accepted"] + summary["refused"] == 5

@@ -290,7 +290,16 @@ def push_file(
                                                             [f"{fld or '(record)'}: {reason}" for _, fld, _, reason in problems]))
                     writer.refused(rec, record_id, [(rule, fld, raw) for rule, fld, raw, _ in problems])
                 continue
-            part = serialize_record(value)
+            try:
+                part = serialize_record(value)
+            except TypeError as exc:  # orjson.JSONEncodeError: an integer beyond 64 bits, say
+                with guard:
+                    outcome.refused += 1
+                    reasons = _unserializable(value, exc)
+                    outcome.not_accepted.append(NotAccepted(rec.index, rec.line, record_id, "refused",
+                                                            [f"{fld}: {reason}" for fld, _, reason in reasons]))
+                    writer.refused(rec, record_id, [("serialize", fld, raw) for fld, raw, _ in reasons])
+                continue
             where[rec.index] = (rec.line, record_id)
             yield rec.index, part
 
@@ -384,6 +393,29 @@ def _did_you_mean(name: str, spec: Any) -> str:
     if close:
         return f" (did you mean {by_lower.get(close[0], close[0])}?)"
     return f" (its fields: {', '.join(names)})"
+
+
+_INT_RANGE = (-(1 << 63), (1 << 64) - 1)  # what a JSON serializer (orjson) writes as an integer
+
+
+def _unserializable(value: Any, exc: Exception, path: str = "") -> list[tuple[str, str, str]]:
+    """(field, raw value, reason) for what the serializer cannot write: integers beyond 64 bits by
+    field; anything else as the serializer's own message for the record."""
+    found: list[tuple[str, str, str]] = []
+
+    def walk(v: Any, at: str) -> None:
+        if type(v) is int and not _INT_RANGE[0] <= v <= _INT_RANGE[1]:
+            found.append((at or "(record)", _short(v),
+                          "an integer beyond 64 bits, which cannot be written as JSON: write the real value"))
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                walk(item, f"{at}.{k}" if at else str(k))
+        elif isinstance(v, list):
+            for i, item in enumerate(v):
+                walk(item, f"{at}[{i}]")
+
+    walk(value, path)
+    return found or [("(record)", "", f"cannot be written as JSON ({exc})")]
 
 
 def _get(value: Any, dotted: str) -> Any:
