@@ -5,12 +5,15 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import duckdb
+import httpx
 import pytest
 
 from replenit_pipelines import cli
 from replenit_pipelines.lib.sandbox import Sandbox
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
+from replenit_pipelines.lib.delivery.config import ApiKey
+from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
 from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
 
@@ -175,3 +178,37 @@ def test_an_integer_beyond_64_bits_refuses_its_record_and_the_rest_is_sent(push_
     assert (refused["id"], refused["status"], refused["line"]) == ("o-big", "refused", 2)
     assert refused["reasons"][0].startswith("OrderItems[0].Price: an integer beyond 64 bits")
     assert summary["records_read"] == summary["accepted"] + summary["refused"] == 5
+
+
+# --- 6: a malformed API key is refused by name, and a request that cannot be formed is not retried ---
+
+@pytest.mark.parametrize("key", ["abc\ndef", "abc\u2019def", "abc def", "abc\tdef", "clé"])
+def test_an_api_key_an_http_header_cannot_carry_is_refused_naming_the_setting(key):
+    with pytest.raises(DeliveryConfigError, match="REPLENIT_API_KEY") as caught:
+        ApiKey(key)
+    assert key not in str(caught.value)
+    assert ApiKey(" abc-DEF_123.~ \n").reveal() == "abc-DEF_123.~"  # surrounding whitespace is still trimmed
+
+
+def test_push_with_a_line_break_inside_the_key_exits_2_and_sends_nothing(push_env, capsys, tmp_path, monkeypatch):
+    with Sandbox(limits=[]) as sb:
+        push_env(sb)
+        key = "sk-12345\n67890"
+        monkeypatch.setenv("REPLENIT_API_KEY", key)
+        path = tmp_path / "c.ndjson"
+        path.write_text(json.dumps({"CustomerId": "c1", "Email": "c1@example.com"}))
+        code = cli.main(["push", "customers", str(path)])
+        captured = capsys.readouterr()
+        requests = len(httpx.get(f"{sb.url}/_sandbox/requests").json())
+    assert code == 2 and requests == 0
+    assert "REPLENIT_API_KEY" in captured.err and "67890" not in captured.out + captured.err
+
+
+def test_a_request_that_cannot_be_formed_fails_at_once_without_retries(sandbox, client):
+    # A key that slipped past ApiKey's check (set behind its back: nothing else can form such a request).
+    client.config.api_key._value = "sk-12345\n67890"
+    report = client.deliver("customers", [{"CustomerId": "c1", "Email": "c1@example.com"}])
+    assert not report.accepted and len(report.failed) == 1
+    [reason] = report.failed.values()
+    assert "could not be formed" in reason and "67890" not in reason
+    assert report.counters.requests == 1 and report.counters.retries == 0
