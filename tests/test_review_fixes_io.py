@@ -14,6 +14,7 @@ from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.delivery.config import ApiKey
 from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
+from replenit_pipelines.lib.delivery.push import PushFileError, push_file
 from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
 
@@ -212,3 +213,21 @@ def test_a_request_that_cannot_be_formed_fails_at_once_without_retries(sandbox, 
     [reason] = report.failed.values()
     assert "could not be formed" in reason and "67890" not in reason
     assert report.counters.requests == 1 and report.counters.retries == 0
+
+
+# --- 7: a file replaced between the two passes is refused, not sent with the old scan's flags ------
+
+def test_a_file_replaced_between_scan_and_send_with_as_many_records_is_refused(sandbox, client, tmp_path, records_in_sandbox):
+    path = tmp_path / "c.ndjson"
+    # The scan sees c1 twice (its first line superseded); the replacement has c1 and c2 once each,
+    # same count and same size: sent with the scan's flags, its c1 line would be skipped.
+    path.write_text('{"CustomerId":"c1","Email":"x1@example.com"}\n{"CustomerId":"c1","Email":"y1@example.com"}\n')
+    replacement = '{"CustomerId":"c1","Email":"x1@example.com"}\n{"CustomerId":"c2","Email":"y2@example.com"}\n'
+
+    def replace(scan):
+        assert scan.records == 2 and scan.superseded == 1
+        path.write_text(replacement)
+
+    with pytest.raises(PushFileError, match="changed between the scan and the send"):
+        push_file(client, "customers", path, "customerid", on_scanned=replace)
+    assert records_in_sandbox(sandbox, client.tenant, "customers") == {}

@@ -266,7 +266,9 @@ def push_file(
     from replenit_pipelines.lib.delivery.errors import ReplenitStopError
 
     spec = entity_spec(entity)
+    scanned_stamp = _file_stamp(path)
     found = scan(path, entity, customer_priority)
+    _check_unchanged(path, scanned_stamp, "while it was scanned")
     if on_scanned is not None:
         on_scanned(found)
     outcome = PushOutcome(entity, str(path), f"push-{uuid.uuid4().hex[:12]}", found.records, found.superseded)
@@ -275,6 +277,12 @@ def push_file(
     where: dict[int, tuple[int | None, str | None]] = {}  # index -> (line, id), for records in flight only
 
     def to_send() -> Iterator[tuple[int, bytes]]:
+        # The scan's flags (which record is the last version) hold only for the file it read.
+        _check_unchanged(path, scanned_stamp, "between the scan and the send")
+        yield from records_to_send()
+        _check_unchanged(path, scanned_stamp, "while it was sent")
+
+    def records_to_send() -> Iterator[tuple[int, bytes]]:
         for rec in read_records(path):
             if rec.index >= found.records:
                 raise PushFileError(f"{path}: the file grew while it was pushed; push a file that is not being written")
@@ -329,6 +337,17 @@ def push_file(
         writer.flush()
     outcome.not_accepted.sort(key=lambda r: r.index)
     return outcome
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _check_unchanged(path: Path, stamp: tuple[int, int, int], when: str) -> None:
+    if _file_stamp(path) != stamp:
+        raise PushFileError(f"{path}: the file changed {when} (size, modification time or inode); push a file "
+                            "that is not being written or replaced")
 
 
 FINITE_REASON = "not a finite number (NaN or Infinity): write a number, or leave the field out"
