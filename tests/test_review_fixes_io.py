@@ -231,3 +231,22 @@ def test_a_file_replaced_between_scan_and_send_with_as_many_records_is_refused(s
     with pytest.raises(PushFileError, match="changed between the scan and the send"):
         push_file(client, "customers", path, "customerid", on_scanned=replace)
     assert records_in_sandbox(sandbox, client.tenant, "customers") == {}
+
+
+# --- 8: a bad REPLENIT_CUSTOMER_PRIORITY fails the run, not the code location's loading ------------
+
+def test_a_bad_customer_priority_lets_definitions_load_and_fails_the_run_saying_what_to_set(monkeypatch, tmp_path):
+    import dagster as dg
+    from test_dagster_failures import DAY, load_defs, run_job
+
+    monkeypatch.setenv("REPLENIT_CUSTOMER_PRIORITY", "phone")
+    for k, v in {"REPLENIT_TENANT_ID": "00000000-0000-0000-0000-000000000000", "REPLENIT_API_KEY": "k",
+                 "REPLENIT_STATE_DIR": str(tmp_path / "state")}.items():
+        monkeypatch.setenv(k, v)
+    assert load_defs().resolve_job_def("customers_daily_sync") is not None  # the code location loads
+    with dg.instance_for_test() as instance:
+        result = run_job("customers_daily_sync", DAY, instance)
+    assert not result.success
+    failures = [str(e.event_specific_data.error) for e in result.all_events if e.is_failure and e.event_specific_data
+                and getattr(e.event_specific_data, "error", None) is not None]
+    assert any("REPLENIT_CUSTOMER_PRIORITY" in f and "'phone'" in f for f in failures), failures
