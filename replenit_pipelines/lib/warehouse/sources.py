@@ -97,7 +97,8 @@ class Warehouse:
         if not self.database:
             raise MappingError("this source reads a DuckDB table: set REPLENIT_WAREHOUSE to the DuckDB file")
         if not Path(self.database).exists():
-            raise MappingError(f"warehouse {self.database} does not exist (REPLENIT_WAREHOUSE)")
+            raise MappingError(f"warehouse {self.database} does not exist: set REPLENIT_WAREHOUSE to your DuckDB "
+                               f"file, or create a demo one there with `replenit demo-warehouse {self.database}`")
         return duckdb.connect(self.database, read_only=True)
 
     # --- schema, checked before any row is read --------------------------------------------------
