@@ -272,12 +272,13 @@ class Warehouse:
             rows, params = _quote(src.table), None
         else:
             rows, params = f"(\n{_query_text(src)}\n)", self._params(src, *_ALL_TIME)
-        if key is None:
-            sql = f"SELECT count(*) FROM {rows} WHERE {col} IS NULL"  # noqa: S608 - identifiers quoted, values bound
-        else:
+        nulls = f"SELECT count(*) FROM {rows} WHERE {col} IS NULL"  # noqa: S608 - identifiers quoted, values bound
+        with self._connect() as con:
+            count = int(con.sql(nulls, params=params).fetchall()[0][0])
+            if key is None or not count:  # no NULL rows (the usual case): no join
+                return count
             k = _quote(key)
             sql = (f"WITH replenit_rows AS MATERIALIZED (SELECT * FROM {rows}) "  # noqa: S608 - identifiers quoted, values bound
                    f"SELECT count(*) FROM replenit_rows WHERE {col} IS NULL AND ({k} IS NULL OR {k} NOT IN "
                    f"(SELECT {k} FROM replenit_rows WHERE {col} IS NOT NULL AND {k} IS NOT NULL))")
-        with self._connect() as con:
             return int(con.sql(sql, params=params).fetchall()[0][0])
