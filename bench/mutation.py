@@ -4,7 +4,8 @@
     ./dev bench mutation --scope wide    # also lib/validation, lib/delivery and lib/sync (slower)
     ./dev bench mutation --children 1    # worker processes (default 2)
 
-mutmut is installed into .venv on first use (it is a bench tool, not a test dependency). The run
+mutmut comes with the `bench` extra (`.venv/bin/python -m pip install -e ".[bench]"`; a bench tool,
+not a test dependency, so not in the `test` extra). The run
 happens in a temporary copy of the repository's tracked files, with the [tool.mutmut] settings
 written into the copy's pyproject.toml, so the working tree is never touched. Prints the score
 (killed / (killed + survived + timeouts), mutants no selected test reaches counted apart) and
@@ -52,11 +53,11 @@ def explanation(name: str) -> str | None:
 
 
 def ensure_mutmut() -> None:
+    """mutmut from the `bench` extra of pyproject.toml (pinned there), never installed at run time."""
     try:
         import mutmut  # noqa: F401
     except ImportError:
-        print("installing mutmut into the venv ...", flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "mutmut>=3.3"], check=True)
+        raise SystemExit('mutmut is not installed: install the bench extra, .venv/bin/python -m pip install -e ".[bench]"') from None
 
 
 def copy_tree(dest: Path) -> None:

@@ -169,4 +169,28 @@ def test_file_and_query_sources_are_checked_by_their_schema(capsys, warehouse):
     assert code == 1
     assert "customers.window_column: 'changed' is text" in out
     assert "customers.Email: column 'emails' is not in the source: did you mean email?" in out
-    assert "WARNING orders.source: the query does not use $start and $end" in out
+    assert "ERROR   orders.source: the query uses neither $start nor $end, so every partition reads and sends" in out
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("SELECT * FROM order_lines", None),
+    ("SELECT * FROM order_lines WHERE updated_at >= $start", "WARNING orders.source: the query uses $start but not $end"),
+    ("SELECT * FROM order_lines WHERE updated_at >= $start AND updated_at < $end", ""),
+])
+def test_a_query_that_ignores_the_window_is_an_error_and_one_bound_a_warning(capsys, warehouse, query, expected):
+    code, out = check(capsys, warehouse, GOOD.replace("{table: order_lines, window_column: updated_at}",
+                                                      f'{{query: "{query}", window_column: updated_at}}'))
+    if expected is None:  # neither bound: every partition sends the whole result again
+        assert code == 1 and "ERROR   orders.source: the query uses neither $start nor $end" in out, out
+        assert "WHERE updated_at >= $start AND updated_at < $end" in out
+    else:
+        assert code == 0, out
+        assert (expected in out) if expected else ("orders.source" not in out)
+
+
+def test_a_missing_warehouse_says_how_to_create_a_demo_one_or_point_at_yours(capsys, warehouse, monkeypatch):
+    missing = warehouse / "nowhere.duckdb"
+    monkeypatch.setenv("REPLENIT_WAREHOUSE", str(missing))
+    code, out = check(capsys, warehouse, GOOD)
+    assert code == 1
+    assert f"replenit demo-warehouse {missing}" in out and "REPLENIT_WAREHOUSE" in out

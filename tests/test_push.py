@@ -90,10 +90,11 @@ def test_nan_and_infinity_are_refused_before_sending_with_record_and_field(push_
         tenant_id = push_env(sb)
         path = tmp_path / "orders.ndjson"
         order = {"OrderId": "ok", "CustomerId": "c1", "Currency": "EUR", "OrderDate": "2026-11-26T12:00:00Z",
-                 "OrderItems": [{"ProductId": "p1", "Quantity": 1, "Price": 9.5}]}
+                 "TotalRevenue": 9.5, "OrderItems": [{"ProductId": "p1", "Quantity": 1, "Price": 9.5}]}
         nan_total = {**order, "OrderId": "nan-total", "TotalRevenue": math.nan}
         inf_price = {**order, "OrderId": "inf-price", "OrderItems": [{"ProductId": "p1", "Quantity": 1, "Price": math.inf}]}
-        minus_inf = {**order, "OrderId": "minus-inf", "Note": -math.inf}  # a field the contract does not know
+        minus_inf = {**order, "OrderId": "minus-inf",
+                     "OrderItems": [{"ProductId": "p1", "Quantity": 1, "Price": 9.5, "OriginalPrice": -math.inf}]}
         path.write_text("\n".join(json.dumps(r) for r in (order, nan_total, inf_price, minus_inf)))  # NaN, Infinity, -Infinity
         assert "NaN" in path.read_text() and "-Infinity" in path.read_text()
         code, summary = push(capsys, "orders", str(path))
@@ -105,10 +106,10 @@ def test_nan_and_infinity_are_refused_before_sending_with_record_and_field(push_
     assert (refused["nan-total"]["index"], refused["nan-total"]["line"]) == (1, 2)
     assert refused["nan-total"]["reasons"][0].startswith("TotalRevenue: not a finite number")
     assert refused["inf-price"]["reasons"][0].startswith("OrderItems[0].Price: not a finite number")
-    assert refused["minus-inf"]["reasons"][0].startswith("Note: not a finite number")
+    assert refused["minus-inf"]["reasons"][0].startswith("OrderItems[0].OriginalPrice: not a finite number")
     assert all(r["status"] == "refused" for r in refused.values())
     assert sorted(state(tmp_path, "SELECT record_id, rule, field FROM quarantine")) == [
-        ("inf-price", "finite", "OrderItems[0].Price"), ("minus-inf", "finite", "Note"), ("nan-total", "finite", "TotalRevenue")]
+        ("inf-price", "finite", "OrderItems[0].Price"), ("minus-inf", "finite", "OrderItems[0].OriginalPrice"), ("nan-total", "finite", "TotalRevenue")]
 
 
 # --- issue 9 item 4: push says what failed, and exits non-zero ----------------------------------------
@@ -116,13 +117,15 @@ def test_nan_and_infinity_are_refused_before_sending_with_record_and_field(push_
 def test_rejected_records_exit_non_zero_are_listed_and_dead_lettered(push_env, capsys, tmp_path, records_in_sandbox):
     with Sandbox(limits=[]) as sb:
         tenant_id = push_env(sb)
-        good = [{"CustomerId": f"c{i}", "Email": f"c{i}@example.com"} for i in range(5)]
-        # Valid by the contract, but its body is larger than the API takes: the API answers 413.
-        huge = {"CustomerId": "huge", "Email": "huge@example.com", "Notes": "x" * 5_100_000}
+        good = [{"OrderId": f"o{i}", "CustomerId": f"c{i}", "Currency": "EUR", "TotalRevenue": 1.5} for i in range(5)]
+        # Valid by the contract (every field known, within its limits), but its body is larger
+        # than the API takes: the API answers 413.
+        lines = [{"ProductId": f"p{i}", "ProductName": "x" * 200, "Quantity": 1} for i in range(22_000)]
+        huge = {"OrderId": "huge", "CustomerId": "c9", "Currency": "EUR", "TotalRevenue": 1.5, "OrderItems": lines}
         path = tmp_path / "c.json"
         path.write_text(json.dumps([*good[:2], huge, *good[2:]]))
-        code, summary = push(capsys, "customers", str(path))
-        stored = records_in_sandbox(sb, tenant_id, "customers")
+        code, summary = push(capsys, "orders", str(path))
+        stored = records_in_sandbox(sb, tenant_id, "orders")
     assert code == 1
     assert (summary["accepted"], summary["rejected"], len(stored)) == (5, 1, 5)
     [listed] = summary["not_accepted"]

@@ -65,7 +65,7 @@ def test_the_key_appears_nowhere_after_a_passing_and_a_failing_run(tmp_path):
                                  capture_output=True, text=True, timeout=120)
             assert (run.returncode == 0) == should_pass, run.stdout[-2000:] + run.stderr[-2000:]
             outputs += [run.stdout, run.stderr]
-        log = str(httpx.get(f"{sb.url}/_sandbox/requests").json())
+        statuses = {r["status"] for r in httpx.get(f"{sb.url}/_sandbox/requests").json()}
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
@@ -73,6 +73,10 @@ def test_the_key_appears_nowhere_after_a_passing_and_a_failing_run(tmp_path):
         events = "\n".join(str(e) for r in runs for e in instance.all_logs(r.run_id))
         tags_and_config = "\n".join(f"{r.tags} {r.run_config}" for r in runs)
     assert "401" in events or "Unauthorized" in events  # the failing run's reason is there, the key is not
+    # Both keys reached the API (the sandbox accepted one and refused the other), so the scans
+    # below look for keys that really travelled. The sandbox's request log records method, path,
+    # status and counts, never headers, so it is not scanned for the key: that could not fail.
+    assert 401 in statuses and statuses & {200, 207}, statuses
 
     files = [p for p in tmp_path.rglob("*") if p.is_file() and p != warehouse]
     assert any(p.suffix == ".json" for p in (state / "quota").iterdir())  # the quota ledger was written
@@ -84,6 +88,5 @@ def test_the_key_appears_nowhere_after_a_passing_and_a_failing_run(tmp_path):
         assert secret not in events, "key in the Dagster event log"
         assert secret not in tags_and_config, "key in run tags or config"
         assert secret not in store_text, "key in the state store"
-        assert secret not in log, "key in the sandbox's request log"
         leaked = [str(p.relative_to(tmp_path)) for p, b in zip(files, blobs, strict=True) if secret.encode() in b]
         assert not leaked, f"key in {leaked}"

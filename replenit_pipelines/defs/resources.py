@@ -6,7 +6,7 @@ from pydantic import Field, PrivateAttr
 
 from replenit_pipelines.defs import settings
 from replenit_pipelines.lib.contract.api import parse_limits
-from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
+from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, check_customer_priority
 from replenit_pipelines.lib.delivery import ApiKey, ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import Ledger, open_ledger
 from replenit_pipelines.lib.sync import StateStore
@@ -32,6 +32,14 @@ class ReplenitResource(dg.ConfigurableResource):
     quota_dir: str | None = Field(default=None,
                                   description="Folder of the key's quota ledgers, shared by every process using the key; "
                                               "default: quota/ in the state folder (REPLENIT_STATE_DIR).")
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Checked when a run starts, not when definitions load: a bad REPLENIT_CUSTOMER_PRIORITY
+        # fails the run with what to set, and the code location (and its UI) still loads.
+        try:
+            check_customer_priority(self.customer_priority)
+        except ValueError as exc:
+            raise dg.Failure(description=str(exc)) from None
 
     def client(self) -> ReplenitClient:
         return ReplenitClient(ClientConfig(
@@ -92,7 +100,7 @@ def resources() -> dg.Definitions:
             tenant_id=dg.EnvVar("REPLENIT_TENANT_ID"),
             api_key=dg.EnvVar("REPLENIT_API_KEY"),
             limits=_env_or("REPLENIT_LIMITS", settings.DEFAULT_LIMITS),
-            customer_priority=current.customer_priority,
+            customer_priority=current.customer_priority_text.strip().lower(),  # checked at run start
             quota_dir=str(current.quota_dir),
         ),
         "warehouse": WarehouseResource(database=current.warehouse_path, mapping=str(current.mapping_path)),

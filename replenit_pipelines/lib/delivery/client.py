@@ -122,6 +122,10 @@ class ReplenitClient:
                 resp = self._http.request(method, path, content=body, headers=headers, params=params)
             except httpx.TimeoutException as exc:
                 reason = f"timed out ({type(exc).__name__})"
+            except httpx.LocalProtocolError as exc:
+                # The request cannot be formed (a header it cannot carry): every retry would fail
+                # the same way. Its message may quote a header, the key's included: not repeated.
+                raise _Exhausted(f"the request could not be formed ({type(exc).__name__}); not retried") from None
             except httpx.TransportError as exc:
                 reason = f"connection failed ({type(exc).__name__})"
             else:

@@ -25,7 +25,16 @@ class ApiKey:
             raise DeliveryConfigError(
                 "the Replenit API key is empty: set REPLENIT_API_KEY to the key from your Replenit account"
             )
-        self._value = value.strip()
+        stripped = value.strip()
+        if not all("!" <= ch <= "~" for ch in stripped):
+            # An HTTP header carries visible ASCII only: a newline, a space or a curly quote pasted
+            # with the key would fail every request. The key itself is never echoed.
+            raise DeliveryConfigError(
+                "the Replenit API key holds a character an HTTP header cannot carry (a line break, a space, "
+                "a curly quote or other non-ASCII character): set REPLENIT_API_KEY to the key exactly as "
+                "your Replenit account shows it"
+            )
+        self._value = stripped
 
     def reveal(self) -> str:
         return self._value

@@ -9,13 +9,15 @@ Two passes over the file, so that memory does not grow with it:
    in any order and an older version could otherwise win. The others are counted as superseded.
 2. **Send**: parse again, record by record; refuse locally what the API would refuse (the
    contract's `validate_record`, plus NaN and Infinity anywhere, which JSON serializers turn into
-   null); serialize the rest and hand them to the client's streaming delivery, a few batches at
+   null) and what it would store wrong (an order without `TotalRevenue`, stored as revenue 1);
+   serialize the rest and hand them to the client's streaming delivery, a few batches at
    a time.
 
 Every record ends accepted, superseded, refused (locally), rejected (by the API), failed (retries
 ran out) or not sent (the delivery stopped on a 401/403/404): records read is their sum.
 """
 
+import difflib
 import hashlib
 import json
 import math
@@ -32,7 +34,7 @@ import numpy as np
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.contract.identity import identity_fields, record_identity
 from replenit_pipelines.lib.contract.payload import serialize_record
-from replenit_pipelines.lib.contract.records import validate_record
+from replenit_pipelines.lib.contract.records import has_value, validate_record
 from replenit_pipelines.lib.delivery.client import ReplenitClient, StreamReport
 from replenit_pipelines.lib.delivery.report import DeliveryReport
 from replenit_pipelines.lib.delivery.record_files import PushFileError, SourceRecord, read_records, where_in_file
@@ -264,7 +266,9 @@ def push_file(
     from replenit_pipelines.lib.delivery.errors import ReplenitStopError
 
     spec = entity_spec(entity)
+    scanned_stamp = _file_stamp(path)
     found = scan(path, entity, customer_priority)
+    _check_unchanged(path, scanned_stamp, "while it was scanned")
     if on_scanned is not None:
         on_scanned(found)
     outcome = PushOutcome(entity, str(path), f"push-{uuid.uuid4().hex[:12]}", found.records, found.superseded)
@@ -273,6 +277,12 @@ def push_file(
     where: dict[int, tuple[int | None, str | None]] = {}  # index -> (line, id), for records in flight only
 
     def to_send() -> Iterator[tuple[int, bytes]]:
+        # The scan's flags (which record is the last version) hold only for the file it read.
+        _check_unchanged(path, scanned_stamp, "between the scan and the send")
+        yield from records_to_send()
+        _check_unchanged(path, scanned_stamp, "while it was sent")
+
+    def records_to_send() -> Iterator[tuple[int, bytes]]:
         for rec in read_records(path):
             if rec.index >= found.records:
                 raise PushFileError(f"{path}: the file grew while it was pushed; push a file that is not being written")
@@ -288,7 +298,16 @@ def push_file(
                                                             [f"{fld or '(record)'}: {reason}" for _, fld, _, reason in problems]))
                     writer.refused(rec, record_id, [(rule, fld, raw) for rule, fld, raw, _ in problems])
                 continue
-            part = serialize_record(value)
+            try:
+                part = serialize_record(value)
+            except TypeError as exc:  # orjson.JSONEncodeError: an integer beyond 64 bits, say
+                with guard:
+                    outcome.refused += 1
+                    reasons = _unserializable(value, exc)
+                    outcome.not_accepted.append(NotAccepted(rec.index, rec.line, record_id, "refused",
+                                                            [f"{fld}: {reason}" for fld, _, reason in reasons]))
+                    writer.refused(rec, record_id, [("serialize", fld, raw) for fld, raw, _ in reasons])
+                continue
             where[rec.index] = (rec.line, record_id)
             yield rec.index, part
 
@@ -320,19 +339,102 @@ def push_file(
     return outcome
 
 
+def _file_stamp(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _check_unchanged(path: Path, stamp: tuple[int, int, int], when: str) -> None:
+    if _file_stamp(path) != stamp:
+        raise PushFileError(f"{path}: the file changed {when} (size, modification time or inode); push a file "
+                            "that is not being written or replaced")
+
+
 FINITE_REASON = "not a finite number (NaN or Infinity): write a number, or leave the field out"
+# Fields the API fills with a wrong value when they are missing: a reason never suggests leaving them out.
+_ALWAYS_SENT = {"orders": {"TotalRevenue"}}
+FINITE_REASON_ALWAYS_SENT = ("not a finite number (NaN or Infinity): write a number (the API stores an order "
+                             "without TotalRevenue as revenue 1)")
+MISSING_REVENUE_REASON = ("missing: the API stores an order without TotalRevenue as revenue 1; send the "
+                          "order's revenue (0 for none)")
 
 
 def _problems(spec: Any, value: Any, index: int) -> list[tuple[str, str, str, str]]:
     """(rule, field, raw value, reason) for each reason the record cannot be sent; [] when it can."""
-    problems = [("finite", p, str(_get(value, p)), FINITE_REASON) for p in non_finite_fields(value)]
+    always_sent = _ALWAYS_SENT.get(spec.name, set())
+    problems = [("finite", p, str(_get(value, p)), FINITE_REASON_ALWAYS_SENT if p in always_sent else FINITE_REASON)
+                for p in non_finite_fields(value)]
     seen = {p for _, p, _, _ in problems}
     for e in validate_record(spec, value, index):
         fld = _field_of(e.path)
         if e.code == "finite" and fld in seen:
             continue  # already named as NaN/Infinity
         problems.append((e.code, fld, _short(_get(value, fld)), e.message))
+    problems.extend(_unknown_fields(spec, value))
+    if type(value) is dict:
+        for name in sorted(always_sent):
+            if not has_value(value.get(name)) and name not in {p for _, p, _, _ in problems}:
+                problems.append(("required", name, _short(value.get(name)), MISSING_REVENUE_REASON))
     return problems
+
+
+def _unknown_fields(spec: Any, value: Any) -> list[tuple[str, str, str, str]]:
+    """Properties the contract does not have, in the record and in its children: JSON names are
+    case-sensitive at the API, so `email` for `Email` would be dropped and the record stored
+    without it."""
+    if type(value) is not dict:
+        return []
+    found = [(name, name) for name in value if name not in _field_names(spec)]
+    children = spec.children_field
+    if children is not None and type(value.get(children.name)) is list:
+        child_names = _field_names(children.children)
+        for i, item in enumerate(value[children.name]):
+            if type(item) is dict:
+                found += [(f"{children.name}[{i}].{name}", name) for name in item if name not in child_names]
+    problems = []
+    for path, name in found:
+        known = children.children if children is not None and "[" in path else spec
+        problems.append(("unknown_field", path, _short(_get(value, path)),
+                         f"not a field of {known.singular or known.name + ' items'}{_did_you_mean(name, known)}: the API "
+                         f"matches property names case-sensitively and would drop it"))
+    return problems
+
+
+def _field_names(spec: Any) -> frozenset[str]:
+    return frozenset(f.name for f in spec.fields)
+
+
+def _did_you_mean(name: str, spec: Any) -> str:
+    names = sorted(_field_names(spec))
+    by_lower = {n.lower(): n for n in names}
+    close = [by_lower[name.lower()]] if name.lower() in by_lower else difflib.get_close_matches(
+        name.lower(), list(by_lower), n=1, cutoff=0.75)
+    if close:
+        return f" (did you mean {by_lower.get(close[0], close[0])}?)"
+    return f" (its fields: {', '.join(names)})"
+
+
+_INT_RANGE = (-(1 << 63), (1 << 64) - 1)  # what a JSON serializer (orjson) writes as an integer
+
+
+def _unserializable(value: Any, exc: Exception, path: str = "") -> list[tuple[str, str, str]]:
+    """(field, raw value, reason) for what the serializer cannot write: integers beyond 64 bits by
+    field; anything else as the serializer's own message for the record."""
+    found: list[tuple[str, str, str]] = []
+
+    def walk(v: Any, at: str) -> None:
+        if type(v) is int and not _INT_RANGE[0] <= v <= _INT_RANGE[1]:
+            found.append((at or "(record)", _short(v),
+                          "an integer beyond 64 bits, which cannot be written as JSON: write the real value"))
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                walk(item, f"{at}.{k}" if at else str(k))
+        elif isinstance(v, list):
+            for i, item in enumerate(v):
+                walk(item, f"{at}[{i}]")
+
+    walk(value, path)
+    return found or [("(record)", "", f"cannot be written as JSON ({exc})")]
 
 
 def _get(value: Any, dotted: str) -> Any:

@@ -175,9 +175,8 @@ def check_entity(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
         where = f"table {src.table!r}" if src.table else f"path {src.path!r}" if src.path else "query"
         return [Finding("error", entity, "source", f"{where} cannot be read: {first}{hint}")]
     findings = _window_findings(mapping, schema)
-    if src.query and "$start" not in src.query and "$end" not in src.query:
-        findings.append(Finding("warning", entity, "source",
-                                "the query does not use $start and $end, so every partition reads all of its rows"))
+    if src.query:
+        findings.extend(_query_window_findings(mapping))
     specs = {f.name: f for f in mapping.spec.fields}
     child = mapping.spec.children_field
     child_specs = {f.name: f for f in child.children.fields} if child is not None and child.children else {}
@@ -192,6 +191,24 @@ def check_entity(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
         findings.append(Finding("error", entity, f"{child.name if child else ''}.key",
                                 f"{mapping.child_key!r} is not a column of the source{did_you_mean(mapping.child_key, schema)}"))
     return findings
+
+
+def _query_window_findings(mapping: EntityMapping) -> list[Finding]:
+    """A query that ignores the window sends its whole result every partition (every hour, every
+    record again, a request per batch of them): an error. One bound only: a warning."""
+    query, col = mapping.source.query or "", mapping.source.window_column
+    used = {bound for bound in ("$start", "$end") if bound in query}
+    fix = f"filter on the window column: WHERE {col} >= $start AND {col} < $end"
+    if not used:
+        return [Finding("error", mapping.entity, "source",
+                        f"the query uses neither $start nor $end, so every partition reads and sends its whole result "
+                        f"(every record again, each run spending the key's quota); {fix}")]
+    if len(used) == 1:
+        [only] = used
+        return [Finding("warning", mapping.entity, "source",
+                        f"the query uses {only} but not {'$end' if only == '$start' else '$start'}, so each partition "
+                        f"reads rows outside its window (sent again by every partition that reads them); {fix}")]
+    return []
 
 
 def check_mapping(mappings: dict[str, EntityMapping], warehouse: Warehouse) -> list[Finding]:

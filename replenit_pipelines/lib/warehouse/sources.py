@@ -1,11 +1,13 @@
 """Warehouse sources: a DuckDB file (a table or a query) or files Polars scans lazily.
 
 A window [start, end) of the source's window column selects records; each selected record is then
-read whole. Customers are one row per record, so that is the window's rows. Orders and products
-are one row per line or variant, and a record's rows may carry different timestamps (one line at
-00:00, the others at 13:00): every row of every record with a row in the window is read, whatever
-its timestamp, because the API replaces `OrderItems` and `ProductVariants` whole. Only the
-window's records are ever in memory.
+read whole. Orders and products are one row per line or variant, and a record's rows may carry
+different timestamps (one line at 00:00, the others at 13:00): every row of every record with a row
+in the window is read, whatever its timestamp, because the API replaces `OrderItems` and
+`ProductVariants` whole. Customers are one row per version: every row of each customer the window
+touches is read too (by the column behind CustomerId, else Email), so that prepare's supersession
+keeps the newest version even when an older window is re-run after a newer one. Only the window's
+records are ever in memory.
 """
 
 import difflib
@@ -71,6 +73,20 @@ def record_key_column(mapping: EntityMapping) -> str | None:
     return field.column
 
 
+def read_key_column(mapping: EntityMapping) -> str | None:
+    """The column a window reads whole records by: the record key for orders and products; for
+    customers the plain column behind CustomerId, else behind Email, else None (then only the
+    window's rows are read: a customer identified by an expr or a constant cannot be looked up)."""
+    if mapping.spec.children_field is not None:
+        return record_key_column(mapping)
+    by_target = {f.target: f for f in mapping.fields}
+    for target in ("CustomerId", "Email"):
+        field = by_target.get(target)
+        if field is not None and field.column is not None:
+            return field.column
+    return None
+
+
 class Warehouse:
     """The warehouse behind a mapping: a DuckDB file, or a folder of files for `path:` sources."""
 
@@ -81,7 +97,8 @@ class Warehouse:
         if not self.database:
             raise MappingError("this source reads a DuckDB table: set REPLENIT_WAREHOUSE to the DuckDB file")
         if not Path(self.database).exists():
-            raise MappingError(f"warehouse {self.database} does not exist (REPLENIT_WAREHOUSE)")
+            raise MappingError(f"warehouse {self.database} does not exist: set REPLENIT_WAREHOUSE to your DuckDB "
+                               f"file, or create a demo one there with `replenit demo-warehouse {self.database}`")
         return duckdb.connect(self.database, read_only=True)
 
     # --- schema, checked before any row is read --------------------------------------------------
@@ -132,12 +149,13 @@ class Warehouse:
                 f"{self._where(mapping)}{_did_you_mean(src.window_column, columns)}; it has: {', '.join(columns)}. "
                 f"Set source.window_column to the column that says when a row last changed"
             )
-        key = record_key_column(mapping)
+        key = read_key_column(mapping)
         if key is not None and key not in schema:
+            target = next(f.target for f in mapping.fields if f.column == key and "." not in f.target)
             raise MappingError(
-                f"{mapping.origin}: {mapping.entity}: {mapping.spec.key_field} column {key!r} is not a column of "
+                f"{mapping.origin}: {mapping.entity}: {target} column {key!r} is not a column of "
                 f"{self._where(mapping)}{_did_you_mean(key, columns)}; it has: {', '.join(columns)}. "
-                f"Set {mapping.spec.key_field} to the column that identifies a record"
+                f"Set {target} to the column that identifies a record"
             )
 
     def columns(self, mapping: EntityMapping) -> dict[str, pl.DataType]:
@@ -180,7 +198,7 @@ class Warehouse:
             lo, hi = _local_bounds(src, start, end, _naive(schema[src.window_column]))
             col = pl.col(src.window_column)
             in_window = (col >= lo) & (col < hi)
-            key = record_key_column(mapping)
+            key = read_key_column(mapping)
             if key is None:
                 return lf.filter(in_window).collect()
             # The records touched in the window (a semi-join on their keys), then all their rows.
@@ -192,7 +210,7 @@ class Warehouse:
             schema = self._schema(con, mapping)
             self._check_source_columns(mapping, schema)
             lo, hi = _local_bounds(src, start, end, _naive(schema[src.window_column]))
-            key = record_key_column(mapping)
+            key = read_key_column(mapping)
             if src.table:
                 return self._read_table(con, src, key, lo, hi)
             return self._read_query(con, mapping, key, lo, hi)
@@ -236,15 +254,31 @@ class Warehouse:
                                f"{str(exc).splitlines()[0]}; fix source.query") from None
 
     def rows_without_window_value(self, mapping: EntityMapping) -> int:
-        """Rows whose window column is NULL: no window ever reads them. For a query source, the
+        """Rows whose window column is NULL and that no window reads: with a record key, a row is
+        read with its record when another row of the record has a window value, so only rows whose
+        key is NULL or whose record has no row with a window value count. For a query source, the
         rows its query returns over all time (a query that filters on the column returns none)."""
         src = mapping.source
+        key = read_key_column(mapping)
         if src.path:
-            return int(self._scan(src).filter(pl.col(src.window_column).is_null()).select(pl.len()).collect().item())
+            lf = self._scan(src)
+            unread = lf.filter(pl.col(src.window_column).is_null())
+            if key is not None:
+                seen = lf.filter(pl.col(src.window_column).is_not_null() & pl.col(key).is_not_null()).select(key).unique()
+                unread = unread.join(seen, on=key, how="anti", nulls_equal=False)
+            return int(unread.select(pl.len()).collect().item())
         col = _quote(src.window_column)
+        if src.table:
+            rows, params = _quote(src.table), None
+        else:
+            rows, params = f"(\n{_query_text(src)}\n)", self._params(src, *_ALL_TIME)
+        nulls = f"SELECT count(*) FROM {rows} WHERE {col} IS NULL"  # noqa: S608 - identifiers quoted, values bound
         with self._connect() as con:
-            if src.table:
-                sql, params = f"SELECT count(*) FROM {_quote(src.table)} WHERE {col} IS NULL", None  # noqa: S608
-            else:
-                sql, params = f"SELECT count(*) FROM (\n{_query_text(src)}\n) WHERE {col} IS NULL", self._params(src, *_ALL_TIME)  # noqa: S608
+            count = int(con.sql(nulls, params=params).fetchall()[0][0])
+            if key is None or not count:  # no NULL rows (the usual case): no join
+                return count
+            k = _quote(key)
+            sql = (f"WITH replenit_rows AS MATERIALIZED (SELECT * FROM {rows}) "  # noqa: S608 - identifiers quoted, values bound
+                   f"SELECT count(*) FROM replenit_rows WHERE {col} IS NULL AND ({k} IS NULL OR {k} NOT IN "
+                   f"(SELECT {k} FROM replenit_rows WHERE {col} IS NOT NULL AND {k} IS NOT NULL))")
             return int(con.sql(sql, params=params).fetchall()[0][0])
