@@ -3,9 +3,9 @@ import uuid
 import httpx
 import pytest
 
-from replenit_pipelines.lib.sandbox.process import start_sandbox_process
-
+from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sandbox import Sandbox
+from replenit_pipelines.lib.sandbox.process import start_sandbox_process
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +55,34 @@ def cli_sandbox():
         return start_sandbox_process("--port", "0", *args)
 
     return start
+
+
+@pytest.fixture
+def client(sandbox, tmp_path):
+    """A ReplenitClient for a fresh tenant of the session's sandbox, limits off; `client.tenant` is its id."""
+    tenant_id, key = sandbox.add_tenant()
+    with ReplenitClient(ClientConfig(base_url=sandbox.url, tenant_id=tenant_id, api_key=key, limits=(),
+                                     quota_dir=str(tmp_path / "quota"))) as c:
+        c.tenant = tenant_id  # type: ignore[attr-defined]
+        yield c
+
+
+@pytest.fixture
+def push_env(monkeypatch, tmp_path):
+    """Point the CLI at a sandbox tenant: `push_env(sandbox, **priorities)` -> tenant id; the state
+    folder and the working directory are the test's own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REPLENIT_CUSTOMER_PRIORITY", raising=False)
+
+    def use(sb: Sandbox, **priorities: str) -> str:
+        tenant_id, key = sb.add_tenant(**priorities)
+        monkeypatch.setenv("REPLENIT_BASE_URL", sb.url)
+        monkeypatch.setenv("REPLENIT_TENANT_ID", tenant_id)
+        monkeypatch.setenv("REPLENIT_API_KEY", key)
+        monkeypatch.setenv("REPLENIT_STATE_DIR", str(tmp_path / "state"))
+        return tenant_id
+
+    return use
 
 
 def new_tenant() -> str:

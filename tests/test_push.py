@@ -11,21 +11,6 @@ from replenit_pipelines import cli
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
 
 
-@pytest.fixture
-def push_env(monkeypatch, tmp_path):
-    """Point the CLI at a sandbox tenant; the state folder is the test's own."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("REPLENIT_CUSTOMER_PRIORITY", raising=False)
-
-    def use(sb: Sandbox, **priorities: str) -> str:
-        tenant_id, key = sb.add_tenant(**priorities)
-        monkeypatch.setenv("REPLENIT_BASE_URL", sb.url)
-        monkeypatch.setenv("REPLENIT_TENANT_ID", tenant_id)
-        monkeypatch.setenv("REPLENIT_API_KEY", key)
-        monkeypatch.setenv("REPLENIT_STATE_DIR", str(tmp_path / "state"))
-        return tenant_id
-
-    return use
 
 
 def push(capsys, *args: str) -> tuple[int, dict]:

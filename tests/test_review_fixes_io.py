@@ -23,13 +23,6 @@ D2 = D1 + timedelta(days=1)
 DAY = timedelta(days=1)
 
 
-@pytest.fixture
-def client(sandbox, tmp_path):
-    tenant_id, key = sandbox.add_tenant()
-    with ReplenitClient(ClientConfig(base_url=sandbox.url, tenant_id=tenant_id, api_key=key, limits=(),
-                                     quota_dir=str(tmp_path / "quota"))) as c:
-        c.tenant = tenant_id
-        yield c
 
 
 # --- 1: customers are read whole, so an older window never sends an older version ----------------
@@ -86,21 +79,6 @@ def test_a_null_window_row_of_a_record_read_whole_is_not_counted_as_never_read(k
 
 # --- replenit push ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def push_env(monkeypatch, tmp_path):
-    """The CLI pointed at a sandbox tenant; the state folder is the test's own."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("REPLENIT_CUSTOMER_PRIORITY", raising=False)
-
-    def use(sb: Sandbox) -> str:
-        tenant_id, key = sb.add_tenant()
-        monkeypatch.setenv("REPLENIT_BASE_URL", sb.url)
-        monkeypatch.setenv("REPLENIT_TENANT_ID", tenant_id)
-        monkeypatch.setenv("REPLENIT_API_KEY", key)
-        monkeypatch.setenv("REPLENIT_STATE_DIR", str(tmp_path / "state"))
-        return tenant_id
-
-    return use
 
 
 def push_records(capsys, tmp_path, entity: str, records: list, text: str | None = None) -> tuple[int, dict]:

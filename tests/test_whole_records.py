@@ -122,13 +122,6 @@ def test_a_record_key_that_is_not_a_column_is_refused_with_what_to_write(warehou
 
 # --- through the sandbox ----------------------------------------------------------------------
 
-@pytest.fixture
-def client(sandbox, tmp_path):
-    tenant_id, key = sandbox.add_tenant()
-    with ReplenitClient(ClientConfig(base_url=sandbox.url, tenant_id=tenant_id, api_key=key, limits=(),
-                                     quota_dir=str(tmp_path / "quota"))) as c:
-        c.tenant = tenant_id
-        yield c
 
 
 
