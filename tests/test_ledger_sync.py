@@ -368,3 +368,23 @@ def test_a_failed_version_reverted_at_the_source_is_never_resent_over_the_curren
         with rig.ledger() as ledger:
             assert ledger.queued().height == 0
         rig.client.close()
+
+
+def test_a_failed_version_whose_current_version_is_quarantined_is_never_resent(tmp_path):
+    with Sandbox(limits=[]) as sb:
+        rig = Rig(sb, tmp_path, max_attempts=1, backoff_base_s=0.01, backoff_cap_s=0.02)
+        rig.load(customers(5))
+        rig.sync(DAY)  # "User 0" acknowledged
+        rig.load(customers(5, c0={"name": "Renamed"}))
+        httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p500": 1.0}})
+        rig.sync(DAY)  # "Renamed" fails: queued
+        httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p500": 0.0}})
+        rig.load(customers(5, c0={"name": "Renamed", "phone": "not a phone"}))  # the warehouse's newest is invalid
+        result, sent = rig.sync(DAY)
+        # The queued "Renamed" is older than what the warehouse says now (an invalid record): it is
+        # not sent in its place, and leaves the queue; the invalid one is quarantined.
+        assert result.counts()["records_retried"] == 0 and result.prepared.rows_quarantined == 1
+        assert rig.stored()["email:user0@example.com"]["Name"] == "User 0"
+        with rig.ledger() as ledger:
+            assert ledger.queued().height == 0
+        rig.client.close()

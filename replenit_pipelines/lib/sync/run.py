@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import polars as pl
+
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
 from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient
 from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger
@@ -62,9 +64,11 @@ def sync_window(request: SyncRequest) -> SyncResult:
     history = store.recent_runs(entity, policy.baseline_runs, request.partition_key) if store and policy.mode == "baseline" else []
     decision = gate(policy, prepared, history)
     ledger = request.ledger
-    retried, stop = retry(ledger, request.client, request.run_id,
-                          None if decision.held_back else prepared.records["__key"], request.retry_max_attempts,
-                          progress=request.progress)
+    # This run's identities, valid or quarantined: a queued older payload of either is obsolete
+    # (never sent over a newer version, nor in place of one the warehouse now has invalid).
+    in_run = pl.concat([prepared.records["__key"], prepared.quarantine["record_id"].alias("__key")]).unique()
+    retried, stop = retry(ledger, request.client, request.run_id, None if decision.held_back else in_run,
+                          request.retry_max_attempts, progress=request.progress)
     changes = diff(prepared, ledger, request.full_refresh) if not decision.held_back else nothing()
     drop_superseded(ledger, retried, changes.keys, changes.held["__key"].to_list())
     planned = plan(prepared, changes, request.client)
