@@ -83,3 +83,15 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def point_at_sandbox(monkeypatch, sandbox, warehouse, state_dir, key_name: str = "test") -> dict[str, str]:
+    """Point the code location's settings at a fresh tenant of `sandbox`, the given warehouse and
+    state folder, and the packaged demo mapping; returns the variables set."""
+    tenant_id, key = sandbox.add_tenant()
+    values = {"REPLENIT_BASE_URL": sandbox.url, "REPLENIT_TENANT_ID": tenant_id, "REPLENIT_API_KEY": key,
+              "REPLENIT_WAREHOUSE": str(warehouse), "REPLENIT_STATE_DIR": str(state_dir), "REPLENIT_KEY_NAME": key_name}
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("REPLENIT_MAPPING", raising=False)
+    return values

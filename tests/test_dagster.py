@@ -16,6 +16,7 @@ from replenit_pipelines.defs.settings import DEMO_MAPPING
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
+from helpers import point_at_sandbox
 
 END = datetime(2026, 11, 27, tzinfo=UTC)
 DAY = "2026-11-26"
@@ -32,14 +33,7 @@ def warehouse_file(tmp_path_factory):
 
 @pytest.fixture
 def env(sandbox, warehouse_file, tmp_path, monkeypatch):
-    tenant_id, key = sandbox.add_tenant()
-    values = {"REPLENIT_BASE_URL": sandbox.url, "REPLENIT_TENANT_ID": tenant_id, "REPLENIT_API_KEY": key,
-              "REPLENIT_WAREHOUSE": str(warehouse_file), "REPLENIT_STATE_DIR": str(tmp_path / "state"),
-              "REPLENIT_KEY_NAME": "test"}
-    for k, v in values.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("REPLENIT_MAPPING", raising=False)
-    return values
+    return point_at_sandbox(monkeypatch, sandbox, warehouse_file, tmp_path / "state")
 
 
 @pytest.fixture

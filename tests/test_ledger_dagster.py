@@ -18,6 +18,7 @@ import pytest
 
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
+from helpers import point_at_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 END = datetime(2026, 11, 27, tzinfo=UTC)
@@ -34,15 +35,8 @@ def warehouse_file(tmp_path_factory):
 
 @pytest.fixture
 def env(sandbox, warehouse_file, tmp_path, monkeypatch):
-    tenant_id, key = sandbox.add_tenant()
-    values = {"REPLENIT_BASE_URL": sandbox.url, "REPLENIT_TENANT_ID": tenant_id, "REPLENIT_API_KEY": key,
-              "REPLENIT_WAREHOUSE": str(warehouse_file), "REPLENIT_STATE_DIR": str(tmp_path / "state"),
-              "REPLENIT_KEY_NAME": "test"}
-    for k, v in values.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("REPLENIT_MAPPING", raising=False)
     monkeypatch.delenv("REPLENIT_RETRY_MAX_ATTEMPTS", raising=False)
-    return values
+    return point_at_sandbox(monkeypatch, sandbox, warehouse_file, tmp_path / "state")
 
 
 def posts(sandbox_url: str, tenant_id: str) -> list[dict]:

@@ -351,15 +351,22 @@ def test_an_acknowledgement_that_cannot_be_written_stops_the_delivery(rig):
     assert run.row(0) == ("stopped", 2000, 500, 1500)
 
 
+def queue_a_failed_edit(sb: Sandbox, tmp_path, edit: dict) -> "Rig":
+    """Five customers acknowledged ("User 0" among them), then c0 edited and its delivery failed
+    (queued for retry); the sandbox healthy again."""
+    rig = Rig(sb, tmp_path, max_attempts=1, backoff_base_s=0.01, backoff_cap_s=0.02)
+    rig.load(customers(5))
+    rig.sync(DAY)
+    rig.load(customers(5, c0=edit))
+    httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p500": 1.0}})
+    rig.sync(DAY)
+    httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p500": 0.0}})
+    return rig
+
+
 def test_a_failed_version_reverted_at_the_source_is_never_resent_over_the_current_one(tmp_path):
     with Sandbox(limits=[]) as sb:
-        rig = Rig(sb, tmp_path, max_attempts=1, backoff_base_s=0.01, backoff_cap_s=0.02)
-        rig.load(customers(5))
-        rig.sync(DAY)  # "User 0" acknowledged
-        rig.load(customers(5, c0={"name": "Typo"}))
-        httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p500": 1.0}})
-        rig.sync(DAY)  # "Typo" fails: queued
-        httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p500": 0.0}})
+        rig = queue_a_failed_edit(sb, tmp_path, {"name": "Typo"})
         rig.load(customers(5))  # reverted at the source before any retry
         rig.sync(DAY)  # unchanged against the ledger: nothing to send, and the queued "Typo" is obsolete
         result, sent = rig.sync(NEXT)  # another partition: the queue must not send "Typo"
@@ -372,13 +379,7 @@ def test_a_failed_version_reverted_at_the_source_is_never_resent_over_the_curren
 
 def test_a_failed_version_whose_current_version_is_quarantined_is_never_resent(tmp_path):
     with Sandbox(limits=[]) as sb:
-        rig = Rig(sb, tmp_path, max_attempts=1, backoff_base_s=0.01, backoff_cap_s=0.02)
-        rig.load(customers(5))
-        rig.sync(DAY)  # "User 0" acknowledged
-        rig.load(customers(5, c0={"name": "Renamed"}))
-        httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p500": 1.0}})
-        rig.sync(DAY)  # "Renamed" fails: queued
-        httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p500": 0.0}})
+        rig = queue_a_failed_edit(sb, tmp_path, {"name": "Renamed"})
         rig.load(customers(5, c0={"name": "Renamed", "phone": "not a phone"}))  # the warehouse's newest is invalid
         result, sent = rig.sync(DAY)
         # The queued "Renamed" is older than what the warehouse says now (an invalid record): it is

@@ -14,6 +14,7 @@ from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
+from helpers import point_at_sandbox
 
 END = datetime(2026, 11, 27, tzinfo=UTC)
 DAY = "2026-11-26"
@@ -77,13 +78,8 @@ def test_chaos_through_dagster_accounts_for_every_row(warehouse_file, tmp_path, 
     parts = valid_customers(warehouse_file)
     expected = keyed([orjson.loads(p) for p in parts])
     with Sandbox(limits=[], faults=chaos(seed=9, hang_seconds=0.3)) as sb, dg.instance_for_test() as instance:
-        tenant_id, key = sb.add_tenant()
-        env = {"REPLENIT_BASE_URL": sb.url, "REPLENIT_TENANT_ID": tenant_id, "REPLENIT_API_KEY": key,
-               "REPLENIT_WAREHOUSE": str(warehouse_file), "REPLENIT_STATE_DIR": str(tmp_path / "state"),
-               "REPLENIT_KEY_NAME": "chaos"}
-        for k, v in env.items():
-            monkeypatch.setenv(k, v)
-        monkeypatch.delenv("REPLENIT_MAPPING", raising=False)
+        env = point_at_sandbox(monkeypatch, sb, warehouse_file, tmp_path / "state", key_name="chaos")
+        tenant_id = env["REPLENIT_TENANT_ID"]
         monkeypatch.delenv("REPLENIT_LIMITS", raising=False)
         from replenit_pipelines.definitions import defs
 
