@@ -108,7 +108,7 @@ HOLDER = textwrap.dedent("""
     from replenit_pipelines.lib.ledger import SqliteLedger
     ledger = SqliteLedger.open(sys.argv[1], "http://127.0.0.1:8765", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", sys.argv[2])
     ledger._con.execute("BEGIN IMMEDIATE")  # hold the entity's write lock, as a long commit would
-    ledger._con.execute("INSERT INTO acks (identity, hash, acked_at) VALUES ('customerid:held', x'00', 0)")
+    ledger._con.execute("INSERT INTO acks (identity, idkey, hash, acked_at) VALUES ('customerid:held', 0, x'00', 0)")
     print("holding", flush=True)
     time.sleep(float(sys.argv[3]))
     ledger._con.execute("COMMIT")
