@@ -33,10 +33,10 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
-from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, identity_keys
+from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, hashes_as_int128, identity_keys
 
 LOOKUP_SCHEMA = {"identity": pl.String, "hash": pl.Binary, "exact": pl.Binary, "acked_at": pl.Int64}
-KEY_LOOKUP_SCHEMA = {"idkey": pl.Int64, "hash": pl.Binary, "exact": pl.Binary}
+KEY_LOOKUP_SCHEMA = {"idkey": pl.Int64, "hash": pl.Binary, "exact": pl.Int128}  # exact: hashing.hashes_as_int128
 LAYOUT = "2"  # the tables' layout: 2 keys entries by an integer identity key too (hashing.identity_keys)
 RETRY_SCHEMA = {
     "identity": pl.String, "payload": pl.Binary, "hash": pl.Binary, "status": pl.String, "attempts": pl.Int64,
@@ -239,8 +239,8 @@ class SqliteLedger:
         return pl.DataFrame(rows, schema=LOOKUP_SCHEMA, orient="row")
 
     def lookup_keys(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame:
-        """idkey (hashing.identity_keys), hash, exact of the asked identities the API has
-        acknowledged: what `diff` needs. Many identities (more than 20,000): the whole ledger's
+        """idkey (hashing.identity_keys), hash, exact (as Int128: hashing.hashes_as_int128) of the
+        asked identities the API has acknowledged: what `diff` needs. Many identities (more than 20,000): the whole ledger's
         integer keys and hashes, without its identity strings (reading those was half the lookup's
         time and most of its memory). A superset, and two entries may share an idkey (a 64-bit
         collision): `diff` keeps one per key."""
@@ -248,9 +248,10 @@ class SqliteLedger:
         if asked.len() > _SCAN_ABOVE:
             return self._read_all(KEY_LOOKUP_SCHEMA)
         found = self.lookup(asked)
-        return found.select(identity_keys(found["identity"]), "hash", "exact")
+        return found.select(identity_keys(found["identity"]), "hash", hashes_as_int128(found["exact"]))
 
     def _read_all(self, schema: dict[str, type[pl.DataType]] = LOOKUP_SCHEMA) -> pl.DataFrame:
+        # An Int128 column is read as its 16-byte BLOB and reinterpreted, batch by batch.
         # ADBC hands SQLite rows over as Arrow: 1M entries in ~0.3 s, where sqlite3 tuples take ~0.9 s.
         import adbc_driver_sqlite.dbapi as adbc
 
@@ -264,7 +265,9 @@ class SqliteLedger:
             for batch in cur.fetch_record_batch():
                 frame = pl.from_arrow(batch)
                 assert isinstance(frame, pl.DataFrame)  # a record batch is always a frame
-                frames.append(frame.cast(schema))  # type: ignore[arg-type]  # polars' stubs want a Mapping of DataType instances
+                frames.append(frame.select(
+                    pl.col(c).cast(pl.Binary).bin.reinterpret(dtype=pl.Int128) if t == pl.Int128 else pl.col(c).cast(t)
+                    for c, t in schema.items()))
         return pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=schema)
 
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
