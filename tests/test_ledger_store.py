@@ -173,3 +173,14 @@ def test_worker_threads_acknowledge_through_one_ledger(tmp_path):
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(batch, range(40)))
         assert ledger.size() == 4000
+
+
+def test_a_ledger_file_of_the_older_layout_refuses_to_open(tmp_path):
+    with SqliteLedger.open(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        path = ledger.path
+    con = sqlite3.connect(path)
+    con.execute("DELETE FROM meta WHERE key = 'layout'")  # what a file written before the integer key holds
+    con.commit()
+    con.close()
+    with pytest.raises(LedgerScopeError, match="table layout 1.*full_refresh"):
+        SqliteLedger.open(tmp_path, SANDBOX, TENANT, "customers")
