@@ -1,7 +1,9 @@
 """The acknowledged-state ledger: what Replenit holds, per (scope, entity, identity).
 
 For each identity, the content hash (lib/ledger/hashing.py) of the payload the API last accepted
-with a 200, its exact-bytes hash, when (epoch milliseconds, UTC) and by which run. The retry queue
+with a 200, its exact-bytes hash, when (epoch milliseconds, UTC) and by which run, and its
+identity key (hashing.identity_keys), the 64-bit integer the diff joins on: a whole-ledger lookup
+(`lookup_keys`) reads integers and hashes, never the identity strings. The retry queue
 of records whose delivery ran out of retries, or was rejected, lives beside it (lib/ledger/retries.py).
 
 Embedded backend: SQLite in WAL mode, one file per (scope, entity) under
