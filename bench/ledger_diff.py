@@ -83,7 +83,7 @@ def child(state: str, n: int, reorder: bool) -> None:
     sampler.start()
     t0 = time.perf_counter()
     with SqliteLedger.open(state, BASE_URL, TENANT, "customers") as ledger:
-        acked = ledger.lookup(records["__key"])
+        acked = ledger.lookup_keys(records["__key"])
         t1 = time.perf_counter()
         d = diff(records, parts, acked)
         t2 = time.perf_counter()

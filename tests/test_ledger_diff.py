@@ -78,3 +78,36 @@ def test_a_record_without_identity_is_always_sent(tmp_path):
         d = send_and_acknowledge(ledger, records)
         assert d.records_new == 1 and ledger.size() == 0  # nothing to remember it by
         assert diff(records, payload_parts(records), ledger.lookup(records["__key"])).records_new == 1
+
+
+def test_a_64_bit_identity_key_collision_sends_the_record_once_as_changed(tmp_path):
+    # Two other identities' entries share o1's integer key (a forged 64-bit collision): o1 must be
+    # neither duplicated nor taken as unchanged; it is sent once, as changed, and o2 as new.
+    from replenit_pipelines.lib.ledger.hashing import hashes_as_int128, identity_keys
+
+    records = orders({"o1": "paid", "o2": "paid"}, {"o1": 2, "o2": 1})
+    parts = payload_parts(records)
+    with SqliteLedger.open(tmp_path, BASE_URL, TENANT, "orders") as ledger:
+        others = orders({"x1": "paid", "x2": "refunded"}, {"x1": 1, "x2": 1})
+        ledger.acknowledge(["x1", "x2"], *(lambda d: (d.send["hash"].to_list(), "run", d.send["exact"].to_list()))(
+            diff(others, payload_parts(others), ledger.lookup_keys(others["__key"]))))
+        found = ledger.lookup(["x1", "x2"])
+    forged = pl.DataFrame({"idkey": identity_keys(["o1", "o1"]), "hash": found["hash"],
+                           "exact": hashes_as_int128(found["exact"])})
+    d = diff(records, parts, forged)
+    assert d.send["__key"].to_list() == ["o1", "o2"] and d.send["change"].to_list() == ["changed", "new"]
+    assert (d.records_changed, d.records_new, d.records_unchanged, d.rows_changed) == (1, 1, 0, 2)
+
+
+def test_lookup_keys_reads_the_same_entries_by_key_and_whole(tmp_path):
+    ids = [f"customerid:{i}" for i in range(25_000)]
+    with SqliteLedger.open(tmp_path, BASE_URL, TENANT, "customers") as ledger:
+        ledger.acknowledge(ids[:21_000], [str(i).encode().ljust(16, b"h") for i in range(21_000)], "r",
+                           [str(i).encode().ljust(16, b"e") for i in range(21_000)])
+        ledger.compact()
+        ledger.acknowledge(ids[:3], [b"n" * 16] * 3, "r2", [b"m" * 16] * 3)  # in the log, newest wins
+        whole = ledger.lookup_keys(ids)  # above the scan threshold: the whole ledger
+        by_key = ledger.lookup_keys(ids[:10])
+    assert whole.height == 21_000 and whole.schema == by_key.schema
+    assert whole.join(by_key, on="idkey", how="semi").sort("idkey").equals(by_key.sort("idkey"))
+    assert by_key.filter(pl.col("hash") == b"n" * 16).height == 3

@@ -59,3 +59,13 @@ def test_the_pipeline_serializer_and_a_dict_hash_alike():
                          schema={"CustomerId": pl.String, "Email": pl.String, "Phone": pl.String, "Score": pl.Float64})
     [part] = payload_parts(frame)
     assert content_hash(part) == content_hash({"Score": 2.5, "Email": "a@x.io", "CustomerId": "c-1"})
+
+
+def test_identity_key_is_xxh3_64_of_the_identity():
+    # XXH3-64 (seed 0) reference vectors: "" -> 2d06800538d394c2, "abc" -> 78af5f94892f3950; stored as signed Int64.
+    from replenit_pipelines.lib.ledger.hashing import identity_keys
+
+    keys = identity_keys(["", "abc", None])
+    assert keys.dtype == pl.Int64
+    assert [k.to_bytes(8, "big", signed=True).hex() if k is not None else None for k in keys.to_list()] == [
+        "2d06800538d394c2", "78af5f94892f3950", None]

@@ -108,7 +108,7 @@ HOLDER = textwrap.dedent("""
     from replenit_pipelines.lib.ledger import SqliteLedger
     ledger = SqliteLedger.open(sys.argv[1], "http://127.0.0.1:8765", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", sys.argv[2])
     ledger._con.execute("BEGIN IMMEDIATE")  # hold the entity's write lock, as a long commit would
-    ledger._con.execute("INSERT INTO acks (identity, hash, acked_at) VALUES ('customerid:held', x'00', 0)")
+    ledger._con.execute("INSERT INTO acks (identity, idkey, hash, acked_at) VALUES ('customerid:held', 0, x'00', 0)")
     print("holding", flush=True)
     time.sleep(float(sys.argv[3]))
     ledger._con.execute("COMMIT")
@@ -173,3 +173,14 @@ def test_worker_threads_acknowledge_through_one_ledger(tmp_path):
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(batch, range(40)))
         assert ledger.size() == 4000
+
+
+def test_a_ledger_file_of_the_older_layout_refuses_to_open(tmp_path):
+    with SqliteLedger.open(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        path = ledger.path
+    con = sqlite3.connect(path)
+    con.execute("DELETE FROM meta WHERE key = 'layout'")  # what a file written before the integer key holds
+    con.commit()
+    con.close()
+    with pytest.raises(LedgerScopeError, match="table layout 1.*full_refresh"):
+        SqliteLedger.open(tmp_path, SANDBOX, TENANT, "customers")

@@ -16,6 +16,12 @@ changes between releases):
   what was acknowledged pay for the canonical form (new and changed records, and every record
   once after a serializer change, after which the ledger is restamped).
 
+The *identity key* (`identity_keys`): XXH3-64 (seed 0) of the identity's UTF-8 bytes, as a signed
+64-bit integer: the ledger's join key (an integer join is several times cheaper than a string
+join). A collision of two identities is possible (~n²/2⁶⁵) and harmless: lib/ledger/diff.py keeps
+one entry per key, and a record matched to another identity's entry differs in content (its
+payload carries its own identity), so it is sent as changed.
+
 Canonical version 1 is pinned by a hand-written digest in tests/test_ledger_hashing.py: a change
 to it is a change to every ledger and must bump CANONICAL_VERSION.
 """
@@ -75,3 +81,30 @@ def exact_hashes(parts: Sequence[bytes] | pl.Series) -> pl.Series:
     chunks = [pl.DataFrame({"p": pl.Series(parts[i:i + _EXACT_CHUNK], dtype=pl.Binary)}).select(xxh3)["exact"]
               for i in range(0, len(parts), _EXACT_CHUNK)]
     return pl.concat(chunks, rechunk=True) if chunks else pl.Series("exact", [], dtype=pl.Binary)
+
+
+def exact_hashes_int128(parts: Sequence[bytes]) -> pl.Series:
+    """`exact_hashes` as Int128 (the 16 bytes read little-endian): half the memory of a Binary
+    column, and an integer comparison. `hashes_as_binary` turns them back."""
+    xxh3 = plh.col("p").nchash.xxh3_128(return_binary=True, byte_order="big").bin.reinterpret(dtype=pl.Int128).alias("exact")
+    chunks = [pl.DataFrame({"p": pl.Series(parts[i:i + _EXACT_CHUNK], dtype=pl.Binary)}).select(xxh3)["exact"]
+              for i in range(0, len(parts), _EXACT_CHUNK)]
+    return pl.concat(chunks, rechunk=True) if chunks else pl.Series("exact", [], dtype=pl.Int128)
+
+
+def hashes_as_int128(hashes: pl.Series) -> pl.Series:
+    """16-byte hashes as Int128 (little-endian); a value of another length reads as null."""
+    return hashes.to_frame("h").select(pl.col("h").bin.reinterpret(dtype=pl.Int128))["h"].rename(hashes.name)
+
+
+def hashes_as_binary(hashes: pl.Series) -> pl.Series:
+    """The 16-byte hashes that `exact_hashes_int128` / `hashes_as_int128` read as Int128."""
+    return pl.Series(hashes.name, [None if v is None else v.to_bytes(16, "little", signed=True) for v in hashes.to_list()],
+                     dtype=pl.Binary)
+
+
+def identity_keys(identities: pl.Series | Sequence[str | None]) -> pl.Series:
+    """XXH3-64 (seed 0) of each identity's UTF-8 bytes, reinterpreted as Int64 (SQLite's INTEGER);
+    null for a null identity. Frozen like the exact hash (pinned by a test vector)."""
+    column = pl.Series("i", identities, dtype=pl.String)
+    return column.to_frame().select(plh.col("i").nchash.xxh3_64().reinterpret(signed=True).alias("idkey"))["idkey"]

@@ -1,7 +1,9 @@
 """The acknowledged-state ledger: what Replenit holds, per (scope, entity, identity).
 
 For each identity, the content hash (lib/ledger/hashing.py) of the payload the API last accepted
-with a 200, its exact-bytes hash, when (epoch milliseconds, UTC) and by which run. The retry queue
+with a 200, its exact-bytes hash, when (epoch milliseconds, UTC) and by which run, and its
+identity key (hashing.identity_keys), the 64-bit integer the diff joins on: a whole-ledger lookup
+(`lookup_keys`) reads integers and hashes, never the identity strings. The retry queue
 of records whose delivery ran out of retries, or was rejected, lives beside it (lib/ledger/retries.py).
 
 Embedded backend: SQLite in WAL mode, one file per (scope, entity) under
@@ -33,9 +35,11 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
-from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
+from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, hashes_as_int128, identity_keys
 
 LOOKUP_SCHEMA = {"identity": pl.String, "hash": pl.Binary, "exact": pl.Binary, "acked_at": pl.Int64}
+KEY_LOOKUP_SCHEMA = {"idkey": pl.Int64, "hash": pl.Binary, "exact": pl.Int128}  # exact: hashing.hashes_as_int128
+LAYOUT = "2"  # the tables' layout: 2 keys entries by an integer identity key too (hashing.identity_keys)
 RETRY_SCHEMA = {
     "identity": pl.String, "payload": pl.Binary, "hash": pl.Binary, "status": pl.String, "attempts": pl.Int64,
     "first_failure": pl.Int64, "last_failure": pl.Int64, "last_reason": pl.String, "run_id": pl.String,
@@ -47,11 +51,12 @@ _SCAN_ABOVE = 20_000  # more identities than this: read the whole ledger at once
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger (
-    identity TEXT PRIMARY KEY, hash BLOB NOT NULL, exact BLOB, acked_at INTEGER NOT NULL, run_id TEXT
+    identity TEXT PRIMARY KEY, idkey INTEGER NOT NULL, hash BLOB NOT NULL, exact BLOB, acked_at INTEGER NOT NULL,
+    run_id TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS acks (
-    seq INTEGER PRIMARY KEY, identity TEXT NOT NULL, hash BLOB NOT NULL, exact BLOB, acked_at INTEGER NOT NULL,
-    run_id TEXT);
+    seq INTEGER PRIMARY KEY, identity TEXT NOT NULL, idkey INTEGER NOT NULL, hash BLOB NOT NULL, exact BLOB,
+    acked_at INTEGER NOT NULL, run_id TEXT);
 CREATE TABLE IF NOT EXISTS retries (
     identity TEXT PRIMARY KEY, payload BLOB NOT NULL, hash BLOB NOT NULL, status TEXT NOT NULL,
     attempts INTEGER NOT NULL, first_failure INTEGER NOT NULL, last_failure INTEGER NOT NULL,
@@ -60,9 +65,9 @@ CREATE TABLE IF NOT EXISTS retries (
 """
 # The newest acknowledgement of each identity, across the compacted table and the log.
 _CURRENT = """
-SELECT identity, hash, exact, acked_at, run_id FROM ledger WHERE identity NOT IN (SELECT identity FROM acks)
+SELECT identity, idkey, hash, exact, acked_at, run_id FROM ledger WHERE identity NOT IN (SELECT identity FROM acks)
 UNION ALL
-SELECT identity, hash, exact, acked_at, run_id FROM acks
+SELECT identity, idkey, hash, exact, acked_at, run_id FROM acks
 WHERE seq IN (SELECT max(seq) FROM acks GROUP BY identity)
 """
 
@@ -112,6 +117,7 @@ class Ledger(Protocol):
     entity: str
 
     def lookup(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame: ...  # LOOKUP_SCHEMA; may be a superset
+    def lookup_keys(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame: ...  # KEY_LOOKUP_SCHEMA; may be a superset
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
                     exact: Sequence[bytes] | None = None) -> None: ...
     def restamp(self, identities: Sequence[str], exact: Sequence[bytes]) -> None: ...
@@ -150,13 +156,19 @@ class SqliteLedger:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         self._con.execute(statement)
-                for key, value in (("scope", scope), ("entity", entity), ("canonical_version", str(CANONICAL_VERSION))):
+                for key, value in (("scope", scope), ("entity", entity), ("canonical_version", str(CANONICAL_VERSION)),
+                                   ("layout", LAYOUT)):
                     self._con.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value))
             meta = self._meta()
         if meta["scope"] != scope or meta["entity"] != entity:
             raise LedgerScopeError(
                 f"{self.path} is the ledger of {meta['entity']} at {meta['scope']}, not of {entity} at {scope}: "
                 "point REPLENIT_STATE_DIR at this tenant's own state folder"
+            )
+        if meta.get("layout") != LAYOUT:
+            raise LedgerScopeError(
+                f"{self.path} has table layout {meta.get('layout', '1')}, this code reads layout {LAYOUT}: "
+                "move the file aside and run a full_refresh sync, which re-acknowledges every record"
             )
         if meta["canonical_version"] != str(CANONICAL_VERSION):
             raise LedgerScopeError(
@@ -228,12 +240,26 @@ class SqliteLedger:
             ).fetchall()
         return pl.DataFrame(rows, schema=LOOKUP_SCHEMA, orient="row")
 
-    def _read_all(self) -> pl.DataFrame:
+    def lookup_keys(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame:
+        """idkey (hashing.identity_keys), hash, exact (as Int128: hashing.hashes_as_int128) of the
+        asked identities the API has acknowledged: what `diff` needs. Many identities (more than 20,000): the whole ledger's
+        integer keys and hashes, without its identity strings (reading those was half the lookup's
+        time and most of its memory). A superset, and two entries may share an idkey (a 64-bit
+        collision): `diff` keeps one per key."""
+        asked = pl.Series("identity", identities, dtype=pl.String)
+        if asked.len() > _SCAN_ABOVE:
+            return self._read_all(KEY_LOOKUP_SCHEMA)
+        found = self.lookup(asked)
+        return found.select(identity_keys(found["identity"]), "hash", hashes_as_int128(found["exact"]))
+
+    def _read_all(self, schema: dict[str, type[pl.DataType]] = LOOKUP_SCHEMA) -> pl.DataFrame:
+        # An Int128 column is read as its 16-byte BLOB and reinterpreted, batch by batch.
         # ADBC hands SQLite rows over as Arrow: 1M entries in ~0.3 s, where sqlite3 tuples take ~0.9 s.
         import adbc_driver_sqlite.dbapi as adbc
 
         compacted = not self._con.execute("SELECT EXISTS (SELECT 1 FROM acks)").fetchone()[0]
-        query = "SELECT identity, hash, exact, acked_at FROM " + ("ledger" if compacted else f"({_CURRENT})")  # noqa: S608 - fixed table names, no values
+        columns = ", ".join(schema)
+        query = f"SELECT {columns} FROM " + ("ledger" if compacted else f"({_CURRENT})")  # noqa: S608 - fixed names, no values
         frames: list[pl.DataFrame] = []
         with adbc.connect(str(self.path)) as con, con.cursor() as cur:
             cur.execute(query)
@@ -241,8 +267,10 @@ class SqliteLedger:
             for batch in cur.fetch_record_batch():
                 frame = pl.from_arrow(batch)
                 assert isinstance(frame, pl.DataFrame)  # a record batch is always a frame
-                frames.append(frame.cast(LOOKUP_SCHEMA))  # type: ignore[arg-type]  # polars' stubs want a Mapping of DataType instances
-        return pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=LOOKUP_SCHEMA)
+                frames.append(frame.select(
+                    pl.col(c).cast(pl.Binary).bin.reinterpret(dtype=pl.Int128) if t == pl.Int128 else pl.col(c).cast(t)
+                    for c, t in schema.items()))
+        return pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=schema)
 
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
                     exact: Sequence[bytes] | None = None) -> None:
@@ -253,9 +281,10 @@ class SqliteLedger:
             raise ValueError("acknowledge: identities, hashes and exact hashes must have the same length")
         at = now_ms()
         ex = list(exact) if exact is not None else [None] * len(ids)
-        rows = [(i, h, e, at, run_id) for i, h, e in zip(ids, hashes, ex, strict=True) if i is not None]
+        keys = identity_keys(ids).to_list()  # before the transaction: the write lock is held only to write
+        rows = [(i, k, h, e, at, run_id) for i, k, h, e in zip(ids, keys, hashes, ex, strict=True) if i is not None]
         with self._write():
-            self._con.executemany("INSERT INTO acks (identity, hash, exact, acked_at, run_id) VALUES (?, ?, ?, ?, ?)", rows)
+            self._con.executemany("INSERT INTO acks (identity, idkey, hash, exact, acked_at, run_id) VALUES (?, ?, ?, ?, ?, ?)", rows)
             if self._has_retries():
                 self._con.executemany("DELETE FROM retries WHERE identity = ? AND first_failure <= ?", [(r[0], at) for r in rows])
 
@@ -282,9 +311,9 @@ class SqliteLedger:
         with self._write():
             if self._con.execute("SELECT EXISTS (SELECT 1 FROM acks)").fetchone()[0]:
                 self._con.execute(
-                    "INSERT INTO ledger (identity, hash, exact, acked_at, run_id) "
-                    "SELECT identity, hash, exact, acked_at, run_id FROM acks WHERE true ORDER BY seq "
-                    "ON CONFLICT (identity) DO UPDATE SET hash = excluded.hash, exact = excluded.exact, "
+                    "INSERT INTO ledger (identity, idkey, hash, exact, acked_at, run_id) "
+                    "SELECT identity, idkey, hash, exact, acked_at, run_id FROM acks WHERE true ORDER BY seq "
+                    "ON CONFLICT (identity) DO UPDATE SET idkey = excluded.idkey, hash = excluded.hash, exact = excluded.exact, "
                     "acked_at = excluded.acked_at, run_id = excluded.run_id"
                 )
                 self._con.execute("DELETE FROM acks")

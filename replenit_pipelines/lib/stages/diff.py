@@ -57,7 +57,7 @@ def diff(prepared: Prepared, ledger: Ledger | None = None, full_refresh: bool = 
     if ledger is None:
         return Diff(to_send=list(range(records.height)), parts=parts, keys=records["__key"].to_list(),
                     hashes=[None] * len(parts), exact=[None] * len(parts), records_new=records.height)
-    d = ledger_diff(records, parts, ledger.lookup(records["__key"]), full_refresh)
+    d = ledger_diff(records, parts, ledger.lookup_keys(records["__key"]), full_refresh)
     send, held = hold_unchanged_rejections(d.send, ledger.queued(("rejected", "needs_attention")))
     positions = send["__pos"].to_list()
     return Diff(
