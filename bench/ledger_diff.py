@@ -94,7 +94,7 @@ def child(state: str, n: int, reorder: bool) -> None:
         exact_only = time.perf_counter() - t
         # Acknowledge: 200 batches of 500 changed-record identities, one fsync'd commit each.
         rng = random.Random(7)
-        ids, hashes, exact = d.send["__key"].to_list(), d.send["hash"].to_list(), d.send["exact"].to_list()
+        hashes, exact = d.send["hash"].to_list(), d.send["exact"].to_list()
         ack_ms = []
         for _ in range(200):
             pick = [rng.randrange(n) for _ in range(500)]

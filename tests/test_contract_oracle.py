@@ -11,7 +11,6 @@ A misreading of the contract shared by the sandbox and the pipeline fails here.
 
 import copy
 
-import httpx
 import polars as pl
 import pytest
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import dagster as dg
 import duckdb
 import httpx
-import polars as pl
 import pytest
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient

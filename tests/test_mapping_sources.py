@@ -125,7 +125,7 @@ def test_demo_warehouse_is_deterministic_by_seed(tmp_path):
 
     def tables(path):
         with duckdb.connect(str(path), read_only=True) as con:
-            return {t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").pl() for t in ("customers", "product_variants", "order_lines")}
+            return {t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").pl() for t in ("customers", "product_variants", "order_lines")}  # noqa: S608 - fixed test table names
 
     ta, tb, tc = tables(a), tables(b), tables(c)
     assert all(ta[t].equals(tb[t]) for t in ta)

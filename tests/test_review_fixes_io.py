@@ -11,7 +11,6 @@ import pytest
 from replenit_pipelines import cli
 from replenit_pipelines.lib.sandbox import Sandbox
 
-from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.delivery.config import ApiKey
 from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
 from replenit_pipelines.lib.delivery.push import PushFileError, push_file

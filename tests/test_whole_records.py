@@ -11,7 +11,6 @@ import duckdb
 import polars as pl
 import pytest
 
-from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import MappingError, Warehouse, entity_mapping_from_dict
 
