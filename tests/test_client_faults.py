@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
+from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient, UnreachableError
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
 from helpers import FakeClock
 
@@ -125,7 +125,14 @@ def test_transient_faults_are_retried_after_a_backoff(tmp_path, clock, fault):
 ])
 def test_retries_run_out_into_failed_records_with_the_reason(tmp_path, clock, fault, reason):
     server = FaultServer(clock, script=[fault] * 4)
-    report = make_client(tmp_path, server, max_attempts=4).deliver("customers", customers(3))
+    client = make_client(tmp_path, server, max_attempts=4)
+    if isinstance(fault, httpx.Response):
+        report = client.deliver("customers", customers(3))
+    else:  # no answer at all to a delivery's first batch: the API is unreachable and the delivery stops
+        with pytest.raises(UnreachableError) as caught:
+            client.deliver("customers", customers(3))
+        assert caught.value.report is not None
+        report = caught.value.report
     assert report.failed == {i: f"{reason}; gave up after 4 attempts" for i in range(3)}
     assert len(server.seen) == 4 and not report.accepted
 

@@ -9,11 +9,12 @@ from replenit_pipelines.lib.delivery.errors import (
     ReplenitStopError,
     TenantNotFoundError,
     UnauthorizedError,
+    UnreachableError,
 )
 from replenit_pipelines.lib.delivery.report import DeliveryCounters, DeliveryReport
 
 __all__ = [
     "DOCUMENTED_LIMITS", "AcknowledgementError", "ApiKey", "BatchProgress", "ClientConfig", "DeleteOutcome", "DeliveryConfigError",
     "DeliveryCounters", "DeliveryReport", "ForbiddenError", "ReplenitClient", "ReplenitStopError",
-    "TenantNotFoundError", "UnauthorizedError", "client_from_env",
+    "TenantNotFoundError", "UnauthorizedError", "UnreachableError", "client_from_env",
 ]

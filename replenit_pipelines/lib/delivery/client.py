@@ -25,6 +25,7 @@ from replenit_pipelines.lib.delivery.errors import (
     DeliveryConfigError,
     ForbiddenError,
     ReplenitStopError,
+    UnreachableError,
     TenantNotFoundError,
     UnauthorizedError,
 )
@@ -47,7 +48,11 @@ _INDEX_KEY = re.compile(r"^\[(\d+)\]")
 
 
 class _Exhausted(Exception):
-    """Retries ran out for one request."""
+    """Retries ran out for one request. `unreachable`: no attempt got any HTTP answer."""
+
+    def __init__(self, reason: str, unreachable: bool = False):
+        super().__init__(reason)
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,10 @@ class ReplenitClient:
             transport=transport,
         )
         self._stop = threading.Event()
+        # Fail fast on an API that cannot be reached: HTTP answers seen, and batches in a row whose
+        # every attempt failed to connect or timed out (reset by any answer).
+        self._answers = 0
+        self._unreachable_streak = 0
         # Quota waits of all workers as intervals: with several in flight they overlap, and the
         # run's "seconds waited for quota" is their union, not their sum.
         self._waits: list[tuple[float, float]] = []
@@ -107,6 +116,7 @@ class ReplenitClient:
                 headers["Content-Encoding"] = "gzip"
         failures = 0
         rate_limited = 0
+        answered = False  # any HTTP answer at all: the API is reachable
         while True:
             if self._stop.is_set():
                 raise _Exhausted("not sent: the delivery was stopped by an earlier error")
@@ -129,6 +139,8 @@ class ReplenitClient:
             except httpx.TransportError as exc:
                 reason = f"connection failed ({type(exc).__name__})"
             else:
+                answered = True
+                self._answers += 1
                 # From the quota's decision to the answer: an upper bound of how late the request
                 # may reach the server's clock, which sizes the limiter's window-edge guard.
                 self.quota.answered()
@@ -145,7 +157,7 @@ class ReplenitClient:
                 reason = f"HTTP {resp.status_code}"
             failures += 1
             if failures >= self.config.max_attempts:
-                raise _Exhausted(f"{reason}; gave up after {failures} attempts")
+                raise _Exhausted(f"{reason}; gave up after {failures} attempts", unreachable=not answered)
             counters.retries += 1
             # Full jitter: anywhere between 0 and the capped exponential step.
             pause = self._rng.uniform(0, min(self.config.backoff_cap_s, self.config.backoff_base_s * 2 ** (failures - 1)))
@@ -232,9 +244,8 @@ class ReplenitClient:
         remembered."""
         spec = entity_spec(entity)
         started = time.monotonic()
-        self._stop.clear()
+        self.reset()
         report = DeliveryReport(entity=entity, records=len(parts))
-        self._waits.clear()
         max_records = self.config.batch_sizes[entity]
         report.counters.batches = len(batches)
         report.counters.full_batches = sum(len(b) == max_records for b in batches)
@@ -300,7 +311,18 @@ class ReplenitClient:
             with lock:
                 for i in batch:
                     report.failed[i] = str(exc)
+                self._unreachable_streak = self._unreachable_streak + 1 if exc.unreachable else 0
+                unreachable = exc.unreachable and (self._answers == 0
+                                                   or self._unreachable_streak >= self.config.max_unreachable_batches)
+            if unreachable:
+                self._stop.set()
+                raise UnreachableError(
+                    f"cannot reach {self.config.base_url}: {exc}; check REPLENIT_BASE_URL and the network "
+                    "(nothing more is sent in this run; the records not accepted are retried by the next one)"
+                ) from None
             return
+        with lock:
+            self._unreachable_streak = 0
         if resp.status_code == 200:
             with lock:
                 report.accepted.extend(batch)
@@ -353,9 +375,10 @@ class ReplenitClient:
 
     # --- used by lib/delivery/stream.py, which shares this client's stop flag and quota waits ----------
     def reset(self) -> None:
-        """A new delivery begins: no stop, no quota waits yet."""
+        """A new delivery begins: no stop, no quota waits, no answers seen yet."""
         self._stop.clear()
         self._waits.clear()
+        self._answers, self._unreachable_streak = 0, 0
 
     def halt(self) -> None:
         """Nothing queued is sent any more; requests in flight end."""

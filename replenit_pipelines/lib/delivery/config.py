@@ -93,6 +93,9 @@ class ClientConfig:
     read_timeout_s: float = 60.0
     max_attempts: int = 5  # per request, for 5xx, timeouts and dropped connections
     max_rate_limited: int = 50  # 429s one request may meet before it is given up
+    # Batches in a row whose every attempt failed to connect or timed out before the delivery stops
+    # (the first batch of a delivery stops it alone when nothing has answered yet).
+    max_unreachable_batches: int = 3
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 16.0
     max_in_flight: int = 4

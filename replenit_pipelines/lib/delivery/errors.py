@@ -37,3 +37,9 @@ class TenantNotFoundError(ReplenitStopError):
 class AcknowledgementError(ReplenitStopError):
     """The API accepted a batch but the sync could not record it (the ledger's disk is full or
     read-only): delivery stops, since every further request would be spent without being remembered."""
+
+
+class UnreachableError(ReplenitStopError):
+    """The API could not be reached (connections refused or timed out, no answer at all) by the
+    first batch of a delivery, or by several batches in a row: every further request would fail
+    the same way, so the delivery stops and the rest waits for the next run."""

@@ -1,0 +1,70 @@
+"""A dead API stops the delivery at once with what to check, instead of spending every batch's
+retries (issue 14's "fail fast on an unreachable API", for the client, the sync and push)."""
+
+import socket
+
+import httpx
+import pytest
+
+from replenit_pipelines import cli
+from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient, UnreachableError
+
+TENANT = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # nothing listens there once the socket is closed
+
+
+def records(n: int) -> list[dict]:
+    return [{"CustomerId": f"c{i}", "Email": f"u{i}@example.com"} for i in range(n)]
+
+
+def test_an_unreachable_api_stops_after_the_first_batch_with_what_to_check(tmp_path):
+    url = closed_port_url()
+    config = ClientConfig(base_url=url, tenant_id=TENANT, api_key="a2V5", limits=(), quota_dir=str(tmp_path / "q"),
+                          batch_sizes={"customers": 10}, max_attempts=3, backoff_base_s=0.01, backoff_cap_s=0.02)
+    with ReplenitClient(config) as client, pytest.raises(UnreachableError) as caught:
+        client.deliver("customers", records(100))
+    report = caught.value.report
+    assert report is not None and report.counters.requests == 3  # one batch's attempts, not ten batches' worth
+    assert len(report.failed) == 100 and not report.accepted
+    message = str(caught.value)
+    assert f"cannot reach {url}" in message and "REPLENIT_BASE_URL" in message
+
+
+def test_several_batches_in_a_row_without_an_answer_stop_a_delivery_that_began_well(tmp_path):
+    sent: list[int] = []
+
+    def first_then_dead(request: httpx.Request) -> httpx.Response:
+        sent.append(1)
+        if len(sent) == 1:
+            return httpx.Response(200, json={"success": True})
+        raise httpx.ConnectError("connection refused", request=request)
+
+    config = ClientConfig(base_url="http://127.0.0.1:9", tenant_id=TENANT, api_key="a2V5", limits=(),
+                          quota_dir=str(tmp_path / "q"), batch_sizes={"customers": 10}, max_attempts=2,
+                          backoff_base_s=0.001, backoff_cap_s=0.002, max_in_flight=1, max_unreachable_batches=3)
+    with ReplenitClient(config, transport=httpx.MockTransport(first_then_dead)) as client, \
+            pytest.raises(UnreachableError) as caught:
+        client.deliver("customers", records(100))
+    report = caught.value.report
+    assert report is not None and len(report.accepted) == 10
+    assert len(sent) == 1 + 3 * 2  # the first batch, then three batches of two attempts each; no more
+    assert len(report.failed) == 90
+
+
+def test_push_to_an_unreachable_api_says_so_and_exits_non_zero(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "c.ndjson"
+    path.write_text("\n".join(f'{{"CustomerId": "c{i}", "Email": "u{i}@example.com"}}' for i in range(60)) + "\n")
+    monkeypatch.chdir(tmp_path)
+    for k, v in {"REPLENIT_BASE_URL": closed_port_url(), "REPLENIT_TENANT_ID": TENANT, "REPLENIT_API_KEY": "a2V5",
+                 "REPLENIT_STATE_DIR": str(tmp_path / "state")}.items():
+        monkeypatch.setenv(k, v)
+    code = cli.main(["push", "customers", str(path), "--limits", "off", "--batch-size", "10"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "cannot reach" in err and "REPLENIT_BASE_URL" in err
