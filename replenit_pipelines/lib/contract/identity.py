@@ -7,19 +7,14 @@ records under this identity, and the pipeline supersedes, diffs and acknowledges
 records the API would merge are never both sent.
 """
 
-from typing import Any
-
 import polars as pl
 
 from replenit_pipelines.lib.contract import formats
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
+from replenit_pipelines.lib.contract.records import has_value
 
 CUSTOMER_PRIORITIES = ("email", "customerid")
 DEFAULT_CUSTOMER_PRIORITY = "email"
-
-
-def _has_value(value: Any) -> bool:
-    return value is not None and not (isinstance(value, str) and not value.strip())
 
 
 def check_customer_priority(priority: str) -> str:
@@ -45,13 +40,13 @@ def record_identity(entity: str, record: dict, customer_priority: str = DEFAULT_
     products; None when the record has no identifier at all."""
     if entity == "customers":
         email, cid = record.get("Email"), record.get("CustomerId")
-        by_email = f"email:{str(email).strip().lower()}" if _has_value(email) else None
-        by_id = f"customerid:{cid}" if _has_value(cid) else None
+        by_email = f"email:{str(email).strip().lower()}" if has_value(email) else None
+        by_id = f"customerid:{cid}" if has_value(cid) else None
         if customer_priority == "customerid":
             return by_id or by_email
         return by_email or by_id
     key = record.get(entity_spec(entity).key_field or "")
-    return str(key) if _has_value(key) else None
+    return str(key) if has_value(key) else None
 
 
 def record_key(
@@ -66,17 +61,17 @@ def record_key(
     def text(c: pl.Expr) -> pl.Expr:
         return c if normalized else c.str.strip_chars(formats.WHITESPACE)
 
-    def has_value(c: pl.Expr) -> pl.Expr:
+    def present(c: pl.Expr) -> pl.Expr:
         return c.is_not_null() if normalized else c.is_not_null() & (text(c) != "")
 
     if entity == "customers":
         email, cid = pl.col("Email"), pl.col("CustomerId")
-        by_email = pl.when(has_value(email)).then(pl.concat_str(pl.lit("email:"), text(email).str.to_lowercase()))
-        by_id = pl.when(has_value(cid)).then(pl.concat_str(pl.lit("customerid:"), cid))
+        by_email = pl.when(present(email)).then(pl.concat_str(pl.lit("email:"), text(email).str.to_lowercase()))
+        by_id = pl.when(present(cid)).then(pl.concat_str(pl.lit("customerid:"), cid))
         ordered = [("CustomerId", by_id), ("Email", by_email)]
         if customer_priority != "customerid":
             ordered.reverse()
         parts = [e for name, e in ordered if name in columns]
         return pl.coalesce(parts) if parts else pl.lit(None, pl.String)
     key = pl.col(entity_spec(entity).key_field or "").cast(pl.String)
-    return pl.when(has_value(key)).then(key)
+    return pl.when(present(key)).then(key)
