@@ -67,7 +67,7 @@ class Rig:
         return SqliteLedger.open(self.state_dir, self.sandbox.url, self.tenant_id, self.mapping.entity)
 
     def sync(self, start: datetime = DAY, full_refresh: bool = False, max_attempts: int = 5,
-             lookback: timedelta = timedelta(0)):
+             lookback: timedelta = timedelta(0), dry_run: bool = False):
         from replenit_pipelines.lib.warehouse import Warehouse
 
         self.runs += 1
@@ -77,7 +77,7 @@ class Rig:
                 mapping=self.mapping, warehouse=Warehouse(self.warehouse), client=self.client, store=self.store,
                 start=start, end=start + timedelta(days=1), partition_key=start.date().isoformat(),
                 run_id=f"run-{self.runs}", ledger=ledger, full_refresh=full_refresh, retry_max_attempts=max_attempts,
-                lookback=lookback))
+                lookback=lookback, dry_run=dry_run))
         assert result.balanced(), result.counts()
         return result, tenant_requests(self.sandbox, self.tenant_id, since)
 
@@ -113,6 +113,27 @@ def test_an_edited_record_is_resent_alone(rig):
     c = result.counts()
     assert (c["records_changed"], c["records_new"], c["rows_delivered"], c["rows_unchanged"]) == (1, 0, 1, 1199)
     assert rig.stored()["email:user7@example.com"]["Name"] == "Renamed"
+
+
+def test_a_dry_run_sends_and_writes_nothing_and_its_plan_is_the_real_runs_counts(rig):
+    rig.load(customers(1200))
+    rig.sync()
+    rig.load(customers(1200, c7={"name": "Renamed"}, c8={"email": "not an email"}) + customers(700, first=5000))
+    with rig.ledger() as ledger:
+        acked_before = ledger.lookup([f"email:user{i}@example.com" for i in range(1200)]).sort("identity")
+    runs_before = rig.store.recent_runs("customers", 100, DAY.date().isoformat())
+    planned, sent = rig.sync(dry_run=True)
+    assert sent == []
+    with rig.ledger() as ledger:
+        assert ledger.lookup([f"email:user{i}@example.com" for i in range(1200)]).sort("identity").equals(acked_before)
+    assert rig.store.recent_runs("customers", 100, DAY.date().isoformat()) == runs_before
+    p = planned.counts()
+    assert (p["dry_run"], p["records_planned"], p["rows_planned"], p["requests_planned"]) == (1, 701, 701, 2)
+    real, sent = rig.sync()
+    r = real.counts()
+    assert len(sent) == p["requests_planned"] and r["rows_delivered"] == p["rows_planned"]
+    for name in ("rows_read", "rows_quarantined", "rows_unchanged", "records_new", "records_changed", "records_unchanged"):
+        assert r[name] == p[name], name
 
 
 def test_full_refresh_sends_everything_and_reacknowledges(rig):

@@ -79,6 +79,13 @@ def acknowledge(prepared: Prepared, changes: Diff, planned: Plan, report: Delive
     return Acknowledged(delivered, dead, letters)
 
 
+def planned_only(prepared: Prepared, changes: Diff) -> Acknowledged:
+    """A dry run's outcome: nothing delivered; records held because the API rejected this same
+    content count as dead-lettered, as they would in the real run (their dead letters are not
+    written)."""
+    return Acknowledged(0, changes.rows_held, pl.DataFrame(schema=DEAD_LETTER_SCHEMA))
+
+
 def queue_undelivered(ledger: Ledger, changes: Diff, report: DeliveryReport, run_id: str) -> None:
     """Rejected and failed records into the retry queue (a record without identity cannot be
     matched later, and only stays a dead letter)."""

@@ -14,6 +14,7 @@ from replenit_pipelines.lib.delivery import DeliveryReport
 from replenit_pipelines.lib.ledger import Ledger
 from replenit_pipelines.lib.stages.acknowledge import Acknowledged
 from replenit_pipelines.lib.stages.diff import Diff
+from replenit_pipelines.lib.stages.plan import Plan
 from replenit_pipelines.lib.stages.retry import Retried
 from replenit_pipelines.lib.sync.gate import GateDecision
 from replenit_pipelines.lib.sync.state import StateStore
@@ -44,6 +45,10 @@ class SyncResult:
     ledger_size: int | None = None  # acknowledged identities of the entity at this scope (None: no ledger)
     ledger_newest_ack: datetime | None = None
     lookback: timedelta = timedelta(0)  # the run read [window_start - lookback, window_end)
+    dry_run: bool = False  # planned, nothing sent: rows_planned stands for delivered and failed
+    rows_planned: int = 0  # rows of the records a dry run would send
+    records_planned: int = 0  # records a dry run would send (this window's, then retries)
+    requests_planned: int = 0  # requests a dry run would spend (retries first, then this window's)
 
     def counts(self) -> dict[str, int | float]:
         p, r = self.prepared, self.report
@@ -57,6 +62,7 @@ class SyncResult:
             "rows_delivered": self.rows_delivered,
             "rows_dead_lettered": self.rows_dead_lettered,
             "rows_held_back": self.rows_held_back,
+            "rows_planned": self.rows_planned,
             "records_valid": p.records_valid,
             "records_quarantined": p.records_quarantined,
             "records_sent": r.records if r else 0,
@@ -69,6 +75,9 @@ class SyncResult:
             "quota_wait_s": round(c.quota_wait_s, 3) if c else 0.0,
             "records_per_request": round(r.records_per_request, 1) if r else 0.0,
             "quarantine_share": round(self.quarantine_share, 4),
+            "dry_run": int(self.dry_run),
+            "records_planned": self.records_planned,
+            "requests_planned": self.requests_planned,
             **self.ledger_counts(),
             "rows_without_window_value": self.rows_without_window_value,
             "lookback_hours": round(self.lookback.total_seconds() / 3600, 3),
@@ -95,7 +104,7 @@ class SyncResult:
     def balanced(self) -> bool:
         p = self.prepared
         return p.rows_read == (self.rows_delivered + p.rows_quarantined + p.rows_superseded + self.rows_unchanged
-                               + self.rows_dead_lettered + self.rows_held_back)
+                               + self.rows_dead_lettered + self.rows_held_back + self.rows_planned)
 
 
 @dataclass(frozen=True)
@@ -111,9 +120,10 @@ def report(
     window: Window, prepared: Prepared, decision: GateDecision, changes: Diff, delivery: DeliveryReport | None,
     acknowledged: Acknowledged, stop: Exception | None, rows_without_window_value: int, duration_s: float,
     store: StateStore | None, retried: Retried | None = None, ledger: Ledger | None = None,
-    lookback: timedelta = timedelta(0),
+    lookback: timedelta = timedelta(0), planned: Plan | None = None,
 ) -> SyncResult:
-    """The sync's result, recorded in the state store (quarantine, dead letters, the run's counts)."""
+    """The sync's result, recorded in the state store (quarantine, dead letters, the run's counts).
+    With `planned` (a dry run) it is the plan: what would be sent, in how many requests."""
     result = SyncResult(
         entity=window.entity, partition_key=window.partition_key, window_start=window.start, window_end=window.end,
         prepared=prepared, report=delivery, quarantine_share=decision.share, held_back=decision.held_back,
@@ -124,6 +134,12 @@ def report(
         ledger_size=ledger.size() if ledger is not None else None,
         ledger_newest_ack=newest_ack(ledger), lookback=lookback,
     )
+    if planned is not None:
+        rows = prepared.records["__rows"]
+        result.dry_run = True
+        result.rows_planned = int(rows.gather(changes.to_send).sum()) if changes.to_send else 0
+        result.records_planned = len(planned.parts) + (retried.records_retried if retried else 0)
+        result.requests_planned = len(planned.batches) + (retried.requests_planned if retried else 0)
     if store is not None:
         outcome = ("stopped" if stop else "held_back" if decision.held_back
                    else "failed" if acknowledged.rows_dead_lettered else "delivered")

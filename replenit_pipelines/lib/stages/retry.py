@@ -36,6 +36,7 @@ class Retried:
     records_deferred: int = 0  # this run carries a newer version
     records_waiting: int = 0  # rejected / needs_attention, left alone
     requests: int = 0
+    requests_planned: int = 0  # a dry run: the requests the re-send would spend
     report: DeliveryReport | None = None
     deferred: tuple[str, ...] = ()  # identities left to this run's own version
 
@@ -62,7 +63,8 @@ def retry(
               "records_deferred": rp.deferred.height, "deferred": tuple(rp.deferred["identity"].to_list()), "records_waiting": rp.waiting.height,
               "records_retried": rp.send.height}
     if dry_run:
-        return Retried(**counts), None
+        payloads = rp.send["payload"].to_list()
+        return Retried(**counts, requests_planned=len(client.plan(ledger.entity, payloads)) if payloads else 0), None
     if rp.exhausted.height:
         ledger.set_retry_status(rp.exhausted["identity"].to_list(), "needs_attention")
     if rp.stale.height:

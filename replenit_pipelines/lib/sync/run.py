@@ -5,7 +5,8 @@ failures, before new work), diff (against the acknowledged-state ledger), plan, 
 
 Plain Python: the Dagster assets call this, the benches call it directly, and its accounting
 always closes: rows read = delivered + quarantined + superseded + unchanged + dead-lettered
-+ held back (valid rows not sent because the quarantine gate tripped: lib/sync/gate.py).
++ held back (valid rows not sent because the quarantine gate tripped: lib/sync/gate.py). A dry run
+(`SyncRequest.dry_run`) counts the rows it would send as `rows_planned` instead of delivered.
 """
 
 import time
@@ -18,7 +19,7 @@ import polars as pl
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
 from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient
 from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger
-from replenit_pipelines.lib.stages.acknowledge import DEAD_LETTER_SCHEMA, acknowledge, on_accepted
+from replenit_pipelines.lib.stages.acknowledge import DEAD_LETTER_SCHEMA, acknowledge, on_accepted, planned_only
 from replenit_pipelines.lib.stages.deliver import deliver
 from replenit_pipelines.lib.stages.diff import diff, nothing
 from replenit_pipelines.lib.stages.extract import extract
@@ -52,6 +53,7 @@ class SyncRequest:
     full_refresh: bool = False  # send every valid record even if Replenit holds it, and re-acknowledge it
     retry_max_attempts: int = DEFAULT_MAX_ATTEMPTS
     lookback: timedelta = timedelta(0)  # read [start - lookback, end): late rows of earlier partitions
+    dry_run: bool = False  # every stage up to the plan; nothing sent, nothing written (ledger, queue, state store)
 
 
 def sync_window(request: SyncRequest) -> SyncResult:
@@ -68,8 +70,14 @@ def sync_window(request: SyncRequest) -> SyncResult:
     # (never sent over a newer version, nor in place of one the warehouse now has invalid).
     in_run = pl.concat([prepared.records["__key"], prepared.quarantine["record_id"].alias("__key")]).unique()
     retried, stop = retry(ledger, request.client, request.run_id, None if decision.held_back else in_run,
-                          request.retry_max_attempts, progress=request.progress)
+                          request.retry_max_attempts, progress=request.progress, dry_run=request.dry_run)
     changes = diff(prepared, ledger, request.full_refresh) if not decision.held_back else nothing()
+    window = Window(entity, request.partition_key, request.run_id, request.start, request.end)
+    if request.dry_run:  # the plan is the real run's own stages, stopped before the first request
+        planned = plan(prepared, changes, request.client)
+        return report(window, prepared, decision, changes, None, planned_only(prepared, changes), None,
+                      extracted.rows_without_window_value, time.monotonic() - started, None, retried, ledger,
+                      request.lookback, planned)
     drop_superseded(ledger, retried, changes.keys, changes.held["__key"].to_list())
     planned = plan(prepared, changes, request.client)
     if stop is None:
@@ -79,8 +87,7 @@ def sync_window(request: SyncRequest) -> SyncResult:
         delivery.failed.update({i: f"not sent: {stop}" for i in range(len(planned.parts))})
     acknowledged = acknowledge(prepared, changes, planned, delivery, ledger, request.run_id)
     result = report(
-        Window(entity, request.partition_key, request.run_id, request.start, request.end), prepared, decision,
-        changes, delivery, acknowledged, stop, extracted.rows_without_window_value, time.monotonic() - started, store,
+        window, prepared, decision, changes, delivery, acknowledged, stop, extracted.rows_without_window_value, time.monotonic() - started, store,
         retried, ledger, request.lookback,
     )
     if stop is not None:
