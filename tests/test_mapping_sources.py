@@ -49,7 +49,7 @@ def test_missing_column_names_the_column_and_the_file(tmp_path, demo_db):
     ("customers:\n  source: {table: customers}\n  fields:\n    GdprOptin: {column: x, cast: yesno}\n", "cast must be"),
     ("orders:\n  source: {table: order_lines}\n  fields:\n    OrderId: order_id\n", "OrderItems block"),
     ("orders:\n  source: {table: t}\n  fields:\n    Currency: c\n  OrderItems: {fields: {ProductId: p}}\n", "must map OrderId"),
-    ("customers:\n  fields:\n    Email: email\n", "exactly one of table, query or path"),
+    ("customers:\n  fields:\n    Email: email\n", "exactly one of table, query, path or python"),
     ("shoppers: {}\n", "unknown entity"),
     ("customers: [\n", "not valid YAML"),
 ])

@@ -117,6 +117,9 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         delivery_check = delivery_complete_check(result, state.path)
         row_check = row_count_check(context, key, result.prepared.rows_read)
         null_check = window_column_check(entity_mapping, result.rows_without_window_value)
+        if result.rows_unparsable_window_value:
+            context.log.warning(f"{entity}: {result.rows_unparsable_window_value:,} rows have a window value that does not "
+                                f"parse and are read by no window, e.g. {', '.join(result.unparsable_window_examples)}")
         context.log.info(
             f"{entity} {partition}: read {counts['rows_read']:,} rows; delivered {counts['rows_delivered']:,}, "
             f"quarantined {counts['rows_quarantined']:,}, superseded {counts['rows_superseded']:,}, "

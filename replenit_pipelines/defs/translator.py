@@ -25,6 +25,7 @@ def run_metadata(result: SyncResult, mapping: EntityMapping, source: dg.AssetKey
     return {
         **result.counts(),
         "dagster/row_count": result.prepared.rows_read,
+        **({"unparsable_window_examples": ", ".join(result.unparsable_window_examples)} if result.unparsable_window_examples else {}),
         **({"ledger_newest_ack": dg.MetadataValue.timestamp(result.ledger_newest_ack)} if result.ledger_newest_ack else {}),
         "window": f"{result.window_start.isoformat()} .. {result.window_end.isoformat()}",
         "top_quarantine_reasons": dg.MetadataValue.md(top_reasons_markdown(result.prepared)),

@@ -28,6 +28,9 @@ def apply_mapping(
     # Imported here: lib.validation's package imports prepare, which imports this module.
     from replenit_pipelines.lib.validation.normalize import normalize
 
+    # A normalized or converted source's frame has each child field's value and the row's time as
+    # columns of their own (sources.read_frames); the mapping over it says so.
+    mapping = mapping.as_read()
     spec = mapping.spec
     window = mapping.source.window_column
     exprs = [pl.col("__row"), pl.col(window).alias("__ts"), *(f.expression() for f in mapping.all_fields)]

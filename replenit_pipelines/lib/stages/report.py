@@ -6,7 +6,7 @@ Its accounting always closes: rows read = delivered + quarantined + superseded +
 dead-lettered + held back (valid rows not sent because the quarantine gate tripped).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +39,8 @@ class SyncResult:
     stop_error: str | None = None
     gate: GateDecision | None = None
     rows_without_window_value: int = 0  # in the whole source, read by no window (not part of rows_read)
+    rows_unparsable_window_value: int = 0  # likewise, their window value does not parse (not part of rows_read)
+    unparsable_window_examples: list[str] = field(default_factory=list)  # a few of those values
     rows_unchanged: int = 0  # rows of records Replenit already holds (the diff stage)
     diff: Diff | None = None
     retried: Retried | None = None  # earlier runs' failures re-sent first (not part of rows_read)
@@ -80,6 +82,7 @@ class SyncResult:
             "requests_planned": self.requests_planned,
             **self.ledger_counts(),
             "rows_without_window_value": self.rows_without_window_value,
+            "rows_unparsable_window_value": self.rows_unparsable_window_value,
             "lookback_hours": round(self.lookback.total_seconds() / 3600, 3),
             "duration_s": round(self.duration_s, 3),
         }

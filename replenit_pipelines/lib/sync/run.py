@@ -22,7 +22,7 @@ from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger
 from replenit_pipelines.lib.stages.acknowledge import DEAD_LETTER_SCHEMA, acknowledge, on_accepted, planned_only
 from replenit_pipelines.lib.stages.deliver import deliver
 from replenit_pipelines.lib.stages.diff import diff, nothing
-from replenit_pipelines.lib.stages.extract import extract
+from replenit_pipelines.lib.stages.extract import Extracted, extract
 from replenit_pipelines.lib.stages.plan import plan
 from replenit_pipelines.lib.stages.report import SyncResult, Window, report
 from replenit_pipelines.lib.stages.retry import drop_superseded, retry
@@ -75,9 +75,10 @@ def sync_window(request: SyncRequest) -> SyncResult:
     window = Window(entity, request.partition_key, request.run_id, request.start, request.end)
     if request.dry_run:  # the plan is the real run's own stages, stopped before the first request
         planned = plan(prepared, changes, request.client)
-        return report(window, prepared, decision, changes, None, planned_only(prepared, changes), None,
-                      extracted.rows_without_window_value, time.monotonic() - started, None, retried, ledger,
-                      request.lookback, planned)
+        return _with_window_values(report(
+            window, prepared, decision, changes, None, planned_only(prepared, changes), None,
+            extracted.rows_without_window_value, time.monotonic() - started, None, retried, ledger, request.lookback, planned,
+        ), extracted)
     drop_superseded(ledger, retried, changes.keys, changes.held["__key"].to_list())
     planned = plan(prepared, changes, request.client)
     if stop is None:
@@ -90,6 +91,14 @@ def sync_window(request: SyncRequest) -> SyncResult:
         window, prepared, decision, changes, delivery, acknowledged, stop, extracted.rows_without_window_value, time.monotonic() - started, store,
         retried, ledger, request.lookback,
     )
+    _with_window_values(result, extracted)
     if stop is not None:
         raise stop
+    return result
+
+
+def _with_window_values(result: SyncResult, extracted: Extracted) -> SyncResult:
+    """The unparsable window values the extract found, on the result (its counts and metadata)."""
+    result.rows_unparsable_window_value = extracted.rows_unparsable_window_value
+    result.unparsable_window_examples = list(extracted.unparsable_window_examples)
     return result

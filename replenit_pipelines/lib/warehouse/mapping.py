@@ -3,11 +3,14 @@
 A field is a column name, or a table with one of `column`, `constant` or `expr` (a SQL
 expression over the source's columns, run by Polars), plus optional `cast` and `default`.
 Nested entities name their child array (`OrderItems`, `ProductVariants`) with its own fields;
-one source row is one child, and rows sharing the record's id become one record.
+one source row is one child, and rows sharing the record's id become one record. The child array
+may instead name its own source (a normalized warehouse: `order_lines` beside `orders`) with the
+column that joins it to the parent; the read then joins them (lib/warehouse/sources.py).
 """
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,14 +81,39 @@ class FieldMapping:
         return e.alias(self.target)
 
 
+# How a window column's values are read: a TIMESTAMP, TIMESTAMPTZ or DATE column as it is; text
+# in ISO 8601 (with or without an offset; naive values are in the source's timezone); seconds or
+# milliseconds since 1970-01-01 UTC (a number or its text).
+WINDOW_FORMATS = ("timestamp", "iso8601", "epoch_s", "epoch_ms")
+# The column a read adds for a normalized or converted source: each row's window value as a UTC
+# datetime (the child's own, else its parent's), which map takes as the row's time.
+READ_TS = "__replenit_ts"
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     table: str | None = None
     query: str | None = None  # SQL with $start and $end bound to the window
     path: str | None = None  # Parquet, CSV or NDJSON file or glob (relative to the mapping file)
-    window_column: str = "updated_at"
+    window_column: str = "updated_at"  # None only for a child source without an update time
     timezone: str = "UTC"  # for naive timestamps, in the window column and in mapped fields
     lookback_hours: float | None = None  # how far before its partition a run reads; None: the entity's default
+    window_format: str = "timestamp"  # one of WINDOW_FORMATS
+    python: str | None = None  # "module:function" returning a Polars LazyFrame (called with no arguments)
+
+    @property
+    def converted(self) -> bool:
+        """The window column is text or a number that a read must convert (Polars does)."""
+        return self.window_format != "timestamp"
+
+    def describe(self) -> str:
+        if self.table:
+            return f"table {self.table}"
+        if self.path:
+            return f"path {self.path}"
+        if self.python:
+            return f"python {self.python}"
+        return "the source query"
 
 
 # Late rows (issue 11): a run reads [partition start - lookback, partition end), so a row that lands
@@ -105,6 +133,34 @@ class EntityMapping:
     children: tuple[FieldMapping, ...] = ()
     child_key: str | None = None  # a source column that identifies a child row (e.g. line_id)
     origin: str = "<python>"
+    # A normalized warehouse: the children's own source, and its column holding the parent's key.
+    child_source: SourceSpec | None = None
+    parent_key: str | None = None
+
+    @property
+    def normalized(self) -> bool:
+        return self.child_source is not None
+
+    @property
+    def read_by_frames(self) -> bool:
+        """Read by the generic path (sources.py `read_frames`): a child source, a window column to
+        convert, or a Python source. The others keep the single-source reads pushed into DuckDB."""
+        return self.normalized or self.source.converted or self.source.python is not None
+
+    def as_read(self) -> "EntityMapping":
+        """This mapping over the frame a read returns: for the generic path, each child field's value
+        is a column of its own (evaluated over the child source before the join), the child key is
+        `<Child>:key` and the row's time is READ_TS. Other mappings read their source's columns."""
+        if not self.read_by_frames:
+            return self
+        src = replace(self.source, window_column=READ_TS, window_format="timestamp")
+        if not self.normalized:
+            return replace(self, source=src)
+        children = tuple(f if f.column is None and f.expr is None else
+                         FieldMapping(f.target, column=child_column(f.target), cast=f.cast, default=f.default)
+                         for f in self.children)
+        child_key = child_column(f"{self.spec.children_field.name}:key") if self.child_key else None  # type: ignore[union-attr]
+        return replace(self, source=src, children=children, child_key=child_key, child_source=None, parent_key=None)
 
     @property
     def lookback_hours(self) -> float:
@@ -121,6 +177,8 @@ class EntityMapping:
         return self.fields + self.children
 
     def source_columns(self) -> set[str]:
+        if self.read_by_frames:
+            return self.as_read().source_columns()
         cols = {self.source.window_column}
         for f in self.all_fields:
             cols |= f.source_columns()
@@ -146,6 +204,11 @@ class EntityMapping:
                     hint = f": if {column!r} is a value, not a column, write {f.target.split('.')[-1]}: {{constant: {column}}}"
                     break
         return f"; {column}{hint}" if hint else ""
+
+
+def child_column(target: str) -> str:
+    """The column of a joined frame that holds a child field's value (`OrderItems.Price` -> `<OrderItems.Price>`)."""
+    return f"<{target}>"
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
@@ -205,39 +268,94 @@ def _fields(spec: EntitySpec, raw: Any, origin: str, prefix: str = "") -> tuple[
     return tuple(out)
 
 
+_SOURCE_KINDS = ("table", "query", "path", "python")
+_SOURCE_KEYS = {*_SOURCE_KINDS, "window_column", "timezone", "lookback_hours"}
+
+
+def _window_column(raw: Any, where: str, origin: str, optional: bool) -> tuple[str | None, str]:
+    """`window_column: updated_at`, or `{column: updated_at, format: iso8601}` -> (column, format)."""
+    example = "window_column: {column: updated_at, format: iso8601}"
+    if raw is None and optional:
+        return None, "timestamp"
+    if isinstance(raw, str) and raw:
+        return raw, "timestamp"
+    if isinstance(raw, dict) and isinstance(raw.get("column"), str) and not set(raw) - {"column", "format"}:
+        fmt = raw.get("format", "timestamp")
+        if fmt not in WINDOW_FORMATS:
+            raise MappingError(f"{origin}: {where}.window_column.format must be one of {', '.join(WINDOW_FORMATS)}, "
+                               f"not {fmt!r}")
+        return raw["column"], fmt
+    none = " (or null: a child without an update time)" if optional else ""
+    raise MappingError(f"{origin}: {where}.window_column must be a column name or a table like {example}{none}, not {raw!r}")
+
+
+def _source(raw: Any, where: str, origin: str, timezone: str, entity: str, child: bool = False) -> SourceSpec:
+    if not isinstance(raw, dict) or sum(k in raw for k in _SOURCE_KINDS) != 1:
+        raise MappingError(f"{origin}: {where}.source needs exactly one of table, query, path or python")
+    unknown = set(raw) - _SOURCE_KEYS
+    if child:
+        unknown |= {"lookback_hours"} & set(raw)  # a child is read with its parent's window and lookback
+    if unknown:
+        raise MappingError(f"{origin}: {where}.source: unknown key(s) {', '.join(sorted(unknown))}"
+                           f"{did_you_mean(sorted(unknown)[0], _SOURCE_KEYS) if not child else ''}")
+    lookback = raw.get("lookback_hours")
+    if lookback is not None and (isinstance(lookback, bool) or not isinstance(lookback, int | float) or lookback < 0):
+        raise MappingError(f"{origin}: {where}.source.lookback_hours must be a number of hours, 0 or more "
+                           f"(e.g. lookback_hours: {DEFAULT_LOOKBACK_HOURS[entity]:g}), not {lookback!r}")
+    python = raw.get("python")
+    if python is not None and (not isinstance(python, str) or not re.fullmatch(r"[\w.]+:\w+", python)):
+        raise MappingError(f"{origin}: {where}.source.python must be module:function (e.g. python: mymodule:orders_frame), "
+                           f"not {python!r}")
+    column, fmt = _window_column(raw.get("window_column", None if child else "updated_at"), where, origin, optional=child)
+    path = raw.get("path")
+    if path and origin != "<python>" and not Path(path).is_absolute():
+        path = str(Path(origin).parent / path)
+    return SourceSpec(raw.get("table"), raw.get("query"), path, column, raw.get("timezone", timezone),  # type: ignore[arg-type]
+                      float(lookback) if lookback is not None else None, fmt, python)
+
+
 def entity_mapping_from_dict(entity: str, raw: dict, origin: str = "<python>", timezone: str = "UTC") -> EntityMapping:
     if entity not in ENTITIES:
         raise MappingError(f"{origin}: unknown entity {entity!r}; expected {', '.join(ENTITIES)}")
     spec = ENTITIES[entity]
-    src = raw.get("source")
-    if not isinstance(src, dict) or sum(k in src for k in ("table", "query", "path")) != 1:
-        raise MappingError(f"{origin}: {entity}.source needs exactly one of table, query or path")
-    lookback = src.get("lookback_hours")
-    if lookback is not None and (isinstance(lookback, bool) or not isinstance(lookback, int | float) or lookback < 0):
-        raise MappingError(f"{origin}: {entity}.source.lookback_hours must be a number of hours, 0 or more "
-                           f"(e.g. lookback_hours: {DEFAULT_LOOKBACK_HOURS[entity]:g}), not {lookback!r}")
-    source = SourceSpec(src.get("table"), src.get("query"), src.get("path"),
-                        src.get("window_column", "updated_at"), src.get("timezone", timezone),
-                        float(lookback) if lookback is not None else None)
-    if source.path and origin != "<python>" and not Path(source.path).is_absolute():
-        source = SourceSpec(None, None, str(Path(origin).parent / source.path), source.window_column, source.timezone,
-                            source.lookback_hours)
+    source = _source(raw.get("source"), entity, origin, timezone, entity)
     fields = _fields(spec, raw.get("fields"), origin)
     children: tuple[FieldMapping, ...] = ()
     child_key = None
+    child_source = None
+    parent_key = None
     child = spec.children_field
     if child is not None:
         block = raw.get(child.name)
         if not isinstance(block, dict):
             raise MappingError(f"{origin}: {entity} needs a {child.name} block with the fields of each source row")
         assert child.children is not None
+        unknown = set(block) - {"fields", "key", "source", "parent_key"}
+        if unknown:
+            raise MappingError(f"{origin}: {entity}.{child.name}: unknown key(s) {', '.join(sorted(unknown))}"
+                               f"{did_you_mean(sorted(unknown)[0], ['fields', 'key', 'source', 'parent_key'])}")
         children = _fields(child.children, block.get("fields"), origin, prefix=f"{child.name}.")
         child_key = block.get("key")
+        if "source" in block:
+            where = f"{entity}.{child.name}"
+            child_source = _source(block["source"], where, origin, source.timezone, entity, child=True)
+            parent_key = block.get("parent_key")
+            if not isinstance(parent_key, str) or not parent_key:
+                raise MappingError(f"{origin}: {where} has its own source: give parent_key, the column of "
+                                   f"{child_source.describe()} that holds the parent's {spec.key_field} "
+                                   f"(e.g. parent_key: {'order_id' if entity == 'orders' else 'product_id'})")
+            if not isinstance(child_key, str) or not child_key:
+                raise MappingError(f"{origin}: {where} has its own source: give key, the column that identifies a "
+                                   f"{child.name} row (e.g. key: {'line_id' if entity == 'orders' else 'variant_id'}), "
+                                   "so that the latest version of each child is read")
+        elif "parent_key" in block:
+            raise MappingError(f"{origin}: {entity}.{child.name}.parent_key needs a source of its own "
+                               f"({child.name}.source); without one the children are rows of {entity}'s source")
     key = spec.key_field
     targets = {f.target for f in fields}
     if entity != "customers" and key not in targets:
         raise MappingError(f"{origin}: {entity} must map {key}: it is how rows become one record")
-    return EntityMapping(entity, source, fields, children, child_key, origin)
+    return EntityMapping(entity, source, fields, children, child_key, origin, child_source, parent_key)
 
 
 def load_mapping(path: str | Path) -> dict[str, EntityMapping]:

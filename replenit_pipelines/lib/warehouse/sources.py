@@ -12,6 +12,7 @@ records are ever in memory.
 
 import difflib
 import re
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,7 +20,14 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
-from replenit_pipelines.lib.warehouse.mapping import EntityMapping, MappingError, SourceSpec
+from replenit_pipelines.lib.warehouse.mapping import (
+    READ_TS,
+    EntityMapping,
+    MappingError,
+    SourceSpec,
+    child_column,
+    did_you_mean,
+)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 # The widest window a query source is run for when it reads whole records (DuckDB's TIMESTAMP
@@ -113,6 +121,12 @@ class Warehouse:
         """The source's columns, or a one-line MappingError: a missing table (with the tables that
         exist), a query that does not run, files that cannot be read."""
         src = mapping.source
+        if src.python:
+            try:
+                return load_python_source(src, mapping.origin).collect_schema()
+            except pl.exceptions.PolarsError as exc:
+                raise MappingError(f"{mapping.origin}: {mapping.entity}: the LazyFrame of {src.python} has no schema: "
+                                   f"{str(exc).splitlines()[0]}") from None
         if src.path:
             try:
                 return self._scan(src).collect_schema()
@@ -159,12 +173,38 @@ class Warehouse:
             )
 
     def columns(self, mapping: EntityMapping) -> dict[str, pl.DataType]:
-        if mapping.source.path:
+        if mapping.source.path or mapping.source.python:
             return dict(self._schema(None, mapping))
         with self._connect() as con:
             return dict(self._schema(con, mapping))
 
+    def unparsable_window_values(self, mapping: EntityMapping) -> tuple[int, list[str]]:
+        """Rows no window reads because their window value does not parse, and a few such values."""
+        if not mapping.read_by_frames:
+            return 0, []
+        _, bad, examples = window_counts(self, mapping)
+        return bad, examples
+
     def check(self, mapping: EntityMapping) -> None:
+        if mapping.read_by_frames:
+            con = self._connect() if _needs_duckdb(mapping) else None
+            try:
+                sides = _sides(self, con, mapping)  # sources readable; keys and window columns present
+            finally:
+                if con is not None:
+                    con.close()
+            for side, fields in zip(sides, (mapping.fields, mapping.children), strict=False):
+                needed = set().union(*(f.source_columns() for f in fields)) if fields else set()
+                if side.spec is mapping.source and not mapping.normalized:
+                    needed |= set().union(*(f.source_columns() for f in mapping.children)) if mapping.children else set()
+                    if mapping.child_key:
+                        needed.add(mapping.child_key)
+                missing = sorted(needed - set(side.schema))
+                if missing:
+                    raise MappingError(f"{mapping.origin}: {side.what} maps column(s) {', '.join(missing)} that "
+                                       f"{side.spec.describe()} does not have (it has: {', '.join(side.schema)})"
+                                       f"{''.join(f'; {c}{did_you_mean(c, side.schema)}' for c in missing if did_you_mean(c, side.schema))}")
+            return
         schema = self.columns(mapping)
         self._check_source_columns(mapping, pl.Schema(schema))
         mapping.check_columns(list(schema))
@@ -190,6 +230,8 @@ class Warehouse:
 
     def read(self, mapping: EntityMapping, start: datetime, end: datetime) -> pl.DataFrame:
         """Every row of every record touched in [start, end) (UTC-aware datetimes)."""
+        if mapping.read_by_frames:
+            return read_frames(self, mapping, start, end)
         src = mapping.source
         if src.path:
             lf = self._scan(src)
@@ -258,6 +300,8 @@ class Warehouse:
         read with its record when another row of the record has a window value, so only rows whose
         key is NULL or whose record has no row with a window value count. For a query source, the
         rows its query returns over all time (a query that filters on the column returns none)."""
+        if mapping.read_by_frames:
+            return window_counts(self, mapping)[0]
         src = mapping.source
         key = read_key_column(mapping)
         if src.path:
@@ -282,3 +326,302 @@ class Warehouse:
                    f"SELECT count(*) FROM replenit_rows WHERE {col} IS NULL AND ({k} IS NULL OR {k} NOT IN "
                    f"(SELECT {k} FROM replenit_rows WHERE {col} IS NOT NULL AND {k} IS NOT NULL))")
             return int(con.sql(sql, params=params).fetchall()[0][0])
+
+
+# --- the generic path: child sources, converted window columns, Python sources -----------------
+#
+# A mapping whose children have their own source, whose window column is text or epoch numbers,
+# or whose source is a Polars LazyFrame from Python is read here (EntityMapping.read_by_frames).
+# Each source is projected to (record key, window value); the window's keys are those of the
+# parent rows in it and those of the child rows in it; then each such parent is read whole (its
+# latest version) and joined with every version of each of its children (prepare keeps the newest
+# of each child by its key and its own time, counted as superseded). A parent without children
+# is one row with NULL child columns (an empty array); a child whose parent is missing is a row
+# with NULL parent columns (quarantined: its record has no id).
+
+_ISO_AWARE = ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z")
+_ISO_NAIVE = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M")
+_EPOCH_LIMIT_US = 253_402_300_799 * 1_000_000  # 9999-12-31T23:59:59Z: beyond it no datetime
+WINDOW_EXAMPLES = 5  # unparsable window values shown in a run's metadata
+
+
+def _local_to_utc(e: pl.Expr, timezone: str) -> pl.Expr:
+    return e.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+
+
+def window_value(column: str, fmt: str, dtype: pl.DataType, timezone: str) -> pl.Expr:
+    """The window column as a UTC datetime (microseconds); null where the value is absent or does
+    not parse. `fmt` is the mapping's window format, `dtype` the column's type in the source."""
+    c = pl.col(column)
+    if isinstance(dtype, pl.Datetime):  # a TIMESTAMP(TZ) column is read as one, whatever the format says
+        ts = c.dt.cast_time_unit("us")
+        return ts.dt.convert_time_zone("UTC") if dtype.time_zone else _local_to_utc(ts, timezone)
+    if isinstance(dtype, pl.Date):
+        return _local_to_utc(c.cast(pl.Datetime("us")), timezone)
+    if fmt in ("epoch_s", "epoch_ms"):
+        text = dtype == pl.String
+        n = (c.str.strip_chars().cast(pl.Float64, strict=False) if text else c.cast(pl.Float64, strict=False))
+        us = n * (1_000_000 if fmt == "epoch_s" else 1_000)
+        ok = us.is_finite() & (us.abs() <= _EPOCH_LIMIT_US)
+        return pl.from_epoch(pl.when(ok).then(us.round(0)).cast(pl.Int64), time_unit="us").dt.replace_time_zone("UTC")
+    if dtype != pl.String:
+        raise MappingError(f"window column {column!r} is {dtype}: declare its format (window_column: {{column: {column}, "
+                           f"format: epoch_s}} for numbers) or map a TIMESTAMP column")
+    # ISO 8601: a date, or a date and time with or without seconds, fraction and offset (Z too);
+    # a space instead of the T is read too (SQL exports write one). Strict: 2024-02-30 is no date.
+    s = c.str.strip_chars().str.replace(r"[Zz]$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2})[ tT]", "${1}T")
+    aware = [s.str.to_datetime(f, time_zone="UTC", strict=False, time_unit="us") for f in _ISO_AWARE]
+    naive = [s.str.to_datetime(f, strict=False, time_unit="us") for f in _ISO_NAIVE]
+    naive.append(s.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")))
+    return pl.coalesce(*aware, _local_to_utc(pl.coalesce(*naive), timezone))
+
+
+def _present(column: str, dtype: pl.DataType) -> pl.Expr:
+    """The row has a window value (a blank text is none)."""
+    c = pl.col(column)
+    return c.is_not_null() & (c.str.strip_chars() != "") if dtype == pl.String else c.is_not_null()
+
+
+def load_python_source(spec: SourceSpec, origin: str) -> pl.LazyFrame:
+    """Call `module:function` (no arguments) for its LazyFrame; the module is imported from the
+    Python path, else from the mapping file's folder. A DataFrame is accepted as its lazy view."""
+    import importlib
+    import sys
+
+    assert spec.python is not None
+    module_name, func_name = spec.python.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        folder = str(Path(origin).parent) if origin != "<python>" else None
+        if folder is None or exc.name != module_name.split(".")[0]:
+            raise MappingError(f"{origin}: source python {spec.python}: cannot import {module_name}: {exc}; put the "
+                               "module on PYTHONPATH or beside the mapping file") from None
+        sys.path.insert(0, folder)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as inner:
+            raise MappingError(f"{origin}: source python {spec.python}: cannot import {module_name}: {inner}; put the "
+                               "module on PYTHONPATH or beside the mapping file") from None
+        finally:
+            sys.path.remove(folder)
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
+        raise MappingError(f"{origin}: source python {spec.python}: {module_name} has no function {func_name!r}"
+                           f"{_did_you_mean(func_name, names)}")
+    frame = func()
+    if isinstance(frame, pl.DataFrame):
+        return frame.lazy()
+    if not isinstance(frame, pl.LazyFrame):
+        raise MappingError(f"{origin}: source python {spec.python} returned {type(frame).__name__}, not a Polars LazyFrame")
+    return frame
+
+
+class _Side:
+    """One source of a mapping read by frames (the parent's or the children's), keyed by the
+    column that holds the parent's record key."""
+
+    def __init__(self, warehouse: "Warehouse", con: duckdb.DuckDBPyConnection | None, mapping: EntityMapping,
+                 spec: SourceSpec, key: str | None, what: str):
+        self.warehouse, self.con, self.mapping, self.spec, self.key, self.what = warehouse, con, mapping, spec, key, what
+        self.lazy = self._lazy() if con is None else None
+        self.schema = self._schema()
+        for col, role in ((key, "key"), (spec.window_column, "window column")):
+            if col is not None and col not in self.schema:
+                columns = list(self.schema)
+                raise MappingError(f"{mapping.origin}: {what}: {role} {col!r} is not a column of {spec.describe()}"
+                                   f"{_did_you_mean(col, columns)}; it has: {', '.join(columns)}")
+        w = spec.window_column
+        self.ts = window_value(w, spec.window_format, self.schema[w], spec.timezone) if w else None
+        self.present = _present(w, self.schema[w]) if w else None
+
+    def _lazy(self) -> pl.LazyFrame:
+        if self.spec.python:
+            return load_python_source(self.spec, self.mapping.origin)
+        return Warehouse._scan(self.spec)  # noqa: SLF001 - the same module's reader
+
+    def _schema(self) -> pl.Schema:
+        if self.lazy is not None:
+            try:
+                return self.lazy.collect_schema()
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                raise MappingError(f"{self.mapping.origin}: {self.what}: cannot read {self.spec.describe()}: "
+                                   f"{str(exc).splitlines()[0]}") from None
+        return self.warehouse._schema(self.con, replace(self.mapping, source=self.spec))  # noqa: SLF001 - the same module's reader
+
+    def _sql_rows(self) -> tuple[str, dict]:
+        """The source's rows as a FROM item (a query over all time) and its parameters."""
+        if self.spec.table:
+            return _quote(self.spec.table), {}
+        return f"(\n{_query_text(self.spec)}\n)", Warehouse._params(self.spec, *_ALL_TIME)  # noqa: SLF001 - the same module's reader
+
+    def _native_window(self, lo: datetime, hi: datetime) -> tuple[datetime, datetime] | None:
+        """The window's bounds in the column's own terms when it is a TIMESTAMP: pushed down."""
+        w = self.spec.window_column
+        if w is None or not isinstance(self.schema[w], pl.Datetime):
+            return None
+        return _local_bounds(self.spec, lo, hi, _naive(self.schema[w]))
+
+    def touched(self, lo: datetime, hi: datetime) -> pl.DataFrame:
+        """The record keys of this source's rows in [lo, hi) (`__k`; a row without a key gives null)."""
+        w, native = self.spec.window_column, self._native_window(lo, hi)
+        if w is None:
+            return pl.DataFrame(schema={"__k": self.schema[self.key]} if self.key else {"__k": pl.String})
+        assert self.key is not None and self.ts is not None
+        if self.lazy is not None:
+            lf = self.lazy
+            if native is not None:  # on the column itself, so Polars pushes it into the scan or the user's plan
+                lf = lf.filter((pl.col(w) >= native[0]) & (pl.col(w) < native[1]))
+            else:
+                lf = lf.filter((self.ts >= lo) & (self.ts < hi))
+            return lf.select(pl.col(self.key).alias("__k")).unique().collect()
+        rows, params = self._sql_rows()
+        k, wq = _quote(self.key), _quote(w)
+        if native is not None:
+            sql = f"SELECT DISTINCT {k} AS __k FROM {rows} WHERE {wq} >= $replenit_lo AND {wq} < $replenit_hi"  # noqa: S608 - identifiers quoted, values bound
+            return self.con.sql(sql, params=params | {"replenit_lo": native[0], "replenit_hi": native[1]}).pl()  # type: ignore[union-attr]
+        sql = f"SELECT {k} AS __k, {wq} FROM {rows}"  # noqa: S608 - identifiers quoted
+        frame = self.con.sql(sql, params=params or None).pl()  # type: ignore[union-attr]
+        return frame.filter((self.ts >= lo) & (self.ts < hi)).select("__k").unique()
+
+    def rows(self, keys: pl.DataFrame, lo: datetime, hi: datetime) -> pl.DataFrame:
+        """Every row of the keys' records, and the window's rows without a key."""
+        assert self.key is not None
+        keys = keys.filter(pl.col("__k").is_not_null()).unique()
+        in_window = (self.ts >= lo) & (self.ts < hi) if self.ts is not None else pl.lit(False)
+        if self.lazy is not None:
+            lf = self.lazy
+            whole = lf.join(keys.lazy().select(pl.col("__k").cast(self.schema[self.key]).alias(self.key)),
+                            on=self.key, how="semi", maintain_order="left")
+            strays = lf.filter(pl.col(self.key).is_null() & in_window)
+            return pl.concat([whole, strays]).collect()
+        rows, params = self._sql_rows()
+        k = _quote(self.key)
+        assert self.con is not None
+        self.con.register("replenit_keys", keys.select(pl.col("__k").cast(self.schema[self.key])).to_arrow())
+        try:
+            sql = f"SELECT * FROM {rows} WHERE {k} IN (SELECT __k FROM replenit_keys) OR {k} IS NULL"  # noqa: S608 - identifiers quoted, values bound
+            frame = self.con.sql(sql, params=params or None).pl()
+        finally:
+            self.con.unregister("replenit_keys")
+        return frame.filter(pl.col(self.key).is_not_null() | in_window)
+
+    def window_status(self) -> pl.LazyFrame:
+        """(__k, __has, __bad, __raw) over the whole source: whether each row has a window value that
+        parses, has none, or has one that does not parse."""
+        assert self.spec.window_column is not None and self.ts is not None
+        w = self.spec.window_column
+        key = pl.col(self.key).cast(pl.String) if self.key else pl.lit(None, pl.String)
+        if self.lazy is not None:
+            lf = self.lazy
+        else:
+            rows, params = self._sql_rows()
+            cols = ", ".join(_quote(c) for c in dict.fromkeys(c for c in (self.key, w) if c))
+            lf = self.con.sql(f"SELECT {cols} FROM {rows}", params=params or None).pl().lazy()  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted
+        return lf.select(
+            key.alias("__k"),
+            (self.present & self.ts.is_not_null()).alias("__has"),  # type: ignore[operator]
+            (self.present & self.ts.is_null()).alias("__bad"),  # type: ignore[operator]
+            pl.col(w).cast(pl.String).alias("__raw"),
+        )
+
+
+def _child_frame(side: _Side, rows: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
+    """Child rows -> the parent's key, the child's key, each child field's source value (as a column
+    of its own, so no child column can clash with a parent's) and the child's own time."""
+    child = mapping.spec.children_field
+    assert child is not None and side.key is not None and mapping.child_key is not None
+    exprs = [pl.col(side.key).alias("__k"), pl.col(mapping.child_key).cast(pl.String).alias(child_column(f"{child.name}:key")),
+             (side.ts if side.ts is not None else pl.lit(None, pl.Datetime("us", "UTC"))).alias("__child_ts")]
+    for f in mapping.children:
+        if f.column is not None or f.expr is not None:
+            exprs.append(f.source_expression().alias(child_column(f.target)))
+    try:
+        return rows.select(exprs)
+    except pl.exceptions.PolarsError as exc:
+        raise MappingError(f"{mapping.origin}: {mapping.entity}.{child.name}: a field cannot be evaluated over "
+                           f"{side.spec.describe()}: {str(exc).splitlines()[0]}") from None
+
+
+def _sides(warehouse: "Warehouse", con: duckdb.DuckDBPyConnection | None, mapping: EntityMapping) -> list[_Side]:
+    key = read_key_column(mapping)
+    parent_con = None if (mapping.source.path or mapping.source.python) else con
+    sides = [_Side(warehouse, parent_con, mapping, mapping.source, key, mapping.entity)]
+    if mapping.child_source is not None:
+        src = mapping.child_source
+        child = mapping.spec.children_field
+        assert child is not None
+        side = _Side(warehouse, None if (src.path or src.python) else con, mapping, src, mapping.parent_key,
+                     f"{mapping.entity}.{child.name}")
+        if mapping.child_key not in side.schema:
+            columns = list(side.schema)
+            raise MappingError(f"{mapping.origin}: {mapping.entity}.{child.name}: key {mapping.child_key!r} is not a column "
+                               f"of {src.describe()}{_did_you_mean(str(mapping.child_key), columns)}; it has: {', '.join(columns)}")
+        sides.append(side)
+    return sides
+
+
+def _needs_duckdb(mapping: EntityMapping) -> bool:
+    return any(s is not None and (s.table or s.query) for s in (mapping.source, mapping.child_source))
+
+
+def read_frames(warehouse: "Warehouse", mapping: EntityMapping, start: datetime, end: datetime) -> pl.DataFrame:
+    """Every record touched in [start, end) through its own rows or its children's, whole: the
+    frame `mapping.as_read()` maps (READ_TS is each row's time: the child's own, else its parent's)."""
+    con = warehouse._connect() if _needs_duckdb(mapping) else None  # noqa: SLF001 - the same module's reader
+    try:
+        sides = _sides(warehouse, con, mapping)
+        parent = sides[0]
+        if parent.key is None:  # customers known by an expr only: the window's rows (read whole, rare)
+            lf = parent.lazy
+            if lf is None:
+                rows, params = parent._sql_rows()  # noqa: SLF001 - the same module's reader
+                lf = con.sql(f"SELECT * FROM {rows}", params=params or None).pl().lazy()  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted
+            return lf.with_columns(parent.ts.alias(READ_TS)).filter(  # type: ignore[union-attr]
+                (pl.col(READ_TS) >= start) & (pl.col(READ_TS) < end)).collect()
+        touched = [s.touched(start, end) for s in sides]
+        keys = pl.concat([t.select(pl.col("__k").cast(pl.String)) for t in touched]).unique()
+        # Keys compare as text across the two sources (an INTEGER order_id beside a VARCHAR one).
+        parents = parent.rows(keys.with_columns(pl.col("__k").cast(parent.schema[parent.key], strict=False)), start, end)
+        parents = parents.with_columns(parent.ts.alias(READ_TS))  # type: ignore[union-attr]
+        if len(sides) == 1:
+            return parents
+        child_side = sides[1]
+        children = _child_frame(child_side, child_side.rows(
+            keys.with_columns(pl.col("__k").cast(child_side.schema[str(child_side.key)], strict=False)), start, end), mapping)
+    finally:
+        if con is not None:
+            con.close()
+    # The latest version of each parent (older ones are superseded here, before the join: see
+    # docs/configuration.md, "what a row is"); rows without a key stay, one row each.
+    keyed = parents.filter(pl.col(parent.key).is_not_null())
+    latest = keyed.with_row_index("__order").sort(READ_TS, "__order", nulls_last=False).unique(
+        parent.key, keep="last", maintain_order=False).sort("__order").drop("__order")
+    parents = pl.concat([latest, parents.filter(pl.col(parent.key).is_null())])
+    parents = parents.with_columns(pl.col(parent.key).cast(pl.String).alias("__k"))
+    children = children.with_columns(pl.col("__k").cast(pl.String))
+    joined = parents.join(children, on="__k", how="full", coalesce=True, nulls_equal=False, maintain_order="left_right")
+    return joined.with_columns(pl.coalesce("__child_ts", READ_TS).alias(READ_TS)).drop("__k", "__child_ts")
+
+
+def window_counts(warehouse: "Warehouse", mapping: EntityMapping) -> tuple[int, int, list[str]]:
+    """(rows without a window value, rows whose window value does not parse, a few of those values),
+    over every source of the mapping, counting only rows no window reads: a row whose record has
+    a window value elsewhere (its parent, its other rows, a child) is read with it."""
+    con = warehouse._connect() if _needs_duckdb(mapping) else None  # noqa: SLF001 - the same module's reader
+    try:
+        sides = _sides(warehouse, con, mapping)
+        statuses = [s.window_status() for s in sides if s.spec.window_column is not None]
+        if not statuses:
+            return 0, 0, []
+        rows = pl.concat(statuses).collect()
+    finally:
+        if con is not None:
+            con.close()
+    seen = rows.filter(pl.col("__has") & pl.col("__k").is_not_null()).select("__k").unique()
+    unread = rows.filter(~pl.col("__has")).join(
+        seen, on="__k", how="anti", nulls_equal=False)
+    bad = unread.filter(pl.col("__bad"))
+    examples = bad.get_column("__raw").unique(maintain_order=True).head(WINDOW_EXAMPLES).to_list()
+    return unread.height - bad.height, bad.height, examples
