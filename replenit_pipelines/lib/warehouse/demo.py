@@ -1,14 +1,16 @@
 """A demo warehouse: a DuckDB file shaped like a real shop's, dirt included.
 
-Tables `customers`, `product_variants` (one row per variant, product columns repeated) and
-`order_lines` (one row per line, order columns repeated), each with an `updated_at` over the
-last N days. Names come from Faker pools per locale; everything else is drawn with NumPy from
+Normalized, as real shops' warehouses are: `customers`; `products` and `product_variants` (one row
+per variant, joined by `product_id`), each with its own `updated_at` (a variant's stock changes in
+other hours than its product); `orders` and `order_lines` (joined by `order_id`), the orders with an
+`updated_at`, the lines with none (they change only with their order). Times span the last N days. Names come from Faker pools per locale; everything else is drawn with NumPy from
 the seed, vectorised, so 10M customers build in seconds and the same seed gives the same file.
 
 A controlled share of rows (default 2%) carries the dirt real warehouses have. Some of it
 normalization fixes (en_US, lowercase currencies, padded emails, local timestamps); the rest
 must be quarantined (bad emails, unknown currencies, over-long or missing ids, negative
-quantities, bad URLs, prices without a currency); duplicate ids are older versions of a row.
+quantities, bad URLs, prices without a currency); duplicate ids are older versions of a row
+(customers and variants). A few products have no variant yet, and a few orders no line.
 """
 
 from dataclasses import dataclass
@@ -120,22 +122,27 @@ def _customers(rng, n, end, days, share, firsts, lasts) -> pl.DataFrame:
                      "email_opt_in", "sms_opt_in", "updated_at")
 
 
-def _variants(rng, n_products, end, days, share) -> pl.DataFrame:
+def _catalog(rng, n_products, end, days, share) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(products, product_variants): 1-4 variants a product (none for about 1 in 50)."""
     per = rng.integers(1, 5, n_products)
+    per[rng.random(n_products) < 0.02] = 0
     pid = np.repeat(np.arange(n_products), per)
     vno = np.concatenate([np.arange(k) for k in per])
     n = len(pid)
     loc = rng.integers(0, len(LOCALES), n_products)[pid]
     price = np.round(rng.uniform(3, 300, n_products), 2)[pid]
-    df = pl.DataFrame({"p": pid, "v": vno, "loc": loc, "list_price": price})
-    tags = pl.Series([t for _, t, _, _ in LOCALES])
-    currencies = pl.Series([c for _, _, c, _ in LOCALES])
-    product_ts = _timestamps(rng, n_products, end, days).to_numpy()[pid]
-    df = df.with_columns(
+    products = pl.DataFrame({"p": np.arange(n_products)}).with_columns(
         pl.format("P{}", pl.col("p").cast(pl.String).str.zfill(6)).alias("product_id"),
         pl.format("Product {}", pl.col("p")).alias("product_name"),
         pl.lit(pl.Series(CATEGORIES)).gather(pl.col("p") % len(CATEGORIES)).alias("category"),
         (pl.col("p") % 17 == 0).alias("is_offline_exclusive"),
+        _timestamps(rng, n_products, end, days),
+    ).select("product_id", "product_name", "category", "is_offline_exclusive", "updated_at")
+    df = pl.DataFrame({"p": pid, "v": vno, "loc": loc, "list_price": price})
+    tags = pl.Series([t for _, t, _, _ in LOCALES])
+    currencies = pl.Series([c for _, _, c, _ in LOCALES])
+    df = df.with_columns(
+        pl.format("P{}", pl.col("p").cast(pl.String).str.zfill(6)).alias("product_id"),
         pl.format("P{}-V{}", pl.col("p").cast(pl.String).str.zfill(6), pl.col("v")).alias("variant_id"),
         pl.format("SKU-{}-{}", pl.col("p"), pl.col("v")).alias("sku"),
         pl.lit(pl.Series(COLORS)).gather(pl.col("v") % len(COLORS)).alias("color"),
@@ -147,30 +154,40 @@ def _variants(rng, n_products, end, days, share) -> pl.DataFrame:
         pl.lit(tags).gather(pl.col("loc")).alias("locale"),
         pl.lit(currencies).gather(pl.col("loc")).alias("currency"),
         (pl.col("list_price") * 0.9).round(2).alias("sale_price"),
-        pl.Series("updated_at", product_ts),
+        _timestamps(rng, n, end, days),  # a variant's own clock: stock and prices change in other hours
     ).with_columns((pl.col("stock_quantity") > 0).alias("is_available"),
                    pl.format("{} {}", pl.col("color"), pl.col("size")).alias("variant_name"))
-    d = pl.lit(pl.Series(_dirty(rng, n, share, 5)))
+    dirt = pl.Series(_dirty(rng, n, share, 6))
+    d = pl.lit(dirt)
     df = df.with_columns(
         pl.when(d == 0).then(pl.col("currency").str.to_lowercase()).when(d == 3).then(None).otherwise(pl.col("currency")).alias("currency"),
         pl.when(d == 1).then(pl.col("locale").str.replace("-", "_")).otherwise(pl.col("locale")).alias("locale"),
         pl.when(d == 2).then(pl.lit("www.example.com/no-scheme")).otherwise(pl.col("product_url")).alias("product_url"),
         pl.when(d == 4).then(-pl.col("stock_quantity") - 1).otherwise(pl.col("stock_quantity")).alias("stock_quantity"),
     )
-    return df.select("product_id", "product_name", "category", "is_offline_exclusive", "variant_id", "sku", "variant_name",
-                     "product_url", "image_url", "brand", "color", "size", "stock_quantity", "is_available", "locale",
-                     "list_price", "sale_price", "currency", "updated_at")
+    # Kind 5: an older version of the variant (its stock before the last change), as change tables leave.
+    older = df.filter(d == 5).with_columns((pl.col("updated_at") - pl.duration(hours=2)).alias("updated_at"),
+                                           (pl.col("stock_quantity") + 3).alias("stock_quantity"))
+    variants = pl.concat([df, older]).select(
+        "product_id", "variant_id", "sku", "variant_name", "product_url", "image_url", "brand", "color", "size",
+        "stock_quantity", "is_available", "locale", "list_price", "sale_price", "currency", "updated_at")
+    return products, variants
 
 
-def _order_lines(rng, n_orders, n_customers, variants: pl.DataFrame, end, days, share) -> pl.DataFrame:
+def _orders(rng, n_orders, n_customers, products: pl.DataFrame, variants: pl.DataFrame, end, days,
+            share) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(orders, order_lines): 1-7 lines an order (none for about 1 in 100: a cart closed empty)."""
     lines = rng.integers(1, 8, n_orders)
+    lines[rng.random(n_orders) < 0.01] = 0
     oid = np.repeat(np.arange(n_orders), lines)
     lno = np.concatenate([np.arange(k) for k in lines]) if n_orders else np.array([], dtype=np.int64)
     n = len(oid)
     cust = rng.integers(0, max(n_customers, 1), n_orders)
     loc = rng.integers(0, len(LOCALES), n_orders)
     pick = rng.integers(0, max(variants.height, 1), n)
-    v = variants.select("product_id", "variant_id", "sku", "product_name", "list_price")[pick]
+    names = products.select("product_id", "product_name")
+    v = variants.select("product_id", "variant_id", "sku", "list_price")[pick].join(
+        names, on="product_id", how="left", maintain_order="left")
     ts = _timestamps(rng, n_orders, end, days)
     offsets = pl.Series([o for *_, o in LOCALES]).gather(pl.Series(loc))
     currencies = pl.Series([c for _, _, c, _ in LOCALES]).gather(pl.Series(loc))
@@ -186,30 +203,28 @@ def _order_lines(rng, n_orders, n_customers, variants: pl.DataFrame, end, days, 
         (pl.col("utc") + pl.duration(hours=pl.col("offset").str.slice(0, 3).cast(pl.Int64))).dt.strftime("%Y-%m-%dT%H:%M:%S").alias("local")
     )
     orders = orders.join(local.select("o", pl.format("{}{}", "local", "offset").alias("ordered_at")), on="o", maintain_order="left")
-    # Order-level dirt, on every line of the order: lowercase, unknown and non-money currencies,
-    # and order times written without their offset.
+    # Order-level dirt: lowercase, unknown and non-money currencies, and order times written
+    # without their offset.
     od = pl.lit(pl.Series(_dirty(rng, n_orders, share, 4)))
     orders = orders.with_columns(
         pl.when(od == 0).then(pl.col("currency").str.to_lowercase()).when(od == 1).then(pl.lit("ABC"))
         .when(od == 2).then(pl.lit("XXX")).otherwise(pl.col("currency")).alias("currency"),
         pl.when(od == 3).then(pl.col("ordered_at").str.slice(0, 19).str.replace("T", " ")).otherwise(pl.col("ordered_at")).alias("ordered_at"),
+        pl.format("O{}", pl.col("o").cast(pl.String).str.zfill(8)).alias("order_id"),
+        pl.format("C{}", pl.col("cust").cast(pl.String).str.zfill(8)).alias("customer_id"),
     )
-    df = pl.DataFrame({"o": oid, "line": lno}).join(orders, on="o", how="left", maintain_order="left")
-    df = pl.concat([df, v], how="horizontal").with_columns(
+    df = pl.concat([pl.DataFrame({"o": oid, "line": lno}), v], how="horizontal").with_columns(
         pl.format("O{}", pl.col("o").cast(pl.String).str.zfill(8)).alias("order_id"),
         pl.format("O{}-{}", pl.col("o").cast(pl.String).str.zfill(8), pl.col("line")).alias("line_id"),
-        pl.format("C{}", pl.col("cust").cast(pl.String).str.zfill(8)).alias("customer_id"),
         pl.Series(rng.integers(1, 4, n)).alias("quantity"),
         (pl.col("list_price") * pl.Series(rng.choice([1.0, 1.0, 0.9, 0.8], n))).round(2).alias("unit_price"),
     )
-    # Line-level dirt: negative quantities (returns booked as lines), and an older version of a line.
-    d = pl.lit(pl.Series(_dirty(rng, n, share / 4, 2)))
+    # Line-level dirt: negative quantities (returns booked as lines).
+    d = pl.lit(pl.Series(_dirty(rng, n, share / 4, 1)))
     df = df.with_columns(pl.when(d == 0).then(-pl.col("quantity")).otherwise(pl.col("quantity")).alias("quantity"))
-    older = df.filter(d == 1).with_columns((pl.col("updated_at") - pl.duration(minutes=1)).alias("updated_at"),
-                                          (pl.col("quantity") + 1).alias("quantity"))
-    df = pl.concat([df, older])
-    return df.select("order_id", "line_id", "customer_id", "currency", "ordered_at", "status", "product_id", "variant_id",
-                     "sku", "product_name", "quantity", "unit_price", "list_price", "updated_at")
+    return (orders.select("order_id", "customer_id", "currency", "ordered_at", "status", "updated_at"),
+            df.select("order_id", "line_id", "product_id", "variant_id", "sku", "product_name", "quantity",
+                      "unit_price", "list_price"))
 
 
 def build_demo_warehouse(path: str | Path, customers: int = 10_000, seed: int = 42, days: int = 7,
@@ -222,18 +237,19 @@ def build_demo_warehouse(path: str | Path, customers: int = 10_000, seed: int = 
     firsts, lasts = _pools(seed)
     cust = _customers(rng, customers, end, days, dirty_share, firsts, lasts)
     n_products = max(20, customers // 50)
-    variants = _variants(rng, n_products, end, days, dirty_share)
+    products, variants = _catalog(rng, n_products, end, days, dirty_share)
     n_orders = orders if orders is not None else max(10, customers // 2)
-    lines = _order_lines(rng, n_orders, customers, variants, end, days, dirty_share)
+    order_table, lines = _orders(rng, n_orders, customers, products, variants, end, days, dirty_share)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", ".wal"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     with duckdb.connect(str(path)) as con:
-        for name, frame in (("customers", cust), ("product_variants", variants), ("order_lines", lines)):
+        for name, frame in (("customers", cust), ("products", products), ("product_variants", variants),
+                            ("orders", order_table), ("order_lines", lines)):
             con.register("frame", frame.to_arrow())
             con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')  # noqa: S608 - fixed names
             con.unregister("frame")
-    dirty = int(cust.height - customers)  # duplicates; the rest is counted by validation, not guessed here
+    dirty = int(cust.height - customers)  # customer duplicates; the rest is counted by validation, not guessed here
     return DemoCounts(customers=cust.height, product_variants=variants.height, products=n_products,
                       order_lines=lines.height, orders=n_orders, dirty_rows=dirty)
