@@ -194,3 +194,112 @@ def test_a_missing_warehouse_says_how_to_create_a_demo_one_or_point_at_yours(cap
     code, out = check(capsys, warehouse, GOOD)
     assert code == 1
     assert f"replenit demo-warehouse {missing}" in out and "REPLENIT_WAREHOUSE" in out
+
+
+@pytest.fixture
+def normalized(tmp_path, monkeypatch):
+    """A normalized warehouse: products and variants, orders and lines, a CRM export with text times."""
+    path = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("""
+            CREATE TABLE products (product_id VARCHAR, name VARCHAR, updated_at TIMESTAMP);
+            CREATE TABLE variants (variant_id VARCHAR, product_id VARCHAR, sku VARCHAR, price DOUBLE, updated_at TIMESTAMP,
+                                   changed_ms BIGINT);
+            CREATE TABLE orders (order_id BIGINT, customer_id VARCHAR, ordered_at TIMESTAMPTZ, updated_at TIMESTAMP);
+            CREATE TABLE lines (line_id VARCHAR, order_ref BIGINT, order_code DOUBLE, product_id VARCHAR, qty BIGINT,
+                                price DOUBLE);
+            CREATE TABLE crm (customer_id VARCHAR, email VARCHAR, modified VARCHAR, modified_epoch VARCHAR, age BIGINT);
+        """)
+    (tmp_path / "crm_frames.py").write_text(textwrap.dedent("""
+        import polars as pl
+
+        def crm_frame():
+            return pl.LazyFrame(schema={"customer_id": pl.String, "email": pl.String,
+                                        "updated_at": pl.Datetime("us", "UTC")})
+    """))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REPLENIT_WAREHOUSE", str(path))
+    monkeypatch.setenv("REPLENIT_API_KEY", SECRET_KEY)
+    monkeypatch.setenv("REPLENIT_TENANT_ID", "0f8fad5b-d9cb-469f-a165-70867728950e")
+    monkeypatch.delenv("REPLENIT_PARTITIONS_START", raising=False)
+    return tmp_path
+
+
+NORMALIZED = """
+customers:
+  source: {table: crm, window_column: {column: modified, format: iso8601}}
+  fields: {CustomerId: customer_id, Email: email}
+products:
+  source: {table: products, window_column: updated_at}
+  fields: {ProductId: product_id, ProductName: name}
+  ProductVariants:
+    source: {table: variants, window_column: updated_at}
+    parent_key: product_id
+    key: variant_id
+    fields: {VariantId: variant_id, Sku: sku, SalePrice: price, Currency: {constant: EUR}}
+orders:
+  source: {table: orders, window_column: updated_at}
+  fields: {OrderId: {column: order_id, cast: string}, CustomerId: customer_id, Currency: {constant: EUR}, OrderDate: ordered_at}
+  OrderItems:
+    source: {table: lines}
+    parent_key: order_ref
+    key: line_id
+    fields: {ProductId: product_id, Quantity: qty, Price: price}
+"""
+
+
+def test_a_normalized_mapping_with_text_times_and_a_python_source_passes(capsys, normalized):
+    code, out = check(capsys, normalized, NORMALIZED)
+    assert code == 0, out
+    python = NORMALIZED.replace("{table: crm, window_column: {column: modified, format: iso8601}}",
+                                "{python: crm_frames:crm_frame, window_column: updated_at}")
+    code, out = check(capsys, normalized, python)
+    assert code == 0, out
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    # Child sources: a table that is not there, fields of the child's own table.
+    ("{table: variants, window_column: updated_at}", "{table: variant, window_column: updated_at}",
+     "products.ProductVariants.source: table 'variant' cannot be read"),
+    ("Sku: sku", "Sku: skux", "products.ProductVariants.Sku: column 'skux' is not in the source: did you mean sku?"),
+    ("ProductName: name", "ProductName: sku", "products.ProductName: column 'sku' is not in the source"),  # a child's column
+    # Join keys: missing, and of types that never match.
+    ("parent_key: product_id", "parent_key: produt_id",
+     "products.ProductVariants.parent_key: parent_key 'produt_id' is not a column of the source: did you mean product_id?"),
+    ("parent_key: order_ref", "parent_key: order_code",
+     "orders.OrderItems.parent_key: 'order_code' is Float64 and the parent's OrderId column 'order_id' is Int64"),
+    ("key: variant_id", "key: variantid", "products.ProductVariants.key: key 'variantid' is not a column of the source: "
+                                          "did you mean variant_id?"),
+    # Window columns and their formats.
+    ("{column: modified, format: iso8601}", "modified",
+     "customers.window_column: 'modified' is text: a window compares it with timestamps, which fails on the first value "
+     "that is not one; declare how to read it: window_column: {column: modified, format: iso8601}"),
+    ("{column: modified, format: iso8601}", "{column: age, format: iso8601}",
+     "customers.window_column: 'age' is Int64, not ISO 8601 text; for numbers since 1970 write format: epoch_s or epoch_ms"),
+    ("{table: variants, window_column: updated_at}", "{table: variants, window_column: changed_ms}",
+     "products.ProductVariants.window_column: 'changed_ms' is Int64, not a timestamp: if it counts seconds or "
+     "milliseconds since 1970, write window_column: {column: changed_ms, format: epoch_s}"),
+    ("{column: modified, format: iso8601}", "{column: modifed, format: iso8601}",
+     "customers.window_column: 'modifed' is not a column of the source, so no window can select rows: did you mean modified"),
+    # Python sources: a function that is not there, a column its LazyFrame does not have.
+    ("{table: crm, window_column: {column: modified, format: iso8601}}", "{python: crm_frames:crm_frames, window_column: updated_at}",
+     "crm_frames has no function 'crm_frames' (did you mean 'crm_frame'?)"),
+    ("{table: crm, window_column: {column: modified, format: iso8601}}\n  fields: {CustomerId: customer_id, Email: email}",
+     "{python: crm_frames:crm_frame, window_column: updated_at}\n  fields: {CustomerId: customer_id, Email: e_mail}",
+     "customers.Email: column 'e_mail' is not in the source: did you mean email?"),
+])
+def test_each_normalized_mapping_mistake_is_named_with_what_to_write_instead(capsys, normalized, old, new, expected):
+    assert old in NORMALIZED
+    code, out = check(capsys, normalized, NORMALIZED.replace(old, new, 1))
+    assert code == 1, out
+    assert expected in out, out
+    assert "Traceback" not in out and SECRET_KEY not in out
+
+
+def test_epoch_text_windows_pass_and_a_format_on_a_timestamp_is_a_warning(capsys, normalized):
+    code, out = check(capsys, normalized, NORMALIZED.replace("{column: modified, format: iso8601}",
+                                                             "{column: modified_epoch, format: epoch_ms}"))
+    assert code == 0, out
+    code, out = check(capsys, normalized, NORMALIZED.replace("{table: products, window_column: updated_at}",
+                                                             "{table: products, window_column: {column: updated_at, format: epoch_s}}"))
+    assert code == 0 and "WARNING products.window_column: 'updated_at' is a Datetime" in out, out

@@ -8,7 +8,7 @@ or send wrong values; a warning means rows may be quarantined or synced late.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -117,28 +117,46 @@ def _origin(f: FieldMapping) -> str:
     return f.describe(quoted=True) + (f" with cast {f.cast}" if f.cast else "")
 
 
-def _window_findings(mapping: EntityMapping, schema: dict[str, pl.DataType]) -> list[Finding]:
+def _window_findings(mapping: EntityMapping, schema: dict[str, pl.DataType], where: str = "window_column") -> list[Finding]:
     src, entity = mapping.source, mapping.entity
-    col = src.window_column
+    col, fmt = src.window_column, src.window_format
+    if col is None:  # a child source without an update time: read with its parent
+        return []
     if col not in schema:
-        return [Finding("error", entity, "window_column",
+        return [Finding("error", entity, where,
                         f"{col!r} is not a column of the source, so no window can select rows{did_you_mean(col, schema)}")]
     dtype = schema[col]
+    declare = f"window_column: {{column: {col}, format: iso8601}} (or format: epoch_s / epoch_ms)"
     if isinstance(dtype, pl.Datetime):
+        if src.converted:
+            return [Finding("warning", entity, where, f"{col!r} is a {dtype}, read as one: format {fmt} is not used")]
         return []
     if isinstance(dtype, pl.Date):
         if PARTITIONING.get(entity) == "hourly":
-            return [Finding("warning", entity, "window_column",
+            return [Finding("warning", entity, where,
                             f"{col!r} is a DATE and {entity} partitions are hourly: only the 00:00 partition of each day "
                             "selects its rows; map a TIMESTAMP column for hourly syncs")]
         return []
-    fix = ("use a TIMESTAMP column, or a query source that converts it, e.g. "  # noqa: S608 - an example in a message, not executed
-           f"query: \"SELECT *, CAST({col} AS TIMESTAMP) AS {col}_ts FROM ... WHERE {col}_ts >= $start AND {col}_ts < $end\"")
+    if fmt in ("epoch_s", "epoch_ms"):
+        if dtype == pl.String or dtype.is_numeric():
+            return []
+        return [Finding("error", entity, where, f"{col!r} is {dtype}, which format {fmt} (a number of "
+                        f"{'seconds' if fmt == 'epoch_s' else 'milliseconds'} since 1970) cannot read")]
+    if fmt == "iso8601":
+        if dtype == pl.String:
+            return []
+        hint = "; for numbers since 1970 write format: epoch_s or epoch_ms" if dtype.is_numeric() else ""
+        return [Finding("error", entity, where, f"{col!r} is {dtype}, not ISO 8601 text{hint}")]
     if dtype == pl.String:
-        return [Finding("error", entity, "window_column",
+        return [Finding("error", entity, where,
                         f"{col!r} is text: a window compares it with timestamps, which fails on the first value that is "
-                        f"not one; {fix}")]
-    return [Finding("error", entity, "window_column", f"{col!r} is {dtype}, not a timestamp, so no window can be evaluated; {fix}")]
+                        f"not one; declare how to read it: {declare}")]
+    if dtype.is_numeric():
+        return [Finding("error", entity, where,
+                        f"{col!r} is {dtype}, not a timestamp: if it counts seconds or milliseconds since 1970, write "
+                        f"window_column: {{column: {col}, format: epoch_s}} (or epoch_ms)")]
+    return [Finding("error", entity, where, f"{col!r} is {dtype}, not a timestamp, so no window can be evaluated; "
+                    "map a TIMESTAMP, DATE, ISO 8601 text or epoch column")]
 
 
 def _tables(warehouse: Warehouse) -> list[str]:
@@ -154,43 +172,91 @@ def _schema(mapping: EntityMapping, warehouse: Warehouse) -> dict[str, Any]:
     a window column that cannot be compared is reported as such, not as a failed read."""
     src = mapping.source
     if not src.table:
-        return warehouse.columns(mapping)
+        return warehouse.columns(mapping)  # a query's, a file's or a Python LazyFrame's (collect_schema: no rows)
     with warehouse._connect() as con:  # noqa: SLF001 - the same read-only connection a run uses
         return dict(con.sql(f"SELECT * FROM {_quote(src.table)}").limit(0).pl().schema)  # noqa: S608 - identifier quoted
 
 
-def check_entity(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
+def _source_schema(mapping: EntityMapping, warehouse: Warehouse, where: str) -> tuple[dict[str, Any] | None, list[Finding]]:
+    """The source's columns and types (no rows), or the finding that says why they cannot be read."""
     entity, src = mapping.entity, mapping.source
     try:
-        schema: dict[str, Any] = _schema(mapping, warehouse)
+        return _schema(mapping, warehouse), []
     except MappingError as exc:
-        return [Finding("error", entity, "source", str(exc))]
-    except Exception as exc:  # DuckDB and Polars raise several types for a source they cannot read
+        return None, [Finding("error", entity, where, str(exc))]
+    except Exception as exc:  # DuckDB, Polars and user code raise several types for a source they cannot read
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = ""
         if src.table:
             tables = _tables(warehouse)
             if tables and src.table not in tables:
                 hint = f"; the warehouse has no table {src.table!r}{did_you_mean(src.table, tables)}"
-        where = f"table {src.table!r}" if src.table else f"path {src.path!r}" if src.path else "query"
-        return [Finding("error", entity, "source", f"{where} cannot be read: {first}{hint}")]
+        what = (f"table {src.table!r}" if src.table else f"path {src.path!r}" if src.path
+                else f"python {src.python!r}" if src.python else "query")
+        return None, [Finding("error", entity, where, f"{what} cannot be read: {first}{hint}")]
+
+
+def _column_findings(entity: str, where: str, role: str, column: str | None, schema: dict[str, Any]) -> list[Finding]:
+    if column is None or column in schema:
+        return []
+    return [Finding("error", entity, where, f"{role} {column!r} is not a column of the source{did_you_mean(column, schema)}")]
+
+
+def check_entity(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
+    entity, src = mapping.entity, mapping.source
+    schema, findings = _source_schema(mapping, warehouse, "source")
+    if schema is None:
+        return findings
     findings = _window_findings(mapping, schema)
     if src.query:
         findings.extend(_query_window_findings(mapping))
     specs = {f.name: f for f in mapping.spec.fields}
     child = mapping.spec.children_field
     child_specs = {f.name: f for f in child.children.fields} if child is not None and child.children else {}
+    child_schema: dict[str, Any] | None = schema
+    if mapping.child_source is not None and child is not None:
+        child_mapping = replace(mapping, source=mapping.child_source)
+        child_schema, child_findings = _source_schema(child_mapping, warehouse, f"{child.name}.source")
+        findings.extend(child_findings)
+        if child_schema is not None:
+            findings.extend(_window_findings(child_mapping, child_schema, f"{child.name}.window_column"))
+            if mapping.child_source.query:
+                findings.extend(Finding(f.level, f.entity, f"{child.name}.source", f.message)
+                                for f in _query_window_findings(child_mapping))
+            findings.extend(_column_findings(entity, f"{child.name}.parent_key", "parent_key", mapping.parent_key, child_schema))
+            findings.extend(_join_findings(mapping, schema, child_schema))
     for f in mapping.all_fields:
         if "." in f.target:
             spec = child_specs.get(f.target.split(".", 1)[1])
+            field_schema = child_schema
         else:
             spec = specs.get(f.target)
-        if spec is not None:
-            findings.extend(_field_findings(mapping, f, spec, schema))
-    if mapping.child_key and mapping.child_key not in schema:
-        findings.append(Finding("error", entity, f"{child.name if child else ''}.key",
-                                f"{mapping.child_key!r} is not a column of the source{did_you_mean(mapping.child_key, schema)}"))
+            field_schema = schema
+        if spec is not None and field_schema is not None:
+            findings.extend(_field_findings(mapping, f, spec, field_schema))
+    if mapping.child_key and child_schema is not None:
+        findings.extend(_column_findings(entity, f"{child.name if child else ''}.key", "key", mapping.child_key, child_schema))
     return findings
+
+
+def _join_findings(mapping: EntityMapping, schema: dict[str, Any], child_schema: dict[str, Any]) -> list[Finding]:
+    """The parent's record key and the child's parent_key must hold comparable values: they are
+    matched as text, so an INTEGER beside a VARCHAR works, but a DOUBLE's `1.0` never matches `1`."""
+    child = mapping.spec.children_field
+    key_field = next((f for f in mapping.fields if f.target == mapping.spec.key_field), None)
+    if child is None or key_field is None or key_field.column is None or mapping.parent_key not in child_schema:
+        return []
+    if key_field.column not in schema:
+        return []  # reported on the field
+    parent_type, child_type = schema[key_field.column], child_schema[str(mapping.parent_key)]
+    comparable = (parent_type == child_type or {parent_type, child_type} <= {pl.String, *_INTEGER}
+                  or (parent_type in _INTEGER and child_type in _INTEGER))
+    if comparable:
+        return []
+    return [Finding("error", mapping.entity, f"{child.name}.parent_key",
+                    f"{mapping.parent_key!r} is {child_type} and the parent's {mapping.spec.key_field} column "
+                    f"{key_field.column!r} is {parent_type}: children would match no parent; make them the same type "
+                    "(a query source can cast one)")]
 
 
 def _query_window_findings(mapping: EntityMapping) -> list[Finding]:
@@ -214,5 +280,12 @@ def _query_window_findings(mapping: EntityMapping) -> list[Finding]:
 def check_mapping(mappings: dict[str, EntityMapping], warehouse: Warehouse) -> list[Finding]:
     findings: list[Finding] = []
     for mapping in mappings.values():
-        findings.extend(check_entity(mapping, warehouse))
+        found = check_entity(mapping, warehouse)
+        if not any(f.level == "error" for f in found):
+            # The run's own checks too (the sources it opens, its keys): exit 0 means the mapping will run.
+            try:
+                warehouse.check(mapping)
+            except MappingError as exc:
+                found.append(Finding("error", mapping.entity, "source", str(exc)))
+        findings.extend(found)
     return findings

@@ -418,6 +418,20 @@ def load_python_source(spec: SourceSpec, origin: str) -> pl.LazyFrame:
     return frame
 
 
+def window_rows(lf: pl.LazyFrame, spec: SourceSpec, start: datetime, end: datetime,
+                schema: pl.Schema | None = None) -> pl.LazyFrame:
+    """The LazyFrame's rows in [start, end): on a TIMESTAMP column a filter on the column itself,
+    which Polars pushes into the scan (or into the user's plan); else on its converted value."""
+    schema = schema if schema is not None else lf.collect_schema()
+    w = spec.window_column
+    dtype = schema[w]
+    if isinstance(dtype, pl.Datetime):
+        lo, hi = _local_bounds(spec, start, end, _naive(dtype))
+        return lf.filter((pl.col(w) >= lo) & (pl.col(w) < hi))
+    ts = window_value(w, spec.window_format, dtype, spec.timezone)
+    return lf.filter((ts >= start) & (ts < end))
+
+
 class _Side:
     """One source of a mapping read by frames (the parent's or the children's), keyed by the
     column that holds the parent's record key."""
@@ -470,11 +484,7 @@ class _Side:
             return pl.DataFrame(schema={"__k": self.schema[self.key]} if self.key else {"__k": pl.String})
         assert self.key is not None and self.ts is not None
         if self.lazy is not None:
-            lf = self.lazy
-            if native is not None:  # on the column itself, so Polars pushes it into the scan or the user's plan
-                lf = lf.filter((pl.col(w) >= native[0]) & (pl.col(w) < native[1]))
-            else:
-                lf = lf.filter((self.ts >= lo) & (self.ts < hi))
+            lf = window_rows(self.lazy, self.spec, lo, hi, self.schema)
             return lf.select(pl.col(self.key).alias("__k")).unique().collect()
         rows, params = self._sql_rows()
         k, wq = _quote(self.key), _quote(w)
