@@ -29,6 +29,7 @@ def quarantined_payloads(mapping, raw) -> list[bytes]:
     bad_ids = set(prepared.quarantine["record_id"])
     from replenit_pipelines.lib.validation.normalize import normalize
 
+    mapping = mapping.as_read()  # over the frame the read returned (child fields as their own columns)
     exprs = [pl.col("__row"), pl.col(mapping.source.window_column).alias("__ts"), *(f.expression() for f in mapping.all_fields)]
     flat = raw.with_row_index("__row").select(exprs)
     flat = normalize(flat, mapping.spec, mapping.source.timezone).frame

@@ -76,12 +76,13 @@ def test_definitions_snapshot(defs):
     graph = repo.asset_graph
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
         "replenit/customers", "replenit/orders", "replenit/products",
-        "warehouse/customers", "warehouse/order_lines", "warehouse/product_variants"]
+        "warehouse/customers", "warehouse/order_lines", "warehouse/orders", "warehouse/product_variants",
+        "warehouse/products"]
     deps = {k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys)
             for k in graph.get_all_asset_keys() if k.path[0] == "replenit"}
     assert deps == {"replenit/customers": ["warehouse/customers"],
-                    "replenit/products": ["warehouse/product_variants"],
-                    "replenit/orders": ["replenit/customers", "replenit/products", "warehouse/order_lines"]}
+                    "replenit/products": ["warehouse/product_variants", "warehouse/products"],
+                    "replenit/orders": ["replenit/customers", "replenit/products", "warehouse/order_lines", "warehouse/orders"]}
     parts = {k: type(graph.get(dg.AssetKey(["replenit", k])).partitions_def).__name__ for k in ("customers", "products", "orders")}
     assert parts == {"customers": "DailyPartitionsDefinition", "products": "HourlyPartitionsDefinition",
                      "orders": "HourlyPartitionsDefinition"}
@@ -309,18 +310,20 @@ def test_an_order_with_a_line_in_another_hour_is_sent_whole(instance, sandbox, e
     hour = datetime(2026, 11, 26, 14)
     with duckdb.connect(str(warehouse_file), read_only=True) as con:
         order_id, lines = con.execute(
-            "SELECT order_id, count(DISTINCT line_id) FROM order_lines WHERE updated_at >= ? AND updated_at < ? "
-            "GROUP BY 1 HAVING count(DISTINCT line_id) >= 3 ORDER BY 1 LIMIT 1", [hour, hour + timedelta(hours=1)]
+            "SELECT order_id, count(*) FROM orders JOIN order_lines USING (order_id) WHERE updated_at >= ? AND updated_at < ? "
+            "GROUP BY 1 HAVING count(*) >= 3 ORDER BY 1 LIMIT 1", [hour, hour + timedelta(hours=1)]
         ).fetchall()[0]
-    # One line of the order moves to 03:00 (TPC-DS: one line at 00:00, the rest later that day).
+    # A line is added to the order later, and the order's time moves to 03:30 (the demo's lines have
+    # no clock of their own: a changed order is read with every line it has).
     warehouse_copy(warehouse_file, tmp_path, (
-        "UPDATE order_lines SET updated_at = ? WHERE line_id = (SELECT min(line_id) FROM order_lines WHERE order_id = ?)",
-        [datetime(2026, 11, 26, 3, 30), order_id]))
+        "INSERT INTO order_lines SELECT order_id, line_id || '-late', product_id, variant_id, sku, product_name, 1, "
+        "unit_price, list_price FROM order_lines WHERE line_id = (SELECT min(line_id) FROM order_lines WHERE order_id = ?)",
+        [order_id]), ("UPDATE orders SET updated_at = ? WHERE order_id = ?", [datetime(2026, 11, 26, 3, 30), order_id]))
     from replenit_pipelines.definitions import defs as load
 
     assert run_job(load(), "products_and_orders_hourly_sync", "2026-11-26-03:00", instance).success
     stored = {k: r["record"] for k, r in records_in_sandbox(sandbox, env["REPLENIT_TENANT_ID"], "orders").items()}
-    assert len(stored[order_id]["OrderItems"]) == lines
+    assert len(stored[order_id]["OrderItems"]) == lines + 1
 
 
 def test_the_customer_priority_setting_reaches_the_replenit_resource(monkeypatch, env):

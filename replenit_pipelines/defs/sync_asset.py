@@ -16,7 +16,7 @@ from replenit_pipelines.defs.checks import (
 )
 from replenit_pipelines.defs.monitoring import record_run_worker
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
-from replenit_pipelines.defs.sources import source_key
+from replenit_pipelines.defs.sources import source_asset_keys, source_key
 from replenit_pipelines.defs.translator import run_metadata
 from replenit_pipelines.lib.delivery import BatchProgress
 from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, sync_window
@@ -58,7 +58,7 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
 
     @dg.asset(
         key=key,
-        deps=[source_key(mapping), *upstream],
+        deps=[*source_asset_keys(mapping), *upstream],
         partitions_def=partitions_def,
         pool=settings.current().pool_name,
         check_specs=check_specs,
