@@ -1,5 +1,6 @@
 """`replenit check` and the mapping's messages: each mistake named with what to write instead."""
 
+import sys
 import textwrap
 
 import duckdb
@@ -210,7 +211,7 @@ def normalized(tmp_path, monkeypatch):
                                 price DOUBLE);
             CREATE TABLE crm (customer_id VARCHAR, email VARCHAR, modified VARCHAR, modified_epoch VARCHAR, age BIGINT);
         """)
-    (tmp_path / "crm_frames.py").write_text(textwrap.dedent("""
+    (tmp_path / "crm_check_frames.py").write_text(textwrap.dedent("""
         import polars as pl
 
         def crm_frame():
@@ -222,6 +223,8 @@ def normalized(tmp_path, monkeypatch):
     monkeypatch.setenv("REPLENIT_API_KEY", SECRET_KEY)
     monkeypatch.setenv("REPLENIT_TENANT_ID", "0f8fad5b-d9cb-469f-a165-70867728950e")
     monkeypatch.delenv("REPLENIT_PARTITIONS_START", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))  # the module of this test's folder is forgotten after it
     return tmp_path
 
 
@@ -252,7 +255,7 @@ def test_a_normalized_mapping_with_text_times_and_a_python_source_passes(capsys,
     code, out = check(capsys, normalized, NORMALIZED)
     assert code == 0, out
     python = NORMALIZED.replace("{table: crm, window_column: {column: modified, format: iso8601}}",
-                                "{python: crm_frames:crm_frame, window_column: updated_at}")
+                                "{python: crm_check_frames:crm_frame, window_column: updated_at}")
     code, out = check(capsys, normalized, python)
     assert code == 0, out
 
@@ -282,10 +285,10 @@ def test_a_normalized_mapping_with_text_times_and_a_python_source_passes(capsys,
     ("{column: modified, format: iso8601}", "{column: modifed, format: iso8601}",
      "customers.window_column: 'modifed' is not a column of the source, so no window can select rows: did you mean modified"),
     # Python sources: a function that is not there, a column its LazyFrame does not have.
-    ("{table: crm, window_column: {column: modified, format: iso8601}}", "{python: crm_frames:crm_frames, window_column: updated_at}",
-     "crm_frames has no function 'crm_frames' (did you mean 'crm_frame'?)"),
+    ("{table: crm, window_column: {column: modified, format: iso8601}}", "{python: crm_check_frames:crm_check_frames, window_column: updated_at}",
+     "crm_check_frames has no function 'crm_check_frames' (did you mean 'crm_frame'?)"),
     ("{table: crm, window_column: {column: modified, format: iso8601}}\n  fields: {CustomerId: customer_id, Email: email}",
-     "{python: crm_frames:crm_frame, window_column: updated_at}\n  fields: {CustomerId: customer_id, Email: e_mail}",
+     "{python: crm_check_frames:crm_frame, window_column: updated_at}\n  fields: {CustomerId: customer_id, Email: e_mail}",
      "customers.Email: column 'e_mail' is not in the source: did you mean email?"),
 ])
 def test_each_normalized_mapping_mistake_is_named_with_what_to_write_instead(capsys, normalized, old, new, expected):

@@ -168,16 +168,28 @@ def test_lines_without_an_update_time_are_read_with_their_order_and_an_orphan_li
     assert extracted.rows_without_window_value == 0  # lines without a clock are read with their order
 
 
-def test_a_child_whose_parent_is_missing_is_quarantined_not_dropped(tmp_path):
-    mapping = entity_mapping_from_dict("orders", ORDERS)
+@pytest.mark.parametrize("lines_source", ["table", "parquet", "text times"])
+def test_a_child_whose_parent_is_missing_is_quarantined_not_dropped(tmp_path, lines_source):
+    lines = [{"line_id": "a", "order_id": "o1", "product_id": "p1", "qty": 1, "price": 10.0, "loaded_at": naive(T0)},
+             {"line_id": "b", "order_id": "o7", "product_id": "p1", "qty": 1, "price": 10.0, "loaded_at": naive(T0)},
+             {"line_id": "c", "order_id": "o8", "product_id": "p1", "qty": 1, "price": 10.0,
+              "loaded_at": naive(T0 - 50 * HOUR)}]  # another window's
+    source = {"table": "lines", "window_column": "loaded_at"}
+    if lines_source == "parquet":  # read by Polars, joined there (not in DuckDB)
+        pl.DataFrame(lines).write_parquet(tmp_path / "lines.parquet")
+        source = {"path": str(tmp_path / "lines.parquet"), "window_column": "loaded_at"}
+    elif lines_source == "text times":
+        lines = [{**line, "loaded_at": line["loaded_at"].isoformat() + "Z"} for line in lines]
+        source = {"table": "lines", "window_column": {"column": "loaded_at", "format": "iso8601"}}
+    mapping = entity_mapping_from_dict("orders", {**ORDERS, "OrderItems": {**ORDERS["OrderItems"], "source": source}})
     path = tmp_path / "wh.duckdb"
     write(path,
           orders=[{"order_id": "o1", "customer_id": "c1", "currency": "EUR", "ordered_at": "2026-11-26T10:00:00Z",
                    "updated_at": naive(T0)}],
-          lines=[{"line_id": "a", "order_id": "o1", "product_id": "p1", "qty": 1, "price": 10.0, "loaded_at": naive(T0)},
-                 {"line_id": "b", "order_id": "o7", "product_id": "p1", "qty": 1, "price": 10.0, "loaded_at": naive(T0)}])
+          lines=lines)
     prepared = prepare(mapping, extract(mapping, Warehouse(path), T0, T0 + HOUR).rows)
     assert prepared.rows_read == 2 and prepared.rows_valid == 1 and prepared.rows_quarantined == 1
+    assert prepared.records["OrderItems"].to_list() == [[{"ProductId": "p1", "Quantity": 1, "Price": 10.0}]]
     assert ("required", "OrderId") in {(r["rule"], r["field"]) for r in prepared.quarantine.iter_rows(named=True)}
 
 
@@ -235,6 +247,7 @@ def test_a_polars_lazyframe_source_has_the_window_pushed_down_into_its_scan(tmp_
           fields: {CustomerId: id, Email: email}
     """))
     monkeypatch.setattr(sys, "path", list(sys.path))  # the module is found beside the mapping file
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))  # and forgotten after the test
     mapping = load_mapping(tmp_path / "mapping.yaml")["customers"]
     warehouse = Warehouse(None)  # no DuckDB file needed
     warehouse.check(mapping)

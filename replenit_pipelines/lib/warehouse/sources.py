@@ -495,27 +495,34 @@ class _Side:
         frame = self.con.sql(sql, params=params or None).pl()  # type: ignore[union-attr]
         return frame.filter((self.ts >= lo) & (self.ts < hi)).select("__k").unique()
 
-    def rows(self, keys: pl.DataFrame, lo: datetime, hi: datetime) -> pl.DataFrame:
-        """Every row of the keys' records, and the window's rows without a key."""
+    def rows(self, keys: pl.DataFrame, lo: datetime, hi: datetime, columns: list[str] | None = None) -> pl.DataFrame:
+        """Every row of the keys' records, and the window's rows without a key; `columns`: only those."""
         assert self.key is not None
         keys = keys.filter(pl.col("__k").is_not_null()).unique()
         in_window = (self.ts >= lo) & (self.ts < hi) if self.ts is not None else pl.lit(False)
+        if columns is not None:  # the key and the window column too: the filters below need them
+            columns = list(dict.fromkeys([self.key, *([self.spec.window_column] if self.spec.window_column else []), *columns]))
         if self.lazy is not None:
-            lf = self.lazy
+            lf = self.lazy if columns is None else self.lazy.select(columns)
             whole = lf.join(keys.lazy().select(pl.col("__k").cast(self.schema[self.key]).alias(self.key)),
                             on=self.key, how="semi", maintain_order="left")
             strays = lf.filter(pl.col(self.key).is_null() & in_window)
             return pl.concat([whole, strays]).collect()
         rows, params = self._sql_rows()
         k = _quote(self.key)
+        cols = "*" if columns is None else ", ".join(_quote(c) for c in columns)
         assert self.con is not None
         self.con.register("replenit_keys", keys.select(pl.col("__k").cast(self.schema[self.key])).to_arrow())
         try:
-            sql = f"SELECT * FROM {rows} WHERE {k} IN (SELECT __k FROM replenit_keys) OR {k} IS NULL"  # noqa: S608 - identifiers quoted, values bound
-            frame = self.con.sql(sql, params=params or None).pl()
+            # Two statements: a semi join is fast on a million rows; an OR beside it in one WHERE is not.
+            whole = self.con.sql(f"SELECT {cols} FROM {rows} WHERE {k} IN (SELECT __k FROM replenit_keys)",  # noqa: S608 - identifiers quoted, values bound
+                                 params=params or None).pl()
+            strays = self.con.sql(f"SELECT {cols} FROM {rows} WHERE {k} IS NULL", params=params or None).pl()  # noqa: S608 - identifiers quoted, values bound
         finally:
             self.con.unregister("replenit_keys")
-        return frame.filter(pl.col(self.key).is_not_null() | in_window)
+        if not strays.height:
+            return whole
+        return pl.concat([whole, strays.filter(in_window)], how="vertical_relaxed")
 
     def window_status(self) -> pl.LazyFrame:
         """(__k, __has, __bad, __raw) over the whole source: whether each row has a window value that
@@ -576,6 +583,58 @@ def _needs_duckdb(mapping: EntityMapping) -> bool:
     return any(s is not None and (s.table or s.query) for s in (mapping.source, mapping.child_source))
 
 
+def _native(side: _Side) -> bool:
+    """The side's window column is a TIMESTAMP or DATE (or it has none): DuckDB can order it."""
+    w = side.spec.window_column
+    return w is None or isinstance(side.schema[w], pl.Datetime | pl.Date)
+
+
+def _joined_in_duckdb(parent: _Side, child: _Side, keys: pl.DataFrame, child_columns: list[str], mapping: EntityMapping,
+                      start: datetime, end: datetime) -> pl.DataFrame:
+    """read_frames' join, run by DuckDB when both sources are in it (a third of the time of
+    moving both tables to Polars and joining there, on a million lines): each touched parent's
+    latest version with every child row (a child whose parent is missing keeps NULL parent
+    columns), then the parents without children and the window's parent rows without a key."""
+    con = parent.con
+    assert con is not None and parent.key is not None and child.key is not None
+    prow, pparams = parent._sql_rows()  # noqa: SLF001 - the same module's reader
+    crow, cparams = child._sql_rows()  # noqa: SLF001 - the same module's reader
+    if set(pparams) & set(cparams):  # both are queries over all time: the same bounds
+        cparams = {}
+    pk, ck = _quote(parent.key), _quote(child.key)
+    cw = child.spec.window_column
+    wanted = list(dict.fromkeys([child.key, *([cw] if cw else []), *child_columns]))
+    child_as = {c: f"replenit_child__{c}" for c in wanted}
+    pw = _quote(str(parent.spec.window_column))
+    same_type = parent.schema[parent.key] == child.schema[child.key]
+    pkey = f"p.{pk}" if same_type else f"CAST(p.{pk} AS VARCHAR)"
+    ckey = f"c.{_quote(child_as[child.key])}"
+    ckey = ckey if same_type else f"CAST({ckey} AS VARCHAR)"
+    con.register("replenit_keys", keys.select(pl.col("__k").cast(parent.schema[parent.key], strict=False)).to_arrow())
+    con.register("replenit_child_keys", keys.select(pl.col("__k").cast(child.schema[child.key], strict=False)).to_arrow())
+    try:
+        sql = (
+            f"WITH p AS (SELECT * FROM {prow} WHERE {pk} IN (SELECT __k FROM replenit_keys) "  # noqa: S608 - identifiers quoted, values bound
+            f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {pw} DESC NULLS LAST) = 1), "
+            f"c AS (SELECT {', '.join(f'{_quote(c)} AS {_quote(a)}' for c, a in child_as.items())} FROM {crow} "
+            f"WHERE {ck} IN (SELECT __k FROM replenit_child_keys)) "
+            f"SELECT p.*, c.* FROM c LEFT JOIN p ON {pkey} = {ckey} "
+            f"UNION ALL BY NAME SELECT * FROM p WHERE {pkey} NOT IN (SELECT {ckey} FROM c WHERE {ckey} IS NOT NULL)")
+        frame = con.sql(sql, params=(pparams | cparams) or None).pl()
+        strays = con.sql(f"SELECT * FROM {prow} WHERE {pk} IS NULL", params=pparams or None).pl()  # noqa: S608 - identifiers quoted, values bound
+    finally:
+        con.unregister("replenit_keys")
+        con.unregister("replenit_child_keys")
+    parent_columns = list(parent.schema)
+    raw_children = frame.select(pl.col(a).alias(c) for c, a in child_as.items())
+    children = _child_frame(child, raw_children, mapping).drop("__k")
+    joined = pl.concat([frame.select(parent_columns), children], how="horizontal")
+    if strays.height:
+        strays = strays.filter((parent.ts >= start) & (parent.ts < end))  # type: ignore[operator]
+        joined = pl.concat([joined, strays], how="diagonal_relaxed")
+    return joined.with_columns(pl.coalesce("__child_ts", parent.ts).alias(READ_TS)).drop("__child_ts")
+
+
 def read_frames(warehouse: "Warehouse", mapping: EntityMapping, start: datetime, end: datetime) -> pl.DataFrame:
     """Every record touched in [start, end) through its own rows or its children's, whole: the
     frame `mapping.as_read()` maps (READ_TS is each row's time: the child's own, else its parent's)."""
@@ -598,21 +657,32 @@ def read_frames(warehouse: "Warehouse", mapping: EntityMapping, start: datetime,
         if len(sides) == 1:
             return parents
         child_side = sides[1]
+        needed = {str(mapping.child_key)}.union(*(f.source_columns() for f in mapping.children))
+        if _native(parent) and _native(child_side) and parent.con is not None and child_side.con is not None:
+            return _joined_in_duckdb(parent, child_side, keys, sorted(needed & set(child_side.schema)), mapping, start, end)
         children = _child_frame(child_side, child_side.rows(
-            keys.with_columns(pl.col("__k").cast(child_side.schema[str(child_side.key)], strict=False)), start, end), mapping)
+            keys.with_columns(pl.col("__k").cast(child_side.schema[str(child_side.key)], strict=False)), start, end,
+            sorted(needed & set(child_side.schema))), mapping)
     finally:
         if con is not None:
             con.close()
     # The latest version of each parent (older ones are superseded here, before the join: see
     # docs/configuration.md, "what a row is"); rows without a key stay, one row each.
     keyed = parents.filter(pl.col(parent.key).is_not_null())
-    latest = keyed.with_row_index("__order").sort(READ_TS, "__order", nulls_last=False).unique(
-        parent.key, keep="last", maintain_order=False).sort("__order").drop("__order")
-    parents = pl.concat([latest, parents.filter(pl.col(parent.key).is_null())])
-    parents = parents.with_columns(pl.col(parent.key).cast(pl.String).alias("__k"))
+    if keyed.get_column(parent.key).is_duplicated().any():  # most parent tables hold one version a key
+        keyed = keyed.with_row_index("__order").sort(READ_TS, "__order", nulls_last=False).unique(
+            parent.key, keep="last", maintain_order=False).sort("__order").drop("__order")
+    keyed = keyed.with_columns(pl.col(parent.key).cast(pl.String).alias("__k"))
     children = children.with_columns(pl.col("__k").cast(pl.String))
-    joined = parents.join(children, on="__k", how="full", coalesce=True, nulls_equal=False, maintain_order="left_right")
-    return joined.with_columns(pl.coalesce("__child_ts", READ_TS).alias(READ_TS)).drop("__k", "__child_ts")
+    # Each child with its parent (a child whose parent is missing keeps NULL parent columns), then
+    # the parents without children and the window's parent rows without a key (NULL child columns).
+    # A left join, ordered, costs a third of an ordered full join on a million lines.
+    with_children = children.join(keyed, on="__k", how="left", maintain_order="left")
+    alone = pl.concat([keyed.join(children.select("__k"), on="__k", how="anti"),
+                       parents.filter(pl.col(parent.key).is_null())], how="diagonal_relaxed")
+    columns = [*parents.columns, *(c for c in children.columns if c != "__k")]
+    joined = pl.concat([with_children.select(columns), alone], how="diagonal_relaxed").select(columns)
+    return joined.with_columns(pl.coalesce("__child_ts", READ_TS).alias(READ_TS)).drop("__child_ts")
 
 
 def window_counts(warehouse: "Warehouse", mapping: EntityMapping) -> tuple[int, int, list[str]]:
