@@ -20,7 +20,6 @@ from replenit_pipelines.lib.stages.extract import extract
 from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.validation import prepare
 from replenit_pipelines.lib.warehouse import MappingError, Warehouse, entity_mapping_from_dict, load_mapping
-from replenit_pipelines.lib.warehouse.sources import window_rows
 
 T0 = datetime(2026, 11, 26, 10, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -256,6 +255,8 @@ def test_a_polars_lazyframe_source_has_the_window_pushed_down_into_its_scan(tmp_
     assert extracted.rows["email"].to_list()[0].isupper()  # the user's own transformations ran
     # The window is a filter on the LazyFrame, which Polars pushes into the Parquet scan.
     import crm_frames
+
+    from replenit_pipelines.lib.warehouse.sources import window_rows
 
     plan = window_rows(crm_frames.customers_frame(), mapping.source, T0, T0 + HOUR).explain()
     scan = plan[plan.index("Parquet SCAN"):]
