@@ -172,7 +172,8 @@ def test_a_child_whose_parent_is_missing_is_quarantined_not_dropped(tmp_path, li
     lines = [{"line_id": "a", "order_id": "o1", "product_id": "p1", "qty": 1, "price": 10.0, "loaded_at": naive(T0)},
              {"line_id": "b", "order_id": "o7", "product_id": "p1", "qty": 1, "price": 10.0, "loaded_at": naive(T0)},
              {"line_id": "c", "order_id": "o8", "product_id": "p1", "qty": 1, "price": 10.0,
-              "loaded_at": naive(T0 - 50 * HOUR)}]  # another window's
+              "loaded_at": naive(T0 - 50 * HOUR)},  # another window's
+             {"line_id": "d", "order_id": None, "product_id": "p1", "qty": 1, "price": 10.0, "loaded_at": naive(T0)}]
     source = {"table": "lines", "window_column": "loaded_at"}
     if lines_source == "parquet":  # read by Polars, joined there (not in DuckDB)
         pl.DataFrame(lines).write_parquet(tmp_path / "lines.parquet")
@@ -187,7 +188,8 @@ def test_a_child_whose_parent_is_missing_is_quarantined_not_dropped(tmp_path, li
                    "updated_at": naive(T0)}],
           lines=lines)
     prepared = prepare(mapping, extract(mapping, Warehouse(path), T0, T0 + HOUR).rows)
-    assert prepared.rows_read == 2 and prepared.rows_valid == 1 and prepared.rows_quarantined == 1
+    # o1's line; the line of o7 (no such order) and the line without an order id, both quarantined.
+    assert prepared.rows_read == 3 and prepared.rows_valid == 1 and prepared.rows_quarantined == 2
     assert prepared.records["OrderItems"].to_list() == [[{"ProductId": "p1", "Quantity": 1, "Price": 10.0}]]
     assert ("required", "OrderId") in {(r["rule"], r["field"]) for r in prepared.quarantine.iter_rows(named=True)}
 

@@ -622,6 +622,8 @@ def _joined_in_duckdb(parent: _Side, child: _Side, keys: pl.DataFrame, child_col
             f"UNION ALL BY NAME SELECT * FROM p WHERE {pkey} NOT IN (SELECT {ckey} FROM c WHERE {ckey} IS NOT NULL)")
         frame = con.sql(sql, params=(pparams | cparams) or None).pl()
         strays = con.sql(f"SELECT * FROM {prow} WHERE {pk} IS NULL", params=pparams or None).pl()  # noqa: S608 - identifiers quoted, values bound
+        child_strays = con.sql(f"SELECT {', '.join(_quote(c) for c in wanted)} FROM {crow} WHERE {ck} IS NULL",  # noqa: S608 - identifiers quoted, values bound
+                               params=cparams or None).pl()
     finally:
         con.unregister("replenit_keys")
         con.unregister("replenit_child_keys")
@@ -629,9 +631,12 @@ def _joined_in_duckdb(parent: _Side, child: _Side, keys: pl.DataFrame, child_col
     raw_children = frame.select(pl.col(a).alias(c) for c, a in child_as.items())
     children = _child_frame(child, raw_children, mapping).drop("__k")
     joined = pl.concat([frame.select(parent_columns), children], how="horizontal")
-    if strays.height:
+    if strays.height:  # the window's parent rows without a key (quarantined: no id)
         strays = strays.filter((parent.ts >= start) & (parent.ts < end))  # type: ignore[operator]
         joined = pl.concat([joined, strays], how="diagonal_relaxed")
+    if child_strays.height and child.ts is not None:  # the window's child rows without a parent key, likewise
+        child_strays = child_strays.filter((child.ts >= start) & (child.ts < end))
+        joined = pl.concat([joined, _child_frame(child, child_strays, mapping).drop("__k")], how="diagonal_relaxed")
     return joined.with_columns(pl.coalesce("__child_ts", parent.ts).alias(READ_TS)).drop("__child_ts")
 
 
