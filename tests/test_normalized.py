@@ -277,3 +277,50 @@ def test_a_child_source_needs_its_parent_key_and_its_own_key():
     with pytest.raises(MappingError, match="format must be one of timestamp, iso8601, epoch_s, epoch_ms"):
         entity_mapping_from_dict("customers", {**CUSTOMERS, "source": {
             "table": "customers", "window_column": {"column": "changed", "format": "unix"}}})
+
+
+@pytest.mark.parametrize("source", ["table", "parquet"])  # joined in DuckDB, or in Polars
+def test_a_parent_with_history_is_read_in_its_latest_version_with_every_child(tmp_path, source):
+    products = [{"product_id": "p1", "name": "Kettle (old)", "updated_at": naive(T0 - 30 * HOUR)},
+                {"product_id": "p1", "name": "Kettle", "updated_at": naive(T0 - 20 * HOUR)},
+                {"product_id": "p2", "name": "Toaster", "updated_at": naive(T0 - 20 * HOUR)}]  # no variant
+    variants = [{"variant_id": "v1", "product_id": "p1", "name": "red", "stock": 5, "updated_at": naive(T0)},
+                {"variant_id": "v2", "product_id": "p1", "name": "blue", "stock": 7, "updated_at": naive(T0 - 40 * HOUR)}]
+    spec = PRODUCTS
+    if source == "parquet":
+        pl.DataFrame(products).write_parquet(tmp_path / "products.parquet")
+        pl.DataFrame(variants).write_parquet(tmp_path / "variants.parquet")
+        spec = {**PRODUCTS, "source": {"path": str(tmp_path / "products.parquet"), "window_column": "updated_at"},
+                "ProductVariants": {**PRODUCTS["ProductVariants"],
+                                    "source": {"path": str(tmp_path / "variants.parquet"), "window_column": "updated_at"}}}
+    else:
+        write(tmp_path / "wh.duckdb", products=products, variants=variants)
+    mapping = entity_mapping_from_dict("products", spec)
+    warehouse = Warehouse(tmp_path / "wh.duckdb" if source == "table" else None)
+    # The window touches p1 through v1 only: p1 is read in its latest version, with v1 and v2.
+    prepared = prepare(mapping, extract(mapping, warehouse, T0, T0 + HOUR).rows)
+    assert prepared.rows_read == 2 and prepared.rows_superseded == 0
+    [p1] = prepared.records.to_dicts()
+    assert p1["ProductName"] == "Kettle"
+    assert sorted(v["VariantId"] for v in p1["ProductVariants"]) == ["v1", "v2"]
+    # A window with p2's own row reads p2 alone, with an empty array.
+    prepared = prepare(mapping, extract(mapping, warehouse, T0 - 20 * HOUR, T0 - 19 * HOUR).rows)
+    by_id = {r["ProductId"]: r for r in prepared.records.to_dicts()}
+    assert by_id["p2"]["ProductVariants"] == [] and by_id["p1"]["ProductName"] == "Kettle"
+    assert prepared.rows_read == 3  # p1's two variants, p2 alone
+
+
+def test_rows_without_a_window_value_count_only_what_no_window_reads_across_both_sources(tmp_path):
+    write(tmp_path / "wh.duckdb",
+          products=[{"product_id": "p1", "name": "Kettle", "updated_at": None},  # its variant is dated: read with it
+                    {"product_id": "p2", "name": "Toaster", "updated_at": None},  # nothing dated: counted
+                    {"product_id": "p3", "name": "Mug", "updated_at": naive(T0)}],
+          variants=[{"variant_id": "v1", "product_id": "p1", "name": "red", "stock": 5, "updated_at": naive(T0)},
+                    {"variant_id": "v3", "product_id": "p3", "name": "blue", "stock": 1, "updated_at": None},  # read with p3
+                    {"variant_id": "v9", "product_id": "p9", "name": "grey", "stock": 1, "updated_at": None}])  # counted
+    mapping = entity_mapping_from_dict("products", PRODUCTS)
+    extracted = extract(mapping, Warehouse(tmp_path / "wh.duckdb"), T0, T0 + HOUR)
+    assert extracted.rows_without_window_value == 2 and extracted.rows_unparsable_window_value == 0
+    prepared = prepare(mapping, extracted.rows)
+    assert sorted(prepared.records["ProductId"].to_list()) == ["p1", "p3"]
+    assert prepared.rows_read == 2
