@@ -324,3 +324,15 @@ def test_rows_without_a_window_value_count_only_what_no_window_reads_across_both
     prepared = prepare(mapping, extracted.rows)
     assert sorted(prepared.records["ProductId"].to_list()) == ["p1", "p3"]
     assert prepared.rows_read == 2
+
+
+def test_a_child_field_a_run_cannot_map_is_named_as_the_mapping_file_wrote_it(tmp_path):
+    write(tmp_path / "wh.duckdb",
+          products=[{"product_id": "p1", "name": "Kettle", "updated_at": naive(T0)}],
+          variants=[{"variant_id": "v1", "product_id": "p1", "available": "maybe", "updated_at": naive(T0)}])
+    mapping = entity_mapping_from_dict("products", {**PRODUCTS, "ProductVariants": {
+        **PRODUCTS["ProductVariants"], "fields": {"VariantId": "variant_id", "IsAvailable": "available"}}})
+    rows = extract(mapping, Warehouse(tmp_path / "wh.duckdb"), T0, T0 + HOUR).rows
+    with pytest.raises(MappingError, match=r"ProductVariants.IsAvailable \(column 'available' of table variants\) is String.*"
+                                           r"write IsAvailable: \{column: available, cast: bool\}"):
+        prepare(mapping, rows)

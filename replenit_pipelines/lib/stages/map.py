@@ -90,6 +90,8 @@ def nest_records(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
 
 
 def _describe(f: FieldMapping) -> str:
+    if f.label is not None:
+        return f.label
     if f.column is not None:
         return f"column {f.column}"
     if f.expr is not None:
@@ -105,7 +107,9 @@ def _what_to_write(f: FieldMapping, kind: Kind | None) -> str:
     if kind is Kind.STRING_LIST:
         return f"a list is written as an expr that builds one, e.g. {name}: {{expr: \"string_to_array(category, '/')\"}}"
     cast = _CASTS_FOR.get(kind, "string")  # type: ignore[arg-type]
-    source = f"column: {f.column}" if f.column is not None else f"expr: {f.expr!r}" if f.expr is not None else f"constant: {f.constant!r}"
+    source = (f"column: {f.label.split()[1].strip(chr(39))}" if f.label is not None and f.label.startswith("column ")
+              else f"column: {f.column}" if f.column is not None else f"expr: {f.expr!r}" if f.expr is not None
+              else f"constant: {f.constant!r}")
     reads = " (reads true/false, yes/no, y/n, t/f, 1/0; other spellings are quarantined)" if cast == "bool" else ""
     return f"write {name}: {{{source}, cast: {cast}}}{reads}"
 

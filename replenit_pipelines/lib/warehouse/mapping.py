@@ -37,10 +37,13 @@ class FieldMapping:
     expr: str | None = None
     cast: str | None = None
     default: Any = None
+    label: str | None = None  # how the mapping file wrote it, when a read moved it (a child source's field)
 
     def describe(self, quoted: bool = False) -> str:
         """Where the field's value comes from, in the mapping's words: `column x`, `expr ...` or
         `constant ...` (`quoted`: the column and expr as Python reprs)."""
+        if self.label is not None:
+            return self.label
         if self.column is not None:
             return f"column {self.column!r}" if quoted else f"column {self.column}"
         if self.expr is not None:
@@ -157,7 +160,8 @@ class EntityMapping:
         if not self.normalized:
             return replace(self, source=src)
         children = tuple(f if f.column is None and f.expr is None else
-                         FieldMapping(f.target, column=child_column(f.target), cast=f.cast, default=f.default)
+                         FieldMapping(f.target, column=child_column(f.target), cast=f.cast, default=f.default,
+                                      label=f"{f.describe(quoted=True)} of {self.child_source.describe()}")  # type: ignore[union-attr]
                          for f in self.children)
         child_key = child_column(f"{self.spec.children_field.name}:key") if self.child_key else None  # type: ignore[union-attr]
         return replace(self, source=src, children=children, child_key=child_key, child_source=None, parent_key=None)
@@ -296,8 +300,9 @@ def _source(raw: Any, where: str, origin: str, timezone: str, entity: str, child
     if child:
         unknown |= {"lookback_hours"} & set(raw)  # a child is read with its parent's window and lookback
     if unknown:
+        why = "; a child source is read with its parent's window and lookback" if child and "lookback_hours" in unknown else ""
         raise MappingError(f"{origin}: {where}.source: unknown key(s) {', '.join(sorted(unknown))}"
-                           f"{did_you_mean(sorted(unknown)[0], _SOURCE_KEYS) if not child else ''}")
+                           f"{did_you_mean(sorted(unknown)[0], _SOURCE_KEYS) if not child else ''}{why}")
     lookback = raw.get("lookback_hours")
     if lookback is not None and (isinstance(lookback, bool) or not isinstance(lookback, int | float) or lookback < 0):
         raise MappingError(f"{origin}: {where}.source.lookback_hours must be a number of hours, 0 or more "
