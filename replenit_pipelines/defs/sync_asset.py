@@ -1,6 +1,6 @@
 """The one shape every entity's sync asset has: thin Dagster wiring around lib.sync.sync_window."""
 
-import time
+from collections.abc import Callable
 from datetime import timedelta
 from contextlib import closing
 
@@ -19,11 +19,9 @@ from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResour
 from replenit_pipelines.defs.sources import source_key
 from replenit_pipelines.defs.translator import run_metadata
 from replenit_pipelines.lib.delivery import BatchProgress
+from replenit_pipelines.lib.delivery.report import plural, progress_line
 from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import load_mapping
-
-PROGRESS_EVERY_S = 2.0
-
 
 class SyncConfig(dg.Config):
     """The quarantine gate (lib/sync/gate.py; docs/operating.md says when it trips), and what the
@@ -49,6 +47,24 @@ class SyncConfig(dg.Config):
                               max_quarantine_share=self.max_quarantine_share)
         except ValueError as exc:
             raise dg.Failure(f"run config: {exc}") from None
+
+
+def delivery_progress_logger(context: dg.AssetExecutionContext, what: str) -> Callable[[BatchProgress], None]:
+    """The delivery's progress events as log lines: the client sends one at least every
+    PROGRESS_EVERY_S while batches are in flight (lib/delivery/report.py), after the first batch
+    and at the end; new retries since the last line are a warning with their count."""
+    seen = {"retries": 0}
+
+    def log_progress(p: BatchProgress) -> None:
+        context.log.info(progress_line(what, p))
+        if p.retries > seen["retries"]:
+            context.log.warning(
+                f"{what}: {p.retries - seen['retries']} requests retried since the last line ({p.retries} in all, "
+                f"{p.server_errors} after a 5xx answer, the rest after a timeout or a dropped connection)"
+            )
+            seen["retries"] = p.retries
+
+    return log_progress
 
 
 def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstream: list[dg.AssetKey], description: str) -> dg.AssetsDefinition:
@@ -79,20 +95,7 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         window = context.partition_time_window
         partition = context.partition_key
 
-        last_line = [0.0]
-
-        def progress(p: BatchProgress) -> None:
-            # A line per batch, at most one every PROGRESS_EVERY_S (first and last always): each line is
-            # an event in Dagster's log, and a fast sync would otherwise spend more on logging than on work.
-            now = time.monotonic()
-            if p.batches_done not in (1, p.batches_total) and now - last_line[0] < PROGRESS_EVERY_S:
-                return
-            last_line[0] = now
-            context.log.info(
-                f"{entity} {partition}: {p.records_done:,}/{p.records_total:,} records sent "
-                f"({p.records_total - p.records_done:,} left, batch {p.batches_done}/{p.batches_total}); "
-                f"accepted {p.accepted:,}, rejected {p.rejected:,}, failed {p.failed:,}; ETA {p.eta_s:.0f}s by quota"
-            )
+        progress = delivery_progress_logger(context, f"{entity} {partition}")
 
         entity_mapping = warehouse.mapping_for(entity)
         max_attempts = config.retry_max_attempts or settings.current().retry_max_attempts
@@ -124,8 +127,8 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
             f"held back {counts['rows_held_back']:,}; records new {counts['records_new']:,}, changed "
             f"{counts['records_changed']:,}, unchanged {counts['records_unchanged']:,}, refreshed {counts['records_refreshed']:,}, "
             f"held {counts['records_held']:,}, retried {counts['records_retried']:,} "
-            f"({counts['records_retry_accepted']:,} accepted); {counts['requests'] + counts['retry_requests']} requests, "
-            f"{counts['rate_limited_429']} 429s; ledger {counts['ledger_size']:,} records"
+            f"({counts['records_retry_accepted']:,} accepted); {plural(counts['requests'] + counts['retry_requests'], 'request')}, "
+            f"{plural(counts['rate_limited_429'], '429')}; ledger {plural(counts['ledger_size'], 'record')}"
             + (f", newest acknowledgement {result.ledger_newest_ack.isoformat()}" if result.ledger_newest_ack else "")
             + (" (full refresh)" if config.full_refresh else "")
         )
