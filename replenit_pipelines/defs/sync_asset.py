@@ -1,14 +1,15 @@
 """The one shape every entity's sync asset has: thin Dagster wiring around lib.sync.sync_window."""
 
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Iterator
 from contextlib import closing
+from datetime import timedelta
 
 import dagster as dg
 
 from replenit_pipelines.defs import settings
 from replenit_pipelines.defs.checks import (
     delivery_complete_check,
+    not_evaluated,
     quarantine_share_check,
     row_count_check,
     sync_check_specs,
@@ -17,11 +18,12 @@ from replenit_pipelines.defs.checks import (
 from replenit_pipelines.defs.monitoring import record_run_worker
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
 from replenit_pipelines.defs.sources import source_key
-from replenit_pipelines.defs.translator import run_metadata
-from replenit_pipelines.lib.delivery import BatchProgress
+from replenit_pipelines.defs.translator import quarantine_table, run_metadata
+from replenit_pipelines.lib.delivery import BatchProgress, ReplenitStopError
 from replenit_pipelines.lib.delivery.report import plural, progress_line
 from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, sync_window
-from replenit_pipelines.lib.warehouse import load_mapping
+from replenit_pipelines.lib.warehouse import EntityMapping, load_mapping
+
 
 class SyncConfig(dg.Config):
     """The quarantine gate (lib/sync/gate.py; docs/operating.md says when it trips), and what the
@@ -67,10 +69,39 @@ def delivery_progress_logger(context: dg.AssetExecutionContext, what: str) -> Ca
     return log_progress
 
 
+class CatchStop:
+    """Holds a ReplenitStopError raised in its block, so the asset can still yield checks."""
+
+    error: ReplenitStopError | None = None
+
+    def __enter__(self) -> "CatchStop":
+        return self
+
+    def __exit__(self, kind: type | None, error: BaseException | None, tb: object) -> bool:
+        if isinstance(error, ReplenitStopError):
+            self.error = error
+            return True
+        return False
+
+
+def stopped_run_checks(context: dg.AssetExecutionContext, config: SyncConfig, key: dg.AssetKey, mapping: EntityMapping,
+                       stop: ReplenitStopError) -> Iterator[dg.AssetCheckResult]:
+    """A run stopped by the API (401/403/404, unreachable) still records the checks it could
+    judge before the stop (the quarantine share, the rows read) and leaves delivery_complete
+    without a result: Dagster shows it "Execution failed" (not run), not "Failed"."""
+    result = getattr(stop, "result", None)
+    if result is None:
+        return
+    yield quarantine_share_check(result, config.policy(), context.run_id, quarantine_table(result))
+    yield row_count_check(context, key, result.prepared.rows_read)
+    yield window_column_check(mapping, result.rows_without_window_value)
+    context.log.warning(not_evaluated(["delivery_complete"], stop))
+
+
 def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstream: list[dg.AssetKey], description: str) -> dg.AssetsDefinition:
     key = dg.AssetKey(["replenit", entity])
     mapping = load_mapping(settings.current().mapping_path)[entity]
-    check_specs = sync_check_specs(key, mapping)
+    check_specs = sync_check_specs(key, mapping, partitions_def)
 
     @dg.asset(
         key=key,
@@ -104,7 +135,8 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
             raise dg.Failure(f"run config: lookback_hours must be 0 or more, not {lookback_hours}")
         if max_attempts < 1:
             raise dg.Failure(f"run config: retry_max_attempts must be at least 1, not {max_attempts}")
-        with replenit.client() as client, closing(state.ledger(client, entity)) as ledger:
+        stopped = CatchStop()
+        with replenit.client() as client, closing(state.ledger(client, entity)) as ledger, stopped:
             result = sync_window(SyncRequest(
                 mapping=entity_mapping, warehouse=warehouse.warehouse(), client=client, store=state.store(),
                 start=window.start, end=window.end, partition_key=partition, run_id=context.run_id,
@@ -112,12 +144,15 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
                 ledger=ledger, full_refresh=config.full_refresh, retry_max_attempts=max_attempts,
                 lookback=timedelta(hours=lookback_hours),
             ))
+        if stopped.error is not None:  # 401/403/404 or unreachable: record what could be judged, then fail
+            yield from stopped_run_checks(context, config, key, entity_mapping, stopped.error)
+            raise stopped.error
         counts = result.counts()
         if not result.balanced():
             raise dg.Failure(f"row accounting does not close for {entity} {partition}: {counts}")
         metadata = run_metadata(result, entity_mapping, source_key(entity_mapping))
-        share_check = quarantine_share_check(result, config.policy(), state.path, context.run_id)
-        delivery_check = delivery_complete_check(result, state.path)
+        share_check = quarantine_share_check(result, config.policy(), context.run_id, metadata["quarantine_sample"])
+        delivery_check = delivery_complete_check(result, context.run_id)
         row_check = row_count_check(context, key, result.prepared.rows_read)
         null_check = window_column_check(entity_mapping, result.rows_without_window_value)
         context.log.info(
@@ -127,8 +162,8 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
             f"held back {counts['rows_held_back']:,}; records new {counts['records_new']:,}, changed "
             f"{counts['records_changed']:,}, unchanged {counts['records_unchanged']:,}, refreshed {counts['records_refreshed']:,}, "
             f"held {counts['records_held']:,}, retried {counts['records_retried']:,} "
-            f"({counts['records_retry_accepted']:,} accepted); {plural(counts['requests'] + counts['retry_requests'], 'request')}, "
-            f"{plural(counts['rate_limited_429'], '429')}; ledger {plural(counts['ledger_size'], 'record')}"
+            f"({counts['records_retry_accepted']:,} accepted); {plural(int(counts['requests'] + counts['retry_requests']), 'request')}, "
+            f"{plural(int(counts['rate_limited_429']), '429')}; ledger {plural(int(counts['ledger_size']), 'record')}"
             + (f", newest acknowledgement {result.ledger_newest_ack.isoformat()}" if result.ledger_newest_ack else "")
             + (" (full refresh)" if config.full_refresh else "")
         )

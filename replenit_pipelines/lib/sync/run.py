@@ -91,5 +91,6 @@ def sync_window(request: SyncRequest) -> SyncResult:
         retried, ledger, request.lookback,
     )
     if stop is not None:
+        stop.result = result  # type: ignore[attr-defined]  # what was judged before the stop (the Dagster checks)
         raise stop
     return result
