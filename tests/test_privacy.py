@@ -50,3 +50,8 @@ def test_the_sample_shows_every_kind_of_problem_and_no_raw_personal_value():
 def test_top_reasons_examples_are_masked():
     top = pl.DataFrame({"rule": ["email_format"], "field": ["Email"], "rows": [3], "example": ["jane@example.com"]})
     assert masked_top_reasons(top) == [["email_format", "Email", 3, "j***@example.com"]]
+
+
+def test_dates_times_and_ids_in_free_text_are_left_alone():
+    text = "partition 2026-11-26-14:00, run ff71c3d2-1a2b-45b6-b4f5-0a1b2c3d4e5f, 1234567 rows"
+    assert mask_value(None, text) == text

@@ -4,6 +4,8 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import timedelta
 
+from importlib.metadata import version
+
 import dagster as dg
 
 from replenit_pipelines.defs import settings
@@ -17,12 +19,15 @@ from replenit_pipelines.defs.checks import (
 )
 from replenit_pipelines.defs.monitoring import record_run_worker
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
-from replenit_pipelines.defs.sources import source_key
+from replenit_pipelines.defs.sources import mapping_version, owners, source_key
 from replenit_pipelines.defs.translator import quarantine_table, run_metadata
 from replenit_pipelines.lib.delivery import BatchProgress, ReplenitStopError
 from replenit_pipelines.lib.delivery.report import plural, progress_line
 from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import EntityMapping, load_mapping
+
+
+PACKAGE_VERSION = version("replenit-pipelines")
 
 
 class SyncConfig(dg.Config):
@@ -98,7 +103,13 @@ def stopped_run_checks(context: dg.AssetExecutionContext, config: SyncConfig, ke
     context.log.warning(not_evaluated(["delivery_complete"], stop))
 
 
-def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstream: list[dg.AssetKey], description: str) -> dg.AssetsDefinition:
+ROW_COUNT_MEANING = ("`dagster/row_count` is the records of the partition's window that Replenit holds as the warehouse "
+                     "says (accepted by the run, or unchanged since an earlier one acknowledged them); `rows_read` is the "
+                     "warehouse rows read.")
+
+
+def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstream: list[dg.AssetKey], description: str,
+                     freshness_policy: dg.FreshnessPolicy | None = None) -> dg.AssetsDefinition:
     key = dg.AssetKey(["replenit", entity])
     mapping = load_mapping(settings.current().mapping_path)[entity]
     check_specs = sync_check_specs(key, mapping, partitions_def)
@@ -113,7 +124,10 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         kinds={"replenit", "polars"},
         group_name="replenit",
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
-        description=description,
+        description=f"{description} {ROW_COUNT_MEANING}",
+        owners=owners(),
+        code_version=f"{PACKAGE_VERSION}+{mapping_version(mapping)}",  # a mapping change is a new version
+        freshness_policy=freshness_policy,
     )
     def sync(
         context: dg.AssetExecutionContext,

@@ -13,6 +13,9 @@ PERSONAL_FIELDS = frozenset({"email", "name", "surname", "phone", "firstname", "
                              "customername", "emailaddress", "phonenumber"})
 _EMAIL = re.compile(r"([^\s@:;,<>\"']+)@([^\s@;,<>\"']+)")
 _PHONE = re.compile(r"\+?\d[\d\s().\-/]{5,}\d")
+# In free text only an international number (a leading +) is taken for a phone: dates, times and
+# ids are digit runs too, and the operator needs them.
+_INTERNATIONAL_PHONE = re.compile(r"\+\d[\d\s().\-/]{5,}\d")
 _LETTERS = re.compile(r"[^a-z]")
 
 
@@ -26,13 +29,13 @@ def mask_email(text: str) -> str:
     return _EMAIL.sub(lambda m: f"{m.group(1)[:1]}***@{m.group(2)}", text)
 
 
-def mask_phone(text: str) -> str:
+def mask_phone(text: str, pattern: re.Pattern = _PHONE) -> str:
     """A phone number as its leading `+` and country digits, stars, and its last two digits."""
     def one(m: re.Match) -> str:
         digits = re.sub(r"\D", "", m.group(0))
         head = ("+" + digits[:2]) if m.group(0).startswith("+") else ""
         return head + "*" * max(3, len(digits) - len(head.lstrip("+")) - 2) + digits[-2:]
-    return _PHONE.sub(one, text)
+    return pattern.sub(one, text)
 
 
 def mask_words(text: str) -> str:
@@ -53,7 +56,7 @@ def mask_value(field: str | None, value: object) -> str | None:
         if "phone" in name or "mobile" in name:
             return mask_phone(text) if _PHONE.search(text) else mask_words(text)
         return mask_words(text)
-    return mask_phone(mask_email(text))
+    return mask_phone(mask_email(text), _INTERNATIONAL_PHONE)
 
 
 def mask_column(values: Iterable[object], field: str | None = None) -> list[str | None]:

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import dagster as dg
 
 from replenit_pipelines.defs.partitions import hourly_partitions
@@ -7,4 +9,5 @@ from replenit_pipelines.defs.sync_asset import build_sync_asset
 orders_sync = build_sync_asset(
     "orders", hourly_partitions, upstream=[dg.AssetKey(["replenit", "customers"]), dg.AssetKey(["replenit", "products"])],
     description="Orders (with their lines) updated in the hour, upserted to Replenit (POST /orders) after products.",
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(minutes=90)),
 )

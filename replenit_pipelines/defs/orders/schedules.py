@@ -1,5 +1,7 @@
 import dagster as dg
 
+from replenit_pipelines.defs.jobs import schedule_status
+
 # Products and orders of one hour in one run: products first, and a failed products check
 # keeps that hour's orders from being sent.
 hourly_job = dg.define_asset_job(
@@ -8,4 +10,4 @@ hourly_job = dg.define_asset_job(
     description="One hour of products, then the same hour of orders; each run is one hourly partition.",
 )
 
-hourly_schedule = dg.build_schedule_from_partitioned_job(hourly_job, minute_of_hour=5)
+hourly_schedule = dg.build_schedule_from_partitioned_job(hourly_job, minute_of_hour=5, default_status=schedule_status())
