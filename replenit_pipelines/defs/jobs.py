@@ -35,7 +35,7 @@ customers_ui_job = dg.define_asset_job(
 )
 hourly_ui_job = dg.define_asset_job(
     "Sync_products_and_orders_hourly",
-    selection=dg.AssetSelection.assets(["replenit", "products"], ["replenit", "orders"]),
+    selection=dg.AssetSelection.assets(["replenit", "customers_intraday"], ["replenit", "products"], ["replenit", "orders"]),
     description="Products and/or orders, one hourly partition a run: the job the UI uses when they are materialized "
                 "from an asset page (the schedule runs products_and_orders_hourly_sync).",
 )

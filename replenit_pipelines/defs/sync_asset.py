@@ -109,10 +109,17 @@ ROW_COUNT_MEANING = ("`dagster/row_count` is the records of the partition's wind
 
 
 def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstream: list[dg.AssetKey], description: str,
-                     freshness_policy: dg.FreshnessPolicy | None = None) -> dg.AssetsDefinition:
-    key = dg.AssetKey(["replenit", entity])
+                     freshness_policy: dg.FreshnessPolicy | None = None, name: str | None = None,
+                     since_day_start: bool = False, blocks_downstream: bool = True) -> dg.AssetsDefinition:
+    """`name`: the asset's name when it is not the entity's (replenit/<name>); `since_day_start`:
+    each partition reads from its day's start (UTC) to its end, the intraday customers sync;
+    `blocks_downstream=False`: failed checks are recorded but the asset still materializes, so
+    what follows it in the run (the hour's orders) is not held up by it."""
+    key = dg.AssetKey(["replenit", name or entity])
     mapping = load_mapping(settings.current().mapping_path)[entity]
     check_specs = sync_check_specs(key, mapping, partitions_def)
+    if not blocks_downstream:
+        check_specs = [spec._replace(blocking=False) for spec in check_specs]
 
     @dg.asset(
         key=key,
@@ -145,6 +152,8 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         entity_mapping = warehouse.mapping_for(entity)
         max_attempts = config.retry_max_attempts or settings.current().retry_max_attempts
         lookback_hours = entity_mapping.lookback_hours if config.lookback_hours is None else config.lookback_hours
+        if since_day_start:  # the day so far, then the usual lookback before it
+            lookback_hours += (window.start - window.start.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600
         if lookback_hours < 0:
             raise dg.Failure(f"run config: lookback_hours must be 0 or more, not {lookback_hours}")
         if max_attempts < 1:
@@ -181,7 +190,7 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
             + (f", newest acknowledgement {result.ledger_newest_ack.isoformat()}" if result.ledger_newest_ack else "")
             + (" (full refresh)" if config.full_refresh else "")
         )
-        if share_check.passed and delivery_check.passed:
+        if (share_check.passed and delivery_check.passed) or not blocks_downstream:
             yield dg.MaterializeResult(metadata=metadata, check_results=[share_check, delivery_check, row_check, null_check])
             return
         # A failed blocking check: no materialization, so nothing downstream runs on this partition.

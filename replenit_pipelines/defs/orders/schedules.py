@@ -6,7 +6,7 @@ from replenit_pipelines.defs.jobs import schedule_status
 # keeps that hour's orders from being sent.
 hourly_job = dg.define_asset_job(
     "products_and_orders_hourly_sync",
-    selection=dg.AssetSelection.assets(["replenit", "products"], ["replenit", "orders"]),
+    selection=dg.AssetSelection.assets(["replenit", "customers_intraday"], ["replenit", "products"], ["replenit", "orders"]),
     description="One hour of products, then the same hour of orders; each run is one hourly partition.",
 )
 
