@@ -3,7 +3,6 @@
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import timedelta
-
 from importlib.metadata import version
 
 import dagster as dg
@@ -25,7 +24,6 @@ from replenit_pipelines.lib.delivery import BatchProgress, ReplenitStopError
 from replenit_pipelines.lib.delivery.report import plural, progress_line
 from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import EntityMapping, load_mapping
-
 
 PACKAGE_VERSION = version("replenit-pipelines")
 
@@ -58,7 +56,7 @@ class SyncConfig(dg.Config):
 
 def delivery_progress_logger(context: dg.AssetExecutionContext, what: str) -> Callable[[BatchProgress], None]:
     """The delivery's progress events as log lines: the client sends one at least every
-    PROGRESS_EVERY_S while batches are in flight (lib/delivery/report.py), after the first batch
+    ClientConfig.progress_every_s (2 s) while batches are in flight (lib/delivery/report.py), after the first batch
     and at the end; new retries since the last line are a warning with their count."""
     seen = {"retries": 0}
 
