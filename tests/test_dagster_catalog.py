@@ -3,6 +3,7 @@ webhook, freshness policies, owners, code versions, table names and schemas, nam
 
 import json
 import threading
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
@@ -141,3 +142,14 @@ def test_ui_launches_get_a_named_job_and_runs_execute_in_process(env):  # noqa: 
     assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "in_process"
     assert {s.name for s in defs.sensors} >= {"alert_on_run_failure", "alert_on_check_failure"}
     assert all(s.default_status == dg.DefaultScheduleStatus.STOPPED for s in defs.schedules)
+
+
+def test_the_projects_instance_settings_keep_the_progress_lines_in_the_event_log(env):  # noqa: F811
+    import yaml
+
+    settings = yaml.safe_load((Path(__file__).resolve().parent.parent / "dagster.yaml").read_text())
+    with dg.instance_for_test(overrides={"python_logs": settings["python_logs"]}) as inst:
+        result = run_job("customers_daily_sync", DAY, inst)
+        messages = [e.user_message for e in inst.all_logs(result.run_id)]
+    assert result.success
+    assert any("customers 2026-11-26 delivered: 3/3 records done" in m for m in messages)
