@@ -63,6 +63,16 @@ def mask_column(values: Iterable[object], field: str | None = None) -> list[str 
     return [mask_value(field, v) for v in values]
 
 
+SHOWN_CHARS = 80  # a value in a UI table: enough to see what is wrong with it
+
+
+def shorten(text: str | None, original: object = None, limit: int = SHOWN_CHARS) -> str | None:
+    """A long value cut to `limit` characters, saying how long the original was (a max_length problem)."""
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(str(original if original is not None else text)):,} characters)"
+
+
 def masked_quarantine_sample(quarantine: pl.DataFrame, n: int = 25) -> pl.DataFrame:
     """Up to `n` quarantined rows (record_id, source_row, rule, field, value) with the identity
     and the value masked: the most frequent (rule, field) pairs first, a few rows of each, so
@@ -76,7 +86,7 @@ def masked_quarantine_sample(quarantine: pl.DataFrame, n: int = 25) -> pl.DataFr
     return pl.DataFrame({
         "rule": ranked["rule"].cast(pl.String),
         "field": ranked["field"].cast(pl.String),
-        "value": [mask_value(f, v) for f, v in zip(ranked["field"].to_list(), ranked["value"].to_list())],
+        "value": [shorten(mask_value(f, v), v) for f, v in zip(ranked["field"].to_list(), ranked["value"].to_list())],
         "record_id": [mask_value(None, v) for v in ranked["record_id"].to_list()],
         "source_row": ranked["source_row"].cast(pl.Int64),
     }, schema={"rule": pl.String, "field": pl.String, "value": pl.String, "record_id": pl.String, "source_row": pl.Int64})
