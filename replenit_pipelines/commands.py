@@ -119,7 +119,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _ui(args: argparse.Namespace) -> int:
     from replenit_pipelines.demo import run_ui
 
-    return run_ui(_workdir(), args.customers, args.seed)
+    return run_ui(_workdir(), args.customers, args.seed, args.port)
 
 
 def _state(args: argparse.Namespace) -> int:
@@ -333,4 +333,5 @@ def register_more(sub: "argparse._SubParsersAction") -> None:
     ui = sub.add_parser("ui", help="the Dagster UI with the demo warehouse and a sandbox on port 8765")
     ui.add_argument("--customers", type=int, default=20_000)
     ui.add_argument("--seed", type=int, default=42)
+    ui.add_argument("--port", type=int, default=3000, help="the Dagster UI's port (default 3000)")
     ui.set_defaults(func=_ui)

@@ -87,6 +87,7 @@ def run_demo(workdir: Path, customers: int, days: int, seed: int, hours: int) ->
             "REPLENIT_WAREHOUSE": str(warehouse), "REPLENIT_STATE_DIR": str(state_dir),
             "REPLENIT_KEY_NAME": DEMO_KEY_NAME, "DAGSTER_HOME": str(home),
         })
+        os.environ.setdefault("REPLENIT_PARTITIONS_START", data_start(warehouse) or day.strftime("%Y-%m-%d"))
         import dagster as dg
 
         from replenit_pipelines.definitions import defs
@@ -167,7 +168,26 @@ def _report(state_path: Path, url: str, tenant: str, wall: float, failed_runs: l
     print(f"    Dagster runs are in {home}; see them with ./dev ui")
 
 
-def run_ui(workdir: Path, customers: int, seed: int) -> int:
+def data_start(warehouse: Path) -> str | None:
+    """The first day (UTC, YYYY-MM-DD) of the demo warehouse's rows: where its partitions start,
+    so the UI shows the demo's days, not thousands of missing partitions before them."""
+    import duckdb
+
+    from replenit_pipelines.lib.warehouse import load_mapping
+    from replenit_pipelines.lib.settings import DEMO_MAPPING
+
+    firsts = []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for mapping in load_mapping(DEMO_MAPPING).values():
+            src = mapping.source
+            if src.table:
+                (first,), = con.sql(f'SELECT min("{src.window_column}") FROM "{src.table}"').fetchall()  # noqa: S608 - names from the demo mapping
+                if first is not None:
+                    firsts.append(first)
+    return min(firsts).strftime("%Y-%m-%d") if firsts else None
+
+
+def run_ui(workdir: Path, customers: int, seed: int, port: int = 3000) -> int:
     """The Dagster UI with the demo wired: warehouse, a sandbox on a fixed port, env vars set."""
     from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 
@@ -191,8 +211,12 @@ def run_ui(workdir: Path, customers: int, seed: int) -> int:
     env = {**os.environ, "REPLENIT_BASE_URL": url, "REPLENIT_TENANT_ID": creds["tenant"], "REPLENIT_API_KEY": creds["key"],
            "REPLENIT_WAREHOUSE": str(warehouse), "REPLENIT_STATE_DIR": str(demo_dir / "state"),
            "REPLENIT_KEY_NAME": DEMO_KEY_NAME, "DAGSTER_HOME": str(home)}
-    print(f"Sandbox on {url}; starting the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops both)")
-    ui = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", "3000"], env=env)
+    start = data_start(warehouse)
+    if start and "REPLENIT_PARTITIONS_START" not in os.environ:
+        env["REPLENIT_PARTITIONS_START"] = start
+    print(f"Sandbox on {url}; starting the Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops both)"
+          + (f"; partitions from {start}, the demo data's first day" if start else ""))
+    ui = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)], env=env)
     try:
         return ui.wait()
     except KeyboardInterrupt:

@@ -194,7 +194,7 @@ def test_failed_records_are_dead_lettered_and_fail_delivery_complete(env, instan
     assert checks["quarantine_share"].passed
     assert not checks["delivery_complete"].passed
     assert checks["delivery_complete"].metadata["records_failed"].value == 3
-    assert "3 records dead-lettered" in checks["delivery_complete"].description
+    assert "3 of 3 records not delivered: 3 failed after retries" in checks["delivery_complete"].description
     assert result.asset_materializations_for_node("replenit__customers") == []
     row = sync_run_row(env, result.run_id)
     assert row["outcome"] == "failed"
@@ -228,7 +228,7 @@ def test_a_held_back_window_sends_nothing_and_its_rows_are_counted(sandbox, env,
 def test_row_count_far_from_the_recent_median_fails_its_check(env, instance):
     key = dg.AssetKey(["replenit", "customers"])
     for day in ("2026-11-20", "2026-11-21", "2026-11-22"):
-        instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=day, metadata={"dagster/row_count": 300}))
+        instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=day, metadata={"rows_read": 300}))
     result = run_job("customers_daily_sync", DAY, instance)
     assert result.success  # a warning, not blocking
     check = checks_of(result, "customers")["row_count_in_range"]
@@ -236,7 +236,7 @@ def test_row_count_far_from_the_recent_median_fails_its_check(env, instance):
     assert check.description == "5 rows is far from the median 300 of the last 3 materializations"
     # Within 3x of the median, it passes.
     for day in ("2026-11-23", "2026-11-24", "2026-11-25"):
-        instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=day, metadata={"dagster/row_count": 12}))
+        instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=day, metadata={"rows_read": 12}))
     assert checks_of(run_job("customers_daily_sync", DAY, instance), "customers")["row_count_in_range"].passed
 
 

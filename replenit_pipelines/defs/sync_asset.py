@@ -1,14 +1,16 @@
 """The one shape every entity's sync asset has: thin Dagster wiring around lib.sync.sync_window."""
 
-import time
-from datetime import timedelta
+from collections.abc import Callable, Iterator
 from contextlib import closing
+from datetime import timedelta
+from importlib.metadata import version
 
 import dagster as dg
 
 from replenit_pipelines.defs import settings
 from replenit_pipelines.defs.checks import (
     delivery_complete_check,
+    not_evaluated,
     quarantine_share_check,
     row_count_check,
     sync_check_specs,
@@ -16,13 +18,14 @@ from replenit_pipelines.defs.checks import (
 )
 from replenit_pipelines.defs.monitoring import record_run_worker
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
-from replenit_pipelines.defs.sources import source_asset_keys, source_key
-from replenit_pipelines.defs.translator import run_metadata
-from replenit_pipelines.lib.delivery import BatchProgress
+from replenit_pipelines.defs.sources import mapping_version, owners, source_asset_keys, source_key
+from replenit_pipelines.defs.translator import quarantine_table, run_metadata
+from replenit_pipelines.lib.delivery import BatchProgress, ReplenitStopError
+from replenit_pipelines.lib.delivery.report import plural, progress_line
 from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, sync_window
-from replenit_pipelines.lib.warehouse import load_mapping
+from replenit_pipelines.lib.warehouse import EntityMapping, load_mapping
 
-PROGRESS_EVERY_S = 2.0
+PACKAGE_VERSION = version("replenit-pipelines")
 
 
 class SyncConfig(dg.Config):
@@ -51,10 +54,70 @@ class SyncConfig(dg.Config):
             raise dg.Failure(f"run config: {exc}") from None
 
 
-def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstream: list[dg.AssetKey], description: str) -> dg.AssetsDefinition:
-    key = dg.AssetKey(["replenit", entity])
+def delivery_progress_logger(context: dg.AssetExecutionContext, what: str) -> Callable[[BatchProgress], None]:
+    """The delivery's progress events as log lines: the client sends one at least every
+    ClientConfig.progress_every_s (2 s) while batches are in flight (lib/delivery/report.py), after the first batch
+    and at the end; new retries since the last line are a warning with their count."""
+    seen = {"retries": 0}
+
+    def log_progress(p: BatchProgress) -> None:
+        context.log.info(progress_line(what, p))
+        if p.retries > seen["retries"]:
+            context.log.warning(
+                f"{what}: {p.retries - seen['retries']} requests retried since the last line ({p.retries} in all, "
+                f"{p.server_errors} after a 5xx answer, the rest after a timeout or a dropped connection)"
+            )
+            seen["retries"] = p.retries
+
+    return log_progress
+
+
+class CatchStop:
+    """Holds a ReplenitStopError raised in its block, so the asset can still yield checks."""
+
+    error: ReplenitStopError | None = None
+
+    def __enter__(self) -> "CatchStop":
+        return self
+
+    def __exit__(self, kind: type | None, error: BaseException | None, tb: object) -> bool:
+        if isinstance(error, ReplenitStopError):
+            self.error = error
+            return True
+        return False
+
+
+def stopped_run_checks(context: dg.AssetExecutionContext, config: SyncConfig, key: dg.AssetKey, mapping: EntityMapping,
+                       stop: ReplenitStopError) -> Iterator[dg.AssetCheckResult]:
+    """A run stopped by the API (401/403/404, unreachable) still records the checks it could
+    judge before the stop (the quarantine share, the rows read) and leaves delivery_complete
+    without a result: Dagster shows it "Execution failed" (not run), not "Failed"."""
+    result = getattr(stop, "result", None)
+    if result is None:
+        return
+    yield quarantine_share_check(result, config.policy(), context.run_id, quarantine_table(result))
+    yield row_count_check(context, key, result.prepared.rows_read)
+    yield window_column_check(mapping, result.rows_without_window_value)
+    context.log.warning(not_evaluated(["delivery_complete"], stop))
+
+
+ROW_COUNT_MEANING = ("`dagster/row_count` is the records of the partition's window that Replenit holds as the warehouse "
+                     "says (accepted by the run, or unchanged since an earlier one acknowledged them); `rows_read` is the "
+                     "warehouse rows read.")
+
+
+def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstream: list[dg.AssetKey], description: str,
+                     freshness_policy: dg.FreshnessPolicy | None = None, name: str | None = None,
+                     since_day_start: bool = False, blocks_downstream: bool = True) -> dg.AssetsDefinition:
+    """`name`: the asset's name when it is not the entity's (replenit/<name>); `since_day_start`:
+    each partition reads from its day's start (UTC) to its end, the intraday customers sync;
+    `blocks_downstream=False`: failed checks are recorded but the asset still materializes, so
+    what follows it in the run (the hour's orders) is not held up by it."""
+    key = dg.AssetKey(["replenit", name or entity])
     mapping = load_mapping(settings.current().mapping_path)[entity]
-    check_specs = sync_check_specs(key, mapping)
+    check_specs = sync_check_specs(key, mapping, partitions_def)
+    if not blocks_downstream:
+        check_specs = [spec._replace(blocking=False) for spec in check_specs]
 
     @dg.asset(
         key=key,
@@ -66,7 +129,10 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         kinds={"replenit", "polars"},
         group_name="replenit",
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
-        description=description,
+        description=f"{description} {ROW_COUNT_MEANING}",
+        owners=owners(),
+        code_version=f"{PACKAGE_VERSION}+{mapping_version(mapping)}",  # a mapping change is a new version
+        freshness_policy=freshness_policy,
     )
     def sync(
         context: dg.AssetExecutionContext,
@@ -79,29 +145,19 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         window = context.partition_time_window
         partition = context.partition_key
 
-        last_line = [0.0]
-
-        def progress(p: BatchProgress) -> None:
-            # A line per batch, at most one every PROGRESS_EVERY_S (first and last always): each line is
-            # an event in Dagster's log, and a fast sync would otherwise spend more on logging than on work.
-            now = time.monotonic()
-            if p.batches_done not in (1, p.batches_total) and now - last_line[0] < PROGRESS_EVERY_S:
-                return
-            last_line[0] = now
-            context.log.info(
-                f"{entity} {partition}: {p.records_done:,}/{p.records_total:,} records sent "
-                f"({p.records_total - p.records_done:,} left, batch {p.batches_done}/{p.batches_total}); "
-                f"accepted {p.accepted:,}, rejected {p.rejected:,}, failed {p.failed:,}; ETA {p.eta_s:.0f}s by quota"
-            )
+        progress = delivery_progress_logger(context, f"{entity} {partition}")
 
         entity_mapping = warehouse.mapping_for(entity)
         max_attempts = config.retry_max_attempts or settings.current().retry_max_attempts
         lookback_hours = entity_mapping.lookback_hours if config.lookback_hours is None else config.lookback_hours
+        if since_day_start:  # the day so far, then the usual lookback before it
+            lookback_hours += (window.start - window.start.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600
         if lookback_hours < 0:
             raise dg.Failure(f"run config: lookback_hours must be 0 or more, not {lookback_hours}")
         if max_attempts < 1:
             raise dg.Failure(f"run config: retry_max_attempts must be at least 1, not {max_attempts}")
-        with replenit.client() as client, closing(state.ledger(client, entity)) as ledger:
+        stopped = CatchStop()
+        with replenit.client() as client, closing(state.ledger(client, entity)) as ledger, stopped:
             result = sync_window(SyncRequest(
                 mapping=entity_mapping, warehouse=warehouse.warehouse(), client=client, store=state.store(),
                 start=window.start, end=window.end, partition_key=partition, run_id=context.run_id,
@@ -109,12 +165,15 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
                 ledger=ledger, full_refresh=config.full_refresh, retry_max_attempts=max_attempts,
                 lookback=timedelta(hours=lookback_hours),
             ))
+        if stopped.error is not None:  # 401/403/404 or unreachable: record what could be judged, then fail
+            yield from stopped_run_checks(context, config, key, entity_mapping, stopped.error)
+            raise stopped.error
         counts = result.counts()
         if not result.balanced():
             raise dg.Failure(f"row accounting does not close for {entity} {partition}: {counts}")
         metadata = run_metadata(result, entity_mapping, source_key(entity_mapping))
-        share_check = quarantine_share_check(result, config.policy(), state.path, context.run_id)
-        delivery_check = delivery_complete_check(result, state.path)
+        share_check = quarantine_share_check(result, config.policy(), context.run_id, metadata["quarantine_sample"])
+        delivery_check = delivery_complete_check(result, context.run_id)
         row_check = row_count_check(context, key, result.prepared.rows_read)
         null_check = window_column_check(entity_mapping, result.rows_without_window_value)
         if result.rows_unparsable_window_value:
@@ -127,12 +186,12 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
             f"held back {counts['rows_held_back']:,}; records new {counts['records_new']:,}, changed "
             f"{counts['records_changed']:,}, unchanged {counts['records_unchanged']:,}, refreshed {counts['records_refreshed']:,}, "
             f"held {counts['records_held']:,}, retried {counts['records_retried']:,} "
-            f"({counts['records_retry_accepted']:,} accepted); {counts['requests'] + counts['retry_requests']} requests, "
-            f"{counts['rate_limited_429']} 429s; ledger {counts['ledger_size']:,} records"
+            f"({counts['records_retry_accepted']:,} accepted); {plural(int(counts['requests'] + counts['retry_requests']), 'request')}, "
+            f"{plural(int(counts['rate_limited_429']), '429')}; ledger {plural(int(counts['ledger_size']), 'record')}"
             + (f", newest acknowledgement {result.ledger_newest_ack.isoformat()}" if result.ledger_newest_ack else "")
             + (" (full refresh)" if config.full_refresh else "")
         )
-        if share_check.passed and delivery_check.passed:
+        if (share_check.passed and delivery_check.passed) or not blocks_downstream:
             yield dg.MaterializeResult(metadata=metadata, check_results=[share_check, delivery_check, row_check, null_check])
             return
         # A failed blocking check: no materialization, so nothing downstream runs on this partition.

@@ -3,7 +3,8 @@ sync's result becomes what the UI shows."""
 
 import dagster as dg
 
-from replenit_pipelines.lib.stages.report import column_lineage, column_schema, top_reasons_markdown
+from replenit_pipelines.lib.privacy import masked_quarantine_sample, masked_top_reasons
+from replenit_pipelines.lib.stages.report import column_lineage, column_schema, markdown_table
 from replenit_pipelines.lib.sync import SyncResult
 from replenit_pipelines.lib.warehouse import EntityMapping
 
@@ -20,15 +21,47 @@ def table_lineage(mapping: EntityMapping, source: dg.AssetKey) -> dg.TableColumn
     })
 
 
+QUARANTINE_SAMPLE_ROWS = 25
+
+
+def records_held(result: SyncResult) -> int:
+    """`dagster/row_count` of a sync partition: the records of its window that Replenit holds as
+    the warehouse says, accepted by this run or acknowledged unchanged by an earlier one."""
+    counts = result.counts()
+    return int(counts["records_accepted"] + counts["records_unchanged"])
+
+
+def quarantine_table(result: SyncResult, rows: int = QUARANTINE_SAMPLE_ROWS) -> dg.TableMetadataValue:
+    """A sample of the run's quarantined rows, every kind of problem first, personal values masked
+    (lib/privacy.py): the full rows are in the state store (`replenit state`)."""
+    sample = masked_quarantine_sample(result.prepared.quarantine, rows)
+    schema = dg.TableSchema(columns=[
+        dg.TableColumn("rule", "string", description="the validation rule the row broke"),
+        dg.TableColumn("field", "string", description="the API field (or source column) it broke it in"),
+        dg.TableColumn("value", "string", description="the value, personal data masked"),
+        dg.TableColumn("record_id", "string", description="the record's identity, personal data masked"),
+        dg.TableColumn("source_row", "int", description="the row's position in the window read"),
+    ])
+    return dg.MetadataValue.table(records=[dg.TableRecord(row) for row in sample.iter_rows(named=True)], schema=schema)
+
+
+def top_reasons(result: SyncResult) -> str:
+    top = result.prepared.top_reasons(10)
+    if not top.height:
+        return "No quarantined rows."
+    return markdown_table(["rule", "field", "rows", "example (masked)"], masked_top_reasons(top))
+
+
 def run_metadata(result: SyncResult, mapping: EntityMapping, source: dg.AssetKey) -> dict:
     """A sync's counts and its window, quarantine reasons, schema and lineage, as asset metadata."""
     return {
         **result.counts(),
-        "dagster/row_count": result.prepared.rows_read,
+        "dagster/row_count": records_held(result),
         **({"unparsable_window_examples": ", ".join(result.unparsable_window_examples)} if result.unparsable_window_examples else {}),
         **({"ledger_newest_ack": dg.MetadataValue.timestamp(result.ledger_newest_ack)} if result.ledger_newest_ack else {}),
         "window": f"{result.window_start.isoformat()} .. {result.window_end.isoformat()}",
-        "top_quarantine_reasons": dg.MetadataValue.md(top_reasons_markdown(result.prepared)),
+        "top_quarantine_reasons": dg.MetadataValue.md(top_reasons(result)),
+        "quarantine_sample": quarantine_table(result),
         "normalization": dg.MetadataValue.json(result.prepared.normalization),
         "dagster/column_schema": table_schema(result, mapping),
         "dagster/column_lineage": table_lineage(mapping, source),

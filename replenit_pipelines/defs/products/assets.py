@@ -1,7 +1,12 @@
+from datetime import timedelta
+
+import dagster as dg
+
 from replenit_pipelines.defs.partitions import hourly_partitions
 from replenit_pipelines.defs.sync_asset import build_sync_asset
 
 products_sync = build_sync_asset(
     "products", hourly_partitions, upstream=[],
     description="Products (with their variants) updated in the hour, upserted to Replenit (POST /products).",
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(minutes=90)),
 )

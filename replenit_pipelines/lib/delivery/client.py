@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -30,7 +30,14 @@ from replenit_pipelines.lib.delivery.errors import (
     UnauthorizedError,
 )
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter, default_quota_dir, ledger_name
-from replenit_pipelines.lib.delivery.report import BatchProgress, DeliveryCounters, DeliveryReport, union_length
+from replenit_pipelines.lib.delivery.report import (
+    BatchProgress,
+    DeliveryCounters,
+    DeliveryReport,
+    live_counters,
+    union_length,
+    wait_reporting,
+)
 from replenit_pipelines.lib.delivery.responses import api_message, problem_errors
 from replenit_pipelines.lib.delivery.stream import StreamReport, deliver_stream
 
@@ -48,11 +55,14 @@ _INDEX_KEY = re.compile(r"^\[(\d+)\]")
 
 
 class _Exhausted(Exception):
-    """Retries ran out for one request. `unreachable`: no attempt got any HTTP answer."""
+    """Retries ran out for one request. `unreachable`: no attempt got any HTTP answer;
+    `server_errors`: the attempts ended on 5xx answers (a storm when batches in a row do)."""
 
-    def __init__(self, reason: str, unreachable: bool = False):
+    def __init__(self, reason: str, unreachable: bool = False, server_errors: bool = False):
         super().__init__(reason)
         self.unreachable = unreachable
+        self.server_errors = server_errors
+
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,7 @@ class ReplenitClient:
         # every attempt failed to connect or timed out (reset by any answer).
         self._answers = 0
         self._unreachable_streak = 0
+        self._server_error_streak = 0
         # Quota waits of all workers as intervals: with several in flight they overlap, and the
         # run's "seconds waited for quota" is their union, not their sum.
         self._waits: list[tuple[float, float]] = []
@@ -154,14 +165,17 @@ class ReplenitClient:
                     continue  # the limiter holds the next attempt until the window allows it
                 if resp.status_code not in RETRYABLE_STATUS:
                     return resp
+                counters.server_errors += 1
                 reason = f"HTTP {resp.status_code}"
             failures += 1
             if failures >= self.config.max_attempts:
-                raise _Exhausted(f"{reason}; gave up after {failures} attempts", unreachable=not answered)
+                raise _Exhausted(f"{reason}; gave up after {failures} attempts", unreachable=not answered,
+                                 server_errors=reason.startswith("HTTP "))
             counters.retries += 1
             # Full jitter: anywhere between 0 and the capped exponential step.
             pause = self._rng.uniform(0, min(self.config.backoff_cap_s, self.config.backoff_base_s * 2 ** (failures - 1)))
-            log.info("%s %s: %s; retry %d in %.2fs", method, path.split("/")[1], reason, failures, pause)
+            log.warning("%s %s: %s; retry %d of %d in %.2fs", method, path.split("/")[1], reason, failures,
+                        self.config.max_attempts - 1, pause)
             counters.backoff_wait_s += pause
             self._sleep(pause)
 
@@ -252,38 +266,42 @@ class ReplenitClient:
         lock = threading.Lock()
         path = f"/{spec.path}/{self.config.tenant_id}"
         done = {"batches": 0, "records": 0}
+        live: dict[int, DeliveryCounters] = {}  # the counters of batches being sent, for live progress
 
         def run(batch: list[int]) -> None:
             counters = DeliveryCounters()
+            with lock:
+                live[id(counters)] = counters
             try:
                 self.send_batch(path, parts, batch, report, lock, counters, on_accepted)
             finally:
                 with lock:
+                    del live[id(counters)]
                     report.counters.add(counters)
                     done["batches"] += 1
                     done["records"] += len(batch)
 
-        def notify() -> None:
+        def notify(final: bool = False) -> None:
             if progress is not None:
                 with lock:
+                    c = live_counters(report.counters, live.values())
                     event = BatchProgress(
                         entity, done["records"], len(parts), done["batches"], len(batches),
                         len(report.accepted), len(report.rejected), len(report.failed),
                         self.quota.eta_seconds(len(batches) - done["batches"]),
+                        c.requests, c.rate_limited, c.retries, c.server_errors, final,
                     )
                 progress(event)
 
         try:
             if batches:
                 run(batches[0])  # alone: a bad key or tenant costs one request, not one per worker
-                notify()
+                notify(final=len(batches) == 1)
             with ThreadPoolExecutor(max_workers=self.config.max_in_flight, thread_name_prefix="replenit") as pool:
                 pending = {pool.submit(run, b) for b in batches[1:]}
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    for f in finished:
-                        f.result()
-                    notify()  # once per wake-up: the counts already include every batch that finished
+                if pending:
+                    wait_reporting(pending, notify, self.config.progress_every_s)
+                    notify(final=True)
         except ReplenitStopError as exc:
             self._stop.set()
             with lock:
@@ -292,6 +310,7 @@ class ReplenitClient:
                     if i not in settled:
                         report.failed[i] = f"not sent: {exc}"
             self.finish_report(report, started)
+            notify(final=True)
             exc.report = report
             raise
         self.finish_report(report, started)
@@ -312,17 +331,27 @@ class ReplenitClient:
                 for i in batch:
                     report.failed[i] = str(exc)
                 self._unreachable_streak = self._unreachable_streak + 1 if exc.unreachable else 0
+                self._server_error_streak = self._server_error_streak + 1 if exc.server_errors else 0
                 unreachable = exc.unreachable and (self._answers == 0
                                                    or self._unreachable_streak >= self.config.max_unreachable_batches)
+                storm = exc.server_errors and self._server_error_streak >= self.config.max_unreachable_batches
             if unreachable:
                 self._stop.set()
                 raise UnreachableError(
                     f"cannot reach {self.config.base_url}: {exc}; check REPLENIT_BASE_URL and the network "
                     "(nothing more is sent in this run; the records not accepted are retried by the next one)"
                 ) from None
+            if storm:
+                self._stop.set()
+                raise UnreachableError(
+                    f"cannot reach {self.config.base_url}: server errors on {self._server_error_streak} batches in a row "
+                    f"(last: {exc}); check REPLENIT_BASE_URL and the network, or Replenit's status "
+                    "(nothing more is sent in this run; the records not accepted are retried by the next one)"
+                ) from None
             return
         with lock:
             self._unreachable_streak = 0
+            self._server_error_streak = 0
         if resp.status_code == 200:
             with lock:
                 report.accepted.extend(batch)
@@ -378,7 +407,7 @@ class ReplenitClient:
         """A new delivery begins: no stop, no quota waits, no answers seen yet."""
         self._stop.clear()
         self._waits.clear()
-        self._answers, self._unreachable_streak = 0, 0
+        self._answers, self._unreachable_streak, self._server_error_streak = 0, 0, 0
 
     def halt(self) -> None:
         """Nothing queued is sent any more; requests in flight end."""

@@ -94,8 +94,10 @@ class ClientConfig:
     max_attempts: int = 5  # per request, for 5xx, timeouts and dropped connections
     max_rate_limited: int = 50  # 429s one request may meet before it is given up
     # Batches in a row whose every attempt failed to connect or timed out before the delivery stops
-    # (the first batch of a delivery stops it alone when nothing has answered yet).
+    # (the first batch of a delivery stops it alone when nothing has answered yet); batches in a
+    # row whose retries ran out on 5xx answers stop it after the same count (a 5xx storm).
     max_unreachable_batches: int = 3
+    progress_every_s: float = 2.0  # a progress event at least this often while batches are in flight
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 16.0
     max_in_flight: int = 4

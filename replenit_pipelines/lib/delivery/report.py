@@ -1,5 +1,8 @@
 """What happened to each record of a delivery, and what it cost."""
 
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import dataclass, field
 
 
@@ -8,6 +11,7 @@ class DeliveryCounters:
     requests: int = 0
     rate_limited: int = 0  # 429 answers
     retries: int = 0  # requests re-sent after a 5xx, a timeout or a dropped connection
+    server_errors: int = 0  # 5xx answers (each retried, or the last attempt of a request)
     rejected_requests: int = 0  # 400 answers
     bytes_sent: int = 0
     quota_wait_s: float = 0.0  # wall-clock seconds in which some request waited for quota
@@ -67,6 +71,13 @@ class BatchProgress:
     rejected: int
     failed: int
     eta_s: float  # from the quota, for the batches left
+    # Requests so far (in-flight batches' included), 429 answers, and re-sent requests after a
+    # 5xx (server_errors), a timeout or a dropped connection: the operator's "is it stuck?".
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    server_errors: int = 0
+    final: bool = False  # the delivery's last event: every batch done (or the delivery stopped)
 
 
 def union_length(intervals: list[tuple[float, float]]) -> float:
@@ -77,3 +88,43 @@ def union_length(intervals: list[tuple[float, float]]) -> float:
             total += end - max(start, reach)
             reach = end
     return total
+
+
+def live_counters(done: DeliveryCounters, in_flight: Iterable[DeliveryCounters]) -> DeliveryCounters:
+    """The counters of finished batches plus those of the batches still being sent."""
+    total = DeliveryCounters()
+    total.add(done)
+    for c in in_flight:
+        total.add(c)
+    return total
+
+
+def wait_reporting(pending: set[Future], notify: Callable[[], None], every_s: float, last_notified: float | None = None) -> None:
+    """Wait until every batch in flight is done, raising the first one's error, and call
+    `notify()` at least every `every_s` meanwhile: on a timer, so a delivery whose batches
+    wait for quota still reports (waiting for all of them at once left it silent)."""
+    next_due = (time.monotonic() if last_notified is None else last_notified) + every_s
+    while pending:
+        finished, pending = wait(pending, timeout=max(0.0, next_due - time.monotonic()), return_when=FIRST_EXCEPTION)
+        for f in finished:
+            f.result()
+        if pending and time.monotonic() >= next_due:
+            notify()
+            next_due = time.monotonic() + every_s
+
+
+def plural(n: int, noun: str, plural_noun: str | None = None) -> str:
+    """`1 request`, `2 requests`, `1,500 records`."""
+    return f"{n:,} {noun if n == 1 else plural_noun or noun + 's'}"
+
+
+def progress_line(what: str, p: BatchProgress) -> str:
+    """One progress event as the line an operator reads in the run's log."""
+    head = "delivered" if p.final else "sending"
+    eta = "" if p.final else f"; ETA {p.eta_s:.0f}s by quota"
+    return (
+        f"{what} {head}: {p.records_done:,}/{plural(p.records_total, 'record')} done "
+        f"({p.records_total - p.records_done:,} left, batch {p.batches_done}/{p.batches_total}); "
+        f"accepted {p.accepted:,}, rejected {p.rejected:,}, failed {p.failed:,}; "
+        f"{plural(p.requests, 'request')}, {plural(p.rate_limited, '429')}, {plural(p.retries, 'retry', 'retries')}{eta}"
+    )

@@ -5,16 +5,17 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.delivery.errors import ReplenitStopError
-from replenit_pipelines.lib.delivery.report import BatchProgress, DeliveryCounters, DeliveryReport
+from replenit_pipelines.lib.delivery.report import BatchProgress, DeliveryCounters, DeliveryReport, live_counters, wait_reporting
 
 if TYPE_CHECKING:
     from replenit_pipelines.lib.delivery.client import ReplenitClient
+
 
 
 @dataclass
@@ -74,13 +75,18 @@ def deliver_stream(
     max_records = client.config.batch_sizes[entity]
     slots = threading.Semaphore(2 * client.config.max_in_flight)
 
+    live: dict[int, DeliveryCounters] = {}  # the counters of batches being sent, for live progress
+
     def run(batch: dict[int, bytes]) -> None:
         counters = DeliveryCounters()
+        with lock:
+            live[id(counters)] = counters
         outcome = DeliveryReport(entity=entity, records=len(batch))
         try:
             client.send_batch(path, batch, list(batch), outcome, threading.Lock(), counters)  # type: ignore[arg-type]
         finally:
             with lock:
+                del live[id(counters)]
                 report.counters.add(counters)
                 report.accepted_count += len(outcome.accepted)
                 report.rejected.update(outcome.rejected)
@@ -93,18 +99,25 @@ def deliver_stream(
             finally:
                 slots.release()
 
-    def notify() -> None:
+    last_event = [time.monotonic()]
+
+    def notify(final: bool = False) -> None:
+        last_event[0] = time.monotonic()
         if progress is None:
             return
         with lock:
             total = records_total if records_total is not None else report.records
             batches_total = max(report.counters.batches, math.ceil(total / max_records))
+            c = live_counters(report.counters, live.values())
             event = BatchProgress(
                 entity, report.records_done, total, report.batches_done, batches_total,
                 report.accepted_count, len(report.rejected), len(report.failed),
                 client.quota.eta_seconds(batches_total - report.batches_done),
+                c.requests, c.rate_limited, c.retries, c.server_errors, final,
             )
         progress(event)
+
+    every_s = client.config.progress_every_s
 
     def planned(batch: dict[int, bytes]) -> dict[int, bytes]:
         report.records += len(batch)
@@ -123,19 +136,19 @@ def deliver_stream(
             pending: set = set()
             try:
                 for batch in batches:
-                    slots.acquire()  # reading waits while the planned and in-flight batches are all taken
+                    # Reading waits while the planned and in-flight batches are all taken; progress
+                    # is reported on a timer meanwhile, not only when a batch finishes.
+                    while not slots.acquire(timeout=max(0.0, last_event[0] + every_s - time.monotonic())):
+                        notify()
                     finished = {f for f in pending if f.done()}
                     for f in finished:
                         f.result()
-                    if finished:
-                        pending -= finished
+                    pending -= finished
+                    if time.monotonic() >= last_event[0] + every_s:
                         notify()
                     pending.add(pool.submit(run, planned(batch)))
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    for f in finished:
-                        f.result()
-                    notify()
+                wait_reporting(pending, notify, every_s, last_event[0])
+                notify(final=True)
             except BaseException:
                 client.halt()  # what is still queued is not sent; in-flight requests end
                 raise

@@ -93,6 +93,7 @@ def sync_window(request: SyncRequest) -> SyncResult:
     )
     _with_window_values(result, extracted)
     if stop is not None:
+        stop.result = result  # type: ignore[attr-defined]  # what was judged before the stop (the Dagster checks)
         raise stop
     return result
 

@@ -1,0 +1,59 @@
+"""Masking personal data for the event log and the UI (issue 14's browsable quarantine), without Dagster."""
+
+import polars as pl
+
+from replenit_pipelines.lib.privacy import is_personal_field, mask_value, masked_quarantine_sample, masked_top_reasons
+
+
+def test_emails_phones_and_names_are_masked_enough_to_recognise_the_problem():
+    assert mask_value("Email", "john.smith@example.com") == "j***@example.com"
+    assert mask_value("Email", "not-an-email") == "n***"
+    assert mask_value("Name", "Ada Lovelace") == "A*** L***"
+    masked = mask_value("Phone", "+44 20 7946 0958")
+    assert masked.startswith("+44") and masked.endswith("58") and "7946" not in masked
+    assert mask_value("Surname", "") == ""
+    assert mask_value("Email", None) is None
+
+
+def test_addresses_and_phone_numbers_in_other_fields_are_masked_where_they_stand():
+    assert mask_value("CustomerId", "bob@example.org") == "b***@example.org"
+    assert mask_value(None, "email:ada@example.com") == "email:a***@example.com"
+    assert "555 0199" not in mask_value("Notes", "call +1 202 555 0199 today")
+    # What is not personal stays as it is: the operator needs it to fix the row.
+    assert mask_value("Currency", "XPT") == "XPT" and mask_value("Language", "pt_br") == "pt_br"
+
+
+def test_personal_fields_are_known_by_the_contract_and_warehouse_spellings():
+    assert all(map(is_personal_field, ["Email", "first_name", "OrderItems.Phone", "Surname", "phone_number"]))
+    assert not any(map(is_personal_field, ["ProductName", "Currency", "CustomerId", None, ""]))
+
+
+def quarantine() -> pl.DataFrame:
+    rows = [(f"email:u{i}@example.com", i, "email_format", "Email", f"user{i}@example", ) for i in range(30)]
+    rows += [("c99", 99, "max_length", "Name", "Ada " * 40), ("c98", 98, "currency", "Currency", "XPT")]
+    return pl.DataFrame(rows, schema={"record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String,
+                                      "field": pl.String, "value": pl.String}, orient="row")
+
+
+def test_the_sample_shows_every_kind_of_problem_and_no_raw_personal_value():
+    q = quarantine()
+    sample = masked_quarantine_sample(q, n=10)
+    assert sample.height == 10
+    assert {"email_format", "max_length", "currency"} <= set(sample["rule"])  # rare rules are not crowded out
+    raw = set(q["value"]) | set(q["record_id"])
+    shown = set(sample["value"]) | set(sample["record_id"])
+    assert not (raw - {"XPT", "c99", "c98"}) & shown  # only the non-personal values appear as they are
+    assert "u***@example" in sample["value"].to_list()[0] or any(v.startswith("u***@") for v in sample["value"])
+    assert masked_quarantine_sample(q.clear()).height == 0
+    long_name = next(v for v in sample["value"] if v and v.startswith("A***"))
+    assert long_name.endswith("(160 characters)") and len(long_name) < 120  # cut, saying how long it was
+
+
+def test_top_reasons_examples_are_masked():
+    top = pl.DataFrame({"rule": ["email_format"], "field": ["Email"], "rows": [3], "example": ["jane@example.com"]})
+    assert masked_top_reasons(top) == [["email_format", "Email", 3, "j***@example.com"]]
+
+
+def test_dates_times_and_ids_in_free_text_are_left_alone():
+    text = "partition 2026-11-26-14:00, run ff71c3d2-1a2b-45b6-b4f5-0a1b2c3d4e5f, 1234567 rows"
+    assert mask_value(None, text) == text
