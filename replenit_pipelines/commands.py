@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from replenit_pipelines.commands_quota import register as register_quota
+
 if TYPE_CHECKING:
     from replenit_pipelines.lib.settings import Settings
 
@@ -334,3 +336,4 @@ def register_more(sub: "argparse._SubParsersAction") -> None:
     ui.add_argument("--customers", type=int, default=20_000)
     ui.add_argument("--seed", type=int, default=42)
     ui.set_defaults(func=_ui)
+    register_quota(sub)

@@ -15,6 +15,7 @@ from replenit_pipelines.defs.checks import (
     window_column_check,
 )
 from replenit_pipelines.defs.monitoring import record_run_worker
+from replenit_pipelines.defs.quota import report_plan
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
 from replenit_pipelines.defs.sources import source_key
 from replenit_pipelines.defs.translator import run_metadata
@@ -40,6 +41,8 @@ class SyncConfig(dg.Config):
     baseline_factor: float = 3.0  # baseline: held back above factor x baseline ...
     baseline_margin: float = 0.05  # ... and above baseline + margin
     max_quarantine_share: float = 0.05  # fixed: held back above this share
+
+    dry_run: bool = False  # plan only (docs/planning.md): send nothing, write nothing, observe the plan; no materialization
 
     def policy(self) -> GatePolicy:
         try:
@@ -107,8 +110,11 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
                 start=window.start, end=window.end, partition_key=partition, run_id=context.run_id,
                 gate=config.policy(), customer_priority=replenit.customer_priority, progress=progress,
                 ledger=ledger, full_refresh=config.full_refresh, retry_max_attempts=max_attempts,
-                lookback=timedelta(hours=lookback_hours),
+                lookback=timedelta(hours=lookback_hours), dry_run=config.dry_run,
             ))
+            if result.dry_run:
+                yield from report_plan(context, key, result, client, state.store())
+                return
         counts = result.counts()
         if not result.balanced():
             raise dg.Failure(f"row accounting does not close for {entity} {partition}: {counts}")

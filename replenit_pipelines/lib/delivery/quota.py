@@ -184,3 +184,13 @@ class QuotaLimiter:
             return {
                 s: self._counts(state, s).get(str(math.floor(now / s)), 0) for _, s in self.windows
             }
+
+    def counted(self) -> tuple[float, dict[float, dict[int, int]], float]:
+        """Read-only, for plans and the quota view (lib/plan/): (now, {window length: {window index:
+        requests counted}} for the current window and later ones, blocked_until). Later windows
+        can hold requests already: those sent near a window's end count in the next one too."""
+        now = self._clock()
+        with self._state(write=False) as state:
+            counts = {s: {int(k): int(v) for k, v in state["counts"].get(repr(s), {}).items() if int(k) >= math.floor(now / s)}
+                      for _, s in self.windows}
+            return now, counts, float(state["blocked_until"])
