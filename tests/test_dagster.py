@@ -75,13 +75,14 @@ def test_definitions_snapshot(defs):
     repo = defs.get_repository_def()
     graph = repo.asset_graph
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
-        "replenit/customers", "replenit/orders", "replenit/products",
+        "replenit/customers", "replenit/orders", "replenit/products", "replenit/quota",
         "warehouse/customers", "warehouse/order_lines", "warehouse/product_variants"]
     deps = {k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys)
             for k in graph.get_all_asset_keys() if k.path[0] == "replenit"}
     assert deps == {"replenit/customers": ["warehouse/customers"],
                     "replenit/products": ["warehouse/product_variants"],
-                    "replenit/orders": ["replenit/customers", "replenit/products", "warehouse/order_lines"]}
+                    "replenit/orders": ["replenit/customers", "replenit/products", "warehouse/order_lines"],
+                    "replenit/quota": []}
     parts = {k: type(graph.get(dg.AssetKey(["replenit", k])).partitions_def).__name__ for k in ("customers", "products", "orders")}
     assert parts == {"customers": "DailyPartitionsDefinition", "products": "HourlyPartitionsDefinition",
                      "orders": "HourlyPartitionsDefinition"}

@@ -37,12 +37,26 @@ def key_schedules(repository: dg.RepositoryDefinition) -> list[Schedule]:
     return out
 
 
+def schedules_of(context: dg.AssetExecutionContext) -> list[Schedule]:
+    """The schedules of the repository running `context`; a job executed outside one (in process,
+    in tests) reads the code location's definitions instead."""
+    try:
+        repository = context.repository_def
+    except dg.DagsterInvariantViolationError:
+        raise
+    except Exception:  # noqa: BLE001 - dagster's check.CheckError: no repository behind this run
+        from replenit_pipelines.definitions import defs
+
+        repository = defs().get_repository_def()
+    return key_schedules(repository)
+
+
 def report_plan(context: dg.AssetExecutionContext, key: dg.AssetKey, result: SyncResult, client: ReplenitClient,
                 store: StateStore) -> Iterator[dg.AssetObservation]:
     """A dry run's plan: logged, and observed on the asset's partition (never materialized)."""
-    load = expected_load(key_schedules(context.repository_def), store.requests_since(since()))
+    load = expected_load(schedules_of(context), store.requests_since(since()))
     snapshot = quota_snapshot(client.quota)
-    estimate = eta(result.requests_planned, snapshot, expected_load=load, entity=result.entity)
+    estimate = eta(result.requests_planned, snapshot, expected_load=load, entity=result.entity, lead_s=result.duration_s)
     summary = plan_summary(result, estimate)
     context.log.info(plan_text(summary))
     if estimate.late:
@@ -73,7 +87,7 @@ def replenit_quota(context: dg.AssetExecutionContext, replenit: ReplenitResource
     names = {ledger_name(replenit.base_url, replenit.api_key).removesuffix(".json"): settings.current().key_label}
     try:
         view = current_quota_view(quota_dir, parse_limits(replenit.limits), Path(state.path),
-                                  key_schedules(context.repository_def), names)
+                                  schedules_of(context), names)
     except ValueError as exc:
         raise dg.Failure(description=str(exc)) from None
     text = quota_text(view)

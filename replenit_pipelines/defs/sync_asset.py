@@ -59,17 +59,18 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
     mapping = load_mapping(settings.current().mapping_path)[entity]
     check_specs = sync_check_specs(key, mapping)
 
-    @dg.asset(
-        key=key,
-        deps=[source_key(mapping), *upstream],
+    # A multi_asset of one asset, only so that its checks' outputs are optional (can_subset): a dry
+    # run (docs/planning.md) yields neither a materialization nor check evaluations, which would
+    # otherwise land on the partition's last real materialization. @asset makes check outputs required.
+    @dg.multi_asset(
+        name=key.to_python_identifier(),
+        specs=[dg.AssetSpec(key, deps=[source_key(mapping), *upstream], skippable=True, kinds={"replenit", "polars"},
+                            group_name="replenit", description=description)],
         partitions_def=partitions_def,
         pool=settings.current().pool_name,
         check_specs=check_specs,
-        output_required=False,
-        kinds={"replenit", "polars"},
-        group_name="replenit",
+        can_subset=True,
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
-        description=description,
     )
     def sync(
         context: dg.AssetExecutionContext,

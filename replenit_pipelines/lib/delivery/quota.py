@@ -194,3 +194,9 @@ class QuotaLimiter:
             counts = {s: {int(k): int(v) for k, v in state["counts"].get(repr(s), {}).items() if int(k) >= math.floor(now / s)}
                       for _, s in self.windows}
             return now, counts, float(state["blocked_until"])
+
+    def guard_outlook(self) -> tuple[float, int, float]:
+        """Read-only, for plans: (the edge guard now, requests until the latency is known, the guard
+        after that: the one now if known, else the floor)."""
+        cold = max(0, MIN_LATENCY_SAMPLES - len(self._latencies))
+        return self.boundary_guard, cold, self.boundary_guard if not cold else self.guard_floor

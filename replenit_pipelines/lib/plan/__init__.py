@@ -7,12 +7,13 @@ dry_run=True))`) and its client:
 
     snapshot = quota_snapshot(client.quota)                    # the key's ledger, read only
     load = expected_load(schedules, store.requests_since(since()))  # optional: Schedule list, recent runs
-    summary = plan_summary(result, eta(result.requests_planned, snapshot, expected_load=load, entity=result.entity))
+    estimate = eta(result.requests_planned, snapshot, expected_load=load, entity=result.entity, lead_s=result.duration_s)
+    summary = plan_summary(result, estimate)
     print(plan_text(summary))                                 # or json.dumps(summary)
 
 - `quota_snapshot(limiter)` / `ledger_snapshots(quota_dir, limits)`: spent and remaining in each
   window now, per key (labelled by the ledger's digest, never the key).
-- `eta(requests, snapshot, limits=None, expected_load=None, entity=None) -> Eta`: seconds alone and
+- `eta(requests, snapshot, limits=None, expected_load=None, entity=None, lead_s=0.0) -> Eta`: seconds alone and
   with the schedules' expected load; `Eta.late` when it cannot finish before the key's next
   scheduled run. The model is in lib/plan/eta.py's docstring.
 - `plan_summary(result, eta=None) -> dict`: the counts a person wants before spending (JSON-able),

@@ -37,6 +37,11 @@ class QuotaSnapshot:
     windows: tuple[WindowState, ...]
     blocked_until: float  # epoch seconds: a 429's Retry-After (0 when none)
     counts: dict[float, dict[int, int]]  # window length -> window index -> requests, current and later windows
+    # The limiter's edge guard (a request this close to a window's end counts in the next one too):
+    # guard_cold_s for the next cold_requests requests (until the latency is known), then guard_s.
+    guard_cold_s: float = 0.0
+    cold_requests: int = 0
+    guard_s: float = 0.0
 
     @property
     def limits(self) -> tuple[Window, ...]:
@@ -51,12 +56,13 @@ class QuotaSnapshot:
 def quota_snapshot(limiter: QuotaLimiter, label: str | None = None) -> QuotaSnapshot:
     """The limiter's ledger now (read only): a client's is `client.quota`."""
     now, counts, blocked_until = limiter.counted()
+    guard_now, cold, guard_after = limiter.guard_outlook()
     windows = tuple(
         WindowState(limit, seconds, counts.get(seconds, {}).get(math.floor(now / seconds), 0),
                     (math.floor(now / seconds) + 1) * seconds - now)
         for limit, seconds in limiter.windows
     )
-    return QuotaSnapshot(label or Path(limiter.ledger).stem, now, windows, blocked_until, counts)
+    return QuotaSnapshot(label or Path(limiter.ledger).stem, now, windows, blocked_until, counts, guard_now, cold, guard_after)
 
 
 def ledger_snapshots(quota_dir: str | Path, limits: Sequence[Window]) -> list[QuotaSnapshot]:
