@@ -143,3 +143,22 @@ def test_the_quota_view_says_what_to_set_when_there_is_no_state(tmp_path, monkey
     assert main(["quota", "--no-schedules"]) == 2
     err = capsys.readouterr().err
     assert "no quota ledger in" in err and "set REPLENIT_STATE_DIR" in err
+
+
+def test_a_dry_run_plans_each_asset_of_the_hourly_job_selected_alone(env, sandbox):
+    """A dry run of products skips the orders after it in the same run (Dagster skips the steps
+    after an asset that did not materialize): each is planned with its own selection."""
+    from replenit_pipelines.definitions import defs
+
+    hour = "2026-11-26-10:00"
+    job = defs().resolve_job_def("products_and_orders_hourly_sync")
+    with dg.instance_for_test() as instance:
+        for entity in ("products", "orders"):
+            key = dg.AssetKey(["replenit", entity])
+            result = job.execute_in_process(partition_key=hour, instance=instance, raise_on_error=False, asset_selection=[key],
+                                            run_config={"ops": {f"replenit__{entity}": {"config": {"dry_run": True}}}})
+            assert result.success
+            assert instance.fetch_materializations(key, limit=1).records == []
+            (observed,) = instance.fetch_observations(key, limit=10).records
+            assert observed.partition_key == hour and observed.asset_observation.metadata["plan"].value["entity"] == entity
+        assert posts(sandbox.url, env["REPLENIT_TENANT_ID"]) == []
