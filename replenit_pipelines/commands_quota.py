@@ -18,8 +18,9 @@ exit codes:
 """
 
 
-def _schedules() -> list:
-    """The code location's schedules (loads the Dagster definitions: about a second)."""
+def code_location_schedules() -> list:
+    """The code location's schedules as lib.plan.Schedule values, for plans and the quota view of a
+    command (loads the Dagster definitions: about a second). A broken setting leaves them out."""
     try:
         from replenit_pipelines.definitions import defs
         from replenit_pipelines.defs.quota import key_schedules
@@ -44,7 +45,7 @@ def _quota(args: argparse.Namespace) -> int:
     if key:  # only hashed, to name this key's ledger; never printed
         names[ledger_name(settings.base_url, key).removesuffix(".json")] = settings.key_label
     view = current_quota_view(settings.quota_dir, limits, settings.state_store_path,
-                              [] if args.no_schedules else _schedules(), names)
+                              [] if args.no_schedules else code_location_schedules(), names)
     print(json.dumps(view) if args.json else quota_text(view))
     return 0
 

@@ -42,9 +42,7 @@ def schedules_of(context: dg.AssetExecutionContext) -> list[Schedule]:
     in tests) reads the code location's definitions instead."""
     try:
         repository = context.repository_def
-    except dg.DagsterInvariantViolationError:
-        raise
-    except Exception:  # noqa: BLE001 - dagster's check.CheckError: no repository behind this run
+    except Exception:  # noqa: BLE001 - Dagster's CheckError "No repository definition was set on the step context"
         from replenit_pipelines.definitions import defs
 
         repository = defs().get_repository_def()

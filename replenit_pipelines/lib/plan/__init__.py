@@ -7,6 +7,7 @@ dry_run=True))`) and its client:
 
     snapshot = quota_snapshot(client.quota)                    # the key's ledger, read only
     load = expected_load(schedules, store.requests_since(since()))  # optional: Schedule list, recent runs
+    # schedules: a command gets the code location's from replenit_pipelines.commands_quota.code_location_schedules()
     estimate = eta(result.requests_planned, snapshot, expected_load=load, entity=result.entity, lead_s=result.duration_s)
     summary = plan_summary(result, estimate)
     print(plan_text(summary))                                 # or json.dumps(summary)
