@@ -55,6 +55,14 @@ def materializations(instance) -> list:
     return instance.fetch_materializations(CUSTOMERS, limit=100).records
 
 
+def check_evaluations(instance) -> int:
+    """Check evaluations (passed or failed) recorded on the customers asset, all checks. A run that
+    selects a check and yields no result leaves it PLANNED (shown as skipped), not evaluated."""
+    return sum(1 for name in ("quarantine_share", "delivery_complete", "row_count_in_range", "window_column_not_null")
+               for h in instance.event_log_storage.get_asset_check_execution_history(dg.AssetCheckKey(CUSTOMERS, name), limit=100)
+               if h.event is not None and h.event.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+
+
 def observations(instance) -> list:
     return instance.fetch_observations(CUSTOMERS, limit=100).records
 
@@ -74,13 +82,14 @@ def test_a_dry_run_sends_writes_and_materializes_nothing_and_the_real_run_spends
     with dg.instance_for_test() as instance:
         run_customers(instance, DAY_BEFORE)  # a ledger, a run row and a quota ledger to leave alone
         sent_before = len(posts(sandbox.url, tenant))
-        before, mats_before = state_of(env), len(materializations(instance))
+        before, mats_before, checks_before = state_of(env), len(materializations(instance)), check_evaluations(instance)
         assert before[0][0] > 0 and len(before[1]) == 1 and before[2]
 
         dry = run_customers(instance, DAY, {"dry_run": True})
         assert len(posts(sandbox.url, tenant)) == sent_before  # not one request
         assert state_of(env) == before
         assert len(materializations(instance)) == mats_before
+        assert check_evaluations(instance) == checks_before == 4  # none lands on the last real materialization
         assert not dry.get_asset_materialization_events()
         (observed,) = observations(instance)
         assert observed.partition_key == DAY
