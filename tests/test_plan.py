@@ -98,7 +98,7 @@ LIMITS = ((10, 0.5), (5000, 36.0))  # time-scaled: 10 per half second
 def test_the_eta_on_a_time_scaled_quota_is_the_real_runs_wall_time_and_the_plan_its_requests(tmp_path):
     with Sandbox(limits=list(LIMITS)) as sb:
         tenant_id, key = sb.add_tenant()
-        write_table(tmp_path / "wh.duckdb", "customers", customers(800))
+        write_table(tmp_path / "wh.duckdb", "customers", customers(1000))
         store = StateStore(tmp_path / "state" / "state.duckdb")
         with ReplenitClient(ClientConfig(base_url=sb.url, tenant_id=tenant_id, api_key=key, limits=LIMITS,
                                          batch_sizes={"customers": 5}, quota_dir=str(tmp_path / "quota"))) as client:
@@ -115,10 +115,10 @@ def test_the_eta_on_a_time_scaled_quota_is_the_real_runs_wall_time_and_the_plan_
             started = time.monotonic()
             real = sync(dry_run=False)
             wall = time.monotonic() - started
-    assert summary["requests_needed"] == 160  # 16 windows: about 8 s
+    assert summary["requests_needed"] == 200  # 20 windows: about 10 s, so one window (0.5 s) is 5%
     done = plan_summary(real)
     assert abs(done["requests_needed"] - summary["requests_needed"]) <= 1
     for name in ("rows_read", "rows_quarantined", "records_new", "records_to_send", "rows_to_send"):
         assert done[name] == summary[name], name
     assert summary["eta"]["alone_s"] == pytest.approx(wall, rel=0.10), (summary["eta"], wall)
-    assert "160 requests" in plan_text(summary)
+    assert "200 requests" in plan_text(summary)
