@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from replenit_pipelines.commands_quota import register as register_quota
+
 if TYPE_CHECKING:
     from replenit_pipelines.lib.settings import Settings
 
@@ -335,3 +337,4 @@ def register_more(sub: "argparse._SubParsersAction") -> None:
     ui.add_argument("--seed", type=int, default=42)
     ui.add_argument("--port", type=int, default=3000, help="the Dagster UI's port (default 3000)")
     ui.set_defaults(func=_ui)
+    register_quota(sub)

@@ -75,7 +75,7 @@ def test_definitions_snapshot(defs):
     repo = defs.get_repository_def()
     graph = repo.asset_graph
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
-        "replenit/customers", "replenit/customers_intraday", "replenit/orders", "replenit/products",
+        "replenit/customers", "replenit/customers_intraday", "replenit/orders", "replenit/products", "replenit/quota",
         "warehouse/customers", "warehouse/order_lines", "warehouse/orders", "warehouse/product_variants",
         "warehouse/products"]
     deps = {k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys)
@@ -84,7 +84,8 @@ def test_definitions_snapshot(defs):
                     "replenit/customers_intraday": ["warehouse/customers"],
                     "replenit/products": ["warehouse/product_variants", "warehouse/products"],
                     "replenit/orders": ["replenit/customers", "replenit/customers_intraday", "replenit/products",
-                                        "warehouse/order_lines", "warehouse/orders"]}
+                                        "warehouse/order_lines", "warehouse/orders"],
+                    "replenit/quota": []}
     parts = {k: type(graph.get(dg.AssetKey(["replenit", k])).partitions_def).__name__ for k in ("customers", "products", "orders")}
     assert parts == {"customers": "DailyPartitionsDefinition", "products": "HourlyPartitionsDefinition",
                      "orders": "HourlyPartitionsDefinition"}

@@ -17,6 +17,7 @@ from replenit_pipelines.defs.checks import (
     window_column_check,
 )
 from replenit_pipelines.defs.monitoring import record_run_worker
+from replenit_pipelines.defs.quota import report_plan
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
 from replenit_pipelines.defs.sources import mapping_version, owners, source_asset_keys, source_key
 from replenit_pipelines.defs.translator import quarantine_table, run_metadata
@@ -43,6 +44,8 @@ class SyncConfig(dg.Config):
     baseline_factor: float = 3.0  # baseline: held back above factor x baseline ...
     baseline_margin: float = 0.05  # ... and above baseline + margin
     max_quarantine_share: float = 0.05  # fixed: held back above this share
+
+    dry_run: bool = False  # plan only (docs/planning.md): send nothing, write nothing, observe the plan; no materialization
 
     def policy(self) -> GatePolicy:
         try:
@@ -119,20 +122,20 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
     if not blocks_downstream:
         check_specs = [spec._replace(blocking=False) for spec in check_specs]
 
-    @dg.asset(
-        key=key,
-        deps=[*source_asset_keys(mapping), *upstream],
+    # A multi_asset of one asset, only so that its checks' outputs are optional (can_subset): a dry
+    # run (docs/planning.md) yields neither a materialization nor check evaluations, which would
+    # otherwise land on the partition's last real materialization. @asset makes check outputs required.
+    @dg.multi_asset(
+        name=key.to_python_identifier(),
+        specs=[dg.AssetSpec(key, deps=[*source_asset_keys(mapping), *upstream], skippable=True, kinds={"replenit", "polars"},
+                            group_name="replenit", description=f"{description} {ROW_COUNT_MEANING}", owners=owners(),
+                            code_version=f"{PACKAGE_VERSION}+{mapping_version(mapping)}",  # a mapping change is a new version
+                            freshness_policy=freshness_policy)],
         partitions_def=partitions_def,
         pool=settings.current().pool_name,
         check_specs=check_specs,
-        output_required=False,
-        kinds={"replenit", "polars"},
-        group_name="replenit",
+        can_subset=True,
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
-        description=f"{description} {ROW_COUNT_MEANING}",
-        owners=owners(),
-        code_version=f"{PACKAGE_VERSION}+{mapping_version(mapping)}",  # a mapping change is a new version
-        freshness_policy=freshness_policy,
     )
     def sync(
         context: dg.AssetExecutionContext,
@@ -163,8 +166,11 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
                 start=window.start, end=window.end, partition_key=partition, run_id=context.run_id,
                 gate=config.policy(), customer_priority=replenit.customer_priority, progress=progress,
                 ledger=ledger, full_refresh=config.full_refresh, retry_max_attempts=max_attempts,
-                lookback=timedelta(hours=lookback_hours),
+                lookback=timedelta(hours=lookback_hours), dry_run=config.dry_run,
             ))
+            if result.dry_run:
+                yield from report_plan(context, key, result, client, state.store())
+                return
         if stopped.error is not None:  # 401/403/404 or unreachable: record what could be judged, then fail
             yield from stopped_run_checks(context, config, key, entity_mapping, stopped.error)
             raise stopped.error

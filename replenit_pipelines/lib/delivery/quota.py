@@ -184,3 +184,19 @@ class QuotaLimiter:
             return {
                 s: self._counts(state, s).get(str(math.floor(now / s)), 0) for _, s in self.windows
             }
+
+    def counted(self) -> tuple[float, dict[float, dict[int, int]], float]:
+        """Read-only, for plans and the quota view (lib/plan/): (now, {window length: {window index:
+        requests counted}} for the current window and later ones, blocked_until). Later windows
+        can hold requests already: those sent near a window's end count in the next one too."""
+        now = self._clock()
+        with self._state(write=False) as state:
+            counts = {s: {int(k): int(v) for k, v in state["counts"].get(repr(s), {}).items() if int(k) >= math.floor(now / s)}
+                      for _, s in self.windows}
+            return now, counts, float(state["blocked_until"])
+
+    def guard_outlook(self) -> tuple[float, int, float]:
+        """Read-only, for plans: (the edge guard now, requests until the latency is known, the guard
+        after that: the one now if known, else the floor)."""
+        cold = max(0, MIN_LATENCY_SAMPLES - len(self._latencies))
+        return self.boundary_guard, cold, self.boundary_guard if not cold else self.guard_floor

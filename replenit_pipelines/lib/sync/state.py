@@ -114,3 +114,14 @@ class StateStore:
             con.register("d", d.to_arrow())
             con.execute(_DEAD_LETTER_INSERT)
             con.execute("COMMIT")
+
+    def requests_since(self, since: datetime) -> pl.DataFrame:
+        """Each run finished since `since`, oldest first: entity, partition_key, outcome, requests
+        (this window's and the retries', as the run recorded them) and finished_at. The quota view
+        and the plans' expected load (lib/plan/) read it."""
+        with self._lock:  # another process may be writing: DuckDB would refuse the read-only open
+            return self.query(
+                "SELECT entity, partition_key, outcome, coalesce(requests, 0)::BIGINT AS requests, finished_at "
+                "FROM sync_runs WHERE finished_at >= ? ORDER BY finished_at",
+                [since],
+            )

@@ -1,0 +1,61 @@
+"""`replenit quota`: the key's quota now, the requests each entity used over the last 24 hours, and
+the hours in which demand exceeded the hour's limit (docs/planning.md). Reads only: sends nothing."""
+
+import argparse
+import json
+import os
+import sys
+
+QUOTA_EPILOG = """\
+Reads the quota ledgers in $REPLENIT_STATE_DIR/quota (one per key, labelled by a digest, never
+the key; the one of REPLENIT_BASE_URL + REPLENIT_API_KEY is named by REPLENIT_KEY_NAME) and the
+state store's sync_runs. Scheduled demand comes from the code location's schedules and each
+entity's median requests per run over the last 24 hours.
+
+exit codes:
+  0  the view was printed
+  2  there is no state yet (no quota ledger and no state store), or a setting is wrong
+"""
+
+
+def code_location_schedules() -> list:
+    """The code location's schedules as lib.plan.Schedule values, for plans and the quota view of a
+    command (loads the Dagster definitions: about a second). A broken setting leaves them out."""
+    try:
+        from replenit_pipelines.definitions import defs
+        from replenit_pipelines.defs.quota import key_schedules
+
+        return key_schedules(defs().get_repository_def())
+    except Exception as exc:  # noqa: BLE001 - a broken mapping must not hide the quota
+        print(f"(schedules not read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
+              "scheduled demand is left out)", file=sys.stderr)
+        return []
+
+
+def _quota(args: argparse.Namespace) -> int:
+    from replenit_pipelines.lib.contract.api import parse_limits
+    from replenit_pipelines.lib.delivery.quota import ledger_name
+    from replenit_pipelines.lib.plan import current_quota_view, quota_text
+    from replenit_pipelines.lib.settings import DEFAULT_LIMITS, Settings
+
+    settings = Settings.from_env()
+    limits = parse_limits(args.limits or settings.limits or DEFAULT_LIMITS)
+    names = {}
+    key = os.environ.get("REPLENIT_API_KEY")
+    if key:  # only hashed, to name this key's ledger; never printed
+        names[ledger_name(settings.base_url, key).removesuffix(".json")] = settings.key_label
+    view = current_quota_view(settings.quota_dir, limits, settings.state_store_path,
+                              [] if args.no_schedules else code_location_schedules(), names)
+    print(json.dumps(view) if args.json else quota_text(view))
+    return 0
+
+
+def register(sub: "argparse._SubParsersAction") -> None:
+    q = sub.add_parser("quota", help="the key's quota now, requests per entity over 24 h, hours over the hour's limit",
+                       description="Spent and remaining in each quota window now, per key; the requests each entity "
+                                   "used over the last 24 hours; the hours in which demand exceeded the hour's limit.",
+                       epilog=QUOTA_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    q.add_argument("--json", action="store_true", help="print the view as one JSON object")
+    q.add_argument("--limits", default=None, help="REQUESTS/SECONDS windows (default: REPLENIT_LIMITS, else 100/60,5000/3600)")
+    q.add_argument("--no-schedules", action="store_true", help="do not load the Dagster definitions for the schedules")
+    q.set_defaults(func=_quota)

@@ -1,0 +1,61 @@
+"""A sync's plan as a person reads it before spending: one JSON-able dict, and its text."""
+
+from typing import TYPE_CHECKING, Any
+
+from replenit_pipelines.lib.plan.eta import Eta
+
+if TYPE_CHECKING:  # lib.sync imports the stages, which a plan's caller has loaded already
+    from replenit_pipelines.lib.stages.report import SyncResult
+
+TOP_REASONS = 5
+
+
+def plan_summary(result: "SyncResult", eta: Eta | None = None) -> dict[str, Any]:
+    """The counts of `result` (a dry run's plan, or a real run's outcome in the same terms) and the
+    ETA. `requests_needed` is the dry run's requests_planned, or what a real run spent."""
+    c = result.counts()
+    requests = c["requests_planned"] if result.dry_run else c["requests"] + c["retry_requests"]
+    records_to_send = c["records_planned"] if result.dry_run else c["records_sent"] + c["records_retried"]
+    rows_to_send = c["rows_planned"] if result.dry_run else c["rows_delivered"] + c["rows_dead_lettered"] - c["rows_held"]
+    reasons = result.prepared.top_reasons(TOP_REASONS)
+    return {
+        "entity": result.entity, "partition_key": result.partition_key,
+        "window_start": result.window_start.isoformat(), "window_end": result.window_end.isoformat(),
+        "dry_run": result.dry_run,
+        "rows_read": c["rows_read"], "rows_valid": c["rows_valid"], "rows_quarantined": c["rows_quarantined"],
+        "rows_superseded": c["rows_superseded"], "rows_unchanged": c["rows_unchanged"],
+        "rows_held_back": c["rows_held_back"], "rows_to_send": rows_to_send,
+        "records_new": c["records_new"], "records_changed": c["records_changed"], "records_unchanged": c["records_unchanged"],
+        "records_refreshed": c["records_refreshed"], "records_held": c["records_held"],
+        "records_to_retry": c["records_retried"],
+        "records_to_delete": int(getattr(result, "records_to_delete", 0) or 0),  # the reconciliation's (issue 12), when present
+        "records_to_send": records_to_send,
+        "quarantine_top_reasons": [{"rule": r, "field": f, "rows": n, "example": e} for r, f, n, e in reasons.iter_rows()],
+        "held_back_by_gate": result.held_back, "gate": result.gate.reason if result.gate else None,
+        "requests_needed": requests,
+        "eta": eta.as_dict() if eta is not None else None,
+        "eta_text": eta.text() if eta is not None else None,
+    }
+
+
+def plan_text(summary: dict[str, Any]) -> str:
+    """The summary as a few lines for a terminal or a Dagster log."""
+    s = summary
+    head = "Plan" if s["dry_run"] else "Run"
+    lines = [
+        f"{head} for {s['entity']} {s['partition_key']} ({s['window_start']} to {s['window_end']}):",
+        f"  rows: {s['rows_read']:,} read, {s['rows_valid']:,} valid, {s['rows_quarantined']:,} quarantined, "
+        f"{s['rows_superseded']:,} superseded, {s['rows_unchanged']:,} unchanged, {s['rows_held_back']:,} held back by the gate",
+        f"  records: {s['records_new']:,} new, {s['records_changed']:,} changed, {s['records_unchanged']:,} unchanged, "
+        f"{s['records_refreshed']:,} refreshed, {s['records_held']:,} held (rejected before), {s['records_to_retry']:,} to retry, "
+        f"{s['records_to_delete']:,} to delete",
+        f"  to send: {s['records_to_send']:,} records in {s['requests_needed']:,} requests",
+    ]
+    if s["quarantine_top_reasons"]:
+        lines.append("  quarantined, top reasons: " + "; ".join(
+            f"{r['rule']} on {r['field']} ({r['rows']:,} rows)" for r in s["quarantine_top_reasons"]))
+    if s["held_back_by_gate"]:
+        lines.append(f"  HELD BACK by the quarantine gate: {s['gate']}")
+    if s.get("eta_text"):
+        lines.append(f"  ETA: {s['eta_text']}")
+    return "\n".join(lines)
