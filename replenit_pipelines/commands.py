@@ -39,9 +39,9 @@ def _push(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
 
     def open_store():
-        from replenit_pipelines.lib.sync.state import StateStore
+        from replenit_pipelines.lib.sync.state import open_state_store
 
-        return StateStore(settings.state_store_path)
+        return open_state_store(settings.state_store_path, settings.state_url)
 
     priority = check_customer_priority(args.customer_priority) if args.customer_priority else settings.customer_priority
     overrides: dict = {"quota_dir": str(settings.quota_dir)}
@@ -133,6 +133,14 @@ def _state(args: argparse.Namespace) -> int:
 
     from replenit_pipelines.lib.ledger.status import ledger_files, ledger_status, retry_queue
 
+    table_format = pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200)
+    state_url = Settings.from_env().state_url
+    if state_url is not None:  # the state store is in Postgres (docs/deploying.md)
+        from replenit_pipelines.lib.sync import open_state_store
+
+        with table_format:
+            print(open_state_store("", state_url).query(args.sql or DEFAULT_STATE_SQL))
+        return 0
     path = Settings.from_env().state_store_path
     demo = _workdir() / "demo" / "state" / "state.duckdb"  # where `replenit demo` keeps its runs' state
     if not path.exists() and not os.environ.get("REPLENIT_STATE_DIR") and demo.exists():

