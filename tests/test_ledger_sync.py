@@ -14,9 +14,9 @@ import pytest
 
 from replenit_pipelines.lib.contract.api import MAX_BODY_BYTES
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
-from replenit_pipelines.lib.ledger import SqliteLedger, open_ledger
+from replenit_pipelines.lib.ledger import Ledger, SqliteLedger, open_ledger
 from replenit_pipelines.lib.sandbox import Sandbox
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+from replenit_pipelines.lib.sync import StateStore, SyncRequest, open_state_store, sync_window  # noqa: F401 - StateStore: the crash subprocess
 from helpers import CUSTOMER_MAPPING, ORDER_MAPPING
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
@@ -55,7 +55,7 @@ class Rig:
         self.tenant_id, key = tenant or sandbox.add_tenant()
         self.state_dir = tmp_path / "state"
         self.warehouse = tmp_path / "wh.duckdb"
-        self.store = StateStore(self.state_dir / "state.duckdb")
+        self.store = open_state_store(self.state_dir / "state.duckdb")  # DuckDB, or Postgres with REPLENIT_STATE_URL
         self.client = ReplenitClient(ClientConfig(base_url=sandbox.url, tenant_id=self.tenant_id, api_key=key, limits=(),
                                                   quota_dir=str(tmp_path / "quota"), **client_kw))
         self.runs = 0
@@ -63,8 +63,8 @@ class Rig:
     def load(self, rows: list[dict]) -> None:
         write_table(self.warehouse, self.table, rows)
 
-    def ledger(self) -> SqliteLedger:
-        return SqliteLedger.open(self.state_dir, self.sandbox.url, self.tenant_id, self.mapping.entity)
+    def ledger(self) -> Ledger:
+        return open_ledger(self.state_dir, self.sandbox.url, self.tenant_id, self.mapping.entity)
 
     def sync(self, start: datetime = DAY, full_refresh: bool = False, max_attempts: int = 5,
              lookback: timedelta = timedelta(0), dry_run: bool = False):
@@ -87,7 +87,7 @@ class Rig:
 
 
 @pytest.fixture
-def rig(sandbox, tmp_path):
+def rig(sandbox, tmp_path, state_backend):  # every rig test on both backends: files, and Postgres (REPLENIT_STATE_URL)
     r = Rig(sandbox, tmp_path)
     yield r
     r.client.close()
@@ -289,7 +289,7 @@ import os, signal, sys
 from datetime import datetime, timedelta, UTC
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import SqliteLedger
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+from replenit_pipelines.lib.sync import StateStore, SyncRequest, open_state_store, sync_window  # noqa: F401 - StateStore: the crash subprocess
 from replenit_pipelines.lib.warehouse import Warehouse
 sys.path.insert(0, sys.argv[7])
 from helpers import CUSTOMER_MAPPING
