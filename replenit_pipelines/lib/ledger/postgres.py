@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS ledger_retries (
 _ACKNOWLEDGE = """
 INSERT INTO ledger_entries (ledger_id, identity, idkey, hash, exact, acked_at, run_id, api_id)
 SELECT %s, u.identity, u.idkey, u.hash, u.exact, %s, %s, u.api_id
-FROM unnest(%s::text[], %s::bigint[], %s::bytea[], %s::bytea[], %s::text[]) AS u (identity, idkey, hash, exact, api_id)
+FROM unnest(%b::text[], %b::bigint[], %b::bytea[], %b::bytea[], %b::text[]) AS u (identity, idkey, hash, exact, api_id)
 ON CONFLICT (ledger_id, identity) DO UPDATE SET idkey = excluded.idkey, hash = excluded.hash, exact = excluded.exact,
     acked_at = excluded.acked_at, run_id = excluded.run_id, api_id = COALESCE(excluded.api_id, ledger_entries.api_id)
 """
@@ -160,9 +160,14 @@ class PostgresLedger:
             return
         cols = list(zip(*latest.values(), strict=True))
         with self._tx_lock, self._con.transaction():
+            # The arrays as binary parameters (%b): as text, 500 hashes are escaped byte by byte (most of the time).
             self._con.execute(_ACKNOWLEDGE, [self.ledger_id, at, run_id, list(latest), *[list(c) for c in cols]])
-            self._con.execute("DELETE FROM ledger_retries WHERE ledger_id = %s AND identity = ANY(%s) AND first_failure <= %s",
-                              [self.ledger_id, list(latest), at])
+            if self._has_retries():
+                self._con.execute("DELETE FROM ledger_retries WHERE ledger_id = %s AND identity = ANY(%b) AND first_failure <= %s",
+                                  [self.ledger_id, list(latest), at])
+
+    def _has_retries(self) -> bool:
+        return self._con.execute("SELECT EXISTS (SELECT 1 FROM ledger_retries WHERE ledger_id = %s)", [self.ledger_id]).fetchone()[0]
 
     def restamp(self, identities: Sequence[str], exact: Sequence[bytes]) -> None:
         with self._tx_lock, self._con.transaction():
