@@ -129,13 +129,17 @@ def postgres_url(postgres_server):
 
 
 @pytest.fixture(params=["embedded", "postgres"])
-def state_backend(request, monkeypatch):
+def state_backend(request, monkeypatch, tmp_path):
     """Both backends of the state store, the ledger and the quota ledger, by their one switch:
     REPLENIT_STATE_URL unset (DuckDB, SQLite and JSON files) or set to a fresh Postgres database.
-    Returns the URL, or None for the embedded files."""
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        monkeypatch.setenv("REPLENIT_STATE_URL", url)
-        return url
-    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
-    return None
+    Yields the URL, or None for the embedded files. On Postgres, the test must leave no state file
+    behind: a store that ignored the switch would pass unnoticed on its files."""
+    if request.param == "embedded":
+        monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+        yield None
+        return
+    url = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("REPLENIT_STATE_URL", url)
+    yield url
+    files = [p for p in tmp_path.rglob("*") if p.suffix in (".sqlite", ".json") or p.name == "state.duckdb"]
+    assert not files, f"state written to files, not Postgres: {files}"

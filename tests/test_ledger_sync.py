@@ -14,7 +14,7 @@ import pytest
 
 from replenit_pipelines.lib.contract.api import MAX_BODY_BYTES
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
-from replenit_pipelines.lib.ledger import Ledger, SqliteLedger, open_ledger
+from replenit_pipelines.lib.ledger import Ledger, open_ledger
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.sync import StateStore, SyncRequest, open_state_store, sync_window  # noqa: F401 - StateStore: the crash subprocess
 from helpers import CUSTOMER_MAPPING, ORDER_MAPPING
@@ -355,18 +355,21 @@ def test_an_acknowledgement_that_cannot_be_written_stops_the_delivery(rig):
     from replenit_pipelines.lib.delivery import AcknowledgementError
     from replenit_pipelines.lib.warehouse import Warehouse
 
-    class FullDisk(SqliteLedger):
-        def acknowledge(self, *args, **kwargs):
-            import sqlite3
+    class FullDisk:  # the rig's ledger (SQLite or Postgres), whose acknowledgements fail as on a full disk
+        def __init__(self, real):
+            self.real = real
 
-            raise sqlite3.OperationalError("database or disk is full")
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def acknowledge(self, *args, **kwargs):
+            raise OSError(28, "database or disk is full")
 
     rig.load(customers(2000))  # 4 batches
     since = last_seq(rig.sandbox)
-    with FullDisk.open(rig.state_dir, rig.sandbox.url, rig.tenant_id, "customers") as ledger, \
-            pytest.raises(AcknowledgementError, match="disk is full"):
+    with rig.ledger() as real, pytest.raises(AcknowledgementError, match="disk is full"):
         sync_window(SyncRequest(mapping=rig.mapping, warehouse=Warehouse(rig.warehouse), client=rig.client,
-                                store=rig.store, start=DAY, end=NEXT, partition_key="d", run_id="full", ledger=ledger))
+                                store=rig.store, start=DAY, end=NEXT, partition_key="d", run_id="full", ledger=FullDisk(real)))
     assert len(tenant_requests(rig.sandbox, rig.tenant_id, since)) == 1
     run = rig.store.query("SELECT outcome, rows_read, rows_delivered, rows_dead_lettered FROM sync_runs")
     assert run.row(0) == ("stopped", 2000, 500, 1500)
