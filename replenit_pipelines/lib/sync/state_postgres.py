@@ -42,7 +42,7 @@ class PostgresStateStore(StateStore):
     """The state store in a Postgres database. One connection per store, used by one thread at a
     time; every write is one transaction, so concurrent run workers never see half a run."""
 
-    def __init__(self, url: StateUrl):  # noqa: D107 - no DuckDB file: StateStore.__init__ is not called
+    def __init__(self, url: StateUrl):  # not StateStore.__init__: there is no DuckDB file
         self.url = url
         self.path = None  # type: ignore[assignment]  # no file: the rows live in the database
         self._lock = threading.RLock()  # type: ignore[assignment]  # recent_runs holds it around query()
