@@ -255,6 +255,8 @@ def _settings_in_force(settings: "Settings") -> tuple[list[tuple[str, str]], lis
         ("partitions (REPLENIT_PARTITIONS_START)", f"customers daily from {start}, orders and products hourly from "
          f"{start} 00:00 UTC; a partition before {start} does not exist"),
         ("state folder (REPLENIT_STATE_DIR)", str(settings.state_dir)),
+        ("state store, ledgers, quota (REPLENIT_STATE_URL)",
+         f"Postgres at {settings.state_url.masked}" if settings.state_url else "files in the state folder"),
     ]
     return rows, errors
 

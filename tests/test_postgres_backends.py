@@ -157,7 +157,11 @@ def test_the_state_urls_password_never_shows(postgres_server, postgres_url, capl
         owner.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {ROLE}")
     url = postgres_url.replace("postgresql://postgres:@", f"postgresql://{ROLE}:{SECRET}@")
     settings = Settings.from_env({"REPLENIT_STATE_URL": url})
-    shown = [repr(settings), str(settings.state_url), mask_url(url)]
+    from replenit_pipelines.commands import _settings_in_force  # what `replenit check` prints
+
+    rows, _ = _settings_in_force(settings)
+    shown = [repr(settings), str(settings.state_url), mask_url(url), str(rows)]
+    assert f"Postgres at postgresql://{ROLE}:****@" in dict(rows)["state store, ledgers, quota (REPLENIT_STATE_URL)"]
     caplog.set_level(logging.DEBUG)
     store = open_state_store("unused", url)
     ledger = open_ledger("unused", SANDBOX, TENANT, "customers", state_url=url)
