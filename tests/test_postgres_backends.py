@@ -148,6 +148,26 @@ def test_the_postgres_ledger_is_one_ledger_for_every_state_folder(tmp_path, post
         ledger.close()
 
 
+def test_the_stores_carry_on_after_the_server_dropped_their_connections(tmp_path, postgres_url):
+    """A database restart or failover between two batches: each store connects again and the
+    operation goes through, instead of failing the run."""
+    store = open_state_store("unused", postgres_url)
+    ledger = open_ledger(tmp_path, SANDBOX, TENANT, "customers", state_url=postgres_url)
+    clock = FakeClock(1000.0)
+    quota = QuotaLimiter([(100, 60.0)], tmp_path / "k.json", clock=clock, sleep=clock.sleep, state_url=postgres_url)
+    ledger.acknowledge(["email:a@x.io"], [b"1" * 16], "run-1")
+    quota.acquire()
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        dropped = admin.execute("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND pid <> pg_backend_pid()) t").fetchone()[0]
+    assert dropped >= 3
+    ledger.acknowledge(["email:b@x.io"], [b"2" * 16], "run-2")
+    assert quota.acquire() == 0.0 and quota.used() == {60.0: 2}
+    store.record("run-1", "p", "customers", quarantine(1), dead_letters(1), run_row(run_id="run-1", partition_key="p"))
+    assert store.query("SELECT count(*) AS n FROM sync_runs")["n"][0] == 1
+    assert ledger.size() == 2
+
+
 # --- the state URL is a secret ----------------------------------------------------------------------
 
 def test_the_state_urls_password_never_shows(postgres_server, postgres_url, caplog):

@@ -8,9 +8,11 @@ connection per store, and the schema created once under an advisory lock.
 
 import re
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+T = TypeVar("T")
 STATE_URL_ENV = "REPLENIT_STATE_URL"
 FROM_ENV = object()  # a factory's default: read REPLENIT_STATE_URL when called
 _SCHEMES = ("postgresql", "postgres")
@@ -111,6 +113,46 @@ def connect(url: StateUrl, purpose: str) -> Any:
         raise PostgresError(
             f"{purpose}: cannot connect to {url.masked} ({scrub(first, url)}): check {STATE_URL_ENV}, "
             "that the server is up and that the user may connect") from None
+
+
+class Reconnecting:
+    """One connection that is opened again when the server dropped it (a restart, a failover, an idle
+    timeout) before the next operation: a run worker survives its database's restart between batches.
+    A transaction that was under way when the connection broke fails as it would anyway."""
+
+    def __init__(self, url: StateUrl, purpose: str, on_connect: Any = None):
+        self.url, self.purpose, self._on_connect = url, purpose, on_connect
+        self._connection: Any = None
+        self._closed = False
+
+    def get(self) -> Any:
+        if self._closed:
+            raise PostgresError(f"{self.purpose}: used after close()")
+        if self._connection is None or self._connection.closed or self._connection.broken:
+            self._connection = connect(self.url, self.purpose)
+            if self._on_connect is not None:
+                self._on_connect(self._connection)
+        return self._connection
+
+    def close(self) -> None:
+        self._closed = True
+        if self._connection is not None:
+            self._connection.close()
+
+    def run(self, work: Callable[[Any], T]) -> T:
+        """work(connection), and once more on a new connection if the server had dropped this one
+        (nothing of a transaction on a dropped connection was committed; the writes here are
+        idempotent or, for the quota, err on the side of counting a request twice)."""
+        import psycopg
+
+        for attempt in (1, 2):
+            con = self.get()
+            try:
+                return work(con)
+            except psycopg.OperationalError:
+                if attempt == 2 or not con.broken:
+                    raise
+        raise AssertionError("unreachable")
 
 
 _SCHEMA_DONE: set[tuple[str, str]] = set()

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from replenit_pipelines.lib.postgres import StateUrl, connect, ensure_schema
+from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, ensure_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS quota_keys (
@@ -35,14 +35,13 @@ class PostgresQuotaStore:
         self.url = url
         self.key_id = key_id
         self.key_label = key_label or os.environ.get("REPLENIT_KEY_NAME") or "default"
-        self._con = self._connect()
+        self._connection = Reconnecting(url, "quota ledger", self._prepare)
+        self._connection.get()
 
-    def _connect(self) -> Any:
-        con = connect(self.url, "quota ledger")
+    def _prepare(self, con: Any) -> None:
         ensure_schema(con, self.url, "quota", SCHEMA)
         con.execute("INSERT INTO quota_keys (key_id, key_label) VALUES (%s, %s) ON CONFLICT (key_id) DO NOTHING",
                     [self.key_id, self.key_label])
-        return con
 
     def __repr__(self) -> str:
         return f"PostgresQuotaStore({self.url.masked!r}, key_id={self.key_id!r})"
@@ -51,10 +50,10 @@ class PostgresQuotaStore:
     def state(self, write: bool = True) -> Iterator[dict]:
         """The key's counts as the file ledger's dict ({"counts": {repr(seconds): {str(index): n}},
         "blocked_until": t}); what the caller changed is written back in the same transaction."""
-        if self._con.closed or self._con.broken:  # a restarted server or a dropped connection: reconnect once
-            self._con = self._connect()
-        con = self._con
-        with con.transaction():
+        def begin(con: Any) -> tuple[Any, Any, list]:
+            # By hand (the connection is in autocommit): a connection the server dropped fails here, before
+            # anything is yielded, and the transaction is begun again on a new one (Reconnecting.run).
+            con.execute("BEGIN")
             if write:
                 # Not waiting for the WAL flush: a reservation costs ~0.1 ms instead of an fsync (4-12 ms
                 # here), and the key's row lock is held that much shorter. A server crash can lose the
@@ -63,15 +62,25 @@ class PostgresQuotaStore:
                 con.execute("SET LOCAL synchronous_commit = off")
             # The key's row lock: held to the commit, it makes every writer of this key wait its turn.
             row = con.execute(_LOCK_KEY if write else _READ_KEY, [self.key_id]).fetchone()
+            rows = con.execute("SELECT window_seconds, window_index, requests FROM quota_counts WHERE key_id = %s",
+                               [self.key_id]).fetchall()
+            return con, row, rows
+
+        con, row, rows = self._connection.run(begin)
+        try:
             counts: dict[str, dict[str, int]] = {}
-            for seconds, index, requests in con.execute(
-                    "SELECT window_seconds, window_index, requests FROM quota_counts WHERE key_id = %s", [self.key_id]):
+            for seconds, index, requests in rows:
                 counts.setdefault(repr(float(seconds)), {})[str(index)] = int(requests)
             state = {"counts": counts, "blocked_until": float(row[0]) if row else 0.0}
             before = copy.deepcopy(state)
             yield state
             if write:
                 self._write_back(con, before, state)
+            con.execute("COMMIT")
+        except BaseException:
+            if not con.broken:
+                con.execute("ROLLBACK")
+            raise
 
     def _write_back(self, con: Any, before: dict, after: dict) -> None:
         old = {(float(s), int(i)): n for s, windows in before["counts"].items() for i, n in windows.items()}

@@ -34,7 +34,7 @@ from replenit_pipelines.lib.ledger.store import (
     ledger_scope,
     now_ms,
 )
-from replenit_pipelines.lib.postgres import StateUrl, connect, ensure_schema
+from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, connect, ensure_schema
 
 _LOCK_SPACE = 0x5245504C  # advisory locks (space, ledger_id): acknowledgements shared, compaction exclusive
 _SCAN_ABOVE = 20_000  # more identities than this: read the whole ledger at once and let the caller join
@@ -97,8 +97,7 @@ class PostgresLedger:
         self.url = url
         self.scope, self.entity = scope, entity
         self._tx_lock = threading.Lock()  # the client's worker threads acknowledge through one connection
-        self._con = connect(url, "ledger")
-        ensure_schema(self._con, url, "ledger", SCHEMA)
+        self._connection = Reconnecting(url, "ledger", lambda con: ensure_schema(con, url, "ledger", SCHEMA))
         with self._con.transaction():
             self._con.execute(
                 "INSERT INTO ledger_scopes (scope, entity, canonical_version, layout) VALUES (%s, %s, %s, %s) "
@@ -117,8 +116,12 @@ class PostgresLedger:
     def open(cls, url: StateUrl, base_url: str, tenant_id: str, entity: str) -> "PostgresLedger":
         return cls(url, ledger_scope(base_url, tenant_id), entity)
 
+    @property
+    def _con(self) -> Any:
+        return self._connection.get()
+
     def close(self) -> None:
-        self._con.close()
+        self._connection.close()
 
     def __enter__(self) -> "PostgresLedger":
         return self
@@ -131,7 +134,7 @@ class PostgresLedger:
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
         with self._tx_lock:
-            return self._con.execute(sql, params).fetchall()
+            return self._connection.run(lambda con: con.execute(sql, params).fetchall())
 
     # -- the ledger ---------------------------------------------------------------------------
 
@@ -186,13 +189,17 @@ class PostgresLedger:
         if not latest:
             return
         cols = list(zip(*latest.values(), strict=True))
-        # Pipelined: the transaction's statements go out together and cost one round trip, not five.
-        with self._tx_lock, self._con.pipeline(), self._con.transaction():
-            self._con.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [_LOCK_SPACE, self.ledger_id])
-            # The arrays as binary parameters (%b): as text, 500 hashes are escaped byte by byte (most of the time).
-            self._con.execute(_ACKNOWLEDGE, [self.ledger_id, at, run_id, list(latest), *[list(c) for c in cols]])
-            self._con.execute("DELETE FROM ledger_retries WHERE ledger_id = %s AND identity = ANY(%b) AND first_failure <= %s",
-                              [self.ledger_id, list(latest), at])
+        def write(con: Any) -> None:
+            # Pipelined: the transaction's statements go out together and cost one round trip, not five.
+            with con.pipeline(), con.transaction():
+                con.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [_LOCK_SPACE, self.ledger_id])
+                # The arrays as binary parameters (%b): as text, 500 hashes are escaped byte by byte (most of the time).
+                con.execute(_ACKNOWLEDGE, [self.ledger_id, at, run_id, list(latest), *[list(c) for c in cols]])
+                con.execute("DELETE FROM ledger_retries WHERE ledger_id = %s AND identity = ANY(%b) AND first_failure <= %s",
+                            [self.ledger_id, list(latest), at])
+
+        with self._tx_lock:  # a dropped connection: the batch is written again on a new one (appending twice is harmless)
+            self._connection.run(write)
 
     def restamp(self, identities: Sequence[str], exact: Sequence[bytes]) -> None:
         self.compact()

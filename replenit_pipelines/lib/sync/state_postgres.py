@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from replenit_pipelines.lib.postgres import StateUrl, connect, ensure_schema, qmarks_to_pyformat, scrub
+from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, ensure_schema, qmarks_to_pyformat, scrub
 from replenit_pipelines.lib.sync.state import DEAD_LETTER_COLUMNS, StateStore, _dead_letter_rows
 
 SCHEMA = """
@@ -46,14 +46,18 @@ class PostgresStateStore(StateStore):
         self.url = url
         self.path = None  # type: ignore[assignment]  # no file: the rows live in the database
         self._lock = threading.RLock()  # type: ignore[assignment]  # recent_runs holds it around query()
-        self._con = connect(url, "state store")
-        ensure_schema(self._con, url, "state", SCHEMA)
+        self._connection = Reconnecting(url, "state store", lambda con: ensure_schema(con, url, "state", SCHEMA))
+        self._connection.get()  # connect now: a wrong URL fails when the store is opened, not mid-run
 
     def __repr__(self) -> str:
         return f"PostgresStateStore({self.url.masked!r})"
 
+    @property
+    def _con(self) -> Any:
+        return self._connection.get()
+
     def close(self) -> None:
-        self._con.close()
+        self._connection.close()
 
     def record(self, run_id: str, partition_key: str, entity: str, quarantine: pl.DataFrame,
                dead_letters: pl.DataFrame, run_row: dict) -> None:
@@ -62,14 +66,19 @@ class PostgresStateStore(StateStore):
         q = quarantine.select(*meta, "record_id", "source_row", "rule", "field", "value", pl.lit(now).alias("recorded_at"))
         d = _dead_letter_rows(dead_letters, meta, now)
         key = [run_id, partition_key, entity]
-        with self._lock, self._con.transaction():
-            for table in ("quarantine", "dead_letters", "sync_runs"):
-                self._con.execute(f"DELETE FROM {table} WHERE run_id = %s AND partition_key = %s AND entity = %s", key)  # noqa: S608 - fixed names
-            self._copy(q, d)
-            self._con.execute(
-                f"INSERT INTO sync_runs ({', '.join(RUN_COLUMNS)}, finished_at) VALUES ({', '.join(['%s'] * len(RUN_COLUMNS))}, %s)",  # noqa: S608
-                [*(run_row.get(c) for c in RUN_COLUMNS), now],
-            )
+
+        def write(con: Any) -> None:
+            with con.transaction():
+                for table in ("quarantine", "dead_letters", "sync_runs"):
+                    con.execute(f"DELETE FROM {table} WHERE run_id = %s AND partition_key = %s AND entity = %s", key)  # noqa: S608 - fixed names
+                self._copy(con, q, d)
+                con.execute(
+                    f"INSERT INTO sync_runs ({', '.join(RUN_COLUMNS)}, finished_at) VALUES ({', '.join(['%s'] * len(RUN_COLUMNS))}, %s)",  # noqa: S608
+                    [*(run_row.get(c) for c in RUN_COLUMNS), now],
+                )
+
+        with self._lock:  # a dropped connection: written again on a new one (it replaces, so twice is once)
+            self._connection.run(write)
 
     def append_push(self, run_id: str, source: str, entity: str, quarantine: pl.DataFrame,
                     dead_letters: pl.DataFrame) -> None:
@@ -78,11 +87,12 @@ class PostgresStateStore(StateStore):
         q = quarantine.select(*meta, "record_id", "source_row", "rule", "field", "value", pl.lit(now).alias("recorded_at"))
         d = _dead_letter_rows(dead_letters, meta, now)
         with self._lock, self._con.transaction():
-            self._copy(q, d)
+            self._copy(self._con, q, d)
 
-    def _copy(self, quarantine: pl.DataFrame, dead_letters: pl.DataFrame) -> None:
+    @staticmethod
+    def _copy(con: Any, quarantine: pl.DataFrame, dead_letters: pl.DataFrame) -> None:
         # COPY: one round trip per table whatever the number of rows.
-        with self._con.cursor() as cur:
+        with con.cursor() as cur:
             for table, columns, frame in (("quarantine", QUARANTINE_COLUMNS, quarantine),
                                           ("dead_letters", DEAD_LETTER_COLUMNS, dead_letters)):
                 if frame.height == 0:
@@ -95,14 +105,18 @@ class PostgresStateStore(StateStore):
         """Run SQL written for either backend (`?` placeholders) and return the rows as a frame."""
         import psycopg
 
+        def read(con: Any) -> tuple[list[str] | None, list[tuple[Any, ...]]]:
+            with con.cursor() as cur:
+                cur.execute(qmarks_to_pyformat(sql), params) if params else cur.execute(sql)
+                if cur.description is None:
+                    return None, []
+                return [c.name for c in cur.description], cur.fetchall()
+
         with self._lock:
             try:
-                with self._con.cursor() as cur:
-                    cur.execute(qmarks_to_pyformat(sql), params) if params else cur.execute(sql)
-                    if cur.description is None:
-                        return pl.DataFrame()
-                    names = [c.name for c in cur.description]
-                    rows: list[tuple[Any, ...]] = cur.fetchall()
+                names, rows = self._connection.run(read)
             except psycopg.Error as exc:
                 raise ValueError(scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, self.url)) from None
+        if names is None:
+            return pl.DataFrame()
         return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
