@@ -41,9 +41,9 @@ def _push(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
 
     def open_store():
-        from replenit_pipelines.lib.sync.state import StateStore
+        from replenit_pipelines.lib.sync.state import open_state_store
 
-        return StateStore(settings.state_store_path)
+        return open_state_store(settings.state_store_path, settings.state_url)
 
     priority = check_customer_priority(args.customer_priority) if args.customer_priority else settings.customer_priority
     overrides: dict = {"quota_dir": str(settings.quota_dir)}
@@ -135,6 +135,14 @@ def _state(args: argparse.Namespace) -> int:
 
     from replenit_pipelines.lib.ledger.status import ledger_files, ledger_status, retry_queue
 
+    table_format = pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200)
+    state_url = Settings.from_env().state_url
+    if state_url is not None:  # the state store is in Postgres (docs/deploying.md)
+        from replenit_pipelines.lib.sync import open_state_store
+
+        with table_format:
+            print(open_state_store("", state_url).query(args.sql or DEFAULT_STATE_SQL))
+        return 0
     path = Settings.from_env().state_store_path
     demo = _workdir() / "demo" / "state" / "state.duckdb"  # where `replenit demo` keeps its runs' state
     if not path.exists() and not os.environ.get("REPLENIT_STATE_DIR") and demo.exists():
@@ -249,6 +257,8 @@ def _settings_in_force(settings: "Settings") -> tuple[list[tuple[str, str]], lis
         ("partitions (REPLENIT_PARTITIONS_START)", f"customers daily from {start}, orders and products hourly from "
          f"{start} 00:00 UTC; a partition before {start} does not exist"),
         ("state folder (REPLENIT_STATE_DIR)", str(settings.state_dir)),
+        ("state store, ledgers, quota (REPLENIT_STATE_URL)",
+         f"Postgres at {settings.state_url.masked}" if settings.state_url else "files in the state folder"),
     ]
     return rows, errors
 

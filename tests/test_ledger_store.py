@@ -1,4 +1,5 @@
-"""The ledger store over real SQLite files, in several processes where concurrency matters."""
+"""The ledger store over real SQLite files, in several processes where concurrency matters; the tests of
+its interface (those taking `state_backend`) run on the Postgres ledger too (REPLENIT_STATE_URL)."""
 
 import os
 import signal
@@ -11,7 +12,7 @@ import time
 import polars as pl
 import pytest
 
-from replenit_pipelines.lib.ledger import LedgerScopeError, SqliteLedger, ledger_scope
+from replenit_pipelines.lib.ledger import LedgerScopeError, SqliteLedger, ledger_scope, open_ledger
 
 SANDBOX, PROD = "http://127.0.0.1:8765", "https://api.replen.it"
 TENANT = "3F2504E0-4F89-11D3-9A0C-0305E82C3301"
@@ -21,8 +22,8 @@ def h(text: str) -> bytes:
     return text.encode().ljust(16, b"\0")[:16]
 
 
-def test_lookup_acknowledge_round_trip(tmp_path):
-    with SqliteLedger.open(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+def test_lookup_acknowledge_round_trip(tmp_path, state_backend):
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
         assert ledger.size() == 0 and ledger.newest_ack() is None
         ledger.acknowledge(["email:a@x.io", "email:b@x.io"], [h("a1"), h("b1")], "run-1", [h("ea1"), h("eb1")])
         before = time.time_ns() // 1_000_000
@@ -39,9 +40,9 @@ def test_lookup_acknowledge_round_trip(tmp_path):
         assert ledger.lookup(["email:a@x.io"]).height == 0 and ledger.size() == 1
 
 
-def test_many_identities_read_the_ledger_whole(tmp_path):
+def test_many_identities_read_the_ledger_whole(tmp_path, state_backend):
     ids = [f"customerid:{i}" for i in range(30_000)]  # above the scan threshold
-    with SqliteLedger.open(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
         ledger.acknowledge(ids[:20_000], [h(str(i)) for i in range(20_000)], "r")
         ledger.compact()
         ledger.acknowledge(ids[:5], [h("new")] * 5, "r2")  # in the log, not compacted
@@ -163,10 +164,10 @@ def test_readers_in_other_processes_see_committed_acknowledgements(tmp_path):
         assert out.stdout.split() == ["1", h("o1").hex()]
 
 
-def test_worker_threads_acknowledge_through_one_ledger(tmp_path):
+def test_worker_threads_acknowledge_through_one_ledger(tmp_path, state_backend):
     from concurrent.futures import ThreadPoolExecutor
 
-    with SqliteLedger.open(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
         def batch(b: int) -> None:
             ledger.acknowledge([f"customerid:{b}-{j}" for j in range(100)], [h(str(b))] * 100, "run")
 

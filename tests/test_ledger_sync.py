@@ -14,9 +14,9 @@ import pytest
 
 from replenit_pipelines.lib.contract.api import MAX_BODY_BYTES
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
-from replenit_pipelines.lib.ledger import SqliteLedger, open_ledger
+from replenit_pipelines.lib.ledger import Ledger, open_ledger
 from replenit_pipelines.lib.sandbox import Sandbox
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+from replenit_pipelines.lib.sync import StateStore, SyncRequest, open_state_store, sync_window  # noqa: F401 - StateStore: the crash subprocess
 from helpers import CUSTOMER_MAPPING, ORDER_MAPPING
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
@@ -55,7 +55,7 @@ class Rig:
         self.tenant_id, key = tenant or sandbox.add_tenant()
         self.state_dir = tmp_path / "state"
         self.warehouse = tmp_path / "wh.duckdb"
-        self.store = StateStore(self.state_dir / "state.duckdb")
+        self.store = open_state_store(self.state_dir / "state.duckdb")  # DuckDB, or Postgres with REPLENIT_STATE_URL
         self.client = ReplenitClient(ClientConfig(base_url=sandbox.url, tenant_id=self.tenant_id, api_key=key, limits=(),
                                                   quota_dir=str(tmp_path / "quota"), **client_kw))
         self.runs = 0
@@ -63,8 +63,8 @@ class Rig:
     def load(self, rows: list[dict]) -> None:
         write_table(self.warehouse, self.table, rows)
 
-    def ledger(self) -> SqliteLedger:
-        return SqliteLedger.open(self.state_dir, self.sandbox.url, self.tenant_id, self.mapping.entity)
+    def ledger(self) -> Ledger:
+        return open_ledger(self.state_dir, self.sandbox.url, self.tenant_id, self.mapping.entity)
 
     def sync(self, start: datetime = DAY, full_refresh: bool = False, max_attempts: int = 5,
              lookback: timedelta = timedelta(0), dry_run: bool = False):
@@ -87,7 +87,7 @@ class Rig:
 
 
 @pytest.fixture
-def rig(sandbox, tmp_path):
+def rig(sandbox, tmp_path, state_backend):  # every rig test on both backends: files, and Postgres (REPLENIT_STATE_URL)
     r = Rig(sandbox, tmp_path)
     yield r
     r.client.close()
@@ -289,7 +289,7 @@ import os, signal, sys
 from datetime import datetime, timedelta, UTC
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import SqliteLedger
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+from replenit_pipelines.lib.sync import StateStore, SyncRequest, open_state_store, sync_window  # noqa: F401 - StateStore: the crash subprocess
 from replenit_pipelines.lib.warehouse import Warehouse
 sys.path.insert(0, sys.argv[7])
 from helpers import CUSTOMER_MAPPING
@@ -355,18 +355,21 @@ def test_an_acknowledgement_that_cannot_be_written_stops_the_delivery(rig):
     from replenit_pipelines.lib.delivery import AcknowledgementError
     from replenit_pipelines.lib.warehouse import Warehouse
 
-    class FullDisk(SqliteLedger):
-        def acknowledge(self, *args, **kwargs):
-            import sqlite3
+    class FullDisk:  # the rig's ledger (SQLite or Postgres), whose acknowledgements fail as on a full disk
+        def __init__(self, real):
+            self.real = real
 
-            raise sqlite3.OperationalError("database or disk is full")
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def acknowledge(self, *args, **kwargs):
+            raise OSError(28, "database or disk is full")
 
     rig.load(customers(2000))  # 4 batches
     since = last_seq(rig.sandbox)
-    with FullDisk.open(rig.state_dir, rig.sandbox.url, rig.tenant_id, "customers") as ledger, \
-            pytest.raises(AcknowledgementError, match="disk is full"):
+    with rig.ledger() as real, pytest.raises(AcknowledgementError, match="disk is full"):
         sync_window(SyncRequest(mapping=rig.mapping, warehouse=Warehouse(rig.warehouse), client=rig.client,
-                                store=rig.store, start=DAY, end=NEXT, partition_key="d", run_id="full", ledger=ledger))
+                                store=rig.store, start=DAY, end=NEXT, partition_key="d", run_id="full", ledger=FullDisk(real)))
     assert len(tenant_requests(rig.sandbox, rig.tenant_id, since)) == 1
     run = rig.store.query("SELECT outcome, rows_read, rows_delivered, rows_dead_lettered FROM sync_runs")
     assert run.row(0) == ("stopped", 2000, 500, 1500)

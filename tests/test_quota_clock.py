@@ -2,8 +2,6 @@
 sleeps, so none can flake under load. The few end-to-end wall-clock tests live in
 test_delivery_client.py and test_sandbox_quota_faults.py."""
 
-import json
-
 import httpx
 import pytest
 
@@ -13,6 +11,11 @@ from helpers import FakeClock
 
 TENANT = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
+
+@pytest.fixture(autouse=True)
+def backend(state_backend):
+    """Every test here on both quota ledgers: the JSON file and Postgres (REPLENIT_STATE_URL)."""
+    return state_backend
 
 
 def limiter(tmp_path, windows, clock, name="ledger.json", latency=0.004):
@@ -134,7 +137,8 @@ def test_two_limiters_of_one_ledger_share_one_budget(tmp_path):
         a.acquire()
         b.acquire()
     assert b.acquire() == pytest.approx(1.001)
-    assert json.loads((tmp_path / "ledger.json").read_text())["counts"]["1.0"] == {"1001": 1}
+    with b._state(write=False) as state:  # the ledger both share: file or Postgres rows
+        assert state["counts"]["1.0"] == {"1001": 1}
 
 
 # --- the client's pacing and backoff through the limiter ----------------------------------------

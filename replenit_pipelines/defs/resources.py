@@ -9,7 +9,7 @@ from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, check_customer_priority
 from replenit_pipelines.lib.delivery import ApiKey, ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import Ledger, open_ledger
-from replenit_pipelines.lib.sync import StateStore
+from replenit_pipelines.lib.sync import StateStore, open_state_store
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse, load_mapping
 
 
@@ -74,12 +74,13 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class StateStoreResource(dg.ConfigurableResource):
-    """Where quarantined rows, dead letters and run counts are kept (a DuckDB file)."""
+    """Where quarantined rows, dead letters and run counts are kept (a DuckDB file, or Postgres
+    when REPLENIT_STATE_URL is set: read when a run opens it, never part of the config)."""
 
     path: str = Field(description="The state store, a DuckDB file (state.duckdb in REPLENIT_STATE_DIR).")
 
     def store(self) -> StateStore:
-        return StateStore(self.path)
+        return open_state_store(self.path)
 
     def ledger(self, client: ReplenitClient, entity: str) -> Ledger:
         """The acknowledged-state ledger of this client's API and tenant for `entity`, in the

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import replenit_pipelines
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, check_customer_priority
+from replenit_pipelines.lib.postgres import StateUrl, state_url_from_env
 
 PACKAGE_DIR = Path(replenit_pipelines.__file__).parent
 DEMO_MAPPING = PACKAGE_DIR / "mappings" / "demo.yaml"
@@ -23,7 +24,7 @@ DEFAULT_RETRY_MAX_ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class Settings:
-    state_dir: Path  # REPLENIT_STATE_DIR, or ./.replenit: state.duckdb and the quota ledgers (quota/)
+    state_dir: Path  # REPLENIT_STATE_DIR, or ./.replenit: state.duckdb, the ledgers and the quota ledgers (quota/)
     mapping_path: Path  # REPLENIT_MAPPING, or the demo mapping
     warehouse_path: str  # REPLENIT_WAREHOUSE, or the demo warehouse in the state folder
     base_url: str  # REPLENIT_BASE_URL, or the local sandbox
@@ -36,6 +37,9 @@ class Settings:
     customer_priority_text: str  # REPLENIT_CUSTOMER_PRIORITY as written (checked by customer_priority)
     customer_priority_set: bool
     retry_max_attempts: int = DEFAULT_RETRY_MAX_ATTEMPTS  # REPLENIT_RETRY_MAX_ATTEMPTS: deliveries of a failed record before it needs a person
+    # REPLENIT_STATE_URL: postgresql://... moves the state store, the ledger and the quota ledger into
+    # Postgres (docs/deploying.md); None keeps them as files in state_dir. Its repr masks the password.
+    state_url: StateUrl | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -55,6 +59,7 @@ class Settings:
             customer_priority_text=env.get("REPLENIT_CUSTOMER_PRIORITY") or DEFAULT_CUSTOMER_PRIORITY,
             customer_priority_set=bool(env.get("REPLENIT_CUSTOMER_PRIORITY")),
             retry_max_attempts=_positive_int(env, "REPLENIT_RETRY_MAX_ATTEMPTS", DEFAULT_RETRY_MAX_ATTEMPTS),
+            state_url=state_url_from_env(env),
         )
 
     @property

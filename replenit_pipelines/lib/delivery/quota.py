@@ -5,6 +5,10 @@ Replenit counts every request of a key in fixed, clock-aligned windows (100 a mi
 every client of the key on this machine (threads, Dagster runs, `replenit push`) spends from one
 budget, and quota spent before a run started still counts. The server's X-RateLimit-* headers
 and 429s correct the ledger for clients elsewhere.
+
+With REPLENIT_STATE_URL set, the same counts live in Postgres instead (lib/delivery/quota_postgres.py):
+one row per key and window, read and written in one transaction under the key's row lock, so run
+workers on different machines spend from one budget too. The limiter's logic is the same for both.
 """
 
 import hashlib
@@ -16,10 +20,12 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
 from replenit_pipelines.lib.contract.api import Window
+from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
 
 # The edge guard follows the latency this client sees: a high percentile of its recent
 # send-to-response times (an upper bound of send-to-arrival), with a margin for the next one.
@@ -27,6 +33,9 @@ LATENCY_SAMPLES = 200
 MIN_LATENCY_SAMPLES = 10  # fewer than this: the cap, until the latency is known
 GUARD_QUANTILE = 0.99
 GUARD_MARGIN = 1.5
+
+if TYPE_CHECKING:
+    from replenit_pipelines.lib.delivery.quota_postgres import PostgresQuotaStore
 
 _THREAD_LOCKS: dict[str, threading.Lock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
@@ -44,6 +53,29 @@ def ledger_name(base_url: str, api_key: str) -> str:
     return hashlib.sha256(f"{base_url}\0{api_key}".encode()).hexdigest()[:24] + ".json"
 
 
+class FileQuotaStore:
+    """The key's counts as a JSON file under a file lock: every process on this machine."""
+
+    def __init__(self, ledger: Path):
+        self.ledger = ledger
+        ledger.parent.mkdir(parents=True, exist_ok=True)
+        self._file_lock = FileLock(str(ledger) + ".lock")
+
+    @contextmanager
+    def state(self, write: bool = True) -> Iterator[dict]:
+        with self._file_lock:
+            try:
+                state = json.loads(self.ledger.read_text())
+            except (FileNotFoundError, ValueError):
+                state = {}
+            yield state
+            if not write:
+                return
+            tmp = self.ledger.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state))
+            tmp.replace(self.ledger)
+
+
 class QuotaLimiter:
     def __init__(
         self,
@@ -51,7 +83,10 @@ class QuotaLimiter:
         ledger: Path,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        state_url: "StateUrl | str | None | object" = FROM_ENV,
     ):
+        """`ledger` is the key's file (named by `ledger_name`, a digest of the key); with a state
+        URL (by default REPLENIT_STATE_URL) its name keys the key's rows in Postgres instead."""
         self.windows = [(int(n), float(s)) for n, s in windows]
         self.ledger = ledger
         self._clock = clock
@@ -65,10 +100,18 @@ class QuotaLimiter:
         self.guard_cap = min(10.0, shortest * 0.5)
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._decided = threading.local()  # per worker thread: when acquire() counted its request
-        ledger.parent.mkdir(parents=True, exist_ok=True)
-        self._file_lock = FileLock(str(ledger) + ".lock")
+        url = state_url_from_env() if state_url is FROM_ENV else resolve(state_url)  # type: ignore[arg-type]
+        self._store: "FileQuotaStore | PostgresQuotaStore"
+        if url is None:
+            self._store = FileQuotaStore(ledger)
+            lock_name = str(ledger)
+        else:
+            from replenit_pipelines.lib.delivery import quota_postgres
+
+            self._store = quota_postgres.PostgresQuotaStore(url, Path(ledger).stem)
+            lock_name = "postgres:" + Path(ledger).stem
         with _THREAD_LOCKS_GUARD:
-            self._thread_lock = _THREAD_LOCKS.setdefault(str(ledger), threading.Lock())
+            self._thread_lock = _THREAD_LOCKS.setdefault(lock_name, threading.Lock())
 
     def record_latency(self, seconds: float) -> None:
         """One request's time from acquire() to its answer, as the client measured it."""
@@ -93,19 +136,10 @@ class QuotaLimiter:
 
     @contextmanager
     def _state(self, write: bool = True) -> Iterator[dict]:
-        with self._thread_lock, self._file_lock:
-            try:
-                state = json.loads(self.ledger.read_text())
-            except (FileNotFoundError, ValueError):
-                state = {}
+        with self._thread_lock, self._store.state(write) as state:
             state.setdefault("counts", {})
             state.setdefault("blocked_until", 0.0)
             yield state
-            if not write:
-                return
-            tmp = self.ledger.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state))
-            tmp.replace(self.ledger)
 
     @staticmethod
     def _counts(state: dict, seconds: float) -> dict[str, int]:

@@ -20,7 +20,8 @@ Embedded backend: SQLite in WAL mode, one file per (scope, entity) under
   both, the newest acknowledgement winning. The WAL is checkpointed by `compact()` too, not in
   the middle of a batch's commit.
 DuckDB (the state store) suits analytics but allows one writing process and pays ~10 ms per small
-transaction; it is not used here. A Postgres backend (issue 15) implements `Ledger`.
+transaction; it is not used here. The Postgres backend (REPLENIT_STATE_URL, lib/ledger/postgres.py)
+implements `Ledger` for run workers on several machines; `open_ledger` chooses.
 """
 
 import re
@@ -36,6 +37,7 @@ from urllib.parse import urlsplit
 import polars as pl
 
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, hashes_as_int128, identity_keys
+from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
 
 LOOKUP_SCHEMA = {"identity": pl.String, "hash": pl.Binary, "exact": pl.Binary, "acked_at": pl.Int64}
 KEY_LOOKUP_SCHEMA = {"idkey": pl.Int64, "hash": pl.Binary, "exact": pl.Int128}  # exact: hashing.hashes_as_int128
@@ -389,7 +391,14 @@ class SqliteLedger:
             self._con.executemany("DELETE FROM retries WHERE identity = ?", [(i,) for i in identities])
 
 
-def open_ledger(state_dir: str | Path, base_url: str, tenant_id: str, entity: str) -> Ledger:
-    """The ledger of one (API base URL + tenant, entity) under a state folder: the one place a
-    backend is chosen (SQLite files today; Postgres in issue 15)."""
+def open_ledger(state_dir: str | Path, base_url: str, tenant_id: str, entity: str,
+                state_url: "StateUrl | str | None | object" = FROM_ENV) -> Ledger:
+    """The ledger of one (API base URL + tenant, entity): the one place a backend is chosen.
+    In Postgres when a state URL is given (by default REPLENIT_STATE_URL; lib/ledger/postgres.py),
+    else SQLite files under the state folder."""
+    url = state_url_from_env() if state_url is FROM_ENV else resolve(state_url)  # type: ignore[arg-type]
+    if url is not None:
+        from replenit_pipelines.lib.ledger.postgres import PostgresLedger
+
+        return PostgresLedger.open(url, base_url, tenant_id, entity)
     return SqliteLedger.open(state_dir, base_url, tenant_id, entity)

@@ -2,6 +2,6 @@
 
 from replenit_pipelines.lib.sync.gate import GateDecision, GatePolicy, RecentRun, decide
 from replenit_pipelines.lib.sync.run import SyncRequest, SyncResult, sync_window
-from replenit_pipelines.lib.sync.state import StateStore
+from replenit_pipelines.lib.sync.state import StateStore, open_state_store
 
-__all__ = ["GateDecision", "GatePolicy", "RecentRun", "StateStore", "SyncRequest", "SyncResult", "decide", "sync_window"]
+__all__ = ["GateDecision", "GatePolicy", "RecentRun", "StateStore", "SyncRequest", "SyncResult", "decide", "open_state_store", "sync_window"]

@@ -3,6 +3,8 @@
 Queryable after the run (`duckdb state.duckdb "SELECT rule, count(*) FROM quarantine GROUP BY 1"`).
 Writes are serialised by a file lock, since DuckDB allows one writing process at a time. The
 acknowledged-state ledger is not here: it is SQLite files beside it (lib/ledger/), written per batch.
+With REPLENIT_STATE_URL set, `open_state_store` returns the same store in Postgres instead
+(lib/sync/state_postgres.py), for run workers on several machines.
 """
 
 from datetime import UTC, datetime
@@ -12,6 +14,7 @@ import duckdb
 import polars as pl
 from filelock import FileLock
 
+from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
 from replenit_pipelines.lib.sync.gate import RecentRun
 
 SCHEMA = """
@@ -125,3 +128,14 @@ class StateStore:
                 "FROM sync_runs WHERE finished_at >= ? ORDER BY finished_at",
                 [since],
             )
+
+
+def open_state_store(path: str | Path, state_url: "StateUrl | str | None | object" = FROM_ENV) -> StateStore:
+    """The state store: in Postgres when a state URL is given (by default REPLENIT_STATE_URL),
+    else the DuckDB file at `path`. The one place its backend is chosen."""
+    url = state_url_from_env() if state_url is FROM_ENV else resolve(state_url)  # type: ignore[arg-type]
+    if url is None:
+        return StateStore(path)
+    from replenit_pipelines.lib.sync.state_postgres import PostgresStateStore
+
+    return PostgresStateStore(url)
