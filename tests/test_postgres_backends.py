@@ -199,3 +199,21 @@ def test_the_state_urls_password_never_shows(postgres_server, postgres_url, capl
     assert refused.value.__cause__ is None and refused.value.__suppress_context__
     assert all(SECRET not in text for text in shown), [t for t in shown if SECRET in t]
     assert f"{ROLE}:****@" in repr(settings)
+
+
+def test_the_quota_view_reads_the_keys_and_runs_in_postgres(tmp_path, postgres_url, monkeypatch):
+    from replenit_pipelines.lib.plan.view import current_quota_view
+
+    monkeypatch.setenv("REPLENIT_STATE_URL", postgres_url)
+    limits = [(100, 60.0), (5000, 3600.0)]
+    limiter = QuotaLimiter(limits, tmp_path / "quota" / ledger_name(SANDBOX, "key-a"))
+    for _ in range(7):
+        limiter.acquire()
+    store = open_state_store(tmp_path / "state.duckdb")
+    store.record("run-1", "2026-11-26", "customers", quarantine(0), dead_letters(0),
+                 run_row(run_id="run-1", partition_key="2026-11-26", requests=7))
+    # Nothing on disk: both the key's counts and the runs come from Postgres.
+    view = current_quota_view(tmp_path / "quota", limits, tmp_path / "state.duckdb", [])
+    assert not (tmp_path / "quota").exists() and not (tmp_path / "state.duckdb").exists()
+    assert [w["spent"] for w in view["keys"][0]["windows"]] == [7, 7]
+    assert {e["entity"]: e["requests"] for e in view["requests_last_24h"]} == {"customers": 7}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from replenit_pipelines.lib.contract.api import Window
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
+from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, connect, resolve, state_url_from_env
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,23 @@ def quota_snapshot(limiter: QuotaLimiter, label: str | None = None) -> QuotaSnap
     return QuotaSnapshot(label or Path(limiter.ledger).stem, now, windows, blocked_until, counts, guard_now, cold, guard_after)
 
 
-def ledger_snapshots(quota_dir: str | Path, limits: Sequence[Window]) -> list[QuotaSnapshot]:
-    """Every key's ledger in `quota_dir`, read with the windows `limits` (the ledger stores counts by
-    window length, not the limits): one snapshot per key, by label."""
+def ledger_snapshots(quota_dir: str | Path, limits: Sequence[Window],
+                     state_url: "StateUrl | str | None | object" = FROM_ENV) -> list[QuotaSnapshot]:
+    """Every key's ledger in `quota_dir`, or in Postgres when a state URL is given (by default
+    REPLENIT_STATE_URL), read with the windows `limits` (the ledger stores counts by window
+    length, not the limits): one snapshot per key, by label."""
+    url = state_url_from_env() if state_url is FROM_ENV else resolve(state_url)  # type: ignore[arg-type]
+    if url is not None:
+        return [quota_snapshot(QuotaLimiter(list(limits), Path(quota_dir) / f"{key_id}.json", state_url=url))
+                for key_id in postgres_key_ids(url)]
     folder = Path(quota_dir)
     if not folder.is_dir():
         return []
     return [quota_snapshot(QuotaLimiter(list(limits), path)) for path in sorted(folder.glob("*.json"))]
+
+
+def postgres_key_ids(url: StateUrl) -> list[str]:
+    """The keys the Postgres quota ledger counts (their digests), none if it has no table yet."""
+    with connect(url, "quota view") as con:
+        exists = con.execute("SELECT to_regclass('quota_keys') IS NOT NULL").fetchone()[0]
+        return [r[0] for r in con.execute("SELECT key_id FROM quota_keys ORDER BY key_id").fetchall()] if exists else []

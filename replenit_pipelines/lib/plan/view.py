@@ -90,15 +90,18 @@ def current_quota_view(quota_dir: Path, limits: Sequence[Window], store_path: Pa
                        names: dict[str, str] | None = None, now: datetime | None = None) -> dict[str, Any]:
     """The quota view from the quota folder and the state store (None or a missing file: no runs
     yet). Raises ValueError, saying what to set, when there is neither."""
-    from replenit_pipelines.lib.sync.state import StateStore
+    from replenit_pipelines.lib.postgres import state_url_from_env
+    from replenit_pipelines.lib.sync.state import open_state_store
 
     now = now or datetime.now(UTC)
     snapshots = ledger_snapshots(quota_dir, limits)
-    has_store = store_path is not None and store_path.exists()
+    on_postgres = state_url_from_env() is not None  # REPLENIT_STATE_URL: the runs are in Postgres
+    has_store = on_postgres or (store_path is not None and store_path.exists())
     if not snapshots and not has_store:
         raise ValueError(f"no quota ledger in {quota_dir} and no state store at {store_path}: nothing has been sent "
                          "with this REPLENIT_STATE_DIR yet; set REPLENIT_STATE_DIR to the folder your syncs write to "
                          "(default ./.replenit)")
-    recent = StateStore(store_path).requests_since(since(now)) if has_store and store_path else pl.DataFrame(schema=RUNS_SCHEMA)
+    recent = (open_state_store(store_path or "unused.duckdb").requests_since(since(now)) if has_store
+              else pl.DataFrame(schema=RUNS_SCHEMA))
     load = expected_load(schedules, recent, now)
     return quota_view(snapshots, recent if has_store else None, load, limits, now, names)
