@@ -86,6 +86,9 @@ class SourceSpec:
     window_column: str = "updated_at"
     timezone: str = "UTC"  # for naive timestamps, in the window column and in mapped fields
     lookback_hours: float | None = None  # how far before its partition a run reads; None: the entity's default
+    # A soft-delete column (issue 12): a row whose value is true (boolean), non-zero (number) or set
+    # (any other type, e.g. a deleted_at timestamp) is deleted in Replenit, not upserted.
+    deleted_column: str | None = None
 
 
 # Late rows (issue 11): a run reads [partition start - lookback, partition end), so a row that lands
@@ -122,6 +125,8 @@ class EntityMapping:
 
     def source_columns(self) -> set[str]:
         cols = {self.source.window_column}
+        if self.source.deleted_column:
+            cols.add(self.source.deleted_column)
         for f in self.all_fields:
             cols |= f.source_columns()
         if self.child_key:
@@ -216,12 +221,16 @@ def entity_mapping_from_dict(entity: str, raw: dict, origin: str = "<python>", t
     if lookback is not None and (isinstance(lookback, bool) or not isinstance(lookback, int | float) or lookback < 0):
         raise MappingError(f"{origin}: {entity}.source.lookback_hours must be a number of hours, 0 or more "
                            f"(e.g. lookback_hours: {DEFAULT_LOOKBACK_HOURS[entity]:g}), not {lookback!r}")
+    deleted = src.get("deleted_column")
+    if deleted is not None and (not isinstance(deleted, str) or not deleted.strip()):
+        raise MappingError(f"{origin}: {entity}.source.deleted_column must be a column name (e.g. deleted_column: deleted_at), "
+                           f"not {deleted!r}")
     source = SourceSpec(src.get("table"), src.get("query"), src.get("path"),
                         src.get("window_column", "updated_at"), src.get("timezone", timezone),
-                        float(lookback) if lookback is not None else None)
+                        float(lookback) if lookback is not None else None, deleted)
     if source.path and origin != "<python>" and not Path(source.path).is_absolute():
         source = SourceSpec(None, None, str(Path(origin).parent / source.path), source.window_column, source.timezone,
-                            source.lookback_hours)
+                            source.lookback_hours, source.deleted_column)
     fields = _fields(spec, raw.get("fields"), origin)
     children: tuple[FieldMapping, ...] = ()
     child_key = None

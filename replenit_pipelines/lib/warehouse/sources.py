@@ -282,3 +282,61 @@ class Warehouse:
                    f"SELECT count(*) FROM replenit_rows WHERE {col} IS NULL AND ({k} IS NULL OR {k} NOT IN "
                    f"(SELECT {k} FROM replenit_rows WHERE {col} IS NOT NULL AND {k} IS NOT NULL))")
             return int(con.sql(sql, params=params).fetchall()[0][0])
+
+
+# --- the whole source in chunks (reconciliation, issue 12) ------------------------------------------
+# Separate functions, so the window reads above stay as they are. A chunk is the rows whose record
+# key hashes to it (rows without a key: chunk 0), so every row of a record is in one chunk and the
+# chunks together are every row of the source, NULL window values and all.
+
+def source_row_count(warehouse: Warehouse, mapping: EntityMapping) -> int:
+    """Every row of the source, whatever its window column says."""
+    src = mapping.source
+    if src.path:
+        return int(warehouse._scan(src).select(pl.len()).collect().item())  # noqa: SLF001 - same module's reader
+    with warehouse._connect() as con:  # noqa: SLF001
+        if src.table:
+            return int(con.sql(f"SELECT count(*) FROM {_quote(src.table)}").fetchall()[0][0])  # noqa: S608 - quoted identifier
+        return int(con.sql(f"SELECT count(*) FROM (\n{_query_text(src)}\n)",  # noqa: S608 - the mapping's own query
+                           params=Warehouse._params(src, *_ALL_TIME)).fetchall()[0][0])  # noqa: SLF001
+
+
+def read_source_chunk(warehouse: Warehouse, mapping: EntityMapping, chunk: int, chunks: int,
+                      columns: list[str] | None = None) -> pl.DataFrame:
+    """Chunk `chunk` of `chunks` of the whole source (all of it when there is no key column to
+    split by: chunk 0 has every row, the others none). `columns`: only these (a cheap pass over
+    identities); default every column."""
+    if not 0 <= chunk < chunks:
+        raise ValueError(f"chunk {chunk} is not in 0..{chunks - 1}")
+    src = mapping.source
+    key = read_key_column(mapping)
+    if src.path:
+        lf = warehouse._scan(src)  # noqa: SLF001
+        warehouse._check_source_columns(mapping, lf.collect_schema())  # noqa: SLF001
+        if columns is not None:
+            lf = lf.select(columns)
+        if key is None or chunks == 1:
+            return lf.collect() if chunk == 0 else lf.head(0).collect()
+        column = pl.col(key)
+        part = pl.when(column.is_null()).then(pl.lit(0, pl.UInt64)).otherwise(column.hash() % chunks)
+        return lf.filter(part == chunk).collect()
+    with warehouse._connect() as con:  # noqa: SLF001
+        schema = warehouse._schema(con, mapping)  # noqa: SLF001
+        warehouse._check_source_columns(mapping, schema)  # noqa: SLF001
+        selected = ", ".join(_quote(c) for c in columns) if columns is not None else "*"
+        if src.table:
+            rows, params = _quote(src.table), {}
+        else:
+            rows, params = f"(\n{_query_text(src)}\n)", Warehouse._params(src, *_ALL_TIME)  # noqa: SLF001
+        if key is None or chunks == 1:
+            where = "true" if chunk == 0 else "false"
+        else:
+            quoted = _quote(key)
+            where = f"(CASE WHEN {quoted} IS NULL THEN 0 ELSE hash({quoted}) % $replenit_chunks END) = $replenit_chunk"
+            params = {**params, "replenit_chunks": chunks, "replenit_chunk": chunk}
+        sql = f"SELECT {selected} FROM {rows} WHERE {where}"  # noqa: S608 - identifiers quoted, values bound
+        try:
+            return con.sql(sql, params=params or None).pl()
+        except duckdb.Error as exc:
+            raise MappingError(f"{mapping.origin}: {mapping.entity}: reading the whole source fails: "
+                               f"{str(exc).splitlines()[0]}; fix source.query") from None
