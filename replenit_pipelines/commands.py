@@ -334,3 +334,4 @@ def register_more(sub: "argparse._SubParsersAction") -> None:
     ui.add_argument("--customers", type=int, default=20_000)
     ui.add_argument("--seed", type=int, default=42)
     ui.set_defaults(func=_ui)
+    __import__("replenit_pipelines.commands_sync").commands_sync.register(sub)
