@@ -41,12 +41,14 @@ class ReplenitResource(dg.ConfigurableResource):
         except ValueError as exc:
             raise dg.Failure(description=str(exc)) from None
 
-    def client(self) -> ReplenitClient:
+    def client(self, batch_sizes: dict[str, int] | None = None) -> ReplenitClient:
+        """`batch_sizes`: records per request by entity (a run's config), capped at the API's hard maxima."""
         return ReplenitClient(ClientConfig(
             base_url=self.base_url, tenant_id=self.tenant_id, api_key=ApiKey(self.api_key),
             limits=tuple(parse_limits(self.limits)), max_in_flight=self.max_in_flight,
             read_timeout_s=self.read_timeout_s, max_attempts=self.max_attempts,
             quota_dir=self.quota_dir or str(settings.current().quota_dir),
+            **({"batch_sizes": batch_sizes} if batch_sizes else {}),
         ))
 
     def __repr__(self) -> str:
