@@ -5,6 +5,7 @@ whole source (issue 12), by the same code as the Dagster assets and the reconcil
 import argparse
 import json
 import sys
+from typing import Any
 
 SYNC_EPILOG = """\
 Credentials come from REPLENIT_BASE_URL, REPLENIT_TENANT_ID and REPLENIT_API_KEY (never printed);
@@ -73,6 +74,7 @@ def _sync(args: argparse.Namespace) -> int:
 
     store = None if args.dry_run else StateStore(settings.state_store_path)
     stopped = None
+    result: Any = None  # a ReconcileResult (--all) or a SyncResult (--partition): the same counts()
     with client_from_env(limits=limits, settings=settings, **overrides) as client, closing(open_ledger(
             settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger:
         try:
@@ -103,7 +105,7 @@ def _sync(args: argparse.Namespace) -> int:
     counts = result.counts()
     counts = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in counts.items()}
     if getattr(result, "refused", ""):
-        counts["deletes_refused"] = result.refused  # type: ignore[union-attr]
+        counts["deletes_refused"] = result.refused
     if args.json:
         print(json.dumps({"entity": args.entity, "run_id": run_id, **counts}))
     else:
@@ -120,7 +122,7 @@ def _sync(args: argparse.Namespace) -> int:
 HOURLY = {"orders", "products"}
 
 
-def partition_window(entity: str, key: str):  # type: ignore[no-untyped-def]
+def partition_window(entity: str, key: str) -> tuple[Any, Any]:
     """[start, end) of a partition key as Dagster names it: 2026-11-26 (daily), 2026-11-26-13:00 (hourly)."""
     from datetime import UTC, datetime, timedelta
 
@@ -133,7 +135,7 @@ def partition_window(entity: str, key: str):  # type: ignore[no-untyped-def]
     return start, start + (timedelta(hours=1) if hourly else timedelta(days=1))
 
 
-def entity_mapping_lookback(mapping):  # type: ignore[no-untyped-def]
+def entity_mapping_lookback(mapping: Any) -> Any:
     from datetime import timedelta
 
     return timedelta(hours=mapping.lookback_hours)

@@ -362,3 +362,24 @@ def test_the_cli_reconciles_with_json_counts(sandbox, push_env, tmp_path, capsys
     code = main(["sync", "customers", "--all", "--mirror", "--dry-run", "--json"])
     again = json.loads(capsys.readouterr().out)
     assert (code, again["requests_total"], again["rows_unchanged"], again["dry_run"]) == (1, 0, 197, 1)
+
+
+def test_the_cli_syncs_one_partition_by_the_same_code(sandbox, push_env, tmp_path, capsys, monkeypatch):
+    import json
+
+    from replenit_pipelines.cli import main
+
+    tenant_id = push_env(sandbox)
+    warehouse = tmp_path / "wh.duckdb"
+    write_table(warehouse, "customers", population(200))
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("customers:\n  source: {table: customers, window_column: updated_at, lookback_hours: 0}\n  fields:\n"
+                       "    CustomerId: id\n    Email: email\n    Name: name\n    Language: locale\n")
+    monkeypatch.setenv("REPLENIT_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    assert main(["sync", "customers", "--partition", "2026-11-26", "--json"]) == 1  # two of the day's rows are quarantined
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["rows_read"] == 160 and counts["rows_delivered"] == 158  # not the NULL-window and 2019 rows
+    assert sum(r["records"] for r in requests_of(sandbox, tenant_id)) == 158
+    assert main(["sync", "customers", "--partition", "2026-11-26T00"]) == 2  # a bad key: a clear error, nothing sent
+    assert "2026-11-26 (daily)" in capsys.readouterr().err
