@@ -18,10 +18,13 @@ dead-lettered + held back + deleted (+ planned, in a dry run).
 """
 
 import math
+import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -53,7 +56,7 @@ from replenit_pipelines.lib.stages.validate import gate, validate
 from replenit_pipelines.lib.sync.gate import GatePolicy
 from replenit_pipelines.lib.sync.state import StateStore
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
-from replenit_pipelines.lib.warehouse.sources import read_key_column, read_source_chunk, source_row_count
+from replenit_pipelines.lib.warehouse.sources import SpilledChunks, read_key_column, read_source_chunk, source_row_count
 
 DEFAULT_CHUNK_ROWS = 250_000
 PROGRESS_EVERY_S = 30.0
@@ -85,6 +88,7 @@ class ReconcileRequest:
     log_every_s: float = PROGRESS_EVERY_S
     # How a refusal tells the user to allow the deletes ({share} and {count}: the values that would).
     how_to_allow: str = "run config max_delete_share: {share:.2f} and max_delete_count: {count}"
+    spill_dir: str | None = None  # where a table source is split into chunk files for the run (default: the temp folder)
 
 
 @dataclass
@@ -173,14 +177,24 @@ class _Progress:
 
 def reconcile(request: ReconcileRequest) -> ReconcileResult:
     started = time.monotonic()
-    mapping, ledger, client = request.mapping, request.ledger, request.client
-    entity = mapping.entity
+    mapping = request.mapping
     if request.chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, not {request.chunk_rows}")
     rows_total = source_row_count(request.warehouse, mapping)
     chunks = 1 if read_key_column(mapping) is None else max(1, math.ceil(rows_total / request.chunk_rows))
+    if mapping.source.table and chunks > 1:  # one scan of the table, spilled to Parquet by chunk
+        spill = Path(request.spill_dir or tempfile.gettempdir()) / f"replenit-reconcile-{uuid.uuid4().hex}"
+        with SpilledChunks(request.warehouse, mapping, chunks, spill) as spilled:
+            return _reconcile(request, spilled.read, rows_total, chunks, started, time.monotonic() - started)
+    return _reconcile(request, lambda chunk, columns=None: read_source_chunk(request.warehouse, mapping, chunk, chunks, columns),
+                      rows_total, chunks, started, time.monotonic() - started)
+
+
+def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame], rows_total: int, chunks: int,
+               started: float, local: float) -> ReconcileResult:
+    mapping, ledger, client = request.mapping, request.ledger, request.client
+    entity = mapping.entity
     progress = _Progress(request, rows_total, chunks)
-    local = 0.0
 
     # 1. Deletes, planned before anything is sent: the identity columns of every chunk.
     delete_plan: DeletePlan | None = None
@@ -191,7 +205,7 @@ def reconcile(request: ReconcileRequest) -> ReconcileResult:
         flagged: list[pl.DataFrame] = []
         columns = identity_columns(mapping)
         for chunk in range(chunks):
-            rows = read_source_chunk(request.warehouse, mapping, chunk, chunks, columns)
+            rows = read_chunk(chunk, columns)
             if request.mirror:
                 seen.append(identity_keys(identities(mapping, rows, request.customer_priority)["identity"]).drop_nulls())
             flagged.append(split_deleted(mapping, rows, request.customer_priority).deleted)
@@ -224,7 +238,7 @@ def reconcile(request: ReconcileRequest) -> ReconcileResult:
         if stop is not None:
             break
         t = time.monotonic()
-        rows = read_source_chunk(request.warehouse, mapping, chunk, chunks)
+        rows = read_chunk(chunk)
         split = split_deleted(mapping, rows, request.customer_priority)
         del rows
         rows_soft += split.rows_deleted

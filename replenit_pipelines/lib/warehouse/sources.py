@@ -340,3 +340,46 @@ def read_source_chunk(warehouse: Warehouse, mapping: EntityMapping, chunk: int, 
         except duckdb.Error as exc:
             raise MappingError(f"{mapping.origin}: {mapping.entity}: reading the whole source fails: "
                                f"{str(exc).splitlines()[0]}; fix source.query") from None
+
+
+class SpilledChunks:
+    """A table source split into `chunks` Parquet partitions in ONE scan of the warehouse
+    (DuckDB's partitioned COPY), instead of one scan per chunk: a 10M-row table read 40 times
+    costs more than the work on its rows. Chunk c is read back in the table's row order. Use as a
+    context manager: the files are removed at exit. Other sources read per chunk
+    (`read_source_chunk`)."""
+
+    def __init__(self, warehouse: Warehouse, mapping: EntityMapping, chunks: int, directory: str | Path):
+        self.warehouse, self.mapping, self.chunks, self.directory = warehouse, mapping, chunks, Path(directory)
+
+    def __enter__(self) -> "SpilledChunks":
+        import shutil
+
+        src, key = self.mapping.source, read_key_column(self.mapping)
+        assert src.table and key is not None, "spilled chunks are for table sources with a record key"
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.directory.mkdir(parents=True)
+        with self.warehouse._connect() as con:  # noqa: SLF001
+            self.schema = self.warehouse._schema(con, self.mapping)  # noqa: SLF001
+            self.warehouse._check_source_columns(self.mapping, self.schema)  # noqa: SLF001
+            table, quoted = _quote(src.table), _quote(key)
+            # hash(NULL) is a constant: rows without a key all land in one chunk. The target is a
+            # folder this code made, so its text is no user input.
+            target = str(self.directory).replace("'", "''")
+            con.execute(
+                f"COPY (SELECT *, rowid AS replenit_rowid, hash({quoted}) % {int(self.chunks)} AS replenit_chunk "  # noqa: S608 - quoted identifiers, own folder
+                f"FROM {table}) TO '{target}' (FORMAT parquet, PARTITION_BY (replenit_chunk), COMPRESSION zstd)")
+        return self
+
+    def read(self, chunk: int, columns: list[str] | None = None) -> pl.DataFrame:
+        files = sorted((self.directory / f"replenit_chunk={chunk}").glob("*.parquet"))
+        wanted = list(self.schema) if columns is None else columns
+        if not files:
+            return pl.DataFrame(schema={c: self.schema[c] for c in wanted})
+        frame = pl.read_parquet(files, columns=[*wanted, "replenit_rowid"], hive_partitioning=False)
+        return frame.sort("replenit_rowid").drop("replenit_rowid")
+
+    def __exit__(self, *exc: object) -> None:
+        import shutil
+
+        shutil.rmtree(self.directory, ignore_errors=True)
