@@ -4,10 +4,12 @@ On an empty ledger it is the initial load; later it is the safety net (late rows
 rows changed without a new timestamp), and in mirror mode it deletes what left the source.
 
 The source is read in chunks (lib/warehouse/sources.py: rows hashed by record key, so a record's
-rows are in one chunk), each run through sync_window's own stages: validate, gate, diff, plan,
-deliver (acknowledging each accepted batch in the ledger), acknowledge, report. Memory holds one
-chunk, the ledger's integer keys and hashes (read once: lib/ledger/store.py lookup_keys), and the
-identity keys seen (8 bytes a record). The retry stage runs once, before the first chunk.
+rows are in one chunk; a table is split into chunk files in one scan), each run through
+sync_window's own stages: validate, gate, diff, plan, deliver (acknowledging each accepted batch in
+the ledger), acknowledge, report. The next chunk's local work (read, validate, diff, serialize)
+runs on a thread while the current one is delivered, so requests never wait on it. Memory holds
+two chunks, the ledger's integer keys and hashes (read once: lib/ledger/store.py lookup_keys), and
+the identity keys seen in mirror mode (8 bytes a record). The retry stage runs once, first.
 
 Deletes (lib/stages/delete.py) are planned before anything is sent: a first pass reads only the
 identity columns (and the soft-delete column) of every chunk, so a guard refuses the run with
@@ -22,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -234,50 +237,58 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
     rows_soft = 0
     deferred = set(retried.deferred)
     chunk_seen: list[pl.Series] = []
-    for chunk in range(chunks):
-        if stop is not None:
-            break
+
+    def prepare_chunk(chunk: int) -> tuple[int, Any, Any, Any, float]:
+        """Read, split off soft deletes, validate, gate and diff one chunk: the local work, run for
+        the next chunk while this one is delivered (at the quota, requests never wait on it)."""
         t = time.monotonic()
-        rows = read_chunk(chunk)
-        split = split_deleted(mapping, rows, request.customer_priority)
-        del rows
-        rows_soft += split.rows_deleted
+        split = split_deleted(mapping, read_chunk(chunk), request.customer_priority)
         prepared = validate(mapping, split.live, request.customer_priority)
-        del split
         decision = gate(request.gate, prepared, history)
-        gate_tripped |= decision.held_back
-        if request.mirror:
-            chunk_seen += [identity_keys(prepared.records["__key"]).drop_nulls(),
-                           identity_keys(prepared.quarantine["record_id"]).drop_nulls()]
         changes = diff(prepared, cached, request.full_refresh) if not decision.held_back else nothing()  # type: ignore[arg-type]
-        local += time.monotonic() - t
-        now = datetime.now(UTC)
-        window = Window(entity, f"{ALL_PARTITIONS}:{chunk + 1}/{chunks}", request.run_id, now, now)
-        if request.dry_run:
-            planned = plan(prepared, changes, client)
-            result = report(window, prepared, decision, changes, None, planned_only(prepared, changes), None, 0,
-                            time.monotonic() - t, None, retried if chunk == 0 else None, None, planned=planned)
-        else:
-            mine = deferred & set(prepared.records["__key"].to_list())
-            drop_superseded(ledger, replace(retried, deferred=tuple(mine)), changes.keys, changes.held["__key"].to_list())
-            planned = plan(prepared, changes, client)
-            delivery: DeliveryReport | None
-            delivery, stop = deliver(client, planned, progress.batch,
-                                     on_accepted(ledger, changes, request.run_id, _api_ids(prepared, changes)))
-            acknowledged = acknowledge(prepared, changes, planned, delivery, ledger, request.run_id)
-            result = report(window, prepared, decision, changes, delivery, acknowledged, stop, 0, time.monotonic() - t,
-                            request.store, retried if chunk == 0 else None, None)
-        by_chunk.append(_chunk_counts(result))
-        progress.chunk_done(chunk, prepared.rows_read, by_chunk[-1]["requests"])
+        return split.rows_deleted, prepared, decision, changes, time.monotonic() - t
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="replenit-prepare") as ahead:
+        upcoming = ahead.submit(prepare_chunk, 0) if chunks else None
+        for chunk in range(chunks):
+            assert upcoming is not None
+            soft, prepared, decision, changes, took = upcoming.result()
+            upcoming = ahead.submit(prepare_chunk, chunk + 1) if chunk + 1 < chunks and stop is None else None
+            if stop is not None:
+                break
+            t = time.monotonic()
+            local += took
+            rows_soft += soft
+            gate_tripped |= decision.held_back
+            if request.mirror:
+                chunk_seen += [identity_keys(prepared.records["__key"]).drop_nulls(),
+                               identity_keys(prepared.quarantine["record_id"]).drop_nulls()]
+            now = datetime.now(UTC)
+            window = Window(entity, f"{ALL_PARTITIONS}:{chunk + 1}/{chunks}", request.run_id, now, now)
+            if request.dry_run:
+                planned = plan(prepared, changes, client)
+                result = report(window, prepared, decision, changes, None, planned_only(prepared, changes), None, 0,
+                                time.monotonic() - t, None, retried if chunk == 0 else None, None, planned=planned)
+            else:
+                mine = deferred & set(prepared.records["__key"].to_list())
+                drop_superseded(ledger, replace(retried, deferred=tuple(mine)), changes.keys, changes.held["__key"].to_list())
+                planned = plan(prepared, changes, client)
+                delivery: DeliveryReport | None
+                delivery, stop = deliver(client, planned, progress.batch,
+                                         on_accepted(ledger, changes, request.run_id, _api_ids(prepared, changes)))
+                acknowledged = acknowledge(prepared, changes, planned, delivery, ledger, request.run_id)
+                result = report(window, prepared, decision, changes, delivery, acknowledged, stop, 0, time.monotonic() - t,
+                                request.store, retried if chunk == 0 else None, None)
+            by_chunk.append(_chunk_counts(result))
+            progress.chunk_done(chunk, prepared.rows_read, by_chunk[-1]["requests"])
 
     # 4. Deletes, after the upserts, unless a gate tripped or the run stopped.
     deleted = Deleted()
     rows_deleted = rows_held = rows_failed = 0
     if delete_plan is not None and request.mirror and chunk_seen:
         # Absent by the first pass's identities AND by the chunks' own (validated) identities.
-        still = pl.concat(chunk_seen).unique().implode()
-        keep = [i for i, (ident, why) in enumerate(zip(delete_plan.identities, delete_plan.reasons, strict=True))
-                if why != "absent" or not identity_keys([ident]).is_in(still).item()]
+        still = identity_keys(delete_plan.identities).is_in(pl.concat(chunk_seen).unique().implode()).to_list()
+        keep = [i for i, (why, present) in enumerate(zip(delete_plan.reasons, still, strict=True)) if why != "absent" or not present]
         delete_plan = _subset(delete_plan, keep)
     if delete_plan is not None:
         deleted.records_to_delete = delete_plan.count
