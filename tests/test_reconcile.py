@@ -383,3 +383,33 @@ def test_the_cli_syncs_one_partition_by_the_same_code(sandbox, push_env, tmp_pat
     assert sum(r["records"] for r in requests_of(sandbox, tenant_id)) == 158
     assert main(["sync", "customers", "--partition", "2026-11-26T00"]) == 2  # a bad key: a clear error, nothing sent
     assert "2026-11-26 (daily)" in capsys.readouterr().err
+
+
+def test_a_flagged_order_line_upserts_the_order_without_it_and_a_fully_flagged_order_is_deleted(sandbox, tmp_path):
+    from helpers import order_rows
+
+    mapping = entity_mapping_from_dict("orders", {
+        "source": {"table": "order_lines", "window_column": "updated_at", "deleted_column": "is_deleted"},
+        "fields": {"OrderId": "order_id", "CustomerId": "customer_id", "Currency": "currency", "OrderDate": "ordered_at",
+                   "Status": "status"},
+        "OrderItems": {"key": "line_id", "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}},
+    })
+    rig = Rig(sandbox, tmp_path, mapping=mapping, table="order_lines")
+    lines = [dict(r, updated_at=r["updated_at"].replace(tzinfo=None), is_deleted=False)
+             for i in range(40) for r in order_rows(3, order_id=f"o{i}")]
+    rig.load(lines)
+    rig.reconcile(chunk_rows=40)
+    for r in lines:
+        if r["order_id"] == "o5" and r["line_id"] == "o5-1":
+            r["is_deleted"] = True
+        if r["order_id"] == "o6":
+            r["is_deleted"] = True
+    rig.load(lines)
+    result, sent = rig.reconcile(chunk_rows=40)
+    assert sorted((r["method"], r["records"] if r["method"] == "POST" else r["path"].rsplit("/", 1)[1]) for r in sent) == [
+        ("DELETE", "o6"), ("POST", 1)]
+    stored = rig.stored()
+    assert "o6" not in stored and [it["ProductId"] for it in stored["o5"]["OrderItems"]] == ["p0", "p2"]
+    c = result.counts()
+    assert (c["rows_deleted"], c["records_deleted"], c["rows_delivered"]) == (4, 1, 2)  # 3 lines of o6 and 1 of o5
+    rig.client.close()
