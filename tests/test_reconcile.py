@@ -356,7 +356,7 @@ def test_the_cli_reconciles_with_json_counts(sandbox, push_env, tmp_path, capsys
     counts = json.loads(out.out)
     assert counts["rows_read"] == 200 and counts["rows_delivered"] == 197 and counts["rows_quarantined"] == 3
     sent = requests_of(sandbox, tenant_id, since)
-    assert [r["records"] for r in sent] == [50, 50, 50, 47]  # --batch-size
+    assert sorted(r["records"] for r in sent) == [47, 50, 50, 50]  # --batch-size
     assert code == 1  # some rows quarantined
     assert push_env and "REPLENIT_API_KEY" not in out.out
     code = main(["sync", "customers", "--all", "--mirror", "--dry-run", "--json"])

@@ -39,7 +39,7 @@ def test_the_customers_reconcile_job_loads_everything_then_sends_nothing(sandbox
     env = point_at_sandbox(monkeypatch, sandbox, warehouse_file, tmp_path / "state")
     tenant = env["REPLENIT_TENANT_ID"]
     job = defs().resolve_job_def("reconcile_customers")
-    config = {"ops": {"reconcile_customers": {"config": {"batch_size": 300, "chunk_rows": 500, "mirror": True}}}}
+    config = {"ops": {"customers_reconcile": {"config": {"batch_size": 300, "chunk_rows": 500, "mirror": True}}}}
     with dg.instance_for_test() as instance:
         first = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
         sent = requests_of(sandbox.url, tenant)
@@ -74,7 +74,7 @@ def test_a_refused_mirror_run_fails_with_what_it_would_delete(sandbox, warehouse
         with duckdb.connect(str(wh)) as con:
             con.execute("DELETE FROM customers WHERE hash(customer_id) % 2 = 0")
         refused = job.execute_in_process(instance=instance, raise_on_error=False,
-                                         run_config={"ops": {"reconcile_customers": {"config": {"mirror": True}}}})
+                                         run_config={"ops": {"customers_reconcile": {"config": {"mirror": True}}}})
         assert not refused.success
         assert "max_delete_share" in str(refused.all_events) and "nothing was sent" in str(refused.all_events)
         assert len(requests_of(sandbox.url, env["REPLENIT_TENANT_ID"])) == before

@@ -35,7 +35,7 @@ class ReconcileConfig(dg.Config):
 
 
 def build_reconcile_job(entity: str) -> dg.JobDefinition:
-    @dg.op(name=f"reconcile_{entity}", description=f"Reconcile {entity}: the whole source against the ledger; "
+    @dg.op(name=f"{entity}_reconcile", description=f"Reconcile {entity}: the whole source against the ledger; "
                                                    "mirror deletes what left the source.")
     def reconcile_op(context: dg.OpExecutionContext, config: ReconcileConfig, replenit: ReplenitResource,
                      warehouse: WarehouseResource, state: StateStoreResource) -> None:
