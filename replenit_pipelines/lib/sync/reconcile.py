@@ -360,10 +360,13 @@ class _CachedLookup:
             # An empty ledger (a first load) stays empty for this run's lookups; otherwise more than
             # lookup_keys' scan threshold: the whole ledger's integer keys and hashes, once, the
             # content hash held as Int128 (16 bytes a row where a Binary view takes 32: 160 MB at 10M).
-            asked = identities_asked.head(0) if self._ledger.size() == 0 else pl.Series("identity", [""] * 20_001, dtype=pl.String)
-            whole = self._ledger.lookup_keys(asked)
-            self._all = whole.select("idkey", hashes_as_int128(whole["hash"]), "exact")
-            del whole
+            if self._ledger.size() == 0:
+                self._all = pl.DataFrame(schema={"idkey": pl.Int64, "hash": pl.Int128, "exact": pl.Int128})
+            elif hasattr(self._ledger, "all_key_hashes"):  # SqliteLedger: converted batch by batch
+                self._all = self._ledger.all_key_hashes()
+            else:  # any Ledger: more than lookup_keys' scan threshold reads the whole ledger
+                whole = self._ledger.lookup_keys(pl.Series("identity", [""] * 20_001, dtype=pl.String))
+                self._all = whole.select("idkey", hashes_as_int128(whole["hash"]), "exact")
         found = self._all.filter(pl.col("idkey").is_in(identity_keys(identities_asked).drop_nulls().implode()))
         return found.with_columns(hashes_as_binary(found["hash"]))
 
