@@ -348,3 +348,4 @@ def register_more(sub: "argparse._SubParsersAction") -> None:
     ui.add_argument("--port", type=int, default=3000, help="the Dagster UI's port (default 3000)")
     ui.set_defaults(func=_ui)
     register_quota(sub)
+    __import__("replenit_pipelines.commands_sync").commands_sync.register(sub)

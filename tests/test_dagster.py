@@ -102,7 +102,9 @@ def test_definitions_snapshot(defs):
     assert not blocking[("customers", "window_column_not_null")]
     assert not any(b for (asset, _), b in blocking.items() if asset == "customers_intraday")  # never holds up orders
     schedules = {s.name: s.cron_schedule for s in repo.schedule_defs}
-    assert schedules == {"customers_daily_sync_schedule": "15 0 * * *", "products_and_orders_hourly_sync_schedule": "5 * * * *"}
+    assert schedules == {"customers_daily_sync_schedule": "15 0 * * *", "products_and_orders_hourly_sync_schedule": "5 * * * *",
+                         "reconcile_customers_weekly": "0 3 * * 0", "reconcile_orders_weekly": "0 4 * * 0",
+                         "reconcile_products_weekly": "0 5 * * 0"}
     assert set(defs.resources) == {"replenit", "warehouse", "state"}
 
 

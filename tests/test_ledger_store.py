@@ -40,6 +40,19 @@ def test_lookup_acknowledge_round_trip(tmp_path, state_backend):
         assert ledger.lookup(["email:a@x.io"]).height == 0 and ledger.size() == 1
 
 
+def test_the_delete_id_is_the_newest_known_across_log_and_compaction(tmp_path, state_backend):
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        ledger.acknowledge(["email:a@x.io", "email:b@x.io"], [h("a1"), h("b1")], "run-1", api_ids=["c-a", None])
+        ledger.acknowledge(["email:a@x.io"], [h("a2")], "run-2")  # a retry acknowledges without an id
+        assert ledger.api_ids(["email:a@x.io", "email:b@x.io", "email:nobody@x.io"]) == {"email:a@x.io": "c-a", "email:b@x.io": None}
+        ledger.compact()
+        ledger.acknowledge(["email:a@x.io", "email:b@x.io"], [h("a3"), h("b3")], "run-3", api_ids=["c-a2", "c-b"])
+        assert ledger.api_ids(["email:a@x.io", "email:b@x.io"]) == {"email:a@x.io": "c-a2", "email:b@x.io": "c-b"}
+        ledger.compact()
+        ledger.acknowledge(["email:b@x.io"], [h("b4")], "run-4")
+        assert ledger.api_ids(["email:a@x.io", "email:b@x.io"]) == {"email:a@x.io": "c-a2", "email:b@x.io": "c-b"}
+
+
 def test_many_identities_read_the_ledger_whole(tmp_path, state_backend):
     ids = [f"customerid:{i}" for i in range(30_000)]  # above the scan threshold
     with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:

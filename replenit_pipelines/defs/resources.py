@@ -1,3 +1,4 @@
+import dataclasses
 import os
 from pathlib import Path
 
@@ -41,13 +42,17 @@ class ReplenitResource(dg.ConfigurableResource):
         except ValueError as exc:
             raise dg.Failure(description=str(exc)) from None
 
-    def client(self) -> ReplenitClient:
-        return ReplenitClient(ClientConfig(
+    def client(self, batch_sizes: dict[str, int] | None = None) -> ReplenitClient:
+        """`batch_sizes`: records per request by entity (a run's config), capped at the API's hard maxima."""
+        config = ClientConfig(
             base_url=self.base_url, tenant_id=self.tenant_id, api_key=ApiKey(self.api_key),
             limits=tuple(parse_limits(self.limits)), max_in_flight=self.max_in_flight,
             read_timeout_s=self.read_timeout_s, max_attempts=self.max_attempts,
             quota_dir=self.quota_dir or str(settings.current().quota_dir),
-        ))
+        )
+        if batch_sizes:
+            config = dataclasses.replace(config, batch_sizes={**config.batch_sizes, **batch_sizes})  # re-checked and capped
+        return ReplenitClient(config)
 
     def __repr__(self) -> str:
         return f"ReplenitResource(base_url={self.base_url!r}, tenant_id={self.tenant_id!r}, api_key='********')"

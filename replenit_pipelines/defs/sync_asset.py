@@ -36,6 +36,7 @@ class SyncConfig(dg.Config):
     full_refresh: bool = False  # send every valid record of the window even if Replenit holds it, and re-acknowledge it
     lookback_hours: float | None = None  # read this far before the partition (late rows); default: the mapping's source, else the entity's
     retry_max_attempts: int | None = None  # failed deliveries of a record before it needs a person; default REPLENIT_RETRY_MAX_ATTEMPTS (5)
+    batch_size: int | None = None  # records per request; default the entity's recommended size, capped at the API's hard maximum
 
     gate: str = "baseline"  # "baseline": abnormal for the entity; "fixed": above max_quarantine_share
     min_quarantined_rows: int = 20  # either mode: fewer quarantined rows never hold a window back
@@ -159,8 +160,11 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
             raise dg.Failure(f"run config: lookback_hours must be 0 or more, not {lookback_hours}")
         if max_attempts < 1:
             raise dg.Failure(f"run config: retry_max_attempts must be at least 1, not {max_attempts}")
+        if config.batch_size is not None and config.batch_size < 1:
+            raise dg.Failure(f"run config: batch_size must be at least 1, not {config.batch_size}")
         stopped = CatchStop()
-        with replenit.client() as client, closing(state.ledger(client, entity)) as ledger, stopped:
+        with replenit.client({entity: config.batch_size} if config.batch_size else None) as client, \
+                closing(state.ledger(client, entity)) as ledger, stopped:
             result = sync_window(SyncRequest(
                 mapping=entity_mapping, warehouse=warehouse.warehouse(), client=client, store=state.store(),
                 start=window.start, end=window.end, partition_key=partition, run_id=context.run_id,

@@ -7,8 +7,8 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -457,6 +457,94 @@ class ReplenitClient:
 
     def delete_variant(self, product_id: str, variant_id: str) -> DeleteOutcome:
         return self._delete(self._path("products", self.config.tenant_id, product_id, "variants", variant_id))
+
+    def delete_records(self, entity: str, api_ids: Sequence[str], progress: Callable[[BatchProgress], None] | None = None,
+                       on_done: Callable[[int], None] | None = None) -> "DeleteReport":
+        """Delete whole records (customers by CustomerId, orders by OrderId, products by ProductId),
+        one DELETE each, paced by the key's quota and retried like upserts (429, 5xx, timeouts).
+        A 404 of the record (not of the tenant) is what was wanted: done. `on_done(index)` runs on
+        the worker right after a delete is done (the sync forgets the identity in its ledger); if it
+        raises, nothing more is sent. A 401/403/404-tenant raises a ReplenitStopError after one
+        request, with the partial report as `.report`."""
+        path = f"/{entity_spec(entity).path}/{quote(self.config.tenant_id, safe='')}/"
+        self.reset()
+        started = time.monotonic()
+        report = DeleteReport(entity, len(api_ids))
+        lock = threading.Lock()
+
+        def run(i: int) -> None:
+            counters = DeliveryCounters()
+            try:
+                try:
+                    resp = self._request("DELETE", path + quote(str(api_ids[i]), safe=""), counters)
+                except _Exhausted as exc:
+                    with lock:
+                        report.failed[i] = str(exc)
+                    return
+                self._raise_if_stop(resp)
+                if resp.status_code in (200, 404):
+                    with lock:
+                        (report.deleted if resp.status_code == 200 else report.already_gone).append(i)
+                    if on_done is not None:
+                        try:
+                            on_done(i)
+                        except Exception as exc:
+                            self._stop.set()
+                            raise AcknowledgementError(
+                                f"a delete was done but could not be recorded ({type(exc).__name__}: {exc}); "
+                                "deletes stopped: the next run deletes it again (a 404, done)") from exc
+                else:
+                    with lock:
+                        report.failed[i] = f"HTTP {resp.status_code}: {api_message(resp) or resp.text[:200]}"
+            finally:
+                with lock:
+                    report.counters.add(counters)
+
+        def notify() -> None:
+            if progress is not None:
+                with lock:
+                    done = len(report.deleted) + len(report.already_gone) + len(report.failed)
+                    event = BatchProgress(entity, done, len(api_ids), done, len(api_ids),
+                                          len(report.deleted) + len(report.already_gone), 0, len(report.failed),
+                                          self.quota.eta_seconds(len(api_ids) - done))
+                progress(event)
+
+        try:
+            if api_ids:
+                run(0)  # alone: a bad key or tenant costs one request
+                notify()
+            with ThreadPoolExecutor(max_workers=self.config.max_in_flight, thread_name_prefix="replenit-delete") as pool:
+                pending = {pool.submit(run, i) for i in range(1, len(api_ids))}
+                while pending:
+                    finished, pending = wait(pending, timeout=1.0, return_when=FIRST_EXCEPTION)
+                    for f in finished:
+                        f.result()
+                    notify()
+        except ReplenitStopError as exc:
+            self._stop.set()
+            with lock:
+                settled = set(report.deleted) | set(report.already_gone) | set(report.failed)
+                for i in range(len(api_ids)):
+                    if i not in settled:
+                        report.failed[i] = f"not sent: {exc}"
+            report.counters.wall_s = time.monotonic() - started
+            exc.report = report  # type: ignore[assignment]
+            raise
+        report.counters.wall_s = time.monotonic() - started
+        report.counters.quota_wait_s = union_length(self._waits)
+        return report
+
+
+@dataclass
+class DeleteReport:
+    """What happened to each delete of `delete_records` (indices into its api_ids)."""
+
+    entity: str
+    records: int
+    deleted: list[int] = field(default_factory=list)  # 200
+    already_gone: list[int] = field(default_factory=list)  # 404 of the record: done
+    failed: dict[int, str] = field(default_factory=dict)  # retries ran out, or an unexpected answer
+    counters: DeliveryCounters = field(default_factory=DeliveryCounters)
 
 
 def client_from_env(limits: Iterable[tuple[int, float]] | None = None, settings: "Settings | None" = None,

@@ -159,6 +159,22 @@ class PostgresLedger:
         found = self.lookup(asked)
         return found.select(identity_keys(found["identity"]), "hash", hashes_as_int128(found["exact"]))
 
+    def api_ids(self, identities: Sequence[str]) -> dict[str, str | None]:
+        """As SqliteLedger.api_ids: identity -> the id its DELETE takes, the newest known (None: not
+        recorded); identities not in the ledger are absent. Reads only (a dry run asks too)."""
+        out: dict[str, str | None] = {}
+        asked = list(dict.fromkeys(identities))
+        for start in range(0, len(asked), _ANY_CHUNK):
+            chunk = asked[start:start + _ANY_CHUNK]
+            out.update(self._rows("SELECT identity, api_id FROM ledger_entries WHERE ledger_id = %s AND identity = ANY(%s)",
+                                  [self.ledger_id, chunk]))
+            for identity, api_id in self._rows(  # the log, oldest first: the newest non-null id wins
+                    "SELECT identity, api_id FROM ledger_acks WHERE ledger_id = %s AND identity = ANY(%s) ORDER BY seq",
+                    [self.ledger_id, chunk]):
+                if api_id is not None or identity not in out:
+                    out[identity] = api_id
+        return out
+
     def _read_all(self, schema: dict[str, Any]) -> pl.DataFrame:
         columns = list(schema)
         with self._tx_lock, self._con.cursor() as cur:

@@ -54,11 +54,11 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger (
     identity TEXT PRIMARY KEY, idkey INTEGER NOT NULL, hash BLOB NOT NULL, exact BLOB, acked_at INTEGER NOT NULL,
-    run_id TEXT
+    run_id TEXT, api_id TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS acks (
     seq INTEGER PRIMARY KEY, identity TEXT NOT NULL, idkey INTEGER NOT NULL, hash BLOB NOT NULL, exact BLOB,
-    acked_at INTEGER NOT NULL, run_id TEXT);
+    acked_at INTEGER NOT NULL, run_id TEXT, api_id TEXT);
 CREATE TABLE IF NOT EXISTS retries (
     identity TEXT PRIMARY KEY, payload BLOB NOT NULL, hash BLOB NOT NULL, status TEXT NOT NULL,
     attempts INTEGER NOT NULL, first_failure INTEGER NOT NULL, last_failure INTEGER NOT NULL,
@@ -121,7 +121,8 @@ class Ledger(Protocol):
     def lookup(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame: ...  # LOOKUP_SCHEMA; may be a superset
     def lookup_keys(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame: ...  # KEY_LOOKUP_SCHEMA; may be a superset
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
-                    exact: Sequence[bytes] | None = None) -> None: ...
+                    exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None) -> None: ...
+    def api_ids(self, identities: Sequence[str]) -> dict[str, str | None]: ...  # the id each DELETE takes (issue 12)
     def restamp(self, identities: Sequence[str], exact: Sequence[bytes]) -> None: ...
     def forget(self, identities: Sequence[str]) -> None: ...
     def size(self) -> int: ...
@@ -172,11 +173,23 @@ class SqliteLedger:
                 f"{self.path} has table layout {meta.get('layout', '1')}, this code reads layout {LAYOUT}: "
                 "move the file aside and run a full_refresh sync, which re-acknowledges every record"
             )
+        self._add_api_id()
         if meta["canonical_version"] != str(CANONICAL_VERSION):
             raise LedgerScopeError(
                 f"{self.path} holds canonical-version {meta['canonical_version']} hashes, this code writes "
                 f"{CANONICAL_VERSION}: move the file aside and run a full_refresh sync, which re-acknowledges every record"
             )
+
+    def _add_api_id(self) -> None:
+        """Ledgers written before deletes (issue 12) lack `api_id`: add it, NULL for their entries
+        (nullable, so the layout is unchanged; a full_refresh reconciliation fills it in)."""
+        for table in ("ledger", "acks"):
+            columns = {row[1] for row in self._con.execute(f"PRAGMA table_info({table})")}
+            if "api_id" not in columns:
+                with self._write():
+                    columns = {row[1] for row in self._con.execute(f"PRAGMA table_info({table})")}  # another process may have added it
+                    if "api_id" not in columns:
+                        self._con.execute(f"ALTER TABLE {table} ADD COLUMN api_id TEXT")
 
     def _meta(self) -> dict[str, str]:
         try:
@@ -254,6 +267,11 @@ class SqliteLedger:
         found = self.lookup(asked)
         return found.select(identity_keys(found["identity"]), "hash", hashes_as_int128(found["exact"]))
 
+    def all_key_hashes(self) -> pl.DataFrame:
+        """The whole ledger as idkey, hash, exact, both hashes as Int128 (reinterpreted batch by
+        batch: no Binary copy beside them): a reconciliation's lookup table, 40 bytes an entry."""
+        return self._read_all({"idkey": pl.Int64, "hash": pl.Int128, "exact": pl.Int128})
+
     def _read_all(self, schema: dict[str, type[pl.DataType]] = LOOKUP_SCHEMA) -> pl.DataFrame:
         # An Int128 column is read as its 16-byte BLOB and reinterpreted, batch by batch.
         # ADBC hands SQLite rows over as Arrow: 1M entries in ~0.3 s, where sqlite3 tuples take ~0.9 s.
@@ -275,18 +293,20 @@ class SqliteLedger:
         return pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=schema)
 
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
-                    exact: Sequence[bytes] | None = None) -> None:
+                    exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None) -> None:
         """The API accepted these records (one batch): one fsync'd transaction. A queued retry of
-        the same identity is older than this acknowledgement, so it leaves the queue."""
+        the same identity is older than this acknowledgement, so it leaves the queue. `api_ids`:
+        the id a DELETE takes (a customer's CustomerId; None keeps the one recorded before)."""
         ids = list(identities)
-        if len(ids) != len(hashes) or (exact is not None and len(exact) != len(ids)):
-            raise ValueError("acknowledge: identities, hashes and exact hashes must have the same length")
+        if len(ids) != len(hashes) or (exact is not None and len(exact) != len(ids)) or (api_ids is not None and len(api_ids) != len(ids)):
+            raise ValueError("acknowledge: identities, hashes, exact hashes and api ids must have the same length")
         at = now_ms()
         ex = list(exact) if exact is not None else [None] * len(ids)
+        api = list(api_ids) if api_ids is not None else [None] * len(ids)
         keys = identity_keys(ids).to_list()  # before the transaction: the write lock is held only to write
-        rows = [(i, k, h, e, at, run_id) for i, k, h, e in zip(ids, keys, hashes, ex, strict=True) if i is not None]
+        rows = [(i, k, h, e, at, run_id, a) for i, k, h, e, a in zip(ids, keys, hashes, ex, api, strict=True) if i is not None]
         with self._write():
-            self._con.executemany("INSERT INTO acks (identity, idkey, hash, exact, acked_at, run_id) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._con.executemany("INSERT INTO acks (identity, idkey, hash, exact, acked_at, run_id, api_id) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             if self._has_retries():
                 self._con.executemany("DELETE FROM retries WHERE identity = ? AND first_failure <= ?", [(r[0], at) for r in rows])
 
@@ -313,10 +333,10 @@ class SqliteLedger:
         with self._write():
             if self._con.execute("SELECT EXISTS (SELECT 1 FROM acks)").fetchone()[0]:
                 self._con.execute(
-                    "INSERT INTO ledger (identity, idkey, hash, exact, acked_at, run_id) "
-                    "SELECT identity, idkey, hash, exact, acked_at, run_id FROM acks WHERE true ORDER BY seq "
+                    "INSERT INTO ledger (identity, idkey, hash, exact, acked_at, run_id, api_id) "
+                    "SELECT identity, idkey, hash, exact, acked_at, run_id, api_id FROM acks WHERE true ORDER BY seq "
                     "ON CONFLICT (identity) DO UPDATE SET idkey = excluded.idkey, hash = excluded.hash, exact = excluded.exact, "
-                    "acked_at = excluded.acked_at, run_id = excluded.run_id"
+                    "acked_at = excluded.acked_at, run_id = excluded.run_id, api_id = coalesce(excluded.api_id, ledger.api_id)"
                 )
                 self._con.execute("DELETE FROM acks")
         self._con.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -348,6 +368,22 @@ class SqliteLedger:
                 yield pl.Series("identity", [r[0] for r in rows], dtype=pl.String)
         finally:
             con.close()
+
+    def api_ids(self, identities: Sequence[str]) -> dict[str, str | None]:
+        """identity -> the id its DELETE takes, as last acknowledged (None: not recorded, e.g. an
+        entry acknowledged before issue 12); identities not in the ledger are absent."""
+        out: dict[str, str | None] = {}
+        asked = list(identities)
+        for start in range(0, len(asked), _IN_CHUNK):
+            chunk = asked[start:start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            out.update(self._con.execute(
+                f"SELECT identity, api_id FROM ledger WHERE identity IN ({marks})", chunk).fetchall())  # noqa: S608 - placeholders only
+            for identity, api_id in self._con.execute(  # the log, oldest first: the newest non-null id wins
+                    f"SELECT identity, api_id FROM acks WHERE identity IN ({marks}) ORDER BY seq", chunk).fetchall():  # noqa: S608
+                if api_id is not None or identity not in out:
+                    out[identity] = api_id
+        return out
 
     # -- the retry queue -----------------------------------------------------------------------
 

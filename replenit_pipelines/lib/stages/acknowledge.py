@@ -36,8 +36,10 @@ class Acknowledged:
     dead_letters: pl.DataFrame  # DEAD_LETTER_SCHEMA (+ DEAD_LETTER_HISTORY): one row per rejected, failed or held record
 
 
-def on_accepted(ledger: Ledger | None, changes: Diff, run_id: str) -> Callable[[list[int]], None] | None:
-    """The client's callback: part indices of one accepted batch -> one ledger acknowledgement."""
+def on_accepted(ledger: Ledger | None, changes: Diff, run_id: str,
+                api_ids: list[str | None] | None = None) -> Callable[[list[int]], None] | None:
+    """The client's callback: part indices of one accepted batch -> one ledger acknowledgement.
+    `api_ids` (aligned with the parts): the id each record's DELETE takes, kept in the ledger."""
     if ledger is None:
         return None
     keys, hashes, exact = changes.keys, changes.hashes, changes.exact
@@ -45,7 +47,8 @@ def on_accepted(ledger: Ledger | None, changes: Diff, run_id: str) -> Callable[[
     def record(batch: list[int]) -> None:
         ids = [i for i in batch if keys[i] is not None]  # a record without identity is never acknowledged
         ledger.acknowledge([keys[i] for i in ids], [hashes[i] for i in ids],  # type: ignore[misc]
-                           run_id, [exact[i] for i in ids])  # type: ignore[misc]
+                           run_id, [exact[i] for i in ids],  # type: ignore[misc]
+                           [api_ids[i] for i in ids] if api_ids is not None else None)
 
     return record
 

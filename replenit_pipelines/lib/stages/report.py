@@ -51,12 +51,15 @@ class SyncResult:
     rows_planned: int = 0  # rows of the records a dry run would send
     records_planned: int = 0  # records a dry run would send (this window's, then retries)
     requests_planned: int = 0  # requests a dry run would spend (retries first, then this window's)
+    rows_soft_deleted: int = 0  # rows taken out before validation by the soft-delete column (part of rows_read)
+    rows_deleted: int = 0  # of those, the rows of records deleted (or, in a dry run, to be deleted)
+    deletes: dict[str, int] = field(default_factory=dict)  # lib/stages/delete.py Deleted.counts()
 
     def counts(self) -> dict[str, int | float]:
         p, r = self.prepared, self.report
         c = r.counters if r is not None else None
         return {
-            "rows_read": p.rows_read,
+            "rows_read": p.rows_read + self.rows_soft_deleted,
             "rows_valid": p.rows_valid,
             "rows_quarantined": p.rows_quarantined,
             "rows_superseded": p.rows_superseded,
@@ -65,6 +68,7 @@ class SyncResult:
             "rows_dead_lettered": self.rows_dead_lettered,
             "rows_held_back": self.rows_held_back,
             "rows_planned": self.rows_planned,
+            "rows_deleted": self.rows_deleted,
             "records_valid": p.records_valid,
             "records_quarantined": p.records_quarantined,
             "records_sent": r.records if r else 0,
@@ -80,6 +84,8 @@ class SyncResult:
             "dry_run": int(self.dry_run),
             "records_planned": self.records_planned,
             "requests_planned": self.requests_planned,
+            **{"records_to_delete": 0, "records_deleted": 0, "records_already_gone": 0, "records_delete_failed": 0,
+               "records_not_deletable": 0, "delete_requests": 0, **self.deletes},
             **self.ledger_counts(),
             "rows_without_window_value": self.rows_without_window_value,
             "rows_unparsable_window_value": self.rows_unparsable_window_value,
@@ -106,8 +112,9 @@ class SyncResult:
 
     def balanced(self) -> bool:
         p = self.prepared
-        return p.rows_read == (self.rows_delivered + p.rows_quarantined + p.rows_superseded + self.rows_unchanged
-                               + self.rows_dead_lettered + self.rows_held_back + self.rows_planned)
+        return p.rows_read + self.rows_soft_deleted == (
+            self.rows_delivered + p.rows_quarantined + p.rows_superseded + self.rows_unchanged
+            + self.rows_dead_lettered + self.rows_held_back + self.rows_planned + self.rows_deleted)
 
 
 @dataclass(frozen=True)
@@ -124,14 +131,18 @@ def report(
     acknowledged: Acknowledged, stop: Exception | None, rows_without_window_value: int, duration_s: float,
     store: StateStore | None, retried: Retried | None = None, ledger: Ledger | None = None,
     lookback: timedelta = timedelta(0), planned: Plan | None = None,
+    soft_deleted: tuple[int, int, int] = (0, 0, 0), deletes: dict[str, int] | None = None,
 ) -> SyncResult:
     """The sync's result, recorded in the state store (quarantine, dead letters, the run's counts).
-    With `planned` (a dry run) it is the plan: what would be sent, in how many requests."""
+    With `planned` (a dry run) it is the plan: what would be sent, in how many requests.
+    `soft_deleted`: rows taken out by the soft-delete column, of them the rows deleted and the
+    rows whose delete failed (dead-lettered; the rest were held back); `deletes`: their counts."""
     result = SyncResult(
         entity=window.entity, partition_key=window.partition_key, window_start=window.start, window_end=window.end,
         prepared=prepared, report=delivery, quarantine_share=decision.share, held_back=decision.held_back,
-        rows_delivered=acknowledged.rows_delivered, rows_dead_lettered=acknowledged.rows_dead_lettered,
-        rows_held_back=prepared.rows_valid if decision.held_back else 0, duration_s=duration_s,
+        rows_delivered=acknowledged.rows_delivered, rows_dead_lettered=acknowledged.rows_dead_lettered + soft_deleted[2],
+        rows_held_back=(prepared.rows_valid if decision.held_back else 0) + soft_deleted[0] - soft_deleted[1] - soft_deleted[2],
+        duration_s=duration_s, rows_soft_deleted=soft_deleted[0], rows_deleted=soft_deleted[1], deletes=deletes or {},
         stop_error=str(stop) if stop else None, gate=decision, rows_without_window_value=rows_without_window_value,
         rows_unchanged=changes.rows_unchanged, diff=changes, retried=retried,
         ledger_size=ledger.size() if ledger is not None else None,

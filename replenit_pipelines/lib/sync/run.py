@@ -20,6 +20,7 @@ from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
 from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient
 from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger
 from replenit_pipelines.lib.stages.acknowledge import DEAD_LETTER_SCHEMA, acknowledge, on_accepted, planned_only
+from replenit_pipelines.lib.stages.delete import DeleteGuard, Deleted, DeletesRefused, check_guard, plan_deletes, send_deletes, split_deleted
 from replenit_pipelines.lib.stages.deliver import deliver
 from replenit_pipelines.lib.stages.diff import diff, nothing
 from replenit_pipelines.lib.stages.extract import Extracted, extract
@@ -54,6 +55,8 @@ class SyncRequest:
     retry_max_attempts: int = DEFAULT_MAX_ATTEMPTS
     lookback: timedelta = timedelta(0)  # read [start - lookback, end): late rows of earlier partitions
     dry_run: bool = False  # every stage up to the plan; nothing sent, nothing written (ledger, queue, state store)
+    delete_guard: DeleteGuard = field(default_factory=DeleteGuard)  # soft deletes (mapping source.deleted_column) per run
+    how_to_allow_deletes: str = "run config max_delete_share: {share:.2f} and max_delete_count: {count}"
 
 
 def sync_window(request: SyncRequest) -> SyncResult:
@@ -62,34 +65,55 @@ def sync_window(request: SyncRequest) -> SyncResult:
     entity = mapping.entity
 
     extracted = extract(mapping, request.warehouse, request.start - request.lookback, request.end)
-    prepared = validate(mapping, extracted.rows, request.customer_priority)
+    # Soft-deleted records (lib/stages/delete.py) are deleted, not validated and upserted; planned
+    # and guarded before anything is sent.
+    split = split_deleted(mapping, extracted.rows, request.customer_priority)
+    prepared = validate(mapping, split.live, request.customer_priority)
+    ledger = request.ledger
+    delete_plan = plan_deletes(ledger, split.deleted.select("identity", "api_id"), pl.DataFrame(schema={"identity": pl.String}),
+                               request.full_refresh) if ledger is not None and split.deleted.height else None
+    refusal = check_guard(delete_plan, request.delete_guard, extracted.rows.height, False, request.how_to_allow_deletes) \
+        if delete_plan is not None else None
+    if refusal:
+        raise DeletesRefused(f"{entity} {request.partition_key}: {refusal}")
     history = store.recent_runs(entity, policy.baseline_runs, request.partition_key) if store and policy.mode == "baseline" else []
     decision = gate(policy, prepared, history)
-    ledger = request.ledger
-    # This run's identities, valid or quarantined: a queued older payload of either is obsolete
-    # (never sent over a newer version, nor in place of one the warehouse now has invalid).
-    in_run = pl.concat([prepared.records["__key"], prepared.quarantine["record_id"].alias("__key")]).unique()
+    # This run's identities, valid, quarantined or deleted: a queued older payload of any is obsolete
+    # (never sent over a newer version, nor in place of one the warehouse now has invalid or deleted).
+    in_run = pl.concat([prepared.records["__key"], prepared.quarantine["record_id"].alias("__key"),
+                        split.deleted["identity"].alias("__key")]).unique()
     retried, stop = retry(ledger, request.client, request.run_id, None if decision.held_back else in_run,
                           request.retry_max_attempts, progress=request.progress, dry_run=request.dry_run)
     changes = diff(prepared, ledger, request.full_refresh) if not decision.held_back else nothing()
     window = Window(entity, request.partition_key, request.run_id, request.start, request.end)
     if request.dry_run:  # the plan is the real run's own stages, stopped before the first request
         planned = plan(prepared, changes, request.client)
+        soft = (split.rows_deleted, 0 if decision.held_back else split.rows_deleted, 0)
         return _with_window_values(report(
             window, prepared, decision, changes, None, planned_only(prepared, changes), None,
-            extracted.rows_without_window_value, time.monotonic() - started, None, retried, ledger, request.lookback, planned,
+            extracted.rows_without_window_value, time.monotonic() - started, None, retried, ledger,
+            request.lookback, planned, soft, {"records_to_delete": delete_plan.count if delete_plan else 0},
         ), extracted)
     drop_superseded(ledger, retried, changes.keys, changes.held["__key"].to_list())
     planned = plan(prepared, changes, request.client)
     if stop is None:
-        delivery, stop = deliver(request.client, planned, request.progress, on_accepted(ledger, changes, request.run_id))
+        api_ids = changes.keys if entity != "customers" or "CustomerId" not in prepared.records.columns or not changes.to_send \
+            else prepared.records["CustomerId"].cast(pl.String).gather(changes.to_send).to_list()
+        delivery, stop = deliver(request.client, planned, request.progress, on_accepted(ledger, changes, request.run_id, api_ids))
     else:  # the API refused the key or tenant while retrying: nothing of this window can be sent
         delivery = DeliveryReport(entity=entity, records=len(planned.parts))
         delivery.failed.update({i: f"not sent: {stop}" for i in range(len(planned.parts))})
     acknowledged = acknowledge(prepared, changes, planned, delivery, ledger, request.run_id)
+    deleted = Deleted(records_to_delete=delete_plan.count if delete_plan else 0)
+    rows_deleted, rows_failed = (0, 0) if decision.held_back or stop is not None else (split.rows_deleted, 0)
+    if delete_plan is not None and delete_plan.count and not decision.held_back and stop is None:  # never when the gate tripped
+        deleted, stop = send_deletes(request.client, ledger, delete_plan, request.progress)  # type: ignore[arg-type]
+        failed = deleted.failed_identities
+        rows_failed = int(split.deleted.filter(pl.col("identity").is_in(failed))["rows"].sum()) if failed else 0
+        rows_deleted = split.rows_deleted - rows_failed
     result = report(
         window, prepared, decision, changes, delivery, acknowledged, stop, extracted.rows_without_window_value, time.monotonic() - started, store,
-        retried, ledger, request.lookback,
+        retried, ledger, request.lookback, None, (split.rows_deleted, rows_deleted, rows_failed), deleted.counts(),
     )
     _with_window_values(result, extracted)
     if stop is not None:

@@ -103,6 +103,9 @@ class SourceSpec:
     lookback_hours: float | None = None  # how far before its partition a run reads; None: the entity's default
     window_format: str = "timestamp"  # one of WINDOW_FORMATS
     python: str | None = None  # "module:function" returning a Polars LazyFrame (called with no arguments)
+    # A soft-delete column (issue 12): a row whose value is true (boolean), non-zero (number) or set
+    # (any other type, e.g. a deleted_at timestamp) is deleted in Replenit, not upserted.
+    deleted_column: str | None = None
 
     @property
     def converted(self) -> bool:
@@ -184,6 +187,8 @@ class EntityMapping:
         if self.read_by_frames:
             return self.as_read().source_columns()
         cols = {self.source.window_column}
+        if self.source.deleted_column:
+            cols.add(self.source.deleted_column)
         for f in self.all_fields:
             cols |= f.source_columns()
         if self.child_key:
@@ -273,7 +278,7 @@ def _fields(spec: EntitySpec, raw: Any, origin: str, prefix: str = "") -> tuple[
 
 
 _SOURCE_KINDS = ("table", "query", "path", "python")
-_SOURCE_KEYS = {*_SOURCE_KINDS, "window_column", "timezone", "lookback_hours"}
+_SOURCE_KEYS = {*_SOURCE_KINDS, "window_column", "timezone", "lookback_hours", "deleted_column"}
 
 
 def _window_column(raw: Any, where: str, origin: str, optional: bool) -> tuple[str | None, str]:
@@ -298,7 +303,7 @@ def _source(raw: Any, where: str, origin: str, timezone: str, entity: str, child
         raise MappingError(f"{origin}: {where}.source needs exactly one of table, query, path or python")
     unknown = set(raw) - _SOURCE_KEYS
     if child:
-        unknown |= {"lookback_hours"} & set(raw)  # a child is read with its parent's window and lookback
+        unknown |= {"lookback_hours", "deleted_column"} & set(raw)  # a child is read with its parent's window and lookback
     if unknown:
         why = "; a child source is read with its parent's window and lookback" if child and "lookback_hours" in unknown else ""
         raise MappingError(f"{origin}: {where}.source: unknown key(s) {', '.join(sorted(unknown))}"
@@ -311,12 +316,16 @@ def _source(raw: Any, where: str, origin: str, timezone: str, entity: str, child
     if python is not None and (not isinstance(python, str) or not re.fullmatch(r"[\w.]+:\w+", python)):
         raise MappingError(f"{origin}: {where}.source.python must be module:function (e.g. python: mymodule:orders_frame), "
                            f"not {python!r}")
+    deleted = raw.get("deleted_column")
+    if deleted is not None and (not isinstance(deleted, str) or not deleted.strip()):
+        raise MappingError(f"{origin}: {where}.source.deleted_column must be a column name (e.g. deleted_column: deleted_at), "
+                           f"not {deleted!r}")
     column, fmt = _window_column(raw.get("window_column", None if child else "updated_at"), where, origin, optional=child)
     path = raw.get("path")
     if path and origin != "<python>" and not Path(path).is_absolute():
         path = str(Path(origin).parent / path)
     return SourceSpec(raw.get("table"), raw.get("query"), path, column, raw.get("timezone", timezone),  # type: ignore[arg-type]
-                      float(lookback) if lookback is not None else None, fmt, python)
+                      float(lookback) if lookback is not None else None, fmt, python, deleted)
 
 
 def entity_mapping_from_dict(entity: str, raw: dict, origin: str = "<python>", timezone: str = "UTC") -> EntityMapping:

@@ -1,0 +1,162 @@
+"""`replenit sync ENTITY (--partition KEY | --all)`: one partition's sync, or a reconciliation of the
+whole source (issue 12), by the same code as the Dagster assets and the reconcile jobs
+(lib/sync/run.py:sync_window, lib/sync/reconcile.py:reconcile). Heavy imports stay inside."""
+
+import argparse
+import json
+import sys
+from typing import Any
+
+SYNC_EPILOG = """\
+Credentials come from REPLENIT_BASE_URL, REPLENIT_TENANT_ID and REPLENIT_API_KEY (never printed);
+the warehouse, mapping and state folder from REPLENIT_WAREHOUSE, REPLENIT_MAPPING and
+REPLENIT_STATE_DIR, as for Dagster. The ledger in the state folder says what Replenit already holds:
+a second run of an unchanged warehouse sends nothing.
+
+--all reads the whole source table in chunks (rows with a NULL window column and rows older than
+REPLENIT_PARTITIONS_START included): the initial load, and the periodic reconciliation. --mirror
+also deletes what the ledger holds and no source row has. Deletes are refused (nothing at all is
+sent) when the source is empty, or when they exceed --max-delete-share of the ledger (default
+0.05) or --max-delete-count (default 1000); raise those for one run when the drop is real.
+
+exit codes:
+  0  every row read is in Replenit as the source says (delivered, unchanged, superseded or deleted)
+  1  some rows were quarantined, dead-lettered or held back by the quarantine gate
+  2  an argument, a setting, the mapping or a delete guard is wrong: nothing was sent
+  3  the API refused the key or tenant (401/403/404), or could not be reached: the run stopped
+"""
+
+
+def _sync(args: argparse.Namespace) -> int:
+    import uuid
+    from contextlib import closing
+
+    from replenit_pipelines.lib.contract.api import parse_limits
+    from replenit_pipelines.lib.contract.entities import ENTITIES
+    from replenit_pipelines.lib.delivery import ReplenitStopError, client_from_env
+    from replenit_pipelines.lib.ledger import open_ledger
+    from replenit_pipelines.lib.settings import Settings
+    from replenit_pipelines.lib.stages.delete import DeleteGuard
+    from replenit_pipelines.lib.sync import StateStore
+    from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
+
+    if args.entity not in ENTITIES:
+        raise ValueError(f"sync: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, not {args.batch_size}")
+    if args.mirror and not args.all:
+        raise ValueError("--mirror deletes what is absent from the WHOLE source: use it with --all")
+    settings = Settings.from_env()
+    mapping = load_mapping(settings.mapping_path)
+    if args.entity not in mapping:
+        raise ValueError(f"{settings.mapping_path} has no '{args.entity}' section: add one to sync {args.entity}")
+    entity_mapping = mapping[args.entity]
+    overrides: dict = {}
+    if args.batch_size:
+        overrides["batch_sizes"] = {args.entity: args.batch_size}  # capped at the API's hard maximum
+    limits = parse_limits(args.limits) if args.limits is not None else (parse_limits(settings.limits) if settings.limits else None)
+    guard = DeleteGuard(max_share=args.max_delete_share, max_count=args.max_delete_count)
+    allow = "--max-delete-share {share:.2f} --max-delete-count {count}"
+    run_id = f"cli-{uuid.uuid4()}"
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    last = [0.0]
+
+    def progress(p) -> None:  # a window's batches: a line at most every 30 s
+        import time
+
+        if time.monotonic() - last[0] >= 30 or p.batches_done == p.batches_total:
+            last[0] = time.monotonic()
+            log(f"{args.entity}: {p.records_done:,}/{p.records_total:,} records, batch {p.batches_done}/{p.batches_total}, "
+                f"ETA {p.eta_s:.0f}s by quota")
+
+    store = None if args.dry_run else StateStore(settings.state_store_path)
+    stopped = None
+    result: Any = None  # a ReconcileResult (--all) or a SyncResult (--partition): the same counts()
+    with client_from_env(limits=limits, settings=settings, **overrides) as client, closing(open_ledger(
+            settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger:
+        try:
+            if args.all:
+                from replenit_pipelines.lib.sync.reconcile import ReconcileRequest, reconcile
+
+                result = reconcile(ReconcileRequest(
+                    mapping=entity_mapping, warehouse=Warehouse(settings.warehouse_path), client=client, ledger=ledger,
+                    store=store, run_id=run_id, mirror=args.mirror, dry_run=args.dry_run, full_refresh=args.full_refresh,
+                    guard=guard, customer_priority=settings.customer_priority, log=log, how_to_allow=allow,
+                    retry_max_attempts=settings.retry_max_attempts, **({"chunk_rows": args.chunk_rows} if args.chunk_rows else {})))
+            else:
+                from replenit_pipelines.lib.sync import SyncRequest, sync_window
+
+                start, end = partition_window(args.entity, args.partition)
+                result = sync_window(SyncRequest(
+                    mapping=entity_mapping, warehouse=Warehouse(settings.warehouse_path), client=client, store=store,
+                    start=start, end=end, partition_key=args.partition, run_id=run_id, customer_priority=settings.customer_priority,
+                    progress=progress, ledger=ledger, full_refresh=args.full_refresh, dry_run=args.dry_run,
+                    retry_max_attempts=settings.retry_max_attempts, lookback=entity_mapping_lookback(entity_mapping),
+                    delete_guard=guard, how_to_allow_deletes=allow))
+        except ReplenitStopError as exc:
+            stopped = exc
+            result = None
+    if stopped is not None or result is None:
+        print(f"replenit sync: stopped: {stopped}", file=sys.stderr)
+        return 3
+    counts = result.counts()
+    counts = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in counts.items()}
+    if getattr(result, "refused", ""):
+        counts["deletes_refused"] = result.refused
+    if args.json:
+        print(json.dumps({"entity": args.entity, "run_id": run_id, **counts}))
+    else:
+        width = max(len(k) for k in counts)
+        for k, v in counts.items():
+            print(f"{k:<{width}}  {v}")
+    if not result.balanced():
+        print(f"replenit sync: the row accounting does not close: {counts}", file=sys.stderr)
+        return 1
+    return 1 if counts.get("rows_quarantined") or counts.get("rows_dead_lettered") or counts.get("rows_held_back") else 0
+
+
+# Customers are daily partitions, orders and products hourly (defs/partitions.py), all UTC.
+HOURLY = {"orders", "products"}
+
+
+def partition_window(entity: str, key: str) -> tuple[Any, Any]:
+    """[start, end) of a partition key as Dagster names it: 2026-11-26 (daily), 2026-11-26-13:00 (hourly)."""
+    from datetime import UTC, datetime, timedelta
+
+    hourly = entity in HOURLY
+    try:
+        start = datetime.strptime(key, "%Y-%m-%d-%H:%M" if hourly else "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        example = "2026-11-26-13:00 (hourly)" if hourly else "2026-11-26 (daily)"
+        raise ValueError(f"--partition {key!r} is not a {entity} partition key; write it as {example}") from None
+    return start, start + (timedelta(hours=1) if hourly else timedelta(days=1))
+
+
+def entity_mapping_lookback(mapping: Any) -> Any:
+    from datetime import timedelta
+
+    return timedelta(hours=mapping.lookback_hours)
+
+
+def register(sub: "argparse._SubParsersAction") -> None:
+    sy = sub.add_parser("sync", help="sync one partition of an entity, or reconcile the whole source (--all)",
+                        description="Sync one partition (as the Dagster asset does) or the whole source table "
+                                    "(--all: the initial load and the reconciliation) to Replenit.",
+                        epilog=SYNC_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sy.add_argument("entity", help="customers, orders or products")
+    which = sy.add_mutually_exclusive_group(required=True)
+    which.add_argument("--partition", metavar="KEY", help="one partition, as Dagster names it (2026-11-26, or 2026-11-26-13:00 for hourly)")
+    which.add_argument("--all", action="store_true", help="the whole source: initial load and reconciliation")
+    sy.add_argument("--mirror", action="store_true", help="with --all: delete what the ledger holds and the source no longer has")
+    sy.add_argument("--dry-run", action="store_true", help="plan upserts and deletes; send nothing, write nothing")
+    sy.add_argument("--full-refresh", action="store_true", help="send every valid record even if Replenit holds it")
+    sy.add_argument("--json", action="store_true", help="print the counts as one JSON object")
+    sy.add_argument("--batch-size", type=int, default=None, help="records per request (capped at the API's hard maximum)")
+    sy.add_argument("--chunk-rows", type=int, default=None, help="with --all: source rows read at once (default 250000)")
+    sy.add_argument("--max-delete-share", type=float, default=0.05, help="refuse deletes above this share of the ledger (default 0.05)")
+    sy.add_argument("--max-delete-count", type=int, default=1000, help="refuse more deletes than this in one run (default 1000)")
+    sy.add_argument("--limits", default=None, help="REQUESTS/SECONDS windows (default REPLENIT_LIMITS, else the documented quota)")
+    sy.set_defaults(func=_sync)

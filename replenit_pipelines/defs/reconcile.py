@@ -1,0 +1,96 @@
+"""One reconciliation job per entity (issue 12): the whole source against the ledger, as
+`replenit sync ENTITY --all` does (lib/sync/reconcile.py), launched from the UI with run config,
+and a weekly schedule per entity that is OFF until someone turns it on."""
+
+import time
+from contextlib import closing
+
+import dagster as dg
+
+from replenit_pipelines.defs import settings
+from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
+from replenit_pipelines.lib.contract.entities import ENTITIES
+from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
+from replenit_pipelines.lib.sync import GatePolicy
+from replenit_pipelines.lib.sync.reconcile import DEFAULT_CHUNK_ROWS, PROGRESS_EVERY_S, ReconcileRequest, reconcile
+
+# Sundays at 03:00 UTC, one entity an hour apart, when a schedule is turned on.
+SCHEDULES = {"customers": "0 3 * * 0", "orders": "0 4 * * 0", "products": "0 5 * * 0"}
+
+
+class ReconcileConfig(dg.Config):
+    """What one reconciliation may do (docs/operating.md: First load, Reconciling, Deleting)."""
+
+    mirror: bool = False  # also delete what the ledger holds and no source row has
+    dry_run: bool = False  # plan upserts and deletes; send nothing, write nothing
+    full_refresh: bool = False  # send every valid record even if Replenit holds it, and re-acknowledge it
+    max_delete_share: float = 0.05  # refuse the run (nothing sent) when deletes exceed this share of the ledger ...
+    max_delete_count: int = 1000  # ... or this many records
+    batch_size: int | None = None  # records per request; default the entity's recommended size, capped at the hard maximum
+    chunk_rows: int = DEFAULT_CHUNK_ROWS  # source rows read and prepared at once
+    gate: str = "fixed"  # the quarantine gate, as the sync assets' (a reconciliation has no per-partition baseline)
+    max_quarantine_share: float = 0.05
+    min_quarantined_rows: int = 20
+    retry_max_attempts: int | None = None  # default REPLENIT_RETRY_MAX_ATTEMPTS
+
+
+def build_reconcile_job(entity: str) -> dg.JobDefinition:
+    @dg.op(name=f"{entity}_reconcile", description=f"Reconcile {entity}: the whole source against the ledger; "
+                                                   "mirror deletes what left the source.")
+    def reconcile_op(context: dg.OpExecutionContext, config: ReconcileConfig, replenit: ReplenitResource,
+                     warehouse: WarehouseResource, state: StateStoreResource) -> None:
+        if config.batch_size is not None and config.batch_size < 1:
+            raise dg.Failure(f"run config: batch_size must be at least 1, not {config.batch_size}")
+        try:
+            guard = DeleteGuard(max_share=config.max_delete_share, max_count=config.max_delete_count)
+            policy = GatePolicy(mode=config.gate, max_quarantine_share=config.max_quarantine_share,  # type: ignore[arg-type]
+                                min_quarantined_rows=config.min_quarantined_rows)
+        except ValueError as exc:
+            raise dg.Failure(f"run config: {exc}") from None
+        mapping = warehouse.mapping_for(entity)
+        started = time.monotonic()
+        with replenit.client({entity: config.batch_size} if config.batch_size else None) as client, \
+                closing(state.ledger(client, entity)) as ledger:
+            try:
+                result = reconcile(ReconcileRequest(
+                    mapping=mapping, warehouse=warehouse.warehouse(), client=client, ledger=ledger,
+                    store=None if config.dry_run else state.store(), run_id=context.run_id, mirror=config.mirror,
+                    dry_run=config.dry_run, full_refresh=config.full_refresh, guard=guard, gate=policy,
+                    customer_priority=replenit.customer_priority, chunk_rows=config.chunk_rows,
+                    retry_max_attempts=config.retry_max_attempts or settings.current().retry_max_attempts,
+                    log=context.log.info, log_every_s=PROGRESS_EVERY_S))
+            except DeletesRefused as exc:
+                raise dg.Failure(description=str(exc)) from None
+        counts = result.counts()
+        context.log.info(f"reconcile {entity}: {counts} in {time.monotonic() - started:.0f}s")
+        context.log_event(dg.AssetObservation(asset_key=dg.AssetKey(["replenit", entity]),
+                                              metadata={f"reconcile_{k}": v for k, v in counts.items()
+                                                        if isinstance(v, int | float)}))
+        if not result.balanced():
+            raise dg.Failure(f"row accounting does not close for {entity}: {counts}")
+        if result.refused:
+            raise dg.Failure(description=f"dry run: {result.refused}")
+        if result.gate_tripped:
+            raise dg.Failure(description=f"reconcile {entity}: the quarantine gate held rows back and nothing was deleted: "
+                                         "see the quarantine table (replenit state)")
+
+    @dg.job(name=f"reconcile_{entity}", description=f"Reconcile {entity} with the whole source (run config: mirror, "
+                                                     "dry_run, full_refresh, max_delete_share, max_delete_count, batch_size).",
+            tags={"replenit/entity": entity})
+    def job():
+        reconcile_op()
+
+    return job
+
+
+RECONCILE_JOBS = {entity: build_reconcile_job(entity) for entity in ENTITIES}
+RECONCILE_SCHEDULES = [
+    dg.ScheduleDefinition(name=f"reconcile_{entity}_weekly", job=job, cron_schedule=SCHEDULES[entity],
+                          execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED)
+    for entity, job in RECONCILE_JOBS.items()
+]
+
+
+@dg.definitions
+def reconcile_defs() -> dg.Definitions:
+    return dg.Definitions(jobs=list(RECONCILE_JOBS.values()), schedules=RECONCILE_SCHEDULES)

@@ -1,0 +1,374 @@
+"""Reconciliation of one entity (issue 12): the WHOLE source, not a window (rows whose window column
+is NULL and rows older than the partitions included), against the acknowledged-state ledger.
+On an empty ledger it is the initial load; later it is the safety net (late rows, NULL windows,
+rows changed without a new timestamp), and in mirror mode it deletes what left the source.
+
+The source is read in chunks (lib/warehouse/sources.py: rows hashed by record key, so a record's
+rows are in one chunk; a table is split into chunk files in one scan), each run through
+sync_window's own stages: validate, gate, diff, plan, deliver (acknowledging each accepted batch in
+the ledger), acknowledge, report. The next chunk's local work (read, validate, diff, serialize)
+runs on a thread while the current one is delivered, so requests never wait on it. Memory holds
+two chunks, the ledger's integer keys and hashes (read once: lib/ledger/store.py lookup_keys), and
+the identity keys seen in mirror mode (8 bytes a record). The retry stage runs once, first.
+
+Deletes (lib/stages/delete.py) are planned before anything is sent: a first pass reads only the
+identity columns (and the soft-delete column) of every chunk, so a guard refuses the run with
+nothing sent. They are sent after the upserts, only when no chunk's quarantine gate tripped.
+
+Accounting closes over the run: rows read = delivered + quarantined + superseded + unchanged +
+dead-lettered + held back + deleted (+ planned, in a dry run).
+"""
+
+import math
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
+from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient
+from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger
+from replenit_pipelines.lib.ledger.hashing import hashes_as_binary, hashes_as_int128, identity_keys
+from replenit_pipelines.lib.stages.acknowledge import acknowledge, on_accepted, planned_only
+from replenit_pipelines.lib.stages.delete import (
+    DeleteGuard,
+    Deleted,
+    DeletePlan,
+    DeletesRefused,
+    absent_from_source,
+    check_guard,
+    identities,
+    identity_columns,
+    plan_deletes,
+    send_deletes,
+    split_deleted,
+)
+from replenit_pipelines.lib.stages.deliver import deliver
+from replenit_pipelines.lib.stages.diff import diff, nothing
+from replenit_pipelines.lib.stages.plan import plan
+from replenit_pipelines.lib.stages.report import SyncResult, Window, report
+from replenit_pipelines.lib.stages.retry import Retried, drop_superseded, retry
+from replenit_pipelines.lib.stages.validate import gate, validate
+from replenit_pipelines.lib.sync.gate import GatePolicy
+from replenit_pipelines.lib.sync.state import StateStore
+from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
+from replenit_pipelines.lib.warehouse.sources import SpilledChunks, read_key_column, read_source_chunk, source_row_count
+
+DEFAULT_CHUNK_ROWS = 250_000
+PROGRESS_EVERY_S = 30.0
+ALL_PARTITIONS = "all"  # the partition key a reconciliation's runs are recorded under (one row per chunk: all:3/40)
+_ROW_COUNTS = ("rows_read", "rows_valid", "rows_quarantined", "rows_superseded", "rows_unchanged", "rows_delivered",
+               "rows_dead_lettered", "rows_held_back", "rows_planned")
+_SUMMED = _ROW_COUNTS + ("records_valid", "records_quarantined", "records_sent", "records_accepted", "records_rejected",
+                         "records_failed", "requests", "rate_limited_429", "retries", "records_planned", "requests_planned",
+                         "records_new", "records_changed", "records_unchanged", "records_refreshed", "records_held", "rows_held")
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    mapping: EntityMapping
+    warehouse: Warehouse
+    client: ReplenitClient
+    ledger: Ledger
+    store: StateStore | None
+    run_id: str
+    mirror: bool = False  # delete what is in the ledger and in no row of the source
+    dry_run: bool = False  # every stage up to the plans (upserts and deletes); nothing sent, nothing written
+    full_refresh: bool = False  # send every valid record even if Replenit holds it, and re-acknowledge it
+    guard: DeleteGuard = field(default_factory=DeleteGuard)
+    gate: GatePolicy = field(default_factory=GatePolicy)
+    customer_priority: str = DEFAULT_CUSTOMER_PRIORITY
+    chunk_rows: int = DEFAULT_CHUNK_ROWS  # source rows per chunk (memory is about one chunk's)
+    retry_max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    log: Callable[[str], None] | None = None  # progress lines, at least every `log_every_s` while work goes on
+    log_every_s: float = PROGRESS_EVERY_S
+    # How a refusal tells the user to allow the deletes ({share} and {count}: the values that would).
+    how_to_allow: str = "run config max_delete_share: {share:.2f} and max_delete_count: {count}"
+    spill_dir: str | None = None  # where a table source is split into chunk files for the run (default: the temp folder)
+
+
+@dataclass
+class ReconcileResult:
+    entity: str
+    run_id: str
+    chunks: int
+    counts_by_chunk: list[dict[str, Any]]
+    retried: Retried
+    deletes: Deleted
+    delete_plan: DeletePlan | None
+    rows_deleted: int  # rows of soft-deleted records (and flagged lines or variants), their deletes done or planned
+    rows_soft_deleted_read: int  # rows taken out as soft-deleted before validation (part of rows_read)
+    rows_deletes_held_back: int  # soft-deleted rows not deleted because a quarantine gate tripped
+    rows_deletes_failed: int  # soft-deleted rows whose delete failed: dead-lettered, the ledger keeps them
+    gate_tripped: bool
+    dry_run: bool
+    mirror: bool
+    full_refresh: bool
+    ledger_size: int
+    duration_s: float
+    local_s: float  # read, validate, diff, serialize: the work that is not waiting on the API
+    refused: str = ""  # a dry run's guard refusal (a real run raises DeletesRefused)
+    stop_error: str | None = None
+
+    def counts(self) -> dict[str, Any]:
+        total: dict[str, Any] = {k: sum(c.get(k, 0) for c in self.counts_by_chunk) for k in _SUMMED}
+        total["rows_read"] += self.rows_soft_deleted_read
+        total["rows_held_back"] += self.rows_deletes_held_back
+        total["rows_dead_lettered"] += self.rows_deletes_failed
+        total["rows_deleted"] = self.rows_deleted
+        r = self.retried
+        total.update({
+            "records_retried": r.records_retried, "records_retry_accepted": r.records_retry_accepted,
+            "records_retry_failed": r.records_retry_failed + r.records_retry_rejected, "retry_requests": r.requests,
+            **self.deletes.counts(),
+            "records_absent": self.delete_plan.by("absent") if self.delete_plan else 0,
+            "records_flagged_deleted": self.delete_plan.by("flagged") if self.delete_plan else 0,
+            "chunks": self.chunks, "mirror": int(self.mirror), "dry_run": int(self.dry_run),
+            "full_refresh": int(self.full_refresh), "gate_tripped": int(self.gate_tripped),
+            "ledger_size": self.ledger_size, "duration_s": round(self.duration_s, 3), "local_s": round(self.local_s, 3),
+        })
+        total["requests_total"] = total["requests"] + total["retry_requests"] + total["delete_requests"]
+        return total
+
+    def balanced(self) -> bool:
+        c = self.counts()
+        return c["rows_read"] == sum(c[k] for k in _ROW_COUNTS if k != "rows_read" and k != "rows_valid") + c["rows_deleted"]
+
+
+class _Progress:
+    """A line at least every `every_s` while the run works: where it is, and when it should end
+    (by the local pace of the chunks so far and by the key's quota for the requests left)."""
+
+    def __init__(self, request: ReconcileRequest, rows_total: int, chunks: int):
+        self.request, self.rows_total, self.chunks = request, rows_total, chunks
+        self.started = time.monotonic()
+        self.last = self.started
+        self.rows_done = self.requests_done = self.chunk = 0
+        self.chunk_requests_left = 0
+
+    def chunk_done(self, chunk: int, rows: int, requests: int) -> None:
+        self.chunk, self.rows_done, self.requests_done = chunk + 1, self.rows_done + rows, self.requests_done + requests
+        self.emit(force=True)
+
+    def batch(self, p: BatchProgress) -> None:
+        self.chunk_requests_left = p.batches_total - p.batches_done
+        self.emit(extra=f"; this chunk {p.records_done:,}/{p.records_total:,} records sent")
+
+    def emit(self, force: bool = False, extra: str = "") -> None:
+        log = self.request.log
+        now = time.monotonic()
+        if log is None or (not force and now - self.last < self.request.log_every_s):
+            return
+        self.last = now
+        elapsed = now - self.started
+        left_rows = max(0, self.rows_total - self.rows_done)
+        by_pace = elapsed / self.rows_done * left_rows if self.rows_done else float("nan")
+        requests_left = self.chunk_requests_left + (self.requests_done / self.rows_done * left_rows if self.rows_done else 0)
+        by_quota = self.request.client.quota.eta_seconds(math.ceil(requests_left))
+        eta = max(by_pace, by_quota) if self.rows_done else by_quota
+        log(f"reconcile {self.request.mapping.entity}: chunk {self.chunk}/{self.chunks}, {self.rows_done:,}/{self.rows_total:,} "
+            f"rows, {self.requests_done:,} requests, {elapsed:.0f}s elapsed{extra}; ETA "
+            + (f"{eta:.0f}s" if eta == eta else "unknown until the first chunk ends"))
+
+
+def reconcile(request: ReconcileRequest) -> ReconcileResult:
+    started = time.monotonic()
+    mapping = request.mapping
+    if request.chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, not {request.chunk_rows}")
+    rows_total = source_row_count(request.warehouse, mapping)
+    chunks = 1 if read_key_column(mapping) is None else max(1, math.ceil(rows_total / request.chunk_rows))
+    if mapping.source.table and chunks > 1:  # one scan of the table, spilled to Parquet by chunk
+        spill = Path(request.spill_dir or tempfile.gettempdir()) / f"replenit-reconcile-{uuid.uuid4().hex}"
+        with SpilledChunks(request.warehouse, mapping, chunks, spill) as spilled:
+            return _reconcile(request, spilled.read, rows_total, chunks, started, time.monotonic() - started)
+    return _reconcile(request, lambda chunk, columns=None: read_source_chunk(request.warehouse, mapping, chunk, chunks, columns),
+                      rows_total, chunks, started, time.monotonic() - started)
+
+
+def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame], rows_total: int, chunks: int,
+               started: float, local: float) -> ReconcileResult:
+    mapping, ledger, client = request.mapping, request.ledger, request.client
+    entity = mapping.entity
+    progress = _Progress(request, rows_total, chunks)
+
+    # 1. Deletes, planned before anything is sent: the identity columns of every chunk.
+    delete_plan: DeletePlan | None = None
+    seen: list[pl.Series] = []
+    flagged_rows = pl.DataFrame(schema={"identity": pl.String, "rows": pl.Int64})
+    if request.mirror or mapping.source.deleted_column:
+        t = time.monotonic()
+        flagged: list[pl.DataFrame] = []
+        columns = identity_columns(mapping)
+        for chunk in range(chunks):
+            rows = read_chunk(chunk, columns)
+            if request.mirror:
+                seen.append(identity_keys(identities(mapping, rows, request.customer_priority)["identity"]).drop_nulls())
+            flagged.append(split_deleted(mapping, rows, request.customer_priority).deleted)
+        absent = absent_from_source(ledger, pl.concat(seen) if seen else pl.Series(dtype=pl.Int64)) if request.mirror \
+            else pl.DataFrame(schema={"identity": pl.String})
+        flagged_all = pl.concat(flagged)
+        flagged_rows = flagged_all.select("identity", "rows")
+        delete_plan = plan_deletes(ledger, flagged_all.select("identity", "api_id"), absent, request.full_refresh)
+        local += time.monotonic() - t
+    refusal = check_guard(delete_plan, request.guard, rows_total, request.mirror, request.how_to_allow) if delete_plan else None
+    if refusal and not request.dry_run:
+        raise DeletesRefused(f"reconcile {entity}: {refusal}")
+
+    # 2. Earlier runs' failures: every identity is this run's (the whole source is read), so a
+    # queued payload is never sent over what the chunks send; the chunks re-send what the source has.
+    queued_ids = ledger.queued()["identity"]
+    retried, stop = retry(ledger, client, request.run_id, queued_ids, request.retry_max_attempts,
+                          progress=progress.batch, dry_run=request.dry_run)
+
+    # 3. The chunks, through sync_window's stages.
+    cached = _CachedLookup(ledger)  # the ledger's keys and hashes, read once, not once per chunk
+    history = request.store.recent_runs(entity, request.gate.baseline_runs, ALL_PARTITIONS) \
+        if request.store and request.gate.mode == "baseline" else []
+    by_chunk: list[dict[str, Any]] = []
+    gate_tripped = False
+    rows_soft = 0
+    deferred = set(retried.deferred)
+    chunk_seen: list[pl.Series] = []
+
+    def prepare_chunk(chunk: int) -> tuple[int, Any, Any, Any, float]:
+        """Read, split off soft deletes, validate, gate and diff one chunk: the local work, run for
+        the next chunk while this one is delivered (at the quota, requests never wait on it)."""
+        t = time.monotonic()
+        split = split_deleted(mapping, read_chunk(chunk), request.customer_priority)
+        prepared = validate(mapping, split.live, request.customer_priority)
+        decision = gate(request.gate, prepared, history)
+        changes = diff(prepared, cached, request.full_refresh) if not decision.held_back else nothing()  # type: ignore[arg-type]
+        return split.rows_deleted, prepared, decision, changes, time.monotonic() - t
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="replenit-prepare") as ahead:
+        upcoming = ahead.submit(prepare_chunk, 0) if chunks else None
+        for chunk in range(chunks):
+            assert upcoming is not None
+            soft, prepared, decision, changes, took = upcoming.result()
+            upcoming = ahead.submit(prepare_chunk, chunk + 1) if chunk + 1 < chunks and stop is None else None
+            if stop is not None:
+                break
+            t = time.monotonic()
+            local += took
+            rows_soft += soft
+            gate_tripped |= decision.held_back
+            if request.mirror:
+                chunk_seen += [identity_keys(prepared.records["__key"]).drop_nulls(),
+                               identity_keys(prepared.quarantine["record_id"]).drop_nulls()]
+            now = datetime.now(UTC)
+            window = Window(entity, f"{ALL_PARTITIONS}:{chunk + 1}/{chunks}", request.run_id, now, now)
+            if request.dry_run:
+                planned = plan(prepared, changes, client)
+                result = report(window, prepared, decision, changes, None, planned_only(prepared, changes), None, 0,
+                                time.monotonic() - t, None, retried if chunk == 0 else None, None, planned=planned)
+            else:
+                mine = deferred & set(prepared.records["__key"].to_list())
+                drop_superseded(ledger, replace(retried, deferred=tuple(mine)), changes.keys, changes.held["__key"].to_list())
+                planned = plan(prepared, changes, client)
+                delivery: DeliveryReport | None
+                delivery, stop = deliver(client, planned, progress.batch,
+                                         on_accepted(ledger, changes, request.run_id, _api_ids(prepared, changes)))
+                acknowledged = acknowledge(prepared, changes, planned, delivery, ledger, request.run_id)
+                result = report(window, prepared, decision, changes, delivery, acknowledged, stop, 0, time.monotonic() - t,
+                                request.store, retried if chunk == 0 else None, None)
+            by_chunk.append(_chunk_counts(result))
+            progress.chunk_done(chunk, prepared.rows_read, by_chunk[-1]["requests"])
+
+    # 4. Deletes, after the upserts, unless a gate tripped or the run stopped.
+    deleted = Deleted()
+    rows_deleted = rows_held = rows_failed = 0
+    if delete_plan is not None and request.mirror and chunk_seen:
+        # Absent by the first pass's identities AND by the chunks' own (validated) identities.
+        still = identity_keys(delete_plan.identities).is_in(pl.concat(chunk_seen).unique().implode()).to_list()
+        keep = [i for i, (why, present) in enumerate(zip(delete_plan.reasons, still, strict=True)) if why != "absent" or not present]
+        delete_plan = _subset(delete_plan, keep)
+    if delete_plan is not None:
+        deleted.records_to_delete = delete_plan.count
+        if gate_tripped:
+            deleted.skipped = "the quarantine gate tripped in this run: nothing is deleted"
+            rows_held = rows_soft
+        elif stop is not None:
+            deleted.skipped = f"the run stopped: {stop}"
+            rows_held = rows_soft
+        elif request.dry_run:
+            deleted.skipped = "dry run"
+            rows_deleted = rows_soft
+        else:
+            deleted, stop = send_deletes(client, ledger, delete_plan, progress.batch)
+            failed = deleted.failed_identities
+            rows_failed = int(flagged_rows.filter(pl.col("identity").is_in(failed))["rows"].sum()) if failed else 0
+            rows_deleted = rows_soft - rows_failed
+    else:
+        rows_deleted = rows_soft
+    if request.dry_run and delete_plan is not None:
+        deleted.records_to_delete = delete_plan.count
+    return ReconcileResult(
+        entity=entity, run_id=request.run_id, chunks=chunks, counts_by_chunk=by_chunk, retried=retried, deletes=deleted,
+        delete_plan=delete_plan, rows_deleted=rows_deleted, rows_soft_deleted_read=rows_soft, rows_deletes_held_back=rows_held,
+        rows_deletes_failed=rows_failed, gate_tripped=gate_tripped, dry_run=request.dry_run, mirror=request.mirror,
+        full_refresh=request.full_refresh, ledger_size=ledger.size(), duration_s=time.monotonic() - started, local_s=local,
+        refused=refusal or "", stop_error=str(stop) if stop else None,
+    ) if stop is None else _raise(stop)
+
+
+def _raise(stop: Exception) -> ReconcileResult:
+    raise stop
+
+
+def _subset(plan: DeletePlan, keep: list[int]) -> DeletePlan:
+    out = DeletePlan(plan.entity, ledger_size=plan.ledger_size)
+    out.identities = [plan.identities[i] for i in keep]
+    out.api_ids = [plan.api_ids[i] for i in keep]
+    out.reasons = [plan.reasons[i] for i in keep]
+    return out
+
+
+def _api_ids(prepared: Any, changes: Any) -> list[str | None]:
+    """The id each sent record's DELETE takes, aligned with the diff's parts: a customer's
+    CustomerId (its identity may be its email), an order's OrderId, a product's ProductId."""
+    if prepared.entity != "customers":
+        return list(changes.keys)
+    if "CustomerId" not in prepared.records.columns or not changes.to_send:
+        return [None] * len(changes.to_send)
+    return prepared.records["CustomerId"].cast(pl.String).gather(changes.to_send).to_list()
+
+
+def _chunk_counts(result: SyncResult) -> dict[str, Any]:
+    c = result.counts()
+    return {k: c[k] for k in _SUMMED if k in c}
+
+
+class _CachedLookup:
+    """The ledger, whose whole-ledger `lookup_keys` is read once for the run and filtered to each
+    chunk's identities (a chunk's own acknowledgements never meet a later chunk: a record's rows
+    are all in one chunk). Everything else is the ledger's."""
+
+    def __init__(self, ledger: Ledger):
+        self._ledger = ledger
+        self._all: pl.DataFrame | None = None
+
+    def lookup_keys(self, identities_asked: pl.Series) -> pl.DataFrame:
+        if self._all is None:
+            # An empty ledger (a first load) stays empty for this run's lookups; otherwise more than
+            # lookup_keys' scan threshold: the whole ledger's integer keys and hashes, once, the
+            # content hash held as Int128 (16 bytes a row where a Binary view takes 32: 160 MB at 10M).
+            if self._ledger.size() == 0:
+                self._all = pl.DataFrame(schema={"idkey": pl.Int64, "hash": pl.Int128, "exact": pl.Int128})
+            elif hasattr(self._ledger, "all_key_hashes"):  # SqliteLedger: converted batch by batch
+                self._all = self._ledger.all_key_hashes()
+            else:  # any Ledger: more than lookup_keys' scan threshold reads the whole ledger
+                whole = self._ledger.lookup_keys(pl.Series("identity", [""] * 20_001, dtype=pl.String))
+                self._all = whole.select("idkey", hashes_as_int128(whole["hash"]), "exact")
+        found = self._all.filter(pl.col("idkey").is_in(identity_keys(identities_asked).drop_nulls().implode()))
+        return found.with_columns(hashes_as_binary(found["hash"]))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
