@@ -413,3 +413,30 @@ def test_a_flagged_order_line_upserts_the_order_without_it_and_a_fully_flagged_o
     c = result.counts()
     assert (c["rows_deleted"], c["records_deleted"], c["rows_delivered"]) == (4, 1, 2)  # 3 lines of o6 and 1 of o5
     rig.client.close()
+
+
+def test_a_normalized_warehouse_reconciles_each_product_whole_with_its_latest_variants(sandbox, tmp_path):
+    """Products and variants in their own tables (issue 16): every product arrives with every
+    variant, in its newest version, whatever the chunk; one without variants has an empty array;
+    a variant with no time and a product dated before any partition are not missed."""
+    from test_normalized import PRODUCTS, write
+
+    from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
+
+    old = datetime(2019, 3, 1)
+    products = [{"product_id": f"p{i}", "name": f"Product {i}", "updated_at": old if i % 7 == 0 else datetime(2026, 11, 26, i % 24)}
+                for i in range(120)]
+    variants = [{"product_id": f"p{i}", "variant_id": f"p{i}-v{j}", "name": f"V{j}", "stock": 10 * j + version,
+                 "updated_at": datetime(2026, 11, 26, 3) + timedelta(hours=version)}
+                for i in range(120) if i % 11 for j in range(3) for version in range(2)]
+    write(tmp_path / "wh.duckdb", products=products, variants=variants)
+    rig = Rig(sandbox, tmp_path, mapping=entity_mapping_from_dict("products", PRODUCTS), table="products")
+    result, sent = rig.reconcile(chunk_rows=60)  # several chunks
+    stored = rig.stored()
+    assert len(stored) == 120 and result.counts()["records_new"] == 120
+    for i in range(120):
+        record = next(r for k, r in stored.items() if r["ProductId"] == f"p{i}")
+        got = sorted((v["VariantId"], v["StockQuantity"]) for v in record["ProductVariants"])
+        assert got == ([] if i % 11 == 0 else [(f"p{i}-v{j}", 10 * j + 1) for j in range(3)]), i
+    again, sent = rig.reconcile(chunk_rows=60)
+    assert sent == [] and again.counts()["records_unchanged"] == 120

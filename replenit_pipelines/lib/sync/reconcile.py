@@ -59,7 +59,15 @@ from replenit_pipelines.lib.stages.validate import gate, validate
 from replenit_pipelines.lib.sync.gate import GatePolicy
 from replenit_pipelines.lib.sync.state import StateStore
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
-from replenit_pipelines.lib.warehouse.sources import SpilledChunks, read_key_column, read_source_chunk, source_row_count
+from replenit_pipelines.lib.warehouse.sources import (
+    ALL_TIME_UTC,
+    SpilledChunks,
+    frames_record_keys,
+    read_frames_chunk,
+    read_key_column,
+    read_source_chunk,
+    source_row_count,
+)
 
 DEFAULT_CHUNK_ROWS = 250_000
 PROGRESS_EVERY_S = 30.0
@@ -183,6 +191,17 @@ def reconcile(request: ReconcileRequest) -> ReconcileResult:
     mapping = request.mapping
     if request.chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, not {request.chunk_rows}")
+    if mapping.read_by_frames and read_key_column(mapping) is not None:
+        # Children in their own table (or a converted window column, or a Python source): chunks of
+        # record keys, each record read whole with its children, never a parent without them.
+        keys, rows_total = frames_record_keys(request.warehouse, mapping)
+        chunks = max(1, math.ceil(rows_total / request.chunk_rows))
+        return _reconcile(request, lambda chunk, columns=None: read_frames_chunk(request.warehouse, mapping, keys, chunk, chunks),
+                          rows_total, chunks, started, time.monotonic() - started)
+    if mapping.read_by_frames:  # no key column to split by: the whole source at once
+        rows_total = frames_record_keys(request.warehouse, mapping)[1]
+        return _reconcile(request, lambda chunk, columns=None: request.warehouse.read(mapping, *ALL_TIME_UTC),
+                          rows_total, 1, started, time.monotonic() - started)
     rows_total = source_row_count(request.warehouse, mapping)
     chunks = 1 if read_key_column(mapping) is None else max(1, math.ceil(rows_total / request.chunk_rows))
     if mapping.source.table and chunks > 1:  # one scan of the table, spilled to Parquet by chunk

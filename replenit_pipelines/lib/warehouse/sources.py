@@ -13,7 +13,7 @@ records are ever in memory.
 import difflib
 import re
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 # The widest window a query source is run for when it reads whole records (DuckDB's TIMESTAMP
 # covers these; naive, since the column's zone does not matter at the ends of time).
 _ALL_TIME = (datetime(1, 1, 2), datetime(9999, 12, 30))
+ALL_TIME_UTC = (_ALL_TIME[0].replace(tzinfo=UTC), _ALL_TIME[1].replace(tzinfo=UTC))
 _WINDOW_PARAM = re.compile(r"\$(start|end)\b")
 
 
@@ -640,9 +641,12 @@ def _joined_in_duckdb(parent: _Side, child: _Side, keys: pl.DataFrame, child_col
     return joined.with_columns(pl.coalesce("__child_ts", parent.ts).alias(READ_TS)).drop("__child_ts")
 
 
-def read_frames(warehouse: "Warehouse", mapping: EntityMapping, start: datetime, end: datetime) -> pl.DataFrame:
+def read_frames(warehouse: "Warehouse", mapping: EntityMapping, start: datetime, end: datetime,
+                keys: pl.DataFrame | None = None) -> pl.DataFrame:
     """Every record touched in [start, end) through its own rows or its children's, whole: the
-    frame `mapping.as_read()` maps (READ_TS is each row's time: the child's own, else its parent's)."""
+    frame `mapping.as_read()` maps (READ_TS is each row's time: the child's own, else its parent's).
+    `keys` (a `__k` text column): these records instead of the window's (a reconciliation's chunk);
+    the window then only selects the rows without a record key."""
     con = warehouse._connect() if _needs_duckdb(mapping) else None  # noqa: SLF001 - the same module's reader
     try:
         sides = _sides(warehouse, con, mapping)
@@ -654,8 +658,9 @@ def read_frames(warehouse: "Warehouse", mapping: EntityMapping, start: datetime,
                 lf = con.sql(f"SELECT * FROM {rows}", params=params or None).pl().lazy()  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted
             return lf.with_columns(parent.ts.alias(READ_TS)).filter(  # type: ignore[union-attr]
                 (pl.col(READ_TS) >= start) & (pl.col(READ_TS) < end)).collect()
-        touched = [s.touched(start, end) for s in sides]
-        keys = pl.concat([t.select(pl.col("__k").cast(pl.String)) for t in touched]).unique()
+        if keys is None:
+            touched = [s.touched(start, end) for s in sides]
+            keys = pl.concat([t.select(pl.col("__k").cast(pl.String)) for t in touched]).unique()
         # Keys compare as text across the two sources (an INTEGER order_id beside a VARCHAR one).
         parents = parent.rows(keys.with_columns(pl.col("__k").cast(parent.schema[parent.key], strict=False)), start, end)
         parents = parents.with_columns(parent.ts.alias(READ_TS))  # type: ignore[union-attr]
@@ -817,3 +822,40 @@ class SpilledChunks:
         import shutil
 
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+# --- the whole source of a mapping read by frames, in chunks (reconciliation of a normalized warehouse) --
+
+def frames_record_keys(warehouse: Warehouse, mapping: EntityMapping) -> tuple[pl.DataFrame, int]:
+    """(every record key of the mapping's sources as text (`__k`): the parents' keys and the keys
+    the children name, the rows of all its sources). None of the sources' window columns matter."""
+    con = warehouse._connect() if _needs_duckdb(mapping) else None  # noqa: SLF001 - the same module's reader
+    try:
+        frames, rows = [], 0
+        for side in _sides(warehouse, con, mapping):
+            if side.key is None:
+                continue
+            if side.lazy is not None:
+                frames.append(side.lazy.select(pl.col(side.key).cast(pl.String).alias("__k")).unique().collect())
+                rows += int(side.lazy.select(pl.len()).collect().item())
+                continue
+            source, params = side._sql_rows()  # noqa: SLF001 - the same module's reader
+            frames.append(con.sql(f"SELECT DISTINCT CAST({_quote(side.key)} AS VARCHAR) AS __k FROM {source}",  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted, values bound
+                                  params=params or None).pl())
+            rows += int(con.sql(f"SELECT count(*) FROM {source}", params=params or None).fetchall()[0][0])  # type: ignore[union-attr]  # noqa: S608
+    finally:
+        if con is not None:
+            con.close()
+    keys = pl.concat(frames).filter(pl.col("__k").is_not_null()).unique() if frames else pl.DataFrame(schema={"__k": pl.String})
+    return keys, rows
+
+
+def read_frames_chunk(warehouse: Warehouse, mapping: EntityMapping, keys: pl.DataFrame, chunk: int, chunks: int) -> pl.DataFrame:
+    """Chunk `chunk` of `chunks` of a mapping read by frames: the records whose key hashes to it,
+    each whole with every version of its children; chunk 0 also has the rows without a key (of
+    any time). `keys`: frames_record_keys' first value."""
+    if not 0 <= chunk < chunks:
+        raise ValueError(f"chunk {chunk} is not in 0..{chunks - 1}")
+    mine = keys.filter(pl.col("__k").hash() % chunks == chunk)
+    lo, hi = ALL_TIME_UTC if chunk == 0 else (ALL_TIME_UTC[0], ALL_TIME_UTC[0])
+    return read_frames(warehouse, mapping, lo, hi, keys=mine)
