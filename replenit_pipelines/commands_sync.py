@@ -37,7 +37,7 @@ def _sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.stages.delete import DeleteGuard
-    from replenit_pipelines.lib.sync import StateStore
+    from replenit_pipelines.lib.sync import open_state_store
     from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
     if args.entity not in ENTITIES:
@@ -72,12 +72,14 @@ def _sync(args: argparse.Namespace) -> int:
             log(f"{args.entity}: {p.records_done:,}/{p.records_total:,} records, batch {p.batches_done}/{p.batches_total}, "
                 f"ETA {p.eta_s:.0f}s by quota")
 
-    store = None if args.dry_run else StateStore(settings.state_store_path)
+    store = None if args.dry_run else open_state_store(settings.state_store_path)
     stopped = None
     result: Any = None  # a ReconcileResult (--all) or a SyncResult (--partition): the same counts()
     with client_from_env(limits=limits, settings=settings, **overrides) as client, closing(open_ledger(
             settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger:
         try:
+            if args.dry_run:
+                before = quota_now(client)  # the plan's ETA counts from what the key has spent now
             if args.all:
                 from replenit_pipelines.lib.sync.reconcile import ReconcileRequest, reconcile
 
@@ -106,6 +108,9 @@ def _sync(args: argparse.Namespace) -> int:
     counts = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in counts.items()}
     if getattr(result, "refused", ""):
         counts["deletes_refused"] = result.refused
+    if args.dry_run:
+        counts.update(plan_eta(args.entity, counts, before, settings))
+        log(counts.pop("eta_text"))
     if args.json:
         print(json.dumps({"entity": args.entity, "run_id": run_id, **counts}))
     else:
@@ -116,6 +121,30 @@ def _sync(args: argparse.Namespace) -> int:
         print(f"replenit sync: the row accounting does not close: {counts}", file=sys.stderr)
         return 1
     return 1 if counts.get("rows_quarantined") or counts.get("rows_dead_lettered") or counts.get("rows_held_back") else 0
+
+
+def quota_now(client: Any) -> Any:
+    from replenit_pipelines.lib.plan import quota_snapshot
+
+    return quota_snapshot(client.quota)
+
+
+def plan_eta(entity: str, counts: dict, snapshot: Any, settings: Any) -> dict:
+    """A dry run's requests (upserts, retries and deletes: one request each) and their ETA on the
+    key's quota now, alone and with the schedules' expected load (docs/planning.md)."""
+    from replenit_pipelines.commands_quota import code_location_schedules
+    from replenit_pipelines.lib.plan import eta, expected_load, since
+    from replenit_pipelines.lib.sync import open_state_store
+
+    requests = int(counts.get("requests_planned", 0)) + int(counts.get("records_to_delete", 0) or 0)
+    load = None
+    if settings.state_url is not None or settings.state_store_path.exists():
+        recent = open_state_store(settings.state_store_path).requests_since(since())
+        load = expected_load(code_location_schedules(), recent)
+    estimate = eta(requests, snapshot, expected_load=load, entity=entity, lead_s=float(counts.get("duration_s", 0.0)))
+    return {"requests_needed": requests, "eta_s": round(estimate.alone_s, 1),
+            "eta_with_load_s": round(estimate.with_load_s, 1) if estimate.with_load_s is not None else None,
+            "eta_late": estimate.late, "eta_text": f"plan: {requests:,} requests; {estimate.text()}"}
 
 
 # Customers are daily partitions, orders and products hourly (defs/partitions.py), all UTC.

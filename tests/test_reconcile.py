@@ -362,6 +362,16 @@ def test_the_cli_reconciles_with_json_counts(sandbox, push_env, tmp_path, capsys
     code = main(["sync", "customers", "--all", "--mirror", "--dry-run", "--json"])
     again = json.loads(capsys.readouterr().out)
     assert (code, again["requests_total"], again["rows_unchanged"], again["dry_run"]) == (1, 0, 197, 1)
+    assert (again["requests_needed"], again["eta_late"]) == (0, False)
+    # A dry run of new work: its requests and their ETA on the key's quota, nothing sent.
+    write_table(warehouse, "customers", population(200) + [{**customers(1)[0], "id": f"n{i}", "email": f"new{i}@example.com"}
+                                                          for i in range(120)])
+    since = last_seq(sandbox)
+    code = main(["sync", "customers", "--all", "--dry-run", "--json", "--batch-size", "25", "--limits", "2/1,1000/3600"])
+    plan = json.loads(capsys.readouterr().out)
+    assert requests_of(sandbox, tenant_id, since) == []
+    assert (plan["records_planned"], plan["requests_needed"]) == (120, 5)
+    assert 1.0 <= plan["eta_s"] <= 3.5  # 5 requests at 2 a second: the last goes two window starts from now
 
 
 def test_the_cli_syncs_one_partition_by_the_same_code(sandbox, push_env, tmp_path, capsys, monkeypatch):
