@@ -122,3 +122,19 @@ def test_the_eta_on_a_time_scaled_quota_is_the_real_runs_wall_time_and_the_plan_
         assert done[name] == summary[name], name
     assert summary["eta"]["alone_s"] == pytest.approx(wall, rel=0.10), (summary["eta"], wall)
     assert "200 requests" in plan_text(summary)
+
+
+def test_a_plans_quarantine_examples_are_masked(sandbox, tmp_path):
+    rows = customers(3, c1={"email": "jane.doe@@example.com"}, c2={"phone": "+44 20 7946 0958x", "locale": "xx-not-a-tag"})
+    write_table(tmp_path / "wh.duckdb", "customers", rows)
+    tenant_id, key = sandbox.add_tenant()
+    with ReplenitClient(ClientConfig(base_url=sandbox.url, tenant_id=tenant_id, api_key=key, limits=(),
+                                     quota_dir=str(tmp_path / "quota"))) as client:
+        planned = sync_window(SyncRequest(
+            mapping=CUSTOMER_MAPPING, warehouse=Warehouse(tmp_path / "wh.duckdb"), client=client, store=None,
+            start=DAY, end=DAY + timedelta(days=1), partition_key=DAY.date().isoformat(), run_id="dry", dry_run=True))
+    summary = plan_summary(planned)
+    assert summary["rows_quarantined"] >= 2 and summary["quarantine_top_reasons"]
+    text = str(summary) + plan_text(summary)
+    for raw in ("jane.doe", "7946", "0958"):
+        assert raw not in text, raw

@@ -54,7 +54,8 @@ def report_plan(context: dg.AssetExecutionContext, key: dg.AssetKey, result: Syn
     """A dry run's plan: logged, and observed on the asset's partition (never materialized)."""
     load = expected_load(schedules_of(context), store.requests_since(since()))
     snapshot = quota_snapshot(client.quota)
-    estimate = eta(result.requests_planned, snapshot, expected_load=load, entity=result.entity, lead_s=result.duration_s)
+    requests = result.requests_planned + int(result.deletes.get("records_to_delete", 0))  # a DELETE is one request
+    estimate = eta(requests, snapshot, expected_load=load, entity=result.entity, lead_s=result.duration_s)
     summary = plan_summary(result, estimate)
     context.log.info(plan_text(summary))
     if estimate.late:
@@ -65,7 +66,7 @@ def report_plan(context: dg.AssetExecutionContext, key: dg.AssetKey, result: Syn
     if estimate.with_load_s is not None:
         metadata["eta_with_load_s"] = round(estimate.with_load_s, 3)
     yield dg.AssetObservation(asset_key=key, partition=result.partition_key, metadata=metadata,
-                              description=f"dry run: {result.requests_planned} requests planned, nothing sent")
+                              description=f"dry run: {requests} requests planned, nothing sent")
 
 
 @dg.asset(

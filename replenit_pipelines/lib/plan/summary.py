@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING, Any
 
 from replenit_pipelines.lib.plan.eta import Eta
+from replenit_pipelines.lib.privacy import masked_top_reasons
 
 if TYPE_CHECKING:  # lib.sync imports the stages, which a plan's caller has loaded already
     from replenit_pipelines.lib.stages.report import SyncResult
@@ -17,7 +18,9 @@ def plan_summary(result: "SyncResult", eta: Eta | None = None) -> dict[str, Any]
     requests = c["requests_planned"] if result.dry_run else c["requests"] + c["retry_requests"]
     records_to_send = c["records_planned"] if result.dry_run else c["records_sent"] + c["records_retried"]
     rows_to_send = c["rows_planned"] if result.dry_run else c["rows_delivered"] + c["rows_dead_lettered"] - c["rows_held"]
-    reasons = result.prepared.top_reasons(TOP_REASONS)
+    # Masked as in a run's metadata (lib/privacy.py): a plan lands in the Dagster event log too.
+    reasons = masked_top_reasons(result.prepared.top_reasons(TOP_REASONS))
+    to_delete = int((getattr(result, "deletes", None) or {}).get("records_to_delete", 0) or 0)
     return {
         "entity": result.entity, "partition_key": result.partition_key,
         "window_start": result.window_start.isoformat(), "window_end": result.window_end.isoformat(),
@@ -28,11 +31,11 @@ def plan_summary(result: "SyncResult", eta: Eta | None = None) -> dict[str, Any]
         "records_new": c["records_new"], "records_changed": c["records_changed"], "records_unchanged": c["records_unchanged"],
         "records_refreshed": c["records_refreshed"], "records_held": c["records_held"],
         "records_to_retry": c["records_retried"],
-        "records_to_delete": int(getattr(result, "records_to_delete", 0) or 0),  # the reconciliation's (issue 12), when present
+        "records_to_delete": to_delete,  # soft-deleted records (issue 12): one DELETE request each
         "records_to_send": records_to_send,
-        "quarantine_top_reasons": [{"rule": r, "field": f, "rows": n, "example": e} for r, f, n, e in reasons.iter_rows()],
+        "quarantine_top_reasons": [{"rule": r, "field": f, "rows": n, "example": e} for r, f, n, e in reasons],
         "held_back_by_gate": result.held_back, "gate": result.gate.reason if result.gate else None,
-        "requests_needed": requests,
+        "requests_needed": requests + (to_delete if result.dry_run else 0),
         "eta": eta.as_dict() if eta is not None else None,
         "eta_text": eta.text() if eta is not None else None,
     }
