@@ -137,10 +137,16 @@ def _state(args: argparse.Namespace) -> int:
 
     table_format = pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200)
     state_url = Settings.from_env().state_url
-    if state_url is not None:  # the state store is in Postgres (docs/deploying.md)
+    if state_url is not None:  # the state store and the ledgers are in Postgres (docs/deploying.md)
         from replenit_pipelines.lib.sync import open_state_store
 
         with table_format:
+            if args.retries:
+                print(retry_queue("", args.retries, state_url))
+                return 0
+            if args.sql is None:
+                print(f"Ledgers (what Replenit acknowledged) and retry queues, in {state_url.masked}:")
+                print(ledger_status("", state_url=state_url))
             print(open_state_store("", state_url).query(args.sql or DEFAULT_STATE_SQL))
         return 0
     path = Settings.from_env().state_store_path
@@ -171,7 +177,8 @@ def _state(args: argparse.Namespace) -> int:
     return 0
 
 
-DEFAULT_STATE_SQL = "SELECT entity, rule, field, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY rows DESC"
+DEFAULT_STATE_SQL = ("SELECT entity, rule, field, count(*) AS \"rows\" FROM quarantine "  # both backends
+                     "GROUP BY entity, rule, field ORDER BY count(*) DESC")
 
 REPLAY_EPILOG = """\
 Re-sends queued records of ENTITY from the ledger's retry queue (see `replenit state --retries ENTITY`)

@@ -217,3 +217,20 @@ def test_the_quota_view_reads_the_keys_and_runs_in_postgres(tmp_path, postgres_u
     assert not (tmp_path / "quota").exists() and not (tmp_path / "state.duckdb").exists()
     assert [w["spent"] for w in view["keys"][0]["windows"]] == [7, 7]
     assert {e["entity"]: e["requests"] for e in view["requests_last_24h"]} == {"customers": 7}
+
+
+def test_replenit_state_shows_the_postgres_ledgers_and_their_retry_queues(tmp_path, postgres_url, monkeypatch):
+    from replenit_pipelines.lib.ledger.retries import failures_to_queue
+
+    with open_ledger(tmp_path, SANDBOX, TENANT, "orders", state_url=postgres_url) as ledger:
+        ledger.acknowledge(["o1", "o2"], [b"h" * 16, b"i" * 16], "run-1")
+        ledger.queue_failures(failures_to_queue(["o3"], [b'{"OrderId":"o3"}'], [b"j" * 16], ["failed"], ["503 twice"], "run-1"))
+    monkeypatch.setenv("REPLENIT_STATE_URL", postgres_url)
+    monkeypatch.chdir(tmp_path)  # no state folder: everything is read from Postgres
+    run = [sys.executable, "-m", "replenit_pipelines.cli", "state"]
+    summary = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert summary.returncode == 0, summary.stderr
+    assert "orders" in summary.stdout and SECRET not in summary.stdout
+    queue = subprocess.run([*run, "--retries", "orders"], capture_output=True, text=True, timeout=120)
+    assert queue.returncode == 0, queue.stderr
+    assert "o3" in queue.stdout and "503 twice" in queue.stdout

@@ -1,10 +1,14 @@
-"""What the ledgers under a state folder hold, for `replenit state`: per scope and entity, the
-ledger's size, newest acknowledgement, acknowledgements not yet compacted, and the retry queue by
-status with its oldest first failure. Read-only."""
+"""What the ledgers under a state folder (or in Postgres, REPLENIT_STATE_URL) hold, for
+`replenit state`: per scope and entity, the ledger's size, newest acknowledgement,
+acknowledgements not yet compacted, and the retry queue by status with its oldest first failure.
+Read-only."""
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -42,15 +46,30 @@ def _age(at: int | None, now: datetime) -> str:
     return (f"{days}d " if days else "") + f"{rest // 3600}h {rest % 3600 // 60}m"
 
 
-def ledger_status(state_dir: str | Path, now: datetime | None = None) -> pl.DataFrame:
+def _ledgers(state_dir: str | Path, state_url: Any = None) -> Iterator[AbstractContextManager[Any]]:
+    """Every ledger: the SQLite files under the folder, or every scope and entity in Postgres."""
+    if state_url is None:
+        yield from (open_file(path) for path in ledger_files(state_dir))
+        return
+    from replenit_pipelines.lib.ledger.postgres import PostgresLedger
+    from replenit_pipelines.lib.postgres import connect
+
+    with connect(state_url, "ledger status") as con:
+        exists = con.execute("SELECT to_regclass('ledger_scopes') IS NOT NULL").fetchone()[0]
+        scopes = con.execute("SELECT scope, entity FROM ledger_scopes ORDER BY scope, entity").fetchall() if exists else []
+    for scope, entity in scopes:
+        yield PostgresLedger(state_url, scope, entity)
+
+
+def ledger_status(state_dir: str | Path, now: datetime | None = None, state_url: Any = None) -> pl.DataFrame:
     now = now or datetime.now(UTC)
     rows = []
-    for path in ledger_files(state_dir):
-        with open_file(path) as ledger:
+    for opened in _ledgers(state_dir, state_url):
+        with opened as ledger:
             queued = ledger.queued()
             newest = ledger.newest_ack()
             by_status = {s: int((queued["status"] == s).sum()) for s in RETRY_STATUSES}
-            oldest = int(queued["first_failure"].min()) if queued.height else None  # type: ignore[arg-type]
+            oldest = int(queued["first_failure"].min()) if queued.height else None
             rows.append({
                 "scope": ledger.scope, "entity": ledger.entity, "ledger_size": ledger.size(),
                 "newest_ack": datetime.fromtimestamp(newest / 1000, UTC) if newest is not None else None,
@@ -60,13 +79,13 @@ def ledger_status(state_dir: str | Path, now: datetime | None = None) -> pl.Data
     return pl.DataFrame(rows, schema=STATUS_SCHEMA)
 
 
-def retry_queue(state_dir: str | Path, entity: str) -> pl.DataFrame:
+def retry_queue(state_dir: str | Path, entity: str, state_url: Any = None) -> pl.DataFrame:
     """Every scope's queue of `entity`: identity, status, attempts, first and last failure, last reason."""
     frames = []
-    for path in ledger_files(state_dir):
-        if path.stem != entity:
-            continue
-        with open_file(path) as ledger:
+    for opened in _ledgers(state_dir, state_url):
+        with opened as ledger:
+            if ledger.entity != entity:
+                continue
             frames.append(ledger.queued().select(
                 pl.lit(ledger.scope).alias("scope"), "identity", "status", "attempts",
                 pl.from_epoch("first_failure", time_unit="ms").dt.replace_time_zone("UTC"),
