@@ -22,7 +22,8 @@ def sync_check_specs(key: dg.AssetKey, mapping: EntityMapping, partitions_def: d
                                       "quarantined. Otherwise nothing is sent and downstream syncs do not run. Config `gate: "
                                       "fixed` uses one absolute max_quarantine_share instead."),
         dg.AssetCheckSpec("delivery_complete", asset=key, blocking=True, partitions_def=partitions_def,
-                          description="Every valid record was accepted: none rejected by the API, none failed after retries."),
+                          description="Every valid record was accepted: none rejected by the API, none failed after retries; "
+                                      "every record to delete was deleted."),
         dg.AssetCheckSpec("row_count_in_range", asset=key, blocking=False, partitions_def=partitions_def,
                           description=f"Rows read are within {ROW_COUNT_FACTOR:g}x of the median of the last {ROW_COUNT_HISTORY} materializations."),
         dg.AssetCheckSpec("window_column_not_null", asset=key, blocking=False, partitions_def=partitions_def,
@@ -58,7 +59,9 @@ def delivery_complete_check(result: SyncResult, run_id: str) -> dg.AssetCheckRes
     counts = result.counts()
     rejected, failed, held = counts["records_rejected"], counts["records_failed"], counts["records_held"]
     bad = rejected + failed + held
-    metadata = {k: counts[k] for k in ("records_sent", "records_accepted", "records_rejected", "records_failed", "records_held")}
+    undeleted = counts["records_delete_failed"] + counts["records_not_deletable"]
+    metadata = {k: counts[k] for k in ("records_sent", "records_accepted", "records_rejected", "records_failed", "records_held",
+                                       "records_to_delete", "records_deleted", "records_delete_failed", "records_not_deletable")}
     if result.held_back:
         description = (f"Nothing was delivered: the quarantine gate held the window back ({result.gate.reason if result.gate else ''}); "
                        f"its {counts['rows_held_back']:,} valid rows are sent when the partition is re-run (see quarantine_share).")
@@ -71,7 +74,14 @@ def delivery_complete_check(result: SyncResult, run_id: str) -> dg.AssetCheckRes
                                                    (held, "held (the API rejected this same content before)")) if n]
         description = (f"{bad:,} of {counts['records_sent'] + held:,} records not delivered: {', '.join(parts)}. They are "
                        f"retried by later runs; the reasons: {state_query('dead_letters', run_id)}.")
-    return dg.AssetCheckResult(check_name="delivery_complete", passed=bad == 0 and not result.held_back,
+    if undeleted and not result.held_back:
+        parts = [f"{n:,} {what}" for n, what in (
+            (counts["records_delete_failed"], "failed after retries (the next run that plans them tries again)"),
+            (counts["records_not_deletable"], "cannot be deleted: no id the API deletes by (a customer known only by "
+                                              "email has no CustomerId); delete them in Replenit by hand")) if n]
+        description += (f" {undeleted:,} of {counts['records_to_delete']:,} records to delete were not deleted: "
+                        f"{', '.join(parts)}; the records: {state_query('dead_letters', run_id)}.")
+    return dg.AssetCheckResult(check_name="delivery_complete", passed=bad == 0 and undeleted == 0 and not result.held_back,
                                metadata=metadata, description=description)
 
 

@@ -35,8 +35,9 @@ class ReconcileConfig(dg.Config):
 
 
 def build_reconcile_job(entity: str) -> dg.JobDefinition:
+    # In the key's pool, as the sync assets: its requests share the key's quota with them.
     @dg.op(name=f"{entity}_reconcile", description=f"Reconcile {entity}: the whole source against the ledger; "
-                                                   "mirror deletes what left the source.")
+                                                   "mirror deletes what left the source.", pool=settings.current().pool_name)
     def reconcile_op(context: dg.OpExecutionContext, config: ReconcileConfig, replenit: ReplenitResource,
                      warehouse: WarehouseResource, state: StateStoreResource) -> None:
         if config.batch_size is not None and config.batch_size < 1:
@@ -70,6 +71,14 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
             raise dg.Failure(f"row accounting does not close for {entity}: {counts}")
         if result.refused:
             raise dg.Failure(description=f"dry run: {result.refused}")
+        undeleted = counts["records_delete_failed"] + counts["records_not_deletable"]
+        if undeleted:
+            d = result.deletes
+            raise dg.Failure(description=(
+                f"reconcile {entity}: {undeleted:,} of {counts['records_to_delete']:,} records to delete were not deleted: "
+                f"{d.records_delete_failed:,} failed after retries (the next reconciliation plans them again), "
+                f"{d.records_not_deletable:,} have no id the API deletes by (a customer known only by email has no "
+                "CustomerId: delete it in Replenit by hand); they stay in the ledger"))
         if result.gate_tripped:
             raise dg.Failure(description=f"reconcile {entity}: the quarantine gate held rows back and nothing was deleted: "
                                          "see the quarantine table (replenit state)")
@@ -83,14 +92,11 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
     return job
 
 
-RECONCILE_JOBS = {entity: build_reconcile_job(entity) for entity in ENTITIES}
-RECONCILE_SCHEDULES = [
-    dg.ScheduleDefinition(name=f"reconcile_{entity}_weekly", job=job, cron_schedule=SCHEDULES[entity],
-                          execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED)
-    for entity, job in RECONCILE_JOBS.items()
-]
-
-
 @dg.definitions
 def reconcile_defs() -> dg.Definitions:
-    return dg.Definitions(jobs=list(RECONCILE_JOBS.values()), schedules=RECONCILE_SCHEDULES)
+    # Built as the definitions load (not at import): the op's pool is the key's as the settings say now.
+    jobs = {entity: build_reconcile_job(entity) for entity in ENTITIES}
+    schedules = [dg.ScheduleDefinition(name=f"reconcile_{entity}_weekly", job=job, cron_schedule=SCHEDULES[entity],
+                                       execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED)
+                 for entity, job in jobs.items()]
+    return dg.Definitions(jobs=list(jobs.values()), schedules=schedules)

@@ -23,6 +23,7 @@ from replenit_pipelines.defs.sources import mapping_version, owners, source_asse
 from replenit_pipelines.defs.translator import quarantine_table, run_metadata
 from replenit_pipelines.lib.delivery import BatchProgress, ReplenitStopError
 from replenit_pipelines.lib.delivery.report import plural, progress_line
+from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
 from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import EntityMapping, load_mapping
 
@@ -47,6 +48,17 @@ class SyncConfig(dg.Config):
     max_quarantine_share: float = 0.05  # fixed: held back above this share
 
     dry_run: bool = False  # plan only (docs/planning.md): send nothing, write nothing, observe the plan; no materialization
+
+    # Soft deletes (the mapping's source.deleted_column; docs/operating.md "Deleting"): a run that would
+    # delete more than this share of the ledger or this many records is refused, nothing sent.
+    max_delete_share: float = 0.05
+    max_delete_count: int = 1000
+
+    def delete_guard(self) -> DeleteGuard:
+        try:
+            return DeleteGuard(max_share=self.max_delete_share, max_count=self.max_delete_count)
+        except ValueError as exc:
+            raise dg.Failure(f"run config: {exc}") from None
 
     def policy(self) -> GatePolicy:
         try:
@@ -163,15 +175,27 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         if config.batch_size is not None and config.batch_size < 1:
             raise dg.Failure(f"run config: batch_size must be at least 1, not {config.batch_size}")
         stopped = CatchStop()
+        guard = config.delete_guard()
         with replenit.client({entity: config.batch_size} if config.batch_size else None) as client, \
                 closing(state.ledger(client, entity)) as ledger, stopped:
-            result = sync_window(SyncRequest(
-                mapping=entity_mapping, warehouse=warehouse.warehouse(), client=client, store=state.store(),
-                start=window.start, end=window.end, partition_key=partition, run_id=context.run_id,
-                gate=config.policy(), customer_priority=replenit.customer_priority, progress=progress,
-                ledger=ledger, full_refresh=config.full_refresh, retry_max_attempts=max_attempts,
-                lookback=timedelta(hours=lookback_hours), dry_run=config.dry_run,
-            ))
+            try:
+                result = sync_window(SyncRequest(
+                    mapping=entity_mapping, warehouse=warehouse.warehouse(), client=client, store=state.store(),
+                    start=window.start, end=window.end, partition_key=partition, run_id=context.run_id,
+                    gate=config.policy(), customer_priority=replenit.customer_priority, progress=progress,
+                    ledger=ledger, full_refresh=config.full_refresh, retry_max_attempts=max_attempts,
+                    lookback=timedelta(hours=lookback_hours), dry_run=config.dry_run, delete_guard=guard,
+                ))
+            except DeletesRefused as exc:  # nothing was sent
+                context.log.error(str(exc))
+                if blocks_downstream or config.dry_run:
+                    raise dg.Failure(description=str(exc)) from None
+                # The intraday sync never holds up the hour's orders: the refusal is its failed check,
+                # and the next hour's run (the day so far) meets the same rows until the guard is raised.
+                yield dg.MaterializeResult(metadata={"deletes_refused": str(exc)}, check_results=[dg.AssetCheckResult(
+                    check_name="delivery_complete", passed=False, description=str(exc),
+                    metadata={"max_delete_share": config.max_delete_share, "max_delete_count": config.max_delete_count})])
+                return
             if result.dry_run:
                 yield from report_plan(context, key, result, client, state.store())
                 return

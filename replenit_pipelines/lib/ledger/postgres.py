@@ -227,7 +227,7 @@ class PostgresLedger:
 
     def forget(self, identities: Sequence[str]) -> None:
         with self._tx_lock, self._con.transaction():
-            for table in ("ledger_entries", "ledger_acks"):
+            for table in ("ledger_entries", "ledger_acks", "ledger_retries"):  # a queued payload would re-create it
                 self._con.execute(f"DELETE FROM {table} WHERE ledger_id = %s AND identity = ANY(%s)",  # noqa: S608 - fixed names
                                   [self.ledger_id, list(identities)])
 

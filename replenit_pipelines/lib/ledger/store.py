@@ -321,11 +321,13 @@ class SqliteLedger:
             self._con.executemany("UPDATE ledger SET exact = ? WHERE identity = ?", list(zip(exact, identities, strict=True)))
 
     def forget(self, identities: Sequence[str]) -> None:
-        """Replenit no longer holds these (an acknowledged delete, issue 12)."""
+        """Replenit no longer holds these (an acknowledged delete, issue 12); a queued payload of
+        one would re-create it, so it leaves the retry queue too."""
         ids = [(i,) for i in identities]
         with self._write():
             self._con.executemany("DELETE FROM ledger WHERE identity = ?", ids)
             self._con.executemany("DELETE FROM acks WHERE identity = ?", ids)
+            self._con.executemany("DELETE FROM retries WHERE identity = ?", ids)
 
     def compact(self) -> None:
         """Fold the acknowledgement log into the keyed table (newest wins) and checkpoint the WAL.

@@ -26,6 +26,7 @@ from replenit_pipelines.lib.contract.identity import identity_fields, record_key
 from replenit_pipelines.lib.delivery import BatchProgress, ReplenitClient, ReplenitStopError
 from replenit_pipelines.lib.errors import ReplenitError
 from replenit_pipelines.lib.ledger import Ledger
+from replenit_pipelines.lib.privacy import mask_value
 from replenit_pipelines.lib.warehouse import EntityMapping
 
 DELETED_SCHEMA = {"identity": pl.String, "api_id": pl.String, "rows": pl.Int64}
@@ -105,9 +106,13 @@ def split_deleted(mapping: EntityMapping, rows: pl.DataFrame, customer_priority:
     if column is None or rows.height == 0:
         return Split(rows, pl.DataFrame(schema=DELETED_SCHEMA), 0)
     ids = identities(mapping, rows, customer_priority)
+    # A source read by frames carries the window column as text (iso8601, epoch_s/epoch_ms) and the
+    # parsed time beside it, under the name as_read() gives the window column: order by that, never
+    # by the text ("999999999" sorts after "1000000000").
+    ts = mapping.as_read().source.window_column
     frame = pl.concat([rows.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__pos"),
                                    deleted_flag(column, rows.schema[column]).alias("__flag"),
-                                   pl.col(mapping.source.window_column).alias("__ts")), ids], how="horizontal")
+                                   pl.col(ts).alias("__ts")), ids], how="horizontal")
     keyed = frame.filter(pl.col("identity").is_not_null())
     if mapping.entity == "customers":
         newest = keyed.sort("__ts", nulls_last=False, maintain_order=True).group_by("identity", maintain_order=True).agg(
@@ -187,7 +192,8 @@ def check_guard(plan: DeletePlan, guard: DeleteGuard, source_rows: int, mirror: 
     """Why these deletes may not run (None: they may). `how_to_allow` names the run's settings."""
     if plan.count == 0:
         return None
-    sample = ", ".join(plan.identities[:SAMPLE]) + (", ..." if plan.count > SAMPLE else "")
+    # Identities are often emails: masked (lib/privacy.py), as the message reaches Dagster's event log.
+    sample = ", ".join(mask_value(None, i) or "" for i in plan.identities[:SAMPLE]) + (", ..." if plan.count > SAMPLE else "")
     what = (f"it would delete {plan.count:,} {plan.entity} ({plan.by('absent'):,} absent from the source, "
             f"{plan.by('flagged'):,} flagged deleted) of the {plan.ledger_size:,} the ledger holds, e.g. {sample}")
     if mirror and source_rows == 0:
@@ -208,12 +214,37 @@ class Deleted:
     records_to_delete: int = 0
     records_deleted: int = 0  # 200
     records_already_gone: int = 0  # 404: counted as done
-    records_delete_failed: int = 0  # stay in the ledger: the next run tries again
-    records_not_deletable: int = 0  # no id the API takes (a customer known by email only): left in the ledger
+    records_delete_failed: int = 0  # stay in the ledger (dead-lettered): the next run that plans them tries again
+    records_not_deletable: int = 0  # no id the API takes (a customer known by email only): dead-lettered, left in the ledger
     requests: int = 0
     skipped: str = ""  # why none were sent (the quarantine gate tripped, a dry run)
     failed_identities: list[str] = field(default_factory=list)
-    not_deletable_sample: list[str] = field(default_factory=list)
+    failed_reasons: list[str] = field(default_factory=list)  # aligned with failed_identities
+    not_deletable_identities: list[str] = field(default_factory=list)
+
+    @property
+    def not_deletable_sample(self) -> list[str]:
+        return self.not_deletable_identities[:SAMPLE]
+
+    @property
+    def undone_identities(self) -> list[str]:
+        """The records that were to be deleted and were not: their rows are dead-lettered."""
+        return self.failed_identities + self.not_deletable_identities
+
+    def dead_letters(self, entity: str) -> pl.DataFrame:
+        """One dead letter (lib/stages/acknowledge.py DEAD_LETTER_SCHEMA) per delete failed or
+        impossible, with why: the state store's dead_letters table shows them beside the upserts'."""
+        from replenit_pipelines.lib.stages.acknowledge import DEAD_LETTER_SCHEMA
+
+        by = "CustomerId" if entity == "customers" else "id"
+        rows = [(i, "delete_failed", [f"delete failed after retries: {r}; the next run's deletes (this "
+                                      f"partition's lookback, or a reconciliation) plan it again"], None)
+                for i, r in zip(self.failed_identities, self.failed_reasons, strict=True)]
+        rows += [(i, "not_deletable", [f"not deleted: no {by} to delete by (Replenit deletes a {entity[:-1]} by its "
+                                       f"{by}, and none was ever sent or is in the row); delete it in Replenit by hand, "
+                                       f"or give the row its {by}"], None)
+                 for i in self.not_deletable_identities]
+        return pl.DataFrame(rows, schema=DEAD_LETTER_SCHEMA, orient="row")
 
     def counts(self) -> dict[str, int]:
         return {"records_to_delete": self.records_to_delete, "records_deleted": self.records_deleted,
@@ -226,7 +257,7 @@ def send_deletes(client: ReplenitClient, ledger: Ledger, plan: DeletePlan,
     """Send the planned deletes; each done one (200 or 404) is forgotten by the ledger at once."""
     sendable = [i for i, a in enumerate(plan.api_ids) if a]
     unsendable = [plan.identities[i] for i, a in enumerate(plan.api_ids) if not a]
-    out = Deleted(records_to_delete=plan.count, records_not_deletable=len(unsendable), not_deletable_sample=unsendable[:SAMPLE])
+    out = Deleted(records_to_delete=plan.count, records_not_deletable=len(unsendable), not_deletable_identities=unsendable)
     if not sendable:
         return out, None
     ids = [plan.identities[i] for i in sendable]
@@ -243,5 +274,6 @@ def send_deletes(client: ReplenitClient, ledger: Ledger, plan: DeletePlan,
         out.records_deleted, out.records_already_gone = len(report.deleted), len(report.already_gone)
         out.records_delete_failed = len(report.failed)
         out.failed_identities = [ids[i] for i in sorted(report.failed)]
+        out.failed_reasons = [str(report.failed[i]) for i in sorted(report.failed)]
         out.requests = report.counters.requests
     return out, stop

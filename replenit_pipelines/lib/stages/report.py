@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import polars as pl
+
 from replenit_pipelines.lib.delivery import DeliveryReport
 from replenit_pipelines.lib.ledger import Ledger
 from replenit_pipelines.lib.stages.acknowledge import Acknowledged
@@ -132,11 +134,13 @@ def report(
     store: StateStore | None, retried: Retried | None = None, ledger: Ledger | None = None,
     lookback: timedelta = timedelta(0), planned: Plan | None = None,
     soft_deleted: tuple[int, int, int] = (0, 0, 0), deletes: dict[str, int] | None = None,
+    delete_dead_letters: pl.DataFrame | None = None,
 ) -> SyncResult:
     """The sync's result, recorded in the state store (quarantine, dead letters, the run's counts).
     With `planned` (a dry run) it is the plan: what would be sent, in how many requests.
     `soft_deleted`: rows taken out by the soft-delete column, of them the rows deleted and the
-    rows whose delete failed (dead-lettered; the rest were held back); `deletes`: their counts."""
+    rows whose delete failed or cannot be made (dead-lettered; the rest were held back); `deletes`:
+    their counts; `delete_dead_letters`: why each of those was not deleted (recorded as dead letters)."""
     result = SyncResult(
         entity=window.entity, partition_key=window.partition_key, window_start=window.start, window_end=window.end,
         prepared=prepared, report=delivery, quarantine_share=decision.share, held_back=decision.held_back,
@@ -155,10 +159,14 @@ def report(
         result.records_planned = len(planned.parts) + (retried.records_retried if retried else 0)
         result.requests_planned = len(planned.batches) + (retried.requests_planned if retried else 0)
     if store is not None:
+        undeleted = (deletes or {}).get("records_delete_failed", 0) + (deletes or {}).get("records_not_deletable", 0)
         outcome = ("stopped" if stop else "held_back" if decision.held_back
-                   else "failed" if acknowledged.rows_dead_lettered else "delivered")
+                   else "failed" if acknowledged.rows_dead_lettered or undeleted else "delivered")
         counts = result.counts()
-        store.record(window.run_id, window.partition_key, window.entity, prepared.quarantine, acknowledged.dead_letters, {
+        letters = acknowledged.dead_letters
+        if delete_dead_letters is not None and delete_dead_letters.height:
+            letters = pl.concat([letters, delete_dead_letters], how="diagonal_relaxed")
+        store.record(window.run_id, window.partition_key, window.entity, prepared.quarantine, letters, {
             "run_id": window.run_id, "partition_key": window.partition_key, "entity": window.entity,
             "window_start": window.start, "window_end": window.end, "outcome": outcome,
             **{k: v for k, v in counts.items() if k.startswith("rows_")}, "requests": counts["requests"] + counts["retry_requests"],

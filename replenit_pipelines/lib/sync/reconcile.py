@@ -255,6 +255,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
     gate_tripped = False
     rows_soft = 0
     deferred = set(retried.deferred)
+    carried: set[str] = set()  # deferred identities a chunk's valid records carry (drop_superseded judges them)
     chunk_seen: list[pl.Series] = []
 
     def prepare_chunk(chunk: int) -> tuple[int, Any, Any, Any, float]:
@@ -290,6 +291,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
                                 time.monotonic() - t, None, retried if chunk == 0 else None, None, planned=planned)
             else:
                 mine = deferred & set(prepared.records["__key"].to_list())
+                carried |= mine
                 drop_superseded(ledger, replace(retried, deferred=tuple(mine)), changes.keys, changes.held["__key"].to_list())
                 planned = plan(prepared, changes, client)
                 delivery: DeliveryReport | None
@@ -322,13 +324,20 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
             rows_deleted = rows_soft
         else:
             deleted, stop = send_deletes(client, ledger, delete_plan, progress.batch)
-            failed = deleted.failed_identities
+            failed = deleted.undone_identities  # failed, or no id the API takes: dead-lettered, not deleted
             rows_failed = int(flagged_rows.filter(pl.col("identity").is_in(failed))["rows"].sum()) if failed else 0
             rows_deleted = rows_soft - rows_failed
     else:
         rows_deleted = rows_soft
     if request.dry_run and delete_plan is not None:
         deleted.records_to_delete = delete_plan.count
+    if stop is None and not request.dry_run and len(by_chunk) == chunks:
+        # Every chunk was read: a queued payload no valid record carries is of a record the source
+        # no longer has (absent, soft-deleted, deleted above) or now has invalid. Never re-sent: it
+        # would bring back what the warehouse says is gone (as sync_window drops its own: in_run).
+        obsolete = sorted(deferred - carried)
+        if obsolete:
+            ledger.dequeue(obsolete)
     return ReconcileResult(
         entity=entity, run_id=request.run_id, chunks=chunks, counts_by_chunk=by_chunk, retried=retried, deletes=deleted,
         delete_plan=delete_plan, rows_deleted=rows_deleted, rows_soft_deleted_read=rows_soft, rows_deletes_held_back=rows_held,

@@ -108,12 +108,14 @@ def sync_window(request: SyncRequest) -> SyncResult:
     rows_deleted, rows_failed = (0, 0) if decision.held_back or stop is not None else (split.rows_deleted, 0)
     if delete_plan is not None and delete_plan.count and not decision.held_back and stop is None:  # never when the gate tripped
         deleted, stop = send_deletes(request.client, ledger, delete_plan, request.progress)  # type: ignore[arg-type]
-        failed = deleted.failed_identities
+        # Failed deletes and records the API cannot be told to delete: their rows are dead-lettered, not deleted.
+        failed = deleted.undone_identities
         rows_failed = int(split.deleted.filter(pl.col("identity").is_in(failed))["rows"].sum()) if failed else 0
         rows_deleted = split.rows_deleted - rows_failed
     result = report(
         window, prepared, decision, changes, delivery, acknowledged, stop, extracted.rows_without_window_value, time.monotonic() - started, store,
         retried, ledger, request.lookback, None, (split.rows_deleted, rows_deleted, rows_failed), deleted.counts(),
+        deleted.dead_letters(entity),
     )
     _with_window_values(result, extracted)
     if stop is not None:
