@@ -450,3 +450,26 @@ def test_a_normalized_warehouse_reconciles_each_product_whole_with_its_latest_va
         assert got == ([] if i % 11 == 0 else [(f"p{i}-v{j}", 10 * j + 1) for j in range(3)]), i
     again, sent = rig.reconcile(chunk_rows=60)
     assert sent == [] and again.counts()["records_unchanged"] == 120
+
+
+def test_a_held_back_chunk_keeps_its_queued_failures(rig):
+    """A chunk held back by the quarantine gate sends nothing, so the queued failure of a record it
+    carries must wait for a run that does send it (it was dropped as if this run had sent it)."""
+    from replenit_pipelines.lib.ledger.retries import failures_to_queue
+    from replenit_pipelines.lib.sync import GatePolicy
+
+    rows = customers(300)
+    rig.load(rows)
+    rig.reconcile()
+    with rig.ledger() as ledger:
+        ledger.queue_failures(failures_to_queue(["email:user5@example.com"], [b'{"CustomerId":"c5"}'], [b"q" * 16],
+                                                ["failed"], ["503"], "earlier"))
+    broken = [dict(r) for r in rows]
+    for r in broken[100:200]:
+        r["locale"] = "broken locale value"
+    broken[5]["name"] = "Changed while the queue waited"
+    rig.load(broken)
+    result, sent = rig.reconcile(chunk_rows=1000, gate=GatePolicy(mode="fixed", max_quarantine_share=0.05))
+    assert sent == [] and result.gate_tripped
+    with rig.ledger() as ledger:
+        assert ledger.queued()["identity"].to_list() == ["email:user5@example.com"]

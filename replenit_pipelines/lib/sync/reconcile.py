@@ -292,7 +292,8 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
             else:
                 mine = deferred & set(prepared.records["__key"].to_list())
                 carried |= mine
-                drop_superseded(ledger, replace(retried, deferred=tuple(mine)), changes.keys, changes.held["__key"].to_list())
+                if not decision.held_back:  # a held chunk sends nothing: its queued entries wait for a run that does
+                    drop_superseded(ledger, replace(retried, deferred=tuple(mine)), changes.keys, changes.held["__key"].to_list())
                 planned = plan(prepared, changes, client)
                 delivery: DeliveryReport | None
                 delivery, stop = deliver(client, planned, progress.batch,
