@@ -60,10 +60,11 @@ from replenit_pipelines.lib.sync.gate import GatePolicy
 from replenit_pipelines.lib.sync.state import StateStore
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
 from replenit_pipelines.lib.warehouse.sources import (
-    ALL_TIME_UTC,
     SpilledChunks,
     frames_record_keys,
+    frames_row_count,
     read_frames_chunk,
+    read_frames_whole,
     read_key_column,
     read_source_chunk,
     source_row_count,
@@ -191,24 +192,28 @@ def reconcile(request: ReconcileRequest) -> ReconcileResult:
     mapping = request.mapping
     if request.chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, not {request.chunk_rows}")
-    if mapping.read_by_frames and read_key_column(mapping) is not None:
+    # Customers are chunked by their identity as the tenant matches it (email or id, by the
+    # priority), not by a column: every version of a customer must meet in one chunk.
+    priority = request.customer_priority
+    if mapping.read_by_frames and mapping.entity != "customers":
         # Children in their own table (or a converted window column, or a Python source): chunks of
         # record keys, each record read whole with its children, never a parent without them.
         keys, rows_total = frames_record_keys(request.warehouse, mapping)
         chunks = max(1, math.ceil(rows_total / request.chunk_rows))
         return _reconcile(request, lambda chunk, columns=None: read_frames_chunk(request.warehouse, mapping, keys, chunk, chunks),
                           rows_total, chunks, started, time.monotonic() - started)
-    if mapping.read_by_frames:  # no key column to split by: the whole source at once
-        rows_total = frames_record_keys(request.warehouse, mapping)[1]
-        return _reconcile(request, lambda chunk, columns=None: request.warehouse.read(mapping, *ALL_TIME_UTC),
-                          rows_total, 1, started, time.monotonic() - started)
+    if mapping.read_by_frames:  # customers (a converted window column, a Python source): every row, NULL windows too
+        rows_total = frames_row_count(request.warehouse, mapping)
+        chunks = 1 if read_key_column(mapping) is None else max(1, math.ceil(rows_total / request.chunk_rows))
+        return _reconcile(request, lambda chunk, columns=None: read_frames_whole(request.warehouse, mapping, chunk, chunks, priority),
+                          rows_total, chunks, started, time.monotonic() - started)
     rows_total = source_row_count(request.warehouse, mapping)
     chunks = 1 if read_key_column(mapping) is None else max(1, math.ceil(rows_total / request.chunk_rows))
     if mapping.source.table and chunks > 1:  # one scan of the table, spilled to Parquet by chunk
         spill = Path(request.spill_dir or tempfile.gettempdir()) / f"replenit-reconcile-{uuid.uuid4().hex}"
-        with SpilledChunks(request.warehouse, mapping, chunks, spill) as spilled:
+        with SpilledChunks(request.warehouse, mapping, chunks, spill, priority) as spilled:
             return _reconcile(request, spilled.read, rows_total, chunks, started, time.monotonic() - started)
-    return _reconcile(request, lambda chunk, columns=None: read_source_chunk(request.warehouse, mapping, chunk, chunks, columns),
+    return _reconcile(request, lambda chunk, columns=None: read_source_chunk(request.warehouse, mapping, chunk, chunks, columns, priority),
                       rows_total, chunks, started, time.monotonic() - started)
 
 

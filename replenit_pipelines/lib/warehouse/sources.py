@@ -11,15 +11,20 @@ records are ever in memory.
 """
 
 import difflib
+import inspect
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
+import duckdb.func
+import duckdb.sqltypes
 import polars as pl
 
+from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, record_key
 from replenit_pipelines.lib.warehouse.mapping import (
     READ_TS,
     EntityMapping,
@@ -720,7 +725,56 @@ def window_counts(warehouse: "Warehouse", mapping: EntityMapping) -> tuple[int, 
 # --- the whole source in chunks (reconciliation, issue 12) ------------------------------------------
 # Separate functions, so the window reads above stay as they are. A chunk is the rows whose record
 # key hashes to it (rows without a key: chunk 0), so every row of a record is in one chunk and the
-# chunks together are every row of the source, NULL window values and all.
+# chunks together are every row of the source, NULL window values and all. A customer's key is its
+# identity as the tenant matches it (contract.identity.record_key over the mapped Email and
+# CustomerId, by the tenant's priority), not a column: two rows with one email and different (or
+# no) CustomerIds are one record, and must meet in one chunk to be superseded by their dates.
+
+_CHUNK_FUNCTION = "replenit_identity_chunk"
+
+
+def _identity_source_columns(mapping: EntityMapping) -> list[str]:
+    """The source columns a customer's identity is computed from (its Email and CustomerId fields')."""
+    return sorted(set().union(*(f.source_columns() for f in mapping.fields if f.target in ("Email", "CustomerId"))))
+
+
+def customer_chunks(mapping: EntityMapping, rows: pl.DataFrame, chunks: int, customer_priority: str) -> pl.Series:
+    """Each source row's chunk (UInt64) by its customer identity: the mapped Email and CustomerId
+    (each field's own cast and default) through `record_key`, the very normalization the run
+    supersedes and diffs by (Polars' trim of formats.WHITESPACE and Unicode lowercasing: computed in
+    Polars even for a DuckDB source, since DuckDB's trim and lower differ from them); 0 when the
+    row has no identity."""
+    fields = [f for f in mapping.fields if f.target in ("Email", "CustomerId")]
+    mapped = rows.select(f.expression() for f in fields)
+    key = mapped.select(record_key(mapping.entity, mapped.columns, customer_priority).alias("__k")).to_series()
+    return (key.hash() % chunks).fill_null(0).cast(pl.UInt64).alias("__chunk")
+
+
+def _customer_chunk_expr(mapping: EntityMapping, chunks: int, customer_priority: str) -> pl.Expr:
+    """`customer_chunks` as an expression over a (lazy) source frame."""
+    columns = _identity_source_columns(mapping)
+    return pl.struct(columns).map_batches(
+        lambda s: customer_chunks(mapping, s.struct.unnest(), chunks, customer_priority), return_dtype=pl.UInt64)
+
+
+def _register_customer_chunks(con: duckdb.DuckDBPyConnection, mapping: EntityMapping, rows: str, params: dict,
+                              chunks: int, customer_priority: str) -> str:
+    """Register `customer_chunks` as a DuckDB function (vectorised, over Arrow) on `con`, and
+    return the SQL that calls it on a row of `rows` (identifiers quoted; nothing bound into text)."""
+    columns = _identity_source_columns(mapping)
+    quoted = ", ".join(_quote(c) for c in columns)
+    types: list[Any] = con.sql(f"SELECT {quoted} FROM {rows} LIMIT 0", params=params or None).types  # noqa: S608 - identifiers quoted, values bound
+
+    def chunk_of(*arrays):
+        frame = pl.DataFrame([pl.Series(c, pl.from_arrow(a)) for c, a in zip(columns, arrays, strict=True)])
+        return customer_chunks(mapping, frame, chunks, customer_priority).to_arrow()
+
+    # DuckDB counts a function's parameters by its signature: one per identity column.
+    chunk_of.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(f"c{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(len(columns))])
+    con.create_function(_CHUNK_FUNCTION, chunk_of, types, duckdb.sqltypes.UBIGINT, type=duckdb.func.PythonUDFType.ARROW,
+                        null_handling=duckdb.func.FunctionNullHandling.SPECIAL)
+    return f"{_CHUNK_FUNCTION}({quoted})"
 
 def source_row_count(warehouse: Warehouse, mapping: EntityMapping) -> int:
     """Every row of the source, whatever its window column says."""
@@ -735,24 +789,29 @@ def source_row_count(warehouse: Warehouse, mapping: EntityMapping) -> int:
 
 
 def read_source_chunk(warehouse: Warehouse, mapping: EntityMapping, chunk: int, chunks: int,
-                      columns: list[str] | None = None) -> pl.DataFrame:
+                      columns: list[str] | None = None,
+                      customer_priority: str = DEFAULT_CUSTOMER_PRIORITY) -> pl.DataFrame:
     """Chunk `chunk` of `chunks` of the whole source (all of it when there is no key column to
     split by: chunk 0 has every row, the others none). `columns`: only these (a cheap pass over
-    identities); default every column."""
+    identities); default every column. Customers are split by their identity (`customer_chunks`)."""
     if not 0 <= chunk < chunks:
         raise ValueError(f"chunk {chunk} is not in 0..{chunks - 1}")
     src = mapping.source
     key = read_key_column(mapping)
+    customers = mapping.entity == "customers"
     if src.path:
         lf = warehouse._scan(src)  # noqa: SLF001
         warehouse._check_source_columns(mapping, lf.collect_schema())  # noqa: SLF001
-        if columns is not None:
-            lf = lf.select(columns)
         if key is None or chunks == 1:
+            lf = lf if columns is None else lf.select(columns)
             return lf.collect() if chunk == 0 else lf.head(0).collect()
-        column = pl.col(key)
-        part = pl.when(column.is_null()).then(pl.lit(0, pl.UInt64)).otherwise(column.hash() % chunks)
-        return lf.filter(part == chunk).collect()
+        if customers:
+            part = _customer_chunk_expr(mapping, chunks, customer_priority)
+        else:
+            column = pl.col(key)
+            part = pl.when(column.is_null()).then(pl.lit(0, pl.UInt64)).otherwise(column.hash() % chunks)
+        lf = lf.filter(part == chunk)
+        return (lf if columns is None else lf.select(columns)).collect()
     with warehouse._connect() as con:  # noqa: SLF001
         schema = warehouse._schema(con, mapping)  # noqa: SLF001
         warehouse._check_source_columns(mapping, schema)  # noqa: SLF001
@@ -763,6 +822,9 @@ def read_source_chunk(warehouse: Warehouse, mapping: EntityMapping, chunk: int, 
             rows, params = f"(\n{_query_text(src)}\n)", Warehouse._params(src, *_ALL_TIME)  # noqa: SLF001
         if key is None or chunks == 1:
             where = "true" if chunk == 0 else "false"
+        elif customers:
+            where = f"{_register_customer_chunks(con, mapping, rows, params, chunks, customer_priority)} = $replenit_chunk"
+            params = {**params, "replenit_chunk": chunk}
         else:
             quoted = _quote(key)
             where = f"(CASE WHEN {quoted} IS NULL THEN 0 ELSE hash({quoted}) % $replenit_chunks END) = $replenit_chunk"
@@ -785,8 +847,10 @@ class SpilledChunks:
     context manager: the files are removed at exit. Other sources read per chunk
     (`read_source_chunk`)."""
 
-    def __init__(self, warehouse: Warehouse, mapping: EntityMapping, chunks: int, directory: str | Path):
+    def __init__(self, warehouse: Warehouse, mapping: EntityMapping, chunks: int, directory: str | Path,
+                 customer_priority: str = DEFAULT_CUSTOMER_PRIORITY):
         self.warehouse, self.mapping, self.chunks, self.directory = warehouse, mapping, chunks, Path(directory)
+        self.customer_priority = customer_priority
 
     def __enter__(self) -> "SpilledChunks":
         import shutil
@@ -799,6 +863,9 @@ class SpilledChunks:
             self.schema = self.warehouse._schema(con, self.mapping)  # noqa: SLF001
             self.warehouse._check_source_columns(self.mapping, self.schema)  # noqa: SLF001
             table, quoted = _quote(src.table), _quote(key)
+            part = f"hash({quoted}) % {int(self.chunks)}"
+            if self.mapping.entity == "customers":  # by identity, not by a column (see customer_chunks)
+                part = _register_customer_chunks(con, self.mapping, table, {}, self.chunks, self.customer_priority)
             # hash(NULL) is a constant: rows without a key all land in one chunk. The target is a
             # folder this code made, so its text is no user input. DuckDB's own memory counts in
             # this process: capped, it spills to the folder (10M rows: 1.8 GB peak uncapped, 0.44 GB).
@@ -806,7 +873,7 @@ class SpilledChunks:
             con.execute(f"SET memory_limit = '{SPILL_MEMORY}'")
             con.execute(f"SET temp_directory = '{target}/duckdb-tmp'")
             con.execute(
-                f"COPY (SELECT *, rowid AS replenit_rowid, hash({quoted}) % {int(self.chunks)} AS replenit_chunk "  # noqa: S608 - quoted identifiers, own folder
+                f"COPY (SELECT *, rowid AS replenit_rowid, {part} AS replenit_chunk "  # noqa: S608 - quoted identifiers, own folder
                 f"FROM {table}) TO '{target}/chunks' (FORMAT parquet, PARTITION_BY (replenit_chunk), COMPRESSION zstd)")
         return self
 
@@ -833,7 +900,8 @@ def frames_record_keys(warehouse: Warehouse, mapping: EntityMapping) -> tuple[pl
     try:
         frames, rows = [], 0
         for side in _sides(warehouse, con, mapping):
-            if side.key is None:
+            if side.key is None:  # no keys to list, but its rows are the source's
+                rows += _side_rows(side)
                 continue
             if side.lazy is not None:
                 frames.append(side.lazy.select(pl.col(side.key).cast(pl.String).alias("__k")).unique().collect())
@@ -859,3 +927,52 @@ def read_frames_chunk(warehouse: Warehouse, mapping: EntityMapping, keys: pl.Dat
     mine = keys.filter(pl.col("__k").hash() % chunks == chunk)
     lo, hi = ALL_TIME_UTC if chunk == 0 else (ALL_TIME_UTC[0], ALL_TIME_UTC[0])
     return read_frames(warehouse, mapping, lo, hi, keys=mine)
+
+
+def _side_rows(side: _Side) -> int:
+    if side.lazy is not None:
+        return int(side.lazy.select(pl.len()).collect().item())
+    source, params = side._sql_rows()  # noqa: SLF001 - the same module's reader
+    return int(side.con.sql(f"SELECT count(*) FROM {source}", params=params or None).fetchall()[0][0])  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted, values bound
+
+
+def frames_row_count(warehouse: Warehouse, mapping: EntityMapping) -> int:
+    """Every row of the mapping's sources (parent and children), whatever their window values say."""
+    con = warehouse._connect() if _needs_duckdb(mapping) else None  # noqa: SLF001 - the same module's reader
+    try:
+        return sum(_side_rows(side) for side in _sides(warehouse, con, mapping))
+    finally:
+        if con is not None:
+            con.close()
+
+
+def read_frames_whole(warehouse: Warehouse, mapping: EntityMapping, chunk: int = 0, chunks: int = 1,
+                      customer_priority: str = DEFAULT_CUSTOMER_PRIORITY) -> pl.DataFrame:
+    """Every row of a customer mapping read by frames (one source, one row per version), whatever
+    its window value: NULL or unparsable ones too (READ_TS is then null), unlike a window's read
+    (`read_frames` over ALL_TIME keeps only rows whose value parses). With `chunks` > 1 (the
+    mapping has an identity column), only the rows whose customer identity hashes to `chunk`
+    (`customer_chunks`), so all versions of a customer are in one chunk."""
+    if not 0 <= chunk < chunks:
+        raise ValueError(f"chunk {chunk} is not in 0..{chunks - 1}")
+    if mapping.child_source is not None or mapping.entity != "customers":
+        raise ValueError(f"{mapping.entity}: read a mapping with record keys by chunks of keys (read_frames_chunk)")
+    con = warehouse._connect() if _needs_duckdb(mapping) else None  # noqa: SLF001 - the same module's reader
+    try:
+        side = _sides(warehouse, con, mapping)[0]
+        if side.lazy is not None:
+            lf = side.lazy if chunks == 1 else side.lazy.filter(_customer_chunk_expr(mapping, chunks, customer_priority) == chunk)
+            frame = lf.with_columns(side.ts.alias(READ_TS)).collect()  # type: ignore[union-attr]
+        else:
+            assert con is not None
+            rows, params = side._sql_rows()  # noqa: SLF001 - the same module's reader
+            where = "true"
+            if chunks > 1:
+                where = f"{_register_customer_chunks(con, mapping, rows, params, chunks, customer_priority)} = $replenit_chunk"
+                params = {**params, "replenit_chunk": chunk}
+            frame = con.sql(f"SELECT * FROM {rows} WHERE {where}", params=params or None).pl()  # noqa: S608 - identifiers quoted, values bound
+            frame = frame.with_columns(side.ts.alias(READ_TS))  # type: ignore[union-attr]
+    finally:
+        if con is not None:
+            con.close()
+    return frame

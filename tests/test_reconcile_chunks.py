@@ -1,0 +1,145 @@
+"""Reconciliation's chunks (issue 12): every version of a customer in one chunk, whatever the reader
+(a table split in one scan, a query, a file, a mapping read by frames), and a mapping read by frames
+without a key column reads every row, NULL and unparsable window values too. Real sandbox, real
+DuckDB warehouses and Parquet files, real SQLite ledgers."""
+
+from datetime import datetime
+
+import polars as pl
+import pytest
+
+from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
+from replenit_pipelines.lib.stages.delete import DeleteGuard
+from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
+from test_ledger_sync import customers, write_table
+from test_reconcile import Rig
+
+FIELDS = {"CustomerId": "id", "Email": "email", "Name": "name", "Phone": "phone", "Language": "locale", "GdprOptin": "gdpr"}
+MAPPINGS = {
+    "table": {"source": {"table": "customers", "window_column": "updated_at"}},
+    "query": {"source": {"query": "SELECT * FROM customers", "window_column": "updated_at"}},
+    "parquet": {"source": {"path": "customers.parquet", "window_column": "updated_at"}},
+    # A text window column: the mapping is read by frames.
+    "frames": {"source": {"table": "customers_text", "window_column": {"column": "updated_at", "format": "iso8601"}}},
+    "frames-parquet": {"source": {"path": "customers_text.parquet", "window_column": {"column": "updated_at", "format": "iso8601"}}},
+}
+PAIRS = 20
+
+
+def two_versions_each() -> tuple[list[dict], dict[str, dict]]:
+    """Filler customers, and PAIRS customers written twice: a June row and a January row with the
+    same email (the January one upper-cased and padded with whitespace) under another CustomerId
+    (NULL for a few).
+    The tenant matches customers by email: each pair is one customer, whose June row is the truth."""
+    rows = customers(30)
+    expected = {}
+    for i in range(PAIRS):
+        new = {"id": f"N{i}", "email": f"pair{i}@x.com", "name": f"New {i}", "phone": None, "locale": "en-GB", "gdpr": True,
+               "updated_at": datetime(2026, 6, 1, 12, i)}
+        # Padded with what Python's strip() removes and DuckDB's trim() keeps (tab, U+0085, U+2028) too.
+        pad = ("  ", "\t", "\u0085", "\u2028 ")[i % 4]
+        old = {**new, "id": None if i % 5 == 0 else f"O{i}", "email": f"{pad}PAIR{i}@X.COM{pad}", "name": f"Old {i}",
+               "updated_at": datetime(2026, 1, 1, 12, i)}
+        # The older row first in the source too: nothing but the dates says which one wins.
+        rows += [old, new]
+        expected[f"email:pair{i}@x.com"] = new
+    return rows, expected
+
+
+@pytest.mark.parametrize("kind", list(MAPPINGS))
+def test_every_version_of_a_customer_is_in_one_chunk_and_the_newest_is_stored(sandbox, tmp_path, kind):
+    rows, expected = two_versions_each()
+    spec = MAPPINGS[kind]
+    source = dict(spec["source"])
+    text_rows = [{**r, "updated_at": r["updated_at"].isoformat()} for r in rows]
+    if "path" in source:
+        source["path"] = str(tmp_path / source["path"])
+        pl.DataFrame(text_rows if kind.startswith("frames") else rows, infer_schema_length=None).write_parquet(source["path"])
+    mapping = entity_mapping_from_dict("customers", {"source": source, "fields": FIELDS})
+    rig = Rig(sandbox, tmp_path, mapping=mapping)
+    write_table(rig.warehouse, "customers", rows)
+    write_table(rig.warehouse, "customers_text", text_rows)
+    assert mapping.read_by_frames == kind.startswith("frames")
+    try:
+        result, _ = rig.reconcile(chunk_rows=10)
+        c = result.counts()
+        assert c["chunks"] > 3  # several chunks: the pairs' ids hash to different ones
+        stored = rig.stored()
+        assert len(stored) == 30 + PAIRS, sorted(k for k in stored if "pair" in k)
+        for key, new in expected.items():
+            assert (stored[key]["Name"], stored[key]["CustomerId"]) == (new["name"], new["id"]), key
+        assert c["rows_superseded"] == PAIRS and c["rows_delivered"] == 30 + PAIRS
+        # Again: the ledger agrees with the source, chunk by chunk; nothing is sent.
+        again, sent = rig.reconcile(chunk_rows=10, mirror=True)
+        assert sent == [] and again.counts()["records_to_delete"] == 0
+    finally:
+        rig.client.close()
+
+
+def test_identity_priority_customerid_chunks_by_the_id_and_falls_back_to_the_email(sandbox, tmp_path):
+    """By CustomerId: two rows of one id (emails differ) are one customer; rows without an id are
+    matched by their email, case and spaces aside."""
+    rows = customers(30)
+    for i in range(PAIRS):
+        rows += [{"id": f"K{i}", "email": f"first{i}@x.com", "name": f"Old {i}", "phone": None, "locale": "en-GB", "gdpr": True,
+                  "updated_at": datetime(2026, 1, 1, 12, i)},
+                 {"id": f"K{i}", "email": f"second{i}@x.com", "name": f"New {i}", "phone": None, "locale": "en-GB", "gdpr": True,
+                  "updated_at": datetime(2026, 6, 1, 12, i)},
+                 {"id": None, "email": f" NOID{i}@X.com", "name": f"Old {i}", "phone": None, "locale": "en-GB", "gdpr": True,
+                  "updated_at": datetime(2026, 1, 1, 12, i)},
+                 {"id": None, "email": f"noid{i}@x.com", "name": f"New {i}", "phone": None, "locale": "en-GB", "gdpr": True,
+                  "updated_at": datetime(2026, 6, 1, 12, i)}]
+    mapping = entity_mapping_from_dict("customers", {**MAPPINGS["table"], "fields": FIELDS})
+    rig = Rig(sandbox, tmp_path, mapping=mapping)
+    rig.client.close()  # a tenant that matches customers by CustomerId
+    rig.tenant_id, rig.key = sandbox.add_tenant(customer_priority="customerid")
+    rig.client = ReplenitClient(ClientConfig(base_url=sandbox.url, tenant_id=rig.tenant_id, api_key=rig.key, limits=(),
+                                             quota_dir=str(rig.quota_dir)))
+    rig.load(rows)
+    try:
+        result, _ = rig.reconcile(chunk_rows=10, customer_priority="customerid")
+        stored = rig.stored()
+        assert len(stored) == 30 + 2 * PAIRS
+        for i in range(PAIRS):
+            assert stored[f"customerid:K{i}"]["Name"] == f"New {i}"
+            assert stored[f"email:noid{i}@x.com"]["Name"] == f"New {i}"
+        assert result.counts()["rows_superseded"] == 2 * PAIRS
+    finally:
+        rig.client.close()
+
+
+EXPR_ONLY = {
+    "source": {"table": "customers", "window_column": {"column": "updated_at", "format": "iso8601"}},
+    "fields": {"CustomerId": {"expr": "'crm-' || id"}, "Email": {"expr": "lower(email)"}, "Name": "name", "Phone": "phone",
+               "Language": "locale", "GdprOptin": "gdpr"},
+}
+
+
+def test_a_mapping_read_by_frames_without_a_key_column_reconciles_every_row(sandbox, tmp_path):
+    """Customers known by expressions only, with a text window column: rows whose window value is
+    NULL or does not parse are read (and delivered) like the others, the rows are counted, and a
+    mirror run over the same source deletes nothing."""
+    rows = customers(40)
+    for i, row in enumerate(rows):
+        row["updated_at"] = None if i % 4 == 1 else "not a date" if i % 4 == 2 else row["updated_at"].isoformat()
+    mapping = entity_mapping_from_dict("customers", EXPR_ONLY)
+    assert mapping.read_by_frames
+    rig = Rig(sandbox, tmp_path, mapping=mapping)
+    rig.load(rows)
+    try:
+        result, _ = rig.reconcile()
+        c = result.counts()
+        stored = rig.stored()
+        assert len(stored) == 40 == c["rows_read"] == c["rows_delivered"]
+        assert stored["email:user1@example.com"]["CustomerId"] == "crm-c1"  # a NULL window value
+        assert stored["email:user2@example.com"]["CustomerId"] == "crm-c2"  # an unparsable one
+        again, sent = rig.reconcile(mirror=True)
+        a = again.counts()
+        assert sent == [] and a["rows_read"] == 40 and a["records_to_delete"] == 0 and a["rows_unchanged"] == 40
+        # One customer leaves the source: the mirror deletes it, and only it.
+        rig.load(rows[:-1])
+        gone, sent = rig.reconcile(mirror=True, guard=DeleteGuard(max_share=0.05, max_count=10))
+        assert gone.counts()["records_deleted"] == 1 and "email:user39@example.com" not in rig.stored()
+        assert len(rig.stored()) == 39
+    finally:
+        rig.client.close()
