@@ -32,6 +32,7 @@ def test_an_unreachable_api_stops_after_the_first_batch_with_what_to_check(tmp_p
     report = caught.value.report
     assert report is not None and report.counters.requests == 3  # one batch's attempts, not ten batches' worth
     assert len(report.failed) == 100 and not report.accepted
+    assert report.not_sent == set(range(10, 100))  # the first batch was tried; the other nine never were
     message = str(caught.value)
     assert f"cannot reach {url}" in message and "REPLENIT_BASE_URL" in message
 
@@ -68,3 +69,32 @@ def test_push_to_an_unreachable_api_says_so_and_exits_non_zero(tmp_path, monkeyp
     err = capsys.readouterr().err
     assert code == 3
     assert "cannot reach" in err and "REPLENIT_BASE_URL" in err
+
+
+def test_a_sync_stopped_by_an_unreachable_api_holds_back_what_it_never_sent_and_queues_it(tmp_path):
+    """Issue 14: the rest is left unsent and counted as not attempted, nothing dead-lettered for it;
+    it is queued, so the next run of the entity sends it first."""
+    from datetime import timedelta
+
+    from replenit_pipelines.lib.ledger import open_ledger
+    from replenit_pipelines.lib.sync import SyncRequest, sync_window
+    from replenit_pipelines.lib.warehouse import Warehouse
+    from helpers import CUSTOMER_MAPPING
+    from test_ledger_sync import DAY, customers, write_table
+
+    url = closed_port_url()
+    write_table(tmp_path / "wh.duckdb", "customers", customers(100))
+    config = ClientConfig(base_url=url, tenant_id=TENANT, api_key="a2V5", limits=(), quota_dir=str(tmp_path / "q"),
+                          batch_sizes={"customers": 10}, max_attempts=2, backoff_base_s=0.01, backoff_cap_s=0.02)
+    with ReplenitClient(config) as client, open_ledger(tmp_path / "state", url, TENANT, "customers") as ledger, \
+            pytest.raises(UnreachableError) as caught:
+        sync_window(SyncRequest(mapping=CUSTOMER_MAPPING, warehouse=Warehouse(tmp_path / "wh.duckdb"), client=client,
+                                store=None, start=DAY, end=DAY + timedelta(days=1), partition_key="2026-11-26",
+                                run_id="r1", ledger=ledger))
+    result = caught.value.result  # type: ignore[attr-defined]
+    c = result.counts()
+    assert result.balanced(), c
+    assert (c["rows_delivered"], c["rows_dead_lettered"], c["rows_held_back"], c["rows_not_attempted"]) == (0, 10, 90, 90)
+    assert set(result.report.not_sent) == set(range(10, 100))
+    with open_ledger(tmp_path / "state", url, TENANT, "customers") as ledger:
+        assert ledger.queued().height == 100  # the ten tried and the ninety never sent: all go first next time

@@ -58,10 +58,11 @@ class _Exhausted(Exception):
     """Retries ran out for one request. `unreachable`: no attempt got any HTTP answer;
     `server_errors`: the attempts ended on 5xx answers (a storm when batches in a row do)."""
 
-    def __init__(self, reason: str, unreachable: bool = False, server_errors: bool = False):
+    def __init__(self, reason: str, unreachable: bool = False, server_errors: bool = False, not_sent: bool = False):
         super().__init__(reason)
         self.unreachable = unreachable
         self.server_errors = server_errors
+        self.not_sent = not_sent  # no attempt was made: the delivery had stopped
 
 
 
@@ -130,7 +131,7 @@ class ReplenitClient:
         answered = False  # any HTTP answer at all: the API is reachable
         while True:
             if self._stop.is_set():
-                raise _Exhausted("not sent: the delivery was stopped by an earlier error")
+                raise _Exhausted("not sent: the delivery was stopped by an earlier error", not_sent=True)
             wait_started = time.monotonic()
             waited = self.quota.acquire()
             if waited:
@@ -309,6 +310,7 @@ class ReplenitClient:
                 for i in range(len(parts)):
                     if i not in settled:
                         report.failed[i] = f"not sent: {exc}"
+                        report.not_sent.add(i)
             self.finish_report(report, started)
             notify(final=True)
             exc.report = report
@@ -330,6 +332,8 @@ class ReplenitClient:
             with lock:
                 for i in batch:
                     report.failed[i] = str(exc)
+                if exc.not_sent:
+                    report.not_sent.update(batch)
                 self._unreachable_streak = self._unreachable_streak + 1 if exc.unreachable else 0
                 self._server_error_streak = self._server_error_streak + 1 if exc.server_errors else 0
                 unreachable = exc.unreachable and (self._answers == 0

@@ -32,6 +32,9 @@ class DeliveryReport:
     accepted: list[int] = field(default_factory=list)  # indices into the input, in no order
     rejected: dict[int, list[str]] = field(default_factory=dict)  # index -> the API's messages
     failed: dict[int, str] = field(default_factory=dict)  # index -> why retries ran out
+    # Of `failed`: never sent, because the delivery stopped first (401/403/404, an unreachable API):
+    # not attempted, so the sync holds them back and queues them, and dead-letters none of them.
+    not_sent: set[int] = field(default_factory=set)
     counters: DeliveryCounters = field(default_factory=DeliveryCounters)
 
     @property

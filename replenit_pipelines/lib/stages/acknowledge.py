@@ -34,6 +34,10 @@ class Acknowledged:
     rows_delivered: int
     rows_dead_lettered: int  # rejected, failed and held records' rows
     dead_letters: pl.DataFrame  # DEAD_LETTER_SCHEMA (+ DEAD_LETTER_HISTORY): one row per rejected, failed or held record
+    # Rows of records never sent because the delivery stopped first (the report holds them back;
+    # they are queued for the next run of the entity, not dead-lettered).
+    rows_not_attempted: int = 0
+    records_not_attempted: int = 0
 
 
 def on_accepted(ledger: Ledger | None, changes: Diff, run_id: str,
@@ -59,14 +63,17 @@ def acknowledge(prepared: Prepared, changes: Diff, planned: Plan, report: Delive
     record_of = changes.to_send  # part index -> record index
     keys, parts = changes.keys, planned.parts
     rows: list[tuple] = []
-    delivered = dead = 0
+    delivered = dead = not_attempted = 0
     if report is not None:
         accepted = [record_of[i] for i in report.accepted]
         delivered = int(row_counts.gather(accepted).sum()) if accepted else 0
-        dead_idx = sorted(record_of[i] for i in set(report.rejected) | set(report.failed))
+        dead_idx = sorted(record_of[i] for i in (set(report.rejected) | set(report.failed)) - report.not_sent)
         dead = int(row_counts.gather(dead_idx).sum()) if dead_idx else 0
+        unsent = sorted(record_of[i] for i in report.not_sent)
+        not_attempted = int(row_counts.gather(unsent).sum()) if unsent else 0
         rows = [(keys[i], "rejected", reasons, parts[i].decode()) for i, reasons in sorted(report.rejected.items())] + [
-            (keys[i], "failed", [reason], parts[i].decode()) for i, reason in sorted(report.failed.items())]
+            (keys[i], "failed", [reason], parts[i].decode()) for i, reason in sorted(report.failed.items())
+            if i not in report.not_sent]
     held = changes.held
     if held.height:
         dead += changes.rows_held
@@ -79,7 +86,7 @@ def acknowledge(prepared: Prepared, changes: Diff, planned: Plan, report: Delive
             ledger.restamp(changes.restamp["identity"].to_list(), changes.restamp["exact"].to_list())
         ledger.compact()
         letters = with_history(letters, ledger)
-    return Acknowledged(delivered, dead, letters)
+    return Acknowledged(delivered, dead, letters, not_attempted, len(report.not_sent) if report is not None else 0)
 
 
 def planned_only(prepared: Prepared, changes: Diff) -> Acknowledged:

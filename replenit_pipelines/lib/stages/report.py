@@ -36,7 +36,7 @@ class SyncResult:
     held_back: bool  # the quarantine gate tripped: nothing sent
     rows_delivered: int
     rows_dead_lettered: int
-    rows_held_back: int
+    rows_held_back: int  # valid rows not sent: the gate held the window back, or the delivery stopped before them
     duration_s: float
     stop_error: str | None = None
     gate: GateDecision | None = None
@@ -49,6 +49,8 @@ class SyncResult:
     ledger_size: int | None = None  # acknowledged identities of the entity at this scope (None: no ledger)
     ledger_newest_ack: datetime | None = None
     lookback: timedelta = timedelta(0)  # the run read [window_start - lookback, window_end)
+    rows_not_attempted: int = 0  # of rows_held_back: never sent because the delivery stopped first (queued for the next run)
+    records_not_attempted: int = 0
     dry_run: bool = False  # planned, nothing sent: rows_planned stands for delivered and failed
     rows_planned: int = 0  # rows of the records a dry run would send
     records_planned: int = 0  # records a dry run would send (this window's, then retries)
@@ -69,6 +71,8 @@ class SyncResult:
             "rows_delivered": self.rows_delivered,
             "rows_dead_lettered": self.rows_dead_lettered,
             "rows_held_back": self.rows_held_back,
+            "rows_not_attempted": self.rows_not_attempted,
+            "records_not_attempted": self.records_not_attempted,
             "rows_planned": self.rows_planned,
             "rows_deleted": self.rows_deleted,
             "records_valid": p.records_valid,
@@ -145,7 +149,9 @@ def report(
         entity=window.entity, partition_key=window.partition_key, window_start=window.start, window_end=window.end,
         prepared=prepared, report=delivery, quarantine_share=decision.share, held_back=decision.held_back,
         rows_delivered=acknowledged.rows_delivered, rows_dead_lettered=acknowledged.rows_dead_lettered + soft_deleted[2],
-        rows_held_back=(prepared.rows_valid if decision.held_back else 0) + soft_deleted[0] - soft_deleted[1] - soft_deleted[2],
+        rows_held_back=(prepared.rows_valid if decision.held_back else acknowledged.rows_not_attempted)
+        + soft_deleted[0] - soft_deleted[1] - soft_deleted[2],
+        rows_not_attempted=acknowledged.rows_not_attempted, records_not_attempted=acknowledged.records_not_attempted,
         duration_s=duration_s, rows_soft_deleted=soft_deleted[0], rows_deleted=soft_deleted[1], deletes=deletes or {},
         stop_error=str(stop) if stop else None, gate=decision, rows_without_window_value=rows_without_window_value,
         rows_unchanged=changes.rows_unchanged, diff=changes, retried=retried,

@@ -103,6 +103,7 @@ def sync_window(request: SyncRequest) -> SyncResult:
     else:  # the API refused the key or tenant while retrying: nothing of this window can be sent
         delivery = DeliveryReport(entity=entity, records=len(planned.parts))
         delivery.failed.update({i: f"not sent: {stop}" for i in range(len(planned.parts))})
+        delivery.not_sent.update(range(len(planned.parts)))
     acknowledged = acknowledge(prepared, changes, planned, delivery, ledger, request.run_id)
     deleted = Deleted(records_to_delete=delete_plan.count if delete_plan else 0)
     rows_deleted, rows_failed = (0, 0) if decision.held_back or stop is not None else (split.rows_deleted, 0)
