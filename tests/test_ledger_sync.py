@@ -371,8 +371,8 @@ def test_an_acknowledgement_that_cannot_be_written_stops_the_delivery(rig):
         sync_window(SyncRequest(mapping=rig.mapping, warehouse=Warehouse(rig.warehouse), client=rig.client,
                                 store=rig.store, start=DAY, end=NEXT, partition_key="d", run_id="full", ledger=FullDisk(real)))
     assert len(tenant_requests(rig.sandbox, rig.tenant_id, since)) == 1
-    run = rig.store.query("SELECT outcome, rows_read, rows_delivered, rows_dead_lettered FROM sync_runs")
-    assert run.row(0) == ("stopped", 2000, 500, 1500)
+    run = rig.store.query("SELECT outcome, rows_read, rows_delivered, rows_dead_lettered, rows_held_back FROM sync_runs")
+    assert run.row(0) == ("stopped", 2000, 500, 0, 1500)  # the three batches never sent: not attempted, held back
 
 
 def queue_a_failed_edit(sb: Sandbox, tmp_path, edit: dict) -> "Rig":
