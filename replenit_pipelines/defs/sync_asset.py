@@ -217,7 +217,9 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
             f"{entity} {partition}: read {counts['rows_read']:,} rows; delivered {counts['rows_delivered']:,}, "
             f"quarantined {counts['rows_quarantined']:,}, superseded {counts['rows_superseded']:,}, "
             f"unchanged {counts['rows_unchanged']:,}, dead-lettered {counts['rows_dead_lettered']:,}, "
-            f"held back {counts['rows_held_back']:,}; records new {counts['records_new']:,}, changed "
+            f"held back {counts['rows_held_back']:,}"
+            + (f", deleted {counts['rows_deleted']:,}" if counts["rows_deleted"] else "")
+            + f"; records new {counts['records_new']:,}, changed "
             f"{counts['records_changed']:,}, unchanged {counts['records_unchanged']:,}, refreshed {counts['records_refreshed']:,}, "
             f"held {counts['records_held']:,}, retried {counts['records_retried']:,} "
             f"({counts['records_retry_accepted']:,} accepted); {plural(int(counts['requests'] + counts['retry_requests']), 'request')}, "
