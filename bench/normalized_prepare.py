@@ -9,11 +9,9 @@ Goal on this 2-core machine: normalized <= 1.2 x the single-table time, peak RSS
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,23 +29,14 @@ SINGLE_TABLE = {
 
 def measure(db: str, shape: str) -> None:
     """Child process: one window covering the whole table."""
+    from _common import print_prepare_timing
+
     from replenit_pipelines.defs.settings import DEMO_MAPPING
-    from replenit_pipelines.lib.validation import payload_parts, prepare
     from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict, load_mapping
 
     mapping = load_mapping(DEMO_MAPPING)["orders"] if shape == "normalized" else entity_mapping_from_dict("orders", SINGLE_TABLE)
     wh = Warehouse(db)
-    started = time.perf_counter()
-    raw = wh.read(mapping, END - timedelta(days=30), END)
-    read_s = time.perf_counter() - started
-    prepared = prepare(mapping, raw)
-    prepare_s = time.perf_counter() - started - read_s
-    parts = payload_parts(prepared.records)
-    total = time.perf_counter() - started
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": prepared.rows_read, "records": prepared.records_valid, "quarantined": prepared.rows_quarantined,
-                      "read_s": read_s, "prepare_s": prepare_s, "serialize_s": total - read_s - prepare_s, "total_s": total,
-                      "bodies": len(parts), "rss_mb": rss_mb}))
+    print_prepare_timing(wh, mapping, END - timedelta(days=30), END)
 
 
 def main() -> None:

@@ -7,11 +7,9 @@ Each measurement runs in a fresh process (peak RSS is per process); median of 3.
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,23 +18,14 @@ END = datetime(2026, 11, 27, tzinfo=UTC)
 
 def measure(db: str, entity: str) -> None:
     """Child process: one window covering the whole table."""
+    from _common import print_prepare_timing
+
     from replenit_pipelines.defs.settings import DEMO_MAPPING
-    from replenit_pipelines.lib.validation import payload_parts, prepare
     from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
     mapping = load_mapping(DEMO_MAPPING)[entity]
     wh = Warehouse(db)
-    started = time.perf_counter()
-    raw = wh.read(mapping, END - timedelta(days=30), END)
-    read_s = time.perf_counter() - started
-    prepared = prepare(mapping, raw)
-    prepare_s = time.perf_counter() - started - read_s
-    parts = payload_parts(prepared.records)
-    total = time.perf_counter() - started
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": prepared.rows_read, "records": prepared.records_valid, "quarantined": prepared.rows_quarantined,
-                      "read_s": read_s, "prepare_s": prepare_s, "total_s": total, "serialize_s": total - read_s - prepare_s,
-                      "bodies": len(parts), "rss_mb": rss_mb}))
+    print_prepare_timing(wh, mapping, END - timedelta(days=30), END)
 
 
 def main() -> None:
