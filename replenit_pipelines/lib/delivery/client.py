@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -519,10 +519,8 @@ class ReplenitClient:
                 notify()
             with ThreadPoolExecutor(max_workers=self.config.max_in_flight, thread_name_prefix="replenit-delete") as pool:
                 pending = {pool.submit(run, i) for i in range(1, len(api_ids))}
-                while pending:
-                    finished, pending = wait(pending, timeout=1.0, return_when=FIRST_EXCEPTION)
-                    for f in finished:
-                        f.result()
+                if pending:
+                    wait_reporting(pending, notify, self.config.progress_every_s)
                     notify()
         except ReplenitStopError as exc:
             self._stop.set()
