@@ -900,17 +900,15 @@ def frames_record_keys(warehouse: Warehouse, mapping: EntityMapping) -> tuple[pl
     try:
         frames, rows = [], 0
         for side in _sides(warehouse, con, mapping):
+            rows += _side_rows(side)
             if side.key is None:  # no keys to list, but its rows are the source's
-                rows += _side_rows(side)
                 continue
             if side.lazy is not None:
                 frames.append(side.lazy.select(pl.col(side.key).cast(pl.String).alias("__k")).unique().collect())
-                rows += int(side.lazy.select(pl.len()).collect().item())
                 continue
             source, params = side._sql_rows()  # noqa: SLF001 - the same module's reader
             frames.append(con.sql(f"SELECT DISTINCT CAST({_quote(side.key)} AS VARCHAR) AS __k FROM {source}",  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted, values bound
                                   params=params or None).pl())
-            rows += int(con.sql(f"SELECT count(*) FROM {source}", params=params or None).fetchall()[0][0])  # type: ignore[union-attr]  # noqa: S608
     finally:
         if con is not None:
             con.close()
