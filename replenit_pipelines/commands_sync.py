@@ -133,10 +133,10 @@ def plan_eta(entity: str, counts: dict, snapshot: Any, settings: Any) -> dict:
     """A dry run's requests (upserts, retries and deletes: one request each) and their ETA on the
     key's quota now, alone and with the schedules' expected load (docs/planning.md)."""
     from replenit_pipelines.commands_quota import code_location_schedules
-    from replenit_pipelines.lib.plan import eta, expected_load, since
+    from replenit_pipelines.lib.plan import eta, expected_load, planned_requests, since
     from replenit_pipelines.lib.sync import open_state_store
 
-    requests = int(counts.get("requests_planned", 0)) + int(counts.get("records_to_delete", 0) or 0)
+    requests = planned_requests(counts)
     load = None
     if settings.state_url is not None or settings.state_store_path.exists():
         recent = open_state_store(settings.state_store_path).requests_since(since())

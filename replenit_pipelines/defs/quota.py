@@ -17,6 +17,7 @@ from replenit_pipelines.lib.plan import (
     expected_load,
     plan_summary,
     plan_text,
+    planned_requests,
     quota_snapshot,
     quota_text,
     since,
@@ -54,7 +55,7 @@ def report_plan(context: dg.AssetExecutionContext, key: dg.AssetKey, result: Syn
     """A dry run's plan: logged, and observed on the asset's partition (never materialized)."""
     load = expected_load(schedules_of(context), store.requests_since(since()))
     snapshot = quota_snapshot(client.quota)
-    requests = result.requests_planned + int(result.deletes.get("records_to_delete", 0))  # a DELETE is one request
+    requests = planned_requests(result.counts())
     estimate = eta(requests, snapshot, expected_load=load, entity=result.entity, lead_s=result.duration_s)
     summary = plan_summary(result, estimate)
     context.log.info(plan_text(summary))

@@ -1,5 +1,6 @@
 """A sync's plan as a person reads it before spending: one JSON-able dict, and its text."""
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from replenit_pipelines.lib.plan.eta import Eta
@@ -11,16 +12,21 @@ if TYPE_CHECKING:  # lib.sync imports the stages, which a plan's caller has load
 TOP_REASONS = 5
 
 
+def planned_requests(counts: Mapping[str, Any]) -> int:
+    """The requests a dry run's counts (a window's or a reconciliation's) need: the upserts' and
+    retries' (`requests_planned`) and one DELETE per record to delete."""
+    return int(counts.get("requests_planned", 0)) + int(counts.get("records_to_delete", 0) or 0)
+
+
 def plan_summary(result: "SyncResult", eta: Eta | None = None) -> dict[str, Any]:
     """The counts of `result` (a dry run's plan, or a real run's outcome in the same terms) and the
     ETA. `requests_needed` is the dry run's requests_planned, or what a real run spent."""
     c = result.counts()
-    requests = c["requests_planned"] if result.dry_run else c["requests"] + c["retry_requests"]
+    requests = planned_requests(c) if result.dry_run else c["requests"] + c["retry_requests"] + c["delete_requests"]
     records_to_send = c["records_planned"] if result.dry_run else c["records_sent"] + c["records_retried"]
     rows_to_send = c["rows_planned"] if result.dry_run else c["rows_delivered"] + c["rows_dead_lettered"] - c["rows_held"]
     # Masked as in a run's metadata (lib/privacy.py): a plan lands in the Dagster event log too.
     reasons = masked_top_reasons(result.prepared.top_reasons(TOP_REASONS))
-    to_delete = int((getattr(result, "deletes", None) or {}).get("records_to_delete", 0) or 0)
     return {
         "entity": result.entity, "partition_key": result.partition_key,
         "window_start": result.window_start.isoformat(), "window_end": result.window_end.isoformat(),
@@ -31,11 +37,11 @@ def plan_summary(result: "SyncResult", eta: Eta | None = None) -> dict[str, Any]
         "records_new": c["records_new"], "records_changed": c["records_changed"], "records_unchanged": c["records_unchanged"],
         "records_refreshed": c["records_refreshed"], "records_held": c["records_held"],
         "records_to_retry": c["records_retried"],
-        "records_to_delete": to_delete,  # soft-deleted records (issue 12): one DELETE request each
+        "records_to_delete": c["records_to_delete"],  # soft-deleted records (issue 12): one DELETE request each
         "records_to_send": records_to_send,
         "quarantine_top_reasons": [{"rule": r, "field": f, "rows": n, "example": e} for r, f, n, e in reasons],
         "held_back_by_gate": result.held_back, "gate": result.gate.reason if result.gate else None,
-        "requests_needed": requests + (to_delete if result.dry_run else 0),
+        "requests_needed": requests,
         "eta": eta.as_dict() if eta is not None else None,
         "eta_text": eta.text() if eta is not None else None,
     }
