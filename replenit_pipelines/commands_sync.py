@@ -100,8 +100,8 @@ def _sync(args: argparse.Namespace) -> int:
                     delete_guard=guard, how_to_allow_deletes=allow))
         except ReplenitStopError as exc:
             stopped = exc
-            result = None
-    if stopped is not None or result is None:
+            result = getattr(exc, "result", None)  # what was done before the stop, shown below
+    if result is None:
         print(f"replenit sync: stopped: {stopped}", file=sys.stderr)
         return 3
     counts = result.counts()
@@ -117,6 +117,9 @@ def _sync(args: argparse.Namespace) -> int:
         width = max(len(k) for k in counts)
         for k, v in counts.items():
             print(f"{k:<{width}}  {v}")
+    if stopped is not None:
+        print(f"replenit sync: stopped: {stopped}", file=sys.stderr)
+        return 3
     if not result.balanced():
         print(f"replenit sync: the row accounting does not close: {counts}", file=sys.stderr)
         return 1

@@ -473,3 +473,32 @@ def test_a_held_back_chunk_keeps_its_queued_failures(rig):
     assert sent == [] and result.gate_tripped
     with rig.ledger() as ledger:
         assert ledger.queued()["identity"].to_list() == ["email:user5@example.com"]
+
+
+def test_the_cli_shows_what_a_stopped_reconciliation_did(sandbox, push_env, tmp_path, capsys, monkeypatch):
+    """The API unreachable from the start: exit 3 with the message, and the counts still printed
+    (nothing delivered, every valid row held back as never sent), not the message alone."""
+    import json
+    import socket
+
+    from replenit_pipelines.cli import main
+
+    push_env(sandbox)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("REPLENIT_BASE_URL", closed)
+    warehouse = tmp_path / "wh.duckdb"
+    write_table(warehouse, "customers", population(200))
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("customers:\n  source: {table: customers, window_column: updated_at}\n  fields:\n"
+                       "    CustomerId: id\n    Email: email\n    Name: name\n    Language: locale\n")
+    monkeypatch.setenv("REPLENIT_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    monkeypatch.setenv("REPLENIT_STATE_DIR", str(tmp_path / "state"))
+    code = main(["sync", "customers", "--all", "--json", "--batch-size", "50"])
+    out = capsys.readouterr()
+    counts = json.loads(out.out)
+    assert code == 3 and f"cannot reach {closed}" in out.err
+    assert (counts["rows_read"], counts["rows_delivered"], counts["rows_quarantined"]) == (200, 0, 3)
+    assert counts["rows_dead_lettered"] + counts["rows_not_attempted"] == 197 and counts["rows_not_attempted"] >= 147

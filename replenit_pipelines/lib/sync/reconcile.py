@@ -345,17 +345,17 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
         obsolete = sorted(deferred - carried)
         if obsolete:
             ledger.dequeue(obsolete)
-    return ReconcileResult(
+    outcome = ReconcileResult(
         entity=entity, run_id=request.run_id, chunks=chunks, counts_by_chunk=by_chunk, retried=retried, deletes=deleted,
         delete_plan=delete_plan, rows_deleted=rows_deleted, rows_soft_deleted_read=rows_soft, rows_deletes_held_back=rows_held,
         rows_deletes_failed=rows_failed, gate_tripped=gate_tripped, dry_run=request.dry_run, mirror=request.mirror,
         full_refresh=request.full_refresh, ledger_size=ledger.size(), duration_s=time.monotonic() - started, local_s=local,
         refused=refusal or "", stop_error=str(stop) if stop else None,
-    ) if stop is None else _raise(stop)
-
-
-def _raise(stop: Exception) -> ReconcileResult:
-    raise stop
+    )
+    if stop is not None:
+        stop.result = outcome  # type: ignore[attr-defined]  # what was done before the stop, for the caller to show
+        raise stop
+    return outcome
 
 
 def _subset(plan: DeletePlan, keep: list[int]) -> DeletePlan:
