@@ -17,6 +17,7 @@ from filelock import FileLock
 from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
 from replenit_pipelines.lib.sync.gate import RecentRun
 
+# Mirrored in Postgres types by lib/sync/state_postgres.py SCHEMA: a column added here is added there.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id VARCHAR, partition_key VARCHAR, entity VARCHAR, record_id VARCHAR, source_row UINTEGER,

@@ -15,6 +15,7 @@ import polars as pl
 from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, ensure_schema, qmarks_to_pyformat, scrub
 from replenit_pipelines.lib.sync.state import DEAD_LETTER_COLUMNS, StateStore, _dead_letter_rows
 
+# The DuckDB store's tables (lib/sync/state.py SCHEMA) in Postgres types: a column added there is added here.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id TEXT, partition_key TEXT, entity TEXT, record_id TEXT, source_row BIGINT,
