@@ -266,3 +266,39 @@ def test_the_intraday_delete_guard_is_raised_by_run_config_and_a_refusal_does_no
             run_config={"ops": {"replenit__customers_intraday": {"config": {"max_delete_share": 0.6}}}})
         assert allowed.success
         assert stored("customers") == {f"email:user{i}@example.com" for i in range(5, 10)}
+
+
+# --- issue 21 item 6: one rule for the id a DELETE takes, on both paths ---------------------------
+
+EMAIL_ONLY_MAPPING = entity_mapping_from_dict("customers", {
+    "source": {"table": "customers", "window_column": "updated_at", "deleted_column": "deleted_at"},
+    "fields": {"Email": "email", "Name": "name"},
+})
+
+
+@pytest.mark.parametrize("path", ["window", "reconcile"])
+@pytest.mark.parametrize("mapping", [SOFT_MAPPING, EMAIL_ONLY_MAPPING], ids=["with-CustomerId", "email-only"])
+def test_the_delete_id_is_the_customer_id_or_none_on_both_paths(rig, path, mapping):
+    """DELETE /customers/{tenant}/{customerId} takes a CustomerId and nothing else: a customer sent
+    without one is recorded with no delete id, and its later delete is dead-lettered as not
+    deletable, never sent to its identity string (`email:...`)."""
+    rows = [{**r, "deleted_at": None} for r in customers(20)]
+    rig.load(rows)
+    if path == "window":
+        window_sync(rig, mapping=mapping, run_id="first")
+    else:
+        rig.reconcile(mapping=mapping)
+    with_id = mapping is SOFT_MAPPING
+    with rig.ledger() as ledger:
+        recorded = ledger.api_ids([f"email:user{i}@example.com" for i in range(20)])
+    assert recorded == {f"email:user{i}@example.com": (f"c{i}" if with_id else None) for i in range(20)}
+    rows[7]["deleted_at"] = datetime(2026, 11, 26, 15)
+    rig.load(rows)
+    since = last_seq(rig.sandbox)
+    result = window_sync(rig, mapping=mapping, run_id="second")
+    deletes = [r for r in requests_of(rig.sandbox, rig.tenant_id, since) if r["method"] == "DELETE"]
+    if with_id:
+        assert [r["path"].rsplit("/", 1)[1] for r in deletes] == ["c7"]
+        assert result.counts()["records_deleted"] == 1
+    else:
+        assert deletes == [] and result.counts()["records_not_deletable"] == 1

@@ -19,6 +19,7 @@ has left (the API replaces `ProductVariants` whole), as an order line removed up
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -148,6 +149,19 @@ class DeletePlan:
 
     def by(self, reason: str) -> int:
         return self.reasons.count(reason)
+
+
+def delete_ids(prepared: Any, changes: Any) -> list[str | None]:
+    """The id each sent record's DELETE will take, aligned with the diff's parts (recorded in the
+    ledger at acknowledgement): an order's OrderId and a product's ProductId (their identities),
+    a customer's CustomerId. `DELETE /customers/{tenant}/{customerId}` takes nothing else, so a
+    customer sent without a CustomerId (matched by its email) gets None: the API cannot be told
+    to delete it, and a later delete of it is dead-lettered as such, never sent to a made-up id."""
+    if prepared.entity != "customers":
+        return list(changes.keys)
+    if "CustomerId" not in prepared.records.columns or not changes.to_send:
+        return [None] * len(changes.to_send)
+    return prepared.records["CustomerId"].cast(pl.String).gather(changes.to_send).to_list()
 
 
 def absent_from_source(ledger: Ledger, seen_keys: pl.Series) -> pl.DataFrame:

@@ -44,6 +44,7 @@ from replenit_pipelines.lib.stages.delete import (
     DeletesRefused,
     absent_from_source,
     check_guard,
+    delete_ids,
     identities,
     identity_columns,
     plan_deletes,
@@ -303,7 +304,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
                 planned = plan(prepared, changes, client)
                 delivery: DeliveryReport | None
                 delivery, stop = deliver(client, planned, progress.batch,
-                                         on_accepted(ledger, changes, request.run_id, _api_ids(prepared, changes)))
+                                         on_accepted(ledger, changes, request.run_id, delete_ids(prepared, changes)))
                 acknowledged = acknowledge(prepared, changes, planned, delivery, ledger, request.run_id)
                 result = report(window, prepared, decision, changes, delivery, acknowledged, stop, 0, time.monotonic() - t,
                                 request.store, retried if chunk == 0 else None, None)
@@ -364,16 +365,6 @@ def _subset(plan: DeletePlan, keep: list[int]) -> DeletePlan:
     out.api_ids = [plan.api_ids[i] for i in keep]
     out.reasons = [plan.reasons[i] for i in keep]
     return out
-
-
-def _api_ids(prepared: Any, changes: Any) -> list[str | None]:
-    """The id each sent record's DELETE takes, aligned with the diff's parts: a customer's
-    CustomerId (its identity may be its email), an order's OrderId, a product's ProductId."""
-    if prepared.entity != "customers":
-        return list(changes.keys)
-    if "CustomerId" not in prepared.records.columns or not changes.to_send:
-        return [None] * len(changes.to_send)
-    return prepared.records["CustomerId"].cast(pl.String).gather(changes.to_send).to_list()
 
 
 def _chunk_counts(result: SyncResult) -> dict[str, Any]:

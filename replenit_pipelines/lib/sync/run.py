@@ -20,7 +20,7 @@ from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
 from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient
 from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger
 from replenit_pipelines.lib.stages.acknowledge import DEAD_LETTER_SCHEMA, acknowledge, on_accepted, planned_only
-from replenit_pipelines.lib.stages.delete import DeleteGuard, Deleted, DeletesRefused, check_guard, plan_deletes, send_deletes, split_deleted
+from replenit_pipelines.lib.stages.delete import DeleteGuard, Deleted, DeletesRefused, check_guard, delete_ids, plan_deletes, send_deletes, split_deleted
 from replenit_pipelines.lib.stages.deliver import deliver
 from replenit_pipelines.lib.stages.diff import diff, nothing
 from replenit_pipelines.lib.stages.extract import Extracted, extract
@@ -97,9 +97,8 @@ def sync_window(request: SyncRequest) -> SyncResult:
     drop_superseded(ledger, retried, changes.keys, changes.held["__key"].to_list())
     planned = plan(prepared, changes, request.client)
     if stop is None:
-        api_ids = changes.keys if entity != "customers" or "CustomerId" not in prepared.records.columns or not changes.to_send \
-            else prepared.records["CustomerId"].cast(pl.String).gather(changes.to_send).to_list()
-        delivery, stop = deliver(request.client, planned, request.progress, on_accepted(ledger, changes, request.run_id, api_ids))
+        delivery, stop = deliver(request.client, planned, request.progress,
+                                 on_accepted(ledger, changes, request.run_id, delete_ids(prepared, changes)))
     else:  # the API refused the key or tenant while retrying: nothing of this window can be sent
         delivery = DeliveryReport(entity=entity, records=len(planned.parts))
         delivery.failed.update({i: f"not sent: {stop}" for i in range(len(planned.parts))})
