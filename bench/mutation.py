@@ -1,6 +1,6 @@
 """Mutation score of the test suite over a bounded scope, with mutmut (not part of CI: minutes).
 
-    ./dev bench mutation                 # lib/contract and lib/sync/gate.py, their fast tests
+    ./dev bench mutation                 # lib/contract and lib/validation/gate.py, their fast tests
     ./dev bench mutation --scope wide    # also lib/validation, lib/delivery and lib/sync (slower)
     ./dev bench mutation --children 1    # worker processes (default 2)
 

@@ -41,7 +41,7 @@ def _push(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
 
     def open_store():
-        from replenit_pipelines.lib.sync.state import open_state_store
+        from replenit_pipelines.lib.state.store import open_state_store
 
         return open_state_store(settings.state_store_path, settings.state_url)
 

@@ -61,7 +61,7 @@ def test_an_empty_window_or_one_of_only_superseded_rows_is_share_zero():
 
 
 def test_without_considered_rows_there_is_no_baseline():
-    from replenit_pipelines.lib.sync.gate import baseline_share
+    from replenit_pipelines.lib.validation.gate import baseline_share
 
     assert baseline_share([]) is None
     assert baseline_share([RecentRun(rows_read=50, rows_superseded=50, rows_quarantined=0)] * 3) is None

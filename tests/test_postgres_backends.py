@@ -18,7 +18,7 @@ from replenit_pipelines.lib.ledger import open_ledger
 from replenit_pipelines.lib.postgres import PostgresError, StateUrl, mask_url
 from replenit_pipelines.lib.settings import Settings
 from replenit_pipelines.lib.sync import open_state_store
-from replenit_pipelines.lib.sync.state_postgres import PostgresStateStore
+from replenit_pipelines.lib.state.postgres import PostgresStateStore
 from helpers import FakeClock
 
 SANDBOX = "http://127.0.0.1:8765"

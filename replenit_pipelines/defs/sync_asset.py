@@ -31,7 +31,7 @@ PACKAGE_VERSION = version("replenit-pipelines")
 
 
 class SyncConfig(dg.Config):
-    """The quarantine gate (lib/sync/gate.py; docs/operating.md says when it trips), and what the
+    """The quarantine gate (lib/validation/gate.py; docs/operating.md says when it trips), and what the
     acknowledged-state ledger may skip (docs/operating.md: re-runs, backfills, retries)."""
 
     full_refresh: bool = False  # send every valid record of the window even if Replenit holds it, and re-acknowledge it

@@ -2,7 +2,7 @@
 connection per store, and the schema created once under an advisory lock.
 
 `REPLENIT_STATE_URL=postgresql://user:password@host:5432/db` moves the state store
-(lib/sync/state.py), the ledger (lib/ledger/postgres.py) and the quota ledger
+(lib/state/store.py), the ledger (lib/ledger/postgres.py) and the quota ledger
 (lib/delivery/quota.py) into that database; unset, they stay local files. psycopg 3 is the driver.
 """
 

@@ -91,7 +91,7 @@ def current_quota_view(quota_dir: Path, limits: Sequence[Window], store_path: Pa
     """The quota view from the quota folder and the state store (None or a missing file: no runs
     yet). Raises ValueError, saying what to set, when there is neither."""
     from replenit_pipelines.lib.postgres import state_url_from_env
-    from replenit_pipelines.lib.sync.state import open_state_store
+    from replenit_pipelines.lib.state.store import open_state_store
 
     now = now or datetime.now(UTC)
     snapshots = ledger_snapshots(quota_dir, limits)

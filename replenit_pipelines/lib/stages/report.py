@@ -18,8 +18,8 @@ from replenit_pipelines.lib.stages.acknowledge import Acknowledged
 from replenit_pipelines.lib.stages.diff import Diff
 from replenit_pipelines.lib.stages.plan import Plan
 from replenit_pipelines.lib.stages.retry import Retried
-from replenit_pipelines.lib.sync.gate import GateDecision
-from replenit_pipelines.lib.sync.state import StateStore
+from replenit_pipelines.lib.validation.gate import GateDecision
+from replenit_pipelines.lib.state.store import StateStore
 from replenit_pipelines.lib.validation.prepare import Prepared
 from replenit_pipelines.lib.warehouse import EntityMapping, FieldMapping
 

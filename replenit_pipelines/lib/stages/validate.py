@@ -1,12 +1,12 @@
 """The validate stage: mapped rows -> valid records and quarantined rows with reasons, and the
 quarantine gate's decision (may the valid ones go?). The checks live in lib/validation/ (pandera
-schemas built from the contract), the gate in lib/sync/gate.py."""
+schemas built from the contract), the gate in lib/validation/gate.py."""
 
 from collections.abc import Sequence
 
 import polars as pl
 
-from replenit_pipelines.lib.sync.gate import GateDecision, GatePolicy, RecentRun, decide
+from replenit_pipelines.lib.validation.gate import GateDecision, GatePolicy, RecentRun, decide
 from replenit_pipelines.lib.validation.prepare import Prepared, prepare
 from replenit_pipelines.lib.warehouse import EntityMapping
 

@@ -57,8 +57,8 @@ from replenit_pipelines.lib.stages.plan import plan
 from replenit_pipelines.lib.stages.report import SyncResult, Window, report
 from replenit_pipelines.lib.stages.retry import Retried, drop_superseded, retry
 from replenit_pipelines.lib.stages.validate import gate, validate
-from replenit_pipelines.lib.sync.gate import GatePolicy
-from replenit_pipelines.lib.sync.state import StateStore
+from replenit_pipelines.lib.validation.gate import GatePolicy
+from replenit_pipelines.lib.state.store import StateStore
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
 from replenit_pipelines.lib.warehouse.sources import (
     SpilledChunks,

@@ -5,7 +5,7 @@ failures, before new work), diff (against the acknowledged-state ledger), plan, 
 
 Plain Python: the Dagster assets call this, the benches call it directly, and its accounting
 always closes: rows read = delivered + quarantined + superseded + unchanged + dead-lettered
-+ held back (valid rows not sent because the quarantine gate tripped: lib/sync/gate.py). A dry run
++ held back (valid rows not sent because the quarantine gate tripped: lib/validation/gate.py). A dry run
 (`SyncRequest.dry_run`) counts the rows it would send as `rows_planned` instead of delivered.
 """
 
@@ -28,8 +28,8 @@ from replenit_pipelines.lib.stages.plan import plan
 from replenit_pipelines.lib.stages.report import SyncResult, Window, report
 from replenit_pipelines.lib.stages.retry import drop_superseded, retry
 from replenit_pipelines.lib.stages.validate import gate, validate
-from replenit_pipelines.lib.sync.gate import GatePolicy
-from replenit_pipelines.lib.sync.state import StateStore
+from replenit_pipelines.lib.validation.gate import GatePolicy
+from replenit_pipelines.lib.state.store import StateStore
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
 
 __all__ = ["DEAD_LETTER_SCHEMA", "SyncRequest", "SyncResult", "sync_window"]

@@ -4,7 +4,7 @@ Queryable after the run (`duckdb state.duckdb "SELECT rule, count(*) FROM quaran
 Writes are serialised by a file lock, since DuckDB allows one writing process at a time. The
 acknowledged-state ledger is not here: it is SQLite files beside it (lib/ledger/), written per batch.
 With REPLENIT_STATE_URL set, `open_state_store` returns the same store in Postgres instead
-(lib/sync/state_postgres.py), for run workers on several machines.
+(lib/state/postgres.py), for run workers on several machines.
 """
 
 from datetime import UTC, datetime
@@ -15,9 +15,9 @@ import polars as pl
 from filelock import FileLock
 
 from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
-from replenit_pipelines.lib.sync.gate import RecentRun
+from replenit_pipelines.lib.validation.gate import RecentRun
 
-# Mirrored in Postgres types by lib/sync/state_postgres.py SCHEMA: a column added here is added there.
+# Mirrored in Postgres types by lib/state/postgres.py SCHEMA: a column added here is added there.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id VARCHAR, partition_key VARCHAR, entity VARCHAR, record_id VARCHAR, source_row UINTEGER,
@@ -137,6 +137,6 @@ def open_state_store(path: str | Path, state_url: "StateUrl | str | None | objec
     url = state_url_from_env() if state_url is FROM_ENV else resolve(state_url)  # type: ignore[arg-type]
     if url is None:
         return StateStore(path)
-    from replenit_pipelines.lib.sync.state_postgres import PostgresStateStore
+    from replenit_pipelines.lib.state.postgres import PostgresStateStore
 
     return PostgresStateStore(url)

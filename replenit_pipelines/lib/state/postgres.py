@@ -1,5 +1,5 @@
 """The state store on Postgres (REPLENIT_STATE_URL): the same tables, columns and methods as the
-DuckDB file (lib/sync/state.py), shared by every run worker of a deployment.
+DuckDB file (lib/state/store.py), shared by every run worker of a deployment.
 
 `PostgresStateStore` is a `StateStore`: only the writes, `query` and the lock differ, so a read
 method added to `StateStore` (SQL through `self.query` with `?` placeholders, under `self._lock`)
@@ -13,9 +13,9 @@ from typing import Any
 import polars as pl
 
 from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, ensure_schema, qmarks_to_pyformat, scrub
-from replenit_pipelines.lib.sync.state import DEAD_LETTER_COLUMNS, StateStore, _dead_letter_rows
+from replenit_pipelines.lib.state.store import DEAD_LETTER_COLUMNS, StateStore, _dead_letter_rows
 
-# The DuckDB store's tables (lib/sync/state.py SCHEMA) in Postgres types: a column added there is added here.
+# The DuckDB store's tables (lib/state/store.py SCHEMA) in Postgres types: a column added there is added here.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id TEXT, partition_key TEXT, entity TEXT, record_id TEXT, source_row BIGINT,
