@@ -46,7 +46,9 @@ def test_progress_events_come_on_a_timer_so_their_number_grows_with_the_delivery
     assert len(long) >= long_s / 0.2 * 0.6
     assert len(long) > 2 * len(short)
     gaps = [b[0] - a[0] for a, b in zip(long, long[1:])]
-    assert max(gaps) < 0.2 + 0.35  # never quiet much longer than the interval
+    # Never quiet much longer than the interval: nine gaps in ten within it (a loaded 2-core machine
+    # may delay one tick by a scheduling slice, which is not what this checks), none over a second.
+    assert sorted(gaps)[int(len(gaps) * 0.9)] < 0.2 + 0.15 and max(gaps) < 1.0
     # Counts move forward and the last event is the final one, with every request counted.
     done = [p.records_done for _, p in long]
     assert done == sorted(done) and long[-1][1].final and long[-1][1].records_done == 30
