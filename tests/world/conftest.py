@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-sys.path.insert(0, str(EXAMPLES))
+sys.path.insert(0, str(EXAMPLES))  # tpcgen, and shopify.export
 
 import tpcgen  # noqa: E402 - examples/ is put on the path just above
 
