@@ -133,39 +133,42 @@ def tpcds(path: str) -> dict[str, dict[str, dict]]:
 # --- A Shopify-style export (examples/shopify/export.py) -----------------------------------------
 
 
-def _utc(text: str) -> str:
-    """SQL: Shopify's local time with an offset ('2024-01-01T02:00:07+01:00') as the API's UTC text,
-    by the offset's arithmetic (no time zone database)."""
-    return (f"strftime(CAST(left({text}, 19) AS TIMESTAMP) - to_minutes((CASE WHEN substr({text}, 20, 1) = '-' THEN -1 ELSE 1 END)"
-            f" * (CAST(substr({text}, 21, 2) AS INTEGER) * 60 + CAST(substr({text}, 24, 2) AS INTEGER))), $iso)")
+# Shopify's local time with an offset ('2024-01-01T02:00:07+01:00') as the API's UTC text, by the
+# offset's arithmetic (no time zone database).
+_UTC_MACRO = """
+CREATE TEMP MACRO utc(t, iso) AS strftime(CAST(left(t, 19) AS TIMESTAMP)
+    - to_minutes((CASE WHEN substr(t, 20, 1) = '-' THEN -1 ELSE 1 END)
+                 * (CAST(substr(t, 21, 2) AS INTEGER) * 60 + CAST(substr(t, 24, 2) AS INTEGER))), iso)"""
 
 
 def shopify(export: str) -> dict[str, dict[str, dict]]:
-    """From the export files themselves, read by DuckDB (not Polars, not the project)."""
+    """From the export files themselves, read by DuckDB (not Polars, not the project); times are
+    read as the text the file holds (timestampformat matching nothing)."""
     with duckdb.connect() as con:
-        customers = _rows(con, f"""
+        con.execute(_UTC_MACRO)
+        customers = _rows(con, """
             SELECT CAST(id AS VARCHAR) AS CustomerId, email AS Email, first_name AS Name, last_name AS Surname,
                    coalesce(phone, list_filter(addresses, lambda a: a['default'])[1]['phone']) AS Phone
-            FROM read_json('{export}/customers.ndjson', timestampformat='%Y')""")
-        products = _rows(con, f"""
+            FROM read_json($path, timestampformat='%Y')""", path=f"{export}/customers.ndjson")
+        products = _rows(con, """
             SELECT CAST(id AS VARCHAR) AS ProductId, title AS ProductName, string_split(product_type, ' ') AS Taxonomy,
-                   [{{'VariantId': CAST(v['id'] AS VARCHAR), 'Sku': v['sku'], 'Size': v['option1'],
-                      'SalePrice': CAST(v['price'] AS DOUBLE), 'Currency': 'USD',
-                      'StockQuantity': v['inventory_quantity']}} FOR v IN variants] AS ProductVariants
-            FROM read_parquet('{export}/products.parquet')""")
-        orders = _rows(con, f"""
+                   [{'VariantId': CAST(v['id'] AS VARCHAR), 'Sku': v['sku'], 'Size': v['option1'],
+                     'SalePrice': CAST(v['price'] AS DOUBLE), 'Currency': 'USD',
+                     'StockQuantity': v['inventory_quantity']} FOR v IN variants] AS ProductVariants
+            FROM read_parquet($path)""", path=f"{export}/products.parquet")
+        orders = _rows(con, """
             SELECT CAST(id AS VARCHAR) AS OrderId, CAST(customer['id'] AS VARCHAR) AS CustomerId, email AS Email,
-                   currency AS Currency, {_utc('created_at')} AS OrderDate,
+                   currency AS Currency, utc(created_at, $iso) AS OrderDate,
                    CASE WHEN cancelled_at IS NOT NULL THEN 'cancelled' WHEN financial_status = 'refunded' THEN 'refunded'
                         ELSE 'completed' END AS Status,
-                   [{{'ProductId': CAST(li['product_id'] AS VARCHAR), 'VariantId': CAST(li['variant_id'] AS VARCHAR),
-                      'Sku': li['sku'], 'ProductName': li['title'], 'Quantity': li['quantity'],
-                      'Price': CAST(li['price'] AS DOUBLE)}} FOR li IN line_items] AS OrderItems,
+                   [{'ProductId': CAST(li['product_id'] AS VARCHAR), 'VariantId': CAST(li['variant_id'] AS VARCHAR),
+                     'Sku': li['sku'], 'ProductName': li['title'], 'Quantity': li['quantity'],
+                     'Price': CAST(li['price'] AS DOUBLE)} FOR li IN line_items] AS OrderItems,
                    CAST(list_sum([li['quantity'] * CAST(li['price'] AS DECIMAL(18, 2)) FOR li IN line_items]) AS DOUBLE)
                        AS TotalRevenue,
                    CAST(list_sum([li['quantity'] FOR li IN line_items]) AS BIGINT) AS TotalQuantity,
                    len(list_distinct([li['product_id'] FOR li IN line_items])) AS UniqueQuantity
-            FROM read_json('{export}/orders.ndjson', timestampformat='%Y')  -- times as the text the file holds""", iso=ISO_UTC)
+            FROM read_json($path, timestampformat='%Y')""", path=f"{export}/orders.ndjson", iso=ISO_UTC)
     return {
         "customers": {_customer_identity(c["Email"], c["CustomerId"]): _clean(c) for c in customers},
         "products": {p["ProductId"]: _clean(p) for p in products},
