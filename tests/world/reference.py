@@ -28,6 +28,16 @@ def _customer_identity(email: str | None, customer_id: str) -> str:
     return f"email:{email.strip().lower()}" if email else f"customerid:{customer_id}"
 
 
+def _by_identity(customers: list[dict]) -> tuple[dict[str, dict], dict[str, list[dict]]]:
+    """Customers by the identity the tenant matches them by; the identities several customers share
+    (one email, two CustomerIds: the tenant merges them, issue 21 item 5) apart, with every candidate,
+    since which of them the tenant must hold is that item's decision."""
+    groups: dict[str, list[dict]] = {}
+    for c in customers:
+        groups.setdefault(_customer_identity(c["Email"], c["CustomerId"]), []).append(_clean(c))
+    return ({k: g[0] for k, g in groups.items() if len(g) == 1}, {k: g for k, g in groups.items() if len(g) > 1})
+
+
 # --- TPC-H ----------------------------------------------------------------------------------------
 
 
@@ -64,8 +74,10 @@ def tpch(path: str) -> dict[str, dict[str, dict]]:
                    count(DISTINCT l_partkey) AS UniqueQuantity
             FROM orders LEFT JOIN lines ON l_orderkey = o_orderkey
             GROUP BY ALL""", iso=ISO_UTC)
+    customers_by_identity, merged = _by_identity(customers)
+    assert not merged, "every TPC-H customer has an email of its own"
     return {
-        "customers": {_customer_identity(c["Email"], c["CustomerId"]): _clean(c) for c in customers},
+        "customers": customers_by_identity,
         "products": {p["ProductId"]: _clean(p) for p in products},
         "orders": {o["OrderId"]: _clean(o) for o in orders},
     }
@@ -84,7 +96,8 @@ def tpcds(path: str) -> dict[str, dict[str, dict]]:
             FROM customer""")
         # SCD-2: the current version of each item is the one without an end date.
         products = _rows(con, """
-            SELECT i_item_id AS ProductId, i_product_name AS ProductName, [i_category, i_class] AS Taxonomy,
+            SELECT i_item_id AS ProductId, i_product_name AS ProductName,
+                   list_filter([i_category, i_class], lambda x: x IS NOT NULL) AS Taxonomy, i_rec_start_date,
                    [{'VariantId': i_item_id, 'Brand': i_brand, 'Color': i_color, 'Size': i_size,
                      'SalePrice': CAST(i_current_price AS DOUBLE), 'Currency': 'USD'}] AS ProductVariants
             FROM item WHERE i_rec_end_date IS NULL""")
@@ -120,9 +133,16 @@ def tpcds(path: str) -> dict[str, dict[str, dict]]:
     for o in orders:
         o["OrderDate"] = sold_at[o["OrderId"]].strftime(ISO_UTC)
     refused = {o["OrderId"]: o["lines"] for o in orders if o["refused"]}
+    # A current item version without a start date has no window value: the products query filters
+    # on it, so no run reads it (as orders without a sale time).
+    unread = sorted(p["ProductId"] for p in products if p["i_rec_start_date"] is None)
+    customers_by_identity, merged = _by_identity(customers)
     return {
-        "customers": {_customer_identity(c["Email"], c["CustomerId"]): _clean(c) for c in customers},
-        "products": {p["ProductId"]: _clean(p) for p in products},
+        "customers": customers_by_identity,
+        "customers_merged": merged,  # type: ignore[dict-item]
+        "products": {p["ProductId"]: _clean({k: v for k, v in p.items() if k != "i_rec_start_date"})
+                     for p in products if p["i_rec_start_date"] is not None},
+        "products_unread": unread,  # type: ignore[dict-item]
         "orders": {o["OrderId"]: _clean({k: v for k, v in o.items() if k not in ("lines", "refused")})
                    for o in orders if not o["refused"]},
         "orders_quarantined": refused,  # type: ignore[dict-item]
@@ -169,8 +189,10 @@ def shopify(export: str) -> dict[str, dict[str, dict]]:
                    CAST(list_sum([li['quantity'] FOR li IN line_items]) AS BIGINT) AS TotalQuantity,
                    len(list_distinct([li['product_id'] FOR li IN line_items])) AS UniqueQuantity
             FROM read_json($path, timestampformat='%Y')""", path=f"{export}/orders.ndjson", iso=ISO_UTC)
+    customers_by_identity, merged = _by_identity(customers)
+    assert not merged, "every customer of the export has an email of its own"
     return {
-        "customers": {_customer_identity(c["Email"], c["CustomerId"]): _clean(c) for c in customers},
+        "customers": customers_by_identity,
         "products": {p["ProductId"]: _clean(p) for p in products},
         "orders": {o["OrderId"]: _clean(o) for o in orders},
     }
