@@ -77,7 +77,7 @@ def raw_personal_data(text: str) -> list[str]:
 
 
 @pytest.fixture
-def dirty_env(env):
+def dirty_env(env):  # noqa: F811 - the imported fixture
     with duckdb.connect(env["REPLENIT_WAREHOUSE"]) as con:
         con.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)", DIRTY_CUSTOMERS)
     return env

@@ -54,13 +54,14 @@ def test_the_newest_row_of_a_customer_id_still_supersedes_its_older_versions_whe
     assert p.quarantine["record_id"].to_list() == ["customerid:c1"]
 
 
-def test_an_over_long_customer_id_does_not_pull_a_stranger_with_its_email_into_its_record():
-    # Under `customerid`, a row whose CustomerId the contract refuses would fall back to its email
-    # and meet the row of a customer known by that email alone.
-    rows = [customer_rows(id=None, email="ada@example.com", updated_at=at(0)),
+@pytest.mark.parametrize("priority, stranger", [("customerid", None), ("email", None), ("email", "c2")])
+def test_an_over_long_customer_id_does_not_pull_a_stranger_with_its_email_into_its_record(priority, stranger):
+    # A row whose CustomerId the contract refuses falls back to its email, which would meet (and,
+    # being newer, supersede) the row of another customer with that email.
+    rows = [customer_rows(id=stranger, email="ada@example.com", updated_at=at(0)),
             customer_rows(id="x" * 101, email="ada@example.com", updated_at=at(1))]
-    p = run(CUSTOMER_MAPPING, rows, customer_priority="customerid")
-    assert (p.rows_valid, p.rows_quarantined, p.rows_superseded) == (1, 1, 0)
+    p = run(CUSTOMER_MAPPING, rows, customer_priority=priority)
+    assert (p.rows_valid, p.rows_quarantined, p.rows_superseded, p.rows_merged) == (1, 1, 0, 0)
     assert p.records["Email"].to_list() == ["ada@example.com"]
     assert p.quarantine["rule"].to_list() == ["max_length"]
 

@@ -46,17 +46,34 @@ def identifier_accepted_expr(name: str, text: pl.Expr) -> pl.Expr:
     """`identifier_accepted` over a column of present (non-null) identifiers as text: the same
     pattern and length checks the validation schema runs on the field."""
     limit = entity_spec("customers").field(name).max_length
-    ok = formats.utf16_units(text) <= limit if limit is not None else pl.lit(True)
+    ok = text.map_batches(_within(limit), return_dtype=pl.Boolean, is_elementwise=True) if limit is not None else pl.lit(True)
     return ok & text.str.contains(formats.EMAIL_PATTERN) if name == "Email" else ok
 
 
-def refused_identifier(columns: list[str]) -> pl.Expr:
-    """True where a mapped, normalized customer row carries an Email or a CustomerId the contract
-    refuses: such a row has no identity to share with another (it supersedes none and none
-    supersedes it); it is quarantined on its own."""
-    checks = [pl.col(n).is_not_null() & ~identifier_accepted_expr(n, pl.col(n).cast(pl.String))
-              for n in ("Email", "CustomerId") if n in columns]
-    return pl.any_horizontal(checks) if checks else pl.lit(False)
+def _within(limit: int):
+    """Values of at most `limit` UTF-16 units. UTF-8 never takes fewer bytes than UTF-16 takes
+    units: only the values longer than `limit` bytes (few) are counted exactly, so the astral
+    regex does not run over a million ids."""
+    def check(values: pl.Series) -> pl.Series:
+        ok = values.str.len_bytes() <= limit
+        longer = (~ok.fill_null(True)).arg_true()
+        if longer.len():
+            units = pl.select(formats.utf16_units(pl.lit(values.gather(longer)))).to_series()
+            ok = ok.scatter(longer, units <= limit)
+        return ok
+    return check
+
+
+def refused_customer_id(columns: list[str]) -> pl.Expr:
+    """True where a mapped customer row carries a CustomerId the contract refuses. record_key
+    counts it absent and falls back to the row's email, which the row does not own: another
+    customer known by that email alone would meet it. Such a row has no identity to share (it
+    supersedes none, none supersedes it by identity); it is quarantined on its own. (A refused
+    Email needs no flag: the CustomerId it falls back to names one customer, whatever the rows.)"""
+    if "CustomerId" not in columns:
+        return pl.lit(False)
+    cid = pl.col("CustomerId")
+    return cid.is_not_null() & ~identifier_accepted_expr("CustomerId", cid.cast(pl.String))
 
 
 def identity_fields(entity: str) -> list[str]:

@@ -9,9 +9,9 @@ Customers: the newest row of each CustomerId is its only version; then rows shar
 the tenant matches by are one customer, and the newest wins. Where that folds rows of different
 CustomerIds into one (a shared email under the `email` priority), the tenant would merge those
 customers: their rows are `rows_merged` (part of rows_superseded), the customers `records_merged`,
-each shown in `merges`. A row whose Email or CustomerId the contract refuses has no identity
-(contract.identity): it supersedes nothing, nothing supersedes it by identity, and it is
-quarantined on its own.
+each shown in `merges`. A value the contract refuses is no identity (contract.identity): a
+refused Email counts as absent, and a row with a refused CustomerId supersedes nothing, nothing
+supersedes it by identity, and it is quarantined on its own.
 
 A row whose child columns are all NULL (a left join that found no line or variant) is a parent
 with no child: it nests as an empty array and counts in the record's `__rows`. Beside other child
@@ -28,7 +28,7 @@ from replenit_pipelines.lib.contract.identity import (
     DEFAULT_CUSTOMER_PRIORITY,
     check_customer_priority,
     identifier_accepted_expr,
-    refused_identifier,
+    refused_customer_id,
 )
 from replenit_pipelines.lib.contract.payload import serialize
 from replenit_pipelines.lib.stages.map import (
@@ -273,9 +273,10 @@ def prepare(
             else:  # no identity: only exact duplicates (a version read twice) supersede one another
                 identity += [f.target for f in mapping.children]
     if spec.name == "customers":
-        # A refused Email or CustomerId is no identity (contract.identity): such a row keeps the
-        # identity it is shown under (`__shown_key`) but groups with no other row.
-        refused = refused_identifier(flat.columns)
+        # A refused CustomerId is no identity (contract.identity), nor is the email record_key
+        # falls back to for it: such a row keeps the identity it is shown under (`__shown_key`)
+        # but groups with no other row.
+        refused = refused_customer_id(flat.columns)
         flat = flat.with_columns(pl.when(refused).then(pl.col("__key")).alias("__shown_key"),
                                  pl.when(refused).then(None).otherwise(pl.col("__key")).alias("__key"))
     # Stale rows are found over the identity columns only, and flat is filtered once.
