@@ -37,6 +37,7 @@ def _sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.stages.delete import DeleteGuard
+    from replenit_pipelines.lib.stages.report import merge_warning
     from replenit_pipelines.lib.sync import open_state_store
     from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
@@ -111,6 +112,10 @@ def _sync(args: argparse.Namespace) -> int:
     if args.dry_run:
         counts.update(plan_eta(args.entity, counts, before, settings))
         log(counts.pop("eta_text"))
+    merged = merge_warning(f"{args.entity} {'--all' if args.all else args.partition}", counts.get("records_merged", 0),
+                           counts.get("rows_merged", 0), merges_of(result))
+    if merged:
+        log(f"warning: {merged}")
     if args.json:
         print(json.dumps({"entity": args.entity, "run_id": run_id, **counts}))
     else:
@@ -124,6 +129,11 @@ def _sync(args: argparse.Namespace) -> int:
         print(f"replenit sync: the row accounting does not close: {counts}", file=sys.stderr)
         return 1
     return 1 if counts.get("rows_quarantined") or counts.get("rows_dead_lettered") or counts.get("rows_held_back") else 0
+
+
+def merges_of(result: Any) -> Any:
+    """The merged customers of a run: a window's (SyncResult.prepared) or a reconciliation's."""
+    return result.prepared.merges if hasattr(result, "prepared") else result.merges
 
 
 def quota_now(client: Any) -> Any:

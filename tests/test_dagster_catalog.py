@@ -58,10 +58,11 @@ def webhook(monkeypatch):
 def test_post_alert_retries_a_5xx_and_masks_personal_data():
     hook = Webhook(fail_first=1)
     try:
-        assert post_alert(hook.url, slack_payload("title", ["ada@example.com was rejected"]), pause_s=0.01)
+        assert post_alert(hook.url, slack_payload("title", ["ada@example.com was rejected", "e.g. customerid:CUST-000123, "
+                                                             "email:nicole.chevalier480 at correo.example.es"]), pause_s=0.01)
     finally:
         hook.close()
-    assert hook.posts == [{"text": "*title*\na***@example.com was rejected"}]
+    assert hook.posts == [{"text": "*title*\na***@example.com was rejected\ne.g. customerid:C***3, email:n*** at correo.example.es"}]
 
 
 def test_post_alert_gives_up_quietly_on_a_dead_webhook():

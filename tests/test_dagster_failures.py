@@ -42,7 +42,7 @@ CUSTOMERS = [  # customer_id, email, first_name, locale, gdpr, updated_at
     ("c1", "ada@example.com", "Ada", "en-GB", True, datetime(2026, 11, 26, 8)),
     ("c2", " bob@example.org ", "Bob", "pt_br", False, datetime(2026, 11, 26, 9)),  # trimmed; pt-BR
     ("c3", "not-an-email", "Cy", "de", None, datetime(2026, 11, 26, 10)),  # quarantined
-    ("c4", "ada@example.com", "Ada Old", "en", True, datetime(2026, 11, 26, 7)),  # superseded by c1
+    ("c4", "ada@example.com", "Ada Old", "en", True, datetime(2026, 11, 26, 7)),  # merged into c1 (one address)
     ("c6", "zed@example.com", "Zed", "zh-hant-tw", None, datetime(2026, 11, 26, 23, 59, 59)),  # zh-Hant-TW
     ("c5", "eve@example.net", "Eve", None, None, datetime(2026, 11, 27, 0, 0)),  # the next day's
 ]
@@ -172,6 +172,7 @@ def test_the_sandbox_holds_exactly_the_hand_written_records(sandbox, env, instan
     (mat,) = day.asset_materializations_for_node("replenit__customers")
     md = {k: v.value for k, v in mat.metadata.items()}
     assert (md["rows_read"], md["rows_delivered"], md["rows_quarantined"], md["rows_superseded"]) == (5, 3, 1, 1)
+    assert (md["rows_merged"], md["records_merged"]) == (1, 1)  # c4 shares c1's address: merged into c1, the newer
 
 
 # --- runs that go wrong on purpose ---------------------------------------------------------------

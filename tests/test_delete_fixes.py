@@ -172,13 +172,14 @@ def test_a_delete_that_fails_after_retries_fails_the_run_and_its_check(tmp_path)
 
 # --- 5. a refusal names identities masked ---------------------------------------------------------
 
-def test_a_refusal_masks_the_emails_it_names():
+def test_a_refusal_masks_the_identities_it_names():
     plan = DeletePlan("customers", ledger_size=10)
-    plan.identities = ["email:jane@x.com", "customerid:c9", "phone:+447700900123"]
+    plan.identities = ["email:jane@x.com", "customerid:CUST-000123", "phone:+447700900123"]
     plan.api_ids, plan.reasons = ["c1", "c9", "c3"], ["absent"] * 3
     message = check_guard(plan, DeleteGuard(max_share=0.05), 10, True, "max_delete_share: {share:.2f}")
     assert message is not None
-    assert "jane@x.com" not in message and "email:j***@x.com" in message and "customerid:c9" in message
+    assert "jane@x.com" not in message and "email:j***@x.com" in message
+    assert "CUST-000123" not in message and "customerid:C***3" in message  # a customer's id is masked too (issue 21)
     assert "7700900" not in message
 
 

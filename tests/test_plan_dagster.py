@@ -104,8 +104,8 @@ def test_a_dry_run_sends_writes_and_materializes_nothing_and_the_real_run_spends
         spent = len(posts(sandbox.url, tenant)) - sent_before
         assert abs(spent - plan["requests_needed"]) <= 1
         assert real["requests"].value + real["retry_requests"].value == spent
-        for name in ("rows_read", "rows_valid", "rows_quarantined", "rows_superseded", "rows_unchanged",
-                     "records_new", "records_changed", "records_unchanged"):
+        for name in ("rows_read", "rows_valid", "rows_quarantined", "rows_superseded", "rows_merged", "rows_unchanged",
+                     "records_new", "records_changed", "records_unchanged", "records_merged"):
             assert real[name].value == plan[name], name
         assert real["rows_delivered"].value == plan["rows_to_send"]
 

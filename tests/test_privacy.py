@@ -57,3 +57,42 @@ def test_top_reasons_examples_are_masked():
 def test_dates_times_and_ids_in_free_text_are_left_alone():
     text = "partition 2026-11-26-14:00, run ff71c3d2-1a2b-45b6-b4f5-0a1b2c3d4e5f, 1234567 rows"
     assert mask_value(None, text) == text
+
+
+# --- issue 21 item 8: every identity masked, whatever its shape --------------------------------------
+
+def test_an_identity_is_masked_whatever_its_shape():
+    from replenit_pipelines.lib.privacy import mask_identity
+
+    assert mask_identity("email:ada@example.com") == "email:a***@example.com"
+    assert mask_identity("email:nicole.chevalier480 at correo.example.es") == "email:n*** a*** c***"  # no @: still masked
+    assert mask_identity("customerid:AAAAAAAAKMDKBAAA") == "customerid:AA***AA"  # a quarter at most is shown
+    assert mask_identity("customerid:c1") == "customerid:c***"
+    assert mask_identity("customerid:bob@example.org") == "customerid:b***@example.org"
+    assert mask_identity("customerid:+447911123456") == "customerid:+44********56"
+    assert mask_identity("customerid:jane roe") == "customerid:j*** r***"
+    assert mask_identity("row 12") == "row 12" and mask_identity("o-1001") == "o-1001"  # no personal data: as it is
+    assert mask_value("CustomerId", "CUST-000123") == "C***3"  # a customer's id in the value column too
+
+
+def test_free_text_masks_identities_and_addresses_written_with_at():
+    from replenit_pipelines.lib.privacy import mask_text
+
+    text = ("would delete email:nicole.chevalier480 at correo.example.es, customerid:CUST-000123, "
+            "email:ada@example.com; write to jane.doe at example.org or +44 20 7946 0958")
+    masked = mask_text(text)
+    for raw in ("chevalier480", "CUST-000123", "ada@", "jane.doe", "7946"):
+        assert raw not in masked, (raw, masked)
+    assert "email:a***@example.com" in masked and "j*** at example.org" in masked
+    assert mask_value(None, "email:x at y.example.com") == mask_text("email:x at y.example.com")
+
+
+def test_merges_are_shown_masked_largest_first():
+    from replenit_pipelines.lib.privacy import masked_merges
+
+    merges = pl.DataFrame({"identity": ["email:a@example.com", "email:info@shop.example"], "kept": ["c1", None],
+                           "merged": [["c2"], [f"CUST-{i:06d}" for i in range(7)]], "rows": [1, 9]},
+                          schema={"identity": pl.String, "kept": pl.String, "merged": pl.List(pl.String), "rows": pl.UInt32})
+    shown = masked_merges(merges)
+    assert shown[0] == ["email:i***@shop.example", "(none)", "C***0, C***1, C***2, C***3, C***4 and 2 more", 9]
+    assert shown[1] == ["email:a***@example.com", "c***", "c***", 1]

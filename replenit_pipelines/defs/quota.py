@@ -22,6 +22,7 @@ from replenit_pipelines.lib.plan import (
     quota_text,
     since,
 )
+from replenit_pipelines.lib.stages.report import merge_warning
 from replenit_pipelines.lib.sync import StateStore, SyncResult
 
 
@@ -59,6 +60,10 @@ def report_plan(context: dg.AssetExecutionContext, key: dg.AssetKey, result: Syn
     estimate = eta(requests, snapshot, expected_load=load, entity=result.entity, lead_s=result.duration_s)
     summary = plan_summary(result, estimate)
     context.log.info(plan_text(summary))
+    merged = merge_warning(f"{result.entity} {result.partition_key} (dry run)", result.prepared.records_merged,
+                           result.prepared.rows_merged, result.prepared.merges)
+    if merged:
+        context.log.warning(merged)
     if estimate.late:
         context.log.warning(f"{result.entity} {result.partition_key}: {estimate.text()}")
     metadata: dict = {k: v for k, v in summary.items() if isinstance(v, (bool, int, float, str))}

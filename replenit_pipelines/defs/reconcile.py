@@ -11,6 +11,7 @@ from replenit_pipelines.defs import settings
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
 from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
+from replenit_pipelines.lib.stages.report import merge_warning
 from replenit_pipelines.lib.sync import GatePolicy
 from replenit_pipelines.lib.sync.reconcile import DEFAULT_CHUNK_ROWS, PROGRESS_EVERY_S, ReconcileRequest, reconcile
 
@@ -64,6 +65,9 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
                 raise dg.Failure(description=str(exc)) from None
         counts = result.counts()
         context.log.info(f"reconcile {entity}: {counts} in {time.monotonic() - started:.0f}s")
+        merged = merge_warning(f"reconcile {entity}", counts["records_merged"], counts["rows_merged"], result.merges)
+        if merged:
+            context.log.warning(merged)
         context.log_event(dg.AssetObservation(asset_key=dg.AssetKey(["replenit", entity]),
                                               metadata={f"reconcile_{k}": v for k, v in counts.items()
                                                         if isinstance(v, int | float)}))

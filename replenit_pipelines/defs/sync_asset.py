@@ -23,7 +23,9 @@ from replenit_pipelines.defs.sources import mapping_version, owners, source_asse
 from replenit_pipelines.defs.translator import quarantine_table, run_metadata
 from replenit_pipelines.lib.delivery import BatchProgress, ReplenitStopError
 from replenit_pipelines.lib.delivery.report import plural, progress_line
+from replenit_pipelines.lib.privacy import mask_text
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
+from replenit_pipelines.lib.stages.report import merge_warning
 from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import EntityMapping, load_mapping
 
@@ -212,11 +214,16 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         null_check = window_column_check(entity_mapping, result.rows_without_window_value)
         if result.rows_unparsable_window_value:
             context.log.warning(f"{entity}: {result.rows_unparsable_window_value:,} rows have a window value that does not "
-                                f"parse and are read by no window, e.g. {', '.join(result.unparsable_window_examples)}")
+                                f"parse and are read by no window, e.g. {mask_text(', '.join(result.unparsable_window_examples))}")
+        merged = merge_warning(f"{entity} {partition}", result.prepared.records_merged, result.prepared.rows_merged,
+                               result.prepared.merges)
+        if merged:
+            context.log.warning(merged)
         context.log.info(
             f"{entity} {partition}: read {counts['rows_read']:,} rows; delivered {counts['rows_delivered']:,}, "
-            f"quarantined {counts['rows_quarantined']:,}, superseded {counts['rows_superseded']:,}, "
-            f"unchanged {counts['rows_unchanged']:,}, dead-lettered {counts['rows_dead_lettered']:,}, "
+            f"quarantined {counts['rows_quarantined']:,}, superseded {counts['rows_superseded']:,}"
+            + (f" (of them merged {counts['rows_merged']:,}: {counts['records_merged']:,} customers)" if counts["rows_merged"] else "")
+            + f", unchanged {counts['rows_unchanged']:,}, dead-lettered {counts['rows_dead_lettered']:,}, "
             f"held back {counts['rows_held_back']:,}"
             + (f", deleted {counts['rows_deleted']:,}" if counts["rows_deleted"] else "")
             + f"; records new {counts['records_new']:,}, changed "

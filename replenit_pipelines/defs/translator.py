@@ -3,7 +3,7 @@ sync's result becomes what the UI shows."""
 
 import dagster as dg
 
-from replenit_pipelines.lib.privacy import masked_quarantine_sample, masked_top_reasons
+from replenit_pipelines.lib.privacy import mask_text, masked_merges, masked_quarantine_sample, masked_top_reasons
 from replenit_pipelines.lib.stages.report import column_lineage, column_schema, markdown_table
 from replenit_pipelines.lib.sync import SyncResult
 from replenit_pipelines.lib.warehouse import EntityMapping
@@ -52,12 +52,26 @@ def top_reasons(result: SyncResult) -> str:
     return markdown_table(["rule", "field", "rows", "example (masked)"], masked_top_reasons(top))
 
 
+MERGED_EXAMPLES = 10
+
+
+def merged_customers(result: SyncResult) -> str:
+    """The customers the tenant merges (a shared email): per identity, the CustomerId sent and the
+    ones merged into it, masked (lib/privacy.py)."""
+    rows = masked_merges(result.prepared.merges, MERGED_EXAMPLES)
+    note = (f"\n\n{result.prepared.records_merged:,} customers merged under {result.prepared.merges.height:,} emails; "
+            f"the {MERGED_EXAMPLES} largest shown." if result.prepared.merges.height > MERGED_EXAMPLES else "")
+    return markdown_table(["identity (masked)", "CustomerId sent", "CustomerIds merged into it", "rows merged"], rows) + note
+
+
 def run_metadata(result: SyncResult, mapping: EntityMapping, source: dg.AssetKey) -> dict:
     """A sync's counts and its window, quarantine reasons, schema and lineage, as asset metadata."""
     return {
         **result.counts(),
         "dagster/row_count": records_held(result),
-        **({"unparsable_window_examples": ", ".join(result.unparsable_window_examples)} if result.unparsable_window_examples else {}),
+        **({"unparsable_window_examples": mask_text(", ".join(result.unparsable_window_examples))}
+           if result.unparsable_window_examples else {}),
+        **({"merged_customers": dg.MetadataValue.md(merged_customers(result))} if result.prepared.records_merged else {}),
         **({"ledger_newest_ack": dg.MetadataValue.timestamp(result.ledger_newest_ack)} if result.ledger_newest_ack else {}),
         "window": f"{result.window_start.isoformat()} .. {result.window_end.isoformat()}",
         "top_quarantine_reasons": dg.MetadataValue.md(top_reasons(result)),

@@ -1,7 +1,12 @@
 """Masking personal data before it leaves the state store for a shared place (Dagster's event
 log, a UI table): enough of a value to recognise the problem (`j***@example.com`, `+44*******58`,
 `A*** L***`), not enough to identify the person. The full values stay in the state store
-(`replenit state`), where access is the deployment's to control."""
+(`replenit state`), where access is the deployment's to control.
+
+A record's identity is masked whatever its shape (`mask_identity`): `email:...` as an address
+even when it is none (`email:n***`), `customerid:...` as a customer's id (`customerid:AB***42`);
+in free text (`mask_text`), addresses written with " at ", and `email:` and `customerid:`
+identities, are masked where they stand, as are addresses and international phone numbers."""
 
 import re
 from collections.abc import Iterable
@@ -17,6 +22,11 @@ _PHONE = re.compile(r"\+?\d[\d\s().\-/]{5,}\d")
 # ids are digit runs too, and the operator needs them.
 _INTERNATIONAL_PHONE = re.compile(r"\+\d[\d\s().\-/]{5,}\d")
 _LETTERS = re.compile(r"[^a-z]")
+# An address written to dodge spam filters or mangled by an export: `jane.doe at example.com`.
+_AT_EMAIL = re.compile(r"([\w.%+\-]+)\s+(?:at|AT|\(at\)|\[at\])\s+([\w\-]+(?:\.[\w\-]+)*\.[A-Za-z]{2,})\b")
+# A record identity in free text (a refusal's examples, an alert): up to a space or a separator.
+_IDENTITY = re.compile(r"\b(email|customerid):([^\s,;|)\]]+)")
+IDENTIFIER_FIELDS = frozenset({"customerid"})  # ids of a person: masked as an id, never shown whole
 
 
 def is_personal_field(field: str | None) -> bool:
@@ -43,9 +53,57 @@ def mask_words(text: str) -> str:
     return " ".join(f"{w[:1]}***" for w in text.split()) or ("***" if text else text)
 
 
+def mask_customer_id(text: str) -> str:
+    """A customer's id: an address or a phone number used as one masked as such, text with
+    spaces or an `@` as words, any other id as its first characters, `***` and its last ones, at
+    most a quarter of it shown (`c***`, `AA***AA` for a 16-character id)."""
+    stripped = text.strip()
+    if _EMAIL.fullmatch(stripped):
+        return mask_email(stripped)
+    if _PHONE.fullmatch(stripped):
+        return mask_phone(stripped)
+    if "@" in stripped or any(ch.isspace() for ch in stripped):
+        return mask_words(text)
+    keep = min(2, len(text) // 8)
+    return f"{text[:max(1, keep)]}***{text[len(text) - keep:] if keep else ''}"
+
+
+def _at_email(m: re.Match) -> str:
+    return f"{m.group(1)[:1]}*** at {m.group(2)}"
+
+
+def mask_identity(identity: str | None) -> str | None:
+    """A record's identity as it may be shown, whatever its shape: `email:<address>` masked as an
+    address (`email:j***@example.com`; `email:n*** a*** c***` when it is none), `customerid:<id>`
+    as a customer's id, `row N` as it is, an order's or a product's id through `mask_text`."""
+    if identity is None:
+        return None
+    kind, sep, rest = identity.partition(":")
+    if sep and kind == "email":
+        return "email:" + (mask_value("Email", rest) or "")
+    if sep and kind == "customerid":
+        return "customerid:" + mask_customer_id(rest)
+    return mask_text(identity)
+
+
+def _identity_in_text(m: re.Match) -> str:
+    return mask_identity(f"{m.group(1)}:{m.group(2)}") or ""
+
+
+def mask_text(text: str) -> str:
+    """Free text (a log line, an alert, an id): addresses (also written with " at "), record
+    identities and international phone numbers masked where they stand; dates, times, run ids
+    and counts left alone, the operator needs them."""
+    text = _AT_EMAIL.sub(_at_email, text)
+    text = mask_email(text)
+    text = _IDENTITY.sub(_identity_in_text, text)
+    return mask_phone(text, _INTERNATIONAL_PHONE)
+
+
 def mask_value(field: str | None, value: object) -> str | None:
-    """A quarantined value as it may be shown: personal fields masked whole, and addresses or
-    phone numbers found in any other field masked where they stand."""
+    """A quarantined value as it may be shown: personal fields masked whole, a CustomerId as an
+    id, and addresses, identities or phone numbers found in any other field masked where they
+    stand."""
     if value is None:
         return None
     text = str(value)
@@ -56,7 +114,9 @@ def mask_value(field: str | None, value: object) -> str | None:
         if "phone" in name or "mobile" in name:
             return mask_phone(text) if _PHONE.search(text) else mask_words(text)
         return mask_words(text)
-    return mask_phone(mask_email(text), _INTERNATIONAL_PHONE)
+    if name in IDENTIFIER_FIELDS:
+        return mask_customer_id(text)
+    return mask_text(text)
 
 
 def mask_column(values: Iterable[object], field: str | None = None) -> list[str | None]:
@@ -87,7 +147,7 @@ def masked_quarantine_sample(quarantine: pl.DataFrame, n: int = 25) -> pl.DataFr
         "rule": ranked["rule"].cast(pl.String),
         "field": ranked["field"].cast(pl.String),
         "value": [shorten(mask_value(f, v), v) for f, v in zip(ranked["field"].to_list(), ranked["value"].to_list())],
-        "record_id": [mask_value(None, v) for v in ranked["record_id"].to_list()],
+        "record_id": [mask_identity(v) for v in ranked["record_id"].to_list()],
         "source_row": ranked["source_row"].cast(pl.Int64),
     }, schema={"rule": pl.String, "field": pl.String, "value": pl.String, "record_id": pl.String, "source_row": pl.Int64})
 
@@ -95,3 +155,18 @@ def masked_quarantine_sample(quarantine: pl.DataFrame, n: int = 25) -> pl.DataFr
 def masked_top_reasons(top: pl.DataFrame) -> list[list]:
     """`Prepared.top_reasons()` rows (rule, field, rows, example) with each example masked."""
     return [[rule, field, rows, mask_value(field, example)] for rule, field, rows, example in top.iter_rows()]
+
+
+MERGED_SHOWN = 5  # CustomerIds named per merged identity; the rest counted
+
+
+def masked_merges(merges: pl.DataFrame, n: int = 10) -> list[list]:
+    """`Prepared.merges` rows, the largest merges first, masked: [identity, the CustomerId sent
+    ("(none)" when the newest row has none), the CustomerIds merged into it, their rows]."""
+    top = merges.sort(pl.col("merged").list.len(), "identity", descending=[True, False]).head(n)
+    out = []
+    for identity, kept, merged, rows in top.select("identity", "kept", "merged", "rows").iter_rows():
+        shown = ", ".join(mask_customer_id(m) for m in merged[:MERGED_SHOWN])
+        more = f" and {len(merged) - MERGED_SHOWN:,} more" if len(merged) > MERGED_SHOWN else ""
+        out.append([mask_identity(identity), mask_customer_id(kept) if kept is not None else "(none)", shown + more, rows])
+    return out

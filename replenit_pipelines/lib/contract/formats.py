@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 
 import langcodes
+import polars as pl
 import pycountry
 
 # [assumed] codes that ISO 4217 lists but that are not money.
@@ -88,6 +89,12 @@ def utf16_length(value: str) -> int:
     if value.isascii():
         return len(value)
     return len(value) + sum(1 for ch in value if ord(ch) > 0xFFFF)
+
+
+def utf16_units(c: pl.Expr) -> pl.Expr:
+    """`utf16_length` as a Polars expression: code points, plus one for each character outside
+    the Basic Multilingual Plane."""
+    return c.str.len_chars() + c.str.count_matches(ASTRAL_PATTERN)
 
 
 @functools.lru_cache(maxsize=4096)

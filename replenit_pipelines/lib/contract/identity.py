@@ -5,6 +5,11 @@ Customers are matched by the tenant's identifier priority ([docs]: `email`, the 
 case-insensitively. Orders are matched by `OrderId`, products by `ProductId`. The sandbox stores
 records under this identity, and the pipeline supersedes, diffs and acknowledges by it, so that two
 records the API would merge are never both sent.
+
+A value the contract refuses is no identity: an Email that is no address (`@example.com`) or a
+CustomerId over its length counts as absent, so rows of different customers never meet under it
+(a window's 80 customers with the email `@example.com` are 80 records, each quarantined with its
+own reason, not one).
 """
 
 import polars as pl
@@ -27,6 +32,50 @@ def check_customer_priority(priority: str) -> str:
     return value
 
 
+def identifier_accepted(name: str, value: object) -> bool:
+    """A customer identifier (`Email`, `CustomerId`) the contract accepts: an address for Email,
+    at most the field's length (in UTF-16 units) for both. `value` is present (has_value)."""
+    text = str(value).strip() if name == "Email" else str(value)
+    limit = entity_spec("customers").field(name).max_length
+    if limit is not None and formats.utf16_length(text) > limit:
+        return False
+    return formats.is_email(text) if name == "Email" else True
+
+
+def identifier_accepted_expr(name: str, text: pl.Expr) -> pl.Expr:
+    """`identifier_accepted` over a column of present (non-null) identifiers as text: the same
+    pattern and length checks the validation schema runs on the field."""
+    limit = entity_spec("customers").field(name).max_length
+    ok = text.map_batches(_within(limit), return_dtype=pl.Boolean, is_elementwise=True) if limit is not None else pl.lit(True)
+    return ok & text.str.contains(formats.EMAIL_PATTERN) if name == "Email" else ok
+
+
+def _within(limit: int):
+    """Values of at most `limit` UTF-16 units. UTF-8 never takes fewer bytes than UTF-16 takes
+    units: only the values longer than `limit` bytes (few) are counted exactly, so the astral
+    regex does not run over a million ids."""
+    def check(values: pl.Series) -> pl.Series:
+        ok = values.str.len_bytes() <= limit
+        longer = (~ok.fill_null(True)).arg_true()
+        if longer.len():
+            units = pl.select(formats.utf16_units(pl.lit(values.gather(longer)))).to_series()
+            ok = ok.scatter(longer, units <= limit)
+        return ok
+    return check
+
+
+def refused_customer_id(columns: list[str]) -> pl.Expr:
+    """True where a mapped customer row carries a CustomerId the contract refuses. record_key
+    counts it absent and falls back to the row's email, which the row does not own: another
+    customer known by that email alone would meet it. Such a row has no identity to share (it
+    supersedes none, none supersedes it by identity); it is quarantined on its own. (A refused
+    Email needs no flag: the CustomerId it falls back to names one customer, whatever the rows.)"""
+    if "CustomerId" not in columns:
+        return pl.lit(False)
+    cid = pl.col("CustomerId")
+    return cid.is_not_null() & ~identifier_accepted_expr("CustomerId", cid.cast(pl.String))
+
+
 def identity_fields(entity: str) -> list[str]:
     """The fields a record's identity is read from: `Email` and `CustomerId` for customers (by the
     tenant's priority), the entity's key field otherwise."""
@@ -37,11 +86,13 @@ def identity_fields(entity: str) -> list[str]:
 
 def record_identity(entity: str, record: dict, customer_priority: str = DEFAULT_CUSTOMER_PRIORITY) -> str | None:
     """`email:<lowercased email>` or `customerid:<id>` for customers, the id for orders and
-    products; None when the record has no identifier at all."""
+    products; None when the record has no identifier at all. A customer identifier the contract
+    refuses counts as absent."""
     if entity == "customers":
         email, cid = record.get("Email"), record.get("CustomerId")
-        by_email = f"email:{str(email).strip().lower()}" if has_value(email) else None
-        by_id = f"customerid:{cid}" if has_value(cid) else None
+        by_email = f"email:{str(email).strip().lower()}" \
+            if has_value(email) and identifier_accepted("Email", email) else None
+        by_id = f"customerid:{cid}" if has_value(cid) and identifier_accepted("CustomerId", cid) else None
         if customer_priority == "customerid":
             return by_id or by_email
         return by_email or by_id
@@ -54,8 +105,9 @@ def record_key(
 ) -> pl.Expr:
     """`contract.identity.record_identity` as a Polars expression over mapped rows: for customers
     `email:<trimmed, lowercased email>` or `customerid:<id>` by the tenant's priority, falling back
-    to the other identifier; the id for orders and products; null when there is none. The
-    namespaces keep an id that looks like an email from merging with an email. `normalized`: the
+    to the other identifier; the id for orders and products; null when there is none. A customer
+    identifier the contract refuses counts as absent. The namespaces keep an id that looks like
+    an email from merging with an email. `normalized`: the
     rows have been normalized (blanks are null, emails trimmed), so neither is done again."""
 
     def text(c: pl.Expr) -> pl.Expr:
@@ -65,9 +117,10 @@ def record_key(
         return c.is_not_null() if normalized else c.is_not_null() & (text(c) != "")
 
     if entity == "customers":
-        email, cid = pl.col("Email"), pl.col("CustomerId")
-        by_email = pl.when(present(email)).then(pl.concat_str(pl.lit("email:"), text(email).str.to_lowercase()))
-        by_id = pl.when(present(cid)).then(pl.concat_str(pl.lit("customerid:"), cid))
+        email, cid = pl.col("Email").cast(pl.String), pl.col("CustomerId").cast(pl.String)
+        by_email = pl.when(present(email) & identifier_accepted_expr("Email", text(email))).then(
+            pl.concat_str(pl.lit("email:"), text(email).str.to_lowercase()))
+        by_id = pl.when(present(cid) & identifier_accepted_expr("CustomerId", cid)).then(pl.concat_str(pl.lit("customerid:"), cid))
         ordered = [("CustomerId", by_id), ("Email", by_email)]
         if customer_priority != "customerid":
             ordered.reverse()

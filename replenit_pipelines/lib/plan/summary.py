@@ -4,12 +4,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from replenit_pipelines.lib.plan.eta import Eta
-from replenit_pipelines.lib.privacy import masked_top_reasons
+from replenit_pipelines.lib.privacy import masked_merges, masked_top_reasons
 
 if TYPE_CHECKING:  # lib.sync imports the stages, which a plan's caller has loaded already
     from replenit_pipelines.lib.stages.report import SyncResult
 
 TOP_REASONS = 5
+MERGED_EXAMPLES = 5
 
 
 def planned_requests(counts: Mapping[str, Any]) -> int:
@@ -27,18 +28,21 @@ def plan_summary(result: "SyncResult", eta: Eta | None = None) -> dict[str, Any]
     rows_to_send = c["rows_planned"] if result.dry_run else c["rows_delivered"] + c["rows_dead_lettered"] - c["rows_held"]
     # Masked as in a run's metadata (lib/privacy.py): a plan lands in the Dagster event log too.
     reasons = masked_top_reasons(result.prepared.top_reasons(TOP_REASONS))
+    merged = masked_merges(result.prepared.merges, MERGED_EXAMPLES)
     return {
         "entity": result.entity, "partition_key": result.partition_key,
         "window_start": result.window_start.isoformat(), "window_end": result.window_end.isoformat(),
         "dry_run": result.dry_run,
         "rows_read": c["rows_read"], "rows_valid": c["rows_valid"], "rows_quarantined": c["rows_quarantined"],
-        "rows_superseded": c["rows_superseded"], "rows_unchanged": c["rows_unchanged"],
+        "rows_superseded": c["rows_superseded"], "rows_merged": c["rows_merged"], "rows_unchanged": c["rows_unchanged"],
         "rows_held_back": c["rows_held_back"], "rows_to_send": rows_to_send,
         "records_new": c["records_new"], "records_changed": c["records_changed"], "records_unchanged": c["records_unchanged"],
         "records_refreshed": c["records_refreshed"], "records_held": c["records_held"],
         "records_to_retry": c["records_retried"],
         "records_to_delete": c["records_to_delete"],  # soft-deleted records (issue 12): one DELETE request each
         "records_to_send": records_to_send,
+        "records_merged": c["records_merged"],  # customers the tenant merges into another (a shared email): not sent
+        "merged_examples": [{"identity": i, "kept": k, "merged": m, "rows": n} for i, k, m, n in merged],
         "quarantine_top_reasons": [{"rule": r, "field": f, "rows": n, "example": e} for r, f, n, e in reasons],
         "held_back_by_gate": result.held_back, "gate": result.gate.reason if result.gate else None,
         "requests_needed": requests,
@@ -54,12 +58,16 @@ def plan_text(summary: dict[str, Any]) -> str:
     lines = [
         f"{head} for {s['entity']} {s['partition_key']} ({s['window_start']} to {s['window_end']}):",
         f"  rows: {s['rows_read']:,} read, {s['rows_valid']:,} valid, {s['rows_quarantined']:,} quarantined, "
-        f"{s['rows_superseded']:,} superseded, {s['rows_unchanged']:,} unchanged, {s['rows_held_back']:,} held back by the gate",
+        f"{s['rows_superseded']:,} superseded ({s.get('rows_merged', 0):,} of them merged), {s['rows_unchanged']:,} unchanged, {s['rows_held_back']:,} held back by the gate",
         f"  records: {s['records_new']:,} new, {s['records_changed']:,} changed, {s['records_unchanged']:,} unchanged, "
         f"{s['records_refreshed']:,} refreshed, {s['records_held']:,} held (rejected before), {s['records_to_retry']:,} to retry, "
         f"{s['records_to_delete']:,} to delete",
         f"  to send: {s['records_to_send']:,} records in {s['requests_needed']:,} requests",
     ]
+    if s.get("records_merged"):
+        lines.append(f"  merged: {s['records_merged']:,} customers ({s['rows_merged']:,} rows) share an email with a newer "
+                     "customer; the tenant merges them, only the newest is sent: " + "; ".join(
+                         f"{e['identity']}: sent {e['kept']}, merged {e['merged']}" for e in s["merged_examples"]))
     if s["quarantine_top_reasons"]:
         lines.append("  quarantined, top reasons: " + "; ".join(
             f"{r['rule']} on {r['field']} ({r['rows']:,} rows)" for r in s["quarantine_top_reasons"]))

@@ -27,7 +27,7 @@ from replenit_pipelines.lib.contract.identity import identity_fields, record_key
 from replenit_pipelines.lib.delivery import BatchProgress, ReplenitClient, ReplenitStopError
 from replenit_pipelines.lib.errors import ReplenitError
 from replenit_pipelines.lib.ledger import Ledger
-from replenit_pipelines.lib.privacy import mask_value
+from replenit_pipelines.lib.privacy import mask_identity
 from replenit_pipelines.lib.warehouse import EntityMapping
 
 DELETED_SCHEMA = {"identity": pl.String, "api_id": pl.String, "rows": pl.Int64}
@@ -207,7 +207,7 @@ def check_guard(plan: DeletePlan, guard: DeleteGuard, source_rows: int, mirror: 
     if plan.count == 0:
         return None
     # Identities are often emails: masked (lib/privacy.py), as the message reaches Dagster's event log.
-    sample = ", ".join(mask_value(None, i) or "" for i in plan.identities[:SAMPLE]) + (", ..." if plan.count > SAMPLE else "")
+    sample = ", ".join(mask_identity(i) or "" for i in plan.identities[:SAMPLE]) + (", ..." if plan.count > SAMPLE else "")
     what = (f"it would delete {plan.count:,} {plan.entity} ({plan.by('absent'):,} absent from the source, "
             f"{plan.by('flagged'):,} flagged deleted) of the {plan.ledger_size:,} the ledger holds, e.g. {sample}")
     if mirror and source_rows == 0:

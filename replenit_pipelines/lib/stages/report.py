@@ -3,7 +3,9 @@ itself (quarantine reasons as a Markdown table, the column schema with each fiel
 column lineage), as plain data. defs/translator.py turns these into Dagster metadata.
 
 Its accounting always closes: rows read = delivered + quarantined + superseded + unchanged +
-dead-lettered + held back (valid rows not sent because the quarantine gate tripped).
+dead-lettered + held back (valid rows not sent because the quarantine gate tripped). Of the
+superseded rows, `rows_merged` are rows of customers the tenant merges into another one (a shared
+email): counted and shown apart (`records_merged`, `merge_warning`), never silent.
 """
 
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ import polars as pl
 
 from replenit_pipelines.lib.delivery import DeliveryReport
 from replenit_pipelines.lib.ledger import Ledger
+from replenit_pipelines.lib.privacy import masked_merges
 from replenit_pipelines.lib.stages.acknowledge import Acknowledged
 from replenit_pipelines.lib.stages.diff import Diff
 from replenit_pipelines.lib.stages.plan import Plan
@@ -67,6 +70,7 @@ class SyncResult:
             "rows_valid": p.rows_valid,
             "rows_quarantined": p.rows_quarantined,
             "rows_superseded": p.rows_superseded,
+            "rows_merged": p.rows_merged,  # of rows_superseded
             "rows_unchanged": self.rows_unchanged,
             "rows_delivered": self.rows_delivered,
             "rows_dead_lettered": self.rows_dead_lettered,
@@ -77,6 +81,7 @@ class SyncResult:
             "rows_deleted": self.rows_deleted,
             "records_valid": p.records_valid,
             "records_quarantined": p.records_quarantined,
+            "records_merged": p.records_merged,
             "records_sent": r.records if r else 0,
             "records_accepted": len(r.accepted) if r else 0,
             "records_rejected": len(r.rejected) if r else 0,
@@ -193,11 +198,20 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def top_reasons_markdown(prepared: Prepared, n: int = 10) -> str:
-    reasons = prepared.top_reasons(n)
-    if not reasons.height:
-        return "No quarantined rows."
-    return markdown_table(["rule", "field", "rows", "example"], [list(r) for r in reasons.iter_rows()])
+MERGE_EXAMPLES = 5
+
+
+def merge_warning(what: str, records_merged: int, rows_merged: int, merges: pl.DataFrame) -> str | None:
+    """One sentence on the customers the tenant merges (a shared email under the `email`
+    priority), with masked examples; None when there are none. `what`: "customers 2026-11-26"."""
+    if not records_merged:
+        return None
+    examples = "; ".join(f"{identity}: sent {kept}, merged {merged}"
+                         for identity, kept, merged, _ in masked_merges(merges, MERGE_EXAMPLES))
+    return (f"{what}: {records_merged:,} customers ({rows_merged:,} rows) share an email with a newer customer and "
+            f"were not sent: the tenant matches customers by email, so it would merge them into one; the newest row is "
+            f"sent, under its own CustomerId (e.g. {examples}). If they are different people, give each its own email "
+            f"in the warehouse, or set REPLENIT_CUSTOMER_PRIORITY=customerid if the tenant matches by CustomerId.")
 
 
 def field_origin(f: FieldMapping) -> str:

@@ -16,7 +16,9 @@ identity columns (and the soft-delete column) of every chunk, so a guard refuses
 nothing sent. They are sent after the upserts, only when no chunk's quarantine gate tripped.
 
 Accounting closes over the run: rows read = delivered + quarantined + superseded + unchanged +
-dead-lettered + held back + deleted (+ planned, in a dry run).
+dead-lettered + held back + deleted (+ planned, in a dry run). Of the superseded rows, rows_merged
+are of customers the tenant merges into another (a shared email: chunks are cut by identity, so
+rows sharing an email meet in one): counted, and the largest kept as examples (`merges`).
 """
 
 import math
@@ -57,8 +59,9 @@ from replenit_pipelines.lib.stages.plan import plan
 from replenit_pipelines.lib.stages.report import SyncResult, Window, report
 from replenit_pipelines.lib.stages.retry import Retried, drop_superseded, retry
 from replenit_pipelines.lib.stages.validate import gate, validate
-from replenit_pipelines.lib.validation.gate import GatePolicy
 from replenit_pipelines.lib.state.store import StateStore
+from replenit_pipelines.lib.validation.gate import GatePolicy
+from replenit_pipelines.lib.validation.prepare import MERGES_SCHEMA
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
 from replenit_pipelines.lib.warehouse.sources import (
     SpilledChunks,
@@ -76,7 +79,7 @@ PROGRESS_EVERY_S = 30.0
 ALL_PARTITIONS = "all"  # the partition key a reconciliation's runs are recorded under (one row per chunk: all:3/40)
 _ROW_COUNTS = ("rows_read", "rows_valid", "rows_quarantined", "rows_superseded", "rows_unchanged", "rows_delivered",
                "rows_dead_lettered", "rows_held_back", "rows_planned")
-_SUMMED = _ROW_COUNTS + ("records_valid", "records_quarantined", "records_sent", "records_accepted", "records_rejected",
+_SUMMED = _ROW_COUNTS + ("rows_merged", "records_merged", "records_valid", "records_quarantined", "records_sent", "records_accepted", "records_rejected",
                          "records_failed", "requests", "rate_limited_429", "retries", "records_planned", "requests_planned",
                          "records_new", "records_changed", "records_unchanged", "records_refreshed", "records_held", "rows_held",
                          "rows_not_attempted", "records_not_attempted")
@@ -127,6 +130,7 @@ class ReconcileResult:
     local_s: float  # read, validate, diff, serialize: the work that is not waiting on the API
     refused: str = ""  # a dry run's guard refusal (a real run raises DeletesRefused)
     stop_error: str | None = None
+    merges: pl.DataFrame = field(default_factory=pl.DataFrame)  # the chunks' largest merges (prepare.MERGES_SCHEMA)
 
     def counts(self) -> dict[str, Any]:
         total: dict[str, Any] = {k: sum(c.get(k, 0) for c in self.counts_by_chunk) for k in _SUMMED}
@@ -264,6 +268,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
     deferred = set(retried.deferred)
     carried: set[str] = set()  # deferred identities a chunk's valid records carry (drop_superseded judges them)
     chunk_seen: list[pl.Series] = []
+    merges: list[pl.DataFrame] = []
 
     def prepare_chunk(chunk: int) -> tuple[int, Any, Any, Any, float]:
         """Read, split off soft deletes, validate, gate and diff one chunk: the local work, run for
@@ -309,6 +314,8 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
                 result = report(window, prepared, decision, changes, delivery, acknowledged, stop, 0, time.monotonic() - t,
                                 request.store, retried if chunk == 0 else None, None)
             by_chunk.append(_chunk_counts(result))
+            if prepared.merges.height:
+                merges.append(_largest_merges(prepared.merges))
             progress.chunk_done(chunk, prepared.rows_read, by_chunk[-1]["requests"])
 
     # 4. Deletes, after the upserts, unless a gate tripped or the run stopped.
@@ -352,6 +359,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
         rows_deletes_failed=rows_failed, gate_tripped=gate_tripped, dry_run=request.dry_run, mirror=request.mirror,
         full_refresh=request.full_refresh, ledger_size=ledger.size(), duration_s=time.monotonic() - started, local_s=local,
         refused=refusal or "", stop_error=str(stop) if stop else None,
+        merges=_largest_merges(pl.concat(merges)) if merges else pl.DataFrame(schema=MERGES_SCHEMA),
     )
     if stop is not None:
         stop.result = outcome  # type: ignore[attr-defined]  # what was done before the stop, for the caller to show
@@ -365,6 +373,14 @@ def _subset(plan: DeletePlan, keep: list[int]) -> DeletePlan:
     out.api_ids = [plan.api_ids[i] for i in keep]
     out.reasons = [plan.reasons[i] for i in keep]
     return out
+
+
+MERGES_KEPT = 10
+
+
+def _largest_merges(merges: pl.DataFrame) -> pl.DataFrame:
+    """The merges worth showing as examples: the largest few (memory stays flat over chunks)."""
+    return merges.sort(pl.col("merged").list.len(), "identity", descending=[True, False]).head(MERGES_KEPT)
 
 
 def _chunk_counts(result: SyncResult) -> dict[str, Any]:

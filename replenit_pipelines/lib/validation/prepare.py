@@ -5,6 +5,14 @@ tenant matches records by) -> validate (pandera) -> nest children -> split. A re
 only whole: an order with one bad line, or a product with one bad variant, is quarantined with all
 its rows. Nothing is dropped silently: rows read = rows valid + rows quarantined + rows superseded.
 
+Customers: the newest row of each CustomerId is its only version; then rows sharing the identity
+the tenant matches by are one customer, and the newest wins. Where that folds rows of different
+CustomerIds into one (a shared email under the `email` priority), the tenant would merge those
+customers: their rows are `rows_merged` (part of rows_superseded), the customers `records_merged`,
+each shown in `merges`. A value the contract refuses is no identity (contract.identity): a
+refused Email counts as absent, and a row with a refused CustomerId supersedes nothing, nothing
+supersedes it by identity, and it is quarantined on its own.
+
 A row whose child columns are all NULL (a left join that found no line or variant) is a parent
 with no child: it nests as an empty array and counts in the record's `__rows`. Beside other child
 rows of its record it is no such thing, and is quarantined (`required` on the child's id).
@@ -19,6 +27,8 @@ from replenit_pipelines.lib.contract.entities import INT32_MAX, EntitySpec
 from replenit_pipelines.lib.contract.identity import (
     DEFAULT_CUSTOMER_PRIORITY,
     check_customer_priority,
+    identifier_accepted_expr,
+    refused_customer_id,
 )
 from replenit_pipelines.lib.contract.payload import serialize
 from replenit_pipelines.lib.stages.map import (
@@ -39,6 +49,9 @@ from replenit_pipelines.lib.warehouse.mapping import (
 
 VALUE_MAX_CHARS = 80
 QUARANTINE_SCHEMA = pl.Schema({"record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String, "field": pl.String, "value": pl.String})
+# One row per identity under which the tenant merges customers: the CustomerId sent (the newest
+# row's; null when it has none), the CustomerIds merged into it, and their rows.
+MERGES_SCHEMA = pl.Schema({"identity": pl.String(), "kept": pl.String(), "merged": pl.List(pl.String()), "rows": pl.UInt32()})
 _PANDERA_RULES = {"not_nullable": "required"}
 _FAILURE_COLUMNS = {TYPE_FAILURE_PREFIX: "type", CAST_FAILURE_PREFIX: "type", FINITE_FAILURE_PREFIX: "finite"}
 
@@ -54,6 +67,9 @@ class Prepared:
     rows_superseded: int
     records_quarantined: int
     normalization: dict[str, int] = field(default_factory=dict)
+    rows_merged: int = 0  # of rows_superseded: rows of customers the tenant merges into another (a shared email)
+    records_merged: int = 0  # those customers (CustomerIds), never sent: another row's CustomerId is sent for them
+    merges: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=MERGES_SCHEMA))
 
     @property
     def records_valid(self) -> int:
@@ -183,6 +199,27 @@ def _stale_rows(rows: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = No
     return duplicated.sort("__ts", "__row", nulls_last=False).filter(~ident.is_last_distinct()).get_column("__row")
 
 
+def _merges(by_customer: pl.DataFrame, rows: pl.DataFrame, stale: pl.Series) -> pl.DataFrame:
+    """Of the rows `stale` superseded by identity in `rows` (one row per CustomerId by then), those
+    of another CustomerId than the row that won: customers the tenant merges into it. One row per
+    identity (MERGES_SCHEMA); `rows` counts every row of the merged CustomerIds in `by_customer`
+    (their older versions too: none of them is sent). A superseded row without a CustomerId is an
+    older version of the identity, not a merge."""
+    is_stale = pl.col("__row").is_in(stale.implode())
+    lost = rows.filter(is_stale).select("__key", "CustomerId")
+    kept = rows.filter(~is_stale & pl.col("__key").is_in(lost["__key"].unique().implode())).select(
+        "__key", pl.col("CustomerId").alias("kept"))
+    merged = lost.join(kept, on="__key", how="left").filter(
+        pl.col("CustomerId").is_not_null() & (pl.col("CustomerId") != pl.col("kept")).fill_null(True))
+    if not merged.height:
+        return pl.DataFrame(schema=MERGES_SCHEMA)
+    ids = merged["CustomerId"].implode()
+    versions = by_customer.filter(pl.col("CustomerId").is_in(ids)).group_by("CustomerId").agg(pl.len().alias("__n"))
+    return (merged.join(versions, on="CustomerId")
+            .group_by("__key").agg(pl.col("kept").first(), pl.col("CustomerId").sort().alias("merged"), pl.col("__n").sum().alias("rows"))
+            .rename({"__key": "identity"}).sort("identity").select(MERGES_SCHEMA.names()).cast(MERGES_SCHEMA))
+
+
 def _derived_failures(records: pl.DataFrame, valid_rows: pl.DataFrame) -> pl.DataFrame | None:
     """Derived totals that are no valid number (a sum overflowing to inf, wrapping below 0, or
     beyond the service's Int32):
@@ -235,18 +272,32 @@ def prepare(
                 identity += [c for c in (f"{child.name}.{n}" for n in child.children.identity_fields) if c in flat.columns]
             else:  # no identity: only exact duplicates (a version read twice) supersede one another
                 identity += [f.target for f in mapping.children]
+    if spec.name == "customers":
+        # A refused CustomerId is no identity (contract.identity), nor is the email record_key
+        # falls back to for it: such a row keeps the identity it is shown under (`__shown_key`)
+        # but groups with no other row.
+        refused = refused_customer_id(flat.columns)
+        flat = flat.with_columns(pl.when(refused).then(pl.col("__key")).alias("__shown_key"),
+                                 pl.when(refused).then(None).otherwise(pl.col("__key")).alias("__key"))
     # Stale rows are found over the identity columns only, and flat is filtered once.
     ident = pl.col("__key") if len(identity) == 1 else pl.struct(identity)
-    by_id = spec.name == "customers" and customer_priority != "customerid" and "CustomerId" in flat.columns
+    by_id = spec.name == "customers" and "CustomerId" in flat.columns
     narrow = flat.select(list(dict.fromkeys(["__row", "__ts", *identity, *(["CustomerId"] if by_id else [])])))
     stale = []
+    merges = pl.DataFrame(schema=MERGES_SCHEMA)
+    rows_merged = 0
     if by_id:
         # One CustomerId is one customer whatever its email: its newest row is its only version
         # (an older email sent beside it would make two customers of one id). Then by the identity.
-        stale.append(_stale_rows(narrow, pl.col("CustomerId")))
+        cid = pl.col("CustomerId")
+        stale.append(_stale_rows(narrow, cid, pl.when(identifier_accepted_expr("CustomerId", cid)).then(cid)))
+        by_customer = narrow
         if stale[0].len():
             narrow = narrow.filter(~pl.col("__row").is_in(stale[0].implode()))
     stale.append(_stale_rows(narrow, ident, pl.col("__key")))
+    if by_id and stale[-1].len():
+        merges = _merges(by_customer, narrow, stale[-1])
+        rows_merged = int(merges["rows"].sum())
     all_stale = pl.concat(stale)
     rows_superseded = all_stale.len()
     if rows_superseded:
@@ -273,7 +324,8 @@ def prepare(
 
     # record_id: the identity the record is upserted under (as in the dead letters and the
     # sandbox), or "row N" for a row without any identifier.
-    keys = flat.select("__row", pl.coalesce(pl.col("__key"), pl.format("row {}", pl.col("__row"))).alias("record_id"))
+    shown = [pl.col("__key"), *(["__shown_key"] if "__shown_key" in flat.columns else []), pl.format("row {}", pl.col("__row"))]
+    keys = flat.select("__row", pl.coalesce(shown).alias("record_id"))
     quarantine = (
         failures.join(keys, on="__row", how="left")
         .select(
@@ -300,6 +352,9 @@ def prepare(
         records_quarantined=quarantined_rows.select(pl.coalesce("__key", pl.col("__row").cast(pl.String))).n_unique()
         if quarantined_rows.height else 0,
         normalization=normalization,
+        rows_merged=rows_merged,
+        records_merged=int(merges["merged"].list.len().sum()) if merges.height else 0,
+        merges=merges,
     )
 
 

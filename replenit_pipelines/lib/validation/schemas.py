@@ -15,10 +15,7 @@ from replenit_pipelines.lib.validation.normalize import DTYPES, STRING_KINDS, fl
 _REGEX = {Kind.EMAIL: formats.EMAIL_PATTERN, Kind.PHONE: formats.E164_PATTERN, Kind.URL: "(?i)" + formats.URL_PATTERN}
 
 
-def utf16_length(c: pl.Expr) -> pl.Expr:
-    """Length in UTF-16 code units, as the .NET service counts: code points, plus one for each
-    character outside the Basic Multilingual Plane."""
-    return c.str.len_chars() + c.str.count_matches(formats.ASTRAL_PATTERN)
+utf16_length = formats.utf16_units  # length in UTF-16 code units, as the .NET service counts
 
 
 def _max_length_check(n: int) -> pa.Check:
