@@ -67,17 +67,8 @@ class World:
 
         before = len(self.requests())
         out, err = io.StringIO(), io.StringIO()
-        try:
-            with redirect_stdout(out), redirect_stderr(err):
-                code = main(["sync", entity, *args, "--json"])
-        except BaseException as exc:  # a Rust panic in Polars is a BaseException
-            if type(exc).__name__ == "PanicException" and "i < self.len()" in str(exc):
-                # A defect found here (reported on issue 22): Polars 2.1's pl.format panics over a string
-                # column whose first chunk is empty, as in prepare.py's _underivable_totals after a filter
-                # (which chunk holds the NULL-price lines depends on DuckDB's scan order: 1 run in 5 here).
-                pytest.xfail("Polars pl.format panic over a filtered two-chunk string column (lib/validation/prepare.py "
-                             "_underivable_totals); reported on issue 22")
-            raise
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(["sync", entity, *args, "--json"])
         assert out.getvalue(), f"replenit sync {entity} printed no counts: {err.getvalue()[-2000:]}"
         counts = json.loads(out.getvalue())
         return code, counts, self.requests()[before:]
