@@ -1,5 +1,6 @@
 """Rows in, payloads and quarantine out: each rule, normalization, nesting, totals, duplicates."""
 
+from datetime import date
 import math
 
 import polars as pl
@@ -142,6 +143,16 @@ def test_naive_timestamps_use_the_configured_timezone():
     berlin = replace(ORDER_MAPPING, source=replace(ORDER_MAPPING.source, timezone="Europe/Berlin"))
     p = run(berlin, order_rows(1, ordered_at="2026-11-26 13:00:00"))
     assert payloads(p)[0]["OrderDate"] == "2026-11-26T12:00:00.000Z"
+
+
+@pytest.mark.parametrize("timezone,utc", [("UTC", "1993-04-21T00:00:00.000Z"), ("Europe/Berlin", "1993-04-20T22:00:00.000Z")])
+def test_a_date_column_is_midnight_of_its_day_in_the_mappings_timezone(timezone, utc):
+    """TPC-H's o_orderdate is a DATE: every order was quarantined ('timestamp: 1993-04-21')."""
+    from dataclasses import replace
+
+    mapping = replace(ORDER_MAPPING, source=replace(ORDER_MAPPING.source, timezone=timezone))
+    p = run(mapping, order_rows(1, ordered_at=date(1993, 4, 21)))
+    assert p.records_quarantined == 0 and payloads(p)[0]["OrderDate"] == utc
 
 
 @pytest.mark.parametrize("currency,ok", [("eur", True), (" EUR ", True), ("XXX", False), ("ABC", False), ("€", False)])

@@ -39,8 +39,13 @@ def flat_fields(spec: EntitySpec) -> list[tuple[str, FieldSpec]]:
 
 
 def _timestamp_expr(col: str, dtype: pl.DataType, timezone: str, enabled: bool) -> pl.Expr:
-    """Datetime columns are written as UTC text; text (and dates, which validation refuses) stays text."""
+    """Datetime columns are written as UTC text; text stays text (parsed later). A DATE column is
+    midnight of that day in the mapping's timezone: a warehouse's order date (TPC-H `o_orderdate`)
+    says the day, and the API takes only date-times. Text holding only a date stays refused: its
+    column may mix dates and date-times, and which one the writer meant is not ours to guess."""
     c = pl.col(col)
+    if isinstance(dtype, pl.Date) and enabled:
+        c, dtype = c.cast(pl.Datetime("us")), pl.Datetime("us")
     if not isinstance(dtype, pl.Datetime):
         return c.cast(pl.String)
     if dtype.time_zone is None:
