@@ -37,6 +37,10 @@ def child(state: str, op: str, n: int) -> None:
     from replenit_pipelines.lib.ledger import SqliteLedger
 
     asked = pl.Series("identity", [f"x{i}" for i in range(20_001)])  # above the threshold: the whole ledger
+    # A run has used Polars (and Arrow) before its diff: their first use's own memory is not the read's.
+    warm = pl.DataFrame([(i, b"h" * 16) for i in range(50_000)], schema={"k": pl.Int64, "h": pl.Binary}, orient="row")
+    warm = pl.concat([warm, pl.from_arrow(warm.to_arrow())]).filter(pl.col("k").is_in(pl.Series([1, 2]).implode()))  # type: ignore[list-item]
+    del warm
     proc = psutil.Process()
     with SqliteLedger.open(state, BASE_URL, TENANT, "customers") as ledger:
         before = proc.memory_info().rss

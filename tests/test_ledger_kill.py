@@ -139,6 +139,17 @@ def test_the_packed_read_equals_the_row_by_row_read(tmp_path, monkeypatch):
             .with_columns(pl.col("exact").bin.reinterpret(dtype=pl.Int128)).sort("idkey"))
 
 
+
+def test_whole_ledger_reads_open_the_file_under_any_folder_name(tmp_path):
+    """The read-only connection is opened by URI: a folder name with '#', '?' or '%' is escaped,
+    not cut (a cut name opened another file, or none)."""
+    ids = [f"customerid:{i}" for i in range(3)]
+    with SqliteLedger.open(tmp_path / "state #1 ?mode=rw&x=%20", URL, TENANT, "customers") as ledger:
+        ledger.acknowledge(ids, [h(i) for i in range(3)], "r1")
+        ledger.compact()
+        assert ledger.all_key_hashes().height == 3
+        assert [s.to_list() for s in ledger.all_identities()] == [ids]
+
 # -- a real partition, killed and resumed, and two processes on one ledger ---------------------------------
 
 

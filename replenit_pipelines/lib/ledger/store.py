@@ -76,7 +76,7 @@ WHERE seq IN (SELECT max(seq) FROM acks GROUP BY identity)
 """
 
 
-_ROW_CHUNK = 65_536  # rows per fetchmany when rows are read one by one (the log, or identity strings)
+_ROW_CHUNK = 16_384  # rows per fetchmany when rows are read one by one (the log, or identity strings): ~3 MB of tuples
 _PACK_ROWS = 131_072  # ledger entries per packed statement (~6 MB of packed values)
 
 
@@ -106,13 +106,14 @@ def _fixed16(blob: bytes, n: int) -> pl.Series:
     return series.cast(pl.Binary)
 
 
-def _packed_chunks(con: sqlite3.Connection, schema: dict[str, type[pl.DataType]]) -> Iterator[pl.DataFrame]:
+def _packed_chunks(con: sqlite3.Connection, schema: dict[str, type[pl.DataType]],
+                   without: pl.Series | None = None) -> Iterator[pl.DataFrame]:
     """The compacted table's idkey, hash and exact, _PACK_ROWS entries (a range of the primary
     key) at a time. SQLite packs each column of a range into one value (group_concat: the
     integers as decimal text, the 16-byte hashes end to end; every aggregate is fed each row in
     the same step, so the n-th value of each column is one row's) and Polars unpacks them: one
     Python object per column and range, where a row-by-row read builds four per entry (1M
-    entries: ~0.45 s against ~1.2 s; a second SQLite library is not an option, see `_reader`).
+    entries: ~0.5 s against ~1.2 s; a second SQLite library is not an option, see `_reader`).
     A range holding NULL exact hashes (a retry's acknowledgement) reads their mask too; one
     holding a hash of another length (never written by this code) is read row by row."""
     after: tuple[str, ...] = ()  # the last identity of the range before
@@ -125,7 +126,8 @@ def _packed_chunks(con: sqlite3.Connection, schema: dict[str, type[pl.DataType]]
             "SELECT count(*), count(exact), group_concat(idkey), CAST(group_concat(hash, '') AS BLOB), "  # noqa: S608 - fixed text
             f"CAST(group_concat(coalesce(exact, zeroblob(16)), '') AS BLOB) {in_range}", params).fetchone()
         if n and (len(hashes) != 16 * n or len(exact) != 16 * n):
-            yield from _row_chunks(con.execute(f"SELECT {', '.join(schema)} {in_range}", params), schema)  # noqa: S608
+            for rows in _row_chunks(con.execute(f"SELECT {', '.join(schema)} {in_range}", params), schema):  # noqa: S608
+                yield rows if without is None else rows.filter(~pl.col("idkey").is_in(without))
         elif n:
             frame = pl.DataFrame([pl.Series("idkey", [keys]).str.split(",").explode().cast(pl.Int64),
                                   _fixed16(hashes, n).alias("hash"), _fixed16(exact, n).alias("exact")])
@@ -133,10 +135,11 @@ def _packed_chunks(con: sqlite3.Connection, schema: dict[str, type[pl.DataType]]
                 mask = con.execute(f"SELECT CAST(group_concat(exact IS NULL, '') AS BLOB) {in_range}", params).fetchone()[0]  # noqa: S608
                 is_null = pl.Series(np.frombuffer(mask, dtype=np.uint8) == ord("1"))
                 frame = frame.with_columns(pl.when(is_null).then(None).otherwise(pl.col("exact")).alias("exact"))
-            yield _as_schema(frame, schema)
+            yield _as_schema(frame if without is None else frame.filter(~pl.col("idkey").is_in(without)), schema)
         if bound is None:
             return
         after = bound
+
 
 class LedgerScopeError(ValueError):
     pass
@@ -357,15 +360,14 @@ class SqliteLedger:
                 frames = list(_row_chunks(con.execute(f"SELECT {', '.join(schema)} FROM ({_CURRENT})"), schema))  # noqa: S608 - fixed names
             else:
                 # The log (one run's acknowledgements at most) row by row, then the compacted table
-                # packed by SQLite, without the entries the log supersedes (matched on idkey: two
-                # identities sharing one would both read as absent, i.e. one needless send).
+                # packed by SQLite, without the entries the log supersedes, matched on idkey (a
+                # compacted identity sharing its key with a logged one reads as absent: one needless
+                # send, never a missed one).
                 log = pl.concat([*_row_chunks(con.execute(
                     f"SELECT {', '.join(schema)} FROM acks WHERE seq IN (SELECT max(seq) FROM acks GROUP BY identity)"),  # noqa: S608
                     schema)], rechunk=False) if _has_rows(con, "acks") else pl.DataFrame(schema=schema)
-                superseded = log["idkey"].implode()
-                frames = [log, *(chunk.filter(~pl.col("idkey").is_in(superseded)) if log.height else chunk
-                                 for chunk in _packed_chunks(con, schema))]
-        return pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=schema)
+                frames = [log, *_packed_chunks(con, schema, without=log["idkey"].implode() if log.height else None)]
+        return pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=schema)  # an empty ledger read row by row: none
 
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
                     exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None) -> None:
