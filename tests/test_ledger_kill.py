@@ -27,6 +27,7 @@ import polars as pl
 from replenit_pipelines.lib.delivery.config import DEFAULT_BATCH_SIZES, ClientConfig
 from replenit_pipelines.lib.ledger import SqliteLedger, content_hash
 from replenit_pipelines.lib.ledger import store as ledger_store
+from replenit_pipelines.lib.ledger.status import ledger_status
 from replenit_pipelines.lib.sandbox import Sandbox
 
 URL, TENANT = "http://127.0.0.1:8765", "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
@@ -149,6 +150,7 @@ def test_whole_ledger_reads_open_the_file_under_any_folder_name(tmp_path):
         ledger.compact()
         assert ledger.all_key_hashes().height == 3
         assert [s.to_list() for s in ledger.all_identities()] == [ids]
+    assert ledger_status(tmp_path / "state #1 ?mode=rw&x=%20")["ledger_size"].to_list() == [3]  # `replenit state`
 
 # -- a real partition, killed and resumed, and two processes on one ledger ---------------------------------
 
