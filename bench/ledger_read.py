@@ -9,7 +9,8 @@ Before/after: the same script against another checkout of the package (e.g. one 
 read), on the same ledger files:
     mkdir /tmp/before && git archive <commit> replenit_pipelines | tar -x -C /tmp/before
     PYTHONPATH=/tmp/before .venv/bin/python bench/ledger_read.py --keep /tmp/ledger-1m
-(--keep builds the ledgers once into that folder and reuses them.)
+(--keep builds the ledgers once into that folder and reuses them. A checkout that reads through ADBC
+needs `.venv/bin/python -m pip install adbc-driver-sqlite`, no longer a dependency.)
 """
 
 import argparse
