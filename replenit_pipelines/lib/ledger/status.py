@@ -26,7 +26,7 @@ def ledger_files(state_dir: str | Path) -> list[Path]:
 
 
 def _meta(path: Path) -> dict[str, str]:
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)  # escaped: a folder name may hold '#' or '?'
     try:
         return dict(con.execute("SELECT key, value FROM meta").fetchall())
     finally:

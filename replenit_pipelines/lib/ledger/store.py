@@ -30,10 +30,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
+import numpy as np
 import polars as pl
 
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, hashes_as_int128, identity_keys
@@ -48,7 +50,7 @@ RETRY_SCHEMA = {
 }
 RETRY_STATUSES = ("failed", "rejected", "needs_attention")
 _IN_CHUNK = 900  # bound parameters per IN (...) query, under SQLite's default limit
-_SCAN_ABOVE = 20_000  # more identities than this: read the whole ledger at once (Arrow) and join
+_SCAN_ABOVE = 20_000  # more identities than this: read the whole ledger (_read_all) and join
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -72,6 +74,71 @@ UNION ALL
 SELECT identity, idkey, hash, exact, acked_at, run_id FROM acks
 WHERE seq IN (SELECT max(seq) FROM acks GROUP BY identity)
 """
+
+
+_ROW_CHUNK = 16_384  # rows per fetchmany when rows are read one by one (the log, or identity strings): ~3 MB of tuples
+_PACK_ROWS = 131_072  # ledger entries per packed statement (~6 MB of packed values)
+
+
+def _has_rows(con: sqlite3.Connection, table: str) -> bool:
+    return con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0] == 1  # noqa: S608 - fixed names
+
+
+def _as_schema(frame: pl.DataFrame, schema: dict[str, type[pl.DataType]]) -> pl.DataFrame:
+    return frame.select(pl.col(c).bin.reinterpret(dtype=pl.Int128) if t == pl.Int128 else pl.col(c).cast(t)
+                        for c, t in schema.items())
+
+
+def _row_chunks(cur: sqlite3.Cursor, schema: dict[str, type[pl.DataType]]) -> Iterator[pl.DataFrame]:
+    """A statement's rows (columns as `schema`), turned into Polars chunk by chunk: the Python
+    tuples of one chunk at a time, never the whole result's."""
+    raw = {c: pl.Binary if t == pl.Int128 else t for c, t in schema.items()}
+    while rows := cur.fetchmany(_ROW_CHUNK):
+        yield _as_schema(pl.DataFrame(rows, schema=raw, orient="row"), schema)
+
+
+def _fixed16(blob: bytes, n: int) -> pl.Series:
+    """n 16-byte values laid end to end, as a Binary series (Arrow reads the buffer in place)."""
+    import pyarrow as pa
+
+    series = pl.from_arrow(pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(blob)]))
+    assert isinstance(series, pl.Series)  # an Arrow array is always a series
+    return series.cast(pl.Binary)
+
+
+def _packed_chunks(con: sqlite3.Connection, schema: dict[str, type[pl.DataType]],
+                   without: pl.Series | None = None) -> Iterator[pl.DataFrame]:
+    """The compacted table's idkey, hash and exact, _PACK_ROWS entries (a range of the primary
+    key) at a time. SQLite packs each column of a range into one value (group_concat: the
+    integers as decimal text, the 16-byte hashes end to end; every aggregate is fed each row in
+    the same step, so the n-th value of each column is one row's) and Polars unpacks them: one
+    Python object per column and range, where a row-by-row read builds four per entry (1M
+    entries: ~0.5 s against ~1.2 s; a second SQLite library is not an option, see `_reader`).
+    A range holding NULL exact hashes (a retry's acknowledgement) reads their mask too; one
+    holding a hash of another length (never written by this code) is read row by row."""
+    after: tuple[str, ...] = ()  # the last identity of the range before
+    while True:
+        bound = con.execute(f"SELECT identity FROM ledger {'WHERE identity > ?' if after else ''} "  # noqa: S608 - fixed text
+                            "ORDER BY identity LIMIT 1 OFFSET ?", (*after, _PACK_ROWS - 1)).fetchone()
+        where = " AND ".join([*(["identity > ?"] if after else []), *(["identity <= ?"] if bound else [])])
+        in_range, params = f"FROM ledger {'WHERE ' + where if where else ''}", (*after, *(bound or ()))
+        n, non_null, keys, hashes, exact = con.execute(
+            "SELECT count(*), count(exact), group_concat(idkey), CAST(group_concat(hash, '') AS BLOB), "  # noqa: S608 - fixed text
+            f"CAST(group_concat(coalesce(exact, zeroblob(16)), '') AS BLOB) {in_range}", params).fetchone()
+        if n and (len(hashes) != 16 * n or len(exact) != 16 * n):
+            for rows in _row_chunks(con.execute(f"SELECT {', '.join(schema)} {in_range}", params), schema):  # noqa: S608
+                yield rows if without is None else rows.filter(~pl.col("idkey").is_in(without))
+        elif n:
+            frame = pl.DataFrame([pl.Series("idkey", [keys]).str.split(",").explode().cast(pl.Int64),
+                                  _fixed16(hashes, n).alias("hash"), _fixed16(exact, n).alias("exact")])
+            if non_null < n:
+                mask = con.execute(f"SELECT CAST(group_concat(exact IS NULL, '') AS BLOB) {in_range}", params).fetchone()[0]  # noqa: S608
+                is_null = pl.Series(np.frombuffer(mask, dtype=np.uint8) == ord("1"))
+                frame = frame.with_columns(pl.when(is_null).then(None).otherwise(pl.col("exact")).alias("exact"))
+            yield _as_schema(frame if without is None else frame.filter(~pl.col("idkey").is_in(without)), schema)
+        if bound is None:
+            return
+        after = bound
 
 
 class LedgerScopeError(ValueError):
@@ -147,7 +214,8 @@ class SqliteLedger:
         self.scope, self.entity = scope, entity
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tx_lock = threading.Lock()
-        self._con = sqlite3.connect(str(self.path), isolation_level=None, timeout=busy_timeout_ms / 1000,
+        self._busy_timeout_s = busy_timeout_ms / 1000
+        self._con = sqlite3.connect(str(self.path), isolation_level=None, timeout=self._busy_timeout_s,
                                     check_same_thread=False)
         self._con.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         self._con.execute("PRAGMA journal_mode = WAL")
@@ -239,8 +307,8 @@ class SqliteLedger:
 
     def lookup(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame:
         """identity, hash, exact, acked_at of the asked identities the API has acknowledged (the
-        others are absent). Many identities (more than 20,000): the whole ledger, read at once as
-        Arrow, a superset the caller joins on identity (as `diff` and `plan_retries` do)."""
+        others are absent). Many identities (more than 20,000): the whole ledger, a superset the
+        caller joins on identity (as `diff` and `plan_retries` do)."""
         asked = pl.Series("identity", identities, dtype=pl.String)
         if asked.len() > _SCAN_ABOVE:
             return self._read_all()  # a superset: filtering a million identities costs 0.2 s the caller's join repeats
@@ -268,29 +336,38 @@ class SqliteLedger:
         return found.select(identity_keys(found["identity"]), "hash", hashes_as_int128(found["exact"]))
 
     def all_key_hashes(self) -> pl.DataFrame:
-        """The whole ledger as idkey, hash, exact, both hashes as Int128 (reinterpreted batch by
-        batch: no Binary copy beside them): a reconciliation's lookup table, 40 bytes an entry."""
+        """The whole ledger as idkey, hash, exact, both hashes as Int128 (reinterpreted chunk by
+        chunk: no Binary copy beside them): a reconciliation's lookup table, 40 bytes an entry."""
         return self._read_all({"idkey": pl.Int64, "hash": pl.Int128, "exact": pl.Int128})
 
-    def _read_all(self, schema: dict[str, type[pl.DataType]] = LOOKUP_SCHEMA) -> pl.DataFrame:
-        # An Int128 column is read as its 16-byte BLOB and reinterpreted, batch by batch.
-        # ADBC hands SQLite rows over as Arrow: 1M entries in ~0.3 s, where sqlite3 tuples take ~0.9 s.
-        import adbc_driver_sqlite.dbapi as adbc
+    def _reader(self) -> sqlite3.Connection:
+        """A read-only connection for a whole-ledger read, from the same SQLite library as the
+        writer (the stdlib's `sqlite3`), never another one: SQLite tracks the connections to a
+        file, and its POSIX locks, per library, and those locks belong to the process. A second
+        library's connection (ADBC's bundled SQLite, DuckDB's sqlite scanner) believes it is the
+        last one when it closes, checkpoints and unlinks the -wal and -shm files under this
+        connection, which then commits every acknowledgement into a deleted file (issue 21)."""
+        con = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None,
+                              timeout=self._busy_timeout_s)
+        con.execute("BEGIN")  # one snapshot for every statement of the read
+        return con
 
-        compacted = not self._con.execute("SELECT EXISTS (SELECT 1 FROM acks)").fetchone()[0]
-        columns = ", ".join(schema)
-        query = f"SELECT {columns} FROM " + ("ledger" if compacted else f"({_CURRENT})")  # noqa: S608 - fixed names, no values
-        frames: list[pl.DataFrame] = []
-        with adbc.connect(str(self.path)) as con, con.cursor() as cur:
-            cur.execute(query)
-            # Batch by batch, so the Arrow copy of the whole ledger never sits beside the Polars one.
-            for batch in cur.fetch_record_batch():
-                frame = pl.from_arrow(batch)
-                assert isinstance(frame, pl.DataFrame)  # a record batch is always a frame
-                frames.append(frame.select(
-                    pl.col(c).cast(pl.Binary).bin.reinterpret(dtype=pl.Int128) if t == pl.Int128 else pl.col(c).cast(t)
-                    for c, t in schema.items()))
-        return pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=schema)
+    def _read_all(self, schema: dict[str, type[pl.DataType]] = LOOKUP_SCHEMA) -> pl.DataFrame:
+        """The newest acknowledgement of every identity, as `schema`'s columns (an Int128 column
+        is its 16-byte BLOB reinterpreted), in one snapshot, chunk by chunk."""
+        with closing(self._reader()) as con:
+            if "identity" in schema:  # `lookup` of a retry queue above 20,000: the strings are the answer
+                frames = list(_row_chunks(con.execute(f"SELECT {', '.join(schema)} FROM ({_CURRENT})"), schema))  # noqa: S608 - fixed names
+            else:
+                # The log (one run's acknowledgements at most) row by row, then the compacted table
+                # packed by SQLite, without the entries the log supersedes, matched on idkey (a
+                # compacted identity sharing its key with a logged one reads as absent: one needless
+                # send, never a missed one).
+                log = pl.concat([*_row_chunks(con.execute(
+                    f"SELECT {', '.join(schema)} FROM acks WHERE seq IN (SELECT max(seq) FROM acks GROUP BY identity)"),  # noqa: S608
+                    schema)], rechunk=False) if _has_rows(con, "acks") else pl.DataFrame(schema=schema)
+                frames = [log, *_packed_chunks(con, schema, without=log["idkey"].implode() if log.height else None)]
+        return pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=schema)  # an empty ledger read row by row: none
 
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
                     exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None) -> None:
@@ -362,7 +439,7 @@ class SqliteLedger:
     def all_identities(self, chunk_size: int = 100_000) -> Iterator[pl.Series]:
         """Every acknowledged identity, in chunks (for reconciliation: what is gone from the source).
         Read in one snapshot: concurrent acknowledgements are either all seen or not at all."""
-        con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        con = self._reader()
         try:
             cur = con.execute(
                 "SELECT identity FROM ledger UNION SELECT identity FROM acks ORDER BY identity")
