@@ -89,7 +89,7 @@ def shuffle(path: Path, table: str, seed: int) -> None:
 # --- the mappings, as written from docs/configuration.md ------------------------------------------
 
 SOLD_AT = "d_date + make_time(t_hour, t_minute, t_second)"
-LINES_QUERY = f"""\\
+LINES_QUERY = f"""\
 SELECT ws_order_number, ws_order_number || '-' || ws_item_sk AS line_id, i_item_id, ws_quantity, ws_sales_price,
        {SOLD_AT} AS sold_at
 FROM web_sales
@@ -208,8 +208,10 @@ def test_child_sources_pass_check_and_run_in_partitions_reconciliations_and_dry_
     code, plan = star.run("orders", "--all", "--dry-run")
     assert (code, plan["rows_read"], plan["records_planned"], plan["sent"]) == (0, lines, ORDERS, [])
 
-    code, first = star.run("orders", "--all")
+    # In chunks of record keys (the keys of both sources), each order whole in one chunk.
+    code, first = star.run("orders", "--all", "--chunk-rows", "10")
     assert (code, first["rows_delivered"], first["records_accepted"]) == (0, lines, ORDERS), first
+    assert first["chunks"] > 3 and sum(r["records"] for r in first["sent"]) == ORDERS
     expected = expected_orders()
     stored = star.stored("orders")
     assert set(stored) == set(expected)
