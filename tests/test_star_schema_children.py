@@ -195,7 +195,8 @@ def _lines(record: dict) -> list[tuple]:
 
 # --- item 2: child sources of every kind, with and without a window, in every kind of run ------------
 
-@pytest.mark.parametrize("kind", ["query with a window", "query without a window", "path", "python", "python without a window"])
+# (`python` with a window reads as `path` does: a filter on the LazyFrame.)
+@pytest.mark.parametrize("kind", ["query with a window", "query without a window", "path", "python without a window"])
 def test_child_sources_pass_check_and_run_in_partitions_reconciliations_and_dry_runs(star, kind):
     star.mapping.write_text(ORDERS_MAPPING.format(sold_at=SOLD_AT, child=child_source(kind, star.folder)))
     code, out = star.check()
@@ -234,6 +235,21 @@ def test_check_says_a_child_queries_bounds_select_nothing_without_a_window_colum
     assert code == 0, out  # it runs: the bounds are the ends of time
     assert "WARNING orders.OrderItems.source: the query uses $end and $start, but a child source is read by its " \
            "parents' keys" in out and "give the child source a window_column" in out, out
+
+
+def test_the_parents_query_needs_no_bounds_either_when_its_children_have_a_source(star):
+    """Read with a child source, the parent's query too is run over all time and the window is the
+    filter on its window column: without $start/$end a partition still reads only its orders."""
+    mapping = ORDERS_MAPPING.format(sold_at=SOLD_AT, child=child_source("query without a window", star.folder))
+    unbounded = mapping.replace("      HAVING min({0}) >= $start AND min({0}) < $end\n".format(SOLD_AT), "")
+    assert "$start" not in unbounded
+    star.mapping.write_text(unbounded)
+    code, out = star.check()
+    assert code == 0 and "ERROR" not in out, out
+    code, counts = star.run("orders", "--partition", PARTITION)
+    assert (code, counts["rows_read"], counts["records_accepted"]) == (0, len(sales_lines()), ORDERS)
+    code, quiet = star.run("orders", "--partition", "2026-11-26-20:00")
+    assert (code, quiet["rows_read"], quiet["sent"]) == (0, 0, [])
 
 
 # --- item 3: one variant per item, its id the product's id column ----------------------------------
