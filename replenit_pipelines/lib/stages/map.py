@@ -73,6 +73,7 @@ def nest_records(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
         q = pl.col(f"{prefix}Quantity").filter(lines)
         price = pl.col(f"{prefix}Price").filter(lines) if f"{prefix}Price" in child_cols else pl.lit(None, pl.Float64)
         derived = {
+            # Summed in the children's canonical order (below), not the read's: a float sum depends on it.
             "TotalRevenue": (q * price).sum().cast(pl.Float64).round(6),  # no float noise
             "TotalQuantity": q.sum().cast(pl.Int64),
             "UniqueQuantity": pl.col(f"{prefix}ProductId").filter(lines).n_unique().cast(pl.Int64),
@@ -86,7 +87,28 @@ def nest_records(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
     aggs.append(pl.len().cast(pl.UInt32).alias("__rows"))
     assert set(derived) <= set(spec.derived), "every derived field is declared in the contract"
     aggs += [e.alias(name) for name, e in derived.items() if name not in firsts]
-    return valid.group_by("__key", maintain_order=True).agg(aggs)
+    # The children in one canonical order (child_order), never the read's: a warehouse returns rows
+    # in scan order, which varies between runs, and the payload's bytes and hash must not. One sort
+    # of the frame (a sort per record costs five times as much); records keep the read's order.
+    ordered = valid.sort(child_order(valid, mapping), nulls_last=True, maintain_order=True)
+    records = ordered.group_by("__key", maintain_order=True).agg(*aggs, pl.col("__row").min().alias("__first"))
+    return records.sort("__first").drop("__first")
+
+
+def child_order(valid: pl.DataFrame, mapping: EntityMapping) -> list[pl.Expr]:
+    """The canonical order of a record's children: by the mapping's child key, else by the
+    contract's child identity (VariantId), shorter first and then as text (so `O1-2` comes before
+    `O1-10`, and integer keys in their numeric order: the order most tables were loaded in, so
+    that fewer records acknowledged before this order existed differ from it); then by every
+    mapped child field, so that two children never tie unless they are equal in everything sent."""
+    child = mapping.spec.children_field
+    assert child is not None and child.children is not None
+    prefix = f"{child.name}."
+    fields = [f.target for f in mapping.children]
+    first = (["__child_key"] if "__child_key" in valid.columns else
+             [c for c in (prefix + n for n in child.children.identity_fields) if c in fields])
+    keys = [e for c in first for e in (pl.col(c).cast(pl.String).str.len_bytes(), pl.col(c).cast(pl.String))]
+    return [*keys, *(pl.col(c) for c in fields)]
 
 
 def _describe(f: FieldMapping) -> str:
@@ -164,14 +186,15 @@ def _cast_failures(mapping: EntityMapping, raw: pl.DataFrame) -> list[pl.Expr]:
 
 
 def _no_child(mapping: EntityMapping) -> pl.Expr | None:
-    """True where every source column of the child fields is NULL: the row is a parent without a
-    child (a left join that matched nothing). Columns the parent fields also read do not count."""
+    """True where every source column the child fields read, and the child key, is NULL: the row
+    is a parent without a child (a left join that matched nothing). A column the parent's fields
+    read too still counts (`VariantId: i_item_id` beside `ProductId: i_item_id`, one variant per
+    item): a child value beside NULLs is a child, never dropped. Constants and defaults do not."""
     if not mapping.children:
         return None
     child_cols = set().union(*(f.source_columns() for f in mapping.children))
     if mapping.child_key:
         child_cols.add(mapping.child_key)
-    child_cols -= set().union(*(f.source_columns() for f in mapping.fields), {mapping.source.window_column})
     if not child_cols:
         return None
     return pl.all_horizontal([pl.col(c).is_null() for c in sorted(child_cols)]).alias("__no_child")

@@ -82,6 +82,7 @@ class SyncResult:
             "records_valid": p.records_valid,
             "records_quarantined": p.records_quarantined,
             "records_merged": p.records_merged,
+            "records_without_children": records_without_children(p),
             "records_sent": r.records if r else 0,
             "records_accepted": len(r.accepted) if r else 0,
             "records_rejected": len(r.rejected) if r else 0,
@@ -183,6 +184,17 @@ def report(
             **{k: v for k, v in counts.items() if k.startswith("rows_")}, "requests": counts["requests"] + counts["retry_requests"],
         })
     return result
+
+
+def records_without_children(prepared: Prepared) -> int:
+    """Valid records whose child array is empty (`OrderItems: []`, `ProductVariants: []`): every row
+    of theirs had every child column NULL. The API replaces the array whole, so sending one
+    removes the children Replenit holds: counted in every run, never silent."""
+    columns = [c for c, t in prepared.records.schema.items() if not c.startswith("__") and isinstance(t, pl.List)
+               and isinstance(t.inner, pl.Struct)]
+    if not columns:
+        return 0
+    return int((prepared.records[columns[0]].list.len() == 0).sum())
 
 
 def newest_ack(ledger: Ledger | None) -> datetime | None:

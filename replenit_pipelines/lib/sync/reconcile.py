@@ -79,7 +79,8 @@ PROGRESS_EVERY_S = 30.0
 ALL_PARTITIONS = "all"  # the partition key a reconciliation's runs are recorded under (one row per chunk: all:3/40)
 _ROW_COUNTS = ("rows_read", "rows_valid", "rows_quarantined", "rows_superseded", "rows_unchanged", "rows_delivered",
                "rows_dead_lettered", "rows_held_back", "rows_planned")
-_SUMMED = _ROW_COUNTS + ("rows_merged", "records_merged", "records_valid", "records_quarantined", "records_sent", "records_accepted", "records_rejected",
+_SUMMED = _ROW_COUNTS + ("rows_merged", "records_merged", "records_valid", "records_quarantined", "records_without_children", "records_sent",
+                         "records_accepted", "records_rejected",
                          "records_failed", "requests", "rate_limited_429", "retries", "records_planned", "requests_planned",
                          "records_new", "records_changed", "records_unchanged", "records_refreshed", "records_held", "rows_held",
                          "rows_not_attempted", "records_not_attempted")

@@ -15,7 +15,7 @@ import polars as pl
 
 from replenit_pipelines.lib.contract.entities import FieldSpec, Kind
 from replenit_pipelines.lib.warehouse.mapping import EntityMapping, FieldMapping, MappingError, did_you_mean
-from replenit_pipelines.lib.warehouse.sources import Warehouse, _quote
+from replenit_pipelines.lib.warehouse.sources import _WINDOW_PARAM, Warehouse, _quote
 
 # How the Dagster definitions partition each entity (defs/customers, defs/orders, defs/products).
 PARTITIONING = {"customers": "daily", "orders": "hourly", "products": "hourly"}
@@ -208,7 +208,7 @@ def check_entity(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
     if schema is None:
         return findings
     findings = _window_findings(mapping, schema)
-    if src.query:
+    if src.query and not mapping.read_by_frames:  # read by frames, a query's bounds are the ends of time
         findings.extend(_query_window_findings(mapping))
     specs = {f.name: f for f in mapping.spec.fields}
     child = mapping.spec.children_field
@@ -221,8 +221,7 @@ def check_entity(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
         if child_schema is not None:
             findings.extend(_window_findings(child_mapping, child_schema, f"{child.name}.window_column"))
             if mapping.child_source.query:
-                findings.extend(Finding(f.level, f.entity, f"{child.name}.source", f.message)
-                                for f in _query_window_findings(child_mapping))
+                findings.extend(_child_query_findings(child_mapping, f"{child.name}.source"))
             findings.extend(_column_findings(entity, f"{child.name}.parent_key", "parent_key", mapping.parent_key, child_schema))
             findings.extend(_join_findings(mapping, schema, child_schema))
     for f in mapping.all_fields:
@@ -275,6 +274,21 @@ def _query_window_findings(mapping: EntityMapping) -> list[Finding]:
                         f"the query uses {only} but not {'$end' if only == '$start' else '$start'}, so each partition "
                         f"reads rows outside its window (sent again by every partition that reads them); {fix}")]
     return []
+
+
+def _child_query_findings(child_mapping: EntityMapping, where: str) -> list[Finding]:
+    """A child's query is read by its parents' keys, run over all time ($start and $end bound to
+    the ends of time, as for every source read with a child): it needs neither bound, and its
+    window column alone lets a child's time select its parent. Bounds without a window column
+    select nothing: a warning, so that nobody relies on them."""
+    query, src = child_mapping.source.query or "", child_mapping.source
+    used = sorted({m.group(0) for m in _WINDOW_PARAM.finditer(query)})
+    if not used or src.window_column is not None:
+        return []
+    return [Finding("warning", child_mapping.entity, where,
+                    f"the query uses {' and '.join(used)}, but a child source is read by its parents' keys with "
+                    "$start and $end bound to the ends of time, so they select nothing; to let a child row's own "
+                    "time select its parent, give the child source a window_column (its rows' update time)")]
 
 
 def check_mapping(mappings: dict[str, EntityMapping], warehouse: Warehouse) -> list[Finding]:

@@ -443,8 +443,11 @@ class _Side:
     column that holds the parent's record key."""
 
     def __init__(self, warehouse: "Warehouse", con: duckdb.DuckDBPyConnection | None, mapping: EntityMapping,
-                 spec: SourceSpec, key: str | None, what: str):
+                 spec: SourceSpec, key: str | None, what: str, bound_prefix: str = ""):
         self.warehouse, self.con, self.mapping, self.spec, self.key, self.what = warehouse, con, mapping, spec, key, what
+        # A query's $start/$end are renamed with this prefix in the SQL this side builds, so the
+        # parent's and the child's bounds never share a name in one statement (issue 21).
+        self.bound_prefix = bound_prefix
         self.lazy = self._lazy() if con is None else None
         self.schema = self._schema()
         for col, role in ((key, "key"), (spec.window_column, "window column")):
@@ -471,10 +474,14 @@ class _Side:
         return self.warehouse._schema(self.con, replace(self.mapping, source=self.spec))  # noqa: SLF001 - the same module's reader
 
     def _sql_rows(self) -> tuple[str, dict]:
-        """The source's rows as a FROM item (a query over all time) and its parameters."""
+        """The source's rows as a FROM item (a query over all time: a source read by frames is
+        selected by its window column, never by its query's $start/$end) and its parameters,
+        named with `bound_prefix`."""
         if self.spec.table:
             return _quote(self.spec.table), {}
-        return f"(\n{_query_text(self.spec)}\n)", Warehouse._params(self.spec, *_ALL_TIME)  # noqa: SLF001 - the same module's reader
+        query = _WINDOW_PARAM.sub(lambda m: f"${self.bound_prefix}{m.group(1)}", _query_text(self.spec))
+        params = Warehouse._params(self.spec, *_ALL_TIME)  # noqa: SLF001 - the same module's reader
+        return f"(\n{query}\n)", {f"{self.bound_prefix}{name}": bound for name, bound in params.items()}
 
     def _native_window(self, lo: datetime, hi: datetime) -> tuple[datetime, datetime] | None:
         """The window's bounds in the column's own terms when it is a TIMESTAMP: pushed down."""
@@ -576,7 +583,7 @@ def _sides(warehouse: "Warehouse", con: duckdb.DuckDBPyConnection | None, mappin
         child = mapping.spec.children_field
         assert child is not None
         side = _Side(warehouse, None if (src.path or src.python) else con, mapping, src, mapping.parent_key,
-                     f"{mapping.entity}.{child.name}")
+                     f"{mapping.entity}.{child.name}", bound_prefix="replenit_child_")
         if mapping.child_key not in side.schema:
             columns = list(side.schema)
             raise MappingError(f"{mapping.origin}: {mapping.entity}.{child.name}: key {mapping.child_key!r} is not a column "
@@ -604,9 +611,7 @@ def _joined_in_duckdb(parent: _Side, child: _Side, keys: pl.DataFrame, child_col
     con = parent.con
     assert con is not None and parent.key is not None and child.key is not None
     prow, pparams = parent._sql_rows()  # noqa: SLF001 - the same module's reader
-    crow, cparams = child._sql_rows()  # noqa: SLF001 - the same module's reader
-    if set(pparams) & set(cparams):  # both are queries over all time: the same bounds
-        cparams = {}
+    crow, cparams = child._sql_rows()  # noqa: SLF001 - the same module's reader (its bounds named apart from the parent's)
     pk, ck = _quote(parent.key), _quote(child.key)
     cw = child.spec.window_column
     wanted = list(dict.fromkeys([child.key, *([cw] if cw else []), *child_columns]))
