@@ -85,8 +85,6 @@ def current_versions_started(path, day: str) -> set[str]:
                                       "BETWEEN CAST($day AS DATE) - 1 AND CAST($day AS DATE)", params={"day": day}).fetchall()}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21 item 2: replenit check refuses a child query: source without $start/$end "
-                                        "(its hint reads 'WHERE None >= $start'), though the run reads it")
 def test_replenit_check_accepts_the_lines_in_their_own_query_source(tpcds_path, capsys):
     from replenit_pipelines.cli import main
 

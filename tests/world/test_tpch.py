@@ -44,8 +44,6 @@ def test_tpch_whole_load_stores_every_record_as_the_reference_computes_it_in_the
         assert (code, sent, counts["rows_unchanged"]) == (0, [], rows[entity])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21 item 4: an order's lines come in scan order, so an unchanged order "
-                                        "hashes differently and is re-sent (1 request of 75 on most re-runs here)")
 def test_tpch_orders_rerun_of_an_unchanged_warehouse_sends_nothing(world, tpch_path):
     world.use(tpch_path, MAPPING)
     code, counts, sent = world.sync("orders", "--all")
