@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,7 @@ from replenit_pipelines.lib.delivery.errors import (
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter, default_quota_dir, ledger_name
 from replenit_pipelines.lib.delivery.report import (
     BatchProgress,
+    DeleteReport,
     DeliveryCounters,
     DeliveryReport,
     live_counters,
@@ -463,7 +464,7 @@ class ReplenitClient:
         return self._delete(self._path("products", self.config.tenant_id, product_id, "variants", variant_id))
 
     def delete_records(self, entity: str, api_ids: Sequence[str], progress: Callable[[BatchProgress], None] | None = None,
-                       on_done: Callable[[int], None] | None = None) -> "DeleteReport":
+                       on_done: Callable[[int], None] | None = None) -> DeleteReport:
         """Delete whole records (customers by CustomerId, orders by OrderId, products by ProductId),
         one DELETE each, paced by the key's quota and retried like upserts (429, 5xx, timeouts).
         A 404 of the record (not of the tenant) is what was wanted: done. `on_done(index)` runs on
@@ -530,23 +531,11 @@ class ReplenitClient:
                     if i not in settled:
                         report.failed[i] = f"not sent: {exc}"
             report.counters.wall_s = time.monotonic() - started
-            exc.report = report  # type: ignore[assignment]
+            exc.report = report
             raise
         report.counters.wall_s = time.monotonic() - started
         report.counters.quota_wait_s = union_length(self._waits)
         return report
-
-
-@dataclass
-class DeleteReport:
-    """What happened to each delete of `delete_records` (indices into its api_ids)."""
-
-    entity: str
-    records: int
-    deleted: list[int] = field(default_factory=list)  # 200
-    already_gone: list[int] = field(default_factory=list)  # 404 of the record: done
-    failed: dict[int, str] = field(default_factory=dict)  # retries ran out, or an unexpected answer
-    counters: DeliveryCounters = field(default_factory=DeliveryCounters)
 
 
 def client_from_env(limits: Iterable[tuple[int, float]] | None = None, settings: "Settings | None" = None,

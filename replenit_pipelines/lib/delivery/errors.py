@@ -1,11 +1,9 @@
 """Errors of the delivery stage. None of them ever holds the API key."""
 
-from typing import TYPE_CHECKING
+from typing import Any
 
+from replenit_pipelines.lib.delivery.report import DeleteReport, DeliveryReport
 from replenit_pipelines.lib.errors import ReplenitError
-
-if TYPE_CHECKING:
-    from replenit_pipelines.lib.delivery.report import DeliveryReport
 
 
 class DeliveryConfigError(ReplenitError, ValueError):
@@ -16,10 +14,12 @@ class ReplenitStopError(ReplenitError, RuntimeError):
     """The API refused the credentials or the tenant: no request after this one can succeed.
 
     `report` is the partial delivery report (what was settled before the stop), set by the client
-    before it re-raises; None when the error was raised outside a delivery."""
+    before it re-raises; None when the error was raised outside a delivery. `result` is what the
+    sync had done before the stop, set by lib/sync/ before it re-raises."""
 
     status: int = 0
-    report: "DeliveryReport | None" = None
+    report: DeliveryReport | DeleteReport | None = None
+    result: Any = None  # set by the sync: its SyncResult or ReconcileResult so far, for the caller to show
 
 
 class UnauthorizedError(ReplenitStopError):

@@ -63,6 +63,18 @@ class DeliveryReport:
         }
 
 
+@dataclass
+class DeleteReport:
+    """What happened to each delete of `delete_records` (indices into its api_ids)."""
+
+    entity: str
+    records: int
+    deleted: list[int] = field(default_factory=list)  # 200
+    already_gone: list[int] = field(default_factory=list)  # 404 of the record: done
+    failed: dict[int, str] = field(default_factory=dict)  # retries ran out, or an unexpected answer
+    counters: DeliveryCounters = field(default_factory=DeliveryCounters)
+
+
 @dataclass(frozen=True)
 class BatchProgress:
     entity: str

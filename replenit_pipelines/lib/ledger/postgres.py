@@ -159,6 +159,10 @@ class PostgresLedger:
         found = self.lookup(asked)
         return found.select(identity_keys(found["identity"]), "hash", hashes_as_int128(found["exact"]))
 
+    def all_key_hashes(self) -> pl.DataFrame:
+        """As SqliteLedger.all_key_hashes: the whole ledger as idkey, hash, exact (both hashes Int128)."""
+        return self._read_all({"idkey": pl.Int64, "hash": pl.Int128, "exact": pl.Int128})
+
     def api_ids(self, identities: Sequence[str]) -> dict[str, str | None]:
         """As SqliteLedger.api_ids: identity -> the id its DELETE takes, the newest known (None: not
         recorded); identities not in the ledger are absent. Reads only (a dry run asks too)."""

@@ -187,6 +187,8 @@ class Ledger(Protocol):
 
     def lookup(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame: ...  # LOOKUP_SCHEMA; may be a superset
     def lookup_keys(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame: ...  # KEY_LOOKUP_SCHEMA; may be a superset
+    def all_key_hashes(self) -> pl.DataFrame: ...  # the whole ledger: idkey, hash, exact (both hashes Int128)
+    def pending_compaction(self) -> int: ...  # acknowledgements logged since the last compact()
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
                     exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None) -> None: ...
     def api_ids(self, identities: Sequence[str]) -> dict[str, str | None]: ...  # the id each DELETE takes (issue 12)

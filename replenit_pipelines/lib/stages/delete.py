@@ -19,15 +19,19 @@ has left (the API replaces `ProductVariants` whole), as an order line removed up
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import polars as pl
 
 from replenit_pipelines.lib.contract.identity import identity_fields, record_key
 from replenit_pipelines.lib.delivery import BatchProgress, ReplenitClient, ReplenitStopError
+from replenit_pipelines.lib.delivery.report import DeleteReport
 from replenit_pipelines.lib.errors import ReplenitError
 from replenit_pipelines.lib.ledger import Ledger
+from replenit_pipelines.lib.ledger.hashing import identity_keys
 from replenit_pipelines.lib.privacy import mask_identity
+from replenit_pipelines.lib.stages.acknowledge import DEAD_LETTER_SCHEMA
+from replenit_pipelines.lib.stages.diff import Diff
+from replenit_pipelines.lib.validation.prepare import Prepared
 from replenit_pipelines.lib.warehouse import EntityMapping
 
 DELETED_SCHEMA = {"identity": pl.String, "api_id": pl.String, "rows": pl.Int64}
@@ -151,7 +155,7 @@ class DeletePlan:
         return self.reasons.count(reason)
 
 
-def delete_ids(prepared: Any, changes: Any) -> list[str | None]:
+def delete_ids(prepared: Prepared, changes: Diff) -> list[str | None]:
     """The id each sent record's DELETE will take, aligned with the diff's parts (recorded in the
     ledger at acknowledgement): an order's OrderId and a product's ProductId (their identities),
     a customer's CustomerId. `DELETE /customers/{tenant}/{customerId}` takes nothing else, so a
@@ -168,8 +172,6 @@ def absent_from_source(ledger: Ledger, seen_keys: pl.Series) -> pl.DataFrame:
     """Identities the ledger holds whose identity key no row of the source has (`seen_keys`:
     hashing.identity_keys of every identity read). A 64-bit collision can only hide an absence
     (a delete not made), never invent one."""
-    from replenit_pipelines.lib.ledger.hashing import identity_keys
-
     seen = seen_keys.unique().implode()
     gone = [chunk.to_frame().filter(~identity_keys(chunk).is_in(seen)) for chunk in ledger.all_identities()]
     return pl.concat(gone) if gone else pl.DataFrame(schema={"identity": pl.String})
@@ -248,8 +250,6 @@ class Deleted:
     def dead_letters(self, entity: str) -> pl.DataFrame:
         """One dead letter (lib/stages/acknowledge.py DEAD_LETTER_SCHEMA) per delete failed or
         impossible, with why: the state store's dead_letters table shows them beside the upserts'."""
-        from replenit_pipelines.lib.stages.acknowledge import DEAD_LETTER_SCHEMA
-
         by = "CustomerId" if entity == "customers" else "id"
         rows = [(i, "delete_failed", [f"delete failed after retries: {r}; the next run's deletes (this "
                                       f"partition's lookback, or a reconciliation) plan it again"], None)
@@ -280,10 +280,11 @@ def send_deletes(client: ReplenitClient, ledger: Ledger, plan: DeletePlan,
         ledger.forget([ids[i]])
 
     stop: ReplenitStopError | None = None
+    report: DeleteReport | None
     try:
-        report = client.delete_records(plan.entity, [plan.api_ids[i] for i in sendable], progress, forget)  # type: ignore[misc]
+        report = client.delete_records(plan.entity, [a for a in plan.api_ids if a], progress, forget)
     except ReplenitStopError as exc:
-        report, stop = exc.report, exc  # type: ignore[assignment]
+        report, stop = (exc.report if isinstance(exc.report, DeleteReport) else None), exc
     if report is not None:
         out.records_deleted, out.records_already_gone = len(report.deleted), len(report.already_gone)
         out.records_delete_failed = len(report.failed)
@@ -291,3 +292,39 @@ def send_deletes(client: ReplenitClient, ledger: Ledger, plan: DeletePlan,
         out.failed_reasons = [str(report.failed[i]) for i in sorted(report.failed)]
         out.requests = report.counters.requests
     return out, stop
+
+
+@dataclass(frozen=True)
+class DeletesDone:
+    """The delete stage's outcome for a window or a whole reconciliation: the deletes, and the
+    soft-deleted rows deleted (or, in a dry run, to be deleted), held back or dead-lettered."""
+
+    deleted: Deleted
+    rows_deleted: int
+    rows_held: int
+    rows_failed: int
+
+
+def finish_deletes(client: ReplenitClient, ledger: Ledger | None, plan: DeletePlan | None, flagged_rows: pl.DataFrame,
+                   rows_soft: int, held_back: bool, stop: ReplenitStopError | None, dry_run: bool,
+                   progress: Callable[[BatchProgress], None] | None = None) -> tuple[DeletesDone, ReplenitStopError | None]:
+    """Send the planned deletes after the upserts: never when a quarantine gate tripped or the run
+    stopped (their soft-deleted rows are held back), nor in a dry run (they count as planned).
+    `flagged_rows` (identity, rows): the source rows of each soft-deleted record, so that a failed
+    delete dead-letters its rows."""
+    deleted = Deleted(records_to_delete=plan.count if plan is not None else 0)
+    if held_back:
+        deleted.skipped = "the quarantine gate tripped in this run: nothing is deleted"
+        return DeletesDone(deleted, 0, rows_soft, 0), stop
+    if stop is not None:
+        deleted.skipped = f"the run stopped: {stop}"
+        return DeletesDone(deleted, 0, rows_soft, 0), stop
+    if dry_run:
+        deleted.skipped = "dry run"
+        return DeletesDone(deleted, rows_soft, 0, 0), None
+    if plan is None or plan.count == 0 or ledger is None:
+        return DeletesDone(deleted, rows_soft, 0, 0), None
+    deleted, stop = send_deletes(client, ledger, plan, progress)
+    failed = deleted.undone_identities  # failed, or no id the API takes: dead-lettered, not deleted
+    rows_failed = int(flagged_rows.filter(pl.col("identity").is_in(failed))["rows"].sum()) if failed else 0
+    return DeletesDone(deleted, rows_soft - rows_failed, 0, rows_failed), stop

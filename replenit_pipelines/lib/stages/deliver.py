@@ -19,4 +19,4 @@ def deliver(
     try:
         return client.deliver_planned(planned.entity, planned.parts, planned.batches, progress, on_accepted), None
     except ReplenitStopError as exc:
-        return exc.report, exc
+        return (exc.report if isinstance(exc.report, DeliveryReport) else None), exc

@@ -8,14 +8,23 @@ valid record is new.
 Each record is serialized once, here: the payload the diff hashes is the payload the plan sends.
 """
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import polars as pl
 
 from replenit_pipelines.lib.contract.payload import serialize
-from replenit_pipelines.lib.ledger import Ledger, hold_unchanged_rejections
+from replenit_pipelines.lib.ledger import hold_unchanged_rejections
 from replenit_pipelines.lib.ledger import diff as ledger_diff
 from replenit_pipelines.lib.validation.prepare import Prepared
+
+class LedgerView(Protocol):
+    """What the diff reads of a ledger (lib/ledger/store.py Ledger; a reconciliation's whole-ledger cache)."""
+
+    def lookup_keys(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame: ...
+    def queued(self, statuses: Iterable[str] = ...) -> pl.DataFrame: ...
+
 
 _SEND_SCHEMA = {"__pos": pl.UInt32, "__key": pl.String, "__rows": pl.Int64, "hash": pl.Binary, "exact": pl.Binary}
 
@@ -51,7 +60,7 @@ def nothing() -> Diff:
     return Diff(to_send=[])
 
 
-def diff(prepared: Prepared, ledger: Ledger | None = None, full_refresh: bool = False) -> Diff:
+def diff(prepared: Prepared, ledger: LedgerView | None = None, full_refresh: bool = False) -> Diff:
     records = prepared.records
     parts = serialize(records) if records.height else []
     if ledger is None:

@@ -18,11 +18,13 @@ from replenit_pipelines.lib.delivery import DeliveryReport
 from replenit_pipelines.lib.ledger import Ledger
 from replenit_pipelines.lib.privacy import masked_merges
 from replenit_pipelines.lib.stages.acknowledge import Acknowledged
+from replenit_pipelines.lib.stages.delete import Deleted
 from replenit_pipelines.lib.stages.diff import Diff
+from replenit_pipelines.lib.stages.extract import Extracted
 from replenit_pipelines.lib.stages.plan import Plan
 from replenit_pipelines.lib.stages.retry import Retried
-from replenit_pipelines.lib.validation.gate import GateDecision
 from replenit_pipelines.lib.state.store import StateStore
+from replenit_pipelines.lib.validation.gate import GateDecision
 from replenit_pipelines.lib.validation.prepare import Prepared
 from replenit_pipelines.lib.warehouse import EntityMapping, FieldMapping
 
@@ -138,49 +140,79 @@ class Window:
     end: datetime
 
 
-def report(
-    window: Window, prepared: Prepared, decision: GateDecision, changes: Diff, delivery: DeliveryReport | None,
-    acknowledged: Acknowledged, stop: Exception | None, rows_without_window_value: int, duration_s: float,
-    store: StateStore | None, retried: Retried | None = None, ledger: Ledger | None = None,
-    lookback: timedelta = timedelta(0), planned: Plan | None = None,
-    soft_deleted: tuple[int, int, int] = (0, 0, 0), deletes: dict[str, int] | None = None,
-    delete_dead_letters: pl.DataFrame | None = None,
-) -> SyncResult:
-    """The sync's result, recorded in the state store (quarantine, dead letters, the run's counts).
-    With `planned` (a dry run) it is the plan: what would be sent, in how many requests.
-    `soft_deleted`: rows taken out by the soft-delete column, of them the rows deleted and the
-    rows whose delete failed or cannot be made (dead-lettered; the rest were held back); `deletes`:
-    their counts; `delete_dead_letters`: why each of those was not deleted (recorded as dead letters)."""
+@dataclass(frozen=True)
+class SoftDeleted:
+    """Rows taken out by the soft-delete column (part of rows read), and what became of them: the
+    rows deleted (in a dry run: to be deleted) and the rows whose delete failed or cannot be made
+    (dead-lettered); the rest were held back."""
+
+    rows: int = 0
+    rows_deleted: int = 0
+    rows_failed: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the stages of one window (or reconciliation chunk) found, for the report stage."""
+
+    window: Window
+    extracted: Extracted
+    prepared: Prepared
+    decision: GateDecision
+    changes: Diff
+    acknowledged: Acknowledged
+    duration_s: float
+    delivery: DeliveryReport | None = None  # None when nothing was sent
+    stop: Exception | None = None
+    retried: Retried | None = None  # earlier runs' failures re-sent first (a reconciliation: on its first chunk)
+    ledger: Ledger | None = None  # for its size and newest acknowledgement (None: not shown)
+    lookback: timedelta = timedelta(0)
+    planned: Plan | None = None  # a dry run: what would be sent, in how many requests
+    soft_deleted: SoftDeleted = field(default_factory=SoftDeleted)
+    deletes: Deleted | None = None  # this window's deletes (a reconciliation reports its own, once)
+
+
+def report(outcome: Outcome, store: StateStore | None) -> SyncResult:
+    """The sync's result, recorded in the state store (quarantine, dead letters, the run's counts)
+    unless `store` is None. With `outcome.planned` (a dry run) it is the plan: what would be sent,
+    in how many requests. The deletes' failures are recorded as dead letters, with why."""
+    o, prepared, decision, acknowledged = outcome, outcome.prepared, outcome.decision, outcome.acknowledged
+    window, soft, changes, retried = o.window, o.soft_deleted, o.changes, o.retried
+    deletes = o.deletes.counts() if o.deletes is not None else {}
     result = SyncResult(
         entity=window.entity, partition_key=window.partition_key, window_start=window.start, window_end=window.end,
-        prepared=prepared, report=delivery, quarantine_share=decision.share, held_back=decision.held_back,
-        rows_delivered=acknowledged.rows_delivered, rows_dead_lettered=acknowledged.rows_dead_lettered + soft_deleted[2],
+        prepared=prepared, report=o.delivery, quarantine_share=decision.share, held_back=decision.held_back,
+        rows_delivered=acknowledged.rows_delivered, rows_dead_lettered=acknowledged.rows_dead_lettered + soft.rows_failed,
         rows_held_back=(prepared.rows_valid if decision.held_back else acknowledged.rows_not_attempted)
-        + soft_deleted[0] - soft_deleted[1] - soft_deleted[2],
+        + soft.rows - soft.rows_deleted - soft.rows_failed,
         rows_not_attempted=acknowledged.rows_not_attempted, records_not_attempted=acknowledged.records_not_attempted,
-        duration_s=duration_s, rows_soft_deleted=soft_deleted[0], rows_deleted=soft_deleted[1], deletes=deletes or {},
-        stop_error=str(stop) if stop else None, gate=decision, rows_without_window_value=rows_without_window_value,
+        duration_s=o.duration_s, rows_soft_deleted=soft.rows, rows_deleted=soft.rows_deleted, deletes=deletes,
+        stop_error=str(o.stop) if o.stop else None, gate=decision,
+        rows_without_window_value=o.extracted.rows_without_window_value,
+        rows_unparsable_window_value=o.extracted.rows_unparsable_window_value,
+        unparsable_window_examples=list(o.extracted.unparsable_window_examples),
         rows_unchanged=changes.rows_unchanged, diff=changes, retried=retried,
-        ledger_size=ledger.size() if ledger is not None else None,
-        ledger_newest_ack=newest_ack(ledger), lookback=lookback,
+        ledger_size=o.ledger.size() if o.ledger is not None else None,
+        ledger_newest_ack=newest_ack(o.ledger), lookback=o.lookback,
     )
-    if planned is not None:
+    if o.planned is not None:
         rows = prepared.records["__rows"]
         result.dry_run = True
         result.rows_planned = int(rows.gather(changes.to_send).sum()) if changes.to_send else 0
-        result.records_planned = len(planned.parts) + (retried.records_retried if retried else 0)
-        result.requests_planned = len(planned.batches) + (retried.requests_planned if retried else 0)
+        result.records_planned = len(o.planned.parts) + (retried.records_retried if retried else 0)
+        result.requests_planned = len(o.planned.batches) + (retried.requests_planned if retried else 0)
     if store is not None:
-        undeleted = (deletes or {}).get("records_delete_failed", 0) + (deletes or {}).get("records_not_deletable", 0)
-        outcome = ("stopped" if stop else "held_back" if decision.held_back
-                   else "failed" if acknowledged.rows_dead_lettered or undeleted else "delivered")
+        undeleted = deletes.get("records_delete_failed", 0) + deletes.get("records_not_deletable", 0)
+        outcome_text = ("stopped" if o.stop else "held_back" if decision.held_back
+                        else "failed" if acknowledged.rows_dead_lettered or undeleted else "delivered")
         counts = result.counts()
         letters = acknowledged.dead_letters
-        if delete_dead_letters is not None and delete_dead_letters.height:
-            letters = pl.concat([letters, delete_dead_letters], how="diagonal_relaxed")
+        delete_letters = o.deletes.dead_letters(window.entity) if o.deletes is not None else None
+        if delete_letters is not None and delete_letters.height:
+            letters = pl.concat([letters, delete_letters], how="diagonal_relaxed")
         store.record(window.run_id, window.partition_key, window.entity, prepared.quarantine, letters, {
             "run_id": window.run_id, "partition_key": window.partition_key, "entity": window.entity,
-            "window_start": window.start, "window_end": window.end, "outcome": outcome,
+            "window_start": window.start, "window_end": window.end, "outcome": outcome_text,
             **{k: v for k, v in counts.items() if k.startswith("rows_")}, "requests": counts["requests"] + counts["retry_requests"],
         })
     return result

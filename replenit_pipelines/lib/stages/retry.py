@@ -81,7 +81,7 @@ def retry(
     try:
         report = client.deliver_planned(ledger.entity, parts, client.plan(ledger.entity, parts), progress, acknowledged)
     except ReplenitStopError as exc:
-        report, stop = exc.report, exc
+        report, stop = (exc.report if isinstance(exc.report, DeliveryReport) else None), exc
     if report is None:
         return Retried(**counts), stop
     undelivered = [(i, "rejected", "; ".join(r)) for i, r in report.rejected.items()] + [

@@ -1,19 +1,27 @@
 """The validate stage: mapped rows -> valid records and quarantined rows with reasons, and the
 quarantine gate's decision (may the valid ones go?). The checks live in lib/validation/ (pandera
-schemas built from the contract), the gate in lib/validation/gate.py."""
+schemas built from the contract), the gate in lib/validation/gate.py, its history of runs in the
+state store."""
 
 from collections.abc import Sequence
 
-import polars as pl
-
+from replenit_pipelines.lib.state.store import StateStore
 from replenit_pipelines.lib.validation.gate import GateDecision, GatePolicy, RecentRun, decide
-from replenit_pipelines.lib.validation.prepare import Prepared, prepare
+from replenit_pipelines.lib.validation.prepare import Mapped, Prepared, validate_mapped
 from replenit_pipelines.lib.warehouse import EntityMapping
 
 
-def validate(mapping: EntityMapping, rows: pl.DataFrame, customer_priority: str) -> Prepared:
-    """Map (lib/stages/map.py) and validate one window's rows: a record is valid only whole."""
-    return prepare(mapping, rows, customer_priority=customer_priority)
+def validate(mapping: EntityMapping, mapped: Mapped) -> Prepared:
+    """Supersede duplicates, check every rule, nest the valid rows: a record is valid only whole."""
+    return validate_mapped(mapping, mapped)
+
+
+def gate_history(store: StateStore | None, entity: str, policy: GatePolicy, partition_key: str) -> list[RecentRun]:
+    """The runs the gate compares with (its `baseline` mode): the entity's recent runs, but those
+    of `partition_key` (the window, or a reconciliation's `all`, being judged)."""
+    if store is None or policy.mode != "baseline":
+        return []
+    return store.recent_runs(entity, policy.baseline_runs, partition_key)
 
 
 def gate(policy: GatePolicy, prepared: Prepared, history: Sequence[RecentRun]) -> GateDecision:

@@ -4,10 +4,11 @@ On an empty ledger it is the initial load; later it is the safety net (late rows
 rows changed without a new timestamp), and in mirror mode it deletes what left the source.
 
 The source is read in chunks (lib/warehouse/sources.py: rows hashed by record key, so a record's
-rows are in one chunk; a table is split into chunk files in one scan), each run through
-sync_window's own stages: validate, gate, diff, plan, deliver (acknowledging each accepted batch in
-the ledger), acknowledge, report. The next chunk's local work (read, validate, diff, serialize)
-runs on a thread while the current one is delivered, so requests never wait on it. Memory holds
+rows are in one chunk; a table is split into chunk files in one scan), each run through the
+stages of a window (lib/sync/sequence.py): map, validate, gate, diff, plan, deliver (acknowledging
+each accepted batch in the ledger), acknowledge, report. The next chunk's local work (read,
+validate, diff, serialize, plan) runs on a thread while the current one is delivered, so requests
+never wait on it. Memory holds
 two chunks, the ledger's integer keys and hashes (read once: lib/ledger/store.py lookup_keys), and
 the identity keys seen in mirror mode (8 bytes a record). The retry stage runs once, first.
 
@@ -25,9 +26,9 @@ import math
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,10 @@ from typing import Any
 import polars as pl
 
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
-from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient
+from replenit_pipelines.lib.delivery import BatchProgress, ReplenitClient
 from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger
-from replenit_pipelines.lib.ledger.hashing import hashes_as_binary, hashes_as_int128, identity_keys
-from replenit_pipelines.lib.stages.acknowledge import acknowledge, on_accepted, planned_only
+from replenit_pipelines.lib.ledger.hashing import hashes_as_binary, identity_keys
+from replenit_pipelines.lib.ledger.store import RETRY_STATUSES
 from replenit_pipelines.lib.stages.delete import (
     DeleteGuard,
     Deleted,
@@ -46,20 +47,18 @@ from replenit_pipelines.lib.stages.delete import (
     DeletesRefused,
     absent_from_source,
     check_guard,
-    delete_ids,
+    finish_deletes,
     identities,
     identity_columns,
     plan_deletes,
-    send_deletes,
     split_deleted,
 )
-from replenit_pipelines.lib.stages.deliver import deliver
-from replenit_pipelines.lib.stages.diff import diff, nothing
-from replenit_pipelines.lib.stages.plan import plan
-from replenit_pipelines.lib.stages.report import SyncResult, Window, report
-from replenit_pipelines.lib.stages.retry import Retried, drop_superseded, retry
-from replenit_pipelines.lib.stages.validate import gate, validate
+from replenit_pipelines.lib.stages.extract import Extracted
+from replenit_pipelines.lib.stages.report import SyncResult, Window
+from replenit_pipelines.lib.stages.retry import Retried, retry
+from replenit_pipelines.lib.stages.validate import gate_history
 from replenit_pipelines.lib.state.store import StateStore
+from replenit_pipelines.lib.sync.sequence import Unit, before_delivery, from_delivery
 from replenit_pipelines.lib.validation.gate import GatePolicy
 from replenit_pipelines.lib.validation.prepare import MERGES_SCHEMA
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
@@ -259,111 +258,76 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
     retried, stop = retry(ledger, client, request.run_id, queued_ids, request.retry_max_attempts,
                           progress=progress.batch, dry_run=request.dry_run)
 
-    # 3. The chunks, through sync_window's stages.
+    # 3. The chunks, each through the stages of a window (lib/sync/sequence.py).
     cached = _CachedLookup(ledger)  # the ledger's keys and hashes, read once, not once per chunk
-    history = request.store.recent_runs(entity, request.gate.baseline_runs, ALL_PARTITIONS) \
-        if request.store and request.gate.mode == "baseline" else []
+    history = gate_history(request.store, entity, request.gate, ALL_PARTITIONS)
     by_chunk: list[dict[str, Any]] = []
     gate_tripped = False
     rows_soft = 0
-    deferred = set(retried.deferred)
-    carried: set[str] = set()  # deferred identities a chunk's valid records carry (drop_superseded judges them)
+    carried: set[str] = set()  # deferred identities a chunk carries (its own version went instead)
     chunk_seen: list[pl.Series] = []
     merges: list[pl.DataFrame] = []
 
-    def prepare_chunk(chunk: int) -> tuple[int, Any, Any, Any, float]:
-        """Read, split off soft deletes, validate, gate and diff one chunk: the local work, run for
-        the next chunk while this one is delivered (at the quota, requests never wait on it)."""
-        t = time.monotonic()
-        split = split_deleted(mapping, read_chunk(chunk), request.customer_priority)
-        prepared = validate(mapping, split.live, request.customer_priority)
-        decision = gate(request.gate, prepared, history)
-        changes = diff(prepared, cached, request.full_refresh) if not decision.held_back else nothing()  # type: ignore[arg-type]
-        return split.rows_deleted, prepared, decision, changes, time.monotonic() - t
+    def unit(chunk: int) -> Unit:
+        now = datetime.now(UTC)
+        return Unit(
+            window=Window(entity, f"{ALL_PARTITIONS}:{chunk + 1}/{chunks}", request.run_id, now, now), mapping=mapping,
+            client=client, read=lambda: Extracted(read_chunk(chunk), 0), gate=request.gate, history=history,
+            customer_priority=request.customer_priority, ledger=ledger, store=request.store, lookup=cached,
+            full_refresh=request.full_refresh, dry_run=request.dry_run, progress=progress.batch,
+            retry_max_attempts=request.retry_max_attempts, retried=retried, report_retried=chunk == 0, report_ledger=False)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="replenit-prepare") as ahead:
-        upcoming = ahead.submit(prepare_chunk, 0) if chunks else None
+        # The next chunk's local work (read, validate, diff, plan) runs while this one is delivered.
+        upcoming = ahead.submit(lambda: before_delivery(unit(0))) if chunks else None
         for chunk in range(chunks):
             assert upcoming is not None
-            soft, prepared, decision, changes, took = upcoming.result()
-            upcoming = ahead.submit(prepare_chunk, chunk + 1) if chunk + 1 < chunks and stop is None else None
+            staged = upcoming.result()
+            upcoming = ahead.submit(before_delivery, unit(chunk + 1)) if chunk + 1 < chunks and stop is None else None
             if stop is not None:
                 break
             t = time.monotonic()
-            local += took
-            rows_soft += soft
-            gate_tripped |= decision.held_back
+            local += staged.local_s
+            rows_soft += staged.split.rows_deleted
+            gate_tripped |= staged.decision.held_back
+            prepared = staged.prepared
             if request.mirror:
                 chunk_seen += [identity_keys(prepared.records["__key"]).drop_nulls(),
                                identity_keys(prepared.quarantine["record_id"]).drop_nulls()]
-            now = datetime.now(UTC)
-            window = Window(entity, f"{ALL_PARTITIONS}:{chunk + 1}/{chunks}", request.run_id, now, now)
-            if request.dry_run:
-                planned = plan(prepared, changes, client)
-                result = report(window, prepared, decision, changes, None, planned_only(prepared, changes), None, 0,
-                                time.monotonic() - t, None, retried if chunk == 0 else None, None, planned=planned)
-            else:
-                mine = deferred & set(prepared.records["__key"].to_list())
-                carried |= mine
-                if not decision.held_back:  # a held chunk sends nothing: its queued entries wait for a run that does
-                    drop_superseded(ledger, replace(retried, deferred=tuple(mine)), changes.keys, changes.held["__key"].to_list())
-                planned = plan(prepared, changes, client)
-                delivery: DeliveryReport | None
-                delivery, stop = deliver(client, planned, progress.batch,
-                                         on_accepted(ledger, changes, request.run_id, delete_ids(prepared, changes)))
-                acknowledged = acknowledge(prepared, changes, planned, delivery, ledger, request.run_id)
-                result = report(window, prepared, decision, changes, delivery, acknowledged, stop, 0, time.monotonic() - t,
-                                request.store, retried if chunk == 0 else None, None)
+            if not request.dry_run:
+                carried |= set(staged.deferred)
+            result, stop = from_delivery(unit(chunk), staged, t)
             by_chunk.append(_chunk_counts(result))
             if prepared.merges.height:
                 merges.append(_largest_merges(prepared.merges))
             progress.chunk_done(chunk, prepared.rows_read, by_chunk[-1]["requests"])
 
     # 4. Deletes, after the upserts, unless a gate tripped or the run stopped.
-    deleted = Deleted()
-    rows_deleted = rows_held = rows_failed = 0
     if delete_plan is not None and request.mirror and chunk_seen:
         # Absent by the first pass's identities AND by the chunks' own (validated) identities.
         still = identity_keys(delete_plan.identities).is_in(pl.concat(chunk_seen).unique().implode()).to_list()
         keep = [i for i, (why, present) in enumerate(zip(delete_plan.reasons, still, strict=True)) if why != "absent" or not present]
         delete_plan = _subset(delete_plan, keep)
-    if delete_plan is not None:
-        deleted.records_to_delete = delete_plan.count
-        if gate_tripped:
-            deleted.skipped = "the quarantine gate tripped in this run: nothing is deleted"
-            rows_held = rows_soft
-        elif stop is not None:
-            deleted.skipped = f"the run stopped: {stop}"
-            rows_held = rows_soft
-        elif request.dry_run:
-            deleted.skipped = "dry run"
-            rows_deleted = rows_soft
-        else:
-            deleted, stop = send_deletes(client, ledger, delete_plan, progress.batch)
-            failed = deleted.undone_identities  # failed, or no id the API takes: dead-lettered, not deleted
-            rows_failed = int(flagged_rows.filter(pl.col("identity").is_in(failed))["rows"].sum()) if failed else 0
-            rows_deleted = rows_soft - rows_failed
-    else:
-        rows_deleted = rows_soft
-    if request.dry_run and delete_plan is not None:
-        deleted.records_to_delete = delete_plan.count
+    done, stop = finish_deletes(client, ledger, delete_plan, flagged_rows, rows_soft, gate_tripped, stop, request.dry_run,
+                                progress.batch)
+    deleted = done.deleted
     if stop is None and not request.dry_run and len(by_chunk) == chunks:
-        # Every chunk was read: a queued payload no valid record carries is of a record the source
-        # no longer has (absent, soft-deleted, deleted above) or now has invalid. Never re-sent: it
-        # would bring back what the warehouse says is gone (as sync_window drops its own: in_run).
-        obsolete = sorted(deferred - carried)
+        # Every chunk was read: a queued payload no chunk carries is of a record the source no
+        # longer has (absent, soft-deleted, deleted above). Never re-sent: it would bring back what
+        # the warehouse says is gone (as a window drops its own: lib/sync/sequence.py).
+        obsolete = sorted(set(retried.deferred) - carried)
         if obsolete:
             ledger.dequeue(obsolete)
     outcome = ReconcileResult(
         entity=entity, run_id=request.run_id, chunks=chunks, counts_by_chunk=by_chunk, retried=retried, deletes=deleted,
-        delete_plan=delete_plan, rows_deleted=rows_deleted, rows_soft_deleted_read=rows_soft, rows_deletes_held_back=rows_held,
-        rows_deletes_failed=rows_failed, gate_tripped=gate_tripped, dry_run=request.dry_run, mirror=request.mirror,
+        delete_plan=delete_plan, rows_deleted=done.rows_deleted, rows_soft_deleted_read=rows_soft, rows_deletes_held_back=done.rows_held,
+        rows_deletes_failed=done.rows_failed, gate_tripped=gate_tripped, dry_run=request.dry_run, mirror=request.mirror,
         full_refresh=request.full_refresh, ledger_size=ledger.size(), duration_s=time.monotonic() - started, local_s=local,
         refused=refusal or "", stop_error=str(stop) if stop else None,
         merges=_largest_merges(pl.concat(merges)) if merges else pl.DataFrame(schema=MERGES_SCHEMA),
     )
     if stop is not None:
-        stop.result = outcome  # type: ignore[attr-defined]  # what was done before the stop, for the caller to show
+        stop.result = outcome  # what was done before the stop, for the caller to show
         raise stop
     return outcome
 
@@ -390,28 +354,26 @@ def _chunk_counts(result: SyncResult) -> dict[str, Any]:
 
 
 class _CachedLookup:
-    """The ledger, whose whole-ledger `lookup_keys` is read once for the run and filtered to each
-    chunk's identities (a chunk's own acknowledgements never meet a later chunk: a record's rows
-    are all in one chunk). Everything else is the ledger's."""
+    """What the diff reads of the ledger, with the whole-ledger `lookup_keys` read once for the run
+    and filtered to each chunk's identities (a chunk's own acknowledgements never meet a later
+    chunk: a record's rows are all in one chunk)."""
 
     def __init__(self, ledger: Ledger):
         self._ledger = ledger
         self._all: pl.DataFrame | None = None
 
-    def lookup_keys(self, identities_asked: pl.Series) -> pl.DataFrame:
+    def lookup_keys(self, identities_asked: pl.Series | Sequence[str]) -> pl.DataFrame:
         if self._all is None:
-            # An empty ledger (a first load) stays empty for this run's lookups; otherwise more than
-            # lookup_keys' scan threshold: the whole ledger's integer keys and hashes, once, the
-            # content hash held as Int128 (16 bytes a row where a Binary view takes 32: 160 MB at 10M).
+            # An empty ledger (a first load) stays empty for this run's lookups; otherwise the whole
+            # ledger's integer keys and hashes, once, the content hash held as Int128 (16 bytes a
+            # row where a Binary view takes 32: 160 MB at 10M).
             if self._ledger.size() == 0:
                 self._all = pl.DataFrame(schema={"idkey": pl.Int64, "hash": pl.Int128, "exact": pl.Int128})
-            elif hasattr(self._ledger, "all_key_hashes"):  # SqliteLedger: converted batch by batch
+            else:
                 self._all = self._ledger.all_key_hashes()
-            else:  # any Ledger: more than lookup_keys' scan threshold reads the whole ledger
-                whole = self._ledger.lookup_keys(pl.Series("identity", [""] * 20_001, dtype=pl.String))
-                self._all = whole.select("idkey", hashes_as_int128(whole["hash"]), "exact")
-        found = self._all.filter(pl.col("idkey").is_in(identity_keys(identities_asked).drop_nulls().implode()))
+        asked = pl.Series("identity", identities_asked, dtype=pl.String)
+        found = self._all.filter(pl.col("idkey").is_in(identity_keys(asked).drop_nulls().implode()))
         return found.with_columns(hashes_as_binary(found["hash"]))
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ledger, name)
+    def queued(self, statuses: Iterable[str] = RETRY_STATUSES) -> pl.DataFrame:
+        return self._ledger.queued(statuses)

@@ -31,7 +31,7 @@ from replenit_pipelines.lib.contract.identity import (
     refused_customer_id,
 )
 from replenit_pipelines.lib.contract.payload import serialize
-from replenit_pipelines.lib.stages.map import (
+from replenit_pipelines.lib.validation.mapped import (
     CAST_FAILURE_PREFIX,
     apply_mapping,
     is_line,
@@ -241,26 +241,52 @@ def _derived_failures(records: pl.DataFrame, valid_rows: pl.DataFrame) -> pl.Dat
     return pl.concat(frames) if frames else None
 
 
+@dataclass(frozen=True)
+class Mapped:
+    """One window's (or chunk's) rows with the mapping applied (lib/validation/mapped.py)."""
+
+    flat: pl.DataFrame  # flat rows of API fields with __row, __ts, __key and the failure columns
+    normalization: dict[str, int]
+    rows_read: int
+
+
+def map_rows(
+    mapping: EntityMapping,
+    raw: pl.DataFrame,
+    normalize_values: bool = True,
+    customer_priority: str = DEFAULT_CUSTOMER_PRIORITY,
+) -> Mapped:
+    """Warehouse rows -> rows of API fields, each with its identity (`customer_priority`: the
+    identifier the tenant matches customers by, `email` or `customerid`). A mapping that cannot
+    work is refused here, naming its file."""
+    customer_priority = check_customer_priority(customer_priority)
+    targets = {f.target for f in mapping.all_fields}
+    if mapping.spec.name == "orders" and not targets & {"TotalRevenue", "OrderItems.Price"}:
+        raise MappingError(
+            f"{mapping.origin}: orders maps neither TotalRevenue nor OrderItems.Price: map one of them "
+            "(the API stores a missing revenue as 1)"
+        )
+    mapping.check_columns(raw.columns)  # a missing column is named with its mapping file, not a Polars trace
+    flat, normalization = apply_mapping(mapping, raw, normalize_values, customer_priority)
+    return Mapped(flat, normalization, raw.height)
+
+
 def prepare(
     mapping: EntityMapping,
     raw: pl.DataFrame,
     normalize_values: bool = True,
     customer_priority: str = DEFAULT_CUSTOMER_PRIORITY,
 ) -> Prepared:
-    """One window's rows -> valid records and explained quarantine. `customer_priority` is the
-    identifier the tenant matches customers by (`email` or `customerid`): duplicates are found,
-    and the newest kept, under that identity, after the newest row of each CustomerId is kept."""
+    """One window's rows -> valid records and explained quarantine: map_rows, then validate_mapped."""
+    return validate_mapped(mapping, map_rows(mapping, raw, normalize_values, customer_priority))
+
+
+def validate_mapped(mapping: EntityMapping, mapped: Mapped) -> Prepared:
+    """Mapped rows -> valid records and explained quarantine. Duplicates are found, and the
+    newest kept, under the identity map_rows gave each row, after the newest row of each
+    CustomerId is kept."""
     spec = mapping.spec
-    customer_priority = check_customer_priority(customer_priority)
-    targets = {f.target for f in mapping.all_fields}
-    if spec.name == "orders" and not targets & {"TotalRevenue", "OrderItems.Price"}:
-        raise MappingError(
-            f"{mapping.origin}: orders maps neither TotalRevenue nor OrderItems.Price: map one of them "
-            "(the API stores a missing revenue as 1)"
-        )
-    mapping.check_columns(raw.columns)  # a missing column is named with its mapping file, not a Polars trace
-    rows_read = raw.height
-    flat, normalization = apply_mapping(mapping, raw, normalize_values, customer_priority)
+    flat, normalization, rows_read = mapped.flat, mapped.normalization, mapped.rows_read
 
     # Duplicates within the window: the latest version of a record (or of a child) wins.
     identity = ["__key"]

@@ -1,0 +1,204 @@
+"""The mapping applied (the map stage's machinery; lib/stages/map.py is its door): warehouse rows
+-> API-shaped rows and records, as the mapping file (declared in lib/warehouse/mapping.py) says.
+`apply_mapping` evaluates every field's column, expr or constant, casts and normalizes the values
+and computes each row's identity; `nest_records` turns the valid rows into records (children
+nested, derived totals computed). Validation (lib/validation/prepare.py) runs between the two, so
+a record is only ever built from valid rows.
+"""
+
+import polars as pl
+
+from replenit_pipelines.lib.contract import formats
+from replenit_pipelines.lib.contract.entities import Kind
+from replenit_pipelines.lib.contract.identity import record_key
+from replenit_pipelines.lib.validation.normalize import flat_fields, normalize
+from replenit_pipelines.lib.warehouse.mapping import (
+    EntityMapping,
+    FieldMapping,
+    MappingError,
+)
+
+CAST_FAILURE_PREFIX = "__cast__"  # the source text of a value its mapping cast could not keep
+
+
+def apply_mapping(
+    mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool, customer_priority: str
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Source rows -> flat rows of API fields (children as `Child.Field` columns) with `__row`,
+    `__ts` (the window column), `__key` (the record's identity) and failure columns; and the
+    normalization counts. A field the mapping cannot produce raises MappingError naming it."""
+    # A normalized or converted source's frame has each child field's value and the row's time as
+    # columns of their own (sources.read_frames); the mapping over it says so.
+    mapping = mapping.as_read()
+    spec = mapping.spec
+    window = mapping.source.window_column
+    exprs = [pl.col("__row"), pl.col(window).alias("__ts"), *(f.expression() for f in mapping.all_fields)]
+    if mapping.child_key:
+        exprs.append(pl.col(mapping.child_key).cast(pl.String).alias("__child_key"))
+    no_child = _no_child(mapping)
+    if no_child is not None:
+        exprs.append(no_child)
+    try:
+        exprs += _cast_failures(mapping, raw)
+        flat = raw.with_row_index("__row").select(exprs)
+        normalized = normalize(flat, spec, mapping.source.timezone, normalize_values)
+    except pl.exceptions.PolarsError as exc:
+        raise _mapping_error(mapping, raw, normalize_values, exc) from None
+    flat = normalized.frame
+    flat = flat.with_columns(record_key(spec.name, flat.columns, customer_priority, normalize_values).alias("__key"))
+
+    return flat, normalized.counts
+
+
+def nest_records(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
+    """Valid flat rows -> one row per record: children nested as arrays, the record's own fields
+    from its newest row, the totals the contract declares as derived (`EntitySpec.derived`)."""
+    spec = mapping.spec
+    child = spec.children_field
+    parent_cols = [f.target for f in mapping.fields]
+    if child is None:
+        return valid.select("__key", *parent_cols, pl.lit(1, pl.UInt32).alias("__rows"))
+    prefix = f"{child.name}."
+    child_cols = [f.target for f in mapping.children]
+    lines = is_line(valid)
+    # The record's own fields come from its newest row: a window reads the whole record, so its
+    # other rows may be older versions (an order's status before its refund).
+    firsts = {c: pl.col(c).sort_by("__ts", "__row", nulls_last=False).last() for c in parent_cols}
+    derived: dict[str, pl.Expr] = {}
+    if spec.name == "orders":
+        # Totals come from the lines: the API would default a missing revenue to 1. A line without
+        # a price was quarantined (total_underivable), so every price here is known. An order with
+        # no lines has 0 revenue, 0 quantity and 0 unique products.
+        q = pl.col(f"{prefix}Quantity").filter(lines)
+        price = pl.col(f"{prefix}Price").filter(lines) if f"{prefix}Price" in child_cols else pl.lit(None, pl.Float64)
+        derived = {
+            # Summed in the children's canonical order (below), not the read's: a float sum depends on it.
+            "TotalRevenue": (q * price).sum().cast(pl.Float64).round(6),  # no float noise
+            "TotalQuantity": q.sum().cast(pl.Int64),
+            "UniqueQuantity": pl.col(f"{prefix}ProductId").filter(lines).n_unique().cast(pl.Int64),
+        }
+        if "TotalRevenue" in firsts:
+            # The warehouse's total wins; where it is null, the lines give it (never sent missing).
+            firsts["TotalRevenue"] = pl.coalesce(firsts["TotalRevenue"], derived["TotalRevenue"])
+    aggs = [e.alias(c) for c, e in firsts.items()]
+    # A parent with only "no child" rows nests as an empty array; those rows still count in __rows.
+    aggs.append(pl.struct([pl.col(c).alias(c[len(prefix):]) for c in child_cols]).filter(lines).alias(child.name))
+    aggs.append(pl.len().cast(pl.UInt32).alias("__rows"))
+    assert set(derived) <= set(spec.derived), "every derived field is declared in the contract"
+    aggs += [e.alias(name) for name, e in derived.items() if name not in firsts]
+    # The children in one canonical order (child_order), never the read's: a warehouse returns rows
+    # in scan order, which varies between runs, and the payload's bytes and hash must not. One sort
+    # of the frame (a sort per record costs five times as much); records keep the read's order.
+    ordered = valid.sort(child_order(valid, mapping), nulls_last=True, maintain_order=True)
+    records = ordered.group_by("__key", maintain_order=True).agg(*aggs, pl.col("__row").min().alias("__first"))
+    return records.sort("__first").drop("__first")
+
+
+def child_order(valid: pl.DataFrame, mapping: EntityMapping) -> list[pl.Expr]:
+    """The canonical order of a record's children: by the mapping's child key, else by the
+    contract's child identity (VariantId), shorter first and then as text (so `O1-2` comes before
+    `O1-10`, and integer keys in their numeric order: the order most tables were loaded in, so
+    that fewer records acknowledged before this order existed differ from it); then by every
+    mapped child field, so that two children never tie unless they are equal in everything sent."""
+    child = mapping.spec.children_field
+    assert child is not None and child.children is not None
+    prefix = f"{child.name}."
+    fields = [f.target for f in mapping.children]
+    first = (["__child_key"] if "__child_key" in valid.columns else
+             [c for c in (prefix + n for n in child.children.identity_fields) if c in fields])
+    keys = [e for c in first for e in (pl.col(c).cast(pl.String).str.len_bytes(), pl.col(c).cast(pl.String))]
+    return [*keys, *(pl.col(c) for c in fields)]
+
+
+def _describe(f: FieldMapping) -> str:
+    if f.label is not None:
+        return f.label
+    if f.column is not None:
+        return f"column {f.column}"
+    if f.expr is not None:
+        return f"expr {f.expr!r}"
+    return f"constant {f.constant!r}"
+
+
+_CASTS_FOR = {Kind.BOOL: "bool", Kind.INT: "int", Kind.NUMBER: "float"}
+
+
+def _what_to_write(f: FieldMapping, kind: Kind | None) -> str:
+    name = f.target.split(".")[-1]
+    if kind is Kind.STRING_LIST:
+        return f"a list is written as an expr that builds one, e.g. {name}: {{expr: \"string_to_array(category, '/')\"}}"
+    cast = _CASTS_FOR.get(kind, "string")  # type: ignore[arg-type]
+    source = (f"column: {f.label.split()[1].strip(chr(39))}" if f.label is not None and f.label.startswith("column ")
+              else f"column: {f.column}" if f.column is not None else f"expr: {f.expr!r}" if f.expr is not None
+              else f"constant: {f.constant!r}")
+    reads = " (reads true/false, yes/no, y/n, t/f, 1/0; other spellings are quarantined)" if cast == "bool" else ""
+    return f"write {name}: {{{source}, cast: {cast}}}{reads}"
+
+
+def _mapping_error(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool, exc: Exception) -> MappingError:
+    """A Polars error while mapping, turned into one line naming the file, the field and what to write."""
+    spec = mapping.spec
+    kinds = {col: f.kind for col, f in flat_fields(spec)}
+    for f in mapping.all_fields:
+        where = f"{mapping.origin}: {mapping.entity}.{f.target} ({_describe(f)})"
+        source_type = None
+        try:
+            source_type = raw.lazy().select(f.source_expression()).collect_schema().dtypes()[0]
+            mapped = raw.select(f.expression())
+        except pl.exceptions.PolarsError as field_exc:
+            reason = str(field_exc).splitlines()[0]
+            hint = ("fix the expr: it is Polars SQL over the source's columns" if f.expr is not None
+                    else f"cast: {f.cast} cannot read a {source_type}: drop the cast or compute the value in an expr")
+            return MappingError(f"{where} cannot be evaluated: {reason}; {hint}")
+        try:
+            normalize(mapped, spec, mapping.source.timezone, normalize_values)
+        except pl.exceptions.PolarsError as field_exc:
+            kind = kinds.get(f.target)
+            reason = str(field_exc).splitlines()[0]
+            hint = _what_to_write(f, kind)
+            return MappingError(f"{where} is {source_type}, which {f.target} ({kind.value if kind else '?'}) cannot take "
+                                f"({reason}): {hint}")
+    return MappingError(f"{mapping.origin}: {mapping.entity}: the mapping cannot be applied: {str(exc).splitlines()[0]}")
+
+
+def _cast_failures(mapping: EntityMapping, raw: pl.DataFrame) -> list[pl.Expr]:
+    """For each field with a cast: the source value as text where the cast lost it (a non-blank
+    value that became null, or a number that changed, as 1.5 cast to int), else null."""
+    cast_fields = [f for f in mapping.all_fields if f.cast is not None]
+    if not cast_fields:
+        return []
+    types = raw.lazy().select(f.source_expression().alias(f.target) for f in cast_fields).collect_schema()
+    out = []
+    for f in cast_fields:
+        src, dtype = f.source_expression(), types[f.target]
+        present = src.is_not_null()
+        if dtype == pl.String:
+            present = present & (src.str.strip_chars(formats.WHITESPACE) != "")  # a blank is no value, not a failed cast
+        lost = present & f.cast_expression().is_null()
+        if f.cast == "int" and dtype.is_float():
+            lost = lost | (present & (src != src.round(0)))
+        text = pl.lit(f"<{dtype}>") if dtype.is_nested() else src.cast(pl.String)
+        out.append(pl.when(lost).then(text).alias(CAST_FAILURE_PREFIX + f.target))
+    return out
+
+
+def _no_child(mapping: EntityMapping) -> pl.Expr | None:
+    """True where every source column the child fields read, and the child key, is NULL: the row
+    is a parent without a child (a left join that matched nothing). A column the parent's fields
+    read too still counts (`VariantId: i_item_id` beside `ProductId: i_item_id`, one variant per
+    item): a child value beside NULLs is a child, never dropped. Constants and defaults do not."""
+    if not mapping.children:
+        return None
+    child_cols = set().union(*(f.source_columns() for f in mapping.children))
+    if mapping.child_key:
+        child_cols.add(mapping.child_key)
+    if not child_cols:
+        return None
+    return pl.all_horizontal([pl.col(c).is_null() for c in sorted(child_cols)]).alias("__no_child")
+
+
+def is_line(flat: pl.DataFrame) -> pl.Expr:
+    return ~pl.col("__no_child") if "__no_child" in flat.columns else pl.lit(True)
+
+
+
