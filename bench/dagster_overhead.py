@@ -47,7 +47,8 @@ def main() -> None:
 
             from replenit_pipelines.defs.settings import DEMO_MAPPING
             from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
-            from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+            from replenit_pipelines.lib.sync import SyncRequest, sync_window
+            from replenit_pipelines.lib.state import DuckDBStateStore
             from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
             mapping = load_mapping(DEMO_MAPPING)["customers"]
@@ -58,7 +59,7 @@ def main() -> None:
                                                      quota_dir=str(tmp / "state" / "quota")))
                 result = sync_window(SyncRequest(
                     mapping=mapping, warehouse=Warehouse(tmp / "wh.duckdb"), client=client,
-                    store=StateStore(tmp / "state" / "state.duckdb"), start=day, end=day + timedelta(days=1),
+                    store=DuckDBStateStore(tmp / "state" / "state.duckdb"), start=day, end=day + timedelta(days=1),
                     partition_key=day.strftime("%Y-%m-%d"), run_id=f"lib-{uuid.uuid4()}"))
                 assert result.rows_delivered > 90_000 or day != DAY, result.counts()
                 return time.perf_counter() - t

@@ -28,7 +28,8 @@ import httpx
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import SqliteLedger
 from replenit_pipelines.lib.sandbox import Sandbox
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 from replenit_pipelines.lib.settings import DEMO_MAPPING
@@ -51,7 +52,7 @@ with ReplenitClient(ClientConfig(base_url=url, tenant_id=tenant, api_key=key, li
                                  quota_dir=state + "/quota")) as client, \\
         SqliteLedger.open(state, url, tenant, "customers") as ledger:
     r = sync_window(SyncRequest(mapping=load_mapping(DEMO_MAPPING)["customers"], warehouse=Warehouse(warehouse),
-                                client=client, store=StateStore(state + "/state.duckdb"), start=day,
+                                client=client, store=DuckDBStateStore(state + "/state.duckdb"), start=day,
                                 end=day + timedelta(days=1), partition_key="2026-11-26", run_id=run_id, ledger=ledger))
 print(r.counts()["records_valid"], r.counts()["records_accepted"], r.counts()["rows_unchanged"])
 """
@@ -75,7 +76,7 @@ def rerun(args, tmp: Path) -> None:
                 with SqliteLedger.open(state, sb.url, tenant, "customers") as ledger:
                     started = time.perf_counter()
                     r = sync_window(SyncRequest(mapping=mapping, warehouse=Warehouse(warehouse), client=client,
-                                                store=StateStore(state / "state.duckdb"), start=DAY, end=END,
+                                                store=DuckDBStateStore(state / "state.duckdb"), start=DAY, end=END,
                                                 partition_key="2026-11-26", run_id=name, ledger=ledger))
                     took = time.perf_counter() - started
                 c = r.counts()

@@ -19,7 +19,8 @@ from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.plan import eta, quota_snapshot
 from replenit_pipelines.lib.sandbox import Sandbox
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
@@ -40,7 +41,7 @@ def one(requests: int, limits, batch: int) -> tuple[int, int, float, float]:
         con.execute("CREATE TABLE customers AS SELECT * FROM f")
     with Sandbox(limits=list(limits)) as sb:
         tenant_id, key = sb.add_tenant()
-        store = StateStore(folder / "state.duckdb")
+        store = DuckDBStateStore(folder / "state.duckdb")
         with ReplenitClient(ClientConfig(base_url=sb.url, tenant_id=tenant_id, api_key=key, limits=tuple(limits),
                                          batch_sizes={"customers": batch}, quota_dir=str(folder / "quota"))) as client:
 

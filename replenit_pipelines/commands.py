@@ -41,7 +41,7 @@ def _push(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
 
     def open_store():
-        from replenit_pipelines.lib.state.store import open_state_store
+        from replenit_pipelines.lib.state import open_state_store
 
         return open_state_store(settings.state_store_path, settings.state_url)
 
@@ -131,7 +131,7 @@ def _state(args: argparse.Namespace) -> int:
     import polars as pl
 
     from replenit_pipelines.lib.settings import Settings
-    from replenit_pipelines.lib.sync import StateStore
+    from replenit_pipelines.lib.state import DuckDBStateStore
 
     from replenit_pipelines.lib.ledger.status import ledger_files, ledger_status, retry_queue
 
@@ -167,7 +167,7 @@ def _state(args: argparse.Namespace) -> int:
         raise ValueError(f"no state store at {path}: nothing has been synced with this REPLENIT_STATE_DIR yet; "
                          "set REPLENIT_STATE_DIR to the folder your syncs write to (default ./.replenit)")
     try:
-        result = StateStore(path).query(args.sql or DEFAULT_STATE_SQL)
+        result = DuckDBStateStore(path).query(args.sql or DEFAULT_STATE_SQL)
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"state: the SQL did not run on {path}: {first} "

@@ -119,12 +119,12 @@ def run_demo(workdir: Path, customers: int, days: int, seed: int, hours: int) ->
 
 
 def _print_run(store_path: Path, run_id: str, partition: str, success: bool) -> None:
-    from replenit_pipelines.lib.sync import StateStore
+    from replenit_pipelines.lib.state import DuckDBStateStore
 
     if not store_path.exists():
         print(f"    {partition}: run {run_id[:8]} {'ok' if success else 'FAILED'} (nothing recorded)")
         return
-    rows = StateStore(store_path).query(
+    rows = DuckDBStateStore(store_path).query(
         "SELECT entity, rows_read, rows_delivered, rows_unchanged, rows_quarantined, requests, outcome FROM sync_runs "
         "WHERE run_id = ?", [run_id])
     parts = [f"{r['entity']} {r['rows_read']:,} rows read: {r['rows_delivered']:,} delivered, {r['rows_unchanged']:,} unchanged, "
@@ -134,9 +134,9 @@ def _print_run(store_path: Path, run_id: str, partition: str, success: bool) -> 
 
 
 def _report(state_path: Path, url: str, tenant: str, wall: float, failed_runs: list[str], home: Path) -> None:
-    from replenit_pipelines.lib.sync import StateStore
+    from replenit_pipelines.lib.state import DuckDBStateStore
 
-    store = StateStore(state_path)
+    store = DuckDBStateStore(state_path)
     per_entity = store.query(
         "SELECT entity, count(*) AS runs, sum(rows_read) AS read, sum(rows_delivered) AS delivered, "
         "sum(rows_quarantined) AS quarantined, sum(rows_superseded) AS superseded, sum(rows_unchanged) AS unchanged, "

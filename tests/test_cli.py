@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines import cli
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sync.run import DEAD_LETTER_SCHEMA
@@ -43,9 +44,8 @@ def test_a_client_with_no_environment_spends_from_the_ledger_dagster_uses(no_env
 
 def test_state_with_a_sql_typo_says_so_in_one_line(no_env, capsys, monkeypatch):
     monkeypatch.setenv("REPLENIT_STATE_DIR", str(no_env / "st"))
-    from replenit_pipelines.lib.sync import StateStore
 
-    StateStore(no_env / "st" / "state.duckdb")
+    DuckDBStateStore(no_env / "st" / "state.duckdb")
     code = cli.main(["state", "SELEC * FROM quarantine"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
@@ -63,9 +63,8 @@ def test_state_without_a_store_names_the_folder_and_the_variable(no_env, capsys)
 
 
 def test_state_with_no_environment_reads_the_demo_store_when_there_is_no_other(no_env, capsys):
-    from replenit_pipelines.lib.sync import StateStore
 
-    StateStore(no_env / ".replenit" / "demo" / "state" / "state.duckdb").record(
+    DuckDBStateStore(no_env / ".replenit" / "demo" / "state" / "state.duckdb").record(
         "demo-run", "2026-11-26", "customers", _quarantine_row(), pl.DataFrame(schema=DEAD_LETTER_SCHEMA), {"outcome": "delivered"})
     code = cli.main(["state", "SELECT run_id FROM quarantine"])
     captured = capsys.readouterr()

@@ -12,6 +12,7 @@ import httpx
 import orjson
 import pytest
 
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.defs.settings import DEMO_MAPPING
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
@@ -169,10 +170,9 @@ def test_materialization_metadata_accounts_for_every_row(defs, instance, env):
 
 
 def test_quarantine_is_queryable_after_the_run(defs, instance, env):
-    from replenit_pipelines.lib.sync import StateStore
 
     result = run_job(defs, "customers_daily_sync", DAY, instance)
-    store = StateStore(Path(env["REPLENIT_STATE_DIR"]) / "state.duckdb")
+    store = DuckDBStateStore(Path(env["REPLENIT_STATE_DIR"]) / "state.duckdb")
     rows = store.query("SELECT partition_key, entity, record_id, source_row, rule, field, value FROM quarantine WHERE run_id = ?",
                        [result.run_id])
     assert rows.height > 0 and set(rows["partition_key"]) == {DAY} and set(rows["entity"]) == {"customers"}
@@ -286,9 +286,8 @@ def test_steady_dirt_flows_and_rows_without_a_window_value_are_counted(instance,
 def test_a_share_far_above_the_entitys_baseline_holds_back_and_says_why(instance, sandbox, env, warehouse_file, tmp_path, records_in_sandbox):
     import polars as pl
 
-    from replenit_pipelines.lib.sync import StateStore
 
-    store = StateStore(Path(env["REPLENIT_STATE_DIR"]) / "state.duckdb")
+    store = DuckDBStateStore(Path(env["REPLENIT_STATE_DIR"]) / "state.duckdb")
     empty_q = pl.DataFrame(schema={"record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String, "field": pl.String,
                                    "value": pl.String})
     empty_d = pl.DataFrame(schema={"record_id": pl.String, "status": pl.String, "reasons": pl.List(pl.String),

@@ -14,7 +14,8 @@ import pytest
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
 DAY = "2026-11-26"
@@ -147,7 +148,7 @@ def checks_of(result, entity) -> dict:
 
 
 def sync_run_row(env, run_id, entity="customers") -> dict:
-    store = StateStore(f"{env['REPLENIT_STATE_DIR']}/state.duckdb")
+    store = DuckDBStateStore(f"{env['REPLENIT_STATE_DIR']}/state.duckdb")
     rows = store.query("SELECT * FROM sync_runs WHERE run_id = ? AND entity = ?", [run_id, entity]).to_dicts()
     assert len(rows) == 1
     return rows[0]
@@ -202,7 +203,7 @@ def test_failed_records_are_dead_lettered_and_fail_delivery_complete(env, instan
     assert (row["rows_read"], row["rows_delivered"], row["rows_quarantined"], row["rows_superseded"],
             row["rows_dead_lettered"]) == (5, 0, 1, 1, 3)
     assert closes(row)
-    store = StateStore(f"{env['REPLENIT_STATE_DIR']}/state.duckdb")
+    store = DuckDBStateStore(f"{env['REPLENIT_STATE_DIR']}/state.duckdb")
     dead = store.query("SELECT record_id, status, reasons, payload FROM dead_letters WHERE run_id = ? ORDER BY record_id",
                        [result.run_id]).to_dicts()
     assert [d["status"] for d in dead] == ["failed"] * 3
@@ -279,7 +280,7 @@ def test_rejected_records_are_dead_lettered_by_rows_with_the_apis_reasons(tmp_pa
 
     config = ClientConfig(base_url="http://127.0.0.1:9", tenant_id="0f8fad5b-d9cb-469f-a165-70867728950e",
                           api_key="a2V5", quota_dir=str(tmp_path / "quota"), limits=())
-    store = StateStore(tmp_path / "state.duckdb")
+    store = DuckDBStateStore(tmp_path / "state.duckdb")
     with ReplenitClient(config, transport=httpx.MockTransport(refuse_o1)) as client:
         result = sync_window(SyncRequest(
             mapping=mapping, warehouse=Warehouse(db), client=client, store=store, start=datetime(2026, 11, 26, 14, tzinfo=UTC),

@@ -18,6 +18,7 @@ from replenit_pipelines.lib.delivery import (
 )
 from replenit_pipelines.lib.delivery.batching import plan_batches, serialize
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
+from replenit_pipelines.lib.delivery.session import Session
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
 
 
@@ -444,7 +445,7 @@ def test_resource_repr_hides_the_key():
 ])
 def test_retry_after_forms(headers, body, expected):
     resp = httpx.Response(429, headers=headers, json=body)
-    assert ReplenitClient._retry_after(resp) == pytest.approx(expected)
+    assert Session.retry_after(resp) == pytest.approx(expected)
 
 
 def test_retry_after_as_a_future_http_date():
@@ -453,9 +454,9 @@ def test_retry_after_as_a_future_http_date():
 
     when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=45)
     resp = httpx.Response(429, headers={"Retry-After": format_datetime(when, usegmt=True)}, json={})
-    assert 43 < ReplenitClient._retry_after(resp) <= 45  # read as 0, the client would hammer the API
+    assert 43 < Session.retry_after(resp) <= 45  # read as 0, the client would hammer the API
 
 
 def test_retry_after_falls_back_to_the_window_reset():
     resp = httpx.Response(429, headers={"X-RateLimit-Reset": str(time.time() + 5)}, json={"data": {}})
-    assert 4 < ReplenitClient._retry_after(resp) <= 5
+    assert 4 < Session.retry_after(resp) <= 5

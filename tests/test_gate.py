@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from replenit_pipelines.lib.sync import GatePolicy, RecentRun, StateStore, decide
+from replenit_pipelines.lib.sync import GatePolicy, RecentRun, decide
+from replenit_pipelines.lib.state import DuckDBStateStore
 
 DEFAULT = GatePolicy()
 STEADY = [RecentRun(rows_read=10_000, rows_superseded=100, rows_quarantined=q) for q in (560, 640, 710, 600, 590)]
@@ -56,7 +57,7 @@ def test_fixed_mode_is_the_old_absolute_threshold():
 
 
 def test_the_baseline_is_the_entitys_recent_runs_that_were_not_held_back(tmp_path):
-    store = StateStore(tmp_path / "state.duckdb")
+    store = DuckDBStateStore(tmp_path / "state.duckdb")
     empty = pl.DataFrame(schema={"record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String,
                                  "field": pl.String, "value": pl.String})
     dead = pl.DataFrame(schema={"record_id": pl.String, "status": pl.String, "reasons": pl.List(pl.String),

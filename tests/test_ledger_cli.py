@@ -12,7 +12,8 @@ from replenit_pipelines import cli
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import SqliteLedger
 from replenit_pipelines.lib.sandbox import Sandbox
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.warehouse import Warehouse
 from helpers import CUSTOMER_MAPPING
 
@@ -36,7 +37,7 @@ def exhausted(tmp_path, monkeypatch):
             for day in (DAY, DAY + timedelta(days=1)):  # failed once, then exhausted by the next run
                 with SqliteLedger.open(state, sb.url, tenant_id, "customers") as ledger:
                     sync_window(SyncRequest(mapping=CUSTOMER_MAPPING, warehouse=Warehouse(tmp_path / "wh.duckdb"),
-                                            client=client, store=StateStore(state / "state.duckdb"), start=day,
+                                            client=client, store=DuckDBStateStore(state / "state.duckdb"), start=day,
                                             end=day + timedelta(days=1), partition_key=str(day.date()), run_id=str(day),
                                             ledger=ledger, retry_max_attempts=1))
         httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p500": 0.0}})

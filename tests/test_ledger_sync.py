@@ -310,7 +310,7 @@ client = ReplenitClient(ClientConfig(base_url=url, tenant_id=tenant, api_key=key
 day = datetime(2026, 11, 26, tzinfo=UTC)
 ledger = CrashOnSecondAck.open(state_dir, url, tenant, "customers")
 sync_window(SyncRequest(mapping=CUSTOMER_MAPPING, warehouse=Warehouse(warehouse), client=client,
-                        store=StateStore(state_dir + "/state.duckdb"), start=day, end=day + timedelta(days=1),
+                        store=DuckDBStateStore(state_dir + "/state.duckdb"), start=day, end=day + timedelta(days=1),
                         partition_key="d", run_id="crashing", ledger=ledger))
 """
 

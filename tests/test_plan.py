@@ -14,7 +14,8 @@ from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
 from replenit_pipelines.lib.plan import Schedule, eta, expected_load, plan_summary, plan_text, quota_snapshot, quota_view
 from replenit_pipelines.lib.sandbox import Sandbox
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.warehouse import Warehouse
 from helpers import CUSTOMER_MAPPING, FakeClock
 from test_ledger_sync import DAY, customers, write_table
@@ -99,7 +100,7 @@ def test_the_eta_on_a_time_scaled_quota_is_the_real_runs_wall_time_and_the_plan_
     with Sandbox(limits=list(LIMITS)) as sb:
         tenant_id, key = sb.add_tenant()
         write_table(tmp_path / "wh.duckdb", "customers", customers(1000))
-        store = StateStore(tmp_path / "state" / "state.duckdb")
+        store = DuckDBStateStore(tmp_path / "state" / "state.duckdb")
         with ReplenitClient(ClientConfig(base_url=sb.url, tenant_id=tenant_id, api_key=key, limits=LIMITS,
                                          batch_sizes={"customers": 5}, quota_dir=str(tmp_path / "quota"))) as client:
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from replenit_pipelines.lib.ledger import open_ledger
-from replenit_pipelines.lib.sync import StateStore
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 from helpers import point_at_sandbox
 
@@ -72,7 +72,7 @@ def state_of(env: dict) -> tuple:
     state_dir = Path(env["REPLENIT_STATE_DIR"])
     with closing(open_ledger(state_dir, env["REPLENIT_BASE_URL"], env["REPLENIT_TENANT_ID"], "customers")) as ledger:
         acked = (ledger.size(), ledger.newest_ack())
-    runs = StateStore(state_dir / "state.duckdb").query("SELECT * FROM sync_runs ORDER BY finished_at").rows()
+    runs = DuckDBStateStore(state_dir / "state.duckdb").query("SELECT * FROM sync_runs ORDER BY finished_at").rows()
     quota = {p.name: p.read_text() for p in sorted((state_dir / "quota").glob("*.json"))}
     return acked, runs, quota
 

@@ -15,7 +15,8 @@ from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import SqliteLedger
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.sync.reconcile import ReconcileRequest, reconcile
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
 from helpers import CUSTOMER_MAPPING, ORDER_MAPPING
@@ -45,7 +46,7 @@ class Rig:
         self.state_dir = tmp_path / "state"
         self.warehouse = tmp_path / "wh.duckdb"
         self.quota_dir = tmp_path / "quota"
-        self.store = StateStore(self.state_dir / "state.duckdb")
+        self.store = DuckDBStateStore(self.state_dir / "state.duckdb")
         self.client = ReplenitClient(ClientConfig(base_url=sandbox.url, tenant_id=self.tenant_id, api_key=self.key, limits=(),
                                                   quota_dir=str(self.quota_dir)))
         self.runs = 0

@@ -14,7 +14,8 @@ from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.delivery.config import ApiKey
 from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
 from replenit_pipelines.lib.delivery.push import PushFileError, push_file
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
 
 D1 = datetime(2026, 11, 25, tzinfo=UTC)
@@ -38,7 +39,7 @@ def test_rerunning_an_older_window_of_a_versioned_customers_table_keeps_the_newe
         ])
     fields = {"Email": "email", "Name": "name"} | ({"CustomerId": customer_id} if customer_id else {})
     mapping = entity_mapping_from_dict("customers", {"source": {"table": "customers"}, "fields": fields})
-    wh, store = Warehouse(db), StateStore(tmp_path / "state.duckdb")
+    wh, store = Warehouse(db), DuckDBStateStore(tmp_path / "state.duckdb")
     for i, day in enumerate((D2, D1)):  # D2's run, then a backfill (or retry) of D1
         result = sync_window(SyncRequest(mapping=mapping, warehouse=wh, client=client, store=store, start=day,
                                          end=day + DAY, partition_key=day.strftime("%Y-%m-%d"), run_id=f"run-{i}"))

@@ -4,7 +4,7 @@ one-line error that says what to fix (issue 14's browsable quarantine)."""
 import polars as pl
 
 from replenit_pipelines import cli
-from replenit_pipelines.lib.sync import StateStore
+from replenit_pipelines.lib.state import DuckDBStateStore
 
 
 def test_a_missing_state_store_says_which_folder_to_set(tmp_path, monkeypatch, capsys):
@@ -21,7 +21,7 @@ def test_bad_sql_names_the_tables_and_good_sql_shows_the_rows(tmp_path, monkeypa
     quarantine = pl.DataFrame({"record_id": ["c3"], "source_row": [2], "rule": ["email_format"], "field": ["Email"],
                                "value": ["not-an-email"]}, schema_overrides={"source_row": pl.UInt32})
     dead = pl.DataFrame(schema={"record_id": pl.String, "status": pl.String, "reasons": pl.List(pl.String), "payload": pl.String})
-    StateStore(tmp_path / "state" / "state.duckdb").record("r1", "2026-11-26", "customers", quarantine, dead, {})
+    DuckDBStateStore(tmp_path / "state" / "state.duckdb").record("r1", "2026-11-26", "customers", quarantine, dead, {})
     assert cli.main(["state", "SELEC rule FROM quarantine"]) != 0
     err = capsys.readouterr().err
     assert "the SQL did not run" in err and "tables: quarantine, dead_letters, sync_runs" in err and "Traceback" not in err

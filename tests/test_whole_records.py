@@ -11,7 +11,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.warehouse import MappingError, Warehouse, entity_mapping_from_dict
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
@@ -128,7 +129,7 @@ def test_a_record_key_that_is_not_a_column_is_refused_with_what_to_write(warehou
 @pytest.mark.parametrize("kind", ["table", "query"])
 def test_hourly_runs_leave_every_line_of_a_split_order_in_the_sandbox(kind, warehouse_file, sandbox, client, tmp_path, records_in_sandbox):
     mapping = order_mapping(SOURCES[kind])
-    wh, store = Warehouse(warehouse_file), StateStore(tmp_path / "state.duckdb")
+    wh, store = Warehouse(warehouse_file), DuckDBStateStore(tmp_path / "state.duckdb")
     results = [sync_window(SyncRequest(mapping=mapping, warehouse=wh, client=client, store=store, start=h,
                                        end=h + HOUR, partition_key=h.strftime("%Y-%m-%d-%H:00"), run_id=f"run-{i}"))
                for i, h in enumerate((H00, H13))]
@@ -145,7 +146,7 @@ def test_hourly_runs_leave_every_line_of_a_split_order_in_the_sandbox(kind, ware
 def test_an_order_whose_bad_line_is_outside_the_window_is_quarantined_whole(warehouse_file, sandbox, client, tmp_path, records_in_sandbox):
     mapping = order_mapping(SOURCES["table"])
     result = sync_window(SyncRequest(mapping=mapping, warehouse=Warehouse(warehouse_file), client=client,
-                                     store=StateStore(tmp_path / "state.duckdb"), start=H00, end=H00 + HOUR,
+                                     store=DuckDBStateStore(tmp_path / "state.duckdb"), start=H00, end=H00 + HOUR,
                                      partition_key="2026-11-26-00:00", run_id="run-bad"))
     assert result.balanced()
     assert "o-badlate" not in {k: r["record"] for k, r in records_in_sandbox(sandbox, client.tenant, "orders").items()}

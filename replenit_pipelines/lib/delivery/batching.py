@@ -2,17 +2,24 @@
 lib/contract/payload.py)."""
 
 from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from replenit_pipelines.lib.contract.payload import serialize
 
-__all__ = ["body_size", "join", "plan_batches", "serialize"]
+__all__ = ["Parts", "body_size", "join", "plan_batches", "serialize"]
+
+
+class Parts(Protocol):
+    """Serialized records by index: a list, or a stream's batch (a dict of index -> record)."""
+
+    def __getitem__(self, index: int, /) -> bytes: ...
 
 
 def body_size(parts: Sequence[bytes], indices: Sequence[int]) -> int:
     return 2 + sum(len(parts[i]) for i in indices) + max(0, len(indices) - 1)
 
 
-def join(parts: Sequence[bytes], indices: Sequence[int]) -> bytes:
+def join(parts: Parts, indices: Sequence[int]) -> bytes:
     return b"[" + b",".join(parts[i] for i in indices) + b"]"
 
 

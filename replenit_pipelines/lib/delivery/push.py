@@ -36,6 +36,7 @@ from replenit_pipelines.lib.contract.identity import identity_fields, record_ide
 from replenit_pipelines.lib.contract.payload import serialize_record
 from replenit_pipelines.lib.contract.records import has_value, validate_record
 from replenit_pipelines.lib.delivery.client import ReplenitClient, StreamReport
+from replenit_pipelines.lib.delivery.errors import ReplenitStopError
 from replenit_pipelines.lib.delivery.report import DeliveryReport
 from replenit_pipelines.lib.delivery.record_files import PushFileError, SourceRecord, read_records, where_in_file
 
@@ -263,8 +264,6 @@ def push_file(
     `open_store()` (a StateStore), called at the first record to write, receives the refused,
     rejected and failed records. A ReplenitStopError
     (401/403/404) ends the push early; the outcome says so in `stopped`."""
-    from replenit_pipelines.lib.delivery.errors import ReplenitStopError
-
     spec = entity_spec(entity)
     scanned_stamp = _file_stamp(path)
     found = scan(path, entity, customer_priority)

@@ -20,10 +20,11 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
+from replenit_pipelines.lib.delivery.quota_postgres import PostgresQuotaStore
+from replenit_pipelines.lib.settings import Settings
 from replenit_pipelines.lib.contract.api import Window
 from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
 
@@ -34,17 +35,12 @@ MIN_LATENCY_SAMPLES = 10  # fewer than this: the cap, until the latency is known
 GUARD_QUANTILE = 0.99
 GUARD_MARGIN = 1.5
 
-if TYPE_CHECKING:
-    from replenit_pipelines.lib.delivery.quota_postgres import PostgresQuotaStore
-
 _THREAD_LOCKS: dict[str, threading.Lock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
 
 
 def default_quota_dir() -> Path:
     """$REPLENIT_STATE_DIR/quota, the same folder the Dagster resource uses (lib/settings.py)."""
-    from replenit_pipelines.lib.settings import Settings
-
     return Settings.from_env().quota_dir
 
 
@@ -101,14 +97,12 @@ class QuotaLimiter:
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._decided = threading.local()  # per worker thread: when acquire() counted its request
         url = state_url_from_env() if state_url is FROM_ENV else resolve(state_url)  # type: ignore[arg-type]
-        self._store: "FileQuotaStore | PostgresQuotaStore"
+        self._store: FileQuotaStore | PostgresQuotaStore
         if url is None:
             self._store = FileQuotaStore(ledger)
             lock_name = str(ledger)
         else:
-            from replenit_pipelines.lib.delivery import quota_postgres
-
-            self._store = quota_postgres.PostgresQuotaStore(url, Path(ledger).stem)
+            self._store = PostgresQuotaStore(url, Path(ledger).stem)
             lock_name = "postgres:" + Path(ledger).stem
         with _THREAD_LOCKS_GUARD:
             self._thread_lock = _THREAD_LOCKS.setdefault(lock_name, threading.Lock())

@@ -195,7 +195,7 @@ def _plain(value: Any) -> Any:
 
 
 def _read_parquet(path: Path, columns: list[str] | None = None) -> Iterator[SourceRecord]:
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # here, for start-up speed: only a Parquet push needs it
 
     try:
         pf = pq.ParquetFile(path)

@@ -7,15 +7,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.delivery.errors import ReplenitStopError
 from replenit_pipelines.lib.delivery.report import BatchProgress, DeliveryCounters, DeliveryReport, live_counters, wait_reporting
-
-if TYPE_CHECKING:
-    from replenit_pipelines.lib.delivery.client import ReplenitClient
-
+from replenit_pipelines.lib.delivery.session import Session
+from replenit_pipelines.lib.delivery.upserts import send_batch
 
 
 @dataclass
@@ -53,13 +50,13 @@ def stream_batches(parts: Iterable[tuple[int, bytes]], max_records: int, max_byt
 
 
 def deliver_stream(
-    client: "ReplenitClient",
+    session: Session,
     entity: str,
     parts: Iterable[tuple[int, bytes]],
     progress: Callable[[BatchProgress], None] | None = None,
     on_batch: Callable[[dict[int, bytes], DeliveryReport], None] | None = None,
     records_total: int | None = None,
-) -> "StreamReport":
+) -> StreamReport:
     """Upsert records read from an iterator of (index, serialized record), never holding more
     than the batches in flight: batches are cut as records arrive, at most 2 x max_in_flight
     are planned or in flight, and the report counts accepted records instead of listing them.
@@ -68,12 +65,12 @@ def deliver_stream(
     an identity (de-duplicate first): batches in flight land in any order."""
     spec = entity_spec(entity)
     started = time.monotonic()
-    client.reset()
+    session.reset()
     report = StreamReport(entity=entity, records=0)
     lock = threading.Lock()
-    path = f"/{spec.path}/{client.config.tenant_id}"
-    max_records = client.config.batch_sizes[entity]
-    slots = threading.Semaphore(2 * client.config.max_in_flight)
+    path = f"/{spec.path}/{session.config.tenant_id}"
+    max_records = session.config.batch_sizes[entity]
+    slots = threading.Semaphore(2 * session.config.max_in_flight)
 
     live: dict[int, DeliveryCounters] = {}  # the counters of batches being sent, for live progress
 
@@ -83,7 +80,7 @@ def deliver_stream(
             live[id(counters)] = counters
         outcome = DeliveryReport(entity=entity, records=len(batch))
         try:
-            client.send_batch(path, batch, list(batch), outcome, threading.Lock(), counters)  # type: ignore[arg-type]
+            send_batch(session, path, batch, list(batch), outcome, threading.Lock(), counters)
         finally:
             with lock:
                 del live[id(counters)]
@@ -112,12 +109,12 @@ def deliver_stream(
             event = BatchProgress(
                 entity, report.records_done, total, report.batches_done, batches_total,
                 report.accepted_count, len(report.rejected), len(report.failed),
-                client.quota.eta_seconds(batches_total - report.batches_done),
+                session.quota.eta_seconds(batches_total - report.batches_done),
                 c.requests, c.rate_limited, c.retries, c.server_errors, final,
             )
         progress(event)
 
-    every_s = client.config.progress_every_s
+    every_s = session.config.progress_every_s
 
     def planned(batch: dict[int, bytes]) -> dict[int, bytes]:
         report.records += len(batch)
@@ -125,14 +122,14 @@ def deliver_stream(
         report.counters.full_batches += len(batch) == max_records
         return batch
 
-    batches = stream_batches(parts, max_records, client.config.max_body_bytes)
+    batches = stream_batches(parts, max_records, session.config.max_body_bytes)
     try:
         first = next(batches, None)
         if first is not None:
             slots.acquire()
             run(planned(first))  # alone: a bad key or tenant costs one request, not one per worker
             notify()
-        with ThreadPoolExecutor(max_workers=client.config.max_in_flight, thread_name_prefix="replenit") as pool:
+        with ThreadPoolExecutor(max_workers=session.config.max_in_flight, thread_name_prefix="replenit") as pool:
             pending: set = set()
             try:
                 for batch in batches:
@@ -150,12 +147,12 @@ def deliver_stream(
                 wait_reporting(pending, notify, every_s, last_event[0])
                 notify(final=True)
             except BaseException:
-                client.halt()  # what is still queued is not sent; in-flight requests end
+                session.halt()  # what is still queued is not sent; in-flight requests end
                 raise
     except ReplenitStopError as exc:
-        client.halt()
-        client.finish_report(report, started)
+        session.halt()
+        session.finish_report(report, started)
         exc.report = report
         raise
-    client.finish_report(report, started)
+    session.finish_report(report, started)
     return report

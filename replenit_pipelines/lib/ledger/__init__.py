@@ -1,6 +1,8 @@
 """The acknowledged-state ledger (issue 11): payload hashes, the ledger store, the diff stage and
 the retry queue. Plain Python over Polars, no Dagster."""
 
+from pathlib import Path
+
 from replenit_pipelines.lib.ledger.diff import CHANGED, NEW, UNCHANGED, Diff, diff
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, canonical, content_hash, content_hashes, exact_hash, exact_hashes
 from replenit_pipelines.lib.ledger.retries import (
@@ -10,10 +12,24 @@ from replenit_pipelines.lib.ledger.retries import (
     hold_unchanged_rejections,
     plan_retries,
 )
-from replenit_pipelines.lib.ledger.store import Ledger, LedgerScopeError, SqliteLedger, ledger_scope, open_ledger, scope_folder
+from replenit_pipelines.lib.ledger.base import Ledger, LedgerScopeError, ledger_scope, scope_folder
+from replenit_pipelines.lib.ledger.postgres import PostgresLedger
+from replenit_pipelines.lib.ledger.store import SqliteLedger
+from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
 
 __all__ = [
     "CANONICAL_VERSION", "CHANGED", "DEFAULT_MAX_ATTEMPTS", "NEW", "UNCHANGED", "Diff", "Ledger", "LedgerScopeError",
-    "RetryPlan", "SqliteLedger", "canonical", "content_hash", "content_hashes", "diff", "exact_hash", "exact_hashes",
+    "PostgresLedger", "RetryPlan", "SqliteLedger", "canonical", "content_hash", "content_hashes", "diff", "exact_hash", "exact_hashes",
     "failures_to_queue", "hold_unchanged_rejections", "ledger_scope", "open_ledger", "plan_retries", "scope_folder",
 ]
+
+
+def open_ledger(state_dir: str | Path, base_url: str, tenant_id: str, entity: str,
+                state_url: "StateUrl | str | None | object" = FROM_ENV) -> Ledger:
+    """The ledger of one (API base URL + tenant, entity): the one place a backend is chosen.
+    In Postgres when a state URL is given (by default REPLENIT_STATE_URL; lib/ledger/postgres.py),
+    else SQLite files under the state folder."""
+    url = state_url_from_env() if state_url is FROM_ENV else resolve(state_url)  # type: ignore[arg-type]
+    if url is not None:
+        return PostgresLedger.open(url, base_url, tenant_id, entity)
+    return SqliteLedger.open(state_dir, base_url, tenant_id, entity)

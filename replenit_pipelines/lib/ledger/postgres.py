@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, hashes_as_int128, identity_keys
-from replenit_pipelines.lib.ledger.store import (
+from replenit_pipelines.lib.ledger.base import (
     KEY_LOOKUP_SCHEMA,
     LAYOUT,
     LOOKUP_SCHEMA,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from replenit_pipelines.lib.ledger.store import RETRY_SCHEMA
+from replenit_pipelines.lib.ledger.base import RETRY_SCHEMA
 
 DEFAULT_MAX_ATTEMPTS = 5
 HOLD_STATUSES = ("rejected", "needs_attention")

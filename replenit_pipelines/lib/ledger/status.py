@@ -12,6 +12,8 @@ from typing import Any
 
 import polars as pl
 
+from replenit_pipelines.lib.ledger.postgres import PostgresLedger
+from replenit_pipelines.lib.postgres import connect
 from replenit_pipelines.lib.ledger.store import RETRY_STATUSES, SqliteLedger
 
 STATUS_SCHEMA: dict[str, pl.DataType] = {
@@ -51,9 +53,6 @@ def _ledgers(state_dir: str | Path, state_url: Any = None) -> Iterator[AbstractC
     if state_url is None:
         yield from (open_file(path) for path in ledger_files(state_dir))
         return
-    from replenit_pipelines.lib.ledger.postgres import PostgresLedger
-    from replenit_pipelines.lib.postgres import connect
-
     with connect(state_url, "ledger status") as con:
         exists = con.execute("SELECT to_regclass('ledger_scopes') IS NOT NULL").fetchone()[0]
         scopes = con.execute("SELECT scope, entity FROM ledger_scopes ORDER BY scope, entity").fetchall() if exists else []

@@ -24,31 +24,33 @@ transaction; it is not used here. The Postgres backend (REPLENIT_STATE_URL, lib/
 implements `Ledger` for run workers on several machines; `open_ledger` chooses.
 """
 
-import re
 import sqlite3
 import threading
-import time
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Protocol
-from urllib.parse import urlsplit
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
+from replenit_pipelines.lib.ledger.base import (
+    KEY_LOOKUP_SCHEMA,
+    LAYOUT,
+    LOOKUP_SCHEMA,
+    RETRY_SCHEMA,
+    RETRY_STATUSES,
+    Ledger,
+    LedgerScopeError,
+    ledger_scope,
+    now_ms,
+    scope_folder,
+)
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, hashes_as_int128, identity_keys
-from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
 
-LOOKUP_SCHEMA = {"identity": pl.String, "hash": pl.Binary, "exact": pl.Binary, "acked_at": pl.Int64}
-KEY_LOOKUP_SCHEMA = {"idkey": pl.Int64, "hash": pl.Binary, "exact": pl.Int128}  # exact: hashing.hashes_as_int128
-LAYOUT = "2"  # the tables' layout: 2 keys entries by an integer identity key too (hashing.identity_keys)
-RETRY_SCHEMA = {
-    "identity": pl.String, "payload": pl.Binary, "hash": pl.Binary, "status": pl.String, "attempts": pl.Int64,
-    "first_failure": pl.Int64, "last_failure": pl.Int64, "last_reason": pl.String, "run_id": pl.String,
-}
-RETRY_STATUSES = ("failed", "rejected", "needs_attention")
+__all__ = ["KEY_LOOKUP_SCHEMA", "LAYOUT", "LOOKUP_SCHEMA", "RETRY_SCHEMA", "RETRY_STATUSES", "Ledger", "LedgerScopeError",
+           "SqliteLedger", "ledger_scope", "now_ms", "scope_folder"]
+
 _IN_CHUNK = 900  # bound parameters per IN (...) query, under SQLite's default limit
 _SCAN_ABOVE = 20_000  # more identities than this: read the whole ledger (_read_all) and join
 
@@ -99,8 +101,6 @@ def _row_chunks(cur: sqlite3.Cursor, schema: dict[str, type[pl.DataType]]) -> It
 
 def _fixed16(blob: bytes, n: int) -> pl.Series:
     """n 16-byte values laid end to end, as a Binary series (Arrow reads the buffer in place)."""
-    import pyarrow as pa
-
     series = pl.from_arrow(pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(blob)]))
     assert isinstance(series, pl.Series)  # an Arrow array is always a series
     return series.cast(pl.Binary)
@@ -139,71 +139,6 @@ def _packed_chunks(con: sqlite3.Connection, schema: dict[str, type[pl.DataType]]
         if bound is None:
             return
         after = bound
-
-
-class LedgerScopeError(ValueError):
-    pass
-
-
-def ledger_scope(base_url: str, tenant_id: str) -> str:
-    """`<scheme>://<host>[:<port>]<path>|<tenant>`, normalised: scheme and host lowercased, the
-    default port and a trailing slash dropped, a GUID tenant in its canonical lowercase form. One
-    tenant reached by two spellings of one URL is one scope; a sandbox and a production tenant
-    are never one."""
-    parts = urlsplit(base_url.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise LedgerScopeError(f"base URL {base_url!r} is not an http(s) URL, e.g. https://api.replen.it")
-    scheme = parts.scheme.lower()
-    port = parts.port
-    netloc = parts.hostname.lower() + (f":{port}" if port and port != {"http": 80, "https": 443}[scheme] else "")
-    tenant = (tenant_id or "").strip()
-    if not tenant:
-        raise LedgerScopeError("the tenant id is empty: set REPLENIT_TENANT_ID")
-    try:
-        tenant = str(uuid.UUID(tenant))
-    except ValueError:
-        tenant = tenant.lower()
-    return f"{scheme}://{netloc}{parts.path.rstrip('/')}|{tenant}"
-
-
-def scope_folder(scope: str) -> str:
-    """A file-system-safe folder name for a scope, readable (host and tenant) and unique."""
-    import hashlib
-
-    readable = re.sub(r"[^A-Za-z0-9.-]+", "_", scope.split("://", 1)[1])[:80]
-    return f"{readable}-{hashlib.blake2b(scope.encode(), digest_size=4).hexdigest()}"
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-class Ledger(Protocol):
-    """What the sync needs from a ledger backend (SQLite here; Postgres in issue 15). One
-    instance is one (scope, entity). Hashes are 16-byte content hashes; times epoch ms UTC."""
-
-    scope: str
-    entity: str
-
-    def lookup(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame: ...  # LOOKUP_SCHEMA; may be a superset
-    def lookup_keys(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame: ...  # KEY_LOOKUP_SCHEMA; may be a superset
-    def all_key_hashes(self) -> pl.DataFrame: ...  # the whole ledger: idkey, hash, exact (both hashes Int128)
-    def pending_compaction(self) -> int: ...  # acknowledgements logged since the last compact()
-    def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
-                    exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None) -> None: ...
-    def api_ids(self, identities: Sequence[str]) -> dict[str, str | None]: ...  # the id each DELETE takes (issue 12)
-    def restamp(self, identities: Sequence[str], exact: Sequence[bytes]) -> None: ...
-    def forget(self, identities: Sequence[str]) -> None: ...
-    def size(self) -> int: ...
-    def newest_ack(self) -> int | None: ...
-    def all_identities(self, chunk_size: int = 100_000) -> Iterator[pl.Series]: ...
-    def compact(self) -> None: ...
-    def close(self) -> None: ...
-    # the retry queue (lib/ledger/retries.py)
-    def queue_failures(self, entries: pl.DataFrame) -> None: ...
-    def queued(self, statuses: Iterable[str] = RETRY_STATUSES) -> pl.DataFrame: ...
-    def set_retry_status(self, identities: Sequence[str], status: str) -> None: ...
-    def dequeue(self, identities: Sequence[str]) -> None: ...
 
 
 class SqliteLedger:
@@ -506,16 +441,3 @@ class SqliteLedger:
     def dequeue(self, identities: Sequence[str]) -> None:
         with self._write():
             self._con.executemany("DELETE FROM retries WHERE identity = ?", [(i,) for i in identities])
-
-
-def open_ledger(state_dir: str | Path, base_url: str, tenant_id: str, entity: str,
-                state_url: "StateUrl | str | None | object" = FROM_ENV) -> Ledger:
-    """The ledger of one (API base URL + tenant, entity): the one place a backend is chosen.
-    In Postgres when a state URL is given (by default REPLENIT_STATE_URL; lib/ledger/postgres.py),
-    else SQLite files under the state folder."""
-    url = state_url_from_env() if state_url is FROM_ENV else resolve(state_url)  # type: ignore[arg-type]
-    if url is not None:
-        from replenit_pipelines.lib.ledger.postgres import PostgresLedger
-
-        return PostgresLedger.open(url, base_url, tenant_id, entity)
-    return SqliteLedger.open(state_dir, base_url, tenant_id, entity)

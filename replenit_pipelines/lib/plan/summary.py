@@ -1,13 +1,11 @@
 """A sync's plan as a person reads it before spending: one JSON-able dict, and its text."""
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from replenit_pipelines.lib.plan.eta import Eta
 from replenit_pipelines.lib.privacy import masked_merges, masked_top_reasons
-
-if TYPE_CHECKING:  # lib.sync imports the stages, which a plan's caller has loaded already
-    from replenit_pipelines.lib.stages.report import SyncResult
+from replenit_pipelines.lib.stages.report import SyncResult
 
 TOP_REASONS = 5
 MERGED_EXAMPLES = 5

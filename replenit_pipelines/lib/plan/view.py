@@ -16,6 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
+from replenit_pipelines.lib.postgres import state_url_from_env
+from replenit_pipelines.lib.state import open_state_store
 from replenit_pipelines.lib.contract.api import Window
 from replenit_pipelines.lib.plan.eta import HISTORY, ExpectedLoad, Schedule, expected_load
 from replenit_pipelines.lib.plan.quota import QuotaSnapshot, ledger_snapshots
@@ -90,9 +92,6 @@ def current_quota_view(quota_dir: Path, limits: Sequence[Window], store_path: Pa
                        names: dict[str, str] | None = None, now: datetime | None = None) -> dict[str, Any]:
     """The quota view from the quota folder and the state store (None or a missing file: no runs
     yet). Raises ValueError, saying what to set, when there is neither."""
-    from replenit_pipelines.lib.postgres import state_url_from_env
-    from replenit_pipelines.lib.state.store import open_state_store
-
     now = now or datetime.now(UTC)
     snapshots = ledger_snapshots(quota_dir, limits)
     on_postgres = state_url_from_env() is not None  # REPLENIT_STATE_URL: the runs are in Postgres

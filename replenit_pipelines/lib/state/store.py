@@ -3,96 +3,99 @@
 Queryable after the run (`duckdb state.duckdb "SELECT rule, count(*) FROM quarantine GROUP BY 1"`).
 Writes are serialised by a file lock, since DuckDB allows one writing process at a time. The
 acknowledged-state ledger is not here: it is SQLite files beside it (lib/ledger/), written per batch.
-With REPLENIT_STATE_URL set, `open_state_store` returns the same store in Postgres instead
-(lib/state/postgres.py), for run workers on several machines.
+With REPLENIT_STATE_URL set, `open_state_store` (lib/state/__init__.py) returns the same store in
+Postgres instead (lib/state/postgres.py), for run workers on several machines: both implement the
+`StateStore` Protocol, share the read methods (`StateReads`) and one definition of each table.
 """
 
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 import duckdb
 import polars as pl
 from filelock import FileLock
 
-from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
 from replenit_pipelines.lib.validation.gate import RecentRun
 
-# Mirrored in Postgres types by lib/state/postgres.py SCHEMA: a column added here is added there.
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS quarantine (
-    run_id VARCHAR, partition_key VARCHAR, entity VARCHAR, record_id VARCHAR, source_row UINTEGER,
-    rule VARCHAR, field VARCHAR, value VARCHAR, recorded_at TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    run_id VARCHAR, partition_key VARCHAR, entity VARCHAR, record_id VARCHAR, status VARCHAR,
-    reasons VARCHAR[], payload VARCHAR, recorded_at TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS sync_runs (
-    run_id VARCHAR, partition_key VARCHAR, entity VARCHAR, window_start TIMESTAMPTZ, window_end TIMESTAMPTZ,
-    outcome VARCHAR, rows_read BIGINT, rows_delivered BIGINT, rows_quarantined BIGINT, rows_superseded BIGINT,
-    rows_unchanged BIGINT, rows_dead_lettered BIGINT, rows_held_back BIGINT, requests BIGINT, finished_at TIMESTAMPTZ);
-ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS attempts BIGINT;
-ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS first_failure TIMESTAMPTZ;
-ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS last_failure TIMESTAMPTZ;
-ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS last_reason VARCHAR;
-"""
-DEAD_LETTER_COLUMNS = ("run_id", "partition_key", "entity", "record_id", "status", "reasons", "payload", "recorded_at",
-                       "attempts", "first_failure", "last_failure", "last_reason")
+# One definition per table; each backend writes it in its own types (create_tables).
+TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "quarantine": (("run_id", "text"), ("partition_key", "text"), ("entity", "text"), ("record_id", "text"),
+                   ("source_row", "row"), ("rule", "text"), ("field", "text"), ("value", "text"), ("recorded_at", "time")),
+    "dead_letters": (("run_id", "text"), ("partition_key", "text"), ("entity", "text"), ("record_id", "text"),
+                     ("status", "text"), ("reasons", "texts"), ("payload", "text"), ("recorded_at", "time"),
+                     ("attempts", "int"), ("first_failure", "time"), ("last_failure", "time"), ("last_reason", "text")),
+    "sync_runs": (("run_id", "text"), ("partition_key", "text"), ("entity", "text"), ("window_start", "time"),
+                  ("window_end", "time"), ("outcome", "text"), ("rows_read", "int"), ("rows_delivered", "int"),
+                  ("rows_quarantined", "int"), ("rows_superseded", "int"), ("rows_unchanged", "int"),
+                  ("rows_dead_lettered", "int"), ("rows_held_back", "int"), ("requests", "int"), ("finished_at", "time")),
+}
+TYPES = {
+    "duckdb": {"text": "VARCHAR", "row": "UINTEGER", "int": "BIGINT", "time": "TIMESTAMPTZ", "texts": "VARCHAR[]"},
+    "postgres": {"text": "TEXT", "row": "BIGINT", "int": "BIGINT", "time": "TIMESTAMPTZ", "texts": "TEXT[]"},
+}
+# Columns added to a table after its first release: a file or database made before gets them (NULL).
+ADDED = {"dead_letters": ("attempts", "first_failure", "last_failure", "last_reason")}
+
+
+def create_tables(dialect: str) -> str:
+    """The state store's DDL in `dialect`'s types (`duckdb` or `postgres`)."""
+    types = TYPES[dialect]
+    statements = [f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{c} {types[t]}' for c, t in columns)})"
+                  for table, columns in TABLES.items()]
+    statements += [f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {c} {types[t]}"
+                   for table, added in ADDED.items() for c, t in TABLES[table] if c in added]
+    return ";\n".join(statements) + ";\n"
+
+
+QUARANTINE_COLUMNS = tuple(c for c, _ in TABLES["quarantine"])
+RUN_COLUMNS = tuple(c for c, _ in TABLES["sync_runs"] if c != "finished_at")
+DEAD_LETTER_COLUMNS = tuple(c for c, _ in TABLES["dead_letters"])
 # Filled from the retry queue (lib/stages/acknowledge.py); null for pushes and runs without a ledger.
 _HISTORY: dict[str, pl.DataType] = {"attempts": pl.Int64(), "first_failure": pl.Datetime("us", "UTC"), "last_failure": pl.Datetime("us", "UTC"),
             "last_reason": pl.String()}
 
 
-def _dead_letter_rows(dead_letters: pl.DataFrame, meta: list[pl.Expr], now: datetime) -> pl.DataFrame:
+def dead_letter_rows(dead_letters: pl.DataFrame, meta: list[pl.Expr], now: datetime) -> pl.DataFrame:
     history = [pl.col(c).cast(t) if c in dead_letters.columns else pl.lit(None, dtype=t).alias(c) for c, t in _HISTORY.items()]
     return dead_letters.select(*meta, "record_id", "status", "reasons", "payload", pl.lit(now).alias("recorded_at"), *history)
 
-_DEAD_LETTER_INSERT = f"INSERT INTO dead_letters ({', '.join(DEAD_LETTER_COLUMNS)}) SELECT * FROM d"  # noqa: S608 - fixed names
+def quarantine_rows(quarantine: pl.DataFrame, meta: list[pl.Expr], now: datetime) -> pl.DataFrame:
+    return quarantine.select(*meta, "record_id", "source_row", "rule", "field", "value", pl.lit(now).alias("recorded_at"))
 
 
-class StateStore:
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(self.path) + ".lock")
-        with self._lock, duckdb.connect(str(self.path)) as con:
-            con.execute(SCHEMA)
+def run_meta(run_id: str, partition_key: str, entity: str) -> list[pl.Expr]:
+    return [pl.lit(run_id).alias("run_id"), pl.lit(partition_key).alias("partition_key"), pl.lit(entity).alias("entity")]
+
+
+class StateStore(Protocol):
+    """What the runs and the commands need from a state store (DuckDB here, Postgres in lib/state/postgres.py)."""
 
     def record(self, run_id: str, partition_key: str, entity: str, quarantine: pl.DataFrame,
-               dead_letters: pl.DataFrame, run_row: dict) -> None:
-        """One run's quarantine, dead letters and counts, in one transaction. A re-run of the same
-        run id and partition replaces what the earlier attempt wrote."""
-        now = datetime.now(UTC)
-        q = quarantine.select(
-            pl.lit(run_id).alias("run_id"), pl.lit(partition_key).alias("partition_key"), pl.lit(entity).alias("entity"),
-            "record_id", "source_row", "rule", "field", "value", pl.lit(now).alias("recorded_at"))
-        d = _dead_letter_rows(dead_letters, [pl.lit(run_id).alias("run_id"), pl.lit(partition_key).alias("partition_key"),
-                                             pl.lit(entity).alias("entity")], now)
-        key = [run_id, partition_key, entity]
-        with self._lock, duckdb.connect(str(self.path)) as con:
-            con.execute("BEGIN")
-            for table in ("quarantine", "dead_letters", "sync_runs"):
-                con.execute(f"DELETE FROM {table} WHERE run_id = ? AND partition_key = ? AND entity = ?", key)  # noqa: S608 - fixed names
-            con.register("q", q.to_arrow())
-            con.execute("INSERT INTO quarantine SELECT * FROM q")
-            con.register("d", d.to_arrow())
-            con.execute(_DEAD_LETTER_INSERT)
-            cols = ["run_id", "partition_key", "entity", "window_start", "window_end", "outcome", "rows_read",
-                    "rows_delivered", "rows_quarantined", "rows_superseded", "rows_unchanged", "rows_dead_lettered",
-                    "rows_held_back", "requests"]
-            values = [run_row.get(c) for c in cols]
-            con.execute(
-                f"INSERT INTO sync_runs ({', '.join(cols)}, finished_at) VALUES ({', '.join('?' * len(cols))}, ?)",  # noqa: S608
-                [*values, now],
-            )
-            con.execute("COMMIT")
+               dead_letters: pl.DataFrame, run_row: dict[str, Any]) -> None: ...
+    def append_push(self, run_id: str, source: str, entity: str, quarantine: pl.DataFrame,
+                    dead_letters: pl.DataFrame) -> None: ...
+    def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame: ...
+    def recent_runs(self, entity: str, limit: int, exclude_partition: str | None = None) -> list[RecentRun]: ...
+    def requests_since(self, since: datetime) -> pl.DataFrame: ...
+    def close(self) -> None: ...
 
-    def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
-        with duckdb.connect(str(self.path), read_only=True) as con:
-            return con.sql(sql, params=params).pl()
+
+class StateReads:
+    """The read methods, written once for both backends: SQL common to DuckDB and Postgres, with
+    `?` placeholders, through the backend's `query` under its `lock` (another process may be
+    writing: DuckDB would refuse the read-only open)."""
+
+    lock: AbstractContextManager[Any]
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        raise NotImplementedError
 
     def recent_runs(self, entity: str, limit: int, exclude_partition: str | None = None) -> list[RecentRun]:
         """The entity's latest runs that were not held back, newest first: the quarantine gate's
         baseline. Runs of `exclude_partition` (the window being judged) are left out."""
-        with self._lock:  # another process may be writing: DuckDB would refuse the read-only open
+        with self.lock:
             rows = self.query(
                 "SELECT rows_read, rows_superseded, rows_quarantined FROM sync_runs "
                 "WHERE entity = ? AND outcome <> 'held_back' AND partition_key IS DISTINCT FROM ? "
@@ -101,6 +104,62 @@ class StateStore:
             )
         return [RecentRun(*(int(v or 0) for v in row)) for row in rows.iter_rows()]
 
+    def requests_since(self, since: datetime) -> pl.DataFrame:
+        """Each run finished since `since`, oldest first: entity, partition_key, outcome, requests
+        (this window's and the retries', as the run recorded them) and finished_at. The quota view
+        and the plans' expected load (lib/plan/) read it."""
+        with self.lock:
+            return self.query(
+                "SELECT entity, partition_key, outcome, CAST(coalesce(requests, 0) AS BIGINT) AS requests, finished_at "
+                "FROM sync_runs WHERE finished_at >= ? ORDER BY finished_at",
+                [since],
+            )
+
+
+_DEAD_LETTER_INSERT = f"INSERT INTO dead_letters ({', '.join(DEAD_LETTER_COLUMNS)}) SELECT * FROM d"  # noqa: S608 - fixed names
+_RUN_INSERT = f"INSERT INTO sync_runs ({', '.join(RUN_COLUMNS)}, finished_at) VALUES ({', '.join('?' * len(RUN_COLUMNS))}, ?)"  # noqa: S608
+
+
+class DuckDBStateStore(StateReads):
+    """The state store in a DuckDB file. Writes are serialised by a file lock, since DuckDB allows
+    one writing process at a time."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.lock = FileLock(str(self.path) + ".lock")
+        with self.lock, duckdb.connect(str(self.path)) as con:
+            con.execute(create_tables("duckdb"))
+
+    def __repr__(self) -> str:
+        return f"DuckDBStateStore({str(self.path)!r})"
+
+    def close(self) -> None:
+        """Nothing held open: every operation opens the file and closes it."""
+
+    def record(self, run_id: str, partition_key: str, entity: str, quarantine: pl.DataFrame,
+               dead_letters: pl.DataFrame, run_row: dict[str, Any]) -> None:
+        """One run's quarantine, dead letters and counts, in one transaction. A re-run of the same
+        run id and partition replaces what the earlier attempt wrote."""
+        now = datetime.now(UTC)
+        meta = run_meta(run_id, partition_key, entity)
+        q, d = quarantine_rows(quarantine, meta, now), dead_letter_rows(dead_letters, meta, now)
+        key = [run_id, partition_key, entity]
+        with self.lock, duckdb.connect(str(self.path)) as con:
+            con.execute("BEGIN")
+            for table in ("quarantine", "dead_letters", "sync_runs"):
+                con.execute(f"DELETE FROM {table} WHERE run_id = ? AND partition_key = ? AND entity = ?", key)  # noqa: S608 - fixed names
+            con.register("q", q.to_arrow())
+            con.execute("INSERT INTO quarantine SELECT * FROM q")
+            con.register("d", d.to_arrow())
+            con.execute(_DEAD_LETTER_INSERT)
+            con.execute(_RUN_INSERT, [*(run_row.get(c) for c in RUN_COLUMNS), now])
+            con.execute("COMMIT")
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            return con.sql(sql, params=params).pl()
+
     def append_push(self, run_id: str, source: str, entity: str, quarantine: pl.DataFrame,
                     dead_letters: pl.DataFrame) -> None:
         """Append what a `replenit push` refused (to quarantine: record_id, source_row = the record's
@@ -108,35 +167,12 @@ class StateStore:
         deliver (to dead_letters: record_id, status, reasons, payload). `partition_key` holds the
         file pushed; a push writes several chunks under one run id, so nothing is replaced."""
         now = datetime.now(UTC)
-        meta = [pl.lit(run_id).alias("run_id"), pl.lit(source).alias("partition_key"), pl.lit(entity).alias("entity")]
-        q = quarantine.select(*meta, "record_id", "source_row", "rule", "field", "value", pl.lit(now).alias("recorded_at"))
-        d = _dead_letter_rows(dead_letters, meta, now)
-        with self._lock, duckdb.connect(str(self.path)) as con:
+        meta = run_meta(run_id, source, entity)
+        q, d = quarantine_rows(quarantine, meta, now), dead_letter_rows(dead_letters, meta, now)
+        with self.lock, duckdb.connect(str(self.path)) as con:
             con.execute("BEGIN")
             con.register("q", q.to_arrow())
             con.execute("INSERT INTO quarantine SELECT * FROM q")
             con.register("d", d.to_arrow())
             con.execute(_DEAD_LETTER_INSERT)
             con.execute("COMMIT")
-
-    def requests_since(self, since: datetime) -> pl.DataFrame:
-        """Each run finished since `since`, oldest first: entity, partition_key, outcome, requests
-        (this window's and the retries', as the run recorded them) and finished_at. The quota view
-        and the plans' expected load (lib/plan/) read it."""
-        with self._lock:  # another process may be writing: DuckDB would refuse the read-only open
-            return self.query(
-                "SELECT entity, partition_key, outcome, coalesce(requests, 0)::BIGINT AS requests, finished_at "
-                "FROM sync_runs WHERE finished_at >= ? ORDER BY finished_at",
-                [since],
-            )
-
-
-def open_state_store(path: str | Path, state_url: "StateUrl | str | None | object" = FROM_ENV) -> StateStore:
-    """The state store: in Postgres when a state URL is given (by default REPLENIT_STATE_URL),
-    else the DuckDB file at `path`. The one place its backend is chosen."""
-    url = state_url_from_env() if state_url is FROM_ENV else resolve(state_url)  # type: ignore[arg-type]
-    if url is None:
-        return StateStore(path)
-    from replenit_pipelines.lib.state.postgres import PostgresStateStore
-
-    return PostgresStateStore(url)

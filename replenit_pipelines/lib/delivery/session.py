@@ -1,0 +1,239 @@
+"""One key's session with the API: each request paced by the key's quota (lib/delivery/quota.py),
+retried on 5xx, timeouts and dropped connections with full jitter, 429s waited out; the stop
+flag that ends a delivery for every worker at once; the signs that the API cannot be reached."""
+
+import gzip
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+from replenit_pipelines.lib.contract.api import AUTH_HEADER
+from replenit_pipelines.lib.delivery.config import ClientConfig
+from replenit_pipelines.lib.delivery.errors import (
+    ForbiddenError,
+    ReplenitStopError,
+    TenantNotFoundError,
+    UnauthorizedError,
+)
+from replenit_pipelines.lib.delivery.quota import QuotaLimiter, default_quota_dir, ledger_name
+from replenit_pipelines.lib.delivery.report import DeliveryCounters, DeliveryReport, union_length, wait_reporting
+from replenit_pipelines.lib.delivery.responses import api_message
+
+log = logging.getLogger("replenit_pipelines.delivery")
+
+RETRYABLE_STATUS = {500, 502, 503, 504}
+# The sandbox's exact figures beside the whole-second headers, on time-scaled windows only; the
+# real API sends whole seconds, which the client handles alone.
+RETRY_AFTER_EXACT = "X-Sandbox-Retry-After-Exact"
+RESET_EXACT = "X-Sandbox-RateLimit-Reset-Exact"
+
+
+class Exhausted(Exception):
+    """Retries ran out for one request. `unreachable`: no attempt got any HTTP answer;
+    `server_errors`: the attempts ended on 5xx answers (a storm when batches in a row do)."""
+
+    def __init__(self, reason: str, unreachable: bool = False, server_errors: bool = False, not_sent: bool = False):
+        super().__init__(reason)
+        self.unreachable = unreachable
+        self.server_errors = server_errors
+        self.not_sent = not_sent  # no attempt was made: the delivery had stopped
+
+
+class Session:
+    """The HTTP connection pool, the quota limiter and the per-delivery state (stop flag, answers
+    seen, unreachable and 5xx streaks, quota waits) shared by the workers of one delivery."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.config = config
+        self._sleep = sleep
+        self._rng = random.Random(config.seed)
+        quota_dir = Path(config.quota_dir) if config.quota_dir else default_quota_dir()
+        self.quota = QuotaLimiter(
+            list(config.limits),
+            quota_dir / ledger_name(config.base_url, config.api_key.reveal()),
+            sleep=sleep,
+        )
+        self.http = httpx.Client(
+            base_url=config.base_url,
+            timeout=httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s),
+            limits=httpx.Limits(max_connections=config.max_in_flight, max_keepalive_connections=config.max_in_flight),
+            transport=transport,
+        )
+        self.stop = threading.Event()
+        # Fail fast on an API that cannot be reached: HTTP answers seen, and batches in a row whose
+        # every attempt failed to connect or timed out (reset by any answer).
+        self.answers = 0
+        self.unreachable_streak = 0
+        self.server_error_streak = 0
+        # Quota waits of all workers as intervals: with several in flight they overlap, and the
+        # run's "seconds waited for quota" is their union, not their sum.
+        self.waits: list[tuple[float, float]] = []
+        self.waits_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def reset(self) -> None:
+        """A new delivery begins: no stop, no quota waits, no answers seen yet."""
+        self.stop.clear()
+        self.waits.clear()
+        self.answers, self.unreachable_streak, self.server_error_streak = 0, 0, 0
+
+    def halt(self) -> None:
+        """Nothing queued is sent any more; requests in flight end."""
+        self.stop.set()
+
+    def run_workers(self, count: int, run: Callable[[int], None], notify: Callable[[bool], None], thread_name_prefix: str) -> None:
+        """Work items 0..count-1 (batches, deletes): the first alone, so that a bad key or tenant
+        costs one request and not one per worker, the rest on `max_in_flight` workers, with
+        `notify(final)` at least every `progress_every_s` meanwhile. A ReplenitStopError halts
+        every worker (what is queued is not sent) and is raised for the caller to settle."""
+        try:
+            if count:
+                run(0)
+                notify(count == 1)
+            with ThreadPoolExecutor(max_workers=self.config.max_in_flight, thread_name_prefix=thread_name_prefix) as pool:
+                pending = {pool.submit(run, i) for i in range(1, count)}
+                if pending:
+                    wait_reporting(pending, lambda: notify(False), self.config.progress_every_s)
+                    notify(True)
+        except ReplenitStopError:
+            self.stop.set()
+            raise
+
+    def path(self, *segments: str) -> str:
+        """`/segment/segment...`, each segment quoted (an id may hold '/' or '?')."""
+        return "/" + "/".join(quote(str(s), safe="") for s in segments)
+
+    def finish_report(self, report: DeliveryReport, started: float) -> None:
+        report.counters.wall_s = time.monotonic() - started
+        report.counters.quota_wait_s = union_length(self.waits)
+
+    def request(self, method: str, path: str, counters: DeliveryCounters, body: bytes | None = None,
+                 params: dict[str, str] | None = None) -> httpx.Response:
+        headers = {AUTH_HEADER: self.config.api_key.reveal()}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            if self.config.gzip:
+                body = gzip.compress(body, compresslevel=5)
+                headers["Content-Encoding"] = "gzip"
+        failures = 0
+        rate_limited = 0
+        answered = False  # any HTTP answer at all: the API is reachable
+        while True:
+            if self.stop.is_set():
+                raise Exhausted("not sent: the delivery was stopped by an earlier error", not_sent=True)
+            wait_started = time.monotonic()
+            waited = self.quota.acquire()
+            if waited:
+                counters.quota_wait_s += waited
+                with self.waits_lock:
+                    self.waits.append((wait_started, time.monotonic()))
+            counters.requests += 1
+            counters.bytes_sent += len(body or b"")
+            try:
+                resp = self.http.request(method, path, content=body, headers=headers, params=params)
+            except httpx.TimeoutException as exc:
+                reason = f"timed out ({type(exc).__name__})"
+            except httpx.LocalProtocolError as exc:
+                # The request cannot be formed (a header it cannot carry): every retry would fail
+                # the same way. Its message may quote a header, the key's included: not repeated.
+                raise Exhausted(f"the request could not be formed ({type(exc).__name__}); not retried") from None
+            except httpx.TransportError as exc:
+                reason = f"connection failed ({type(exc).__name__})"
+            else:
+                answered = True
+                self.answers += 1
+                # From the quota's decision to the answer: an upper bound of how late the request
+                # may reach the server's clock, which sizes the limiter's window-edge guard.
+                self.quota.answered()
+                self.observe_quota(resp)
+                if resp.status_code == 429:
+                    counters.rate_limited += 1
+                    rate_limited += 1
+                    if rate_limited > self.config.max_rate_limited:
+                        raise Exhausted(f"rate limited {rate_limited} times in a row")
+                    self.quota.block_for(self.retry_after(resp))
+                    continue  # the limiter holds the next attempt until the window allows it
+                if resp.status_code not in RETRYABLE_STATUS:
+                    return resp
+                counters.server_errors += 1
+                reason = f"HTTP {resp.status_code}"
+            failures += 1
+            if failures >= self.config.max_attempts:
+                raise Exhausted(f"{reason}; gave up after {failures} attempts", unreachable=not answered,
+                                 server_errors=reason.startswith("HTTP "))
+            counters.retries += 1
+            # Full jitter: anywhere between 0 and the capped exponential step.
+            pause = self._rng.uniform(0, min(self.config.backoff_cap_s, self.config.backoff_base_s * 2 ** (failures - 1)))
+            log.warning("%s %s: %s; retry %d of %d in %.2fs", method, path.split("/")[1], reason, failures,
+                        self.config.max_attempts - 1, pause)
+            counters.backoff_wait_s += pause
+            self._sleep(pause)
+
+    def observe_quota(self, resp: httpx.Response) -> None:
+        h = resp.headers
+        try:
+            reset = float(h.get(RESET_EXACT) or h["X-RateLimit-Reset"])
+            self.quota.observe(int(h["X-RateLimit-Limit"]), int(h["X-RateLimit-Remaining"]), reset)
+        except (KeyError, ValueError):
+            pass
+
+    @staticmethod
+    def retry_after(resp: httpx.Response) -> float:
+        try:
+            return max(0.0, float(resp.headers[RETRY_AFTER_EXACT]))
+        except (KeyError, ValueError):
+            pass
+        value = resp.headers.get("Retry-After")
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                try:
+                    return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+                except (TypeError, ValueError):
+                    pass
+        try:
+            return float(resp.json()["data"]["retryAfter"])
+        except (ValueError, KeyError, TypeError):
+            pass
+        try:
+            return max(0.0, float(resp.headers["X-RateLimit-Reset"]) - time.time())
+        except (KeyError, ValueError):
+            return 1.0
+
+    def raise_if_stop(self, resp: httpx.Response) -> None:
+        message = api_message(resp)
+        error: ReplenitStopError | None = None
+        if resp.status_code == 401:
+            error = UnauthorizedError(
+                "Replenit refused the API key (401 Unauthorized): check REPLENIT_API_KEY; the key may be "
+                "mistyped, revoked, or for another environment."
+            )
+        elif resp.status_code == 403:
+            error = ForbiddenError(
+                f"the API key has no access to tenant {self.config.tenant_id} (403 Forbidden): check that "
+                "REPLENIT_TENANT_ID is the tenant this key was issued for."
+            )
+        elif resp.status_code == 404 and message == "Tenant not found.":
+            error = TenantNotFoundError(
+                f"Replenit has no tenant {self.config.tenant_id} (404 Tenant not found): check REPLENIT_TENANT_ID."
+            )
+        if error is not None:
+            self.stop.set()
+            raise error
+
