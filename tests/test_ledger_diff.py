@@ -1,9 +1,11 @@
 """The diff stage (lib/ledger/diff.py) against a real ledger file."""
 
+from contextlib import closing
+
 import orjson
 import polars as pl
 
-from replenit_pipelines.lib.ledger import SqliteLedger, diff
+from replenit_pipelines.lib.ledger import Ledger, diff, open_ledger
 from replenit_pipelines.lib.validation import payload_parts
 
 BASE_URL, TENANT = "http://127.0.0.1:8765", "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
@@ -15,16 +17,16 @@ def orders(names: dict[str, str], lines: dict[str, int]) -> pl.DataFrame:
                          "__rows": pl.Series([lines[k] for k in keys], dtype=pl.UInt32)})
 
 
-def send_and_acknowledge(ledger: SqliteLedger, records: pl.DataFrame, full_refresh: bool = False):
+def send_and_acknowledge(ledger: Ledger, records: pl.DataFrame, full_refresh: bool = False):
     parts = payload_parts(records)
     d = diff(records, parts, ledger.lookup(records["__key"]), full_refresh=full_refresh)
     ledger.acknowledge(d.send["__key"].to_list(), d.send["hash"].to_list(), "run", d.send["exact"].to_list())
     return d
 
 
-def test_new_changed_unchanged_with_rows_accounting(tmp_path):
+def test_new_changed_unchanged_with_rows_accounting(tmp_path, state_backend):  # SQLite and Postgres
     lines = {"o1": 3, "o2": 1, "o3": 2, "o4": 5}
-    with SqliteLedger.open(tmp_path, BASE_URL, TENANT, "orders") as ledger:
+    with closing(open_ledger(tmp_path, BASE_URL, TENANT, "orders")) as ledger:
         first = send_and_acknowledge(ledger, orders({"o1": "paid", "o2": "paid", "o3": "paid"}, lines))
         assert (first.records_new, first.records_changed, first.records_unchanged) == (3, 0, 0)
         assert first.rows_new == 6
@@ -42,9 +44,9 @@ def test_new_changed_unchanged_with_rows_accounting(tmp_path):
         assert d.rows_new + d.rows_changed + d.rows_unchanged == records["__rows"].sum()
 
 
-def test_unchanged_rerun_sends_nothing_and_full_refresh_sends_everything(tmp_path):
+def test_unchanged_rerun_sends_nothing_and_full_refresh_sends_everything(tmp_path, state_backend):  # SQLite and Postgres
     records = orders({"o1": "paid", "o2": "paid"}, {"o1": 2, "o2": 1})
-    with SqliteLedger.open(tmp_path, BASE_URL, TENANT, "orders") as ledger:
+    with closing(open_ledger(tmp_path, BASE_URL, TENANT, "orders")) as ledger:
         send_and_acknowledge(ledger, records)
         again = diff(records, payload_parts(records), ledger.lookup(records["__key"]))
         assert again.send.height == 0 and again.records_unchanged == 2 and again.rows_unchanged == 3
@@ -54,14 +56,14 @@ def test_unchanged_rerun_sends_nothing_and_full_refresh_sends_everything(tmp_pat
         assert refresh.send["hash"].to_list() == again_hashes(ledger, ["o1", "o2"])  # re-acknowledged as they are
 
 
-def again_hashes(ledger: SqliteLedger, ids: list[str]) -> list[bytes]:
+def again_hashes(ledger: Ledger, ids: list[str]) -> list[bytes]:
     found = ledger.lookup(ids)
     return [found.filter(pl.col("identity") == i)["hash"][0] for i in ids]
 
 
-def test_new_bytes_with_the_same_content_are_unchanged_and_restamped(tmp_path):
+def test_new_bytes_with_the_same_content_are_unchanged_and_restamped(tmp_path, state_backend):  # SQLite and Postgres
     records = orders({"o1": "paid"}, {"o1": 1})
-    with SqliteLedger.open(tmp_path, BASE_URL, TENANT, "orders") as ledger:
+    with closing(open_ledger(tmp_path, BASE_URL, TENANT, "orders")) as ledger:
         send_and_acknowledge(ledger, records)
         # Another serializer: other key order, spaces, an explicit null. Same record for the API.
         other = [orjson.dumps({"__": None, "Status": "paid", "OrderId": "o1"}).replace(b",", b", ")]
@@ -72,22 +74,22 @@ def test_new_bytes_with_the_same_content_are_unchanged_and_restamped(tmp_path):
         assert ledger.lookup(["o1"])["exact"][0] == d.restamp["exact"][0]
 
 
-def test_a_record_without_identity_is_always_sent(tmp_path):
+def test_a_record_without_identity_is_always_sent(tmp_path, state_backend):  # SQLite and Postgres
     records = pl.DataFrame({"OrderId": [None], "__key": pl.Series([None], dtype=pl.String), "__rows": [1]})
-    with SqliteLedger.open(tmp_path, BASE_URL, TENANT, "orders") as ledger:
+    with closing(open_ledger(tmp_path, BASE_URL, TENANT, "orders")) as ledger:
         d = send_and_acknowledge(ledger, records)
         assert d.records_new == 1 and ledger.size() == 0  # nothing to remember it by
         assert diff(records, payload_parts(records), ledger.lookup(records["__key"])).records_new == 1
 
 
-def test_a_64_bit_identity_key_collision_sends_the_record_once_as_changed(tmp_path):
+def test_a_64_bit_identity_key_collision_sends_the_record_once_as_changed(tmp_path, state_backend):  # SQLite and Postgres
     # Two other identities' entries share o1's integer key (a forged 64-bit collision): o1 must be
     # neither duplicated nor taken as unchanged; it is sent once, as changed, and o2 as new.
     from replenit_pipelines.lib.ledger.hashing import hashes_as_int128, identity_keys
 
     records = orders({"o1": "paid", "o2": "paid"}, {"o1": 2, "o2": 1})
     parts = payload_parts(records)
-    with SqliteLedger.open(tmp_path, BASE_URL, TENANT, "orders") as ledger:
+    with closing(open_ledger(tmp_path, BASE_URL, TENANT, "orders")) as ledger:
         others = orders({"x1": "paid", "x2": "refunded"}, {"x1": 1, "x2": 1})
         ledger.acknowledge(["x1", "x2"], *(lambda d: (d.send["hash"].to_list(), "run", d.send["exact"].to_list()))(
             diff(others, payload_parts(others), ledger.lookup_keys(others["__key"]))))
@@ -99,9 +101,9 @@ def test_a_64_bit_identity_key_collision_sends_the_record_once_as_changed(tmp_pa
     assert (d.records_changed, d.records_new, d.records_unchanged, d.rows_changed) == (1, 1, 0, 2)
 
 
-def test_lookup_keys_reads_the_same_entries_by_key_and_whole(tmp_path):
+def test_lookup_keys_reads_the_same_entries_by_key_and_whole(tmp_path, state_backend):  # SQLite and Postgres
     ids = [f"customerid:{i}" for i in range(25_000)]
-    with SqliteLedger.open(tmp_path, BASE_URL, TENANT, "customers") as ledger:
+    with closing(open_ledger(tmp_path, BASE_URL, TENANT, "customers")) as ledger:
         ledger.acknowledge(ids[:21_000], [str(i).encode().ljust(16, b"h") for i in range(21_000)], "r",
                            [str(i).encode().ljust(16, b"e") for i in range(21_000)])
         ledger.compact()

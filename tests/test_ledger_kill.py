@@ -27,6 +27,7 @@ import polars as pl
 from replenit_pipelines.lib.delivery.config import DEFAULT_BATCH_SIZES, ClientConfig
 from replenit_pipelines.lib.ledger import SqliteLedger, content_hash
 from replenit_pipelines.lib.ledger import store as ledger_store
+from replenit_pipelines.lib.ledger.sql import CURRENT, SQLITE
 from replenit_pipelines.lib.ledger.status import ledger_status
 from replenit_pipelines.lib.sandbox import Sandbox
 
@@ -125,7 +126,7 @@ def test_the_packed_read_equals_the_row_by_row_read(tmp_path, monkeypatch):
         ledger.acknowledge(ids[20:50], [h(2000 + i) for i in range(30)], "r2", [h(3000 + i) for i in range(30)])
         ledger.acknowledge(ids[45:46], [h(9)], "r3")  # the newest of the log wins, NULL exact
         schema = {"idkey": pl.Int64, "hash": pl.Binary, "exact": pl.Binary}
-        rows = ledger._con.execute(f"SELECT idkey, hash, exact FROM ({ledger_store._CURRENT})").fetchall()  # noqa: S608
+        rows = ledger._con.execute(f"SELECT idkey, hash, exact FROM ({SQLITE.sql(CURRENT)})").fetchall()  # noqa: S608
         expected = pl.DataFrame(rows, schema=schema, orient="row")
         as_int = {"hash": lambda c: c, "exact": lambda c: c.bin.reinterpret(dtype=pl.Int128)}
         for read, wanted in ((ledger.lookup_keys(ids), expected.with_columns(as_int["exact"](pl.col("exact")))),
@@ -216,7 +217,7 @@ class Rig:
         """identity -> content hash, the newest acknowledgement (read from outside the run's process)."""
         con = sqlite3.connect(self.ledger_file())
         try:
-            return dict(con.execute(f"SELECT identity, hash FROM ({ledger_store._CURRENT})").fetchall())  # noqa: S608
+            return dict(con.execute(f"SELECT identity, hash FROM ({SQLITE.sql(CURRENT)})").fetchall())  # noqa: S608
         finally:
             con.close()
 

@@ -16,7 +16,7 @@ from replenit_pipelines.lib.contract.api import MAX_BODY_BYTES
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import Ledger, open_ledger
 from replenit_pipelines.lib.sandbox import Sandbox
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, open_state_store, sync_window  # noqa: F401 - StateStore: the crash subprocess
+from replenit_pipelines.lib.sync import SyncRequest, open_state_store, sync_window
 from helpers import CUSTOMER_MAPPING, ORDER_MAPPING
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
@@ -289,7 +289,8 @@ import os, signal, sys
 from datetime import datetime, timedelta, UTC
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import SqliteLedger
-from replenit_pipelines.lib.sync import StateStore, SyncRequest, open_state_store, sync_window  # noqa: F401 - StateStore: the crash subprocess
+from replenit_pipelines.lib.state import DuckDBStateStore
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import Warehouse
 sys.path.insert(0, sys.argv[7])
 from helpers import CUSTOMER_MAPPING

@@ -26,9 +26,10 @@ implements `Ledger` for run workers on several machines; `open_ledger` chooses.
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -46,36 +47,15 @@ from replenit_pipelines.lib.ledger.base import (
     now_ms,
     scope_folder,
 )
-from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, hashes_as_int128, identity_keys
+from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, identity_keys
+from replenit_pipelines.lib.ledger.sql import CURRENT, SQLITE, SqlLedger, create_tables
 
 __all__ = ["KEY_LOOKUP_SCHEMA", "LAYOUT", "LOOKUP_SCHEMA", "RETRY_SCHEMA", "RETRY_STATUSES", "Ledger", "LedgerScopeError",
            "SqliteLedger", "ledger_scope", "now_ms", "scope_folder"]
 
-_IN_CHUNK = 900  # bound parameters per IN (...) query, under SQLite's default limit
-_SCAN_ABOVE = 20_000  # more identities than this: read the whole ledger (_read_all) and join
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger (
-    identity TEXT PRIMARY KEY, idkey INTEGER NOT NULL, hash BLOB NOT NULL, exact BLOB, acked_at INTEGER NOT NULL,
-    run_id TEXT, api_id TEXT
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS acks (
-    seq INTEGER PRIMARY KEY, identity TEXT NOT NULL, idkey INTEGER NOT NULL, hash BLOB NOT NULL, exact BLOB,
-    acked_at INTEGER NOT NULL, run_id TEXT, api_id TEXT);
-CREATE TABLE IF NOT EXISTS retries (
-    identity TEXT PRIMARY KEY, payload BLOB NOT NULL, hash BLOB NOT NULL, status TEXT NOT NULL,
-    attempts INTEGER NOT NULL, first_failure INTEGER NOT NULL, last_failure INTEGER NOT NULL,
-    last_reason TEXT, run_id TEXT
-) WITHOUT ROWID;
-"""
-# The newest acknowledgement of each identity, across the compacted table and the log.
-_CURRENT = """
-SELECT identity, idkey, hash, exact, acked_at, run_id FROM ledger WHERE identity NOT IN (SELECT identity FROM acks)
-UNION ALL
-SELECT identity, idkey, hash, exact, acked_at, run_id FROM acks
-WHERE seq IN (SELECT max(seq) FROM acks GROUP BY identity)
-"""
+# The file's metadata (its scope, entity, hash version and layout), then the ledger's tables (lib/ledger/sql.py TABLES).
+SCHEMA = ["CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", *create_tables(SQLITE)]
 
 
 _ROW_CHUNK = 16_384  # rows per fetchmany when rows are read one by one (the log, or identity strings): ~3 MB of tuples
@@ -141,13 +121,14 @@ def _packed_chunks(con: sqlite3.Connection, schema: dict[str, type[pl.DataType]]
         after = bound
 
 
-class SqliteLedger:
+class SqliteLedger(SqlLedger):
     """The embedded ledger of one (scope, entity). Safe to open from many processes at once;
     each instance holds one connection, and its writes may come from several threads (the
     client's workers acknowledge their batches as they finish)."""
 
     def __init__(self, path: str | Path, scope: str, entity: str, busy_timeout_ms: int = 30_000):
         self.path = Path(path)
+        self.dialect = SQLITE
         self.scope, self.entity = scope, entity
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tx_lock = threading.Lock()
@@ -160,10 +141,9 @@ class SqliteLedger:
         self._con.execute("PRAGMA wal_autocheckpoint = 20000")  # checkpoints happen in compact(), not mid-batch
         meta = self._meta()
         if not meta:  # a new file: the schema and its scope, once (opening an existing ledger writes nothing)
-            with self._write():
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        self._con.execute(statement)
+            with self._tx():
+                for statement in SCHEMA:
+                    self._con.execute(statement)
                 for key, value in (("scope", scope), ("entity", entity), ("canonical_version", str(CANONICAL_VERSION)),
                                    ("layout", LAYOUT)):
                     self._con.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value))
@@ -191,7 +171,7 @@ class SqliteLedger:
         for table in ("ledger", "acks"):
             columns = {row[1] for row in self._con.execute(f"PRAGMA table_info({table})")}
             if "api_id" not in columns:
-                with self._write():
+                with self._tx():
                     columns = {row[1] for row in self._con.execute(f"PRAGMA table_info({table})")}  # another process may have added it
                     if "api_id" not in columns:
                         self._con.execute(f"ALTER TABLE {table} ADD COLUMN api_id TEXT")
@@ -237,45 +217,18 @@ class SqliteLedger:
             finally:
                 self.lock.release()
 
-    def _write(self) -> "SqliteLedger._Tx":
+    def _tx(self) -> "SqliteLedger._Tx":
         return SqliteLedger._Tx(self._con, self._tx_lock)
 
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return self._con.execute(sql, params).fetchall()
+
+    def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        with self._tx():
+            for sql, rows in statements:
+                self._con.executemany(sql, rows)
+
     # -- the ledger ---------------------------------------------------------------------------
-
-    def lookup(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame:
-        """identity, hash, exact, acked_at of the asked identities the API has acknowledged (the
-        others are absent). Many identities (more than 20,000): the whole ledger, a superset the
-        caller joins on identity (as `diff` and `plan_retries` do)."""
-        asked = pl.Series("identity", identities, dtype=pl.String)
-        if asked.len() > _SCAN_ABOVE:
-            return self._read_all()  # a superset: filtering a million identities costs 0.2 s the caller's join repeats
-        asked = asked.drop_nulls().unique()
-        rows = []
-        for start in range(0, asked.len(), _IN_CHUNK):
-            chunk = asked.slice(start, _IN_CHUNK).to_list()
-            marks = ",".join("?" * len(chunk))
-            rows += self._con.execute(
-                f"SELECT identity, hash, exact, acked_at FROM ({_CURRENT}) WHERE identity IN ({marks})",  # noqa: S608 - placeholders only
-                chunk,
-            ).fetchall()
-        return pl.DataFrame(rows, schema=LOOKUP_SCHEMA, orient="row")
-
-    def lookup_keys(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame:
-        """idkey (hashing.identity_keys), hash, exact (as Int128: hashing.hashes_as_int128) of the
-        asked identities the API has acknowledged: what `diff` needs. Many identities (more than 20,000): the whole ledger's
-        integer keys and hashes, without its identity strings (reading those was half the lookup's
-        time and most of its memory). A superset, and two entries may share an idkey (a 64-bit
-        collision): `diff` keeps one per key."""
-        asked = pl.Series("identity", identities, dtype=pl.String)
-        if asked.len() > _SCAN_ABOVE:
-            return self._read_all(KEY_LOOKUP_SCHEMA)
-        found = self.lookup(asked)
-        return found.select(identity_keys(found["identity"]), "hash", hashes_as_int128(found["exact"]))
-
-    def all_key_hashes(self) -> pl.DataFrame:
-        """The whole ledger as idkey, hash, exact, both hashes as Int128 (reinterpreted chunk by
-        chunk: no Binary copy beside them): a reconciliation's lookup table, 40 bytes an entry."""
-        return self._read_all({"idkey": pl.Int64, "hash": pl.Int128, "exact": pl.Int128})
 
     def _reader(self) -> sqlite3.Connection:
         """A read-only connection for a whole-ledger read, from the same SQLite library as the
@@ -294,7 +247,7 @@ class SqliteLedger:
         is its 16-byte BLOB reinterpreted), in one snapshot, chunk by chunk."""
         with closing(self._reader()) as con:
             if "identity" in schema:  # `lookup` of a retry queue above 20,000: the strings are the answer
-                frames = list(_row_chunks(con.execute(f"SELECT {', '.join(schema)} FROM ({_CURRENT})"), schema))  # noqa: S608 - fixed names
+                frames = list(_row_chunks(con.execute(f"SELECT {', '.join(schema)} FROM ({self.dialect.sql(CURRENT)})"), schema))  # noqa: S608 - fixed names
             else:
                 # The log (one run's acknowledgements at most) row by row, then the compacted table
                 # packed by SQLite, without the entries the log supersedes, matched on idkey (a
@@ -319,7 +272,7 @@ class SqliteLedger:
         api = list(api_ids) if api_ids is not None else [None] * len(ids)
         keys = identity_keys(ids).to_list()  # before the transaction: the write lock is held only to write
         rows = [(i, k, h, e, at, run_id, a) for i, k, h, e, a in zip(ids, keys, hashes, ex, api, strict=True) if i is not None]
-        with self._write():
+        with self._tx():
             self._con.executemany("INSERT INTO acks (identity, idkey, hash, exact, acked_at, run_id, api_id) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             if self._has_retries():
                 self._con.executemany("DELETE FROM retries WHERE identity = ? AND first_failure <= ?", [(r[0], at) for r in rows])
@@ -331,22 +284,13 @@ class SqliteLedger:
         """New exact hashes for records whose content is unchanged but whose serialized bytes are
         not (a serializer upgrade): the next diff takes the fast path again. Not an acknowledgement."""
         self.compact()
-        with self._write():
+        with self._tx():
             self._con.executemany("UPDATE ledger SET exact = ? WHERE identity = ?", list(zip(exact, identities, strict=True)))
-
-    def forget(self, identities: Sequence[str]) -> None:
-        """Replenit no longer holds these (an acknowledged delete, issue 12); a queued payload of
-        one would re-create it, so it leaves the retry queue too."""
-        ids = [(i,) for i in identities]
-        with self._write():
-            self._con.executemany("DELETE FROM ledger WHERE identity = ?", ids)
-            self._con.executemany("DELETE FROM acks WHERE identity = ?", ids)
-            self._con.executemany("DELETE FROM retries WHERE identity = ?", ids)
 
     def compact(self) -> None:
         """Fold the acknowledgement log into the keyed table (newest wins) and checkpoint the WAL.
         Called at the end of a run; lookups are correct either way."""
-        with self._write():
+        with self._tx():
             if self._con.execute("SELECT EXISTS (SELECT 1 FROM acks)").fetchone()[0]:
                 self._con.execute(
                     "INSERT INTO ledger (identity, idkey, hash, exact, acked_at, run_id, api_id) "
@@ -356,22 +300,6 @@ class SqliteLedger:
                 )
                 self._con.execute("DELETE FROM acks")
         self._con.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def size(self) -> int:
-        return self._con.execute(
-            "SELECT (SELECT count(*) FROM ledger) + "
-            "(SELECT count(DISTINCT identity) FROM acks WHERE identity NOT IN (SELECT identity FROM ledger))"
-        ).fetchone()[0]
-
-    def pending_compaction(self) -> int:
-        """Acknowledgements logged since the last compact() (a run that ended early leaves some)."""
-        return self._con.execute("SELECT count(*) FROM acks").fetchone()[0]
-
-    def newest_ack(self) -> int | None:
-        """Epoch ms of the newest acknowledgement, or None for an empty ledger."""
-        return self._con.execute(
-            "SELECT max(t) FROM (SELECT max(acked_at) AS t FROM ledger UNION ALL SELECT max(acked_at) FROM acks)"
-        ).fetchone()[0]
 
     def all_identities(self, chunk_size: int = 100_000) -> Iterator[pl.Series]:
         """Every acknowledged identity, in chunks (for reconciliation: what is gone from the source).
@@ -384,60 +312,3 @@ class SqliteLedger:
                 yield pl.Series("identity", [r[0] for r in rows], dtype=pl.String)
         finally:
             con.close()
-
-    def api_ids(self, identities: Sequence[str]) -> dict[str, str | None]:
-        """identity -> the id its DELETE takes, as last acknowledged (None: not recorded, e.g. an
-        entry acknowledged before issue 12); identities not in the ledger are absent."""
-        out: dict[str, str | None] = {}
-        asked = list(identities)
-        for start in range(0, len(asked), _IN_CHUNK):
-            chunk = asked[start:start + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            out.update(self._con.execute(
-                f"SELECT identity, api_id FROM ledger WHERE identity IN ({marks})", chunk).fetchall())  # noqa: S608 - placeholders only
-            for identity, api_id in self._con.execute(  # the log, oldest first: the newest non-null id wins
-                    f"SELECT identity, api_id FROM acks WHERE identity IN ({marks}) ORDER BY seq", chunk).fetchall():  # noqa: S608
-                if api_id is not None or identity not in out:
-                    out[identity] = api_id
-        return out
-
-    # -- the retry queue -----------------------------------------------------------------------
-
-    def queue_failures(self, entries: pl.DataFrame) -> None:
-        """Records that ended a run undelivered: identity, payload, hash, status ('failed' or
-        'rejected'), last_reason, run_id. The same content failing again counts one more attempt
-        and keeps its first failure; new content for the identity starts over at attempt 1."""
-        at = now_ms()
-        rows = [(r["identity"], r["payload"], r["hash"], r["status"], at, at, r["last_reason"], r["run_id"])
-                for r in entries.select("identity", "payload", "hash", "status", "last_reason", "run_id").iter_rows(named=True)]
-        if not rows:
-            return
-        with self._write():
-            self._con.executemany(
-                "INSERT INTO retries (identity, payload, hash, status, attempts, first_failure, last_failure, last_reason, run_id) "
-                "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (identity) DO UPDATE SET "
-                "attempts = CASE WHEN retries.hash = excluded.hash THEN retries.attempts + 1 ELSE 1 END, "
-                "first_failure = CASE WHEN retries.hash = excluded.hash THEN retries.first_failure ELSE excluded.first_failure END, "
-                "payload = excluded.payload, hash = excluded.hash, status = excluded.status, "
-                "last_failure = excluded.last_failure, last_reason = excluded.last_reason, run_id = excluded.run_id",
-                rows,
-            )
-
-    def queued(self, statuses: Iterable[str] = RETRY_STATUSES) -> pl.DataFrame:
-        wanted = list(statuses)
-        marks = ",".join("?" * len(wanted))
-        rows = self._con.execute(
-            f"SELECT {', '.join(RETRY_SCHEMA)} FROM retries WHERE status IN ({marks}) ORDER BY first_failure, identity",  # noqa: S608
-            wanted,
-        ).fetchall()
-        return pl.DataFrame(rows, schema=RETRY_SCHEMA, orient="row")
-
-    def set_retry_status(self, identities: Sequence[str], status: str) -> None:
-        if status not in RETRY_STATUSES:
-            raise ValueError(f"retry status {status!r} is not one of {', '.join(RETRY_STATUSES)}")
-        with self._write():
-            self._con.executemany("UPDATE retries SET status = ? WHERE identity = ?", [(status, i) for i in identities])
-
-    def dequeue(self, identities: Sequence[str]) -> None:
-        with self._write():
-            self._con.executemany("DELETE FROM retries WHERE identity = ?", [(i,) for i in identities])

@@ -1,0 +1,250 @@
+"""The ledger's SQL, written once for SQLite and Postgres (as dlt's sql_client: one client, the
+dialect's hooks for what really differs).
+
+What differs, and so is a hook of `Dialect`:
+- the tables' names, and the scope: a SQLite file is one ledger, where one Postgres database holds
+  every ledger and its rows carry their `ledger_id` (`{scope}` in the SQL below);
+- the placeholders (`?` or `%s`) and a list of identities as a parameter (`IN (?, ?, ...)` in
+  chunks under SQLite's parameter limit, or one array: `IN (SELECT unnest(?::text[]))`);
+- how a statement reaches the connection and how a transaction is held (the backend's `_read`
+  and `_write` hooks).
+What stays each backend's own: appending a batch's acknowledgements (rows, or arrays in one
+statement, under Postgres' advisory lock), folding the log into the keyed table (SQLite applies
+the log in order; Postgres cannot upsert one key twice in a statement), the whole-ledger read and
+the snapshot of `all_identities`, and `restamp` (one UPDATE from arrays in Postgres).
+"""
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from replenit_pipelines.lib.ledger.base import LOOKUP_SCHEMA, RETRY_SCHEMA, RETRY_STATUSES, now_ms
+from replenit_pipelines.lib.ledger.hashing import hashes_as_int128, identity_keys
+from replenit_pipelines.lib.postgres import qmarks_to_pyformat
+
+SCAN_ABOVE = 20_000  # more identities than this: read the whole ledger and let the caller join
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What the ledger's SQL says differently on one backend."""
+
+    entries: str  # the keyed table of acknowledged identities
+    acks: str  # the acknowledgement log
+    retries: str  # the retry queue
+    scoped: bool  # rows carry their ledger's id (one database, many ledgers)
+    ids_chunk: int  # identities per statement
+    pyformat: bool  # `%s` placeholders (psycopg), else `?`
+
+    def ids(self, n: int) -> str:
+        """The SQL of a list of n identities given by `ids_params`."""
+        return "SELECT unnest(?::text[])" if self.pyformat else ", ".join("?" * n)
+
+    def ids_params(self, chunk: list[str]) -> list[Any]:
+        return [chunk] if self.pyformat else list(chunk)
+
+    def sql(self, text: str) -> str:
+        """`text` with its tables, scope and placeholders for this backend: `{entries}`, `{acks}`,
+        `{retries}`, `{scope}` (a condition, with the ledger id as its one parameter: `ledger_id = ?
+        AND`, or nothing), `{scope_col}` and `{scope_mark}` (an inserted row's ledger id)."""
+        filled = text.format(
+            entries=self.entries, acks=self.acks, retries=self.retries,
+            scope="ledger_id = ? AND " if self.scoped else "",
+            scope_col="ledger_id, " if self.scoped else "", scope_mark="?, " if self.scoped else "")
+        return qmarks_to_pyformat(filled) if self.pyformat else filled
+
+
+# One definition of each table (logical name: columns as (name, type)); `create_tables` writes it in
+# a dialect's types. The entries and the retry queue are keyed by identity (and ledger id), the
+# log by its sequence.
+TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "entries": (("identity", "text key"), ("idkey", "int"), ("hash", "blob"), ("exact", "blob?"), ("acked_at", "int"),
+                ("run_id", "text?"), ("api_id", "text?")),
+    "acks": (("seq", "seq"), ("identity", "text"), ("idkey", "int"), ("hash", "blob"), ("exact", "blob?"), ("acked_at", "int"),
+             ("run_id", "text?"), ("api_id", "text?")),
+    "retries": (("identity", "text key"), ("payload", "blob"), ("hash", "blob"), ("status", "text"), ("attempts", "int4"),
+                ("first_failure", "int"), ("last_failure", "int"), ("last_reason", "text?"), ("run_id", "text?")),
+}
+_TYPES = {
+    "sqlite": {"text": "TEXT", "int": "INTEGER", "int4": "INTEGER", "blob": "BLOB", "seq": "INTEGER PRIMARY KEY"},
+    "postgres": {"text": "TEXT", "int": "BIGINT", "int4": "INTEGER", "blob": "BYTEA", "seq": "BIGSERIAL PRIMARY KEY"},
+}
+
+
+def create_tables(dialect: "Dialect") -> list[str]:
+    """The CREATE TABLE statements of the entries, the log and the retry queue in `dialect`."""
+    types = _TYPES["postgres" if dialect.scoped else "sqlite"]
+    statements = []
+    for table, columns in TABLES.items():
+        cols = [f"{name} {types[kind.split()[0].rstrip('?')]}{'' if kind.endswith('?') or kind == 'seq' else ' NOT NULL'}"
+                for name, kind in columns]
+        key = [name for name, kind in columns if kind.endswith(" key")]
+        if dialect.scoped:
+            cols.insert(0, "ledger_id INTEGER NOT NULL")
+            key = ["ledger_id", *key] if key else []
+        cols += [f"PRIMARY KEY ({', '.join(key)})"] if key else []
+        rowid = " WITHOUT ROWID" if key and not dialect.scoped else ""  # SQLite: the table is its key's B-tree
+        statements.append(f"CREATE TABLE IF NOT EXISTS {getattr(dialect, table)} ({', '.join(cols)}){rowid}")
+    return statements
+
+
+SQLITE = Dialect(entries="ledger", acks="acks", retries="retries", scoped=False, ids_chunk=900, pyformat=False)
+POSTGRES = Dialect(entries="ledger_entries", acks="ledger_acks", retries="ledger_retries", scoped=True, ids_chunk=10_000,
+                   pyformat=True)
+
+# The newest acknowledgement of each identity, across the compacted table and the log ({scope} twice).
+CURRENT = """
+SELECT identity, idkey, hash, exact, acked_at, run_id, api_id FROM {entries}
+WHERE {scope}identity NOT IN (SELECT identity FROM {acks} WHERE {scope}true)
+UNION ALL
+SELECT identity, idkey, hash, exact, acked_at, run_id, api_id FROM {acks}
+WHERE {scope}seq IN (SELECT max(seq) FROM {acks} WHERE {scope}true GROUP BY identity)
+"""
+_QUEUE = """
+INSERT INTO {retries} ({scope_col}identity, payload, hash, status, attempts, first_failure, last_failure, last_reason, run_id)
+VALUES ({scope_mark}?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT ({scope_col}identity) DO UPDATE SET
+    attempts = CASE WHEN {retries}.hash = excluded.hash THEN {retries}.attempts + 1 ELSE 1 END,
+    first_failure = CASE WHEN {retries}.hash = excluded.hash THEN {retries}.first_failure ELSE excluded.first_failure END,
+    payload = excluded.payload, hash = excluded.hash, status = excluded.status,
+    last_failure = excluded.last_failure, last_reason = excluded.last_reason, run_id = excluded.run_id
+"""
+
+
+class SqlLedger:
+    """The `Ledger` operations whose SQL is one for every backend. A backend sets `dialect`,
+    `ledger_id` (when scoped), `entity` and `scope`, and gives `_read` (rows of one statement) and
+    `_write` (statements with their rows, in one transaction)."""
+
+    dialect: Dialect
+    ledger_id: int = 0
+    entity: str
+    scope: str
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        raise NotImplementedError
+
+    def _read_all(self, schema: dict[str, Any]) -> pl.DataFrame:
+        raise NotImplementedError
+
+    def compact(self) -> None:
+        raise NotImplementedError
+
+    def _scope(self, times: int = 1) -> list[Any]:
+        """The parameters of `{scope}` appearing `times` times (none when unscoped)."""
+        return [self.ledger_id] * times if self.dialect.scoped else []
+
+    def _id_chunks(self, identities: Iterable[str]) -> Iterator[tuple[str, list[Any]]]:
+        """(SQL of the list, its parameters) for each chunk of identities."""
+        asked = list(identities)
+        for start in range(0, len(asked), self.dialect.ids_chunk):
+            chunk = asked[start:start + self.dialect.ids_chunk]
+            yield self.dialect.ids(len(chunk)), self.dialect.ids_params(chunk)
+
+    # -- the ledger ---------------------------------------------------------------------------
+
+    def lookup(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame:
+        """identity, hash, exact, acked_at of the asked identities the API has acknowledged (the
+        others are absent). Many identities (more than 20,000): the whole ledger, a superset the
+        caller joins on identity (as `diff` and `plan_retries` do)."""
+        asked = pl.Series("identity", identities, dtype=pl.String)
+        if asked.len() > SCAN_ABOVE:
+            return self._read_all(LOOKUP_SCHEMA)  # a superset: filtering a million identities costs 0.2 s the caller's join repeats
+        rows: list[tuple[Any, ...]] = []
+        for ids, params in self._id_chunks(asked.drop_nulls().unique().to_list()):
+            rows += self._read(self.dialect.sql(
+                f"SELECT identity, hash, exact, acked_at FROM ({CURRENT}) c WHERE identity IN ({ids})"),  # noqa: S608 - placeholders only
+                [*self._scope(4), *params])
+        return pl.DataFrame(rows, schema=LOOKUP_SCHEMA, orient="row")
+
+    def lookup_keys(self, identities: pl.Series | Sequence[str]) -> pl.DataFrame:
+        """idkey (hashing.identity_keys), hash, exact (as Int128: hashing.hashes_as_int128) of the
+        asked identities the API has acknowledged: what `diff` needs. Many identities (more than
+        20,000): the whole ledger's integer keys and hashes, without its identity strings. A
+        superset, and two entries may share an idkey (a 64-bit collision): `diff` keeps one per key."""
+        asked = pl.Series("identity", identities, dtype=pl.String)
+        if asked.len() > SCAN_ABOVE:
+            return self._read_all({"idkey": pl.Int64, "hash": pl.Binary, "exact": pl.Int128})
+        found = self.lookup(asked)
+        return found.select(identity_keys(found["identity"]), "hash", hashes_as_int128(found["exact"]))
+
+    def all_key_hashes(self) -> pl.DataFrame:
+        """The whole ledger as idkey, hash, exact, both hashes as Int128: a reconciliation's lookup
+        table, 40 bytes an entry."""
+        return self._read_all({"idkey": pl.Int64, "hash": pl.Int128, "exact": pl.Int128})
+
+    def api_ids(self, identities: Sequence[str]) -> dict[str, str | None]:
+        """identity -> the id its DELETE takes, the newest known (None: not recorded, e.g. an entry
+        acknowledged before issue 12); identities not in the ledger are absent. Reads only."""
+        out: dict[str, str | None] = {}
+        for ids, params in self._id_chunks(dict.fromkeys(identities)):
+            out.update(self._read(self.dialect.sql(
+                f"SELECT identity, api_id FROM {{entries}} WHERE {{scope}}identity IN ({ids})"), [*self._scope(), *params]))  # noqa: S608
+            for identity, api_id in self._read(self.dialect.sql(  # the log, oldest first: the newest non-null id wins
+                    f"SELECT identity, api_id FROM {{acks}} WHERE {{scope}}identity IN ({ids}) ORDER BY seq"), [*self._scope(), *params]):  # noqa: S608
+                if api_id is not None or identity not in out:
+                    out[identity] = api_id
+        return out
+
+    def forget(self, identities: Sequence[str]) -> None:
+        """Replenit no longer holds these (an acknowledged delete, issue 12); a queued payload of
+        one would re-create it, so it leaves the retry queue too."""
+        statements = []
+        for ids, params in self._id_chunks(identities):
+            statements += [(self.dialect.sql(f"DELETE FROM {{{table}}} WHERE {{scope}}identity IN ({ids})"),  # noqa: S608 - fixed names
+                            [[*self._scope(), *params]]) for table in ("entries", "acks", "retries")]
+        if statements:
+            self._write(statements)
+
+    def size(self) -> int:
+        return int(self._read(self.dialect.sql(
+            "SELECT (SELECT count(*) FROM {entries} WHERE {scope}true) + (SELECT count(DISTINCT identity) FROM {acks} a "
+            "WHERE {scope}NOT EXISTS (SELECT 1 FROM {entries} e WHERE {scope}e.identity = a.identity))"), self._scope(3))[0][0])
+
+    def pending_compaction(self) -> int:
+        """Acknowledgements logged since the last compact() (a run that ended early leaves some)."""
+        return int(self._read(self.dialect.sql("SELECT count(*) FROM {acks} WHERE {scope}true"), self._scope())[0][0])
+
+    def newest_ack(self) -> int | None:
+        """Epoch ms of the newest acknowledgement, or None for an empty ledger."""
+        at = self._read(self.dialect.sql(
+            "SELECT max(t) FROM (SELECT max(acked_at) AS t FROM {entries} WHERE {scope}true "
+            "UNION ALL SELECT max(acked_at) FROM {acks} WHERE {scope}true) m"), self._scope(2))[0][0]
+        return None if at is None else int(at)
+
+    # -- the retry queue -----------------------------------------------------------------------
+
+    def queue_failures(self, entries: pl.DataFrame) -> None:
+        """Records that ended a run undelivered: identity, payload, hash, status ('failed' or
+        'rejected'), last_reason, run_id. The same content failing again counts one more attempt
+        and keeps its first failure; new content for the identity starts over at attempt 1."""
+        at = now_ms()
+        rows = [(*self._scope(), r["identity"], r["payload"], r["hash"], r["status"], at, at, r["last_reason"], r["run_id"])
+                for r in entries.select("identity", "payload", "hash", "status", "last_reason", "run_id").iter_rows(named=True)]
+        if rows:
+            self._write([(self.dialect.sql(_QUEUE), rows)])
+
+    def queued(self, statuses: Iterable[str] = RETRY_STATUSES) -> pl.DataFrame:
+        wanted = list(statuses)
+        rows = self._read(self.dialect.sql(
+            f"SELECT {', '.join(RETRY_SCHEMA)} FROM {{retries}} WHERE {{scope}}status IN ({', '.join('?' * len(wanted))}) "  # noqa: S608
+            "ORDER BY first_failure, identity"), [*self._scope(), *wanted])
+        return pl.DataFrame(rows, schema=RETRY_SCHEMA, orient="row")
+
+    def set_retry_status(self, identities: Sequence[str], status: str) -> None:
+        if status not in RETRY_STATUSES:
+            raise ValueError(f"retry status {status!r} is not one of {', '.join(RETRY_STATUSES)}")
+        statements = [(self.dialect.sql(f"UPDATE {{retries}} SET status = ? WHERE {{scope}}identity IN ({ids})"),  # noqa: S608
+                       [[status, *self._scope(), *params]]) for ids, params in self._id_chunks(identities)]
+        if statements:
+            self._write(statements)
+
+    def dequeue(self, identities: Sequence[str]) -> None:
+        statements = [(self.dialect.sql(f"DELETE FROM {{retries}} WHERE {{scope}}identity IN ({ids})"),  # noqa: S608
+                       [[*self._scope(), *params]]) for ids, params in self._id_chunks(identities)]
+        if statements:
+            self._write(statements)
