@@ -34,6 +34,7 @@ def _sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.contract.entities import ENTITIES
     from replenit_pipelines.lib.delivery import ReplenitStopError, client_from_env
+    from replenit_pipelines.lib.delivery.config import check_batch_size
     from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.stages.delete import DeleteGuard
@@ -43,8 +44,7 @@ def _sync(args: argparse.Namespace) -> int:
 
     if args.entity not in ENTITIES:
         raise ValueError(f"sync: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
-    if args.batch_size is not None and args.batch_size < 1:
-        raise ValueError(f"--batch-size must be at least 1, not {args.batch_size}")
+    check_batch_size(args.batch_size, "--batch-size")
     if args.mirror and not args.all:
         raise ValueError("--mirror deletes what is absent from the WHOLE source: use it with --all")
     settings = Settings.from_env()

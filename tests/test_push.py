@@ -220,7 +220,7 @@ def test_last_version_survives_64_bit_digest_collisions():
     """Identities sharing the first 64 bits of their digest stay apart: the last 32 bits decide."""
     import numpy as np
 
-    from replenit_pipelines.lib.delivery.push import last_of_each
+    from replenit_pipelines.lib.delivery.push_scan import last_of_each
 
     rng = np.random.default_rng(7)
     for _ in range(300):

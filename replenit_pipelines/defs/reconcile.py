@@ -9,6 +9,8 @@ import dagster as dg
 
 from replenit_pipelines.defs import settings
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
+from replenit_pipelines.lib.delivery.config import check_batch_size
+from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
 from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
 from replenit_pipelines.lib.stages.report import merge_warning
@@ -41,8 +43,10 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
                                                    "mirror deletes what left the source.", pool=settings.current().pool_name)
     def reconcile_op(context: dg.OpExecutionContext, config: ReconcileConfig, replenit: ReplenitResource,
                      warehouse: WarehouseResource, state: StateStoreResource) -> None:
-        if config.batch_size is not None and config.batch_size < 1:
-            raise dg.Failure(f"run config: batch_size must be at least 1, not {config.batch_size}")
+        try:
+            check_batch_size(config.batch_size, "run config: batch_size")
+        except DeliveryConfigError as exc:
+            raise dg.Failure(str(exc)) from None
         try:
             guard = DeleteGuard(max_share=config.max_delete_share, max_count=config.max_delete_count)
             policy = GatePolicy(mode=config.gate, max_quarantine_share=config.max_quarantine_share,  # type: ignore[arg-type]

@@ -21,6 +21,8 @@ from replenit_pipelines.defs.quota import report_plan
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
 from replenit_pipelines.defs.sources import mapping_version, owners, source_asset_keys, source_key
 from replenit_pipelines.defs.translator import quarantine_table, run_metadata
+from replenit_pipelines.lib.delivery.config import check_batch_size
+from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
 from replenit_pipelines.lib.delivery import BatchProgress, ReplenitStopError
 from replenit_pipelines.lib.delivery.report import plural, progress_line
 from replenit_pipelines.lib.privacy import mask_text
@@ -174,8 +176,10 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
             raise dg.Failure(f"run config: lookback_hours must be 0 or more, not {lookback_hours}")
         if max_attempts < 1:
             raise dg.Failure(f"run config: retry_max_attempts must be at least 1, not {max_attempts}")
-        if config.batch_size is not None and config.batch_size < 1:
-            raise dg.Failure(f"run config: batch_size must be at least 1, not {config.batch_size}")
+        try:
+            check_batch_size(config.batch_size, "run config: batch_size")
+        except DeliveryConfigError as exc:
+            raise dg.Failure(str(exc)) from None
         stopped = CatchStop()
         guard = config.delete_guard()
         with replenit.client({entity: config.batch_size} if config.batch_size else None) as client, \

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from replenit_pipelines.lib.privacy import Secret
+
 T = TypeVar("T")
 STATE_URL_ENV = "REPLENIT_STATE_URL"
 FROM_ENV = object()  # a factory's default: read REPLENIT_STATE_URL when called
@@ -22,35 +24,21 @@ class StateUrlError(ValueError):
     pass
 
 
-class StateUrl:
+class StateUrl(Secret):
     """A postgresql:// URL whose password never shows itself: not in repr, str, logs or errors."""
 
-    __slots__ = ("_value",)
+    __slots__ = ()
 
     def __init__(self, value: str):
         text = (value or "").strip()
         parts = urlsplit(text)
         if parts.scheme.lower() not in _SCHEMES or not (parts.hostname or parts.path.strip("/") or parts.query):
             raise StateUrlError(f"{STATE_URL_ENV}={mask_url(text)!r}: expected postgresql://USER:PASSWORD@HOST:5432/DATABASE")
-        self._value = text
-
-    def reveal(self) -> str:
-        return self._value
+        super().__init__(text)
 
     @property
     def masked(self) -> str:
         return mask_url(self._value)
-
-    def __repr__(self) -> str:
-        return f"StateUrl({self.masked!r})"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, StateUrl) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 def mask_url(url: str) -> str:

@@ -170,3 +170,33 @@ def masked_merges(merges: pl.DataFrame, n: int = 10) -> list[list]:
         more = f" and {len(merged) - MERGED_SHOWN:,} more" if len(merged) > MERGED_SHOWN else ""
         out.append([mask_identity(identity), mask_customer_id(kept) if kept is not None else "(none)", shown + more, rows])
     return out
+
+
+class Secret:
+    """A value that never shows itself: not in repr, str, logs or tracebacks (an API key, a
+    database URL's password); `reveal()` hands it to the one place that uses it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    @property
+    def masked(self) -> str:
+        """What may be shown of it."""
+        return "********"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.masked!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+

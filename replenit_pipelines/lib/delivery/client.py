@@ -24,12 +24,7 @@ __all__ = ["BatchProgress", "DeleteOutcome", "ReplenitClient", "StreamReport", "
 
 
 class ReplenitClient:
-    def __init__(
-        self,
-        config: ClientConfig,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
+    def __init__(self, config: ClientConfig, transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep):
         self.config = config
         self.session = Session(config, transport, sleep)
 
@@ -76,14 +71,9 @@ class ReplenitClient:
         """Send planned batches (see plan and upserts.deliver_planned: `on_accepted` runs after each 200)."""
         return deliver_planned(self.session, entity, parts, batches, progress, on_accepted)
 
-    def deliver_stream(
-        self,
-        entity: str,
-        parts: Iterable[tuple[int, bytes]],
-        progress: Callable[[BatchProgress], None] | None = None,
-        on_batch: Callable[[dict[int, bytes], DeliveryReport], None] | None = None,
-        records_total: int | None = None,
-    ) -> StreamReport:
+    def deliver_stream(self, entity: str, parts: Iterable[tuple[int, bytes]], progress: Callable[[BatchProgress], None] | None = None,
+                       on_batch: Callable[[dict[int, bytes], DeliveryReport], None] | None = None,
+                       records_total: int | None = None) -> StreamReport:
         """Upsert records read from an iterator of (index, serialized record); see stream.deliver_stream."""
         return deliver_stream(self.session, entity, parts, progress, on_batch, records_total)
 

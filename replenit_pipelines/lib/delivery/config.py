@@ -8,17 +8,25 @@ from urllib.parse import urlsplit
 from replenit_pipelines.lib.contract.api import DOCUMENTED_LIMITS, MAX_BODY_BYTES, Window, parse_limits
 from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
+from replenit_pipelines.lib.privacy import Secret
 
-__all__ = ["DEFAULT_BATCH_SIZES", "DOCUMENTED_LIMITS", "MAX_BODY_BYTES", "ApiKey", "ClientConfig", "Window", "parse_limits"]
+__all__ = ["DEFAULT_BATCH_SIZES", "DOCUMENTED_LIMITS", "MAX_BODY_BYTES", "ApiKey", "ClientConfig", "Window", "check_batch_size", "parse_limits"]
 
 # The contract's recommended batch per entity; a config may lower one, never pass its hard maximum.
 DEFAULT_BATCH_SIZES = {name: spec.recommended_batch for name, spec in ENTITIES.items()}
 
 
-class ApiKey:
+def check_batch_size(size: int | None, setting: str) -> None:
+    """A batch size someone set (`setting` names where: a run config, a flag): at least 1. The
+    API's hard maximum caps it later (ClientConfig), so a larger one is not an error."""
+    if size is not None and size < 1:
+        raise DeliveryConfigError(f"{setting} must be at least 1, not {size}")
+
+
+class ApiKey(Secret):
     """An API key that never shows itself: not in repr, str, logs or tracebacks."""
 
-    __slots__ = ("_value",)
+    __slots__ = ()
 
     def __init__(self, value: str):
         if not value or not value.strip():
@@ -34,21 +42,7 @@ class ApiKey:
                 "a curly quote or other non-ASCII character): set REPLENIT_API_KEY to the key exactly as "
                 "your Replenit account shows it"
             )
-        self._value = stripped
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "ApiKey('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ApiKey) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+        super().__init__(stripped)
 
 
 def is_loopback(host: str) -> bool:
@@ -114,8 +108,7 @@ class ClientConfig:
         for entity, size in self.batch_sizes.items():
             if entity not in ENTITIES:
                 raise DeliveryConfigError(f"batch size for unknown entity {entity!r}")
-            if size < 1:
-                raise DeliveryConfigError(f"batch size for {entity} must be at least 1, not {size}")
+            check_batch_size(size, f"batch size for {entity}")
             sizes[entity] = min(size, ENTITIES[entity].hard_max)  # the API's hard maximum caps it
         object.__setattr__(self, "batch_sizes", sizes)
         if not 0 < self.max_body_bytes <= MAX_BODY_BYTES:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.delivery.errors import AcknowledgementError, ReplenitStopError
-from replenit_pipelines.lib.delivery.report import BatchProgress, DeleteReport, DeliveryCounters, union_length
+from replenit_pipelines.lib.delivery.report import BatchProgress, DeleteReport, DeliveryCounters, fail_unsettled, union_length
 from replenit_pipelines.lib.delivery.responses import api_message
 from replenit_pipelines.lib.delivery.session import Exhausted, Session
 
@@ -92,10 +92,7 @@ def delete_records(session: Session, entity: str, api_ids: Sequence[str], progre
         session.run_workers(len(api_ids), run, notify, "replenit-delete")
     except ReplenitStopError as exc:
         with lock:
-            settled = set(report.deleted) | set(report.already_gone) | set(report.failed)
-            for i in range(len(api_ids)):
-                if i not in settled:
-                    report.failed[i] = f"not sent: {exc}"
+            fail_unsettled(report.failed, {*report.deleted, *report.already_gone, *report.failed}, len(api_ids), exc)
         report.counters.wall_s = time.monotonic() - started
         exc.report = report
         raise

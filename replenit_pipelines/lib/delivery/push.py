@@ -1,6 +1,7 @@
 """`replenit push`: send a file of payload records, streamed, de-duplicated, checked before sending.
 
-Two passes over the file, so that memory does not grow with it:
+Two passes over the file, so that memory does not grow with it (pass 1: push_scan.py; the checks
+of pass 2: push_checks.py):
 
 1. **Scan**: parse every record (a file that is not a list of JSON objects stops here, before
    anything is sent, with the file and line named) and keep a 12-byte digest of each record's
@@ -17,30 +18,22 @@ Every record ends accepted, superseded, refused (locally), rejected (by the API)
 ran out) or not sent (the delivery stopped on a 401/403/404): records read is their sum.
 """
 
-import difflib
-import hashlib
-import json
-import math
 import threading
 import uuid
-from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
-from replenit_pipelines.lib.contract.identity import identity_fields, record_identity
 from replenit_pipelines.lib.contract.payload import serialize_record
-from replenit_pipelines.lib.contract.records import has_value, validate_record
 from replenit_pipelines.lib.delivery.client import ReplenitClient, StreamReport
 from replenit_pipelines.lib.delivery.errors import ReplenitStopError
 from replenit_pipelines.lib.delivery.report import DeliveryReport
-from replenit_pipelines.lib.delivery.record_files import PushFileError, SourceRecord, read_records, where_in_file
+from replenit_pipelines.lib.delivery.push_checks import non_finite_fields, problems, unserializable
+from replenit_pipelines.lib.delivery.push_scan import Scan, scan
+from replenit_pipelines.lib.delivery.record_files import PushFileError, SourceRecord, read_records
 
-_SORT_CHUNK = 1 << 20
 _STORE_EVERY = 5_000  # refused and dead-lettered records are written to the state store in chunks
 
 # The exit codes of `replenit push` (documented in its --help and docs/delivery.md).
@@ -48,99 +41,6 @@ EXIT_OK = 0  # every record read was accepted (or superseded by a later version 
 EXIT_NOT_ACCEPTED = 1  # some record was refused locally, rejected by the API, or failed
 EXIT_USAGE = 2  # the file, a setting or an argument is wrong: nothing was sent
 EXIT_STOPPED = 3  # the API refused the key or tenant (401/403/404): the rest was not sent
-
-
-# --- pass 1: which record is the last version of its identity --------------------------------------
-
-def _identity(entity: str, value: dict, customer_priority: str) -> str | None:
-    try:
-        return record_identity(entity, value, customer_priority)
-    except (AttributeError, TypeError):
-        return None  # an identifier of the wrong type: validation refuses the record
-
-
-def _type_name(value: Any) -> str:
-    return {list: "an array", str: "a string", bool: "true or false", type(None): "null"}.get(
-        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
-
-
-@dataclass
-class Scan:
-    records: int
-    last_version: np.ndarray  # bool per record: True for the last version of its identity
-    superseded: int
-
-
-def scan(path: Path, entity: str, customer_priority: str) -> Scan:
-    """Pass 1: check the file is a list of objects and find the last version of each identity.
-
-    Memory: 12 bytes per record (a 64-bit and a 32-bit digest of the identity), 20 at the peak
-    of the sort, and the 10M-record file stays under 300 MB (bench/push_memory.py). 96 bits make a
-    false match between two identities about as likely as 1 in 10^14 in a file of 10 million."""
-    high, low = array("Q"), array("I")  # 8 and 4 bytes
-    for rec in read_records(path, identity_fields(entity)):
-        if type(rec.value) is not dict:
-            raise PushFileError(
-                f"{where_in_file(path, rec.index, rec.line)} is {_type_name(rec.value)}, not an object: a push file "
-                f"holds {entity} payload records, each a JSON object such as {_example(entity)}")
-        ident = _identity(entity, rec.value, customer_priority)
-        key = (ident if ident is not None else f"\0no identity\0{rec.index}").encode()
-        digest = hashlib.blake2b(key, digest_size=12).digest()
-        high.append(int.from_bytes(digest[:8], "little"))
-        low.append(int.from_bytes(digest[8:], "little"))
-    assert high.itemsize == 8 and low.itemsize == 4
-    n = len(high)
-    if not n:
-        return Scan(0, np.zeros(0, dtype=bool), 0)
-    last = last_of_each(np.frombuffer(high, dtype=np.uint64), np.frombuffer(low, dtype=np.uint32))
-    return Scan(n, last, int(n - last.sum()))
-
-
-def last_of_each(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """True at the last position of each (hi, lo) pair. A sorted copy of hi shows which 64-bit
-    digests repeat; only the records carrying one (versions of one identity, or in the rarest
-    case two identities sharing 64 bits) are sorted again, by hi, lo and position, to find each
-    pair's last position. numpy, not a Polars hash table: the peak is the digests and one sorted
-    copy of hi (20 bytes per record), plus about 30 bytes per record that has other versions."""
-    n = hi.size
-    ordered = np.sort(hi)
-    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    del ordered
-    last = np.ones(n, dtype=bool)
-    if not repeated.size:
-        return last
-    found = []
-    for start in range(0, n, _SORT_CHUNK):  # a chunk at a time: no array of positions for every record
-        chunk = hi[start:start + _SORT_CHUNK]
-        at = np.searchsorted(repeated, chunk).clip(max=repeated.size - 1)
-        found.append(np.flatnonzero(repeated[at] == chunk) + start)
-    members = np.concatenate(found)  # records whose hi repeats, in file order
-    sub = np.lexsort((members, lo[members], hi[members]))  # by hi, then lo, then position in the file
-    key_hi, key_lo = hi[members][sub], lo[members][sub]
-    sub_last = np.ones(sub.size, dtype=bool)
-    sub_last[:-1] = (key_hi[1:] != key_hi[:-1]) | (key_lo[1:] != key_lo[:-1])
-    last[members] = False
-    last[members[sub[sub_last]]] = True
-    return last
-
-
-def _example(entity: str) -> str:
-    return {"customers": '{"CustomerId": "c1", "Email": "ada@example.com"}',
-            "orders": '{"OrderId": "o1", "CustomerId": "c1", ...}',
-            "products": '{"ProductId": "p1", "ProductName": "Mug", ...}'}[entity]
-
-
-# --- pass 2: check, serialize, send ----------------------------------------------------------------
-
-def non_finite_fields(value: Any, path: str = "") -> list[str]:
-    """Paths of NaN, Infinity and -Infinity anywhere in a record (JSON serializers send them as null)."""
-    if isinstance(value, float):
-        return [] if math.isfinite(value) else [path or "(record)"]
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in non_finite_fields(v, f"{path}.{k}" if path else str(k))]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in non_finite_fields(v, f"{path}[{i}]")]
-    return []
 
 
 def _record_id(entity: str, value: Any) -> str | None:
@@ -246,11 +146,6 @@ class _StateWriter:
         self.dead.clear()
 
 
-def _field_of(error_path: str) -> str:
-    """`[3].OrderItems[1].Price` -> `OrderItems[1].Price`; `[3]` -> ``."""
-    return error_path.split("]", 1)[1].lstrip(".") if "]" in error_path else error_path
-
-
 def push_file(
     client: ReplenitClient,
     entity: str,
@@ -289,20 +184,20 @@ def push_file(
                 continue
             value = rec.value
             record_id = _record_id(entity, value)
-            problems = _problems(spec, value, rec.index)
-            if problems:
+            found_problems = problems(spec, value, rec.index)
+            if found_problems:
                 with guard:
                     outcome.refused += 1
                     outcome.not_accepted.append(NotAccepted(rec.index, rec.line, record_id, "refused",
-                                                            [f"{fld or '(record)'}: {reason}" for _, fld, _, reason in problems]))
-                    writer.refused(rec, record_id, [(rule, fld, raw) for rule, fld, raw, _ in problems])
+                                                            [f"{fld or '(record)'}: {reason}" for _, fld, _, reason in found_problems]))
+                    writer.refused(rec, record_id, [(rule, fld, raw) for rule, fld, raw, _ in found_problems])
                 continue
             try:
                 part = serialize_record(value)
             except TypeError as exc:  # orjson.JSONEncodeError: an integer beyond 64 bits, say
                 with guard:
                     outcome.refused += 1
-                    reasons = _unserializable(value, exc)
+                    reasons = unserializable(value, exc)
                     outcome.not_accepted.append(NotAccepted(rec.index, rec.line, record_id, "refused",
                                                             [f"{fld}: {reason}" for fld, _, reason in reasons]))
                     writer.refused(rec, record_id, [("serialize", fld, raw) for fld, raw, _ in reasons])
@@ -347,111 +242,6 @@ def _check_unchanged(path: Path, stamp: tuple[int, int, int], when: str) -> None
     if _file_stamp(path) != stamp:
         raise PushFileError(f"{path}: the file changed {when} (size, modification time or inode); push a file "
                             "that is not being written or replaced")
-
-
-FINITE_REASON = "not a finite number (NaN or Infinity): write a number, or leave the field out"
-# Fields the API fills with a wrong value when they are missing: a reason never suggests leaving them out.
-_ALWAYS_SENT = {"orders": {"TotalRevenue"}}
-FINITE_REASON_ALWAYS_SENT = ("not a finite number (NaN or Infinity): write a number (the API stores an order "
-                             "without TotalRevenue as revenue 1)")
-MISSING_REVENUE_REASON = ("missing: the API stores an order without TotalRevenue as revenue 1; send the "
-                          "order's revenue (0 for none)")
-
-
-def _problems(spec: Any, value: Any, index: int) -> list[tuple[str, str, str, str]]:
-    """(rule, field, raw value, reason) for each reason the record cannot be sent; [] when it can."""
-    always_sent = _ALWAYS_SENT.get(spec.name, set())
-    problems = [("finite", p, str(_get(value, p)), FINITE_REASON_ALWAYS_SENT if p in always_sent else FINITE_REASON)
-                for p in non_finite_fields(value)]
-    seen = {p for _, p, _, _ in problems}
-    for e in validate_record(spec, value, index):
-        fld = _field_of(e.path)
-        if e.code == "finite" and fld in seen:
-            continue  # already named as NaN/Infinity
-        problems.append((e.code, fld, _short(_get(value, fld)), e.message))
-    problems.extend(_unknown_fields(spec, value))
-    if type(value) is dict:
-        for name in sorted(always_sent):
-            if not has_value(value.get(name)) and name not in {p for _, p, _, _ in problems}:
-                problems.append(("required", name, _short(value.get(name)), MISSING_REVENUE_REASON))
-    return problems
-
-
-def _unknown_fields(spec: Any, value: Any) -> list[tuple[str, str, str, str]]:
-    """Properties the contract does not have, in the record and in its children: JSON names are
-    case-sensitive at the API, so `email` for `Email` would be dropped and the record stored
-    without it."""
-    if type(value) is not dict:
-        return []
-    found = [(name, name) for name in value if name not in _field_names(spec)]
-    children = spec.children_field
-    if children is not None and type(value.get(children.name)) is list:
-        child_names = _field_names(children.children)
-        for i, item in enumerate(value[children.name]):
-            if type(item) is dict:
-                found += [(f"{children.name}[{i}].{name}", name) for name in item if name not in child_names]
-    problems = []
-    for path, name in found:
-        known = children.children if children is not None and "[" in path else spec
-        problems.append(("unknown_field", path, _short(_get(value, path)),
-                         f"not a field of {known.singular or known.name + ' items'}{_did_you_mean(name, known)}: the API "
-                         f"matches property names case-sensitively and would drop it"))
-    return problems
-
-
-def _field_names(spec: Any) -> frozenset[str]:
-    return frozenset(f.name for f in spec.fields)
-
-
-def _did_you_mean(name: str, spec: Any) -> str:
-    names = sorted(_field_names(spec))
-    by_lower = {n.lower(): n for n in names}
-    close = [by_lower[name.lower()]] if name.lower() in by_lower else difflib.get_close_matches(
-        name.lower(), list(by_lower), n=1, cutoff=0.75)
-    if close:
-        return f" (did you mean {by_lower.get(close[0], close[0])}?)"
-    return f" (its fields: {', '.join(names)})"
-
-
-_INT_RANGE = (-(1 << 63), (1 << 64) - 1)  # what a JSON serializer (orjson) writes as an integer
-
-
-def _unserializable(value: Any, exc: Exception, path: str = "") -> list[tuple[str, str, str]]:
-    """(field, raw value, reason) for what the serializer cannot write: integers beyond 64 bits by
-    field; anything else as the serializer's own message for the record."""
-    found: list[tuple[str, str, str]] = []
-
-    def walk(v: Any, at: str) -> None:
-        if type(v) is int and not _INT_RANGE[0] <= v <= _INT_RANGE[1]:
-            found.append((at or "(record)", _short(v),
-                          "an integer beyond 64 bits, which cannot be written as JSON: write the real value"))
-        elif isinstance(v, dict):
-            for k, item in v.items():
-                walk(item, f"{at}.{k}" if at else str(k))
-        elif isinstance(v, list):
-            for i, item in enumerate(v):
-                walk(item, f"{at}[{i}]")
-
-    walk(value, path)
-    return found or [("(record)", "", f"cannot be written as JSON ({exc})")]
-
-
-def _get(value: Any, dotted: str) -> Any:
-    """The value at `OrderItems[1].Price` in a record (None when absent)."""
-    cur = value
-    for part in dotted.replace("[", ".[").split("."):
-        if not part:
-            continue
-        try:
-            cur = cur[int(part[1:-1])] if part.startswith("[") else cur.get(part)
-        except (AttributeError, IndexError, TypeError, ValueError):
-            return None
-    return cur
-
-
-def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 __all__ = ["EXIT_NOT_ACCEPTED", "EXIT_OK", "EXIT_STOPPED", "EXIT_USAGE", "PushFileError", "PushOutcome",

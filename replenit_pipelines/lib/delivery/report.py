@@ -128,6 +128,17 @@ def wait_reporting(pending: set[Future], notify: Callable[[], None], every_s: fl
             next_due = time.monotonic() + every_s
 
 
+def fail_unsettled(failed: dict[int, str], settled: set[int], count: int, stop: Exception,
+                   not_sent: set[int] | None = None) -> None:
+    """Every item of a stopped delivery that was not settled (0..count-1 not in `settled`) fails as
+    never sent; `not_sent` collects them (never attempted: held back and queued, not dead-lettered)."""
+    for i in range(count):
+        if i not in settled:
+            failed[i] = f"not sent: {stop}"
+            if not_sent is not None:
+                not_sent.add(i)
+
+
 def plural(n: int, noun: str, plural_noun: str | None = None) -> str:
     """`1 request`, `2 requests`, `1,500 records`."""
     return f"{n:,} {noun if n == 1 else plural_noun or noun + 's'}"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.delivery import batching
 from replenit_pipelines.lib.delivery.errors import AcknowledgementError, ReplenitStopError, UnreachableError
-from replenit_pipelines.lib.delivery.report import BatchProgress, DeliveryCounters, DeliveryReport, live_counters
+from replenit_pipelines.lib.delivery.report import BatchProgress, DeliveryCounters, DeliveryReport, fail_unsettled, live_counters
 from replenit_pipelines.lib.delivery.responses import api_message, problem_errors
 from replenit_pipelines.lib.delivery.session import Exhausted, Session
 
@@ -65,11 +65,7 @@ def deliver_planned(session: Session, entity: str, parts: Sequence[bytes], batch
         session.run_workers(len(batches), run, notify, "replenit")
     except ReplenitStopError as exc:
         with lock:
-            settled = set(report.accepted) | set(report.rejected) | set(report.failed)
-            for i in range(len(parts)):
-                if i not in settled:
-                    report.failed[i] = f"not sent: {exc}"
-                    report.not_sent.add(i)
+            fail_unsettled(report.failed, {*report.accepted, *report.rejected, *report.failed}, len(parts), exc, report.not_sent)
         session.finish_report(report, started)
         notify(final=True)
         exc.report = report

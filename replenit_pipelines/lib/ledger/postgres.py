@@ -23,14 +23,14 @@ from typing import Any
 
 import polars as pl
 
-from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, identity_keys
+from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
 from replenit_pipelines.lib.ledger.base import (
     LAYOUT,
     LedgerScopeError,
     ledger_scope,
     now_ms,
 )
-from replenit_pipelines.lib.ledger.sql import CURRENT, POSTGRES, SqlLedger, create_tables
+from replenit_pipelines.lib.ledger.sql import CURRENT, POSTGRES, SqlLedger, acknowledged_rows, create_tables
 from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, connect, ensure_schema
 
 _LOCK_SPACE = 0x5245504C  # advisory locks (space, ledger_id): acknowledgements shared, compaction exclusive
@@ -89,12 +89,6 @@ class PostgresLedger(SqlLedger):
     def close(self) -> None:
         self._connection.close()
 
-    def __enter__(self) -> "PostgresLedger":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"PostgresLedger(scope={self.scope!r}, entity={self.entity!r}, url={self.url.masked!r})"
 
@@ -125,17 +119,9 @@ class PostgresLedger(SqlLedger):
                     exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None) -> None:
         """The API accepted these records (one batch): one transaction, one upsert. A queued retry
         of the same identity is older than this acknowledgement, so it leaves the queue."""
-        ids = list(identities)
-        if len(ids) != len(hashes) or (exact is not None and len(exact) != len(ids)) or (api_ids is not None and len(api_ids) != len(ids)):
-            raise ValueError("acknowledge: identities, hashes, exact hashes and api ids must have the same length")
         at = now_ms()
-        ex = list(exact) if exact is not None else [None] * len(ids)
-        api = list(api_ids) if api_ids is not None else [None] * len(ids)
-        keys = identity_keys(ids).to_list()
-        latest: dict[str, tuple[Any, ...]] = {}  # an identity twice in a batch: the last one wins, as in the SQLite log
-        for i, k, h, e, a in zip(ids, keys, hashes, ex, api, strict=True):
-            if i is not None:
-                latest[i] = (k, h, e, a)
+        # An identity twice in a batch: the last one wins, as in the SQLite log.
+        latest: dict[str, tuple[Any, ...]] = {i: (k, h, e, a) for i, k, h, e, a in acknowledged_rows(identities, hashes, exact, api_ids)}
         if not latest:
             return
         cols = list(zip(*latest.values(), strict=True))

@@ -16,7 +16,7 @@ the snapshot of `all_identities`, and `restamp` (one UPDATE from arrays in Postg
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import polars as pl
 
@@ -112,6 +112,20 @@ VALUES ({scope_mark}?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT ({scope_col}identity)
 """
 
 
+def acknowledged_rows(identities: Sequence[str | None], hashes: Sequence[bytes | None], exact: Sequence[bytes | None] | None,
+                      api_ids: Sequence[str | None] | None) -> list[tuple[str, int, bytes | None, bytes | None, str | None]]:
+    """One batch's acknowledgements as (identity, idkey, hash, exact, api_id) rows, in order; a
+    record without identity is never acknowledged. Computed before any transaction: the write
+    lock is held only to write."""
+    ids = list(identities)
+    if len(ids) != len(hashes) or (exact is not None and len(exact) != len(ids)) or (api_ids is not None and len(api_ids) != len(ids)):
+        raise ValueError("acknowledge: identities, hashes, exact hashes and api ids must have the same length")
+    ex = list(exact) if exact is not None else [None] * len(ids)
+    api = list(api_ids) if api_ids is not None else [None] * len(ids)
+    keys = identity_keys(ids).to_list()
+    return [(i, k, h, e, a) for i, k, h, e, a in zip(ids, keys, hashes, ex, api, strict=True) if i is not None]
+
+
 class SqlLedger:
     """The `Ledger` operations whose SQL is one for every backend. A backend sets `dialect`,
     `ledger_id` (when scoped), `entity` and `scope`, and gives `_read` (rows of one statement) and
@@ -133,6 +147,15 @@ class SqlLedger:
 
     def compact(self) -> None:
         raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> "Self":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _scope(self, times: int = 1) -> list[Any]:
         """The parameters of `{scope}` appearing `times` times (none when unscoped)."""

@@ -47,8 +47,8 @@ from replenit_pipelines.lib.ledger.base import (
     now_ms,
     scope_folder,
 )
-from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, identity_keys
-from replenit_pipelines.lib.ledger.sql import CURRENT, SQLITE, SqlLedger, create_tables
+from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
+from replenit_pipelines.lib.ledger.sql import CURRENT, SQLITE, SqlLedger, acknowledged_rows, create_tables
 
 __all__ = ["KEY_LOOKUP_SCHEMA", "LAYOUT", "LOOKUP_SCHEMA", "RETRY_SCHEMA", "RETRY_STATUSES", "Ledger", "LedgerScopeError",
            "SqliteLedger", "ledger_scope", "now_ms", "scope_folder"]
@@ -190,12 +190,6 @@ class SqliteLedger(SqlLedger):
     def close(self) -> None:
         self._con.close()
 
-    def __enter__(self) -> "SqliteLedger":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"SqliteLedger(scope={self.scope!r}, entity={self.entity!r}, path={str(self.path)!r})"
 
@@ -264,14 +258,8 @@ class SqliteLedger(SqlLedger):
         """The API accepted these records (one batch): one fsync'd transaction. A queued retry of
         the same identity is older than this acknowledgement, so it leaves the queue. `api_ids`:
         the id a DELETE takes (a customer's CustomerId; None keeps the one recorded before)."""
-        ids = list(identities)
-        if len(ids) != len(hashes) or (exact is not None and len(exact) != len(ids)) or (api_ids is not None and len(api_ids) != len(ids)):
-            raise ValueError("acknowledge: identities, hashes, exact hashes and api ids must have the same length")
         at = now_ms()
-        ex = list(exact) if exact is not None else [None] * len(ids)
-        api = list(api_ids) if api_ids is not None else [None] * len(ids)
-        keys = identity_keys(ids).to_list()  # before the transaction: the write lock is held only to write
-        rows = [(i, k, h, e, at, run_id, a) for i, k, h, e, a in zip(ids, keys, hashes, ex, api, strict=True) if i is not None]
+        rows = [(i, k, h, e, at, run_id, a) for i, k, h, e, a in acknowledged_rows(identities, hashes, exact, api_ids)]
         with self._tx():
             self._con.executemany("INSERT INTO acks (identity, idkey, hash, exact, acked_at, run_id, api_id) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             if self._has_retries():

@@ -250,12 +250,8 @@ class Mapped:
     rows_read: int
 
 
-def map_rows(
-    mapping: EntityMapping,
-    raw: pl.DataFrame,
-    normalize_values: bool = True,
-    customer_priority: str = DEFAULT_CUSTOMER_PRIORITY,
-) -> Mapped:
+def map_rows(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = True,
+             customer_priority: str = DEFAULT_CUSTOMER_PRIORITY) -> Mapped:
     """Warehouse rows -> rows of API fields, each with its identity (`customer_priority`: the
     identifier the tenant matches customers by, `email` or `customerid`). A mapping that cannot
     work is refused here, naming its file."""
@@ -271,12 +267,8 @@ def map_rows(
     return Mapped(flat, normalization, raw.height)
 
 
-def prepare(
-    mapping: EntityMapping,
-    raw: pl.DataFrame,
-    normalize_values: bool = True,
-    customer_priority: str = DEFAULT_CUSTOMER_PRIORITY,
-) -> Prepared:
+def prepare(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = True,
+            customer_priority: str = DEFAULT_CUSTOMER_PRIORITY) -> Prepared:
     """One window's rows -> valid records and explained quarantine: map_rows, then validate_mapped."""
     return validate_mapped(mapping, map_rows(mapping, raw, normalize_values, customer_priority))
 

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 import yaml
 
+from replenit_pipelines.lib.errors import close_names
 from replenit_pipelines.lib.contract.entities import ENTITIES, EntitySpec
 from replenit_pipelines.lib.errors import ReplenitError
 
@@ -221,14 +222,8 @@ def child_column(target: str) -> str:
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """`; did you mean email?` (same name in another case first, then by similarity), or ``."""
-    import difflib
-
-    candidates = sorted(candidates)
-    close = [c for c in candidates if c.lower() == name.lower()]
-    if not close:
-        lowered = {c.lower(): c for c in candidates}
-        close = [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)]
+    """`: did you mean email?` (same name in another case first, then by similarity), or ``."""
+    close = close_names(name, candidates)
     return f": did you mean {' or '.join(close)}?" if close else ""
 
 
