@@ -25,7 +25,6 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-
 from _common import start_sandbox, stop_sandbox
 
 MINUTE, HOUR = (100, 0.6), (5000, 36.0)

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-
 from _common import start_sandbox, stop_sandbox
 
 END = datetime(2026, 11, 27, tzinfo=UTC)
@@ -47,8 +46,8 @@ def main() -> None:
 
             from replenit_pipelines.defs.settings import DEMO_MAPPING
             from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
-            from replenit_pipelines.lib.sync import SyncRequest, sync_window
             from replenit_pipelines.lib.state import DuckDBStateStore
+            from replenit_pipelines.lib.sync import SyncRequest, sync_window
             from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
             mapping = load_mapping(DEMO_MAPPING)["customers"]

@@ -28,11 +28,11 @@ import httpx
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import SqliteLedger
 from replenit_pipelines.lib.sandbox import Sandbox
-from replenit_pipelines.lib.sync import SyncRequest, sync_window
+from replenit_pipelines.lib.settings import DEMO_MAPPING
 from replenit_pipelines.lib.state import DuckDBStateStore
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
-from replenit_pipelines.lib.settings import DEMO_MAPPING
 
 END = datetime(2026, 11, 27, tzinfo=UTC)
 DAY = datetime(2026, 11, 26, tzinfo=UTC)

@@ -19,8 +19,8 @@ from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.plan import eta, quota_snapshot
 from replenit_pipelines.lib.sandbox import Sandbox
-from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.state import DuckDBStateStore
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import httpx
 import polars as pl
-
 from _common import start_sandbox, stop_sandbox
 from client_quota import LIMITS, permitted, write_records
 
@@ -48,7 +47,7 @@ def quota_run(url: str, requests: int, batch: int, workdir: Path) -> dict:
             [sys.executable, "-m", "replenit_pipelines.cli", "push", "customers", str(f), "--json", "--limits", LIMITS,
              "--batch-size", str(batch)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outs = [p.communicate() for p in pushes]
-    for (out, err), p in zip(outs, pushes, strict=True):
+    for (_out, err), p in zip(outs, pushes, strict=True):
         if p.returncode != 0:
             raise SystemExit(f"a push failed: {err[-2000:]}")
     summaries = [json.loads(out) for out, _ in outs]
@@ -70,11 +69,11 @@ def percentiles(samples: list[float]) -> dict:
 
 
 def write_timings(url: str, samples: int, ledger_rows: int, workdir: Path) -> dict:
+    import psycopg
+
     from replenit_pipelines.lib.delivery.quota import QuotaLimiter
     from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.sync import open_state_store
-
-    import psycopg
 
     with psycopg.connect(url, autocommit=True) as con:  # the floor: one row committed, flushed to disk
         con.execute("CREATE TABLE IF NOT EXISTS bench_commit (a int)")

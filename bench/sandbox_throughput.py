@@ -11,7 +11,6 @@ import uuid
 
 import httpx
 import orjson
-
 from _common import start_sandbox, stop_sandbox
 
 

@@ -3,13 +3,17 @@
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from replenit_pipelines.commands_quota import register as register_quota
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: each command imports what it runs when it runs (start-up speed)
+    from replenit_pipelines.lib.delivery.push_scan import Scan
+    from replenit_pipelines.lib.delivery.report import BatchProgress
     from replenit_pipelines.lib.settings import Settings
+    from replenit_pipelines.lib.state import StateStore
 
 
 PUSH_EPILOG = """\
@@ -40,7 +44,7 @@ def _push(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
 
-    def open_store():
+    def open_store() -> "StateStore":
         from replenit_pipelines.lib.state import open_state_store
 
         return open_state_store(settings.state_store_path, settings.state_url)
@@ -51,12 +55,12 @@ def _push(args: argparse.Namespace) -> int:
         overrides["batch_sizes"] = {args.entity: args.batch_size}
     limits = parse_limits(args.limits) if args.limits is not None else None
 
-    def progress(p):
+    def progress(p: "BatchProgress") -> None:
         if not args.json:
             print(f"  {p.records_done}/{p.records_total} records, {p.batches_done}/{p.batches_total} batches, "
                   f"ETA {p.eta_s:.0f}s", file=sys.stderr)
 
-    def scanned(scan):
+    def scanned(scan: "Scan") -> None:
         if scan.superseded and not args.json:
             print(f"  {scan.superseded} of {scan.records} records are older versions of a later record "
                   "with the same identity: only the last version of each is sent", file=sys.stderr)
@@ -130,10 +134,9 @@ def _state(args: argparse.Namespace) -> int:
     import duckdb
     import polars as pl
 
+    from replenit_pipelines.lib.ledger.status import ledger_files, ledger_status, retry_queue
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.state import DuckDBStateStore
-
-    from replenit_pipelines.lib.ledger.status import ledger_files, ledger_status, retry_queue
 
     table_format = pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200)
     state_url = Settings.from_env().state_url
@@ -236,7 +239,7 @@ def _settings_in_force(settings: "Settings") -> tuple[list[tuple[str, str]], lis
 
     errors: list[str] = []
 
-    def checked(name: str, check, value: str) -> str:
+    def checked(name: str, check: Callable[[str], object], value: str) -> str:
         try:
             check(value)
         except ValueError as exc:

@@ -5,7 +5,11 @@ whole source (issue 12), by the same code as the Dagster assets and the reconcil
 import argparse
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: each command imports what it runs when it runs (start-up speed)
+    from replenit_pipelines.lib.delivery.report import BatchProgress
 
 SYNC_EPILOG = """\
 Credentials come from REPLENIT_BASE_URL, REPLENIT_TENANT_ID and REPLENIT_API_KEY (never printed);
@@ -38,7 +42,6 @@ def _sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.stages.delete import DeleteGuard
-    from replenit_pipelines.lib.stages.report import merge_warning
     from replenit_pipelines.lib.sync import open_state_store
     from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
@@ -65,7 +68,7 @@ def _sync(args: argparse.Namespace) -> int:
 
     last = [0.0]
 
-    def progress(p) -> None:  # a window's batches: a line at most every 30 s
+    def progress(p: "BatchProgress") -> None:  # a window's batches: a line at most every 30 s
         import time
 
         if time.monotonic() - last[0] >= 30 or p.batches_done == p.batches_total:
@@ -75,6 +78,7 @@ def _sync(args: argparse.Namespace) -> int:
 
     store = None if args.dry_run else open_state_store(settings.state_store_path)
     stopped = None
+    before = None
     result: Any = None  # a ReconcileResult (--all) or a SyncResult (--partition): the same counts()
     with client_from_env(limits=limits, settings=settings, **overrides) as client, closing(open_ledger(
             settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger:
@@ -105,6 +109,14 @@ def _sync(args: argparse.Namespace) -> int:
     if result is None:
         print(f"replenit sync: stopped: {stopped}", file=sys.stderr)
         return 3
+    return _print_result(args, result, stopped, run_id, before, settings, log)
+
+
+def _print_result(args: argparse.Namespace, result: Any, stopped: Exception | None, run_id: str, before: Any,
+                  settings: Any, log: Callable[[str], None]) -> int:
+    """The run's counts (a table, or JSON with --json), its warnings, and the exit code."""
+    from replenit_pipelines.lib.stages.report import merge_warning
+
     counts = result.counts()
     counts = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in counts.items()}
     if getattr(result, "refused", ""):

@@ -173,8 +173,8 @@ def data_start(warehouse: Path) -> str | None:
     so the UI shows the demo's days, not thousands of missing partitions before them."""
     import duckdb
 
-    from replenit_pipelines.lib.warehouse import load_mapping
     from replenit_pipelines.lib.settings import DEMO_MAPPING
+    from replenit_pipelines.lib.warehouse import load_mapping
 
     firsts = []
     with duckdb.connect(str(warehouse), read_only=True) as con:

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines import cli
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.sync.run import DEAD_LETTER_SCHEMA
 
 

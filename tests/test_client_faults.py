@@ -7,15 +7,15 @@ answers; what the client does with them is checked on the requests it sent and o
 
 import json
 import time
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import pytest
+from helpers import FakeClock
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient, UnreachableError
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
-from helpers import FakeClock
 
 TENANT = "0f8fad5b-d9cb-469f-a165-70867728950e"
 OK = {"success": True, "message": "Data received successfully", "data": {}}

@@ -11,13 +11,13 @@ import duckdb
 import httpx
 import orjson
 import pytest
+from helpers import point_at_sandbox
 
-from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.defs.settings import DEMO_MAPPING
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
-from helpers import point_at_sandbox
 
 END = datetime(2026, 11, 27, tzinfo=UTC)
 DAY = "2026-11-26"

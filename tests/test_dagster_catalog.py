@@ -3,8 +3,8 @@ webhook, freshness policies, owners, code versions, table names and schemas, nam
 
 import json
 import threading
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import dagster as dg
 import pytest

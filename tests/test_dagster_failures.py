@@ -14,8 +14,8 @@ import pytest
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
-from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.state import DuckDBStateStore
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
 DAY = "2026-11-26"

@@ -8,6 +8,8 @@ import dagster as dg
 import duckdb
 import httpx
 import pytest
+from test_ledger_sync import customers
+from test_reconcile import DAY, SOFT_MAPPING, Rig, last_seq, requests_of
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import content_hash, failures_to_queue, open_ledger
@@ -15,8 +17,6 @@ from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletePlan, check_guard
 from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
-from test_ledger_sync import customers
-from test_reconcile import DAY, SOFT_MAPPING, Rig, last_seq, requests_of
 
 BASE_URL, TENANT = "http://127.0.0.1:8765", "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 
@@ -186,8 +186,8 @@ def test_a_refusal_masks_the_identities_it_names():
 # --- 6. reconcile and replay run in the key's pool ------------------------------------------------
 
 def test_the_reconcile_and_replay_ops_run_in_the_keys_pool(monkeypatch):
-    from replenit_pipelines.defs import settings
     from replenit_pipelines.definitions import defs
+    from replenit_pipelines.defs import settings
 
     monkeypatch.setenv("REPLENIT_KEY_NAME", "shop-eu")
     pool = settings.current().pool_name

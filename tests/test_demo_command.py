@@ -17,7 +17,7 @@ def test_demo_runs_end_to_end(tmp_path):
     table = {m.group(1): [int(x) for x in m.group(2).split()] for m in
              re.finditer(r"^\s+(customers|orders|products)\s+([\d ]+)$", text, re.M)}
     assert set(table) == {"customers", "orders", "products"}
-    for entity, (runs, read, delivered, quarantined, superseded, unchanged, dead, held, requests, in_sandbox) in table.items():
+    for entity, (_runs, read, delivered, quarantined, superseded, unchanged, dead, held, requests, _in_sandbox) in table.items():
         assert read == delivered + quarantined + superseded + unchanged + dead + held, entity
         assert requests >= 1 and dead == 0 and held == 0
     customers = table["customers"]

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from replenit_pipelines.lib.sync import GatePolicy, RecentRun, decide
 from replenit_pipelines.lib.state import DuckDBStateStore
+from replenit_pipelines.lib.sync import GatePolicy, RecentRun, decide
 
 DEFAULT = GatePolicy()
 STEADY = [RecentRun(rows_read=10_000, rows_superseded=100, rows_quarantined=q) for q in (560, 640, 710, 600, 590)]

@@ -12,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
+from helpers import CUSTOMER_MAPPING, TS, customer_rows, run
+from test_ledger_sync import Rig, write_table
 
 from replenit_pipelines.lib.contract.identity import record_identity, record_key
 from replenit_pipelines.lib.plan import plan_summary, plan_text
 from replenit_pipelines.lib.privacy import masked_merges
 from replenit_pipelines.lib.sync.reconcile import ReconcileRequest, reconcile
 from replenit_pipelines.lib.warehouse import Warehouse
-from helpers import CUSTOMER_MAPPING, TS, customer_rows, run
-from test_ledger_sync import Rig, write_table
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
 

@@ -7,15 +7,15 @@ import duckdb
 import httpx
 import polars as pl
 import pytest
+from helpers import CUSTOMER_MAPPING
 
 from replenit_pipelines import cli
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import SqliteLedger
 from replenit_pipelines.lib.sandbox import Sandbox
-from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.state import DuckDBStateStore
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import Warehouse
-from helpers import CUSTOMER_MAPPING
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
 

@@ -6,7 +6,15 @@ from contextlib import closing
 import polars as pl
 import pytest
 
-from replenit_pipelines.lib.ledger import Ledger, content_hash, diff, failures_to_queue, hold_unchanged_rejections, open_ledger, plan_retries
+from replenit_pipelines.lib.ledger import (
+    Ledger,
+    content_hash,
+    diff,
+    failures_to_queue,
+    hold_unchanged_rejections,
+    open_ledger,
+    plan_retries,
+)
 from replenit_pipelines.lib.validation import payload_parts
 
 BASE_URL, TENANT = "http://127.0.0.1:8765", "3f2504e0-4f89-11d3-9a0c-0305e82c3301"

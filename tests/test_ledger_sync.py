@@ -11,13 +11,13 @@ import duckdb
 import httpx
 import polars as pl
 import pytest
+from helpers import CUSTOMER_MAPPING, ORDER_MAPPING
 
 from replenit_pipelines.lib.contract.api import MAX_BODY_BYTES
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import Ledger, open_ledger
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.sync import SyncRequest, open_state_store, sync_window
-from helpers import CUSTOMER_MAPPING, ORDER_MAPPING
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
 NEXT = DAY + timedelta(days=1)

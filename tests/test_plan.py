@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
+from helpers import CUSTOMER_MAPPING, FakeClock
+from test_ledger_sync import DAY, customers, write_table
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
 from replenit_pipelines.lib.plan import Schedule, eta, expected_load, plan_summary, plan_text, quota_snapshot, quota_view
 from replenit_pipelines.lib.sandbox import Sandbox
-from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.state import DuckDBStateStore
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import Warehouse
-from helpers import CUSTOMER_MAPPING, FakeClock
-from test_ledger_sync import DAY, customers, write_table
 
 NOW = datetime(2026, 11, 28, 10, 20, tzinfo=UTC)
 

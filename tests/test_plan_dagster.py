@@ -12,11 +12,11 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
+from helpers import point_at_sandbox
 
 from replenit_pipelines.lib.ledger import open_ledger
 from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
-from helpers import point_at_sandbox
 
 END = datetime(2026, 11, 27, tzinfo=UTC)
 DAY, DAY_BEFORE = "2026-11-26", "2026-11-25"

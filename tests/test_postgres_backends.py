@@ -12,14 +12,14 @@ from pathlib import Path
 import polars as pl
 import psycopg
 import pytest
+from helpers import FakeClock
 
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter, ledger_name
 from replenit_pipelines.lib.ledger import open_ledger
 from replenit_pipelines.lib.postgres import PostgresError, StateUrl, mask_url
 from replenit_pipelines.lib.settings import Settings
-from replenit_pipelines.lib.sync import open_state_store
 from replenit_pipelines.lib.state.postgres import PostgresStateStore
-from helpers import FakeClock
+from replenit_pipelines.lib.sync import open_state_store
 
 SANDBOX = "http://127.0.0.1:8765"
 TENANT = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"

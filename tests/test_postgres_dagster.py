@@ -13,10 +13,10 @@ import dagster as dg
 import httpx
 import psycopg
 import pytest
+from helpers import point_at_sandbox
 
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
-from helpers import point_at_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 END = datetime(2026, 11, 27, tzinfo=UTC)

@@ -1,11 +1,10 @@
 """Rows in, payloads and quarantine out: each rule, normalization, nesting, totals, duplicates."""
 
-from datetime import date
 import math
+from datetime import date
 
 import polars as pl
 import pytest
-
 from helpers import (
     CUSTOMER_MAPPING,
     ORDER_MAPPING,
@@ -17,6 +16,7 @@ from helpers import (
     reasons,
     run,
 )
+
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 

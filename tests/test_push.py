@@ -11,8 +11,6 @@ from replenit_pipelines import cli
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
 
 
-
-
 def push(capsys, *args: str) -> tuple[int, dict]:
     code = cli.main(["push", *args, "--json"])
     out = capsys.readouterr().out

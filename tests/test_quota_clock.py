@@ -4,10 +4,10 @@ test_delivery_client.py and test_sandbox_quota_faults.py."""
 
 import httpx
 import pytest
+from helpers import FakeClock
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
-from helpers import FakeClock
 
 TENANT = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
@@ -179,7 +179,7 @@ def test_backoff_is_exponential_with_full_jitter_and_capped(tmp_path):
         clock = FakeClock(1000.0)
         calls = []
 
-        def handler(request):
+        def handler(request, calls=calls, clock=clock):  # this seed's list and clock, bound now
             calls.append(clock.now)
             return httpx.Response(503, json={"message": "busy"})
 

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import CUSTOMER_MAPPING, ORDER_MAPPING
+from test_ledger_sync import customers, write_table
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import SqliteLedger
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
-from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.state import DuckDBStateStore
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.sync.reconcile import ReconcileRequest, reconcile
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
-from helpers import CUSTOMER_MAPPING, ORDER_MAPPING
-from test_ledger_sync import customers, write_table
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
 SOFT_MAPPING = entity_mapping_from_dict("customers", {

@@ -7,12 +7,12 @@ from datetime import datetime
 
 import polars as pl
 import pytest
+from test_ledger_sync import customers, write_table
+from test_reconcile import Rig
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.stages.delete import DeleteGuard
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
-from test_ledger_sync import customers, write_table
-from test_reconcile import Rig
 
 FIELDS = {"CustomerId": "id", "Email": "email", "Name": "name", "Phone": "phone", "Language": "locale", "GdprOptin": "gdpr"}
 MAPPINGS = {

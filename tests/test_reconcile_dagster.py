@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import dagster as dg
 import httpx
 import pytest
+from helpers import point_at_sandbox
 
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
-from helpers import point_at_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import dagster as dg
 import httpx
 import orjson
 import pytest
+from helpers import point_at_sandbox
 
 from replenit_pipelines.defs.settings import DEMO_MAPPING
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
@@ -14,7 +15,6 @@ from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
-from helpers import point_at_sandbox
 
 END = datetime(2026, 11, 27, tzinfo=UTC)
 DAY = "2026-11-26"

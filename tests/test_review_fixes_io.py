@@ -9,13 +9,12 @@ import httpx
 import pytest
 
 from replenit_pipelines import cli
-from replenit_pipelines.lib.sandbox import Sandbox
-
 from replenit_pipelines.lib.delivery.config import ApiKey
 from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
 from replenit_pipelines.lib.delivery.push import PushFileError, push_file
-from replenit_pipelines.lib.sync import SyncRequest, sync_window
+from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.state import DuckDBStateStore
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
 
 D1 = datetime(2026, 11, 25, tzinfo=UTC)

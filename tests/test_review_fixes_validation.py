@@ -7,7 +7,6 @@ from helpers import CUSTOMER_MAPPING, ORDER, PRODUCT, PRODUCT_MAPPING, TS, custo
 
 from replenit_pipelines.lib.contract.entities import PRODUCT as PRODUCT_SPEC
 from replenit_pipelines.lib.contract.records import validate_record
-
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 
 TOTAL_MAPPING = entity_mapping_from_dict("orders", {

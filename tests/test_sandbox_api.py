@@ -6,7 +6,6 @@ import uuid
 import httpx
 import orjson
 import pytest
-
 from helpers import CUSTOMER, ORDER, PRODUCT
 
 

@@ -6,9 +6,9 @@ import time
 
 import httpx
 import pytest
+from helpers import CUSTOMER
 
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
-from helpers import CUSTOMER
 
 
 def wait_for_window_start(seconds: float, margin: float = 0.05) -> None:

@@ -1,7 +1,6 @@
 """Every entity rule of the contract, through the sandbox over HTTP: passing and failing values."""
 
 import pytest
-
 from helpers import CUSTOMER, ORDER, PRODUCT
 
 VALID = [

@@ -241,7 +241,7 @@ def test_the_parents_query_needs_no_bounds_either_when_its_children_have_a_sourc
     """Read with a child source, the parent's query too is run over all time and the window is the
     filter on its window column: without $start/$end a partition still reads only its orders."""
     mapping = ORDERS_MAPPING.format(sold_at=SOLD_AT, child=child_source("query without a window", star.folder))
-    unbounded = mapping.replace("      HAVING min({0}) >= $start AND min({0}) < $end\n".format(SOLD_AT), "")
+    unbounded = mapping.replace(f"      HAVING min({SOLD_AT}) >= $start AND min({SOLD_AT}) < $end\n", "")
     assert "$start" not in unbounded
     star.mapping.write_text(unbounded)
     code, out = star.check()

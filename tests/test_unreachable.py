@@ -76,11 +76,12 @@ def test_a_sync_stopped_by_an_unreachable_api_holds_back_what_it_never_sent_and_
     it is queued, so the next run of the entity sends it first."""
     from datetime import timedelta
 
+    from helpers import CUSTOMER_MAPPING
+    from test_ledger_sync import DAY, customers, write_table
+
     from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.sync import SyncRequest, sync_window
     from replenit_pipelines.lib.warehouse import Warehouse
-    from helpers import CUSTOMER_MAPPING
-    from test_ledger_sync import DAY, customers, write_table
 
     url = closed_port_url()
     write_table(tmp_path / "wh.duckdb", "customers", customers(100))

@@ -11,8 +11,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.state import DuckDBStateStore
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import MappingError, Warehouse, entity_mapping_from_dict
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)

@@ -7,6 +7,7 @@ import os
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster_shared.error import SerializableErrorInfo  # what a step failure carries (dagster re-exports it nowhere public)
 
 from replenit_pipelines.lib.alerts import ALERT_WEBHOOK_ENV, post_alert, slack_payload
 
@@ -23,9 +24,9 @@ def run_link(run_id: str) -> str | None:
     return f"{base.rstrip('/')}/runs/{run_id}" if base else None
 
 
-def root_cause(error) -> str:
+def root_cause(error: SerializableErrorInfo) -> str:
     """The innermost error's message (Dagster wraps ours in DagsterExecutionStepExecutionError)."""
-    while getattr(error, "cause", None) is not None:
+    while error.cause is not None:
         error = error.cause
     return error.message.strip()
 
@@ -35,7 +36,7 @@ def root_cause(error) -> str:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=f"Posts each failed run of this code location to the chat webhook in {ALERT_WEBHOOK_ENV} (off when unset).",
 )
-def alert_on_run_failure(context: dg.RunFailureSensorContext):
+def alert_on_run_failure(context: dg.RunFailureSensorContext) -> dg.SkipReason | None:
     url = webhook_url()
     if url is None:
         return dg.SkipReason(f"{ALERT_WEBHOOK_ENV} is not set: no alert posted")
@@ -56,7 +57,7 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext):
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=f"Posts each failed asset check (blocking or warning) to the chat webhook in {ALERT_WEBHOOK_ENV} (off when unset).",
 )
-def alert_on_check_failure(context: dg.SensorEvaluationContext):
+def alert_on_check_failure(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     # The cursor: the newest failed execution seen per check (a check execution's id only grows).
     seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
     repo = context.repository_def

@@ -126,7 +126,7 @@ def fail_dead_runs(instance: dg.DagsterInstance, job_names: Collection[str] | No
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Fails runs whose processes died (kill -9, OOM) so their pool slots are freed and run_retries can act.",
 )
-def dead_run_workers(context: dg.SensorEvaluationContext):
+def dead_run_workers(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     # This code location's jobs, the implicit asset job of UI materializations included.
     repo = context.repository_def
     dead = fail_dead_runs(context.instance, set(repo.job_names) if repo is not None else None)

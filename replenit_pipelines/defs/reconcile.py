@@ -9,9 +9,9 @@ import dagster as dg
 
 from replenit_pipelines.defs import settings
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
+from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.delivery.config import check_batch_size
 from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
-from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
 from replenit_pipelines.lib.stages.report import merge_warning
 from replenit_pipelines.lib.sync import GatePolicy
@@ -94,7 +94,7 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
     @dg.job(name=f"reconcile_{entity}", description=f"Reconcile {entity} with the whole source (run config: mirror, "
                                                      "dry_run, full_refresh, max_delete_share, max_delete_count, batch_size).",
             tags={"replenit/entity": entity})
-    def job():
+    def job() -> None:
         reconcile_op()
 
     return job

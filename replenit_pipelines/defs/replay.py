@@ -49,7 +49,7 @@ def build_replay_job() -> dg.JobDefinition:
                              f"(replenit state --retries {config.entity})")
 
     @dg.job(description="Re-send queued records of an entity after a fix (run config: entity, status, identities, dry_run).")
-    def replay_queued():
+    def replay_queued() -> None:
         replay_queued_records()
 
     return replay_queued

@@ -21,9 +21,9 @@ from replenit_pipelines.defs.quota import report_plan
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
 from replenit_pipelines.defs.sources import mapping_version, owners, source_asset_keys, source_key
 from replenit_pipelines.defs.translator import quarantine_table, run_metadata
+from replenit_pipelines.lib.delivery import BatchProgress, ReplenitStopError
 from replenit_pipelines.lib.delivery.config import check_batch_size
 from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
-from replenit_pipelines.lib.delivery import BatchProgress, ReplenitStopError
 from replenit_pipelines.lib.delivery.report import plural, progress_line
 from replenit_pipelines.lib.privacy import mask_text
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
@@ -160,7 +160,7 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         replenit: ReplenitResource,
         warehouse: WarehouseResource,
         state: StateStoreResource,
-    ):
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult | dg.AssetObservation]:
         record_run_worker(context)  # host and pid, so a killed worker is found and its pool slot freed
         window = context.partition_time_window
         partition = context.partition_key
@@ -242,8 +242,7 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
             yield dg.MaterializeResult(metadata=metadata, check_results=[share_check, delivery_check, row_check, null_check])
             return
         # A failed blocking check: no materialization, so nothing downstream runs on this partition.
-        for check in (share_check, delivery_check, row_check, null_check):
-            yield check
+        yield from (share_check, delivery_check, row_check, null_check)
         context.log.error(f"{entity} {partition} not materialized: {share_check.description or delivery_check.description}")
         raise dg.Failure(
             description=share_check.description or delivery_check.description,

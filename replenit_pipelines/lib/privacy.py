@@ -146,7 +146,7 @@ def masked_quarantine_sample(quarantine: pl.DataFrame, n: int = 25) -> pl.DataFr
     return pl.DataFrame({
         "rule": ranked["rule"].cast(pl.String),
         "field": ranked["field"].cast(pl.String),
-        "value": [shorten(mask_value(f, v), v) for f, v in zip(ranked["field"].to_list(), ranked["value"].to_list())],
+        "value": [shorten(mask_value(f, v), v) for f, v in zip(ranked["field"].to_list(), ranked["value"].to_list(), strict=True)],
         "record_id": [mask_identity(v) for v in ranked["record_id"].to_list()],
         "source_row": ranked["source_row"].cast(pl.Int64),
     }, schema={"rule": pl.String, "field": pl.String, "value": pl.String, "record_id": pl.String, "source_row": pl.Int64})

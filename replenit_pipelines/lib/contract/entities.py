@@ -6,10 +6,10 @@ limits from them: a correction to the contract is made here, once.
 """
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     STRING = "string"
     BOOL = "bool"
     INT = "int"  # integer >= minimum, within a signed 32-bit integer (INT32_MIN..INT32_MAX)

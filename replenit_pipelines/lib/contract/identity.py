@@ -12,6 +12,8 @@ CustomerId over its length counts as absent, so rows of different customers neve
 own reason, not one).
 """
 
+from collections.abc import Callable
+
 import polars as pl
 
 from replenit_pipelines.lib.contract import formats
@@ -50,7 +52,7 @@ def identifier_accepted_expr(name: str, text: pl.Expr) -> pl.Expr:
     return ok & text.str.contains(formats.EMAIL_PATTERN) if name == "Email" else ok
 
 
-def _within(limit: int):
+def _within(limit: int) -> Callable[[pl.Series], pl.Series]:
     """Values of at most `limit` UTF-16 units. UTF-8 never takes fewer bytes than UTF-16 takes
     units: only the values longer than `limit` bytes (few) are counted exactly, so the astral
     regex does not run over a million ids."""

@@ -51,68 +51,86 @@ Check = Callable[[Any, str], list[RecordError]]  # value, path -> errors ([] whe
 _OK: list[RecordError] = []
 
 
+def _string_check(spec: FieldSpec) -> Check:
+    name, max_length, choices, fmt = spec.name, spec.max_length, spec.choices, _FORMAT_CHECKS.get(spec.kind)
+
+    def check_string(value: Any, path: str) -> list[RecordError]:
+        if type(value) is not str:
+            return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.String.")]
+        if max_length is not None and formats.utf16_length(value) > max_length:  # UTF-16 units, as .NET counts
+            return [RecordError(path, "max_length", f"The field {name} must be a string with a maximum length of {max_length}.")]
+        if choices and value not in choices:
+            return [RecordError(path, "choice", f"The field {name} must be one of: {', '.join(choices)}.")]
+        if fmt is not None and not fmt[0](value):
+            return [RecordError(path, fmt[1], fmt[2].format(f=name))]
+        return _OK
+
+    return check_string
+
+
+def _bool_check(spec: FieldSpec) -> Check:
+    name = spec.name
+
+    def check_bool(value: Any, path: str) -> list[RecordError]:
+        if type(value) is not bool:
+            return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.Boolean.")]
+        return _OK
+
+    return check_bool
+
+
+def _number_check(spec: FieldSpec) -> Check:
+    name, integer, minimum = spec.name, spec.kind is Kind.INT, spec.minimum
+
+    def check_number(value: Any, path: str) -> list[RecordError]:
+        if integer and type(value) is not int:
+            return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.Int32.")]
+        if integer and not INT32_MIN <= value <= INT32_MAX:
+            return [RecordError(path, "range", f"The JSON value of {name} could not be converted to System.Int32.")]
+        if not formats.is_finite_number(value):
+            return [RecordError(path, "finite" if isinstance(value, float) else "type", f"The field {name} must be a finite number.")]
+        if minimum is not None and value < minimum:
+            return [RecordError(path, "range", f"The field {name} must be greater than or equal to {minimum:g}.")]
+        return _OK
+
+    return check_number
+
+
+def _list_check(spec: FieldSpec) -> Check:
+    name = spec.name
+
+    def check_list(value: Any, path: str) -> list[RecordError]:
+        if type(value) is not list or not all(type(v) is str for v in value):
+            return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.String[].")]
+        return _OK
+
+    return check_list
+
+
+def _children_check(spec: FieldSpec) -> Check:
+    assert spec.children is not None
+    name, child = spec.name, spec.children
+
+    def check_children(value: Any, path: str) -> list[RecordError]:
+        if type(value) is not list:
+            return [RecordError(path, "type", f"The JSON value of {name} could not be converted to a list.")]
+        errors: list[RecordError] = []
+        for i, item in enumerate(value):
+            errors.extend(_validate(child, item, f"{path}[{i}]"))
+        return errors
+
+    return check_children
+
+
 def _compile_field(spec: FieldSpec) -> Check:
     """One closure per field, built once: the sandbox runs it on every record it receives."""
-    name, kind, max_length = spec.name, spec.kind, spec.max_length
-    if kind in _STRING_KINDS:
-        fmt = _FORMAT_CHECKS.get(kind)
-        choices = spec.choices
-
-        def check_string(value: Any, path: str) -> list[RecordError]:
-            if type(value) is not str:
-                return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.String.")]
-            if max_length is not None and formats.utf16_length(value) > max_length:  # UTF-16 units, as .NET counts
-                return [RecordError(path, "max_length", f"The field {name} must be a string with a maximum length of {max_length}.")]
-            if choices and value not in choices:
-                return [RecordError(path, "choice", f"The field {name} must be one of: {', '.join(choices)}.")]
-            if fmt is not None and not fmt[0](value):
-                return [RecordError(path, fmt[1], fmt[2].format(f=name))]
-            return _OK
-
-        return check_string
-    if kind is Kind.BOOL:
-        def check_bool(value: Any, path: str) -> list[RecordError]:
-            if type(value) is not bool:
-                return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.Boolean.")]
-            return _OK
-
-        return check_bool
-    if kind is Kind.INT or kind is Kind.NUMBER:
-        integer, minimum = kind is Kind.INT, spec.minimum
-
-        def check_number(value: Any, path: str) -> list[RecordError]:
-            if integer and type(value) is not int:
-                return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.Int32.")]
-            if integer and not INT32_MIN <= value <= INT32_MAX:
-                return [RecordError(path, "range", f"The JSON value of {name} could not be converted to System.Int32.")]
-            if not formats.is_finite_number(value):
-                return [RecordError(path, "finite" if isinstance(value, float) else "type", f"The field {name} must be a finite number.")]
-            if minimum is not None and value < minimum:
-                return [RecordError(path, "range", f"The field {name} must be greater than or equal to {minimum:g}.")]
-            return _OK
-
-        return check_number
-    if kind is Kind.STRING_LIST:
-        def check_list(value: Any, path: str) -> list[RecordError]:
-            if type(value) is not list or not all(type(v) is str for v in value):
-                return [RecordError(path, "type", f"The JSON value of {name} could not be converted to System.String[].")]
-            return _OK
-
-        return check_list
-    if kind is Kind.CHILDREN:
-        assert spec.children is not None
-        child = spec.children
-
-        def check_children(value: Any, path: str) -> list[RecordError]:
-            if type(value) is not list:
-                return [RecordError(path, "type", f"The JSON value of {name} could not be converted to a list.")]
-            errors: list[RecordError] = []
-            for i, item in enumerate(value):
-                errors.extend(_validate(child, item, f"{path}[{i}]"))
-            return errors
-
-        return check_children
-    raise AssertionError(kind)
+    if spec.kind in _STRING_KINDS:
+        return _string_check(spec)
+    build = {Kind.BOOL: _bool_check, Kind.INT: _number_check, Kind.NUMBER: _number_check,
+             Kind.STRING_LIST: _list_check, Kind.CHILDREN: _children_check}.get(spec.kind)
+    if build is None:
+        raise AssertionError(spec.kind)
+    return build(spec)
 
 
 _COMPILED: dict[int, list[tuple[FieldSpec, Check]]] = {}

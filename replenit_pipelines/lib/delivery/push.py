@@ -29,10 +29,10 @@ from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.contract.payload import serialize_record
 from replenit_pipelines.lib.delivery.client import ReplenitClient, StreamReport
 from replenit_pipelines.lib.delivery.errors import ReplenitStopError
-from replenit_pipelines.lib.delivery.report import DeliveryReport
 from replenit_pipelines.lib.delivery.push_checks import non_finite_fields, problems, unserializable
 from replenit_pipelines.lib.delivery.push_scan import Scan, scan
 from replenit_pipelines.lib.delivery.record_files import PushFileError, SourceRecord, read_records
+from replenit_pipelines.lib.delivery.report import DeliveryReport
 
 _STORE_EVERY = 5_000  # refused and dead-lettered records are written to the state store in chunks
 

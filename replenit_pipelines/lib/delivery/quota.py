@@ -23,10 +23,10 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from replenit_pipelines.lib.delivery.quota_postgres import PostgresQuotaStore
-from replenit_pipelines.lib.settings import Settings
 from replenit_pipelines.lib.contract.api import Window
+from replenit_pipelines.lib.delivery.quota_postgres import PostgresQuotaStore
 from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
+from replenit_pipelines.lib.settings import Settings
 
 # The edge guard follows the latency this client sees: a high percentile of its recent
 # send-to-response times (an upper bound of send-to-arrival), with a margin for the next one.

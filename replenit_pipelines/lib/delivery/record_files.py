@@ -9,8 +9,7 @@ from datetime import date, datetime
 from datetime import time as dt_time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
+from typing import Any, TextIO
 
 from replenit_pipelines.lib.errors import ReplenitError
 
@@ -64,6 +63,66 @@ def _read_ndjson(path: Path) -> Iterator[SourceRecord]:
             index += 1
 
 
+class _Buffer:
+    """A sliding window over a text file: what is read of it, the position reached, and the line
+    and column of any position (for error messages), counted forward once."""
+
+    def __init__(self, path: Path, f: TextIO):
+        self.path, self._f = path, f
+        self.buf, self.pos, self.eof = "", 0, False
+        self.lines_before = 1  # line number of buf[0]
+        self.col_before = 0  # columns of buf[0]'s line that lie before buf[0]
+        self._counted = [0, 1]  # [position in buf, its line]
+
+    def read_more(self) -> bool:
+        """Drop what was consumed and append the next chunk; False at the end of the file."""
+        if self.pos > 0:
+            dropped = self.buf[:self.pos]
+            newlines = dropped.count("\n")
+            if newlines:
+                self.lines_before += newlines
+                self.col_before = len(dropped) - dropped.rfind("\n") - 1
+            else:
+                self.col_before += len(dropped)
+            self.buf, self.pos = self.buf[self.pos:], 0
+            self._counted = [0, self.lines_before]
+        try:
+            chunk = self._f.read(_CHUNK)
+        except UnicodeDecodeError:
+            raise PushFileError(f"{self.path}: line {self.lines_before}: not UTF-8 text; save the file as UTF-8") from None
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def line_at(self, at: int) -> int:
+        if at < self._counted[0]:
+            self._counted = [0, self.lines_before]
+        self._counted[1] += self.buf.count("\n", self._counted[0], at)
+        self._counted[0] = at
+        return self._counted[1]
+
+    def place(self, at: int) -> str:
+        line = self.lines_before + self.buf.count("\n", 0, at)
+        start = self.buf.rfind("\n", 0, at)
+        col = at - start if start >= 0 else self.col_before + at + 1
+        return f"line {line}, column {col}"
+
+    def skip_ws(self) -> str:
+        """The next character that is not white space ("" at the end of the file)."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self.read_more():
+                return ""
+
+    def fail(self, what: str) -> PushFileError:
+        return PushFileError(f"{self.path}: {self.place(self.pos)}: {what}")
+
+
 class _JsonArrayReader:
     """The records of a JSON array, one at a time: the stdlib's decoder (which reads NaN and
     Infinity, so that they can be refused by name, and reports line and column) over a sliding
@@ -76,106 +135,61 @@ class _JsonArrayReader:
 
     def __iter__(self) -> Iterator[SourceRecord]:
         with self.path.open("r", encoding="utf-8-sig", newline="") as f:
-            buf, pos, eof = "", 0, False
-            lines_before = 1  # line number of buf[0]
-            col_before = 0  # columns of buf[0]'s line that lie before buf[0]
-
-            def read_more() -> bool:
-                nonlocal buf, pos, eof, lines_before, col_before
-                if pos > 0:
-                    dropped = buf[:pos]
-                    newlines = dropped.count("\n")
-                    if newlines:
-                        lines_before += newlines
-                        col_before = len(dropped) - dropped.rfind("\n") - 1
-                    else:
-                        col_before += len(dropped)
-                    buf, pos = buf[pos:], 0
-                    counted[:] = [0, lines_before]
-                try:
-                    chunk = f.read(_CHUNK)
-                except UnicodeDecodeError:
-                    raise PushFileError(f"{self.path}: line {lines_before}: not UTF-8 text; save the file as UTF-8") from None
-                if not chunk:
-                    eof = True
-                    return False
-                buf += chunk
-                return True
-
-            counted = [0, 1]  # [position in buf, its line]: lines are counted forward, once
-
-            def line_at(at: int) -> int:
-                if at < counted[0]:
-                    counted[:] = [0, lines_before]
-                counted[1] += buf.count("\n", counted[0], at)
-                counted[0] = at
-                return counted[1]
-
-            def place(at: int) -> str:
-                line = lines_before + buf.count("\n", 0, at)
-                start = buf.rfind("\n", 0, at)
-                col = at - start if start >= 0 else col_before + at + 1
-                return f"line {line}, column {col}"
-
-            def skip_ws() -> str:
-                nonlocal pos
-                while True:
-                    while pos < len(buf) and buf[pos] in " \t\r\n":
-                        pos += 1
-                    if pos < len(buf):
-                        return buf[pos]
-                    if not read_more():
-                        return ""
-
-            def fail(what: str) -> PushFileError:
-                return PushFileError(f"{self.path}: {place(pos)}: {what}")
-
-            first = skip_ws()
+            b = _Buffer(self.path, f)
+            first = b.skip_ws()
             if first != "[":
                 if first == "{":
-                    raise fail("expected a JSON array of records, got one object; write [ {...}, {...} ] "
-                               "or one object per line in a .ndjson file")
-                raise fail("expected a JSON array of records ([ {...}, {...} ]) or a .ndjson file with one object per line")
-            pos += 1
-            index = 0
-            if skip_ws() == "]":
-                pos += 1
+                    raise b.fail("expected a JSON array of records, got one object; write [ {...}, {...} ] "
+                                 "or one object per line in a .ndjson file")
+                raise b.fail("expected a JSON array of records ([ {...}, {...} ]) or a .ndjson file with one object per line")
+            b.pos += 1
+            if b.skip_ws() == "]":
+                b.pos += 1
             else:
-                while True:
-                    if skip_ws() == "":
-                        raise fail(f"the file ends inside the array, before record {index}; is it truncated?")
-                    while True:
-                        try:
-                            value, end = self._decoder.raw_decode(buf, pos)
-                        except json.JSONDecodeError as exc:
-                            if not eof:
-                                read_more()  # the record may only be cut by the buffer's end
-                                continue
-                            at = exc.pos
-                            raise PushFileError(f"{self.path}: {place(at)} (record {index}): not valid JSON ({exc.msg})") from None
-                        except RecursionError:
-                            raise PushFileError(_nesting_message(self.path, f"record {index} ({place(pos)})")) from None
-                        if end == len(buf) and not eof:
-                            read_more()  # a number at the buffer's end may go on in the next chunk
-                            continue
-                        break
-                    yield SourceRecord(index, line_at(pos), value)
-                    index += 1
-                    pos = end
-                    nxt = skip_ws()
-                    if nxt == ",":
-                        pos += 1
-                        if skip_ws() == "]":
-                            raise fail("a comma before ] (a trailing comma is not JSON); remove it")
-                        continue
-                    if nxt == "]":
-                        pos += 1
-                        break
-                    if nxt == "":
-                        raise fail(f"the file ends after record {index - 1} without a closing ]; is it truncated?")
-                    raise fail(f"expected , or ] after record {index - 1}")
-            if skip_ws() != "":
-                raise fail("unexpected text after the array's closing ]")
+                yield from self._records(b)
+            if b.skip_ws() != "":
+                raise b.fail("unexpected text after the array's closing ]")
+
+    def _records(self, b: _Buffer) -> Iterator[SourceRecord]:
+        """The array's records, from its first to its closing ] (consumed)."""
+        index = 0
+        while True:
+            if b.skip_ws() == "":
+                raise b.fail(f"the file ends inside the array, before record {index}; is it truncated?")
+            value, end = self._decode(b, index)
+            yield SourceRecord(index, b.line_at(b.pos), value)
+            index += 1
+            b.pos = end
+            nxt = b.skip_ws()
+            if nxt == ",":
+                b.pos += 1
+                if b.skip_ws() == "]":
+                    raise b.fail("a comma before ] (a trailing comma is not JSON); remove it")
+                continue
+            if nxt == "]":
+                b.pos += 1
+                return
+            if nxt == "":
+                raise b.fail(f"the file ends after record {index - 1} without a closing ]; is it truncated?")
+            raise b.fail(f"expected , or ] after record {index - 1}")
+
+    def _decode(self, b: _Buffer, index: int) -> tuple[Any, int]:
+        """The record at the buffer's position and where it ends, reading more of the file while
+        the buffer cuts it short."""
+        while True:
+            try:
+                value, end = self._decoder.raw_decode(b.buf, b.pos)
+            except json.JSONDecodeError as exc:
+                if not b.eof:
+                    b.read_more()  # the record may only be cut by the buffer's end
+                    continue
+                raise PushFileError(f"{self.path}: {b.place(exc.pos)} (record {index}): not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise PushFileError(_nesting_message(self.path, f"record {index} ({b.place(b.pos)})")) from None
+            if end == len(b.buf) and not b.eof:
+                b.read_more()  # a number at the buffer's end may go on in the next chunk
+                continue
+            return value, end
 
 
 def _plain(value: Any) -> Any:

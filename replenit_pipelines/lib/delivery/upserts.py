@@ -74,6 +74,34 @@ def deliver_planned(session: Session, entity: str, parts: Sequence[bytes], batch
     return report
 
 
+def _gave_up(session: Session, exc: Exhausted, batch: list[int], report: DeliveryReport, lock: threading.Lock) -> None:
+    """Retries ran out for one body: its records failed. Raises UnreachableError (the delivery
+    stops) when nothing answers, or when batches in a row ended on 5xx answers (a storm)."""
+    with lock:
+        for i in batch:
+            report.failed[i] = str(exc)
+        if exc.not_sent:
+            report.not_sent.update(batch)
+        session.unreachable_streak = session.unreachable_streak + 1 if exc.unreachable else 0
+        session.server_error_streak = session.server_error_streak + 1 if exc.server_errors else 0
+        unreachable = exc.unreachable and (session.answers == 0
+                                           or session.unreachable_streak >= session.config.max_unreachable_batches)
+        storm = exc.server_errors and session.server_error_streak >= session.config.max_unreachable_batches
+    if unreachable:
+        session.stop.set()
+        raise UnreachableError(
+            f"cannot reach {session.config.base_url}: {exc}; check REPLENIT_BASE_URL and the network "
+            "(nothing more is sent in this run; the records not accepted are retried by the next one)"
+        ) from None
+    if storm:
+        session.stop.set()
+        raise UnreachableError(
+            f"cannot reach {session.config.base_url}: server errors on {session.server_error_streak} batches in a row "
+            f"(last: {exc}); check REPLENIT_BASE_URL and the network, or Replenit's status "
+            "(nothing more is sent in this run; the records not accepted are retried by the next one)"
+        ) from None
+
+
 def send_batch(session: Session, path: str, parts: batching.Parts, batch: list[int], report: DeliveryReport,
            lock: threading.Lock, counters: DeliveryCounters,
            on_accepted: Callable[[list[int]], None] | None = None) -> None:
@@ -81,29 +109,7 @@ def send_batch(session: Session, path: str, parts: batching.Parts, batch: list[i
     try:
         resp = session.request("POST", path, counters, body=batching.join(parts, batch))
     except Exhausted as exc:
-        with lock:
-            for i in batch:
-                report.failed[i] = str(exc)
-            if exc.not_sent:
-                report.not_sent.update(batch)
-            session.unreachable_streak = session.unreachable_streak + 1 if exc.unreachable else 0
-            session.server_error_streak = session.server_error_streak + 1 if exc.server_errors else 0
-            unreachable = exc.unreachable and (session.answers == 0
-                                               or session.unreachable_streak >= session.config.max_unreachable_batches)
-            storm = exc.server_errors and session.server_error_streak >= session.config.max_unreachable_batches
-        if unreachable:
-            session.stop.set()
-            raise UnreachableError(
-                f"cannot reach {session.config.base_url}: {exc}; check REPLENIT_BASE_URL and the network "
-                "(nothing more is sent in this run; the records not accepted are retried by the next one)"
-            ) from None
-        if storm:
-            session.stop.set()
-            raise UnreachableError(
-                f"cannot reach {session.config.base_url}: server errors on {session.server_error_streak} batches in a row "
-                f"(last: {exc}); check REPLENIT_BASE_URL and the network, or Replenit's status "
-                "(nothing more is sent in this run; the records not accepted are retried by the next one)"
-            ) from None
+        _gave_up(session, exc, batch, report, lock)
         return
     with lock:
         session.unreachable_streak = 0

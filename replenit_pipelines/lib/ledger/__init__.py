@@ -3,8 +3,10 @@ the retry queue. Plain Python over Polars, no Dagster."""
 
 from pathlib import Path
 
+from replenit_pipelines.lib.ledger.base import Ledger, LedgerScopeError, ledger_scope, scope_folder
 from replenit_pipelines.lib.ledger.diff import CHANGED, NEW, UNCHANGED, Diff, diff
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, canonical, content_hash, content_hashes, exact_hash, exact_hashes
+from replenit_pipelines.lib.ledger.postgres import PostgresLedger
 from replenit_pipelines.lib.ledger.retries import (
     DEFAULT_MAX_ATTEMPTS,
     RetryPlan,
@@ -12,8 +14,6 @@ from replenit_pipelines.lib.ledger.retries import (
     hold_unchanged_rejections,
     plan_retries,
 )
-from replenit_pipelines.lib.ledger.base import Ledger, LedgerScopeError, ledger_scope, scope_folder
-from replenit_pipelines.lib.ledger.postgres import PostgresLedger
 from replenit_pipelines.lib.ledger.store import SqliteLedger
 from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
 

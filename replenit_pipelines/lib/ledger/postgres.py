@@ -23,13 +23,13 @@ from typing import Any
 
 import polars as pl
 
-from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
 from replenit_pipelines.lib.ledger.base import (
     LAYOUT,
     LedgerScopeError,
     ledger_scope,
     now_ms,
 )
+from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
 from replenit_pipelines.lib.ledger.sql import CURRENT, POSTGRES, SqlLedger, acknowledged_rows, create_tables
 from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, connect, ensure_schema
 

@@ -13,8 +13,8 @@ from typing import Any
 import polars as pl
 
 from replenit_pipelines.lib.ledger.postgres import PostgresLedger
-from replenit_pipelines.lib.postgres import connect
 from replenit_pipelines.lib.ledger.store import RETRY_STATUSES, SqliteLedger
+from replenit_pipelines.lib.postgres import connect
 
 STATUS_SCHEMA: dict[str, pl.DataType] = {
     "scope": pl.String(), "entity": pl.String(), "ledger_size": pl.Int64(), "newest_ack": pl.Datetime("ms", "UTC"),

@@ -10,17 +10,16 @@ syncs use one key (REPLENIT_KEY_NAME). Past demand is counted in the hour a run 
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from replenit_pipelines.lib.postgres import state_url_from_env
-from replenit_pipelines.lib.state import open_state_store
 from replenit_pipelines.lib.contract.api import Window
 from replenit_pipelines.lib.plan.eta import HISTORY, ExpectedLoad, Schedule, expected_load
 from replenit_pipelines.lib.plan.quota import QuotaSnapshot, ledger_snapshots
+from replenit_pipelines.lib.postgres import state_url_from_env
+from replenit_pipelines.lib.state import open_state_store
 
 
 def quota_view(snapshots: Sequence[QuotaSnapshot], recent_runs: pl.DataFrame | None, load: ExpectedLoad | None,

@@ -6,7 +6,6 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 
-
 from replenit_pipelines.lib.contract.api import DOCUMENTED_LIMITS
 from replenit_pipelines.lib.sandbox.faults import FaultConfig
 from replenit_pipelines.lib.sandbox.ratelimit import KeyQuota, Window

@@ -15,9 +15,10 @@ from typing import Protocol
 import polars as pl
 
 from replenit_pipelines.lib.contract.payload import serialize
-from replenit_pipelines.lib.ledger import hold_unchanged_rejections
 from replenit_pipelines.lib.ledger import diff as ledger_diff
+from replenit_pipelines.lib.ledger import hold_unchanged_rejections
 from replenit_pipelines.lib.validation.prepare import Prepared
+
 
 class LedgerView(Protocol):
     """What the diff reads of a ledger (lib/ledger/store.py Ledger; a reconciliation's whole-ledger cache)."""

@@ -19,7 +19,6 @@ import polars as pl
 from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient, ReplenitStopError
 from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger, failures_to_queue, plan_retries
 
-
 # What a replay (`replenit replay --status`, the replay job) may re-send.
 REPLAY_STATUSES = {"rejected": ("rejected",), "needs_attention": ("needs_attention",), "failed": ("failed",),
                    "all": ("failed", "rejected", "needs_attention")}

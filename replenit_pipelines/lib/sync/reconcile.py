@@ -38,11 +38,11 @@ import polars as pl
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
 from replenit_pipelines.lib.delivery import BatchProgress, ReplenitClient
 from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger
-from replenit_pipelines.lib.ledger.hashing import hashes_as_binary, identity_keys
 from replenit_pipelines.lib.ledger.base import RETRY_STATUSES
+from replenit_pipelines.lib.ledger.hashing import hashes_as_binary, identity_keys
 from replenit_pipelines.lib.stages.delete import (
-    DeleteGuard,
     Deleted,
+    DeleteGuard,
     DeletePlan,
     DeletesRefused,
     absent_from_source,

@@ -4,6 +4,9 @@ Every check has a short name (the rule code a quarantined row carries). Checks a
 expressions; code lists and BCP 47 tags are checked once per distinct value, then mapped back.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import pandera.polars as pa
 import polars as pl
 
@@ -33,12 +36,12 @@ def _max_length_check(n: int) -> pa.Check:
     return pa.Check(check, name="max_length")
 
 
-def _expr_check(name: str, build) -> pa.Check:
+def _expr_check(name: str, build: Callable[[pl.Expr], pl.Expr]) -> pa.Check:
     """A column check from an expression builder over pl.col(key); nulls pass (required is separate)."""
     return pa.Check(lambda data: data.lazyframe.select(build(pl.col(data.key)) | pl.col(data.key).is_null()), name=name)
 
 
-def _distinct_check(name: str, predicate) -> pa.Check:
+def _distinct_check(name: str, predicate: Callable[[Any], bool]) -> pa.Check:
     def check(data: pa.PolarsData) -> pl.LazyFrame:
         distinct = data.lazyframe.select(pl.col(data.key).drop_nulls().unique()).collect().to_series().to_list()
         good = [v for v in distinct if predicate(v)]

@@ -13,6 +13,7 @@ quantities, bad URLs, prices without a currency); duplicate ids are older versio
 (customers and variants). A few products have no variant yet, and a few orders no line.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,7 +80,8 @@ def _ascii_or(column: str, fallback: str) -> pl.Expr:
     return pl.when(letters.str.len_chars() > 0).then(letters).otherwise(pl.lit(fallback))
 
 
-def _customers(rng, n, end, days, share, firsts, lasts) -> pl.DataFrame:
+def _customers(rng: np.random.Generator, n: int, end: datetime, days: int, share: float, firsts: Sequence[Sequence[str]],
+               lasts: Sequence[Sequence[str]]) -> pl.DataFrame:
     loc = rng.integers(0, len(LOCALES), n)
     fi, li = rng.integers(0, len(firsts[0]), n), rng.integers(0, len(lasts[0]), n)
     # Names by joining the pools: no Python loop per row, so 10M customers take seconds.
@@ -122,7 +124,7 @@ def _customers(rng, n, end, days, share, firsts, lasts) -> pl.DataFrame:
                      "email_opt_in", "sms_opt_in", "updated_at")
 
 
-def _catalog(rng, n_products, end, days, share) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _catalog(rng: np.random.Generator, n_products: int, end: datetime, days: int, share: float) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(products, product_variants): 1-4 variants a product (none for about 1 in 50)."""
     per = rng.integers(1, 5, n_products)
     per[rng.random(n_products) < 0.02] = 0
@@ -174,8 +176,8 @@ def _catalog(rng, n_products, end, days, share) -> tuple[pl.DataFrame, pl.DataFr
     return products, variants
 
 
-def _orders(rng, n_orders, n_customers, products: pl.DataFrame, variants: pl.DataFrame, end, days,
-            share) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _orders(rng: np.random.Generator, n_orders: int, n_customers: int, products: pl.DataFrame, variants: pl.DataFrame,
+            end: datetime, days: int, share: float) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(orders, order_lines): 1-7 lines an order (none for about 1 in 100: a cart closed empty)."""
     lines = rng.integers(1, 8, n_orders)
     lines[rng.random(n_orders) < 0.01] = 0

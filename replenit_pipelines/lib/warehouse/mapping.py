@@ -17,9 +17,8 @@ from typing import Any
 import polars as pl
 import yaml
 
-from replenit_pipelines.lib.errors import close_names
 from replenit_pipelines.lib.contract.entities import ENTITIES, EntitySpec
-from replenit_pipelines.lib.errors import ReplenitError
+from replenit_pipelines.lib.errors import ReplenitError, close_names
 
 CASTS = {"string": pl.String, "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}
 _TRUE = ["true", "t", "yes", "y", "1"]
