@@ -26,7 +26,7 @@ def code_location_schedules() -> list:
         from replenit_pipelines.defs.quota import key_schedules
 
         return key_schedules(defs().get_repository_def())
-    except Exception as exc:  # noqa: BLE001 - a broken mapping must not hide the quota
+    except Exception as exc:  # any error: a broken mapping must not hide the quota
         print(f"(schedules not read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
               "scheduled demand is left out)", file=sys.stderr)
         return []

@@ -16,6 +16,7 @@ from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
 from replenit_pipelines.lib.stages.report import merge_warning
 from replenit_pipelines.lib.sync import GatePolicy
 from replenit_pipelines.lib.sync.reconcile import DEFAULT_CHUNK_ROWS, PROGRESS_EVERY_S, ReconcileRequest, reconcile
+from replenit_pipelines.lib.validation.gate import gate_mode
 
 # Sundays at 03:00 UTC, one entity an hour apart, when a schedule is turned on.
 SCHEDULES = {"customers": "0 3 * * 0", "orders": "0 4 * * 0", "products": "0 5 * * 0"}
@@ -49,7 +50,7 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
             raise dg.Failure(str(exc)) from None
         try:
             guard = DeleteGuard(max_share=config.max_delete_share, max_count=config.max_delete_count)
-            policy = GatePolicy(mode=config.gate, max_quarantine_share=config.max_quarantine_share,  # type: ignore[arg-type]
+            policy = GatePolicy(mode=gate_mode(config.gate), max_quarantine_share=config.max_quarantine_share,
                                 min_quarantined_rows=config.min_quarantined_rows)
         except ValueError as exc:
             raise dg.Failure(f"run config: {exc}") from None

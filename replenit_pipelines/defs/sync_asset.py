@@ -29,6 +29,7 @@ from replenit_pipelines.lib.privacy import mask_text
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
 from replenit_pipelines.lib.stages.report import merge_warning
 from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, sync_window
+from replenit_pipelines.lib.validation.gate import gate_mode
 from replenit_pipelines.lib.warehouse import EntityMapping, load_mapping
 
 PACKAGE_VERSION = version("replenit-pipelines")
@@ -66,7 +67,7 @@ class SyncConfig(dg.Config):
 
     def policy(self) -> GatePolicy:
         try:
-            return GatePolicy(mode=self.gate, min_quarantined_rows=self.min_quarantined_rows,  # type: ignore[arg-type]
+            return GatePolicy(mode=gate_mode(self.gate), min_quarantined_rows=self.min_quarantined_rows,
                               ceiling_share=self.ceiling_share, baseline_runs=self.baseline_runs,
                               baseline_factor=self.baseline_factor, baseline_margin=self.baseline_margin,
                               max_quarantine_share=self.max_quarantine_share)

@@ -9,14 +9,24 @@ connection per store, and the schema created once under an advisory lock.
 import re
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from enum import Enum
+from typing import Any, TypeVar, Union
 from urllib.parse import urlsplit, urlunsplit
 
 from replenit_pipelines.lib.privacy import Secret
 
 T = TypeVar("T")
 STATE_URL_ENV = "REPLENIT_STATE_URL"
-FROM_ENV = object()  # a factory's default: read REPLENIT_STATE_URL when called
+
+
+class FromEnv(Enum):
+    """A factory's default state URL: REPLENIT_STATE_URL, read when it is called."""
+
+    FROM_ENV = "from_env"
+
+
+FROM_ENV = FromEnv.FROM_ENV
+StateUrlArg = Union["StateUrl", str, None, FromEnv]  # what a factory's `state_url` takes
 _SCHEMES = ("postgresql", "postgres")
 
 
@@ -80,7 +90,10 @@ def state_url_from_env(environ: Any = None) -> StateUrl | None:
     return StateUrl(text) if text else None
 
 
-def resolve(state_url: "StateUrl | str | None") -> StateUrl | None:
+def resolve(state_url: StateUrlArg) -> StateUrl | None:
+    """The state URL a factory was given: read from the environment (FROM_ENV), none, or checked."""
+    if state_url is FromEnv.FROM_ENV:
+        return state_url_from_env()
     if state_url is None or isinstance(state_url, StateUrl):
         return state_url
     return StateUrl(state_url)

@@ -25,7 +25,7 @@ from filelock import FileLock
 
 from replenit_pipelines.lib.contract.api import Window
 from replenit_pipelines.lib.delivery.quota_postgres import PostgresQuotaStore
-from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
+from replenit_pipelines.lib.postgres import FROM_ENV, StateUrlArg, resolve
 from replenit_pipelines.lib.settings import Settings
 
 # The edge guard follows the latency this client sees: a high percentile of its recent
@@ -79,7 +79,7 @@ class QuotaLimiter:
         ledger: Path,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-        state_url: "StateUrl | str | None | object" = FROM_ENV,
+        state_url: StateUrlArg = FROM_ENV,
     ):
         """`ledger` is the key's file (named by `ledger_name`, a digest of the key); with a state
         URL (by default REPLENIT_STATE_URL) its name keys the key's rows in Postgres instead."""
@@ -96,7 +96,7 @@ class QuotaLimiter:
         self.guard_cap = min(10.0, shortest * 0.5)
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._decided = threading.local()  # per worker thread: when acquire() counted its request
-        url = state_url_from_env() if state_url is FROM_ENV else resolve(state_url)  # type: ignore[arg-type]
+        url = resolve(state_url)
         self._store: FileQuotaStore | PostgresQuotaStore
         if url is None:
             self._store = FileQuotaStore(ledger)

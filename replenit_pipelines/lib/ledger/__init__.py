@@ -15,7 +15,7 @@ from replenit_pipelines.lib.ledger.retries import (
     plan_retries,
 )
 from replenit_pipelines.lib.ledger.store import SqliteLedger
-from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
+from replenit_pipelines.lib.postgres import FROM_ENV, StateUrlArg, resolve
 
 __all__ = [
     "CANONICAL_VERSION", "CHANGED", "DEFAULT_MAX_ATTEMPTS", "NEW", "UNCHANGED", "Diff", "Ledger", "LedgerScopeError",
@@ -25,11 +25,11 @@ __all__ = [
 
 
 def open_ledger(state_dir: str | Path, base_url: str, tenant_id: str, entity: str,
-                state_url: "StateUrl | str | None | object" = FROM_ENV) -> Ledger:
+                state_url: StateUrlArg = FROM_ENV) -> Ledger:
     """The ledger of one (API base URL + tenant, entity): the one place a backend is chosen.
     In Postgres when a state URL is given (by default REPLENIT_STATE_URL; lib/ledger/postgres.py),
     else SQLite files under the state folder."""
-    url = state_url_from_env() if state_url is FROM_ENV else resolve(state_url)  # type: ignore[arg-type]
+    url = resolve(state_url)
     if url is not None:
         return PostgresLedger.open(url, base_url, tenant_id, entity)
     return SqliteLedger.open(state_dir, base_url, tenant_id, entity)

@@ -30,7 +30,7 @@ from replenit_pipelines.lib.ledger.base import (
     now_ms,
 )
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
-from replenit_pipelines.lib.ledger.sql import CURRENT, POSTGRES, SqlLedger, acknowledged_rows, create_tables
+from replenit_pipelines.lib.ledger.sql import POSTGRES, SqlLedger, acknowledged_rows, create_tables
 from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, connect, ensure_schema
 
 _LOCK_SPACE = 0x5245504C  # advisory locks (space, ledger_id): acknowledgements shared, compaction exclusive
@@ -107,7 +107,7 @@ class PostgresLedger(SqlLedger):
         columns = list(schema)
         with self._tx_lock, self._con.cursor() as cur:
             if cur.execute("SELECT EXISTS (SELECT 1 FROM ledger_acks WHERE ledger_id = %s)", [self.ledger_id]).fetchone()[0]:
-                cur.execute(f"SELECT {', '.join(columns)} FROM ({self.dialect.sql(CURRENT)}) c", self._scope(4))  # noqa: S608 - fixed names
+                cur.execute(self.dialect.sql("SELECT {columns} FROM ({current}) c", columns=", ".join(columns)), self._scope(4))
             else:  # compacted: the keyed table alone
                 cur.execute(f"SELECT {', '.join(columns)} FROM ledger_entries WHERE ledger_id = %s", [self.ledger_id])  # noqa: S608
             rows = cur.fetchall()

@@ -45,14 +45,15 @@ class Dialect:
     def ids_params(self, chunk: list[str]) -> list[Any]:
         return [chunk] if self.pyformat else list(chunk)
 
-    def sql(self, text: str) -> str:
+    def sql(self, text: str, **parts: str) -> str:
         """`text` with its tables, scope and placeholders for this backend: `{entries}`, `{acks}`,
         `{retries}`, `{scope}` (a condition, with the ledger id as its one parameter: `ledger_id = ?
-        AND`, or nothing), `{scope_col}` and `{scope_mark}` (an inserted row's ledger id)."""
-        filled = text.format(
+        AND`, or nothing), `{scope_col}` and `{scope_mark}` (an inserted row's ledger id), and the
+        caller's `parts` (a list of identities' placeholders, fixed column names: never values)."""
+        filled = text.replace("{current}", CURRENT).format(
             entries=self.entries, acks=self.acks, retries=self.retries,
             scope="ledger_id = ? AND " if self.scoped else "",
-            scope_col="ledger_id, " if self.scoped else "", scope_mark="?, " if self.scoped else "")
+            scope_col="ledger_id, " if self.scoped else "", scope_mark="?, " if self.scoped else "", **parts)
         return qmarks_to_pyformat(filled) if self.pyformat else filled
 
 
@@ -180,7 +181,7 @@ class SqlLedger:
         rows: list[tuple[Any, ...]] = []
         for ids, params in self._id_chunks(asked.drop_nulls().unique().to_list()):
             rows += self._read(self.dialect.sql(
-                f"SELECT identity, hash, exact, acked_at FROM ({CURRENT}) c WHERE identity IN ({ids})"),  # noqa: S608 - placeholders only
+                "SELECT identity, hash, exact, acked_at FROM ({current}) c WHERE identity IN ({ids})", ids=ids),
                 [*self._scope(4), *params])
         return pl.DataFrame(rows, schema=LOOKUP_SCHEMA, orient="row")
 
@@ -206,9 +207,9 @@ class SqlLedger:
         out: dict[str, str | None] = {}
         for ids, params in self._id_chunks(dict.fromkeys(identities)):
             out.update(self._read(self.dialect.sql(
-                f"SELECT identity, api_id FROM {{entries}} WHERE {{scope}}identity IN ({ids})"), [*self._scope(), *params]))  # noqa: S608
+                "SELECT identity, api_id FROM {entries} WHERE {scope}identity IN ({ids})", ids=ids), [*self._scope(), *params]))
             for identity, api_id in self._read(self.dialect.sql(  # the log, oldest first: the newest non-null id wins
-                    f"SELECT identity, api_id FROM {{acks}} WHERE {{scope}}identity IN ({ids}) ORDER BY seq"), [*self._scope(), *params]):  # noqa: S608
+                    "SELECT identity, api_id FROM {acks} WHERE {scope}identity IN ({ids}) ORDER BY seq", ids=ids), [*self._scope(), *params]):
                 if api_id is not None or identity not in out:
                     out[identity] = api_id
         return out
@@ -218,8 +219,8 @@ class SqlLedger:
         one would re-create it, so it leaves the retry queue too."""
         statements = []
         for ids, params in self._id_chunks(identities):
-            statements += [(self.dialect.sql(f"DELETE FROM {{{table}}} WHERE {{scope}}identity IN ({ids})"),  # noqa: S608 - fixed names
-                            [[*self._scope(), *params]]) for table in ("entries", "acks", "retries")]
+            statements += [(self.dialect.sql("DELETE FROM {table} WHERE {scope}identity IN ({ids})", table=table, ids=ids),
+                            [[*self._scope(), *params]]) for table in (self.dialect.entries, self.dialect.acks, self.dialect.retries)]
         if statements:
             self._write(statements)
 
@@ -254,20 +255,20 @@ class SqlLedger:
     def queued(self, statuses: Iterable[str] = RETRY_STATUSES) -> pl.DataFrame:
         wanted = list(statuses)
         rows = self._read(self.dialect.sql(
-            f"SELECT {', '.join(RETRY_SCHEMA)} FROM {{retries}} WHERE {{scope}}status IN ({', '.join('?' * len(wanted))}) "  # noqa: S608
-            "ORDER BY first_failure, identity"), [*self._scope(), *wanted])
+            "SELECT {columns} FROM {retries} WHERE {scope}status IN ({marks}) ORDER BY first_failure, identity",
+            columns=", ".join(RETRY_SCHEMA), marks=", ".join("?" * len(wanted))), [*self._scope(), *wanted])
         return pl.DataFrame(rows, schema=RETRY_SCHEMA, orient="row")
 
     def set_retry_status(self, identities: Sequence[str], status: str) -> None:
         if status not in RETRY_STATUSES:
             raise ValueError(f"retry status {status!r} is not one of {', '.join(RETRY_STATUSES)}")
-        statements = [(self.dialect.sql(f"UPDATE {{retries}} SET status = ? WHERE {{scope}}identity IN ({ids})"),  # noqa: S608
+        statements = [(self.dialect.sql("UPDATE {retries} SET status = ? WHERE {scope}identity IN ({ids})", ids=ids),
                        [[status, *self._scope(), *params]]) for ids, params in self._id_chunks(identities)]
         if statements:
             self._write(statements)
 
     def dequeue(self, identities: Sequence[str]) -> None:
-        statements = [(self.dialect.sql(f"DELETE FROM {{retries}} WHERE {{scope}}identity IN ({ids})"),  # noqa: S608
+        statements = [(self.dialect.sql("DELETE FROM {retries} WHERE {scope}identity IN ({ids})", ids=ids),
                        [[*self._scope(), *params]]) for ids, params in self._id_chunks(identities)]
         if statements:
             self._write(statements)

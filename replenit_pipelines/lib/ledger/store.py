@@ -48,7 +48,7 @@ from replenit_pipelines.lib.ledger.base import (
     scope_folder,
 )
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
-from replenit_pipelines.lib.ledger.sql import CURRENT, SQLITE, SqlLedger, acknowledged_rows, create_tables
+from replenit_pipelines.lib.ledger.sql import SQLITE, SqlLedger, acknowledged_rows, create_tables
 
 __all__ = ["KEY_LOOKUP_SCHEMA", "LAYOUT", "LOOKUP_SCHEMA", "RETRY_SCHEMA", "RETRY_STATUSES", "Ledger", "LedgerScopeError",
            "SqliteLedger", "ledger_scope", "now_ms", "scope_folder"]
@@ -241,7 +241,7 @@ class SqliteLedger(SqlLedger):
         is its 16-byte BLOB reinterpreted), in one snapshot, chunk by chunk."""
         with closing(self._reader()) as con:
             if "identity" in schema:  # `lookup` of a retry queue above 20,000: the strings are the answer
-                frames = list(_row_chunks(con.execute(f"SELECT {', '.join(schema)} FROM ({self.dialect.sql(CURRENT)})"), schema))  # noqa: S608 - fixed names
+                frames = list(_row_chunks(con.execute(self.dialect.sql("SELECT {columns} FROM ({current})", columns=", ".join(schema))), schema))
             else:
                 # The log (one run's acknowledgements at most) row by row, then the compacted table
                 # packed by SQLite, without the entries the log supersedes, matched on idkey (a

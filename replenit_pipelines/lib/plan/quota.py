@@ -12,7 +12,7 @@ from pathlib import Path
 
 from replenit_pipelines.lib.contract.api import Window
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
-from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, connect, resolve, state_url_from_env
+from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, StateUrlArg, connect, resolve
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,11 @@ def quota_snapshot(limiter: QuotaLimiter, label: str | None = None) -> QuotaSnap
 
 
 def ledger_snapshots(quota_dir: str | Path, limits: Sequence[Window],
-                     state_url: "StateUrl | str | None | object" = FROM_ENV) -> list[QuotaSnapshot]:
+                     state_url: StateUrlArg = FROM_ENV) -> list[QuotaSnapshot]:
     """Every key's ledger in `quota_dir`, or in Postgres when a state URL is given (by default
     REPLENIT_STATE_URL), read with the windows `limits` (the ledger stores counts by window
     length, not the limits): one snapshot per key, by label."""
-    url = state_url_from_env() if state_url is FROM_ENV else resolve(state_url)  # type: ignore[arg-type]
+    url = resolve(state_url)
     if url is not None:
         return [quota_snapshot(QuotaLimiter(list(limits), Path(quota_dir) / f"{key_id}.json", state_url=url))
                 for key_id in postgres_key_ids(url)]

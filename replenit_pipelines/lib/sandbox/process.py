@@ -11,9 +11,10 @@ def start_sandbox_process(*args: str, timeout_s: float = 30.0) -> tuple[subproce
         [sys.executable, "-m", "replenit_pipelines.cli", "sandbox", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    assert proc.stdout is not None  # stdout=PIPE
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()  # type: ignore[union-attr]
+        line = proc.stdout.readline()
         if line.startswith("Replenit sandbox listening on "):
             return proc, line.strip().rsplit(" ", 1)[1]
         if not line and proc.poll() is not None:

@@ -49,10 +49,11 @@ def on_accepted(ledger: Ledger | None, changes: Diff, run_id: str,
     keys, hashes, exact = changes.keys, changes.hashes, changes.exact
 
     def record(batch: list[int]) -> None:
-        ids = [i for i in batch if keys[i] is not None]  # a record without identity is never acknowledged
-        ledger.acknowledge([keys[i] for i in ids], [hashes[i] for i in ids],  # type: ignore[misc]
-                           run_id, [exact[i] for i in ids],  # type: ignore[misc]
-                           [api_ids[i] for i in ids] if api_ids is not None else None)
+        # A record without identity is never acknowledged; with a ledger, every sent record has its hashes.
+        acked = [(key, hashes[i], exact[i], i) for i in batch if (key := keys[i]) is not None]
+        ledger.acknowledge([k for k, _, _, _ in acked], [h for _, h, _, _ in acked if h is not None], run_id,
+                           [e for _, _, e, _ in acked if e is not None],
+                           [api_ids[i] for _, _, _, i in acked] if api_ids is not None else None)
 
     return record
 
@@ -101,11 +102,12 @@ def queue_undelivered(ledger: Ledger, changes: Diff, report: DeliveryReport, run
     matched later, and only stays a dead letter)."""
     outcome = [(i, "rejected", "; ".join(r)) for i, r in report.rejected.items()] + [
         (i, "failed", r) for i, r in report.failed.items()]
-    outcome = [o for o in outcome if changes.keys[o[0]] is not None]
-    if outcome:
+    queued = [(key, changes.parts[i], hash_, status, reason) for i, status, reason in outcome
+              if (key := changes.keys[i]) is not None and (hash_ := changes.hashes[i]) is not None]
+    if queued:
         ledger.queue_failures(failures_to_queue(
-            [changes.keys[i] for i, _, _ in outcome], [changes.parts[i] for i, _, _ in outcome],  # type: ignore[misc]
-            [changes.hashes[i] for i, _, _ in outcome], [s for _, s, _ in outcome], [r for _, _, r in outcome], run_id))  # type: ignore[misc]
+            [q[0] for q in queued], [q[1] for q in queued], [q[2] for q in queued], [q[3] for q in queued],
+            [q[4] for q in queued], run_id))
 
 
 def with_history(letters: pl.DataFrame, ledger: Ledger) -> pl.DataFrame:

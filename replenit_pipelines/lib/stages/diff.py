@@ -27,7 +27,7 @@ class LedgerView(Protocol):
     def queued(self, statuses: Iterable[str] = ...) -> pl.DataFrame: ...
 
 
-_SEND_SCHEMA = {"__pos": pl.UInt32, "__key": pl.String, "__rows": pl.Int64, "hash": pl.Binary, "exact": pl.Binary}
+_SEND_SCHEMA = pl.Schema({"__pos": pl.UInt32, "__key": pl.String, "__rows": pl.Int64, "hash": pl.Binary, "exact": pl.Binary})
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def diff(prepared: Prepared, ledger: LedgerView | None = None, full_refresh: boo
     positions = send["__pos"].to_list()
     return Diff(
         to_send=positions, parts=[parts[i] for i in positions], keys=send["__key"].to_list(),
-        hashes=send["hash"].to_list(), exact=send["exact"].to_list(), held=held.select(list(_SEND_SCHEMA)).cast(_SEND_SCHEMA),  # type: ignore[arg-type]
+        hashes=send["hash"].to_list(), exact=send["exact"].to_list(), held=held.select(list(_SEND_SCHEMA)).cast(_SEND_SCHEMA),
         held_parts=[parts[i] for i in held["__pos"].to_list()], restamp=d.restamp, records_new=d.records_new, records_changed=d.records_changed,
         records_unchanged=d.records_unchanged, records_refreshed=d.records_refreshed, rows_unchanged=d.rows_unchanged,
         full_refresh=full_refresh,

@@ -3,17 +3,17 @@ with REPLENIT_STATE_URL). Below the stages: the report stage writes a run's row 
 
 from pathlib import Path
 
-from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
+from replenit_pipelines.lib.postgres import FROM_ENV, StateUrlArg, resolve
 from replenit_pipelines.lib.state.postgres import PostgresStateStore
 from replenit_pipelines.lib.state.store import DuckDBStateStore, StateStore
 
 __all__ = ["DuckDBStateStore", "PostgresStateStore", "StateStore", "open_state_store"]
 
 
-def open_state_store(path: str | Path, state_url: "StateUrl | str | None | object" = FROM_ENV) -> StateStore:
+def open_state_store(path: str | Path, state_url: StateUrlArg = FROM_ENV) -> StateStore:
     """The state store: in Postgres when a state URL is given (by default REPLENIT_STATE_URL),
     else the DuckDB file at `path`. The one place its backend is chosen."""
-    url = state_url_from_env() if state_url is FROM_ENV else resolve(state_url)  # type: ignore[arg-type]
+    url = resolve(state_url)
     if url is None:
         return DuckDBStateStore(path)
     return PostgresStateStore(url)

@@ -14,6 +14,15 @@ from typing import Literal
 GateMode = Literal["baseline", "fixed"]
 
 
+def gate_mode(text: str) -> GateMode:
+    """A gate mode a person wrote (a run config, a setting), checked."""
+    if text == "baseline":
+        return "baseline"
+    if text == "fixed":
+        return "fixed"
+    raise ValueError(f"gate must be 'baseline' or 'fixed', not {text!r}")
+
+
 @dataclass(frozen=True)
 class GatePolicy:
     mode: GateMode = "baseline"
@@ -26,8 +35,7 @@ class GatePolicy:
     max_quarantine_share: float = 0.05  # fixed mode: above this share, held back
 
     def __post_init__(self) -> None:
-        if self.mode not in ("baseline", "fixed"):
-            raise ValueError(f"gate must be 'baseline' or 'fixed', not {self.mode!r}")
+        gate_mode(self.mode)
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ def _what_to_write(f: FieldMapping, kind: Kind | None) -> str:
     name = f.target.split(".")[-1]
     if kind is Kind.STRING_LIST:
         return f"a list is written as an expr that builds one, e.g. {name}: {{expr: \"string_to_array(category, '/')\"}}"
-    cast = _CASTS_FOR.get(kind, "string")  # type: ignore[arg-type]
+    cast = _CASTS_FOR.get(kind, "string") if kind is not None else "string"
     source = (f"column: {f.label.split()[1].strip(chr(39))}" if f.label is not None and f.label.startswith("column ")
               else f"column: {f.column}" if f.column is not None else f"expr: {f.expr!r}" if f.expr is not None
               else f"constant: {f.constant!r}")
