@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from replenit_pipelines.lib.state import DuckDBStateStore
+from replenit_pipelines.lib.state import open_state_store
 from replenit_pipelines.lib.sync import GatePolicy, RecentRun, decide
 
 DEFAULT = GatePolicy()
@@ -56,8 +56,8 @@ def test_fixed_mode_is_the_old_absolute_threshold():
         GatePolicy(mode="adaptive")  # type: ignore[arg-type]
 
 
-def test_the_baseline_is_the_entitys_recent_runs_that_were_not_held_back(tmp_path):
-    store = DuckDBStateStore(tmp_path / "state.duckdb")
+def test_the_baseline_is_the_entitys_recent_runs_that_were_not_held_back(tmp_path, state_backend):  # DuckDB and Postgres
+    store = open_state_store(tmp_path / "state.duckdb")
     empty = pl.DataFrame(schema={"record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String,
                                  "field": pl.String, "value": pl.String})
     dead = pl.DataFrame(schema={"record_id": pl.String, "status": pl.String, "reasons": pl.List(pl.String),
