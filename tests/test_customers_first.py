@@ -12,7 +12,7 @@ def posts(sandbox_url: str, tenant: str) -> list[str]:
 
 def test_the_hourly_run_sends_the_days_customers_so_far_before_the_hours_orders(sandbox, env, instance):  # noqa: F811
     tenant = env["REPLENIT_TENANT_ID"]
-    hour = run_job("products_and_orders_hourly_sync", HOUR, instance)
+    hour = run_job("Sync_products_and_orders_hourly", HOUR, instance)
     assert hour.success
     sent = posts(sandbox.url, tenant)
     assert sent.index("customers") < sent.index("orders")
@@ -21,7 +21,7 @@ def test_the_hourly_run_sends_the_days_customers_so_far_before_the_hours_orders(
     (mat,) = hour.asset_materializations_for_node("replenit__customers_intraday")
     assert mat.partition == HOUR and mat.metadata["records_accepted"].value == 2
 
-    day = run_job("customers_daily_sync", DAY, instance)
+    day = run_job("Sync_customers_daily", DAY, instance)
     assert day.success
     (mat,) = day.asset_materializations_for_node("replenit__customers")
     md = {k: v.value for k, v in mat.metadata.items()}

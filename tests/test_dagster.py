@@ -102,16 +102,16 @@ def test_definitions_snapshot(defs):
     assert not blocking[("customers", "window_column_not_null")]
     assert not any(b for (asset, _), b in blocking.items() if asset == "customers_intraday")  # never holds up orders
     schedules = {s.name: s.cron_schedule for s in repo.schedule_defs}
-    assert schedules == {"customers_daily_sync_schedule": "15 0 * * *", "products_and_orders_hourly_sync_schedule": "5 * * * *",
+    assert schedules == {"customers_daily_schedule": "15 0 * * *", "products_and_orders_hourly_schedule": "5 * * * *",
                          "reconcile_customers_weekly": "0 3 * * 0", "reconcile_orders_weekly": "0 4 * * 0",
                          "reconcile_products_weekly": "0 5 * * 0"}
     assert set(defs.resources) == {"replenit", "warehouse", "state"}
 
 
 @pytest.mark.parametrize("when,name,partition", [
-    (datetime(2026, 11, 27, 0, 15, tzinfo=UTC), "customers_daily_sync_schedule", "2026-11-26"),
-    (datetime(2026, 11, 27, 10, 5, tzinfo=UTC), "products_and_orders_hourly_sync_schedule", "2026-11-27-09:00"),
-    (datetime(2026, 11, 27, 0, 5, tzinfo=UTC), "products_and_orders_hourly_sync_schedule", "2026-11-26-23:00"),
+    (datetime(2026, 11, 27, 0, 15, tzinfo=UTC), "customers_daily_schedule", "2026-11-26"),
+    (datetime(2026, 11, 27, 10, 5, tzinfo=UTC), "products_and_orders_hourly_schedule", "2026-11-27-09:00"),
+    (datetime(2026, 11, 27, 0, 5, tzinfo=UTC), "products_and_orders_hourly_schedule", "2026-11-26-23:00"),
 ])
 def test_schedule_ticks_name_their_partition(defs, instance, when, name, partition):
     schedule = defs.get_repository_def().get_schedule_def(name)
@@ -132,8 +132,8 @@ def test_definitions_validate_without_secrets(tmp_path):
 # --- materializations against the sandbox -----------------------------------------------------
 
 def test_each_entity_lands_in_the_sandbox_field_for_field(defs, instance, sandbox, env, warehouse_file, records_in_sandbox):
-    assert run_job(defs, "customers_daily_sync", DAY, instance).success
-    assert run_job(defs, "products_and_orders_hourly_sync", HOUR, instance).success
+    assert run_job(defs, "Sync_customers_daily", DAY, instance).success
+    assert run_job(defs, "Sync_products_and_orders_hourly", HOUR, instance).success
     day, hour = datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 26, 14, tzinfo=UTC)
     windows = {"customers": (day, day + timedelta(days=1)), "products": (hour, hour + timedelta(hours=1)),
                "orders": (hour, hour + timedelta(hours=1))}
@@ -147,7 +147,7 @@ def test_each_entity_lands_in_the_sandbox_field_for_field(defs, instance, sandbo
 
 
 def test_materialization_metadata_accounts_for_every_row(defs, instance, env):
-    result = run_job(defs, "customers_daily_sync", DAY, instance)
+    result = run_job(defs, "Sync_customers_daily", DAY, instance)
     assert result.success
     (mat,) = result.asset_materializations_for_node("replenit__customers")
     md = {k: v.value for k, v in mat.metadata.items()}
@@ -171,7 +171,7 @@ def test_materialization_metadata_accounts_for_every_row(defs, instance, env):
 def test_quarantine_is_queryable_after_the_run(defs, instance, env):
     from replenit_pipelines.lib.sync import StateStore
 
-    result = run_job(defs, "customers_daily_sync", DAY, instance)
+    result = run_job(defs, "Sync_customers_daily", DAY, instance)
     store = StateStore(Path(env["REPLENIT_STATE_DIR"]) / "state.duckdb")
     rows = store.query("SELECT partition_key, entity, record_id, source_row, rule, field, value FROM quarantine WHERE run_id = ?",
                        [result.run_id])
@@ -185,7 +185,7 @@ def test_quarantine_is_queryable_after_the_run(defs, instance, env):
 def test_backfill_of_three_partitions(defs, instance, sandbox, env, warehouse_file, records_in_sandbox):
     hours = ["2026-11-26-03:00", "2026-11-26-04:00", "2026-11-26-05:00"]
     for h in hours:
-        assert run_job(defs, "products_and_orders_hourly_sync", h, instance).success
+        assert run_job(defs, "Sync_products_and_orders_hourly", h, instance).success
     for entity in ("products", "orders"):
         mats = instance.fetch_materializations(dg.AssetKey(["replenit", entity]), limit=10).records
         assert sorted(m.partition_key for m in mats) == hours
@@ -209,7 +209,7 @@ def test_dirty_partition_fails_its_check_and_sends_nothing_downstream(defs, inst
     # that its few bad rows trip it.
     gate = {"ops": {"replenit__products": {"config": {"gate": "fixed", "max_quarantine_share": 0.05, "min_quarantined_rows": 1,
                                                       "lookback_hours": 0}}}}
-    result = run_job(load(), "products_and_orders_hourly_sync", HOUR, instance, gate)
+    result = run_job(load(), "Sync_products_and_orders_hourly", HOUR, instance, gate)
     assert not result.success
     checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
@@ -224,7 +224,7 @@ def test_dirty_partition_fails_its_check_and_sends_nothing_downstream(defs, inst
 
 def test_a_wrong_key_fails_the_run_with_what_to_check(defs, instance, monkeypatch, env):
     monkeypatch.setenv("REPLENIT_API_KEY", "d3Jvbmcta2V5LWZvci10ZXN0")
-    result = run_job(defs, "customers_daily_sync", DAY, instance)
+    result = run_job(defs, "Sync_customers_daily", DAY, instance)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = str(failure.step_failure_data.error)
@@ -237,7 +237,7 @@ def test_definitions_need_no_secret_until_a_run(monkeypatch, env, instance):
 
     defs = load()  # loads with the key unset
     with pytest.raises(dg.DagsterInvalidConfigError, match='environment variable "REPLENIT_API_KEY" which is not set'):
-        run_job(defs, "customers_daily_sync", DAY, instance)
+        run_job(defs, "Sync_customers_daily", DAY, instance)
 
 
 # --- the default gate, rows without a window value, whole records (issues 8 and 9) -------------
@@ -269,7 +269,7 @@ def test_steady_dirt_flows_and_rows_without_a_window_value_are_counted(instance,
         nulls = con.execute("SELECT count(*) FROM customers WHERE updated_at IS NULL").fetchall()[0][0]
     from replenit_pipelines.definitions import defs as load
 
-    result = run_job(load(), "customers_daily_sync", DAY, instance)
+    result = run_job(load(), "Sync_customers_daily", DAY, instance)
     assert result.success
     (mat,) = result.asset_materializations_for_node("replenit__customers")
     md = {k: v.value for k, v in mat.metadata.items()}
@@ -303,7 +303,7 @@ def test_a_share_far_above_the_entitys_baseline_holds_back_and_says_why(instance
         [day, day + timedelta(days=1)]))
     from replenit_pipelines.definitions import defs as load
 
-    result = run_job(load(), "customers_daily_sync", DAY, instance)
+    result = run_job(load(), "Sync_customers_daily", DAY, instance)
     assert not result.success
     check = check_results(result, "customers")["quarantine_share"]
     assert not check.passed
@@ -328,7 +328,7 @@ def test_an_order_with_a_line_in_another_hour_is_sent_whole(instance, sandbox, e
         [order_id]), ("UPDATE orders SET updated_at = ? WHERE order_id = ?", [datetime(2026, 11, 26, 3, 30), order_id]))
     from replenit_pipelines.definitions import defs as load
 
-    assert run_job(load(), "products_and_orders_hourly_sync", "2026-11-26-03:00", instance).success
+    assert run_job(load(), "Sync_products_and_orders_hourly", "2026-11-26-03:00", instance).success
     stored = {k: r["record"] for k, r in records_in_sandbox(sandbox, env["REPLENIT_TENANT_ID"], "orders").items()}
     assert len(stored[order_id]["OrderItems"]) == lines + 1
 

@@ -73,7 +73,7 @@ def test_post_alert_gives_up_quietly_on_a_dead_webhook():
 
 def test_a_failed_run_is_posted_to_the_webhook(env, instance, monkeypatch, webhook):  # noqa: F811
     monkeypatch.setenv("REPLENIT_API_KEY", "d3Jvbmcta2V5")  # 401: the run fails
-    result = run_job("customers_daily_sync", DAY, instance)
+    result = run_job("Sync_customers_daily", DAY, instance)
     assert not result.success
     from replenit_pipelines.defs.alerts import alert_on_run_failure
 
@@ -83,14 +83,14 @@ def test_a_failed_run_is_posted_to_the_webhook(env, instance, monkeypatch, webho
         dagster_event=failure).for_run_failure()
     alert_on_run_failure(context)
     (post,) = webhook.posts
-    assert post["text"].startswith("*Replenit sync failed: customers_daily_sync*")
+    assert post["text"].startswith("*Replenit sync failed: Sync_customers_daily*")
     assert f"partition {DAY}" in post["text"] and "REPLENIT_API_KEY" in post["text"]  # what to fix
     assert "d3Jvbmcta2V5" not in post["text"]
 
 
 def test_failed_checks_are_posted_once_each_and_not_again(env, instance, webhook):  # noqa: F811
     gate = {"ops": {"replenit__customers": {"config": {"gate": "fixed", "max_quarantine_share": 0.2, "min_quarantined_rows": 1}}}}
-    assert not run_job("customers_daily_sync", DAY, instance, gate).success  # held back: two blocking checks fail
+    assert not run_job("Sync_customers_daily", DAY, instance, gate).success  # held back: two blocking checks fail
     from replenit_pipelines.defs.alerts import alert_on_check_failure
 
     repo = load_defs().get_repository_def()
@@ -108,7 +108,7 @@ def test_no_webhook_no_post(env, instance, monkeypatch):  # noqa: F811
     monkeypatch.delenv("REPLENIT_ALERT_WEBHOOK_URL", raising=False)
     from replenit_pipelines.defs.alerts import alert_on_check_failure
 
-    run_job("customers_daily_sync", DAY, instance, {"ops": {"replenit__customers": {"config": {
+    run_job("Sync_customers_daily", DAY, instance, {"ops": {"replenit__customers": {"config": {
         "gate": "fixed", "max_quarantine_share": 0.2, "min_quarantined_rows": 1}}}})
     skip = alert_on_check_failure(dg.build_sensor_context(instance=instance, repository_def=load_defs().get_repository_def()))
     assert "REPLENIT_ALERT_WEBHOOK_URL is not set" in skip.skip_message
@@ -139,7 +139,7 @@ def test_ui_launches_get_a_named_job_and_runs_execute_in_process(env):  # noqa: 
     for asset in (["replenit", "customers"], ["replenit", "products"], ["replenit", "orders"]):
         holding = sorted(j for j in jobs if dg.AssetKey(asset) in defs.resolve_job_def(j).asset_layer.executable_asset_keys)
         assert not holding[0].startswith("__"), holding  # the UI takes the first job, in name order, that holds the asset
-    assert defs.resolve_job_def("customers_daily_sync").executor_def.name == "in_process"
+    assert defs.resolve_job_def("Sync_customers_daily").executor_def.name == "in_process"
     assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "in_process"
     assert {s.name for s in defs.sensors} >= {"alert_on_run_failure", "alert_on_check_failure"}
     assert all(s.default_status == dg.DefaultScheduleStatus.STOPPED for s in defs.schedules)
@@ -150,7 +150,7 @@ def test_the_projects_instance_settings_keep_the_progress_lines_in_the_event_log
 
     settings = yaml.safe_load((Path(__file__).resolve().parent.parent / "dagster.yaml").read_text())
     with dg.instance_for_test(overrides={"python_logs": settings["python_logs"]}) as inst:
-        result = run_job("customers_daily_sync", DAY, inst)
+        result = run_job("Sync_customers_daily", DAY, inst)
         messages = [e.user_message for e in inst.all_logs(result.run_id)]
     assert result.success
     assert any("customers 2026-11-26 delivered: 3/3 records done" in m for m in messages)

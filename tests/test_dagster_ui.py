@@ -21,8 +21,8 @@ def partition_status(inst, check_name: str) -> dict:
 
 
 def test_one_bad_partition_fails_its_own_checks_and_not_another_ones(env, instance):  # noqa: F811
-    bad = run_job("customers_daily_sync", DAY, instance, STRICT_GATE)  # 25% quarantined: held back
-    good = run_job("customers_daily_sync", NEXT_DAY, instance, STRICT_GATE)  # one clean row
+    bad = run_job("Sync_customers_daily", DAY, instance, STRICT_GATE)  # 25% quarantined: held back
+    good = run_job("Sync_customers_daily", NEXT_DAY, instance, STRICT_GATE)  # one clean row
     assert not bad.success and good.success
     assert checks_of(bad, "customers")["quarantine_share"].partition == DAY
     assert partition_status(instance, "quarantine_share") == {DAY: "FAILED", NEXT_DAY: "SUCCEEDED"}
@@ -32,7 +32,7 @@ def test_one_bad_partition_fails_its_own_checks_and_not_another_ones(env, instan
 
 
 def test_every_check_result_says_in_words_what_it_found(env, instance):  # noqa: F811
-    result = run_job("customers_daily_sync", DAY, instance)
+    result = run_job("Sync_customers_daily", DAY, instance)
     assert result.success
     checks = checks_of(result, "customers")
     assert set(checks) == {"quarantine_share", "delivery_complete", "row_count_in_range", "window_column_not_null"}
@@ -42,7 +42,7 @@ def test_every_check_result_says_in_words_what_it_found(env, instance):  # noqa:
 
 def test_a_run_refused_by_the_api_records_no_failed_check_it_could_not_judge(env, instance, monkeypatch):  # noqa: F811
     monkeypatch.setenv("REPLENIT_API_KEY", "d3Jvbmcta2V5")  # a key the sandbox does not know: 401
-    result = run_job("customers_daily_sync", DAY, instance)
+    result = run_job("Sync_customers_daily", DAY, instance)
     assert not result.success
     checks = checks_of(result, "customers")
     assert "delivery_complete" not in checks  # not evaluated: Dagster shows it "Execution failed", not "Failed"
@@ -84,7 +84,7 @@ def dirty_env(env):  # noqa: F811 - the imported fixture
 
 
 def test_the_quarantine_sample_is_a_masked_table_and_the_event_log_holds_no_raw_personal_data(dirty_env, instance):  # noqa: F811
-    result = run_job("customers_daily_sync", DAY, instance)
+    result = run_job("Sync_customers_daily", DAY, instance)
     logs = instance.all_logs(result.run_id)
     # The warehouse's addresses, however written, its customers' ids and its phone numbers appear
     # nowhere raw in what Dagster shows: metadata, check results, log lines.

@@ -47,7 +47,7 @@ def materialize(instance, config: dict | None = None):
     from replenit_pipelines.definitions import defs
 
     run_config = {"ops": {"replenit__customers": {"config": config}}} if config else None
-    result = defs().resolve_job_def("customers_daily_sync").execute_in_process(
+    result = defs().resolve_job_def("Sync_customers_daily").execute_in_process(
         partition_key=DAY, instance=instance, raise_on_error=False, run_config=run_config)
     assert result.success
     mat = instance.fetch_materializations(CUSTOMERS, limit=1).records[0].asset_materialization
@@ -75,7 +75,7 @@ def test_retry_max_attempts_in_run_config_is_checked(env):
     from replenit_pipelines.definitions import defs
 
     with dg.instance_for_test() as instance:
-        result = defs().resolve_job_def("customers_daily_sync").execute_in_process(
+        result = defs().resolve_job_def("Sync_customers_daily").execute_in_process(
             partition_key=DAY, instance=instance, raise_on_error=False,
             run_config={"ops": {"replenit__customers": {"config": {"retry_max_attempts": -1}}}})
     assert not result.success
@@ -87,7 +87,7 @@ import sys
 import dagster as dg
 from replenit_pipelines.definitions import defs
 with dg.DagsterInstance.get() as instance:
-    result = defs().resolve_job_def("customers_daily_sync").execute_in_process(
+    result = defs().resolve_job_def("Sync_customers_daily").execute_in_process(
         partition_key=sys.argv[1], instance=instance, raise_on_error=False)
 sys.exit(0 if result.success else 1)
 """

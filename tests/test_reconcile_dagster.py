@@ -85,7 +85,7 @@ def test_a_partition_syncs_batch_size_comes_from_run_config(sandbox, warehouse_f
 
     env = point_at_sandbox(monkeypatch, sandbox, warehouse_file, tmp_path / "state")
     with dg.instance_for_test() as instance:
-        result = defs().resolve_job_def("customers_daily_sync").execute_in_process(
+        result = defs().resolve_job_def("Sync_customers_daily").execute_in_process(
             partition_key="2026-11-26", instance=instance, raise_on_error=False,
             run_config={"ops": {"replenit__customers": {"config": {"batch_size": 120}}}})
     sent = [r for r in requests_of(sandbox.url, env["REPLENIT_TENANT_ID"]) if r["method"] == "POST"]

@@ -85,7 +85,7 @@ def test_chaos_through_dagster_accounts_for_every_row(warehouse_file, tmp_path, 
 
         # The shipped client settings (5 attempts, 1-16 s backoff): 16% of attempts fail, so a batch
         # is lost only after five faults in a row (1 in 10,000); the seed makes this run's fates fixed.
-        job = defs().resolve_job_def("customers_daily_sync")
+        job = defs().resolve_job_def("Sync_customers_daily")
         # The day alone (no lookback): the expected records are the partition's.
         result = job.execute_in_process(partition_key=DAY, instance=instance, raise_on_error=False,
                                         run_config={"ops": {"replenit__customers": {"config": {"lookback_hours": 0}}}})

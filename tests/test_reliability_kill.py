@@ -32,7 +32,7 @@ import sys
 import dagster as dg
 from replenit_pipelines.definitions import defs
 with dg.DagsterInstance.get() as instance:
-    result = defs().resolve_job_def("customers_daily_sync").execute_in_process(
+    result = defs().resolve_job_def("Sync_customers_daily").execute_in_process(
         partition_key=sys.argv[1], instance=instance, raise_on_error=False)
 sys.exit(0 if result.success else 1)
 """
@@ -157,7 +157,7 @@ def test_the_dead_run_sensor_is_in_the_code_location_and_on_by_default(monkeypat
 def _started_run(instance: dg.DagsterInstance, tags: dict) -> str:
     import uuid
 
-    run = dg.DagsterRun(job_name="customers_daily_sync", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED, tags=tags)
+    run = dg.DagsterRun(job_name="Sync_customers_daily", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED, tags=tags)
     instance.add_run(run)
     return run.run_id
 

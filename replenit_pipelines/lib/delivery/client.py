@@ -282,7 +282,7 @@ class ReplenitClient:
                     done["batches"] += 1
                     done["records"] += len(batch)
 
-        def notify(final: bool = False) -> None:
+        def notify(final: bool = False, stopped: str | None = None) -> None:
             if progress is not None:
                 with lock:
                     c = live_counters(report.counters, live.values())
@@ -290,7 +290,7 @@ class ReplenitClient:
                         entity, done["records"], len(parts), done["batches"], len(batches),
                         len(report.accepted), len(report.rejected), len(report.failed),
                         self.quota.eta_seconds(len(batches) - done["batches"]),
-                        c.requests, c.rate_limited, c.retries, c.server_errors, final,
+                        c.requests, c.rate_limited, c.retries, c.server_errors, final, stopped, len(report.not_sent),
                     )
                 progress(event)
 
@@ -312,7 +312,7 @@ class ReplenitClient:
                         report.failed[i] = f"not sent: {exc}"
                         report.not_sent.add(i)
             self.finish_report(report, started)
-            notify(final=True)
+            notify(final=True, stopped=str(exc))
             exc.report = report
             raise
         self.finish_report(report, started)

@@ -76,3 +76,28 @@ def plan_text(summary: dict[str, Any]) -> str:
     if s.get("eta_text"):
         lines.append(f"  ETA: {s['eta_text']}")
     return "\n".join(lines)
+
+
+def reconcile_summary(result: Any, eta: Eta | None = None) -> dict[str, Any]:
+    """A reconciliation's plan (lib/sync/reconcile.py ReconcileResult, dry run or not) in the keys of
+    `plan_summary`, so `plan_text` says it in the same words as a sync's plan."""
+    c = result.counts()
+    requests = planned_requests(c) if result.dry_run else c["requests_total"]
+    merged = masked_merges(result.merges, MERGED_EXAMPLES) if getattr(result.merges, "height", 0) else []
+    return {
+        "entity": result.entity, "partition_key": "the whole source" + (" (mirror)" if result.mirror else ""),
+        "window_start": "every row", "window_end": f"{c['chunks']:,} chunks",
+        "dry_run": result.dry_run,
+        **{k: c[k] for k in ("rows_read", "rows_valid", "rows_quarantined", "rows_superseded", "rows_merged", "rows_unchanged",
+                             "rows_held_back", "records_new", "records_changed", "records_unchanged", "records_refreshed",
+                             "records_held", "records_to_delete", "records_merged")},
+        "rows_to_send": c["rows_planned"] if result.dry_run else c["rows_delivered"] + c["rows_dead_lettered"] - c["rows_held"],
+        "records_to_retry": c["records_retried"],
+        "records_to_send": c["records_planned"] if result.dry_run else c["records_sent"] + c["records_retried"],
+        "merged_examples": [{"identity": i, "kept": k, "merged": m, "rows": n} for i, k, m, n in merged],
+        "quarantine_top_reasons": [],  # per chunk; the state store has them (replenit state)
+        "held_back_by_gate": bool(result.gate_tripped), "gate": "a chunk's quarantined share was above the gate" if result.gate_tripped else None,
+        "requests_needed": requests,
+        "eta": eta.as_dict() if eta is not None else None,
+        "eta_text": eta.text() if eta is not None else None,
+    }

@@ -3,6 +3,7 @@ quarantine gate's decision (may the valid ones go?). The checks live in lib/vali
 schemas built from the contract), the gate in lib/validation/gate.py."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import polars as pl
 
@@ -11,9 +12,11 @@ from replenit_pipelines.lib.validation.prepare import Prepared, prepare
 from replenit_pipelines.lib.warehouse import EntityMapping
 
 
-def validate(mapping: EntityMapping, rows: pl.DataFrame, customer_priority: str) -> Prepared:
-    """Map (lib/stages/map.py) and validate one window's rows: a record is valid only whole."""
-    return prepare(mapping, rows, customer_priority=customer_priority)
+def validate(mapping: EntityMapping, rows: pl.DataFrame, customer_priority: str,
+             lookback_before: datetime | None = None) -> Prepared:
+    """Map (lib/stages/map.py) and validate one window's rows: a record is valid only whole.
+    `lookback_before`: the partition's start, when the read began earlier (its lookback)."""
+    return prepare(mapping, rows, customer_priority=customer_priority, lookback_before=lookback_before)
 
 
 def gate(policy: GatePolicy, prepared: Prepared, history: Sequence[RecentRun]) -> GateDecision:

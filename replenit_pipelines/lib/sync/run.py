@@ -68,7 +68,8 @@ def sync_window(request: SyncRequest) -> SyncResult:
     # Soft-deleted records (lib/stages/delete.py) are deleted, not validated and upserted; planned
     # and guarded before anything is sent.
     split = split_deleted(mapping, extracted.rows, request.customer_priority)
-    prepared = validate(mapping, split.live, request.customer_priority)
+    # Records whose newest change is before the partition were read for the lookback: counted apart.
+    prepared = validate(mapping, split.live, request.customer_priority, request.start if request.lookback else None)
     ledger = request.ledger
     delete_plan = plan_deletes(ledger, split.deleted.select("identity", "api_id"), pl.DataFrame(schema={"identity": pl.String}),
                                request.full_refresh) if ledger is not None and split.deleted.height else None
