@@ -16,7 +16,7 @@ from replenit_pipelines.defs.settings import DEMO_MAPPING
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
-from helpers import point_at_sandbox
+from helpers import metadata_of, point_at_sandbox, whole_read_of
 
 END = datetime(2026, 11, 27, tzinfo=UTC)
 DAY = "2026-11-26"
@@ -76,15 +76,15 @@ def test_definitions_snapshot(defs):
     graph = repo.asset_graph
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
         "replenit/customers", "replenit/customers_intraday", "replenit/orders", "replenit/products", "replenit/quota",
-        "warehouse/customers", "warehouse/order_lines", "warehouse/orders", "warehouse/product_variants",
-        "warehouse/products"]
+        "warehouse/customers_table", "warehouse/order_lines_table", "warehouse/orders_table",
+        "warehouse/product_variants_table", "warehouse/products_table"]
     deps = {k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys)
             for k in graph.get_all_asset_keys() if k.path[0] == "replenit"}
-    assert deps == {"replenit/customers": ["warehouse/customers"],
-                    "replenit/customers_intraday": ["warehouse/customers"],
-                    "replenit/products": ["warehouse/product_variants", "warehouse/products"],
+    assert deps == {"replenit/customers": ["warehouse/customers_table"],
+                    "replenit/customers_intraday": ["warehouse/customers_table"],
+                    "replenit/products": ["warehouse/product_variants_table", "warehouse/products_table"],
                     "replenit/orders": ["replenit/customers", "replenit/customers_intraday", "replenit/products",
-                                        "warehouse/order_lines", "warehouse/orders"],
+                                        "warehouse/order_lines_table", "warehouse/orders_table"],
                     "replenit/quota": []}
     parts = {k: type(graph.get(dg.AssetKey(["replenit", k])).partitions_def).__name__ for k in ("customers", "products", "orders")}
     assert parts == {"customers": "DailyPartitionsDefinition", "products": "HourlyPartitionsDefinition",
@@ -92,7 +92,7 @@ def test_definitions_snapshot(defs):
     for k in ("customers", "products", "orders"):
         node = graph.get(dg.AssetKey(["replenit", k]))
         assert node.pools == {"replenit-test"}
-        assert node.backfill_policy.max_partitions_per_run == 1
+        assert node.backfill_policy is None  # one run a partition, tagged with it (docs/ui.md "Backfills")
         assert node.partitions_def.timezone == "UTC"
     checks = sorted((c.asset_key.path[1], c.name) for c in graph.asset_check_keys)
     assert checks == sorted((e, n) for e in ("customers", "customers_intraday", "orders", "products")
@@ -104,7 +104,7 @@ def test_definitions_snapshot(defs):
     schedules = {s.name: s.cron_schedule for s in repo.schedule_defs}
     assert schedules == {"customers_daily_schedule": "15 0 * * *", "products_and_orders_hourly_schedule": "5 * * * *",
                          "reconcile_customers_weekly": "0 3 * * 0", "reconcile_orders_weekly": "0 4 * * 0",
-                         "reconcile_products_weekly": "0 5 * * 0"}
+                         "reconcile_products_weekly": "0 5 * * 0", "observe_warehouse_tables_hourly": "2 * * * *"}
     assert set(defs.resources) == {"replenit", "warehouse", "state"}
 
 
@@ -150,18 +150,18 @@ def test_materialization_metadata_accounts_for_every_row(defs, instance, env):
     result = run_job(defs, "Sync_customers_daily", DAY, instance)
     assert result.success
     (mat,) = result.asset_materializations_for_node("replenit__customers")
-    md = {k: v.value for k, v in mat.metadata.items()}
+    md = metadata_of(mat)
     read = md["rows_read"]
     assert read > 0 and md["dagster/row_count"] == md["records_accepted"] + md["records_unchanged"]  # what Replenit holds
     assert read == (md["rows_delivered"] + md["rows_quarantined"] + md["rows_superseded"] + md["rows_unchanged"]
                     + md["rows_dead_lettered"] + md["rows_held_back"])
     assert md["rows_quarantined"] > 0 and md["rows_superseded"] > 0
-    assert md["requests"] == -(-md["records_accepted"] // 500)  # full batches: ceil(records / 500)
+    assert md["requests"] == -(-whole_read_of(mat)["records_accepted"] // 500)  # full batches: ceil(records / 500), lookback's too
     assert md["rate_limited_429"] == 0
     assert "| rule | field | rows | example (masked) |" in md["top_quarantine_reasons"]
     lineage = md["dagster/column_lineage"].deps_by_column
     assert lineage["Email"][0].column_name == "email"
-    assert lineage["Email"][0].asset_key == dg.AssetKey(["warehouse", "customers"])
+    assert lineage["Email"][0].asset_key == dg.AssetKey(["warehouse", "customers_table"])
     columns = {c.name: c.description for c in md["dagster/column_schema"].columns}
     assert columns["Email"] == "column email" and columns["Language"] == "column locale"
     texts = [str(e) for e in instance.all_logs(result.run_id)] + [str(md)]
@@ -178,7 +178,8 @@ def test_quarantine_is_queryable_after_the_run(defs, instance, env):
     assert rows.height > 0 and set(rows["partition_key"]) == {DAY} and set(rows["entity"]) == {"customers"}
     runs = store.query("SELECT outcome, rows_read, rows_quarantined FROM sync_runs WHERE run_id = ?", [result.run_id])
     (mat,) = result.asset_materializations_for_node("replenit__customers")
-    read = mat.metadata["rows_read"].value
+    # The state store records the whole read; the materialization its window and its lookback apart.
+    read = mat.metadata["rows_read"].value + mat.metadata["rows_read_lookback"].value
     assert read > 0 and runs.row(0) == ("delivered", read, rows["source_row"].n_unique())
 
 
@@ -272,14 +273,14 @@ def test_steady_dirt_flows_and_rows_without_a_window_value_are_counted(instance,
     result = run_job(load(), "Sync_customers_daily", DAY, instance)
     assert result.success
     (mat,) = result.asset_materializations_for_node("replenit__customers")
-    md = {k: v.value for k, v in mat.metadata.items()}
+    md = metadata_of(mat)
     assert md["quarantine_share"] > 0.05 and md["rows_quarantined"] >= 20 and md["rows_delivered"] > 0
     checks = check_results(result, "customers")
     assert checks["quarantine_share"].passed and "no baseline yet" in checks["quarantine_share"].description
     assert nulls > 0 and md["rows_without_window_value"] == nulls
     null_check = checks["window_column_not_null"]
     assert not null_check.passed and null_check.severity == dg.AssetCheckSeverity.WARN
-    assert f"{nulls:,} rows of customers have a NULL updated_at" in null_check.description
+    assert f"{nulls:,} rows of customers have no updated_at (NULL)" in null_check.description
     assert "no partition will ever read them" in null_check.description
 
 

@@ -83,34 +83,33 @@ def test_a_failed_run_is_posted_to_the_webhook(env, instance, monkeypatch, webho
         dagster_event=failure).for_run_failure()
     alert_on_run_failure(context)
     (post,) = webhook.posts
-    assert post["text"].startswith("*Replenit sync failed: Sync_customers_daily*")
-    assert f"partition {DAY}" in post["text"] and "REPLENIT_API_KEY" in post["text"]  # what to fix
+    assert post["text"].startswith(f"*Replenit: customers {DAY} failed*")
+    assert "REPLENIT_API_KEY" in post["text"]  # what to fix
     assert "d3Jvbmcta2V5" not in post["text"]
 
 
-def test_failed_checks_are_posted_once_each_and_not_again(env, instance, webhook):  # noqa: F811
+def test_the_failed_checks_of_a_failed_run_are_left_to_its_run_alert(env, instance, webhook):  # noqa: F811
     gate = {"ops": {"replenit__customers": {"config": {"gate": "fixed", "max_quarantine_share": 0.2, "min_quarantined_rows": 1}}}}
     assert not run_job("Sync_customers_daily", DAY, instance, gate).success  # held back: two blocking checks fail
     from replenit_pipelines.defs.alerts import alert_on_check_failure
 
     repo = load_defs().get_repository_def()
     context = dg.build_sensor_context(instance=instance, repository_def=repo)
-    alert_on_check_failure(context)
-    texts = sorted(p["text"] for p in webhook.posts)
-    assert len(texts) == 2
-    assert "Check failed (error): delivery_complete on replenit/customers partition 2026-11-26" in texts[0]
-    assert "quarantine_share" in texts[1] and "Held back" in texts[1]
-    alert_on_check_failure(dg.build_sensor_context(instance=instance, cursor=context.cursor, repository_def=repo))
-    assert len(webhook.posts) == 2  # the cursor moved past them
+    skip = alert_on_check_failure(context)
+    assert webhook.posts == [] and "outside failed runs" in skip.skip_message  # the run's own alert names them
+    assert json.loads(context.cursor)  # and the cursor moved past them
 
 
 def test_no_webhook_no_post(env, instance, monkeypatch):  # noqa: F811
     monkeypatch.delenv("REPLENIT_ALERT_WEBHOOK_URL", raising=False)
-    from replenit_pipelines.defs.alerts import alert_on_check_failure
+    from replenit_pipelines.defs.alerts import alert_on_run_failure
 
-    run_job("Sync_customers_daily", DAY, instance, {"ops": {"replenit__customers": {"config": {
+    result = run_job("Sync_customers_daily", DAY, instance, {"ops": {"replenit__customers": {"config": {
         "gate": "fixed", "max_quarantine_share": 0.2, "min_quarantined_rows": 1}}}})
-    skip = alert_on_check_failure(dg.build_sensor_context(instance=instance, repository_def=load_defs().get_repository_def()))
+    failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+    skip = alert_on_run_failure(dg.build_run_status_sensor_context(
+        sensor_name="alert_on_run_failure", dagster_instance=instance, dagster_run=result.dagster_run,
+        dagster_event=failure).for_run_failure())
     assert "REPLENIT_ALERT_WEBHOOK_URL is not set" in skip.skip_message
 
 
@@ -118,7 +117,7 @@ def test_sync_assets_carry_freshness_owners_code_versions_and_say_what_row_count
     defs = load_defs()
     specs = {k: next(iter(defs.resolve_assets_def(dg.AssetKey(["replenit", k])).specs)) for k in ("customers", "products", "orders")}
     windows = {k: s.freshness_policy.fail_window.to_timedelta().total_seconds() / 3600 for k, s in specs.items()}
-    assert windows["products"] == windows["orders"] == 2 and 24 < windows["customers"] <= 30
+    assert windows["products"] == windows["orders"] == 3 and 24 < windows["customers"] <= 30
     for spec in specs.values():
         assert spec.owners and spec.code_version and "`dagster/row_count` is the records" in spec.description
     # A mapping change is a new code version; the same mapping, the same one.
@@ -126,10 +125,10 @@ def test_sync_assets_carry_freshness_owners_code_versions_and_say_what_row_count
 
 
 def test_warehouse_assets_have_table_names_and_column_schemas_at_definition_time(env):  # noqa: F811
-    spec = next(iter(load_defs().resolve_assets_def(dg.AssetKey(["warehouse", "customers"])).specs))
+    spec = next(iter(load_defs().resolve_assets_def(dg.AssetKey(["warehouse", "customers_table"])).specs))
     assert spec.metadata["dagster/table_name"] == "small.main.customers"
     columns = {c.name: (c.type, c.description) for c in spec.metadata["dagster/column_schema"].columns}
-    assert columns["email"] == ("String", "feeds Email") and columns["updated_at"][1] == "the window column"
+    assert columns["email"] == ("VARCHAR", "feeds Email") and columns["updated_at"] == ("TIMESTAMP", "the window column")
     assert spec.owners
 
 

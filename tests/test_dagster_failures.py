@@ -16,6 +16,7 @@ from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
 from replenit_pipelines.lib.sync import StateStore, SyncRequest, sync_window
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
+from helpers import metadata_of
 
 DAY = "2026-11-26"
 HOUR = "2026-11-26-14:00"
@@ -170,7 +171,7 @@ def test_the_sandbox_holds_exactly_the_hand_written_records(sandbox, env, instan
     assert stored(sandbox.url, tenant, "products") == EXPECTED_PRODUCTS
     assert stored(sandbox.url, tenant, "orders") == EXPECTED_ORDERS
     (mat,) = day.asset_materializations_for_node("replenit__customers")
-    md = {k: v.value for k, v in mat.metadata.items()}
+    md = metadata_of(mat)
     assert (md["rows_read"], md["rows_delivered"], md["rows_quarantined"], md["rows_superseded"]) == (5, 3, 1, 1)
     assert (md["rows_merged"], md["records_merged"]) == (1, 1)  # c4 shares c1's address: merged into c1, the newer
 
@@ -234,7 +235,8 @@ def test_row_count_far_from_the_recent_median_fails_its_check(env, instance):
     assert result.success  # a warning, not blocking
     check = checks_of(result, "customers")["row_count_in_range"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert check.description == "5 rows is far from the median 300 of the last 3 materializations"
+    assert check.description == ("5 rows read, far from the median 300 of the last 3 materializations (expected 100 to 900): "
+                                 "check the source for a missing or a duplicated load.")
     # Within 3x of the median, it passes.
     for day in ("2026-11-23", "2026-11-24", "2026-11-25"):
         instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=day, metadata={"rows_read": 12}))

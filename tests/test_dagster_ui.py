@@ -7,6 +7,7 @@ from datetime import datetime
 import dagster as dg
 import duckdb
 import pytest
+from helpers import metadata_of
 from test_dagster_failures import DAY, checks_of, env, instance, run_job, small_warehouse  # noqa: F401 - fixtures
 
 KEY = dg.AssetKey(["replenit", "customers"])
@@ -102,9 +103,9 @@ def test_the_quarantine_sample_is_a_masked_table_and_the_event_log_holds_no_raw_
     assert sorted(r["record_id"] for r in rows) == ["customerid:+44********56", "customerid:c***", "customerid:c***",
                                                      "customerid:j*** a*** e***", "row 8"]
     # c4 shares c1's address: merged, shown masked on the materialization and warned about in the log.
-    md = mat.metadata
-    assert (md["rows_merged"].value, md["records_merged"].value) == (1, 1)
-    assert "| email:a***@example.com | c*** | c*** | 1 |" in md["merged_customers"].value
+    md = metadata_of(mat)
+    assert (md["rows_merged"], md["records_merged"]) == (1, 1)
+    assert "| email:a***@example.com | c*** | c*** | 1 |" in md["merged_customers"]
     assert any("1 customers (1 rows) share an email" in str(e.user_message) for e in logs)
 
 

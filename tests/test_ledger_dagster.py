@@ -18,7 +18,7 @@ import pytest
 
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
-from helpers import point_at_sandbox
+from helpers import point_at_sandbox, whole_read_of
 
 ROOT = Path(__file__).resolve().parent.parent
 END = datetime(2026, 11, 27, tzinfo=UTC)
@@ -51,7 +51,7 @@ def materialize(instance, config: dict | None = None):
         partition_key=DAY, instance=instance, raise_on_error=False, run_config=run_config)
     assert result.success
     mat = instance.fetch_materializations(CUSTOMERS, limit=1).records[0].asset_materialization
-    return {k: v.value for k, v in mat.metadata.items()}
+    return {**whole_read_of(mat), **{k: v.value for k, v in mat.metadata.items() if k == "ledger_newest_ack"}}
 
 
 def test_rematerializing_an_unchanged_partition_sends_nothing_and_full_refresh_sends_all(env, sandbox):
@@ -140,7 +140,7 @@ def test_a_killed_run_resumes_without_resending_acknowledged_batches(tmp_path, w
         resumed = posts(sb.url, tenant_id)[len(before):]
         with dg.DagsterInstance.get() as instance:
             mat = instance.fetch_materializations(CUSTOMERS, limit=1).records[0].asset_materialization
-            md = {k: v.value for k, v in mat.metadata.items()}
+            md = whole_read_of(mat)
         stored = httpx.get(f"{sb.url}/_sandbox/records/{tenant_id}/customers").json()
     valid = md["records_valid"]
     assert len(stored) == valid  # every valid record at Replenit

@@ -14,7 +14,7 @@ from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
-from helpers import point_at_sandbox
+from helpers import metadata_of, point_at_sandbox
 
 END = datetime(2026, 11, 27, tzinfo=UTC)
 DAY = "2026-11-26"
@@ -91,7 +91,7 @@ def test_chaos_through_dagster_accounts_for_every_row(warehouse_file, tmp_path, 
                                         run_config={"ops": {"replenit__customers": {"config": {"lookback_hours": 0}}}})
         assert result.success
         mat = instance.fetch_materializations(dg.AssetKey(["replenit", "customers"]), limit=1).records[0]
-        md = {k: v.value for k, v in mat.asset_materialization.metadata.items()}
+        md = metadata_of(mat.asset_materialization)
         held = stored(sb, tenant_id)
     assert {r["key"]: r["record"] for r in held} == expected and len(held) == len(expected)
     assert md["records_accepted"] == md["records_sent"] == len(expected)

@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
+from helpers import whole_read_of
 
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
@@ -119,7 +120,7 @@ def test_a_killed_run_is_failed_its_pool_freed_and_the_next_run_delivers(killabl
         latest = instance.get_runs(limit=1)[0]
         assert latest.status == dg.DagsterRunStatus.SUCCESS
         mat = instance.fetch_materializations(dg.AssetKey(["replenit", "customers"]), limit=1).records[0]
-        md = {k: v.value for k, v in mat.asset_materialization.metadata.items()}
+        md = whole_read_of(mat.asset_materialization)
     # Nothing lost: every valid record of the day is at Replenit, and the run accounts for every row.
     stored = httpx.get(f"{sb.url}/_sandbox/records/{tenant_id}/customers").json()
     # The batch accepted before the kill is in the ledger: the next run sends only the rest.

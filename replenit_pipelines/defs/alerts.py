@@ -54,9 +54,18 @@ def partition_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k: tags[k] for k in (PARTITION_NAME_TAG, ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG) if k in tags}
 
 
-def subject(run: dg.DagsterRun) -> str:
+def run_assets(instance: dg.DagsterInstance, run: dg.DagsterRun) -> set[dg.AssetKey]:
+    """The assets the run was to materialize (its selection, else its planned materializations)."""
+    if run.asset_selection:
+        return set(run.asset_selection)
+    records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=100).records
+    return {r.event_log_entry.dagster_event.asset_key for r in records
+            if r.event_log_entry.dagster_event is not None and r.event_log_entry.dagster_event.asset_key is not None}
+
+
+def subject(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
     """What the run was about, as a person names it: `customers 2026-12-05`, `reconcile_customers`."""
-    assets = sorted(k.path[-1] for k in (run.asset_selection or ()) if k.path[0] == "replenit")
+    assets = sorted(k.path[-1] for k in run_assets(instance, run) if k.path[0] == "replenit")
     partition = partition_of(dict(run.tags))
     what = " and ".join(assets) if assets and not run.job_name.startswith(("reconcile_", "replay_", "plan_")) else run.job_name
     return f"{what} {partition}" if partition else what
@@ -123,7 +132,7 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext):
     if checks:
         lines.append("Checks that failed: " + ", ".join(sorted({c.check_name for c in checks})) + ".")
     lines.append(f"Job {run.job_name}, run {run.run_id}" + (" (a dry run)" if run.tags.get(DRY_RUN_TAG) else "") + ".")
-    posted = post(f"Replenit: {subject(run)} failed", lines, run.run_id)
+    posted = post(f"Replenit: {subject(context.instance, run)} failed", lines, run.run_id)
     return None if posted else dg.SkipReason("the alert could not be posted (see the sensor's log)")
 
 
@@ -167,7 +176,7 @@ def alert_on_check_failure(context: dg.SensorEvaluationContext):
     for run_id in sorted(posted_for, key=lambda r: min(i for i, _ in by_run[r])):
         checks = [c for _, c in sorted(by_run[run_id], key=lambda x: x[0])]
         run = context.instance.get_run_by_id(run_id)
-        where = subject(run) if run is not None else checks[0].asset_key.to_user_string()
+        where = subject(context.instance, run) if run is not None else checks[0].asset_key.to_user_string()
         partition = next((c.partition for c in checks if c.partition), None)
         if partition and partition not in where:
             where += f" {partition}"
@@ -183,14 +192,15 @@ def previous_attempt(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.Dag
     if me is None:
         return None
     tags = partition_tags(dict(run.tags))
+    mine = {k for k in run_assets(instance, run)}
     records = instance.get_run_records(filters=dg.RunsFilter(
         tags=tags or None, statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE],
-        job_name=None if run.asset_selection else run.job_name, created_before=me.create_timestamp), limit=50)
+        job_name=None if mine else run.job_name, created_before=me.create_timestamp), limit=50)
     for record in records:
         other = record.dagster_run
         if other.run_id == run.run_id or other.tags.get(DRY_RUN_TAG) or partition_tags(dict(other.tags)) != tags:
             continue
-        if run.asset_selection and not (set(run.asset_selection) & set(other.asset_selection or ())):
+        if mine and not mine & run_assets(instance, other):
             continue
         return other
     return None
@@ -212,6 +222,6 @@ def alert_on_recovery(context: dg.RunStatusSensorContext):
         return dg.SkipReason("the run before it did not fail")
     if webhook_url() is None:
         return dg.SkipReason(f"{ALERT_WEBHOOK_ENV} is not set: no alert posted")
-    posted = post(f"Replenit: {subject(run)} recovered",
+    posted = post(f"Replenit: {subject(context.instance, run)} recovered",
                   [f"Run {run.run_id} succeeded; the run before it, {before.run_id}, had failed."], run.run_id)
     return None if posted else dg.SkipReason("the alert could not be posted (see the sensor's log)")

@@ -95,7 +95,7 @@ def delivery_progress_logger(context: dg.AssetExecutionContext, what: str) -> Ca
         context.log.info(progress_line(what, p))
         if p.retries > seen["retries"]:
             context.log.warning(
-                f"{what}: {p.retries - seen['retries']} requests retried since the last line ({p.retries} in all, "
+                f"{what}: {plural(p.retries - seen['retries'], 'request')} retried since the last line ({p.retries} in all, "
                 f"{p.server_errors} after a 5xx answer, the rest after a timeout or a dropped connection)"
             )
             seen["retries"] = p.retries

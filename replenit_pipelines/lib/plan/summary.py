@@ -10,6 +10,12 @@ if TYPE_CHECKING:  # lib.sync imports the stages, which a plan's caller has load
     from replenit_pipelines.lib.stages.report import SyncResult
 
 TOP_REASONS = 5
+
+
+def _n(n: int, noun: str) -> str:
+    """`1 request`, `2 requests`, `1,500 records`."""
+    return f"{n:,} {noun if n == 1 else noun + 's'}"
+
 MERGED_EXAMPLES = 5
 
 
@@ -62,7 +68,7 @@ def plan_text(summary: dict[str, Any]) -> str:
         f"  records: {s['records_new']:,} new, {s['records_changed']:,} changed, {s['records_unchanged']:,} unchanged, "
         f"{s['records_refreshed']:,} refreshed, {s['records_held']:,} held (rejected before), {s['records_to_retry']:,} to retry, "
         f"{s['records_to_delete']:,} to delete",
-        f"  to send: {s['records_to_send']:,} records in {s['requests_needed']:,} requests",
+        f"  to send: {_n(s['records_to_send'], 'record')} in {_n(s['requests_needed'], 'request')}",
     ]
     if s.get("records_merged"):
         lines.append(f"  merged: {s['records_merged']:,} customers ({s['rows_merged']:,} rows) share an email with a newer "
