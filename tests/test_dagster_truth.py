@@ -298,12 +298,10 @@ def test_names_types_schedules_and_freshness_read_as_set(env):  # noqa: F811
     assert len(names) == len(set(names)), names  # the graph shows a key's last part: never two alike
     assert sorted(j for j in repo.job_names if j.startswith("Sync_")) == ["Sync_customers_daily", "Sync_products_and_orders_hourly"]
     assert all(s.description for s in repo.schedule_defs)
-    for key in graph.get_all_asset_keys():
-        spec = graph.get(key)
-        policy = getattr(spec, "freshness_policy", None)
-        if policy is not None:
-            windows = [w for w in (getattr(policy, "fail_window", None), getattr(policy, "warn_window", None)) if w]
-            assert all(displays_as_set(w.to_timedelta() if hasattr(w, "to_timedelta") else w) for w in windows), key
+    windows = [w.to_timedelta() for key in graph.get_all_asset_keys() if graph.get(key).freshness_policy is not None
+               for w in (graph.get(key).freshness_policy.fail_window, graph.get(key).freshness_policy.warn_window) if w]
+    assert len(windows) == 6 and all(displays_as_set(w) for w in windows), windows  # customers, products, orders
+    assert not displays_as_set(timedelta(minutes=90))  # "2 hours" in the UI: the window orders had
     source = graph.get(dg.AssetKey(["warehouse", "customers_table"]))
     types = {c.name: c.type for c in source.metadata["dagster/column_schema"].columns}
     assert types["updated_at"] == "TIMESTAMP" and types["email"] == "VARCHAR"

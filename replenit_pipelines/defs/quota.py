@@ -54,7 +54,7 @@ def schedules_of(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> l
 
 
 DRY_RUN_TAG = "replenit/dry_run"  # on every dry run: the runs list tells plans from real runs
-PLAN_HINT = ("Before a backfill, see what it costs: launch the job `plan_backfill` with the entity and the first and last "
+PLAN_HINT = ("Before a backfill, see what it costs: launch the job `plan_backfill` with the sync job and its first and last "
              "partition; it reports the requests and the ETA on the key's quota, and sends nothing (docs/ui.md).")
 
 

@@ -42,8 +42,10 @@ class ReconcileConfig(dg.Config):
     full_refresh: bool = Field(False, description="Send every valid record even if Replenit already holds it as it is, and "
                                                   "acknowledge it again (spends quota).")
     max_delete_share: float = Field(0.05, description="Refuse the run (nothing sent) when it would delete more than this "
-                                                      "share (0..1) of the records Replenit holds ...")
-    max_delete_count: int = Field(1000, description="... or more than this many records.")
+                                                      "share (0..1) of the records Replenit holds (or more than "
+                                                      "max_delete_count records).")
+    max_delete_count: int = Field(1000, description="Refuse the run (nothing sent) when it would delete more than this many "
+                                                    "records (or more than max_delete_share of them).")
     batch_size: int | None = Field(None, description="Records per request, at least 1. Default: the entity's recommended "
                                                      "size; capped at the API's maximum.")
     chunk_rows: int = Field(DEFAULT_CHUNK_ROWS, description="Source rows read and prepared at once (memory is about one "
@@ -130,8 +132,7 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
 
     @dg.job(name=f"reconcile_{entity}", description=f"Reconcile {entity}: the whole warehouse source against what Replenit "
                                                      "holds (the ledger); sends what differs, and with mirror deletes what left "
-                                                     "the source. Set dry_run to see the plan and its ETA first.",
-            tags={"replenit/entity": entity})
+                                                     "the source. Set dry_run to see the plan and its ETA first.")
     def job():
         reconcile_op()
 

@@ -60,14 +60,18 @@ class SyncConfig(dg.Config):
     min_quarantined_rows: int = Field(20, description="Either gate: a window with fewer quarantined rows is never held back.")
     ceiling_share: float = Field(0.5, description="baseline gate: above this quarantined share (0..1) a window is always held back.")
     baseline_runs: int = Field(14, description="baseline gate: the entity's last N runs not held back make its baseline share.")
-    baseline_factor: float = Field(3.0, description="baseline gate: held back above this many times the baseline share ...")
-    baseline_margin: float = Field(0.05, description="... and above the baseline share plus this margin (0..1).")
+    baseline_factor: float = Field(3.0, description="baseline gate: held back above this many times the baseline share (and "
+                                                    "above the baseline plus baseline_margin).")
+    baseline_margin: float = Field(0.05, description="baseline gate: held back above the baseline share plus this margin "
+                                                     "(0..1; and above baseline_factor times the baseline).")
     max_quarantine_share: float = Field(0.05, description="fixed gate: held back above this quarantined share (0..1).")
     dry_run: bool = Field(False, description="Plan only: read, validate and diff, then report the requests and ETA the run "
                                              "would need; send nothing, write nothing, no materialization. The plan jobs set it.")
     max_delete_share: float = Field(0.05, description="Soft deletes: refuse the run (nothing sent) when it would delete more "
-                                                      "than this share (0..1) of the records Replenit holds ...")
-    max_delete_count: int = Field(1000, description="... or more than this many records.")
+                                                      "than this share (0..1) of the records Replenit holds (or more than "
+                                                      "max_delete_count records).")
+    max_delete_count: int = Field(1000, description="Soft deletes: refuse the run (nothing sent) when it would delete more "
+                                                    "than this many records (or more than max_delete_share of them).")
 
     def delete_guard(self) -> DeleteGuard:
         try:

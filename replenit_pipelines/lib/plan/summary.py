@@ -62,7 +62,8 @@ def plan_text(summary: dict[str, Any]) -> str:
     s = summary
     head = "Plan" if s["dry_run"] else "Run"
     lines = [
-        f"{head} for {s['entity']} {s['partition_key']} ({s['window_start']} to {s['window_end']}):",
+        f"{head} for {s['entity']} {s['partition_key']}"
+        + (f" ({s['window_start']} to {s['window_end']}):" if s.get("window_start") else ":"),
         f"  rows: {s['rows_read']:,} read, {s['rows_valid']:,} valid, {s['rows_quarantined']:,} quarantined, "
         f"{s['rows_superseded']:,} superseded ({s.get('rows_merged', 0):,} of them merged), {s['rows_unchanged']:,} unchanged, {s['rows_held_back']:,} held back by the gate",
         f"  records: {s['records_new']:,} new, {s['records_changed']:,} changed, {s['records_unchanged']:,} unchanged, "
@@ -91,8 +92,9 @@ def reconcile_summary(result: Any, eta: Eta | None = None) -> dict[str, Any]:
     requests = planned_requests(c) if result.dry_run else c["requests_total"]
     merged = masked_merges(result.merges, MERGED_EXAMPLES) if getattr(result.merges, "height", 0) else []
     return {
-        "entity": result.entity, "partition_key": "the whole source" + (" (mirror)" if result.mirror else ""),
-        "window_start": "every row", "window_end": f"{c['chunks']:,} chunks",
+        "entity": result.entity,
+        "partition_key": f"the whole source, in {_n(c['chunks'], 'chunk')}" + (", mirror" if result.mirror else ""),
+        "window_start": None, "window_end": None,
         "dry_run": result.dry_run,
         **{k: c[k] for k in ("rows_read", "rows_valid", "rows_quarantined", "rows_superseded", "rows_merged", "rows_unchanged",
                              "rows_held_back", "records_new", "records_changed", "records_unchanged", "records_refreshed",
