@@ -127,13 +127,11 @@ def run_sensors(instance, result, defs) -> None:  # noqa: F811
     if run.status == dg.DagsterRunStatus.FAILURE:
         event = next(e for e in instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.event_type_value == "PIPELINE_FAILURE")
         alert_on_run_failure(dg.build_run_status_sensor_context(
-            sensor_name="alert_on_run_failure", dagster_event=event.dagster_event, dagster_instance=instance, dagster_run=run,
-            repository_def=repo).for_run_failure())
+            sensor_name="alert_on_run_failure", dagster_event=event.dagster_event, dagster_instance=instance, dagster_run=run).for_run_failure())
     else:
         event = next(e for e in instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.event_type_value == "PIPELINE_SUCCESS")
         alert_on_recovery(dg.build_run_status_sensor_context(
-            sensor_name="alert_on_recovery", dagster_event=event.dagster_event, dagster_instance=instance, dagster_run=run,
-            repository_def=repo))
+            sensor_name="alert_on_recovery", dagster_event=event.dagster_event, dagster_instance=instance, dagster_run=run))
     context = dg.build_sensor_context(instance=instance, repository_def=repo, cursor=getattr(run_sensors, "cursor", None))
     alert_on_check_failure(context)
     run_sensors.cursor = context.cursor  # type: ignore[attr-defined]
@@ -184,8 +182,7 @@ def test_a_retried_run_is_not_posted(env, instance, webhook):  # noqa: F811
     run = instance.get_run_by_id(bad.run_id)
     event = next(e for e in instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.event_type_value == "PIPELINE_FAILURE")
     alert_on_run_failure(dg.build_run_status_sensor_context(
-        sensor_name="alert_on_run_failure", dagster_event=event.dagster_event, dagster_instance=instance, dagster_run=run,
-        repository_def=load_defs().get_repository_def()).for_run_failure())
+        sensor_name="alert_on_run_failure", dagster_event=event.dagster_event, dagster_instance=instance, dagster_run=run).for_run_failure())
     assert webhook.posts == []
 
 

@@ -112,8 +112,8 @@ def plan_backfill_partitions(context: dg.OpExecutionContext, config: PlanBackfil
         context.log_event(dg.AssetObservation(
             asset_key=dg.AssetKey(["replenit", step.name]), description=f"backfill plan: {text}",
             # No int or float values: Dagster plots every number of an observation (docs/ui.md).
-            metadata={"backfill_plan": text, "requests": f"{by_asset.get(step.name, 0):,} of {total_requests:,}",
-                      "eta": duration(eta_s), "partitions": dg.MetadataValue.md(table)}))
+            metadata={"backfill_plan": text, "backfill_plan_requests": f"{by_asset.get(step.name, 0):,} of {total_requests:,}",
+                      "backfill_plan_eta": duration(eta_s), "backfill_plan_partitions": dg.MetadataValue.md(table)}))
 
 
 def build_plan_backfill_job() -> dg.JobDefinition:

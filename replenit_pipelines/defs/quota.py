@@ -76,12 +76,14 @@ def plan_observation(key: dg.AssetKey, summary: dict, text: str, quota_now: dict
     """A plan on the asset's timeline: its text and its numbers as JSON. No int or float values:
     Dagster plots every number of an observation beside the materializations' (docs/ui.md)."""
     eta_text = summary.get("eta_text") or ""
+    # Every key starts with plan_: Dagster's partition page lists the latest observation's metadata
+    # beside the materialization's, and a plan's numbers must not read as the run's.
     return dg.AssetObservation(asset_key=key, partition=partition, description=description, metadata={
         "plan_text": dg.MetadataValue.md(f"```\n{text}\n```"),
-        "requests_needed": f"{summary['requests_needed']:,}",
-        "eta": eta_text,
+        "plan_requests": f"{summary['requests_needed']:,} (dry run: nothing sent)",
+        "plan_eta": eta_text,
         "plan": dg.MetadataValue.json(summary),
-        "quota_now": dg.MetadataValue.json(quota_now),
+        "plan_quota_now": dg.MetadataValue.json(quota_now),
     })
 
 

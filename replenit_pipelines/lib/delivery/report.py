@@ -127,13 +127,12 @@ def progress_line(what: str, p: BatchProgress) -> str:
     """One progress event as the line an operator reads in the run's log. The last one says what
     happened: `delivered` when every record was accepted, `finished` when some were not, `stopped`
     (and why) when the delivery stopped before sending them all."""
-    cost = (f"{plural(p.requests, 'request')}, {plural(p.rate_limited, 'answer', 'answers')} 429 (rate limited), "
-            f"{plural(p.retries, 'retry', 'retries')}")
+    waits = f"{plural(p.rate_limited, 'answer', 'answers')} 429 (rate limited), {plural(p.retries, 'retry', 'retries')}"
+    cost = f"{plural(p.requests, 'request')}, {waits}"
     if p.stopped is not None:
-        sent = p.records_total - p.not_sent
         return (f"{what} stopped after {plural(p.requests, 'request')}: {p.accepted:,} of {plural(p.records_total, 'record')} "
-                f"accepted, {p.rejected:,} rejected, {p.failed - p.not_sent:,} failed, {p.not_sent:,} not sent "
-                f"({sent:,} sent); {cost}. Why: {p.stopped}")
+                f"accepted, {p.rejected:,} rejected, {p.failed - p.not_sent:,} failed, {p.not_sent:,} not sent; {waits}. "
+                f"Why: {p.stopped}")
     left = f"{p.records_done:,}/{plural(p.records_total, 'record')} done"
     if p.final:
         head = "delivered" if p.accepted == p.records_total else "finished"
