@@ -258,6 +258,9 @@ def test_plan_backfill_reports_requests_and_eta_and_sends_nothing(env, instance,
     # DAY_BEFORE: c7 and c8 (1 request); DAY: its own three customers (1 request; its lookback is the backfill's).
     assert text.startswith("Backfill of Sync_customers_daily, 2 partitions 2026-11-25 to 2026-11-26: 2 requests")
     assert "ETA about" in text and "Nothing was sent." in text
+    table = obs.metadata["backfill_plan_partitions"].value
+    assert "| customers | 2026-11-25 | 1 | 2 | 2 |  |" in table  # c7, c8
+    assert "| customers | 2026-11-26 | 1 | 3 | 5 |  |" in table  # c1, c2, c6 (c3 quarantined, c4 merged); not c7, c8 again
     assert httpx.get(f"{sandbox.url}/_sandbox/records/{env['REPLENIT_TENANT_ID']}/customers").json() == []
 
 
