@@ -40,7 +40,7 @@ def main() -> None:
             from replenit_pipelines.definitions import defs as load_defs
 
             defs = load_defs()
-            job = defs.resolve_job_def("customers_daily_sync")
+            job = defs.resolve_job_def("Sync_customers_daily")
             instance = dg.DagsterInstance.get()
             startup = time.perf_counter() - started
 

@@ -47,7 +47,7 @@ import sys
 import dagster as dg
 from replenit_pipelines.definitions import defs
 with dg.DagsterInstance.get() as instance:
-    result = defs().resolve_job_def("customers_daily_sync").execute_in_process(
+    result = defs().resolve_job_def("Sync_customers_daily").execute_in_process(
         partition_key=sys.argv[1], instance=instance, raise_on_error=False)
 sys.exit(0 if result.success else 1)
 """
@@ -187,7 +187,7 @@ def bench_daemon(customers: int, timeout_s: float, launch: str) -> bool:
             def submit() -> str:
                 for _ in range(30):  # the code location may still be loading
                     try:
-                        return client.submit_job_execution("customers_daily_sync", tags={"dagster/partition": DAY})
+                        return client.submit_job_execution("Sync_customers_daily", tags={"dagster/partition": DAY})
                     except Exception:  # noqa: BLE001 - retried until the location is up
                         time.sleep(2)
                 raise RuntimeError("could not launch a run")

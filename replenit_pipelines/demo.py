@@ -100,8 +100,8 @@ def run_demo(workdir: Path, customers: int, days: int, seed: int, hours: int) ->
         failed_runs: list[str] = []
         # Dagster's own event log stays in the instance (./dev ui shows it); the console gets a line a run.
         quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("REPLENIT_DEMO_LOG_LEVEL", "ERROR")}}}}
-        runs = [("customers_daily_sync", day_key)] + [
-            ("products_and_orders_hourly_sync", (day + timedelta(hours=h)).strftime("%Y-%m-%d-%H:%M")) for h in range(hours)
+        runs = [("Sync_customers_daily", day_key)] + [
+            ("Sync_products_and_orders_hourly", (day + timedelta(hours=h)).strftime("%Y-%m-%d-%H:%M")) for h in range(hours)
         ]
         store_path = state_dir / "state.duckdb"
         for job_name, partition in runs:

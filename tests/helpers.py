@@ -95,3 +95,21 @@ def point_at_sandbox(monkeypatch, sandbox, warehouse, state_dir, key_name: str =
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("REPLENIT_MAPPING", raising=False)
     return values
+
+
+def counts_of(mat, part: str = "window") -> dict:
+    """Every count of a sync materialization (its `counts` JSON, not plotted): the partition
+    window's own (`window`) or the lookback's (`lookback`)."""
+    return mat.metadata["counts"].value[part]
+
+
+def metadata_of(mat) -> dict:
+    """A sync materialization's metadata values, with every count of its window (counts_of) under
+    the plotted keys (which win: `requests` there is every request of the run)."""
+    return {**counts_of(mat), **{k: v.value for k, v in mat.metadata.items()}}
+
+
+def whole_read_of(mat) -> dict:
+    """The counts of everything the run read: its window's and its lookback's added up (what it sent)."""
+    own, lookback = counts_of(mat), counts_of(mat, "lookback")
+    return {k: v + lookback.get(k, 0) if isinstance(v, int | float) and not isinstance(v, bool) else v for k, v in own.items()}

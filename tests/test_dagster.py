@@ -11,7 +11,7 @@ import duckdb
 import httpx
 import orjson
 import pytest
-from helpers import point_at_sandbox
+from helpers import metadata_of, point_at_sandbox, whole_read_of
 
 from replenit_pipelines.defs.settings import DEMO_MAPPING
 from replenit_pipelines.lib.state import DuckDBStateStore
@@ -77,15 +77,15 @@ def test_definitions_snapshot(defs):
     graph = repo.asset_graph
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
         "replenit/customers", "replenit/customers_intraday", "replenit/orders", "replenit/products", "replenit/quota",
-        "warehouse/customers", "warehouse/order_lines", "warehouse/orders", "warehouse/product_variants",
-        "warehouse/products"]
+        "warehouse/customers_table", "warehouse/order_lines_table", "warehouse/orders_table",
+        "warehouse/product_variants_table", "warehouse/products_table"]
     deps = {k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys)
             for k in graph.get_all_asset_keys() if k.path[0] == "replenit"}
-    assert deps == {"replenit/customers": ["warehouse/customers"],
-                    "replenit/customers_intraday": ["warehouse/customers"],
-                    "replenit/products": ["warehouse/product_variants", "warehouse/products"],
+    assert deps == {"replenit/customers": ["warehouse/customers_table"],
+                    "replenit/customers_intraday": ["warehouse/customers_table"],
+                    "replenit/products": ["warehouse/product_variants_table", "warehouse/products_table"],
                     "replenit/orders": ["replenit/customers", "replenit/customers_intraday", "replenit/products",
-                                        "warehouse/order_lines", "warehouse/orders"],
+                                        "warehouse/order_lines_table", "warehouse/orders_table"],
                     "replenit/quota": []}
     parts = {k: type(graph.get(dg.AssetKey(["replenit", k])).partitions_def).__name__ for k in ("customers", "products", "orders")}
     assert parts == {"customers": "DailyPartitionsDefinition", "products": "HourlyPartitionsDefinition",
@@ -93,7 +93,7 @@ def test_definitions_snapshot(defs):
     for k in ("customers", "products", "orders"):
         node = graph.get(dg.AssetKey(["replenit", k]))
         assert node.pools == {"replenit-test"}
-        assert node.backfill_policy.max_partitions_per_run == 1
+        assert node.backfill_policy is None  # one run a partition, tagged with it (docs/ui.md "Backfills")
         assert node.partitions_def.timezone == "UTC"
     checks = sorted((c.asset_key.path[1], c.name) for c in graph.asset_check_keys)
     assert checks == sorted((e, n) for e in ("customers", "customers_intraday", "orders", "products")
@@ -103,16 +103,16 @@ def test_definitions_snapshot(defs):
     assert not blocking[("customers", "window_column_not_null")]
     assert not any(b for (asset, _), b in blocking.items() if asset == "customers_intraday")  # never holds up orders
     schedules = {s.name: s.cron_schedule for s in repo.schedule_defs}
-    assert schedules == {"customers_daily_sync_schedule": "15 0 * * *", "products_and_orders_hourly_sync_schedule": "5 * * * *",
+    assert schedules == {"customers_daily_schedule": "15 0 * * *", "products_and_orders_hourly_schedule": "5 * * * *",
                          "reconcile_customers_weekly": "0 3 * * 0", "reconcile_orders_weekly": "0 4 * * 0",
-                         "reconcile_products_weekly": "0 5 * * 0"}
+                         "reconcile_products_weekly": "0 5 * * 0", "observe_warehouse_tables_hourly": "2 * * * *"}
     assert set(defs.resources) == {"replenit", "warehouse", "state"}
 
 
 @pytest.mark.parametrize("when,name,partition", [
-    (datetime(2026, 11, 27, 0, 15, tzinfo=UTC), "customers_daily_sync_schedule", "2026-11-26"),
-    (datetime(2026, 11, 27, 10, 5, tzinfo=UTC), "products_and_orders_hourly_sync_schedule", "2026-11-27-09:00"),
-    (datetime(2026, 11, 27, 0, 5, tzinfo=UTC), "products_and_orders_hourly_sync_schedule", "2026-11-26-23:00"),
+    (datetime(2026, 11, 27, 0, 15, tzinfo=UTC), "customers_daily_schedule", "2026-11-26"),
+    (datetime(2026, 11, 27, 10, 5, tzinfo=UTC), "products_and_orders_hourly_schedule", "2026-11-27-09:00"),
+    (datetime(2026, 11, 27, 0, 5, tzinfo=UTC), "products_and_orders_hourly_schedule", "2026-11-26-23:00"),
 ])
 def test_schedule_ticks_name_their_partition(defs, instance, when, name, partition):
     schedule = defs.get_repository_def().get_schedule_def(name)
@@ -133,8 +133,8 @@ def test_definitions_validate_without_secrets(tmp_path):
 # --- materializations against the sandbox -----------------------------------------------------
 
 def test_each_entity_lands_in_the_sandbox_field_for_field(defs, instance, sandbox, env, warehouse_file, records_in_sandbox):
-    assert run_job(defs, "customers_daily_sync", DAY, instance).success
-    assert run_job(defs, "products_and_orders_hourly_sync", HOUR, instance).success
+    assert run_job(defs, "Sync_customers_daily", DAY, instance).success
+    assert run_job(defs, "Sync_products_and_orders_hourly", HOUR, instance).success
     day, hour = datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 26, 14, tzinfo=UTC)
     windows = {"customers": (day, day + timedelta(days=1)), "products": (hour, hour + timedelta(hours=1)),
                "orders": (hour, hour + timedelta(hours=1))}
@@ -148,21 +148,21 @@ def test_each_entity_lands_in_the_sandbox_field_for_field(defs, instance, sandbo
 
 
 def test_materialization_metadata_accounts_for_every_row(defs, instance, env):
-    result = run_job(defs, "customers_daily_sync", DAY, instance)
+    result = run_job(defs, "Sync_customers_daily", DAY, instance)
     assert result.success
     (mat,) = result.asset_materializations_for_node("replenit__customers")
-    md = {k: v.value for k, v in mat.metadata.items()}
+    md = metadata_of(mat)
     read = md["rows_read"]
     assert read > 0 and md["dagster/row_count"] == md["records_accepted"] + md["records_unchanged"]  # what Replenit holds
     assert read == (md["rows_delivered"] + md["rows_quarantined"] + md["rows_superseded"] + md["rows_unchanged"]
                     + md["rows_dead_lettered"] + md["rows_held_back"])
     assert md["rows_quarantined"] > 0 and md["rows_superseded"] > 0
-    assert md["requests"] == -(-md["records_accepted"] // 500)  # full batches: ceil(records / 500)
+    assert md["requests"] == -(-whole_read_of(mat)["records_accepted"] // 500)  # full batches: ceil(records / 500), lookback's too
     assert md["rate_limited_429"] == 0
     assert "| rule | field | rows | example (masked) |" in md["top_quarantine_reasons"]
     lineage = md["dagster/column_lineage"].deps_by_column
     assert lineage["Email"][0].column_name == "email"
-    assert lineage["Email"][0].asset_key == dg.AssetKey(["warehouse", "customers"])
+    assert lineage["Email"][0].asset_key == dg.AssetKey(["warehouse", "customers_table"])
     columns = {c.name: c.description for c in md["dagster/column_schema"].columns}
     assert columns["Email"] == "column email" and columns["Language"] == "column locale"
     texts = [str(e) for e in instance.all_logs(result.run_id)] + [str(md)]
@@ -171,21 +171,22 @@ def test_materialization_metadata_accounts_for_every_row(defs, instance, env):
 
 def test_quarantine_is_queryable_after_the_run(defs, instance, env):
 
-    result = run_job(defs, "customers_daily_sync", DAY, instance)
+    result = run_job(defs, "Sync_customers_daily", DAY, instance)
     store = DuckDBStateStore(Path(env["REPLENIT_STATE_DIR"]) / "state.duckdb")
     rows = store.query("SELECT partition_key, entity, record_id, source_row, rule, field, value FROM quarantine WHERE run_id = ?",
                        [result.run_id])
     assert rows.height > 0 and set(rows["partition_key"]) == {DAY} and set(rows["entity"]) == {"customers"}
     runs = store.query("SELECT outcome, rows_read, rows_quarantined FROM sync_runs WHERE run_id = ?", [result.run_id])
     (mat,) = result.asset_materializations_for_node("replenit__customers")
-    read = mat.metadata["rows_read"].value
+    # The state store records the whole read; the materialization its window and its lookback apart.
+    read = mat.metadata["rows_read"].value + mat.metadata["rows_read_lookback"].value
     assert read > 0 and runs.row(0) == ("delivered", read, rows["source_row"].n_unique())
 
 
 def test_backfill_of_three_partitions(defs, instance, sandbox, env, warehouse_file, records_in_sandbox):
     hours = ["2026-11-26-03:00", "2026-11-26-04:00", "2026-11-26-05:00"]
     for h in hours:
-        assert run_job(defs, "products_and_orders_hourly_sync", h, instance).success
+        assert run_job(defs, "Sync_products_and_orders_hourly", h, instance).success
     for entity in ("products", "orders"):
         mats = instance.fetch_materializations(dg.AssetKey(["replenit", entity]), limit=10).records
         assert sorted(m.partition_key for m in mats) == hours
@@ -209,7 +210,7 @@ def test_dirty_partition_fails_its_check_and_sends_nothing_downstream(defs, inst
     # that its few bad rows trip it.
     gate = {"ops": {"replenit__products": {"config": {"gate": "fixed", "max_quarantine_share": 0.05, "min_quarantined_rows": 1,
                                                       "lookback_hours": 0}}}}
-    result = run_job(load(), "products_and_orders_hourly_sync", HOUR, instance, gate)
+    result = run_job(load(), "Sync_products_and_orders_hourly", HOUR, instance, gate)
     assert not result.success
     checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
@@ -224,7 +225,7 @@ def test_dirty_partition_fails_its_check_and_sends_nothing_downstream(defs, inst
 
 def test_a_wrong_key_fails_the_run_with_what_to_check(defs, instance, monkeypatch, env):
     monkeypatch.setenv("REPLENIT_API_KEY", "d3Jvbmcta2V5LWZvci10ZXN0")
-    result = run_job(defs, "customers_daily_sync", DAY, instance)
+    result = run_job(defs, "Sync_customers_daily", DAY, instance)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = str(failure.step_failure_data.error)
@@ -237,7 +238,7 @@ def test_definitions_need_no_secret_until_a_run(monkeypatch, env, instance):
 
     defs = load()  # loads with the key unset
     with pytest.raises(dg.DagsterInvalidConfigError, match='environment variable "REPLENIT_API_KEY" which is not set'):
-        run_job(defs, "customers_daily_sync", DAY, instance)
+        run_job(defs, "Sync_customers_daily", DAY, instance)
 
 
 # --- the default gate, rows without a window value, whole records (issues 8 and 9) -------------
@@ -269,17 +270,17 @@ def test_steady_dirt_flows_and_rows_without_a_window_value_are_counted(instance,
         nulls = con.execute("SELECT count(*) FROM customers WHERE updated_at IS NULL").fetchall()[0][0]
     from replenit_pipelines.definitions import defs as load
 
-    result = run_job(load(), "customers_daily_sync", DAY, instance)
+    result = run_job(load(), "Sync_customers_daily", DAY, instance)
     assert result.success
     (mat,) = result.asset_materializations_for_node("replenit__customers")
-    md = {k: v.value for k, v in mat.metadata.items()}
+    md = metadata_of(mat)
     assert md["quarantine_share"] > 0.05 and md["rows_quarantined"] >= 20 and md["rows_delivered"] > 0
     checks = check_results(result, "customers")
     assert checks["quarantine_share"].passed and "no baseline yet" in checks["quarantine_share"].description
     assert nulls > 0 and md["rows_without_window_value"] == nulls
     null_check = checks["window_column_not_null"]
     assert not null_check.passed and null_check.severity == dg.AssetCheckSeverity.WARN
-    assert f"{nulls:,} rows of customers have a NULL updated_at" in null_check.description
+    assert f"{nulls:,} rows of customers have no updated_at (NULL)" in null_check.description
     assert "no partition will ever read them" in null_check.description
 
 
@@ -302,7 +303,7 @@ def test_a_share_far_above_the_entitys_baseline_holds_back_and_says_why(instance
         [day, day + timedelta(days=1)]))
     from replenit_pipelines.definitions import defs as load
 
-    result = run_job(load(), "customers_daily_sync", DAY, instance)
+    result = run_job(load(), "Sync_customers_daily", DAY, instance)
     assert not result.success
     check = check_results(result, "customers")["quarantine_share"]
     assert not check.passed
@@ -327,7 +328,7 @@ def test_an_order_with_a_line_in_another_hour_is_sent_whole(instance, sandbox, e
         [order_id]), ("UPDATE orders SET updated_at = ? WHERE order_id = ?", [datetime(2026, 11, 26, 3, 30), order_id]))
     from replenit_pipelines.definitions import defs as load
 
-    assert run_job(load(), "products_and_orders_hourly_sync", "2026-11-26-03:00", instance).success
+    assert run_job(load(), "Sync_products_and_orders_hourly", "2026-11-26-03:00", instance).success
     stored = {k: r["record"] for k, r in records_in_sandbox(sandbox, env["REPLENIT_TENANT_ID"], "orders").items()}
     assert len(stored[order_id]["OrderItems"]) == lines + 1
 

@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 import httpx
 import pytest
+from helpers import metadata_of
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
@@ -162,16 +163,16 @@ def closes(row: dict) -> bool:
 # --- what the sandbox stored, against records written by hand ----------------------------------
 
 def test_the_sandbox_holds_exactly_the_hand_written_records(sandbox, env, instance):
-    day = run_job("customers_daily_sync", DAY, instance)
+    day = run_job("Sync_customers_daily", DAY, instance)
     assert day.success
-    hour = run_job("products_and_orders_hourly_sync", HOUR, instance)
+    hour = run_job("Sync_products_and_orders_hourly", HOUR, instance)
     assert hour.success  # o2 (XPT: platinum, not money) is quarantined, too few to hold the window back
     tenant = env["REPLENIT_TENANT_ID"]
     assert stored(sandbox.url, tenant, "customers") == EXPECTED_CUSTOMERS
     assert stored(sandbox.url, tenant, "products") == EXPECTED_PRODUCTS
     assert stored(sandbox.url, tenant, "orders") == EXPECTED_ORDERS
     (mat,) = day.asset_materializations_for_node("replenit__customers")
-    md = {k: v.value for k, v in mat.metadata.items()}
+    md = metadata_of(mat)
     assert (md["rows_read"], md["rows_delivered"], md["rows_quarantined"], md["rows_superseded"]) == (5, 3, 1, 1)
     assert (md["rows_merged"], md["records_merged"]) == (1, 1)  # c4 shares c1's address: merged into c1, the newer
 
@@ -189,7 +190,7 @@ def test_failed_records_are_dead_lettered_and_fail_delivery_complete(env, instan
         monkeypatch.setenv("REPLENIT_BASE_URL", broken.url)
         monkeypatch.setenv("REPLENIT_TENANT_ID", tenant_id)
         monkeypatch.setenv("REPLENIT_API_KEY", key)
-        result = run_job("customers_daily_sync", DAY, instance, ONE_ATTEMPT)
+        result = run_job("Sync_customers_daily", DAY, instance, ONE_ATTEMPT)
         assert stored(broken.url, tenant_id, "customers") == {}
     assert not result.success
     checks = checks_of(result, "customers")
@@ -214,7 +215,7 @@ def test_failed_records_are_dead_lettered_and_fail_delivery_complete(env, instan
 def test_a_held_back_window_sends_nothing_and_its_rows_are_counted(sandbox, env, instance):
     gate = {"ops": {"replenit__customers": {"config": {"gate": "fixed", "max_quarantine_share": 0.2,
                                                        "min_quarantined_rows": 1}}}}
-    result = run_job("customers_daily_sync", DAY, instance, gate)  # 1 of 4 considered rows: 25% > 20%
+    result = run_job("Sync_customers_daily", DAY, instance, gate)  # 1 of 4 considered rows: 25% > 20%
     assert not result.success
     checks = checks_of(result, "customers")
     assert not checks["quarantine_share"].passed and not checks["delivery_complete"].passed
@@ -231,15 +232,16 @@ def test_row_count_far_from_the_recent_median_fails_its_check(env, instance):
     key = dg.AssetKey(["replenit", "customers"])
     for day in ("2026-11-20", "2026-11-21", "2026-11-22"):
         instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=day, metadata={"rows_read": 300}))
-    result = run_job("customers_daily_sync", DAY, instance)
+    result = run_job("Sync_customers_daily", DAY, instance)
     assert result.success  # a warning, not blocking
     check = checks_of(result, "customers")["row_count_in_range"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert check.description == "5 rows is far from the median 300 of the last 3 materializations"
+    assert check.description == ("5 rows read, far from the median 300 of the last 3 materializations (expected 100 to 900): "
+                                 "check the source for a missing or a duplicated load.")
     # Within 3x of the median, it passes.
     for day in ("2026-11-23", "2026-11-24", "2026-11-25"):
         instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=day, metadata={"rows_read": 12}))
-    assert checks_of(run_job("customers_daily_sync", DAY, instance), "customers")["row_count_in_range"].passed
+    assert checks_of(run_job("Sync_customers_daily", DAY, instance), "customers")["row_count_in_range"].passed
 
 
 def test_a_run_whose_accounting_does_not_close_fails(env, instance, monkeypatch):
@@ -255,7 +257,7 @@ def test_a_run_whose_accounting_does_not_close_fails(env, instance, monkeypatch)
         return result
 
     monkeypatch.setattr(sync_asset, "sync_window", losing_a_row)
-    result = run_job("customers_daily_sync", DAY, instance)
+    result = run_job("Sync_customers_daily", DAY, instance)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "row accounting does not close for customers 2026-11-26" in str(failure.step_failure_data.error)

@@ -7,6 +7,7 @@ from datetime import datetime
 import dagster as dg
 import duckdb
 import pytest
+from helpers import metadata_of
 from test_dagster_failures import DAY, checks_of, env, instance, run_job, small_warehouse  # noqa: F401 - fixtures
 
 KEY = dg.AssetKey(["replenit", "customers"])
@@ -21,8 +22,8 @@ def partition_status(inst, check_name: str) -> dict:
 
 
 def test_one_bad_partition_fails_its_own_checks_and_not_another_ones(env, instance):  # noqa: F811
-    bad = run_job("customers_daily_sync", DAY, instance, STRICT_GATE)  # 25% quarantined: held back
-    good = run_job("customers_daily_sync", NEXT_DAY, instance, STRICT_GATE)  # one clean row
+    bad = run_job("Sync_customers_daily", DAY, instance, STRICT_GATE)  # 25% quarantined: held back
+    good = run_job("Sync_customers_daily", NEXT_DAY, instance, STRICT_GATE)  # one clean row
     assert not bad.success and good.success
     assert checks_of(bad, "customers")["quarantine_share"].partition == DAY
     assert partition_status(instance, "quarantine_share") == {DAY: "FAILED", NEXT_DAY: "SUCCEEDED"}
@@ -32,7 +33,7 @@ def test_one_bad_partition_fails_its_own_checks_and_not_another_ones(env, instan
 
 
 def test_every_check_result_says_in_words_what_it_found(env, instance):  # noqa: F811
-    result = run_job("customers_daily_sync", DAY, instance)
+    result = run_job("Sync_customers_daily", DAY, instance)
     assert result.success
     checks = checks_of(result, "customers")
     assert set(checks) == {"quarantine_share", "delivery_complete", "row_count_in_range", "window_column_not_null"}
@@ -42,7 +43,7 @@ def test_every_check_result_says_in_words_what_it_found(env, instance):  # noqa:
 
 def test_a_run_refused_by_the_api_records_no_failed_check_it_could_not_judge(env, instance, monkeypatch):  # noqa: F811
     monkeypatch.setenv("REPLENIT_API_KEY", "d3Jvbmcta2V5")  # a key the sandbox does not know: 401
-    result = run_job("customers_daily_sync", DAY, instance)
+    result = run_job("Sync_customers_daily", DAY, instance)
     assert not result.success
     checks = checks_of(result, "customers")
     assert "delivery_complete" not in checks  # not evaluated: Dagster shows it "Execution failed", not "Failed"
@@ -84,7 +85,7 @@ def dirty_env(env):  # noqa: F811 - the imported fixture
 
 
 def test_the_quarantine_sample_is_a_masked_table_and_the_event_log_holds_no_raw_personal_data(dirty_env, instance):  # noqa: F811
-    result = run_job("customers_daily_sync", DAY, instance)
+    result = run_job("Sync_customers_daily", DAY, instance)
     logs = instance.all_logs(result.run_id)
     # The warehouse's addresses, however written, its customers' ids and its phone numbers appear
     # nowhere raw in what Dagster shows: metadata, check results, log lines.
@@ -102,9 +103,9 @@ def test_the_quarantine_sample_is_a_masked_table_and_the_event_log_holds_no_raw_
     assert sorted(r["record_id"] for r in rows) == ["customerid:+44********56", "customerid:c***", "customerid:c***",
                                                      "customerid:j*** a*** e***", "row 8"]
     # c4 shares c1's address: merged, shown masked on the materialization and warned about in the log.
-    md = mat.metadata
-    assert (md["rows_merged"].value, md["records_merged"].value) == (1, 1)
-    assert "| email:a***@example.com | c*** | c*** | 1 |" in md["merged_customers"].value
+    md = metadata_of(mat)
+    assert (md["rows_merged"], md["records_merged"]) == (1, 1)
+    assert "| email:a***@example.com | c*** | c*** | 1 |" in md["merged_customers"]
     assert any("1 customers (1 rows) share an email" in str(e.user_message) for e in logs)
 
 

@@ -247,13 +247,13 @@ def test_the_intraday_delete_guard_is_raised_by_run_config_and_a_refusal_does_no
 
     d = defs()
     with dg.instance_for_test() as instance:
-        assert d.resolve_job_def("customers_daily_sync").execute_in_process(
+        assert d.resolve_job_def("Sync_customers_daily").execute_in_process(
             partition_key="2026-11-26", instance=instance, raise_on_error=False).success
         assert len(stored("customers")) == 10
         with duckdb.connect(str(db)) as con:  # half the customers flagged deleted in the 14:00 hour: over the 5% guard
             con.execute("UPDATE customers SET deleted = true, updated_at = TIMESTAMP '2026-11-26 14:20:00' "
                         "WHERE customer_id IN ('c0', 'c1', 'c2', 'c3', 'c4')")
-        hourly = d.resolve_job_def("products_and_orders_hourly_sync")
+        hourly = d.resolve_job_def("Sync_products_and_orders_hourly")
         refused = hourly.execute_in_process(partition_key="2026-11-26-14:00", instance=instance, raise_on_error=False)
         assert refused.success, [e.message for e in refused.all_events if e.is_failure]
         assert "o1" in stored("orders") and len(stored("customers")) == 10  # orders went; nothing deleted

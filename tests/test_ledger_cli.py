@@ -94,5 +94,5 @@ def test_the_replay_job_delivers_what_needs_attention(exhausted, monkeypatch, tm
         assert result.success
         observed = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
         md = observed[0].event_specific_data.asset_observation.metadata
-        assert md["replay_records_retry_accepted"].value == 3
+        assert md["replay"].value["records_retry_accepted"] == 3
     assert len(httpx.get(f"{sb.url}/_sandbox/records/{tenant_id}/customers").json()) == 3

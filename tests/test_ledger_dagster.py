@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
-from helpers import point_at_sandbox
+from helpers import point_at_sandbox, whole_read_of
 
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
@@ -47,11 +47,11 @@ def materialize(instance, config: dict | None = None):
     from replenit_pipelines.definitions import defs
 
     run_config = {"ops": {"replenit__customers": {"config": config}}} if config else None
-    result = defs().resolve_job_def("customers_daily_sync").execute_in_process(
+    result = defs().resolve_job_def("Sync_customers_daily").execute_in_process(
         partition_key=DAY, instance=instance, raise_on_error=False, run_config=run_config)
     assert result.success
     mat = instance.fetch_materializations(CUSTOMERS, limit=1).records[0].asset_materialization
-    return {k: v.value for k, v in mat.metadata.items()}
+    return {**whole_read_of(mat), **{k: v.value for k, v in mat.metadata.items() if k == "ledger_newest_ack"}}
 
 
 def test_rematerializing_an_unchanged_partition_sends_nothing_and_full_refresh_sends_all(env, sandbox):
@@ -75,7 +75,7 @@ def test_retry_max_attempts_in_run_config_is_checked(env):
     from replenit_pipelines.definitions import defs
 
     with dg.instance_for_test() as instance:
-        result = defs().resolve_job_def("customers_daily_sync").execute_in_process(
+        result = defs().resolve_job_def("Sync_customers_daily").execute_in_process(
             partition_key=DAY, instance=instance, raise_on_error=False,
             run_config={"ops": {"replenit__customers": {"config": {"retry_max_attempts": -1}}}})
     assert not result.success
@@ -87,7 +87,7 @@ import sys
 import dagster as dg
 from replenit_pipelines.definitions import defs
 with dg.DagsterInstance.get() as instance:
-    result = defs().resolve_job_def("customers_daily_sync").execute_in_process(
+    result = defs().resolve_job_def("Sync_customers_daily").execute_in_process(
         partition_key=sys.argv[1], instance=instance, raise_on_error=False)
 sys.exit(0 if result.success else 1)
 """
@@ -140,7 +140,7 @@ def test_a_killed_run_resumes_without_resending_acknowledged_batches(tmp_path, w
         resumed = posts(sb.url, tenant_id)[len(before):]
         with dg.DagsterInstance.get() as instance:
             mat = instance.fetch_materializations(CUSTOMERS, limit=1).records[0].asset_materialization
-            md = {k: v.value for k, v in mat.metadata.items()}
+            md = whole_read_of(mat)
         stored = httpx.get(f"{sb.url}/_sandbox/records/{tenant_id}/customers").json()
     valid = md["records_valid"]
     assert len(stored) == valid  # every valid record at Replenit

@@ -28,7 +28,7 @@ import sys, time
 import dagster as dg
 from replenit_pipelines.definitions import defs as load
 
-job = load().resolve_job_def("customers_daily_sync")
+job = load().resolve_job_def("Sync_customers_daily")
 with dg.DagsterInstance.get() as instance:
     if sys.argv[2:] == ["second"]:  # arrive while the first run's sync step holds the key's slot
         deadline = time.monotonic() + 120

@@ -83,6 +83,6 @@ def test_a_5xx_storm_stops_the_delivery_after_the_threshold_of_batches(tmp_path)
 def test_progress_line_says_what_an_operator_asks_and_counts_in_good_english():
     p = BatchProgress("customers", 1, 3, 1, 3, 1, 0, 0, 12.4, requests=1, rate_limited=1, retries=1, server_errors=1)
     line = progress_line("customers 2026-01-01", p)
-    assert "1/3 records done" in line and "1 request," in line and "1 429," in line and "1 retry" in line
-    assert "ETA 12s by quota" in line
+    assert "1/3 records done" in line and "1 request," in line and "1 answer 429 (rate limited)," in line and "1 retry" in line
+    assert "ETA 12s by quota" in line and " 1 429" not in line
     assert plural(2, "request") == "2 requests" and plural(1, "retry", "retries") == "1 retry"

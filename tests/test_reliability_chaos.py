@@ -7,7 +7,7 @@ import dagster as dg
 import httpx
 import orjson
 import pytest
-from helpers import point_at_sandbox
+from helpers import metadata_of, point_at_sandbox
 
 from replenit_pipelines.defs.settings import DEMO_MAPPING
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
@@ -85,13 +85,13 @@ def test_chaos_through_dagster_accounts_for_every_row(warehouse_file, tmp_path, 
 
         # The shipped client settings (5 attempts, 1-16 s backoff): 16% of attempts fail, so a batch
         # is lost only after five faults in a row (1 in 10,000); the seed makes this run's fates fixed.
-        job = defs().resolve_job_def("customers_daily_sync")
+        job = defs().resolve_job_def("Sync_customers_daily")
         # The day alone (no lookback): the expected records are the partition's.
         result = job.execute_in_process(partition_key=DAY, instance=instance, raise_on_error=False,
                                         run_config={"ops": {"replenit__customers": {"config": {"lookback_hours": 0}}}})
         assert result.success
         mat = instance.fetch_materializations(dg.AssetKey(["replenit", "customers"]), limit=1).records[0]
-        md = {k: v.value for k, v in mat.asset_materialization.metadata.items()}
+        md = metadata_of(mat.asset_materialization)
         held = stored(sb, tenant_id)
     assert {r["key"]: r["record"] for r in held} == expected and len(held) == len(expected)
     assert md["records_accepted"] == md["records_sent"] == len(expected)

@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
+from helpers import whole_read_of
 
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
@@ -32,7 +33,7 @@ import sys
 import dagster as dg
 from replenit_pipelines.definitions import defs
 with dg.DagsterInstance.get() as instance:
-    result = defs().resolve_job_def("customers_daily_sync").execute_in_process(
+    result = defs().resolve_job_def("Sync_customers_daily").execute_in_process(
         partition_key=sys.argv[1], instance=instance, raise_on_error=False)
 sys.exit(0 if result.success else 1)
 """
@@ -119,7 +120,7 @@ def test_a_killed_run_is_failed_its_pool_freed_and_the_next_run_delivers(killabl
         latest = instance.get_runs(limit=1)[0]
         assert latest.status == dg.DagsterRunStatus.SUCCESS
         mat = instance.fetch_materializations(dg.AssetKey(["replenit", "customers"]), limit=1).records[0]
-        md = {k: v.value for k, v in mat.asset_materialization.metadata.items()}
+        md = whole_read_of(mat.asset_materialization)
     # Nothing lost: every valid record of the day is at Replenit, and the run accounts for every row.
     stored = httpx.get(f"{sb.url}/_sandbox/records/{tenant_id}/customers").json()
     # The batch accepted before the kill is in the ledger: the next run sends only the rest.
@@ -157,7 +158,7 @@ def test_the_dead_run_sensor_is_in_the_code_location_and_on_by_default(monkeypat
 def _started_run(instance: dg.DagsterInstance, tags: dict) -> str:
     import uuid
 
-    run = dg.DagsterRun(job_name="customers_daily_sync", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED, tags=tags)
+    run = dg.DagsterRun(job_name="Sync_customers_daily", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED, tags=tags)
     instance.add_run(run)
     return run.run_id
 

@@ -23,7 +23,7 @@ import sys
 import dagster as dg
 from replenit_pipelines.definitions import defs
 with dg.DagsterInstance.get() as instance:
-    result = defs().resolve_job_def("customers_daily_sync").execute_in_process(
+    result = defs().resolve_job_def("Sync_customers_daily").execute_in_process(
         partition_key=sys.argv[1], instance=instance, raise_on_error=False)
 print("run", result.run_id, "success" if result.success else "failed")
 sys.exit(0 if result.success else 1)

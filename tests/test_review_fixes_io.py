@@ -221,9 +221,9 @@ def test_a_bad_customer_priority_lets_definitions_load_and_fails_the_run_saying_
     for k, v in {"REPLENIT_TENANT_ID": "00000000-0000-0000-0000-000000000000", "REPLENIT_API_KEY": "k",
                  "REPLENIT_STATE_DIR": str(tmp_path / "state")}.items():
         monkeypatch.setenv(k, v)
-    assert load_defs().resolve_job_def("customers_daily_sync") is not None  # the code location loads
+    assert load_defs().resolve_job_def("Sync_customers_daily") is not None  # the code location loads
     with dg.instance_for_test() as instance:
-        result = load_defs().resolve_job_def("customers_daily_sync").execute_in_process(
+        result = load_defs().resolve_job_def("Sync_customers_daily").execute_in_process(
             partition_key="2026-11-26", instance=instance, raise_on_error=False)
     assert not result.success
     failures = [str(e.event_specific_data.error) for e in result.all_events if e.is_failure and e.event_specific_data

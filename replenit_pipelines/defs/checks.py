@@ -25,9 +25,10 @@ def sync_check_specs(key: dg.AssetKey, mapping: EntityMapping, partitions_def: d
                           description="Every valid record was accepted: none rejected by the API, none failed after retries; "
                                       "every record to delete was deleted."),
         dg.AssetCheckSpec("row_count_in_range", asset=key, blocking=False, partitions_def=partitions_def,
-                          description=f"Rows read are within {ROW_COUNT_FACTOR:g}x of the median of the last {ROW_COUNT_HISTORY} materializations."),
+                          description=f"The window's rows read (its own, not the lookback's) are within {ROW_COUNT_FACTOR:g}x "
+                                      f"of the median of the last {ROW_COUNT_HISTORY} materializations."),
         dg.AssetCheckSpec("window_column_not_null", asset=key, blocking=False, partitions_def=partitions_def,
-                          description=f"No row of the source has a NULL {mapping.source.window_column}: such rows fall in no "
+                          description=f"Every row of the source has its {mapping.source.window_column} set: a row without one falls in no "
                                       "window, so no partition ever reads them."),
     ]
 
@@ -49,7 +50,7 @@ def quarantine_share_check(result: SyncResult, policy: GatePolicy, run_id: str, 
     return dg.AssetCheckResult(
         check_name="quarantine_share", passed=not result.held_back, metadata=metadata,
         description=f"Sent: {gate.reason}{where}." if not result.held_back else (
-            f"Held back, nothing sent: {gate.reason}. The sample below shows the problems (masked); all rows: "
+            f"Held back, nothing sent: {gate.reason}. The quarantine_sample shows the problems (masked); all rows: "
             f"{state_query('quarantine', run_id)}. Fix the rows in the warehouse and re-run the partition, or, if "
             "this share is right, re-run with config gate: fixed and a higher max_quarantine_share."),
     )
@@ -66,7 +67,9 @@ def delivery_complete_check(result: SyncResult, run_id: str) -> dg.AssetCheckRes
         description = (f"Nothing was delivered: the quarantine gate held the window back ({result.gate.reason if result.gate else ''}); "
                        f"its {counts['rows_held_back']:,} valid rows are sent when the partition is re-run (see quarantine_share).")
     elif bad == 0:
-        description = (f"All {counts['records_sent']:,} records sent were accepted"
+        sent = counts["records_sent"]
+        description = (("Nothing needed sending" if sent == 0 else "The one record sent was accepted" if sent == 1 else
+                        f"All {sent:,} records sent were accepted")
                        + (f"; {counts['records_unchanged']:,} unchanged records were not re-sent" if counts["records_unchanged"] else "")
                        + ".")
     else:
@@ -102,9 +105,11 @@ def row_count_check(context: dg.AssetExecutionContext, key: dg.AssetKey, rows: i
     passed = low <= rows <= high
     return dg.AssetCheckResult(
         check_name="row_count_in_range", passed=passed, severity=dg.AssetCheckSeverity.WARN,
-        metadata={**meta, "median_of_last": float(median), "low": float(low), "high": float(high)},
-        description=(f"{rows:,} rows read, within {low:g}..{high:g} (the median of the last {len(history)} materializations is {median:g})."
-                     if passed else f"{rows} rows is far from the median {median:g} of the last {len(history)} materializations"),
+        metadata={**meta, "median_of_last": round(float(median), 1), "low": round(float(low), 1), "high": round(float(high), 1)},
+        description=(f"{rows:,} rows read, within {low:,.0f} to {high:,.0f} (the median of the last {len(history)} "
+                     f"materializations is {median:,.0f})." if passed else
+                     f"{rows:,} rows read, far from the median {median:,.0f} of the last {len(history)} materializations "
+                     f"(expected {low:,.0f} to {high:,.0f}): check the source for a missing or a duplicated load."),
     )
 
 
@@ -114,8 +119,8 @@ def window_column_check(mapping: EntityMapping, rows: int) -> dg.AssetCheckResul
     return dg.AssetCheckResult(
         check_name="window_column_not_null", passed=rows == 0, severity=dg.AssetCheckSeverity.WARN,
         metadata={"rows_without_window_value": rows, "window_column": col},
-        description=f"Every row of {where} has a {col}." if rows == 0 else (
-            f"{rows:,} rows of {where} have a NULL {col}: no partition will ever read them. Set {col} in the "
+        description=f"Every row of {where} has its {col} set." if rows == 0 else (
+            f"{rows:,} rows of {where} have no {col} (NULL): no partition will ever read them. Set {col} in the "
             f"warehouse (when the row last changed) and they are read by that hour's or day's partition, or "
             f"send them with the full reconciliation sync (docs/operating.md)."),
     )

@@ -12,8 +12,8 @@ events: RUN_START, STEP_START), and fails a run once none of them is alive. Fail
 pool slots at once and lets `run_retries` re-run it when Dagster can (runs launched from the UI,
 schedules and backfills).
 
-A pid says nothing about another machine. The host of a run is known from the tags the sync
-step adds (`record_run_worker`); a run without them is judged only when the instance's storage
+A pid says nothing about another machine. The host of a run is known from the engine event the
+step logs (`record_run_worker`); a run without one is judged only when the instance's storage
 is SQLite, which lives on one machine with every process that writes to it.
 """
 
@@ -26,9 +26,10 @@ from dataclasses import dataclass
 import dagster as dg
 import psutil
 
-WORKER_HOST_TAG = "replenit/worker_host"
+WORKER_EVENT = "replenit worker"  # an engine event's message prefix: the host and process running the step
+WORKER_HOST_TAG = "replenit/worker_host"  # read from runs of earlier versions, which tagged them
 WORKER_PID_TAG = "replenit/worker_pid"
-WORKER_STARTED_TAG = "replenit/worker_started_at"  # the process's start time: tells a reused pid apart
+WORKER_STARTED_TAG = "replenit/worker_started_at"
 CHECK_INTERVAL_S = 30
 # A process must have started before the event that names it (with this slack for clock
 # granularity); one started later reuses the pid of a process that is gone.
@@ -42,12 +43,36 @@ class DeadRun:
     pids: tuple[int, ...]
 
 
-def record_run_worker(context: dg.AssetExecutionContext) -> None:
-    """Tag the run with the host and process running this step (called first in the sync step)."""
-    context.instance.add_run_tags(context.run_id, {
-        WORKER_HOST_TAG: socket.gethostname(), WORKER_PID_TAG: str(os.getpid()),
-        WORKER_STARTED_TAG: f"{psutil.Process().create_time():.3f}",
-    })
+def record_run_worker(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> None:
+    """Record the host and process running this step (called first in the step) as an engine event
+    in the run's log, not as run tags: tags show as chips on every row of the runs list."""
+    from dagster._core.events import EngineEventData
+
+    proc = psutil.Process()
+    context.instance.report_engine_event(
+        f"{WORKER_EVENT}: pid {os.getpid()} on {socket.gethostname()}", context.dagster_run,
+        EngineEventData(metadata={"host": socket.gethostname(), "pid": dg.MetadataValue.int(os.getpid()),
+                                  "process_started_at": dg.MetadataValue.float(round(proc.create_time(), 3))}))
+
+
+def run_worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[str, int, float] | None:
+    """(host, pid, process start time) of the run's worker, from its engine event (or the tags of a
+    run of an earlier version); None when the step has not recorded one."""
+    try:
+        return run.tags[WORKER_HOST_TAG], int(run.tags[WORKER_PID_TAG]), float(run.tags[WORKER_STARTED_TAG])
+    except (KeyError, ValueError):
+        pass
+    records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, limit=1000).records
+    for record in reversed(records):
+        entry = record.event_log_entry
+        if not entry.message.startswith(WORKER_EVENT) or entry.dagster_event is None:
+            continue
+        meta = entry.dagster_event.engine_event_data.metadata
+        try:
+            return str(meta["host"].value), int(meta["pid"].value), float(meta["process_started_at"].value)  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None
 
 
 def _alive(pid: int, since: float) -> bool:
@@ -70,10 +95,9 @@ def _local_storage(instance: dg.DagsterInstance) -> bool:
 def _run_processes(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[int, float]:
     """The pids of the run's processes (the run worker, every step's) with when each was seen."""
     pids: dict[int, float] = {}
-    try:
-        pids[int(run.tags[WORKER_PID_TAG])] = float(run.tags[WORKER_STARTED_TAG])
-    except (KeyError, ValueError):
-        pass
+    worker = run_worker(instance, run)
+    if worker is not None:
+        pids[worker[1]] = worker[2]
     records = instance.get_records_for_run(
         run.run_id, of_type={dg.DagsterEventType.RUN_START, dg.DagsterEventType.STEP_START}, limit=1000).records
     for record in records:
@@ -91,7 +115,8 @@ def find_dead_runs(instance: dg.DagsterInstance, job_names: Collection[str] | No
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
         if job_names is not None and run.job_name not in job_names:
             continue  # another code location's run: not this sensor's to judge
-        run_host = run.tags.get(WORKER_HOST_TAG)
+        worker = run_worker(instance, run)
+        run_host = worker[0] if worker is not None else None
         if run_host is not None and run_host != host:
             continue  # another machine's processes: its own daemon or Dagster's monitoring judges them
         if run_host is None and not _local_storage(instance):

@@ -10,7 +10,9 @@ from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResour
 from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.delivery import ReplenitClient
 from replenit_pipelines.lib.delivery.quota import ledger_name
+from replenit_pipelines.lib.delivery.report import plural
 from replenit_pipelines.lib.plan import (
+    Eta,
     Schedule,
     current_quota_view,
     eta,
@@ -39,7 +41,7 @@ def key_schedules(repository: dg.RepositoryDefinition) -> list[Schedule]:
     return out
 
 
-def schedules_of(context: dg.AssetExecutionContext) -> list[Schedule]:
+def schedules_of(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> list[Schedule]:
     """The schedules of the repository running `context`; a job executed outside one (in process,
     in tests) reads the code location's definitions instead."""
     try:
@@ -51,13 +53,45 @@ def schedules_of(context: dg.AssetExecutionContext) -> list[Schedule]:
     return key_schedules(repository)
 
 
+DRY_RUN_TAG = "replenit/dry_run"  # on every dry run: the runs list tells plans from real runs
+PLAN_HINT = ("Before a backfill, see what it costs: launch the job `plan_backfill` with the sync job and its first and last "
+             "partition; it reports the requests and the ETA on the key's quota, and sends nothing (docs/ui.md).")
+
+
+def mark_dry_run(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> None:
+    """Tag a dry run as such (also one launched with dry_run: true in a sync job's config)."""
+    context.instance.add_run_tags(context.run_id, {DRY_RUN_TAG: "true"})
+
+
+def plan_estimate(context: dg.AssetExecutionContext | dg.OpExecutionContext, store: StateStore, client: ReplenitClient,
+                  requests: int, entity: str, lead_s: float) -> tuple[Eta, dict]:
+    """The ETA of `requests` on the key's quota now, alone and with the schedules' expected load."""
+    load = expected_load(schedules_of(context), store.requests_since(since()))
+    snapshot = quota_snapshot(client.quota)
+    return eta(requests, snapshot, expected_load=load, entity=entity, lead_s=lead_s), snapshot.as_dict()
+
+
+def plan_observation(key: dg.AssetKey, summary: dict, text: str, quota_now: dict, partition: str | None = None,
+                     description: str = "") -> dg.AssetObservation:
+    """A plan on the asset's timeline: its text and its numbers as JSON. No int or float values:
+    Dagster plots every number of an observation beside the materializations' (docs/ui.md)."""
+    eta_text = summary.get("eta_text") or ""
+    # Every key starts with plan_: Dagster's partition page lists the latest observation's metadata
+    # beside the materialization's, and a plan's numbers must not read as the run's.
+    return dg.AssetObservation(asset_key=key, partition=partition, description=description, metadata={
+        "plan_text": dg.MetadataValue.md(f"```\n{text}\n```"),
+        "plan_requests": f"{summary['requests_needed']:,} (dry run: nothing sent)",
+        "plan_eta": eta_text,
+        "plan": dg.MetadataValue.json(summary),
+        "plan_quota_now": dg.MetadataValue.json(quota_now),
+    })
+
+
 def report_plan(context: dg.AssetExecutionContext, key: dg.AssetKey, result: SyncResult, client: ReplenitClient,
                 store: StateStore) -> Iterator[dg.AssetObservation]:
     """A dry run's plan: logged, and observed on the asset's partition (never materialized)."""
-    load = expected_load(schedules_of(context), store.requests_since(since()))
-    snapshot = quota_snapshot(client.quota)
     requests = planned_requests(result.counts())
-    estimate = eta(requests, snapshot, expected_load=load, entity=result.entity, lead_s=result.duration_s)
+    estimate, quota_now = plan_estimate(context, store, client, requests, result.entity, result.duration_s)
     summary = plan_summary(result, estimate)
     context.log.info(plan_text(summary))
     merged = merge_warning(f"{result.entity} {result.partition_key} (dry run)", result.prepared.records_merged,
@@ -66,13 +100,8 @@ def report_plan(context: dg.AssetExecutionContext, key: dg.AssetKey, result: Syn
         context.log.warning(merged)
     if estimate.late:
         context.log.warning(f"{result.entity} {result.partition_key}: {estimate.text()}")
-    metadata: dict = {k: v for k, v in summary.items() if isinstance(v, (bool, int, float, str))}
-    metadata |= {"eta_s": round(estimate.alone_s, 3), "eta_late": estimate.late, "plan": dg.MetadataValue.json(summary),
-                 "plan_text": dg.MetadataValue.md(f"```\n{plan_text(summary)}\n```"), "quota_now": dg.MetadataValue.json(snapshot.as_dict())}
-    if estimate.with_load_s is not None:
-        metadata["eta_with_load_s"] = round(estimate.with_load_s, 3)
-    yield dg.AssetObservation(asset_key=key, partition=result.partition_key, metadata=metadata,
-                              description=f"dry run: {requests} requests planned, nothing sent")
+    yield plan_observation(key, summary, plan_text(summary), quota_now, result.partition_key,
+                           f"dry run: {plural(requests, 'request')} planned, nothing sent")
 
 
 @dg.asset(

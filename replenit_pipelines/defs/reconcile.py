@@ -2,16 +2,25 @@
 `replenit sync ENTITY --all` does (lib/sync/reconcile.py), launched from the UI with run config,
 and a weekly schedule per entity that is OFF until someone turns it on."""
 
-import time
 from contextlib import closing
 
 import dagster as dg
+from pydantic import Field
 
 from replenit_pipelines.defs import settings
+from replenit_pipelines.defs.checks import state_query
+from replenit_pipelines.defs.failures import api_stop, check_batch_size_config, config_error, deletes_refused, failure
+from replenit_pipelines.defs.monitoring import record_run_worker
+from replenit_pipelines.defs.quota import mark_dry_run, plan_estimate, plan_observation
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
+from replenit_pipelines.defs.sync_asset import GateMode
+from replenit_pipelines.defs.translator import accounting_text
 from replenit_pipelines.lib.contract.entities import ENTITIES
-from replenit_pipelines.lib.delivery.config import check_batch_size
-from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
+from replenit_pipelines.lib.delivery import ReplenitStopError
+from replenit_pipelines.lib.delivery.report import plural
+from replenit_pipelines.lib.plan import plan_text, planned_requests
+from replenit_pipelines.lib.plan.summary import reconcile_summary
+from replenit_pipelines.lib.privacy import mask_text
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
 from replenit_pipelines.lib.stages.report import merge_warning
 from replenit_pipelines.lib.sync import GatePolicy
@@ -20,22 +29,35 @@ from replenit_pipelines.lib.validation.gate import gate_mode
 
 # Sundays at 03:00 UTC, one entity an hour apart, when a schedule is turned on.
 SCHEDULES = {"customers": "0 3 * * 0", "orders": "0 4 * * 0", "products": "0 5 * * 0"}
+SCHEDULE_TEXT = {"customers": "Sundays 03:00", "orders": "Sundays 04:00", "products": "Sundays 05:00"}
 
 
 class ReconcileConfig(dg.Config):
     """What one reconciliation may do (docs/operating.md: First load, Reconciling, Deleting)."""
 
-    mirror: bool = False  # also delete what the ledger holds and no source row has
-    dry_run: bool = False  # plan upserts and deletes; send nothing, write nothing
-    full_refresh: bool = False  # send every valid record even if Replenit holds it, and re-acknowledge it
-    max_delete_share: float = 0.05  # refuse the run (nothing sent) when deletes exceed this share of the ledger ...
-    max_delete_count: int = 1000  # ... or this many records
-    batch_size: int | None = None  # records per request; default the entity's recommended size, capped at the hard maximum
-    chunk_rows: int = DEFAULT_CHUNK_ROWS  # source rows read and prepared at once
-    gate: str = "fixed"  # the quarantine gate, as the sync assets' (a reconciliation has no per-partition baseline)
-    max_quarantine_share: float = 0.05
-    min_quarantined_rows: int = 20
-    retry_max_attempts: int | None = None  # default REPLENIT_RETRY_MAX_ATTEMPTS
+    dry_run: bool = Field(False, description="Plan only: read the whole source, validate and diff it against the ledger, "
+                                             "and report the plan (the same text as a sync's dry run) with its requests and "
+                                             "ETA; send nothing, write nothing.")
+    mirror: bool = Field(False, description="Also delete from Replenit what the ledger holds and no source row has any "
+                                            "more (within max_delete_share and max_delete_count).")
+    full_refresh: bool = Field(False, description="Send every valid record even if Replenit already holds it as it is, and "
+                                                  "acknowledge it again (spends quota).")
+    max_delete_share: float = Field(0.05, description="Refuse the run (nothing sent) when it would delete more than this "
+                                                      "share (0..1) of the records Replenit holds (or more than "
+                                                      "max_delete_count records).")
+    max_delete_count: int = Field(1000, description="Refuse the run (nothing sent) when it would delete more than this many "
+                                                    "records (or more than max_delete_share of them).")
+    batch_size: int | None = Field(None, description="Records per request, at least 1. Default: the entity's recommended "
+                                                     "size; capped at the API's maximum.")
+    chunk_rows: int = Field(DEFAULT_CHUNK_ROWS, description="Source rows read and prepared at once (memory is about one "
+                                                            "chunk's); at least 1.")
+    gate: GateMode = Field("fixed", description="The quarantine gate per chunk: fixed (held back above max_quarantine_share) "
+                                                "or baseline (as the sync assets; a reconciliation has no per-partition history, "
+                                                "so fixed is the default).")
+    max_quarantine_share: float = Field(0.05, description="fixed gate: a chunk above this quarantined share (0..1) is held back.")
+    min_quarantined_rows: int = Field(20, description="A chunk with fewer quarantined rows is never held back.")
+    retry_max_attempts: int | None = Field(None, description="Deliveries a record may fail before it waits for a person; at "
+                                                             "least 1. Default REPLENIT_RETRY_MAX_ATTEMPTS (5).")
 
 
 def build_reconcile_job(entity: str) -> dg.JobDefinition:
@@ -44,18 +66,21 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
                                                    "mirror deletes what left the source.", pool=settings.current().pool_name)
     def reconcile_op(context: dg.OpExecutionContext, config: ReconcileConfig, replenit: ReplenitResource,
                      warehouse: WarehouseResource, state: StateStoreResource) -> None:
-        try:
-            check_batch_size(config.batch_size, "run config: batch_size")
-        except DeliveryConfigError as exc:
-            raise dg.Failure(str(exc)) from None
+        record_run_worker(context)
+        what = f"reconcile {entity}" + (" (dry run)" if config.dry_run else "")
+        if config.dry_run:
+            mark_dry_run(context)
+        check_batch_size_config(config.batch_size)
+        if config.chunk_rows < 1:
+            raise config_error(f"chunk_rows must be at least 1, not {config.chunk_rows}")
         try:
             guard = DeleteGuard(max_share=config.max_delete_share, max_count=config.max_delete_count)
             policy = GatePolicy(mode=gate_mode(config.gate), max_quarantine_share=config.max_quarantine_share,
                                 min_quarantined_rows=config.min_quarantined_rows)
         except ValueError as exc:
-            raise dg.Failure(f"run config: {exc}") from None
+            raise config_error(str(exc)) from None
         mapping = warehouse.mapping_for(entity)
-        started = time.monotonic()
+        key = dg.AssetKey(["replenit", entity])
         with replenit.client({entity: config.batch_size} if config.batch_size else None) as client, \
                 closing(state.ledger(client, entity)) as ledger:
             try:
@@ -67,34 +92,47 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
                     retry_max_attempts=config.retry_max_attempts or settings.current().retry_max_attempts,
                     log=context.log.info, log_every_s=PROGRESS_EVERY_S))
             except DeletesRefused as exc:
-                raise dg.Failure(description=str(exc)) from None
-        counts = result.counts()
-        context.log.info(f"reconcile {entity}: {counts} in {time.monotonic() - started:.0f}s")
-        merged = merge_warning(f"reconcile {entity}", counts["records_merged"], counts["rows_merged"], result.merges)
+                context.log.error(f"{what} refused: {mask_text(str(exc))}")
+                raise deletes_refused(exc, None) from None
+            except ReplenitStopError as exc:
+                context.log.error(f"{what} stopped: {mask_text(str(exc))}")
+                raise api_stop(what, exc, None, entity, None) from None
+            counts = result.counts()
+            if config.dry_run:  # the plan in a sync's words, with its requests and ETA on the key's quota now
+                requests = planned_requests(counts)
+                estimate, quota_now = plan_estimate(context, state.store(), client, requests, entity, result.local_s)
+                summary = reconcile_summary(result, estimate)
+                context.log.info(plan_text(summary))
+                context.log_event(plan_observation(key, summary, plan_text(summary), quota_now, None,
+                                                   f"reconcile dry run: {plural(requests, 'request')} planned, nothing sent"))
+        if not config.dry_run:
+            context.log.info(plan_text(reconcile_summary(result)))
+            context.log_event(dg.AssetObservation(asset_key=key, description=f"{what}: {counts['requests_total']:,} requests",
+                                                  metadata={"reconcile": dg.MetadataValue.json(counts),
+                                                            "accounting": accounting_text(counts)}))
+        merged = merge_warning(what, counts["records_merged"], counts["rows_merged"], result.merges)
         if merged:
             context.log.warning(merged)
-        context.log_event(dg.AssetObservation(asset_key=dg.AssetKey(["replenit", entity]),
-                                              metadata={f"reconcile_{k}": v for k, v in counts.items()
-                                                        if isinstance(v, int | float)}))
         if not result.balanced():
-            raise dg.Failure(f"row accounting does not close for {entity}: {counts}")
+            raise failure(f"row accounting does not close for {what}: {accounting_text(counts)} (read "
+                          f"{counts['rows_read']:,}). This is a bug: please report it with the run id.", "accounting")
         if result.refused:
-            raise dg.Failure(description=f"dry run: {result.refused}")
+            raise failure(f"{what}: {result.refused}", "deletes_refused")
         undeleted = counts["records_delete_failed"] + counts["records_not_deletable"]
         if undeleted:
             d = result.deletes
-            raise dg.Failure(description=(
-                f"reconcile {entity}: {undeleted:,} of {counts['records_to_delete']:,} records to delete were not deleted: "
+            raise failure(
+                f"{what}: {undeleted:,} of {counts['records_to_delete']:,} records to delete were not deleted: "
                 f"{d.records_delete_failed:,} failed after retries (the next reconciliation plans them again), "
                 f"{d.records_not_deletable:,} have no id the API deletes by (a customer known only by email has no "
-                "CustomerId: delete it in Replenit by hand); they stay in the ledger"))
+                "CustomerId: delete it in Replenit by hand); they stay in the ledger.", "not_deleted")
         if result.gate_tripped:
-            raise dg.Failure(description=f"reconcile {entity}: the quarantine gate held rows back and nothing was deleted: "
-                                         "see the quarantine table (replenit state)")
+            raise failure(f"{what}: the quarantine gate held rows back and nothing was deleted; the quarantined rows: "
+                          f"{state_query('quarantine', context.run_id)}.", "gate_held_back")
 
-    @dg.job(name=f"reconcile_{entity}", description=f"Reconcile {entity} with the whole source (run config: mirror, "
-                                                     "dry_run, full_refresh, max_delete_share, max_delete_count, batch_size).",
-            tags={"replenit/entity": entity})
+    @dg.job(name=f"reconcile_{entity}", description=f"Reconcile {entity}: the whole warehouse source against what Replenit "
+                                                     "holds (the ledger); sends what differs, and with mirror deletes what left "
+                                                     "the source. Set dry_run to see the plan and its ETA first.")
     def job() -> None:
         reconcile_op()
 
@@ -106,6 +144,8 @@ def reconcile_defs() -> dg.Definitions:
     # Built as the definitions load (not at import): the op's pool is the key's as the settings say now.
     jobs = {entity: build_reconcile_job(entity) for entity in ENTITIES}
     schedules = [dg.ScheduleDefinition(name=f"reconcile_{entity}_weekly", job=job, cron_schedule=SCHEDULES[entity],
-                                       execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED)
+                                       execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED,
+                                       description=f"Weekly, {SCHEDULE_TEXT[entity]} UTC: reconcile {entity} with the whole "
+                                                   "source (no mirror deletes). Off until turned on.")
                  for entity, job in jobs.items()]
     return dg.Definitions(jobs=list(jobs.values()), schedules=schedules)

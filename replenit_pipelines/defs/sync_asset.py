@@ -2,10 +2,12 @@
 
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib.metadata import version
+from typing import Literal
 
 import dagster as dg
+from pydantic import Field
 
 from replenit_pipelines.defs import settings
 from replenit_pipelines.defs.checks import (
@@ -13,20 +15,29 @@ from replenit_pipelines.defs.checks import (
     not_evaluated,
     quarantine_share_check,
     row_count_check,
+    state_query,
     sync_check_specs,
     window_column_check,
 )
+from replenit_pipelines.defs.failures import (
+    api_stop,
+    check_batch_size_config,
+    config_error,
+    deletes_refused,
+    failure,
+    gate_held_back,
+    not_delivered,
+)
 from replenit_pipelines.defs.monitoring import record_run_worker
-from replenit_pipelines.defs.quota import report_plan
+from replenit_pipelines.defs.quota import PLAN_HINT, mark_dry_run, report_plan
 from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
 from replenit_pipelines.defs.sources import mapping_version, owners, source_asset_keys, source_key
-from replenit_pipelines.defs.translator import quarantine_table, run_metadata
+from replenit_pipelines.defs.translator import accounting_text, quarantine_table, run_metadata
 from replenit_pipelines.lib.delivery import BatchProgress, ReplenitStopError
-from replenit_pipelines.lib.delivery.config import check_batch_size
-from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
 from replenit_pipelines.lib.delivery.report import plural, progress_line
 from replenit_pipelines.lib.privacy import mask_text
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
+from replenit_pipelines.lib.stages.lookback import closes, window_counts
 from replenit_pipelines.lib.stages.report import merge_warning
 from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, sync_window
 from replenit_pipelines.lib.validation.gate import gate_mode
@@ -35,35 +46,47 @@ from replenit_pipelines.lib.warehouse import EntityMapping, load_mapping
 PACKAGE_VERSION = version("replenit-pipelines")
 
 
+GateMode = Literal["baseline", "fixed"]  # a closed choice: the launchpad shows an enumeration
+
+
 class SyncConfig(dg.Config):
-    """The quarantine gate (lib/validation/gate.py; docs/operating.md says when it trips), and what the
-    acknowledged-state ledger may skip (docs/operating.md: re-runs, backfills, retries)."""
+    """A sync run: the quarantine gate (docs/operating.md says when it trips), what the
+    acknowledged-state ledger may skip, soft deletes, and dry runs (docs/planning.md). Every field
+    has a default: a run launched with no config is the scheduled run."""
 
-    full_refresh: bool = False  # send every valid record of the window even if Replenit holds it, and re-acknowledge it
-    lookback_hours: float | None = None  # read this far before the partition (late rows); default: the mapping's source, else the entity's
-    retry_max_attempts: int | None = None  # failed deliveries of a record before it needs a person; default REPLENIT_RETRY_MAX_ATTEMPTS (5)
-    batch_size: int | None = None  # records per request; default the entity's recommended size, capped at the API's hard maximum
-
-    gate: str = "baseline"  # "baseline": abnormal for the entity; "fixed": above max_quarantine_share
-    min_quarantined_rows: int = 20  # either mode: fewer quarantined rows never hold a window back
-    ceiling_share: float = 0.5  # baseline: above this share, always held back
-    baseline_runs: int = 14  # baseline: the entity's last N runs that were not held back
-    baseline_factor: float = 3.0  # baseline: held back above factor x baseline ...
-    baseline_margin: float = 0.05  # ... and above baseline + margin
-    max_quarantine_share: float = 0.05  # fixed: held back above this share
-
-    dry_run: bool = False  # plan only (docs/planning.md): send nothing, write nothing, observe the plan; no materialization
-
-    # Soft deletes (the mapping's source.deleted_column; docs/operating.md "Deleting"): a run that would
-    # delete more than this share of the ledger or this many records is refused, nothing sent.
-    max_delete_share: float = 0.05
-    max_delete_count: int = 1000
+    full_refresh: bool = Field(False, description="Send every valid record of the window even if Replenit already holds it "
+                                                  "as it is, and acknowledge it again (spends quota).")
+    lookback_hours: float | None = Field(None, description="Read this many hours before the partition's start, for rows that "
+                                                           "arrived late; 0 or more. Default: the mapping's source.lookback_hours, "
+                                                           "else the entity's (customers 48, products 24, orders 6).")
+    retry_max_attempts: int | None = Field(None, description="Deliveries a record may fail before it waits for a person "
+                                                             "(replenit replay); at least 1. Default REPLENIT_RETRY_MAX_ATTEMPTS (5).")
+    batch_size: int | None = Field(None, description="Records per request, at least 1. Default: the entity's recommended size; "
+                                                     "capped at the API's maximum.")
+    gate: GateMode = Field("baseline", description="The quarantine gate: baseline (held back when the quarantined share is "
+                                                   "abnormal for this entity, see baseline_*) or fixed (held back above "
+                                                   "max_quarantine_share).")
+    min_quarantined_rows: int = Field(20, description="Either gate: a window with fewer quarantined rows is never held back.")
+    ceiling_share: float = Field(0.5, description="baseline gate: above this quarantined share (0..1) a window is always held back.")
+    baseline_runs: int = Field(14, description="baseline gate: the entity's last N runs not held back make its baseline share.")
+    baseline_factor: float = Field(3.0, description="baseline gate: held back above this many times the baseline share (and "
+                                                    "above the baseline plus baseline_margin).")
+    baseline_margin: float = Field(0.05, description="baseline gate: held back above the baseline share plus this margin "
+                                                     "(0..1; and above baseline_factor times the baseline).")
+    max_quarantine_share: float = Field(0.05, description="fixed gate: held back above this quarantined share (0..1).")
+    dry_run: bool = Field(False, description="Plan only: read, validate and diff, then report the requests and ETA the run "
+                                             "would need; send nothing, write nothing, no materialization. The plan jobs set it.")
+    max_delete_share: float = Field(0.05, description="Soft deletes: refuse the run (nothing sent) when it would delete more "
+                                                      "than this share (0..1) of the records Replenit holds (or more than "
+                                                      "max_delete_count records).")
+    max_delete_count: int = Field(1000, description="Soft deletes: refuse the run (nothing sent) when it would delete more "
+                                                    "than this many records (or more than max_delete_share of them).")
 
     def delete_guard(self) -> DeleteGuard:
         try:
             return DeleteGuard(max_share=self.max_delete_share, max_count=self.max_delete_count)
         except ValueError as exc:
-            raise dg.Failure(f"run config: {exc}") from None
+            raise config_error(str(exc)) from None
 
     def policy(self) -> GatePolicy:
         try:
@@ -72,7 +95,7 @@ class SyncConfig(dg.Config):
                               baseline_factor=self.baseline_factor, baseline_margin=self.baseline_margin,
                               max_quarantine_share=self.max_quarantine_share)
         except ValueError as exc:
-            raise dg.Failure(f"run config: {exc}") from None
+            raise config_error(str(exc)) from None
 
 
 def delivery_progress_logger(context: dg.AssetExecutionContext, what: str) -> Callable[[BatchProgress], None]:
@@ -85,7 +108,7 @@ def delivery_progress_logger(context: dg.AssetExecutionContext, what: str) -> Ca
         context.log.info(progress_line(what, p))
         if p.retries > seen["retries"]:
             context.log.warning(
-                f"{what}: {p.retries - seen['retries']} requests retried since the last line ({p.retries} in all, "
+                f"{what}: {plural(p.retries - seen['retries'], 'request')} retried since the last line ({p.retries} in all, "
                 f"{p.server_errors} after a 5xx answer, the rest after a timeout or a dropped connection)"
             )
             seen["retries"] = p.retries
@@ -116,15 +139,51 @@ def stopped_run_checks(context: dg.AssetExecutionContext, config: SyncConfig, ke
     result = getattr(stop, "result", None)
     if result is None:
         return
+    own, _ = window_counts(result)
     yield quarantine_share_check(result, config.policy(), context.run_id, quarantine_table(result))
-    yield row_count_check(context, key, result.prepared.rows_read)
+    yield row_count_check(context, key, int(own["rows_read"]))
     yield window_column_check(mapping, result.rows_without_window_value)
     context.log.warning(not_evaluated(["delivery_complete"], stop))
 
 
-ROW_COUNT_MEANING = ("`dagster/row_count` is the records of the partition's window that Replenit holds as the warehouse "
+ROW_COUNT_MEANING = ("`dagster/row_count` is the records of the partition's own window that Replenit holds as the warehouse "
                      "says (accepted by the run, or unchanged since an earlier one acknowledged them); `rows_read` is the "
-                     "warehouse rows read.")
+                     "warehouse rows of the window. Rows read before the window for late rows (the lookback) are counted "
+                     "apart: `rows_read_lookback`, of them `rows_delivered_lookback` late rows sent. Every count: `counts`.")
+
+
+def summary_line(what: str, own: dict, lookback: dict, full_refresh: bool, newest_ack: object) -> str:
+    """The run's last log line: the window's account, the lookback's, the cost, the ledger."""
+    line = (f"{what}: read {own['rows_read']:,} rows of the window; delivered {own['rows_delivered']:,}, "
+            f"quarantined {own['rows_quarantined']:,}, superseded {own['rows_superseded']:,}"
+            + (f" (of them merged {own['rows_merged']:,}: {own['records_merged']:,} customers)" if own["rows_merged"] else "")
+            + f", unchanged {own['rows_unchanged']:,}, dead-lettered {own['rows_dead_lettered']:,}, held back {own['rows_held_back']:,}"
+            + (f", deleted {own['rows_deleted']:,}" if own["rows_deleted"] else ""))
+    if lookback["rows_read"]:
+        line += (f"; lookback: read {lookback['rows_read']:,} rows, {lookback['rows_delivered']:,} late rows delivered, "
+                 f"{lookback['rows_unchanged']:,} unchanged")
+    line += (f"; records new {own['records_new']:,}, changed {own['records_changed']:,}, refreshed {own['records_refreshed']:,}, "
+             f"held {own['records_held']:,}, retried {own['records_retried']:,} ({own['records_retry_accepted']:,} accepted); "
+             f"{plural(int(own['requests'] + own['retry_requests'] + own['delete_requests']), 'request')}, "
+             f"{plural(int(own['rate_limited_429']), 'answer', 'answers')} 429; ledger {plural(int(own['ledger_size']), 'record')}")
+    if newest_ack is not None:
+        line += f", newest acknowledgement {newest_ack.isoformat()}"  # type: ignore[attr-defined]
+    return line + (" (full refresh)" if full_refresh else "")
+
+
+def checked_config(config: SyncConfig, mapping: EntityMapping, day_so_far_until: datetime | None) -> tuple[int, float]:
+    """(retry_max_attempts, lookback_hours) of a run, its config checked (the launchpad does not check
+    ranges). `day_so_far_until`: the intraday sync's window start, whose day so far is read too."""
+    max_attempts = config.retry_max_attempts or settings.current().retry_max_attempts
+    lookback_hours = mapping.lookback_hours if config.lookback_hours is None else config.lookback_hours
+    if day_so_far_until is not None:  # the day so far, then the usual lookback before it
+        lookback_hours += (day_so_far_until - day_so_far_until.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600
+    if lookback_hours < 0:
+        raise config_error(f"lookback_hours must be 0 or more, not {lookback_hours}")
+    if max_attempts < 1:
+        raise config_error(f"retry_max_attempts must be at least 1, not {max_attempts}")
+    check_batch_size_config(config.batch_size)
+    return max_attempts, lookback_hours
 
 
 def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstream: list[dg.AssetKey], description: str,
@@ -143,17 +202,19 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
     # A multi_asset of one asset, only so that its checks' outputs are optional (can_subset): a dry
     # run (docs/planning.md) yields neither a materialization nor check evaluations, which would
     # otherwise land on the partition's last real materialization. @asset makes check outputs required.
+    # No backfill policy: with any policy Dagster launches an asset backfill's runs as partition
+    # ranges without a `dagster/partition` tag (research note C); without one, one run a partition.
     @dg.multi_asset(
         name=key.to_python_identifier(),
         specs=[dg.AssetSpec(key, deps=[*source_asset_keys(mapping), *upstream], skippable=True, kinds={"replenit", "polars"},
-                            group_name="replenit", description=f"{description} {ROW_COUNT_MEANING}", owners=owners(),
+                            group_name="replenit", description=f"{description}\n\n{ROW_COUNT_MEANING}\n\n{PLAN_HINT}",
+                            owners=owners(),
                             code_version=f"{PACKAGE_VERSION}+{mapping_version(mapping)}",  # a mapping change is a new version
                             freshness_policy=freshness_policy)],
         partitions_def=partitions_def,
         pool=settings.current().pool_name,
         check_specs=check_specs,
         can_subset=True,
-        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     )
     def sync(
         context: dg.AssetExecutionContext,
@@ -165,22 +226,13 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
         record_run_worker(context)  # host and pid, so a killed worker is found and its pool slot freed
         window = context.partition_time_window
         partition = context.partition_key
-
-        progress = delivery_progress_logger(context, f"{entity} {partition}")
+        what = f"{entity} {partition}"
+        if config.dry_run:
+            mark_dry_run(context)
+        progress = delivery_progress_logger(context, what)
 
         entity_mapping = warehouse.mapping_for(entity)
-        max_attempts = config.retry_max_attempts or settings.current().retry_max_attempts
-        lookback_hours = entity_mapping.lookback_hours if config.lookback_hours is None else config.lookback_hours
-        if since_day_start:  # the day so far, then the usual lookback before it
-            lookback_hours += (window.start - window.start.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600
-        if lookback_hours < 0:
-            raise dg.Failure(f"run config: lookback_hours must be 0 or more, not {lookback_hours}")
-        if max_attempts < 1:
-            raise dg.Failure(f"run config: retry_max_attempts must be at least 1, not {max_attempts}")
-        try:
-            check_batch_size(config.batch_size, "run config: batch_size")
-        except DeliveryConfigError as exc:
-            raise dg.Failure(str(exc)) from None
+        max_attempts, lookback_hours = checked_config(config, entity_mapping, window.start if since_day_start else None)
         stopped = CatchStop()
         guard = config.delete_guard()
         with replenit.client({entity: config.batch_size} if config.batch_size else None) as client, \
@@ -194,9 +246,10 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
                     lookback=timedelta(hours=lookback_hours), dry_run=config.dry_run, delete_guard=guard,
                 ))
             except DeletesRefused as exc:  # nothing was sent
-                context.log.error(str(exc))
                 if blocks_downstream or config.dry_run:
-                    raise dg.Failure(description=str(exc)) from None
+                    context.log.error(f"{what} refused: {mask_text(str(exc))}")
+                    raise deletes_refused(exc, partition) from None
+                context.log.error(mask_text(str(exc)))
                 # The intraday sync never holds up the hour's orders: the refusal is its failed check,
                 # and the next hour's run (the day so far) meets the same rows until the guard is raised.
                 yield dg.MaterializeResult(metadata={"deletes_refused": str(exc)}, check_results=[dg.AssetCheckResult(
@@ -208,46 +261,36 @@ def build_sync_asset(entity: str, partitions_def: dg.PartitionsDefinition, upstr
                 return
         if stopped.error is not None:  # 401/403/404 or unreachable: record what could be judged, then fail
             yield from stopped_run_checks(context, config, key, entity_mapping, stopped.error)
-            raise stopped.error
-        counts = result.counts()
-        if not result.balanced():
-            raise dg.Failure(f"row accounting does not close for {entity} {partition}: {counts}")
+            stop_result = getattr(stopped.error, "result", None)
+            counts = window_counts(stop_result)[0] if stop_result is not None else None
+            context.log.error(f"{what} stopped: {mask_text(str(stopped.error))}")
+            raise api_stop(what, stopped.error, counts, entity, partition) from None
+        own, lookback = window_counts(result)
+        if not result.balanced() or not closes(own) or not closes(lookback):
+            raise failure(f"row accounting does not close for {what}: {accounting_text(own)} (read {own['rows_read']:,}); "
+                          f"lookback: {accounting_text(lookback)}. This is a bug: please report it with the run id.",
+                          "accounting", partition)
         metadata = run_metadata(result, entity_mapping, source_key(entity_mapping))
         share_check = quarantine_share_check(result, config.policy(), context.run_id, metadata["quarantine_sample"])
         delivery_check = delivery_complete_check(result, context.run_id)
-        row_check = row_count_check(context, key, result.prepared.rows_read)
+        row_check = row_count_check(context, key, int(own["rows_read"]))
         null_check = window_column_check(entity_mapping, result.rows_without_window_value)
         if result.rows_unparsable_window_value:
             context.log.warning(f"{entity}: {result.rows_unparsable_window_value:,} rows have a window value that does not "
                                 f"parse and are read by no window, e.g. {mask_text(', '.join(result.unparsable_window_examples))}")
-        merged = merge_warning(f"{entity} {partition}", result.prepared.records_merged, result.prepared.rows_merged,
-                               result.prepared.merges)
+        merged = merge_warning(what, result.prepared.records_merged, result.prepared.rows_merged, result.prepared.merges)
         if merged:
             context.log.warning(merged)
-        context.log.info(
-            f"{entity} {partition}: read {counts['rows_read']:,} rows; delivered {counts['rows_delivered']:,}, "
-            f"quarantined {counts['rows_quarantined']:,}, superseded {counts['rows_superseded']:,}"
-            + (f" (of them merged {counts['rows_merged']:,}: {counts['records_merged']:,} customers)" if counts["rows_merged"] else "")
-            + f", unchanged {counts['rows_unchanged']:,}, dead-lettered {counts['rows_dead_lettered']:,}, "
-            f"held back {counts['rows_held_back']:,}"
-            + (f", deleted {counts['rows_deleted']:,}" if counts["rows_deleted"] else "")
-            + f"; records new {counts['records_new']:,}, changed "
-            f"{counts['records_changed']:,}, unchanged {counts['records_unchanged']:,}, refreshed {counts['records_refreshed']:,}, "
-            f"held {counts['records_held']:,}, retried {counts['records_retried']:,} "
-            f"({counts['records_retry_accepted']:,} accepted); {plural(int(counts['requests'] + counts['retry_requests']), 'request')}, "
-            f"{plural(int(counts['rate_limited_429']), '429')}; ledger {plural(int(counts['ledger_size']), 'record')}"
-            + (f", newest acknowledgement {result.ledger_newest_ack.isoformat()}" if result.ledger_newest_ack else "")
-            + (" (full refresh)" if config.full_refresh else "")
-        )
+        context.log.info(summary_line(what, own, lookback, config.full_refresh, result.ledger_newest_ack))
         if (share_check.passed and delivery_check.passed) or not blocks_downstream:
             yield dg.MaterializeResult(metadata=metadata, check_results=[share_check, delivery_check, row_check, null_check])
             return
         # A failed blocking check: no materialization, so nothing downstream runs on this partition.
         yield from (share_check, delivery_check, row_check, null_check)
-        context.log.error(f"{entity} {partition} not materialized: {share_check.description or delivery_check.description}")
-        raise dg.Failure(
-            description=share_check.description or delivery_check.description,
-            metadata={k: v for k, v in metadata.items() if not k.startswith("dagster/")},
-        )
+        if not share_check.passed:
+            assert result.gate is not None
+            raise gate_held_back(what, result.gate.reason, int(own["rows_held_back"]) + int(lookback["rows_held_back"]),
+                                 state_query("quarantine", context.run_id), partition)
+        raise not_delivered(what, delivery_check.description or "not every record was delivered", partition)
 
     return sync

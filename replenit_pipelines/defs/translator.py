@@ -1,17 +1,33 @@
 """The report stage's plain data (lib/stages/report.py) as Dagster metadata: the one place a
-sync's result becomes what the UI shows."""
+sync's result becomes what the UI shows.
+
+Dagster plots every int and float metadata value of an asset (by partition, the latest of each),
+so only the numbers a user acts on are numbers here (PLOTTED: about a dozen, rounded, the unit in
+the name); every other count is in one `counts` JSON value, which is shown but not plotted. The
+counts of a partition are its window's own; the rows read for the lookback are apart
+(lib/stages/lookback.py)."""
+
+from datetime import datetime, timedelta
+from typing import Any
 
 import dagster as dg
 
 from replenit_pipelines.lib.privacy import mask_text, masked_merges, masked_quarantine_sample, masked_top_reasons
+from replenit_pipelines.lib.sql_types import sql_type
+from replenit_pipelines.lib.stages.lookback import ACCOUNT, window_counts
 from replenit_pipelines.lib.stages.report import column_lineage, column_schema, markdown_table
 from replenit_pipelines.lib.sync import SyncResult
 from replenit_pipelines.lib.warehouse import EntityMapping
 
+# The plotted keys of a sync materialization, in the order the UI lists them.
+PLOTTED = ("dagster/row_count", "rows_read", "rows_delivered", "rows_unchanged", "rows_quarantined", "rows_dead_lettered",
+           "rows_read_lookback", "rows_delivered_lookback", "requests", "quarantine_share_pct", "duration_s", "ledger_records")
+
 
 def table_schema(result: SyncResult, mapping: EntityMapping) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name, dtype, description=origin)
-                                   for name, dtype, origin in column_schema(result.prepared, mapping)])
+    types = result.prepared.records.schema
+    return dg.TableSchema(columns=[dg.TableColumn(name, sql_type(types[name]), description=origin)
+                                   for name, _, origin in column_schema(result.prepared, mapping)])
 
 
 def table_lineage(mapping: EntityMapping, source: dg.AssetKey) -> dg.TableColumnLineage:
@@ -24,11 +40,37 @@ def table_lineage(mapping: EntityMapping, source: dg.AssetKey) -> dg.TableColumn
 QUARANTINE_SAMPLE_ROWS = 25
 
 
-def records_held(result: SyncResult) -> int:
-    """`dagster/row_count` of a sync partition: the records of its window that Replenit holds as
-    the warehouse says, accepted by this run or acknowledged unchanged by an earlier one."""
-    counts = result.counts()
-    return int(counts["records_accepted"] + counts["records_unchanged"])
+def records_held(own: dict[str, Any]) -> int:
+    """`dagster/row_count` of a sync partition: the records of its own window (not its lookback's)
+    that Replenit holds as the warehouse says, accepted by this run or acknowledged unchanged by an
+    earlier one; a re-run that finds them all unchanged shows the same number."""
+    return int(own["records_accepted"] + own["records_unchanged"])
+
+
+def _when(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M") + (" UTC" if at.utcoffset() == timedelta(0) else at.strftime(" %z"))
+
+
+def window_text(result: SyncResult) -> str:
+    """The window the counts are about, and what the run read before it."""
+    text = f"{_when(result.window_start)} to {_when(result.window_end)}"
+    if result.lookback > timedelta(0):
+        hours = result.lookback.total_seconds() / 3600
+        text += (f"; read from {_when(result.window_start - result.lookback)} ({hours:g} h lookback for late rows, "
+                 "counted apart as *_lookback)")
+    return text
+
+
+def accounting_text(counts: dict[str, Any]) -> str:
+    """`rows read 20,011 = delivered 19,800 + quarantined 150 + ...`: the account, closed, in words."""
+    parts = [f"{k.removeprefix('rows_').replace('_', '-')} {int(counts.get(k, 0)):,}" for k in ACCOUNT if counts.get(k)]
+    return f"rows read {int(counts['rows_read']):,} = " + (" + ".join(parts) or "0")
+
+
+def share_pct(counts: dict[str, Any]) -> float:
+    """Quarantined rows over the rows considered (read, less superseded), as the gate counts, in %."""
+    considered = counts["rows_read"] - counts["rows_superseded"]
+    return round(100 * counts["rows_quarantined"] / considered, 2) if considered else 0.0
 
 
 def quarantine_table(result: SyncResult, rows: int = QUARANTINE_SAMPLE_ROWS) -> dg.TableMetadataValue:
@@ -64,16 +106,38 @@ def merged_customers(result: SyncResult) -> str:
     return markdown_table(["identity (masked)", "CustomerId sent", "CustomerIds merged into it", "rows merged"], rows) + note
 
 
-def run_metadata(result: SyncResult, mapping: EntityMapping, source: dg.AssetKey) -> dict:
-    """A sync's counts and its window, quarantine reasons, schema and lineage, as asset metadata."""
+def plotted(own: dict[str, Any], lookback: dict[str, int]) -> dict[str, int | float]:
+    """The PLOTTED numbers of a run: its window's own, the lookback's effect, the run's cost."""
     return {
-        **result.counts(),
-        "dagster/row_count": records_held(result),
+        "dagster/row_count": records_held(own),
+        **{k: int(own[k]) for k in ("rows_read", "rows_delivered", "rows_unchanged", "rows_quarantined", "rows_dead_lettered")},
+        "rows_read_lookback": lookback["rows_read"],
+        "rows_delivered_lookback": lookback["rows_delivered"],  # late rows caught by the lookback
+        "requests": int(own["requests"] + own["retry_requests"] + own["delete_requests"]),
+        "quarantine_share_pct": share_pct(own),
+        "duration_s": round(float(own["duration_s"]), 1),
+        "ledger_records": int(own["ledger_size"]),
+    }
+
+
+def counts_value(own: dict[str, Any], lookback: dict[str, int]) -> dg.JsonMetadataValue:
+    """Every count of the run, not plotted: the window's own (`window`), the lookback's (`lookback`)."""
+    return dg.MetadataValue.json({"window": {k: own[k] for k in sorted(own)}, "lookback": dict(sorted(lookback.items()))})
+
+
+def run_metadata(result: SyncResult, mapping: EntityMapping, source: dg.AssetKey) -> dict:
+    """A sync's numbers (PLOTTED), its window and account in words, every count (`counts`), its
+    quarantine reasons, schema and lineage, as asset metadata."""
+    own, lookback = window_counts(result)
+    return {
+        **plotted(own, lookback),
+        "window": window_text(result),
+        "accounting": accounting_text(own) + (f"; lookback: {accounting_text(lookback)}" if lookback["rows_read"] else ""),
+        "counts": counts_value(own, lookback),
         **({"unparsable_window_examples": mask_text(", ".join(result.unparsable_window_examples))}
            if result.unparsable_window_examples else {}),
         **({"merged_customers": dg.MetadataValue.md(merged_customers(result))} if result.prepared.records_merged else {}),
         **({"ledger_newest_ack": dg.MetadataValue.timestamp(result.ledger_newest_ack)} if result.ledger_newest_ack else {}),
-        "window": f"{result.window_start.isoformat()} .. {result.window_end.isoformat()}",
         "top_quarantine_reasons": dg.MetadataValue.md(top_reasons(result)),
         "quarantine_sample": quarantine_table(result),
         "normalization": dg.MetadataValue.json(result.prepared.normalization),

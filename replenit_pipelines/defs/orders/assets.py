@@ -15,6 +15,6 @@ def orders_assets() -> dg.Definitions:
         "orders", hourly_partitions, upstream=[dg.AssetKey(["replenit", "customers"]), dg.AssetKey(["replenit", "customers_intraday"]),
                                               dg.AssetKey(["replenit", "products"])],
         description="Orders (with their lines) updated in the hour, upserted to Replenit (POST /orders) after products.",
-        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(minutes=90)),
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2)),
     )
     return dg.Definitions(assets=[orders_sync])

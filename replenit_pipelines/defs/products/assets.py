@@ -13,6 +13,6 @@ def products_assets() -> dg.Definitions:
     products_sync = build_sync_asset(
         "products", hourly_partitions, upstream=[],
         description="Products (with their variants) updated in the hour, upserted to Replenit (POST /products).",
-        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(minutes=90)),
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2)),
     )
     return dg.Definitions(assets=[products_sync])

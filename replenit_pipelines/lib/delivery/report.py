@@ -93,6 +93,8 @@ class BatchProgress:
     retries: int = 0
     server_errors: int = 0
     final: bool = False  # the delivery's last event: every batch done (or the delivery stopped)
+    stopped: str | None = None  # why the delivery stopped before every batch was sent (the final event only)
+    not_sent: int = 0  # of `failed`: records never sent because the delivery stopped first
 
 
 def union_length(intervals: list[tuple[float, float]]) -> float:
@@ -145,12 +147,21 @@ def plural(n: int, noun: str, plural_noun: str | None = None) -> str:
 
 
 def progress_line(what: str, p: BatchProgress) -> str:
-    """One progress event as the line an operator reads in the run's log."""
-    head = "delivered" if p.final else "sending"
-    eta = "" if p.final else f"; ETA {p.eta_s:.0f}s by quota"
+    """One progress event as the line an operator reads in the run's log. The last one says what
+    happened: `delivered` when every record was accepted, `finished` when some were not, `stopped`
+    (and why) when the delivery stopped before sending them all."""
+    waits = f"{plural(p.rate_limited, 'answer', 'answers')} 429 (rate limited), {plural(p.retries, 'retry', 'retries')}"
+    cost = f"{plural(p.requests, 'request')}, {waits}"
+    if p.stopped is not None:
+        return (f"{what} stopped after {plural(p.requests, 'request')}: {p.accepted:,} of {plural(p.records_total, 'record')} "
+                f"accepted, {p.rejected:,} rejected, {p.failed - p.not_sent:,} failed, {p.not_sent:,} not sent; {waits}. "
+                f"Why: {p.stopped}")
+    left = f"{p.records_done:,}/{plural(p.records_total, 'record')} done"
+    if p.final:
+        head = "delivered" if p.accepted == p.records_total else "finished"
+        return (f"{what} {head}: {left} (batch {p.batches_done}/{p.batches_total}); accepted {p.accepted:,}, "
+                f"rejected {p.rejected:,}, failed {p.failed:,}; {cost}")
     return (
-        f"{what} {head}: {p.records_done:,}/{plural(p.records_total, 'record')} done "
-        f"({p.records_total - p.records_done:,} left, batch {p.batches_done}/{p.batches_total}); "
-        f"accepted {p.accepted:,}, rejected {p.rejected:,}, failed {p.failed:,}; "
-        f"{plural(p.requests, 'request')}, {plural(p.rate_limited, '429')}, {plural(p.retries, 'retry', 'retries')}{eta}"
+        f"{what} sending: {left} ({p.records_total - p.records_done:,} left, batch {p.batches_done}/{p.batches_total}); "
+        f"accepted {p.accepted:,}, rejected {p.rejected:,}, failed {p.failed:,}; {cost}; ETA {p.eta_s:.0f}s by quota"
     )

@@ -98,7 +98,7 @@ def deliver_stream(
 
     last_event = [time.monotonic()]
 
-    def notify(final: bool = False) -> None:
+    def notify(final: bool = False, stopped: str | None = None) -> None:
         last_event[0] = time.monotonic()
         if progress is None:
             return
@@ -110,7 +110,8 @@ def deliver_stream(
                 entity, report.records_done, total, report.batches_done, batches_total,
                 report.accepted_count, len(report.rejected), len(report.failed),
                 session.quota.eta_seconds(batches_total - report.batches_done),
-                c.requests, c.rate_limited, c.retries, c.server_errors, final,
+                c.requests, c.rate_limited, c.retries, c.server_errors, final, stopped,
+                total - report.records_done if stopped is not None else 0,
             )
         progress(event)
 
@@ -152,6 +153,7 @@ def deliver_stream(
     except ReplenitStopError as exc:
         session.halt()
         session.finish_report(report, started)
+        notify(final=True, stopped=str(exc))  # the last line says the delivery stopped, and why
         exc.report = report
         raise
     session.finish_report(report, started)

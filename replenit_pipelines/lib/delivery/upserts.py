@@ -49,7 +49,7 @@ def deliver_planned(session: Session, entity: str, parts: Sequence[bytes], batch
                 done["batches"] += 1
                 done["records"] += len(batch)
 
-    def notify(final: bool = False) -> None:
+    def notify(final: bool = False, stopped: str | None = None) -> None:
         if progress is not None:
             with lock:
                 c = live_counters(report.counters, live.values())
@@ -57,7 +57,7 @@ def deliver_planned(session: Session, entity: str, parts: Sequence[bytes], batch
                     entity, done["records"], len(parts), done["batches"], len(batches),
                     len(report.accepted), len(report.rejected), len(report.failed),
                     session.quota.eta_seconds(len(batches) - done["batches"]),
-                    c.requests, c.rate_limited, c.retries, c.server_errors, final,
+                    c.requests, c.rate_limited, c.retries, c.server_errors, final, stopped, len(report.not_sent),
                 )
             progress(event)
 
@@ -67,7 +67,7 @@ def deliver_planned(session: Session, entity: str, parts: Sequence[bytes], batch
         with lock:
             fail_unsettled(report.failed, {*report.accepted, *report.rejected, *report.failed}, len(parts), exc, report.not_sent)
         session.finish_report(report, started)
-        notify(final=True)
+        notify(final=True, stopped=str(exc))
         exc.report = report
         raise
     session.finish_report(report, started)

@@ -144,7 +144,7 @@ class Eta:
         }
 
     def text(self) -> str:
-        line = f"{self.requests:,} requests: {duration(self.alone_s)} if nothing else runs on the key"
+        line = f"{self.requests:,} {'request' if self.requests == 1 else 'requests'}: {duration(self.alone_s)} if nothing else runs on the key"
         if self.with_load_s is not None:
             line += f", {duration(self.with_load_s)} with the schedules' expected load ({self.load_requests:,} requests of theirs)"
         if self.late and self.next_run is not None:

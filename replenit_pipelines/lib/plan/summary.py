@@ -8,6 +8,12 @@ from replenit_pipelines.lib.privacy import masked_merges, masked_top_reasons
 from replenit_pipelines.lib.stages.report import SyncResult
 
 TOP_REASONS = 5
+
+
+def _n(n: int, noun: str) -> str:
+    """`1 request`, `2 requests`, `1,500 records`."""
+    return f"{n:,} {noun if n == 1 else noun + 's'}"
+
 MERGED_EXAMPLES = 5
 
 
@@ -54,13 +60,14 @@ def plan_text(summary: dict[str, Any]) -> str:
     s = summary
     head = "Plan" if s["dry_run"] else "Run"
     lines = [
-        f"{head} for {s['entity']} {s['partition_key']} ({s['window_start']} to {s['window_end']}):",
+        f"{head} for {s['entity']} {s['partition_key']}"
+        + (f" ({s['window_start']} to {s['window_end']}):" if s.get("window_start") else ":"),
         f"  rows: {s['rows_read']:,} read, {s['rows_valid']:,} valid, {s['rows_quarantined']:,} quarantined, "
         f"{s['rows_superseded']:,} superseded ({s.get('rows_merged', 0):,} of them merged), {s['rows_unchanged']:,} unchanged, {s['rows_held_back']:,} held back by the gate",
         f"  records: {s['records_new']:,} new, {s['records_changed']:,} changed, {s['records_unchanged']:,} unchanged, "
         f"{s['records_refreshed']:,} refreshed, {s['records_held']:,} held (rejected before), {s['records_to_retry']:,} to retry, "
         f"{s['records_to_delete']:,} to delete",
-        f"  to send: {s['records_to_send']:,} records in {s['requests_needed']:,} requests",
+        f"  to send: {_n(s['records_to_send'], 'record')} in {_n(s['requests_needed'], 'request')}",
     ]
     if s.get("records_merged"):
         lines.append(f"  merged: {s['records_merged']:,} customers ({s['rows_merged']:,} rows) share an email with a newer "
@@ -74,3 +81,29 @@ def plan_text(summary: dict[str, Any]) -> str:
     if s.get("eta_text"):
         lines.append(f"  ETA: {s['eta_text']}")
     return "\n".join(lines)
+
+
+def reconcile_summary(result: Any, eta: Eta | None = None) -> dict[str, Any]:
+    """A reconciliation's plan (lib/sync/reconcile.py ReconcileResult, dry run or not) in the keys of
+    `plan_summary`, so `plan_text` says it in the same words as a sync's plan."""
+    c = result.counts()
+    requests = planned_requests(c) if result.dry_run else c["requests_total"]
+    merged = masked_merges(result.merges, MERGED_EXAMPLES) if getattr(result.merges, "height", 0) else []
+    return {
+        "entity": result.entity,
+        "partition_key": f"the whole source, in {_n(c['chunks'], 'chunk')}" + (", mirror" if result.mirror else ""),
+        "window_start": None, "window_end": None,
+        "dry_run": result.dry_run,
+        **{k: c[k] for k in ("rows_read", "rows_valid", "rows_quarantined", "rows_superseded", "rows_merged", "rows_unchanged",
+                             "rows_held_back", "records_new", "records_changed", "records_unchanged", "records_refreshed",
+                             "records_held", "records_to_delete", "records_merged")},
+        "rows_to_send": c["rows_planned"] if result.dry_run else c["rows_delivered"] + c["rows_dead_lettered"] - c["rows_held"],
+        "records_to_retry": c["records_retried"],
+        "records_to_send": c["records_planned"] if result.dry_run else c["records_sent"] + c["records_retried"],
+        "merged_examples": [{"identity": i, "kept": k, "merged": m, "rows": n} for i, k, m, n in merged],
+        "quarantine_top_reasons": [],  # per chunk; the state store has them (replenit state)
+        "held_back_by_gate": bool(result.gate_tripped), "gate": "a chunk's quarantined share was above the gate" if result.gate_tripped else None,
+        "requests_needed": requests,
+        "eta": eta.as_dict() if eta is not None else None,
+        "eta_text": eta.text() if eta is not None else None,
+    }

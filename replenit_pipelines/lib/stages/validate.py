@@ -4,6 +4,7 @@ schemas built from the contract), the gate in lib/validation/gate.py, its histor
 state store."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from replenit_pipelines.lib.state.store import StateStore
 from replenit_pipelines.lib.validation.gate import GateDecision, GatePolicy, RecentRun, decide
@@ -11,9 +12,11 @@ from replenit_pipelines.lib.validation.prepare import Mapped, Prepared, validate
 from replenit_pipelines.lib.warehouse import EntityMapping
 
 
-def validate(mapping: EntityMapping, mapped: Mapped) -> Prepared:
-    """Supersede duplicates, check every rule, nest the valid rows: a record is valid only whole."""
-    return validate_mapped(mapping, mapped)
+def validate(mapping: EntityMapping, mapped: Mapped, lookback_before: datetime | None = None) -> Prepared:
+    """Supersede duplicates, check every rule, nest the valid rows: a record is valid only whole.
+    `lookback_before`: the partition's start, when the read began earlier (its lookback): the
+    rows of records whose newest change is before it are counted apart."""
+    return validate_mapped(mapping, mapped, lookback_before)
 
 
 def gate_history(store: StateStore | None, entity: str, policy: GatePolicy, partition_key: str) -> list[RecentRun]:

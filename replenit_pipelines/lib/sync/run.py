@@ -64,6 +64,8 @@ def sync_window(request: SyncRequest) -> SyncResult:
         customer_priority=request.customer_priority, ledger=request.ledger, store=request.store,
         full_refresh=request.full_refresh, dry_run=request.dry_run, progress=request.progress, lookback=request.lookback,
         retry_max_attempts=request.retry_max_attempts,
+        # Records whose newest change is before the partition were read for the lookback: counted apart.
+        lookback_before=request.start if request.lookback else None,
         soft_deletes=SoftDeletes(request.delete_guard, request.how_to_allow_deletes),
     ))
     if stop is not None:

@@ -19,6 +19,8 @@ rows of its record it is no such thing, and is quarantined (`required` on the ch
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pandera.polars as pa
 import polars as pl
@@ -70,6 +72,9 @@ class Prepared:
     rows_merged: int = 0  # of rows_superseded: rows of customers the tenant merges into another (a shared email)
     records_merged: int = 0  # those customers (CustomerIds), never sent: another row's CustomerId is sent for them
     merges: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=MERGES_SCHEMA))
+    # With `lookback_before` (prepare): of the rows above, those of records whose newest change is
+    # before it (read by the run's lookback); `records` then has a `__lookback` column.
+    lookback_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def records_valid(self) -> int:
@@ -268,17 +273,21 @@ def map_rows(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool =
 
 
 def prepare(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = True,
-            customer_priority: str = DEFAULT_CUSTOMER_PRIORITY) -> Prepared:
+            customer_priority: str = DEFAULT_CUSTOMER_PRIORITY, lookback_before: datetime | None = None) -> Prepared:
     """One window's rows -> valid records and explained quarantine: map_rows, then validate_mapped."""
-    return validate_mapped(mapping, map_rows(mapping, raw, normalize_values, customer_priority))
+    return validate_mapped(mapping, map_rows(mapping, raw, normalize_values, customer_priority), lookback_before)
 
 
-def validate_mapped(mapping: EntityMapping, mapped: Mapped) -> Prepared:
+def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: datetime | None = None) -> Prepared:
     """Mapped rows -> valid records and explained quarantine. Duplicates are found, and the
     newest kept, under the identity map_rows gave each row, after the newest row of each
-    CustomerId is kept."""
+    CustomerId is kept. `lookback_before` (a partition's start): rows of records whose newest
+    change is before it were read by the lookback, and are counted apart
+    (`Prepared.lookback_rows`, `__lookback`)."""
     spec = mapping.spec
     flat, normalization, rows_read = mapped.flat, mapped.normalization, mapped.rows_read
+    if lookback_before is not None:
+        flat = flat.with_columns(_lookback_flag(flat, lookback_before, mapping.source.timezone))
 
     # Duplicates within the window: the latest version of a record (or of a child) wins.
     identity = ["__key"]
@@ -320,6 +329,8 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped) -> Prepared:
         rows_merged = int(merges["rows"].sum())
     all_stale = pl.concat(stale)
     rows_superseded = all_stale.len()
+    superseded_lookback = int(flat.filter(pl.col("__row").is_in(all_stale.implode()) & pl.col("__lookback")).height) \
+        if rows_superseded and "__lookback" in flat.columns else 0
     if rows_superseded:
         flat = flat.filter(~pl.col("__row").is_in(all_stale.implode()))
 
@@ -341,6 +352,14 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped) -> Prepared:
         failures = pl.concat([failures, derived.cast(failures.schema)])
         quarantined_rows, valid_rows = _split(flat, failures)
         records = nest_records(valid_rows, mapping)
+    lookback_rows: dict[str, int] = {}
+    if "__lookback" in flat.columns:
+        in_lookback = valid_rows.filter(pl.col("__lookback") & pl.col("__key").is_not_null())["__key"].unique()
+        records = records.with_columns(pl.col("__key").is_in(in_lookback.implode()).fill_null(False).alias("__lookback"))
+        quarantined_lookback = int(quarantined_rows["__lookback"].sum())
+        valid_lookback = int(records.filter("__lookback")["__rows"].sum())
+        lookback_rows = {"rows_read": valid_lookback + quarantined_lookback + superseded_lookback, "rows_valid": valid_lookback,
+                         "rows_quarantined": quarantined_lookback, "rows_superseded": superseded_lookback}
 
     # record_id: the identity the record is upserted under (as in the dead letters and the
     # sandbox), or "row N" for a row without any identifier.
@@ -375,7 +394,25 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped) -> Prepared:
         rows_merged=rows_merged,
         records_merged=int(merges["merged"].list.len().sum()) if merges.height else 0,
         merges=merges,
+        lookback_rows=lookback_rows,
     )
+
+
+def _lookback_flag(flat: pl.DataFrame, before: datetime, timezone: str) -> pl.Expr:
+    """`__lookback`: the row's record (its identity) changed last before `before`; a row without
+    an identity by its own time. Compared in the window column's own terms (naive: local time in
+    the source's timezone); a column that is no date or time (text, epoch) is never lookback."""
+    ts, dtype = pl.col("__ts"), flat.schema["__ts"]
+    local = before.astimezone(ZoneInfo(timezone))
+    if isinstance(dtype, pl.Datetime):
+        newest = ts.max().over("__key") if dtype.time_zone is None else ts.dt.convert_time_zone("UTC").max().over("__key")
+        cutoff = local.replace(tzinfo=None) if dtype.time_zone is None else before
+    elif dtype == pl.Date:
+        newest, cutoff = ts.max().over("__key"), local.date()  # type: ignore[assignment]
+    else:
+        return pl.lit(False).alias("__lookback")
+    own = ts if not isinstance(dtype, pl.Datetime) or dtype.time_zone is None else ts.dt.convert_time_zone("UTC")
+    return pl.when(pl.col("__key").is_null()).then(own < cutoff).otherwise(newest < cutoff).fill_null(False).alias("__lookback")
 
 
 payload_parts = serialize  # the pipeline's name for the one serializer (lib/contract/payload.py)

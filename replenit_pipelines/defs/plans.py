@@ -1,0 +1,138 @@
+"""`plan_backfill`: what a backfill of a sync job would cost, before anyone launches it.
+
+Dagster's backfill dialog runs no user code and has no hook for a request count or an ETA
+(research note C): it shows the partition count and the backfill policy only. So the cost is a
+job of its own, a dry run over the range a user means to backfill: every sync asset of the job,
+every partition, through the real stages up to the plan (lib/sync/run.py dry_run), nothing sent,
+nothing written. It reports the requests per partition and in all, and the ETA: the key's quota
+for those requests and the runs' own time, one partition a run, one run at a time in the key's
+pool. The asset descriptions and the sync jobs' descriptions point here.
+
+A backfill's runs go in order and each acknowledges what it sent, so the next one's lookback finds
+those rows unchanged: the plan reads the lookback for the range's first partition only.
+"""
+
+from contextlib import closing
+from datetime import timedelta
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from replenit_pipelines.defs import settings
+from replenit_pipelines.defs.failures import config_error
+from replenit_pipelines.defs.jobs import SYNC_JOBS
+from replenit_pipelines.defs.monitoring import record_run_worker
+from replenit_pipelines.defs.partitions import daily_partitions, hourly_partitions
+from replenit_pipelines.defs.quota import DRY_RUN_TAG, plan_estimate
+from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
+from replenit_pipelines.lib.delivery.report import plural
+from replenit_pipelines.lib.plan import planned_requests
+from replenit_pipelines.lib.plan.eta import duration
+from replenit_pipelines.lib.stages.delete import DeletesRefused
+from replenit_pipelines.lib.stages.report import markdown_table
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
+
+# A backfill's run costs more than its work: the daemon's launch, the run process's start-up and the
+# step's own, measured on the demo (docs/ui.md "Backfills": 6 hourly runs, 86.9 s for ~11 s of work).
+RUN_OVERHEAD_S = 13.0
+MAX_PARTITIONS = 24 * 62  # about two months of hours: a plan reads every partition
+
+
+class PlanBackfillConfig(dg.Config):
+    """The backfill to plan: a sync job and its partitions, as the job page's backfill dialog takes them."""
+
+    job: Literal["Sync_customers_daily", "Sync_products_and_orders_hourly"] = Field(
+        "Sync_customers_daily", description="The sync job to backfill.")
+    first_partition: str = Field(description="The first partition of the backfill: 2026-12-01 for the daily job, "
+                                             "2026-12-01-00:00 for the hourly one.")
+    last_partition: str = Field(description="The last partition of the backfill (included), written like first_partition.")
+
+
+def partitions_of(job: str) -> dg.TimeWindowPartitionsDefinition:
+    return daily_partitions if job == "Sync_customers_daily" else hourly_partitions
+
+
+def plan_backfill_partitions(context: dg.OpExecutionContext, config: PlanBackfillConfig, replenit: ReplenitResource,
+                             warehouse: WarehouseResource, state: StateStoreResource) -> None:
+    record_run_worker(context)
+    partitions = partitions_of(config.job)
+    try:
+        keys = partitions.get_partition_keys_in_range(dg.PartitionKeyRange(config.first_partition, config.last_partition))
+    except Exception as exc:  # any error: Dagster's errors for a key that is no partition
+        example = "2026-12-01" if config.job == "Sync_customers_daily" else "2026-12-01-00:00"
+        raise config_error(f"{config.first_partition!r}..{config.last_partition!r} is not a range of {config.job}'s "
+                           f"partitions (write them like {example}): {exc}") from None
+    if not keys:
+        raise config_error(f"no partition of {config.job} from {config.first_partition} to {config.last_partition}")
+    if len(keys) > MAX_PARTITIONS:
+        raise config_error(f"{len(keys):,} partitions: plan at most {MAX_PARTITIONS:,} at once (split the range)")
+    rows: list[list] = []
+    total_requests, local_s = 0, 0.0
+    by_asset: dict[str, int] = {}
+    store = state.store()
+    with replenit.client() as client:
+        for step in SYNC_JOBS[config.job]:
+            mapping = warehouse.mapping_for(step.entity)
+            with closing(state.ledger(client, step.entity)) as ledger:
+                for i, key in enumerate(keys):
+                    window = partitions.time_window_for_partition_key(key)
+                    lookback = 0.0  # the backfill's earlier runs read and acknowledge the rest
+                    if i == 0:
+                        lookback = mapping.lookback_hours
+                        if step.since_day_start:  # the intraday sync reads the day so far
+                            day_start = window.start.replace(hour=0, minute=0, second=0, microsecond=0)
+                            lookback += (window.start - day_start).total_seconds() / 3600
+                    try:
+                        result = sync_window(SyncRequest(
+                            mapping=mapping, warehouse=warehouse.warehouse(), client=client, store=None, start=window.start,
+                            end=window.end, partition_key=key, run_id=context.run_id, customer_priority=replenit.customer_priority,
+                            ledger=ledger, lookback=timedelta(hours=lookback), dry_run=True))
+                    except DeletesRefused as exc:
+                        rows.append([step.name, key, "refused", "", "", str(exc)])
+                        continue
+                    c = result.counts()
+                    requests = planned_requests(c)
+                    total_requests += requests
+                    local_s += result.duration_s
+                    by_asset[step.name] = by_asset.get(step.name, 0) + requests
+                    rows.append([step.name, key, requests, c["records_planned"], c["rows_read"],
+                                 "HELD BACK by the gate" if result.held_back else ""])
+        estimate, _ = plan_estimate(context, store, client, total_requests, SYNC_JOBS[config.job][0].entity, 0.0)
+    runs_s = len(keys) * RUN_OVERHEAD_S + local_s
+    eta_s = max(estimate.alone_s, runs_s)
+    text = (f"Backfill of {config.job}, {plural(len(keys), 'partition')} {keys[0]} to {keys[-1]}: "
+            f"{plural(total_requests, 'request')} ({', '.join(f'{n} {k}' for k, n in by_asset.items())}); "
+            f"ETA about {duration(eta_s)}: the key's quota needs {duration(estimate.alone_s)} for the requests "
+            f"(now, nothing else running), the {plural(len(keys), 'run')} about {duration(runs_s)} "
+            f"({RUN_OVERHEAD_S:g} s start-up a run, one run at a time). Nothing was sent.")
+    context.log.info(text)
+    table = markdown_table(["asset", "partition", "requests", "records to send", "rows read", "note"], rows)
+    for step in SYNC_JOBS[config.job]:
+        context.log_event(dg.AssetObservation(
+            asset_key=dg.AssetKey(["replenit", step.name]), description=f"backfill plan: {text}",
+            # No int or float values: Dagster plots every number of an observation (docs/ui.md).
+            metadata={"backfill_plan": text, "backfill_plan_requests": f"{by_asset.get(step.name, 0):,} of {total_requests:,}",
+                      "backfill_plan_eta": duration(eta_s), "backfill_plan_partitions": dg.MetadataValue.md(table)}))
+
+
+def build_plan_backfill_job() -> dg.JobDefinition:
+    """Built as the definitions load (not at import): the op's pool is the key's as the settings say now
+    (a plan reads the quota and the ledger the key's runs write)."""
+    op = dg.op(name="plan_backfill_partitions", pool=settings.current().pool_name,
+               description="Dry-run every sync asset of the job over the partitions: requests and ETA, nothing sent.",
+               )(plan_backfill_partitions)
+
+    @dg.job(name="plan_backfill", tags={DRY_RUN_TAG: "true"},
+            description="Before a backfill: what it would cost. Give the sync job and its first and last partition; every "
+                        "partition is dry-run (read, validated, diffed against what Replenit holds; nothing sent, nothing "
+                        "written) and the run reports the requests, per partition and in all, and the ETA.")
+    def plan_backfill() -> None:
+        op()
+
+    return plan_backfill
+
+
+@dg.definitions
+def plans() -> dg.Definitions:
+    return dg.Definitions(jobs=[build_plan_backfill_job()])
