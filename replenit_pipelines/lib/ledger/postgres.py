@@ -109,7 +109,7 @@ class PostgresLedger(SqlLedger):
             if cur.execute("SELECT EXISTS (SELECT 1 FROM ledger_acks WHERE ledger_id = %s)", [self.ledger_id]).fetchone()[0]:
                 cur.execute(self.dialect.sql("SELECT {columns} FROM ({current}) c", columns=", ".join(columns)), self._scope(4))
             else:  # compacted: the keyed table alone
-                cur.execute(f"SELECT {', '.join(columns)} FROM ledger_entries WHERE ledger_id = %s", [self.ledger_id])  # noqa: S608
+                cur.execute(self.dialect.sql("SELECT {columns} FROM {entries} WHERE {scope}true", columns=", ".join(columns)), self._scope())
             rows = cur.fetchall()
         raw = {c: (pl.Binary if t == pl.Int128 else t) for c, t in schema.items()}
         frame = pl.DataFrame(rows, schema=raw, orient="row")

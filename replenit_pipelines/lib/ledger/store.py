@@ -63,7 +63,7 @@ _PACK_ROWS = 131_072  # ledger entries per packed statement (~6 MB of packed val
 
 
 def _has_rows(con: sqlite3.Connection, table: str) -> bool:
-    return con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0] == 1  # noqa: S608 - fixed names
+    return con.execute(SQLITE.sql("SELECT EXISTS (SELECT 1 FROM {table})", table=table)).fetchone()[0] == 1
 
 
 def _as_schema(frame: pl.DataFrame, schema: dict[str, type[pl.DataType]]) -> pl.DataFrame:
@@ -248,7 +248,8 @@ class SqliteLedger(SqlLedger):
                 # compacted identity sharing its key with a logged one reads as absent: one needless
                 # send, never a missed one).
                 log = pl.concat([*_row_chunks(con.execute(
-                    f"SELECT {', '.join(schema)} FROM acks WHERE seq IN (SELECT max(seq) FROM acks GROUP BY identity)"),  # noqa: S608
+                    self.dialect.sql("SELECT {columns} FROM {acks} WHERE seq IN (SELECT max(seq) FROM {acks} GROUP BY identity)",
+                                     columns=", ".join(schema))),
                     schema)], rechunk=False) if _has_rows(con, "acks") else pl.DataFrame(schema=schema)
                 frames = [log, *_packed_chunks(con, schema, without=log["idkey"].implode() if log.height else None)]
         return pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=schema)  # an empty ledger read row by row: none
