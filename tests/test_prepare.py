@@ -499,3 +499,19 @@ def test_a_cast_that_cannot_read_its_column_type_is_a_mapping_error():
     frame = pl.DataFrame({"id": ["c1"], "tags": [["a"]], "updated_at": [TS]})
     with pytest.raises(MappingError, match=r"mappings/shop.yaml: customers.GdprOptin \(column tags\) .*cast: bool cannot read"):
         prepare(customers_with(GdprOptin={"column": "tags", "cast": "bool"}), frame)
+
+
+def test_a_taxonomy_of_blank_items_is_sent_without_them_and_an_emptied_one_as_null():
+    # TPC-DS: category and class both NULL gave string_to_array('', '|') = [""], sent as a category.
+    mapping = entity_mapping_from_dict("products", {
+        "source": {"table": "t"}, "fields": {"ProductId": "pid", "Taxonomy": {"expr": "string_to_array(category, '|')"}},
+        "ProductVariants": {"fields": {"VariantId": "vid"}}})
+    rows = [{"pid": "p1", "category": "", "vid": "v1", "updated_at": TS},
+            {"pid": "p2", "category": "Music| |pop||", "vid": "v2", "updated_at": TS},
+            {"pid": "p3", "category": None, "vid": "v3", "updated_at": TS},
+            {"pid": "p4", "category": "Home", "vid": "v4", "updated_at": TS}]
+    p = run(mapping, rows)
+    assert {r["ProductId"]: r["Taxonomy"] for r in payloads(p)} == {"p1": None, "p2": ["Music", "pop"], "p3": None, "p4": ["Home"]}
+    assert (p.normalization["blank_list_items_dropped"], p.normalization["empty_lists_to_null"]) == (4, 1)
+    unnormalized = run(mapping, rows, normalize_values=False)
+    assert {r["ProductId"]: r["Taxonomy"] for r in payloads(unnormalized)}["p1"] == [""]

@@ -97,7 +97,7 @@ def tpcds(path: str) -> dict[str, dict[str, dict]]:
         # SCD-2: the current version of each item is the one without an end date.
         products = _rows(con, """
             SELECT i_item_id AS ProductId, i_product_name AS ProductName,
-                   list_filter([i_category, i_class], lambda x: x IS NOT NULL) AS Taxonomy, i_rec_start_date,
+                   nullif(list_filter([i_category, i_class], lambda x: x IS NOT NULL), []) AS Taxonomy,  -- none: null i_rec_start_date,
                    [{'VariantId': i_item_id, 'Brand': i_brand, 'Color': i_color, 'Size': i_size,
                      'SalePrice': CAST(i_current_price AS DOUBLE), 'Currency': 'USD'}] AS ProductVariants
             FROM item WHERE i_rec_end_date IS NULL""")
