@@ -143,3 +143,61 @@ def test_a_mapping_read_by_frames_without_a_key_column_reconciles_every_row(sand
         assert len(rig.stored()) == 39
     finally:
         rig.client.close()
+
+
+def last_progress(lines: list[str]) -> tuple[int, int]:
+    """(rows done, rows in all) of the last progress line ("..., 15/21 rows, ...")."""
+    import re
+
+    done, total = re.search(r"([\d,]+)/([\d,]+) rows", lines[-1]).groups()
+    return int(done.replace(",", "")), int(total.replace(",", ""))
+
+
+@pytest.mark.parametrize("files", [False, True])  # DuckDB tables, or Parquet files read by Polars
+def test_the_progress_line_counts_rows_as_rows_read_does_for_a_mapping_with_a_child_source(sandbox, tmp_path, files):
+    """Issue 22 f: `--all` on orders with their lines in a table of their own said "15/21 rows" (the
+    rows of both sources) where rows_read counts one row per line, one per order without lines."""
+    from test_normalized import ORDERS, naive, write
+
+    t = datetime(2026, 11, 26, 10)
+    order = {"customer_id": "c1", "currency": "EUR", "ordered_at": "2026-11-26T10:00:00Z"}
+    orders = [{**order, "order_id": f"o{i}", "updated_at": t} for i in range(6)]
+    orders += [{**order, "order_id": "o0", "updated_at": datetime(2026, 1, 1)},  # an older version: resolved by the read
+               {**order, "order_id": None, "updated_at": t}]  # no id: one quarantined row
+    lines = [{"line_id": f"l{i}-{k}", "order_id": f"o{i}", "product_id": "p1", "qty": 1, "price": 10.0, "loaded_at": naive(t)}
+             for i in range(4) for k in range(3)]  # o4, o5: no lines
+    lines += [{"line_id": "x", "order_id": "o9", "product_id": "p1", "qty": 1, "price": 1.0, "loaded_at": naive(t)},  # orphan
+              {"line_id": "y", "order_id": None, "product_id": "p1", "qty": 1, "price": 1.0, "loaded_at": naive(t)}]  # no order id
+    spec = ORDERS
+    if files:
+        pl.DataFrame(orders).write_parquet(tmp_path / "orders.parquet")
+        pl.DataFrame(lines).write_parquet(tmp_path / "lines.parquet")
+        spec = {**ORDERS, "source": {"path": str(tmp_path / "orders.parquet"), "window_column": "updated_at"},
+                "OrderItems": {**ORDERS["OrderItems"], "source": {"path": str(tmp_path / "lines.parquet"), "window_column": "loaded_at"}}}
+    mapping = entity_mapping_from_dict("orders", spec)
+    rig = Rig(sandbox, tmp_path, mapping=mapping)
+    write(rig.warehouse, orders=orders, lines=lines)
+    try:
+        log: list[str] = []
+        result, _ = rig.reconcile(chunk_rows=5, log=log.append, dry_run=True)
+        c = result.counts()
+        assert c["chunks"] > 1 and c["rows_read"] == 12 + 1 + 2 + 1 + 1  # lines, orphan, o4 and o5, stray order, stray line
+        assert last_progress(log) == (c["rows_read"], c["rows_read"])
+    finally:
+        rig.client.close()
+
+
+def test_the_progress_line_counts_soft_deleted_rows_as_rows_read_does(sandbox, tmp_path):
+    rows = customers(30)
+    for i, row in enumerate(rows):
+        row["deleted"] = i % 3 == 0
+    mapping = entity_mapping_from_dict("customers", {"source": {"table": "customers", "window_column": "updated_at",
+                                                                "deleted_column": "deleted"}, "fields": FIELDS})
+    rig = Rig(sandbox, tmp_path, mapping=mapping)
+    rig.load(rows)
+    try:
+        log: list[str] = []
+        result, _ = rig.reconcile(chunk_rows=10, log=log.append, dry_run=True)
+        assert result.counts()["rows_read"] == 30 and last_progress(log) == (30, 30)
+    finally:
+        rig.client.close()

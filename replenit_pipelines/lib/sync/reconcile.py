@@ -317,7 +317,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
             by_chunk.append(_chunk_counts(result))
             if prepared.merges.height:
                 merges.append(_largest_merges(prepared.merges))
-            progress.chunk_done(chunk, prepared.rows_read, by_chunk[-1]["requests"])
+            progress.chunk_done(chunk, soft + prepared.rows_read, by_chunk[-1]["requests"])
 
     # 4. Deletes, after the upserts, unless a gate tripped or the run stopped.
     deleted = Deleted()

@@ -900,25 +900,54 @@ class SpilledChunks:
 
 def frames_record_keys(warehouse: Warehouse, mapping: EntityMapping) -> tuple[pl.DataFrame, int]:
     """(every record key of the mapping's sources as text (`__k`): the parents' keys and the keys
-    the children name, the rows of all its sources). None of the sources' window columns matter."""
+    the children name; the rows a read of them all gives, in rows_read's unit (one row per child
+    row with a parent key, one per parent without a child, one per row without a key that has a
+    time): the number a reconciliation's `rows_read` reaches). None of the window values matter."""
     con = warehouse._connect() if _needs_duckdb(mapping) else None  # noqa: SLF001 - the same module's reader
     try:
-        frames, rows = [], 0
-        for side in _sides(warehouse, con, mapping):
-            rows += _side_rows(side)
-            if side.key is None:  # no keys to list, but its rows are the source's
+        keys_by_side, rows = [], 0
+        for i, side in enumerate(_sides(warehouse, con, mapping)):
+            keyed, strays = _side_row_counts(side)
+            rows += strays + (keyed if i else 0)  # a child row with a parent key is a row of the read
+            if side.key is None:
+                keys_by_side.append(pl.DataFrame(schema={"__k": pl.String}))
                 continue
             if side.lazy is not None:
-                frames.append(side.lazy.select(pl.col(side.key).cast(pl.String).alias("__k")).unique().collect())
+                keys_by_side.append(side.lazy.select(pl.col(side.key).cast(pl.String).alias("__k")).unique().collect())
                 continue
             source, params = side._sql_rows()  # noqa: SLF001 - the same module's reader
-            frames.append(con.sql(f"SELECT DISTINCT CAST({_quote(side.key)} AS VARCHAR) AS __k FROM {source}",  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted, values bound
-                                  params=params or None).pl())
+            keys_by_side.append(con.sql(f"SELECT DISTINCT CAST({_quote(side.key)} AS VARCHAR) AS __k FROM {source}",  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted, values bound
+                                        params=params or None).pl())
     finally:
         if con is not None:
             con.close()
-    keys = pl.concat(frames).filter(pl.col("__k").is_not_null()).unique() if frames else pl.DataFrame(schema={"__k": pl.String})
+    keys_by_side = [k.filter(pl.col("__k").is_not_null()) for k in keys_by_side]
+    parents = keys_by_side[0]
+    # A parent is one row of the read alone (its latest version) when no child names it.
+    rows += parents.join(keys_by_side[1], on="__k", how="anti").height if len(keys_by_side) > 1 else parents.height
+    keys = pl.concat(keys_by_side).unique() if keys_by_side else pl.DataFrame(schema={"__k": pl.String})
     return keys, rows
+
+
+def _side_row_counts(side: "_Side") -> tuple[int, int]:
+    """(rows with a key, rows without one that a read over all time takes: those with a time)."""
+    if side.key is None:
+        return 0, 0
+    w = side.spec.window_column
+    if side.lazy is not None:
+        has_time = side.ts.is_not_null() if side.ts is not None else pl.lit(False)
+        keyed, strays = side.lazy.select(pl.col(side.key).is_not_null().sum().alias("keyed"),
+                                         (pl.col(side.key).is_null() & has_time).sum().alias("strays")).collect().row(0)
+        return int(keyed), int(strays)
+    source, params = side._sql_rows()  # noqa: SLF001 - the same module's reader
+    assert side.con is not None
+    keyed = int(side.con.sql(f"SELECT count({_quote(side.key)}) FROM {source}",  # noqa: S608 - identifiers quoted, values bound
+                             params=params or None).fetchall()[0][0])
+    if w is None or side.ts is None:
+        return keyed, 0
+    times = side.con.sql(f"SELECT {_quote(w)} FROM {source} WHERE {_quote(side.key)} IS NULL",  # noqa: S608 - identifiers quoted, values bound
+                         params=params or None).pl()
+    return keyed, int(times.select(side.ts.is_not_null().sum()).item())
 
 
 def read_frames_chunk(warehouse: Warehouse, mapping: EntityMapping, keys: pl.DataFrame, chunk: int, chunks: int) -> pl.DataFrame:
