@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import pandera.polars as pa
 import polars as pl
+import polars_hash as plh
 
 from replenit_pipelines.lib.contract.entities import INT32_MAX, EntitySpec
 from replenit_pipelines.lib.contract.identity import (
@@ -53,6 +54,9 @@ QUARANTINE_SCHEMA = pl.Schema({"record_id": pl.String, "source_row": pl.UInt32, 
 # row's; null when it has none), the CustomerIds merged into it, and their rows.
 MERGES_SCHEMA = pl.Schema({"identity": pl.String(), "kept": pl.String(), "merged": pl.List(pl.String()), "rows": pl.UInt32()})
 _PANDERA_RULES = {"not_nullable": "required"}
+# The order in which a record's rows age: by the window column, then by content (`_content_ties`);
+# the row's position only between rows equal in everything (which one wins then changes nothing).
+NEWEST_LAST = ("__ts", "__tie", "__row")
 _FAILURE_COLUMNS = {TYPE_FAILURE_PREFIX: "type", CAST_FAILURE_PREFIX: "type", FINITE_FAILURE_PREFIX: "finite"}
 
 
@@ -149,7 +153,7 @@ def _underivable_totals(flat: pl.DataFrame) -> pl.DataFrame:
         # Only the orders with a line without a price (few) are looked at for their total.
         orders = flat.filter(pl.col("__key").is_in(candidates["__key"].unique().implode()))
         record_totals = orders.group_by("__key").agg(
-            pl.col(total).sort_by("__ts", "__row", nulls_last=False).last().alias("__record_total"))
+            pl.col(total).sort_by(*NEWEST_LAST, nulls_last=False).last().alias("__record_total"))
         candidates = candidates.join(record_totals, on="__key", how="left", nulls_equal=True).filter(
             pl.col("__record_total").is_null())
     return candidates.select(
@@ -188,6 +192,24 @@ def _split(flat: pl.DataFrame, failures: pl.DataFrame) -> tuple[pl.DataFrame, pl
     return flat.filter(in_bad_record), flat.filter(~in_bad_record)
 
 
+def _content_ties(flat: pl.DataFrame, groups: list[list[str]]) -> pl.Series:
+    """`__tie`: for rows sharing a timestamp with another row of one of `groups` (the record's
+    identity, the CustomerId), a hash of the row's content (XXH3-64 of its values as JSON: frozen
+    and the same in every process), else 0. Sorting by (__ts, __tie) makes "the newest row" a
+    function of the rows' values, never of their position in the read: a warehouse's scan order
+    varies between runs, and two versions with one timestamp must not win in turn (a re-send each
+    time, a dry run that disagrees with the run)."""
+    tied = pl.any_horizontal([pl.struct([*g, "__ts"]).is_duplicated() for g in groups])
+    where = flat.select(tied.alias("t")).to_series().arg_true()
+    ties = pl.zeros(flat.height, pl.UInt64, eager=True).alias("__tie")
+    if not where.len():
+        return ties
+    content = [c for c in flat.columns if not c.startswith("__") or c == "__child_key"]
+    hashed = flat[where].select(pl.struct(content).struct.json_encode().alias("__json")).select(
+        plh.col("__json").nchash.xxh3_64()).to_series()
+    return ties.scatter(where, hashed)
+
+
 def _stale_rows(rows: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = None) -> pl.Series:
     """`__row` of the rows whose identity `ident` (non-null `present`, by default ident itself) is
     shared, all but the newest (by the window column, then row): the superseded ones."""
@@ -198,7 +220,7 @@ def _stale_rows(rows: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = No
     duplicated = rows.filter(ident.hash().is_duplicated() & present.is_not_null())
     if not duplicated.height:
         return pl.Series("__row", [], pl.UInt32)
-    return duplicated.sort("__ts", "__row", nulls_last=False).filter(~ident.is_last_distinct()).get_column("__row")
+    return duplicated.sort(*NEWEST_LAST, nulls_last=False).filter(~ident.is_last_distinct()).get_column("__row")
 
 
 def _merges(by_customer: pl.DataFrame, rows: pl.DataFrame, stale: pl.Series) -> pl.DataFrame:
@@ -284,7 +306,8 @@ def prepare(
     # Stale rows are found over the identity columns only, and flat is filtered once.
     ident = pl.col("__key") if len(identity) == 1 else pl.struct(identity)
     by_id = spec.name == "customers" and "CustomerId" in flat.columns
-    narrow = flat.select(list(dict.fromkeys(["__row", "__ts", *identity, *(["CustomerId"] if by_id else [])])))
+    flat = flat.with_columns(_content_ties(flat, [["__key"], *([["CustomerId"]] if by_id else [])]))
+    narrow = flat.select(list(dict.fromkeys(["__row", "__ts", "__tie", *identity, *(["CustomerId"] if by_id else [])])))
     stale = []
     merges = pl.DataFrame(schema=MERGES_SCHEMA)
     rows_merged = 0

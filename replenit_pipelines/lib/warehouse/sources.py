@@ -625,8 +625,11 @@ def _joined_in_duckdb(parent: _Side, child: _Side, keys: pl.DataFrame, child_col
     con.register("replenit_child_keys", keys.select(pl.col("__k").cast(child.schema[child.key], strict=False)).to_arrow())
     try:
         sql = (
-            f"WITH p AS (SELECT * FROM {prow} WHERE {pk} IN (SELECT __k FROM replenit_keys) "  # noqa: S608 - identifiers quoted, values bound
-            f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {pw} DESC NULLS LAST) = 1), "
+            # The latest version of each parent; between versions of one time, the content decides
+            # (the greatest as text), never the scan order.
+            f"WITH p AS (SELECT * FROM {prow} AS replenit_p WHERE {pk} IN (SELECT __k FROM replenit_keys) "  # noqa: S608 - identifiers quoted, values bound
+            f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {pw} DESC NULLS LAST, "
+            f"CAST(replenit_p AS VARCHAR) DESC) = 1), "
             f"c AS (SELECT {', '.join(f'{_quote(c)} AS {_quote(a)}' for c, a in child_as.items())} FROM {crow} "
             f"WHERE {ck} IN (SELECT __k FROM replenit_child_keys)) "
             f"SELECT p.*, c.* FROM c LEFT JOIN p ON {pkey} = {ckey} "
@@ -690,7 +693,9 @@ def read_frames(warehouse: "Warehouse", mapping: EntityMapping, start: datetime,
     # docs/configuration.md, "what a row is"); rows without a key stay, one row each.
     keyed = parents.filter(pl.col(parent.key).is_not_null())
     if keyed.get_column(parent.key).is_duplicated().any():  # most parent tables hold one version a key
-        keyed = keyed.with_row_index("__order").sort(READ_TS, "__order", nulls_last=False).unique(
+        # Between versions of one time the content decides (its JSON, the greatest), never the scan order.
+        content = pl.struct(c for c in keyed.columns if c != READ_TS).struct.json_encode()
+        keyed = keyed.with_row_index("__order").sort(READ_TS, content, nulls_last=False).unique(
             parent.key, keep="last", maintain_order=False).sort("__order").drop("__order")
     keyed = keyed.with_columns(pl.col(parent.key).cast(pl.String).alias("__k"))
     children = children.with_columns(pl.col("__k").cast(pl.String))
