@@ -40,7 +40,10 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 # covers these; naive, since the column's zone does not matter at the ends of time).
 _ALL_TIME = (datetime(1, 1, 2), datetime(9999, 12, 30))
 ALL_TIME_UTC = (_ALL_TIME[0].replace(tzinfo=UTC), _ALL_TIME[1].replace(tzinfo=UTC))
-_WINDOW_PARAM = re.compile(r"\$(start|end)\b")
+# A query's bound parameters: the window's $start and $end, and $all, true when the run reads the
+# source over all time (`--all`, the reconcile job, a record's other rows), false in a partition:
+# `WHERE ts >= $start AND ts < $end OR (ts IS NULL AND $all)` lets --all read rows without a time.
+_WINDOW_PARAM = re.compile(r"\$(start|end|all)\b")
 
 
 def _query_text(src: SourceSpec) -> str:
@@ -221,7 +224,8 @@ class Warehouse:
     @staticmethod
     def _params(src: SourceSpec, start: datetime, end: datetime) -> dict:
         used = set(_WINDOW_PARAM.findall(src.query or ""))
-        return {k: v for k, v in {"start": start, "end": end}.items() if k in used}
+        bounds = {"start": start, "end": end, "all": (start, end) == _ALL_TIME}
+        return {k: v for k, v in bounds.items() if k in used}
 
     @staticmethod
     def _scan(src: SourceSpec) -> pl.LazyFrame:
@@ -457,8 +461,10 @@ class _Side:
                 raise MappingError(f"{mapping.origin}: {what}: {role} {col!r} is not a column of {spec.describe()}"
                                    f"{_did_you_mean(col, columns)}; it has: {', '.join(columns)}")
         w = spec.window_column
-        self.ts = window_value(w, spec.window_format, self.schema[w], spec.timezone) if w else None
-        self.present = _present(w, self.schema[w]) if w else None
+        # Without a window column every row's time is null: no window selects it, a read over all
+        # time (--all, reconciliation) reads it by its record key.
+        self.ts = window_value(w, spec.window_format, self.schema[w], spec.timezone) if w else pl.lit(None, pl.Datetime("us", "UTC"))
+        self.present = _present(w, self.schema[w]) if w else pl.lit(False)
 
     def _lazy(self) -> pl.LazyFrame:
         if self.spec.python:
@@ -541,20 +547,20 @@ class _Side:
     def window_status(self) -> pl.LazyFrame:
         """(__k, __has, __bad, __raw) over the whole source: whether each row has a window value that
         parses, has none, or has one that does not parse."""
-        assert self.spec.window_column is not None and self.ts is not None
         w = self.spec.window_column
-        key = pl.col(self.key).cast(pl.String) if self.key else pl.lit(None, pl.String)
+        # Without a key: null, one per row (a column's, so that a frame of literals is no one row).
+        key = pl.col(self.key).cast(pl.String) if self.key else pl.when(pl.lit(False)).then(pl.first().cast(pl.String))
         if self.lazy is not None:
             lf = self.lazy
         else:
             rows, params = self._sql_rows()
-            cols = ", ".join(_quote(c) for c in dict.fromkeys(c for c in (self.key, w) if c))
+            cols = ", ".join(_quote(c) for c in dict.fromkeys(c for c in (self.key, w) if c)) or "1 AS replenit_row"
             lf = self.con.sql(f"SELECT {cols} FROM {rows}", params=params or None).pl().lazy()  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted
         return lf.select(
             key.alias("__k"),
             (self.present & self.ts.is_not_null()).alias("__has"),  # type: ignore[operator]
             (self.present & self.ts.is_null()).alias("__bad"),  # type: ignore[operator]
-            pl.col(w).cast(pl.String).alias("__raw"),
+            (pl.col(w).cast(pl.String) if w else pl.lit(None, pl.String)).alias("__raw"),
         )
 
 
@@ -617,7 +623,8 @@ def _joined_in_duckdb(parent: _Side, child: _Side, keys: pl.DataFrame, child_col
     cw = child.spec.window_column
     wanted = list(dict.fromkeys([child.key, *([cw] if cw else []), *child_columns]))
     child_as = {c: f"replenit_child__{c}" for c in wanted}
-    pw = _quote(str(parent.spec.window_column))
+    # The latest version of each parent by its window column (by content alone without one).
+    pw = f"{_quote(parent.spec.window_column)} DESC NULLS LAST, " if parent.spec.window_column else ""
     same_type = parent.schema[parent.key] == child.schema[child.key]
     pkey = f"p.{pk}" if same_type else f"CAST(p.{pk} AS VARCHAR)"
     ckey = f"c.{_quote(child_as[child.key])}"
@@ -629,8 +636,7 @@ def _joined_in_duckdb(parent: _Side, child: _Side, keys: pl.DataFrame, child_col
             # The latest version of each parent; between versions of one time, the content decides
             # (the greatest as text), never the scan order.
             f"WITH p AS (SELECT * FROM {prow} AS replenit_p WHERE {pk} IN (SELECT __k FROM replenit_keys) "  # noqa: S608 - identifiers quoted, values bound
-            f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {pw} DESC NULLS LAST, "
-            f"CAST(replenit_p AS VARCHAR) DESC) = 1), "
+            f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {pw}CAST(replenit_p AS VARCHAR) DESC) = 1), "
             f"c AS (SELECT {', '.join(f'{_quote(c)} AS {_quote(a)}' for c, a in child_as.items())} FROM {crow} "
             f"WHERE {ck} IN (SELECT __k FROM replenit_child_keys)) "
             f"SELECT p.*, c.* FROM c LEFT JOIN p ON {pkey} = {ckey} "
@@ -649,7 +655,7 @@ def _joined_in_duckdb(parent: _Side, child: _Side, keys: pl.DataFrame, child_col
     if strays.height:  # the window's parent rows without a key (quarantined: no id)
         strays = strays.filter((parent.ts >= start) & (parent.ts < end))  # type: ignore[operator]
         joined = pl.concat([joined, strays], how="diagonal_relaxed")
-    if child_strays.height and child.ts is not None:  # the window's child rows without a parent key, likewise
+    if child_strays.height:  # the window's child rows without a parent key, likewise
         child_strays = child_strays.filter((child.ts >= start) & (child.ts < end))
         joined = pl.concat([joined, _child_frame(child, child_strays, mapping).drop("__k")], how="diagonal_relaxed")
     return joined.with_columns(pl.coalesce("__child_ts", parent.ts).alias(READ_TS)).drop("__child_ts")
@@ -718,7 +724,9 @@ def window_counts(warehouse: "Warehouse", mapping: EntityMapping) -> tuple[int, 
     con = warehouse._connect() if _needs_duckdb(mapping) else None  # noqa: SLF001 - the same module's reader
     try:
         sides = _sides(warehouse, con, mapping)
-        statuses = [s.window_status() for s in sides if s.spec.window_column is not None]
+        # A parent without a window column counts too (no window reads its rows on their own); a
+        # child without one is read with its parent, and never counted.
+        statuses = [s.window_status() for i, s in enumerate(sides) if i == 0 or s.spec.window_column is not None]
         if not statuses:
             return 0, 0, []
         rows = pl.concat(statuses).collect()
