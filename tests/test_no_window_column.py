@@ -107,12 +107,9 @@ def test_the_dagster_check_of_a_source_without_a_window_column_says_reconciliati
 
 # --- d: NULL window values in a query source ---------------------------------------------------------
 
-WINDOW = "WHERE updated_at >= $start AND updated_at < $end"
-
-
 @pytest.mark.parametrize("query, all_reads_nulls", [
-    (f"SELECT * FROM customers {WINDOW}", False),
-    (f"SELECT * FROM customers {WINDOW} OR (updated_at IS NULL AND $all)", True),
+    ("SELECT * FROM customers WHERE updated_at >= $start AND updated_at < $end", False),
+    ("SELECT * FROM customers WHERE updated_at >= $start AND updated_at < $end OR (updated_at IS NULL AND $all)", True),
 ])
 def test_a_query_decides_whether_all_reads_rows_without_a_window_value(sandbox, tmp_path, query, all_reads_nulls):
     rows = customers(20, at=T0)

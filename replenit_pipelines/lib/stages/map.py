@@ -32,7 +32,7 @@ def apply_mapping(
     # columns of their own (sources.read_frames); the mapping over it says so.
     mapping = mapping.as_read()
     spec = mapping.spec
-    window = mapping.source.window_column
+    window = mapping.source.time_column
     exprs = [pl.col("__row"), pl.col(window).alias("__ts"), *(f.expression() for f in mapping.all_fields)]
     if mapping.child_key:
         exprs.append(pl.col(mapping.child_key).cast(pl.String).alias("__child_key"))

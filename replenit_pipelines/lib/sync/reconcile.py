@@ -223,9 +223,9 @@ def reconcile(request: ReconcileRequest) -> ReconcileResult:
         spill = Path(request.spill_dir or tempfile.gettempdir()) / f"replenit-reconcile-{uuid.uuid4().hex}"
         with SpilledChunks(request.warehouse, mapping, chunks, spill, priority) as spilled:
             return _reconcile(request, spilled.read, rows_total, chunks, started, time.monotonic() - started)
-    chunking = customer_chunking(request.warehouse, mapping, chunks, priority) if mapping.entity == "customers" else None
+    by_identity = customer_chunking(request.warehouse, mapping, chunks, priority) if mapping.entity == "customers" else None
     return _reconcile(request, lambda chunk, columns=None: read_source_chunk(request.warehouse, mapping, chunk, chunks, columns, priority,
-                                                                             chunking),
+                                                                             by_identity),
                       rows_total, chunks, started, time.monotonic() - started)
 
 

@@ -111,6 +111,13 @@ class SourceSpec:
     deleted_column: str | None = None
 
     @property
+    def time_column(self) -> str:
+        """The window column of a source read on its own (a source without one is read by frames:
+        EntityMapping.read_by_frames), where it cannot be None."""
+        assert self.window_column is not None, "a source without a window column is read by frames"
+        return self.window_column
+
+    @property
     def converted(self) -> bool:
         """The window column is text or a number that a read must convert (Polars does)."""
         return self.window_format != "timestamp"
@@ -189,7 +196,7 @@ class EntityMapping:
     def source_columns(self) -> set[str]:
         if self.read_by_frames:
             return self.as_read().source_columns()
-        cols = {self.source.window_column}
+        cols = {self.source.time_column}
         if self.source.deleted_column:
             cols.add(self.source.deleted_column)
         for f in self.all_fields:
@@ -329,7 +336,7 @@ def _source(raw: Any, where: str, origin: str, timezone: str, entity: str, child
     path = raw.get("path")
     if path and origin != "<python>" and not Path(path).is_absolute():
         path = str(Path(origin).parent / path)
-    return SourceSpec(raw.get("table"), raw.get("query"), path, column, raw.get("timezone", timezone),  # type: ignore[arg-type]
+    return SourceSpec(raw.get("table"), raw.get("query"), path, column, raw.get("timezone", timezone),
                       float(lookback) if lookback is not None else None, fmt, python, deleted)
 
 

@@ -170,7 +170,7 @@ class Warehouse:
         if src.window_column not in schema:
             raise MappingError(
                 f"{mapping.origin}: {mapping.entity}: window column {src.window_column!r} is not a column of "
-                f"{self._where(mapping)}{_did_you_mean(src.window_column, columns)}; it has: {', '.join(columns)}. "
+                f"{self._where(mapping)}{_did_you_mean(src.time_column, columns)}; it has: {', '.join(columns)}. "
                 f"Set source.window_column to the column that says when a row last changed"
             )
         key = read_key_column(mapping)
@@ -248,8 +248,8 @@ class Warehouse:
             lf = self._scan(src)
             schema = self._schema(None, mapping)
             self._check_source_columns(mapping, schema)
-            lo, hi = _local_bounds(src, start, end, _naive(schema[src.window_column]))
-            col = pl.col(src.window_column)
+            lo, hi = _local_bounds(src, start, end, _naive(schema[src.time_column]))
+            col = pl.col(src.time_column)
             in_window = (col >= lo) & (col < hi)
             key = read_key_column(mapping)
             if key is None:
@@ -262,7 +262,7 @@ class Warehouse:
         with self._connect() as con:
             schema = self._schema(con, mapping)
             self._check_source_columns(mapping, schema)
-            lo, hi = _local_bounds(src, start, end, _naive(schema[src.window_column]))
+            lo, hi = _local_bounds(src, start, end, _naive(schema[src.time_column]))
             key = read_key_column(mapping)
             if src.table:
                 return self._read_table(con, src, key, lo, hi)
@@ -271,7 +271,7 @@ class Warehouse:
     @staticmethod
     def _read_table(con: duckdb.DuckDBPyConnection, src: SourceSpec, key: str | None,
                     lo: datetime, hi: datetime) -> pl.DataFrame:
-        table, col = _quote(src.table or ""), _quote(src.window_column)
+        table, col = _quote(src.table or ""), _quote(src.time_column)
         in_window = f"{col} >= $start AND {col} < $end"
         if key is None:
             sql = f"SELECT * FROM {table} WHERE {in_window}"  # noqa: S608 - identifiers quoted, values bound
@@ -317,12 +317,12 @@ class Warehouse:
         key = read_key_column(mapping)
         if src.path:
             lf = self._scan(src)
-            unread = lf.filter(pl.col(src.window_column).is_null())
+            unread = lf.filter(pl.col(src.time_column).is_null())
             if key is not None:
-                seen = lf.filter(pl.col(src.window_column).is_not_null() & pl.col(key).is_not_null()).select(key).unique()
+                seen = lf.filter(pl.col(src.time_column).is_not_null() & pl.col(key).is_not_null()).select(key).unique()
                 unread = unread.join(seen, on=key, how="anti", nulls_equal=False)
             return int(unread.select(pl.len()).collect().item())
-        col = _quote(src.window_column)
+        col = _quote(src.time_column)
         if src.table:
             rows, params = _quote(src.table), None
         else:
@@ -434,7 +434,7 @@ def window_rows(lf: pl.LazyFrame, spec: SourceSpec, start: datetime, end: dateti
     """The LazyFrame's rows in [start, end): on a TIMESTAMP column a filter on the column itself,
     which Polars pushes into the scan (or into the user's plan); else on its converted value."""
     schema = schema if schema is not None else lf.collect_schema()
-    w = spec.window_column
+    w = spec.time_column
     dtype = schema[w]
     if isinstance(dtype, pl.Datetime):
         lo, hi = _local_bounds(spec, start, end, _naive(dtype))
@@ -558,8 +558,8 @@ class _Side:
             lf = self.con.sql(f"SELECT {cols} FROM {rows}", params=params or None).pl().lazy()  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted
         return lf.select(
             key.alias("__k"),
-            (self.present & self.ts.is_not_null()).alias("__has"),  # type: ignore[operator]
-            (self.present & self.ts.is_null()).alias("__bad"),  # type: ignore[operator]
+            (self.present & self.ts.is_not_null()).alias("__has"),
+            (self.present & self.ts.is_null()).alias("__bad"),
             (pl.col(w).cast(pl.String) if w else pl.lit(None, pl.String)).alias("__raw"),
         )
 
@@ -653,7 +653,7 @@ def _joined_in_duckdb(parent: _Side, child: _Side, keys: pl.DataFrame, child_col
     children = _child_frame(child, raw_children, mapping).drop("__k")
     joined = pl.concat([frame.select(parent_columns), children], how="horizontal")
     if strays.height:  # the window's parent rows without a key (quarantined: no id)
-        strays = strays.filter((parent.ts >= start) & (parent.ts < end))  # type: ignore[operator]
+        strays = strays.filter((parent.ts >= start) & (parent.ts < end))
         joined = pl.concat([joined, strays], how="diagonal_relaxed")
     if child_strays.height:  # the window's child rows without a parent key, likewise
         child_strays = child_strays.filter((child.ts >= start) & (child.ts < end))
@@ -676,14 +676,14 @@ def read_frames(warehouse: "Warehouse", mapping: EntityMapping, start: datetime,
             if lf is None:
                 rows, params = parent._sql_rows()  # noqa: SLF001 - the same module's reader
                 lf = con.sql(f"SELECT * FROM {rows}", params=params or None).pl().lazy()  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted
-            return lf.with_columns(parent.ts.alias(READ_TS)).filter(  # type: ignore[union-attr]
+            return lf.with_columns(parent.ts.alias(READ_TS)).filter(
                 (pl.col(READ_TS) >= start) & (pl.col(READ_TS) < end)).collect()
         if keys is None:
             touched = [s.touched(start, end) for s in sides]
             keys = pl.concat([t.select(pl.col("__k").cast(pl.String)) for t in touched]).unique()
         # Keys compare as text across the two sources (an INTEGER order_id beside a VARCHAR one).
         parents = parent.rows(keys.with_columns(pl.col("__k").cast(parent.schema[parent.key], strict=False)), start, end)
-        parents = parents.with_columns(parent.ts.alias(READ_TS))  # type: ignore[union-attr]
+        parents = parents.with_columns(parent.ts.alias(READ_TS))
         if len(sides) == 1:
             return parents
         child_side = sides[1]
@@ -1188,7 +1188,7 @@ def read_frames_whole(warehouse: Warehouse, mapping: EntityMapping, chunk: int =
         side = _sides(warehouse, con, mapping)[0]
         if side.lazy is not None:
             lf = side.lazy if chunking is None else side.lazy.filter(_customer_chunk_expr(mapping, chunking, customer_priority) == chunk)
-            frame = lf.with_columns(side.ts.alias(READ_TS)).collect()  # type: ignore[union-attr]
+            frame = lf.with_columns(side.ts.alias(READ_TS)).collect()
         else:
             assert con is not None
             rows, params = side._sql_rows()  # noqa: SLF001 - the same module's reader
@@ -1197,7 +1197,7 @@ def read_frames_whole(warehouse: Warehouse, mapping: EntityMapping, chunk: int =
                 where = f"{_register_customer_chunks(con, mapping, rows, params, chunking, customer_priority)} = $replenit_chunk"
                 params = {**params, "replenit_chunk": chunk}
             frame = con.sql(f"SELECT * FROM {rows} WHERE {where}", params=params or None).pl()  # noqa: S608 - identifiers quoted, values bound
-            frame = frame.with_columns(side.ts.alias(READ_TS))  # type: ignore[union-attr]
+            frame = frame.with_columns(side.ts.alias(READ_TS))
     finally:
         if con is not None:
             con.close()
