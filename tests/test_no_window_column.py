@@ -79,14 +79,21 @@ def test_a_parent_without_an_update_time_is_selected_by_its_childrens_time(tmp_p
      "    key: variant_id\n    fields: {VariantId: variant_id}\n",
      "NOTE    products.window_column: none: a partition reads the products whose ProductVariants changed in it"),
 ])
-def test_replenit_check_says_what_sends_a_parent_without_a_window_column(capsys, tmp_path, block, expected):
+def test_replenit_check_says_what_sends_a_parent_without_a_window_column(capsys, monkeypatch, tmp_path, block, expected):
     write(tmp_path / "wh.duckdb", customer=[{"id": "c1", "email": "a@x.com"}], part=[{"product_id": "p1", "name": "P"}],
           variants=[{"variant_id": "v", "product_id": "p1", "updated_at": naive(T0)}])
     (tmp_path / "m.yaml").write_text(block)
-    code = cli.main(["check", "--mapping", str(tmp_path / "m.yaml"), "--warehouse", str(tmp_path / "wh.duckdb")])
+    code = check(monkeypatch, tmp_path)
     out = capsys.readouterr().out
     assert code == 0 and expected in out, out
     assert "--all" in out and "reconcile_" in out
+
+
+def check(monkeypatch, folder) -> int:
+    # `replenit check --mapping` sets REPLENIT_MAPPING for its process: set here, so it is undone after.
+    monkeypatch.setenv("REPLENIT_MAPPING", str(folder / "m.yaml"))
+    monkeypatch.setenv("REPLENIT_WAREHOUSE", str(folder / "wh.duckdb"))
+    return cli.main(["check", "--mapping", str(folder / "m.yaml"), "--warehouse", str(folder / "wh.duckdb")])
 
 
 def test_a_window_column_omitted_is_still_updated_at_and_a_bad_one_names_null():
@@ -133,7 +140,7 @@ def test_a_query_decides_whether_all_reads_rows_without_a_window_value(sandbox, 
         rig.client.close()
 
 
-def test_replenit_check_counts_the_rows_of_a_table_without_a_window_value(capsys, tmp_path):
+def test_replenit_check_counts_the_rows_of_a_table_without_a_window_value(capsys, monkeypatch, tmp_path):
     rows = customers(10, at=T0)
     for row in rows[:3]:
         row["updated_at"] = None
@@ -143,6 +150,6 @@ def test_replenit_check_counts_the_rows_of_a_table_without_a_window_value(capsys
           source: {table: customers, window_column: updated_at}
           fields: {CustomerId: id, Email: email}
         """))
-    code = cli.main(["check", "--mapping", str(tmp_path / "m.yaml"), "--warehouse", str(tmp_path / "wh.duckdb")])
+    code = check(monkeypatch, tmp_path)
     out = capsys.readouterr().out
     assert code == 0 and "WARNING customers.window_column: 3 rows have no updated_at (NULL)" in out, out

@@ -201,12 +201,12 @@ def _content_ties(flat: pl.DataFrame, groups: list[list[str]]) -> pl.Series:
     time, a dry run that disagrees with the run)."""
     tied = pl.any_horizontal([pl.struct([*g, "__ts"]).is_duplicated() for g in groups])
     where = flat.select(tied.alias("t")).to_series().arg_true()
-    ties = pl.zeros(flat.height, pl.UInt64, eager=True).alias("__tie")
+    ties = pl.zeros(flat.height, pl.Int64, eager=True).alias("__tie")  # signed: pandera's failure cases build Int64 series
     if not where.len():
         return ties
     content = [c for c in flat.columns if not c.startswith("__") or c == "__child_key"]
     hashed = flat[where].select(pl.struct(content).struct.json_encode().alias("__json")).select(
-        plh.col("__json").nchash.xxh3_64()).to_series()
+        plh.col("__json").nchash.xxh3_64().reinterpret(signed=True)).to_series()
     return ties.scatter(where, hashed)
 
 
