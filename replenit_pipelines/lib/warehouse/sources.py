@@ -779,12 +779,15 @@ def customer_identity_hashes(mapping: EntityMapping, rows: Any, customer_priorit
     fields = [f for f in mapping.fields if f.target in ("Email", "CustomerId")]
     mapped = rows.select(f.expression() for f in fields)
     columns = mapped.collect_schema().names() if isinstance(mapped, pl.LazyFrame) else mapped.columns
-    key = record_key(mapping.entity, columns, customer_priority)
+    # In two steps: an expression used twice (record_key runs Python UDFs) would be evaluated twice.
     cid = pl.col("CustomerId").cast(pl.String)
-    by_id = (pl.when(cid.is_not_null() & (cid.str.strip_chars(formats.WHITESPACE) != "")
-                     & identifier_accepted_expr("CustomerId", cid)).then(cid.hash())
-             if "CustomerId" in columns else pl.lit(None, pl.UInt64))
-    return mapped.select(pl.when(key.is_not_null()).then(key.hash()).alias("__h"), by_id.cast(pl.UInt64).alias("__c"))
+    accepted = (cid.is_not_null() & (cid.str.strip_chars(formats.WHITESPACE) != "") & identifier_accepted_expr("CustomerId", cid)
+                if "CustomerId" in columns else pl.lit(False))
+    keyed = mapped.select(record_key(mapping.entity, columns, customer_priority).alias("__k"), accepted.alias("__ok"),
+                          *(["CustomerId"] if "CustomerId" in columns else []))
+    by_id = pl.when(pl.col("__ok")).then(cid.hash()) if "CustomerId" in columns else pl.lit(None, pl.UInt64)
+    return keyed.select(pl.when(pl.col("__k").is_not_null()).then(pl.col("__k").hash()).alias("__h"),
+                        by_id.cast(pl.UInt64).alias("__c"))
 
 
 def customer_components(pairs: pl.DataFrame) -> pl.DataFrame:
