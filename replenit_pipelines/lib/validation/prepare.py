@@ -192,22 +192,42 @@ def _split(flat: pl.DataFrame, failures: pl.DataFrame) -> tuple[pl.DataFrame, pl
     return flat.filter(in_bad_record), flat.filter(~in_bad_record)
 
 
-def _content_ties(flat: pl.DataFrame, groups: list[list[str]]) -> pl.Series:
-    """`__tie`: for rows sharing a timestamp with another row of one of `groups` (the record's
-    identity, the CustomerId), a hash of the row's content (XXH3-64 of its values as JSON: frozen
-    and the same in every process), else 0. Sorting by (__ts, __tie) makes "the newest row" a
-    function of the rows' values, never of their position in the read: a warehouse's scan order
-    varies between runs, and two versions with one timestamp must not win in turn (a re-send each
-    time, a dry run that disagrees with the run)."""
-    tied = pl.any_horizontal([pl.struct([*g, "__ts"]).is_duplicated() for g in groups])
-    where = flat.select(tied.alias("t")).to_series().arg_true()
+def _content_ties(flat: pl.DataFrame, groups: list[tuple[list[str], list[str]]]) -> pl.Series:
+    """`__tie`: for rows that share a timestamp with another row of one of `groups` (identity
+    columns: the record's, a child's, the CustomerId) and differ from it in that group's content
+    columns, a hash of the row's whole content (XXH3-64 of its values as JSON: frozen, the same in
+    every process), else 0. Sorting by (__ts, __tie) makes "the newest row" a function of the
+    rows' values, never of their position in the read: a warehouse's scan order varies between
+    runs, and two versions with one timestamp must not win in turn (a re-send each time, a dry run
+    that disagrees with the run). Ties are found with Polars' own hashes (cheap: the lines of one
+    order share a time but rarely differ in the order's fields); only those rows are hashed for good."""
+    found = []
+    for identity, content in groups:
+        hashed = flat.select(_row_hash([*identity, "__ts"]).alias("g"))
+        candidates = hashed.select(pl.col("g").is_duplicated()).to_series().arg_true()  # few, except lines of an order
+        if candidates.len():
+            pairs = pl.concat([hashed, flat.select(_row_hash(content).alias("v"))], how="horizontal")[candidates]
+            differs = pairs.select(pl.col("v").min().over("g") != pl.col("v").max().over("g")).to_series()
+            found.append(candidates.filter(differs))
+    where = pl.concat(found).unique().sort() if found else pl.Series(dtype=pl.UInt32)
     ties = pl.zeros(flat.height, pl.Int64, eager=True).alias("__tie")  # signed: pandera's failure cases build Int64 series
     if not where.len():
         return ties
-    content = [c for c in flat.columns if not c.startswith("__") or c == "__child_key"]
-    hashed = flat[where].select(pl.struct(content).struct.json_encode().alias("__json")).select(
+    hashed = flat[where].select(pl.struct(_content_columns(flat)).struct.json_encode().alias("__json")).select(
         plh.col("__json").nchash.xxh3_64().reinterpret(signed=True)).to_series()
     return ties.scatter(where, hashed)
+
+
+def _row_hash(columns: list[str]) -> pl.Expr:
+    """A cheap hash of a row's values in `columns` (Polars' per-column hashes, seeded by position,
+    summed: a struct's hash costs several times more). For finding ties only: not stable across
+    Polars releases, and a collision only adds or misses a tie among rows of one time."""
+    return pl.sum_horizontal([pl.col(c).hash(seed=i) for i, c in enumerate(columns)])
+
+
+def _content_columns(flat: pl.DataFrame) -> list[str]:
+    """What a row says: its payload columns and its child key."""
+    return [c for c in flat.columns if not c.startswith("__") or c == "__child_key"]
 
 
 def _stale_rows(rows: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = None) -> pl.Series:
@@ -306,7 +326,12 @@ def prepare(
     # Stale rows are found over the identity columns only, and flat is filtered once.
     ident = pl.col("__key") if len(identity) == 1 else pl.struct(identity)
     by_id = spec.name == "customers" and "CustomerId" in flat.columns
-    flat = flat.with_columns(_content_ties(flat, [["__key"], *([["CustomerId"]] if by_id else [])]))
+    # Ties between rows of one time: a record's own fields (a child row's parent columns), a child's
+    # version, a customer's (by identity and by CustomerId).
+    content = _content_columns(flat)
+    own = [f.target for f in mapping.fields if f.target in flat.columns] if spec.children_field is not None else content
+    ties = [(["__key"], own), *([(identity, content)] if len(identity) > 1 else []), *([(["CustomerId"], content)] if by_id else [])]
+    flat = flat.with_columns(_content_ties(flat, ties))
     narrow = flat.select(list(dict.fromkeys(["__row", "__ts", "__tie", *identity, *(["CustomerId"] if by_id else [])])))
     stale = []
     merges = pl.DataFrame(schema=MERGES_SCHEMA)
