@@ -203,10 +203,10 @@ def _content_ties(flat: pl.DataFrame, groups: list[tuple[list[str], list[str]]])
     order share a time but rarely differ in the order's fields); only those rows are hashed for good."""
     found = []
     for identity, content in groups:
-        hashed = flat.select(_row_hash([*identity, "__ts"]).alias("g"))
-        candidates = hashed.select(pl.col("g").is_duplicated()).to_series().arg_true()  # few, except lines of an order
+        groups_of = flat.select(_row_hash([*identity, "__ts"]).alias("g"))
+        candidates = groups_of.select(pl.col("g").is_duplicated()).to_series().arg_true()  # few, except lines of an order
         if candidates.len():
-            pairs = pl.concat([hashed, flat.select(_row_hash(content).alias("v"))], how="horizontal")[candidates]
+            pairs = pl.concat([groups_of, flat.select(_row_hash(content).alias("v"))], how="horizontal")[candidates]
             differs = pairs.select(pl.col("v").min().over("g") != pl.col("v").max().over("g")).to_series()
             found.append(candidates.filter(differs))
     where = pl.concat(found).unique().sort() if found else pl.Series(dtype=pl.UInt32)
