@@ -78,7 +78,8 @@ if step == "fill":
     # had accepted every batch, through the same stages (read, validate, diff) and ledger calls.
     from replenit_pipelines.lib.stages.diff import diff
     from replenit_pipelines.lib.stages.validate import validate
-    from replenit_pipelines.lib.warehouse.sources import customer_chunking, read_source_chunk, source_row_count
+    from replenit_pipelines.lib.warehouse.chunks import read_source_chunk, source_row_count
+    from replenit_pipelines.lib.warehouse.customer_chunks import customer_chunking
     import math
     import polars as pl
     wh = Warehouse(warehouse)

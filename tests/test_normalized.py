@@ -258,7 +258,7 @@ def test_a_polars_lazyframe_source_has_the_window_pushed_down_into_its_scan(tmp_
     # The window is a filter on the LazyFrame, which Polars pushes into the Parquet scan.
     import crm_frames
 
-    from replenit_pipelines.lib.warehouse.sources import window_rows
+    from replenit_pipelines.lib.warehouse.windows import window_rows
 
     plan = window_rows(crm_frames.customers_frame(), mapping.source, T0, T0 + HOUR).explain()
     scan = plan[plan.index("Parquet SCAN"):]

@@ -259,7 +259,7 @@ def test_rows_tied_by_a_customer_id_meet_in_one_chunk_whatever_the_reader(sandbo
 
 
 def test_a_chain_of_customer_ids_is_one_component_and_others_stay_apart():
-    from replenit_pipelines.lib.warehouse.sources import CustomerChunking, customer_components
+    from replenit_pipelines.lib.warehouse.customer_chunks import CustomerChunking, customer_components
 
     # CustomerId i carries identities i and i+1 (50 links: one customer to the tenant's rows), and
     # CustomerIds 100.. one identity each (no component to find).

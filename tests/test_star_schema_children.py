@@ -31,7 +31,7 @@ import pytest
 
 from replenit_pipelines import cli
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
-from replenit_pipelines.lib.warehouse.sources import read_frames
+from replenit_pipelines.lib.warehouse.frames import read_frames
 
 SALES_DAY = date(2026, 11, 26)
 FIRST_DATE_SK = 2_461_000  # TPC-DS date keys are Julian day numbers; these are close enough

@@ -1,4 +1,4 @@
-"""The extract stage: one window's rows of one entity from the warehouse (lib/warehouse/sources.py)."""
+"""The extract stage: one window's rows of one entity from the warehouse (lib/warehouse/reader.py, frames.py)."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -6,7 +6,7 @@ from datetime import datetime
 import polars as pl
 
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
-from replenit_pipelines.lib.warehouse.sources import window_counts
+from replenit_pipelines.lib.warehouse.frames import window_counts
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ is NULL and rows older than the partitions included), against the acknowledged-s
 On an empty ledger it is the initial load; later it is the safety net (late rows, NULL windows,
 rows changed without a new timestamp), and in mirror mode it deletes what left the source.
 
-The source is read in chunks (lib/warehouse/sources.py: rows hashed by record key, so a record's
+The source is read in chunks (lib/warehouse/chunks.py: rows hashed by record key, so a record's
 rows are in one chunk; a table is split into chunk files in one scan), each run through the
 stages of a window (lib/sync/sequence.py): map, validate, gate, diff, plan, deliver (acknowledging
 each accepted batch in the ledger), acknowledge, report. The next chunk's local work (read,
@@ -62,17 +62,17 @@ from replenit_pipelines.lib.sync.sequence import Unit, before_delivery, from_del
 from replenit_pipelines.lib.validation.gate import GatePolicy
 from replenit_pipelines.lib.validation.prepare import MERGES_SCHEMA
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
-from replenit_pipelines.lib.warehouse.sources import (
+from replenit_pipelines.lib.warehouse.chunks import (
     SpilledChunks,
-    customer_chunking,
     frames_record_keys,
     frames_row_count,
     read_frames_chunk,
     read_frames_whole,
-    read_key_column,
     read_source_chunk,
     source_row_count,
 )
+from replenit_pipelines.lib.warehouse.customer_chunks import customer_chunking
+from replenit_pipelines.lib.warehouse.keys import read_key_column
 
 DEFAULT_CHUNK_ROWS = 250_000
 PROGRESS_EVERY_S = 30.0

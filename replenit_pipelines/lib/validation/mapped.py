@@ -28,7 +28,7 @@ def apply_mapping(
     `__ts` (the window column), `__key` (the record's identity) and failure columns; and the
     normalization counts. A field the mapping cannot produce raises MappingError naming it."""
     # A normalized or converted source's frame has each child field's value and the row's time as
-    # columns of their own (sources.read_frames); the mapping over it says so.
+    # columns of their own (frames.read_frames); the mapping over it says so.
     mapping = mapping.as_read()
     spec = mapping.spec
     window = mapping.source.time_column

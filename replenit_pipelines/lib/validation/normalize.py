@@ -74,8 +74,16 @@ def _normalize_timestamp_strings(values: pl.Series, timezone: str) -> pl.Series:
     return values.replace(distinct.filter(changed), fixed.filter(changed))
 
 
-def normalize(frame: pl.DataFrame, spec: EntitySpec, timezone: str = "UTC", enabled: bool = True) -> Normalized:  # noqa: C901 - split once w3-fixes (editing it now) lands
-    counts: dict[str, int] = {}
+def normalize(frame: pl.DataFrame, spec: EntitySpec, timezone: str = "UTC", enabled: bool = True) -> Normalized:
+    out, string_cols = _typed(frame, spec, timezone, enabled)
+    if not enabled:
+        return Normalized(out, {})
+    return _normalized_values(out, spec, frame.schema, string_cols, timezone)
+
+
+def _typed(frame: pl.DataFrame, spec: EntitySpec, timezone: str, enabled: bool) -> tuple[pl.DataFrame, list[tuple[str, FieldSpec]]]:
+    """Each field in its API type, and a failure column where a value could not be kept (the text
+    of a value that is no number, an integer field's 1.5, a non-finite number); the text fields."""
     schema = frame.schema
     typed: list[pl.Expr] = []
     type_failures: list[pl.Expr] = []
@@ -102,9 +110,14 @@ def normalize(frame: pl.DataFrame, spec: EntitySpec, timezone: str = "UTC", enab
                 type_failures.append(pl.when(non_finite).then(c.cast(pl.String)).otherwise(None).alias(FINITE_FAILURE_PREFIX + col))
             typed.append(cast.alias(col))
             type_failures.append(pl.when(bad).then(c.cast(pl.String)).otherwise(None).alias(TYPE_FAILURE_PREFIX + col))
-    out = frame.with_columns(typed + type_failures)
-    if not enabled:
-        return Normalized(out, counts)
+    return frame.with_columns(typed + type_failures), string_cols
+
+
+def _normalized_values(out: pl.DataFrame, spec: EntitySpec, schema: pl.Schema, string_cols: list[tuple[str, FieldSpec]],
+                       timezone: str) -> Normalized:
+    """Values written one way: timestamps in UTC, currencies upper-cased, emails trimmed, blanks as
+    null, lists of text without blank items, language tags canonical; each change counted."""
+    counts: dict[str, int] = {}
 
     def bump(name: str, n: int) -> None:
         counts[name] = counts.get(name, 0) + n

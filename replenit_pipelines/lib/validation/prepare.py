@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 import pandera.polars as pa
 import polars as pl
-import polars_hash as plh
 
 from replenit_pipelines.lib.contract.entities import INT32_MAX, EntitySpec
 from replenit_pipelines.lib.contract.identity import (
@@ -45,6 +44,14 @@ from replenit_pipelines.lib.validation.normalize import (
     TYPE_FAILURE_PREFIX,
 )
 from replenit_pipelines.lib.validation.schemas import schema_for
+from replenit_pipelines.lib.validation.supersede import (
+    MERGES_SCHEMA,
+    NEWEST_LAST,
+    content_columns,
+    content_ties,
+    customer_merges,
+    stale_rows,
+)
 from replenit_pipelines.lib.warehouse.mapping import (
     EntityMapping,
     MappingError,
@@ -52,13 +59,7 @@ from replenit_pipelines.lib.warehouse.mapping import (
 
 VALUE_MAX_CHARS = 80
 QUARANTINE_SCHEMA = pl.Schema({"record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String, "field": pl.String, "value": pl.String})
-# One row per identity under which the tenant merges customers: the CustomerId sent (the newest
-# row's; null when it has none), the CustomerIds merged into it, and their rows.
-MERGES_SCHEMA = pl.Schema({"identity": pl.String(), "kept": pl.String(), "merged": pl.List(pl.String()), "rows": pl.UInt32()})
 _PANDERA_RULES = {"not_nullable": "required"}
-# The order in which a record's rows age: by the window column, then by content (`_content_ties`);
-# the row's position only between rows equal in everything (which one wins then changes nothing).
-NEWEST_LAST = ("__ts", "__tie", "__row")
 _FAILURE_COLUMNS = {TYPE_FAILURE_PREFIX: "type", CAST_FAILURE_PREFIX: "type", FINITE_FAILURE_PREFIX: "finite"}
 
 
@@ -197,78 +198,6 @@ def _split(flat: pl.DataFrame, failures: pl.DataFrame) -> tuple[pl.DataFrame, pl
     return flat.filter(in_bad_record), flat.filter(~in_bad_record)
 
 
-def _content_ties(flat: pl.DataFrame, groups: list[tuple[list[str], list[str]]]) -> pl.Series:
-    """`__tie`: for rows that share a timestamp with another row of one of `groups` (identity
-    columns: the record's, a child's, the CustomerId) and differ from it in that group's content
-    columns, a hash of the row's whole content (XXH3-64 of its values as JSON: frozen, the same in
-    every process), else 0. Sorting by (__ts, __tie) makes "the newest row" a function of the
-    rows' values, never of their position in the read: a warehouse's scan order varies between
-    runs, and two versions with one timestamp must not win in turn (a re-send each time, a dry run
-    that disagrees with the run). Ties are found with Polars' own hashes (cheap: the lines of one
-    order share a time but rarely differ in the order's fields); only those rows are hashed for good."""
-    found = []
-    for identity, content in groups:
-        groups_of = flat.select(_row_hash([*identity, "__ts"]).alias("g"))
-        candidates = groups_of.select(pl.col("g").is_duplicated()).to_series().arg_true()  # few, except lines of an order
-        if candidates.len():
-            pairs = pl.concat([groups_of, flat.select(_row_hash(content).alias("v"))], how="horizontal")[candidates]
-            differs = pairs.select(pl.col("v").min().over("g") != pl.col("v").max().over("g")).to_series()
-            found.append(candidates.filter(differs))
-    where = pl.concat(found).unique().sort() if found else pl.Series(dtype=pl.UInt32)
-    ties = pl.zeros(flat.height, pl.Int64, eager=True).alias("__tie")  # signed: pandera's failure cases build Int64 series
-    if not where.len():
-        return ties
-    hashed = flat[where].select(pl.struct(_content_columns(flat)).struct.json_encode().alias("__json")).select(
-        plh.col("__json").nchash.xxh3_64().reinterpret(signed=True)).to_series()
-    return ties.scatter(where, hashed)
-
-
-def _row_hash(columns: list[str]) -> pl.Expr:
-    """A cheap hash of a row's values in `columns` (Polars' per-column hashes, seeded by position,
-    summed: a struct's hash costs several times more). For finding ties only: not stable across
-    Polars releases, and a collision only adds or misses a tie among rows of one time."""
-    return pl.sum_horizontal([pl.col(c).hash(seed=i) for i, c in enumerate(columns)])
-
-
-def _content_columns(flat: pl.DataFrame) -> list[str]:
-    """What a row says: its payload columns and its child key."""
-    return [c for c in flat.columns if not c.startswith("__") or c == "__child_key"]
-
-
-def _stale_rows(rows: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = None) -> pl.Series:
-    """`__row` of the rows whose identity `ident` (non-null `present`, by default ident itself) is
-    shared, all but the newest (by the window column, then row): the superseded ones."""
-    present = ident if present is None else present
-    # Only the duplicated rows are sorted: most windows have few or none. Candidates by hash (5x
-    # faster than hashing strings into a set); a collision only adds a row that is_last_distinct
-    # below, on the real values, keeps.
-    duplicated = rows.filter(ident.hash().is_duplicated() & present.is_not_null())
-    if not duplicated.height:
-        return pl.Series("__row", [], pl.UInt32)
-    return duplicated.sort(*NEWEST_LAST, nulls_last=False).filter(~ident.is_last_distinct()).get_column("__row")
-
-
-def _merges(by_customer: pl.DataFrame, rows: pl.DataFrame, stale: pl.Series) -> pl.DataFrame:
-    """Of the rows `stale` superseded by identity in `rows` (one row per CustomerId by then), those
-    of another CustomerId than the row that won: customers the tenant merges into it. One row per
-    identity (MERGES_SCHEMA); `rows` counts every row of the merged CustomerIds in `by_customer`
-    (their older versions too: none of them is sent). A superseded row without a CustomerId is an
-    older version of the identity, not a merge."""
-    is_stale = pl.col("__row").is_in(stale.implode())
-    lost = rows.filter(is_stale).select("__key", "CustomerId")
-    kept = rows.filter(~is_stale & pl.col("__key").is_in(lost["__key"].unique().implode())).select(
-        "__key", pl.col("CustomerId").alias("kept"))
-    merged = lost.join(kept, on="__key", how="left").filter(
-        pl.col("CustomerId").is_not_null() & (pl.col("CustomerId") != pl.col("kept")).fill_null(True))
-    if not merged.height:
-        return pl.DataFrame(schema=MERGES_SCHEMA)
-    ids = merged["CustomerId"].implode()
-    versions = by_customer.filter(pl.col("CustomerId").is_in(ids)).group_by("CustomerId").agg(pl.len().alias("__n"))
-    return (merged.join(versions, on="CustomerId")
-            .group_by("__key").agg(pl.col("kept").first(), pl.col("CustomerId").sort().alias("merged"), pl.col("__n").sum().alias("rows"))
-            .rename({"__key": "identity"}).sort("identity").select(MERGES_SCHEMA.names()).cast(MERGES_SCHEMA))
-
-
 def _derived_failures(records: pl.DataFrame, valid_rows: pl.DataFrame) -> pl.DataFrame | None:
     """Derived totals that are no valid number (a sum overflowing to inf, wrapping below 0, or
     beyond the service's Int32):
@@ -355,10 +284,10 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
     by_id = spec.name == "customers" and "CustomerId" in flat.columns
     # Ties between rows of one time: a record's own fields (a child row's parent columns), a child's
     # version, a customer's (by identity and by CustomerId).
-    content = _content_columns(flat)
+    content = content_columns(flat)
     own = [f.target for f in mapping.fields if f.target in flat.columns] if spec.children_field is not None else content
     ties = [(["__key"], own), *([(identity, content)] if len(identity) > 1 else []), *([(["CustomerId"], content)] if by_id else [])]
-    flat = flat.with_columns(_content_ties(flat, ties))
+    flat = flat.with_columns(content_ties(flat, ties))
     narrow = flat.select(list(dict.fromkeys(["__row", "__ts", "__tie", *identity, *(["CustomerId"] if by_id else [])])))
     stale = []
     merges = pl.DataFrame(schema=MERGES_SCHEMA)
@@ -367,13 +296,13 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         # One CustomerId is one customer whatever its email: its newest row is its only version
         # (an older email sent beside it would make two customers of one id). Then by the identity.
         cid = pl.col("CustomerId")
-        stale.append(_stale_rows(narrow, cid, pl.when(identifier_accepted_expr("CustomerId", cid)).then(cid)))
+        stale.append(stale_rows(narrow, cid, pl.when(identifier_accepted_expr("CustomerId", cid)).then(cid)))
         by_customer = narrow
         if stale[0].len():
             narrow = narrow.filter(~pl.col("__row").is_in(stale[0].implode()))
-    stale.append(_stale_rows(narrow, ident, pl.col("__key")))
+    stale.append(stale_rows(narrow, ident, pl.col("__key")))
     if by_id and stale[-1].len():
-        merges = _merges(by_customer, narrow, stale[-1])
+        merges = customer_merges(by_customer, narrow, stale[-1])
         rows_merged = int(merges["rows"].sum())
     all_stale = pl.concat(stale)
     rows_superseded = all_stale.len()

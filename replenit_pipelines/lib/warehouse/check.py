@@ -14,8 +14,9 @@ from typing import Any
 import polars as pl
 
 from replenit_pipelines.lib.contract.entities import FieldSpec, Kind
+from replenit_pipelines.lib.warehouse.access import WINDOW_PARAM, quote
 from replenit_pipelines.lib.warehouse.mapping import EntityMapping, FieldMapping, MappingError, did_you_mean
-from replenit_pipelines.lib.warehouse.sources import _WINDOW_PARAM, Warehouse, _quote
+from replenit_pipelines.lib.warehouse.reader import Warehouse
 
 # How the Dagster definitions partition each entity (defs/customers, defs/orders, defs/products).
 PARTITIONING = {"customers": "daily", "orders": "hourly", "products": "hourly"}
@@ -53,7 +54,7 @@ def _is_numeric(dtype: pl.DataType) -> bool:
     return dtype.is_numeric()
 
 
-def _field_findings(mapping: EntityMapping, f: FieldMapping, spec: FieldSpec, schema: dict[str, pl.DataType]) -> list[Finding]: # noqa: C901 - split once w3-fixes (editing it now) lands
+def _field_findings(mapping: EntityMapping, f: FieldMapping, spec: FieldSpec, schema: dict[str, pl.DataType]) -> list[Finding]:
     entity, out = mapping.entity, []
 
     def error(message: str) -> None:
@@ -79,7 +80,19 @@ def _field_findings(mapping: EntityMapping, f: FieldMapping, spec: FieldSpec, sc
         error(f"{_origin(f)} cannot be evaluated over the source's types: {str(exc).splitlines()[0]}")
         return out
     source = schema[f.column] if f.column is not None else None
+    out += [Finding(level, entity, f.target, message) for level, message in _type_findings(f, spec, result, source)]
+    return out
+
+
+def _type_findings(f: FieldMapping, spec: FieldSpec, result: pl.DataType, source: pl.DataType | None) -> list[tuple[str, str]]:
+    """(level, message) for a field whose source type (`result`, after the mapping's expr and cast)
+    its API kind cannot take, or takes with loss."""
     kind, name = spec.kind, spec.name
+    out: list[tuple[str, str]] = []
+
+    def error(message: str) -> None:
+        out.append(("error", message))
+
     if f.cast in ("int", "float", "bool") and source == pl.String and kind in _STRING_KINDS | {Kind.TIMESTAMP}:
         error(f"{name} is text in the API, and cast {f.cast} turns the text column {f.column!r} into "
               f"{'numbers' if f.cast != 'bool' else 'true/false'}: every value that is not one would be lost; "
@@ -90,7 +103,22 @@ def _field_findings(mapping: EntityMapping, f: FieldMapping, spec: FieldSpec, sc
     elif kind is Kind.TIMESTAMP:
         if not (result == pl.String or isinstance(result, (pl.Datetime, pl.Date))):
             error(f"{name} takes a date and time; {_origin(f)} gives {_kind_name(result)}: map a TIMESTAMP or ISO 8601 text column")
-    elif kind is Kind.BOOL:
+    else:
+        out += _value_findings(f, kind, name, result)
+    return out
+
+
+def _value_findings(f: FieldMapping, kind: Kind, name: str, result: pl.DataType) -> list[tuple[str, str]]:
+    """`_type_findings` for true/false, numbers and lists of text."""
+    out: list[tuple[str, str]] = []
+
+    def error(message: str) -> None:
+        out.append(("error", message))
+
+    def warn(message: str) -> None:
+        out.append(("warning", message))
+
+    if kind is Kind.BOOL:
         if result == pl.String:
             error(f"{name} takes true/false; {_origin(f)} is text, which a run cannot convert: add cast: bool "
                   "(reads true/false, yes/no, t/f, y/n, 1/0)")
@@ -200,7 +228,7 @@ def _no_window_findings(mapping: EntityMapping) -> list[Finding]:
 
 def _tables(warehouse: Warehouse) -> list[str]:
     try:
-        with warehouse._connect() as con:  # noqa: SLF001 - the same read-only connection a run uses
+        with warehouse.connect() as con:  # the same read-only connection a run uses
             return [r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()]
     except Exception:  # a listing is only for hints
         return []
@@ -212,8 +240,8 @@ def _schema(mapping: EntityMapping, warehouse: Warehouse) -> dict[str, Any]:
     src = mapping.source
     if not src.table:
         return warehouse.columns(mapping)  # a query's, a file's or a Python LazyFrame's (collect_schema: no rows)
-    with warehouse._connect() as con:  # noqa: SLF001 - the same read-only connection a run uses
-        return dict(con.sql(f"SELECT * FROM {_quote(src.table)}").limit(0).pl().schema)  # noqa: S608 - identifier quoted
+    with warehouse.connect() as con:  # the same read-only connection a run uses
+        return dict(con.sql(f"SELECT * FROM {quote(src.table)}").limit(0).pl().schema)  # noqa: S608 - identifier quoted
 
 
 def _source_schema(mapping: EntityMapping, warehouse: Warehouse, where: str) -> tuple[dict[str, Any] | None, list[Finding]]:
@@ -323,7 +351,7 @@ def _query_null_window_findings(mapping: EntityMapping) -> list[Finding]:
     """A query that filters on $start/$end leaves out every row whose window value is NULL, in
     every run: say so, and how to keep them for --all (`$all`)."""
     query, col = mapping.source.query or "", mapping.source.window_column
-    used = {m.group(0) for m in _WINDOW_PARAM.finditer(query)}
+    used = {m.group(0) for m in WINDOW_PARAM.finditer(query)}
     if col is None or not used & {"$start", "$end"} or "$all" in used:
         return []
     return [Finding("note", mapping.entity, "source",
@@ -339,7 +367,7 @@ def _child_query_findings(child_mapping: EntityMapping, where: str) -> list[Find
     window column alone lets a child's time select its parent. Bounds without a window column
     select nothing: a warning, so that nobody relies on them."""
     query, src = child_mapping.source.query or "", child_mapping.source
-    used = sorted({m.group(0) for m in _WINDOW_PARAM.finditer(query)} - {"$all"})
+    used = sorted({m.group(0) for m in WINDOW_PARAM.finditer(query)} - {"$all"})
     if not used or src.window_column is not None:
         return []
     return [Finding("warning", child_mapping.entity, where,

@@ -5,7 +5,7 @@ expression over the source's columns, run by Polars), plus optional `cast` and `
 Nested entities name their child array (`OrderItems`, `ProductVariants`) with its own fields;
 one source row is one child, and rows sharing the record's id become one record. The child array
 may instead name its own source (a normalized warehouse: `order_lines` beside `orders`) with the
-column that joins it to the parent; the read then joins them (lib/warehouse/sources.py).
+column that joins it to the parent; the read then joins them (lib/warehouse/frames.py).
 """
 
 import re
@@ -159,7 +159,7 @@ class EntityMapping:
 
     @property
     def read_by_frames(self) -> bool:
-        """Read by the generic path (sources.py `read_frames`): a child source, a window column to
+        """Read by the generic path (frames.py `read_frames`): a child source, a window column to
         convert, or a Python source. The others keep the single-source reads pushed into DuckDB."""
         return self.normalized or self.source.converted or self.source.python is not None or self.source.window_column is None
 
@@ -234,6 +234,12 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """`: did you mean email?` (same name in another case first, then by similarity), or ``."""
     close = close_names(name, candidates)
     return f": did you mean {' or '.join(close)}?" if close else ""
+
+
+def did_you_mean_quoted(name: str, candidates: list[str]) -> str:
+    """` (did you mean 'orders'?)`, or `` (lib/errors.py close_names: another case first, then by similarity)."""
+    close = close_names(name, candidates, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _field(entity: str, target: str, raw: Any, origin: str) -> FieldMapping:

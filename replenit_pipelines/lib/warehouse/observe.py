@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from replenit_pipelines.lib.warehouse.access import quote
 from replenit_pipelines.lib.warehouse.mapping import SourceSpec
-from replenit_pipelines.lib.warehouse.sources import Warehouse, _quote
+from replenit_pipelines.lib.warehouse.reader import Warehouse
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,13 @@ def observe_source(warehouse: Warehouse, src: SourceSpec) -> SourceObservation:
     """Row count and newest update of a table or file source (`observable(src)`)."""
     column = src.window_column if src.window_column and not src.converted else None
     if src.path:
-        lf = warehouse._scan(src)  # noqa: SLF001 - the warehouse's own file reader
+        lf = warehouse.scan(src)
         exprs = [pl.len().alias("rows"), *([pl.col(column).max().alias("newest")] if column else [])]
         row = lf.select(exprs).collect().row(0, named=True)
         return SourceObservation(int(row["rows"]), _utc(row.get("newest"), src.timezone))
     if not src.table:
         raise ValueError(f"{src.describe()} is not observed: only tables and files are")
-    newest = f", max({_quote(column)})" if column else ""
-    with warehouse._connect() as con:  # noqa: SLF001 - read-only connection to the DuckDB file
-        rows, *rest = con.sql(f"SELECT count(*){newest} FROM {_quote(src.table)}").fetchall()[0]  # noqa: S608 - quoted identifiers
+    newest = f", max({quote(column)})" if column else ""
+    with warehouse.connect() as con:
+        rows, *rest = con.sql(f"SELECT count(*){newest} FROM {quote(src.table)}").fetchall()[0]  # noqa: S608 - quoted identifiers
     return SourceObservation(int(rows), _utc(rest[0], src.timezone) if rest else None)
