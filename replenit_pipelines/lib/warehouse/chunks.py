@@ -224,7 +224,7 @@ def frames_record_keys(warehouse: Warehouse, mapping: EntityMapping) -> tuple[pl
                 keys_by_side.append(side.lazy.select(pl.col(side.key).cast(pl.String).alias("__k")).unique().collect())
                 continue
             source, params = side.sql_rows()
-            keys_by_side.append(con.sql(f"SELECT DISTINCT CAST({quote(side.key)} AS VARCHAR) AS __k FROM {source}",  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted, values bound
+            keys_by_side.append(side.connection.sql(f"SELECT DISTINCT CAST({quote(side.key)} AS VARCHAR) AS __k FROM {source}",  # noqa: S608 - identifiers quoted, values bound
                                         params=params or None).pl())
     finally:
         if con is not None:
@@ -273,7 +273,7 @@ def side_rows(side: Side) -> int:
     if side.lazy is not None:
         return int(side.lazy.select(pl.len()).collect().item())
     source, params = side.sql_rows()
-    return int(side.con.sql(f"SELECT count(*) FROM {source}", params=params or None).fetchall()[0][0])  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted, values bound
+    return int(side.connection.sql(f"SELECT count(*) FROM {source}", params=params or None).fetchall()[0][0])  # noqa: S608 - identifiers quoted, values bound
 
 
 def frames_row_count(warehouse: Warehouse, mapping: EntityMapping) -> int:

@@ -182,7 +182,7 @@ def customer_chunking(warehouse: SourceAccess, mapping: EntityMapping, chunks: i
                 pairs = lazy_identity_pairs(side.lazy, mapping, customer_priority)
             else:
                 rows, params = side.sql_rows()
-                pairs = identity_pairs(con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {rows}",  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted, values bound
+                pairs = identity_pairs(side.connection.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {rows}",  # noqa: S608 - identifiers quoted, values bound
                                        params=params or None).to_arrow_reader(IDS_BATCH), mapping, customer_priority)
         finally:
             if con is not None:

@@ -55,6 +55,12 @@ class Side:
         self.ts = window_value(w, spec.window_format, self.schema[w], spec.timezone) if w else pl.lit(None, pl.Datetime("us", "UTC"))
         self.present = present(w, self.schema[w]) if w else pl.lit(False)
 
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection of a side read in SQL (a side read by Polars has `lazy` instead)."""
+        assert self.con is not None, f"{self.what}: read by Polars, not in DuckDB"
+        return self.con
+
     def _lazy(self) -> pl.LazyFrame:
         if self.spec.python:
             return load_python_source(self.spec, self.mapping.origin)
@@ -99,9 +105,9 @@ class Side:
         k, wq = quote(self.key), quote(w)
         if native is not None:
             sql = f"SELECT DISTINCT {k} AS __k FROM {rows} WHERE {wq} >= $replenit_lo AND {wq} < $replenit_hi"  # noqa: S608 - identifiers quoted, values bound
-            return self.con.sql(sql, params=params | {"replenit_lo": native[0], "replenit_hi": native[1]}).pl()  # type: ignore[union-attr]
+            return self.connection.sql(sql, params=params | {"replenit_lo": native[0], "replenit_hi": native[1]}).pl()
         sql = f"SELECT {k} AS __k, {wq} FROM {rows}"  # noqa: S608 - identifiers quoted
-        frame = self.con.sql(sql, params=params or None).pl()  # type: ignore[union-attr]
+        frame = self.connection.sql(sql, params=params or None).pl()
         return frame.filter((self.ts >= lo) & (self.ts < hi)).select("__k").unique()
 
     def rows(self, keys: pl.DataFrame, lo: datetime, hi: datetime, columns: list[str] | None = None) -> pl.DataFrame:
@@ -124,9 +130,9 @@ class Side:
         self.con.register("replenit_keys", keys.select(pl.col("__k").cast(self.schema[self.key])).to_arrow())
         try:
             # Two statements: a semi join is fast on a million rows; an OR beside it in one WHERE is not.
-            whole = self.con.sql(f"SELECT {cols} FROM {rows} WHERE {k} IN (SELECT __k FROM replenit_keys)",  # noqa: S608 - identifiers quoted, values bound
+            whole = self.connection.sql(f"SELECT {cols} FROM {rows} WHERE {k} IN (SELECT __k FROM replenit_keys)",  # noqa: S608 - identifiers quoted, values bound
                                  params=params or None).pl()
-            strays = self.con.sql(f"SELECT {cols} FROM {rows} WHERE {k} IS NULL", params=params or None).pl()  # noqa: S608 - identifiers quoted, values bound
+            strays = self.connection.sql(f"SELECT {cols} FROM {rows} WHERE {k} IS NULL", params=params or None).pl()  # noqa: S608 - identifiers quoted, values bound
         finally:
             self.con.unregister("replenit_keys")
         if not strays.height:
@@ -144,7 +150,7 @@ class Side:
         else:
             rows, params = self.sql_rows()
             cols = ", ".join(quote(c) for c in dict.fromkeys(c for c in (self.key, w) if c)) or "1 AS replenit_row"
-            lf = self.con.sql(f"SELECT {cols} FROM {rows}", params=params or None).pl().lazy()  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted
+            lf = self.connection.sql(f"SELECT {cols} FROM {rows}", params=params or None).pl().lazy()  # noqa: S608 - identifiers quoted
         return lf.select(
             key.alias("__k"),
             (self.present & self.ts.is_not_null()).alias("__has"),
@@ -264,7 +270,7 @@ def read_frames(warehouse: SourceAccess, mapping: EntityMapping, start: datetime
             lf = parent.lazy
             if lf is None:
                 rows, params = parent.sql_rows()
-                lf = con.sql(f"SELECT * FROM {rows}", params=params or None).pl().lazy()  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted
+                lf = parent.connection.sql(f"SELECT * FROM {rows}", params=params or None).pl().lazy()  # noqa: S608 - identifiers quoted
             return lf.with_columns(parent.ts.alias(READ_TS)).filter(
                 (pl.col(READ_TS) >= start) & (pl.col(READ_TS) < end)).collect()
         if keys is None:
