@@ -6,7 +6,7 @@ import orjson
 import polars as pl
 import pytest
 
-from replenit_pipelines.defs.settings import DEMO_MAPPING
+from replenit_pipelines.lib.settings import DEMO_MAPPING
 from replenit_pipelines.lib.contract.identity import record_key
 from replenit_pipelines.lib.stages.map import nest_records
 from replenit_pipelines.lib.validation import payload_parts, prepare

@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from replenit_pipelines.defs.settings import DEMO_MAPPING
+from replenit_pipelines.lib.settings import DEMO_MAPPING
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse

@@ -8,7 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from replenit_pipelines.defs.settings import DEMO_MAPPING
+from replenit_pipelines.lib.settings import DEMO_MAPPING
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
 from replenit_pipelines.lib.validation import payload_parts, prepare
