@@ -31,14 +31,18 @@ STATUSES = ("running", "stopped")
 
 
 class TenantBlock(BaseModel):
-    """`tenant:` in YAML: the names of the environment variables holding the tenant id and the key."""
+    """`tenant:` in YAML: the names of the environment variables holding the tenant id and the key.
+    Loose on purpose (any key, any value): the component checks it itself, so that no error repeats
+    a value pasted here (tenant_problem)."""
 
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
 
-    id_env: str = Field(description="The environment variable holding the tenant id (a GUID), e.g. REPLENIT_TENANT_ID.")
-    key_env: str = Field(description="The environment variable holding the API key, e.g. REPLENIT_API_KEY. Never the key.")
-    key_label: str | None = Field(default=None, description="A label for the key (never the key): its Dagster pool is "
-                                                            "replenit-<label>, and tenants on one key share it.")
+    id_env: Any = Field(default=None, description="The environment variable holding the tenant id (a GUID), e.g. "
+                                                  "REPLENIT_TENANT_ID.")
+    key_env: Any = Field(default=None, description="The environment variable holding the API key, e.g. REPLENIT_API_KEY. "
+                                                   "Never the key.")
+    key_label: Any = Field(default=None, description="A label for the key (never the key): its Dagster pool is "
+                                                     "replenit-<label>, and tenants on one key share it.")
 
 
 class Tenant(BaseModel):
@@ -51,40 +55,63 @@ class Tenant(BaseModel):
     key_label: str | None = None
 
 
-def _env_name(field: str, value: Any, example: str) -> str:
-    """An environment variable's name; never repeats the value (it may be a pasted secret)."""
+def _env_name_problem(field: str, value: Any, example: str) -> str | None:
+    """Why `value` is not an environment variable's name; never repeats it (it may be a pasted secret)."""
+    short = field.rsplit(".", 1)[-1]
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{field} must be the name of an environment variable, e.g. {field.rsplit('.', 1)[-1]}: {example}")
+        return f"{field} must be the name of an environment variable, e.g. {short}: {example}"
     value = value.strip()
     if "{{" in value:
-        raise ValueError(f"{field} takes the NAME of an environment variable, not a template (a template would put its "
-                         f"value in the definitions): write {field.rsplit('.', 1)[-1]}: {example}")
-    looks_like_secret = (len(value) >= 20 and "_" not in value) or bool(re.search(r"[a-z].*\d|\d.*[a-z]", value) and "-" in value)
+        return (f"{field} takes the NAME of an environment variable, not a template (a template would put its value in "
+                f"the definitions): write {short}: {example}")
+    looks_like_secret = (len(value) >= 20 and "_" not in value) or bool(re.search(r"\d", value) and "-" in value)
     if looks_like_secret or not ENV_NAME.fullmatch(value):
-        raise ValueError(f"{field} must name an environment variable (capitals, digits and _, e.g. {example}), not hold "
-                         "a value: put the id or key in the environment and its variable's name here")
-    return value
+        return (f"{field} must name an environment variable (capitals, digits and _, e.g. {example}), not hold a value: "
+                "put the id or the key in the environment and its variable's name here")
+    return None
+
+
+TENANT_KEYS = ("id_env", "key_env", "key_label")
+
+
+def tenant_problem(raw: Any) -> tuple[str, str] | None:
+    """(the key at fault, why) for a tenant block that cannot work; no message repeats a value."""
+    if isinstance(raw, BaseModel):
+        raw = {**raw.model_dump(exclude_none=True), **(raw.model_extra or {})}
+    if not isinstance(raw, Mapping):
+        return "", "tenant must be a block: tenant: {id_env: REPLENIT_TENANT_ID, key_env: REPLENIT_API_KEY}"
+    unknown = sorted(k for k in raw if k not in TENANT_KEYS)
+    if unknown:
+        secret = any(word in str(unknown[0]).lower() for word in ("key", "id", "secret", "token"))
+        return str(unknown[0]), (f"tenant.{unknown[0]}: never write an id or a key in YAML; set id_env and key_env to the "
+                                 "names of the environment variables that hold them" if secret else
+                                 f"tenant.{unknown[0]} is not a tenant setting; they are: {', '.join(TENANT_KEYS)}")
+    for key, example in (("id_env", "REPLENIT_TENANT_ID"), ("key_env", "REPLENIT_API_KEY")):
+        problem = _env_name_problem(f"tenant.{key}", raw.get(key), example)
+        if problem:
+            return key, problem
+    label = raw.get("key_label")
+    if label is not None and (not isinstance(label, str) or not NAME_PART.fullmatch(label.replace("-", "_"))):
+        return "key_label", ("tenant.key_label must be a short name of letters, digits, - and _ (e.g. brand_a): it names "
+                             "the key's Dagster pool replenit-<key_label>")
+    return None
 
 
 def resolve_tenant(context: dg.ResolutionContext, raw: Any) -> Tenant:
+    """Read as written: templates are not rendered here (`{{ env.X }}` would put a secret in the definitions)."""
+    problem = tenant_problem(raw)
+    if problem:
+        raise ValueError(problem[1])
     if isinstance(raw, BaseModel):
         raw = raw.model_dump()
-    if not isinstance(raw, Mapping):
-        raise ValueError("tenant must be a block: tenant: {id_env: REPLENIT_TENANT_ID, key_env: REPLENIT_API_KEY}")
-    secrets = sorted(k for k in raw if k in ("key", "api_key", "id", "tenant_id", "secret"))
-    if secrets:
-        raise ValueError(f"tenant.{secrets[0]}: never write an id or a key in YAML; set id_env and key_env to the names of "
-                         "the environment variables that hold them")
-    label = raw.get("key_label")
-    if label is not None and (not isinstance(label, str) or not NAME_PART.fullmatch(label.replace("-", "_"))):
-        raise ValueError("tenant.key_label must be a short name of letters, digits, - and _ (e.g. brand_a): it names the "
-                         "key's Dagster pool replenit-<key_label>")
-    return Tenant(id_env=_env_name("tenant.id_env", raw.get("id_env"), "REPLENIT_TENANT_ID"),
-                  key_env=_env_name("tenant.key_env", raw.get("key_env"), "REPLENIT_API_KEY"), key_label=label)
+    return Tenant(id_env=raw["id_env"].strip(), key_env=raw["key_env"].strip(), key_label=raw.get("key_label"))
 
 
 def resolve_state_url_env(context: dg.ResolutionContext, raw: Any) -> str:
-    return _env_name("state_url_env", raw, "BRAND_B_STATE_URL")
+    problem = _env_name_problem("state_url_env", raw, "BRAND_B_STATE_URL")
+    if problem:
+        raise ValueError(problem)
+    return str(raw).strip()
 
 
 def resolve_key_prefix(context: dg.ResolutionContext, raw: Any) -> tuple[str, ...]:

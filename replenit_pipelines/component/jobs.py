@@ -16,6 +16,7 @@ them (a plan, a reconciliation) is ever the one an asset page picks.
 """
 
 import os
+from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
@@ -104,7 +105,7 @@ def site_schedules(site: SyncSite) -> list[Schedule]:
     return out
 
 
-def build_sync_schedules(site: SyncSite, jobs: list[UnresolvedAssetJobDefinition]) -> list[dg.ScheduleDefinition]:
+def build_sync_schedules(site: SyncSite, jobs: list[UnresolvedAssetJobDefinition]) -> list[Any]:
     """After the day closes (UTC), for the day that just ended; at five past each hour, for the hour
     that just ended. Stopped unless the component (or REPLENIT_SCHEDULES) says running: a code
     location loaded on a laptop, in CI or for a first backfill must not start spending a key's quota

@@ -16,7 +16,6 @@ from replenit_pipelines.component.resources import instance_resources, required_
 from replenit_pipelines.component.site import SyncSite
 from replenit_pipelines.component.sync_asset import GateMode
 from replenit_pipelines.component.translator import accounting_text
-from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.delivery import ReplenitStopError
 from replenit_pipelines.lib.delivery.report import plural
 from replenit_pipelines.lib.plan import plan_text, planned_requests

@@ -316,7 +316,7 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, replenit: Re
                 metadata={"max_delete_share": config.max_delete_share, "max_delete_count": config.max_delete_count})])
             return
         if result.dry_run:
-            yield from report_plan(context, key, result, client, state.store())
+            yield from report_plan(context, site, key, result, client, state.store())
             return
     if stopped.error is not None:  # 401/403/404 or unreachable: record what could be judged, then fail
         yield from stopped_run_checks(context, config, key, entity_mapping, stopped.error)

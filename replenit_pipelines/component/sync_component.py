@@ -21,7 +21,7 @@ asset's spec (owners, tags, description, automation condition), and name the sub
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import dagster as dg
 import yaml
@@ -38,9 +38,11 @@ from replenit_pipelines.component.site import (
     DEFAULT_FRESHNESS,
     DEFAULT_PREFIX,
     SYNC_ENTITIES,
+    Automation,
     Freshness,
     GateDefaults,
     Names,
+    Status,
     SyncSite,
     SyncStep,
 )
@@ -123,7 +125,7 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
         description="The DuckDB file the mapping's tables are in (relative to this folder; "
                     "'{{ context.project_root }}/...' for the project's). Default REPLENIT_WAREHOUSE.")] = None
     mapping: Annotated[str | dict[str, Any] | None, dg.Resolver(
-        f.resolve_mapping, model_field_type=str | dict[str, Any],  # type: ignore[arg-type]
+        f.resolve_mapping, model_field_type=str | dict[str, Any],
         description="The mapping from your columns to Replenit's fields: a file (relative to this folder) or the mapping "
                     "itself, inline. A source may be a DuckDB table or query, files, or a Polars LazyFrame "
                     "(python: module:function). Default REPLENIT_MAPPING, else the demo mapping.")] = None
@@ -148,7 +150,7 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
         description="running or stopped: how the schedules and the automation sensor start. Default REPLENIT_SCHEDULES, "
                     "else stopped.")] = None
     key_prefix: Annotated[tuple[str, ...], dg.Resolver(
-        f.resolve_key_prefix, model_field_type=str | list[str],  # type: ignore[arg-type]
+        f.resolve_key_prefix, model_field_type=str | list[str],
         description="The sync assets' key prefix (<prefix>/customers). Another prefix than replenit also names this "
                     "instance's jobs, schedules and resources (Sync_customers_daily_<prefix>) and its state folder.")] = DEFAULT_PREFIX
     group: Annotated[str | None, dg.Resolver(
@@ -158,7 +160,7 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
         f.resolve_owners, model_field_type=list[str],
         description="Owners in the catalog: emails or team:NAME. Default REPLENIT_ASSET_OWNERS, else team:data-engineering.")] = None
     freshness: Annotated[dict[str, Freshness | None] | None, dg.Resolver(
-        f.resolve_freshness, model_field_type=dict[str, Any] | str,  # type: ignore[arg-type]
+        f.resolve_freshness, model_field_type=dict[str, Any] | str,
         description="Freshness windows per entity, {customers: {fail_hours: 27, warn_hours: 25}}, or off. Default: "
                     "customers 27/25 h, products and orders 3/2 h.")] = None
     batch_sizes: Annotated[dict[str, int] | None, dg.Resolver(
@@ -190,6 +192,25 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
     state_url_env: Annotated[str | None, dg.Resolver(
         f.resolve_state_url_env, model_field_type=str,
         description="The environment variable holding this tenant's Postgres state URL. Default REPLENIT_STATE_URL.")] = None
+
+    @classmethod
+    def get_model_cls(cls) -> type[BaseModel]:
+        """The YAML's model: Dagster's (derived from the fields), made to take unknown fields and hide
+        input values, so that `resolve_from_model` says what is wrong without repeating a value (a key
+        pasted into a defs.yaml must not reach an error, a log or the UI)."""
+        return _lenient_model(cls)
+
+    @classmethod
+    def resolve_from_model(cls, context: dg.ResolutionContext, model: BaseModel) -> "ReplenitSyncComponent":
+        unknown = sorted(model.model_extra or {})
+        if unknown:
+            raise ComponentConfigError(
+                f"{_where(context, unknown[0])}: attributes.{unknown[0]} is not a field of ReplenitSyncComponent"
+                f"{_did_you_mean(unknown[0], cls.model_fields)}. Its fields: {', '.join(cls.model_fields)} (docs/component.md)")
+        problem = f.tenant_problem(getattr(model, "tenant", None))
+        if problem:
+            raise ComponentConfigError(f"{_where(context, 'tenant', problem[0])}: attributes.{problem[1]}")
+        return super().resolve_from_model(context, model)
 
     _site: SyncSite | None = PrivateAttr(default=None)
     _keys: dict[str, dg.AssetKey] = PrivateAttr(default_factory=dict)
@@ -278,8 +299,8 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
             partitions_start=self.partitions_start or env.partitions_start,
             group=self.group or names.default_group,
             owners=self.owners or _env_owners(),
-            automation=self.automation or "schedules",  # type: ignore[arg-type]
-            status=self.automation_status or _env_status(),  # type: ignore[arg-type]
+            automation=cast(Automation, self.automation or "schedules"),
+            status=cast(Status, self.automation_status or _env_status()),
             deps=deps, freshness=self.freshness or dict(DEFAULT_FRESHNESS), batch_sizes=dict(self.batch_sizes or {}),
             lookback_hours=dict(self.lookback_hours or {}), gate=self.gate or GateDefaults(),
             retry_max_attempts=env.retry_max_attempts,
@@ -296,6 +317,37 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
             if name in f.CHILD_ARRAYS and mappings[entity].child_source is None:
                 raise fail("deps", f"{name} are read from {entity}'s own source (the mapping gives them no source of "
                                    f"their own): list their asset under deps.{entity}")
+
+
+_LENIENT: dict[type, type[BaseModel]] = {}
+
+
+def _lenient_model(cls: type[dg.Resolvable]) -> type[BaseModel]:
+    if cls not in _LENIENT:
+        derived = cls.model()
+
+        class Lenient(derived):  # type: ignore[valid-type,misc]
+            model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
+
+        Lenient.__name__ = Lenient.__qualname__ = derived.__name__
+        _LENIENT[cls] = Lenient
+    return _LENIENT[cls]
+
+
+def _where(context: dg.ResolutionContext, *path: str) -> str:
+    """`defs.yaml:LINE` of a key in the YAML being read (its closest written parent)."""
+    tree = context.source_position_tree
+    if tree is None:
+        return "defs.yaml"
+    position, _ = tree.lookup_closest_and_path([*context.path, *[p for p in path if p]], None)
+    return str(position)
+
+
+def _did_you_mean(name: str, candidates: Any) -> str:
+    from difflib import get_close_matches
+
+    close = get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _env_or(name: str, default: str) -> str | dg.EnvVar:
