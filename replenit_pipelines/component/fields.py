@@ -55,7 +55,7 @@ class Tenant(BaseModel):
     key_label: str | None = None
 
 
-def _env_name_problem(field: str, value: Any, example: str) -> str | None:
+def env_name_problem(field: str, value: Any, example: str) -> str | None:
     """Why `value` is not an environment variable's name; never repeats it (it may be a pasted secret)."""
     short = field.rsplit(".", 1)[-1]
     if not isinstance(value, str) or not value.strip():
@@ -87,7 +87,7 @@ def tenant_problem(raw: Any) -> tuple[str, str] | None:
                                  "names of the environment variables that hold them" if secret else
                                  f"tenant.{unknown[0]} is not a tenant setting; they are: {', '.join(TENANT_KEYS)}")
     for key, example in (("id_env", "REPLENIT_TENANT_ID"), ("key_env", "REPLENIT_API_KEY")):
-        problem = _env_name_problem(f"tenant.{key}", raw.get(key), example)
+        problem = env_name_problem(f"tenant.{key}", raw.get(key), example)
         if problem:
             return key, problem
     label = raw.get("key_label")
@@ -108,7 +108,7 @@ def resolve_tenant(context: dg.ResolutionContext, raw: Any) -> Tenant:
 
 
 def resolve_state_url_env(context: dg.ResolutionContext, raw: Any) -> str:
-    problem = _env_name_problem("state_url_env", raw, "BRAND_B_STATE_URL")
+    problem = env_name_problem("state_url_env", raw, "BRAND_B_STATE_URL")
     if problem:
         raise ValueError(problem)
     return str(raw).strip()
@@ -208,7 +208,8 @@ def _choice(field: str, choices: tuple[str, ...]) -> Any:
         value = context.resolve_value(raw)
         if isinstance(value, str) and value.strip().lower() in choices:
             return value.strip().lower()
-        raise ValueError(f"{field} must be one of {', '.join(choices)}, not {value!r}")
+        hint = " (YAML reads on, off, yes and no as true or false: write one of the words)" if isinstance(value, bool) else ""
+        raise ValueError(f"{field} must be one of {', '.join(choices)}, not {value!r}{hint}")
 
     return resolve
 

@@ -25,7 +25,7 @@ from typing import Annotated, Any, cast
 
 import dagster as dg
 import yaml
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
 from replenit_pipelines.component import fields as f
 from replenit_pipelines.component.jobs import build_sync_jobs, build_sync_schedules
@@ -52,6 +52,8 @@ from replenit_pipelines.lib.settings import DEFAULT_LIMITS, DEFAULT_SANDBOX_URL,
 from replenit_pipelines.lib.warehouse import EntityMapping, MappingError, load_mapping, mappings_from_dict
 
 SCHEDULES_ENV = "REPLENIT_SCHEDULES"
+TENANT_REQUIRED = ("tenant is required: tenant: {id_env: REPLENIT_TENANT_ID, key_env: REPLENIT_API_KEY} (the names of the "
+                   "environment variables holding the tenant id and the API key)")
 
 
 class ComponentConfigError(ValueError):
@@ -116,10 +118,10 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)  # an error never repeats a pasted value
 
-    tenant: Annotated[f.Tenant, dg.Resolver(
+    tenant: Annotated[f.Tenant | None, dg.Resolver(
         f.resolve_tenant, model_field_type=f.TenantBlock,
         description="The tenant: the NAMES of the environment variables holding its id and its API key (read when a run "
-                    "starts, never written here), and the key's label (its pool; tenants on one key share it).")]
+                    "starts, never written here), and the key's label (its pool; tenants on one key share it). Required.")] = None
     warehouse: Annotated[str | None, dg.Resolver(
         f.resolve_path("warehouse"), model_field_type=str,
         description="The DuckDB file the mapping's tables are in (relative to this folder; "
@@ -165,7 +167,7 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
                     "customers 27/25 h, products and orders 3/2 h.")] = None
     batch_sizes: Annotated[dict[str, int] | None, dg.Resolver(
         f.resolve_batch_sizes, model_field_type=dict[str, int],
-        description="Records per request per entity, at most the API's maximum (customers 1000, products 500, orders 200). "
+        description="Records per request per entity, at most the API's maximum (customers 1000, orders 500, products 200). "
                     "The sync run config's default.")] = None
     lookback_hours: Annotated[dict[str, float] | None, dg.Resolver(
         f.resolve_lookback, model_field_type=dict[str, float],
@@ -207,9 +209,15 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
             raise ComponentConfigError(
                 f"{_where(context, unknown[0])}: attributes.{unknown[0]} is not a field of ReplenitSyncComponent"
                 f"{_did_you_mean(unknown[0], cls.model_fields)}. Its fields: {', '.join(cls.model_fields)} (docs/component.md)")
-        problem = f.tenant_problem(getattr(model, "tenant", None))
+        problem = f.tenant_problem(getattr(model, "tenant", None)) if getattr(model, "tenant", None) is not None else (
+            "", TENANT_REQUIRED)
         if problem:
             raise ComponentConfigError(f"{_where(context, 'tenant', problem[0])}: attributes.{problem[1]}")
+        # Also read here, not in a Resolver: Dagster prints a Resolver's error with the YAML line, a pasted URL's password in it.
+        url_env = getattr(model, "state_url_env", None)
+        url_problem = f.env_name_problem("state_url_env", url_env, "BRAND_B_STATE_URL") if url_env is not None else None
+        if url_problem:
+            raise ComponentConfigError(f"{_where(context, 'state_url_env')}: attributes.{url_problem}")
         return super().resolve_from_model(context, model)
 
     _site: SyncSite | None = PrivateAttr(default=None)
@@ -286,6 +294,8 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
         deps = self.deps or {}
         self._check_deps(deps, entities, {e: mappings[e] for e in entities}, fail)
         tenant = self.tenant
+        if tenant is None:  # `attributes:` empty or left out: Dagster builds the component without resolving
+            raise ComponentConfigError(f"{defs_yaml}: attributes.{TENANT_REQUIRED}")
         key_label = tenant.key_label or (env.key_label if tenant.key_env == "REPLENIT_API_KEY" else tenant.key_env.lower())
         state_dir = here(self.state_dir) if self.state_dir else str(env.state_dir if names.default else env.state_dir / names.ident)
         return SyncSite(
@@ -323,14 +333,18 @@ _LENIENT: dict[type, type[BaseModel]] = {}
 
 
 def _lenient_model(cls: type[dg.Resolvable]) -> type[BaseModel]:
+    """Dagster's derived model with every field taking any value (each field's Resolver checks it and
+    says what to write; pydantic's type errors would print the input), unknown fields kept for
+    resolve_from_model to name, and input values hidden."""
     if cls not in _LENIENT:
         derived = cls.model()
-
-        class Lenient(derived):  # type: ignore[valid-type,misc]
-            model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
-
-        Lenient.__name__ = Lenient.__qualname__ = derived.__name__
-        _LENIENT[cls] = Lenient
+        fields: dict[str, Any] = {
+            name: (Any, Field(default=None if info.is_required() else info.default, description=info.description))
+            for name, info in derived.model_fields.items()}
+        lenient = create_model(derived.__name__, __base__=derived, **fields)
+        lenient.model_config.update(extra="allow", hide_input_in_errors=True)
+        lenient.model_rebuild(force=True)
+        _LENIENT[cls] = lenient
     return _LENIENT[cls]
 
 
