@@ -342,7 +342,8 @@ def _lenient_model(cls: type[dg.Resolvable]) -> type[BaseModel]:
             name: (Any, Field(default=None if info.is_required() else info.default, description=info.description))
             for name, info in derived.model_fields.items()}
         lenient = create_model(derived.__name__, __base__=derived, **fields)
-        lenient.model_config.update(extra="allow", hide_input_in_errors=True)
+        lenient.model_config["extra"] = "allow"
+        lenient.model_config["hide_input_in_errors"] = True
         lenient.model_rebuild(force=True)
         _LENIENT[cls] = lenient
     return _LENIENT[cls]
