@@ -185,16 +185,14 @@ def sibling_keys(step: SyncStep, keys: dict[str, dg.AssetKey]) -> list[dg.AssetK
     return [keys[n] for n in ("customers", "customers_intraday", "products") if n in keys]
 
 
-def upstream_condition(site: SyncSite, step: SyncStep, keys: dict[str, dg.AssetKey]) -> dg.AutomationCondition:
-    """After upstream (the component's `automation: after_upstream`): Dagster's eager condition,
-    looking only at the assets this sync reads (the user's upstream assets, else the observed
-    warehouse tables) and, for orders, the hour's customers and products syncs: the latest
-    partition runs when one of them updates (or the partition is new), not while one is missing or
-    running. A daily customers sync is left out of the hourly orders' view: its day is not a
-    partition until the day ends (research note B)."""
-    watched = [*source_asset_keys(site, site.mappings[step.entity]),
-               *(k for k in sibling_keys(step, keys) if not (k == keys.get("customers")))]
-    return dg.AutomationCondition.eager().allow(dg.AssetSelection.assets(*watched))
+def upstream_condition() -> dg.AutomationCondition:
+    """After upstream (the component's `automation: after_upstream`): Dagster's eager condition. A
+    sync's latest partition is requested when one of the assets it reads updates (the user's
+    upstream assets, or the observed warehouse tables) or when the partition is new, never while one
+    of them is missing or running; so the hour's orders wait for that hour's customers and products
+    syncs. Only the latest partition (research note B): earlier rows that arrive late are read by
+    its lookback."""
+    return dg.AutomationCondition.eager()
 
 
 def default_sync_spec(site: SyncSite, step: SyncStep, keys: dict[str, dg.AssetKey]) -> dg.AssetSpec:
@@ -209,7 +207,7 @@ def default_sync_spec(site: SyncSite, step: SyncStep, keys: dict[str, dg.AssetKe
         owners=list(site.owners),
         code_version=f"{PACKAGE_VERSION}+{mapping_version(mapping)}",  # a mapping change is a new version
         freshness_policy=freshness.policy() if freshness is not None else None,
-        automation_condition=upstream_condition(site, step, keys) if site.upstream_on else None,
+        automation_condition=upstream_condition() if site.upstream_on else None,
     )
 
 
