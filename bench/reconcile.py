@@ -78,14 +78,15 @@ if step == "fill":
     # had accepted every batch, through the same stages (read, validate, diff) and ledger calls.
     from replenit_pipelines.lib.stages.diff import diff
     from replenit_pipelines.lib.stages.validate import validate
-    from replenit_pipelines.lib.warehouse.sources import read_source_chunk, source_row_count
+    from replenit_pipelines.lib.warehouse.sources import customer_chunking, read_source_chunk, source_row_count
     import math
     import polars as pl
     wh = Warehouse(warehouse)
     chunks = max(1, math.ceil(source_row_count(wh, m) / 250_000))
+    chunking = customer_chunking(wh, m, chunks, "email")
     frames = []
     for c in range(chunks):
-        p = validate(m, read_source_chunk(wh, m, c, chunks), "email")
+        p = validate(m, read_source_chunk(wh, m, c, chunks, chunking=chunking), "email")
         d = diff(p, ledger)
         frames.append(pl.DataFrame({"k": d.keys, "h": d.hashes, "e": d.exact,
                                     "a": p.records["CustomerId"].gather(d.to_send)}))

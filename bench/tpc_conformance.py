@@ -100,8 +100,8 @@ def main() -> None:
                 line["shared_stored_as_a_candidate"] = sum(
                     1 for k, group in merged.items() if k in stored and any(reference.compare({k: stored[k]}, {k: c})["equal"]
                                                                             for c in group))
-            if entity == "products" and expected.get("products_unread"):
-                line["not_read_no_window_value"] = len(expected["products_unread"])
+            if entity == "products" and expected.get("products_undated"):
+                line["read_by_all_only_no_window_value"] = len(expected["products_undated"])
             summary[entity] = line
             print(f"{entity}: " + json.dumps(line), flush=True)
             if result["equal"] != result["expected"]:

@@ -176,7 +176,10 @@ def test_file_and_query_sources_are_checked_by_their_schema(capsys, warehouse):
 @pytest.mark.parametrize(("query", "expected"), [
     ("SELECT * FROM order_lines", None),
     ("SELECT * FROM order_lines WHERE updated_at >= $start", "WARNING orders.source: the query uses $start but not $end"),
-    ("SELECT * FROM order_lines WHERE updated_at >= $start AND updated_at < $end", ""),
+    # Both bounds: a note says that rows with a NULL updated_at are read by no run, and the idiom.
+    ("SELECT * FROM order_lines WHERE updated_at >= $start AND updated_at < $end",
+     "NOTE    orders.source: the query decides which rows any run reads"),
+    ("SELECT * FROM order_lines WHERE updated_at >= $start AND updated_at < $end OR (updated_at IS NULL AND $all)", ""),
 ])
 def test_a_query_that_ignores_the_window_is_an_error_and_one_bound_a_warning(capsys, warehouse, query, expected):
     code, out = check(capsys, warehouse, GOOD.replace("{table: order_lines, window_column: updated_at}",
@@ -186,7 +189,9 @@ def test_a_query_that_ignores_the_window_is_an_error_and_one_bound_a_warning(cap
         assert "WHERE updated_at >= $start AND updated_at < $end" in out
     else:
         assert code == 0, out
-        assert (expected in out) if expected else ("orders.source" not in out)
+        assert (expected in out) if expected else ("orders.source" not in out), out
+        if expected.startswith("NOTE"):
+            assert "OR (updated_at IS NULL AND $all)" in out and "warning(s)" not in out
 
 
 def test_a_missing_warehouse_says_how_to_create_a_demo_one_or_point_at_yours(capsys, warehouse, monkeypatch):

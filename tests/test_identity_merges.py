@@ -203,9 +203,6 @@ def test_a_reconciliation_in_chunks_counts_the_same_merges_and_quarantine(dirty)
     assert all(stored[f"email:shared{g}@example.com"]["CustomerId"] == f"m{g}-2" for g in range(MERGE_GROUPS))
 
 
-@pytest.mark.xfail(strict=True, reason="known, not fixed here: a reconciliation cuts customers into chunks by their "
-                                       "identity (lib/warehouse/sources.py customer_chunks), so a customer's older row "
-                                       "with another email lands in another chunk and is sent as a second customer")
 def test_a_reconciliation_in_chunks_supersedes_a_customers_older_email(dirty):
     with dirty.ledger() as ledger:
         result = reconcile(ReconcileRequest(

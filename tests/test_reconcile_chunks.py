@@ -143,3 +143,131 @@ def test_a_mapping_read_by_frames_without_a_key_column_reconciles_every_row(sand
         assert len(rig.stored()) == 39
     finally:
         rig.client.close()
+
+
+def last_progress(lines: list[str]) -> tuple[int, int]:
+    """(rows done, rows in all) of the last progress line ("..., 15/21 rows, ...")."""
+    import re
+
+    done, total = re.search(r"([\d,]+)/([\d,]+) rows", lines[-1]).groups()
+    return int(done.replace(",", "")), int(total.replace(",", ""))
+
+
+@pytest.mark.parametrize("files", [False, True])  # DuckDB tables, or Parquet files read by Polars
+def test_the_progress_line_counts_rows_as_rows_read_does_for_a_mapping_with_a_child_source(sandbox, tmp_path, files):
+    """Issue 22 f: `--all` on orders with their lines in a table of their own said "15/21 rows" (the
+    rows of both sources) where rows_read counts one row per line, one per order without lines."""
+    from test_normalized import ORDERS, naive, write
+
+    t = datetime(2026, 11, 26, 10)
+    order = {"customer_id": "c1", "currency": "EUR", "ordered_at": "2026-11-26T10:00:00Z"}
+    orders = [{**order, "order_id": f"o{i}", "updated_at": t} for i in range(6)]
+    orders += [{**order, "order_id": "o0", "updated_at": datetime(2026, 1, 1)},  # an older version: resolved by the read
+               {**order, "order_id": None, "updated_at": t}]  # no id: one quarantined row
+    lines = [{"line_id": f"l{i}-{k}", "order_id": f"o{i}", "product_id": "p1", "qty": 1, "price": 10.0, "loaded_at": naive(t)}
+             for i in range(4) for k in range(3)]  # o4, o5: no lines
+    lines += [{"line_id": "x", "order_id": "o9", "product_id": "p1", "qty": 1, "price": 1.0, "loaded_at": naive(t)},  # orphan
+              {"line_id": "y", "order_id": None, "product_id": "p1", "qty": 1, "price": 1.0, "loaded_at": naive(t)}]  # no order id
+    spec = ORDERS
+    if files:
+        pl.DataFrame(orders).write_parquet(tmp_path / "orders.parquet")
+        pl.DataFrame(lines).write_parquet(tmp_path / "lines.parquet")
+        spec = {**ORDERS, "source": {"path": str(tmp_path / "orders.parquet"), "window_column": "updated_at"},
+                "OrderItems": {**ORDERS["OrderItems"], "source": {"path": str(tmp_path / "lines.parquet"), "window_column": "loaded_at"}}}
+    mapping = entity_mapping_from_dict("orders", spec)
+    rig = Rig(sandbox, tmp_path, mapping=mapping)
+    write(rig.warehouse, orders=orders, lines=lines)
+    try:
+        log: list[str] = []
+        result, _ = rig.reconcile(chunk_rows=5, log=log.append, dry_run=True)
+        c = result.counts()
+        assert c["chunks"] > 1 and c["rows_read"] == 12 + 1 + 2 + 1 + 1  # lines, orphan, o4 and o5, stray order, stray line
+        assert last_progress(log) == (c["rows_read"], c["rows_read"])
+    finally:
+        rig.client.close()
+
+
+def test_the_progress_line_counts_soft_deleted_rows_as_rows_read_does(sandbox, tmp_path):
+    rows = customers(30)
+    for i, row in enumerate(rows):
+        row["deleted"] = i % 3 == 0
+    mapping = entity_mapping_from_dict("customers", {"source": {"table": "customers", "window_column": "updated_at",
+                                                                "deleted_column": "deleted"}, "fields": FIELDS})
+    rig = Rig(sandbox, tmp_path, mapping=mapping)
+    rig.load(rows)
+    try:
+        log: list[str] = []
+        result, _ = rig.reconcile(chunk_rows=10, log=log.append, dry_run=True)
+        assert result.counts()["rows_read"] == 30 and last_progress(log) == (30, 30)
+    finally:
+        rig.client.close()
+
+
+def related_by_customer_id() -> list[dict]:
+    """Customers whose rows carry two identities, tied together by their CustomerId (issue 22 a):
+    an older row with another email; a chain (A's new email is B's old one); a row whose email is
+    refused (its identity is its CustomerId) beside one with a good email. Filler around them."""
+    rows = customers(40)
+
+    def row(cid, email, name, month):
+        return {"id": cid, "email": email, "name": name, "phone": None, "locale": "en-GB", "gdpr": True,
+                "updated_at": datetime(2026, month, 1, 12)}
+
+    for i in range(12):
+        rows += [row(f"V{i}", f"old{i}@x.com", f"Old {i}", 1), row(f"V{i}", f"new{i}@x.com", f"New {i}", 6)]
+        rows += [row(f"A{i}", f"a{i}@x.com", f"A old {i}", 1), row(f"A{i}", f"ab{i}@x.com", f"A {i}", 5),
+                 row(f"B{i}", f"ab{i}@x.com", f"B old {i}", 2), row(f"B{i}", f"b{i}@x.com", f"B {i}", 7)]
+        rows += [row(f"R{i}", f"r{i} at x.com", f"R bad {i}", 8), row(f"R{i}", f"r{i}@x.com", f"R old {i}", 3)]
+    return rows
+
+
+@pytest.mark.parametrize("kind", list(MAPPINGS))
+def test_rows_tied_by_a_customer_id_meet_in_one_chunk_whatever_the_reader(sandbox, tmp_path, kind):
+    """Before: chunks were cut by identity alone, so a customer's older row with another email was
+    read in another chunk, where it was the newest of its CustomerId, and sent as a second customer
+    (the 50,000-row warehouse: 19 of 100). A reconciliation in chunks must do what one prepare over
+    every row does."""
+    from replenit_pipelines.lib.validation import prepare
+
+    rows = related_by_customer_id()
+    spec = MAPPINGS[kind]
+    source = dict(spec["source"])
+    text_rows = [{**r, "updated_at": r["updated_at"].isoformat()} for r in rows]
+    if "path" in source:
+        source["path"] = str(tmp_path / source["path"])
+        pl.DataFrame(text_rows if kind.startswith("frames") else rows, infer_schema_length=None).write_parquet(source["path"])
+    mapping = entity_mapping_from_dict("customers", {"source": source, "fields": FIELDS})
+    rig = Rig(sandbox, tmp_path, mapping=mapping)
+    write_table(rig.warehouse, "customers", rows)
+    write_table(rig.warehouse, "customers_text", text_rows)
+    whole = prepare(entity_mapping_from_dict("customers", {"source": {"table": "t", "window_column": "updated_at"},
+                                                           "fields": FIELDS}), pl.DataFrame(rows, infer_schema_length=None))
+    want = {r["__key"]: (r["CustomerId"], r["Name"]) for r in whole.records.to_dicts()}
+    assert len(want) == 40 + 12 * 3 and want["email:ab0@x.com"] == ("A0", "A 0") and want["email:b0@x.com"] == ("B0", "B 0")
+    try:
+        result, _ = rig.reconcile(chunk_rows=10)
+        c = result.counts()
+        assert c["chunks"] > 10
+        stored = {k: (r["CustomerId"], r["Name"]) for k, r in rig.stored().items()}
+        assert stored == want
+        assert (c["rows_superseded"], c["rows_merged"], c["rows_quarantined"]) == \
+            (whole.rows_superseded, whole.rows_merged, whole.rows_quarantined) == (12 * 4, 0, 12)  # R: newest refused
+        again, sent = rig.reconcile(chunk_rows=10, mirror=True)
+        assert sent == [] and again.counts()["records_to_delete"] == 0
+    finally:
+        rig.client.close()
+
+
+def test_a_chain_of_customer_ids_is_one_component_and_others_stay_apart():
+    from replenit_pipelines.lib.warehouse.sources import CustomerChunking, customer_components
+
+    # CustomerId i carries identities i and i+1 (50 links: one customer to the tenant's rows), and
+    # CustomerIds 100.. one identity each (no component to find).
+    chain = [(c, h) for c in range(50) for h in (c + 1000, c + 1001)]
+    lone = [(100 + i, 5000 + i) for i in range(20)]
+    pairs = pl.DataFrame(chain + lone, schema={"__c": pl.UInt64, "__h": pl.UInt64}, orient="row")
+    overrides = customer_components(pairs)
+    assert overrides.height == 50 and set(overrides["__rep"]) == {1000}  # 1001..1050 -> the least, 1000
+    ids = pl.DataFrame({"__h": [1000, 1025, 1050, 5003, None]}, schema={"__h": pl.UInt64})
+    chunks = CustomerChunking(7, overrides).of(ids).to_list()
+    assert chunks[:3] == [1000 % 7] * 3 and chunks[3:] == [5003 % 7, 0]

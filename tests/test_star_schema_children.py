@@ -210,7 +210,7 @@ def test_child_sources_pass_check_and_run_in_partitions_reconciliations_and_dry_
     assert (code, plan["rows_read"], plan["records_planned"], plan["sent"]) == (0, lines, ORDERS, [])
 
     # In chunks of record keys (the keys of both sources), each order whole in one chunk.
-    code, first = star.run("orders", "--all", "--chunk-rows", "10")
+    code, first = star.run("orders", "--all", "--chunk-rows", "5")
     assert (code, first["rows_delivered"], first["records_accepted"]) == (0, lines, ORDERS), first
     assert first["chunks"] > 3 and sum(r["records"] for r in first["sent"]) == ORDERS
     expected = expected_orders()

@@ -97,7 +97,7 @@ def tpcds(path: str) -> dict[str, dict[str, dict]]:
         # SCD-2: the current version of each item is the one without an end date.
         products = _rows(con, """
             SELECT i_item_id AS ProductId, i_product_name AS ProductName,
-                   list_filter([i_category, i_class], lambda x: x IS NOT NULL) AS Taxonomy, i_rec_start_date,
+                   nullif(list_filter([i_category, i_class], lambda x: x IS NOT NULL), []) AS Taxonomy, i_rec_start_date,
                    [{'VariantId': i_item_id, 'Brand': i_brand, 'Color': i_color, 'Size': i_size,
                      'SalePrice': CAST(i_current_price AS DOUBLE), 'Currency': 'USD'}] AS ProductVariants
             FROM item WHERE i_rec_end_date IS NULL""")
@@ -133,16 +133,15 @@ def tpcds(path: str) -> dict[str, dict[str, dict]]:
     for o in orders:
         o["OrderDate"] = sold_at[o["OrderId"]].strftime(ISO_UTC)
     refused = {o["OrderId"]: o["lines"] for o in orders if o["refused"]}
-    # A current item version without a start date has no window value: the products query filters
-    # on it, so no run reads it (as orders without a sale time).
-    unread = sorted(p["ProductId"] for p in products if p["i_rec_start_date"] is None)
+    # A current item version without a start date has no window value: no partition reads it, but
+    # --all does (the products query keeps it when $all is true).
+    undated = sorted(p["ProductId"] for p in products if p["i_rec_start_date"] is None)
     customers_by_identity, merged = _by_identity(customers)
     return {
         "customers": customers_by_identity,
         "customers_merged": merged,  # type: ignore[dict-item]
-        "products": {p["ProductId"]: _clean({k: v for k, v in p.items() if k != "i_rec_start_date"})
-                     for p in products if p["i_rec_start_date"] is not None},
-        "products_unread": unread,  # type: ignore[dict-item]
+        "products": {p["ProductId"]: _clean({k: v for k, v in p.items() if k != "i_rec_start_date"}) for p in products},
+        "products_undated": undated,  # type: ignore[dict-item]
         "orders": {o["OrderId"]: _clean({k: v for k, v in o.items() if k not in ("lines", "refused")})
                    for o in orders if not o["refused"]},
         "orders_quarantined": refused,  # type: ignore[dict-item]

@@ -31,8 +31,8 @@ def test_tpcds_whole_load_stores_every_record_as_the_reference_computes_it_and_q
     refused = expected["orders_quarantined"]
     assert refused, "TPC-DS leaves some quantities and prices NULL at this scale factor"
     # At this scale no two customers share an email and every current item has a start date
-    # (at sf 1 some do: bench/tpc_conformance.py reports them).
-    assert not expected["customers_merged"] and not expected["products_unread"]
+    # (at sf 1 some do: bench/tpc_conformance.py reports them; --all reads them: tests/test_windows.py).
+    assert not expected["customers_merged"] and not expected["products_undated"]
     for entity in ("customers", "products", "orders"):
         code, counts, sent = world.sync(entity, "--all")
         records = len(expected[entity])
@@ -85,12 +85,14 @@ def current_versions_started(path, day: str) -> set[str]:
                                       "BETWEEN CAST($day AS DATE) - 1 AND CAST($day AS DATE)", params={"day": day}).fetchall()}
 
 
-def test_replenit_check_accepts_the_lines_in_their_own_query_source(tpcds_path, capsys):
+def test_replenit_check_accepts_the_lines_in_their_own_query_source_and_a_customer_table_without_a_window(tpcds_path, capsys):
     from replenit_pipelines.cli import main
 
     main(["check", "--mapping", str(MAPPING), "--warehouse", str(tpcds_path)])
     report = capsys.readouterr().out
-    # The customers query (no update time, so no $start/$end) is refused on purpose: the project has
-    # no way yet to declare a parent without a window column (reported on issue 22).
-    assert "customers.source: the query uses neither $start nor $end" in report
+    # The customers table has no update time (window_column: null): a warning says what sends it.
+    assert "WARNING customers.window_column: none: no partition reads customers" in report
+    assert "reconcile_customers" in report and "ERROR" not in report, report
     assert "orders.OrderItems" not in report, report
+    # The orders query filters on its sale time without $all: the note says what that leaves out.
+    assert "NOTE    orders.source: the query decides which rows any run reads" in report

@@ -89,7 +89,8 @@ def identities(mapping: EntityMapping, rows: pl.DataFrame, customer_priority: st
 def identity_columns(mapping: EntityMapping) -> list[str]:
     """The source columns `identities` and `split_deleted` read (a cheap pass over the whole source)."""
     wanted = identity_fields(mapping.entity)
-    cols = {mapping.source.window_column}
+    # A source without a window column (window_column: null) is read whole: none to read.
+    cols = {mapping.source.window_column} if mapping.source.window_column else set()
     for f in mapping.fields:
         if f.target in wanted:
             cols |= f.source_columns()
@@ -110,7 +111,7 @@ def split_deleted(mapping: EntityMapping, rows: pl.DataFrame, customer_priority:
     # A source read by frames carries the window column as text (iso8601, epoch_s/epoch_ms) and the
     # parsed time beside it, under the name as_read() gives the window column: order by that, never
     # by the text ("999999999" sorts after "1000000000").
-    ts = mapping.as_read().source.window_column
+    ts = mapping.as_read().source.time_column
     frame = pl.concat([rows.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__pos"),
                                    deleted_flag(column, rows.schema[column]).alias("__flag"),
                                    pl.col(ts).alias("__ts")), ids], how="horizontal")

@@ -32,7 +32,7 @@ def apply_mapping(
     # columns of their own (sources.read_frames); the mapping over it says so.
     mapping = mapping.as_read()
     spec = mapping.spec
-    window = mapping.source.window_column
+    window = mapping.source.time_column
     exprs = [pl.col("__row"), pl.col(window).alias("__ts"), *(f.expression() for f in mapping.all_fields)]
     if mapping.child_key:
         exprs.append(pl.col(mapping.child_key).cast(pl.String).alias("__child_key"))
@@ -64,7 +64,9 @@ def nest_records(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
     lines = is_line(valid)
     # The record's own fields come from its newest row: a window reads the whole record, so its
     # other rows may be older versions (an order's status before its refund).
-    firsts = {c: pl.col(c).sort_by("__ts", "__row", nulls_last=False).last() for c in parent_cols}
+    # Between rows of one time, the content decides (prepare's `__tie`), never the read's order.
+    newest_last = [c for c in ("__ts", "__tie", "__row") if c in valid.columns]
+    firsts = {c: pl.col(c).sort_by(*newest_last, nulls_last=False).last() for c in parent_cols}
     derived: dict[str, pl.Expr] = {}
     if spec.name == "orders":
         # Totals come from the lines: the API would default a missing revenue to 1. A line without

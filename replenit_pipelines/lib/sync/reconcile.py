@@ -65,6 +65,7 @@ from replenit_pipelines.lib.validation.prepare import MERGES_SCHEMA
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
 from replenit_pipelines.lib.warehouse.sources import (
     SpilledChunks,
+    customer_chunking,
     frames_record_keys,
     frames_row_count,
     read_frames_chunk,
@@ -212,7 +213,9 @@ def reconcile(request: ReconcileRequest) -> ReconcileResult:
     if mapping.read_by_frames:  # customers (a converted window column, a Python source): every row, NULL windows too
         rows_total = frames_row_count(request.warehouse, mapping)
         chunks = 1 if read_key_column(mapping) is None else max(1, math.ceil(rows_total / request.chunk_rows))
-        return _reconcile(request, lambda chunk, columns=None: read_frames_whole(request.warehouse, mapping, chunk, chunks, priority),
+        # A customer whose rows carry two identities (an older email) is one chunk's: found once.
+        chunking = customer_chunking(request.warehouse, mapping, chunks, priority)
+        return _reconcile(request, lambda chunk, columns=None: read_frames_whole(request.warehouse, mapping, chunk, chunks, priority, chunking),
                           rows_total, chunks, started, time.monotonic() - started)
     rows_total = source_row_count(request.warehouse, mapping)
     chunks = 1 if read_key_column(mapping) is None else max(1, math.ceil(rows_total / request.chunk_rows))
@@ -220,7 +223,9 @@ def reconcile(request: ReconcileRequest) -> ReconcileResult:
         spill = Path(request.spill_dir or tempfile.gettempdir()) / f"replenit-reconcile-{uuid.uuid4().hex}"
         with SpilledChunks(request.warehouse, mapping, chunks, spill, priority) as spilled:
             return _reconcile(request, spilled.read, rows_total, chunks, started, time.monotonic() - started)
-    return _reconcile(request, lambda chunk, columns=None: read_source_chunk(request.warehouse, mapping, chunk, chunks, columns, priority),
+    by_identity = customer_chunking(request.warehouse, mapping, chunks, priority) if mapping.entity == "customers" else None
+    return _reconcile(request, lambda chunk, columns=None: read_source_chunk(request.warehouse, mapping, chunk, chunks, columns, priority,
+                                                                             by_identity),
                       rows_total, chunks, started, time.monotonic() - started)
 
 
@@ -317,7 +322,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
             by_chunk.append(_chunk_counts(result))
             if prepared.merges.height:
                 merges.append(_largest_merges(prepared.merges))
-            progress.chunk_done(chunk, prepared.rows_read, by_chunk[-1]["requests"])
+            progress.chunk_done(chunk, soft + prepared.rows_read, by_chunk[-1]["requests"])
 
     # 4. Deletes, after the upserts, unless a gate tripped or the run stopped.
     deleted = Deleted()

@@ -2,7 +2,8 @@
 
 Blank strings become null; timestamps become UTC `YYYY-MM-DDTHH:MM:SS.sssZ`; currency codes are
 trimmed and upper-cased; language tags are canonicalised when unambiguous (`en_us` -> `en-US`);
-emails are trimmed. Columns are also brought to the contract's types, and a value that cannot
+emails are trimmed. A list of text (Taxonomy) loses its blank and null items as a scalar blank
+becomes null, and a list left empty becomes null (`[""]` is no category). Columns are also brought to the contract's types, and a value that cannot
 be (`"three"` as a quantity) is kept aside as a type failure with its original text.
 """
 
@@ -134,11 +135,32 @@ def normalize(frame: pl.DataFrame, spec: EntitySpec, timezone: str = "UTC", enab
             pl.when(pl.col(c).str.strip_chars(formats.WHITESPACE) == "").then(None).otherwise(pl.col(c)).alias(c)
             for c, n in zip(blanks, blank_counts, strict=True) if n
         )
+    for col, f in flat_fields(spec):
+        if f.kind is Kind.STRING_LIST and col in out.columns:
+            out, dropped, emptied = _normalize_string_list(out, col)
+            bump("blank_list_items_dropped", dropped)
+            bump("empty_lists_to_null", emptied)
     for col, f in string_cols:
         if f.kind is Kind.LANGUAGE:
             out, n = _canonical_languages(out, col)
             bump("languages_canonicalised", n)
     return Normalized(out, counts)
+
+
+def _normalize_string_list(frame: pl.DataFrame, col: str) -> tuple[pl.DataFrame, int, int]:
+    """A list of text without its null and blank items (blank as for a scalar: formats.WHITESPACE
+    only); a list left empty is null. Returns the frame, the items dropped and the lists emptied."""
+    values = pl.col(col)
+    blank = pl.element().is_null() | (pl.element().str.strip_chars(formats.WHITESPACE) == "")
+    dropped, empty = frame.select(
+        values.list.eval(blank).list.sum().sum().alias("dropped"),
+        (values.list.eval(~blank).list.sum() == 0).sum().alias("empty"),
+    ).row(0)
+    dropped, empty = int(dropped or 0), int(empty or 0)
+    if not dropped and not empty:
+        return frame, 0, 0
+    kept = values.list.eval(pl.element().filter(~blank))
+    return frame.with_columns(pl.when(kept.list.len() > 0).then(kept).otherwise(None).alias(col)), dropped, empty
 
 
 def _canonical_languages(frame: pl.DataFrame, col: str) -> tuple[pl.DataFrame, int]:

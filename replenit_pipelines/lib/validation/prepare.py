@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pandera.polars as pa
 import polars as pl
+import polars_hash as plh
 
 from replenit_pipelines.lib.contract.entities import INT32_MAX, EntitySpec
 from replenit_pipelines.lib.contract.identity import (
@@ -55,6 +56,9 @@ QUARANTINE_SCHEMA = pl.Schema({"record_id": pl.String, "source_row": pl.UInt32, 
 # row's; null when it has none), the CustomerIds merged into it, and their rows.
 MERGES_SCHEMA = pl.Schema({"identity": pl.String(), "kept": pl.String(), "merged": pl.List(pl.String()), "rows": pl.UInt32()})
 _PANDERA_RULES = {"not_nullable": "required"}
+# The order in which a record's rows age: by the window column, then by content (`_content_ties`);
+# the row's position only between rows equal in everything (which one wins then changes nothing).
+NEWEST_LAST = ("__ts", "__tie", "__row")
 _FAILURE_COLUMNS = {TYPE_FAILURE_PREFIX: "type", CAST_FAILURE_PREFIX: "type", FINITE_FAILURE_PREFIX: "finite"}
 
 
@@ -154,7 +158,7 @@ def _underivable_totals(flat: pl.DataFrame) -> pl.DataFrame:
         # Only the orders with a line without a price (few) are looked at for their total.
         orders = flat.filter(pl.col("__key").is_in(candidates["__key"].unique().implode()))
         record_totals = orders.group_by("__key").agg(
-            pl.col(total).sort_by("__ts", "__row", nulls_last=False).last().alias("__record_total"))
+            pl.col(total).sort_by(*NEWEST_LAST, nulls_last=False).last().alias("__record_total"))
         candidates = candidates.join(record_totals, on="__key", how="left", nulls_equal=True).filter(
             pl.col("__record_total").is_null())
     return candidates.select(
@@ -193,6 +197,44 @@ def _split(flat: pl.DataFrame, failures: pl.DataFrame) -> tuple[pl.DataFrame, pl
     return flat.filter(in_bad_record), flat.filter(~in_bad_record)
 
 
+def _content_ties(flat: pl.DataFrame, groups: list[tuple[list[str], list[str]]]) -> pl.Series:
+    """`__tie`: for rows that share a timestamp with another row of one of `groups` (identity
+    columns: the record's, a child's, the CustomerId) and differ from it in that group's content
+    columns, a hash of the row's whole content (XXH3-64 of its values as JSON: frozen, the same in
+    every process), else 0. Sorting by (__ts, __tie) makes "the newest row" a function of the
+    rows' values, never of their position in the read: a warehouse's scan order varies between
+    runs, and two versions with one timestamp must not win in turn (a re-send each time, a dry run
+    that disagrees with the run). Ties are found with Polars' own hashes (cheap: the lines of one
+    order share a time but rarely differ in the order's fields); only those rows are hashed for good."""
+    found = []
+    for identity, content in groups:
+        groups_of = flat.select(_row_hash([*identity, "__ts"]).alias("g"))
+        candidates = groups_of.select(pl.col("g").is_duplicated()).to_series().arg_true()  # few, except lines of an order
+        if candidates.len():
+            pairs = pl.concat([groups_of, flat.select(_row_hash(content).alias("v"))], how="horizontal")[candidates]
+            differs = pairs.select(pl.col("v").min().over("g") != pl.col("v").max().over("g")).to_series()
+            found.append(candidates.filter(differs))
+    where = pl.concat(found).unique().sort() if found else pl.Series(dtype=pl.UInt32)
+    ties = pl.zeros(flat.height, pl.Int64, eager=True).alias("__tie")  # signed: pandera's failure cases build Int64 series
+    if not where.len():
+        return ties
+    hashed = flat[where].select(pl.struct(_content_columns(flat)).struct.json_encode().alias("__json")).select(
+        plh.col("__json").nchash.xxh3_64().reinterpret(signed=True)).to_series()
+    return ties.scatter(where, hashed)
+
+
+def _row_hash(columns: list[str]) -> pl.Expr:
+    """A cheap hash of a row's values in `columns` (Polars' per-column hashes, seeded by position,
+    summed: a struct's hash costs several times more). For finding ties only: not stable across
+    Polars releases, and a collision only adds or misses a tie among rows of one time."""
+    return pl.sum_horizontal([pl.col(c).hash(seed=i) for i, c in enumerate(columns)])
+
+
+def _content_columns(flat: pl.DataFrame) -> list[str]:
+    """What a row says: its payload columns and its child key."""
+    return [c for c in flat.columns if not c.startswith("__") or c == "__child_key"]
+
+
 def _stale_rows(rows: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = None) -> pl.Series:
     """`__row` of the rows whose identity `ident` (non-null `present`, by default ident itself) is
     shared, all but the newest (by the window column, then row): the superseded ones."""
@@ -203,7 +245,7 @@ def _stale_rows(rows: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = No
     duplicated = rows.filter(ident.hash().is_duplicated() & present.is_not_null())
     if not duplicated.height:
         return pl.Series("__row", [], pl.UInt32)
-    return duplicated.sort("__ts", "__row", nulls_last=False).filter(~ident.is_last_distinct()).get_column("__row")
+    return duplicated.sort(*NEWEST_LAST, nulls_last=False).filter(~ident.is_last_distinct()).get_column("__row")
 
 
 def _merges(by_customer: pl.DataFrame, rows: pl.DataFrame, stale: pl.Series) -> pl.DataFrame:
@@ -294,7 +336,13 @@ def prepare(
     # Stale rows are found over the identity columns only, and flat is filtered once.
     ident = pl.col("__key") if len(identity) == 1 else pl.struct(identity)
     by_id = spec.name == "customers" and "CustomerId" in flat.columns
-    narrow = flat.select(list(dict.fromkeys(["__row", "__ts", *identity, *(["CustomerId"] if by_id else [])])))
+    # Ties between rows of one time: a record's own fields (a child row's parent columns), a child's
+    # version, a customer's (by identity and by CustomerId).
+    content = _content_columns(flat)
+    own = [f.target for f in mapping.fields if f.target in flat.columns] if spec.children_field is not None else content
+    ties = [(["__key"], own), *([(identity, content)] if len(identity) > 1 else []), *([(["CustomerId"], content)] if by_id else [])]
+    flat = flat.with_columns(_content_ties(flat, ties))
+    narrow = flat.select(list(dict.fromkeys(["__row", "__ts", "__tie", *identity, *(["CustomerId"] if by_id else [])])))
     stale = []
     merges = pl.DataFrame(schema=MERGES_SCHEMA)
     rows_merged = 0

@@ -26,7 +26,9 @@ _INTEGER = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt3
 
 @dataclass(frozen=True)
 class Finding:
-    level: str  # "error": the mapping will not run or sends wrong values; "warning": rows may be quarantined
+    # "error": the mapping will not run or sends wrong values; "warning": rows may be quarantined or
+    # synced late; "note": how the mapping will be read, worth knowing (not counted).
+    level: str
     entity: str
     where: str  # "Email", "OrderItems.Price", "source", "window_column"
     message: str
@@ -159,6 +161,43 @@ def _window_findings(mapping: EntityMapping, schema: dict[str, pl.DataType], whe
                     "map a TIMESTAMP, DATE, ISO 8601 text or epoch column")]
 
 
+def _null_window_findings(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
+    """A table's rows that no partition reads: their window value is NULL (or does not parse)."""
+    try:
+        rows = warehouse.rows_without_window_value(mapping)
+        bad, examples = warehouse.unparsable_window_values(mapping)
+    except Exception:  # noqa: BLE001 - a count is a courtesy; the run's own checks report a source it cannot read
+        return []
+    out = []
+    col, entity = mapping.source.window_column, mapping.entity
+    if rows:
+        out.append(Finding("warning", entity, "window_column",
+                           f"{rows:,} rows have no {col} (NULL) and no dated row of their record: no partition reads them "
+                           f"(each run counts them as rows_without_window_value); `replenit sync {entity} --all` and the job "
+                           f"reconcile_{entity} send them"))
+    if bad:
+        out.append(Finding("warning", entity, "window_column",
+                           f"{bad:,} rows have a {col} that does not parse (e.g. {', '.join(examples[:3])}): no partition "
+                           f"reads them; `replenit sync {entity} --all` and the job reconcile_{entity} send them"))
+    return out
+
+
+def _no_window_findings(mapping: EntityMapping) -> list[Finding]:
+    """A parent source declared without a window column (`window_column: null`): what reads it."""
+    if mapping.source.window_column is not None:
+        return []
+    entity, child = mapping.entity, mapping.spec.children_field
+    if mapping.child_source is not None and mapping.child_source.window_column is not None and child is not None:
+        return [Finding("note", entity, "window_column", f"none: a partition reads the {entity} whose {child.name} "
+                        f"changed in it (by {child.name}.window_column {mapping.child_source.window_column!r}), each "
+                        f"whole; an {entity[:-1]} whose {child.name} never change is sent only by `replenit sync {entity} --all` "
+                        f"or the Dagster job reconcile_{entity} (schedule reconcile_{entity}_weekly), which read everything")]
+    return [Finding("warning", entity, "window_column",
+                    f"none: no partition reads {entity} (each partition reports all its rows as rows_without_window_value); "
+                    f"only `replenit sync {entity} --all` and the Dagster job reconcile_{entity} send them, reading everything (an "
+                    f"unchanged {entity[:-1]} costs a read, no request): turn on its schedule reconcile_{entity}_weekly")]
+
+
 def _tables(warehouse: Warehouse) -> list[str]:
     try:
         with warehouse._connect() as con:  # noqa: SLF001 - the same read-only connection a run uses
@@ -207,9 +246,13 @@ def check_entity(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
     schema, findings = _source_schema(mapping, warehouse, "source")
     if schema is None:
         return findings
-    findings = _window_findings(mapping, schema)
+    findings = _window_findings(mapping, schema) + _no_window_findings(mapping)
+    if src.table and src.window_column in schema and not findings:
+        findings.extend(_null_window_findings(mapping, warehouse))
     if src.query and not mapping.read_by_frames:  # read by frames, a query's bounds are the ends of time
         findings.extend(_query_window_findings(mapping))
+    if src.query:
+        findings.extend(_query_null_window_findings(mapping))
     specs = {f.name: f for f in mapping.spec.fields}
     child = mapping.spec.children_field
     child_specs = {f.name: f for f in child.children.fields} if child is not None and child.children else {}
@@ -276,13 +319,27 @@ def _query_window_findings(mapping: EntityMapping) -> list[Finding]:
     return []
 
 
+def _query_null_window_findings(mapping: EntityMapping) -> list[Finding]:
+    """A query that filters on $start/$end leaves out every row whose window value is NULL, in
+    every run: say so, and how to keep them for --all (`$all`)."""
+    query, col = mapping.source.query or "", mapping.source.window_column
+    used = {m.group(0) for m in _WINDOW_PARAM.finditer(query)}
+    if col is None or not used & {"$start", "$end"} or "$all" in used:
+        return []
+    return [Finding("note", mapping.entity, "source",
+                    f"the query decides which rows any run reads: `--all` and the reconcile job run it with $start and "
+                    f"$end at the ends of time, so a row whose {col} is NULL, which fails `{col} >= $start`, is read by "
+                    f"no run and counted nowhere; to have them read and sent by --all (and counted in each partition's "
+                    f"rows_without_window_value), write WHERE {col} >= $start AND {col} < $end OR ({col} IS NULL AND $all)")]
+
+
 def _child_query_findings(child_mapping: EntityMapping, where: str) -> list[Finding]:
     """A child's query is read by its parents' keys, run over all time ($start and $end bound to
     the ends of time, as for every source read with a child): it needs neither bound, and its
     window column alone lets a child's time select its parent. Bounds without a window column
     select nothing: a warning, so that nobody relies on them."""
     query, src = child_mapping.source.query or "", child_mapping.source
-    used = sorted({m.group(0) for m in _WINDOW_PARAM.finditer(query)})
+    used = sorted({m.group(0) for m in _WINDOW_PARAM.finditer(query)} - {"$all"})
     if not used or src.window_column is not None:
         return []
     return [Finding("warning", child_mapping.entity, where,

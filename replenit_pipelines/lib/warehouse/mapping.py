@@ -98,7 +98,10 @@ class SourceSpec:
     table: str | None = None
     query: str | None = None  # SQL with $start and $end bound to the window
     path: str | None = None  # Parquet, CSV or NDJSON file or glob (relative to the mapping file)
-    window_column: str = "updated_at"  # None only for a child source without an update time
+    # None: a source without an update time. A child's is read with its parent; a parent's rows are
+    # read by no partition on their own (only through a child that has one), and by `--all` and
+    # the reconcile job, which read everything.
+    window_column: str | None = "updated_at"
     timezone: str = "UTC"  # for naive timestamps, in the window column and in mapped fields
     lookback_hours: float | None = None  # how far before its partition a run reads; None: the entity's default
     window_format: str = "timestamp"  # one of WINDOW_FORMATS
@@ -106,6 +109,13 @@ class SourceSpec:
     # A soft-delete column (issue 12): a row whose value is true (boolean), non-zero (number) or set
     # (any other type, e.g. a deleted_at timestamp) is deleted in Replenit, not upserted.
     deleted_column: str | None = None
+
+    @property
+    def time_column(self) -> str:
+        """The window column of a source read on its own (a source without one is read by frames:
+        EntityMapping.read_by_frames), where it cannot be None."""
+        assert self.window_column is not None, "a source without a window column is read by frames"
+        return self.window_column
 
     @property
     def converted(self) -> bool:
@@ -151,7 +161,7 @@ class EntityMapping:
     def read_by_frames(self) -> bool:
         """Read by the generic path (sources.py `read_frames`): a child source, a window column to
         convert, or a Python source. The others keep the single-source reads pushed into DuckDB."""
-        return self.normalized or self.source.converted or self.source.python is not None
+        return self.normalized or self.source.converted or self.source.python is not None or self.source.window_column is None
 
     def as_read(self) -> "EntityMapping":
         """This mapping over the frame a read returns: for the generic path, each child field's value
@@ -186,7 +196,7 @@ class EntityMapping:
     def source_columns(self) -> set[str]:
         if self.read_by_frames:
             return self.as_read().source_columns()
-        cols = {self.source.window_column}
+        cols = {self.source.time_column}
         if self.source.deleted_column:
             cols.add(self.source.deleted_column)
         for f in self.all_fields:
@@ -294,7 +304,7 @@ def _window_column(raw: Any, where: str, origin: str, optional: bool) -> tuple[s
             raise MappingError(f"{origin}: {where}.window_column.format must be one of {', '.join(WINDOW_FORMATS)}, "
                                f"not {fmt!r}")
         return raw["column"], fmt
-    none = " (or null: a child without an update time)" if optional else ""
+    none = " (or null: a source without an update time)" if optional else ""
     raise MappingError(f"{origin}: {where}.window_column must be a column name or a table like {example}{none}, not {raw!r}")
 
 
@@ -320,11 +330,13 @@ def _source(raw: Any, where: str, origin: str, timezone: str, entity: str, child
     if deleted is not None and (not isinstance(deleted, str) or not deleted.strip()):
         raise MappingError(f"{origin}: {where}.source.deleted_column must be a column name (e.g. deleted_column: deleted_at), "
                            f"not {deleted!r}")
-    column, fmt = _window_column(raw.get("window_column", None if child else "updated_at"), where, origin, optional=child)
+    # Omitted: a parent's is `updated_at`, a child's none. `window_column: null` declares a parent
+    # without an update time (TPC-H's customer and part): reconciliation syncs it (docs/configuration.md).
+    column, fmt = _window_column(raw.get("window_column", None if child else "updated_at"), where, origin, optional=True)
     path = raw.get("path")
     if path and origin != "<python>" and not Path(path).is_absolute():
         path = str(Path(origin).parent / path)
-    return SourceSpec(raw.get("table"), raw.get("query"), path, column, raw.get("timezone", timezone),  # type: ignore[arg-type]
+    return SourceSpec(raw.get("table"), raw.get("query"), path, column, raw.get("timezone", timezone),
                       float(lookback) if lookback is not None else None, fmt, python, deleted)
 
 

@@ -24,7 +24,8 @@ import duckdb.func
 import duckdb.sqltypes
 import polars as pl
 
-from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, record_key
+from replenit_pipelines.lib.contract import formats
+from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, identifier_accepted_expr, record_key
 from replenit_pipelines.lib.warehouse.mapping import (
     READ_TS,
     EntityMapping,
@@ -39,7 +40,10 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 # covers these; naive, since the column's zone does not matter at the ends of time).
 _ALL_TIME = (datetime(1, 1, 2), datetime(9999, 12, 30))
 ALL_TIME_UTC = (_ALL_TIME[0].replace(tzinfo=UTC), _ALL_TIME[1].replace(tzinfo=UTC))
-_WINDOW_PARAM = re.compile(r"\$(start|end)\b")
+# A query's bound parameters: the window's $start and $end, and $all, true when the run reads the
+# source over all time (`--all`, the reconcile job, a record's other rows), false in a partition:
+# `WHERE ts >= $start AND ts < $end OR (ts IS NULL AND $all)` lets --all read rows without a time.
+_WINDOW_PARAM = re.compile(r"\$(start|end|all)\b")
 
 
 def _query_text(src: SourceSpec) -> str:
@@ -166,7 +170,7 @@ class Warehouse:
         if src.window_column not in schema:
             raise MappingError(
                 f"{mapping.origin}: {mapping.entity}: window column {src.window_column!r} is not a column of "
-                f"{self._where(mapping)}{_did_you_mean(src.window_column, columns)}; it has: {', '.join(columns)}. "
+                f"{self._where(mapping)}{_did_you_mean(src.time_column, columns)}; it has: {', '.join(columns)}. "
                 f"Set source.window_column to the column that says when a row last changed"
             )
         key = read_key_column(mapping)
@@ -220,7 +224,8 @@ class Warehouse:
     @staticmethod
     def _params(src: SourceSpec, start: datetime, end: datetime) -> dict:
         used = set(_WINDOW_PARAM.findall(src.query or ""))
-        return {k: v for k, v in {"start": start, "end": end}.items() if k in used}
+        bounds = {"start": start, "end": end, "all": (start, end) == _ALL_TIME}
+        return {k: v for k, v in bounds.items() if k in used}
 
     @staticmethod
     def _scan(src: SourceSpec) -> pl.LazyFrame:
@@ -243,8 +248,8 @@ class Warehouse:
             lf = self._scan(src)
             schema = self._schema(None, mapping)
             self._check_source_columns(mapping, schema)
-            lo, hi = _local_bounds(src, start, end, _naive(schema[src.window_column]))
-            col = pl.col(src.window_column)
+            lo, hi = _local_bounds(src, start, end, _naive(schema[src.time_column]))
+            col = pl.col(src.time_column)
             in_window = (col >= lo) & (col < hi)
             key = read_key_column(mapping)
             if key is None:
@@ -257,7 +262,7 @@ class Warehouse:
         with self._connect() as con:
             schema = self._schema(con, mapping)
             self._check_source_columns(mapping, schema)
-            lo, hi = _local_bounds(src, start, end, _naive(schema[src.window_column]))
+            lo, hi = _local_bounds(src, start, end, _naive(schema[src.time_column]))
             key = read_key_column(mapping)
             if src.table:
                 return self._read_table(con, src, key, lo, hi)
@@ -266,7 +271,7 @@ class Warehouse:
     @staticmethod
     def _read_table(con: duckdb.DuckDBPyConnection, src: SourceSpec, key: str | None,
                     lo: datetime, hi: datetime) -> pl.DataFrame:
-        table, col = _quote(src.table or ""), _quote(src.window_column)
+        table, col = _quote(src.table or ""), _quote(src.time_column)
         in_window = f"{col} >= $start AND {col} < $end"
         if key is None:
             sql = f"SELECT * FROM {table} WHERE {in_window}"  # noqa: S608 - identifiers quoted, values bound
@@ -312,12 +317,12 @@ class Warehouse:
         key = read_key_column(mapping)
         if src.path:
             lf = self._scan(src)
-            unread = lf.filter(pl.col(src.window_column).is_null())
+            unread = lf.filter(pl.col(src.time_column).is_null())
             if key is not None:
-                seen = lf.filter(pl.col(src.window_column).is_not_null() & pl.col(key).is_not_null()).select(key).unique()
+                seen = lf.filter(pl.col(src.time_column).is_not_null() & pl.col(key).is_not_null()).select(key).unique()
                 unread = unread.join(seen, on=key, how="anti", nulls_equal=False)
             return int(unread.select(pl.len()).collect().item())
-        col = _quote(src.window_column)
+        col = _quote(src.time_column)
         if src.table:
             rows, params = _quote(src.table), None
         else:
@@ -429,7 +434,7 @@ def window_rows(lf: pl.LazyFrame, spec: SourceSpec, start: datetime, end: dateti
     """The LazyFrame's rows in [start, end): on a TIMESTAMP column a filter on the column itself,
     which Polars pushes into the scan (or into the user's plan); else on its converted value."""
     schema = schema if schema is not None else lf.collect_schema()
-    w = spec.window_column
+    w = spec.time_column
     dtype = schema[w]
     if isinstance(dtype, pl.Datetime):
         lo, hi = _local_bounds(spec, start, end, _naive(dtype))
@@ -456,8 +461,10 @@ class _Side:
                 raise MappingError(f"{mapping.origin}: {what}: {role} {col!r} is not a column of {spec.describe()}"
                                    f"{_did_you_mean(col, columns)}; it has: {', '.join(columns)}")
         w = spec.window_column
-        self.ts = window_value(w, spec.window_format, self.schema[w], spec.timezone) if w else None
-        self.present = _present(w, self.schema[w]) if w else None
+        # Without a window column every row's time is null: no window selects it, a read over all
+        # time (--all, reconciliation) reads it by its record key.
+        self.ts = window_value(w, spec.window_format, self.schema[w], spec.timezone) if w else pl.lit(None, pl.Datetime("us", "UTC"))
+        self.present = _present(w, self.schema[w]) if w else pl.lit(False)
 
     def _lazy(self) -> pl.LazyFrame:
         if self.spec.python:
@@ -540,20 +547,20 @@ class _Side:
     def window_status(self) -> pl.LazyFrame:
         """(__k, __has, __bad, __raw) over the whole source: whether each row has a window value that
         parses, has none, or has one that does not parse."""
-        assert self.spec.window_column is not None and self.ts is not None
         w = self.spec.window_column
-        key = pl.col(self.key).cast(pl.String) if self.key else pl.lit(None, pl.String)
+        # Without a key: null, one per row (a column's, so that a frame of literals is no one row).
+        key = pl.col(self.key).cast(pl.String) if self.key else pl.when(pl.lit(False)).then(pl.first().cast(pl.String))
         if self.lazy is not None:
             lf = self.lazy
         else:
             rows, params = self._sql_rows()
-            cols = ", ".join(_quote(c) for c in dict.fromkeys(c for c in (self.key, w) if c))
+            cols = ", ".join(_quote(c) for c in dict.fromkeys(c for c in (self.key, w) if c)) or "1 AS replenit_row"
             lf = self.con.sql(f"SELECT {cols} FROM {rows}", params=params or None).pl().lazy()  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted
         return lf.select(
             key.alias("__k"),
-            (self.present & self.ts.is_not_null()).alias("__has"),  # type: ignore[operator]
-            (self.present & self.ts.is_null()).alias("__bad"),  # type: ignore[operator]
-            pl.col(w).cast(pl.String).alias("__raw"),
+            (self.present & self.ts.is_not_null()).alias("__has"),
+            (self.present & self.ts.is_null()).alias("__bad"),
+            (pl.col(w).cast(pl.String) if w else pl.lit(None, pl.String)).alias("__raw"),
         )
 
 
@@ -616,7 +623,8 @@ def _joined_in_duckdb(parent: _Side, child: _Side, keys: pl.DataFrame, child_col
     cw = child.spec.window_column
     wanted = list(dict.fromkeys([child.key, *([cw] if cw else []), *child_columns]))
     child_as = {c: f"replenit_child__{c}" for c in wanted}
-    pw = _quote(str(parent.spec.window_column))
+    # The latest version of each parent by its window column (by content alone without one).
+    pw = f"{_quote(parent.spec.window_column)} DESC NULLS LAST, " if parent.spec.window_column else ""
     same_type = parent.schema[parent.key] == child.schema[child.key]
     pkey = f"p.{pk}" if same_type else f"CAST(p.{pk} AS VARCHAR)"
     ckey = f"c.{_quote(child_as[child.key])}"
@@ -625,8 +633,10 @@ def _joined_in_duckdb(parent: _Side, child: _Side, keys: pl.DataFrame, child_col
     con.register("replenit_child_keys", keys.select(pl.col("__k").cast(child.schema[child.key], strict=False)).to_arrow())
     try:
         sql = (
-            f"WITH p AS (SELECT * FROM {prow} WHERE {pk} IN (SELECT __k FROM replenit_keys) "  # noqa: S608 - identifiers quoted, values bound
-            f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {pw} DESC NULLS LAST) = 1), "
+            # The latest version of each parent; between versions of one time, the content decides
+            # (the greatest as text), never the scan order.
+            f"WITH p AS (SELECT * FROM {prow} AS replenit_p WHERE {pk} IN (SELECT __k FROM replenit_keys) "  # noqa: S608 - identifiers quoted, values bound
+            f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {pw}CAST(replenit_p AS VARCHAR) DESC) = 1), "
             f"c AS (SELECT {', '.join(f'{_quote(c)} AS {_quote(a)}' for c, a in child_as.items())} FROM {crow} "
             f"WHERE {ck} IN (SELECT __k FROM replenit_child_keys)) "
             f"SELECT p.*, c.* FROM c LEFT JOIN p ON {pkey} = {ckey} "
@@ -643,9 +653,9 @@ def _joined_in_duckdb(parent: _Side, child: _Side, keys: pl.DataFrame, child_col
     children = _child_frame(child, raw_children, mapping).drop("__k")
     joined = pl.concat([frame.select(parent_columns), children], how="horizontal")
     if strays.height:  # the window's parent rows without a key (quarantined: no id)
-        strays = strays.filter((parent.ts >= start) & (parent.ts < end))  # type: ignore[operator]
+        strays = strays.filter((parent.ts >= start) & (parent.ts < end))
         joined = pl.concat([joined, strays], how="diagonal_relaxed")
-    if child_strays.height and child.ts is not None:  # the window's child rows without a parent key, likewise
+    if child_strays.height:  # the window's child rows without a parent key, likewise
         child_strays = child_strays.filter((child.ts >= start) & (child.ts < end))
         joined = pl.concat([joined, _child_frame(child, child_strays, mapping).drop("__k")], how="diagonal_relaxed")
     return joined.with_columns(pl.coalesce("__child_ts", parent.ts).alias(READ_TS)).drop("__child_ts")
@@ -666,14 +676,14 @@ def read_frames(warehouse: "Warehouse", mapping: EntityMapping, start: datetime,
             if lf is None:
                 rows, params = parent._sql_rows()  # noqa: SLF001 - the same module's reader
                 lf = con.sql(f"SELECT * FROM {rows}", params=params or None).pl().lazy()  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted
-            return lf.with_columns(parent.ts.alias(READ_TS)).filter(  # type: ignore[union-attr]
+            return lf.with_columns(parent.ts.alias(READ_TS)).filter(
                 (pl.col(READ_TS) >= start) & (pl.col(READ_TS) < end)).collect()
         if keys is None:
             touched = [s.touched(start, end) for s in sides]
             keys = pl.concat([t.select(pl.col("__k").cast(pl.String)) for t in touched]).unique()
         # Keys compare as text across the two sources (an INTEGER order_id beside a VARCHAR one).
         parents = parent.rows(keys.with_columns(pl.col("__k").cast(parent.schema[parent.key], strict=False)), start, end)
-        parents = parents.with_columns(parent.ts.alias(READ_TS))  # type: ignore[union-attr]
+        parents = parents.with_columns(parent.ts.alias(READ_TS))
         if len(sides) == 1:
             return parents
         child_side = sides[1]
@@ -690,7 +700,9 @@ def read_frames(warehouse: "Warehouse", mapping: EntityMapping, start: datetime,
     # docs/configuration.md, "what a row is"); rows without a key stay, one row each.
     keyed = parents.filter(pl.col(parent.key).is_not_null())
     if keyed.get_column(parent.key).is_duplicated().any():  # most parent tables hold one version a key
-        keyed = keyed.with_row_index("__order").sort(READ_TS, "__order", nulls_last=False).unique(
+        # Between versions of one time the content decides (its JSON, the greatest), never the scan order.
+        content = pl.struct(c for c in keyed.columns if c != READ_TS).struct.json_encode()
+        keyed = keyed.with_row_index("__order").sort(READ_TS, content, nulls_last=False).unique(
             parent.key, keep="last", maintain_order=False).sort("__order").drop("__order")
     keyed = keyed.with_columns(pl.col(parent.key).cast(pl.String).alias("__k"))
     children = children.with_columns(pl.col("__k").cast(pl.String))
@@ -712,7 +724,9 @@ def window_counts(warehouse: "Warehouse", mapping: EntityMapping) -> tuple[int, 
     con = warehouse._connect() if _needs_duckdb(mapping) else None  # noqa: SLF001 - the same module's reader
     try:
         sides = _sides(warehouse, con, mapping)
-        statuses = [s.window_status() for s in sides if s.spec.window_column is not None]
+        # A parent without a window column counts too (no window reads its rows on their own); a
+        # child without one is read with its parent, and never counted.
+        statuses = [s.window_status() for i, s in enumerate(sides) if i == 0 or s.spec.window_column is not None]
         if not statuses:
             return 0, 0, []
         rows = pl.concat(statuses).collect()
@@ -730,12 +744,25 @@ def window_counts(warehouse: "Warehouse", mapping: EntityMapping) -> tuple[int, 
 # --- the whole source in chunks (reconciliation, issue 12) ------------------------------------------
 # Separate functions, so the window reads above stay as they are. A chunk is the rows whose record
 # key hashes to it (rows without a key: chunk 0), so every row of a record is in one chunk and the
-# chunks together are every row of the source, NULL window values and all. A customer's key is its
-# identity as the tenant matches it (contract.identity.record_key over the mapped Email and
-# CustomerId, by the tenant's priority), not a column: two rows with one email and different (or
-# no) CustomerIds are one record, and must meet in one chunk to be superseded by their dates.
+# chunks together are every row of the source, NULL window values and all.
+#
+# Customers: every row that supersession can relate must meet in one chunk. Prepare relates rows
+# by the identity the tenant matches them by (contract.identity.record_key over the mapped Email
+# and CustomerId, by the tenant's priority: two rows with one email and different or no
+# CustomerIds are one customer) and, before that, by CustomerId (a CustomerId's newest row is its
+# only version, whatever its email). So a customer's chunk is that of its connected component in
+# the graph whose nodes are identities and whose edges are CustomerIds: a CustomerId whose rows
+# carry two identities (an older row with another email) joins them. Nearly every component is
+# one identity; the few others (found from the CustomerIds with rows under 2+ identities, by label
+# propagation in Polars: a loop over rounds, not rows) are chunked by their least identity hash
+# (`CustomerChunking.overrides`). Under the `customerid` priority a CustomerId IS the identity of
+# its rows: no component spans two identities and nothing needs finding.
 
 _CHUNK_FUNCTION = "replenit_identity_chunk"
+_IDS_FUNCTION = "replenit_identity_hashes"
+_IDS = pl.Schema({"__h": pl.UInt64, "__c": pl.UInt64})
+_OVERRIDES = pl.Schema({"__h": pl.UInt64, "__rep": pl.UInt64})
+_IDS_BATCH = 1_000_000  # rows of identity columns turned into hashes at a time (pass 1)
 
 
 def _identity_source_columns(mapping: EntityMapping) -> list[str]:
@@ -743,43 +770,163 @@ def _identity_source_columns(mapping: EntityMapping) -> list[str]:
     return sorted(set().union(*(f.source_columns() for f in mapping.fields if f.target in ("Email", "CustomerId"))))
 
 
-def customer_chunks(mapping: EntityMapping, rows: pl.DataFrame, chunks: int, customer_priority: str) -> pl.Series:
-    """Each source row's chunk (UInt64) by its customer identity: the mapped Email and CustomerId
-    (each field's own cast and default) through `record_key`, the very normalization the run
-    supersedes and diffs by (Polars' trim of formats.WHITESPACE and Unicode lowercasing: computed in
-    Polars even for a DuckDB source, since DuckDB's trim and lower differ from them); 0 when the
-    row has no identity."""
+def customer_identity_hashes(mapping: EntityMapping, rows: Any, customer_priority: str) -> Any:
+    """(__h, __c) for each source row: the hash of its identity (`record_key` over the mapped Email
+    and CustomerId, each field's own cast and default: the very normalization the run supersedes
+    and diffs by, computed in Polars even for a DuckDB source, since DuckDB's trim and lower
+    differ from it), null without one; and the hash of its CustomerId where the contract accepts
+    it (prepare groups rows by it), else null. `rows`: a DataFrame, or a LazyFrame (a lazy result)."""
     fields = [f for f in mapping.fields if f.target in ("Email", "CustomerId")]
     mapped = rows.select(f.expression() for f in fields)
-    key = mapped.select(record_key(mapping.entity, mapped.columns, customer_priority).alias("__k")).to_series()
-    return (key.hash() % chunks).fill_null(0).cast(pl.UInt64).alias("__chunk")
+    columns = mapped.collect_schema().names() if isinstance(mapped, pl.LazyFrame) else mapped.columns
+    # In two steps: an expression used twice (record_key runs Python UDFs) would be evaluated twice.
+    cid = pl.col("CustomerId").cast(pl.String)
+    accepted = (cid.is_not_null() & (cid.str.strip_chars(formats.WHITESPACE) != "") & identifier_accepted_expr("CustomerId", cid)
+                if "CustomerId" in columns else pl.lit(False))
+    keyed = mapped.select(record_key(mapping.entity, columns, customer_priority).alias("__k"), accepted.alias("__ok"),
+                          *(["CustomerId"] if "CustomerId" in columns else []))
+    by_id = pl.when(pl.col("__ok")).then(cid.hash()) if "CustomerId" in columns else pl.lit(None, pl.UInt64)
+    return keyed.select(pl.when(pl.col("__k").is_not_null()).then(pl.col("__k").hash()).alias("__h"),
+                        by_id.cast(pl.UInt64).alias("__c"))
 
 
-def _customer_chunk_expr(mapping: EntityMapping, chunks: int, customer_priority: str) -> pl.Expr:
+def customer_components(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Identities (`__h`) that share a customer with a lesser one, and that one (`__rep`, the least
+    identity hash of their component). `pairs`: (__c, __h) of rows with both; only CustomerIds
+    with 2+ identities matter (the others join nothing), so the rounds run over few edges."""
+    edges = pairs.select("__c", "__h").unique()
+    edges = edges.filter(pl.col("__h").n_unique().over("__c") > 1)
+    if not edges.height:
+        return pl.DataFrame(schema=_OVERRIDES)
+    rep = edges.select("__h").unique().with_columns(pl.col("__h").alias("__rep"))
+    while True:  # rounds: each takes the least representative over a CustomerId, then jumps a pointer
+        by_id = edges.join(rep, on="__h").group_by("__c").agg(pl.col("__rep").min())
+        new = edges.join(by_id, on="__c").group_by("__h").agg(pl.col("__rep").min())
+        jump = new.select(pl.col("__h").alias("__rep"), pl.col("__rep").alias("__next"))
+        new = new.join(jump, on="__rep", how="left").select("__h", pl.min_horizontal("__rep", "__next").alias("__rep"))
+        if new.sort("__h").equals(rep.sort("__h")):
+            break
+        rep = new
+    return rep.filter(pl.col("__rep") != pl.col("__h")).cast(_OVERRIDES)
+
+
+class CustomerChunking:
+    """Which chunk each customer row belongs to: its identity's component's representative hashed
+    into `chunks` (`overrides` maps the few identities whose representative is another); rows
+    without an identity go to chunk 0."""
+
+    def __init__(self, chunks: int, overrides: pl.DataFrame | None = None):
+        self.chunks = chunks
+        self.overrides = overrides if overrides is not None else pl.DataFrame(schema=_OVERRIDES)
+
+    def of(self, ids: pl.DataFrame) -> pl.Series:
+        """The chunk (UInt64) of each row of `ids` (customer_identity_hashes' frame)."""
+        h = ids.get_column("__h")
+        if self.overrides.height:
+            h = h.replace(self.overrides.get_column("__h"), self.overrides.get_column("__rep"))
+        return (h % self.chunks).fill_null(0).cast(pl.UInt64).alias("__chunk")
+
+    def moves(self) -> pl.DataFrame:
+        """(__h, __from, __to): identities whose component is chunked elsewhere than they hash."""
+        o = self.overrides
+        return o.select("__h", (pl.col("__h") % self.chunks).alias("__from"), (pl.col("__rep") % self.chunks).alias("__to")
+                        ).filter(pl.col("__from") != pl.col("__to"))
+
+
+def customer_chunks(mapping: EntityMapping, rows: pl.DataFrame, chunking: CustomerChunking, customer_priority: str) -> pl.Series:
+    """Each source row's chunk (UInt64) by its customer's component (see above)."""
+    return chunking.of(customer_identity_hashes(mapping, rows, customer_priority))
+
+
+def _customer_chunk_expr(mapping: EntityMapping, chunking: CustomerChunking, customer_priority: str) -> pl.Expr:
     """`customer_chunks` as an expression over a (lazy) source frame."""
     columns = _identity_source_columns(mapping)
     return pl.struct(columns).map_batches(
-        lambda s: customer_chunks(mapping, s.struct.unnest(), chunks, customer_priority), return_dtype=pl.UInt64)
+        lambda s: customer_chunks(mapping, s.struct.unnest(), chunking, customer_priority), return_dtype=pl.UInt64)
 
 
-def _register_customer_chunks(con: duckdb.DuckDBPyConnection, mapping: EntityMapping, rows: str, params: dict,
-                              chunks: int, customer_priority: str) -> str:
-    """Register `customer_chunks` as a DuckDB function (vectorised, over Arrow) on `con`, and
-    return the SQL that calls it on a row of `rows` (identifiers quoted; nothing bound into text)."""
+def _register_udf(con: duckdb.DuckDBPyConnection, mapping: EntityMapping, rows: str, params: dict, name: str,
+                  compute: Any, returns: Any) -> str:
+    """Register `compute(frame of the identity columns) -> Arrow array` as the DuckDB function `name`
+    (vectorised, over Arrow) on `con`; return the SQL that calls it on a row of `rows`."""
     columns = _identity_source_columns(mapping)
     quoted = ", ".join(_quote(c) for c in columns)
     types: list[Any] = con.sql(f"SELECT {quoted} FROM {rows} LIMIT 0", params=params or None).types  # noqa: S608 - identifiers quoted, values bound
 
-    def chunk_of(*arrays):
-        frame = pl.DataFrame([pl.Series(c, pl.from_arrow(a)) for c, a in zip(columns, arrays, strict=True)])
-        return customer_chunks(mapping, frame, chunks, customer_priority).to_arrow()
+    def udf(*arrays):
+        return compute(pl.DataFrame([pl.Series(c, pl.from_arrow(a)) for c, a in zip(columns, arrays, strict=True)]))
 
     # DuckDB counts a function's parameters by its signature: one per identity column.
-    chunk_of.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    udf.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(f"c{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(len(columns))])
-    con.create_function(_CHUNK_FUNCTION, chunk_of, types, duckdb.sqltypes.UBIGINT, type=duckdb.func.PythonUDFType.ARROW,
+    con.create_function(name, udf, types, returns, type=duckdb.func.PythonUDFType.ARROW,
                         null_handling=duckdb.func.FunctionNullHandling.SPECIAL)
-    return f"{_CHUNK_FUNCTION}({quoted})"
+    return f"{name}({quoted})"
+
+
+def _register_customer_chunks(con: duckdb.DuckDBPyConnection, mapping: EntityMapping, rows: str, params: dict,
+                              chunking: CustomerChunking, customer_priority: str) -> str:
+    """`customer_chunks` as a DuckDB function on `con`: the SQL that calls it on a row of `rows`."""
+    return _register_udf(con, mapping, rows, params, _CHUNK_FUNCTION,
+                         lambda frame: customer_chunks(mapping, frame, chunking, customer_priority).to_arrow(),
+                         duckdb.sqltypes.UBIGINT)
+
+
+def _register_identity_hashes(con: duckdb.DuckDBPyConnection, mapping: EntityMapping, rows: str, params: dict,
+                              customer_priority: str) -> str:
+    """`customer_identity_hashes` as a DuckDB function returning STRUCT(h, c) on `con`."""
+    def compute(frame: pl.DataFrame) -> Any:
+        ids = customer_identity_hashes(mapping, frame, customer_priority)
+        return ids.select(pl.struct(pl.col("__h").alias("h"), pl.col("__c").alias("c"))).to_series().to_arrow()
+
+    returns = duckdb.struct_type({"h": duckdb.sqltypes.UBIGINT, "c": duckdb.sqltypes.UBIGINT})
+    return _register_udf(con, mapping, rows, params, _IDS_FUNCTION, compute, returns)
+
+
+def _pairs(batches: Any, mapping: EntityMapping, customer_priority: str) -> pl.DataFrame:
+    """(__c, __h) of the rows with both, distinct, from Arrow batches of identity columns."""
+    parts = [customer_identity_hashes(mapping, pl.DataFrame(pl.from_arrow(batch)), customer_priority).drop_nulls().unique()
+             for batch in batches]
+    return pl.concat(parts).unique() if parts else pl.DataFrame(schema=_IDS)
+
+
+def _lazy_pairs(lf: pl.LazyFrame, mapping: EntityMapping, customer_priority: str) -> pl.DataFrame:
+    """`_pairs` over a LazyFrame, streamed (only the hashes are held)."""
+    ids = customer_identity_hashes(mapping, lf.select(_identity_source_columns(mapping)), customer_priority)
+    return ids.drop_nulls().unique().collect(engine="streaming")
+
+
+def customer_chunking(warehouse: "Warehouse", mapping: EntityMapping, chunks: int,
+                      customer_priority: str = DEFAULT_CUSTOMER_PRIORITY) -> CustomerChunking:
+    """The chunking of a customer source read per chunk (`read_source_chunk`, `read_frames_whole`):
+    one pass over its identity columns finds the components that span identities. A table split
+    into files (`SpilledChunks`) finds them from its files instead, with no pass of its own."""
+    if chunks == 1 or customer_priority == "customerid" or read_key_column(mapping) is None:
+        return CustomerChunking(chunks)
+    columns = _identity_source_columns(mapping)
+    src = mapping.source
+    if mapping.read_by_frames:
+        con = warehouse._connect() if _needs_duckdb(mapping) else None  # noqa: SLF001 - the same module's reader
+        try:
+            side = _sides(warehouse, con, mapping)[0]
+            if side.lazy is not None:
+                pairs = _lazy_pairs(side.lazy, mapping, customer_priority)
+            else:
+                rows, params = side._sql_rows()  # noqa: SLF001 - the same module's reader
+                pairs = _pairs(con.sql(f"SELECT {', '.join(_quote(c) for c in columns)} FROM {rows}",  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted, values bound
+                                       params=params or None).to_arrow_reader(_IDS_BATCH), mapping, customer_priority)
+        finally:
+            if con is not None:
+                con.close()
+    elif src.path:
+        pairs = _lazy_pairs(warehouse._scan(src), mapping, customer_priority)  # noqa: SLF001
+    else:
+        with warehouse._connect() as con:  # noqa: SLF001
+            rows, params = (_quote(src.table), {}) if src.table else \
+                (f"(\n{_query_text(src)}\n)", Warehouse._params(src, *_ALL_TIME))  # noqa: SLF001
+            pairs = _pairs(con.sql(f"SELECT {', '.join(_quote(c) for c in columns)} FROM {rows}",  # noqa: S608 - identifiers quoted, values bound
+                                   params=params or None).to_arrow_reader(_IDS_BATCH), mapping, customer_priority)
+    return CustomerChunking(chunks, customer_components(pairs))
 
 def source_row_count(warehouse: Warehouse, mapping: EntityMapping) -> int:
     """Every row of the source, whatever its window column says."""
@@ -795,15 +942,19 @@ def source_row_count(warehouse: Warehouse, mapping: EntityMapping) -> int:
 
 def read_source_chunk(warehouse: Warehouse, mapping: EntityMapping, chunk: int, chunks: int,
                       columns: list[str] | None = None,
-                      customer_priority: str = DEFAULT_CUSTOMER_PRIORITY) -> pl.DataFrame:
+                      customer_priority: str = DEFAULT_CUSTOMER_PRIORITY,
+                      chunking: CustomerChunking | None = None) -> pl.DataFrame:
     """Chunk `chunk` of `chunks` of the whole source (all of it when there is no key column to
     split by: chunk 0 has every row, the others none). `columns`: only these (a cheap pass over
-    identities); default every column. Customers are split by their identity (`customer_chunks`)."""
+    identities); default every column. Customers are split by their component (`customer_chunks`):
+    pass `customer_chunking(...)` of the same `chunks`, found once for all the chunks."""
     if not 0 <= chunk < chunks:
         raise ValueError(f"chunk {chunk} is not in 0..{chunks - 1}")
     src = mapping.source
     key = read_key_column(mapping)
     customers = mapping.entity == "customers"
+    if customers and key is not None and chunks > 1 and chunking is None:
+        chunking = customer_chunking(warehouse, mapping, chunks, customer_priority)
     if src.path:
         lf = warehouse._scan(src)  # noqa: SLF001
         warehouse._check_source_columns(mapping, lf.collect_schema())  # noqa: SLF001
@@ -811,7 +962,8 @@ def read_source_chunk(warehouse: Warehouse, mapping: EntityMapping, chunk: int, 
             lf = lf if columns is None else lf.select(columns)
             return lf.collect() if chunk == 0 else lf.head(0).collect()
         if customers:
-            part = _customer_chunk_expr(mapping, chunks, customer_priority)
+            assert chunking is not None
+            part = _customer_chunk_expr(mapping, chunking, customer_priority)
         else:
             column = pl.col(key)
             part = pl.when(column.is_null()).then(pl.lit(0, pl.UInt64)).otherwise(column.hash() % chunks)
@@ -828,7 +980,8 @@ def read_source_chunk(warehouse: Warehouse, mapping: EntityMapping, chunk: int, 
         if key is None or chunks == 1:
             where = "true" if chunk == 0 else "false"
         elif customers:
-            where = f"{_register_customer_chunks(con, mapping, rows, params, chunks, customer_priority)} = $replenit_chunk"
+            assert chunking is not None
+            where = f"{_register_customer_chunks(con, mapping, rows, params, chunking, customer_priority)} = $replenit_chunk"
             params = {**params, "replenit_chunk": chunk}
         else:
             quoted = _quote(key)
@@ -850,12 +1003,18 @@ class SpilledChunks:
     (DuckDB's partitioned COPY), instead of one scan per chunk: a 10M-row table read 40 times
     costs more than the work on its rows. Chunk c is read back in the table's row order. Use as a
     context manager: the files are removed at exit. Other sources read per chunk
-    (`read_source_chunk`)."""
+    (`read_source_chunk`).
+
+    Customers are split by identity as the rows are written (each row's identity and CustomerId
+    hashes kept beside it); the components that span identities are then found from those two
+    columns of the files (no second pass over the warehouse), and the few rows whose component is
+    chunked elsewhere are copied to a folder of their own, read with their component's chunk."""
 
     def __init__(self, warehouse: Warehouse, mapping: EntityMapping, chunks: int, directory: str | Path,
                  customer_priority: str = DEFAULT_CUSTOMER_PRIORITY):
         self.warehouse, self.mapping, self.chunks, self.directory = warehouse, mapping, chunks, Path(directory)
         self.customer_priority = customer_priority
+        self.moves = CustomerChunking(chunks).moves()
 
     def __enter__(self) -> "SpilledChunks":
         import shutil
@@ -864,31 +1023,65 @@ class SpilledChunks:
         assert src.table and key is not None, "spilled chunks are for table sources with a record key"
         shutil.rmtree(self.directory, ignore_errors=True)
         self.directory.mkdir(parents=True)
+        customers = self.mapping.entity == "customers"
         with self.warehouse._connect() as con:  # noqa: SLF001
             self.schema = self.warehouse._schema(con, self.mapping)  # noqa: SLF001
             self.warehouse._check_source_columns(self.mapping, self.schema)  # noqa: SLF001
-            table, quoted = _quote(src.table), _quote(key)
-            part = f"hash({quoted}) % {int(self.chunks)}"
-            if self.mapping.entity == "customers":  # by identity, not by a column (see customer_chunks)
-                part = _register_customer_chunks(con, self.mapping, table, {}, self.chunks, self.customer_priority)
+            table, quoted, n = _quote(src.table), _quote(key), int(self.chunks)
             # hash(NULL) is a constant: rows without a key all land in one chunk. The target is a
             # folder this code made, so its text is no user input. DuckDB's own memory counts in
             # this process: capped, it spills to the folder (10M rows: 1.8 GB peak uncapped, 0.44 GB).
             target = str(self.directory).replace("'", "''")
             con.execute(f"SET memory_limit = '{SPILL_MEMORY}'")
             con.execute(f"SET temp_directory = '{target}/duckdb-tmp'")
-            con.execute(
-                f"COPY (SELECT *, rowid AS replenit_rowid, {part} AS replenit_chunk "  # noqa: S608 - quoted identifiers, own folder
-                f"FROM {table}) TO '{target}/chunks' (FORMAT parquet, PARTITION_BY (replenit_chunk), COMPRESSION zstd)")
+            if customers:  # by identity, not by a column (see customer_chunks)
+                ids = _register_identity_hashes(con, self.mapping, table, {}, self.customer_priority)
+                rows = (f"SELECT * EXCLUDE (replenit_ids), replenit_ids.h AS replenit_h, replenit_ids.c AS replenit_c, "  # noqa: S608 - quoted identifiers
+                        f"coalesce(replenit_ids.h % {n}, 0) AS replenit_chunk "
+                        f"FROM (SELECT *, rowid AS replenit_rowid, {ids} AS replenit_ids FROM {table})")
+            else:
+                rows = f"SELECT *, rowid AS replenit_rowid, hash({quoted}) % {n} AS replenit_chunk FROM {table}"  # noqa: S608 - quoted identifiers
+            con.execute(f"COPY ({rows}) TO '{target}/chunks' (FORMAT parquet, PARTITION_BY (replenit_chunk), COMPRESSION zstd)")
+            if customers and self.customer_priority != "customerid":
+                self._move_components(con, target)
         return self
 
+    def _move_components(self, con: duckdb.DuckDBPyConnection, target: str) -> None:
+        """Find the components that span identities from the files' hash columns (only CustomerIds
+        whose rows carry 2+ identities), and copy the rows chunked elsewhere than their component
+        to `moved/` by their component's chunk."""
+        files = f"read_parquet('{target}/chunks/*/*.parquet', hive_partitioning = false)"
+        pairs = con.sql(
+            f"WITH ids AS (SELECT replenit_c AS c, replenit_h AS h FROM {files} "  # noqa: S608 - own folder
+            "WHERE replenit_c IS NOT NULL AND replenit_h IS NOT NULL) "
+            "SELECT DISTINCT c AS __c, h AS __h FROM ids "
+            "WHERE c IN (SELECT c FROM ids GROUP BY c HAVING min(h) <> max(h))").pl()
+        self.moves = CustomerChunking(self.chunks, customer_components(pairs.cast(_IDS))).moves()
+        if not self.moves.height:
+            return
+        con.register("replenit_moves", self.moves.to_arrow())
+        try:
+            con.execute(f"COPY (SELECT f.*, m.__to AS replenit_chunk FROM {files} f JOIN replenit_moves m "  # noqa: S608 - own folder
+                        f"ON f.replenit_h = m.__h) TO '{target}/moved' (FORMAT parquet, PARTITION_BY (replenit_chunk))")
+        finally:
+            con.unregister("replenit_moves")
+
     def read(self, chunk: int, columns: list[str] | None = None) -> pl.DataFrame:
-        files = sorted((self.directory / "chunks" / f"replenit_chunk={chunk}").glob("*.parquet"))
         wanted = list(self.schema) if columns is None else columns
-        if not files:
+        frames = []
+        gone = self.moves.filter(pl.col("__from") == chunk).get_column("__h")
+        for folder, moved_out in (("chunks", gone), ("moved", None)):
+            files = sorted((self.directory / folder / f"replenit_chunk={chunk}").glob("*.parquet"))
+            if not files:
+                continue
+            if moved_out is not None and moved_out.len():
+                frame = pl.read_parquet(files, columns=[*wanted, "replenit_rowid", "replenit_h"], hive_partitioning=False)
+                frames.append(frame.filter((~pl.col("replenit_h").is_in(moved_out.implode())).fill_null(True)).drop("replenit_h"))
+            else:
+                frames.append(pl.read_parquet(files, columns=[*wanted, "replenit_rowid"], hive_partitioning=False))
+        if not frames:
             return pl.DataFrame(schema={c: self.schema[c] for c in wanted})
-        frame = pl.read_parquet(files, columns=[*wanted, "replenit_rowid"], hive_partitioning=False)
-        return frame.sort("replenit_rowid").drop("replenit_rowid")
+        return pl.concat(frames).sort("replenit_rowid").drop("replenit_rowid")
 
     def __exit__(self, *exc: object) -> None:
         import shutil
@@ -900,25 +1093,54 @@ class SpilledChunks:
 
 def frames_record_keys(warehouse: Warehouse, mapping: EntityMapping) -> tuple[pl.DataFrame, int]:
     """(every record key of the mapping's sources as text (`__k`): the parents' keys and the keys
-    the children name, the rows of all its sources). None of the sources' window columns matter."""
+    the children name; the rows a read of them all gives, in rows_read's unit (one row per child
+    row with a parent key, one per parent without a child, one per row without a key that has a
+    time): the number a reconciliation's `rows_read` reaches). None of the window values matter."""
     con = warehouse._connect() if _needs_duckdb(mapping) else None  # noqa: SLF001 - the same module's reader
     try:
-        frames, rows = [], 0
-        for side in _sides(warehouse, con, mapping):
-            rows += _side_rows(side)
-            if side.key is None:  # no keys to list, but its rows are the source's
+        keys_by_side, rows = [], 0
+        for i, side in enumerate(_sides(warehouse, con, mapping)):
+            keyed, strays = _side_row_counts(side)
+            rows += strays + (keyed if i else 0)  # a child row with a parent key is a row of the read
+            if side.key is None:
+                keys_by_side.append(pl.DataFrame(schema={"__k": pl.String}))
                 continue
             if side.lazy is not None:
-                frames.append(side.lazy.select(pl.col(side.key).cast(pl.String).alias("__k")).unique().collect())
+                keys_by_side.append(side.lazy.select(pl.col(side.key).cast(pl.String).alias("__k")).unique().collect())
                 continue
             source, params = side._sql_rows()  # noqa: SLF001 - the same module's reader
-            frames.append(con.sql(f"SELECT DISTINCT CAST({_quote(side.key)} AS VARCHAR) AS __k FROM {source}",  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted, values bound
-                                  params=params or None).pl())
+            keys_by_side.append(con.sql(f"SELECT DISTINCT CAST({_quote(side.key)} AS VARCHAR) AS __k FROM {source}",  # type: ignore[union-attr]  # noqa: S608 - identifiers quoted, values bound
+                                        params=params or None).pl())
     finally:
         if con is not None:
             con.close()
-    keys = pl.concat(frames).filter(pl.col("__k").is_not_null()).unique() if frames else pl.DataFrame(schema={"__k": pl.String})
+    keys_by_side = [k.filter(pl.col("__k").is_not_null()) for k in keys_by_side]
+    parents = keys_by_side[0]
+    # A parent is one row of the read alone (its latest version) when no child names it.
+    rows += parents.join(keys_by_side[1], on="__k", how="anti").height if len(keys_by_side) > 1 else parents.height
+    keys = pl.concat(keys_by_side).unique() if keys_by_side else pl.DataFrame(schema={"__k": pl.String})
     return keys, rows
+
+
+def _side_row_counts(side: "_Side") -> tuple[int, int]:
+    """(rows with a key, rows without one that a read over all time takes: those with a time)."""
+    if side.key is None:
+        return 0, 0
+    w = side.spec.window_column
+    if side.lazy is not None:
+        has_time = side.ts.is_not_null() if side.ts is not None else pl.lit(False)
+        keyed, strays = side.lazy.select(pl.col(side.key).is_not_null().sum().alias("keyed"),
+                                         (pl.col(side.key).is_null() & has_time).sum().alias("strays")).collect().row(0)
+        return int(keyed), int(strays)
+    source, params = side._sql_rows()  # noqa: SLF001 - the same module's reader
+    assert side.con is not None
+    keyed = int(side.con.sql(f"SELECT count({_quote(side.key)}) FROM {source}",  # noqa: S608 - identifiers quoted, values bound
+                             params=params or None).fetchall()[0][0])
+    if w is None or side.ts is None:
+        return keyed, 0
+    times = side.con.sql(f"SELECT {_quote(w)} FROM {source} WHERE {_quote(side.key)} IS NULL",  # noqa: S608 - identifiers quoted, values bound
+                         params=params or None).pl()
+    return keyed, int(times.select(side.ts.is_not_null().sum()).item())
 
 
 def read_frames_chunk(warehouse: Warehouse, mapping: EntityMapping, keys: pl.DataFrame, chunk: int, chunks: int) -> pl.DataFrame:
@@ -950,31 +1172,35 @@ def frames_row_count(warehouse: Warehouse, mapping: EntityMapping) -> int:
 
 
 def read_frames_whole(warehouse: Warehouse, mapping: EntityMapping, chunk: int = 0, chunks: int = 1,
-                      customer_priority: str = DEFAULT_CUSTOMER_PRIORITY) -> pl.DataFrame:
+                      customer_priority: str = DEFAULT_CUSTOMER_PRIORITY,
+                      chunking: CustomerChunking | None = None) -> pl.DataFrame:
     """Every row of a customer mapping read by frames (one source, one row per version), whatever
     its window value: NULL or unparsable ones too (READ_TS is then null), unlike a window's read
     (`read_frames` over ALL_TIME keeps only rows whose value parses). With `chunks` > 1 (the
     mapping has an identity column), only the rows whose customer identity hashes to `chunk`
-    (`customer_chunks`), so all versions of a customer are in one chunk."""
+    (`customer_chunks`: pass `customer_chunking(...)`, found once), so all versions of a customer
+    are in one chunk."""
     if not 0 <= chunk < chunks:
         raise ValueError(f"chunk {chunk} is not in 0..{chunks - 1}")
     if mapping.child_source is not None or mapping.entity != "customers":
         raise ValueError(f"{mapping.entity}: read a mapping with record keys by chunks of keys (read_frames_chunk)")
+    if chunks > 1 and chunking is None:
+        chunking = customer_chunking(warehouse, mapping, chunks, customer_priority)
     con = warehouse._connect() if _needs_duckdb(mapping) else None  # noqa: SLF001 - the same module's reader
     try:
         side = _sides(warehouse, con, mapping)[0]
         if side.lazy is not None:
-            lf = side.lazy if chunks == 1 else side.lazy.filter(_customer_chunk_expr(mapping, chunks, customer_priority) == chunk)
-            frame = lf.with_columns(side.ts.alias(READ_TS)).collect()  # type: ignore[union-attr]
+            lf = side.lazy if chunking is None else side.lazy.filter(_customer_chunk_expr(mapping, chunking, customer_priority) == chunk)
+            frame = lf.with_columns(side.ts.alias(READ_TS)).collect()
         else:
             assert con is not None
             rows, params = side._sql_rows()  # noqa: SLF001 - the same module's reader
             where = "true"
-            if chunks > 1:
-                where = f"{_register_customer_chunks(con, mapping, rows, params, chunks, customer_priority)} = $replenit_chunk"
+            if chunking is not None:
+                where = f"{_register_customer_chunks(con, mapping, rows, params, chunking, customer_priority)} = $replenit_chunk"
                 params = {**params, "replenit_chunk": chunk}
             frame = con.sql(f"SELECT * FROM {rows} WHERE {where}", params=params or None).pl()  # noqa: S608 - identifiers quoted, values bound
-            frame = frame.with_columns(side.ts.alias(READ_TS))  # type: ignore[union-attr]
+            frame = frame.with_columns(side.ts.alias(READ_TS))
     finally:
         if con is not None:
             con.close()
