@@ -21,13 +21,7 @@ from replenit_pipelines.component.checks import (
 from replenit_pipelines.component.failures import api_stop, config_error, deletes_refused, failure, gate_held_back, not_delivered
 from replenit_pipelines.component.monitoring import record_run_worker
 from replenit_pipelines.component.quota import PLAN_HINT, mark_dry_run, report_plan
-from replenit_pipelines.component.resources import (
-    ReplenitResource,
-    StateStoreResource,
-    WarehouseResource,
-    instance_resources,
-    required_keys,
-)
+from replenit_pipelines.component.resources import instance_resources, required_keys
 from replenit_pipelines.component.site import SyncSite, SyncStep
 from replenit_pipelines.component.sources import lineage_key, mapping_version, source_asset_keys
 from replenit_pipelines.component.translator import accounting_text, quarantine_table, run_metadata
@@ -235,8 +229,9 @@ def build_sync_asset(site: SyncSite, step: SyncStep, spec: dg.AssetSpec) -> dg.A
     `step.since_day_start`: each partition reads from its day's start (UTC) to its end, the intraday
     customers sync, whose failed checks are recorded but which still materializes, so what follows it
     in the run (the hour's orders) is not held up by it."""
-    entity, since_day_start = step.entity, step.since_day_start
-    blocks_downstream = not since_day_start  # a bad customer must not hold up the hour's orders: the daily run's checks gate customers
+    entity = step.entity
+    # A bad customer must not hold up the hour's orders: the daily run's checks gate customers.
+    blocks_downstream = not step.since_day_start
     key = spec.key
     partitions_def = site.partitions(step)
     check_specs = sync_check_specs(key, site.mappings[entity], partitions_def)
@@ -260,17 +255,18 @@ def build_sync_asset(site: SyncSite, step: SyncStep, spec: dg.AssetSpec) -> dg.A
         required_resource_keys=required_keys(site),
     )
     def sync(context: dg.AssetExecutionContext, config: config_class) -> Iterator[Any]:  # type: ignore[valid-type]
-        replenit, warehouse, state = instance_resources(context, site)
-        yield from run_sync(context, config, replenit, warehouse, state, site, key, entity, since_day_start,
-                            blocks_downstream, source)
+        yield from run_sync(context, config, site, step, key, source)
 
     return sync
 
 
-def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, replenit: ReplenitResource, warehouse: WarehouseResource,
-             state: StateStoreResource, site: SyncSite, key: dg.AssetKey, entity: str, since_day_start: bool,
-             blocks_downstream: bool, source: dg.AssetKey) -> Iterator[Any]:
-    """One partition's sync: lib.sync.sync_window, its checks and metadata."""
+def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSite, step: SyncStep, key: dg.AssetKey,
+             source: dg.AssetKey) -> Iterator[Any]:
+    """One partition's sync of `step` (asset `key`, its columns read from `source`): lib.sync.sync_window,
+    its checks and metadata."""
+    replenit, warehouse, state = instance_resources(context, site)
+    entity, since_day_start = step.entity, step.since_day_start
+    blocks_downstream = not since_day_start
     record_run_worker(context)  # host and pid, so a killed worker is found and its pool slot freed
     window = context.partition_time_window
     partition = context.partition_key
