@@ -167,17 +167,22 @@ def points_in(dump: str) -> list[str]:
 # -- the warehouse and what the tenant must end up with -----------------------------------------------
 
 
-def write_warehouse(path: Path, n: int) -> None:
-    """n customers updated during DAY, one row each."""
+def write_warehouse(path: Path, n: int, days: int = 1) -> None:
+    """n customers, one row each, updated during `days` days from DAY (evenly: `day_of`)."""
     i = pl.int_range(n, eager=True)
     frame = pl.DataFrame({"i": i}).select(
         id="c" + pl.col("i").cast(pl.String), email="user" + pl.col("i").cast(pl.String) + "@example.com",
         name="User " + pl.col("i").cast(pl.String), locale=pl.lit(pl.Series(LOCALES)).gather(pl.col("i") % len(LOCALES)),
         gdpr=pl.col("i") % 3 != 0,
-        updated_at=pl.lit(DAY.replace(tzinfo=None)) + pl.duration(seconds=pl.col("i") * 86_399 // max(n, 1)))
+        updated_at=pl.lit(DAY.replace(tzinfo=None)) + pl.duration(seconds=pl.col("i") * (86_400 * days - 1) // max(n, 1)))
     with duckdb.connect(str(path)) as con:
         con.register("f", frame.to_arrow())
         con.execute("CREATE OR REPLACE TABLE customers AS SELECT * FROM f")
+
+
+def day_of(i: int, n: int, days: int) -> int:
+    """The day (0-based from DAY) customer i of write_warehouse(n, days) is updated in."""
+    return i * (86_400 * days - 1) // n // 86_400
 
 
 def expected_records(n: int) -> dict[str, dict]:
@@ -308,14 +313,22 @@ class Rig:
         return sorted(p.name for p in (self.work / "tmp").iterdir())
 
     # -- one run -------------------------------------------------------------------------------
+    def launch(self, args: list[str], name: str) -> subprocess.Popen:
+        """`replenit ARGS` in its own process (RUNNER), output in NAME.out and NAME.err, stacks on
+        SIGUSR1 in NAME.stacks."""
+        out, err = (open(self.work / f"{name}.{kind}", "w+") for kind in ("out", "err"))  # noqa: SIM115 - closed by the caller
+        proc = subprocess.Popen([sys.executable, "-c", RUNNER, str(self.work / f"{name}.stacks"), *args], env=self.env,
+                                stdout=out, stderr=err, start_new_session=True)
+        proc.out, proc.err = out, err  # type: ignore[attr-defined]
+        return proc
+
     def start(self) -> subprocess.Popen:
         self.runs += 1
-        self._out = open(self.work / f"run{self.runs}.out", "w+")  # noqa: SIM115 - closed in finish()
-        self._err = open(self.work / f"run{self.runs}.err", "w+")  # noqa: SIM115
         self.dump = self.work / f"run{self.runs}.stacks"
         self._started = time.monotonic()
-        return subprocess.Popen([sys.executable, "-c", RUNNER, str(self.dump), *self.args], env=self.env,
-                                stdout=self._out, stderr=self._err, start_new_session=True)
+        proc = self.launch(self.args, f"run{self.runs}")
+        self._out, self._err = proc.out, proc.err  # type: ignore[attr-defined]
+        return proc
 
     def _ready(self, proc: subprocess.Popen) -> bool:
         """Wait until the run's traceback handler is in place (a SIGUSR1 before it would kill it)."""
