@@ -95,8 +95,6 @@ _LEDGER_READS = {"lookup", "lookup_keys", "all_key_hashes", "_read_all", "_reade
 
 def _point(path: str, func: str) -> str | None:
     """The stage one frame belongs to, or None (a frame outside the sync's own code)."""
-    if func == "<module>" and "/replenit_pipelines/" in path or "importlib._bootstrap" in path:
-        return "start-up"  # importing
     lib = path.split("/replenit_pipelines/lib/", 1)[1] if "/replenit_pipelines/lib/" in path else None
     if lib is None:
         if "/httpx/" in path or "/httpcore/" in path:
@@ -120,6 +118,8 @@ def _point(path: str, func: str) -> str | None:
         return "acknowledgement"
     if lib.startswith("delivery/quota"):
         return "delivery: quota"
+    if func in ("__init__", "client_from_env") and lib.startswith("delivery/"):
+        return "start-up"  # the client being built
     if lib.startswith(("stages/plan", "delivery/batching", "contract/payload")):
         return "plan"
     if lib.startswith(("delivery/", "stages/deliver")):
@@ -149,18 +149,28 @@ PRECEDENCE = ("state store write", "state store open", "compaction", "acknowledg
 def points_in(dump: str) -> list[str]:
     """The stages a dump of every thread's stack shows, most specific first: each thread counts as
     the most specific stage among its frames (a worker acknowledging inside the delivery is
-    "acknowledgement"). Empty when no thread is in the sync's code (the interpreter starting)."""
+    "acknowledgement"). A thread importing a module counts by its frames outside the import (the
+    stage that imports lazily), or as "start-up" when it has none. Empty when no thread is in the
+    sync's code."""
     found: set[str] = set()
     for block in dump.split("\n\n"):
-        points = set()
+        frames = []  # innermost first
         for line in block.splitlines():
             line = line.strip()
             if line.startswith("File "):
                 path, _, rest = line[len('File "'):].partition('"')
-                points.add(_point(path, rest.rsplit(" in ", 1)[-1]))
+                frames.append((path, rest.rsplit(" in ", 1)[-1]))
+        importing = [i for i, (path, _) in enumerate(frames) if "importlib._bootstrap" in path]
+        if importing:
+            frames = frames[max(importing) + 1:]  # the module being imported is not what runs
+        points = {_point(path, func) for path, func in frames if func != "<module>"}
         points.discard(None)
+        if not any(func == "_request" and "/lib/delivery/" in path for path, func in frames):
+            points.discard("delivery: HTTP")  # httpx at work, but no request of the client's (the client being built)
         if points:
             found.add(min(points, key=PRECEDENCE.index))  # type: ignore[arg-type]
+        elif importing:
+            found.add("start-up")
     return sorted(found, key=PRECEDENCE.index)
 
 
