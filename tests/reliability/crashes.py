@@ -275,7 +275,7 @@ class Rig:
 
     @property
     def backend(self) -> str:
-        return "postgres" if self.state_url else "sqlite"
+        return "postgres" if self.state_url else "files"
 
     # -- observation from outside --------------------------------------------------------------
     def stored(self) -> list[dict]:
@@ -317,7 +317,7 @@ class Rig:
             return {}, [f"the ledger does not open: {type(exc).__name__}: {exc}"]
         if not self.state_url:
             for path in self.state.glob(f"ledger/*/{ENTITY}.sqlite"):
-                con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                con = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
                 try:
                     verdict = con.execute("PRAGMA integrity_check").fetchone()[0]
                 finally:
