@@ -59,12 +59,16 @@ TEST_EXCLUDE = {
     "imports": "imports in fresh interpreters",
 }
 
-# Tests against the sandbox's wall clock (quota windows of tenths of a second): their verdict
-# depends on the machine's load, so a mutant's would too (tests/test_quota_clock.py checks the same
-# logic on an injected clock). Deselected by name in the wide scope.
+# Tests whose verdict depends on the machine's load or the threads' timing, so a mutant's would too:
+# against the sandbox's wall clock (quota windows of tenths of a second; tests/test_quota_clock.py
+# checks the same logic on an injected clock), or seeded faults met in thread order. Deselected by
+# name in the wide scope.
 WALL_CLOCK = ("quota_spent", "share_one_quota", "edge_guard_is_sized", "latency_is_measured", "reach_the_server_late",
               "quota_wait_is_wall_clock", "retry_after_is_honoured", "limited_sandbox", "window_limit", "window_binds",
-              "shares_the_quota", "every_request_counts")
+              "shares_the_quota", "every_request_counts",
+              # seeded 503s meet the four workers' requests in whatever order the threads take them:
+              # now and then one batch draws five in a row and fails (seen in mutmut's traced run)
+              "retries_and_5xx_are_counted")
 
 SCOPES = {
     "narrow": {"mutate": [f"{PKG}/contract/*.py", f"{PKG}/validation/gate.py"], "skip": [], "tests": NARROW_TESTS, "args": []},
