@@ -1,18 +1,26 @@
 """The local state store: a DuckDB file of what each run quarantined, dead-lettered and counted.
 
-Queryable after the run (`duckdb state.duckdb "SELECT rule, count(*) FROM quarantine GROUP BY 1"`).
-Writes are serialised by a file lock, since DuckDB allows one writing process at a time. The
+Queryable after the run (`replenit state "SELECT rule, count(*) FROM quarantine GROUP BY 1"`).
+Every open, reads included, happens under one file lock (state.duckdb.lock), waited for at most
+LOCK_WAIT_S: DuckDB refuses to open a file read-write while another process has it open at all, and
+read-only while another writes it ("Could not set lock on file ... Conflicting lock"), so an
+unlocked reader (`replenit state`) made a sync's write fail, and the other way round. Each open is
+short-lived (one transaction or one query). The
 acknowledged-state ledger is not here: it is SQLite files beside it (lib/ledger/), written per batch.
 With REPLENIT_STATE_URL set, `open_state_store` returns the same store in Postgres instead
 (lib/state/postgres.py), for run workers on several machines.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
-from filelock import FileLock
+from filelock import FileLock, Timeout
+
+from replenit_pipelines.lib.errors import ReplenitError
 
 from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, resolve, state_url_from_env
 from replenit_pipelines.lib.validation.gate import RecentRun
@@ -45,6 +53,15 @@ def _dead_letter_rows(dead_letters: pl.DataFrame, meta: list[pl.Expr], now: date
     history = [pl.col(c).cast(t) if c in dead_letters.columns else pl.lit(None, dtype=t).alias(c) for c, t in _HISTORY.items()]
     return dead_letters.select(*meta, "record_id", "status", "reasons", "payload", pl.lit(now).alias("recorded_at"), *history)
 
+# How long a process waits for another's open of the state store (a sync's write takes milliseconds,
+# a user's query in `replenit state` as long as its SQL) before it says which file is busy.
+LOCK_WAIT_S = 300.0
+
+
+class StateStoreBusy(ReplenitError):
+    """The state store's lock was held by another process for longer than LOCK_WAIT_S."""
+
+
 _DEAD_LETTER_INSERT = f"INSERT INTO dead_letters ({', '.join(DEAD_LETTER_COLUMNS)}) SELECT * FROM d"  # noqa: S608 - fixed names
 
 
@@ -52,9 +69,23 @@ class StateStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(self.path) + ".lock")
-        with self._lock, duckdb.connect(str(self.path)) as con:
+        self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_WAIT_S)
+        with self._locked(), duckdb.connect(str(self.path)) as con:
             con.execute(SCHEMA)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The file lock (re-entrant within this store); a clear error after LOCK_WAIT_S."""
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise StateStoreBusy(f"the state store {self.path} stayed locked by another process for {LOCK_WAIT_S:.0f} s "
+                                 f"({self._lock.lock_file}): a long query in `replenit state`, or a process hung while "
+                                 "writing it; retry when it is done") from None
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def record(self, run_id: str, partition_key: str, entity: str, quarantine: pl.DataFrame,
                dead_letters: pl.DataFrame, run_row: dict) -> None:
@@ -67,7 +98,7 @@ class StateStore:
         d = _dead_letter_rows(dead_letters, [pl.lit(run_id).alias("run_id"), pl.lit(partition_key).alias("partition_key"),
                                              pl.lit(entity).alias("entity")], now)
         key = [run_id, partition_key, entity]
-        with self._lock, duckdb.connect(str(self.path)) as con:
+        with self._locked(), duckdb.connect(str(self.path)) as con:
             con.execute("BEGIN")
             for table in ("quarantine", "dead_letters", "sync_runs"):
                 con.execute(f"DELETE FROM {table} WHERE run_id = ? AND partition_key = ? AND entity = ?", key)  # noqa: S608 - fixed names
@@ -86,19 +117,18 @@ class StateStore:
             con.execute("COMMIT")
 
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
-        with duckdb.connect(str(self.path), read_only=True) as con:
+        with self._locked(), duckdb.connect(str(self.path), read_only=True) as con:
             return con.sql(sql, params=params).pl()
 
     def recent_runs(self, entity: str, limit: int, exclude_partition: str | None = None) -> list[RecentRun]:
         """The entity's latest runs that were not held back, newest first: the quarantine gate's
         baseline. Runs of `exclude_partition` (the window being judged) are left out."""
-        with self._lock:  # another process may be writing: DuckDB would refuse the read-only open
-            rows = self.query(
-                "SELECT rows_read, rows_superseded, rows_quarantined FROM sync_runs "
-                "WHERE entity = ? AND outcome <> 'held_back' AND partition_key IS DISTINCT FROM ? "
-                "ORDER BY finished_at DESC LIMIT ?",
-                [entity, exclude_partition, limit],
-            )
+        rows = self.query(
+            "SELECT rows_read, rows_superseded, rows_quarantined FROM sync_runs "
+            "WHERE entity = ? AND outcome <> 'held_back' AND partition_key IS DISTINCT FROM ? "
+            "ORDER BY finished_at DESC LIMIT ?",
+            [entity, exclude_partition, limit],
+        )
         return [RecentRun(*(int(v or 0) for v in row)) for row in rows.iter_rows()]
 
     def append_push(self, run_id: str, source: str, entity: str, quarantine: pl.DataFrame,
@@ -111,7 +141,7 @@ class StateStore:
         meta = [pl.lit(run_id).alias("run_id"), pl.lit(source).alias("partition_key"), pl.lit(entity).alias("entity")]
         q = quarantine.select(*meta, "record_id", "source_row", "rule", "field", "value", pl.lit(now).alias("recorded_at"))
         d = _dead_letter_rows(dead_letters, meta, now)
-        with self._lock, duckdb.connect(str(self.path)) as con:
+        with self._locked(), duckdb.connect(str(self.path)) as con:
             con.execute("BEGIN")
             con.register("q", q.to_arrow())
             con.execute("INSERT INTO quarantine SELECT * FROM q")
@@ -123,12 +153,11 @@ class StateStore:
         """Each run finished since `since`, oldest first: entity, partition_key, outcome, requests
         (this window's and the retries', as the run recorded them) and finished_at. The quota view
         and the plans' expected load (lib/plan/) read it."""
-        with self._lock:  # another process may be writing: DuckDB would refuse the read-only open
-            return self.query(
-                "SELECT entity, partition_key, outcome, coalesce(requests, 0)::BIGINT AS requests, finished_at "
-                "FROM sync_runs WHERE finished_at >= ? ORDER BY finished_at",
-                [since],
-            )
+        return self.query(
+            "SELECT entity, partition_key, outcome, coalesce(requests, 0)::BIGINT AS requests, finished_at "
+            "FROM sync_runs WHERE finished_at >= ? ORDER BY finished_at",
+            [since],
+        )
 
 
 def open_state_store(path: str | Path, state_url: "StateUrl | str | None | object" = FROM_ENV) -> StateStore:
