@@ -44,8 +44,8 @@ def main() -> None:
             instance = dg.DagsterInstance.get()
             startup = time.perf_counter() - started
 
-            from replenit_pipelines.defs.settings import DEMO_MAPPING
             from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
+            from replenit_pipelines.lib.settings import DEMO_MAPPING
             from replenit_pipelines.lib.state import DuckDBStateStore
             from replenit_pipelines.lib.sync import SyncRequest, sync_window
             from replenit_pipelines.lib.warehouse import Warehouse, load_mapping

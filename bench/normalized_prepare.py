@@ -31,7 +31,7 @@ def measure(db: str, shape: str) -> None:
     """Child process: one window covering the whole table."""
     from _common import print_prepare_timing
 
-    from replenit_pipelines.defs.settings import DEMO_MAPPING
+    from replenit_pipelines.lib.settings import DEMO_MAPPING
     from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict, load_mapping
 
     mapping = load_mapping(DEMO_MAPPING)["orders"] if shape == "normalized" else entity_mapping_from_dict("orders", SINGLE_TABLE)

@@ -20,7 +20,7 @@ def measure(db: str, entity: str) -> None:
     """Child process: one window covering the whole table."""
     from _common import print_prepare_timing
 
-    from replenit_pipelines.defs.settings import DEMO_MAPPING
+    from replenit_pipelines.lib.settings import DEMO_MAPPING
     from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
     mapping = load_mapping(DEMO_MAPPING)[entity]

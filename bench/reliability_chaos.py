@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import orjson
 
-from replenit_pipelines.defs.settings import DEMO_MAPPING
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
+from replenit_pipelines.lib.settings import DEMO_MAPPING
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse

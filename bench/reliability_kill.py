@@ -80,7 +80,7 @@ def setup(workdir: Path, customers: int) -> tuple[dict, object, str, str]:
 
 
 def expected_valid(env: dict) -> int:
-    from replenit_pipelines.defs.settings import DEMO_MAPPING
+    from replenit_pipelines.lib.settings import DEMO_MAPPING
     from replenit_pipelines.lib.validation import prepare
     from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
@@ -99,7 +99,7 @@ def run_command(launcher: str) -> list[str]:
 def bench_cli(kills: int, customers: int, seed: int, launcher: str) -> bool:
     import dagster as dg
 
-    from replenit_pipelines.defs.monitoring import fail_dead_runs
+    from replenit_pipelines.component.monitoring import fail_dead_runs
 
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:

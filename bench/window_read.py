@@ -20,7 +20,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     args = ap.parse_args()
-    from replenit_pipelines.defs.settings import DEMO_MAPPING
+    from replenit_pipelines.lib.settings import DEMO_MAPPING
     from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
     from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 

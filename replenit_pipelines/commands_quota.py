@@ -22,10 +22,12 @@ def code_location_schedules() -> list:
     """The code location's schedules as lib.plan.Schedule values, for plans and the quota view of a
     command (loads the Dagster definitions: about a second). A broken setting leaves them out."""
     try:
+        from replenit_pipelines.component.quota import key_schedules
         from replenit_pipelines.definitions import defs
-        from replenit_pipelines.defs.quota import key_schedules
+        from replenit_pipelines.lib.settings import Settings
 
-        return key_schedules(defs().get_repository_def())
+        # The schedules of the key the settings name (every tenant on it shares its quota).
+        return key_schedules(defs().get_repository_def(), Settings.from_env().pool_name)
     except Exception as exc:  # any error: a broken mapping must not hide the quota
         print(f"(schedules not read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
               "scheduled demand is left out)", file=sys.stderr)

@@ -6,8 +6,8 @@ import orjson
 import polars as pl
 import pytest
 
-from replenit_pipelines.defs.settings import DEMO_MAPPING
 from replenit_pipelines.lib.contract.identity import record_key
+from replenit_pipelines.lib.settings import DEMO_MAPPING
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.validation.mapped import nest_records
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping

@@ -26,10 +26,10 @@ def _quarantine_row() -> pl.DataFrame:
 
 
 def test_state_with_no_environment_finds_what_a_sync_wrote_with_no_environment(no_env, capsys):
-    from replenit_pipelines.defs.resources import resources
+    from replenit_pipelines.definitions import defs
 
     # The state store the Dagster definitions give a sync when nothing is set.
-    store = resources().resources["state"].store()
+    store = defs().resources["state"].store()
     store.record("run-1", "2026-11-26", "customers", _quarantine_row(), pl.DataFrame(schema=DEAD_LETTER_SCHEMA),
                  {"outcome": "delivered", "rows_read": 1, "window_start": datetime(2026, 11, 26, tzinfo=UTC)})
     code = cli.main(["state", "SELECT run_id, record_id, rule FROM quarantine"])

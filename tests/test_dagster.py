@@ -13,7 +13,7 @@ import orjson
 import pytest
 from helpers import metadata_of, point_at_sandbox, whole_read_of
 
-from replenit_pipelines.defs.settings import DEMO_MAPPING
+from replenit_pipelines.lib.settings import DEMO_MAPPING
 from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping

@@ -75,7 +75,7 @@ def test_a_failed_run_is_posted_to_the_webhook(env, instance, monkeypatch, webho
     monkeypatch.setenv("REPLENIT_API_KEY", "d3Jvbmcta2V5")  # 401: the run fails
     result = run_job("Sync_customers_daily", DAY, instance)
     assert not result.success
-    from replenit_pipelines.defs.alerts import alert_on_run_failure
+    from replenit_pipelines.component.alerts import alert_on_run_failure
 
     failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
     context = dg.build_run_status_sensor_context(
@@ -91,7 +91,7 @@ def test_a_failed_run_is_posted_to_the_webhook(env, instance, monkeypatch, webho
 def test_the_failed_checks_of_a_failed_run_are_left_to_its_run_alert(env, instance, webhook):  # noqa: F811
     gate = {"ops": {"replenit__customers": {"config": {"gate": "fixed", "max_quarantine_share": 0.2, "min_quarantined_rows": 1}}}}
     assert not run_job("Sync_customers_daily", DAY, instance, gate).success  # held back: two blocking checks fail
-    from replenit_pipelines.defs.alerts import alert_on_check_failure
+    from replenit_pipelines.component.alerts import alert_on_check_failure
 
     repo = load_defs().get_repository_def()
     context = dg.build_sensor_context(instance=instance, repository_def=repo)
@@ -102,7 +102,7 @@ def test_the_failed_checks_of_a_failed_run_are_left_to_its_run_alert(env, instan
 
 def test_no_webhook_no_post(env, instance, monkeypatch):  # noqa: F811
     monkeypatch.delenv("REPLENIT_ALERT_WEBHOOK_URL", raising=False)
-    from replenit_pipelines.defs.alerts import alert_on_run_failure
+    from replenit_pipelines.component.alerts import alert_on_run_failure
 
     result = run_job("Sync_customers_daily", DAY, instance, {"ops": {"replenit__customers": {"config": {
         "gate": "fixed", "max_quarantine_share": 0.2, "min_quarantined_rows": 1}}}})

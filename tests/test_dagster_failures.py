@@ -247,7 +247,7 @@ def test_row_count_far_from_the_recent_median_fails_its_check(env, instance):
 def test_a_run_whose_accounting_does_not_close_fails(env, instance, monkeypatch):
     """Real code cannot lose a row on purpose, so the test (never production code) wraps the sync
     step and loses one of its delivered rows: the asset must refuse to materialize."""
-    import replenit_pipelines.defs.sync_asset as sync_asset
+    import replenit_pipelines.component.sync_asset as sync_asset
 
     real = sync_asset.sync_window
 

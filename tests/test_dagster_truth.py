@@ -120,7 +120,7 @@ def webhook(monkeypatch):
 
 def run_sensors(instance, result, defs) -> None:  # noqa: F811
     """What the daemon does after a run ends: the run-status sensors on it, then the check sensor."""
-    from replenit_pipelines.defs.alerts import alert_on_check_failure, alert_on_recovery, alert_on_run_failure
+    from replenit_pipelines.component.alerts import alert_on_check_failure, alert_on_recovery, alert_on_run_failure
 
     run = instance.get_run_by_id(result.run_id)
     repo = defs.get_repository_def()
@@ -175,7 +175,7 @@ def test_failed_checks_of_a_run_that_succeeded_are_one_post(env, instance, webho
 
 
 def test_a_retried_run_is_not_posted(env, instance, webhook):  # noqa: F811
-    from replenit_pipelines.defs.alerts import alert_on_run_failure
+    from replenit_pipelines.component.alerts import alert_on_run_failure
 
     bad = run_job("Sync_customers_daily", DAY, instance, STRICT_GATE)
     instance.add_run_tags(bad.run_id, {"dagster/will_retry": "true"})
@@ -265,7 +265,7 @@ def test_plan_backfill_reports_requests_and_eta_and_sends_nothing(env, instance,
 
 
 def test_the_worker_is_an_event_of_the_run_not_tags(env, instance):  # noqa: F811
-    from replenit_pipelines.defs.monitoring import run_worker
+    from replenit_pipelines.component.monitoring import run_worker
 
     result = run_job("Sync_customers_daily", DAY, instance)
     run = instance.get_run_by_id(result.run_id)

@@ -119,7 +119,7 @@ def run_row(store: StateStore, run_id: str) -> dict:
 
 
 def test_a_customer_known_only_by_email_is_dead_lettered_not_counted_deleted(sandbox, tmp_path):
-    from replenit_pipelines.defs.checks import delivery_complete_check
+    from replenit_pipelines.component.checks import delivery_complete_check
 
     rig = Rig(sandbox, tmp_path, mapping=SOFT_MAPPING)
     rows = [{**r, "deleted_at": None} for r in customers(40)]
@@ -143,7 +143,7 @@ def test_a_customer_known_only_by_email_is_dead_lettered_not_counted_deleted(san
 
 
 def test_a_delete_that_fails_after_retries_fails_the_run_and_its_check(tmp_path):
-    from replenit_pipelines.defs.checks import delivery_complete_check
+    from replenit_pipelines.component.checks import delivery_complete_check
 
     with Sandbox(limits=[]) as broken:
         rig = Rig(broken, tmp_path, mapping=SOFT_MAPPING)
@@ -187,10 +187,10 @@ def test_a_refusal_masks_the_identities_it_names():
 
 def test_the_reconcile_and_replay_ops_run_in_the_keys_pool(monkeypatch):
     from replenit_pipelines.definitions import defs
-    from replenit_pipelines.defs import settings
+    from replenit_pipelines.lib.settings import Settings
 
     monkeypatch.setenv("REPLENIT_KEY_NAME", "shop-eu")
-    pool = settings.current().pool_name
+    pool = Settings.from_env().pool_name
     d = defs()
     for job in ("reconcile_customers", "reconcile_orders", "reconcile_products", "replay_queued"):
         ops = d.resolve_job_def(job).graph.node_defs

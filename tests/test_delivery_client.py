@@ -430,7 +430,7 @@ def test_quota_wait_is_wall_clock_not_the_sum_of_workers(tmp_path):
 
 
 def test_resource_repr_hides_the_key():
-    from replenit_pipelines.defs.resources import ReplenitResource
+    from replenit_pipelines.component.resources import ReplenitResource
 
     resource = ReplenitResource(tenant_id="0f8fad5b-d9cb-469f-a165-70867728950e", api_key="c2VjcmV0LWtleS14")
     assert "c2VjcmV0LWtleS14" not in repr(resource) + str(resource) + f"{resource!r}"

@@ -29,7 +29,7 @@ def all_modules() -> list[str]:
 
 def test_the_walk_finds_the_stage_modules():
     assert {"replenit_pipelines.lib.stages.validate", "replenit_pipelines.lib.stages.report",
-            "replenit_pipelines.defs.translator"} <= set(all_modules())
+            "replenit_pipelines.component.translator", "replenit_pipelines.component.sync_component"} <= set(all_modules())
     importlib.import_module("replenit_pipelines.lib")
 
 

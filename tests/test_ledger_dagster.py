@@ -95,8 +95,8 @@ sys.exit(0 if result.success else 1)
 
 def free_the_killed_runs_slot() -> None:
     """What the code location's dead-run sensor does on its next tick (tests/test_reliability_kill.py)."""
+    from replenit_pipelines.component.monitoring import dead_run_workers
     from replenit_pipelines.definitions import defs
-    from replenit_pipelines.defs.monitoring import dead_run_workers
 
     with dg.DagsterInstance.get() as instance, dg.build_sensor_context(
             instance=instance, repository_def=defs().get_repository_def()) as context:

@@ -6,7 +6,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from replenit_pipelines.defs.settings import DEMO_MAPPING
+from replenit_pipelines.lib.settings import DEMO_MAPPING
 from replenit_pipelines.lib.validation import prepare
 from replenit_pipelines.lib.warehouse import MappingError, Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse

@@ -104,7 +104,7 @@ def test_a_window_column_omitted_is_still_updated_at_and_a_bad_one_names_null():
 
 
 def test_the_dagster_check_of_a_source_without_a_window_column_says_reconciliation_sends_it():
-    from replenit_pipelines.defs.checks import window_column_check
+    from replenit_pipelines.component.checks import window_column_check
 
     mapping = entity_mapping_from_dict("customers", {"source": {"table": "customer", "window_column": None}, "fields": FIELDS})
     result = window_column_check(mapping, 1500)

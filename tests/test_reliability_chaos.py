@@ -9,9 +9,9 @@ import orjson
 import pytest
 from helpers import metadata_of, point_at_sandbox
 
-from replenit_pipelines.defs.settings import DEMO_MAPPING
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
+from replenit_pipelines.lib.settings import DEMO_MAPPING
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse

@@ -73,7 +73,7 @@ def slots_claimed(instance: dg.DagsterInstance) -> int:
 
 
 def test_a_killed_run_is_failed_its_pool_freed_and_the_next_run_delivers(killable):
-    from replenit_pipelines.defs.monitoring import dead_run_workers, find_dead_runs
+    from replenit_pipelines.component.monitoring import dead_run_workers, find_dead_runs
 
     sb, tenant_id, env = killable
     first = start_run(env)
@@ -168,7 +168,7 @@ def test_runs_are_judged_by_the_host_and_process_their_step_recorded(tmp_path):
 
     import psutil
 
-    from replenit_pipelines.defs.monitoring import WORKER_HOST_TAG, WORKER_PID_TAG, WORKER_STARTED_TAG, find_dead_runs
+    from replenit_pipelines.component.monitoring import WORKER_HOST_TAG, WORKER_PID_TAG, WORKER_STARTED_TAG, find_dead_runs
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone_started = psutil.Process(gone.pid).create_time()

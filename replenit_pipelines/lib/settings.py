@@ -9,11 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import replenit_pipelines
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, check_customer_priority
 from replenit_pipelines.lib.postgres import StateUrl, state_url_from_env
 
-PACKAGE_DIR = Path(replenit_pipelines.__file__).parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # replenit_pipelines/ (not imported: its __init__ names the component)
 DEMO_MAPPING = PACKAGE_DIR / "mappings" / "demo.yaml"
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8765"
 DEFAULT_STATE_DIR = ".replenit"  # relative to the working directory, as docs/configuration.md says

@@ -80,3 +80,15 @@ class World:
 @pytest.fixture
 def world(sandbox, monkeypatch, tmp_path):
     return World(sandbox, monkeypatch, tmp_path / "state")
+
+
+# Hypothesis profiles for the property tests (test_mapping_properties.py, which sets no counts of
+# its own): `ci`, the default, few examples and derandomized, so the default suite stays fast and
+# repeatable; REPLENIT_HYPOTHESIS_PROFILE=thorough for a long random search.
+import os  # noqa: E402
+
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", max_examples=12, deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("thorough", max_examples=400, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("REPLENIT_HYPOTHESIS_PROFILE", "ci"))

@@ -1,22 +1,28 @@
 """The local state store: a DuckDB file of what each run quarantined, dead-lettered and counted.
 
-Queryable after the run (`duckdb state.duckdb "SELECT rule, count(*) FROM quarantine GROUP BY 1"`).
-Writes are serialised by a file lock, since DuckDB allows one writing process at a time. The
-acknowledged-state ledger is not here: it is SQLite files beside it (lib/ledger/), written per batch.
-With REPLENIT_STATE_URL set, `open_state_store` (lib/state/__init__.py) returns the same store in
-Postgres instead (lib/state/postgres.py), for run workers on several machines: both implement the
-`StateStore` Protocol, share the read methods (`StateReads`) and one definition of each table.
+Queryable after the run (`replenit state "SELECT rule, count(*) FROM quarantine GROUP BY 1"`).
+Every open, reads included, happens under one file lock (state.duckdb.lock), waited for at most
+LOCK_WAIT_S: DuckDB refuses to open a file read-write while another process has it open at all, and
+read-only while another writes it ("Could not set lock on file ... Conflicting lock"), so an
+unlocked reader (`replenit state`) made a sync's write fail, and the other way round. Each open is
+short-lived (one transaction or one query). The acknowledged-state ledger is not here: it is SQLite
+files beside it (lib/ledger/), written per batch. With REPLENIT_STATE_URL set, `open_state_store`
+(lib/state/__init__.py) returns the same store in Postgres instead (lib/state/postgres.py), for run
+workers on several machines: both implement the `StateStore` Protocol, share the read methods
+(`StateReads`) and one definition of each table.
 """
 
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Protocol
 
 import duckdb
 import polars as pl
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
+from replenit_pipelines.lib.errors import ReplenitError
 from replenit_pipelines.lib.validation.gate import RecentRun
 
 # One definition per table; each backend writes it in its own types (create_tables).
@@ -116,18 +122,48 @@ class StateReads:
             )
 
 
+# How long a process waits for another's open of the state store (a sync's write takes milliseconds,
+# a user's query in `replenit state` as long as its SQL) before it says which file is busy.
+LOCK_WAIT_S = 300.0
+
+
+class StateStoreBusy(ReplenitError):
+    """The state store's lock was held by another process for longer than LOCK_WAIT_S."""
+
+
+class StateFileLock:
+    """The state file's lock (re-entrant within this process); a clear error after LOCK_WAIT_S."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = FileLock(str(path) + ".lock", timeout=LOCK_WAIT_S)
+
+    def __enter__(self) -> None:
+        self._locked()
+
+    def _locked(self) -> None:
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise StateStoreBusy(f"the state store {self.path} stayed locked by another process for {LOCK_WAIT_S:.0f} s "
+                                 f"({self._lock.lock_file}): a long query in `replenit state`, or a process hung while "
+                                 "writing it; retry when it is done") from None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._lock.release()
+
+
 _DEAD_LETTER_INSERT = f"INSERT INTO dead_letters ({', '.join(DEAD_LETTER_COLUMNS)}) SELECT * FROM d"  # noqa: S608 - fixed names
 _RUN_INSERT = f"INSERT INTO sync_runs ({', '.join(RUN_COLUMNS)}, finished_at) VALUES ({', '.join('?' * len(RUN_COLUMNS))}, ?)"  # noqa: S608
 
 
 class DuckDBStateStore(StateReads):
-    """The state store in a DuckDB file. Writes are serialised by a file lock, since DuckDB allows
-    one writing process at a time."""
+    """The state store in a DuckDB file. Every open, reads too, under the file lock (module doc)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.lock = FileLock(str(self.path) + ".lock")
+        self.lock = StateFileLock(self.path)
         with self.lock, duckdb.connect(str(self.path)) as con:
             con.execute(create_tables("duckdb"))
 
@@ -157,7 +193,7 @@ class DuckDBStateStore(StateReads):
             con.execute("COMMIT")
 
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
-        with duckdb.connect(str(self.path), read_only=True) as con:
+        with self.lock, duckdb.connect(str(self.path), read_only=True) as con:
             return con.sql(sql, params=params).pl()
 
     def append_push(self, run_id: str, source: str, entity: str, quarantine: pl.DataFrame,

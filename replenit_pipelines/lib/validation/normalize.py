@@ -60,10 +60,14 @@ def _normalize_timestamp_strings(values: pl.Series, timezone: str) -> pl.Series:
     """Text timestamps -> UTC text, each distinct value parsed once. A value that does not parse
     is kept as it came, for validation to name."""
     distinct = values.drop_nulls().unique()
-    trimmed = distinct.str.strip_chars()
-    with_zone = trimmed.str.replace(r"Z$", "+00:00").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_zone="UTC")
+    trimmed = distinct.str.strip_chars().str.replace(" ", "T", literal=True)
+    zoned = trimmed.str.replace(r"Z$", "+00:00")
+    # ISO 8601 allows leaving out the seconds ("2026-11-26T11:00", as window columns accept): :00.
+    with_zone = pl.coalesce(zoned.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_zone="UTC"),
+                            zoned.str.to_datetime("%Y-%m-%dT%H:%M%:z", strict=False, time_zone="UTC"))
     naive = (
-        trimmed.str.replace(" ", "T", literal=True).str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False)
+        pl.coalesce(trimmed.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False),
+                    trimmed.str.to_datetime("%Y-%m-%dT%H:%M", strict=False))
         .dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
     )
     parsed = with_zone.fill_null(naive)

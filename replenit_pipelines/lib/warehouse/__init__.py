@@ -10,8 +10,9 @@ from replenit_pipelines.lib.warehouse.mapping import (
     SourceSpec,
     entity_mapping_from_dict,
     load_mapping,
+    mappings_from_dict,
 )
 from replenit_pipelines.lib.warehouse.reader import Warehouse
 
 __all__ = ["EntityMapping", "FieldMapping", "MappingError", "SourceSpec", "Warehouse",
-           "entity_mapping_from_dict", "load_mapping"]
+           "entity_mapping_from_dict", "load_mapping", "mappings_from_dict"]

@@ -393,7 +393,17 @@ def load_mapping(path: str | Path) -> dict[str, EntityMapping]:
         raise MappingError(f"mapping file {path} does not exist (set REPLENIT_MAPPING to your mapping file)") from None
     except yaml.YAMLError as exc:
         raise MappingError(f"{path}: not valid YAML: {exc}") from None
+    return mappings_from_dict(raw, str(path))
+
+
+def mappings_from_dict(raw: Any, origin: str) -> dict[str, EntityMapping]:
+    """A whole mapping (what a mapping file holds) from its parsed YAML; `origin` names where it was
+    written (a file: relative `path:` sources and Python sources are found beside it)."""
     if not isinstance(raw, dict):
-        raise MappingError(f"{path}: expected a table of entities (customers, orders, products)")
+        raise MappingError(f"{origin}: expected a table of entities (customers, orders, products)")
+    raw = dict(raw)
     timezone = raw.pop("timezone", "UTC")
-    return {e: entity_mapping_from_dict(e, v, str(path), timezone) for e, v in raw.items()}
+    for entity, block in raw.items():
+        if not isinstance(block, dict):
+            raise MappingError(f"{origin}: {entity}: expected a table with source and fields, not {type(block).__name__}")
+    return {e: entity_mapping_from_dict(e, v, origin, timezone) for e, v in raw.items()}

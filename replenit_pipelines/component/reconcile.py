@@ -7,15 +7,15 @@ from contextlib import closing
 import dagster as dg
 from pydantic import Field
 
-from replenit_pipelines.defs import settings
-from replenit_pipelines.defs.checks import state_query
-from replenit_pipelines.defs.failures import api_stop, check_batch_size_config, config_error, deletes_refused, failure
-from replenit_pipelines.defs.monitoring import record_run_worker
-from replenit_pipelines.defs.quota import mark_dry_run, plan_estimate, plan_observation
-from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
-from replenit_pipelines.defs.sync_asset import GateMode
-from replenit_pipelines.defs.translator import accounting_text
-from replenit_pipelines.lib.contract.entities import ENTITIES
+from replenit_pipelines.component.checks import state_query
+from replenit_pipelines.component.failures import api_stop, check_batch_size_config, config_error, deletes_refused, failure
+from replenit_pipelines.component.jobs import executor
+from replenit_pipelines.component.monitoring import record_run_worker
+from replenit_pipelines.component.quota import mark_dry_run, plan_estimate, plan_observation
+from replenit_pipelines.component.resources import instance_resources, required_keys
+from replenit_pipelines.component.site import SyncSite
+from replenit_pipelines.component.sync_asset import GateMode
+from replenit_pipelines.component.translator import accounting_text
 from replenit_pipelines.lib.delivery import ReplenitStopError
 from replenit_pipelines.lib.delivery.report import plural
 from replenit_pipelines.lib.plan import plan_text, planned_requests
@@ -60,12 +60,13 @@ class ReconcileConfig(dg.Config):
                                                              "least 1. Default REPLENIT_RETRY_MAX_ATTEMPTS (5).")
 
 
-def build_reconcile_job(entity: str) -> dg.JobDefinition:
+def build_reconcile_job(site: SyncSite, entity: str, key: dg.AssetKey) -> dg.JobDefinition:
     # In the key's pool, as the sync assets: its requests share the key's quota with them.
-    @dg.op(name=f"{entity}_reconcile", description=f"Reconcile {entity}: the whole source against the ledger; "
-                                                   "mirror deletes what left the source.", pool=settings.current().pool_name)
-    def reconcile_op(context: dg.OpExecutionContext, config: ReconcileConfig, replenit: ReplenitResource,
-                     warehouse: WarehouseResource, state: StateStoreResource) -> None:
+    @dg.op(name=site.names.name(f"{entity}_reconcile"), description=f"Reconcile {entity}: the whole source against the "
+                                                                    "ledger; mirror deletes what left the source.",
+           pool=site.pool, required_resource_keys=required_keys(site))
+    def reconcile_op(context: dg.OpExecutionContext, config: ReconcileConfig) -> None:
+        replenit, warehouse, state = instance_resources(context, site)
         record_run_worker(context)
         what = f"reconcile {entity}" + (" (dry run)" if config.dry_run else "")
         if config.dry_run:
@@ -80,7 +81,6 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
         except ValueError as exc:
             raise config_error(str(exc)) from None
         mapping = warehouse.mapping_for(entity)
-        key = dg.AssetKey(["replenit", entity])
         with replenit.client({entity: config.batch_size} if config.batch_size else None) as client, \
                 closing(state.ledger(client, entity)) as ledger:
             try:
@@ -89,7 +89,7 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
                     store=None if config.dry_run else state.store(), run_id=context.run_id, mirror=config.mirror,
                     dry_run=config.dry_run, full_refresh=config.full_refresh, guard=guard, gate=policy,
                     customer_priority=replenit.customer_priority, chunk_rows=config.chunk_rows,
-                    retry_max_attempts=config.retry_max_attempts or settings.current().retry_max_attempts,
+                    retry_max_attempts=config.retry_max_attempts or site.retry_max_attempts,
                     log=context.log.info, log_every_s=PROGRESS_EVERY_S))
             except DeletesRefused as exc:
                 context.log.error(f"{what} refused: {mask_text(str(exc))}")
@@ -100,7 +100,7 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
             counts = result.counts()
             if config.dry_run:  # the plan in a sync's words, with its requests and ETA on the key's quota now
                 requests = planned_requests(counts)
-                estimate, quota_now = plan_estimate(context, state.store(), client, requests, entity, result.local_s)
+                estimate, quota_now = plan_estimate(context, site, state.store(), client, requests, entity, result.local_s)
                 summary = reconcile_summary(result, estimate)
                 context.log.info(plan_text(summary))
                 context.log_event(plan_observation(key, summary, plan_text(summary), quota_now, None,
@@ -130,7 +130,7 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
             raise failure(f"{what}: the quarantine gate held rows back and nothing was deleted; the quarantined rows: "
                           f"{state_query('quarantine', context.run_id)}.", "gate_held_back")
 
-    @dg.job(name=f"reconcile_{entity}", description=f"Reconcile {entity}: the whole warehouse source against what Replenit "
+    @dg.job(name=site.names.name(f"reconcile_{entity}"), executor_def=executor(), description=f"Reconcile {entity}: the whole warehouse source against what Replenit "
                                                      "holds (the ledger); sends what differs, and with mirror deletes what left "
                                                      "the source. Set dry_run to see the plan and its ETA first.")
     def job() -> None:
@@ -139,12 +139,12 @@ def build_reconcile_job(entity: str) -> dg.JobDefinition:
     return job
 
 
-@dg.definitions
-def reconcile_defs() -> dg.Definitions:
-    # Built as the definitions load (not at import): the op's pool is the key's as the settings say now.
-    jobs = {entity: build_reconcile_job(entity) for entity in ENTITIES}
-    schedules = [dg.ScheduleDefinition(name=f"reconcile_{entity}_weekly", job=job, cron_schedule=SCHEDULES[entity],
-                                       execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED,
+def reconcile_defs(site: SyncSite, keys: dict[str, dg.AssetKey]) -> dg.Definitions:
+    """A reconciliation job per entity; its weekly schedule is off until turned on."""
+    jobs = {entity: build_reconcile_job(site, entity, keys[entity]) for entity in site.entities}
+    schedules = [dg.ScheduleDefinition(name=site.names.name(f"reconcile_{entity}_weekly"), job=job,
+                                       cron_schedule=SCHEDULES[entity], execution_timezone="UTC",
+                                       default_status=dg.DefaultScheduleStatus.STOPPED,
                                        description=f"Weekly, {SCHEDULE_TEXT[entity]} UTC: reconcile {entity} with the whole "
                                                    "source (no mirror deletes). Off until turned on.")
                  for entity, job in jobs.items()]

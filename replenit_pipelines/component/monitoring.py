@@ -163,7 +163,7 @@ def dead_run_workers(context: dg.SensorEvaluationContext) -> dg.SkipReason:
 
 
 def main() -> int:
-    """`python -m replenit_pipelines.defs.monitoring`: the sensor's check once, for instances run without a daemon."""
+    """`python -m replenit_pipelines.component.monitoring`: the sensor's check once, for instances run without a daemon."""
     with dg.DagsterInstance.get() as instance:
         dead = fail_dead_runs(instance)
     for d in dead:

@@ -24,7 +24,7 @@ from dagster._core.storage.tags import (
 )
 from dagster_shared.error import SerializableErrorInfo  # what a step failure carries (dagster re-exports it nowhere public)
 
-from replenit_pipelines.defs.quota import DRY_RUN_TAG
+from replenit_pipelines.component.quota import DRY_RUN_TAG
 from replenit_pipelines.lib.alerts import ALERT_WEBHOOK_ENV, post_alert, slack_payload
 
 CHECK_ALERTS_EVERY_S = 60
@@ -66,7 +66,10 @@ def run_assets(instance: dg.DagsterInstance, run: dg.DagsterRun) -> set[dg.Asset
 
 def subject(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
     """What the run was about, as a person names it: `customers 2026-12-05`, `reconcile_customers`."""
-    assets = sorted(k.path[-1] for k in run_assets(instance, run) if k.path[0] == "replenit")
+    # Keys as a person reads them: the default instance's without its `replenit/` (customers), another
+    # instance's whole (brand_b/customers); warehouse tables (observations) are not what a run is about.
+    assets = sorted(k.to_user_string().removeprefix("replenit/") for k in run_assets(instance, run)
+                    if "warehouse" not in k.path[:-1])
     partition = partition_of(dict(run.tags))
     what = " and ".join(assets) if assets and not run.job_name.startswith(("reconcile_", "replay_", "plan_")) else run.job_name
     return f"{what} {partition}" if partition else what

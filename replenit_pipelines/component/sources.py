@@ -8,39 +8,36 @@ shows on its page (and as "last observed" on the graph, not "Never materialized"
 reads it. The job `observe_warehouse_tables` observes them all; its schedule runs it hourly at :02,
 before the hourly sync. A query or a Python source is not observed (it would have to run).
 
-Names: a source is `warehouse/<table>_table`, `warehouse/<file>_files`, `warehouse/<entity>_query`
+Upstream assets: where the component names the user's own asset a table comes from (its `deps`,
+per entity and child array: `customers: [analytics/dim_customers]`), the sync depends on that asset
+and no source asset is made for the table: lineage runs from the user's model to Replenit.
+
+Names: a source is `warehouse/<table>_table` (under the instance's prefix for an instance other
+than the default, site.py), `warehouse/<file>_files`, `warehouse/<entity>_query`
 or `warehouse/<function>_frames`, so the graph (which shows a key's last part) never shows two
 nodes named `orders`.
 """
 
 import hashlib
-import os
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
 
-from replenit_pipelines.defs import settings
-from replenit_pipelines.defs.failures import failure
-from replenit_pipelines.defs.jobs import schedule_status
-from replenit_pipelines.defs.resources import WarehouseResource
+from replenit_pipelines.component.failures import failure
+from replenit_pipelines.component.resources import instance_resources, required_keys
+from replenit_pipelines.component.site import SyncSite
 from replenit_pipelines.lib.sql_types import sql_type
 from replenit_pipelines.lib.stages.report import column_lineage
-from replenit_pipelines.lib.warehouse import EntityMapping, SourceSpec, Warehouse, load_mapping
+from replenit_pipelines.lib.warehouse import EntityMapping, SourceSpec, Warehouse
 from replenit_pipelines.lib.warehouse.observe import observable, observe_source
 
-# Who answers for these assets in the catalog: REPLENIT_ASSET_OWNERS, comma-separated emails or
-# `team:` names (Dagster's owner forms).
+# Who answers for these assets in the catalog when the component names no owners (REPLENIT_ASSET_OWNERS).
 DEFAULT_OWNERS = ("team:data-engineering",)
 
 
-def owners() -> list[str]:
-    raw = os.environ.get("REPLENIT_ASSET_OWNERS", "")
-    return [o.strip() for o in raw.split(",") if o.strip()] or list(DEFAULT_OWNERS)
-
-
-def _source_name(src: SourceSpec, fallback: str) -> str:
+def source_name(src: SourceSpec, fallback: str) -> str:
     if src.python:
         return f"{src.python.rsplit(':', 1)[-1]}_frames"
     if src.table:
@@ -50,20 +47,40 @@ def _source_name(src: SourceSpec, fallback: str) -> str:
     return f"{fallback}_query"
 
 
-def source_key(mapping: EntityMapping) -> dg.AssetKey:
-    return dg.AssetKey(["warehouse", _source_name(mapping.source, mapping.entity)])
+@dataclass(frozen=True)
+class SourceTable:
+    """One table (or file, query, Python source) a sync reads: the entity's own or its children's,
+    and the asset keys it comes from: the user's upstream assets, else one warehouse source asset."""
+
+    entity: str
+    src: SourceSpec
+    child: str | None  # OrderItems / ProductVariants for a child source of its own
+    keys: tuple[dg.AssetKey, ...]
+    upstream: bool  # the keys are the user's assets (deps), not a source asset of ours
 
 
-def source_asset_keys(mapping: EntityMapping) -> list[dg.AssetKey]:
-    """The warehouse assets an entity reads: its source, and its children's own source if any."""
-    keys = [source_key(mapping)]
-    if mapping.child_source is not None:
-        keys.append(dg.AssetKey(["warehouse", _source_name(mapping.child_source, f"{mapping.entity}_children")]))
-    return keys
+def source_tables(site: SyncSite, mapping: EntityMapping) -> list[SourceTable]:
+    spec = mapping.spec
+    child = spec.children_field.name if spec.children_field is not None else None
+    out = []
+    for src, child_name, fallback in ((mapping.source, None, mapping.entity),
+                                      (mapping.child_source, child, f"{mapping.entity}_children")):
+        if src is None:
+            continue
+        deps = site.deps.get(child_name or mapping.entity, ())
+        keys = deps or (site.names.source_key(source_name(src, fallback)),)
+        out.append(SourceTable(mapping.entity, src, child_name, tuple(keys), bool(deps)))
+    return out
 
 
-def source_keys() -> dict[str, dg.AssetKey]:
-    return {entity: source_key(m) for entity, m in load_mapping(settings.current().mapping_path).items()}
+def source_asset_keys(site: SyncSite, mapping: EntityMapping) -> list[dg.AssetKey]:
+    """The assets an entity's sync reads: the user's upstream assets, else warehouse source assets."""
+    return [k for t in source_tables(site, mapping) for k in t.keys]
+
+
+def lineage_key(site: SyncSite, mapping: EntityMapping) -> dg.AssetKey:
+    """The asset the entity's columns are read from, for column lineage: its own table's first key."""
+    return source_tables(site, mapping)[0].keys[0]
 
 
 def mapping_version(mapping: EntityMapping) -> str:
@@ -100,8 +117,9 @@ def source_schema(mapping: EntityMapping, warehouse_path: str) -> dg.TableSchema
     ])
 
 
-def observe_fn(key: dg.AssetKey, src: SourceSpec) -> Callable[..., Iterator[dg.ObserveResult]]:
-    def observe(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.ObserveResult]:
+def observe_fn(site: SyncSite, key: dg.AssetKey, src: SourceSpec) -> Callable[..., Iterator[dg.ObserveResult]]:
+    def observe(context: dg.AssetExecutionContext) -> Iterator[dg.ObserveResult]:
+        _, warehouse, _ = instance_resources(context, site)
         try:
             seen = observe_source(warehouse.warehouse(), src)
         except Exception as exc:  # any error: a missing file or table: said in words, nothing else to do
@@ -120,44 +138,49 @@ def observe_fn(key: dg.AssetKey, src: SourceSpec) -> Callable[..., Iterator[dg.O
 OBSERVE_JOB = "observe_warehouse_tables"
 
 
-@dg.definitions
-def warehouse_sources() -> dg.Definitions:
-    current = settings.current()
+def warehouse_sources(site: SyncSite) -> dg.Definitions:
+    """The source assets of the tables no upstream asset is named for; the tables of the DuckDB file
+    and files observed, with a job and an hourly schedule that observe them."""
     specs: dict[dg.AssetKey, tuple[dg.AssetSpec, SourceSpec]] = {}
-    for entity, mapping in load_mapping(current.mapping_path).items():
-        for key, src in zip(source_asset_keys(mapping), (mapping.source, mapping.child_source), strict=False):
-            assert src is not None
+    for entity, mapping in site.mappings.items():
+        for table in source_tables(site, mapping):
+            if table.upstream:
+                continue
+            key, src = table.keys[0], table.src
             window = f"windowed by {src.window_column}" if src.window_column else "read with their parent"
-            view = replace(mapping, source=src, fields=mapping.fields if src is mapping.source else mapping.children,
+            view = replace(mapping, source=src, fields=mapping.fields if table.child is None else mapping.children,
                            children=(), child_source=None, parent_key=None)
-            observed = "Observed hourly (observe_warehouse_tables): row count and newest update." if observable(src) else \
-                "Not observed (a query or a Python source would have to run)."
+            observed = (f"Observed hourly ({site.names.name(OBSERVE_JOB)}): row count and newest update." if observable(src)
+                        else "Not observed (a query or a Python source would have to run).")
             specs[key] = (dg.AssetSpec(
-                key, kinds={"polars"} if src.python else {"duckdb"} if not src.path else {"parquet"}, group_name="warehouse",
+                key, kinds={"polars"} if src.python else {"duckdb"} if not src.path else {"parquet"},
+                group_name=site.names.source_group,
                 description=f"The warehouse {src.describe()}: rows behind Replenit {entity}, {window}. {observed}",
-                owners=owners(),
+                owners=list(site.owners),
                 metadata={"window_column": src.window_column or "",
-                          "dagster/table_name": table_name(view, current.warehouse_path),
-                          "dagster/column_schema": source_schema(view, current.warehouse_path)},
+                          "dagster/table_name": table_name(view, site.warehouse_path),
+                          "dagster/column_schema": source_schema(view, site.warehouse_path)},
             ), src)
-    assets: list = []
+    assets: list[dg.AssetSpec | dg.AssetsDefinition] = []
     observed_keys = []
     for key, (spec, src) in specs.items():
         if observable(src):
-            assets.append(dg.multi_observable_source_asset(specs=[spec], name=f"observe_{key.to_python_identifier()}")(
-                observe_fn(key, src)))
+            assets.append(dg.multi_observable_source_asset(
+                specs=[spec], name=f"observe_{key.to_python_identifier()}",
+                required_resource_keys=required_keys(site, "warehouse"))(observe_fn(site, key, src)))
             observed_keys.append(key)
         else:
             assets.append(spec)
     jobs, schedules = [], []
     if observed_keys:
-        job = dg.define_asset_job(OBSERVE_JOB, selection=dg.AssetSelection.assets(*observed_keys),
+        job = dg.define_asset_job(site.names.name(OBSERVE_JOB), selection=dg.AssetSelection.assets(*observed_keys),
                                   description="Observe every warehouse table the syncs read: its row count and newest "
                                               "update time. Reads no row; sends nothing.")
         jobs.append(job)
-        schedules.append(dg.ScheduleDefinition(
-            name=f"{OBSERVE_JOB}_hourly", job=job, cron_schedule="2 * * * *", execution_timezone="UTC",
-            default_status=schedule_status(),
-            description="Every hour at :02 UTC, before the hourly sync: observe the warehouse tables (row count, newest "
-                        "update). Stopped unless REPLENIT_SCHEDULES=running."))
+        if site.schedules_on:
+            schedules.append(dg.ScheduleDefinition(
+                name=site.names.name(f"{OBSERVE_JOB}_hourly"), job=job, cron_schedule="2 * * * *", execution_timezone="UTC",
+                default_status=site.default_status,
+                description="Every hour at :02 UTC, before the hourly sync: observe the warehouse tables (row count, newest "
+                            f"update). {site.status_text}"))
     return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules)

@@ -3,10 +3,13 @@ sync asset (an AssetObservation, no materialization), and the `replenit/quota` a
 materializations are the key's quota view over time. Thin wiring over lib/plan/."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 
-from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource
+from replenit_pipelines.component.jobs import site_schedules
+from replenit_pipelines.component.resources import instance_resources, required_keys
+from replenit_pipelines.component.site import SyncSite
 from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.delivery import ReplenitClient
 from replenit_pipelines.lib.delivery.quota import ledger_name
@@ -27,34 +30,37 @@ from replenit_pipelines.lib.plan import (
 from replenit_pipelines.lib.stages.report import merge_warning
 from replenit_pipelines.lib.sync import StateStore, SyncResult
 
+SYNC_ASSET_NAMES = ("customers", "customers_intraday", "products", "orders")
 
-def key_schedules(repository: dg.RepositoryDefinition) -> list[Schedule]:
-    """The code location's schedules as lib/plan sees them: cron, timezone, and the entities each
-    tick syncs (every sync shares the key of this code location)."""
+
+def key_schedules(repository: dg.RepositoryDefinition, pool: str | None = None) -> list[Schedule]:
+    """The code location's sync schedules as lib/plan sees them: cron, timezone, and the syncs each
+    tick runs; with `pool`, only the syncs of that key (every tenant on it shares its quota)."""
     out: list[Schedule] = []
+    graph = repository.asset_graph
     for s in repository.schedule_defs:
         crons = [s.cron_schedule] if isinstance(s.cron_schedule, str) else list(s.cron_schedule)
         job = repository.get_job(s.job_name)
-        entities = tuple(k.path[-1] for k in job.asset_layer.selected_asset_keys if k.path[0] == "replenit" and len(k.path) == 2)
+        entities = tuple(k.path[-1] for k in job.asset_layer.selected_asset_keys
+                         if k.path[-1] in SYNC_ASSET_NAMES and graph.has(k)
+                         and (pool is None or graph.get(k).pools == {pool}))
         if entities:
             out += [Schedule(s.name, c, entities, s.execution_timezone or "UTC") for c in crons]
     return out
 
 
-def schedules_of(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> list[Schedule]:
-    """The schedules of the repository running `context`; a job executed outside one (in process,
-    in tests) reads the code location's definitions instead."""
+def schedules_of(context: dg.AssetExecutionContext | dg.OpExecutionContext, site: SyncSite) -> list[Schedule]:
+    """The schedules of the key of `site` in the repository running `context`; a job executed
+    outside one (in process, in tests) counts the instance's own schedules."""
     try:
         repository = context.repository_def
     except Exception:  # any error: Dagster's CheckError "No repository definition was set on the step context"
-        from replenit_pipelines.definitions import defs
-
-        repository = defs().get_repository_def()
-    return key_schedules(repository)
+        return site_schedules(site)
+    return key_schedules(repository, site.pool)
 
 
 DRY_RUN_TAG = "replenit/dry_run"  # on every dry run: the runs list tells plans from real runs
-PLAN_HINT = ("Before a backfill, see what it costs: launch the job `plan_backfill` with the sync job and its first and last "
+PLAN_HINT = ("Before a backfill, see what it costs: launch the job `{plan}` with the sync job and its first and last "
              "partition; it reports the requests and the ETA on the key's quota, and sends nothing (docs/ui.md).")
 
 
@@ -63,10 +69,10 @@ def mark_dry_run(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> N
     context.instance.add_run_tags(context.run_id, {DRY_RUN_TAG: "true"})
 
 
-def plan_estimate(context: dg.AssetExecutionContext | dg.OpExecutionContext, store: StateStore, client: ReplenitClient,
-                  requests: int, entity: str, lead_s: float) -> tuple[Eta, dict]:
+def plan_estimate(context: dg.AssetExecutionContext | dg.OpExecutionContext, site: SyncSite, store: StateStore,
+                  client: ReplenitClient, requests: int, entity: str, lead_s: float) -> tuple[Eta, dict]:
     """The ETA of `requests` on the key's quota now, alone and with the schedules' expected load."""
-    load = expected_load(schedules_of(context), store.requests_since(since()))
+    load = expected_load(schedules_of(context, site), store.requests_since(since()))
     snapshot = quota_snapshot(client.quota)
     return eta(requests, snapshot, expected_load=load, entity=entity, lead_s=lead_s), snapshot.as_dict()
 
@@ -87,11 +93,11 @@ def plan_observation(key: dg.AssetKey, summary: dict, text: str, quota_now: dict
     })
 
 
-def report_plan(context: dg.AssetExecutionContext, key: dg.AssetKey, result: SyncResult, client: ReplenitClient,
+def report_plan(context: dg.AssetExecutionContext, site: SyncSite, key: dg.AssetKey, result: SyncResult, client: ReplenitClient,
                 store: StateStore) -> Iterator[dg.AssetObservation]:
     """A dry run's plan: logged, and observed on the asset's partition (never materialized)."""
     requests = planned_requests(result.counts())
-    estimate, quota_now = plan_estimate(context, store, client, requests, result.entity, result.duration_s)
+    estimate, quota_now = plan_estimate(context, site, store, client, requests, result.entity, result.duration_s)
     summary = plan_summary(result, estimate)
     context.log.info(plan_text(summary))
     merged = merge_warning(f"{result.entity} {result.partition_key} (dry run)", result.prepared.records_merged,
@@ -104,32 +110,35 @@ def report_plan(context: dg.AssetExecutionContext, key: dg.AssetKey, result: Syn
                            f"dry run: {plural(requests, 'request')} planned, nothing sent")
 
 
-@dg.asset(
-    key=dg.AssetKey(["replenit", "quota"]),
-    group_name="replenit",
-    kinds={"replenit"},
-    description="The key's quota now (spent and remaining per window), the requests each entity used over the last "
-                "24 hours, and the hours in which demand exceeded the hour's limit (recorded and scheduled). "
-                "Sends nothing: materialize it to look (docs/planning.md).",
-)
-def replenit_quota(context: dg.AssetExecutionContext, replenit: ReplenitResource, state: StateStoreResource) -> dg.MaterializeResult:
-    from pathlib import Path
+def build_quota_asset(site: SyncSite) -> dg.AssetsDefinition:
+    key = site.names.asset_key("quota")
 
-    from replenit_pipelines.defs import settings
+    @dg.asset(
+        key=key,
+        group_name=site.group,
+        kinds={"replenit"},
+        required_resource_keys=required_keys(site, "replenit", "state"),
+        description="The key's quota now (spent and remaining per window), the requests each entity used over the last "
+                    "24 hours, and the hours in which demand exceeded the hour's limit (recorded and scheduled). "
+                    "Sends nothing: materialize it to look (docs/planning.md).",
+    )
+    def replenit_quota(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        replenit, _, state = instance_resources(context, site)
+        quota_dir = Path(replenit.quota_dir or site.quota_dir)
+        names = {ledger_name(replenit.base_url, replenit.api_key).removesuffix(".json"): site.key_label}
+        try:
+            view = current_quota_view(quota_dir, parse_limits(replenit.limits), Path(state.path),
+                                      schedules_of(context, site), names)
+        except ValueError as exc:
+            raise dg.Failure(description=str(exc)) from None
+        text = quota_text(view)
+        context.log.info(text)
+        over = view["hours_over_limit_next_24h"]
+        return dg.MaterializeResult(metadata={
+            "view": dg.MetadataValue.json(view),
+            "text": dg.MetadataValue.md(f"```\n{text}\n```"),
+            "requests_last_24h": sum(e["requests"] for e in view["requests_last_24h"]),
+            "scheduled_hours_over_limit": len(over),
+        })
 
-    quota_dir = Path(replenit.quota_dir or settings.current().quota_dir)
-    names = {ledger_name(replenit.base_url, replenit.api_key).removesuffix(".json"): settings.current().key_label}
-    try:
-        view = current_quota_view(quota_dir, parse_limits(replenit.limits), Path(state.path),
-                                  schedules_of(context), names)
-    except ValueError as exc:
-        raise dg.Failure(description=str(exc)) from None
-    text = quota_text(view)
-    context.log.info(text)
-    over = view["hours_over_limit_next_24h"]
-    return dg.MaterializeResult(metadata={
-        "view": dg.MetadataValue.json(view),
-        "text": dg.MetadataValue.md(f"```\n{text}\n```"),
-        "requests_last_24h": sum(e["requests"] for e in view["requests_last_24h"]),
-        "scheduled_hours_over_limit": len(over),
-    })
+    return replenit_quota

@@ -14,18 +14,17 @@ those rows unchanged: the plan reads the lookback for the range's first partitio
 
 from contextlib import closing
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, create_model
 
-from replenit_pipelines.defs import settings
-from replenit_pipelines.defs.failures import config_error
-from replenit_pipelines.defs.jobs import SYNC_JOBS
-from replenit_pipelines.defs.monitoring import record_run_worker
-from replenit_pipelines.defs.partitions import daily_partitions, hourly_partitions
-from replenit_pipelines.defs.quota import DRY_RUN_TAG, plan_estimate
-from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource, WarehouseResource
+from replenit_pipelines.component.failures import config_error
+from replenit_pipelines.component.jobs import executor, sync_jobs
+from replenit_pipelines.component.monitoring import record_run_worker
+from replenit_pipelines.component.quota import DRY_RUN_TAG, plan_estimate
+from replenit_pipelines.component.resources import instance_resources, required_keys
+from replenit_pipelines.component.site import SyncSite
 from replenit_pipelines.lib.delivery.report import plural
 from replenit_pipelines.lib.plan import planned_requests
 from replenit_pipelines.lib.plan.eta import duration
@@ -42,25 +41,30 @@ MAX_PARTITIONS = 24 * 62  # about two months of hours: a plan reads every partit
 class PlanBackfillConfig(dg.Config):
     """The backfill to plan: a sync job and its partitions, as the job page's backfill dialog takes them."""
 
-    job: Literal["Sync_customers_daily", "Sync_products_and_orders_hourly"] = Field(
-        "Sync_customers_daily", description="The sync job to backfill.")
+    job: str = Field(description="The sync job to backfill.")
     first_partition: str = Field(description="The first partition of the backfill: 2026-12-01 for the daily job, "
                                              "2026-12-01-00:00 for the hourly one.")
     last_partition: str = Field(description="The last partition of the backfill (included), written like first_partition.")
 
 
-def partitions_of(job: str) -> dg.TimeWindowPartitionsDefinition:
-    return daily_partitions if job == "Sync_customers_daily" else hourly_partitions
+def plan_config_class(site: SyncSite) -> type[PlanBackfillConfig]:
+    """The config with the instance's sync jobs as its closed choice (the launchpad shows an enumeration)."""
+    names = tuple(sync_jobs(site))
+    fields: dict[str, Any] = {"job": (Literal[names], Field(names[0], description="The sync job to backfill."))}
+    return create_model(f"PlanBackfillConfig_{site.names.ident}", __base__=PlanBackfillConfig, **fields)
 
 
-def plan_backfill_partitions(context: dg.OpExecutionContext, config: PlanBackfillConfig, replenit: ReplenitResource,
-                             warehouse: WarehouseResource, state: StateStoreResource) -> None:
+def plan_backfill_partitions(context: dg.OpExecutionContext, config: PlanBackfillConfig, site: SyncSite,
+                             keys_by_name: dict[str, dg.AssetKey]) -> None:
+    replenit, warehouse, state = instance_resources(context, site)
+    steps = sync_jobs(site)[config.job]
+    hourly = any(s.hourly for s in steps)
     record_run_worker(context)
-    partitions = partitions_of(config.job)
+    partitions = site.hourly_partitions if hourly else site.daily_partitions
     try:
         keys = partitions.get_partition_keys_in_range(dg.PartitionKeyRange(config.first_partition, config.last_partition))
     except Exception as exc:  # any error: Dagster's errors for a key that is no partition
-        example = "2026-12-01" if config.job == "Sync_customers_daily" else "2026-12-01-00:00"
+        example = "2026-12-01-00:00" if hourly else "2026-12-01"
         raise config_error(f"{config.first_partition!r}..{config.last_partition!r} is not a range of {config.job}'s "
                            f"partitions (write them like {example}): {exc}") from None
     if not keys:
@@ -72,7 +76,7 @@ def plan_backfill_partitions(context: dg.OpExecutionContext, config: PlanBackfil
     by_asset: dict[str, int] = {}
     store = state.store()
     with replenit.client() as client:
-        for step in SYNC_JOBS[config.job]:
+        for step in steps:
             mapping = warehouse.mapping_for(step.entity)
             with closing(state.ledger(client, step.entity)) as ledger:
                 for i, key in enumerate(keys):
@@ -98,7 +102,7 @@ def plan_backfill_partitions(context: dg.OpExecutionContext, config: PlanBackfil
                     by_asset[step.name] = by_asset.get(step.name, 0) + requests
                     rows.append([step.name, key, requests, c["records_planned"], c["rows_read"],
                                  "HELD BACK by the gate" if result.held_back else ""])
-        estimate, _ = plan_estimate(context, store, client, total_requests, SYNC_JOBS[config.job][0].entity, 0.0)
+        estimate, _ = plan_estimate(context, site, store, client, total_requests, steps[0].entity, 0.0)
     runs_s = len(keys) * RUN_OVERHEAD_S + local_s
     eta_s = max(estimate.alone_s, runs_s)
     text = (f"Backfill of {config.job}, {plural(len(keys), 'partition')} {keys[0]} to {keys[-1]}: "
@@ -108,22 +112,27 @@ def plan_backfill_partitions(context: dg.OpExecutionContext, config: PlanBackfil
             f"({RUN_OVERHEAD_S:g} s start-up a run, one run at a time). Nothing was sent.")
     context.log.info(text)
     table = markdown_table(["asset", "partition", "requests", "records to send", "rows read", "note"], rows)
-    for step in SYNC_JOBS[config.job]:
+    for step in steps:
         context.log_event(dg.AssetObservation(
-            asset_key=dg.AssetKey(["replenit", step.name]), description=f"backfill plan: {text}",
+            asset_key=keys_by_name[step.name], description=f"backfill plan: {text}",
             # No int or float values: Dagster plots every number of an observation (docs/ui.md).
             metadata={"backfill_plan": text, "backfill_plan_requests": f"{by_asset.get(step.name, 0):,} of {total_requests:,}",
                       "backfill_plan_eta": duration(eta_s), "backfill_plan_partitions": dg.MetadataValue.md(table)}))
 
 
-def build_plan_backfill_job() -> dg.JobDefinition:
-    """Built as the definitions load (not at import): the op's pool is the key's as the settings say now
-    (a plan reads the quota and the ledger the key's runs write)."""
-    op = dg.op(name="plan_backfill_partitions", pool=settings.current().pool_name,
-               description="Dry-run every sync asset of the job over the partitions: requests and ETA, nothing sent.",
-               )(plan_backfill_partitions)
+def build_plan_backfill_job(site: SyncSite, keys_by_name: dict[str, dg.AssetKey]) -> dg.JobDefinition:
+    """The instance's plan job; its op runs in the key's pool (a plan reads the quota and the ledger
+    the key's runs write)."""
+    config_class = plan_config_class(site)
 
-    @dg.job(name="plan_backfill", tags={DRY_RUN_TAG: "true"},
+    def plan_backfill_partitions_op(context: dg.OpExecutionContext, config: config_class) -> None:  # type: ignore[valid-type]
+        plan_backfill_partitions(context, config, site, keys_by_name)
+
+    op = dg.op(name=site.names.name("plan_backfill_partitions"), pool=site.pool, required_resource_keys=required_keys(site),
+               description="Dry-run every sync asset of the job over the partitions: requests and ETA, nothing sent.",
+               )(plan_backfill_partitions_op)
+
+    @dg.job(name=site.names.name("plan_backfill"), tags={DRY_RUN_TAG: "true"}, executor_def=executor(),
             description="Before a backfill: what it would cost. Give the sync job and its first and last partition; every "
                         "partition is dry-run (read, validated, diffed against what Replenit holds; nothing sent, nothing "
                         "written) and the run reports the requests, per partition and in all, and the ETA.")
@@ -131,8 +140,3 @@ def build_plan_backfill_job() -> dg.JobDefinition:
         op()
 
     return plan_backfill
-
-
-@dg.definitions
-def plans() -> dg.Definitions:
-    return dg.Definitions(jobs=[build_plan_backfill_job()])

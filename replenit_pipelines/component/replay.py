@@ -8,11 +8,11 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from replenit_pipelines.defs import settings
-from replenit_pipelines.defs.failures import api_stop, config_error, failure
-from replenit_pipelines.defs.quota import mark_dry_run
-from replenit_pipelines.defs.resources import ReplenitResource, StateStoreResource
-from replenit_pipelines.lib.contract.entities import ENTITIES
+from replenit_pipelines.component.failures import api_stop, config_error, failure
+from replenit_pipelines.component.jobs import executor
+from replenit_pipelines.component.quota import mark_dry_run
+from replenit_pipelines.component.resources import instance_resources, required_keys
+from replenit_pipelines.component.site import SyncSite
 from replenit_pipelines.lib.delivery.report import plural
 from replenit_pipelines.lib.stages.retry import REPLAY_STATUSES, retry
 
@@ -29,16 +29,17 @@ class ReplayConfig(dg.Config):
     dry_run: bool = Field(False, description="Say what would be re-sent; send nothing, change nothing.")
 
 
-def build_replay_job() -> dg.JobDefinition:
-    """Built as the definitions load (not at import): the op's pool is the key's as the settings say now."""
+def build_replay_job(site: SyncSite, keys: dict[str, dg.AssetKey]) -> dg.JobDefinition:
+    """The instance's replay job; its op runs in the key's pool, as the sync assets: its requests
+    share the key's quota with them."""
 
-    # In the key's pool, as the sync assets: its requests share the key's quota with them.
-    @dg.op(description="Re-send queued records of one entity from the ledger's retry queue, after a fix.",
-           pool=settings.current().pool_name)
-    def replay_queued_records(context: dg.OpExecutionContext, config: ReplayConfig, replenit: ReplenitResource,
-                              state: StateStoreResource) -> None:
-        if config.entity not in ENTITIES:
-            raise config_error(f"entity {config.entity!r} is not one of {', '.join(ENTITIES)}")
+    @dg.op(name=site.names.name("replay_queued_records"), pool=site.pool,
+           required_resource_keys=required_keys(site, "replenit", "state"), description="Re-send queued records of one entity from the ledger's retry queue, after a fix.")
+    def replay_queued_records(context: dg.OpExecutionContext, config: ReplayConfig) -> None:
+        replenit, _, state = instance_resources(context, site)
+        if config.entity not in site.entities:
+            raise config_error(f"entity {config.entity!r} is not one of {', '.join(site.entities)} (the entities this "
+                               "component syncs)")
         if config.status not in REPLAY_STATUSES:
             raise config_error(f"status {config.status!r} is not one of {', '.join(REPLAY_STATUSES)}")
         if config.dry_run:
@@ -53,7 +54,7 @@ def build_replay_job() -> dg.JobDefinition:
                 + ("would be re-sent" if config.dry_run else f"re-sent, {int(counts.get('records_retry_accepted', 0)):,} accepted"))
         context.log.info(text)
         # No int or float values: Dagster plots every number of an observation beside the materializations'.
-        context.log_event(dg.AssetObservation(asset_key=dg.AssetKey(["replenit", config.entity]), description=text,
+        context.log_event(dg.AssetObservation(asset_key=keys[config.entity], description=text,
                                               metadata={"replay": dg.MetadataValue.json(counts)}))
         if stop is not None:
             raise api_stop(what, stop, None, config.entity, None) from None
@@ -62,14 +63,10 @@ def build_replay_job() -> dg.JobDefinition:
             raise failure(f"{what}: {plural(bad, 'record was', 'records were')} refused again; they stay queued "
                           f"(replenit state --retries {config.entity}).", "not_delivered")
 
-    @dg.job(description="Re-send an entity's queued records (rejected, failed, needing attention) after a fix; dry_run says "
+    @dg.job(name=site.names.name("replay_queued"), executor_def=executor(),
+            description="Re-send an entity's queued records (rejected, failed, needing attention) after a fix; dry_run says "
                         "what would be re-sent.")
     def replay_queued() -> None:
         replay_queued_records()
 
     return replay_queued
-
-
-@dg.definitions
-def replay() -> dg.Definitions:
-    return dg.Definitions(jobs=[build_replay_job()])
