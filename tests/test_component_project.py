@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from replenit_pipelines.lib.sync import StateStore
+from replenit_pipelines.lib.state import DuckDBStateStore
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "docs" / "component.md"
@@ -115,7 +115,7 @@ def test_a_fresh_project_installs_scaffolds_checks_and_syncs_a_partition(tmp_pat
     held = {r["key"]: r["record"] for r in httpx.get(f"{sandbox.url}/_sandbox/records/{tenant_id}/customers").json()}
     assert held == {"email:ada@example.com": {"CustomerId": "c1", "Email": "ada@example.com", "Name": "Ada"},
                     "email:grace@example.com": {"CustomerId": "c2", "Email": "grace@example.com", "Name": "Grace"}}
-    store = StateStore(project / ".replenit" / "state.duckdb")
+    store = DuckDBStateStore(project / ".replenit" / "state.duckdb")
     quarantined = store.query("SELECT record_id, rule FROM quarantine")
     assert quarantined.rows() == [("customerid:c3", "email")]
     assert not any(key in text for text in (launched.stdout, launched.stderr))  # the key is never printed

@@ -14,7 +14,7 @@ from component_helpers import defs_folder
 
 from replenit_pipelines.lib.delivery.quota import ledger_name
 from replenit_pipelines.lib.settings import DEMO_MAPPING
-from replenit_pipelines.lib.sync import StateStore
+from replenit_pipelines.lib.state import DuckDBStateStore
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
@@ -103,7 +103,7 @@ def test_two_tenants_sync_side_by_side_and_never_mix(shared_key, sandbox, wareho
             assert checks and {c.asset_key for c in checks} == {dg.AssetKey([brand, "customers"])}
             requests[brand] = mat.metadata["requests"].value
             # Its state store has its run alone; the other's run is in the other's.
-            store = StateStore(state / brand / "state.duckdb")
+            store = DuckDBStateStore(state / brand / "state.duckdb")
             assert set(store.query("SELECT run_id FROM sync_runs")["run_id"]) == {runs[brand].run_id}
             quarantined = store.query("SELECT DISTINCT run_id FROM quarantine")["run_id"].to_list()
             assert runs[other].run_id not in quarantined
