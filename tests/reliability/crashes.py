@@ -165,7 +165,7 @@ def points_in(dump: str) -> list[str]:
             frames = frames[max(importing) + 1:]  # the module being imported is not what runs
         points = {_point(path, func) for path, func in frames if func != "<module>"}
         points.discard(None)
-        if not any(func == "_request" and "/lib/delivery/" in path for path, func in frames):
+        if not any(func in ("request", "_request") and "/lib/delivery/" in path for path, func in frames):
             points.discard("delivery: HTTP")  # httpx at work, but no request of the client's (the client being built)
         if points:
             found.add(min(points, key=PRECEDENCE.index))  # type: ignore[arg-type]
