@@ -42,8 +42,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = "replenit_pipelines/lib"
-NARROW_TESTS = ["tests/test_gate.py", "tests/test_gate_boundaries.py", "tests/test_formats.py", "tests/test_contract_oracle.py",
-                "tests/test_sandbox_rules.py"]
+NARROW_TESTS = ["tests/lib/validation/test_gate.py", "tests/lib/validation/test_gate_boundaries.py", "tests/lib/contract/test_formats.py", "tests/lib/contract/test_contract_oracle.py",
+                "tests/lib/sandbox/test_sandbox_rules.py"]
 # Test files left out of the wide scope, by a part of their path: their work happens in other
 # processes (a mutant there meets no traced call, so selection never picks them: they would only
 # cost the trace's time) or in Dagster runs (seconds each), or they read files, not code.
@@ -60,7 +60,7 @@ TEST_EXCLUDE = {
 }
 
 # Tests whose verdict depends on the machine's load or the threads' timing, so a mutant's would too:
-# against the sandbox's wall clock (quota windows of tenths of a second; tests/test_quota_clock.py
+# against the sandbox's wall clock (quota windows of tenths of a second; tests/lib/delivery/test_quota_clock.py
 # checks the same logic on an injected clock), or seeded faults met in thread order. Deselected by
 # name in the wide scope.
 WALL_CLOCK = ("quota_spent", "share_one_quota", "edge_guard_is_sized", "latency_is_measured", "reach_the_server_late",
@@ -85,7 +85,7 @@ SCOPES = {
 EQUIVALENT: dict[str, str] = {
     # mutmut switches a mutant on when its function is called during a test; _s is called only
     # while entities.py is imported (it builds the ENTITIES tables), before any mutant is on. The
-    # tables it builds are what tests/test_contract_oracle.py checks (lengths, required fields).
+    # tables it builds are what tests/lib/contract/test_contract_oracle.py checks (lengths, required fields).
     "replenit_pipelines.lib.contract.entities.x__s__mutmut_": "never run under a mutant (import-time table builder)",
 }
 

@@ -31,7 +31,7 @@ def test_tpcds_whole_load_stores_every_record_as_the_reference_computes_it_and_q
     refused = expected["orders_quarantined"]
     assert refused, "TPC-DS leaves some quantities and prices NULL at this scale factor"
     # At this scale no two customers share an email and every current item has a start date
-    # (at sf 1 some do: bench/tpc_conformance.py reports them; --all reads them: tests/test_windows.py).
+    # (at sf 1 some do: bench/tpc_conformance.py reports them; --all reads them: tests/lib/warehouse/test_windows.py).
     assert not expected["customers_merged"] and not expected["products_undated"]
     for entity in ("customers", "products", "orders"):
         code, counts, sent = world.sync(entity, "--all")

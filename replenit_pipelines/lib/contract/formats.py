@@ -31,7 +31,7 @@ _ISO8601 = re.compile(ISO8601_PATTERN)
 # controls and the Unicode spaces (Zs, Zl, Zp) are left out: no real address holds them, and they
 # hide in logs. Written once, in the syntax both Python's `re` and Polars' Rust regex read the same
 # way (\uXXXX escapes, no lookarounds, no class set operations), so the sandbox and the pipeline
-# cannot disagree; tests/test_formats.py runs every case through both engines.
+# cannot disagree; tests/lib/contract/test_formats.py runs every case through both engines.
 _NON_ASCII = r"\u00A1-\u167F\u1681-\u1FFF\u200B-\u2027\u202A-\u202E\u2030-\u205E\u2060-\u2FFF\u3001-\U0010FFFF"
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~" + _NON_ASCII + r"-]+"
 _LABEL_END = r"[A-Za-z0-9" + _NON_ASCII + r"]"

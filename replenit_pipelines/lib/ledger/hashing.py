@@ -22,7 +22,7 @@ join). A collision of two identities is possible (~n²/2⁶⁵) and harmless: li
 one entry per key, and a record matched to another identity's entry differs in content (its
 payload carries its own identity), so it is sent as changed.
 
-Canonical version 1 is pinned by a hand-written digest in tests/test_ledger_hashing.py: a change
+Canonical version 1 is pinned by a hand-written digest in tests/lib/ledger/test_ledger_hashing.py: a change
 to it is a change to every ledger and must bump CANONICAL_VERSION.
 """
 

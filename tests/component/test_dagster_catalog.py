@@ -147,7 +147,7 @@ def test_ui_launches_get_a_named_job_and_runs_execute_in_process(env):  # noqa: 
 def test_the_projects_instance_settings_keep_the_progress_lines_in_the_event_log(env):  # noqa: F811
     import yaml
 
-    settings = yaml.safe_load((Path(__file__).resolve().parent.parent / "dagster.yaml").read_text())
+    settings = yaml.safe_load((Path(__file__).resolve().parents[2] / "dagster.yaml").read_text())
     with dg.instance_for_test(overrides={"python_logs": settings["python_logs"]}) as inst:
         result = run_job("Sync_customers_daily", DAY, inst)
         messages = [e.user_message for e in inst.all_logs(result.run_id)]

@@ -15,7 +15,7 @@ import httpx
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 END = datetime(2026, 11, 27, tzinfo=UTC)
 DAY = "2026-11-26"
 RUN_ONE = """

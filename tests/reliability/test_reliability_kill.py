@@ -22,7 +22,7 @@ from helpers import whole_read_of
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 END = datetime(2026, 11, 27, tzinfo=UTC)
 DAY = "2026-11-26"
 POOL = "replenit-killtest"

@@ -24,7 +24,7 @@ import pytest
 
 from replenit_pipelines.lib.state import DuckDBStateStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "docs" / "component.md"
 BIN = Path(sys.executable).parent
 

@@ -18,7 +18,7 @@ from helpers import point_at_sandbox
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 END = datetime(2026, 11, 27, tzinfo=UTC)
 DAYS = ["2026-11-25", "2026-11-26"]
 LIMITS = [(2, 0.5), (5, 2.0)]  # the key's quota, time-scaled: each sync needs several windows

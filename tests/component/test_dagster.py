@@ -22,7 +22,7 @@ from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 END = datetime(2026, 11, 27, tzinfo=UTC)
 DAY = "2026-11-26"
 HOUR = "2026-11-26-14:00"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -339,3 +339,26 @@ def test_the_customer_priority_setting_reaches_the_replenit_resource(monkeypatch
     assert load().resources["replenit"].customer_priority == "email"
     monkeypatch.setenv("REPLENIT_CUSTOMER_PRIORITY", "customerid")
     assert load().resources["replenit"].customer_priority == "customerid"
+
+
+# --- Review fix: a bad setting fails the run, not the code location's loading ---
+
+# --- 8: a bad REPLENIT_CUSTOMER_PRIORITY fails the run, not the code location's loading ------------
+
+def test_a_bad_customer_priority_lets_definitions_load_and_fails_the_run_saying_what_to_set(monkeypatch, tmp_path):
+    import dagster as dg
+
+    from replenit_pipelines.definitions import defs as load_defs
+
+    monkeypatch.setenv("REPLENIT_CUSTOMER_PRIORITY", "phone")
+    for k, v in {"REPLENIT_TENANT_ID": "00000000-0000-0000-0000-000000000000", "REPLENIT_API_KEY": "k",
+                 "REPLENIT_STATE_DIR": str(tmp_path / "state")}.items():
+        monkeypatch.setenv(k, v)
+    assert load_defs().resolve_job_def("Sync_customers_daily") is not None  # the code location loads
+    with dg.instance_for_test() as instance:
+        result = load_defs().resolve_job_def("Sync_customers_daily").execute_in_process(
+            partition_key="2026-11-26", instance=instance, raise_on_error=False)
+    assert not result.success
+    failures = [str(e.event_specific_data.error) for e in result.all_events if e.is_failure and e.event_specific_data
+                and getattr(e.event_specific_data, "error", None) is not None]
+    assert any("REPLENIT_CUSTOMER_PRIORITY" in f and "'phone'" in f for f in failures), failures

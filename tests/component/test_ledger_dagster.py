@@ -20,7 +20,7 @@ from helpers import point_at_sandbox, whole_read_of
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 END = datetime(2026, 11, 27, tzinfo=UTC)
 DAY = "2026-11-26"
 CUSTOMERS = dg.AssetKey(["replenit", "customers"])
@@ -94,7 +94,7 @@ sys.exit(0 if result.success else 1)
 
 
 def free_the_killed_runs_slot() -> None:
-    """What the code location's dead-run sensor does on its next tick (tests/test_reliability_kill.py)."""
+    """What the code location's dead-run sensor does on its next tick (tests/reliability/test_reliability_kill.py)."""
     from replenit_pipelines.component.monitoring import dead_run_workers
     from replenit_pipelines.definitions import defs
 

@@ -7,8 +7,10 @@ import polars as pl
 import pytest
 
 from replenit_pipelines.lib.settings import DEMO_MAPPING
+from replenit_pipelines.lib.state import DuckDBStateStore
+from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.validation import prepare
-from replenit_pipelines.lib.warehouse import MappingError, Warehouse, load_mapping
+from replenit_pipelines.lib.warehouse import MappingError, Warehouse, entity_mapping_from_dict, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 
 END = datetime(2026, 11, 27, tzinfo=UTC)
@@ -180,3 +182,64 @@ def test_a_missing_window_column_in_files_is_named(tmp_path):
     path = write(tmp_path, "customers:\n  source: {path: c.parquet}\n  fields: {CustomerId: customer_id}\n")
     with pytest.raises(MappingError, match=r"window column 'updated_at' is not a column of path .*it has: customer_id, changed_at"):
         Warehouse(None).read(load_mapping(path)["customers"], END - timedelta(days=1), END)
+
+
+# --- Review fixes on the reader (each failed before its fix): a record read whole, windowless rows counted once ---
+
+D1 = datetime(2026, 11, 25, tzinfo=UTC)
+D2 = D1 + timedelta(days=1)
+DAY = timedelta(days=1)
+
+
+
+
+# --- 1: customers are read whole, so an older window never sends an older version ----------------
+
+@pytest.mark.parametrize("customer_id", ["id", None], ids=["by CustomerId", "by Email"])
+def test_rerunning_an_older_window_of_a_versioned_customers_table_keeps_the_newest_version(
+        customer_id, tmp_path, sandbox, client, records_in_sandbox):
+    db = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE customers (id VARCHAR, email VARCHAR, name VARCHAR, updated_at TIMESTAMPTZ)")
+        con.executemany("INSERT INTO customers VALUES (?, ?, ?, ?)", [
+            ("c1", "ada@example.com", "Ada (D1)", D1 + timedelta(hours=3)),
+            ("c1", "ada@example.com", "Ada (D2)", D2 + timedelta(hours=3)),  # append-only: a newer version
+        ])
+    fields = {"Email": "email", "Name": "name"} | ({"CustomerId": customer_id} if customer_id else {})
+    mapping = entity_mapping_from_dict("customers", {"source": {"table": "customers"}, "fields": fields})
+    wh, store = Warehouse(db), DuckDBStateStore(tmp_path / "state.duckdb")
+    for i, day in enumerate((D2, D1)):  # D2's run, then a backfill (or retry) of D1
+        result = sync_window(SyncRequest(mapping=mapping, warehouse=wh, client=client, store=store, start=day,
+                                         end=day + DAY, partition_key=day.strftime("%Y-%m-%d"), run_id=f"run-{i}"))
+        assert result.balanced(), result.counts()
+    stored = [r["record"] for r in records_in_sandbox(sandbox, client.tenant, "customers").values()]
+    assert [r["Name"] for r in stored] == ["Ada (D2)"]
+
+
+# --- 2: rows_without_window_value counts only rows no window reads --------------------------------
+
+@pytest.mark.parametrize("kind", ["table", "query", "path"])
+def test_a_null_window_row_of_a_record_read_whole_is_not_counted_as_never_read(kind, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE order_lines (order_id VARCHAR, line_id INT, customer_id VARCHAR, currency VARCHAR, "
+                    "product_id VARCHAR, qty INT, price DOUBLE, updated_at TIMESTAMPTZ)")
+        con.executemany("INSERT INTO order_lines VALUES (?, ?, 'c1', 'EUR', ?, 1, 2.0, ?)", [
+            ("o1", 1, "p1", D1 + timedelta(hours=12)),
+            ("o1", 2, "p2", None),  # read with o1's other line: not "never read"
+            ("o2", 1, "p1", None),  # o2 has no row with a window value: never read
+            ("o2", 2, "p2", None),
+            (None, 1, "p3", None),  # no key: never read
+        ])
+        con.execute(f"COPY order_lines TO '{tmp_path / 'order_lines.parquet'}' (FORMAT parquet)")
+    source = {"table": {"table": "order_lines"}, "query": {"query": "SELECT * FROM order_lines"},
+              "path": {"path": str(tmp_path / "order_lines.parquet")}}[kind]
+    mapping = entity_mapping_from_dict("orders", {
+        "source": {**source, "window_column": "updated_at"},
+        "fields": {"OrderId": "order_id", "CustomerId": "customer_id", "Currency": "currency"},
+        "OrderItems": {"key": "line_id", "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}}})
+    wh = Warehouse(db)
+    if kind != "query":  # (a query without $start/$end reads every row in every window)
+        read = wh.read(mapping, D1, D1 + DAY)
+        assert sorted(read["line_id"]) == [1, 2] and set(read["order_id"]) == {"o1"}
+    assert wh.rows_without_window_value(mapping) == 3
