@@ -327,7 +327,7 @@ def test_a_crash_between_a_200_and_its_ledger_write_resends_at_most_that_batch(s
     key = rig.client.config.api_key.reveal()
     crashed = subprocess.run(
         [sys.executable, "-c", CRASH_ON_SECOND_ACK, sandbox.url, rig.tenant_id, key, str(rig.warehouse),
-         str(rig.state_dir), str(tmp_path / "quota"), str(Path(__file__).parent)], capture_output=True, timeout=120)
+         str(rig.state_dir), str(tmp_path / "quota"), str(Path(__file__).resolve().parents[2])], capture_output=True, timeout=120)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr.decode()[-2000:]
     before = tenant_requests(sandbox, rig.tenant_id)
     assert [r["status"] for r in before] == [200, 200]  # two batches accepted; the second never acknowledged

@@ -327,7 +327,7 @@ def test_a_killed_first_load_resumes_without_resending(rig, tmp_path):
     rig.load(customers(500))
     crashed = subprocess.run(
         [sys.executable, "-c", CRASH_ON_THIRD_ACK, rig.sandbox.url, rig.tenant_id, rig.key, str(rig.warehouse),
-         str(rig.state_dir), str(rig.quota_dir), str(Path(__file__).parent)], capture_output=True, timeout=120)
+         str(rig.state_dir), str(rig.quota_dir), str(Path(__file__).resolve().parents[2])], capture_output=True, timeout=120)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr.decode()[-2000:]
     before = requests_of(rig.sandbox, rig.tenant_id)
     assert [r["status"] for r in before] == [200, 200, 200]  # the third accepted, never acknowledged
