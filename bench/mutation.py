@@ -49,6 +49,7 @@ NARROW_TESTS = ["tests/lib/validation/test_gate.py", "tests/lib/validation/test_
 # cost the trace's time) or in Dagster runs (seconds each), or they read files, not code.
 TEST_EXCLUDE = {
     "dagster": "Dagster runs: seconds per test; the library they call is tested directly",
+    "component/": "the Dagster component and code location (tests/component/): Dagster runs, as above",
     "kill": "SIGKILLed subprocesses",
     "chaos": "a sandbox process with faults, runs in subprocesses",
     "reliability/": "subprocesses (crash harness, concurrency, sizes)",
