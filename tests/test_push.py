@@ -63,7 +63,7 @@ def test_superseded_versions_are_said_in_the_text_output(push_env, capsys, tmp_p
         assert cli.main(["push", "customers", str(path)]) == 0
     captured = capsys.readouterr()
     assert "2 of 3 records are older versions" in captured.err
-    assert "superseded" in captured.out and "accepted             1" in captured.out
+    assert "superseded     2 records" in captured.out and "delivered      1 records" in captured.out
 
 
 # --- issue 8 item 3: NaN and Infinity never become null ---------------------------------------------
@@ -82,7 +82,11 @@ def test_nan_and_infinity_are_refused_before_sending_with_record_and_field(push_
         assert "NaN" in path.read_text() and "-Infinity" in path.read_text()
         code, summary = push(capsys, "orders", str(path))
         stored = records_in_sandbox(sb, tenant_id, "orders")
-    assert code == 1
+        strict = cli.main(["push", "orders", str(path), "--strict", "--json"])
+        capsys.readouterr()
+    # Refused before sending (quarantined, each with its reason), every valid record delivered: 0;
+    # --strict makes any refused record a failure (docs/cli.md, exit codes).
+    assert (code, strict) == (0, 1)
     assert set(stored) == {"ok"}
     refused = {r["id"]: r for r in summary["not_accepted"]}
     assert set(refused) == {"nan-total", "inf-price", "minus-inf"}
@@ -91,7 +95,7 @@ def test_nan_and_infinity_are_refused_before_sending_with_record_and_field(push_
     assert refused["inf-price"]["reasons"][0].startswith("OrderItems[0].Price: not a finite number")
     assert refused["minus-inf"]["reasons"][0].startswith("OrderItems[0].OriginalPrice: not a finite number")
     assert all(r["status"] == "refused" for r in refused.values())
-    assert sorted(state(tmp_path, "SELECT record_id, rule, field FROM quarantine")) == [
+    assert sorted(state(tmp_path, f"SELECT record_id, rule, field FROM quarantine WHERE run_id = '{summary['run_id']}'")) == [
         ("inf-price", "finite", "OrderItems[0].Price"), ("minus-inf", "finite", "OrderItems[0].OriginalPrice"), ("nan-total", "finite", "TotalRevenue")]
 
 
@@ -239,7 +243,7 @@ def test_nan_in_a_parquet_file_is_refused_not_sent_as_null(push_env, capsys, tmp
         ]}).write_parquet(path)
         code, summary = push(capsys, "products", str(path))
         stored = records_in_sandbox(sb, tenant_id, "products")
-    assert code == 1 and set(stored) == {"ok"}
+    assert code == 0 and set(stored) == {"ok"}  # refused (quarantined) and reported, not failed
     [refused] = summary["not_accepted"]
     assert (refused["index"], refused["id"]) == (1, "nan")
     assert refused["reasons"] == ["ProductVariants[0].SalePrice: not a finite number (NaN or Infinity): write a number, or leave the field out"]
