@@ -33,7 +33,10 @@ dead_letters ($REPLENIT_STATE_DIR/state.duckdb; see `replenit state`).
 
 
 def _push(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
     from replenit_pipelines.console.exits import RunOutcome, exit_code
+    from replenit_pipelines.console.progress import Bars, eta_text, is_tty
     from replenit_pipelines.console.summary import push_summary
     from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.contract.identity import check_customer_priority
@@ -54,8 +57,13 @@ def _push(args: argparse.Namespace) -> int:
         overrides["batch_sizes"] = {args.entity: args.batch_size}
     limits = parse_limits(args.limits) if args.limits is not None else None
 
+    bars = Bars() if is_tty() else None  # a progress bar on a terminal; every batch's line in logs and CI
+
     def progress(p: "BatchProgress") -> None:
-        if not args.json:
+        if bars is not None:
+            bars.update("records", f"push {args.entity} records", p.records_done, p.records_total,
+                        f"batch {p.batches_done}/{p.batches_total}, {eta_text(p.eta_s)}")
+        elif not args.json:
             print(f"  {p.records_done}/{p.records_total} records, {p.batches_done}/{p.batches_total} batches, "
                   f"ETA {p.eta_s:.0f}s", file=sys.stderr)
 
@@ -64,7 +72,7 @@ def _push(args: argparse.Namespace) -> int:
             print(f"  {scan.superseded} of {scan.records} records are older versions of a later record "
                   "with the same identity: only the last version of each is sent", file=sys.stderr)
 
-    with client_from_env(limits=limits, settings=settings, **overrides) as client:
+    with client_from_env(limits=limits, settings=settings, **overrides) as client, bars if bars is not None else nullcontext():
         outcome = push_file(client, args.entity, Path(args.file), priority, open_store, progress, scanned)
     if outcome.stopped:
         print(f"replenit push: {outcome.stopped}", file=sys.stderr)
@@ -221,9 +229,10 @@ data. Credentials come from REPLENIT_BASE_URL, REPLENIT_TENANT_ID and REPLENIT_A
 
 def _replay(args: argparse.Namespace) -> int:
     import uuid
-    from contextlib import closing
+    from contextlib import closing, nullcontext
 
     from replenit_pipelines.console.exits import RunOutcome, exit_code
+    from replenit_pipelines.console.progress import Bars, batch_reporter, is_tty
     from replenit_pipelines.console.summary import replay_summary
     from replenit_pipelines.lib.contract.entities import ENTITIES
     from replenit_pipelines.lib.delivery import client_from_env
@@ -234,10 +243,17 @@ def _replay(args: argparse.Namespace) -> int:
     if args.entity not in ENTITIES:
         raise ValueError(f"replay: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
     settings = Settings.from_env()
+    bars = Bars() if is_tty() else None
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
     with client_from_env(settings=settings) as client, closing(open_ledger(
-            settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger:
+            settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger, \
+            bars if bars is not None else nullcontext():
         outcome, stop = retry(ledger, client, f"replay-{uuid.uuid4()}", None, replay=True,
-                              statuses=REPLAY_STATUSES[args.status], identities=args.identity or None, dry_run=args.dry_run)
+                              statuses=REPLAY_STATUSES[args.status], identities=args.identity or None, dry_run=args.dry_run,
+                              progress=batch_reporter(f"replay {args.entity}", bars, log))
     c = outcome.counts()
     if args.json:
         print(json.dumps({"entity": args.entity, "status": args.status, "dry_run": int(args.dry_run), **c}))

@@ -6,10 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # annotations only: each command imports what it runs when it runs (start-up speed)
-    from replenit_pipelines.lib.delivery.report import BatchProgress
+from typing import Any
 
 SYNC_EPILOG_TEXT = """\
 Credentials come from REPLENIT_BASE_URL, REPLENIT_TENANT_ID and REPLENIT_API_KEY (never printed);
@@ -34,8 +31,9 @@ def sync_epilog() -> str:
 
 def _sync(args: argparse.Namespace) -> int:
     import uuid
-    from contextlib import closing
+    from contextlib import closing, nullcontext
 
+    from replenit_pipelines.console.progress import Bars, batch_reporter, is_tty, reconcile_reporter
     from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.contract.entities import ENTITIES
     from replenit_pipelines.lib.delivery import ReplenitStopError, client_from_env
@@ -64,25 +62,24 @@ def _sync(args: argparse.Namespace) -> int:
     allow = "--max-delete-share {share:.2f} --max-delete-count {count}"
     run_id = f"cli-{uuid.uuid4()}"
 
+    bars = Bars() if is_tty() else None  # progress bars on a terminal; plain lines in logs, CI and Dagster
+
     def log(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        if bars is not None:
+            bars.progress.console.print(line, markup=False, highlight=False)  # above the bars
+        else:
+            print(line, file=sys.stderr, flush=True)
 
-    last = [0.0]
-
-    def progress(p: "BatchProgress") -> None:  # a window's batches: a line at most every 30 s
-        import time
-
-        if time.monotonic() - last[0] >= 30 or p.batches_done == p.batches_total:
-            last[0] = time.monotonic()
-            log(f"{args.entity}: {p.records_done:,}/{p.records_total:,} records, batch {p.batches_done}/{p.batches_total}, "
-                f"ETA {p.eta_s:.0f}s by quota")
+    progress = batch_reporter(args.entity, bars, log)  # a window's batches: a bar, or a line at most every 30 s
+    reconcile_progress = reconcile_reporter(f"{args.entity} --all", bars) if bars is not None else None
 
     store = None if args.dry_run else open_state_store(settings.state_store_path)
     stopped = None
     before = None
     result: Any = None  # a ReconcileResult (--all) or a SyncResult (--partition): the same counts()
     with client_from_env(limits=limits, settings=settings, **overrides) as client, closing(open_ledger(
-            settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger:
+            settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger, \
+            bars if bars is not None else nullcontext():
         try:
             if args.dry_run:
                 before = quota_now(client)  # the plan's ETA counts from what the key has spent now
@@ -92,7 +89,7 @@ def _sync(args: argparse.Namespace) -> int:
                 result = reconcile(ReconcileRequest(
                     mapping=entity_mapping, warehouse=Warehouse(settings.warehouse_path), client=client, ledger=ledger,
                     store=store, run_id=run_id, mirror=args.mirror, dry_run=args.dry_run, full_refresh=args.full_refresh,
-                    guard=guard, customer_priority=settings.customer_priority, log=log, how_to_allow=allow,
+                    guard=guard, customer_priority=settings.customer_priority, log=log, how_to_allow=allow, progress=reconcile_progress,
                     retry_max_attempts=settings.retry_max_attempts, **({"chunk_rows": args.chunk_rows} if args.chunk_rows else {})))
             else:
                 from replenit_pipelines.lib.sync import SyncRequest, sync_window

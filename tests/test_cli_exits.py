@@ -10,7 +10,7 @@ import pytest
 from helpers import point_at_sandbox
 
 from replenit_pipelines import cli
-from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
+from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 
 
