@@ -367,6 +367,26 @@ def _check(args: argparse.Namespace) -> int:
 LEVELS = ["error", "warning", "note"]
 
 
+def _fields(args: argparse.Namespace) -> int:
+    from replenit_pipelines.console.tables import output_format, print_table
+    from replenit_pipelines.lib.contract.catalog import field_rows
+    from replenit_pipelines.lib.contract.entities import ENTITIES
+
+    if args.entity is not None and args.entity not in ENTITIES:
+        raise ValueError(f"fields: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
+    rows = field_rows(args.entity)
+    fmt = output_format(args)
+    if fmt != "table":
+        print_table(rows, fmt)
+        return 0
+    for name in ENTITIES if args.entity is None else [args.entity]:
+        spec = ENTITIES[name]
+        print_table([{k: v for k, v in r.items() if k != "entity"} for r in rows if r["entity"] == name], "table", args.wide,
+                    f"{name}: up to {spec.hard_max:,} a request (recommended {spec.recommended_batch:,}); "
+                    f"in the mapping's '{name}' section:")
+    return 0
+
+
 def register_more(sub: "argparse._SubParsersAction") -> None:
     ck = sub.add_parser("check", help="check the mapping against the warehouse's real columns and types, and show the settings",
                         description="Load the mapping, read each source's schema (no rows), and report unknown columns, "
@@ -376,6 +396,13 @@ def register_more(sub: "argparse._SubParsersAction") -> None:
     ck.add_argument("--warehouse", default=None, help="the DuckDB warehouse (default: REPLENIT_WAREHOUSE)")
     add_output_flags(ck)
     ck.set_defaults(func=_check)
+
+    fl = sub.add_parser("fields", help="every field of the API's contract: type, limits, required, as the mapping names it",
+                        description="The fields a mapping may fill, per entity (children as OrderItems.Price), from the "
+                                    "contract the pipeline validates against (lib/contract/entities.py).")
+    fl.add_argument("entity", nargs="?", default=None, help="customers, orders or products (default: all)")
+    add_output_flags(fl)
+    fl.set_defaults(func=_fields)
 
     st = sub.add_parser("state", help="the ledgers and retry queues, and the state store (tables quarantine, "
                                       "dead_letters, sync_runs) queried with SQL")

@@ -94,3 +94,27 @@ def test_check_gives_machines_json(capsys, monkeypatch, tmp_path):
     out = capsys.readouterr().out
     settings_line = next(line for line in out.splitlines() if line.startswith("mapping (REPLENIT_MAPPING)"))
     assert settings_line.split()[-1] == str(mapping) and "ERROR   customers.Email: column 'emial'" in out
+
+
+def test_fields_lists_every_field_a_mapping_may_name_with_type_limits_and_required(capsys):
+    from pathlib import Path
+
+    from replenit_pipelines.lib.warehouse import load_mapping
+
+    assert cli.main(["fields", "--json"]) == 0
+    rows = {(r["entity"], r["field"]): r for r in json.loads(capsys.readouterr().out)}
+    # Every field the packaged and example mappings fill is listed under the name the mapping writes.
+    root = Path(__file__).parent.parent
+    mappings = [root / "replenit_pipelines" / "mappings" / "demo.yaml", *sorted((root / "examples").glob("*/mapping*.yaml"))]
+    named = {(entity, f.target) for path in mappings for entity, m in load_mapping(path).items() for f in m.all_fields}
+    assert len(mappings) >= 3 and named and named <= set(rows), named - set(rows)
+    assert rows[("orders", "OrderItems.Quantity")] | {} == {"entity": "orders", "field": "OrderItems.Quantity", "type": "integer",
+                                                            "limits": ">= 1; <= 2,147,483,647", "required": "yes", "note": ""}
+    assert rows[("customers", "Email")]["required"] == "one of CustomerId or Email"
+    assert rows[("products", "ProductVariants.Currency")]["required"] == "with OriginalPrice or SalePrice"
+    assert rows[("customers", "Phone")]["limits"] == "at most 32 characters"
+    assert cli.main(["fields", "orders"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("orders: up to 500 a request") and "OrderItems.Price" in out and "Email " in out
+    assert "ProductVariants" not in out and "shape:" not in out
+    assert cli.main(["fields", "order"]) == 2
