@@ -41,6 +41,7 @@ def _push(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.contract.identity import check_customer_priority
     from replenit_pipelines.lib.delivery import client_from_env
+    from replenit_pipelines.lib.delivery.config import batch_sizes_for
     from replenit_pipelines.lib.delivery.push import push_file
     from replenit_pipelines.lib.settings import Settings
 
@@ -52,9 +53,9 @@ def _push(args: argparse.Namespace) -> int:
         return open_state_store(settings.state_store_path, settings.state_url)
 
     priority = check_customer_priority(args.customer_priority) if args.customer_priority else settings.customer_priority
-    overrides: dict = {"quota_dir": str(settings.quota_dir)}
-    if args.batch_size:
-        overrides["batch_sizes"] = {args.entity: args.batch_size}
+    # A push is bulk work: the API's hard maximum per request unless --batch-size says (docs/cli.md).
+    overrides: dict = {"quota_dir": str(settings.quota_dir),
+                       "batch_sizes": batch_sizes_for(args.entity, args.batch_size, bulk=True)}
     limits = parse_limits(args.limits) if args.limits is not None else None
 
     bars = Bars() if is_tty() else None  # a progress bar on a terminal; every batch's line in logs and CI
@@ -108,7 +109,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     push.add_argument("--verbose", action="store_true", help="print every counter before the summary")
     push.add_argument("--strict", action="store_true", help="exit 1 when any record is refused before sending")
     push.add_argument("--limits", default=None, help="REQUESTS/SECONDS windows, e.g. 100/0.6,5000/36 for a time-scaled sandbox")
-    push.add_argument("--batch-size", type=int, default=None)
+    push.add_argument("--batch-size", type=int, default=None, help="records per request (default: the API's hard maximum)")
     push.add_argument("--customer-priority", default=None, choices=["email", "customerid"],
                       help="how the tenant matches customers (default: REPLENIT_CUSTOMER_PRIORITY, else email)")
     push.set_defaults(func=_push)

@@ -37,7 +37,7 @@ def _sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.contract.entities import ENTITIES
     from replenit_pipelines.lib.delivery import ReplenitStopError, client_from_env
-    from replenit_pipelines.lib.delivery.config import check_batch_size
+    from replenit_pipelines.lib.delivery.config import batch_sizes_for, check_batch_size
     from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.stages.delete import DeleteGuard
@@ -54,9 +54,9 @@ def _sync(args: argparse.Namespace) -> int:
     if args.entity not in mapping:
         raise ValueError(f"{settings.mapping_path} has no '{args.entity}' section: add one to sync {args.entity}")
     entity_mapping = mapping[args.entity]
-    overrides: dict = {}
-    if args.batch_size:
-        overrides["batch_sizes"] = {args.entity: args.batch_size}  # capped at the API's hard maximum
+    # --all is bulk work: the API's hard maximum per request unless --batch-size says (docs/cli.md);
+    # a size above the maximum is capped by the client.
+    overrides: dict = {"batch_sizes": batch_sizes_for(args.entity, args.batch_size, bulk=args.all)}
     limits = parse_limits(args.limits) if args.limits is not None else (parse_limits(settings.limits) if settings.limits else None)
     guard = DeleteGuard(max_share=args.max_delete_share, max_count=args.max_delete_count)
     allow = "--max-delete-share {share:.2f} --max-delete-count {count}"
@@ -240,7 +240,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
     sy.add_argument("--json", action="store_true", help="print every counter as one JSON object instead of the summary")
     sy.add_argument("--verbose", action="store_true", help="print every counter before the summary")
     sy.add_argument("--strict", action="store_true", help="exit 1 when any row is quarantined (default: only when rows failed or were held back)")
-    sy.add_argument("--batch-size", type=int, default=None, help="records per request (capped at the API's hard maximum)")
+    sy.add_argument("--batch-size", type=int, default=None, help="records per request (default: the API's hard maximum with --all, "
+                                                                  "the recommended size for a partition; capped at the maximum)")
     sy.add_argument("--chunk-rows", type=int, default=None, help="with --all: source rows read at once (default 250000)")
     sy.add_argument("--max-delete-share", type=float, default=0.05, help="refuse deletes above this share of the ledger (default 0.05)")
     sy.add_argument("--max-delete-count", type=int, default=1000, help="refuse more deletes than this in one run (default 1000)")
