@@ -114,3 +114,34 @@ def test_a_held_back_window_exits_1(monkeypatch, sandbox, tmp_path, capsys):
     assert cli.main(["sync", "customers", "--all"]) == 1
     assert "held back" in capsys.readouterr().out
     assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+
+
+def test_bulk_work_sends_at_the_hard_maximum_and_a_partition_at_the_recommended_size(monkeypatch, sandbox, tmp_path, capsys):
+    """Item 8: a reconciliation and a push are bounded by the quota, so they fill each request to the
+    API's hard maximum (customers 1,000); a partitioned sync keeps the recommended 500."""
+    warehouse = tmp_path / "wh.duckdb"
+    build_demo_warehouse(warehouse, customers=2400, seed=11, days=1)
+    monkeypatch.chdir(tmp_path)
+    env = point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
+
+    def batches() -> list[int]:
+        log = httpx.get(f"{sandbox.url}/_sandbox/requests").json()
+        got = [r["records"] for r in log if env["REPLENIT_TENANT_ID"] in r["path"] and r["seq"] > seen[0]]
+        seen[0] = max((r["seq"] for r in log), default=0)
+        return sorted(got, reverse=True)
+
+    seen = [0]
+    from datetime import UTC, datetime, timedelta
+
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    assert cli.main(["sync", "customers", "--partition", yesterday]) == 0
+    partition = batches()
+    assert partition[0] == 500 and sum(partition) > 1000
+    assert cli.main(["sync", "customers", "--all", "--full-refresh"]) == 0
+    everything = batches()
+    assert everything[:2] == [1000, 1000] and len(everything) == -(-sum(everything) // 1000)
+    path = tmp_path / "c.ndjson"
+    path.write_text("\n".join(json.dumps({"CustomerId": f"p{i}", "Email": f"p{i}@example.com"}) for i in range(1500)))
+    assert cli.main(["push", "customers", str(path)]) == 0
+    assert batches() == [1000, 500]
+    capsys.readouterr()
