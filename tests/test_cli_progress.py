@@ -16,8 +16,8 @@ from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 def env(monkeypatch, sandbox, tmp_path):
     build_demo_warehouse(tmp_path / "wh.duckdb", customers=1200, seed=5, days=2)
     monkeypatch.chdir(tmp_path)
-    return {**os.environ, **point_at_sandbox(monkeypatch, sandbox, tmp_path / "wh.duckdb", tmp_path / "state"),
-            "COLUMNS": "160", "TERM": "xterm"}
+    point_at_sandbox(monkeypatch, sandbox, tmp_path / "wh.duckdb", tmp_path / "state")  # also unsets REPLENIT_MAPPING
+    return {**os.environ, "COLUMNS": "160", "TERM": "xterm"}
 
 
 def run_on_a_terminal(args: list[str], env: dict) -> tuple[int, str, str]:
@@ -42,7 +42,7 @@ def run_on_a_terminal(args: list[str], env: dict) -> tuple[int, str, str]:
 
 def test_a_reconciliation_draws_bars_on_a_terminal_and_lines_in_a_log(env):
     code, out, terminal = run_on_a_terminal(["sync", "customers", "--all", "--batch-size", "100", "--chunk-rows", "500"], env)
-    assert code == 0, terminal
+    assert code == 0, terminal + out
     assert "━" in terminal and "customers --all rows" in terminal and "this chunk's records" in terminal
     assert "chunk 3/3" in terminal and "ETA" in terminal and "by quota" in terminal
     assert "delivered" in out  # the summary stays on stdout

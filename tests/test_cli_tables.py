@@ -85,6 +85,9 @@ def test_check_gives_machines_json(capsys, monkeypatch, tmp_path):
 
     with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
         con.execute("CREATE TABLE customers (email VARCHAR, updated_at TIMESTAMP)")
+    # `check --mapping/--warehouse` set them for the process: monkeypatch restores them after the test.
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    monkeypatch.setenv("REPLENIT_WAREHOUSE", str(tmp_path / "wh.duckdb"))
     assert cli.main(["check", "--mapping", str(mapping), "--warehouse", str(tmp_path / "wh.duckdb"), "--json"]) == 1
     got = json.loads(capsys.readouterr().out)
     assert got["errors"] >= 1 and not got["ok"]
