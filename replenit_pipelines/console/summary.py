@@ -41,6 +41,11 @@ def _n(value: float | int) -> str:
     return f"{int(value):,}"
 
 
+def _count(n: float | int, noun: str) -> str:
+    """`1 request`, `4 requests`."""
+    return f"{_n(n)} {noun}" + ("" if int(n) == 1 else "s")
+
+
 def _share(part: int, whole: int) -> str:
     return f" ({part / whole:.1%})" if whole else ""
 
@@ -61,7 +66,7 @@ def sync_summary(s: SyncSummary) -> list[str]:
     if dry:
         head += "; dry run, nothing sent"
     else:
-        head += f", {_n(requests)} requests"
+        head += f", {_count(requests, 'request')}"
         extra = [f"{_n(c[k])} {w}" for k, w in (("retries", "retried"), ("rate_limited_429", "rate-limited (429)"))
                  if c.get(k)]
         if extra:
@@ -121,7 +126,7 @@ def _next_steps(s: SyncSummary, quarantined: int, dead: int, dry: bool) -> list[
 def push_summary(summary: dict, not_accepted: int, stopped: str | None, run_id: str) -> list[str]:
     """`replenit push`'s outcome (PushOutcome.summary()) in words."""
     s = summary
-    lines = [f"push {s['entity']} {s['file']}: {_n(s['records_read'])} records read, {_n(s.get('requests', 0))} requests"
+    lines = [f"push {s['entity']} {s['file']}: {_count(s['records_read'], 'record')} read, {_count(s.get('requests', 0), 'request')}"
              + (f" in {float(s['duration_s']):.1f} s" if "duration_s" in s else "")]
     lines.append(f"  delivered      {_n(s.get('accepted', 0))} records")
     if s.get("superseded"):
@@ -150,7 +155,7 @@ def replay_summary(entity: str, status: str, counts: dict, dry_run: bool, stoppe
     if dry_run:
         lines = [f"replay {entity} ({status}), dry run: would re-send {_n(c['records_retried'])} records"]
     else:
-        lines = [f"replay {entity} ({status}): re-sent {_n(c['records_retried'])} records in {_n(c['requests'])} requests",
+        lines = [f"replay {entity} ({status}): re-sent {_count(c['records_retried'], 'record')} in {_count(c['requests'], 'request')}",
                  f"  delivered      {_n(c['records_retry_accepted'])} records",
                  f"  dead-lettered  {_n(c['records_retry_rejected'] + c['records_retry_failed'])} records "
                  f"({_n(c['records_retry_rejected'])} rejected, {_n(c['records_retry_failed'])} failed; they stay queued)"]
