@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"replenit: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `replenit state | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from replenit_pipelines.commands_quota import register as register_quota
+from replenit_pipelines.console.exits import EXIT_CODES_TEXT
+from replenit_pipelines.console.tables import add_output_flags
 
 if TYPE_CHECKING:  # annotations only: each command imports what it runs when it runs (start-up speed)
     from replenit_pipelines.lib.delivery.push_scan import Scan
@@ -27,18 +29,19 @@ would refuse, NaN and Infinity included, are refused before sending, with the re
 named. Refused records go to the state store's quarantine table, rejected and failed ones to
 dead_letters ($REPLENIT_STATE_DIR/state.duckdb; see `replenit state`).
 
-exit codes:
-  0  every record read was accepted (or superseded by a later version that was)
-  1  some record was refused before sending, rejected by the API, or failed after retries
-  2  the file, an argument or a setting is wrong: nothing was sent
-  3  the API refused the key or tenant (401/403/404): the delivery stopped
-"""
+{exit_codes}"""
 
 
 def _push(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
+    from replenit_pipelines.console.exits import RunOutcome, exit_code
+    from replenit_pipelines.console.progress import Bars, eta_text, is_tty
+    from replenit_pipelines.console.summary import push_summary
     from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.contract.identity import check_customer_priority
     from replenit_pipelines.lib.delivery import client_from_env
+    from replenit_pipelines.lib.delivery.config import batch_sizes_for
     from replenit_pipelines.lib.delivery.push import push_file
     from replenit_pipelines.lib.settings import Settings
 
@@ -50,13 +53,18 @@ def _push(args: argparse.Namespace) -> int:
         return open_state_store(settings.state_store_path, settings.state_url)
 
     priority = check_customer_priority(args.customer_priority) if args.customer_priority else settings.customer_priority
-    overrides: dict = {"quota_dir": str(settings.quota_dir)}
-    if args.batch_size:
-        overrides["batch_sizes"] = {args.entity: args.batch_size}
+    # A push is bulk work: the API's hard maximum per request unless --batch-size says (docs/cli.md).
+    overrides: dict = {"quota_dir": str(settings.quota_dir),
+                       "batch_sizes": batch_sizes_for(args.entity, args.batch_size, bulk=True)}
     limits = parse_limits(args.limits) if args.limits is not None else None
 
+    bars = Bars() if is_tty() else None  # a progress bar on a terminal; every batch's line in logs and CI
+
     def progress(p: "BatchProgress") -> None:
-        if not args.json:
+        if bars is not None:
+            bars.update("records", f"push {args.entity} records", p.records_done, p.records_total,
+                        f"batch {p.batches_done}/{p.batches_total}, {eta_text(p.eta_s)}")
+        elif not args.json:
             print(f"  {p.records_done}/{p.records_total} records, {p.batches_done}/{p.batches_total} batches, "
                   f"ETA {p.eta_s:.0f}s", file=sys.stderr)
 
@@ -65,7 +73,7 @@ def _push(args: argparse.Namespace) -> int:
             print(f"  {scan.superseded} of {scan.records} records are older versions of a later record "
                   "with the same identity: only the last version of each is sent", file=sys.stderr)
 
-    with client_from_env(limits=limits, settings=settings, **overrides) as client:
+    with client_from_env(limits=limits, settings=settings, **overrides) as client, bars if bars is not None else nullcontext():
         outcome = push_file(client, args.entity, Path(args.file), priority, open_store, progress, scanned)
     if outcome.stopped:
         print(f"replenit push: {outcome.stopped}", file=sys.stderr)
@@ -73,27 +81,35 @@ def _push(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**summary, "not_accepted": [r.as_dict() for r in outcome.not_accepted]}))
     else:
-        width = max(len(k) for k in summary)
-        for k, v in summary.items():
-            print(f"{k:<{width}}  {v}")
-        for r in outcome.not_accepted:
+        if args.verbose:
+            width = max(len(k) for k in summary)
+            for k, v in summary.items():
+                print(f"{k:<{width}}  {v}")
+            print()
+        for r in outcome.not_accepted[:NOT_ACCEPTED_SHOWN]:
             print(r.text())
-        if outcome.not_accepted:
-            print(f"{len(outcome.not_accepted)} record(s) not accepted; also in the state store: "  # noqa: S608 - a hint printed for the user, not executed
-                  f"replenit state \"SELECT * FROM dead_letters WHERE run_id = '{outcome.run_id}'\" "
-                  f"(refused ones: FROM quarantine)")
-    return outcome.exit_code
+        if len(outcome.not_accepted) > NOT_ACCEPTED_SHOWN:
+            print(f"... and {len(outcome.not_accepted) - NOT_ACCEPTED_SHOWN:,} more (all of them with --json, or in the state store)")
+        for line in push_summary(summary, len(outcome.not_accepted), outcome.stopped, outcome.run_id):
+            print(line)
+    failed = summary.get("rejected", 0) + summary.get("failed", 0) + outcome.not_sent
+    return exit_code(RunOutcome(stopped=bool(outcome.stopped), failed=failed, quarantined=outcome.refused), strict=args.strict)
+
+
+NOT_ACCEPTED_SHOWN = 20  # records listed one per line before the summary; --json lists them all
 
 
 def register(sub: "argparse._SubParsersAction") -> None:
     push = sub.add_parser("push", help="send a file of payload records (JSON array, NDJSON or Parquet)",
                           description="Send a file of payload records to the Replenit API.",
-                          epilog=PUSH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                          epilog=PUSH_EPILOG.format(exit_codes=EXIT_CODES_TEXT), formatter_class=argparse.RawDescriptionHelpFormatter)
     push.add_argument("entity", choices=["customers", "orders", "products"])
     push.add_argument("file", help="a JSON array (.json), NDJSON (.ndjson, .jsonl) or Parquet (.parquet) file")
-    push.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
+    push.add_argument("--json", action="store_true", help="print the outcome as one JSON object instead of the summary")
+    push.add_argument("--verbose", action="store_true", help="print every counter before the summary")
+    push.add_argument("--strict", action="store_true", help="exit 1 when any record is refused before sending")
     push.add_argument("--limits", default=None, help="REQUESTS/SECONDS windows, e.g. 100/0.6,5000/36 for a time-scaled sandbox")
-    push.add_argument("--batch-size", type=int, default=None)
+    push.add_argument("--batch-size", type=int, default=None, help="records per request (default: the API's hard maximum)")
     push.add_argument("--customer-priority", default=None, choices=["email", "customerid"],
                       help="how the tenant matches customers (default: REPLENIT_CUSTOMER_PRIORITY, else email)")
     push.set_defaults(func=_push)
@@ -129,55 +145,76 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _state(args: argparse.Namespace) -> int:
+    """Tables for people (aligned, values cut at 40 characters unless --wide), --json or --csv for
+    machines. With no SQL: the ledgers' summary, then the quarantine's reasons (--csv: the latter only)."""
     import os
 
     import duckdb
-    import polars as pl
 
+    from replenit_pipelines.console.tables import output_format, print_table
     from replenit_pipelines.lib.ledger.status import ledger_files, ledger_status, retry_queue
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.state import DuckDBStateStore
 
-    table_format = pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200)
+    fmt = output_format(args)
+    tables: dict[str, Any] = {}  # name -> frame, in the order printed
+
+    def show() -> int:
+        if fmt == "json":  # one JSON value: the rows of a query, or an object of the tables
+            if len(tables) == 1:
+                print_table(next(iter(tables.values())).head(args.rows), "json")
+            else:
+                import json as json_module
+
+                from replenit_pipelines.console.tables import as_rows, json_value
+                print(json_module.dumps({name: [{k: json_value(v) for k, v in r.items()} for r in as_rows(t.head(args.rows))[1]]
+                                         for name, t in tables.items()}, default=str))
+            return 0
+        for name, frame in tables.items():
+            if fmt == "csv" and name != list(tables)[-1]:
+                continue  # CSV is one table: the last (the query's)
+            shown = frame.head(args.rows)
+            title = TITLES.get(name) if fmt == "table" and len(tables) > 1 else None
+            print_table(shown, fmt, args.wide, title)
+            if fmt == "table" and frame.height > shown.height:
+                print(f"  ... {frame.height - shown.height:,} more rows (--rows N)")
+        return 0
+
     state_url = Settings.from_env().state_url
     if state_url is not None:  # the state store and the ledgers are in Postgres (docs/deploying.md)
         from replenit_pipelines.lib.sync import open_state_store
 
-        with table_format:
-            if args.retries:
-                print(retry_queue("", args.retries, state_url))
-                return 0
-            if args.sql is None:
-                print(f"Ledgers (what Replenit acknowledged) and retry queues, in {state_url.masked}:")
-                print(ledger_status("", state_url=state_url))
-            print(open_state_store("", state_url).query(args.sql or DEFAULT_STATE_SQL))
-        return 0
+        if args.retries:
+            tables["retries"] = retry_queue("", args.retries, state_url)
+            return show()
+        if args.sql is None:
+            tables["ledgers"] = ledger_status("", state_url=state_url)
+        tables["result"] = open_state_store("", state_url).query(args.sql or DEFAULT_STATE_SQL)
+        return show()
     path = Settings.from_env().state_store_path
     demo = _workdir() / "demo" / "state" / "state.duckdb"  # where `replenit demo` keeps its runs' state
     if not path.exists() and not os.environ.get("REPLENIT_STATE_DIR") and demo.exists():
         print(f"(no state store at {path}; reading the demo's, {demo}: set REPLENIT_STATE_DIR to choose)", file=sys.stderr)
         path = demo
-    table_format = pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200)
     if args.retries:
-        with table_format:
-            print(retry_queue(path.parent, args.retries))
-        return 0
+        tables["retries"] = retry_queue(path.parent, args.retries)
+        return show()
     if args.sql is None and ledger_files(path.parent):
-        with table_format:
-            print("Ledgers (what Replenit acknowledged) and retry queues, per API + tenant and entity:")
-            print(ledger_status(path.parent))
+        tables["ledgers"] = ledger_status(path.parent)
     if not path.exists():
         raise ValueError(f"no state store at {path}: nothing has been synced with this REPLENIT_STATE_DIR yet; "
                          "set REPLENIT_STATE_DIR to the folder your syncs write to (default ./.replenit)")
     try:
-        result = DuckDBStateStore(path).query(args.sql or DEFAULT_STATE_SQL)
+        tables["result"] = DuckDBStateStore(path).query(args.sql or DEFAULT_STATE_SQL)
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"state: the SQL did not run on {path}: {first} "
                          "(tables: quarantine, dead_letters, sync_runs)") from None
-    with table_format:
-        print(result)
-    return 0
+    return show()
+
+
+TITLES = {"ledgers": "Ledgers (what Replenit acknowledged) and retry queues, per API + tenant and entity:",
+          "result": "Quarantined rows by reason (tables quarantine, dead_letters, sync_runs: `replenit state \"SQL\"`):"}
 
 
 DEFAULT_STATE_SQL = ("SELECT entity, rule, field, count(*) AS \"rows\" FROM quarantine "  # both backends
@@ -189,17 +226,15 @@ with the payload that failed, after you fixed what made the API refuse them (or 
 record the ledger acknowledged since it failed is dropped from the queue, never re-sent over newer
 data. Credentials come from REPLENIT_BASE_URL, REPLENIT_TENANT_ID and REPLENIT_API_KEY.
 
-exit codes:
-  0  every replayed record was accepted (or nothing was due)
-  1  some replayed record was rejected or failed again (it stays queued)
-  2  an argument or a setting is wrong: nothing was sent
-  3  the API refused the key or tenant (401/403/404)
-"""
+{exit_codes}"""
 
 def _replay(args: argparse.Namespace) -> int:
     import uuid
-    from contextlib import closing
+    from contextlib import closing, nullcontext
 
+    from replenit_pipelines.console.exits import RunOutcome, exit_code
+    from replenit_pipelines.console.progress import Bars, batch_reporter, is_tty
+    from replenit_pipelines.console.summary import replay_summary
     from replenit_pipelines.lib.contract.entities import ENTITIES
     from replenit_pipelines.lib.delivery import client_from_env
     from replenit_pipelines.lib.ledger import open_ledger
@@ -209,20 +244,27 @@ def _replay(args: argparse.Namespace) -> int:
     if args.entity not in ENTITIES:
         raise ValueError(f"replay: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
     settings = Settings.from_env()
+    bars = Bars() if is_tty() else None
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
     with client_from_env(settings=settings) as client, closing(open_ledger(
-            settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger:
+            settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger, \
+            bars if bars is not None else nullcontext():
         outcome, stop = retry(ledger, client, f"replay-{uuid.uuid4()}", None, replay=True,
-                              statuses=REPLAY_STATUSES[args.status], identities=args.identity or None, dry_run=args.dry_run)
+                              statuses=REPLAY_STATUSES[args.status], identities=args.identity or None, dry_run=args.dry_run,
+                              progress=batch_reporter(f"replay {args.entity}", bars, log))
     c = outcome.counts()
-    verb = "would re-send" if args.dry_run else "re-sent"
-    print(f"replay {args.entity} ({args.status}): {verb} {c['records_retried']:,} records"
-          + ("" if args.dry_run else f"; accepted {c['records_retry_accepted']:,}, rejected {c['records_retry_rejected']:,}, "
-             f"failed {c['records_retry_failed']:,}; {c['requests']} requests")
-          + f"; {c['records_stale']:,} already acknowledged since (dropped from the queue)")
+    if args.json:
+        print(json.dumps({"entity": args.entity, "status": args.status, "dry_run": int(args.dry_run), **c}))
+    else:
+        for line in replay_summary(args.entity, args.status, c, args.dry_run, str(stop) if stop is not None else None):
+            print(line)
     if stop is not None:
         print(f"stopped: {stop}", file=sys.stderr)
-        return 3
-    return 1 if c["records_retry_rejected"] or c["records_retry_failed"] else 0
+    failed = 0 if args.dry_run else c["records_retry_rejected"] + c["records_retry_failed"]
+    return exit_code(RunOutcome(stopped=stop is not None, failed=failed, dry_run=args.dry_run))
 
 
 CHECK_EPILOG = """\
@@ -276,6 +318,7 @@ def _settings_in_force(settings: "Settings") -> tuple[list[tuple[str, str]], lis
 def _check(args: argparse.Namespace) -> int:
     import os
 
+    from replenit_pipelines.console.tables import output_format, print_table
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.warehouse import MappingError, Warehouse, load_mapping
     from replenit_pipelines.lib.warehouse.check import check_mapping
@@ -286,29 +329,62 @@ def _check(args: argparse.Namespace) -> int:
         os.environ["REPLENIT_WAREHOUSE"] = args.warehouse
     settings = Settings.from_env()
     rows, errors = _settings_in_force(settings)
-    print("Settings in force:")
-    width = max(len(k) for k, _ in rows)
-    for name, value in rows:
-        print(f"  {name:<{width}}  {value}")
-    print()
+    fmt = output_format(args)
+    settings_rows = [{"setting": name, "value": value} for name, value in rows]
+    findings: list[dict] = [{"level": "error", "entity": "", "where": "settings", "message": m} for m in errors]
     try:
         mappings = load_mapping(settings.mapping_path)
     except MappingError as exc:
-        print(f"ERROR   {exc}")
-        return 1
-    findings = check_mapping(mappings, Warehouse(settings.warehouse_path))
-    for message in errors:
-        print(f"ERROR   {message}")
-    for f in findings:
-        print(f.text())
-    n_errors = len(errors) + sum(f.level == "error" for f in findings)
-    n_warnings = sum(f.level == "warning" for f in findings)
+        mappings = {}
+        findings.append({"level": "error", "entity": "", "where": "mapping", "message": str(exc)})
+    else:
+        findings += [{"level": f.level, "entity": f.entity, "where": f.where, "message": f.message}
+                     for f in check_mapping(mappings, Warehouse(settings.warehouse_path))]
+    findings.sort(key=lambda f: LEVELS.index(f["level"]) if f["level"] in LEVELS else len(LEVELS))
+    n_errors = sum(f["level"] == "error" for f in findings)
+    n_warnings = sum(f["level"] == "warning" for f in findings)
     entities = ", ".join(mappings)
     if n_errors:
-        print(f"{n_errors} error(s), {n_warnings} warning(s) in {settings.mapping_path} ({entities}): the mapping will not run as it is")
-        return 1
-    print(f"OK: {settings.mapping_path} ({entities}) will run against {settings.warehouse_path}"
-          + (f"; {n_warnings} warning(s)" if n_warnings else ""))
+        verdict = f"{n_errors} error(s), {n_warnings} warning(s) in {settings.mapping_path} ({entities}): the mapping will not run as it is"
+    else:
+        verdict = (f"OK: {settings.mapping_path} ({entities}) will run against {settings.warehouse_path}"
+                   + (f"; {n_warnings} warning(s)" if n_warnings else ""))
+    if fmt == "json":
+        print(json.dumps({"settings": settings_rows, "findings": findings, "errors": n_errors, "warnings": n_warnings,
+                          "ok": not n_errors, "verdict": verdict}))
+    elif fmt == "csv":
+        print_table(findings, "csv") if findings else print("level,entity,where,message")
+    else:
+        # Messages are sentences saying what to write instead: never cut them unless asked (--wide is the default here).
+        print_table(settings_rows, "table", True, "Settings in force:")
+        print()
+        for f in findings:  # sentences that say what to write instead: one a line, whole, aligned by level
+            where = f"{f['entity']}.{f['where']}" if f["entity"] else f["where"]
+            print(f"{f['level'].upper():7} {where}: {f['message']}")
+        print(verdict)
+    return 1 if n_errors else 0
+
+
+LEVELS = ["error", "warning", "note"]
+
+
+def _fields(args: argparse.Namespace) -> int:
+    from replenit_pipelines.console.tables import output_format, print_table
+    from replenit_pipelines.lib.contract.catalog import field_rows
+    from replenit_pipelines.lib.contract.entities import ENTITIES
+
+    if args.entity is not None and args.entity not in ENTITIES:
+        raise ValueError(f"fields: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
+    rows = field_rows(args.entity)
+    fmt = output_format(args)
+    if fmt != "table":
+        print_table(rows, fmt)
+        return 0
+    for name in ENTITIES if args.entity is None else [args.entity]:
+        spec = ENTITIES[name]
+        print_table([{k: v for k, v in r.items() if k != "entity"} for r in rows if r["entity"] == name], "table", args.wide,
+                    f"{name}: up to {spec.hard_max:,} a request (recommended {spec.recommended_batch:,}); "
+                    f"in the mapping's '{name}' section:")
     return 0
 
 
@@ -319,21 +395,31 @@ def register_more(sub: "argparse._SubParsersAction") -> None:
                         epilog=CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     ck.add_argument("--mapping", default=None, help="the mapping file (default: REPLENIT_MAPPING, else the demo mapping)")
     ck.add_argument("--warehouse", default=None, help="the DuckDB warehouse (default: REPLENIT_WAREHOUSE)")
+    add_output_flags(ck)
     ck.set_defaults(func=_check)
+
+    fl = sub.add_parser("fields", help="every field of the API's contract: type, limits, required, as the mapping names it",
+                        description="The fields a mapping may fill, per entity (children as OrderItems.Price), from the "
+                                    "contract the pipeline validates against (lib/contract/entities.py).")
+    fl.add_argument("entity", nargs="?", default=None, help="customers, orders or products (default: all)")
+    add_output_flags(fl)
+    fl.set_defaults(func=_fields)
 
     st = sub.add_parser("state", help="the ledgers and retry queues, and the state store (tables quarantine, "
                                       "dead_letters, sync_runs) queried with SQL")
     st.add_argument("sql", nargs="?", default=None, help=f"default: {DEFAULT_STATE_SQL}, after the ledgers' summary")
-    st.add_argument("--rows", type=int, default=40)
+    st.add_argument("--rows", type=int, default=40, help="rows shown of each table (default 40)")
+    add_output_flags(st)
     st.add_argument("--retries", metavar="ENTITY", default=None, help="list the retry queue of ENTITY")
     st.set_defaults(func=_state)
 
     rp = sub.add_parser("replay", help="re-send an entity's rejected or failed records from the retry queue after a fix",
-                        epilog=REPLAY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                        epilog=REPLAY_EPILOG.format(exit_codes=EXIT_CODES_TEXT), formatter_class=argparse.RawDescriptionHelpFormatter)
     rp.add_argument("entity", help="customers, orders or products")
     rp.add_argument("--status", choices=["all", "failed", "needs_attention", "rejected"], default="all", help="which queued records (default: all)")
     rp.add_argument("--identity", action="append", default=[], help="only this identity (as `state --retries` shows it); repeatable")
     rp.add_argument("--dry-run", action="store_true", help="say what would be re-sent; send nothing, change nothing")
+    rp.add_argument("--json", action="store_true", help="print the counts as one JSON object instead of the summary")
     rp.set_defaults(func=_replay)
 
     dw = sub.add_parser("demo-warehouse", help="write a demo warehouse (DuckDB) with realistic, partly dirty data")

@@ -6,6 +6,8 @@ import json
 import os
 import sys
 
+from replenit_pipelines.console.tables import add_output_flags
+
 QUOTA_EPILOG = """\
 Reads the quota ledgers in $REPLENIT_STATE_DIR/quota (one per key, labelled by a digest, never
 the key; the one of REPLENIT_BASE_URL + REPLENIT_API_KEY is named by REPLENIT_KEY_NAME) and the
@@ -48,8 +50,46 @@ def _quota(args: argparse.Namespace) -> int:
         names[ledger_name(settings.base_url, key).removesuffix(".json")] = settings.key_label
     view = current_quota_view(settings.quota_dir, limits, settings.state_store_path,
                               [] if args.no_schedules else code_location_schedules(), names)
-    print(json.dumps(view) if args.json else quota_text(view))
+    if args.json:
+        print(json.dumps(view))
+    elif args.text:
+        print(quota_text(view))
+    else:
+        print_quota_tables(view, "csv" if args.csv else "table", args.wide)
     return 0
+
+
+def quota_tables(view: dict) -> dict[str, list[dict]]:
+    """The quota view as named tables (title -> rows): the key's windows, each entity's requests,
+    the hours over the long window's limit, and any other list of rows the view holds (generic, so
+    a view that gains a section is shown without a change here)."""
+    windows = [{"key": k["key"], "name": k.get("name") or "", "window_s": w["seconds"], "spent": w["spent"],
+                "limit": w["limit"], "remaining": w["remaining"], "resets_in_s": w["resets_in_s"],
+                "blocked_for_s": k["blocked_for_s"]} for k in view["keys"] for w in k["windows"]]
+    per_run = view.get("expected_requests_per_run", {})
+    entities = [{**e, "median_per_run": per_run.get(e["entity"])} for e in view["requests_last_24h"]]
+    limit = view["long_window"]["limit"]
+    hours = ([{"when": "recorded", **h} for h in view["hours_over_limit_past_24h"]]
+             + [{"when": "scheduled (next 24 h)", **h} for h in view["hours_over_limit_next_24h"]])
+    tables = {f"Quota at {view['at']}, per key and window:": windows,
+              "Requests over the last 24 hours, per entity (the state store's sync_runs):": entities,
+              f"Hours over {limit:,} requests (recorded, and scheduled for the next 24 hours):": hours}
+    known = {"keys", "requests_last_24h", "hours_over_limit_past_24h", "hours_over_limit_next_24h"}
+    for name, value in view.items():
+        if name not in known and isinstance(value, list) and all(isinstance(r, dict) for r in value):
+            tables[f"{name.replace('_', ' ').capitalize()}:"] = value
+    return tables
+
+
+def print_quota_tables(view: dict, fmt: str, wide: bool) -> None:
+    from replenit_pipelines.console.tables import print_table
+
+    tables = quota_tables(view)
+    if fmt == "csv":  # CSV is one table: the key's windows
+        print_table(next(iter(tables.values())), "csv")
+        return
+    for title, rows in tables.items():
+        print_table(rows, "table", wide, title)
 
 
 def register(sub: "argparse._SubParsersAction") -> None:
@@ -57,7 +97,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
                        description="Spent and remaining in each quota window now, per key; the requests each entity "
                                    "used over the last 24 hours; the hours in which demand exceeded the hour's limit.",
                        epilog=QUOTA_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    q.add_argument("--json", action="store_true", help="print the view as one JSON object")
+    add_output_flags(q)
+    q.add_argument("--text", action="store_true", help="the view in sentences, as before the tables")
     q.add_argument("--limits", default=None, help="REQUESTS/SECONDS windows (default: REPLENIT_LIMITS, else 100/60,5000/3600)")
     q.add_argument("--no-schedules", action="store_true", help="do not load the Dagster definitions for the schedules")
     q.set_defaults(func=_quota)

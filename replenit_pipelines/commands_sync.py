@@ -6,12 +6,9 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # annotations only: each command imports what it runs when it runs (start-up speed)
-    from replenit_pipelines.lib.delivery.report import BatchProgress
-
-SYNC_EPILOG = """\
+SYNC_EPILOG_TEXT = """\
 Credentials come from REPLENIT_BASE_URL, REPLENIT_TENANT_ID and REPLENIT_API_KEY (never printed);
 the warehouse, mapping and state folder from REPLENIT_WAREHOUSE, REPLENIT_MAPPING and
 REPLENIT_STATE_DIR, as for Dagster. The ledger in the state folder says what Replenit already holds:
@@ -23,22 +20,24 @@ also deletes what the ledger holds and no source row has. Deletes are refused (n
 sent) when the source is empty, or when they exceed --max-delete-share of the ledger (default
 0.05) or --max-delete-count (default 1000); raise those for one run when the drop is real.
 
-exit codes:
-  0  every row read is in Replenit as the source says (delivered, unchanged, superseded or deleted)
-  1  some rows were quarantined, dead-lettered or held back by the quarantine gate
-  2  an argument, a setting, the mapping or a delete guard is wrong: nothing was sent
-  3  the API refused the key or tenant (401/403/404), or could not be reached: the run stopped
-"""
+{exit_codes}"""
+
+
+def sync_epilog() -> str:
+    from replenit_pipelines.console.exits import EXIT_CODES_TEXT
+
+    return SYNC_EPILOG_TEXT.format(exit_codes=EXIT_CODES_TEXT)
 
 
 def _sync(args: argparse.Namespace) -> int:
     import uuid
-    from contextlib import closing
+    from contextlib import closing, nullcontext
 
+    from replenit_pipelines.console.progress import Bars, batch_reporter, is_tty, reconcile_reporter
     from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.contract.entities import ENTITIES
     from replenit_pipelines.lib.delivery import ReplenitStopError, client_from_env
-    from replenit_pipelines.lib.delivery.config import check_batch_size
+    from replenit_pipelines.lib.delivery.config import batch_sizes_for, check_batch_size
     from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.stages.delete import DeleteGuard
@@ -55,33 +54,32 @@ def _sync(args: argparse.Namespace) -> int:
     if args.entity not in mapping:
         raise ValueError(f"{settings.mapping_path} has no '{args.entity}' section: add one to sync {args.entity}")
     entity_mapping = mapping[args.entity]
-    overrides: dict = {}
-    if args.batch_size:
-        overrides["batch_sizes"] = {args.entity: args.batch_size}  # capped at the API's hard maximum
+    # --all is bulk work: the API's hard maximum per request unless --batch-size says (docs/cli.md);
+    # a size above the maximum is capped by the client.
+    overrides: dict = {"batch_sizes": batch_sizes_for(args.entity, args.batch_size, bulk=args.all)}
     limits = parse_limits(args.limits) if args.limits is not None else (parse_limits(settings.limits) if settings.limits else None)
     guard = DeleteGuard(max_share=args.max_delete_share, max_count=args.max_delete_count)
     allow = "--max-delete-share {share:.2f} --max-delete-count {count}"
     run_id = f"cli-{uuid.uuid4()}"
 
+    bars = Bars() if is_tty() else None  # progress bars on a terminal; plain lines in logs, CI and Dagster
+
     def log(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        if bars is not None:
+            bars.progress.console.print(line, markup=False, highlight=False)  # above the bars
+        else:
+            print(line, file=sys.stderr, flush=True)
 
-    last = [0.0]
-
-    def progress(p: "BatchProgress") -> None:  # a window's batches: a line at most every 30 s
-        import time
-
-        if time.monotonic() - last[0] >= 30 or p.batches_done == p.batches_total:
-            last[0] = time.monotonic()
-            log(f"{args.entity}: {p.records_done:,}/{p.records_total:,} records, batch {p.batches_done}/{p.batches_total}, "
-                f"ETA {p.eta_s:.0f}s by quota")
+    progress = batch_reporter(args.entity, bars, log)  # a window's batches: a bar, or a line at most every 30 s
+    reconcile_progress = reconcile_reporter(f"{args.entity} --all", bars) if bars is not None else None
 
     store = None if args.dry_run else open_state_store(settings.state_store_path)
     stopped = None
     before = None
     result: Any = None  # a ReconcileResult (--all) or a SyncResult (--partition): the same counts()
     with client_from_env(limits=limits, settings=settings, **overrides) as client, closing(open_ledger(
-            settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger:
+            settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger, \
+            bars if bars is not None else nullcontext():
         try:
             if args.dry_run:
                 before = quota_now(client)  # the plan's ETA counts from what the key has spent now
@@ -91,7 +89,7 @@ def _sync(args: argparse.Namespace) -> int:
                 result = reconcile(ReconcileRequest(
                     mapping=entity_mapping, warehouse=Warehouse(settings.warehouse_path), client=client, ledger=ledger,
                     store=store, run_id=run_id, mirror=args.mirror, dry_run=args.dry_run, full_refresh=args.full_refresh,
-                    guard=guard, customer_priority=settings.customer_priority, log=log, how_to_allow=allow,
+                    guard=guard, customer_priority=settings.customer_priority, log=log, how_to_allow=allow, progress=reconcile_progress,
                     retry_max_attempts=settings.retry_max_attempts, **({"chunk_rows": args.chunk_rows} if args.chunk_rows else {})))
             else:
                 from replenit_pipelines.lib.sync import SyncRequest, sync_window
@@ -109,38 +107,70 @@ def _sync(args: argparse.Namespace) -> int:
     if result is None:
         print(f"replenit sync: stopped: {stopped}", file=sys.stderr)
         return 3
-    return _print_result(args, result, stopped, run_id, before, settings, log)
+    return _print_result(args, result, stopped, run_id, before, settings, log, store)
 
 
 def _print_result(args: argparse.Namespace, result: Any, stopped: Exception | None, run_id: str, before: Any,
-                  settings: Any, log: Callable[[str], None]) -> int:
-    """The run's counts (a table, or JSON with --json), its warnings, and the exit code."""
+                  settings: Any, log: Callable[[str], None], store: Any) -> int:
+    """The run's summary in words (with --verbose, also every counter; with --json, the counters
+    as one JSON object instead), its warnings, and the exit code (console/exits.py)."""
+    from replenit_pipelines.console.exits import exit_code, sync_outcome
+    from replenit_pipelines.console.summary import SyncSummary, sync_summary
     from replenit_pipelines.lib.stages.report import merge_warning
 
     counts = result.counts()
     counts = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in counts.items()}
+    notes = []
     if getattr(result, "refused", ""):
         counts["deletes_refused"] = result.refused
+        notes.append(f"deletes refused: {result.refused}")
+    plan_text = None
     if args.dry_run:
         counts.update(plan_eta(args.entity, counts, before, settings))
-        log(counts.pop("eta_text"))
+        plan_text = counts.pop("eta_text")
+        if args.json:
+            log(plan_text)
+    scope = "--all" if args.all else f"partition {args.partition}"
     merged = merge_warning(f"{args.entity} {'--all' if args.all else args.partition}", counts.get("records_merged", 0),
                            counts.get("rows_merged", 0), merges_of(result))
     if merged:
         log(f"warning: {merged}")
+    balanced = result.balanced()
     if args.json:
         print(json.dumps({"entity": args.entity, "run_id": run_id, **counts}))
     else:
-        width = max(len(k) for k in counts)
-        for k, v in counts.items():
-            print(f"{k:<{width}}  {v}")
+        if args.verbose:
+            width = max(len(k) for k in counts)
+            for k, v in counts.items():
+                print(f"{k:<{width}}  {v}")
+            print()
+        for line in sync_summary(SyncSummary(args.entity, scope, run_id, counts, quarantine_reasons(result, store, run_id),
+                                             str(stopped) if stopped is not None else None, plan_text, notes)):
+            print(line)
     if stopped is not None:
         print(f"replenit sync: stopped: {stopped}", file=sys.stderr)
-        return 3
-    if not result.balanced():
+    elif not balanced:
         print(f"replenit sync: the row accounting does not close: {counts}", file=sys.stderr)
-        return 1
-    return 1 if counts.get("rows_quarantined") or counts.get("rows_dead_lettered") or counts.get("rows_held_back") else 0
+    return exit_code(sync_outcome(counts, stopped is not None, balanced), strict=args.strict)
+
+
+def quarantine_reasons(result: Any, store: Any, run_id: str) -> list:
+    """The run's most frequent quarantine reasons: from the state store where the run recorded them,
+    else (a dry run of one partition) from the run's own quarantine frame."""
+    from replenit_pipelines.console.summary import TOP_REASONS, Reason
+
+    if not result.counts().get("rows_quarantined"):
+        return []
+    if store is not None:
+        with store.lock:
+            rows = store.query("SELECT rule, field, count(*) AS n FROM quarantine WHERE run_id = ? "
+                               "GROUP BY rule, field ORDER BY n DESC, rule, field LIMIT ?", [run_id, TOP_REASONS])
+        return [Reason(str(rule), str(fld or ""), int(n)) for rule, fld, n in rows.iter_rows()]
+    quarantine = getattr(getattr(result, "prepared", None), "quarantine", None)
+    if quarantine is None or not {"rule", "field"} <= set(quarantine.columns):
+        return []
+    top = quarantine.group_by("rule", "field").len().sort(["len", "rule", "field"], descending=[True, False, False]).head(TOP_REASONS)
+    return [Reason(str(rule), str(fld or ""), int(n)) for rule, fld, n in top.iter_rows()]
 
 
 def merges_of(result: Any) -> Any:
@@ -199,7 +229,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     sy = sub.add_parser("sync", help="sync one partition of an entity, or reconcile the whole source (--all)",
                         description="Sync one partition (as the Dagster asset does) or the whole source table "
                                     "(--all: the initial load and the reconciliation) to Replenit.",
-                        epilog=SYNC_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                        epilog=sync_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     sy.add_argument("entity", help="customers, orders or products")
     which = sy.add_mutually_exclusive_group(required=True)
     which.add_argument("--partition", metavar="KEY", help="one partition, as Dagster names it (2026-11-26, or 2026-11-26-13:00 for hourly)")
@@ -207,8 +237,11 @@ def register(sub: "argparse._SubParsersAction") -> None:
     sy.add_argument("--mirror", action="store_true", help="with --all: delete what the ledger holds and the source no longer has")
     sy.add_argument("--dry-run", action="store_true", help="plan upserts and deletes; send nothing, write nothing")
     sy.add_argument("--full-refresh", action="store_true", help="send every valid record even if Replenit holds it")
-    sy.add_argument("--json", action="store_true", help="print the counts as one JSON object")
-    sy.add_argument("--batch-size", type=int, default=None, help="records per request (capped at the API's hard maximum)")
+    sy.add_argument("--json", action="store_true", help="print every counter as one JSON object instead of the summary")
+    sy.add_argument("--verbose", action="store_true", help="print every counter before the summary")
+    sy.add_argument("--strict", action="store_true", help="exit 1 when any row is quarantined (default: only when rows failed or were held back)")
+    sy.add_argument("--batch-size", type=int, default=None, help="records per request (default: the API's hard maximum with --all, "
+                                                                  "the recommended size for a partition; capped at the maximum)")
     sy.add_argument("--chunk-rows", type=int, default=None, help="with --all: source rows read at once (default 250000)")
     sy.add_argument("--max-delete-share", type=float, default=0.05, help="refuse deletes above this share of the ledger (default 0.05)")
     sy.add_argument("--max-delete-count", type=int, default=1000, help="refuse more deletes than this in one run (default 1000)")

@@ -17,6 +17,7 @@ from replenit_pipelines.component.site import SyncSite
 from replenit_pipelines.component.sync_asset import GateMode
 from replenit_pipelines.component.translator import accounting_text
 from replenit_pipelines.lib.delivery import ReplenitStopError
+from replenit_pipelines.lib.delivery.config import batch_sizes_for
 from replenit_pipelines.lib.delivery.report import plural
 from replenit_pipelines.lib.plan import plan_text, planned_requests
 from replenit_pipelines.lib.plan.summary import reconcile_summary
@@ -47,8 +48,8 @@ class ReconcileConfig(dg.Config):
                                                       "max_delete_count records).")
     max_delete_count: int = Field(1000, description="Refuse the run (nothing sent) when it would delete more than this many "
                                                     "records (or more than max_delete_share of them).")
-    batch_size: int | None = Field(None, description="Records per request, at least 1. Default: the entity's recommended "
-                                                     "size; capped at the API's maximum.")
+    batch_size: int | None = Field(None, description="Records per request, at least 1. Default: the API's hard maximum "
+                                                     "(bulk work is bounded by the quota); capped at it.")
     chunk_rows: int = Field(DEFAULT_CHUNK_ROWS, description="Source rows read and prepared at once (memory is about one "
                                                             "chunk's); at least 1.")
     gate: GateMode = Field("fixed", description="The quarantine gate per chunk: fixed (held back above max_quarantine_share) "
@@ -81,7 +82,8 @@ def build_reconcile_job(site: SyncSite, entity: str, key: dg.AssetKey) -> dg.Job
         except ValueError as exc:
             raise config_error(str(exc)) from None
         mapping = warehouse.mapping_for(entity)
-        with replenit.client({entity: config.batch_size} if config.batch_size else None) as client, \
+        # Bulk work: the API's hard maximum per request unless the run config sets batch_size (docs/cli.md).
+        with replenit.client(batch_sizes_for(entity, config.batch_size, bulk=True)) as client, \
                 closing(state.ledger(client, entity)) as ledger:
             try:
                 result = reconcile(ReconcileRequest(

@@ -5,6 +5,7 @@ show what the runs spent. A real Dagster instance, the sandbox over HTTP, the de
 """
 
 import json
+import re
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,9 +138,11 @@ def test_the_quota_view_after_two_runs_shows_what_they_spent(env, sandbox, capsy
         assert view["hours_over_limit_past_24h"] == []
         assert {r for r in view["expected_requests_per_run"]} == {"customers"}
 
-        assert main(["quota"]) == 0
+        assert main(["quota", "--text"]) == 0
         text = capsys.readouterr().out
         assert f"customers: {spent:,} requests in 2 runs" in text and "(test)" in text
+        assert main(["quota"]) == 0  # the table: entity, runs, requests
+        assert re.search(rf"customers +2 +{spent:,} ", capsys.readouterr().out)
 
         result = dg.materialize([defs().get_assets_def(["replenit", "quota"])], instance=instance,
                                 resources=defs().resources)

@@ -43,7 +43,7 @@ def test_a_shopify_export_with_nested_arrays_is_stored_as_the_files_say(world, s
         code, counts, sent = world.sync(entity, "--all")
         records = len(expected[entity])
         assert (code, counts["records_sent"], counts["rows_quarantined"], counts["rows_superseded"]) == (0, records, 0, 0)
-        assert len(sent) == math.ceil(records / ENTITIES[entity].recommended_batch)
+        assert len(sent) == math.ceil(records / ENTITIES[entity].hard_max)
         result = reference.compare(world.stored(entity), expected[entity])
         assert result["equal"] == result["expected"] == result["stored"], reference.summary(result)
     for entity in ("customers", "products", "orders"):

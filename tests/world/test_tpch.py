@@ -35,8 +35,8 @@ def test_tpch_whole_load_stores_every_record_as_the_reference_computes_it_in_the
         assert code == 0, counts
         assert (counts["rows_read"], counts["rows_delivered"], counts["records_sent"]) == (rows[entity], rows[entity], records)
         assert counts["rows_quarantined"] == counts["rows_superseded"] == counts["rows_dead_lettered"] == 0
-        # The minimum: full batches of the API's recommended size, every one accepted first time.
-        assert len(sent) == math.ceil(records / ENTITIES[entity].recommended_batch), [r["records"] for r in sent]
+        # The minimum: full batches of the API's hard maximum (bulk work: docs/cli.md), every one accepted first time.
+        assert len(sent) == math.ceil(records / ENTITIES[entity].hard_max), [r["records"] for r in sent]
         assert {r["status"] for r in sent} == {200}
         assert_conforms(world, entity, expected[entity])
     for entity in ("customers", "products"):
@@ -47,7 +47,7 @@ def test_tpch_whole_load_stores_every_record_as_the_reference_computes_it_in_the
 def test_tpch_orders_rerun_of_an_unchanged_warehouse_sends_nothing(world, tpch_path):
     world.use(tpch_path, MAPPING)
     code, counts, sent = world.sync("orders", "--all")
-    assert code == 0 and len(sent) == 75
+    assert code == 0 and len(sent) == 30  # 15,000 orders at the hard maximum, 500 a request
     # Three re-runs: each reads the lines in whatever order DuckDB's parallel scan gives them.
     reruns = [world.sync("orders", "--all") for _ in range(3)]
     assert [(len(sent), counts["records_sent"]) for _, counts, sent in reruns] == [(0, 0)] * 3

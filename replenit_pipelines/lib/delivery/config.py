@@ -10,10 +10,23 @@ from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
 from replenit_pipelines.lib.privacy import Secret
 
-__all__ = ["DEFAULT_BATCH_SIZES", "DOCUMENTED_LIMITS", "MAX_BODY_BYTES", "ApiKey", "ClientConfig", "Window", "check_batch_size", "parse_limits"]
+__all__ = ["BULK_BATCH_SIZES", "DEFAULT_BATCH_SIZES", "batch_sizes_for", "DOCUMENTED_LIMITS", "MAX_BODY_BYTES", "ApiKey", "ClientConfig", "Window", "check_batch_size", "parse_limits"]
 
 # The contract's recommended batch per entity; a config may lower one, never pass its hard maximum.
 DEFAULT_BATCH_SIZES = {name: spec.recommended_batch for name, spec in ENTITIES.items()}
+# Bulk work (a reconciliation or first load, `replenit push`) sends at the API's hard maximum: it is
+# bounded by the quota (5,000 requests an hour), not by latency, so twice the records a request is
+# about half the hours; a body over 5 MB is still split (and a 413 halves the batch). A partitioned
+# sync keeps the recommended sizes: small windows, and smaller requests to re-send on a failure.
+BULK_BATCH_SIZES = {name: spec.hard_max for name, spec in ENTITIES.items()}
+
+
+def batch_sizes_for(entity: str, size: int | None, bulk: bool) -> dict[str, int]:
+    """The batch sizes a run asks of its client (ClientConfig.batch_sizes overrides): a size someone
+    set wins; else bulk work takes the hard maximum; else nothing (the recommended size)."""
+    if size is not None:
+        return {entity: size}
+    return {entity: BULK_BATCH_SIZES[entity]} if bulk else {}
 
 
 def check_batch_size(size: int | None, setting: str) -> None:

@@ -104,6 +104,7 @@ class ReconcileRequest:
     retry_max_attempts: int = DEFAULT_MAX_ATTEMPTS
     log: Callable[[str], None] | None = None  # progress lines, at least every `log_every_s` while work goes on
     log_every_s: float = PROGRESS_EVERY_S
+    progress: Callable[["ReconcileProgress"], None] | None = None  # every batch and chunk (a progress bar); None: the log only
     # How a refusal tells the user to allow the deletes ({share} and {count}: the values that would).
     how_to_allow: str = "run config max_delete_share: {share:.2f} and max_delete_count: {count}"
     spill_dir: str | None = None  # where a table source is split into chunk files for the run (default: the temp folder)
@@ -158,9 +159,25 @@ class ReconcileResult:
         return c["rows_read"] == sum(c[k] for k in _ROW_COUNTS if k != "rows_read" and k != "rows_valid") + c["rows_deleted"]
 
 
+@dataclass(frozen=True)
+class ReconcileProgress:
+    """Where a reconciliation is, for a progress bar (`ReconcileRequest.progress`): on every batch and chunk."""
+
+    entity: str
+    chunk: int  # chunks done
+    chunks: int
+    rows_done: int
+    rows_total: int
+    requests_done: int  # of the chunks done
+    chunk_records_done: int  # of the chunk in flight
+    chunk_records_total: int
+    eta_s: float  # by the local pace and the key's quota for the requests left; NaN before the first chunk ends by pace
+
+
 class _Progress:
     """A line at least every `every_s` while the run works: where it is, and when it should end
-    (by the local pace of the chunks so far and by the key's quota for the requests left)."""
+    (by the local pace of the chunks so far and by the key's quota for the requests left); and,
+    when the request asks, a ReconcileProgress on every batch and chunk (progress bars)."""
 
     def __init__(self, request: ReconcileRequest, rows_total: int, chunks: int):
         self.request, self.rows_total, self.chunks = request, rows_total, chunks
@@ -168,27 +185,38 @@ class _Progress:
         self.last = self.started
         self.rows_done = self.requests_done = self.chunk = 0
         self.chunk_requests_left = 0
+        self.chunk_records = (0, 0)
 
     def chunk_done(self, chunk: int, rows: int, requests: int) -> None:
         self.chunk, self.rows_done, self.requests_done = chunk + 1, self.rows_done + rows, self.requests_done + requests
+        self.chunk_records = (0, 0)
         self.emit(force=True)
 
     def batch(self, p: BatchProgress) -> None:
         self.chunk_requests_left = p.batches_total - p.batches_done
+        self.chunk_records = (p.records_done, p.records_total)
         self.emit(extra=f"; this chunk {p.records_done:,}/{p.records_total:,} records sent")
 
-    def emit(self, force: bool = False, extra: str = "") -> None:
-        log = self.request.log
-        now = time.monotonic()
-        if log is None or (not force and now - self.last < self.request.log_every_s):
-            return
-        self.last = now
+    def eta(self, now: float) -> float:
         elapsed = now - self.started
         left_rows = max(0, self.rows_total - self.rows_done)
         by_pace = elapsed / self.rows_done * left_rows if self.rows_done else float("nan")
         requests_left = self.chunk_requests_left + (self.requests_done / self.rows_done * left_rows if self.rows_done else 0)
         by_quota = self.request.client.quota.eta_seconds(math.ceil(requests_left))
-        eta = max(by_pace, by_quota) if self.rows_done else by_quota
+        return max(by_pace, by_quota) if self.rows_done else by_quota
+
+    def emit(self, force: bool = False, extra: str = "") -> None:
+        log = self.request.log
+        now = time.monotonic()
+        if self.request.progress is not None:
+            self.request.progress(ReconcileProgress(
+                self.request.mapping.entity, self.chunk, self.chunks, self.rows_done, self.rows_total, self.requests_done,
+                *self.chunk_records, self.eta(now)))
+        if log is None or (not force and now - self.last < self.request.log_every_s):
+            return
+        self.last = now
+        elapsed = now - self.started
+        eta = self.eta(now)
         log(f"reconcile {self.request.mapping.entity}: chunk {self.chunk}/{self.chunks}, {self.rows_done:,}/{self.rows_total:,} "
             f"rows, {self.requests_done:,} requests, {elapsed:.0f}s elapsed{extra}; ETA "
             + (f"{eta:.0f}s" if eta == eta else "unknown until the first chunk ends"))

@@ -222,7 +222,7 @@ def test_the_cli_prints_the_merge_counts_and_warns_with_masked_examples(sandbox,
                        "  fields: {CustomerId: id, Email: email, Name: name, Language: locale}\n")
     monkeypatch.setenv("REPLENIT_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
-    assert main(["sync", "customers", "--partition", "2026-11-26", "--dry-run", "--json"]) == 1  # rows quarantined
+    assert main(["sync", "customers", "--partition", "2026-11-26", "--dry-run", "--json"]) == 0  # a dry run that planned
     out = capsys.readouterr()
     counts = json.loads(out.out)
     assert (counts["rows_merged"], counts["records_merged"], counts["rows_quarantined"]) == \
@@ -231,6 +231,6 @@ def test_the_cli_prints_the_merge_counts_and_warns_with_masked_examples(sandbox,
     assert f"{EXPECTED_MERGED} customers ({EXPECTED_MERGED} rows) share an email" in out.err
     assert "email:s***@example.com: sent m***, merged m***, m***" in out.err
     assert "shared1@example.com" not in out.err and "m1-2" not in out.err
-    assert main(["sync", "customers", "--all", "--dry-run", "--json", "--chunk-rows", "20000"]) == 1
+    assert main(["sync", "customers", "--all", "--dry-run", "--json", "--chunk-rows", "20000"]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out)["records_merged"] == EXPECTED_MERGED and "share an email" in out.err

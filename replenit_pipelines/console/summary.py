@@ -1,0 +1,171 @@
+"""A run's summary in words: a few lines a person reads at the end of `replenit sync`, `push` or
+`replay` (at most 15; the full counters are one flag away: --json or --verbose).
+
+Each line says what happened to rows in the run's own terms (delivered, unchanged, quarantined
+with the top reasons, dead-lettered, deleted), the requests and time it cost, and what to do next:
+the exact `replenit state` query for the quarantine, `replay` for dead letters.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+MAX_LINES = 15
+TOP_REASONS = 3
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    field: str
+    rows: int
+
+    def text(self) -> str:
+        return f"{self.rule} ({self.field}) {self.rows:,}" if self.field else f"{self.rule} {self.rows:,}"
+
+
+@dataclass
+class SyncSummary:
+    """What a sync's summary needs beyond its counts."""
+
+    entity: str
+    scope: str  # "--all" or "partition 2026-11-26"
+    run_id: str
+    counts: dict
+    reasons: Sequence[Reason] = ()  # the quarantine's most frequent reasons, most first
+    stopped: str | None = None
+    plan_text: str | None = None  # a dry run's plan: requests and ETA
+    notes: list[str] = field(default_factory=list)  # warnings to keep in the summary (merges, refused deletes)
+
+
+def _n(value: float | int) -> str:
+    return f"{int(value):,}"
+
+
+def _count(n: float | int, noun: str) -> str:
+    """`1 request`, `4 requests`."""
+    return f"{_n(n)} {noun}" + ("" if int(n) == 1 else "s")
+
+
+def _share(part: int, whole: int) -> str:
+    return f" ({part / whole:.1%})" if whole else ""
+
+
+def quarantine_query(run_id: str) -> str:
+    # A hint printed for the user to copy, not executed here: run_id is the run's own generated id.
+    return ('replenit state "SELECT record_id, source_row, rule, field, value FROM quarantine '  # noqa: S608
+            f"WHERE run_id = '{run_id}' ORDER BY rule, field\"")
+
+
+def sync_summary(s: SyncSummary) -> list[str]:
+    c = s.counts
+    dry = bool(c.get("dry_run"))
+    read = int(c.get("rows_read", 0))
+    requests = int(c.get("requests_total", c.get("requests", 0) + c.get("retry_requests", 0) + c.get("delete_requests", 0)))
+    took = float(c.get("duration_s", 0.0))
+    head = f"{s.entity} {s.scope}: {_n(read)} rows read in {took:.1f} s"
+    if dry:
+        head += "; dry run, nothing sent"
+    else:
+        head += f", {_count(requests, 'request')}"
+        extra = [f"{_n(c[k])} {w}" for k, w in (("retries", "retried"), ("rate_limited_429", "rate-limited (429)"))
+                 if c.get(k)]
+        if extra:
+            head += f" ({', '.join(extra)})"
+    lines = [head]
+    records = f"{_n(c.get('records_new', 0))} new, {_n(c.get('records_changed', 0))} changed"
+    if dry:
+        lines.append(f"  to send        {_n(c.get('rows_planned', 0))} rows ({_n(c.get('records_planned', 0))} records: {records})")
+        if s.plan_text:
+            lines.append(f"  {s.plan_text}")
+    else:
+        lines.append(f"  delivered      {_n(c.get('rows_delivered', 0))} rows ({_n(c.get('records_accepted', 0))} records: {records})")
+    lines.append(f"  unchanged      {_n(c.get('rows_unchanged', 0))} rows (Replenit already holds them as they are)")
+    if c.get("rows_superseded"):
+        lines.append(f"  superseded     {_n(c['rows_superseded'])} rows (older versions of a record read in the same run)")
+    quarantined = int(c.get("rows_quarantined", 0))
+    lines.append(f"  quarantined    {_n(quarantined)} rows{_share(quarantined, read)}, not sent"
+                 + (": invalid, each with its reason" if quarantined else ""))
+    if quarantined and s.reasons:
+        lines.append("    top reasons: " + "; ".join(r.text() for r in s.reasons[:TOP_REASONS]))
+    dead = int(c.get("rows_dead_lettered", 0))
+    lines.append(f"  dead-lettered  {_n(dead)} rows" + (" (rejected by the API or failed after retries; queued for replay)" if dead else ""))
+    if c.get("rows_held_back"):
+        lines.append(f"  held back      {_n(c['rows_held_back'])} rows: the quarantine gate found this run's quarantine abnormal")
+    deleted = int(c.get("records_to_delete", 0)) if dry else int(c.get("records_deleted", 0))
+    if deleted or c.get("rows_deleted"):
+        lines.append(f"  {'to delete' if dry else 'deleted'}      {_n(deleted)} records ({_n(c.get('rows_deleted', 0))} rows)")
+    if c.get("rows_not_attempted"):
+        lines.append(f"  not attempted  {_n(c['rows_not_attempted'])} rows (the run stopped before sending them)")
+    if c.get("records_retried"):
+        lines.append(f"  retried        {_n(c['records_retried'])} records of earlier runs' failures, "
+                     f"{_n(c.get('records_retry_accepted', 0))} accepted")
+    lines.extend(f"  {note}" for note in s.notes)
+    lines.extend(_next_steps(s, quarantined, dead, dry))
+    return lines[:MAX_LINES]
+
+
+def _next_steps(s: SyncSummary, quarantined: int, dead: int, dry: bool) -> list[str]:
+    c, steps = s.counts, []
+    if s.stopped:
+        steps.append(f"stopped: {s.stopped}")
+        steps.append("next: fix the key, tenant or network and run again; what was acknowledged is not sent twice")
+    if c.get("rows_held_back") and not dry:
+        steps.append("next: find what broke upstream (the quarantine's reasons below), fix it, and run again")
+    if quarantined and not dry:
+        steps.append(f"next: see each quarantined row: {quarantine_query(s.run_id)}")
+    if dead:
+        steps.append(f"next: see the dead letters with `replenit state --retries {s.entity}`; after a fix, "
+                     f"`replenit replay {s.entity}`")
+    if dry and not s.stopped:
+        steps.append("next: run without --dry-run to send" + (", and to record each quarantined row's reason" if quarantined else ""))
+    if not steps:
+        steps.append("next: nothing to do: Replenit holds what the source says")
+    return steps
+
+
+def push_summary(summary: dict, not_accepted: int, stopped: str | None, run_id: str) -> list[str]:
+    """`replenit push`'s outcome (PushOutcome.summary()) in words."""
+    s = summary
+    lines = [f"push {s['entity']} {s['file']}: {_count(s['records_read'], 'record')} read, {_count(s.get('requests', 0), 'request')}"
+             + (f" in {float(s['duration_s']):.1f} s" if "duration_s" in s else "")]
+    lines.append(f"  delivered      {_n(s.get('accepted', 0))} records")
+    if s.get("superseded"):
+        lines.append(f"  superseded     {_n(s['superseded'])} records (older versions of a later record with the same identity)")
+    lines.append(f"  quarantined    {_n(s.get('refused', 0))} records (refused before sending, each with its reason)")
+    failed = int(s.get("rejected", 0)) + int(s.get("failed", 0))
+    lines.append(f"  dead-lettered  {_n(failed)} records ({_n(s.get('rejected', 0))} rejected by the API, "
+                 f"{_n(s.get('failed', 0))} failed after retries)")
+    if s.get("not_sent"):
+        lines.append(f"  not sent       {_n(s['not_sent'])} records (the delivery stopped)")
+    if stopped:
+        lines.append(f"stopped: {stopped}")
+    if s.get("refused"):
+        lines.append('next: see each refused record: replenit state "SELECT * FROM quarantine '  # noqa: S608 - a hint printed for the user
+                     f"WHERE run_id = '{run_id}'\"")
+    if failed:
+        lines.append('next: see each dead letter: replenit state "SELECT * FROM dead_letters '  # noqa: S608 - a hint printed for the user
+                     f"WHERE run_id = '{run_id}'\"")
+    if not (s.get("refused") or failed or stopped):
+        lines.append("next: nothing to do")
+    return lines[:MAX_LINES]
+
+
+def replay_summary(entity: str, status: str, counts: dict, dry_run: bool, stopped: str | None) -> list[str]:
+    c = counts
+    if dry_run:
+        lines = [f"replay {entity} ({status}), dry run: would re-send {_n(c['records_retried'])} records"]
+    else:
+        lines = [f"replay {entity} ({status}): re-sent {_count(c['records_retried'], 'record')} in {_count(c['requests'], 'request')}",
+                 f"  delivered      {_n(c['records_retry_accepted'])} records",
+                 f"  dead-lettered  {_n(c['records_retry_rejected'] + c['records_retry_failed'])} records "
+                 f"({_n(c['records_retry_rejected'])} rejected, {_n(c['records_retry_failed'])} failed; they stay queued)"]
+    lines.append(f"  unchanged      {_n(c['records_stale'])} records (acknowledged since they failed: dropped from the queue)")
+    if stopped:
+        lines.append(f"stopped: {stopped}")
+    if not dry_run and (c["records_retry_rejected"] or c["records_retry_failed"]):
+        lines.append(f"next: see what the API said with `replenit state --retries {entity}`")
+    elif dry_run and c["records_retried"]:
+        lines.append("next: run without --dry-run to re-send them")
+    else:
+        lines.append("next: nothing to do")
+    return lines[:MAX_LINES]

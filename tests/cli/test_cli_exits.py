@@ -1,0 +1,147 @@
+"""The exit codes of `replenit sync`, `push` and `replay` (issue 27 item 4) and the summary in words
+(item 1): the real `replenit` command, in process, against the sandbox over HTTP, on the demo
+warehouse (its steady dirt: about 2% of rows quarantined)."""
+
+import json
+import re
+
+import httpx
+import pytest
+from helpers import point_at_sandbox
+
+from replenit_pipelines import cli
+from replenit_pipelines.lib.sandbox import Sandbox
+from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
+
+
+@pytest.fixture(scope="module")
+def demo_warehouse(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "wh.duckdb"
+    build_demo_warehouse(path, customers=300, seed=7, days=2)
+    return path
+
+
+@pytest.fixture
+def env(monkeypatch, sandbox, demo_warehouse, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    return point_at_sandbox(monkeypatch, sandbox, demo_warehouse, tmp_path / "state")
+
+
+def sent(sandbox: Sandbox, tenant_id: str) -> int:
+    return sum(r["records"] for r in httpx.get(f"{sandbox.url}/_sandbox/requests").json() if tenant_id in r["path"])
+
+
+def test_the_demo_warehouses_steady_dirt_exits_0_and_1_with_strict(env, sandbox, capsys):
+    code = cli.main(["sync", "customers", "--all"])
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    assert code == 0, out
+    assert len(lines) <= 15
+    quarantined = int(re.search(r"quarantined +(\d+) rows", out).group(1))
+    delivered = int(re.search(r"delivered +([\d,]+) rows", out).group(1).replace(",", ""))
+    assert quarantined > 0 and delivered > 250 and sent(sandbox, env["REPLENIT_TENANT_ID"]) > 0
+    assert "top reasons:" in out and ", 1 request\n" in out
+    # The next step it names is a query that runs and lists exactly the run's quarantined rows.
+    query = re.search(r'replenit state "(.+)"', out).group(1)
+    assert cli.main(["state", query, "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == quarantined
+    # Unchanged rows and the same quarantine: 0; --strict makes any quarantined row a failure.
+    assert cli.main(["sync", "customers", "--all"]) == 0
+    assert "unchanged      " in capsys.readouterr().out
+    assert cli.main(["sync", "customers", "--all", "--strict"]) == 1
+    capsys.readouterr()
+
+
+def test_a_dry_run_exits_0_even_with_quarantine_and_strict(env, sandbox, capsys):
+    assert cli.main(["sync", "orders", "--all", "--dry-run", "--strict"]) == 0
+    out = capsys.readouterr().out
+    assert "dry run, nothing sent" in out and "next: run without --dry-run to send" in out
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+
+
+def test_a_bad_mapping_exits_2_with_nothing_sent(env, sandbox, capsys, monkeypatch, tmp_path):
+    mapping = tmp_path / "bad.yaml"
+    mapping.write_text("customers:\n  source: {table: customers, window_column: updated_at}\n  fields:\n    Emial: email\n")
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    assert cli.main(["sync", "customers", "--all"]) == 2
+    assert "Emial" in capsys.readouterr().err
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+
+
+def test_a_refused_key_exits_3(env, sandbox, capsys, monkeypatch):
+    monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
+    assert cli.main(["sync", "customers", "--all"]) == 3
+    assert "stopped" in capsys.readouterr().err
+    assert cli.main(["replay", "customers"]) == 3  # the stopped run's records are queued; the key is still refused
+    assert "refused the API key" in capsys.readouterr().err
+
+
+ORDERS_MAPPING = """\
+orders:
+  source: {table: order_lines, window_column: updated_at}
+  fields: {OrderId: order_id, CustomerId: customer_id, Currency: currency, OrderDate: ordered_at}
+  OrderItems:
+    key: line_id
+    fields: {ProductId: product_id, Quantity: qty, Price: price}
+"""
+
+
+def test_dead_letters_exit_1_and_say_how_to_replay(env, sandbox, monkeypatch, tmp_path, capsys):
+    from helpers import order_rows
+    from test_ledger_sync import write_table
+
+    # One order valid by the contract whose body alone is larger than the API takes (413): rejected,
+    # dead-lettered and queued; the other orders are delivered.
+    huge = [{**row, "product_id": f"{i:0>100}"} for i, row in enumerate(order_rows(45_000, order_id="huge"))]
+    write_table(tmp_path / "orders.duckdb", "order_lines", order_rows(2, "o1") + order_rows(3, "o2") + huge)
+    (tmp_path / "orders.yaml").write_text(ORDERS_MAPPING)
+    monkeypatch.setenv("REPLENIT_WAREHOUSE", str(tmp_path / "orders.duckdb"))
+    monkeypatch.setenv("REPLENIT_MAPPING", str(tmp_path / "orders.yaml"))
+    code = cli.main(["sync", "orders", "--all"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert re.search(r"dead-lettered +45,000 rows", out) and "replenit replay orders" in out
+    assert re.search(r"delivered +5 rows", out)
+    assert cli.main(["replay", "orders"]) == 1  # rejected again: it stays queued
+    assert re.search(r"dead-lettered +1 records \(1 rejected", capsys.readouterr().out)
+
+
+def test_a_held_back_window_exits_1(monkeypatch, sandbox, tmp_path, capsys):
+    warehouse = tmp_path / "dirty.duckdb"
+    build_demo_warehouse(warehouse, customers=200, seed=3, days=2, dirty_share=0.9)
+    monkeypatch.chdir(tmp_path)
+    env = point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
+    assert cli.main(["sync", "customers", "--all"]) == 1
+    assert "held back" in capsys.readouterr().out
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+
+
+def test_bulk_work_sends_at_the_hard_maximum_and_a_partition_at_the_recommended_size(monkeypatch, sandbox, tmp_path, capsys):
+    """Item 8: a reconciliation and a push are bounded by the quota, so they fill each request to the
+    API's hard maximum (customers 1,000); a partitioned sync keeps the recommended 500."""
+    warehouse = tmp_path / "wh.duckdb"
+    build_demo_warehouse(warehouse, customers=2400, seed=11, days=1)
+    monkeypatch.chdir(tmp_path)
+    env = point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
+
+    def batches() -> list[int]:
+        log = httpx.get(f"{sandbox.url}/_sandbox/requests").json()
+        got = [r["records"] for r in log if env["REPLENIT_TENANT_ID"] in r["path"] and r["seq"] > seen[0]]
+        seen[0] = max((r["seq"] for r in log), default=0)
+        return sorted(got, reverse=True)
+
+    seen = [0]
+    from datetime import UTC, datetime, timedelta
+
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    assert cli.main(["sync", "customers", "--partition", yesterday]) == 0
+    partition = batches()
+    assert partition[0] == 500 and sum(partition) > 1000
+    assert cli.main(["sync", "customers", "--all", "--full-refresh"]) == 0
+    everything = batches()
+    assert everything[:2] == [1000, 1000] and len(everything) == -(-sum(everything) // 1000)
+    path = tmp_path / "c.ndjson"
+    path.write_text("\n".join(json.dumps({"CustomerId": f"p{i}", "Email": f"p{i}@example.com"}) for i in range(1500)))
+    assert cli.main(["push", "customers", str(path)]) == 0
+    assert batches() == [1000, 500]
+    capsys.readouterr()
