@@ -107,7 +107,7 @@ def test_fields_lists_every_field_a_mapping_may_name_with_type_limits_and_requir
     assert cli.main(["fields", "--json"]) == 0
     rows = {(r["entity"], r["field"]): r for r in json.loads(capsys.readouterr().out)}
     # Every field the packaged and example mappings fill is listed under the name the mapping writes.
-    root = Path(__file__).parent.parent
+    root = Path(__file__).resolve().parents[2]
     mappings = [root / "replenit_pipelines" / "mappings" / "demo.yaml", *sorted((root / "examples").glob("*/mapping*.yaml"))]
     named = {(entity, f.target) for path in mappings for entity, m in load_mapping(path).items() for f in m.all_fields}
     assert len(mappings) >= 3 and named and named <= set(rows), named - set(rows)

@@ -57,7 +57,10 @@ def test_progress_events_come_on_a_timer_so_their_number_grows_with_the_delivery
 
 def test_retries_and_5xx_are_counted_in_the_events_and_logged_as_warnings(tmp_path, caplog):
     events: list[BatchProgress] = []
-    with Sandbox(limits=[], faults=FaultConfig(seed=3, p503=0.3)) as sb, client_for(sb, tmp_path, limits=()) as client:
+    # 10 attempts: the seeded 503s meet the two workers in thread order, and at 5 attempts a batch
+    # failing all of them (0.3^5 per batch, 40 batches) failed this test about once in ten runs.
+    with Sandbox(limits=[], faults=FaultConfig(seed=3, p503=0.3)) as sb, \
+            client_for(sb, tmp_path, limits=(), max_attempts=10) as client:
         with caplog.at_level(logging.WARNING, logger="replenit_pipelines.delivery"):
             report = client.deliver("customers", customers(40), events.append)
     assert len(report.accepted) == 40
