@@ -330,7 +330,7 @@ class Rig:
                 except ValueError as exc:
                     problems.append(f"the quota ledger {path.name} does not parse: {exc}")
         try:
-            from replenit_pipelines.lib.state.store import open_state_store
+            from replenit_pipelines.lib.state import open_state_store
 
             if self.state_url or (self.state / "state.duckdb").exists():
                 open_state_store(self.state / "state.duckdb", self.state_url).query("SELECT count(*) FROM sync_runs")

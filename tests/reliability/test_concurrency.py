@@ -124,7 +124,7 @@ def test_processes_on_one_key_and_one_ledger_lose_nothing_and_meet_no_429(reques
 STATE_STORE_LOOP = textwrap.dedent("""\
     import sys
     import polars as pl
-    from replenit_pipelines.lib.state.store import StateStore
+    from replenit_pipelines.lib.state.store import DuckDBStateStore as StateStore
     from replenit_pipelines.lib.stages.acknowledge import DEAD_LETTER_SCHEMA
     path, role, rounds, failures = sys.argv[1], sys.argv[2], int(sys.argv[3]), []
     quarantine = pl.DataFrame(schema={"record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String, "field": pl.String,
