@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from replenit_pipelines.lib.sync import StateStore
+from replenit_pipelines.lib.state.store import DuckDBStateStore as StateStore
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "docs" / "component.md"

@@ -14,7 +14,7 @@ from component_helpers import defs_folder
 
 from replenit_pipelines.lib.delivery.quota import ledger_name
 from replenit_pipelines.lib.settings import DEMO_MAPPING
-from replenit_pipelines.lib.sync import StateStore
+from replenit_pipelines.lib.state.store import DuckDBStateStore as StateStore
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
