@@ -81,7 +81,7 @@ if step == "fill":
     # Bench scaffolding, not the pipeline: acknowledge what a first load would send, as if the API
     # had accepted every batch, through the same stages (read, validate, diff) and ledger calls.
     from replenit_pipelines.lib.stages.diff import diff
-    from replenit_pipelines.lib.stages.validate import validate
+    from replenit_pipelines.lib.validation import prepare
     from replenit_pipelines.lib.warehouse.chunks import read_source_chunk, source_row_count
     from replenit_pipelines.lib.warehouse.customer_chunks import customer_chunking
     import math
@@ -91,7 +91,7 @@ if step == "fill":
     chunking = customer_chunking(wh, m, chunks, "email")
     frames = []
     for c in range(chunks):
-        p = validate(m, read_source_chunk(wh, m, c, chunks, chunking=chunking), "email")
+        p = prepare(m, read_source_chunk(wh, m, c, chunks, chunking=chunking), customer_priority="email")
         d = diff(p, ledger)
         frames.append(pl.DataFrame({"k": d.keys, "h": d.hashes, "e": d.exact,
                                     "a": p.records["CustomerId"].gather(d.to_send)}))
