@@ -65,3 +65,16 @@ def test_a_shared_request_that_fails_counts_and_queues_each_record_in_its_own_ch
             assert healed.counts()["rows_delivered"] == 400 - stored and len(rig.stored()) == 400
         finally:
             rig.client.close()
+
+
+def test_a_dry_run_plans_the_requests_the_run_then_sends(sandbox, tmp_path):
+    rig = Rig(sandbox, tmp_path)
+    small_batches(rig)
+    try:
+        rig.load(population(500))
+        planned, nothing = rig.reconcile(chunk_rows=70, dry_run=True)
+        assert nothing == [] and planned.counts()["chunks"] >= 7
+        result, sent = rig.reconcile(chunk_rows=70)
+        assert planned.counts()["requests_planned"] == len(sent) == result.counts()["requests"] == math.ceil(497 / BATCH)
+    finally:
+        rig.client.close()

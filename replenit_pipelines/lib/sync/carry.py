@@ -92,6 +92,24 @@ class CarryOver:
             stop = self._send_tail(report, parts, [head + i for i in tail], acked, following)
         return report, stop
 
+    def count(self, planned: Plan, following: Callable[[], NextPlan | None]) -> int:
+        """A dry run's requests for this chunk, cut as `send` would cut them (nothing sent): its
+        first parts skipped when the previous chunk's last request takes them, and its partial
+        last batch filled from the next chunk's plan."""
+        borrowed, self._borrowed = self._borrowed, None
+        parts = planned.parts
+        if not parts:
+            return 0
+        head = borrowed.count if borrowed is not None else 0
+        batches = self.client.plan(self.entity, parts[head:])
+        if batches and len(batches[-1]) < self.max_records:
+            upcoming = following()
+            tail = [head + i for i in batches[-1]]
+            take = self._fill(parts, tail, upcoming.planned.parts) if upcoming is not None else 0
+            if take:
+                self._borrowed = _Borrowed(take, DeliveryReport(entity=self.entity, records=take))
+        return len(batches)
+
     def _send_tail(self, report: DeliveryReport, parts: Sequence[bytes], tail: list[int], acked: Acked,
                    following: Callable[[], NextPlan | None]) -> ReplenitStopError | None:
         upcoming = following()

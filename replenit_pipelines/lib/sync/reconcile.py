@@ -313,6 +313,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
             result, stop = from_delivery(unit(chunk), staged, t,
                                          partial(carry.send, following=_next_plan(upcoming, ledger, request.run_id)))
             by_chunk.append(_chunk_counts(result))
+            _planned_as_sent(request, by_chunk[-1], carry, staged, upcoming)
             if prepared.merges.height:
                 merges.append(_largest_merges(prepared.merges))
             progress.chunk_done(chunk, staged.split.rows_deleted + prepared.rows_read, by_chunk[-1]["requests"])
@@ -345,6 +346,15 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
         stop.result = outcome  # what was done before the stop, for the caller to show
         raise stop
     return outcome
+
+
+def _planned_as_sent(request: ReconcileRequest, counts: dict[str, Any], carry: CarryOver, staged: Staged,
+                     upcoming: "Future[Staged] | None") -> None:
+    """A dry run's requests_planned for a chunk: what the real run sends, partial batches filled
+    across chunks (lib/sync/carry.py), not one partial batch a chunk."""
+    if request.dry_run:
+        counted = carry.count(staged.planned, _next_plan(upcoming, request.ledger, request.run_id))
+        counts["requests_planned"] += counted - len(staged.planned.batches)
 
 
 def _next_plan(upcoming: "Future[Staged] | None", ledger: Ledger, run_id: str) -> Callable[[], NextPlan | None]:
