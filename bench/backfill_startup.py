@@ -4,6 +4,7 @@ process per partition against a real instance (DAGSTER_HOME with the project's d
 a small demo warehouse, the sandbox with limits off (issue 14, "runs that start fast").
 
     ./dev bench backfill_startup [--partitions 24]
+    ./dev bench backfill_startup --partitions 8 --baseline /path/to/other/worktree   # in-process, interleaved
 
 Prints, per executor, the backfill's wall time, the median run, and the median work the runs
 did (the sync steps' own durations from their materializations), so start-up = run - work.
@@ -26,19 +27,35 @@ END = datetime(2026, 11, 27, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def materialize(executor: str, partition: str, env: dict, root: Path = ROOT) -> float:
+    t = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "replenit_pipelines.definitions",
+         "--select", "replenit/products,replenit/orders", "--partition", partition],
+        env={**env, "REPLENIT_EXECUTOR": executor, "PYTHONPATH": str(root)}, capture_output=True, text=True, cwd=root)
+    if out.returncode != 0:
+        raise SystemExit(f"{executor} {partition} ({root}) failed:\n{out.stderr[-3000:]}")
+    return time.perf_counter() - t
+
+
 def backfill(executor: str, partitions: list[str], env: dict) -> tuple[float, list[float]]:
-    runs = []
     started = time.perf_counter()
-    for p in partitions:
-        t = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "replenit_pipelines.definitions",
-             "--select", "replenit/products,replenit/orders", "--partition", p],
-            env={**env, "REPLENIT_EXECUTOR": executor}, capture_output=True, text=True, cwd=ROOT)
-        if out.returncode != 0:
-            raise SystemExit(f"{executor} {p} failed:\n{out.stderr[-3000:]}")
-        runs.append(time.perf_counter() - t)
+    runs = [materialize(executor, p, env) for p in partitions]
     return time.perf_counter() - started, runs
+
+
+def interleaved(partitions: list[str], env_of: dict[Path, dict], homes: dict[Path, Path]) -> None:
+    """The in-process executor, this checkout and a baseline checkout taking partitions in turn (so
+    the machine's load meets both alike); each root its own instance and state folder."""
+    runs: dict[Path, list[float]] = {root: [] for root in env_of}
+    for i, p in enumerate(partitions):
+        for root in (list(env_of) if i % 2 == 0 else list(env_of)[::-1]):
+            runs[root].append(materialize("in_process", p, env_of[root], root))
+    for root, times in runs.items():
+        work = work_seconds(homes[root], env_of[root])
+        run, step = statistics.median(times), statistics.median(work) if work else float("nan")
+        print(f"{root}: {len(times)} runs (products + orders), median run {run:.2f} s (min {min(times):.2f}, max "
+              f"{max(times):.2f}), of which sync work {step:.2f} s: start-up {run - step:.2f} s a run")
 
 
 def work_seconds(home: Path, env: dict) -> list[float]:
@@ -59,6 +76,7 @@ def work_seconds(home: Path, env: dict) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--partitions", type=int, default=24)
+    parser.add_argument("--baseline", type=Path, help="another checkout (a git worktree): in-process runs of both, interleaved")
     args = parser.parse_args()
     from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
 
@@ -71,6 +89,18 @@ def main() -> None:
         proc, url = start_sandbox("--tenant", f"{tenant}:{key}", "--limits", "off")
         results = {}
         try:
+            if args.baseline:
+                env_of, homes = {}, {}
+                for i, root in enumerate((ROOT, args.baseline.resolve())):
+                    homes[root] = tmp_path / f"home-{i}"
+                    homes[root].mkdir()
+                    (homes[root] / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+                    env_of[root] = {**os.environ, "REPLENIT_BASE_URL": url, "REPLENIT_TENANT_ID": tenant, "REPLENIT_API_KEY": key,
+                                    "REPLENIT_WAREHOUSE": str(tmp_path / "wh.duckdb"), "REPLENIT_STATE_DIR": str(tmp_path / f"state-{i}"),
+                                    "REPLENIT_LIMITS": "off", "REPLENIT_PARTITIONS_START": day.strftime("%Y-%m-%d"),
+                                    "DAGSTER_HOME": str(homes[root])}
+                interleaved(partitions, env_of, homes)
+                return
             for executor in ("multiprocess", "in_process"):
                 home = tmp_path / f"home-{executor}"
                 home.mkdir()

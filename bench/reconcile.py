@@ -8,12 +8,16 @@ through lib/sync/reconcile.py against the real `replenit sandbox` command.
            <= 1.5 GB, flat as rows grow).
   deliver  a real first load of --deliver customers into an empty sandbox tenant (limits off),
            then the same again (goal: 0 requests).
+  chunks   a first load of --chunks-customers customers read in chunks of --chunk-rows rows (limits
+           off): requests sent against the minimum, ceil(records sent / batch size) (issue 28: a
+           chunk's partial last batch is filled from the next chunk; goal >= 99%).
   quota    a first load at the time-scaled quota (100 per 0.6 s and 5,000 per 36 s: the documented
            quota 100 times faster): requests sent / requests the windows permitted between the
            first and the last (goal >= 98%).
 
     .venv/bin/python bench/reconcile.py [--sizes 1000000,5000000,10000000] [--deliver 300000]
-                                        [--quota-customers 40000] [--only local|deliver|quota]
+                                        [--quota-customers 40000] [--chunks-customers 100000]
+                                        [--chunk-rows 7000] [--only local|deliver|chunks|quota]
 """
 
 import argparse
@@ -66,7 +70,7 @@ from replenit_pipelines.lib.ledger import SqliteLedger
 from replenit_pipelines.lib.sync.reconcile import ReconcileRequest, reconcile
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
-step, url, tenant, key, warehouse, state, mapping, limits, batch = sys.argv[1:10]
+step, url, tenant, key, warehouse, state, mapping, limits, batch, chunk_rows = sys.argv[1:11]
 limits = tuple(tuple(float(x) if "." in x else int(x) for x in w.split("/")) for w in limits.split(",")) if limits else ()
 m = load_mapping(mapping)["customers"]
 client = ReplenitClient(ClientConfig(base_url=url, tenant_id=tenant, api_key=key, limits=limits, quota_dir=state + "/quota",
@@ -77,7 +81,7 @@ if step == "fill":
     # Bench scaffolding, not the pipeline: acknowledge what a first load would send, as if the API
     # had accepted every batch, through the same stages (read, validate, diff) and ledger calls.
     from replenit_pipelines.lib.stages.diff import diff
-    from replenit_pipelines.lib.stages.validate import validate
+    from replenit_pipelines.lib.validation import prepare
     from replenit_pipelines.lib.warehouse.chunks import read_source_chunk, source_row_count
     from replenit_pipelines.lib.warehouse.customer_chunks import customer_chunking
     import math
@@ -87,7 +91,7 @@ if step == "fill":
     chunking = customer_chunking(wh, m, chunks, "email")
     frames = []
     for c in range(chunks):
-        p = validate(m, read_source_chunk(wh, m, c, chunks, chunking=chunking), "email")
+        p = prepare(m, read_source_chunk(wh, m, c, chunks, chunking=chunking), customer_priority="email")
         d = diff(p, ledger)
         frames.append(pl.DataFrame({"k": d.keys, "h": d.hashes, "e": d.exact,
                                     "a": p.records["CustomerId"].gather(d.to_send)}))
@@ -101,9 +105,10 @@ if step == "fill":
     out = {"ledger": ledger.size()}
 else:
     r = reconcile(ReconcileRequest(mapping=m, warehouse=Warehouse(warehouse), client=client, ledger=ledger, store=None,
-                                   run_id=step, dry_run=step == "dry", log=lambda line: print(line, file=sys.stderr)))
+                                   run_id=step, dry_run=step == "dry", log=lambda line: print(line, file=sys.stderr),
+                                   chunk_rows=int(chunk_rows)))
     c = r.counts()
-    out = {k: c[k] for k in ("rows_read", "rows_delivered", "rows_unchanged", "rows_planned", "requests_total", "requests_planned",
+    out = {k: c[k] for k in ("rows_read", "rows_delivered", "records_sent", "rows_unchanged", "rows_planned", "requests_total", "requests_planned",
                              "chunks", "local_s", "duration_s")}
     out["balanced"] = r.balanced()
 out["wall_s"] = round(time.perf_counter() - started, 2)
@@ -112,11 +117,12 @@ print(json.dumps(out))
 """
 
 
-def step(name: str, url: str, tenant: str, key: str, warehouse: Path, state: Path, limits: str = "", batch: int = 1000) -> dict:
+def step(name: str, url: str, tenant: str, key: str, warehouse: Path, state: Path, limits: str = "", batch: int = 1000,
+         chunk_rows: int = 250_000) -> dict:
     mapping = state.parent / "mapping.yaml"
     mapping.write_text(MAPPING)
     out = subprocess.run([sys.executable, "-c", STEP, name, url, tenant, key, str(warehouse), str(state), str(mapping), limits,
-                          str(batch)], capture_output=True, text=True, timeout=7200)
+                          str(batch), str(chunk_rows)], capture_output=True, text=True, timeout=7200)
     if out.returncode != 0:
         raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -168,6 +174,24 @@ def deliver(args, tmp: Path) -> None:
           f"local {second['local_s']:.1f}s")
 
 
+def chunks(args, tmp: Path) -> None:
+    import math
+
+    warehouse = tmp / "chunks.duckdb"
+    generate(warehouse, args.chunks_customers)
+    tenant, key = str(uuid.uuid4()), "YmVuY2gta2V5LXJlY29uY2lsZQ=="
+    proc, url = start_sandbox("--tenant", f"{tenant}:{key}", "--limits", "off")
+    try:
+        r = step("chunks", url, tenant, key, warehouse, tmp / "state-chunks", batch=args.quota_batch * 10, chunk_rows=args.chunk_rows)
+        log = tenant_requests(url, tenant)
+    finally:
+        stop_sandbox(proc)
+    minimum = math.ceil(r["records_sent"] / (args.quota_batch * 10))
+    full = sum(e.get("records", 0) == args.quota_batch * 10 for e in log)
+    print(f"chunks: {r['chunks']} chunks, {r['records_sent']:,} records sent in {len(log)} requests ({full} full, batch "
+          f"{args.quota_batch * 10}); minimum {minimum}: quota use {minimum / len(log):.1%} (goal >= 99%), balanced {r['balanced']}")
+
+
 def quota(args, tmp: Path) -> None:
     warehouse = tmp / "quota.duckdb"
     generate(warehouse, args.quota_customers)
@@ -194,11 +218,13 @@ def main() -> None:
     ap.add_argument("--deliver", type=int, default=300_000)
     ap.add_argument("--quota-customers", type=int, default=60_000)
     ap.add_argument("--quota-batch", type=int, default=100, help="records per request in the quota part (more requests)")
-    ap.add_argument("--only", choices=["local", "deliver", "quota"], default=None)
+    ap.add_argument("--chunks-customers", type=int, default=100_000)
+    ap.add_argument("--chunk-rows", type=int, default=7_000)
+    ap.add_argument("--only", choices=["local", "deliver", "chunks", "quota"], default=None)
     args = ap.parse_args()
     print(f"peak RSS of this driver so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
     with tempfile.TemporaryDirectory() as d:
-        for part in ("local", "deliver", "quota"):
+        for part in ("local", "deliver", "chunks", "quota"):
             if args.only in (None, part):
                 globals()[part](args, Path(d))
 

@@ -362,3 +362,27 @@ def test_a_bad_customer_priority_lets_definitions_load_and_fails_the_run_saying_
     failures = [str(e.event_specific_data.error) for e in result.all_events if e.is_failure and e.event_specific_data
                 and getattr(e.event_specific_data, "error", None) is not None]
     assert any("REPLENIT_CUSTOMER_PRIORITY" in f and "'phone'" in f for f in failures), failures
+
+
+def test_definitions_load_once_a_process_and_again_when_what_they_read_changes(env, monkeypatch, tmp_path):
+    """Dagster reconstructs the code location several times a run (issue 28: six loads in one
+    `dagster asset materialize`); a load is kept while its environment and files are unchanged."""
+    import os
+
+    from replenit_pipelines.definitions import defs as load
+    from replenit_pipelines.lib.settings import DEMO_MAPPING
+
+    first = load()
+    assert load() is first
+    monkeypatch.setenv("REPLENIT_ASSET_OWNERS", "team:data")  # an environment variable a load reads
+    owned = load()
+    assert owned is not first and load() is owned
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(Path(DEMO_MAPPING).read_text())
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    mapped = load()
+    assert mapped is not owned and load() is mapped
+    # The same file edited in place: loaded afresh.
+    mapping.write_text(mapping.read_text() + "\n# edited\n")
+    os.utime(mapping, ns=(mapping.stat().st_atime_ns, mapping.stat().st_mtime_ns + 1_000_000_000))
+    assert load() is not mapped

@@ -35,11 +35,15 @@ from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, connect, ens
 
 _LOCK_SPACE = 0x5245504C  # advisory locks (space, ledger_id): acknowledgements shared, compaction exclusive
 
+# A log created before issue 28 had an index on seq that nothing reads and every acknowledgement wrote.
+_OLD_LOG_INDEX = ("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'ledger_acks_pkey' AND conrelid = "
+                  "'ledger_acks'::regclass) THEN ALTER TABLE ledger_acks DROP CONSTRAINT ledger_acks_pkey; END IF; END $$")
 # The registry of ledgers (one row per scope and entity: its id, hash version and layout), then the
 # ledger's tables (lib/ledger/sql.py TABLES), their rows carrying their ledger's id.
 SCHEMA = ";\n".join([
     "CREATE TABLE IF NOT EXISTS ledger_scopes (ledger_id SERIAL PRIMARY KEY, scope TEXT NOT NULL, entity TEXT NOT NULL, "
-    "canonical_version TEXT NOT NULL, layout TEXT NOT NULL, UNIQUE (scope, entity))", *create_tables(POSTGRES)]) + ";"
+    "canonical_version TEXT NOT NULL, layout TEXT NOT NULL, UNIQUE (scope, entity))", *create_tables(POSTGRES),
+    _OLD_LOG_INDEX]) + ";"
 
 _ACKNOWLEDGE = """
 INSERT INTO ledger_acks (ledger_id, identity, idkey, hash, exact, acked_at, run_id, api_id)
@@ -131,8 +135,10 @@ class PostgresLedger(SqlLedger):
                 con.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [_LOCK_SPACE, self.ledger_id])
                 # The arrays as binary parameters (%b): as text, 500 hashes are escaped byte by byte (most of the time).
                 con.execute(_ACKNOWLEDGE, [self.ledger_id, at, run_id, list(latest), *[list(c) for c in cols]])
-                con.execute("DELETE FROM ledger_retries WHERE ledger_id = %s AND identity = ANY(%b) AND first_failure <= %s",
-                            [self.ledger_id, list(latest), at])
+                # An empty queue (the usual case) skips the 500 key probes: the EXISTS is a one-time filter.
+                con.execute("DELETE FROM ledger_retries WHERE ledger_id = %s AND identity = ANY(%b) AND first_failure <= %s "
+                            "AND EXISTS (SELECT 1 FROM ledger_retries WHERE ledger_id = %s)",
+                            [self.ledger_id, list(latest), at, self.ledger_id])
 
         with self._tx_lock:  # a dropped connection: the batch is written again on a new one (appending twice is harmless)
             self._connection.run(write)

@@ -8,7 +8,8 @@ rows are in one chunk; a table is split into chunk files in one scan), each run 
 stages of a window (lib/sync/sequence.py): map, validate, gate, diff, plan, deliver (acknowledging
 each accepted batch in the ledger), acknowledge, report. The next chunk's local work (read,
 validate, diff, serialize, plan) runs on a thread while the current one is delivered, so requests
-never wait on it. Memory holds
+never wait on it. A chunk's partial last batch waits for the next chunk's plan and goes out filled
+from it (lib/sync/carry.py): the run's requests are full but its last. Memory holds
 two chunks, the ledger's integer keys and hashes (read once: lib/ledger/store.py lookup_keys), and
 the identity keys seen in mirror mode (8 bytes a record). The retry stage runs once, first.
 
@@ -27,9 +28,10 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from replenit_pipelines.lib.delivery import BatchProgress, ReplenitClient
 from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger
 from replenit_pipelines.lib.ledger.base import RETRY_STATUSES
 from replenit_pipelines.lib.ledger.hashing import hashes_as_binary, identity_keys
+from replenit_pipelines.lib.stages.acknowledge import on_accepted
 from replenit_pipelines.lib.stages.delete import (
     Deleted,
     DeleteGuard,
@@ -47,6 +50,7 @@ from replenit_pipelines.lib.stages.delete import (
     DeletesRefused,
     absent_from_source,
     check_guard,
+    delete_ids,
     finish_deletes,
     identities,
     identity_columns,
@@ -58,7 +62,8 @@ from replenit_pipelines.lib.stages.report import SyncResult, Window
 from replenit_pipelines.lib.stages.retry import Retried, retry
 from replenit_pipelines.lib.stages.validate import gate_history
 from replenit_pipelines.lib.state.store import StateStore
-from replenit_pipelines.lib.sync.sequence import Unit, before_delivery, from_delivery
+from replenit_pipelines.lib.sync.carry import CarryOver, NextPlan
+from replenit_pipelines.lib.sync.sequence import Staged, Unit, before_delivery, from_delivery
 from replenit_pipelines.lib.validation.gate import GatePolicy
 from replenit_pipelines.lib.validation.prepare import MERGES_SCHEMA
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
@@ -310,9 +315,13 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
             full_refresh=request.full_refresh, dry_run=request.dry_run, progress=progress.batch,
             retry_max_attempts=request.retry_max_attempts, retried=retried, report_retried=chunk == 0, report_ledger=False)
 
+    # A chunk's partial last batch goes out filled with the next chunk's first records (lib/sync/carry.py).
+    carry = CarryOver(client, entity, progress.batch)
+
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="replenit-prepare") as ahead:
         # The next chunk's local work (read, validate, diff, plan) runs while this one is delivered.
-        upcoming = ahead.submit(lambda: before_delivery(unit(0))) if chunks else None
+        upcoming: Future[Staged] | None = ahead.submit(lambda: before_delivery(unit(0))) if chunks else None
         for chunk in range(chunks):
             assert upcoming is not None
             staged = upcoming.result()
@@ -329,8 +338,10 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
                                identity_keys(prepared.quarantine["record_id"]).drop_nulls()]
             if not request.dry_run:
                 carried |= set(staged.deferred)
-            result, stop = from_delivery(unit(chunk), staged, t)
+            result, stop = from_delivery(unit(chunk), staged, t,
+                                         partial(carry.send, following=_next_plan(upcoming, ledger, request.run_id)))
             by_chunk.append(_chunk_counts(result))
+            _planned_as_sent(request, by_chunk[-1], carry, staged, upcoming)
             if prepared.merges.height:
                 merges.append(_largest_merges(prepared.merges))
             progress.chunk_done(chunk, staged.split.rows_deleted + prepared.rows_read, by_chunk[-1]["requests"])
@@ -363,6 +374,30 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
         stop.result = outcome  # what was done before the stop, for the caller to show
         raise stop
     return outcome
+
+
+def _planned_as_sent(request: ReconcileRequest, counts: dict[str, Any], carry: CarryOver, staged: Staged,
+                     upcoming: "Future[Staged] | None") -> None:
+    """A dry run's requests_planned for a chunk: what the real run sends, partial batches filled
+    across chunks (lib/sync/carry.py), not one partial batch a chunk."""
+    if request.dry_run:
+        counted = carry.count(staged.planned, _next_plan(upcoming, request.ledger, request.run_id))
+        counts["requests_planned"] += counted - len(staged.planned.batches)
+
+
+def _next_plan(upcoming: "Future[Staged] | None", ledger: Ledger, run_id: str) -> Callable[[], NextPlan | None]:
+    """The next chunk's plan when a partial batch asks for it (waiting for its local stages)."""
+    def next_plan() -> NextPlan | None:
+        if upcoming is None:
+            return None
+        try:
+            nxt = upcoming.result()
+        except Exception:  # noqa: BLE001 - raised again where the loop takes that chunk
+            return None
+        if nxt.decision.held_back or not nxt.planned.parts:
+            return None
+        return NextPlan(nxt.planned, on_accepted(ledger, nxt.changes, run_id, delete_ids(nxt.prepared, nxt.changes)))
+    return next_plan
 
 
 def _subset(plan: DeletePlan, keep: list[int]) -> DeletePlan:

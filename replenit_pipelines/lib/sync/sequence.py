@@ -139,10 +139,15 @@ def before_delivery(unit: Unit) -> Staged:
                   time.monotonic() - started)
 
 
-def from_delivery(unit: Unit, staged: Staged, started: float) -> tuple[SyncResult, ReplenitStopError | None]:
+Send = Callable[[Plan, Callable[[list[int]], None] | None], tuple[DeliveryReport | None, ReplenitStopError | None]]
+
+
+def from_delivery(unit: Unit, staged: Staged, started: float, send: Send | None = None) -> tuple[SyncResult, ReplenitStopError | None]:
     """deliver -> acknowledge -> deletes -> report. Returns the result and the error that stopped
     the delivery, if any (the caller attaches the result to it and raises). `started`: when the
-    unit's work began (its duration's start)."""
+    unit's work began (its duration's start). `send(plan, on_accepted)`: how the plan is
+    delivered (default: the deliver stage; a reconciliation fills requests across chunks:
+    lib/sync/carry.py)."""
     s, ledger, entity = staged, unit.ledger, unit.mapping.entity
     prepared, changes, planned, stop = s.prepared, s.changes, s.planned, s.stop
     delivery: DeliveryReport | None = None
@@ -152,8 +157,8 @@ def from_delivery(unit: Unit, staged: Staged, started: float) -> tuple[SyncResul
         if not s.decision.held_back:  # a held unit sends nothing: its queued entries wait for a run that does
             drop_superseded(ledger, replace(s.retried, deferred=s.deferred), changes.keys, changes.held["__key"].to_list())
         if stop is None:
-            delivery, stop = deliver(unit.client, planned, unit.progress,
-                                     on_accepted(ledger, changes, unit.window.run_id, delete_ids(prepared, changes)))
+            acked = on_accepted(ledger, changes, unit.window.run_id, delete_ids(prepared, changes))
+            delivery, stop = send(planned, acked) if send is not None else deliver(unit.client, planned, unit.progress, acked)
         else:  # the API refused the key or tenant while retrying: nothing of this window can be sent
             delivery = DeliveryReport(entity=entity, records=len(planned.parts))
             delivery.failed.update({i: f"not sent: {stop}" for i in range(len(planned.parts))})
@@ -180,4 +185,4 @@ def run_unit(unit: Unit) -> tuple[SyncResult, ReplenitStopError | None]:
     return from_delivery(unit, before_delivery(unit), started)
 
 
-__all__ = ["SoftDeletes", "Staged", "Unit", "before_delivery", "from_delivery", "run_unit"]
+__all__ = ["Send", "SoftDeletes", "Staged", "Unit", "before_delivery", "from_delivery", "run_unit"]

@@ -189,13 +189,28 @@ def _stray_no_child(flat: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
     )
 
 
-def _split(flat: pl.DataFrame, failures: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(rows of records with any failure, rows of whole valid records)."""
+def _superseded_out(flat: pl.DataFrame, stale: pl.Series, spec: EntitySpec) -> tuple[pl.DataFrame, pl.Expr | None]:
+    """(flat, which rows are live: None for all). The superseded rows leave with the split (no copy
+    of the window's rows only to drop a few), unless a check over a record's rows follows (a
+    record's children, an order's totals), which must see its live rows alone."""
+    if not stale.len():
+        return flat, None
+    live = ~pl.col("__row").is_in(stale.implode())
+    if "__no_child" in flat.columns or spec.name == "orders":
+        return flat.filter(live), None
+    return flat, live
+
+
+def _split(flat: pl.DataFrame, failures: pl.DataFrame, live: pl.Expr | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows of records with any failure, rows of whole valid records), of the `live` rows only
+    (None: every row; `failures` are of live rows)."""
     bad_rows = failures["__row"].unique()
     bad_row_mask = pl.col("__row").is_in(bad_rows.implode())
     bad_keys = flat.filter(bad_row_mask & pl.col("__key").is_not_null())["__key"].unique()
     in_bad_record = bad_row_mask | pl.col("__key").is_in(bad_keys.implode())
-    return flat.filter(in_bad_record), flat.filter(~in_bad_record)
+    if live is None:
+        return flat.filter(in_bad_record), flat.filter(~in_bad_record)
+    return flat.filter(in_bad_record & live), flat.filter(~in_bad_record & live)
 
 
 def _derived_failures(records: pl.DataFrame, valid_rows: pl.DataFrame) -> pl.DataFrame | None:
@@ -290,6 +305,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
     flat = flat.with_columns(content_ties(flat, ties))
     narrow = flat.select(list(dict.fromkeys(["__row", "__ts", "__tie", *identity, *(["CustomerId"] if by_id else [])])))
     stale = []
+    by_customer = narrow  # every row's, before a CustomerId's older rows leave `narrow`
     merges = pl.DataFrame(schema=MERGES_SCHEMA)
     rows_merged = 0
     if by_id:
@@ -297,7 +313,6 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         # (an older email sent beside it would make two customers of one id). Then by the identity.
         cid = pl.col("CustomerId")
         stale.append(stale_rows(narrow, cid, pl.when(identifier_accepted_expr("CustomerId", cid)).then(cid)))
-        by_customer = narrow
         if stale[0].len():
             narrow = narrow.filter(~pl.col("__row").is_in(stale[0].implode()))
     stale.append(stale_rows(narrow, ident, pl.col("__key")))
@@ -305,13 +320,15 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         merges = customer_merges(by_customer, narrow, stale[-1])
         rows_merged = int(merges["rows"].sum())
     all_stale = pl.concat(stale)
+    del narrow, by_customer  # their columns are the window's: not held to the end
     rows_superseded = all_stale.len()
     superseded_lookback = int(flat.filter(pl.col("__row").is_in(all_stale.implode()) & pl.col("__lookback")).height) \
         if rows_superseded and "__lookback" in flat.columns else 0
-    if rows_superseded:
-        flat = flat.filter(~pl.col("__row").is_in(all_stale.implode()))
+    flat, live = _superseded_out(flat, all_stale, spec)
 
     failures = _failures(flat, schema_for(spec), mapping.origin)
+    if live is not None:  # every check is of one row: a superseded row's failures are dropped with it
+        failures = failures.filter(pl.col("__row").is_in(all_stale.implode()).not_())
     if "__no_child" in flat.columns:
         # A parent without a child has NULL child fields by design: they break no child rule.
         no_child_rows = flat.filter(pl.col("__no_child"))["__row"]
@@ -322,12 +339,12 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
             failures = pl.concat([failures, _stray_no_child(flat, spec).cast(failures.schema)])
     if spec.name == "orders":
         failures = pl.concat([failures, _underivable_totals(flat).cast(failures.schema)])
-    quarantined_rows, valid_rows = _split(flat, failures)
+    quarantined_rows, valid_rows = _split(flat, failures, live)
     records = nest_records(valid_rows, mapping)
     derived = _derived_failures(records, valid_rows)
     if derived is not None:
         failures = pl.concat([failures, derived.cast(failures.schema)])
-        quarantined_rows, valid_rows = _split(flat, failures)
+        quarantined_rows, valid_rows = _split(flat, failures, live)
         records = nest_records(valid_rows, mapping)
     lookback_rows: dict[str, int] = {}
     if "__lookback" in flat.columns:
@@ -338,25 +355,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         lookback_rows = {"rows_read": valid_lookback + quarantined_lookback + superseded_lookback, "rows_valid": valid_lookback,
                          "rows_quarantined": quarantined_lookback, "rows_superseded": superseded_lookback}
 
-    # record_id: the identity the record is upserted under (as in the dead letters and the
-    # sandbox), or "row N" for a row without any identifier.
-    shown = [pl.col("__key"), *(["__shown_key"] if "__shown_key" in flat.columns else []), pl.concat_str(pl.lit("row "), pl.col("__row").cast(pl.String))]
-    keys = flat.select("__row", pl.coalesce(shown).alias("record_id"))
-    quarantine = (
-        failures.join(keys, on="__row", how="left")
-        .select(
-            "record_id",
-            pl.col("__row").alias("source_row"),
-            "rule",
-            "field",
-            pl.when(pl.col("value").str.len_chars() > VALUE_MAX_CHARS)
-            .then(pl.col("value").str.slice(0, VALUE_MAX_CHARS) + "…")
-            .otherwise(pl.col("value"))
-            .alias("value"),
-        )
-        .sort("source_row", "field")
-        .cast(QUARANTINE_SCHEMA)
-    )
+    quarantine = _quarantine(flat, failures)
     return Prepared(
         entity=spec.name,
         records=records,
@@ -372,6 +371,30 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         records_merged=int(merges["merged"].list.len().sum()) if merges.height else 0,
         merges=merges,
         lookback_rows=lookback_rows,
+    )
+
+
+def _quarantine(flat: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
+    """One QUARANTINE_SCHEMA row per failure. record_id: the identity the record is upserted under
+    (as in the dead letters and the sandbox), or "row N" for a row without any identifier; looked
+    up for the failed rows alone (not built for every row of the window)."""
+    shown = [pl.col("__key"), *(["__shown_key"] if "__shown_key" in flat.columns else []), pl.concat_str(pl.lit("row "), pl.col("__row").cast(pl.String))]
+    keys = flat.filter(pl.col("__row").is_in(failures["__row"].unique().implode())).select(
+        "__row", *(["__shown_key"] if "__shown_key" in flat.columns else []), "__key")
+    return (
+        failures.join(keys, on="__row", how="left")
+        .select(
+            pl.coalesce(shown).alias("record_id"),
+            pl.col("__row").alias("source_row"),
+            "rule",
+            "field",
+            pl.when(pl.col("value").str.len_chars() > VALUE_MAX_CHARS)
+            .then(pl.col("value").str.slice(0, VALUE_MAX_CHARS) + "…")
+            .otherwise(pl.col("value"))
+            .alias("value"),
+        )
+        .sort("source_row", "field")
+        .cast(QUARANTINE_SCHEMA)
     )
 
 

@@ -28,7 +28,9 @@ def content_ties(flat: pl.DataFrame, groups: list[tuple[list[str], list[str]]]) 
         groups_of = flat.select(row_hash([*identity, "__ts"]).alias("g"))
         candidates = groups_of.select(pl.col("g").is_duplicated()).to_series().arg_true()  # few, except lines of an order
         if candidates.len():
-            pairs = pl.concat([groups_of, flat.select(row_hash(content).alias("v"))], how="horizontal")[candidates]
+            # The content hashed for the candidates alone (a row's hash is its own values'): hashing
+            # every row's content cost most of this function on a window of customers.
+            pairs = pl.concat([groups_of[candidates], flat[candidates].select(row_hash(content).alias("v"))], how="horizontal")
             differs = pairs.select(pl.col("v").min().over("g") != pl.col("v").max().over("g")).to_series()
             found.append(candidates.filter(differs))
     where = pl.concat(found).unique().sort() if found else pl.Series(dtype=pl.UInt32)

@@ -43,6 +43,11 @@ def quote(identifier: str) -> str:
 
 
 
+# Strings handed to Polars as Arrow string views, Polars' own layout: not converted on arrival (a
+# copy of every text column: ~50 MB less peak and faster reads of a million customers, issue 28).
+ARROW_STRING_VIEWS: dict[str, str | bool | int | float | list[str]] = {"arrow_output_version": "1.4", "produce_arrow_string_view": True}
+
+
 class SourceAccess:
     """The warehouse behind a mapping: a DuckDB file, or a folder of files for `path:` sources."""
 
@@ -55,7 +60,7 @@ class SourceAccess:
         if not Path(self.database).exists():
             raise MappingError(f"warehouse {self.database} does not exist: set REPLENIT_WAREHOUSE to your DuckDB "
                                f"file, or create a demo one there with `replenit demo-warehouse {self.database}`")
-        return duckdb.connect(self.database, read_only=True)
+        return duckdb.connect(self.database, read_only=True, config=ARROW_STRING_VIEWS)
 
     # --- schema, checked before any row is read --------------------------------------------------
 

@@ -234,3 +234,24 @@ def test_replenit_state_shows_the_postgres_ledgers_and_their_retry_queues(tmp_pa
     queue = subprocess.run([*run, "--retries", "orders"], capture_output=True, text=True, timeout=120)
     assert queue.returncode == 0, queue.stderr
     assert "o3" in queue.stdout and "503 twice" in queue.stdout
+
+
+def test_an_acknowledgement_log_from_before_issue_28_loses_its_unread_index_and_keeps_its_rows(postgres_url, tmp_path):
+    """The log's seq index cost a third of each acknowledgement's WAL and nothing read it: a database
+    made before drops it when a ledger opens, and the log's unfolded rows still count."""
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute("CREATE TABLE ledger_acks (ledger_id INTEGER NOT NULL, seq BIGSERIAL PRIMARY KEY, identity TEXT NOT NULL, "
+                    "idkey BIGINT NOT NULL, hash BYTEA NOT NULL, exact BYTEA, acked_at BIGINT NOT NULL, run_id TEXT, api_id TEXT)")
+    ledger = open_ledger(tmp_path, "http://127.0.0.1:8765", TENANT, "customers", state_url=postgres_url)
+    try:
+        ledger.acknowledge(["customerid:a", "customerid:b"], [b"h" * 16, b"i" * 16], "run-1")
+        ledger.acknowledge(["customerid:a"], [b"j" * 16], "run-2")  # newer: wins, before and after the fold
+        with psycopg.connect(postgres_url, autocommit=True) as con:
+            assert con.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'ledger_acks'").fetchone()[0] == 0
+        assert ledger.pending_compaction() == 3 and ledger.size() == 2
+        assert dict(ledger.lookup(["customerid:a"]).select("identity", "hash").iter_rows()) == {"customerid:a": b"j" * 16}
+        ledger.compact()
+        assert ledger.pending_compaction() == 0 and ledger.size() == 2
+        assert dict(ledger.lookup(["customerid:a"]).select("identity", "hash").iter_rows()) == {"customerid:a": b"j" * 16}
+    finally:
+        ledger.close()
