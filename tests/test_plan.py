@@ -27,7 +27,7 @@ def test_the_snapshot_says_what_is_spent_and_reads_the_ledger_without_writing_it
     clock = FakeClock(1000.25)
     limiter = QuotaLimiter([(10, 1.0), (25, 10.0)], tmp_path / "k.json", clock=clock, sleep=clock.sleep)
     for _ in range(4):
-        limiter.acquire()
+        limiter.acquire("fresh")
     before = (tmp_path / "k.json").read_bytes()
     snap = quota_snapshot(limiter)
     assert (tmp_path / "k.json").read_bytes() == before
@@ -43,11 +43,11 @@ def test_the_eta_is_when_the_limiter_lets_the_last_request_go(tmp_path, requests
     clock = FakeClock(1000.25)
     limiter = QuotaLimiter([(10, 1.0), (25, 10.0)], tmp_path / "k.json", clock=clock, sleep=clock.sleep)
     for _ in range(4):
-        limiter.acquire()
+        limiter.acquire("fresh")
     planned = eta(requests, quota_snapshot(limiter))
     start = clock.now
     for _ in range(requests):
-        limiter.acquire()
+        limiter.acquire("fresh")
     assert planned.alone_s == pytest.approx(clock.now - start, abs=0.01)
 
 
