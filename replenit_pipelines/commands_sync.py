@@ -55,7 +55,8 @@ def _sync(args: argparse.Namespace) -> int:
     if args.entity not in mapping:
         raise ValueError(f"{settings.mapping_path} has no '{args.entity}' section: add one to sync {args.entity}")
     entity_mapping = mapping[args.entity]
-    overrides: dict = {}
+    # A partition is fresh work, the whole source (--all) bulk: it takes what the key's fresh syncs leave.
+    overrides: dict = {"lane": "bulk" if args.all else "fresh"}
     if args.batch_size:
         overrides["batch_sizes"] = {args.entity: args.batch_size}  # capped at the API's hard maximum
     limits = parse_limits(args.limits) if args.limits is not None else (parse_limits(settings.limits) if settings.limits else None)

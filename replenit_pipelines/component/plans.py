@@ -121,14 +121,14 @@ def plan_backfill_partitions(context: dg.OpExecutionContext, config: PlanBackfil
 
 
 def build_plan_backfill_job(site: SyncSite, keys_by_name: dict[str, dg.AssetKey]) -> dg.JobDefinition:
-    """The instance's plan job; its op runs in the key's pool (a plan reads the quota and the ledger
-    the key's runs write)."""
+    """The instance's plan job; in no pool: a plan sends nothing, it reads the quota and the ledger the
+    key's runs write (each read is one snapshot)."""
     config_class = plan_config_class(site)
 
     def plan_backfill_partitions_op(context: dg.OpExecutionContext, config: config_class) -> None:  # type: ignore[valid-type]
         plan_backfill_partitions(context, config, site, keys_by_name)
 
-    op = dg.op(name=site.names.name("plan_backfill_partitions"), pool=site.pool, required_resource_keys=required_keys(site),
+    op = dg.op(name=site.names.name("plan_backfill_partitions"), required_resource_keys=required_keys(site),
                description="Dry-run every sync asset of the job over the partitions: requests and ETA, nothing sent.",
                )(plan_backfill_partitions_op)
 

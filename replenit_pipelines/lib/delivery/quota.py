@@ -56,7 +56,7 @@ FRESH_SHARE = 0.03  # of each window, kept for the fresh lane until the window's
 def check_lane(lane: str) -> Lane:
     if lane not in LANES:
         raise ValueError(f"quota lane {lane!r}: expected one of {', '.join(LANES)}")
-    return lane  # type: ignore[return-value]
+    return lane
 
 
 _THREAD_LOCKS: dict[str, threading.Lock] = {}
