@@ -123,7 +123,7 @@ def _print_result(args: argparse.Namespace, result: Any, stopped: Exception | No
     if getattr(result, "refused", ""):
         counts["deletes_refused"] = result.refused
     if args.dry_run:
-        counts.update(plan_eta(args.entity, counts, before, settings))
+        counts.update(plan_eta(args.entity, counts, before, settings, "bulk" if args.all else "fresh"))
         log(counts.pop("eta_text"))
     merged = merge_warning(f"{args.entity} {'--all' if args.all else args.partition}", counts.get("records_merged", 0),
                            counts.get("rows_merged", 0), merges_of(result))
@@ -155,9 +155,10 @@ def quota_now(client: Any) -> Any:
     return quota_snapshot(client.quota)
 
 
-def plan_eta(entity: str, counts: dict, snapshot: Any, settings: Any) -> dict:
+def plan_eta(entity: str, counts: dict, snapshot: Any, settings: Any, lane: str = "fresh") -> dict:
     """A dry run's requests (upserts, retries and deletes: one request each) and their ETA on the
-    key's quota now, alone and with the schedules' expected load (docs/planning.md)."""
+    key's quota now, alone and with the schedules' expected load (docs/planning.md); `eta_s` is the
+    one to plan by: with the fresh lane's load for bulk work (--all), alone for a partition."""
     from replenit_pipelines.commands_quota import code_location_schedules
     from replenit_pipelines.lib.plan import eta, expected_load, planned_requests, since
     from replenit_pipelines.lib.sync import open_state_store
@@ -167,8 +168,8 @@ def plan_eta(entity: str, counts: dict, snapshot: Any, settings: Any) -> dict:
     if settings.state_url is not None or settings.state_store_path.exists():
         recent = open_state_store(settings.state_store_path).requests_since(since())
         load = expected_load(code_location_schedules(), recent)
-    estimate = eta(requests, snapshot, expected_load=load, entity=entity, lead_s=float(counts.get("duration_s", 0.0)))
-    return {"requests_needed": requests, "eta_s": round(estimate.alone_s, 1),
+    estimate = eta(requests, snapshot, expected_load=load, entity=entity, lead_s=float(counts.get("duration_s", 0.0)), lane=lane)
+    return {"requests_needed": requests, "eta_s": round(estimate.expected_s, 1), "eta_lane": lane,
             "eta_with_load_s": round(estimate.with_load_s, 1) if estimate.with_load_s is not None else None,
             "eta_late": estimate.late, "eta_text": f"plan: {requests:,} requests; {estimate.text()}"}
 

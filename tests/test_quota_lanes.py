@@ -9,14 +9,17 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 from helpers import FakeClock
 
 from replenit_pipelines.lib.delivery import ClientConfig
 from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
+from replenit_pipelines.lib.plan import Schedule, eta, expected_load, quota_snapshot, quota_text, quota_view
 
 TENANT = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
@@ -107,7 +110,8 @@ import sys, time
 from pathlib import Path
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
 q = QuotaLimiter([(20, 4.0)], Path(sys.argv[1]))
-print("waiting", flush=True)
+print("ready", flush=True)
+sys.stdin.readline()
 q.acquire("fresh")
 print("granted", flush=True)
 time.sleep(60)
@@ -117,20 +121,23 @@ time.sleep(60)
 def test_a_fresh_process_that_died_while_waiting_does_not_block_bulk(tmp_path):
     path = tmp_path / "k.json"
     q = limiter(path, [(20, 4.0)])
-    now = time.time()
-    if math.floor(now / 4.0 + 0.3) != math.floor(now / 4.0):  # too near a window's end: start in the next
-        time.sleep(4.0 - now % 4.0 + 0.01)
-    for _ in range(20):  # the window's every request: the process below has to wait for the next
-        q.acquire("fresh")
-    proc = subprocess.Popen([sys.executable, "-c", WAIT_AS_FRESH, str(path)], stdout=subprocess.PIPE, text=True,
-                            env=os.environ.copy())
+    proc = subprocess.Popen([sys.executable, "-c", WAIT_AS_FRESH, str(path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "waiting"
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().strip() == "ready"  # imported: it asks at once when told
+        now = time.time()
+        if now % 4.0 > 2.5:  # too near the window's end: start in the next one
+            time.sleep(4.0 - now % 4.0 + 0.01)
+        for _ in range(20):  # the window's every request: the process has to wait for the next one
+            q.acquire("fresh")
+        window_end = (math.floor(time.time() / 4.0) + 1) * 4.0
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
         deadline = time.time() + 10
         while q.fresh_waiting() == 0 and time.time() < deadline:
-            time.sleep(0.05)
-        assert q.fresh_waiting() == 1  # its entry is in the key's ledger
-        window_end = (math.floor(time.time() / 4.0) + 1) * 4.0
+            time.sleep(0.02)
+        assert q.fresh_waiting() == 1 and time.time() < window_end  # waiting, its entry in the key's ledger
     finally:
         proc.send_signal(signal.SIGKILL)  # dies waiting: its entry stays, nobody removes it
         proc.wait()
@@ -143,3 +150,33 @@ def test_a_fresh_process_that_died_while_waiting_does_not_block_bulk(tmp_path):
     # Bulk waited for the window (full) and then at most the dead entry's grace, not forever.
     assert granted <= window_end + q.waiter_grace + 1.0
     assert q.fresh_waiting() == 0
+
+
+# --- plans know the lanes ----------------------------------------------------------------------------
+
+def test_the_quota_view_shows_the_spend_per_lane(tmp_path):
+    clock = FakeClock(1000.25)
+    q = limiter(tmp_path / "quota" / "k.json", [(10, 1.0), (25, 10.0)], clock, clock.sleep)
+    for lane in ("fresh", "fresh", "bulk", "bulk", "bulk"):
+        q.acquire(lane)
+    snapshot = quota_snapshot(q)
+    assert [w.spent_by_lane for w in snapshot.windows] == [{"fresh": 2, "bulk": 3}] * 2
+    view = quota_view([snapshot], None, None, [(10, 1.0), (25, 10.0)])
+    assert view["keys"][0]["windows"][0]["spent_by_lane"] == {"fresh": 2, "bulk": 3}
+    assert "5/10 spent in the 1 s window (fresh 2, bulk 3; 5 left" in quota_text(view)
+
+
+def test_a_bulk_plans_eta_counts_the_fresh_lanes_expected_load(tmp_path):
+    now = datetime(2026, 11, 28, 10, 20, tzinfo=UTC)
+    clock = FakeClock(now.timestamp())
+    q = QuotaLimiter([(100, 60.0), (5000, 3600.0)], tmp_path / "k.json", clock=clock, sleep=clock.sleep)
+    recent = pl.DataFrame({"entity": ["orders"] * 3, "requests": [400, 900, 500],
+                           "finished_at": [now - timedelta(hours=h) for h in (1, 2, 3)]})
+    load = expected_load([Schedule("hourly", "5 * * * *", ("orders",))], recent, now)
+    fresh = eta(9000, quota_snapshot(q), expected_load=load, entity="customers")
+    bulk = eta(9000, quota_snapshot(q), expected_load=load, entity="customers", lane="bulk")
+    assert fresh.expected_s == fresh.alone_s and fresh.late  # fresh work alone, late past the next run
+    # Bulk work waits for the fresh lane's scheduled load (it goes first) and is never late: it holds up no run.
+    assert bulk.with_load_s is not None and bulk.expected_s == bulk.with_load_s > bulk.alone_s
+    assert not bulk.late and bulk.load_requests == 500  # 11:05's orders run goes before its last request
+    assert bulk.as_dict()["lane"] == "bulk" and "bulk lane (the key's fresh syncs go first)" in bulk.text()

@@ -104,11 +104,12 @@ def plan_backfill_partitions(context: dg.OpExecutionContext, config: PlanBackfil
                                  "HELD BACK by the gate" if result.held_back else ""])
         estimate, _ = plan_estimate(context, site, store, client, total_requests, steps[0].entity, 0.0)
     runs_s = len(keys) * RUN_OVERHEAD_S + local_s
-    eta_s = max(estimate.alone_s, runs_s)
+    eta_s = max(estimate.expected_s, runs_s)
     text = (f"Backfill of {config.job}, {plural(len(keys), 'partition')} {keys[0]} to {keys[-1]}: "
             f"{plural(total_requests, 'request')} ({', '.join(f'{n} {k}' for k, n in by_asset.items())}); "
-            f"ETA about {duration(eta_s)}: the key's quota needs {duration(estimate.alone_s)} for the requests "
-            f"(now, nothing else running), the {plural(len(keys), 'run')} about {duration(runs_s)} "
+            f"ETA about {duration(eta_s)}: the key's quota needs {duration(estimate.expected_s)} for the requests "
+            f"(in the bulk lane, after the schedules' expected load: {plural(estimate.load_requests, 'request')}; "
+            f"{duration(estimate.alone_s)} if nothing else ran), the {plural(len(keys), 'run')} about {duration(runs_s)} "
             f"({RUN_OVERHEAD_S:g} s start-up a run, one run at a time). Nothing was sent.")
     context.log.info(text)
     table = markdown_table(["asset", "partition", "requests", "records to send", "rows read", "note"], rows)

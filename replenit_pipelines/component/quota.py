@@ -72,10 +72,12 @@ def mark_dry_run(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> N
 
 def plan_estimate(context: dg.AssetExecutionContext | dg.OpExecutionContext, site: SyncSite, store: StateStore,
                   client: ReplenitClient, requests: int, entity: str, lead_s: float) -> tuple[Eta, dict]:
-    """The ETA of `requests` on the key's quota now, alone and with the schedules' expected load."""
+    """The ETA of `requests` on the key's quota now, alone and with the schedules' expected load, in the
+    client's lane (bulk work's counts the fresh lane's expected load: it goes first)."""
     load = expected_load(schedules_of(context, site), store.requests_since(since()))
     snapshot = quota_snapshot(client.quota)
-    return eta(requests, snapshot, expected_load=load, entity=entity, lead_s=lead_s), snapshot.as_dict()
+    return (eta(requests, snapshot, expected_load=load, entity=entity, lead_s=lead_s, lane=client.config.lane),
+            snapshot.as_dict())
 
 
 def plan_observation(key: dg.AssetKey, summary: dict, text: str, quota_now: dict, partition: str | None = None,
