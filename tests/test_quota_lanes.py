@@ -36,17 +36,21 @@ def limiter(path: Path, windows, clock=time.time, sleep=time.sleep) -> QuotaLimi
     return q
 
 
-def test_bulk_leaves_the_fresh_share_of_a_window_until_its_last_half(tmp_path):
+def test_bulk_leaves_the_fresh_share_of_a_window_until_its_last_part(tmp_path):
+    # The API's quota: 3 of a minute's 100 until its last 24 s; of the hour's 5,000 no more than bulk can
+    # still take in the hour's last 24 s at the minute's rate (40, not 150: nothing left over is lost).
+    documented = QuotaLimiter([(100, 60.0), (5000, 3600.0)], tmp_path / "d.json")
+    assert documented.reserve == {60.0: 3, 3600.0: 40} and documented.release_s == 24.0
     clock = FakeClock(1000.0)
     q = limiter(tmp_path / "k.json", [(10, 1.0)], clock, clock.sleep)
-    assert q.reserve == {1.0: 1} and q.release_s == 0.5
+    assert q.reserve == {1.0: 1} and q.release_s == 0.4
     assert [q.acquire("bulk") for _ in range(9)] == [0.0] * 9
     assert q.acquire("fresh") == 0.0  # the 10th slot was kept for fresh: no wait
     clock.now = 1001.1
     for _ in range(9):
         q.acquire("bulk")
-    # Bulk's 10th of the window waits for the window's last half, then takes the slot fresh left.
-    assert q.acquire("bulk") == pytest.approx(0.401)
+    # Bulk's 10th of the window waits for the window's last part, then takes the slot fresh left.
+    assert q.acquire("bulk") == pytest.approx(0.501)
     assert q.used() == {1.0: 10}
     lanes = q.lane_counts()
     assert lanes["fresh"][1.0] == {1000: 1}
@@ -95,7 +99,7 @@ def test_fresh_requests_go_first_and_bulk_yields_within_one_request(tmp_path):
     for asked, got in fresh_waits:
         bulk_between = sum(1 for at, lane in grants if lane == "bulk" and asked < at < got)
         assert bulk_between <= 1, (asked, got, bulk_between)
-        assert got - asked <= bulk_q.release_s + 0.1  # never more than the window's last half (plus scheduling)
+        assert got - asked <= bulk_q.release_s + 0.1  # never more than the window's last part (plus scheduling)
     per_window: dict[int, int] = {}
     for at, _ in grants:
         per_window[math.floor(at / 0.5)] = per_window.get(math.floor(at / 0.5), 0) + 1

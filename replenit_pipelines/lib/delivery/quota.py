@@ -16,7 +16,7 @@ push) takes what fresh leaves. Two rules make that hold across processes and mac
 ledger: (1) a fresh request that has to wait registers itself as a waiter, and no bulk request is
 reserved while a live fresh waiter exists, so bulk yields within the one request it is sending;
 (2) bulk leaves a small share of each window (`fresh_share`, 3%) to fresh until the window's last
-half-minute (half the shortest window), so a fresh request never waits behind a window bulk filled
+24 s (0.4 of the shortest window), so a fresh request never waits behind a window bulk filled
 for more than that. A waiter entry expires shortly after the wait it announced: a fresh process
 that died blocks bulk for at most its wait plus `waiter_grace`.
 """
@@ -79,17 +79,20 @@ class FileQuotaStore:
     def __init__(self, ledger: Path):
         self.ledger = ledger
         ledger.parent.mkdir(parents=True, exist_ok=True)
-        self._file_lock = FileLock(str(ledger) + ".lock")
+        # Held for a read and a write of a small file: poll for it often. At the default 50 ms, a process
+        # asking now and then (a fresh sync) loses the lock again and again to one asking all the time.
+        self._file_lock = FileLock(str(ledger) + ".lock", poll_interval=0.001)
 
     @contextmanager
     def state(self, write: bool = True) -> Iterator[dict]:
         with self._file_lock:
             try:
-                state = json.loads(self.ledger.read_text())
+                text = self.ledger.read_text()
+                state = json.loads(text)
             except (FileNotFoundError, ValueError):
-                state = {}
+                text, state = "", {}
             yield state
-            if not write:
+            if not write or json.dumps(state) == text:  # unchanged (a look that took nothing): no write
                 return
             tmp = self.ledger.with_suffix(".tmp")
             tmp.write_text(json.dumps(state))
@@ -122,10 +125,16 @@ class QuotaLimiter:
         self.guard_floor = min(0.5, shortest * 0.01)
         self.guard_cap = min(10.0, shortest * 0.5)
         # Lanes: bulk leaves `reserve` requests of each window to fresh until `release_s` before the
-        # window's end (half the shortest window: 30 s on the API's minute). A fresh waiter entry
-        # lives `waiter_grace` past the wait it announced; bulk, held back by one, looks again every `poll_s`.
-        self.reserve = {s: math.ceil(n * fresh_share) for n, s in self.windows}
-        self.release_s = shortest / 2
+        # window's end (0.4 of the shortest window: 24 s on the API's minute, so that a fresh request
+        # waits at most that, and 30 s with its own overheads). A longer window keeps no more than bulk
+        # can still take in that last part at the shortest window's rate (50 of the hour's 5,000, not
+        # 150): what fresh leaves of it is not lost. A fresh waiter entry lives `waiter_grace` past
+        # the wait it announced; bulk, held back by one, looks again every `poll_s`.
+        self.release_s = shortest * 0.4
+        short_limit = min(self.windows, key=lambda w: w[1])[0] if self.windows else 0
+        self.reserve = {s: math.ceil(n * fresh_share) if s == shortest
+                        else min(math.ceil(n * fresh_share), math.floor(short_limit * self.release_s / shortest))
+                        for n, s in self.windows}
         self.waiter_grace = max(0.25, min(5.0, shortest * 0.05))
         self.poll_s = max(0.002, min(0.05, shortest * 0.01))
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
