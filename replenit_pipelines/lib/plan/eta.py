@@ -161,9 +161,8 @@ class Eta:
     def text(self) -> str:
         what = f"{self.requests:,} {'request' if self.requests == 1 else 'requests'}"
         if self.lane == "bulk" and self.with_load_s is not None:
-            return (f"{what} in the bulk lane (the key's fresh syncs go first): {duration(self.with_load_s)} with the fresh "
-                    f"lane's expected load ({self.load_requests:,} requests of theirs), {duration(self.alone_s)} if nothing "
-                    "else ran on the key")
+            return (f"{what}: {duration(self.with_load_s)} in the bulk lane, after the fresh lane's expected load "
+                    f"({self.load_requests:,} requests of theirs); {duration(self.alone_s)} if nothing else ran on the key")
         line = f"{what}: {duration(self.alone_s)} if nothing else runs on the key"
         if self.with_load_s is not None:
             line += f", {duration(self.with_load_s)} with the schedules' expected load ({self.load_requests:,} requests of theirs)"
