@@ -119,7 +119,7 @@ def write_timings(url: str, samples: int, ledger_rows: int, workdir: Path) -> di
     reservations = []
     for _ in range(samples):
         t = time.perf_counter()
-        limiter.acquire()
+        limiter.acquire("fresh")
         reservations.append(time.perf_counter() - t)
     return {"commit_of_one_row (the disk's floor)": percentiles(floor), "ledger_acknowledge_500": percentiles(acks),
             "ledger_acknowledge_500 without the flush": percentiles(acks_unflushed), "state_record_run": percentiles(records),

@@ -303,7 +303,7 @@ def _settings_in_force(settings: "Settings") -> tuple[list[tuple[str, str]], lis
         ("base URL (REPLENIT_BASE_URL)", checked("REPLENIT_BASE_URL", check_base_url, settings.base_url)),
         ("tenant (REPLENIT_TENANT_ID)", checked("REPLENIT_TENANT_ID", check_tenant_id, tenant) if tenant else "not set: runs will fail"),
         ("API key (REPLENIT_API_KEY)", ("set" if settings.api_key_set else "not set: runs will fail")
-         + f", label {settings.key_label!r} (REPLENIT_KEY_NAME; Dagster pool {settings.pool_name})"),
+         + f", label {settings.key_label!r} (REPLENIT_KEY_NAME; in Dagster {settings.pool_name})"),
         ("customer priority (REPLENIT_CUSTOMER_PRIORITY)", checked("REPLENIT_CUSTOMER_PRIORITY", check_customer_priority, priority)
          if settings.customer_priority_set else "email (default)"),
         ("partitions (REPLENIT_PARTITIONS_START)", f"customers daily from {start}, orders and products hourly from "

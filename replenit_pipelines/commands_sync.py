@@ -54,9 +54,10 @@ def _sync(args: argparse.Namespace) -> int:
     if args.entity not in mapping:
         raise ValueError(f"{settings.mapping_path} has no '{args.entity}' section: add one to sync {args.entity}")
     entity_mapping = mapping[args.entity]
-    # --all is bulk work: the API's hard maximum per request unless --batch-size says (docs/cli.md);
-    # a size above the maximum is capped by the client.
-    overrides: dict = {"batch_sizes": batch_sizes_for(args.entity, args.batch_size, bulk=args.all)}
+    # --all is bulk work: the API's hard maximum per request unless --batch-size says (docs/cli.md; a size
+    # above the maximum is capped by the client), and the bulk lane: it takes what the key's fresh syncs leave.
+    overrides: dict = {"batch_sizes": batch_sizes_for(args.entity, args.batch_size, bulk=args.all),
+                       "lane": "bulk" if args.all else "fresh"}
     limits = parse_limits(args.limits) if args.limits is not None else (parse_limits(settings.limits) if settings.limits else None)
     guard = DeleteGuard(max_share=args.max_delete_share, max_count=args.max_delete_count)
     allow = "--max-delete-share {share:.2f} --max-delete-count {count}"
@@ -126,7 +127,7 @@ def _print_result(args: argparse.Namespace, result: Any, stopped: Exception | No
         notes.append(f"deletes refused: {result.refused}")
     plan_text = None
     if args.dry_run:
-        counts.update(plan_eta(args.entity, counts, before, settings))
+        counts.update(plan_eta(args.entity, counts, before, settings, "bulk" if args.all else "fresh"))
         plan_text = counts.pop("eta_text")
         if args.json:
             log(plan_text)
@@ -184,9 +185,10 @@ def quota_now(client: Any) -> Any:
     return quota_snapshot(client.quota)
 
 
-def plan_eta(entity: str, counts: dict, snapshot: Any, settings: Any) -> dict:
+def plan_eta(entity: str, counts: dict, snapshot: Any, settings: Any, lane: str = "fresh") -> dict:
     """A dry run's requests (upserts, retries and deletes: one request each) and their ETA on the
-    key's quota now, alone and with the schedules' expected load (docs/planning.md)."""
+    key's quota now, alone and with the schedules' expected load (docs/planning.md); `eta_s` is the
+    one to plan by: with the fresh lane's load for bulk work (--all), alone for a partition."""
     from replenit_pipelines.commands_quota import code_location_schedules
     from replenit_pipelines.lib.plan import eta, expected_load, planned_requests, since
     from replenit_pipelines.lib.sync import open_state_store
@@ -196,8 +198,8 @@ def plan_eta(entity: str, counts: dict, snapshot: Any, settings: Any) -> dict:
     if settings.state_url is not None or settings.state_store_path.exists():
         recent = open_state_store(settings.state_store_path).requests_since(since())
         load = expected_load(code_location_schedules(), recent)
-    estimate = eta(requests, snapshot, expected_load=load, entity=entity, lead_s=float(counts.get("duration_s", 0.0)))
-    return {"requests_needed": requests, "eta_s": round(estimate.alone_s, 1),
+    estimate = eta(requests, snapshot, expected_load=load, entity=entity, lead_s=float(counts.get("duration_s", 0.0)), lane=lane)
+    return {"requests_needed": requests, "eta_s": round(estimate.expected_s, 1), "eta_lane": lane,
             "eta_with_load_s": round(estimate.with_load_s, 1) if estimate.with_load_s is not None else None,
             "eta_late": estimate.late, "eta_text": f"plan: {requests:,} requests; {estimate.text()}"}
 

@@ -183,18 +183,26 @@ def test_a_refusal_masks_the_identities_it_names():
     assert "7700900" not in message
 
 
-# --- 6. reconcile and replay run in the key's pool ------------------------------------------------
+# --- 6. reconcile and replay: their own pools, not the key's syncs' (issue 24) ------------------------
 
-def test_the_reconcile_and_replay_ops_run_in_the_keys_pool(monkeypatch):
+def test_the_reconcile_and_replay_ops_have_pools_of_their_own_and_the_syncs_none(monkeypatch):
+    """One reconciliation of an entity at a time, one replay at a time; none shares a pool with the
+    key's syncs (which are in none): the quota's lanes order their requests instead."""
     from replenit_pipelines.definitions import defs
     from replenit_pipelines.lib.settings import Settings
 
     monkeypatch.setenv("REPLENIT_KEY_NAME", "shop-eu")
     pool = Settings.from_env().pool_name
     d = defs()
-    for job in ("reconcile_customers", "reconcile_orders", "reconcile_products", "replay_queued"):
+    expected = {"reconcile_customers": f"{pool}-reconcile_customers", "reconcile_orders": f"{pool}-reconcile_orders",
+                "reconcile_products": f"{pool}-reconcile_products", "replay_queued": f"{pool}-replay"}
+    for job, job_pool in expected.items():
         ops = d.resolve_job_def(job).graph.node_defs
-        assert [op.pool for op in ops] == [pool], job
+        assert [op.pool for op in ops] == [job_pool], job
+    graph = d.get_repository_def().asset_graph
+    for name in ("customers", "customers_intraday", "products", "orders"):
+        node = graph.get(dg.AssetKey(["replenit", name]))
+        assert node.pools == set() and node.tags["replenit/key"] == pool, name
 
 
 # --- 4. the sync assets' delete guard, from run config; a refusal never holds up the hour's orders --

@@ -41,8 +41,9 @@ class TenantBlock(BaseModel):
                                                   "REPLENIT_TENANT_ID.")
     key_env: Any = Field(default=None, description="The environment variable holding the API key, e.g. REPLENIT_API_KEY. "
                                                    "Never the key.")
-    key_label: Any = Field(default=None, description="A label for the key (never the key): its Dagster pool is "
-                                                     "replenit-<label>, and tenants on one key share it.")
+    key_label: Any = Field(default=None, description="A label for the key (never the key): the key is replenit-<label> "
+                                                     "in Dagster (its syncs' replenit/key tag, the prefix of its bulk jobs' pools); "
+                                                     "tenants on one key share its quota.")
 
 
 class Tenant(BaseModel):
@@ -93,7 +94,7 @@ def tenant_problem(raw: Any) -> tuple[str, str] | None:
     label = raw.get("key_label")
     if label is not None and (not isinstance(label, str) or not NAME_PART.fullmatch(label.replace("-", "_"))):
         return "key_label", ("tenant.key_label must be a short name of letters, digits, - and _ (e.g. brand_a): it names "
-                             "the key's Dagster pool replenit-<key_label>")
+                             "the key in Dagster, replenit-<key_label>")
     return None
 
 

@@ -104,11 +104,12 @@ def plan_backfill_partitions(context: dg.OpExecutionContext, config: PlanBackfil
                                  "HELD BACK by the gate" if result.held_back else ""])
         estimate, _ = plan_estimate(context, site, store, client, total_requests, steps[0].entity, 0.0)
     runs_s = len(keys) * RUN_OVERHEAD_S + local_s
-    eta_s = max(estimate.alone_s, runs_s)
+    eta_s = max(estimate.expected_s, runs_s)
     text = (f"Backfill of {config.job}, {plural(len(keys), 'partition')} {keys[0]} to {keys[-1]}: "
             f"{plural(total_requests, 'request')} ({', '.join(f'{n} {k}' for k, n in by_asset.items())}); "
-            f"ETA about {duration(eta_s)}: the key's quota needs {duration(estimate.alone_s)} for the requests "
-            f"(now, nothing else running), the {plural(len(keys), 'run')} about {duration(runs_s)} "
+            f"ETA about {duration(eta_s)}: the key's quota needs {duration(estimate.expected_s)} for the requests "
+            f"(in the bulk lane, after the schedules' expected load: {plural(estimate.load_requests, 'request')}; "
+            f"{duration(estimate.alone_s)} if nothing else ran), the {plural(len(keys), 'run')} about {duration(runs_s)} "
             f"({RUN_OVERHEAD_S:g} s start-up a run, one run at a time). Nothing was sent.")
     context.log.info(text)
     table = markdown_table(["asset", "partition", "requests", "records to send", "rows read", "note"], rows)
@@ -121,14 +122,14 @@ def plan_backfill_partitions(context: dg.OpExecutionContext, config: PlanBackfil
 
 
 def build_plan_backfill_job(site: SyncSite, keys_by_name: dict[str, dg.AssetKey]) -> dg.JobDefinition:
-    """The instance's plan job; its op runs in the key's pool (a plan reads the quota and the ledger
-    the key's runs write)."""
+    """The instance's plan job; in no pool: a plan sends nothing, it reads the quota and the ledger the
+    key's runs write (each read is one snapshot)."""
     config_class = plan_config_class(site)
 
     def plan_backfill_partitions_op(context: dg.OpExecutionContext, config: config_class) -> None:  # type: ignore[valid-type]
         plan_backfill_partitions(context, config, site, keys_by_name)
 
-    op = dg.op(name=site.names.name("plan_backfill_partitions"), pool=site.pool, required_resource_keys=required_keys(site),
+    op = dg.op(name=site.names.name("plan_backfill_partitions"), required_resource_keys=required_keys(site),
                description="Dry-run every sync asset of the job over the partitions: requests and ETA, nothing sent.",
                )(plan_backfill_partitions_op)
 

@@ -9,7 +9,7 @@ import dagster as dg
 
 from replenit_pipelines.component.jobs import site_schedules
 from replenit_pipelines.component.resources import instance_resources, required_keys
-from replenit_pipelines.component.site import SyncSite
+from replenit_pipelines.component.site import KEY_TAG, SyncSite
 from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.delivery import ReplenitClient
 from replenit_pipelines.lib.delivery.quota import ledger_name
@@ -33,9 +33,10 @@ from replenit_pipelines.lib.sync import StateStore, SyncResult
 SYNC_ASSET_NAMES = ("customers", "customers_intraday", "products", "orders")
 
 
-def key_schedules(repository: dg.RepositoryDefinition, pool: str | None = None) -> list[Schedule]:
+def key_schedules(repository: dg.RepositoryDefinition, key: str | None = None) -> list[Schedule]:
     """The code location's sync schedules as lib/plan sees them: cron, timezone, and the syncs each
-    tick runs; with `pool`, only the syncs of that key (every tenant on it shares its quota)."""
+    tick runs; with `key` (replenit-<label>), only the syncs of that key (every tenant on it shares
+    its quota), told by their `replenit/key` tag."""
     out: list[Schedule] = []
     graph = repository.asset_graph
     for s in repository.schedule_defs:
@@ -43,7 +44,7 @@ def key_schedules(repository: dg.RepositoryDefinition, pool: str | None = None) 
         job = repository.get_job(s.job_name)
         entities = tuple(k.path[-1] for k in job.asset_layer.selected_asset_keys
                          if k.path[-1] in SYNC_ASSET_NAMES and graph.has(k)
-                         and (pool is None or graph.get(k).pools == {pool}))
+                         and (key is None or graph.get(k).tags.get(KEY_TAG) == key))
         if entities:
             out += [Schedule(s.name, c, entities, s.execution_timezone or "UTC") for c in crons]
     return out
@@ -71,10 +72,12 @@ def mark_dry_run(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> N
 
 def plan_estimate(context: dg.AssetExecutionContext | dg.OpExecutionContext, site: SyncSite, store: StateStore,
                   client: ReplenitClient, requests: int, entity: str, lead_s: float) -> tuple[Eta, dict]:
-    """The ETA of `requests` on the key's quota now, alone and with the schedules' expected load."""
+    """The ETA of `requests` on the key's quota now, alone and with the schedules' expected load, in the
+    client's lane (bulk work's counts the fresh lane's expected load: it goes first)."""
     load = expected_load(schedules_of(context, site), store.requests_since(since()))
     snapshot = quota_snapshot(client.quota)
-    return eta(requests, snapshot, expected_load=load, entity=entity, lead_s=lead_s), snapshot.as_dict()
+    return (eta(requests, snapshot, expected_load=load, entity=entity, lead_s=lead_s, lane=client.config.lane),
+            snapshot.as_dict())
 
 
 def plan_observation(key: dg.AssetKey, summary: dict, text: str, quota_now: dict, partition: str | None = None,

@@ -62,10 +62,11 @@ class ReconcileConfig(dg.Config):
 
 
 def build_reconcile_job(site: SyncSite, entity: str, key: dg.AssetKey) -> dg.JobDefinition:
-    # In the key's pool, as the sync assets: its requests share the key's quota with them.
+    # One reconciliation of the entity at a time (its own pool); no longer in a pool with the key's syncs:
+    # its requests go in the quota's bulk lane, which the fresh syncs pass (lib/delivery/quota.py).
     @dg.op(name=site.names.name(f"{entity}_reconcile"), description=f"Reconcile {entity}: the whole source against the "
                                                                     "ledger; mirror deletes what left the source.",
-           pool=site.pool, required_resource_keys=required_keys(site))
+           pool=site.maintenance_pool(f"reconcile_{entity}"), required_resource_keys=required_keys(site))
     def reconcile_op(context: dg.OpExecutionContext, config: ReconcileConfig) -> None:
         replenit, warehouse, state = instance_resources(context, site)
         record_run_worker(context)

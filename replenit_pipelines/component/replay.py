@@ -30,10 +30,10 @@ class ReplayConfig(dg.Config):
 
 
 def build_replay_job(site: SyncSite, keys: dict[str, dg.AssetKey]) -> dg.JobDefinition:
-    """The instance's replay job; its op runs in the key's pool, as the sync assets: its requests
-    share the key's quota with them."""
+    """The instance's replay job; one replay of the tenant at a time (its own pool), its requests in the
+    quota's bulk lane: the key's fresh syncs go first."""
 
-    @dg.op(name=site.names.name("replay_queued_records"), pool=site.pool,
+    @dg.op(name=site.names.name("replay_queued_records"), pool=site.maintenance_pool("replay"),
            required_resource_keys=required_keys(site, "replenit", "state"), description="Re-send queued records of one entity from the ledger's retry queue, after a fix.")
     def replay_queued_records(context: dg.OpExecutionContext, config: ReplayConfig) -> None:
         replenit, _, state = instance_resources(context, site)

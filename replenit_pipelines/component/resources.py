@@ -15,6 +15,7 @@ from replenit_pipelines.component.site import SyncSite
 from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, check_customer_priority
 from replenit_pipelines.lib.delivery import ApiKey, ClientConfig, ReplenitClient
+from replenit_pipelines.lib.delivery.quota import Lane
 from replenit_pipelines.lib.ledger import Ledger, open_ledger
 from replenit_pipelines.lib.settings import DEFAULT_LIMITS, DEFAULT_SANDBOX_URL, Settings
 from replenit_pipelines.lib.sync import StateStore, open_state_store
@@ -49,13 +50,14 @@ class ReplenitResource(dg.ConfigurableResource):
         except ValueError as exc:
             raise dg.Failure(description=str(exc)) from None
 
-    def client(self, batch_sizes: dict[str, int] | None = None) -> ReplenitClient:
-        """`batch_sizes`: records per request by entity (a run's config), capped at the API's hard maxima."""
+    def client(self, batch_sizes: dict[str, int] | None = None, lane: Lane = "bulk") -> ReplenitClient:
+        """`batch_sizes`: records per request by entity (a run's config), capped at the API's hard maxima;
+        `lane`: the quota lane of its requests (fresh for a partition's sync, bulk for the rest)."""
         config = ClientConfig(
             base_url=self.base_url, tenant_id=self.tenant_id, api_key=ApiKey(self.api_key),
             limits=tuple(parse_limits(self.limits)), max_in_flight=self.max_in_flight,
             read_timeout_s=self.read_timeout_s, max_attempts=self.max_attempts,
-            quota_dir=self.quota_dir or str(Settings.from_env().quota_dir),
+            quota_dir=self.quota_dir or str(Settings.from_env().quota_dir), lane=lane,
         )
         if batch_sizes:
             config = dataclasses.replace(config, batch_sizes={**config.batch_sizes, **batch_sizes})  # re-checked and capped

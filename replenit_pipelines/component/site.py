@@ -24,6 +24,7 @@ from replenit_pipelines.lib.warehouse import EntityMapping
 
 DEFAULT_PREFIX = ("replenit",)
 SYNC_ENTITIES = ("customers", "products", "orders")  # the order a key's work goes in: customers and products before orders
+KEY_TAG = "replenit/key"  # on every sync asset: the key (replenit-<label>) whose quota it spends
 
 Automation = Literal["schedules", "after_upstream", "schedules_and_upstream", "manual"]
 Status = Literal["running", "stopped"]
@@ -150,8 +151,15 @@ class SyncSite:
 
     @property
     def pool(self) -> str:
-        """One Dagster pool per API key, named by its label (never the key): tenants on one key share it."""
+        """The API key's name in Dagster, from its label (never the key): tenants on one key share it. The
+        prefix of the key's pools and the value of its sync assets' `replenit/key` tag."""
         return "replenit-" + self.key_label
+
+    def maintenance_pool(self, job: str) -> str:
+        """The pool of one kind of bulk job of this instance (`reconcile_customers`, `replay`): with the
+        instance's limit of 1 (dagster.yaml), one such run of a tenant at a time, beside the key's syncs.
+        Two reconciliations of one entity would list the same records and send (or delete) them twice."""
+        return f"{self.pool}-{self.names.name(job)}"
 
     @property
     def daily_partitions(self) -> dg.DailyPartitionsDefinition:

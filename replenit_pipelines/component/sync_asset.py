@@ -30,10 +30,11 @@ from replenit_pipelines.component.failures import (
 from replenit_pipelines.component.monitoring import record_run_worker
 from replenit_pipelines.component.quota import PLAN_HINT, mark_dry_run, report_plan
 from replenit_pipelines.component.resources import instance_resources, required_keys
-from replenit_pipelines.component.site import SyncSite, SyncStep
+from replenit_pipelines.component.site import KEY_TAG, SyncSite, SyncStep
 from replenit_pipelines.component.sources import lineage_key, mapping_version, source_asset_keys
 from replenit_pipelines.component.translator import accounting_text, quarantine_table, run_metadata
 from replenit_pipelines.lib.delivery import BatchProgress, ReplenitStopError
+from replenit_pipelines.lib.delivery.quota import Lane
 from replenit_pipelines.lib.delivery.report import plural, progress_line
 from replenit_pipelines.lib.privacy import mask_text
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
@@ -254,11 +255,15 @@ def build_sync_asset(site: SyncSite, step: SyncStep, spec: dg.AssetSpec) -> dg.A
     # otherwise land on the partition's last real materialization. @asset makes check outputs required.
     # No backfill policy: with any policy Dagster launches an asset backfill's runs as partition
     # ranges without a `dagster/partition` tag (research note C); without one, one run a partition.
+    # No pool: a backfill's runs and the schedules' runs of one key no longer take turns; the quota's
+    # lanes order their requests (fresh first), and dagster.yaml's run limits keep one run per
+    # partition and one run per backfill at a time. The `replenit/key` tag says which key it spends.
+    spec = spec.merge_attributes(tags={KEY_TAG: site.pool})
+
     @dg.multi_asset(
         name=key.to_python_identifier(),
         specs=[spec],
         partitions_def=partitions_def,
-        pool=site.pool,
         check_specs=check_specs,
         can_subset=True,
         required_resource_keys=required_keys(site),
@@ -267,6 +272,17 @@ def build_sync_asset(site: SyncSite, step: SyncStep, spec: dg.AssetSpec) -> dg.A
         yield from run_sync(context, config, site, step, key, source)
 
     return sync
+
+
+BACKFILL_TAG = "dagster/backfill"
+
+
+def sync_lane(context: dg.AssetExecutionContext, config: SyncConfig) -> Lane:
+    """A partition's sync is fresh work (the schedules, an asset page, automation), unless it is one run
+    of a backfill or a full refresh: bulk work, which takes what the key's fresh syncs leave."""
+    if BACKFILL_TAG in context.run.tags or config.full_refresh:
+        return "bulk"
+    return "fresh"
 
 
 def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSite, step: SyncStep, key: dg.AssetKey,
@@ -296,7 +312,10 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
     check_batch_size_config(config.batch_size)
     stopped = CatchStop()
     guard = config.delete_guard()
-    with replenit.client({entity: config.batch_size} if config.batch_size else None) as client, \
+    lane = sync_lane(context, config)
+    if lane == "bulk":
+        context.log.info(f"{what}: quota lane bulk (a backfill or a full refresh): fresh syncs of the key go first")
+    with replenit.client({entity: config.batch_size} if config.batch_size else None, lane) as client, \
             closing(state.ledger(client, entity)) as ledger, stopped:
         try:
             result = sync_window(SyncRequest(

@@ -121,7 +121,7 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
     tenant: Annotated[f.Tenant | None, dg.Resolver(
         f.resolve_tenant, model_field_type=f.TenantBlock,
         description="The tenant: the NAMES of the environment variables holding its id and its API key (read when a run "
-                    "starts, never written here), and the key's label (its pool; tenants on one key share it). Required.")] = None
+                    "starts, never written here), and the key's label (tenants on one key share its quota). Required.")] = None
     warehouse: Annotated[str | None, dg.Resolver(
         f.resolve_path("warehouse"), model_field_type=str,
         description="The DuckDB file the mapping's tables are in (relative to this folder; "

@@ -30,7 +30,7 @@ class Settings:
     base_url_set: bool  # REPLENIT_BASE_URL was set (a client from the environment requires it)
     tenant_id: str | None  # REPLENIT_TENANT_ID
     api_key_set: bool  # REPLENIT_API_KEY is set; never the key itself
-    key_label: str  # REPLENIT_KEY_NAME: a label for the key, never the key; names its Dagster pool
+    key_label: str  # REPLENIT_KEY_NAME: a label for the key, never the key; names it in Dagster
     limits: str | None  # REPLENIT_LIMITS: REQUESTS/SECONDS windows of the key's quota; None = documented
     partitions_start: str  # REPLENIT_PARTITIONS_START, YYYY-MM-DD
     customer_priority_text: str  # REPLENIT_CUSTOMER_PRIORITY as written (checked by customer_priority)
@@ -71,7 +71,7 @@ class Settings:
 
     @property
     def pool_name(self) -> str:
-        """One Dagster pool per API key, named by its label (never the key)."""
+        """The API key in Dagster, named by its label (never the key): replenit-<label>, the prefix of its bulk jobs' pools."""
         return "replenit-" + self.key_label
 
     @property

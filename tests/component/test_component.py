@@ -52,9 +52,12 @@ def test_an_instance_with_its_own_prefix_has_its_own_names_and_loads_without_sec
             "customers_daily_schedule_brand_a", "orders_hourly_schedule_brand_a", "reconcile_customers_weekly_brand_a",
             "reconcile_orders_weekly_brand_a", "observe_warehouse_tables_hourly_brand_a"}
         assert all(s.default_status == dg.DefaultScheduleStatus.STOPPED for s in repo.schedule_defs)
-        # The key's pool is named from its env var when no label is given: tenants on one key share it.
+        # The key is named from its env var when no label is given: tenants on one key share it (its
+        # quota's lanes, no pool: issue 24); the bulk jobs have pools of their own.
         node = repo.asset_graph.get(dg.AssetKey(["brand_a", "customers"]))
-        assert node.pools == {"replenit-brand_a_api_key"}
+        assert node.pools == set() and node.tags["replenit/key"] == "replenit-brand_a_api_key"
+        assert [op.pool for op in defs.resolve_job_def("reconcile_customers_brand_a").graph.node_defs] == [
+            "replenit-brand_a_api_key-reconcile_customers_brand_a"]
         assert node.group_name == "brand_a"
         # Its state folder is its own; the key's quota ledger is shared by every tenant on the key.
         state = defs.resources["state_brand_a"]

@@ -78,8 +78,8 @@ def test_two_tenants_sync_side_by_side_and_never_mix(shared_key, sandbox, wareho
     with defs_folder(**{b: instance_yaml(b, warehouses[b], key_envs[b]) for b in ("brand_a", "brand_b")}) as (_, loader), \
             loader.load() as defs, dg.instance_for_test() as instance:
         repo = defs.get_repository_def()
-        pools = {b: repo.asset_graph.get(dg.AssetKey([b, "customers"])).pools for b in tenants}
-        assert (pools["brand_a"] == pools["brand_b"]) is shared_key  # one key, one pool: they take turns
+        keys = {b: repo.asset_graph.get(dg.AssetKey([b, "customers"])).tags["replenit/key"] for b in tenants}
+        assert (keys["brand_a"] == keys["brand_b"]) is shared_key  # one key, one quota (its lanes), no pool
         schedules = {s.name for s in repo.schedule_defs}
         assert {"customers_daily_schedule_brand_a", "customers_daily_schedule_brand_b"} <= schedules
         runs = {}

@@ -92,7 +92,7 @@ def test_definitions_snapshot(defs):
                      "orders": "HourlyPartitionsDefinition"}
     for k in ("customers", "products", "orders"):
         node = graph.get(dg.AssetKey(["replenit", k]))
-        assert node.pools == {"replenit-test"}
+        assert node.pools == set() and node.tags["replenit/key"] == "replenit-test"  # lanes, not a pool (issue 24)
         assert node.backfill_policy is None  # one run a partition, tagged with it (docs/ui.md "Backfills")
         assert node.partitions_def.timezone == "UTC"
     checks = sorted((c.asset_key.path[1], c.name) for c in graph.asset_check_keys)

@@ -72,7 +72,7 @@ def slots_claimed(instance: dg.DagsterInstance) -> int:
     return len(info.claimed_slots)
 
 
-def test_a_killed_run_is_failed_its_pool_freed_and_the_next_run_delivers(killable):
+def test_a_killed_run_is_failed_and_the_next_run_delivers(killable):
     from replenit_pipelines.component.monitoring import dead_run_workers, find_dead_runs
 
     sb, tenant_id, env = killable
@@ -89,9 +89,10 @@ def test_a_killed_run_is_failed_its_pool_freed_and_the_next_run_delivers(killabl
 
     with dg.DagsterInstance.get() as instance:
         (killed,) = instance.get_runs()
-        # The defect: the killed run stays STARTED and keeps the key's pool slot.
+        # The defect: the killed run stays STARTED (in a queued deployment it would hold its partition's
+        # run slot, dagster.yaml). A sync is in no pool any more (issue 24): no slot of the key is held.
         assert killed.status == dg.DagsterRunStatus.STARTED
-        assert slots_claimed(instance) == 1
+        assert slots_claimed(instance) == 0
 
         from replenit_pipelines.definitions import defs
 

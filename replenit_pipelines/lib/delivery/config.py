@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from replenit_pipelines.lib.contract.api import DOCUMENTED_LIMITS, MAX_BODY_BYTES, Window, parse_limits
 from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
+from replenit_pipelines.lib.delivery.quota import LANES, Lane
 from replenit_pipelines.lib.privacy import Secret
 
 __all__ = ["BULK_BATCH_SIZES", "DEFAULT_BATCH_SIZES", "batch_sizes_for", "DOCUMENTED_LIMITS", "MAX_BODY_BYTES", "ApiKey", "ClientConfig", "Window", "check_batch_size", "parse_limits"]
@@ -111,6 +112,10 @@ class ClientConfig:
     gzip: bool = False
     quota_dir: str | None = None  # where the per-key quota ledger lives; None: ~/.cache
     seed: int | None = None  # jitter seed, for reproducible tests
+    # The quota lane of every request (lib/delivery/quota.py): `fresh` for the partitioned syncs, the
+    # intraday customers and sensors; `bulk` (the default) for reconciliation, backfills, replay,
+    # deletes and push, which take what fresh leaves.
+    lane: Lane = "bulk"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", check_base_url(self.base_url))
@@ -128,6 +133,8 @@ class ClientConfig:
             raise DeliveryConfigError(f"max_body_bytes must be between 1 and {MAX_BODY_BYTES}")
         if self.max_attempts < 1 or self.max_in_flight < 1:
             raise DeliveryConfigError("max_attempts and max_in_flight must be at least 1")
+        if self.lane not in LANES:
+            raise DeliveryConfigError(f"quota lane {self.lane!r}: expected one of {', '.join(LANES)}")
         for n, s in self.limits:
             if n < 1 or s <= 0:
                 raise DeliveryConfigError(f"rate-limit window {n}/{s} must be positive")

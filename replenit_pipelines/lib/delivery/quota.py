@@ -9,17 +9,30 @@ and 429s correct the ledger for clients elsewhere.
 With REPLENIT_STATE_URL set, the same counts live in Postgres instead (lib/delivery/quota_postgres.py):
 one row per key and window, read and written in one transaction under the key's row lock, so run
 workers on different machines spend from one budget too. The limiter's logic is the same for both.
+
+Lanes (docs/delivery.md, "Lanes"): every request is reserved in a lane. `fresh` (the partitioned
+syncs, intraday customers, sensors) goes first; `bulk` (reconciliation, backfills, replay, deletes,
+push) takes what fresh leaves. Two rules make that hold across processes and machines, in the same
+ledger: (1) a fresh request that has to wait registers itself as a waiter, and no bulk request is
+reserved while a live fresh waiter exists, so bulk yields within the one request it is sending;
+(2) bulk leaves a small share of each window (`fresh_share`, 3%) to fresh until the window's last
+24 s (0.4 of the shortest window), so a fresh request never waits behind a window bulk filled
+for more than that. A waiter entry expires shortly after the wait it announced: a fresh process
+that died blocks bulk for at most its wait plus `waiter_grace`.
 """
 
 import hashlib
 import json
 import math
+import os
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal, get_args
 
 from filelock import FileLock
 
@@ -34,6 +47,17 @@ LATENCY_SAMPLES = 200
 MIN_LATENCY_SAMPLES = 10  # fewer than this: the cap, until the latency is known
 GUARD_QUANTILE = 0.99
 GUARD_MARGIN = 1.5
+
+Lane = Literal["fresh", "bulk"]
+LANES: tuple[Lane, ...] = get_args(Lane)
+FRESH_SHARE = 0.03  # of each window, kept for the fresh lane until the window's last part
+
+
+def check_lane(lane: str) -> Lane:
+    if lane not in LANES:
+        raise ValueError(f"quota lane {lane!r}: expected one of {', '.join(LANES)}")
+    return lane
+
 
 _THREAD_LOCKS: dict[str, threading.Lock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
@@ -55,17 +79,20 @@ class FileQuotaStore:
     def __init__(self, ledger: Path):
         self.ledger = ledger
         ledger.parent.mkdir(parents=True, exist_ok=True)
-        self._file_lock = FileLock(str(ledger) + ".lock")
+        # Held for a read and a write of a small file: poll for it often. At the default 50 ms, a process
+        # asking now and then (a fresh sync) loses the lock again and again to one asking all the time.
+        self._file_lock = FileLock(str(ledger) + ".lock", poll_interval=0.001)
 
     @contextmanager
     def state(self, write: bool = True) -> Iterator[dict]:
         with self._file_lock:
             try:
-                state = json.loads(self.ledger.read_text())
+                text = self.ledger.read_text()
+                state = json.loads(text)
             except (FileNotFoundError, ValueError):
-                state = {}
+                text, state = "", {}
             yield state
-            if not write:
+            if not write or json.dumps(state) == text:  # unchanged (a look that took nothing): no write
                 return
             tmp = self.ledger.with_suffix(".tmp")
             tmp.write_text(json.dumps(state))
@@ -80,10 +107,13 @@ class QuotaLimiter:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         state_url: StateUrlArg = FROM_ENV,
+        fresh_share: float = FRESH_SHARE,
     ):
         """`ledger` is the key's file (named by `ledger_name`, a digest of the key); with a state
         URL (by default REPLENIT_STATE_URL) its name keys the key's rows in Postgres instead."""
         self.windows = [(int(n), float(s)) for n, s in windows]
+        if not 0 <= fresh_share < 1:
+            raise ValueError(f"fresh_share must be 0 or more and below 1, not {fresh_share}")
         self.ledger = ledger
         self._clock = clock
         self._sleep = sleep
@@ -94,6 +124,19 @@ class QuotaLimiter:
         shortest = min((s for _, s in self.windows), default=60.0)
         self.guard_floor = min(0.5, shortest * 0.01)
         self.guard_cap = min(10.0, shortest * 0.5)
+        # Lanes: bulk leaves `reserve` requests of each window to fresh until `release_s` before the
+        # window's end (0.4 of the shortest window: 24 s on the API's minute, so that a fresh request
+        # waits at most that, and 30 s with its own overheads). A longer window keeps no more than bulk
+        # can still take in that last part at the shortest window's rate (50 of the hour's 5,000, not
+        # 150): what fresh leaves of it is not lost. A fresh waiter entry lives `waiter_grace` past
+        # the wait it announced; bulk, held back by one, looks again every `poll_s`.
+        self.release_s = shortest * 0.4
+        short_limit = min(self.windows, key=lambda w: w[1])[0] if self.windows else 0
+        self.reserve = {s: math.ceil(n * fresh_share) if s == shortest
+                        else min(math.ceil(n * fresh_share), math.floor(short_limit * self.release_s / shortest))
+                        for n, s in self.windows}
+        self.waiter_grace = max(0.25, min(5.0, shortest * 0.05))
+        self.poll_s = max(0.002, min(0.05, shortest * 0.01))
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._decided = threading.local()  # per worker thread: when acquire() counted its request
         url = resolve(state_url)
@@ -133,44 +176,83 @@ class QuotaLimiter:
         with self._thread_lock, self._store.state(write) as state:
             state.setdefault("counts", {})
             state.setdefault("blocked_until", 0.0)
+            state.setdefault("lanes", {})  # {lane: {repr(seconds): {str(index): requests}}}: spend per lane
+            state.setdefault("waiters", {})  # {waiter id: expires at}: fresh requests waiting now
             yield state
 
     @staticmethod
     def _counts(state: dict, seconds: float) -> dict[str, int]:
         return state["counts"].setdefault(repr(seconds), {})
 
-    def _wait_needed(self, state: dict, now: float) -> float:
+    def _wait_needed(self, state: dict, now: float, lane: Lane = "fresh") -> float:
         wait = max(0.0, state["blocked_until"] - now)
         for limit, seconds in self.windows:
             idx = math.floor(now / seconds)
             counts = self._counts(state, seconds)
             for old in [k for k in counts if int(k) < idx]:
                 del counts[old]
-            if counts.get(str(idx), 0) >= limit:
-                wait = max(wait, (idx + 1) * seconds - now)
+            used, left = counts.get(str(idx), 0), (idx + 1) * seconds - now
+            if used >= limit:
+                wait = max(wait, left)
+            elif lane == "bulk" and used >= limit - self.reserve[seconds] and left > self.release_s:
+                wait = max(wait, left - self.release_s)  # fresh's share, until the window's last part
+        if lane == "bulk" and wait <= 0 and state["waiters"]:
+            wait = self.poll_s  # a fresh request is waiting: it takes the next slot
         return wait
 
-    def acquire(self) -> float:
-        """Block until one request may be sent, and count it. Returns the seconds waited."""
+    def _expire_waiters(self, state: dict, now: float) -> None:
+        waiters = state["waiters"]
+        for gone in [w for w, until in waiters.items() if until < now]:
+            del waiters[gone]
+
+    def _count_lane(self, state: dict, lane: Lane, now: float) -> None:
+        """The request in its lane's counts, for the quota view; the current and previous window kept."""
+        for _, seconds in self.windows:
+            idx = math.floor(now / seconds)
+            counts = state["lanes"].setdefault(lane, {}).setdefault(repr(seconds), {})
+            for old in [k for k in counts if int(k) < idx - 1]:
+                del counts[old]
+            counts[str(idx)] = counts.get(str(idx), 0) + 1
+
+    def acquire(self, lane: Lane) -> float:
+        """Block until one request of `lane` may be sent, and count it. Returns the seconds waited."""
+        check_lane(lane)
         waited = 0.0
-        while True:
-            guard = self.boundary_guard
-            with self._state() as state:
-                now = self._clock()  # after the lock: time spent waiting for it is not sending time
-                wait = self._wait_needed(state, now)
-                if wait <= 0:
-                    for _, seconds in self.windows:
-                        idx = math.floor(now / seconds)
-                        counts = self._counts(state, seconds)
-                        counts[str(idx)] = counts.get(str(idx), 0) + 1
-                        if (idx + 1) * seconds - now < guard:
-                            counts[str(idx + 1)] = counts.get(str(idx + 1), 0) + 1
-                    self._decided.at = time.monotonic()
-                    return waited
-            # Sleep a hair past the boundary: the server's clock decides which window counts.
-            pause = wait + 0.001
-            self._sleep(pause)
-            waited += pause
+        waiter = f"{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}" if lane == "fresh" else None
+        registered = False
+        try:
+            while True:
+                guard = self.boundary_guard
+                with self._state() as state:
+                    now = self._clock()  # after the lock: time spent waiting for it is not sending time
+                    self._expire_waiters(state, now)
+                    wait = self._wait_needed(state, now, lane)
+                    if wait <= 0:
+                        for _, seconds in self.windows:
+                            idx = math.floor(now / seconds)
+                            counts = self._counts(state, seconds)
+                            counts[str(idx)] = counts.get(str(idx), 0) + 1
+                            if (idx + 1) * seconds - now < guard:
+                                counts[str(idx + 1)] = counts.get(str(idx + 1), 0) + 1
+                        self._count_lane(state, lane, now)
+                        if registered:
+                            state["waiters"].pop(waiter, None)
+                            registered = False
+                        self._decided.at = time.monotonic()
+                        return waited
+                    if waiter is not None:
+                        # Announced for the wait and a grace after it, renewed at every look: a process
+                        # that died stops renewing, and bulk goes on once its entry expires.
+                        state["waiters"][waiter] = now + wait + self.waiter_grace
+                        registered = True
+                # Sleep a hair past the boundary: the server's clock decides which window counts.
+                pause = wait + 0.001
+                self._sleep(pause)
+                waited += pause
+        finally:
+            if registered:  # interrupted while waiting: bulk need not wait for the entry to expire
+                with self._state() as state:
+                    state["waiters"].pop(waiter, None)
 
     def observe(self, limit: int, remaining: int, reset: float) -> None:
         """Take the server's count for the window it reported, when it is higher than ours."""
@@ -212,6 +294,22 @@ class QuotaLimiter:
             return {
                 s: self._counts(state, s).get(str(math.floor(now / s)), 0) for _, s in self.windows
             }
+
+    def lane_counts(self) -> dict[str, dict[float, dict[int, int]]]:
+        """Read-only, for the quota view: {lane: {window length: {window index: requests}}} for the
+        current and the previous window of each length."""
+        now = self._clock()
+        with self._state(write=False) as state:
+            return {lane: {s: {int(k): int(v) for k, v in state["lanes"].get(lane, {}).get(repr(s), {}).items()
+                               if int(k) >= math.floor(now / s) - 1}
+                           for _, s in self.windows}
+                    for lane in LANES}
+
+    def fresh_waiting(self) -> int:
+        """Read-only: fresh requests waiting for the quota now (live waiter entries)."""
+        now = self._clock()
+        with self._state(write=False) as state:
+            return sum(1 for until in state["waiters"].values() if until >= now)
 
     def counted(self) -> tuple[float, dict[float, dict[int, int]], float]:
         """Read-only, for plans and the quota view (lib/plan/): (now, {window length: {window index:

@@ -3,6 +3,8 @@ worker of a deployment, whatever machine it runs on.
 
 Tables: `quota_keys` (one row per key: its digest, its label, `blocked_until` after a 429) and
 `quota_counts` (one row per key, window length and window index: the requests counted in it).
+`quota_lane_counts` (the same per lane, fresh or bulk: what the quota view shows per lane) and
+`quota_waiters` (one row per fresh request waiting now, with the time its entry expires).
 `state()` reads and writes them in one transaction that first locks the key's `quota_keys` row
 (SELECT ... FOR UPDATE), so two workers never both take the last request of a window. The key
 is never stored: it is named by `ledger_name`'s digest, and labelled by REPLENIT_KEY_NAME.
@@ -24,6 +26,13 @@ CREATE TABLE IF NOT EXISTS quota_counts (
     key_id TEXT NOT NULL REFERENCES quota_keys (key_id), window_seconds DOUBLE PRECISION NOT NULL,
     window_index BIGINT NOT NULL, requests INTEGER NOT NULL,
     PRIMARY KEY (key_id, window_seconds, window_index));
+CREATE TABLE IF NOT EXISTS quota_lane_counts (
+    key_id TEXT NOT NULL REFERENCES quota_keys (key_id), lane TEXT NOT NULL, window_seconds DOUBLE PRECISION NOT NULL,
+    window_index BIGINT NOT NULL, requests INTEGER NOT NULL,
+    PRIMARY KEY (key_id, lane, window_seconds, window_index));
+CREATE TABLE IF NOT EXISTS quota_waiters (
+    key_id TEXT NOT NULL REFERENCES quota_keys (key_id), waiter_id TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (key_id, waiter_id));
 """
 
 _LOCK_KEY = "SELECT blocked_until FROM quota_keys WHERE key_id = %s FOR UPDATE"
@@ -50,7 +59,7 @@ class PostgresQuotaStore:
     def state(self, write: bool = True) -> Iterator[dict]:
         """The key's counts as the file ledger's dict ({"counts": {repr(seconds): {str(index): n}},
         "blocked_until": t}); what the caller changed is written back in the same transaction."""
-        def begin(con: Any) -> tuple[Any, Any, list]:
+        def begin(con: Any) -> tuple[Any, Any, tuple[list, list, list]]:
             # By hand (the connection is in autocommit): a connection the server dropped fails here, before
             # anything is yielded, and the transaction is begun again on a new one (Reconnecting.run).
             con.execute("BEGIN")
@@ -64,14 +73,21 @@ class PostgresQuotaStore:
             row = con.execute(_LOCK_KEY if write else _READ_KEY, [self.key_id]).fetchone()
             rows = con.execute("SELECT window_seconds, window_index, requests FROM quota_counts WHERE key_id = %s",
                                [self.key_id]).fetchall()
-            return con, row, rows
+            lane_rows = con.execute("SELECT lane, window_seconds, window_index, requests FROM quota_lane_counts "
+                                    "WHERE key_id = %s", [self.key_id]).fetchall()
+            waiters = con.execute("SELECT waiter_id, expires_at FROM quota_waiters WHERE key_id = %s", [self.key_id]).fetchall()
+            return con, row, (rows, lane_rows, waiters)
 
-        con, row, rows = self._connection.run(begin)
+        con, row, (rows, lane_rows, waiter_rows) = self._connection.run(begin)
         try:
             counts: dict[str, dict[str, int]] = {}
             for seconds, index, requests in rows:
                 counts.setdefault(repr(float(seconds)), {})[str(index)] = int(requests)
-            state = {"counts": counts, "blocked_until": float(row[0]) if row else 0.0}
+            lanes: dict[str, dict[str, dict[str, int]]] = {}
+            for lane, seconds, index, requests in lane_rows:
+                lanes.setdefault(lane, {}).setdefault(repr(float(seconds)), {})[str(index)] = int(requests)
+            state = {"counts": counts, "blocked_until": float(row[0]) if row else 0.0, "lanes": lanes,
+                     "waiters": {w: float(until) for w, until in waiter_rows}}
             before = copy.deepcopy(state)
             yield state
             if write:
@@ -94,5 +110,27 @@ class PostgresQuotaStore:
             con.cursor().executemany(
                 "INSERT INTO quota_counts (key_id, window_seconds, window_index, requests) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (key_id, window_seconds, window_index) DO UPDATE SET requests = excluded.requests", changed)
+        old_lanes = {(lane, float(s), int(i)): n for lane, ws in before["lanes"].items() for s, windows in ws.items()
+                     for i, n in windows.items()}
+        new_lanes = {(lane, float(s), int(i)): n for lane, ws in after["lanes"].items() for s, windows in ws.items()
+                     for i, n in windows.items()}
+        gone_lanes = [(self.key_id, lane, s, i) for (lane, s, i) in old_lanes if (lane, s, i) not in new_lanes]
+        changed_lanes = [(self.key_id, lane, s, i, n) for (lane, s, i), n in new_lanes.items() if old_lanes.get((lane, s, i)) != n]
+        if gone_lanes:
+            con.cursor().executemany("DELETE FROM quota_lane_counts WHERE key_id = %s AND lane = %s AND window_seconds = %s "
+                                     "AND window_index = %s", gone_lanes)
+        if changed_lanes:
+            con.cursor().executemany(
+                "INSERT INTO quota_lane_counts (key_id, lane, window_seconds, window_index, requests) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (key_id, lane, window_seconds, window_index) DO UPDATE SET requests = excluded.requests",
+                changed_lanes)
+        gone_waiters = [(self.key_id, w) for w in before["waiters"] if w not in after["waiters"]]
+        set_waiters = [(self.key_id, w, until) for w, until in after["waiters"].items() if before["waiters"].get(w) != until]
+        if gone_waiters:
+            con.cursor().executemany("DELETE FROM quota_waiters WHERE key_id = %s AND waiter_id = %s", gone_waiters)
+        if set_waiters:
+            con.cursor().executemany(
+                "INSERT INTO quota_waiters (key_id, waiter_id, expires_at) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key_id, waiter_id) DO UPDATE SET expires_at = excluded.expires_at", set_waiters)
         if after["blocked_until"] != before["blocked_until"]:
             con.execute("UPDATE quota_keys SET blocked_until = %s WHERE key_id = %s", [after["blocked_until"], self.key_id])

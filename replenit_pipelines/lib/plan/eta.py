@@ -12,6 +12,11 @@ its expected requests first: the time for the plan and that load together, an up
 quota is work-conserving, so the last request of the two goes out then, whoever waits); "alone"
 is the lower bound.
 
+Lanes (lib/delivery/quota.py): the schedules' runs are fresh work, which goes before bulk work. So the
+ETA of bulk work (`lane="bulk"`: a reconciliation, a backfill, `--all`) is the one with the fresh
+lane's expected load, and bulk work is never "late" (it never holds up a scheduled run); the ETA of
+fresh work is the one alone, and it is late when it cannot finish before the key's next scheduled run.
+
 The expected load of a scheduled run of an entity is the median of the requests of the entity's
 runs in the state store's sync_runs over the last 24 hours (a median, so a backfill's big first
 run or many runs of unchanged windows do not stand for a typical run); entities without a schedule
@@ -124,17 +129,27 @@ class Eta:
     next_run: ScheduledRun | None  # the next scheduled run on the key after start
     next_run_of_entity: ScheduledRun | None
     entity: str | None = None
+    lane: str = "fresh"  # the quota lane the work would spend in
+
+    @property
+    def expected_s(self) -> float:
+        """The ETA to plan by: bulk work's counts the fresh lane's expected load (it goes first)."""
+        if self.lane == "bulk" and self.with_load_s is not None:
+            return self.with_load_s
+        return self.alone_s
 
     @property
     def late(self) -> bool:
-        """The plan cannot finish before the key's next scheduled run starts (it would wait for the
-        pool, or share the quota with it)."""
-        return self.next_run is not None and self.start + timedelta(seconds=self.alone_s) > self.next_run.at
+        """Fresh work that cannot finish before the key's next scheduled run starts (it would share the
+        quota with it). Bulk work is never late: the scheduled runs' requests go before its own."""
+        return (self.lane != "bulk" and self.next_run is not None
+                and self.start + timedelta(seconds=self.alone_s) > self.next_run.at)
 
     def as_dict(self) -> dict:
-        finish = self.start + timedelta(seconds=self.alone_s)
+        finish = self.start + timedelta(seconds=self.expected_s)
         return {
-            "requests": self.requests, "alone_s": round(self.alone_s, 3),
+            "requests": self.requests, "lane": self.lane, "expected_s": round(self.expected_s, 3),
+            "alone_s": round(self.alone_s, 3),
             "finishes_at": finish.isoformat(),
             "with_load_s": round(self.with_load_s, 3) if self.with_load_s is not None else None,
             "load_requests": self.load_requests,
@@ -144,7 +159,11 @@ class Eta:
         }
 
     def text(self) -> str:
-        line = f"{self.requests:,} {'request' if self.requests == 1 else 'requests'}: {duration(self.alone_s)} if nothing else runs on the key"
+        what = f"{self.requests:,} {'request' if self.requests == 1 else 'requests'}"
+        if self.lane == "bulk" and self.with_load_s is not None:
+            return (f"{what}: {duration(self.with_load_s)} in the bulk lane, after the fresh lane's expected load "
+                    f"({self.load_requests:,} requests of theirs); {duration(self.alone_s)} if nothing else ran on the key")
+        line = f"{what}: {duration(self.alone_s)} if nothing else runs on the key"
         if self.with_load_s is not None:
             line += f", {duration(self.with_load_s)} with the schedules' expected load ({self.load_requests:,} requests of theirs)"
         if self.late and self.next_run is not None:
@@ -162,24 +181,28 @@ def duration(seconds: float) -> str:
 
 
 def eta(requests: int, snapshot: QuotaSnapshot, limits: Sequence[Window] | None = None,
-        expected_load: ExpectedLoad | None = None, entity: str | None = None, lead_s: float = 0.0) -> Eta:
+        expected_load: ExpectedLoad | None = None, entity: str | None = None, lead_s: float = 0.0,
+        lane: str = "fresh") -> Eta:
     """The time `requests` more requests need on the key of `snapshot`, from the snapshot's moment:
     alone, and with `expected_load` (see the module docstring). `limits` default to the snapshot's;
-    `lead_s`: seconds of local work before the first request (a dry run's `duration_s`)."""
+    `lead_s`: seconds of local work before the first request (a dry run's `duration_s`); `lane`: the
+    quota lane the requests would go in (bulk work plans by the ETA with the fresh lane's load)."""
     windows = [(int(n), float(s)) for n, s in (limits if limits is not None else snapshot.limits)]
     start = datetime.fromtimestamp(snapshot.at, UTC)
     guard = Guard(snapshot.guard_cold_s, snapshot.cold_requests, snapshot.guard_s)
     first = snapshot.at + max(0.0, lead_s)
-    alone = finish_time(requests, first, windows, snapshot.counts, snapshot.blocked_until, [], guard)
+    # Bulk requests leave the fresh lane's share of each window until the window's last part.
+    share = FreshShare(dict(snapshot.reserve), snapshot.release_s) if lane == "bulk" else FreshShare()
+    alone = finish_time(requests, first, windows, snapshot.counts, snapshot.blocked_until, [], guard, share)
     with_load, load_requests, next_run, next_of_entity = None, 0, None, None
     if expected_load is not None:
         events = [(r.at.timestamp(), r.requests) for r in expected_load.runs if r.at.timestamp() >= snapshot.at]
-        finish_loaded = finish_time(requests, first, windows, snapshot.counts, snapshot.blocked_until, events, guard)
+        finish_loaded = finish_time(requests, first, windows, snapshot.counts, snapshot.blocked_until, events, guard, share)
         with_load = finish_loaded - snapshot.at
         load_requests = sum(n for at, n in events if at <= finish_loaded)
         next_run = expected_load.next_run(start)
         next_of_entity = expected_load.next_run(start, entity) if entity else None
-    return Eta(requests, start, alone - snapshot.at, with_load, load_requests, next_run, next_of_entity, entity)
+    return Eta(requests, start, alone - snapshot.at, with_load, load_requests, next_run, next_of_entity, entity, lane)
 
 
 @dataclass(frozen=True)
@@ -191,12 +214,22 @@ class Guard:
     warm_s: float = 0.0
 
 
+@dataclass(frozen=True)
+class FreshShare:
+    """What bulk requests leave to the fresh lane: `reserve` requests of each window (by length) until
+    `release_s` before the window's end (QuotaLimiter.reserve and .release_s); none for fresh work."""
+
+    reserve: dict[float, int] = field(default_factory=dict)
+    release_s: float = 0.0
+
+
 def finish_time(requests: int, now: float, windows: list[tuple[int, float]], counts: dict[float, dict[int, int]],
-                blocked_until: float, events: list[tuple[float, int]], guard: Guard = Guard()) -> float:
+                blocked_until: float, events: list[tuple[float, int]], guard: Guard = Guard(),
+                share: FreshShare = FreshShare()) -> float:
     """When the last of `requests` goes out (epoch seconds), each window allowing its limit per
     clock-aligned window (`counts`: what is counted already), the requests of `events` (time,
-    requests) spent first from their time on, and ours near a window's end counted in the next
-    window too (`guard`)."""
+    requests) spent first from their time on, ours near a window's end counted in the next
+    window too (`guard`), and ours leaving the fresh lane's `share` of each window."""
     if requests <= 0:
         return now
     if not windows:  # no quota: only a 429's Retry-After waits
@@ -209,9 +242,11 @@ def finish_time(requests: int, now: float, windows: list[tuple[int, float]], cou
             backlog += events[ei][1]
             ei += 1
         room = min(n - used[s].get(math.floor(t / s), 0) for n, s in windows)
+        held = {s: share.reserve.get(s, 0) if (math.floor(t / s) + 1) * s - t > share.release_s else 0 for _, s in windows}
         if room > 0:
             theirs = min(room, backlog)
-            ours = min(room - theirs, left)
+            ours_room = min(n - held[s] - used[s].get(math.floor(t / s), 0) for n, s in windows) - theirs
+            ours = max(0, min(ours_room, left))
             backlog, left = backlog - theirs, left - ours
             edge = guard.cold_s if sent < guard.cold_requests else guard.warm_s
             sent += ours
@@ -223,5 +258,8 @@ def finish_time(requests: int, now: float, windows: list[tuple[int, float]], cou
             if left == 0:
                 return t
         # No room: wait for every full window to roll over (a hair past the boundary, as the limiter
-        # does, and so that float division puts t in the next window).
-        t = max((math.floor(t / s) + 1) * s for n, s in windows if used[s].get(math.floor(t / s), 0) >= n) + 1e-6
+        # does, and so that float division puts t in the next window), or its fresh share to be released.
+        unblocked = [(math.floor(t / s) + 1) * s if used[s].get(math.floor(t / s), 0) >= n
+                     else (math.floor(t / s) + 1) * s - share.release_s
+                     for n, s in windows if used[s].get(math.floor(t / s), 0) >= n - held[s]]
+        t = max(unblocked) + 1e-6

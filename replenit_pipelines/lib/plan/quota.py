@@ -6,12 +6,12 @@ the API's address and the key (`ledger_name`), never the key: that digest is the
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from replenit_pipelines.lib.contract.api import Window
-from replenit_pipelines.lib.delivery.quota import QuotaLimiter
+from replenit_pipelines.lib.delivery.quota import LANES, QuotaLimiter
 from replenit_pipelines.lib.postgres import FROM_ENV, StateUrl, StateUrlArg, connect, resolve
 
 
@@ -21,6 +21,7 @@ class WindowState:
     seconds: float  # its length (clock-aligned: windows start at multiples of it)
     spent: int  # requests counted in the current window
     resets_in_s: float  # until the current window ends
+    spent_by_lane: dict[str, int] = field(default_factory=dict)  # the current window's requests per lane (fresh, bulk)
 
     @property
     def remaining(self) -> int:
@@ -28,7 +29,7 @@ class WindowState:
 
     def as_dict(self) -> dict:
         return {"limit": self.limit, "seconds": self.seconds, "spent": self.spent, "remaining": self.remaining,
-                "resets_in_s": round(self.resets_in_s, 3)}
+                "resets_in_s": round(self.resets_in_s, 3), "spent_by_lane": dict(self.spent_by_lane)}
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class QuotaSnapshot:
     guard_cold_s: float = 0.0
     cold_requests: int = 0
     guard_s: float = 0.0
+    fresh_waiting: int = 0  # fresh requests waiting for the quota at `at`
+    # What bulk requests leave to the fresh lane (QuotaLimiter.reserve, .release_s): for bulk plans' ETAs.
+    reserve: dict[float, int] = field(default_factory=dict)
+    release_s: float = 0.0
 
     @property
     def limits(self) -> tuple[Window, ...]:
@@ -50,20 +55,23 @@ class QuotaSnapshot:
 
     def as_dict(self) -> dict:
         return {"key": self.label, "at": datetime.fromtimestamp(self.at, UTC).isoformat(),
-                "blocked_for_s": round(max(0.0, self.blocked_until - self.at), 3),
+                "blocked_for_s": round(max(0.0, self.blocked_until - self.at), 3), "fresh_waiting": self.fresh_waiting,
                 "windows": [w.as_dict() for w in self.windows]}
 
 
 def quota_snapshot(limiter: QuotaLimiter, label: str | None = None) -> QuotaSnapshot:
     """The limiter's ledger now (read only): a client's is `client.quota`."""
     now, counts, blocked_until = limiter.counted()
+    lanes = limiter.lane_counts()
     guard_now, cold, guard_after = limiter.guard_outlook()
     windows = tuple(
         WindowState(limit, seconds, counts.get(seconds, {}).get(math.floor(now / seconds), 0),
-                    (math.floor(now / seconds) + 1) * seconds - now)
+                    (math.floor(now / seconds) + 1) * seconds - now,
+                    {lane: lanes[lane].get(seconds, {}).get(math.floor(now / seconds), 0) for lane in LANES})
         for limit, seconds in limiter.windows
     )
-    return QuotaSnapshot(label or Path(limiter.ledger).stem, now, windows, blocked_until, counts, guard_now, cold, guard_after)
+    return QuotaSnapshot(label or Path(limiter.ledger).stem, now, windows, blocked_until, counts, guard_now, cold, guard_after,
+                         limiter.fresh_waiting(), dict(limiter.reserve), limiter.release_s)
 
 
 def ledger_snapshots(quota_dir: str | Path, limits: Sequence[Window],

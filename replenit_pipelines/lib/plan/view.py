@@ -1,5 +1,5 @@
 """The quota view (`replenit quota`, the `replenit/quota` asset): per key, spent and remaining in
-each window now; the requests each entity used over the last 24 hours; the hours in which demand
+each window now, and the spend per lane (fresh, bulk: lib/delivery/quota.py); the requests each entity used over the last 24 hours; the hours in which demand
 exceeded the long window's limit (5,000 an hour), both past (recorded runs) and scheduled (the
 next 24 hours' expected load).
 
@@ -53,6 +53,12 @@ def quota_view(snapshots: Sequence[QuotaSnapshot], recent_runs: pl.DataFrame | N
     }
 
 
+def lane_text(window: dict[str, Any]) -> str:
+    """A window's spend per lane, e.g. `fresh 3, bulk 95`."""
+    lanes = window.get("spent_by_lane") or {}
+    return ", ".join(f"{lane} {lanes.get(lane, 0):,}" for lane in ("fresh", "bulk"))
+
+
 def quota_text(view: dict[str, Any]) -> str:
     lines = [f"Quota at {view['at']}"]
     if not view["keys"]:
@@ -60,7 +66,7 @@ def quota_text(view: dict[str, Any]) -> str:
     for k in view["keys"]:
         name = f" ({k['name']})" if k.get("name") else ""
         windows = ", ".join(f"{w['spent']:,}/{w['limit']:,} spent in the {w['seconds']:g} s window "
-                            f"({w['remaining']:,} left, resets in {w['resets_in_s']:.1f} s)" for w in k["windows"])
+                            f"({lane_text(w)}; {w['remaining']:,} left, resets in {w['resets_in_s']:.1f} s)" for w in k["windows"])
         blocked = f"; blocked for {k['blocked_for_s']:.1f} s after a 429" if k["blocked_for_s"] else ""
         lines.append(f"  key {k['key']}{name}: {windows or 'no limits'}{blocked}")
     lines.append("Requests over the last 24 hours, per entity (state store's sync_runs):")

@@ -197,7 +197,7 @@ def test_edge_guard_is_sized_from_the_observed_latency(tmp_path):
     assert limiter.boundary_guard == pytest.approx(0.120 * 1.5)  # the tail, with a margin
     # A request decided 150 ms before the edge is counted in the next window too: it may land there.
     clock.now = 1000.85
-    limiter.acquire()
+    limiter.acquire("fresh")
     clock.now = 1001.0
     assert limiter.used() == {1.0: 1, 10.0: 1}
     for _ in range(200):
@@ -210,7 +210,7 @@ def test_latency_is_measured_from_the_quota_decision_to_the_answer(tmp_path):
     limiter = QuotaLimiter([(30, 1.0)], tmp_path / "ledger.json", clock=clock, sleep=clock.sleep)
     limiter.answered()  # nothing acquired on this thread: nothing recorded
     for _ in range(20):
-        limiter.acquire()
+        limiter.acquire("fresh")
         time.sleep(0.03)
         limiter.answered()
     assert 0.045 <= limiter.boundary_guard <= 0.5

@@ -30,9 +30,9 @@ def limiter(tmp_path, windows, clock, name="ledger.json", latency=0.004):
 def test_a_full_window_waits_exactly_until_the_next_one(tmp_path):
     clock = FakeClock(1000.2)
     q = limiter(tmp_path, [(3, 1.0)], clock)
-    assert [q.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert [q.acquire("fresh") for _ in range(3)] == [0.0, 0.0, 0.0]
     assert q.used() == {1.0: 3}
-    waited = q.acquire()  # the 4th of the window waits for 1001.0, a hair past it
+    waited = q.acquire("fresh")  # the 4th of the window waits for 1001.0, a hair past it
     assert waited == pytest.approx(0.8 + 0.001)
     assert clock.now == pytest.approx(1001.001)
     assert q.used() == {1.0: 1}
@@ -43,7 +43,7 @@ def test_the_longer_window_binds_across_short_ones(tmp_path):
     q = limiter(tmp_path, [(5, 1.0), (12, 10.0)], clock)
     sent_at = []
     for _ in range(13):
-        q.acquire()
+        q.acquire("fresh")
         sent_at.append(clock.now)
     # 5 a second would allow 50 in the 10 s window; 12 is the cap, so the 13th waits for the next.
     in_first = [t for t in sent_at if t < 36010.0]
@@ -58,7 +58,7 @@ def test_sent_requests_never_exceed_any_window_over_a_long_run(tmp_path):
     q = limiter(tmp_path, [(100, 60.0), (1000, 3600.0)], clock)
     sent_at = []
     for _ in range(1200):
-        q.acquire()
+        q.acquire("fresh")
         sent_at.append(clock.now)
         clock.now += 0.05  # the request's own time
     per_minute: dict[int, int] = {}
@@ -76,7 +76,7 @@ def test_a_request_within_the_guard_of_a_windows_end_counts_in_the_next_one(tmp_
     clock = FakeClock(1001.0 - before_end)
     q = limiter(tmp_path, [(30, 1.0)], clock)  # floor guard: 1% of 1 s = 0.01 s
     assert q.boundary_guard == pytest.approx(0.01)
-    q.acquire()
+    q.acquire("fresh")
     clock.now = 1001.5
     assert q.used() == {1.0: 1 if counted_next else 0}
 
@@ -86,7 +86,7 @@ def test_without_latency_samples_the_guard_is_the_cap(tmp_path):
     q = QuotaLimiter([(30, 1.0), (200, 10.0)], tmp_path / "l.json", clock=clock, sleep=clock.sleep)
     assert q.boundary_guard == pytest.approx(0.5)
     clock.now = 1000.6  # 0.4 s before the end: within the cap
-    q.acquire()
+    q.acquire("fresh")
     clock.now = 1001.2
     assert q.used()[1.0] == 1
 
@@ -95,17 +95,17 @@ def test_block_for_holds_every_request_until_retry_after(tmp_path):
     clock = FakeClock(1000.0)
     q = limiter(tmp_path, [(100, 60.0)], clock)
     q.block_for(2.5)
-    assert q.acquire() == pytest.approx(2.501)
+    assert q.acquire("fresh") == pytest.approx(2.501)
     assert clock.now == pytest.approx(1002.501)
     q.block_for(1.0)
     q.block_for(0.2)  # a shorter block never shortens a longer one
-    assert q.acquire() == pytest.approx(1.001)
+    assert q.acquire("fresh") == pytest.approx(1.001)
 
 
 def test_the_servers_higher_count_replaces_ours_and_a_lower_one_does_not(tmp_path):
     clock = FakeClock(1020.0)
     q = limiter(tmp_path, [(100, 60.0)], clock)
-    q.acquire()
+    q.acquire("fresh")
     q.observe(100, 40, 1080.0)  # the server has seen 60 in the window ending at 1080
     assert q.used() == {60.0: 60}
     q.observe(100, 90, 1080.0)  # lower than ours: ours stands
@@ -120,7 +120,7 @@ def test_eta_counts_the_windows_still_needed(tmp_path):
     clock = FakeClock(1030.0)
     q = limiter(tmp_path, [(100, 60.0)], clock)
     for _ in range(40):
-        q.acquire()
+        q.acquire("fresh")
     assert q.eta_seconds(0) == 0.0
     assert q.eta_seconds(60) == 0.0  # fits this window
     assert q.eta_seconds(61) == pytest.approx(50.0)  # the next window starts at 1080
@@ -134,9 +134,9 @@ def test_two_limiters_of_one_ledger_share_one_budget(tmp_path):
     a = limiter(tmp_path, [(4, 1.0)], clock)
     b = limiter(tmp_path, [(4, 1.0)], clock)
     for _ in range(2):
-        a.acquire()
-        b.acquire()
-    assert b.acquire() == pytest.approx(1.001)
+        a.acquire("fresh")
+        b.acquire("fresh")
+    assert b.acquire("fresh") == pytest.approx(1.001)
     with b._state(write=False) as state:  # the ledger both share: file or Postgres rows
         assert state["counts"]["1.0"] == {"1001": 1}
 

@@ -92,8 +92,8 @@ def test_limiters_on_two_machines_share_the_keys_quota_through_postgres(tmp_path
                 for m in ("pod-a", "pod-b")]
     for _ in range(2):
         for q in machines:
-            assert q.acquire() == 0.0
-    assert machines[1].acquire() == pytest.approx(1.001)  # the fifth request of the window waits for the next one
+            assert q.acquire("fresh") == 0.0
+    assert machines[1].acquire("fresh") == pytest.approx(1.001)  # the fifth request of the window waits for the next one
     with psycopg.connect(postgres_url) as con:
         rows = con.execute("SELECT key_id, key_label, window_seconds, requests FROM quota_counts JOIN quota_keys USING (key_id)").fetchall()
     assert rows == [(name.removesuffix(".json"), "default", 1.0, 1)]  # the digest of the key names the row, never the key
@@ -156,13 +156,13 @@ def test_the_stores_carry_on_after_the_server_dropped_their_connections(tmp_path
     clock = FakeClock(1000.0)
     quota = QuotaLimiter([(100, 60.0)], tmp_path / "k.json", clock=clock, sleep=clock.sleep, state_url=postgres_url)
     ledger.acknowledge(["email:a@x.io"], [b"1" * 16], "run-1")
-    quota.acquire()
+    quota.acquire("fresh")
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         dropped = admin.execute("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()) t").fetchone()[0]
     assert dropped >= 3
     ledger.acknowledge(["email:b@x.io"], [b"2" * 16], "run-2")
-    assert quota.acquire() == 0.0 and quota.used() == {60.0: 2}
+    assert quota.acquire("fresh") == 0.0 and quota.used() == {60.0: 2}
     store.record("run-1", "p", "customers", quarantine(1), dead_letters(1), run_row(run_id="run-1", partition_key="p"))
     assert store.query("SELECT count(*) AS n FROM sync_runs")["n"][0] == 1
     assert ledger.size() == 2
@@ -208,7 +208,7 @@ def test_the_quota_view_reads_the_keys_and_runs_in_postgres(tmp_path, postgres_u
     limits = [(100, 60.0), (5000, 3600.0)]
     limiter = QuotaLimiter(limits, tmp_path / "quota" / ledger_name(SANDBOX, "key-a"))
     for _ in range(7):
-        limiter.acquire()
+        limiter.acquire("fresh")
     store = open_state_store(tmp_path / "state.duckdb")
     store.record("run-1", "2026-11-26", "customers", quarantine(0), dead_letters(0),
                  run_row(run_id="run-1", partition_key="2026-11-26", requests=7))

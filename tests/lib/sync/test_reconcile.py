@@ -338,6 +338,21 @@ def test_a_killed_first_load_resumes_without_resending(rig, tmp_path):
     assert result.counts()["rows_unchanged"] == 200 and len(rig.stored()) == 500
 
 
+def lane_spend() -> dict[str, int]:
+    """Requests the key's quota ledger counted per lane (the longest window's, which holds them all)."""
+    import os
+
+    from replenit_pipelines.lib.delivery.quota import QuotaLimiter, ledger_name
+    from replenit_pipelines.lib.settings import Settings
+
+    settings = Settings.from_env()
+    q = QuotaLimiter([(1, 1.0)], settings.quota_dir / ledger_name(settings.base_url, os.environ["REPLENIT_API_KEY"]))
+    with q._state(write=False) as state:
+        lanes = state["lanes"]
+    longest = {lane: max(windows, key=float) for lane, windows in lanes.items() if windows}
+    return {lane: sum(lanes[lane][longest[lane]].values()) if lane in longest else 0 for lane in ("fresh", "bulk")}
+
+
 def test_the_cli_reconciles_with_json_counts(sandbox, push_env, tmp_path, capsys, monkeypatch):
     import json
 
@@ -358,6 +373,7 @@ def test_the_cli_reconciles_with_json_counts(sandbox, push_env, tmp_path, capsys
     assert counts["rows_read"] == 200 and counts["rows_delivered"] == 197 and counts["rows_quarantined"] == 3
     sent = requests_of(sandbox, tenant_id, since)
     assert sorted(r["records"] for r in sent) == [47, 50, 50, 50]  # --batch-size
+    assert lane_spend() == {"fresh": 0, "bulk": 4}  # the whole source: bulk work (issue 24)
     assert code == 0  # some rows quarantined (reported, not failed: docs/cli.md)
     assert push_env and "REPLENIT_API_KEY" not in out.out
     code = main(["sync", "customers", "--all", "--mirror", "--dry-run", "--json"])
@@ -372,7 +388,9 @@ def test_the_cli_reconciles_with_json_counts(sandbox, push_env, tmp_path, capsys
     plan = json.loads(capsys.readouterr().out)
     assert requests_of(sandbox, tenant_id, since) == []
     assert (plan["records_planned"], plan["requests_needed"]) == (120, 5)
-    assert 1.0 <= plan["eta_s"] <= 3.5  # 5 requests at 2 a second: the last goes two window starts from now
+    # 5 requests at 2 a second in the bulk lane (--all): the second of a window only in its last 0.4 s (the
+    # fresh share), so the last goes two window starts from now, or the last 0.4 s before that.
+    assert plan["eta_lane"] == "bulk" and 1.0 <= plan["eta_s"] <= 4.0
 
 
 def test_the_cli_syncs_one_partition_by_the_same_code(sandbox, push_env, tmp_path, capsys, monkeypatch):
@@ -392,6 +410,7 @@ def test_the_cli_syncs_one_partition_by_the_same_code(sandbox, push_env, tmp_pat
     counts = json.loads(capsys.readouterr().out)
     assert counts["rows_read"] == 160 and counts["rows_delivered"] == 158  # not the NULL-window and 2019 rows
     assert sum(r["records"] for r in requests_of(sandbox, tenant_id)) == 158
+    assert lane_spend() == {"fresh": len(requests_of(sandbox, tenant_id)), "bulk": 0}  # a partition: fresh work
     assert main(["sync", "customers", "--partition", "2026-11-26T00"]) == 2  # a bad key: a clear error, nothing sent
     assert "2026-11-26 (daily)" in capsys.readouterr().err
 
