@@ -37,7 +37,7 @@ def _push(args: argparse.Namespace) -> int:
 
     from replenit_pipelines.console.exits import RunOutcome, exit_code
     from replenit_pipelines.console.progress import Bars, eta_text, is_tty
-    from replenit_pipelines.console.summary import push_summary
+    from replenit_pipelines.console.summary import counter_lines, push_summary
     from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.contract.identity import check_customer_priority
     from replenit_pipelines.lib.delivery import client_from_env
@@ -82,10 +82,7 @@ def _push(args: argparse.Namespace) -> int:
         print(json.dumps({**summary, "not_accepted": [r.as_dict() for r in outcome.not_accepted]}))
     else:
         if args.verbose:
-            width = max(len(k) for k in summary)
-            for k, v in summary.items():
-                print(f"{k:<{width}}  {v}")
-            print()
+            print("\n".join(counter_lines(summary)))
         for r in outcome.not_accepted[:NOT_ACCEPTED_SHOWN]:
             print(r.text())
         if len(outcome.not_accepted) > NOT_ACCEPTED_SHOWN:

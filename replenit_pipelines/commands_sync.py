@@ -116,7 +116,7 @@ def _print_result(args: argparse.Namespace, result: Any, stopped: Exception | No
     """The run's summary in words (with --verbose, also every counter; with --json, the counters
     as one JSON object instead), its warnings, and the exit code (console/exits.py)."""
     from replenit_pipelines.console.exits import exit_code, sync_outcome
-    from replenit_pipelines.console.summary import SyncSummary, sync_summary
+    from replenit_pipelines.console.summary import SyncSummary, counter_lines, sync_summary
     from replenit_pipelines.lib.stages.report import merge_warning
 
     counts = result.counts()
@@ -141,10 +141,7 @@ def _print_result(args: argparse.Namespace, result: Any, stopped: Exception | No
         print(json.dumps({"entity": args.entity, "run_id": run_id, **counts}))
     else:
         if args.verbose:
-            width = max(len(k) for k in counts)
-            for k, v in counts.items():
-                print(f"{k:<{width}}  {v}")
-            print()
+            print("\n".join(counter_lines(counts)))
         for line in sync_summary(SyncSummary(args.entity, scope, run_id, counts, quarantine_reasons(result, store, run_id),
                                              str(stopped) if stopped is not None else None, plan_text, notes)):
             print(line)

@@ -169,3 +169,9 @@ def replay_summary(entity: str, status: str, counts: dict, dry_run: bool, stoppe
     else:
         lines.append("next: nothing to do")
     return lines[:MAX_LINES]
+
+
+def counter_lines(counts: dict) -> list[str]:
+    """Every counter of a run, one aligned `name  value` line each (`--verbose`), then a blank line."""
+    width = max((len(k) for k in counts), default=0)
+    return [f"{k:<{width}}  {v}" for k, v in counts.items()] + [""]

@@ -59,6 +59,17 @@ def test_a_dry_run_exits_0_even_with_quarantine_and_strict(env, sandbox, capsys)
     assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
 
 
+def test_verbose_prints_every_counter_aligned_above_the_summary(env, sandbox, capsys):
+    assert cli.main(["sync", "orders", "--all", "--dry-run", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    counters = out.split("\n\n", 1)[0].splitlines()
+    names = [line.split()[0] for line in counters]
+    assert {"rows_read", "rows_quarantined", "requests_needed"} <= set(names)
+    values_at = {line.index(line.split()[1], len(line.split()[0])) for line in counters}
+    assert len(values_at) == 1  # one column of values
+    assert "dry run, nothing sent" in out.split("\n\n", 1)[1]
+
+
 def test_a_bad_mapping_exits_2_with_nothing_sent(env, sandbox, capsys, monkeypatch, tmp_path):
     mapping = tmp_path / "bad.yaml"
     mapping.write_text("customers:\n  source: {table: customers, window_column: updated_at}\n  fields:\n    Emial: email\n")
