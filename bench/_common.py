@@ -1,7 +1,8 @@
-"""Helpers shared by the bench scripts: the real `replenit sandbox` command on a free port, and
-the timing of one window's prepare."""
+"""Helpers shared by the bench scripts: the real `replenit sandbox` command on a free port,
+the timing of one window's prepare, and what the quota windows permit."""
 
 import json
+import math
 import resource
 import time
 from datetime import datetime
@@ -37,3 +38,19 @@ def print_prepare_timing(warehouse, mapping, start: datetime, end: datetime) -> 
                       "read_s": read_s, "prepare_s": prepare_s, "serialize_s": total - read_s - prepare_s, "total_s": total,
                       "bodies": len(parts), "rss_mb": rss_mb, "read_cpu_s": cpu1 - cpu0, "prepare_cpu_s": cpu2 - cpu1,
                       "serialize_cpu_s": cpu3 - cpu2, "total_cpu_s": cpu3 - cpu0}))
+
+
+def permitted(t0: float, t1: float, minute: tuple[int, float], hour: tuple[int, float]) -> int:
+    """Most requests any client could send in [t0, t1] under both fixed windows, each given as
+    (limit, seconds): the denominator of the quota benches' utilisation."""
+    total, hour_used, hour_idx = 0, 0, None
+    m = math.floor(t0 / minute[1])
+    while m * minute[1] <= t1:
+        h = math.floor(m * minute[1] / hour[1] + 1e-9)
+        if h != hour_idx:
+            hour_idx, hour_used = h, 0
+        allowed = min(minute[0], hour[0] - hour_used)
+        total += allowed
+        hour_used += allowed
+        m += 1
+    return total

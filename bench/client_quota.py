@@ -15,7 +15,6 @@ by window; goals (issue 3): alone >= 98% and no 429; two processes >= 95%, no re
 import argparse
 import contextlib
 import json
-import math
 import os
 import subprocess
 import sys
@@ -25,25 +24,12 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from _common import start_sandbox, stop_sandbox
+from _common import permitted, start_sandbox, stop_sandbox
 
 MINUTE, HOUR = (100, 0.6), (5000, 36.0)
 LIMITS = "100/0.6,5000/36"
 
 
-def permitted(t0: float, t1: float) -> int:
-    """Most requests any client could send in [t0, t1] under both fixed windows."""
-    total, hour_used, hour_idx = 0, 0, None
-    m = math.floor(t0 / MINUTE[1])
-    while m * MINUTE[1] <= t1:
-        h = math.floor(m * MINUTE[1] / HOUR[1] + 1e-9)
-        if h != hour_idx:
-            hour_idx, hour_used = h, 0
-        allowed = min(MINUTE[0], HOUR[0] - hour_used)
-        total += allowed
-        hour_used += allowed
-        m += 1
-    return total
 
 
 def write_records(path: Path, start: int, n: int) -> None:
@@ -77,7 +63,7 @@ def run(n_procs: int, requests: int, batch: int, workdir: Path) -> dict:
     times = [datetime.fromisoformat(r["time"].replace("Z", "+00:00")).timestamp() for r in log]
     t0, t1 = min(times), max(times)
     sent = len(log)
-    allowed = permitted(t0, t1)
+    allowed = permitted(t0, t1, MINUTE, HOUR)
     return {
         "processes": n_procs,
         "requests": sent,

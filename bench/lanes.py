@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from _common import start_sandbox, stop_sandbox
+from _common import permitted, start_sandbox, stop_sandbox
 
 SCALE = 60.0
 MINUTE, HOUR = (100, 1.0), (5000, 60.0)
@@ -50,19 +50,6 @@ print(json.dumps({"launched": launched, "started": started, "done": time.time(),
 """
 
 
-def permitted(t0: float, t1: float) -> int:
-    """Most requests any client could send in [t0, t1] under both fixed windows (bench/client_quota.py)."""
-    total, hour_used, hour_idx = 0, 0, None
-    m = math.floor(t0 / MINUTE[1])
-    while m * MINUTE[1] <= t1:
-        h = math.floor(m * MINUTE[1] / HOUR[1] + 1e-9)
-        if h != hour_idx:
-            hour_idx, hour_used = h, 0
-        allowed = min(MINUTE[0], HOUR[0] - hour_used)
-        total += allowed
-        hour_used += allowed
-        m += 1
-    return total
 
 
 def main() -> None:
@@ -149,7 +136,7 @@ def run(args: argparse.Namespace) -> None:
     t0 = math.floor(min(times["bulk"]))
     t1 = math.floor(max(x["done"] for x in results))
     in_span = {lane: sum(t0 <= t < t1 for t in ts) for lane, ts in times.items()}
-    allowed = permitted(t0, t1 - 1e-9)
+    allowed = permitted(t0, t1 - 1e-9, MINUTE, HOUR)
     left_by_fresh = allowed - in_span["fresh"]
     use = in_span["bulk"] / left_by_fresh
     waits = sorted(x["quota_wait_s"] * SCALE for x in results)
