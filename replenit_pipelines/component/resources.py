@@ -101,6 +101,9 @@ class StateStoreResource(dg.ConfigurableResource):
     state_url_env: str | None = Field(default=None, description="The environment variable holding a Postgres state URL "
                                                                  "(a secret, read when a run opens the store); unset: "
                                                                  "REPLENIT_STATE_URL.")
+    namespace: str | None = Field(default=None, description="On Postgres, the schema of this instance's tables "
+                                                            "(an instance other than the default one, on the shared "
+                                                            "REPLENIT_STATE_URL); unset: the URL's own search path.")
 
     def _state_url(self) -> Any:
         from replenit_pipelines.lib.postgres import FROM_ENV
@@ -108,7 +111,7 @@ class StateStoreResource(dg.ConfigurableResource):
         return FROM_ENV if self.state_url_env is None else (os.environ.get(self.state_url_env) or None)
 
     def store(self) -> StateStore:
-        return open_state_store(self.path, self._state_url())
+        return open_state_store(self.path, self._state_url(), self.namespace)
 
     def ledger(self, client: ReplenitClient, entity: str) -> Ledger:
         """The acknowledged-state ledger of this client's API and tenant for `entity`, in the
@@ -126,7 +129,8 @@ def site_resources(site: SyncSite) -> dict[str, dg.ConfigurableResource]:
         ),
         site.names.warehouse_resource: WarehouseResource(database=site.warehouse_path, mapping=site.mapping_path,
                                                          mapping_yaml=site.mapping_yaml),
-        site.names.state_resource: StateStoreResource(path=site.state_path(), state_url_env=site.state_url_env),
+        site.names.state_resource: StateStoreResource(path=site.state_path(), state_url_env=site.state_url_env,
+                                                           namespace=site.state_namespace),
     }
 
 

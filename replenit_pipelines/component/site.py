@@ -148,6 +148,7 @@ class SyncSite:
     lookback_hours: dict[str, float] = field(default_factory=dict)
     gate: GateDefaults = GateDefaults()
     retry_max_attempts: int = 5
+    state_namespace: str | None = None  # on Postgres: the schema of the instance's state tables (state_namespace())
 
     @property
     def pool(self) -> str:
@@ -209,6 +210,16 @@ class SyncSite:
         if self.status == "running":
             return "Running from the start (automation_status: running)."
         return "Stopped unless REPLENIT_SCHEDULES=running (or the component's automation_status: running)."
+
+    @staticmethod
+    def state_namespace_for(names: "Names", state_dir_set: bool, state_url_env: str | None) -> str | None:
+        """On Postgres, the schema an instance's state tables live in: as its DuckDB file gets a folder
+        of its own (`REPLENIT_STATE_DIR/<prefix>/`), an instance other than the default one on the
+        shared REPLENIT_STATE_URL gets `replenit_state_<prefix>`, so tenants never mix their
+        quarantine or the run counts their gates read. One given its own folder or URL keeps that."""
+        if names.default or state_dir_set or state_url_env is not None:
+            return None
+        return f"replenit_state_{names.ident}"
 
     def state_path(self) -> str:
         return str(Path(self.state_dir) / "state.duckdb")

@@ -314,6 +314,7 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
             deps=deps, freshness=self.freshness or dict(DEFAULT_FRESHNESS), batch_sizes=dict(self.batch_sizes or {}),
             lookback_hours=dict(self.lookback_hours or {}), gate=self.gate or GateDefaults(),
             retry_max_attempts=env.retry_max_attempts,
+            state_namespace=SyncSite.state_namespace_for(names, bool(self.state_dir), self.state_url_env),
         )
 
     @staticmethod

@@ -14,7 +14,8 @@ from component_helpers import defs_folder
 
 from replenit_pipelines.lib.delivery.quota import ledger_name
 from replenit_pipelines.lib.settings import DEMO_MAPPING
-from replenit_pipelines.lib.state import DuckDBStateStore
+from replenit_pipelines.lib.postgres import StateUrl
+from replenit_pipelines.lib.state import DuckDBStateStore, PostgresStateStore
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
@@ -122,3 +123,29 @@ def test_two_tenants_sync_side_by_side_and_never_mix(shared_key, sandbox, wareho
         else:
             assert counted[ledger_name(sandbox.url, key_a)] >= requests["brand_a"] > 0
             assert counted[ledger_name(sandbox.url, key_b)] >= requests["brand_b"] > 0
+
+
+def test_two_tenants_on_one_postgres_state_url_keep_their_state_apart(sandbox, warehouses, tmp_path, monkeypatch, postgres_url):
+    """On one REPLENIT_STATE_URL each instance's quarantine, dead letters and run counts (its gate's
+    baseline) are in its own schema, as on files each has its own state folder."""
+    monkeypatch.setenv("REPLENIT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("REPLENIT_STATE_URL", postgres_url)
+    monkeypatch.setenv("REPLENIT_BASE_URL", sandbox.url)
+    monkeypatch.delenv("REPLENIT_SCHEDULES", raising=False)
+    tenant_a, key = sandbox.add_tenant()
+    tenant_b, _ = sandbox.add_tenant(key=key)
+    monkeypatch.setenv("BRAND_A_TENANT_ID", tenant_a)
+    monkeypatch.setenv("BRAND_B_TENANT_ID", tenant_b)
+    monkeypatch.setenv("SHOP_API_KEY", key)
+    with defs_folder(**{b: instance_yaml(b, warehouses[b], "SHOP_API_KEY") for b in ("brand_a", "brand_b")}) as (_, loader), \
+            loader.load() as defs, dg.instance_for_test() as instance:
+        runs = {brand: defs.resolve_job_def(f"Sync_customers_daily_{brand}").execute_in_process(
+            partition_key=DAY, instance=instance, raise_on_error=False) for brand in ("brand_a", "brand_b")}
+    assert all(r.success for r in runs.values())
+    url = StateUrl(postgres_url)
+    for brand, other in (("brand_a", "brand_b"), ("brand_b", "brand_a")):
+        store = PostgresStateStore(url, f"replenit_state_{brand}")
+        assert store.query("SELECT run_id FROM sync_runs").rows() == [(runs[brand].run_id,)]
+        quarantined = set(store.query("SELECT DISTINCT run_id FROM quarantine")["run_id"])
+        assert runs[other].run_id not in quarantined
+        assert len(store.recent_runs("customers", 5)) == 1  # the gate's baseline: its own run only

@@ -10,10 +10,11 @@ from replenit_pipelines.lib.state.store import DuckDBStateStore, StateStore
 __all__ = ["DuckDBStateStore", "PostgresStateStore", "StateStore", "open_state_store"]
 
 
-def open_state_store(path: str | Path, state_url: StateUrlArg = FROM_ENV) -> StateStore:
-    """The state store: in Postgres when a state URL is given (by default REPLENIT_STATE_URL),
-    else the DuckDB file at `path`. The one place its backend is chosen."""
+def open_state_store(path: str | Path, state_url: StateUrlArg = FROM_ENV, namespace: str | None = None) -> StateStore:
+    """The state store: in Postgres when a state URL is given (by default REPLENIT_STATE_URL), its
+    tables in the schema `namespace` when one is given, else the DuckDB file at `path`. The one
+    place its backend is chosen."""
     url = resolve(state_url)
     if url is None:
         return DuckDBStateStore(path)
-    return PostgresStateStore(url)
+    return PostgresStateStore(url, namespace)

@@ -3,6 +3,10 @@ lib/state/store.py TABLES), columns and methods as the DuckDB file, shared by ev
 a deployment. Both backends implement the `StateStore` Protocol; the read methods are written once
 (`StateReads`: SQL through `self.query` with `?` placeholders, under `self.lock`), so only the
 writes, `query` and the lock are this module's.
+
+A `namespace` keeps one store's tables in a Postgres schema of that name (created when missing), as
+each component instance other than the default keeps its DuckDB file in a folder of its own: two
+tenants on one database never mix their quarantine, dead letters or the run counts their gates read.
 """
 
 import threading
@@ -36,14 +40,27 @@ class PostgresStateStore(StateReads):
     """The state store in a Postgres database. One connection per store, used by one thread at a
     time; every write is one transaction, so concurrent run workers never see half a run."""
 
-    def __init__(self, url: StateUrl):
-        self.url = url
+    def __init__(self, url: StateUrl, namespace: str | None = None):
+        self.url, self.namespace = url, namespace
         self.lock = threading.RLock()  # recent_runs holds it around query()
-        self._connection = Reconnecting(url, "state store", lambda con: ensure_schema(con, url, "state", SCHEMA))
+        self._connection = Reconnecting(url, "state store", self._prepare)
         self._connection.get()  # connect now: a wrong URL fails when the store is opened, not mid-run
 
     def __repr__(self) -> str:
-        return f"PostgresStateStore({self.url.masked!r})"
+        return f"PostgresStateStore({self.url.masked!r}" + (f", namespace={self.namespace!r})" if self.namespace else ")")
+
+    def _prepare(self, con: Any) -> None:
+        """Each new connection: its search path set to the namespace (every statement here names its
+        tables unqualified), then the tables created once per process."""
+        if not self.namespace:
+            ensure_schema(con, self.url, "state", SCHEMA)
+            return
+        from psycopg import sql
+
+        schema = sql.Identifier(self.namespace)
+        con.execute(sql.SQL("SET search_path TO {}").format(schema))
+        ddl = sql.SQL("CREATE SCHEMA IF NOT EXISTS {};\n").format(schema).as_string(con) + SCHEMA
+        ensure_schema(con, self.url, f"state:{self.namespace}", ddl)
 
     @property
     def _con(self) -> Any:

@@ -255,3 +255,31 @@ def test_an_acknowledgement_log_from_before_issue_28_loses_its_unread_index_and_
         assert dict(ledger.lookup(["customerid:a"]).select("identity", "hash").iter_rows()) == {"customerid:a": b"j" * 16}
     finally:
         ledger.close()
+
+
+def test_namespaces_keep_two_tenants_state_apart_on_one_database(postgres_url, monkeypatch, tmp_path):
+    """Two component instances (tenants) on one REPLENIT_STATE_URL: each store's tables are in its
+    own schema, so one's quarantine and run counts (its gate's baseline) never show in the other's;
+    the CLI reads one through the URL's search path."""
+    url = StateUrl(postgres_url)
+    brand_a, brand_b = PostgresStateStore(url, "replenit_state_brand_a"), PostgresStateStore(url, "replenit_state_brand_b")
+    assert "brand_a" in repr(brand_a) and SECRET not in repr(brand_a)
+    brand_a.record("run-a", "2026-11-26", "customers", quarantine(4), dead_letters(1), run_row(run_id="run-a", partition_key="2026-11-26", rows_read=40))
+    brand_b.record("run-b", "2026-11-26", "customers", quarantine(1), dead_letters(0), run_row(run_id="run-b", partition_key="2026-11-26", rows_read=9))
+    assert brand_a.query("SELECT run_id FROM sync_runs").rows() == [("run-a",)]
+    assert brand_b.query("SELECT count(*) FROM quarantine").rows() == [(1,)]
+    assert [r.rows_read for r in brand_b.recent_runs("customers", 5)] == [9]
+    shared = PostgresStateStore(url)  # the default instance: the URL's own search path (public)
+    assert shared.query("SELECT count(*) FROM sync_runs").rows() == [(0,)]
+    with psycopg.connect(postgres_url) as con:
+        tables = con.execute("SELECT table_schema, count(*) FROM information_schema.tables WHERE table_name IN "
+                             "('quarantine', 'dead_letters', 'sync_runs') GROUP BY 1 ORDER BY 1").fetchall()
+    assert tables == [("public", 3), ("replenit_state_brand_a", 3), ("replenit_state_brand_b", 3)]
+    # `replenit state` on one instance's tables: the URL's options name its schema.
+    sep = "&" if "?" in postgres_url else "?"
+    monkeypatch.setenv("REPLENIT_STATE_URL", f"{postgres_url}{sep}options=-csearch_path%3Dreplenit_state_brand_a")
+    monkeypatch.chdir(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "replenit_pipelines.cli", "state", "--json",
+                          "SELECT run_id, rows_read FROM sync_runs"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "run-a" in out.stdout and "run-b" not in out.stdout
