@@ -13,8 +13,8 @@ import pytest
 from component_helpers import defs_folder
 
 from replenit_pipelines.lib.delivery.quota import ledger_name
-from replenit_pipelines.lib.settings import DEMO_MAPPING
 from replenit_pipelines.lib.postgres import StateUrl
+from replenit_pipelines.lib.settings import DEMO_MAPPING
 from replenit_pipelines.lib.state import DuckDBStateStore, PostgresStateStore
 from replenit_pipelines.lib.validation import payload_parts, prepare
 from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
