@@ -242,6 +242,17 @@ def did_you_mean_quoted(name: str, candidates: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _sql_error(exc: Exception) -> str:
+    """Polars' SQL error in words. A list literal with a column or a function in it fails with the
+    element in Rust's debug form (`array element Identifier(Ident { value: "type", ... })`): said
+    instead with what to write, as Polars SQL's [...] holds constants only."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if text.startswith("array element ") and text.endswith("is not supported"):
+        return ("a [...] list holds constants only (['Home', 'Kitchen']); for a list of a column's value write "
+                "string_to_array(column, '|'), and string_to_array(concat_ws('|', a, b), '|') for several columns")
+    return text
+
+
 def _field(entity: str, target: str, raw: Any, origin: str) -> FieldMapping:
     if isinstance(raw, str):
         return FieldMapping(target, column=raw)
@@ -269,7 +280,8 @@ def _field(entity: str, target: str, raw: Any, origin: str) -> FieldMapping:
         try:
             pl.sql_expr(raw["expr"])
         except Exception as exc:  # Polars raises several error types for bad SQL
-            raise MappingError(f"{origin}: {entity}.{target}: expr {raw['expr']!r} is not a SQL expression: {exc}") from None
+            raise MappingError(f"{origin}: {entity}.{target}: expr {raw['expr']!r} is not a SQL expression Polars "
+                               f"can run: {_sql_error(exc)}") from None
     return FieldMapping(target, raw.get("column"), raw.get("constant"), raw.get("expr"), cast, raw.get("default"))
 
 

@@ -311,3 +311,14 @@ def test_epoch_text_windows_pass_and_a_format_on_a_timestamp_is_a_warning(capsys
     code, out = check(capsys, normalized, NORMALIZED.replace("{table: products, window_column: updated_at}",
                                                              "{table: products, window_column: {column: updated_at, format: epoch_s}}"))
     assert code == 0 and "WARNING products.window_column: 'updated_at' is a Datetime" in out, out
+
+
+@pytest.mark.parametrize("expr", ["[category]", "[upper(category), 'x']"])
+def test_a_list_literal_of_a_column_says_what_to_write_not_rusts_debug_form(capsys, warehouse, expr):
+    """A newcomer's `{expr: "[type]"}` (jaffle shop's products): Polars SQL's [...] holds constants
+    only, and its error names the element in Rust's debug form."""
+    code, out = check(capsys, warehouse, GOOD.replace("Taxonomy: {expr: \"string_to_array(category, '/')\"}", f"Taxonomy: {{expr: \"{expr}\"}}"))
+    assert code == 1, out
+    assert "products.Taxonomy: expr" in out and "a [...] list holds constants only" in out
+    assert "string_to_array(column, '|')" in out
+    assert "Ident {" not in out and "Function {" not in out
