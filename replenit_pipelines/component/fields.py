@@ -18,7 +18,14 @@ from urllib.parse import urlsplit
 import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field
 
-from replenit_pipelines.component.site import DEFAULT_FRESHNESS, SYNC_ENTITIES, Freshness, GateDefaults
+from replenit_pipelines.component.site import (
+    DEFAULT_FRESHNESS,
+    SYNC_ENTITIES,
+    Backfills,
+    Freshness,
+    GateDefaults,
+    NearRealTime,
+)
 from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.contract.identity import CUSTOMER_PRIORITIES
@@ -340,3 +347,39 @@ def resolve_limits(context: dg.ResolutionContext, raw: Any) -> str:
     except ValueError as exc:
         raise ValueError(f"limits: {exc} (or off for an unlimited sandbox)") from None
     return str(value)
+
+
+def resolve_near_real_time(context: dg.ResolutionContext, raw: Any) -> NearRealTime | None:
+    """`near_real_time: {interval_seconds: 60, status: running}` (each optional), `on`, or `off` (the default)."""
+    value = context.resolve_value(raw)
+    if value in (None, False, "off", "no", "none"):
+        return None
+    if value in (True, "on", "yes"):
+        return NearRealTime()
+    if not isinstance(value, Mapping) or not set(value) <= {"interval_seconds", "status"}:
+        raise ValueError(f"near_real_time must be on, off, or {{interval_seconds: 60, status: running}} (each key optional), "
+                         f"not {value!r}")
+    interval = value.get("interval_seconds", 60)
+    seconds = int(_number("near_real_time.interval_seconds", interval, 1, 3600, whole=True))
+    status = value.get("status")
+    if status is not None and (not isinstance(status, str) or status.strip().lower() not in STATUSES):
+        raise ValueError(f"near_real_time.status must be running or stopped (default: automation_status), not {status!r}")
+    return NearRealTime(seconds, status.strip().lower() if status else None)  # type: ignore[arg-type]
+
+
+def resolve_backfills(context: dg.ResolutionContext, raw: Any) -> Backfills:
+    """`backfills: one_run_per_partition` (the default), `single_run`, or
+    `{mode: single_run, max_partitions_per_run: 24}`."""
+    value = context.resolve_value(raw)
+    modes = ("one_run_per_partition", "single_run")
+    if isinstance(value, str):
+        value = {"mode": value}
+    if not isinstance(value, Mapping) or not set(value) <= {"mode", "max_partitions_per_run"} or \
+            str(value.get("mode", "single_run")).strip().lower() not in modes:
+        raise ValueError(f"backfills must be one of {', '.join(modes)}, or {{mode: single_run, max_partitions_per_run: 24}}, "
+                         f"not {value!r}")
+    single = str(value.get("mode", "single_run")).strip().lower() == "single_run"
+    cap = value.get("max_partitions_per_run")
+    if cap is not None and not single:
+        raise ValueError("backfills.max_partitions_per_run is for mode: single_run (one run a partition has no ranges)")
+    return Backfills(single, int(_number("backfills.max_partitions_per_run", cap, 1, whole=True)) if cap is not None else None)
