@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from replenit_pipelines.component.jobs import executor, sync_jobs
@@ -94,7 +95,10 @@ def build_near_real_time_sensor(site: SyncSite, job: UnresolvedAssetJobDefinitio
     def orders_near_real_time(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         hour = current_hour()
         seen = json.loads(context.cursor) if context.cursor else {}
-        now = fingerprint(site, hour)
+        try:
+            now = fingerprint(site, hour)
+        except duckdb.IOException as exc:  # a writer holds the DuckDB file: transient, look again next tick
+            return dg.SkipReason(f"The warehouse cannot be read now ({str(exc).splitlines()[0]}): next tick.")
         changed = changed_hours(seen, now)
         if not changed:
             return dg.SkipReason(f"No order of {', '.join(now)} changed since the last look ({sum(v[0] for v in now.values())} "

@@ -177,3 +177,24 @@ def test_near_real_time_is_off_by_default_and_checked(tmp_path, monkeypatch):
     with defs_folder(replenit=running) as (_, loader), loader.load() as defs:
         sensor = defs.get_sensor_def("orders_near_real_time")
         assert sensor.minimum_interval_seconds == 30 and sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_a_dry_run_of_the_near_real_time_job_plans_without_sending(tmp_path, monkeypatch):
+    """The run config of the near-real-time assets is a sync's: a dry run reads, diffs and plans the
+    hour so far, observes the plan on the (unpartitioned) asset and sends nothing."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    now = away_from_the_hour_boundary()
+    build_demo_warehouse(warehouse, customers=50, seed=26, days=1, end=now - timedelta(days=2), dirty_share=0)
+    insert_order(warehouse, "NRT-3", None, now)
+    with Sandbox() as sandbox, dg.instance_for_test() as instance, defs_folder(replenit=NRT_YAML) as (_, loader):
+        point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
+        with loader.load() as defs:
+            dry = {"config": {"dry_run": True}}
+            run = defs.resolve_job_def("Sync_orders_near_real_time").execute_in_process(instance=instance, run_config={
+                "ops": {"replenit__orders_near_real_time": dry, "replenit__customers_near_real_time": dry}})
+            assert run.success
+            # The customers' plan (the orders after them are skipped: a dry run materializes nothing).
+            observed = [e.event_specific_data.asset_observation for e in run.all_events if e.event_type_value == "ASSET_OBSERVATION"]
+            assert [(o.asset_key.path[-1], o.partition) for o in observed] == [("customers_near_real_time", None)]
+            assert "plan_requests" in observed[0].metadata
+            assert httpx.get(f"{sandbox.url}/_sandbox/requests").json() == []
