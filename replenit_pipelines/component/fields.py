@@ -18,7 +18,13 @@ from urllib.parse import urlsplit
 import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field
 
-from replenit_pipelines.component.site import DEFAULT_FRESHNESS, SYNC_ENTITIES, Freshness, GateDefaults
+from replenit_pipelines.component.site import (
+    DEFAULT_FRESHNESS,
+    SYNC_ENTITIES,
+    Freshness,
+    GateDefaults,
+    NearRealTime,
+)
 from replenit_pipelines.lib.contract.api import parse_limits
 from replenit_pipelines.lib.contract.entities import ENTITIES
 from replenit_pipelines.lib.contract.identity import CUSTOMER_PRIORITIES
@@ -340,3 +346,22 @@ def resolve_limits(context: dg.ResolutionContext, raw: Any) -> str:
     except ValueError as exc:
         raise ValueError(f"limits: {exc} (or off for an unlimited sandbox)") from None
     return str(value)
+
+
+def resolve_near_real_time(context: dg.ResolutionContext, raw: Any) -> NearRealTime | None:
+    """`near_real_time: {interval_seconds: 60, status: running}` (each optional), `on`, or `off` (the default)."""
+    value = context.resolve_value(raw)
+    if value in (None, False, "off", "no", "none"):
+        return None
+    if value in (True, "on", "yes"):
+        return NearRealTime()
+    if not isinstance(value, Mapping) or not set(value) <= {"interval_seconds", "status"}:
+        raise ValueError(f"near_real_time must be on, off, or {{interval_seconds: 60, status: running}} (each key optional), "
+                         f"not {value!r}")
+    interval = value.get("interval_seconds", 60)
+    seconds = int(_number("near_real_time.interval_seconds", interval, 1, 3600, whole=True))
+    status = value.get("status")
+    if status is not None and (not isinstance(status, str) or status.strip().lower() not in STATUSES):
+        raise ValueError(f"near_real_time.status must be running or stopped (default: automation_status), not {status!r}")
+    return NearRealTime(seconds, status.strip().lower() if status else None)  # type: ignore[arg-type]
+

@@ -109,7 +109,8 @@ def report_plan(context: dg.AssetExecutionContext, site: SyncSite, key: dg.Asset
         context.log.warning(merged)
     if estimate.late:
         context.log.warning(f"{result.entity} {result.partition_key}: {estimate.text()}")
-    yield plan_observation(key, summary, plan_text(summary), quota_now, result.partition_key,
+    # On the partition; a near-real-time asset has none (its window is the current hour, in the text).
+    yield plan_observation(key, summary, plan_text(summary), quota_now, result.partition_key if context.has_partition_key else None,
                            f"dry run: {plural(requests, 'request')} planned, nothing sent")
 
 

@@ -116,6 +116,16 @@ class SyncStep:
     entity: str
     hourly: bool
     since_day_start: bool = False
+    near_real_time: bool = False  # not partitioned: the current hour so far, launched by the near-real-time sensor
+
+
+@dataclass(frozen=True)
+class NearRealTime:
+    """The opt-in near-real-time orders sensor (component field `near_real_time`): how often it looks
+    at the warehouse, and how it starts (None: as the schedules do, automation_status)."""
+
+    interval_seconds: int = 60
+    status: Status | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,7 @@ class SyncSite:
     gate: GateDefaults = GateDefaults()
     retry_max_attempts: int = 5
     state_namespace: str | None = None  # on Postgres: the schema of the instance's state tables (state_namespace())
+    near_real_time: NearRealTime | None = None  # None: no near-real-time sensor (the default)
 
     @property
     def pool(self) -> str:
@@ -170,7 +181,9 @@ class SyncSite:
     def hourly_partitions(self) -> dg.HourlyPartitionsDefinition:
         return dg.HourlyPartitionsDefinition(start_date=self.partitions_start + "-00:00", timezone="UTC")
 
-    def partitions(self, step: SyncStep) -> dg.TimeWindowPartitionsDefinition:
+    def partitions(self, step: SyncStep) -> dg.TimeWindowPartitionsDefinition | None:
+        if step.near_real_time:
+            return None
         return self.hourly_partitions if step.hourly else self.daily_partitions
 
     @property
@@ -185,8 +198,21 @@ class SyncSite:
         out += [SyncStep(e, e, hourly=True) for e in ("products", "orders") if e in self.entities]
         return tuple(out)
 
+    @property
+    def near_real_time_steps(self) -> tuple[SyncStep, ...]:
+        """The near-real-time sync assets (only with `near_real_time` set and orders synced): the day's
+        customers so far, then the current hour's orders so far; not partitioned."""
+        if self.near_real_time is None or "orders" not in self.entities:
+            return ()
+        out = []
+        if "customers" in self.entities:
+            out.append(SyncStep("customers_near_real_time", "customers", hourly=False, since_day_start=True,
+                                near_real_time=True))
+        out.append(SyncStep("orders_near_real_time", "orders", hourly=False, near_real_time=True))
+        return tuple(out)
+
     def step(self, name: str) -> SyncStep:
-        return next(s for s in self.steps if s.name == name)
+        return next(s for s in (*self.steps, *self.near_real_time_steps) if s.name == name)
 
     @property
     def schedules_on(self) -> bool:

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib.metadata import version
 from typing import Any, Literal
 
@@ -28,6 +28,7 @@ from replenit_pipelines.component.failures import (
     not_delivered,
 )
 from replenit_pipelines.component.monitoring import record_run_worker
+from replenit_pipelines.component.near_real_time import NEAR_REAL_TIME_LOOKBACK_HOURS, near_real_time_window
 from replenit_pipelines.component.quota import PLAN_HINT, mark_dry_run, report_plan
 from replenit_pipelines.component.resources import instance_resources, required_keys
 from replenit_pipelines.component.site import KEY_TAG, SyncSite, SyncStep
@@ -133,7 +134,7 @@ class CatchStop:
 
 
 def stopped_run_checks(context: dg.AssetExecutionContext, config: SyncConfig, key: dg.AssetKey, mapping: EntityMapping,
-                       stop: ReplenitStopError) -> Iterator[dg.AssetCheckResult]:
+                       stop: ReplenitStopError, near_real_time: bool = False) -> Iterator[dg.AssetCheckResult]:
     """A run stopped by the API (401/403/404, unreachable) still records the checks it could
     judge before the stop (the quarantine share, the rows read) and leaves delivery_complete
     without a result: Dagster shows it "Execution failed" (not run), not "Failed"."""
@@ -142,7 +143,8 @@ def stopped_run_checks(context: dg.AssetExecutionContext, config: SyncConfig, ke
         return
     own, _ = window_counts(result)
     yield quarantine_share_check(result, config.policy(), context.run_id, quarantine_table(result))
-    yield row_count_check(context, key, int(own["rows_read"]))
+    if not near_real_time:  # the near-real-time assets have no row count check
+        yield row_count_check(context, key, int(own["rows_read"]))
     yield window_column_check(mapping, result.rows_without_window_value)
     context.log.warning(not_evaluated(["delivery_complete"], stop))
 
@@ -178,6 +180,12 @@ DESCRIPTIONS = {
                           "the ledger skips those already acknowledged.",
     "products": "Products (with their variants) updated in the hour, upserted to Replenit (POST /products).",
     "orders": "Orders (with their lines) updated in the hour, upserted to Replenit (POST /orders) after products.",
+    "customers_near_real_time": "Near-real-time: customers updated since the day's start (UTC) up to the current hour's end, "
+                                "sent before the near-real-time orders that refer to them; the ledger skips those already "
+                                "acknowledged. Launched by the near-real-time sensor, not partitioned.",
+    "orders_near_real_time": "Near-real-time: orders (with their lines) updated in the current hour so far (and the hour "
+                             "before, for late rows), upserted within minutes of landing; launched by the near-real-time "
+                             "sensor when they change. Not partitioned: the hourly partition later finds them unchanged.",
 }
 
 
@@ -186,6 +194,8 @@ def sibling_keys(step: SyncStep, keys: dict[str, dg.AssetKey]) -> list[dg.AssetK
     customers (its day, and the day so far) and products (its hour)."""
     if step.entity != "orders":
         return []
+    if step.near_real_time:
+        return [keys[n] for n in ("customers_near_real_time",) if n in keys]
     return [keys[n] for n in ("customers", "customers_intraday", "products") if n in keys]
 
 
@@ -202,16 +212,17 @@ def upstream_condition() -> dg.AutomationCondition:
 def default_sync_spec(site: SyncSite, step: SyncStep, keys: dict[str, dg.AssetKey]) -> dg.AssetSpec:
     """The sync asset's spec as the component makes it (ReplenitSyncComponent.get_asset_spec)."""
     mapping = site.mappings[step.entity]
-    freshness = site.freshness.get(step.entity) if not step.since_day_start else None
+    freshness = site.freshness.get(step.entity) if not (step.since_day_start or step.near_real_time) else None
+    hint = "" if step.near_real_time else f"\n\n{PLAN_HINT.format(plan=site.names.name('plan_backfill'))}"
     return dg.AssetSpec(
         site.names.asset_key(step.name),
         deps=[*source_asset_keys(site, mapping), *sibling_keys(step, keys)],
         skippable=True, kinds={"replenit", "polars"}, group_name=site.group,
-        description=f"{DESCRIPTIONS[step.name]}\n\n{ROW_COUNT_MEANING}\n\n{PLAN_HINT.format(plan=site.names.name('plan_backfill'))}",
+        description=f"{DESCRIPTIONS[step.name]}\n\n{ROW_COUNT_MEANING}{hint}",
         owners=list(site.owners),
         code_version=f"{PACKAGE_VERSION}+{mapping_version(mapping)}",  # a mapping change is a new version
         freshness_policy=freshness.policy() if freshness is not None else None,
-        automation_condition=upstream_condition() if site.upstream_on else None,
+        automation_condition=upstream_condition() if site.upstream_on and not step.near_real_time else None,
     )
 
 
@@ -245,6 +256,8 @@ def build_sync_asset(site: SyncSite, step: SyncStep, spec: dg.AssetSpec) -> dg.A
     key = spec.key
     partitions_def = site.partitions(step)
     check_specs = sync_check_specs(key, site.mappings[entity], partitions_def)
+    if step.near_real_time:  # an hour so far has no typical size: the hourly partition's check judges the hour
+        check_specs = [c for c in check_specs if c.name != "row_count_in_range"]
     if not blocks_downstream:
         check_specs = [spec_._replace(blocking=False) for spec_ in check_specs]
     config_class = sync_config_class(site, step)
@@ -285,6 +298,26 @@ def sync_lane(context: dg.AssetExecutionContext, config: SyncConfig) -> Lane:
     return "fresh"
 
 
+def run_window(context: dg.AssetExecutionContext, step: SyncStep) -> tuple[dg.TimeWindow, str]:
+    """The window a run reads (its partition's; a near-real-time run's hour) and its label."""
+    if step.near_real_time:
+        return near_real_time_window(context.run.tags)
+    return context.partition_time_window, context.partition_key
+
+
+def run_lookback_hours(config: SyncConfig, step: SyncStep, mapping: EntityMapping, start: datetime) -> float:
+    """Hours read before the window: the run config's, else the mapping's (the entity's default); a
+    near-real-time run's, the hour before. A customers sync before the hour's orders reads the day so
+    far too (for a near-real-time run, the day of the hour before)."""
+    lookback_hours = mapping.lookback_hours if config.lookback_hours is None else config.lookback_hours
+    if step.near_real_time and config.lookback_hours is None:
+        lookback_hours = NEAR_REAL_TIME_LOOKBACK_HOURS  # the hour before, for its late rows; older ones: the hourly lookback
+    if step.since_day_start:  # the day so far, then the usual lookback before it
+        day_of = start - timedelta(hours=lookback_hours) if step.near_real_time else start
+        lookback_hours += (day_of - day_of.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600
+    return lookback_hours
+
+
 def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSite, step: SyncStep, key: dg.AssetKey,
              source: dg.AssetKey) -> Iterator[Any]:
     """One partition's sync of `step` (asset `key`, its columns read from `source`): lib.sync.sync_window,
@@ -293,8 +326,7 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
     entity, since_day_start = step.entity, step.since_day_start
     blocks_downstream = not since_day_start
     record_run_worker(context)  # host and pid, so a killed worker is found and its pool slot freed
-    window = context.partition_time_window
-    partition = context.partition_key
+    window, partition = run_window(context, step)
     what = f"{entity} {partition}"
     if config.dry_run:
         mark_dry_run(context)
@@ -302,9 +334,7 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
 
     entity_mapping = warehouse.mapping_for(entity)
     max_attempts = config.retry_max_attempts or site.retry_max_attempts
-    lookback_hours = entity_mapping.lookback_hours if config.lookback_hours is None else config.lookback_hours
-    if since_day_start:  # the day so far, then the usual lookback before it
-        lookback_hours += (window.start - window.start.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600
+    lookback_hours = run_lookback_hours(config, step, entity_mapping, window.start)
     if lookback_hours < 0:
         raise config_error(f"lookback_hours must be 0 or more, not {lookback_hours}")
     if max_attempts < 1:
@@ -340,7 +370,7 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
             yield from report_plan(context, site, key, result, client, state.store())
             return
     if stopped.error is not None:  # 401/403/404 or unreachable: record what could be judged, then fail
-        yield from stopped_run_checks(context, config, key, entity_mapping, stopped.error)
+        yield from stopped_run_checks(context, config, key, entity_mapping, stopped.error, step.near_real_time)
         stop_result = getattr(stopped.error, "result", None)
         counts = window_counts(stop_result)[0] if stop_result is not None else None
         context.log.error(f"{what} stopped: {mask_text(str(stopped.error))}")
@@ -353,7 +383,7 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
     metadata = run_metadata(result, entity_mapping, source)
     share_check = quarantine_share_check(result, config.policy(), context.run_id, metadata["quarantine_sample"])
     delivery_check = delivery_complete_check(result, context.run_id)
-    row_check = row_count_check(context, key, int(own["rows_read"]))
+    row_check = None if step.near_real_time else row_count_check(context, key, int(own["rows_read"]))
     null_check = window_column_check(entity_mapping, result.rows_without_window_value)
     if result.rows_unparsable_window_value:
         context.log.warning(f"{entity}: {result.rows_unparsable_window_value:,} rows have a window value that does not "
@@ -362,11 +392,12 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
     if merged:
         context.log.warning(merged)
     context.log.info(summary_line(what, own, lookback, config.full_refresh, result.ledger_newest_ack))
+    checks = [c for c in (share_check, delivery_check, row_check, null_check) if c is not None]
     if (share_check.passed and delivery_check.passed) or not blocks_downstream:
-        yield dg.MaterializeResult(metadata=metadata, check_results=[share_check, delivery_check, row_check, null_check])
+        yield dg.MaterializeResult(metadata=metadata, check_results=checks)
         return
     # A failed blocking check: no materialization, so nothing downstream runs on this partition.
-    yield from (share_check, delivery_check, row_check, null_check)
+    yield from checks
     if not share_check.passed:
         assert result.gate is not None
         raise gate_held_back(what, result.gate.reason, int(own["rows_held_back"]) + int(lookback["rows_held_back"]),

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
 from replenit_pipelines.component import fields as f
 from replenit_pipelines.component.jobs import build_sync_jobs, build_sync_schedules
+from replenit_pipelines.component.near_real_time import build_near_real_time_job, build_near_real_time_sensor
 from replenit_pipelines.component.plans import build_plan_backfill_job
 from replenit_pipelines.component.quota import build_quota_asset
 from replenit_pipelines.component.reconcile import reconcile_defs
@@ -42,6 +43,7 @@ from replenit_pipelines.component.site import (
     Freshness,
     GateDefaults,
     Names,
+    NearRealTime,
     Status,
     SyncSite,
     SyncStep,
@@ -195,6 +197,13 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
         f.resolve_state_url_env, model_field_type=str,
         description="The environment variable holding this tenant's Postgres state URL. Default REPLENIT_STATE_URL.")] = None
 
+    near_real_time: Annotated[NearRealTime | None, dg.Resolver(
+        f.resolve_near_real_time, model_field_type=str | bool | dict[str, Any],
+        description="Near-real-time orders (off by default): {interval_seconds: 60, status: running} (or on) adds a sensor "
+                    "that looks at the current hour's orders every interval and, when they changed, launches a run that "
+                    "sends the new and changed ones (and the day's customers first) in the quota's fresh lane; the "
+                    "hourly partition then finds them unchanged. status: how the sensor starts (default: "
+                    "automation_status).")] = None
     @classmethod
     def get_model_cls(cls) -> type[BaseModel]:
         """The YAML's model: Dagster's (derived from the fields), made to take unknown fields and hide
@@ -246,13 +255,21 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
         assets.append(build_quota_asset(site))
         jobs: list[Any] = build_sync_jobs(site, keys)
         schedules = build_sync_schedules(site, jobs) if site.schedules_on else []
-        sensors = []
+        sensors: list[dg.SensorDefinition] = []
         if site.upstream_on:
             sensors.append(dg.AutomationConditionSensorDefinition(
                 name=site.names.name("replenit_after_upstream"), target=dg.AssetSelection.assets(*keys.values()),
                 default_status=site.sensor_status,
                 description="Runs each sync's latest partition after its upstream assets update (automation: "
                             f"after_upstream). {site.status_text}"))
+        for step in site.near_real_time_steps:
+            spec = self.get_asset_spec(step)
+            self._keys[step.name] = spec.key
+            assets.append(build_sync_asset(site, step, spec))
+        if site.near_real_time_steps:
+            nrt_job = build_near_real_time_job(site, self._keys)
+            jobs.append(nrt_job)
+            sensors.append(build_near_real_time_sensor(site, nrt_job))
         jobs += [build_plan_backfill_job(site, keys), build_replay_job(site, keys)]
         return dg.Definitions.merge(
             dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors, resources=site_resources(site)),
@@ -315,6 +332,7 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
             lookback_hours=dict(self.lookback_hours or {}), gate=self.gate or GateDefaults(),
             retry_max_attempts=env.retry_max_attempts,
             state_namespace=SyncSite.state_namespace_for(names, bool(self.state_dir), self.state_url_env),
+            near_real_time=self.near_real_time,
         )
 
     @staticmethod
