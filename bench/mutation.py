@@ -180,6 +180,11 @@ def main() -> None:
     parser.add_argument("--budget-min", type=float, default=None, help="stop after this many minutes and report what was judged")
     parser.add_argument("--estimate", action="store_true", help="count the mutants and estimate the run's time; run none")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy (its mutants/ folder)")
+    parser.add_argument("--sample", type=int, default=None,
+                        help="judge a seeded random sample of this many mutants, stratified by package (mutation_sample.py)")
+    parser.add_argument("--seed", type=int, default=22, help="the sample's seed")
+    parser.add_argument("--reuse", default=None, help="with --sample: a folder an earlier run kept (--keep): its mutants, trace and verdicts")
+    parser.add_argument("--cap-s", type=float, default=40.0, help="with --sample: a mutant's tests, fastest first, up to this many seconds")
     args = parser.parse_args()
     scope = SCOPES[args.scope]
     tests = scope["tests"] or wide_tests()
@@ -187,6 +192,12 @@ def main() -> None:
     if not files:
         raise SystemExit(f"no file of the {args.scope} scope matches --only {args.only!r}")
     ensure_mutmut()
+    if args.sample and args.reuse:
+        from mutation_sample import run_sample
+
+        run_sample(Path(args.reuse), tests, scope["args"], args.sample, args.seed, args.children, args.cap_s,
+                   args.budget_min * 60 if args.budget_min else None, reuse=True)
+        return
     work = Path(tempfile.mkdtemp(prefix="mutation-"))
     try:
         copy_tree(work)
@@ -227,6 +238,15 @@ def main() -> None:
                 "        start(self, args, *rest, **kwargs)\n"
                 "    monkeypatch.setattr(subprocess.Popen, '__init__', refuse_python)\n"
             )
+        if args.sample:
+            from mutation_sample import run_sample
+
+            print(f"scope {args.scope}: {len(files)} files mutated; tests: {len(tests)} files", flush=True)
+            run_sample(work, tests, scope["args"], args.sample, args.seed, args.children, args.cap_s,
+                       args.budget_min * 60 if args.budget_min else None)
+            if args.keep:
+                print(f"kept: {work}")
+            return
         print(f"scope {args.scope}: {len(files)} files mutated ({', '.join(files) if len(files) <= 6 else ', '.join(scope['mutate'])})")
         print(f"tests: {len(tests)} files ({' '.join(tests) if len(tests) <= 8 else 'every test file but: ' + ', '.join(TEST_EXCLUDE)})",
               flush=True)

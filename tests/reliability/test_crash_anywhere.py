@@ -83,12 +83,11 @@ def test_the_stages_are_read_from_the_stacks():
     assert crashes.points_in(building) == ["start-up"]  # the client built, no request yet
 
 
-@pytest.mark.xfail(strict=True, reason="issue 22: a killed reconciliation's chunk files stay in the temp folder for good")
 def test_a_killed_reconciliation_leaves_no_chunk_files_behind(tmp_path, paced_sandbox, warehouse):
-    """A reconciliation splits a table into Parquet chunk files (lib/sync/reconcile.py, a folder
-    replenit-reconcile-<uuid> in the temp folder) and deletes them when it ends; killed, it leaves
-    them, and no later run removes them: a copy of the table per kill (GBs for a large table) until
-    someone empties the temp folder."""
+    """A reconciliation splits a table into Parquet chunk files (a folder replenit-reconcile-<hex>
+    in the temp folder, lib/sync/scratch.py) and deletes them when it ends; killed, it left them,
+    and no later run removed them: a copy of the table per kill (GBs for a large table) until
+    someone emptied the temp folder. The next run sweeps the folders whose owner is dead."""
     outcomes, rig = crashes.scenario(tmp_path, paced_sandbox.url, warehouse, N, "reconcile", ["delivery: HTTP"], random.Random(3))
     assert [o.problems for o in outcomes] == [[], []] and outcomes[0].killed
     assert rig.leftovers() == []

@@ -10,8 +10,8 @@ refuses (no identity: the CustomerId is), emails in other case and with spaces, 
 over-long ids (no identity) and names, a customer's history (SCD-2 rows: the newest wins), window
 values in mixed timestamp forms (UTC, offsets, naive in the mapping's zone, NULL); orders with their
 own history beside normalized lines in random order, line keys equal to the order's id, one line
-key in several orders, versions of a line (its own update time, or none: its order's), orphan
-lines, orders without lines, lines without a price or product, bad quantities and currencies, and
+key in several orders, versions of a line (its own update time, or none: its order's), lines
+without a key (their order quarantined: `required` on OrderItems.key), orphan lines (undated too), orders without lines, lines without a price or product, bad quantities and currencies, and
 order dates in every form, date-only and unparsable included.
 
 Example counts follow the hypothesis profile (tests/world/conftest.py): `ci` by default, small and
@@ -267,8 +267,8 @@ def orders_reference(orders: list[dict], lines: list[dict]) -> tuple[dict[str, d
     expected, quarantined = {}, set()
     for oid, parent in latest.items():
         versions: dict[str, list[dict]] = {}
-        for li in by_order.get(oid, []):
-            versions.setdefault(li["line_id"], []).append(li)
+        for n, li in enumerate(by_order.get(oid, [])):
+            versions.setdefault(li["line_id"] or f"no key {n}", []).append(li)  # a NULL key identifies no line
         # A line's versions: the newest by its own time, or its order's when it has none.
         current = [max(vs, key=lambda li: li["ts"] or parent["ts"]) for vs in versions.values()]
         superseded += sum(len(vs) for vs in versions.values()) - len(current)
@@ -281,6 +281,8 @@ def orders_reference(orders: list[dict], lines: list[dict]) -> tuple[dict[str, d
         if parent["form"] in ("date", "garbage"):
             reasons.add(("timestamp", "OrderDate"))
         for li in current:
+            if li["line_id"] is None:
+                reasons.add(("required", "OrderItems.key"))
             if li["product_id"] is None:
                 reasons.add(("required", "OrderItems.ProductId"))
             if li["qty"] < 1:
@@ -310,7 +312,7 @@ order_rows = st.lists(st.fixed_dictionaries({
     "form": st.sampled_from(["utc", "offset", "utc-millis", "naive", "naive-T", "null"] * 2 + ["date", "garbage"]),
 }), max_size=8)
 line_rows = st.lists(st.fixed_dictionaries({
-    "line_id": st.sampled_from(["1", "2", "10", "o1", "o2"]),  # "o1": a line key equal to its order's id
+    "line_id": st.sampled_from(["1", "2", "10", "o1", "o2", "1", "2", None]),  # "o1": a line key equal to its order's id
     "order_id": st.sampled_from(["o1", "o1", "o2", "o2", "o3", "o4", "o9", None]),  # o9 (and NULL): no such order
     "product_id": st.sampled_from(["p1", "p1", "p1", "p2", "p2", "p3"] * 2 + [None]),
     "qty": st.sampled_from([1, 1, 2, 3, 5] * 2 + [0, -1]),
@@ -342,11 +344,9 @@ def test_normalized_orders_stored_as_the_reference_computes_or_quarantined_and_a
         o["ts"] = BASE + timedelta(minutes=m)
         o["ordered"] = BASE - timedelta(hours=m, milliseconds=37 * m)
     for li, m in zip(lines, minutes[len(orders):], strict=True):
-        # An undated line without an order id is never read by --all, nor counted: a known defect,
-        # test_an_undated_line_without_an_order_id_is_read_by_a_reconciliation below.
-        li["ts"] = BASE + timedelta(minutes=m) if li["dated"] or li["order_id"] is None else None
+        li["ts"] = BASE + timedelta(minutes=m) if li["dated"] else None
     # Two undated versions of one line tie on their order's time: their place in a scan decides.
-    undated = [(li["order_id"], li["line_id"]) for li in lines if li["ts"] is None]
+    undated = [(li["order_id"], li["line_id"]) for li in lines if li["ts"] is None and li["line_id"] is not None]
     assume(len(undated) == len(set(undated)))
     expected, quarantined, orphans, rows_read, superseded = orders_reference(orders, lines)
     with run_for(sandbox, tmp_path_factory, ORDERS_MAPPING) as run:
@@ -378,7 +378,6 @@ ORDER_COLUMNS = "order_id VARCHAR, customer_id VARCHAR, currency VARCHAR, ordere
 T0 = datetime(2026, 11, 26, 9, 30)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 22: a child row without parent key and window value is dropped by --all, uncounted")
 def test_an_undated_line_without_an_order_id_is_read_by_a_reconciliation(sandbox, tmp_path_factory):
     """A reconciliation reads the whole source, NULL window values included: an orphan line whose
     order id is NULL and which has no update time is read and quarantined (`required` on OrderId),
@@ -392,19 +391,22 @@ def test_an_undated_line_without_an_order_id_is_read_by_a_reconciliation(sandbox
         assert counts["rows_read"] == counts["rows_quarantined"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="issue 22: two lines of one order with NULL keys supersede each other")
 def test_lines_with_a_null_key_are_never_versions_of_each_other(sandbox, tmp_path_factory):
     """`key: line_id` identifies a line; a NULL key identifies none. Two lines of one order with NULL
     keys and different products were taken as two versions of one line: the older dropped as
-    superseded, the order sent without it (a total of 18.0 instead of 28.0). Either both are sent
-    or the order is quarantined with a reason; never one line silently less."""
+    superseded, the order sent without it (a total of 18.0 instead of 28.0). The order is
+    quarantined (`required` on `OrderItems.key`: a line without its key cannot be told from another
+    line's version) and the keyed order beside it sent; never one line silently less."""
     with run_for(sandbox, tmp_path_factory, ORDERS_MAPPING) as run:
-        run.table("orders", ORDER_COLUMNS, [("o1", "c1", "EUR", None, T0)])
-        run.table("order_lines", LINE_COLUMNS, [(None, "o1", "p2", 2, 5.0, T0), (None, "o1", "p3", 4, 2.0, T0 + timedelta(hours=1))])
+        run.table("orders", ORDER_COLUMNS, [("o1", "c1", "EUR", None, T0), ("o2", "c1", "EUR", None, T0)])
+        run.table("order_lines", LINE_COLUMNS, [(None, "o1", "p2", 2, 5.0, T0), (None, "o1", "p3", 4, 2.0, T0 + timedelta(hours=1)),
+                                                ("1", "o2", "p2", 1, 5.0, T0), ("1", "o2", "p2", 3, 5.0, T0 + timedelta(hours=1))])
         code, counts, _ = run.sync("orders")
+        assert counts["rows_superseded"] == 1  # o2's line 1, its older version
+        assert (counts["rows_read"], counts["rows_quarantined"], counts["rows_delivered"]) == (4, 2, 1)
+        assert set(run.quarantine()) == {("o1", "required", "OrderItems.key")}
         stored = run.stored("orders")
-        assert counts["rows_superseded"] == 0
-        assert stored == {} or sorted(i["ProductId"] for i in stored["o1"]["OrderItems"]) == ["p2", "p3"]
+        assert "o1" not in stored and [i["Quantity"] for i in stored["o2"]["OrderItems"]] == [3]
 
 
 def test_a_timestamp_field_without_seconds_is_normalized_like_a_window_value():

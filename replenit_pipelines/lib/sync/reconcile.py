@@ -26,7 +26,6 @@ rows sharing an email meet in one): counted, and the largest kept as examples (`
 import math
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -63,6 +62,7 @@ from replenit_pipelines.lib.stages.retry import Retried, retry
 from replenit_pipelines.lib.stages.validate import gate_history
 from replenit_pipelines.lib.state.store import StateStore
 from replenit_pipelines.lib.sync.carry import CarryOver, NextPlan
+from replenit_pipelines.lib.sync.scratch import run_scratch
 from replenit_pipelines.lib.sync.sequence import Staged, Unit, before_delivery, from_delivery
 from replenit_pipelines.lib.validation.gate import GatePolicy
 from replenit_pipelines.lib.validation.prepare import MERGES_SCHEMA
@@ -252,8 +252,9 @@ def reconcile(request: ReconcileRequest) -> ReconcileResult:
     rows_total = source_row_count(request.warehouse, mapping)
     chunks = 1 if read_key_column(mapping) is None else max(1, math.ceil(rows_total / request.chunk_rows))
     if mapping.source.table and chunks > 1:  # one scan of the table, spilled to Parquet by chunk
-        spill = Path(request.spill_dir or tempfile.gettempdir()) / f"replenit-reconcile-{uuid.uuid4().hex}"
-        with SpilledChunks(request.warehouse, mapping, chunks, spill, priority) as spilled:
+        # A folder owned by this run (removed at exit; a killed run's is swept by the next run there).
+        with run_scratch(Path(request.spill_dir or tempfile.gettempdir())) as spill, \
+                SpilledChunks(request.warehouse, mapping, chunks, spill, priority) as spilled:
             return _reconcile(request, spilled.read, rows_total, chunks, started, time.monotonic() - started)
     by_identity = customer_chunking(request.warehouse, mapping, chunks, priority) if mapping.entity == "customers" else None
     return _reconcile(request, lambda chunk, columns=None: read_source_chunk(request.warehouse, mapping, chunk, chunks, columns, priority,

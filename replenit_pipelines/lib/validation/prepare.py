@@ -189,6 +189,37 @@ def _stray_no_child(flat: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
     )
 
 
+def _keyless_children(flat: pl.DataFrame) -> pl.Series:
+    """`__row` of the child rows (not a parent's "no child" row) whose child `key` is NULL (none
+    when the mapping declares no key)."""
+    if "__child_key" not in flat.columns:
+        return pl.Series("__row", [], pl.UInt32)
+    return flat.filter(pl.col("__child_key").is_null() & is_line(flat))["__row"]
+
+
+def _versioned(keyless: pl.Series) -> pl.Expr:
+    """A row's identity for supersession (stale_rows' `present`): its record's, but none for a
+    child row without its key, which is no version of any other row."""
+    if not keyless.len():
+        return pl.col("__key")
+    return pl.when(~pl.col("__row").is_in(keyless.implode())).then(pl.col("__key"))
+
+
+def _keyless_failures(flat: pl.DataFrame, keyless: pl.Series, mapping: EntityMapping) -> pl.DataFrame:
+    """Each child row without its `key` (`keyless`) fails `required` on `Child.key`: the key is what tells a
+    child's versions apart, and without it the row is neither a version of a keyed child nor
+    provably a child of its own (a line whose key was lost may be an older version of another);
+    its record is quarantined whole, never sent a line short or a line long."""
+    spec = mapping.spec
+    if not keyless.len():
+        return pl.DataFrame(schema={"rule": pl.String, "field": pl.String, "value": pl.String, "__row": pl.UInt32})
+    assert spec.children_field is not None
+    child = spec.children_field.name
+    return flat.filter(pl.col("__row").is_in(keyless.implode())).select(
+        pl.lit("required").alias("rule"), pl.lit(f"{child}.key").alias("field"),
+        pl.lit(f"{mapping.child_key} is NULL: the {child} key identifies each child's versions").alias("value"), "__row")
+
+
 def _superseded_out(flat: pl.DataFrame, stale: pl.Series, spec: EntitySpec) -> tuple[pl.DataFrame, pl.Expr | None]:
     """(flat, which rows are live: None for all). The superseded rows leave with the split (no copy
     of the window's rows only to drop a few), unless a check over a record's rows follows (a
@@ -294,6 +325,9 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         refused = refused_customer_id(flat.columns)
         flat = flat.with_columns(pl.when(refused).then(pl.col("__key")).alias("__shown_key"),
                                  pl.when(refused).then(None).otherwise(pl.col("__key")).alias("__key"))
+    # A child row whose key is NULL identifies no child: it is no version of another such row
+    # (NULLs are equal in a struct's hash, so two lines of one order would supersede each other).
+    keyless = _keyless_children(flat)
     # Stale rows are found over the identity columns only, and flat is filtered once.
     ident = pl.col("__key") if len(identity) == 1 else pl.struct(identity)
     by_id = spec.name == "customers" and "CustomerId" in flat.columns
@@ -315,7 +349,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         stale.append(stale_rows(narrow, cid, pl.when(identifier_accepted_expr("CustomerId", cid)).then(cid)))
         if stale[0].len():
             narrow = narrow.filter(~pl.col("__row").is_in(stale[0].implode()))
-    stale.append(stale_rows(narrow, ident, pl.col("__key")))
+    stale.append(stale_rows(narrow, ident, _versioned(keyless)))
     if by_id and stale[-1].len():
         merges = customer_merges(by_customer, narrow, stale[-1])
         rows_merged = int(merges["rows"].sum())
@@ -337,6 +371,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
             prefix = f"{spec.children_field.name}."
             failures = failures.filter(~(pl.col("field").str.starts_with(prefix) & pl.col("__row").is_in(no_child_rows.implode())))
             failures = pl.concat([failures, _stray_no_child(flat, spec).cast(failures.schema)])
+    failures = pl.concat([failures, _keyless_failures(flat, keyless, mapping).cast(failures.schema)])
     if spec.name == "orders":
         failures = pl.concat([failures, _underivable_totals(flat).cast(failures.schema)])
     quarantined_rows, valid_rows = _split(flat, failures, live)

@@ -218,7 +218,7 @@ def _no_window_findings(mapping: EntityMapping) -> list[Finding]:
     if mapping.child_source is not None and mapping.child_source.window_column is not None and child is not None:
         return [Finding("note", entity, "window_column", f"none: a partition reads the {entity} whose {child.name} "
                         f"changed in it (by {child.name}.window_column {mapping.child_source.window_column!r}), each "
-                        f"whole; an {entity[:-1]} whose {child.name} never change is sent only by `replenit sync {entity} --all` "
+                        f"whole; {'an' if entity[0] in 'aeiou' else 'a'} {entity[:-1]} whose {child.name} never change is sent only by `replenit sync {entity} --all` "
                         f"or the Dagster job reconcile_{entity} (schedule reconcile_{entity}_weekly), which read everything")]
     return [Finding("warning", entity, "window_column",
                     f"none: no partition reads {entity} (each partition reports all its rows as rows_without_window_value); "

@@ -238,24 +238,19 @@ def frames_record_keys(warehouse: Warehouse, mapping: EntityMapping) -> tuple[pl
 
 
 def side_row_counts(side: "Side") -> tuple[int, int]:
-    """(rows with a key, rows without one that a read over all time takes: those with a time)."""
+    """(rows with a key, rows without one: a read over all time takes each, whatever its time
+    (Side.in_window))."""
     if side.key is None:
         return 0, 0
-    w = side.spec.window_column
     if side.lazy is not None:
-        has_time = side.ts.is_not_null() if side.ts is not None else pl.lit(False)
         keyed, strays = side.lazy.select(pl.col(side.key).is_not_null().sum().alias("keyed"),
-                                         (pl.col(side.key).is_null() & has_time).sum().alias("strays")).collect().row(0)
+                                         pl.col(side.key).is_null().sum().alias("strays")).collect().row(0)
         return int(keyed), int(strays)
     source, params = side.sql_rows()
     assert side.con is not None
-    keyed = int(side.con.sql(f"SELECT count({quote(side.key)}) FROM {source}",  # noqa: S608 - identifiers quoted, values bound
-                             params=params or None).fetchall()[0][0])
-    if w is None or side.ts is None:
-        return keyed, 0
-    times = side.con.sql(f"SELECT {quote(w)} FROM {source} WHERE {quote(side.key)} IS NULL",  # noqa: S608 - identifiers quoted, values bound
-                         params=params or None).pl()
-    return keyed, int(times.select(side.ts.is_not_null().sum()).item())
+    keyed, strays = side.con.sql(f"SELECT count({quote(side.key)}), count(*) - count({quote(side.key)}) FROM {source}",  # noqa: S608 - identifiers quoted, values bound
+                                 params=params or None).fetchall()[0]
+    return int(keyed), int(strays)
 
 
 def read_frames_chunk(warehouse: Warehouse, mapping: EntityMapping, keys: pl.DataFrame, chunk: int, chunks: int) -> pl.DataFrame:

@@ -29,7 +29,16 @@ from replenit_pipelines.lib.warehouse.mapping import (
     did_you_mean_quoted,
 )
 from replenit_pipelines.lib.warehouse.python_sources import load_python_source
-from replenit_pipelines.lib.warehouse.windows import ALL_TIME, WINDOW_EXAMPLES, is_naive, local_bounds, present, window_rows, window_value
+from replenit_pipelines.lib.warehouse.windows import (
+    ALL_TIME,
+    ALL_TIME_UTC,
+    WINDOW_EXAMPLES,
+    is_naive,
+    local_bounds,
+    present,
+    window_rows,
+    window_value,
+)
 
 
 class Side:
@@ -54,6 +63,15 @@ class Side:
         # time (--all, reconciliation) reads it by its record key.
         self.ts = window_value(w, spec.window_format, self.schema[w], spec.timezone) if w else pl.lit(None, pl.Datetime("us", "UTC"))
         self.present = present(w, self.schema[w]) if w else pl.lit(False)
+
+    def in_window(self, lo: datetime, hi: datetime) -> pl.Expr:
+        """Which rows without a record key a read of [lo, hi) takes: those whose time is in it, and
+        over all time (ALL_TIME_UTC: --all, a reconciliation's chunk 0) every one, a NULL or
+        unparsable time included: such a row has no record to be read with, so no other read
+        would ever take it (it is quarantined: no id), and it is counted in rows_read."""
+        if (lo, hi) == ALL_TIME_UTC:
+            return pl.lit(True)
+        return (self.ts >= lo) & (self.ts < hi)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -114,7 +132,7 @@ class Side:
         """Every row of the keys' records, and the window's rows without a key; `columns`: only those."""
         assert self.key is not None
         keys = keys.filter(pl.col("__k").is_not_null()).unique()
-        in_window = (self.ts >= lo) & (self.ts < hi) if self.ts is not None else pl.lit(False)
+        in_window = self.in_window(lo, hi)
         if columns is not None:  # the key and the window column too: the filters below need them
             columns = list(dict.fromkeys([self.key, *([self.spec.window_column] if self.spec.window_column else []), *columns]))
         if self.lazy is not None:
@@ -248,10 +266,10 @@ def _joined_in_duckdb(parent: Side, child: Side, keys: pl.DataFrame, child_colum
     children = child_frame(child, raw_children, mapping).drop("__k")
     joined = pl.concat([frame.select(parent_columns), children], how="horizontal")
     if strays.height:  # the window's parent rows without a key (quarantined: no id)
-        strays = strays.filter((parent.ts >= start) & (parent.ts < end))
+        strays = strays.filter(parent.in_window(start, end))
         joined = pl.concat([joined, strays], how="diagonal_relaxed")
     if child_strays.height:  # the window's child rows without a parent key, likewise
-        child_strays = child_strays.filter((child.ts >= start) & (child.ts < end))
+        child_strays = child_strays.filter(child.in_window(start, end))
         joined = pl.concat([joined, child_frame(child, child_strays, mapping).drop("__k")], how="diagonal_relaxed")
     return joined.with_columns(pl.coalesce("__child_ts", parent.ts).alias(READ_TS)).drop("__child_ts")
 

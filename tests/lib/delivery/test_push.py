@@ -332,6 +332,19 @@ def test_an_integer_beyond_64_bits_refuses_its_record_and_the_rest_is_sent(push_
     assert summary["records_read"] == summary["accepted"] + summary["refused"] == 5
 
 
+def test_an_integer_beyond_64_bits_is_named_by_its_field_with_its_raw_value():
+    """The refusal's row says where and what: the field's path and the value as written (the
+    refused file's `value`), not only the reason (a mutant that dropped the value survived)."""
+    from replenit_pipelines.lib.delivery.push_checks import unserializable
+
+    big = 123456789012345678901234567890
+    record = {"OrderId": "o-big", "OrderItems": [{"ProductId": "p1", "Price": 1}, {"ProductId": "p2", "Price": -big}]}
+    assert unserializable(record, OverflowError("int too big")) == [
+        ("OrderItems[1].Price", "-123456789012345678901234567890",
+         "an integer beyond 64 bits, which cannot be written as JSON: write the real value")]
+    assert unserializable({"OrderId": object()}, TypeError("not JSON")) == [("(record)", "", "cannot be written as JSON (not JSON)")]
+
+
 # --- 6: a malformed API key is refused by name, and a request that cannot be formed is not retried ---
 
 @pytest.mark.parametrize("key", ["abc\ndef", "abc\u2019def", "abc def", "abc\tdef", "clé"])
