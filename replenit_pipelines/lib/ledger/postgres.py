@@ -30,7 +30,7 @@ from replenit_pipelines.lib.ledger.base import (
     now_ms,
 )
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
-from replenit_pipelines.lib.ledger.sql import POSTGRES, SqlLedger, acknowledged_rows, create_tables
+from replenit_pipelines.lib.ledger.sql import _KEEP, POSTGRES, SqlLedger, acknowledged_rows, create_tables, kept_rows
 from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, connect, ensure_schema
 
 _LOCK_SPACE = 0x5245504C  # advisory locks (space, ledger_id): acknowledgements shared, compaction exclusive
@@ -62,8 +62,9 @@ class PostgresLedger(SqlLedger):
     """The ledger of one (scope, entity) in Postgres. Safe from many processes and machines at
     once; each instance holds one connection, and its writes may come from several threads."""
 
-    def __init__(self, url: StateUrl, scope: str, entity: str):
+    def __init__(self, url: StateUrl, scope: str, entity: str, keep_payloads: bool = False):
         self.url = url
+        self.keep_payloads = keep_payloads  # each acknowledgement also keeps its payloads (lib/ledger/payloads.py)
         self.dialect = POSTGRES
         self.scope, self.entity = scope, entity
         self._tx_lock = threading.Lock()  # the client's worker threads acknowledge through one connection
@@ -83,8 +84,8 @@ class PostgresLedger(SqlLedger):
                 "and run a full_refresh sync, which re-acknowledges every record")
 
     @classmethod
-    def open(cls, url: StateUrl, base_url: str, tenant_id: str, entity: str) -> "PostgresLedger":
-        return cls(url, ledger_scope(base_url, tenant_id), entity)
+    def open(cls, url: StateUrl, base_url: str, tenant_id: str, entity: str, keep_payloads: bool = False) -> "PostgresLedger":
+        return cls(url, ledger_scope(base_url, tenant_id), entity, keep_payloads)
 
     @property
     def _con(self) -> Any:
@@ -120,10 +121,13 @@ class PostgresLedger(SqlLedger):
         return frame.with_columns(pl.col(c).bin.reinterpret(dtype=pl.Int128) for c, t in schema.items() if t == pl.Int128)
 
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
-                    exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None) -> None:
+                    exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None,
+                    payloads: Sequence[bytes] | None = None) -> None:
         """The API accepted these records (one batch): one transaction, one upsert. A queued retry
-        of the same identity is older than this acknowledgement, so it leaves the queue."""
+        of the same identity is older than this acknowledgement, so it leaves the queue. `payloads`:
+        kept in the same transaction when this ledger keeps payloads (as SqliteLedger.acknowledge)."""
         at = now_ms()
+        kept = kept_rows(identities, hashes, payloads, at, [self.ledger_id]) if self.keep_payloads else []
         # An identity twice in a batch: the last one wins, as in the SQLite log.
         latest: dict[str, tuple[Any, ...]] = {i: (k, h, e, a) for i, k, h, e, a in acknowledged_rows(identities, hashes, exact, api_ids)}
         if not latest:
@@ -139,6 +143,9 @@ class PostgresLedger(SqlLedger):
                 con.execute("DELETE FROM ledger_retries WHERE ledger_id = %s AND identity = ANY(%b) AND first_failure <= %s "
                             "AND EXISTS (SELECT 1 FROM ledger_retries WHERE ledger_id = %s)",
                             [self.ledger_id, list(latest), at, self.ledger_id])
+                if kept:
+                    with con.cursor() as cur:
+                        cur.executemany(POSTGRES.sql(_KEEP), kept)
 
         with self._tx_lock:  # a dropped connection: the batch is written again on a new one (appending twice is harmless)
             self._connection.run(write)
