@@ -127,3 +127,31 @@ def test_dry_run_diff_shows_the_changed_fields(env, sandbox, demo_warehouse, mon
     diff = json.loads(capsys.readouterr().out)["diff"]
     assert len(diff["changed"]) == 1 and diff["changed_not_shown"] == 5 and diff["new"] == 2
     assert diff["changed"][0]["fields"][0]["new"] == "Zed"
+
+
+ORDER_LINES_MAPPING = """\
+orders:
+  source: {table: order_lines, window_column: updated_at}
+  fields: {OrderId: order_id, CustomerId: customer_id, Currency: currency, OrderDate: ordered_at}
+  OrderItems:
+    key: line_id
+    fields: {ProductId: product_id, Quantity: qty, Price: price}
+"""
+
+
+def test_a_sample_of_a_table_of_lines_takes_whole_orders(env, sandbox, monkeypatch, tmp_path, capsys):
+    """One row per line: the sample is N orders with every line each, not the first N rows."""
+    from helpers import order_rows
+    from test_ledger_sync import write_table
+
+    rows = order_rows(3, "o3") + order_rows(3, "o1") + order_rows(2, "o2")
+    write_table(tmp_path / "lines.duckdb", "order_lines", rows)
+    (tmp_path / "orders.yaml").write_text(ORDER_LINES_MAPPING)
+    monkeypatch.setenv("REPLENIT_WAREHOUSE", str(tmp_path / "lines.duckdb"))
+    monkeypatch.setenv("REPLENIT_MAPPING", str(tmp_path / "orders.yaml"))
+    assert cli.main(["sync", "orders", "--sample", "2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["sample"] == ["o1", "o2"]
+    [exchange] = doc["exchanges"]
+    assert {o["OrderId"]: len(o["OrderItems"]) for o in exchange["request"]} == {"o1": 3, "o2": 2}
+    assert [r["records"] for r in requests_of(sandbox, env["REPLENIT_TENANT_ID"])] == [2]

@@ -78,3 +78,21 @@ def test_changed_fields_of_a_record_and_its_children():
         ("OrderItems[ProductId=p3]", "added", None, {"ProductId": "p3", "Quantity": 1, "Price": 5.0}),
         ("OrderItems[ProductId=p2]", "removed", {"ProductId": "p2", "Quantity": 1, "Price": 10.0}, None),
     ]
+
+
+def test_a_payload_that_cannot_be_kept_takes_its_acknowledgement_with_it(tmp_path, state_backend):
+    """One transaction: when the payload's write fails, the batch is not acknowledged either (the
+    sync then stops and the next run re-sends it), never acknowledged without its payload."""
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=True) as ledger:
+        ledger.acknowledge(["customerid:c0"], [h("z")], "r0", payloads=[body()])
+        if state_backend is None:
+            with sqlite3.connect(ledger.path) as con:
+                con.execute("DROP TABLE payloads")
+        else:
+            import psycopg
+
+            with psycopg.connect(state_backend, autocommit=True) as con:
+                con.execute("DROP TABLE ledger_payloads")
+        with pytest.raises(Exception, match="payloads"):
+            ledger.acknowledge(["customerid:c1"], [h("a")], "r1", payloads=[body(Name="Ada")])
+        assert ledger.lookup(["customerid:c1"]).height == 0 and ledger.size() == 1
