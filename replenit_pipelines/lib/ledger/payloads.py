@@ -1,8 +1,10 @@
 """The last acknowledged payload of each record, kept when asked (REPLENIT_LEDGER_KEEP_PAYLOADS=1),
 so that a dry run can say *what* changed (`replenit sync ENTITY --dry-run --diff`, issue 27).
 
-Each payload is stored zstd-compressed (python-zstandard, level 3, one frame per record) beside its
-content hash, in a table of its own (`payloads` in a SQLite ledger file, `ledger_payloads` in
+Each payload is stored zstd-compressed (python-zstandard, level 3, one frame per record) with a
+dictionary trained on the ledger's first large acknowledged batch (a 200-byte customer alone
+compresses to ~165 bytes, with the dictionary to ~60: small JSON records share their keys, not
+their bytes), beside its content hash, in a table of its own (`payloads` in a SQLite ledger file, `ledger_payloads` in
 Postgres), written in the acknowledgement's own transaction: a payload is kept exactly when its
 acknowledgement is. A payload whose hash is not the ledger's current one (an acknowledgement
 made while keeping was off, or by a retry) is stale and read as not kept, never shown as the
@@ -37,17 +39,49 @@ def keep_payloads_from_env(environ: Any = None) -> bool:
     raise ValueError(f"{KEEP_PAYLOADS_ENV}={value!r}: write 1 to keep each acknowledged payload (for --dry-run --diff), or 0")
 
 
-def compress(payload: bytes) -> bytes:
-    return zstandard.ZstdCompressor(level=LEVEL).compress(payload)
+TRAIN_MIN_RECORDS = 100  # a batch this large trains the ledger's dictionary (fewer samples train a poor one, or none)
+DICT_BYTES = 8_192
 
 
-def compress_all(payloads: list[bytes]) -> list[bytes]:
-    c = zstandard.ZstdCompressor(level=LEVEL)
-    return [c.compress(p) for p in payloads]
+class PayloadCodec:
+    """zstd frames, with the ledger's dictionary once it has one. Each frame names its dictionary
+    (its id, in the frame header), so frames written before a dictionary existed, or with another
+    process's, decompress with the right one. Dictionaries are kept in the ledger beside the
+    payloads (`payload_dicts`), never replaced."""
 
+    def __init__(self) -> None:
+        self.dicts: dict[int, zstandard.ZstdCompressionDict] = {}
+        self.current: zstandard.ZstdCompressionDict | None = None
 
-def decompress(blob: bytes) -> bytes:
-    return zstandard.ZstdDecompressor().decompress(blob)
+    def load(self, rows: list[tuple[int, bytes]]) -> None:
+        """The ledger's dictionaries (dict_id, bytes); the least id compresses from now on."""
+        for _, data in sorted(rows):
+            d = zstandard.ZstdCompressionDict(bytes(data))
+            self.dicts.setdefault(d.dict_id(), d)
+            if self.current is None:
+                self.current = d
+
+    def compress(self, payloads: list[bytes]) -> tuple[list[bytes], tuple[int, bytes] | None]:
+        """(the frames, a dictionary trained now to be stored with them, or None)."""
+        trained = None
+        if self.current is None and len(payloads) >= TRAIN_MIN_RECORDS:
+            try:
+                d = zstandard.train_dictionary(DICT_BYTES, payloads)
+            except zstandard.ZstdError:  # too few or too alike samples: plain frames until a batch trains one
+                d = None
+            if d is not None:
+                self.current, self.dicts[d.dict_id()] = d, d
+                trained = (d.dict_id(), d.as_bytes())
+        c = zstandard.ZstdCompressor(level=LEVEL, dict_data=self.current) if self.current is not None else zstandard.ZstdCompressor(level=LEVEL)
+        return [c.compress(p) for p in payloads], trained
+
+    def decompress(self, blob: bytes) -> bytes | None:
+        """The payload, or None when its dictionary is not known here (the caller reloads them)."""
+        dict_id = zstandard.get_frame_parameters(blob).dict_id
+        if dict_id == 0:
+            return zstandard.ZstdDecompressor().decompress(blob)
+        d = self.dicts.get(dict_id)
+        return None if d is None else zstandard.ZstdDecompressor(dict_data=d).decompress(blob)
 
 
 # --- what changed ---------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ from replenit_pipelines.lib.ledger.base import (
     now_ms,
 )
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
-from replenit_pipelines.lib.ledger.sql import _KEEP, POSTGRES, SqlLedger, acknowledged_rows, create_tables, kept_rows
+from replenit_pipelines.lib.ledger.payloads import PayloadCodec
+from replenit_pipelines.lib.ledger.sql import POSTGRES, SqlLedger, acknowledged_rows, create_tables, kept_statements
 from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, connect, ensure_schema
 
 _LOCK_SPACE = 0x5245504C  # advisory locks (space, ledger_id): acknowledgements shared, compaction exclusive
@@ -65,6 +66,7 @@ class PostgresLedger(SqlLedger):
     def __init__(self, url: StateUrl, scope: str, entity: str, keep_payloads: bool = False):
         self.url = url
         self.keep_payloads = keep_payloads  # each acknowledgement also keeps its payloads (lib/ledger/payloads.py)
+        self.codec = PayloadCodec()
         self.dialect = POSTGRES
         self.scope, self.entity = scope, entity
         self._tx_lock = threading.Lock()  # the client's worker threads acknowledge through one connection
@@ -82,6 +84,7 @@ class PostgresLedger(SqlLedger):
                 f"the Postgres ledger of {entity} at {scope} holds layout {layout}, canonical-version {version} hashes; "
                 f"this code writes layout {LAYOUT}, version {CANONICAL_VERSION}: delete its rows (ledger_id {ledger_id}) "
                 "and run a full_refresh sync, which re-acknowledges every record")
+        self._load_dicts()
 
     @classmethod
     def open(cls, url: StateUrl, base_url: str, tenant_id: str, entity: str, keep_payloads: bool = False) -> "PostgresLedger":
@@ -127,7 +130,7 @@ class PostgresLedger(SqlLedger):
         of the same identity is older than this acknowledgement, so it leaves the queue. `payloads`:
         kept in the same transaction when this ledger keeps payloads (as SqliteLedger.acknowledge)."""
         at = now_ms()
-        kept = kept_rows(identities, hashes, payloads, at, [self.ledger_id]) if self.keep_payloads else []
+        kept = kept_statements(POSTGRES, self.codec, identities, hashes, payloads, at, [self.ledger_id]) if self.keep_payloads else []
         # An identity twice in a batch: the last one wins, as in the SQLite log.
         latest: dict[str, tuple[Any, ...]] = {i: (k, h, e, a) for i, k, h, e, a in acknowledged_rows(identities, hashes, exact, api_ids)}
         if not latest:
@@ -145,7 +148,8 @@ class PostgresLedger(SqlLedger):
                             [self.ledger_id, list(latest), at, self.ledger_id])
                 if kept:
                     with con.cursor() as cur:
-                        cur.executemany(POSTGRES.sql(_KEEP), kept)
+                        for sql, kept_rows in kept:
+                            cur.executemany(sql, kept_rows)
 
         with self._tx_lock:  # a dropped connection: the batch is written again on a new one (appending twice is harmless)
             self._connection.run(write)

@@ -22,7 +22,7 @@ import polars as pl
 
 from replenit_pipelines.lib.ledger.base import LOOKUP_SCHEMA, RETRY_SCHEMA, RETRY_STATUSES, now_ms
 from replenit_pipelines.lib.ledger.hashing import hashes_as_int128, identity_keys
-from replenit_pipelines.lib.ledger.payloads import compress_all, decompress
+from replenit_pipelines.lib.ledger.payloads import PayloadCodec
 from replenit_pipelines.lib.postgres import qmarks_to_pyformat
 
 ENTRY_SCHEMA = {"identity": pl.String, "hash": pl.Binary, "acked_at": pl.Int64, "run_id": pl.String}
@@ -37,6 +37,7 @@ class Dialect:
     acks: str  # the acknowledgement log
     retries: str  # the retry queue
     payloads: str  # the last acknowledged payloads, when kept (lib/ledger/payloads.py)
+    payload_dicts: str  # their compression dictionaries
     scoped: bool  # rows carry their ledger's id (one database, many ledgers)
     ids_chunk: int  # identities per statement
     pyformat: bool  # `%s` placeholders (psycopg), else `?`
@@ -56,7 +57,7 @@ class Dialect:
         filled = text.replace("{current}", CURRENT).format(
             entries=self.entries, acks=self.acks, retries=self.retries,
             scope="ledger_id = ? AND " if self.scoped else "",
-            payloads=self.payloads, scope_col="ledger_id, " if self.scoped else "", scope_mark="?, " if self.scoped else "", **parts)
+            payloads=self.payloads, payload_dicts=self.payload_dicts, scope_col="ledger_id, " if self.scoped else "", scope_mark="?, " if self.scoped else "", **parts)
         return qmarks_to_pyformat(filled) if self.pyformat else filled
 
 
@@ -73,6 +74,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     # Kept payloads (REPLENIT_LEDGER_KEEP_PAYLOADS, lib/ledger/payloads.py): zstd, with the content hash they
     # were acknowledged under; one that is not the entry's current hash is stale and reads as not kept.
     "payloads": (("identity", "text key"), ("hash", "blob"), ("payload", "blob"), ("acked_at", "int")),
+    "payload_dicts": (("dict_id", "int key"), ("dict", "blob")),  # the zstd dictionaries the payloads name
 }
 _TYPES = {
     "sqlite": {"text": "TEXT", "int": "INTEGER", "int4": "INTEGER", "blob": "BLOB", "seq": "INTEGER PRIMARY KEY"},
@@ -99,8 +101,8 @@ def create_tables(dialect: "Dialect") -> list[str]:
     return statements
 
 
-SQLITE = Dialect(entries="ledger", acks="acks", retries="retries", payloads="payloads", scoped=False, ids_chunk=900, pyformat=False)
-POSTGRES = Dialect(entries="ledger_entries", acks="ledger_acks", retries="ledger_retries", payloads="ledger_payloads", scoped=True, ids_chunk=10_000,
+SQLITE = Dialect(entries="ledger", acks="acks", retries="retries", payloads="payloads", payload_dicts="payload_dicts", scoped=False, ids_chunk=900, pyformat=False)
+POSTGRES = Dialect(entries="ledger_entries", acks="ledger_acks", retries="ledger_retries", payloads="ledger_payloads", payload_dicts="ledger_payload_dicts", scoped=True, ids_chunk=10_000,
                    pyformat=True)
 
 # The newest acknowledgement of each identity, across the compacted table and the log ({scope} twice).
@@ -121,23 +123,26 @@ VALUES ({scope_mark}?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT ({scope_col}identity)
 """
 
 
+_KEEP_DICT = "INSERT INTO {payload_dicts} ({scope_col}dict_id, dict) VALUES ({scope_mark}?, ?) ON CONFLICT DO NOTHING"
 _KEEP = """
 INSERT INTO {payloads} ({scope_col}identity, hash, payload, acked_at) VALUES ({scope_mark}?, ?, ?, ?)
 ON CONFLICT ({scope_col}identity) DO UPDATE SET hash = excluded.hash, payload = excluded.payload, acked_at = excluded.acked_at
 """
 
 
-def kept_rows(identities: Sequence[str | None], hashes: Sequence[bytes | None], payloads: Sequence[bytes] | None,
-              at: int, scope: list[Any]) -> list[tuple[Any, ...]]:
-    """The rows of `_KEEP` for one acknowledged batch (compressed before the transaction; the last
-    of an identity given twice wins, as in the log)."""
+def kept_statements(dialect: "Dialect", codec: PayloadCodec, identities: Sequence[str | None], hashes: Sequence[bytes | None],
+                    payloads: Sequence[bytes] | None, at: int, scope: list[Any]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The statements that keep one acknowledged batch's payloads, for the acknowledgement's own
+    transaction (compressed before it; the last of an identity given twice wins, as in the log;
+    a dictionary trained on this batch first)."""
     if payloads is None:
         return []
     if len(payloads) != len(identities):
         raise ValueError("acknowledge: identities and payloads must have the same length")
     latest = {i: (h, p) for i, h, p in zip(identities, hashes, payloads, strict=True) if i is not None and h is not None}
-    blobs = compress_all([p for _, p in latest.values()])
-    return [(*scope, i, h, b, at) for (i, (h, _)), b in zip(latest.items(), blobs, strict=True)]
+    blobs, trained = codec.compress([p for _, p in latest.values()])
+    rows = [(*scope, i, h, b, at) for (i, (h, _)), b in zip(latest.items(), blobs, strict=True)]
+    return ([(dialect.sql(_KEEP_DICT), [(*scope, *trained)])] if trained else []) + ([(dialect.sql(_KEEP), rows)] if rows else [])
 
 
 def acknowledged_rows(identities: Sequence[str | None], hashes: Sequence[bytes | None], exact: Sequence[bytes | None] | None,
@@ -163,6 +168,11 @@ class SqlLedger:
     ledger_id: int = 0
     entity: str
     scope: str
+    codec: PayloadCodec  # the kept payloads' compression (lib/ledger/payloads.py)
+
+    def _load_dicts(self) -> None:
+        self.codec.load([(int(i), bytes(d)) for i, d in self._read(
+            self.dialect.sql("SELECT dict_id, dict FROM {payload_dicts} WHERE {scope}true"), self._scope())])
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -271,7 +281,12 @@ class SqlLedger:
             for identity, blob in self._read(self.dialect.sql(
                     "SELECT p.identity, p.payload FROM {payloads} p JOIN ({current}) c ON c.identity = p.identity AND c.hash = p.hash "
                     "WHERE {scope}p.identity IN ({ids})", ids=ids), [*self._scope(5), *params]):
-                out[identity] = decompress(bytes(blob))
+                payload = self.codec.decompress(bytes(blob))
+                if payload is None:  # a dictionary another process trained since: read them again
+                    self._load_dicts()
+                    payload = self.codec.decompress(bytes(blob))
+                if payload is not None:
+                    out[identity] = payload
         return out
 
     def kept_payload_count(self) -> int:

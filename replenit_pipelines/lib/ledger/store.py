@@ -48,7 +48,8 @@ from replenit_pipelines.lib.ledger.base import (
     scope_folder,
 )
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
-from replenit_pipelines.lib.ledger.sql import _KEEP, SQLITE, SqlLedger, acknowledged_rows, create_tables, kept_rows
+from replenit_pipelines.lib.ledger.payloads import PayloadCodec
+from replenit_pipelines.lib.ledger.sql import SQLITE, SqlLedger, acknowledged_rows, create_tables, kept_statements
 
 __all__ = ["KEY_LOOKUP_SCHEMA", "LAYOUT", "LOOKUP_SCHEMA", "RETRY_SCHEMA", "RETRY_STATUSES", "Ledger", "LedgerScopeError",
            "SqliteLedger", "ledger_scope", "now_ms", "scope_folder"]
@@ -129,6 +130,7 @@ class SqliteLedger(SqlLedger):
     def __init__(self, path: str | Path, scope: str, entity: str, busy_timeout_ms: int = 30_000, keep_payloads: bool = False):
         self.path = Path(path)
         self.keep_payloads = keep_payloads  # each acknowledgement also keeps its payloads (lib/ledger/payloads.py)
+        self.codec = PayloadCodec()
         self.dialect = SQLITE
         self.scope, self.entity = scope, entity
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +163,7 @@ class SqliteLedger(SqlLedger):
             )
         self._add_api_id()
         self._add_payloads()
+        self._load_dicts()
         if meta["canonical_version"] != str(CANONICAL_VERSION):
             raise LedgerScopeError(
                 f"{self.path} holds canonical-version {meta['canonical_version']} hashes, this code writes "
@@ -181,9 +184,11 @@ class SqliteLedger(SqlLedger):
     def _add_payloads(self) -> None:
         """Ledgers written before kept payloads (issue 27) lack their table: add it, once (a table
         of its own, so the layout is unchanged and older code ignores it)."""
-        if not self._con.execute("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'payloads')").fetchone()[0]:
+        if not self._con.execute("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'payload_dicts')").fetchone()[0]:
             with self._tx():
-                self._con.execute(next(t for t in create_tables(SQLITE) if " payloads " in t))
+                for statement in create_tables(SQLITE):
+                    if " payloads " in statement or " payload_dicts " in statement:
+                        self._con.execute(statement)
 
     def _meta(self) -> dict[str, str]:
         try:
@@ -273,11 +278,11 @@ class SqliteLedger(SqlLedger):
         this ledger keeps payloads (REPLENIT_LEDGER_KEEP_PAYLOADS), else ignored."""
         at = now_ms()
         rows = [(i, k, h, e, at, run_id, a) for i, k, h, e, a in acknowledged_rows(identities, hashes, exact, api_ids)]
-        kept = kept_rows(identities, hashes, payloads, at, []) if self.keep_payloads else []
+        kept = kept_statements(SQLITE, self.codec, identities, hashes, payloads, at, []) if self.keep_payloads else []
         with self._tx():
             self._con.executemany("INSERT INTO acks (identity, idkey, hash, exact, acked_at, run_id, api_id) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            if kept:
-                self._con.executemany(SQLITE.sql(_KEEP), kept)
+            for sql, kept_rows in kept:
+                self._con.executemany(sql, kept_rows)
             if self._has_retries():
                 self._con.executemany("DELETE FROM retries WHERE identity = ? AND first_failure <= ?", [(r[0], at) for r in rows])
 

@@ -96,3 +96,18 @@ def test_a_payload_that_cannot_be_kept_takes_its_acknowledgement_with_it(tmp_pat
         with pytest.raises(Exception, match="payloads"):
             ledger.acknowledge(["customerid:c1"], [h("a")], "r1", payloads=[body(Name="Ada")])
         assert ledger.lookup(["customerid:c1"]).height == 0 and ledger.size() == 1
+
+
+def test_a_large_batch_trains_the_ledgers_dictionary_and_every_frame_reads_back(tmp_path, state_backend):
+    """Small JSON records compress poorly alone: the first batch of 100+ trains a dictionary, kept
+    in the ledger; frames written before it (plain) and after it (naming it) both read back, in
+    another process's ledger too (a new instance loads the dictionaries)."""
+    few = {f"customerid:f{i}": body(CustomerId=f"f{i}", Email=f"f{i}@example.com") for i in range(3)}
+    many = {f"customerid:m{i}": body(CustomerId=f"m{i}", Email=f"user.{i}@example.com", Name=f"Name {i % 17}",
+                                     Language=["en-GB", "de-DE", "fr-FR"][i % 3]) for i in range(400)}
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=True) as ledger:
+        ledger.acknowledge(list(few), [h(k) for k in few], "r1", payloads=list(few.values()))
+        ledger.acknowledge(list(many), [h(k) for k in many], "r2", payloads=list(many.values()))
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=False) as reader:
+        assert reader.kept_payloads([*few, *many]) == {**few, **many}
+        assert len(reader.codec.dicts) == 1
