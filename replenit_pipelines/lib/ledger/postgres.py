@@ -31,7 +31,7 @@ from replenit_pipelines.lib.ledger.base import (
 )
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
 from replenit_pipelines.lib.ledger.payloads import PayloadCodec
-from replenit_pipelines.lib.ledger.sql import POSTGRES, SqlLedger, acknowledged_rows, create_tables, kept_statements
+from replenit_pipelines.lib.ledger.sql import _KEEP_DICT, POSTGRES, SqlLedger, acknowledged_rows, create_tables, kept_batch
 from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, connect, ensure_schema
 
 _LOCK_SPACE = 0x5245504C  # advisory locks (space, ledger_id): acknowledgements shared, compaction exclusive
@@ -59,6 +59,13 @@ FROM ledger_acks WHERE ledger_id = %s ORDER BY identity, seq DESC
 ON CONFLICT (ledger_id, identity) DO UPDATE SET idkey = excluded.idkey, hash = excluded.hash, exact = excluded.exact,
     acked_at = excluded.acked_at, run_id = excluded.run_id, api_id = COALESCE(excluded.api_id, ledger_entries.api_id)
 """
+_KEEP_ARRAYS = """
+INSERT INTO ledger_payloads (ledger_id, identity, hash, payload, acked_at)
+SELECT %s, u.identity, u.hash, u.payload, %s FROM unnest(%b::text[], %b::bytea[], %b::bytea[]) AS u (identity, hash, payload)
+ON CONFLICT (ledger_id, identity) DO UPDATE SET hash = excluded.hash, payload = excluded.payload, acked_at = excluded.acked_at
+"""
+
+
 class PostgresLedger(SqlLedger):
     """The ledger of one (scope, entity) in Postgres. Safe from many processes and machines at
     once; each instance holds one connection, and its writes may come from several threads."""
@@ -130,7 +137,7 @@ class PostgresLedger(SqlLedger):
         of the same identity is older than this acknowledgement, so it leaves the queue. `payloads`:
         kept in the same transaction when this ledger keeps payloads (as SqliteLedger.acknowledge)."""
         at = now_ms()
-        kept = kept_statements(POSTGRES, self.codec, identities, hashes, payloads, at, [self.ledger_id]) if self.keep_payloads else []
+        kept = kept_batch(self.codec, identities, hashes, payloads) if self.keep_payloads else None
         # An identity twice in a batch: the last one wins, as in the SQLite log.
         latest: dict[str, tuple[Any, ...]] = {i: (k, h, e, a) for i, k, h, e, a in acknowledged_rows(identities, hashes, exact, api_ids)}
         if not latest:
@@ -146,10 +153,10 @@ class PostgresLedger(SqlLedger):
                 con.execute("DELETE FROM ledger_retries WHERE ledger_id = %s AND identity = ANY(%b) AND first_failure <= %s "
                             "AND EXISTS (SELECT 1 FROM ledger_retries WHERE ledger_id = %s)",
                             [self.ledger_id, list(latest), at, self.ledger_id])
-                if kept:
-                    with con.cursor() as cur:
-                        for sql, kept_rows in kept:
-                            cur.executemany(sql, kept_rows)
+                if kept is not None:  # one statement of arrays, as the log's
+                    if kept.trained is not None:
+                        con.execute(POSTGRES.sql(_KEEP_DICT), [self.ledger_id, *kept.trained])
+                    con.execute(_KEEP_ARRAYS, [self.ledger_id, at, kept.identities, kept.hashes, kept.frames])
 
         with self._tx_lock:  # a dropped connection: the batch is written again on a new one (appending twice is harmless)
             self._connection.run(write)

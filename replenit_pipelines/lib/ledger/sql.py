@@ -130,19 +130,29 @@ ON CONFLICT ({scope_col}identity) DO UPDATE SET hash = excluded.hash, payload = 
 """
 
 
-def kept_statements(dialect: "Dialect", codec: PayloadCodec, identities: Sequence[str | None], hashes: Sequence[bytes | None],
-                    payloads: Sequence[bytes] | None, at: int, scope: list[Any]) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    """The statements that keep one acknowledged batch's payloads, for the acknowledgement's own
-    transaction (compressed before it; the last of an identity given twice wins, as in the log;
-    a dictionary trained on this batch first)."""
+@dataclass(frozen=True)
+class KeptBatch:
+    """One acknowledged batch's payloads, compressed before its transaction: identities, hashes and
+    frames aligned (the last of an identity given twice wins, as in the log), and the dictionary
+    trained on this batch, to be stored first (None: none new)."""
+
+    identities: list[str]
+    hashes: list[bytes]
+    frames: list[bytes]
+    trained: tuple[int, bytes] | None
+
+
+def kept_batch(codec: PayloadCodec, identities: Sequence[str | None], hashes: Sequence[bytes | None],
+               payloads: Sequence[bytes] | None) -> KeptBatch | None:
     if payloads is None:
-        return []
+        return None
     if len(payloads) != len(identities):
         raise ValueError("acknowledge: identities and payloads must have the same length")
     latest = {i: (h, p) for i, h, p in zip(identities, hashes, payloads, strict=True) if i is not None and h is not None}
-    blobs, trained = codec.compress([p for _, p in latest.values()])
-    rows = [(*scope, i, h, b, at) for (i, (h, _)), b in zip(latest.items(), blobs, strict=True)]
-    return ([(dialect.sql(_KEEP_DICT), [(*scope, *trained)])] if trained else []) + ([(dialect.sql(_KEEP), rows)] if rows else [])
+    if not latest:
+        return None
+    frames, trained = codec.compress([p for _, p in latest.values()])
+    return KeptBatch(list(latest), [h for h, _ in latest.values()], frames, trained)
 
 
 def acknowledged_rows(identities: Sequence[str | None], hashes: Sequence[bytes | None], exact: Sequence[bytes | None] | None,

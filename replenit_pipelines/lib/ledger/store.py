@@ -49,7 +49,7 @@ from replenit_pipelines.lib.ledger.base import (
 )
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
 from replenit_pipelines.lib.ledger.payloads import PayloadCodec
-from replenit_pipelines.lib.ledger.sql import SQLITE, SqlLedger, acknowledged_rows, create_tables, kept_statements
+from replenit_pipelines.lib.ledger.sql import _KEEP, _KEEP_DICT, SQLITE, SqlLedger, acknowledged_rows, create_tables, kept_batch
 
 __all__ = ["KEY_LOOKUP_SCHEMA", "LAYOUT", "LOOKUP_SCHEMA", "RETRY_SCHEMA", "RETRY_STATUSES", "Ledger", "LedgerScopeError",
            "SqliteLedger", "ledger_scope", "now_ms", "scope_folder"]
@@ -278,11 +278,13 @@ class SqliteLedger(SqlLedger):
         this ledger keeps payloads (REPLENIT_LEDGER_KEEP_PAYLOADS), else ignored."""
         at = now_ms()
         rows = [(i, k, h, e, at, run_id, a) for i, k, h, e, a in acknowledged_rows(identities, hashes, exact, api_ids)]
-        kept = kept_statements(SQLITE, self.codec, identities, hashes, payloads, at, []) if self.keep_payloads else []
+        kept = kept_batch(self.codec, identities, hashes, payloads) if self.keep_payloads else None
         with self._tx():
             self._con.executemany("INSERT INTO acks (identity, idkey, hash, exact, acked_at, run_id, api_id) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            for sql, kept_rows in kept:
-                self._con.executemany(sql, kept_rows)
+            if kept is not None:
+                if kept.trained is not None:
+                    self._con.execute(SQLITE.sql(_KEEP_DICT), kept.trained)
+                self._con.executemany(SQLITE.sql(_KEEP), [(i, h, f, at) for i, h, f in zip(kept.identities, kept.hashes, kept.frames, strict=True)])
             if self._has_retries():
                 self._con.executemany("DELETE FROM retries WHERE identity = ? AND first_failure <= ?", [(r[0], at) for r in rows])
 
