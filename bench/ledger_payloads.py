@@ -11,6 +11,7 @@ without keeping and once keeping; then compacted and checkpointed, and the file 
 """
 
 import argparse
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -55,17 +56,20 @@ def acknowledge_all(ledger, keys: list[str], parts: list[bytes], batch: int, kee
     return times
 
 
-def sqlite_bytes(ledger) -> int:
-    ledger.compact()
-    ledger._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    ledger._con.execute("VACUUM")
-    return ledger.path.stat().st_size
+def sqlite_bytes(path: Path) -> int:
+    """The file after a full checkpoint and VACUUM (its floor: no free pages, no WAL)."""
+    with sqlite3.connect(path) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.execute("VACUUM")
+    return path.stat().st_size
 
 
-def postgres_bytes(ledger, tables: list[str]) -> int:
-    ledger.compact()
-    with ledger._con.cursor() as cur:
-        return sum(int(cur.execute("SELECT pg_total_relation_size(%s)", [t]).fetchone()[0]) for t in tables)
+def postgres_bytes(url: str, tables: list[str]) -> int:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("VACUUM FULL")
+        return sum(int(con.execute("SELECT pg_total_relation_size(%s)", [t]).fetchone()[0]) for t in tables)
 
 
 def row(label: str, n: int, times: list[float], size: int, base_times: list[float] | None, base_size: int | None) -> str:
@@ -102,7 +106,8 @@ def main() -> None:
             with open_ledger(work / f"state-{keep}", "http://127.0.0.1:8765", "3F2504E0-4F89-11D3-9A0C-0305E82C3301",
                              entity, state_url=None, keep_payloads=keep) as ledger:
                 times = acknowledge_all(ledger, keys, parts, BATCH[entity], keep)
-                size = sqlite_bytes(ledger)
+                path = ledger.path
+            size = sqlite_bytes(path)
             print(row(f"SQLite {'kept' if keep else 'not kept'}", n, times, size, *(base or (None, None))))
             base = base or (times, size)
         if server is not None:
@@ -116,7 +121,7 @@ def main() -> None:
                 with open_ledger(work, "http://127.0.0.1:8765", "3F2504E0-4F89-11D3-9A0C-0305E82C3301", entity,
                                  state_url=server.get_uri(name), keep_payloads=keep) as ledger:
                     times = acknowledge_all(ledger, keys, parts, BATCH[entity], keep)
-                    size = postgres_bytes(ledger, ["ledger_entries", "ledger_acks", "ledger_payloads"])
+                size = postgres_bytes(server.get_uri(name), ["ledger_entries", "ledger_acks", "ledger_payloads", "ledger_payload_dicts"])
                 print(row(f"Postgres {'kept' if keep else 'not kept'}", n, times, size, *(base or (None, None))))
                 base = base or (times, size)
 

@@ -35,9 +35,9 @@ def requests_of(sandbox, tenant_id: str) -> list[dict]:
 def first_keys(warehouse, table: str, column: str, n: int) -> list[str]:
     import duckdb
 
+    sql = f"SELECT DISTINCT CAST({column} AS VARCHAR) AS k FROM {table} WHERE {column} IS NOT NULL ORDER BY k LIMIT {n}"  # noqa: S608 - test names
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return [r[0] for r in con.sql(f"SELECT DISTINCT CAST({column} AS VARCHAR) AS k FROM {table} "
-                                      f"WHERE {column} IS NOT NULL ORDER BY k LIMIT {n}").fetchall()]
+        return [r[0] for r in con.sql(sql).fetchall()]
 
 
 def ledger_of(env, entity: str):

@@ -66,7 +66,7 @@ class PayloadCodec:
         trained = None
         if self.current is None and len(payloads) >= TRAIN_MIN_RECORDS:
             try:
-                d = zstandard.train_dictionary(DICT_BYTES, payloads)
+                d = zstandard.train_dictionary(DICT_BYTES, list[bytes | bytearray | memoryview](payloads))
             except zstandard.ZstdError:  # too few or too alike samples: plain frames until a batch trains one
                 d = None
             if d is not None:

@@ -66,7 +66,7 @@ def _read_source(warehouse: Warehouse, mapping: EntityMapping, column: str, n: i
         lf = warehouse.scan(src)
         warehouse.check_source_columns(mapping, lf.collect_schema())
         keys = lf.select(as_text.alias("__k")).drop_nulls().unique()
-        keys = keys.sort("__k").head(n) if identities is None else keys.filter(pl.col("__k").is_in(list(identities)))
+        keys = keys.sort("__k").head(n or 0) if identities is None else keys.filter(pl.col("__k").is_in(list(identities)))
         chosen = keys.collect().get_column("__k").to_list()
         return sorted(chosen), lf.filter(as_text.is_in(chosen)).collect()
     with warehouse.connect() as con:
