@@ -98,7 +98,7 @@ def test_an_unknown_identity_exits_2_and_sends_nothing(env, sandbox, demo_wareho
     assert requests_of(sandbox, env["REPLENIT_TENANT_ID"]) == []
 
 
-def test_dry_run_diff_shows_the_changed_fields(env, sandbox, demo_warehouse, monkeypatch, tmp_path, capsys):
+def test_dry_run_diff_shows_the_changed_fields(env, sandbox, demo_warehouse, monkeypatch, tmp_path, capsys, state_backend):
     import shutil
 
     import duckdb
@@ -155,3 +155,29 @@ def test_a_sample_of_a_table_of_lines_takes_whole_orders(env, sandbox, monkeypat
     [exchange] = doc["exchanges"]
     assert {o["OrderId"]: len(o["OrderItems"]) for o in exchange["request"]} == {"o1": 3, "o2": 2}
     assert [r["records"] for r in requests_of(sandbox, env["REPLENIT_TENANT_ID"])] == [2]
+
+
+def test_a_partitions_dry_run_diff_and_where_diff_is_refused(env, sandbox, demo_warehouse, monkeypatch, tmp_path, capsys):
+    import shutil
+    from datetime import UTC, datetime, timedelta
+
+    import duckdb
+
+    monkeypatch.setenv("REPLENIT_LEDGER_KEEP_PAYLOADS", "1")
+    warehouse = tmp_path / "wh.duckdb"
+    shutil.copy(demo_warehouse, warehouse)
+    monkeypatch.setenv("REPLENIT_WAREHOUSE", str(warehouse))
+    day = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    assert cli.main(["sync", "customers", "--partition", day]) == 0
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("UPDATE customers SET sms_opt_in = NOT sms_opt_in")
+    capsys.readouterr()
+    assert cli.main(["sync", "customers", "--partition", day, "--dry-run", "--diff", "--diff-records", "3"]) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"^    SmsOptin: (true → false|false → true)$", out, re.M)) == 3
+    assert re.search(r"^  … and [\d,]+ more changed records$", out, re.M) and "dry run" in out
+    sent = len(requests_of(sandbox, env["REPLENIT_TENANT_ID"]))
+    assert cli.main(["sync", "customers", "--partition", day, "--diff"]) == 2
+    assert "use it with --dry-run" in capsys.readouterr().err
+    assert cli.main(["sync", "customers", "--all", "--dry-run", "--diff"]) == 2
+    assert len(requests_of(sandbox, env["REPLENIT_TENANT_ID"])) == sent

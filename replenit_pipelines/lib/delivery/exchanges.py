@@ -31,7 +31,6 @@ class ExchangeLog:
         self._lock = threading.Lock()
         self._sent: dict[int, tuple[int, float]] = {}
         self._seq = 0
-        self._hooks = ([self._on_request], [self._on_response])
         http.event_hooks["request"].append(self._on_request)
         http.event_hooks["response"].append(self._on_response)
 
