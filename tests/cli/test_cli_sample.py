@@ -169,6 +169,10 @@ def test_a_partitions_dry_run_diff_and_where_diff_is_refused(env, sandbox, demo_
     monkeypatch.setenv("REPLENIT_WAREHOUSE", str(warehouse))
     day = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
     assert cli.main(["sync", "customers", "--partition", day]) == 0
+    capsys.readouterr()
+    # Unchanged records a --full-refresh would re-send are not changed ones.
+    assert cli.main(["sync", "customers", "--partition", day, "--dry-run", "--diff", "--full-refresh"]) == 0
+    assert "changed records: none\n" in capsys.readouterr().out
     with duckdb.connect(str(warehouse)) as con:
         con.execute("UPDATE customers SET sms_opt_in = NOT sms_opt_in")
     capsys.readouterr()
