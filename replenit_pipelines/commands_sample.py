@@ -77,7 +77,7 @@ def sample_sync(args: argparse.Namespace) -> int:
         identities = [k for k in result.prepared.records["__key"].to_list() if k is not None]
         entries = ledger.entries(identities)
         diff = changed_records(result, ledger, args.diff_records) if args.diff else None
-        exchanges = wire.ordered()
+        exchanges = wire.ordered() or (planned_exchanges(client, result) if args.dry_run else [])
         secret = client.config.api_key.reveal()
         tenant = client.config.tenant_id
     counts = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in result.counts().items()}
@@ -124,6 +124,20 @@ def sample_sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.console.exits import exit_code, sync_outcome
 
     return exit_code(sync_outcome(counts, stop is not None, result.balanced()), strict=args.strict)
+
+
+def planned_exchanges(client: Any, result: Any) -> list:
+    """A dry run's requests, as they would go (status 0: not sent), from the run's own plan."""
+    from replenit_pipelines.lib.contract.entities import entity as entity_spec
+    from replenit_pipelines.lib.delivery import batching
+    from replenit_pipelines.lib.delivery.exchanges import Exchange
+
+    d = result.diff
+    if d is None or not d.parts:
+        return []
+    path = client.session.path(entity_spec(result.entity).path, client.config.tenant_id)
+    return [Exchange(i + 1, "POST", path, batching.join(d.parts, batch), 0, b"", 0.0)
+            for i, batch in enumerate(client.plan(result.entity, d.parts))]
 
 
 def exchange_json(e: Any) -> dict:

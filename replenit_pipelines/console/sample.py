@@ -63,6 +63,9 @@ def exchange_lines(exchanges: Sequence[Any], secret: str = "") -> list[str]:
         size = f"{records} record{'s' if records != 1 else ''}, " if records is not None else ""
         lines.append(f"> {e.method} {e.path}  ({size}{len(e.request_body):,} bytes)")
         lines += shortened_body(e.request_body) if e.request_body else []
+        if not e.status:
+            lines.append("< not sent (dry run)")
+            continue
         lines.append(f"< {e.status}  in {e.elapsed_s * 1000:.0f} ms")
         lines += shortened_body(e.response_body)
     return [redact(line, secret) for line in lines]

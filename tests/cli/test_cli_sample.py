@@ -46,6 +46,9 @@ def ledger_of(env, entity: str):
 
 def test_a_sample_of_5_customers_costs_one_request_and_shows_it(env, sandbox, demo_warehouse, capsys):
     tenant, key = env["REPLENIT_TENANT_ID"], env["REPLENIT_API_KEY"]
+    assert cli.main(["sync", "customers", "--sample", "5", "--dry-run"]) == 0  # the request it would send, not sent
+    dry = capsys.readouterr().out
+    assert f"> POST /customers/{tenant}  (5 records" in dry and "< not sent (dry run)" in dry and requests_of(sandbox, tenant) == []
     code = cli.main(["sync", "customers", "--sample", "5"])
     captured = capsys.readouterr()
     out = captured.out
