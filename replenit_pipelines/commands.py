@@ -306,10 +306,23 @@ def _settings_in_force(settings: "Settings") -> tuple[list[tuple[str, str]], lis
         ("partitions (REPLENIT_PARTITIONS_START)", f"customers daily from {start}, orders and products hourly from "
          f"{start} 00:00 UTC; a partition before {start} does not exist"),
         ("state folder (REPLENIT_STATE_DIR)", str(settings.state_dir)),
+        ("kept payloads (REPLENIT_LEDGER_KEEP_PAYLOADS)", _keep_payloads_text(errors)),
         ("state store, ledgers, quota (REPLENIT_STATE_URL)",
          f"Postgres at {settings.state_url.masked}" if settings.state_url else "files in the state folder"),
     ]
     return rows, errors
+
+
+def _keep_payloads_text(errors: list[str]) -> str:
+    from replenit_pipelines.lib.ledger.payloads import keep_payloads_from_env
+
+    try:
+        keep = keep_payloads_from_env()
+    except ValueError as exc:
+        errors.append(str(exc))
+        return "invalid"
+    return ("yes: each acknowledged payload is kept, compressed, for `sync --dry-run --diff`" if keep
+            else "no (default): `sync --dry-run --diff` names changed records, not their fields")
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -44,6 +44,15 @@ def _sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.sync import open_state_store
     from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
+    if args.diff and not args.dry_run:
+        raise ValueError("--diff compares what a run would send with what Replenit holds: use it with --dry-run")
+    if args.diff and args.all:
+        raise ValueError("--diff lists the changed records of one partition or a sample: use it with --partition, "
+                         "--sample or --identity (a whole source's changes are counted by `--all --dry-run`)")
+    if args.sample is not None or args.identity:
+        from replenit_pipelines.commands_sample import sample_sync
+
+        return sample_sync(args)
     if args.entity not in ENTITIES:
         raise ValueError(f"sync: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
     check_batch_size(args.batch_size, "--batch-size")
@@ -105,6 +114,10 @@ def _sync(args: argparse.Namespace) -> int:
         except ReplenitStopError as exc:
             stopped = exc
             result = getattr(exc, "result", None)  # what was done before the stop, shown below
+        if result is not None and args.diff:
+            from replenit_pipelines.commands_sample import changed_records
+
+            args.changes = changed_records(result, ledger, args.diff_records)
     if result is None:
         print(f"replenit sync: stopped: {stopped}", file=sys.stderr)
         return 3
@@ -137,9 +150,17 @@ def _print_result(args: argparse.Namespace, result: Any, stopped: Exception | No
     if merged:
         log(f"warning: {merged}")
     balanced = result.balanced()
+    changes = getattr(args, "changes", None)  # --diff: the changed records' fields
     if args.json:
-        print(json.dumps({"entity": args.entity, "run_id": run_id, **counts}))
+        from replenit_pipelines.console.sample import diff_json
+
+        print(json.dumps({"entity": args.entity, "run_id": run_id, **counts,
+                          **({"diff": diff_json(*changes)} if changes is not None else {})}, default=str))
     else:
+        if changes is not None:
+            from replenit_pipelines.console.sample import diff_lines
+
+            print("\n".join(diff_lines(*changes)) + "\n")
         if args.verbose:
             print("\n".join(counter_lines(counts)))
         for line in sync_summary(SyncSummary(args.entity, scope, run_id, counts, quarantine_reasons(result, store, run_id),
@@ -233,9 +254,17 @@ def register(sub: "argparse._SubParsersAction") -> None:
     which = sy.add_mutually_exclusive_group(required=True)
     which.add_argument("--partition", metavar="KEY", help="one partition, as Dagster names it (2026-11-26, or 2026-11-26-13:00 for hourly)")
     which.add_argument("--all", action="store_true", help="the whole source: initial load and reconciliation")
+    which.add_argument("--sample", type=int, metavar="N", help="the first N records (by record key) of the whole source, each whole: "
+                                                               "prints every request and answer and what the ledger holds")
+    which.add_argument("--identity", nargs="+", metavar="ID", help="these records (the value of the column behind OrderId, "
+                                                                   "ProductId, or a customer's CustomerId, else Email): as --sample")
     sy.add_argument("--mirror", action="store_true", help="with --all: delete what the ledger holds and the source no longer has")
     sy.add_argument("--dry-run", action="store_true", help="plan upserts and deletes; send nothing, write nothing")
-    sy.add_argument("--full-refresh", action="store_true", help="send every valid record even if Replenit holds it")
+    sy.add_argument("--diff", action="store_true", help="with --dry-run: the fields that changed, per changed record "
+                                                        "(needs REPLENIT_LEDGER_KEEP_PAYLOADS=1 when they were sent)")
+    sy.add_argument("--diff-records", type=int, default=20, metavar="K", help="changed records --diff shows (default 20; the rest counted)")
+    sy.add_argument("--full-refresh", action="store_true", help="send every valid record even if Replenit holds it (a sample: "
+                                                                "send unchanged records anyway)")
     sy.add_argument("--json", action="store_true", help="print every counter as one JSON object instead of the summary")
     sy.add_argument("--verbose", action="store_true", help="print every counter before the summary")
     sy.add_argument("--strict", action="store_true", help="exit 1 when any row is quarantined (default: only when rows failed or were held back)")

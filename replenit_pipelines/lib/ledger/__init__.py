@@ -6,6 +6,7 @@ from pathlib import Path
 from replenit_pipelines.lib.ledger.base import Ledger, LedgerScopeError, ledger_scope, scope_folder
 from replenit_pipelines.lib.ledger.diff import CHANGED, NEW, UNCHANGED, Diff, diff
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION, canonical, content_hash, content_hashes, exact_hash, exact_hashes
+from replenit_pipelines.lib.ledger.payloads import keep_payloads_from_env
 from replenit_pipelines.lib.ledger.postgres import PostgresLedger
 from replenit_pipelines.lib.ledger.retries import (
     DEFAULT_MAX_ATTEMPTS,
@@ -25,11 +26,13 @@ __all__ = [
 
 
 def open_ledger(state_dir: str | Path, base_url: str, tenant_id: str, entity: str,
-                state_url: StateUrlArg = FROM_ENV) -> Ledger:
+                state_url: StateUrlArg = FROM_ENV, keep_payloads: bool | None = None) -> Ledger:
     """The ledger of one (API base URL + tenant, entity): the one place a backend is chosen.
     In Postgres when a state URL is given (by default REPLENIT_STATE_URL; lib/ledger/postgres.py),
-    else SQLite files under the state folder."""
+    else SQLite files under the state folder. `keep_payloads` (default REPLENIT_LEDGER_KEEP_PAYLOADS):
+    each acknowledgement also keeps its payloads, compressed (lib/ledger/payloads.py)."""
     url = resolve(state_url)
+    keep = keep_payloads_from_env() if keep_payloads is None else keep_payloads
     if url is not None:
-        return PostgresLedger.open(url, base_url, tenant_id, entity)
-    return SqliteLedger.open(state_dir, base_url, tenant_id, entity)
+        return PostgresLedger.open(url, base_url, tenant_id, entity, keep)
+    return SqliteLedger.open(state_dir, base_url, tenant_id, entity, keep)

@@ -30,7 +30,8 @@ from replenit_pipelines.lib.ledger.base import (
     now_ms,
 )
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
-from replenit_pipelines.lib.ledger.sql import POSTGRES, SqlLedger, acknowledged_rows, create_tables
+from replenit_pipelines.lib.ledger.payloads import PayloadCodec
+from replenit_pipelines.lib.ledger.sql import _KEEP_DICT, POSTGRES, SqlLedger, acknowledged_rows, create_tables, kept_batch
 from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, connect, ensure_schema
 
 _LOCK_SPACE = 0x5245504C  # advisory locks (space, ledger_id): acknowledgements shared, compaction exclusive
@@ -58,12 +59,21 @@ FROM ledger_acks WHERE ledger_id = %s ORDER BY identity, seq DESC
 ON CONFLICT (ledger_id, identity) DO UPDATE SET idkey = excluded.idkey, hash = excluded.hash, exact = excluded.exact,
     acked_at = excluded.acked_at, run_id = excluded.run_id, api_id = COALESCE(excluded.api_id, ledger_entries.api_id)
 """
+_KEEP_ARRAYS = """
+INSERT INTO ledger_payloads (ledger_id, identity, hash, payload, acked_at)
+SELECT %s, u.identity, u.hash, u.payload, %s FROM unnest(%b::text[], %b::bytea[], %b::bytea[]) AS u (identity, hash, payload)
+ON CONFLICT (ledger_id, identity) DO UPDATE SET hash = excluded.hash, payload = excluded.payload, acked_at = excluded.acked_at
+"""
+
+
 class PostgresLedger(SqlLedger):
     """The ledger of one (scope, entity) in Postgres. Safe from many processes and machines at
     once; each instance holds one connection, and its writes may come from several threads."""
 
-    def __init__(self, url: StateUrl, scope: str, entity: str):
+    def __init__(self, url: StateUrl, scope: str, entity: str, keep_payloads: bool = False):
         self.url = url
+        self.keep_payloads = keep_payloads  # each acknowledgement also keeps its payloads (lib/ledger/payloads.py)
+        self.codec = PayloadCodec()
         self.dialect = POSTGRES
         self.scope, self.entity = scope, entity
         self._tx_lock = threading.Lock()  # the client's worker threads acknowledge through one connection
@@ -81,10 +91,11 @@ class PostgresLedger(SqlLedger):
                 f"the Postgres ledger of {entity} at {scope} holds layout {layout}, canonical-version {version} hashes; "
                 f"this code writes layout {LAYOUT}, version {CANONICAL_VERSION}: delete its rows (ledger_id {ledger_id}) "
                 "and run a full_refresh sync, which re-acknowledges every record")
+        self._load_dicts()
 
     @classmethod
-    def open(cls, url: StateUrl, base_url: str, tenant_id: str, entity: str) -> "PostgresLedger":
-        return cls(url, ledger_scope(base_url, tenant_id), entity)
+    def open(cls, url: StateUrl, base_url: str, tenant_id: str, entity: str, keep_payloads: bool = False) -> "PostgresLedger":
+        return cls(url, ledger_scope(base_url, tenant_id), entity, keep_payloads)
 
     @property
     def _con(self) -> Any:
@@ -120,10 +131,13 @@ class PostgresLedger(SqlLedger):
         return frame.with_columns(pl.col(c).bin.reinterpret(dtype=pl.Int128) for c, t in schema.items() if t == pl.Int128)
 
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
-                    exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None) -> None:
+                    exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None,
+                    payloads: Sequence[bytes] | None = None) -> None:
         """The API accepted these records (one batch): one transaction, one upsert. A queued retry
-        of the same identity is older than this acknowledgement, so it leaves the queue."""
+        of the same identity is older than this acknowledgement, so it leaves the queue. `payloads`:
+        kept in the same transaction when this ledger keeps payloads (as SqliteLedger.acknowledge)."""
         at = now_ms()
+        kept = kept_batch(self.codec, identities, hashes, payloads) if self.keep_payloads else None
         # An identity twice in a batch: the last one wins, as in the SQLite log.
         latest: dict[str, tuple[Any, ...]] = {i: (k, h, e, a) for i, k, h, e, a in acknowledged_rows(identities, hashes, exact, api_ids)}
         if not latest:
@@ -139,6 +153,10 @@ class PostgresLedger(SqlLedger):
                 con.execute("DELETE FROM ledger_retries WHERE ledger_id = %s AND identity = ANY(%b) AND first_failure <= %s "
                             "AND EXISTS (SELECT 1 FROM ledger_retries WHERE ledger_id = %s)",
                             [self.ledger_id, list(latest), at, self.ledger_id])
+                if kept is not None:  # one statement of arrays, as the log's
+                    if kept.trained is not None:
+                        con.execute(POSTGRES.sql(_KEEP_DICT), [self.ledger_id, *kept.trained])
+                    con.execute(_KEEP_ARRAYS, [self.ledger_id, at, kept.identities, kept.hashes, kept.frames])
 
         with self._tx_lock:  # a dropped connection: the batch is written again on a new one (appending twice is harmless)
             self._connection.run(write)

@@ -22,8 +22,10 @@ import polars as pl
 
 from replenit_pipelines.lib.ledger.base import LOOKUP_SCHEMA, RETRY_SCHEMA, RETRY_STATUSES, now_ms
 from replenit_pipelines.lib.ledger.hashing import hashes_as_int128, identity_keys
+from replenit_pipelines.lib.ledger.payloads import PayloadCodec
 from replenit_pipelines.lib.postgres import qmarks_to_pyformat
 
+ENTRY_SCHEMA = {"identity": pl.String, "hash": pl.Binary, "acked_at": pl.Int64, "run_id": pl.String}
 SCAN_ABOVE = 20_000  # more identities than this: read the whole ledger and let the caller join
 
 
@@ -34,6 +36,8 @@ class Dialect:
     entries: str  # the keyed table of acknowledged identities
     acks: str  # the acknowledgement log
     retries: str  # the retry queue
+    payloads: str  # the last acknowledged payloads, when kept (lib/ledger/payloads.py)
+    payload_dicts: str  # their compression dictionaries
     scoped: bool  # rows carry their ledger's id (one database, many ledgers)
     ids_chunk: int  # identities per statement
     pyformat: bool  # `%s` placeholders (psycopg), else `?`
@@ -53,7 +57,7 @@ class Dialect:
         filled = text.replace("{current}", CURRENT).format(
             entries=self.entries, acks=self.acks, retries=self.retries,
             scope="ledger_id = ? AND " if self.scoped else "",
-            scope_col="ledger_id, " if self.scoped else "", scope_mark="?, " if self.scoped else "", **parts)
+            payloads=self.payloads, payload_dicts=self.payload_dicts, scope_col="ledger_id, " if self.scoped else "", scope_mark="?, " if self.scoped else "", **parts)
         return qmarks_to_pyformat(filled) if self.pyformat else filled
 
 
@@ -67,6 +71,10 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
              ("run_id", "text?"), ("api_id", "text?")),
     "retries": (("identity", "text key"), ("payload", "blob"), ("hash", "blob"), ("status", "text"), ("attempts", "int4"),
                 ("first_failure", "int"), ("last_failure", "int"), ("last_reason", "text?"), ("run_id", "text?")),
+    # Kept payloads (REPLENIT_LEDGER_KEEP_PAYLOADS, lib/ledger/payloads.py): zstd, with the content hash they
+    # were acknowledged under; one that is not the entry's current hash is stale and reads as not kept.
+    "payloads": (("identity", "text key"), ("hash", "blob"), ("payload", "blob"), ("acked_at", "int")),
+    "payload_dicts": (("dict_id", "int key"), ("dict", "blob")),  # the zstd dictionaries the payloads name
 }
 _TYPES = {
     "sqlite": {"text": "TEXT", "int": "INTEGER", "int4": "INTEGER", "blob": "BLOB", "seq": "INTEGER PRIMARY KEY"},
@@ -93,8 +101,8 @@ def create_tables(dialect: "Dialect") -> list[str]:
     return statements
 
 
-SQLITE = Dialect(entries="ledger", acks="acks", retries="retries", scoped=False, ids_chunk=900, pyformat=False)
-POSTGRES = Dialect(entries="ledger_entries", acks="ledger_acks", retries="ledger_retries", scoped=True, ids_chunk=10_000,
+SQLITE = Dialect(entries="ledger", acks="acks", retries="retries", payloads="payloads", payload_dicts="payload_dicts", scoped=False, ids_chunk=900, pyformat=False)
+POSTGRES = Dialect(entries="ledger_entries", acks="ledger_acks", retries="ledger_retries", payloads="ledger_payloads", payload_dicts="ledger_payload_dicts", scoped=True, ids_chunk=10_000,
                    pyformat=True)
 
 # The newest acknowledgement of each identity, across the compacted table and the log ({scope} twice).
@@ -113,6 +121,38 @@ VALUES ({scope_mark}?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT ({scope_col}identity)
     payload = excluded.payload, hash = excluded.hash, status = excluded.status,
     last_failure = excluded.last_failure, last_reason = excluded.last_reason, run_id = excluded.run_id
 """
+
+
+_KEEP_DICT = "INSERT INTO {payload_dicts} ({scope_col}dict_id, dict) VALUES ({scope_mark}?, ?) ON CONFLICT DO NOTHING"
+_KEEP = """
+INSERT INTO {payloads} ({scope_col}identity, hash, payload, acked_at) VALUES ({scope_mark}?, ?, ?, ?)
+ON CONFLICT ({scope_col}identity) DO UPDATE SET hash = excluded.hash, payload = excluded.payload, acked_at = excluded.acked_at
+"""
+
+
+@dataclass(frozen=True)
+class KeptBatch:
+    """One acknowledged batch's payloads, compressed before its transaction: identities, hashes and
+    frames aligned (the last of an identity given twice wins, as in the log), and the dictionary
+    trained on this batch, to be stored first (None: none new)."""
+
+    identities: list[str]
+    hashes: list[bytes]
+    frames: list[bytes]
+    trained: tuple[int, bytes] | None
+
+
+def kept_batch(codec: PayloadCodec, identities: Sequence[str | None], hashes: Sequence[bytes | None],
+               payloads: Sequence[bytes] | None) -> KeptBatch | None:
+    if payloads is None:
+        return None
+    if len(payloads) != len(identities):
+        raise ValueError("acknowledge: identities and payloads must have the same length")
+    latest = {i: (h, p) for i, h, p in zip(identities, hashes, payloads, strict=True) if i is not None and h is not None}
+    if not latest:
+        return None
+    frames, trained = codec.compress([p for _, p in latest.values()])
+    return KeptBatch(list(latest), [h for h, _ in latest.values()], frames, trained)
 
 
 def acknowledged_rows(identities: Sequence[str | None], hashes: Sequence[bytes | None], exact: Sequence[bytes | None] | None,
@@ -138,6 +178,11 @@ class SqlLedger:
     ledger_id: int = 0
     entity: str
     scope: str
+    codec: PayloadCodec  # the kept payloads' compression (lib/ledger/payloads.py)
+
+    def _load_dicts(self) -> None:
+        self.codec.load([(int(i), bytes(d)) for i, d in self._read(
+            self.dialect.sql("SELECT dict_id, dict FROM {payload_dicts} WHERE {scope}true"), self._scope())])
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -222,9 +267,40 @@ class SqlLedger:
         statements = []
         for ids, params in self._id_chunks(identities):
             statements += [(self.dialect.sql("DELETE FROM {table} WHERE {scope}identity IN ({ids})", table=table, ids=ids),
-                            [[*self._scope(), *params]]) for table in (self.dialect.entries, self.dialect.acks, self.dialect.retries)]
+                            [[*self._scope(), *params]])
+                           for table in (self.dialect.entries, self.dialect.acks, self.dialect.retries, self.dialect.payloads)]
         if statements:
             self._write(statements)
+
+    def entries(self, identities: Sequence[str]) -> pl.DataFrame:
+        """identity, hash, acked_at, run_id of the asked identities the API has acknowledged (the
+        newest acknowledgement, compacted or not): what a sample sync shows it holds."""
+        rows: list[tuple[Any, ...]] = []
+        for ids, params in self._id_chunks(dict.fromkeys(identities)):
+            rows += self._read(self.dialect.sql(
+                "SELECT identity, hash, acked_at, run_id FROM ({current}) c WHERE identity IN ({ids}) ORDER BY identity", ids=ids),
+                [*self._scope(4), *params])
+        return pl.DataFrame(rows, schema=ENTRY_SCHEMA, orient="row")
+
+    def kept_payloads(self, identities: Sequence[str]) -> dict[str, bytes]:
+        """identity -> the payload last acknowledged, decompressed, for the asked identities whose
+        payload was kept under their current acknowledgement (REPLENIT_LEDGER_KEEP_PAYLOADS); the
+        others (never kept, or stale: acknowledged again since without keeping) are absent."""
+        out: dict[str, bytes] = {}
+        for ids, params in self._id_chunks(dict.fromkeys(identities)):
+            for identity, blob in self._read(self.dialect.sql(
+                    "SELECT p.identity, p.payload FROM {payloads} p JOIN ({current}) c ON c.identity = p.identity AND c.hash = p.hash "
+                    "WHERE {scope}p.identity IN ({ids})", ids=ids), [*self._scope(5), *params]):
+                payload = self.codec.decompress(bytes(blob))
+                if payload is None:  # a dictionary another process trained since: read them again
+                    self._load_dicts()
+                    payload = self.codec.decompress(bytes(blob))
+                if payload is not None:
+                    out[identity] = payload
+        return out
+
+    def kept_payload_count(self) -> int:
+        return int(self._read(self.dialect.sql("SELECT count(*) FROM {payloads} WHERE {scope}true"), self._scope())[0][0])
 
     def size(self) -> int:
         return int(self._read(self.dialect.sql(

@@ -48,7 +48,8 @@ from replenit_pipelines.lib.ledger.base import (
     scope_folder,
 )
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
-from replenit_pipelines.lib.ledger.sql import SQLITE, SqlLedger, acknowledged_rows, create_tables
+from replenit_pipelines.lib.ledger.payloads import PayloadCodec
+from replenit_pipelines.lib.ledger.sql import _KEEP, _KEEP_DICT, SQLITE, SqlLedger, acknowledged_rows, create_tables, kept_batch
 
 __all__ = ["KEY_LOOKUP_SCHEMA", "LAYOUT", "LOOKUP_SCHEMA", "RETRY_SCHEMA", "RETRY_STATUSES", "Ledger", "LedgerScopeError",
            "SqliteLedger", "ledger_scope", "now_ms", "scope_folder"]
@@ -126,8 +127,10 @@ class SqliteLedger(SqlLedger):
     each instance holds one connection, and its writes may come from several threads (the
     client's workers acknowledge their batches as they finish)."""
 
-    def __init__(self, path: str | Path, scope: str, entity: str, busy_timeout_ms: int = 30_000):
+    def __init__(self, path: str | Path, scope: str, entity: str, busy_timeout_ms: int = 30_000, keep_payloads: bool = False):
         self.path = Path(path)
+        self.keep_payloads = keep_payloads  # each acknowledgement also keeps its payloads (lib/ledger/payloads.py)
+        self.codec = PayloadCodec()
         self.dialect = SQLITE
         self.scope, self.entity = scope, entity
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,6 +162,8 @@ class SqliteLedger(SqlLedger):
                 "move the file aside and run a full_refresh sync, which re-acknowledges every record"
             )
         self._add_api_id()
+        self._add_payloads()
+        self._load_dicts()
         if meta["canonical_version"] != str(CANONICAL_VERSION):
             raise LedgerScopeError(
                 f"{self.path} holds canonical-version {meta['canonical_version']} hashes, this code writes "
@@ -176,6 +181,15 @@ class SqliteLedger(SqlLedger):
                     if "api_id" not in columns:
                         self._con.execute(f"ALTER TABLE {table} ADD COLUMN api_id TEXT")
 
+    def _add_payloads(self) -> None:
+        """Ledgers written before kept payloads (issue 27) lack their table: add it, once (a table
+        of its own, so the layout is unchanged and older code ignores it)."""
+        if not self._con.execute("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'payload_dicts')").fetchone()[0]:
+            with self._tx():
+                for statement in create_tables(SQLITE):
+                    if " payloads " in statement or " payload_dicts " in statement:
+                        self._con.execute(statement)
+
     def _meta(self) -> dict[str, str]:
         try:
             return dict(self._con.execute("SELECT key, value FROM meta").fetchall())
@@ -183,9 +197,9 @@ class SqliteLedger(SqlLedger):
             return {}
 
     @classmethod
-    def open(cls, state_dir: str | Path, base_url: str, tenant_id: str, entity: str) -> "SqliteLedger":
+    def open(cls, state_dir: str | Path, base_url: str, tenant_id: str, entity: str, keep_payloads: bool = False) -> "SqliteLedger":
         scope = ledger_scope(base_url, tenant_id)
-        return cls(Path(state_dir) / "ledger" / scope_folder(scope) / f"{entity}.sqlite", scope, entity)
+        return cls(Path(state_dir) / "ledger" / scope_folder(scope) / f"{entity}.sqlite", scope, entity, keep_payloads=keep_payloads)
 
     def close(self) -> None:
         self._con.close()
@@ -255,14 +269,22 @@ class SqliteLedger(SqlLedger):
         return pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=schema)  # an empty ledger read row by row: none
 
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
-                    exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None) -> None:
+                    exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None,
+                    payloads: Sequence[bytes] | None = None) -> None:
         """The API accepted these records (one batch): one fsync'd transaction. A queued retry of
         the same identity is older than this acknowledgement, so it leaves the queue. `api_ids`:
-        the id a DELETE takes (a customer's CustomerId; None keeps the one recorded before)."""
+        the id a DELETE takes (a customer's CustomerId; None keeps the one recorded before).
+        `payloads` (the records as sent, aligned): kept, compressed, in the same transaction when
+        this ledger keeps payloads (REPLENIT_LEDGER_KEEP_PAYLOADS), else ignored."""
         at = now_ms()
         rows = [(i, k, h, e, at, run_id, a) for i, k, h, e, a in acknowledged_rows(identities, hashes, exact, api_ids)]
+        kept = kept_batch(self.codec, identities, hashes, payloads) if self.keep_payloads else None
         with self._tx():
             self._con.executemany("INSERT INTO acks (identity, idkey, hash, exact, acked_at, run_id, api_id) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            if kept is not None:
+                if kept.trained is not None:
+                    self._con.execute(SQLITE.sql(_KEEP_DICT), kept.trained)
+                self._con.executemany(SQLITE.sql(_KEEP), [(i, h, f, at) for i, h, f in zip(kept.identities, kept.hashes, kept.frames, strict=True)])
             if self._has_retries():
                 self._con.executemany("DELETE FROM retries WHERE identity = ? AND first_failure <= ?", [(r[0], at) for r in rows])
 

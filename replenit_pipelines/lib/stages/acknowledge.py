@@ -47,13 +47,15 @@ def on_accepted(ledger: Ledger | None, changes: Diff, run_id: str,
     if ledger is None:
         return None
     keys, hashes, exact = changes.keys, changes.hashes, changes.exact
+    keep = getattr(ledger, "keep_payloads", False)  # REPLENIT_LEDGER_KEEP_PAYLOADS: the payloads go with their acknowledgement
 
     def record(batch: list[int]) -> None:
         # A record without identity is never acknowledged; with a ledger, every sent record has its hashes.
         acked = [(key, hashes[i], exact[i], i) for i in batch if (key := keys[i]) is not None]
         ledger.acknowledge([k for k, _, _, _ in acked], [h for _, h, _, _ in acked if h is not None], run_id,
                            [e for _, _, e, _ in acked if e is not None],
-                           [api_ids[i] for _, _, _, i in acked] if api_ids is not None else None)
+                           [api_ids[i] for _, _, _, i in acked] if api_ids is not None else None,
+                           payloads=[changes.parts[i] for _, _, _, i in acked] if keep else None)
 
     return record
 

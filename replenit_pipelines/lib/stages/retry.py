@@ -73,7 +73,8 @@ def retry(
     ids, parts, hashes = rp.send["identity"].to_list(), rp.send["payload"].to_list(), rp.send["hash"].to_list()
 
     def acknowledged(batch: list[int]) -> None:
-        ledger.acknowledge([ids[i] for i in batch], [hashes[i] for i in batch], run_id)
+        ledger.acknowledge([ids[i] for i in batch], [hashes[i] for i in batch], run_id,
+                           payloads=[parts[i] for i in batch] if getattr(ledger, "keep_payloads", False) else None)
 
     stop: ReplenitStopError | None = None
     report: DeliveryReport | None

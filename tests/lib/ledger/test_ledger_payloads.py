@@ -1,0 +1,113 @@
+"""Kept payloads (REPLENIT_LEDGER_KEEP_PAYLOADS, issue 27 item 7) on both backends: written with the
+acknowledgement, compressed, read back whole, stale ones never shown; and the field diff."""
+
+import sqlite3
+
+import orjson
+import pytest
+
+from replenit_pipelines.lib.ledger import open_ledger
+from replenit_pipelines.lib.ledger.payloads import changed_fields, keep_payloads_from_env
+
+SANDBOX, TENANT = "http://127.0.0.1:8765", "3F2504E0-4F89-11D3-9A0C-0305E82C3301"
+
+
+def h(text: str) -> bytes:
+    return text.encode().ljust(16, b"\0")[:16]
+
+
+def body(**fields) -> bytes:
+    return orjson.dumps({"CustomerId": "c1", **fields})
+
+
+def test_a_kept_payload_is_read_back_and_a_stale_one_is_not(tmp_path, state_backend, monkeypatch):
+    monkeypatch.setenv("REPLENIT_LEDGER_KEEP_PAYLOADS", "1")
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        ledger.acknowledge(["customerid:c1", "customerid:c2"], [h("a1"), h("b1")], "run-1",
+                           payloads=[body(Name="Ada" * 50), body(Name="Bo")])
+        assert ledger.kept_payloads(["customerid:c1", "customerid:c2", "customerid:c3"]) == {
+            "customerid:c1": body(Name="Ada" * 50), "customerid:c2": body(Name="Bo")}
+        ledger.compact()
+        ledger.acknowledge(["customerid:c1"], [h("a2")], "run-2", payloads=[body(Name="Ada L")])
+        assert ledger.kept_payloads(["customerid:c1"]) == {"customerid:c1": body(Name="Ada L")}  # the newest
+    # Acknowledged again while keeping is off: the kept payload is stale, never shown as the old value.
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=False) as ledger:
+        ledger.acknowledge(["customerid:c2"], [h("b2")], "run-3", payloads=[body(Name="Bob")])
+        assert ledger.kept_payloads(["customerid:c1", "customerid:c2"]) == {"customerid:c1": body(Name="Ada L")}
+        ledger.forget(["customerid:c1"])
+        assert ledger.kept_payloads(["customerid:c1"]) == {}
+        entries = ledger.entries(["customerid:c2", "customerid:nobody"])
+        assert entries.rows() == [("customerid:c2", h("b2"), entries["acked_at"][0], "run-3")]
+
+
+def test_payloads_are_stored_compressed_in_their_own_table(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    payload = orjson.dumps({"CustomerId": "c1", "Name": "x" * 2000})
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=True) as ledger:
+        ledger.acknowledge(["customerid:c1"], [h("a")], "r", payloads=[payload])
+        path = ledger.path
+    with sqlite3.connect(path) as con:
+        (stored,) = con.execute("SELECT payload FROM payloads").fetchone()
+    assert stored[:4] == b"\x28\xb5\x2f\xfd" and len(stored) < len(payload) // 10  # a zstd frame
+
+
+def test_payloads_are_not_kept_unless_asked(tmp_path, state_backend, monkeypatch):
+    monkeypatch.delenv("REPLENIT_LEDGER_KEEP_PAYLOADS", raising=False)
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        ledger.acknowledge(["customerid:c1"], [h("a")], "r", payloads=[body()])
+        assert ledger.kept_payloads(["customerid:c1"]) == {} and ledger.kept_payload_count() == 0
+
+
+def test_the_setting_says_what_to_write():
+    assert keep_payloads_from_env({"REPLENIT_LEDGER_KEEP_PAYLOADS": "yes"}) is True
+    assert keep_payloads_from_env({}) is False
+    with pytest.raises(ValueError, match="write 1"):
+        keep_payloads_from_env({"REPLENIT_LEDGER_KEEP_PAYLOADS": "maybe"})
+
+
+def test_changed_fields_of_a_record_and_its_children():
+    old = {"OrderId": "o1", "Status": "open", "Currency": "EUR", "Note": None, "TotalRevenue": 20,
+           "OrderItems": [{"ProductId": "p1", "Quantity": 1, "Price": 10.0}, {"ProductId": "p2", "Quantity": 1, "Price": 10.0}]}
+    new = {"OrderId": "o1", "Status": "completed", "Currency": "EUR", "TotalRevenue": 20.0, "Channel": "web",
+           "OrderItems": [{"ProductId": "p1", "Quantity": 2, "Price": 10.0}, {"ProductId": "p3", "Quantity": 1, "Price": 5.0}]}
+    got = [(c.path, c.kind, c.old, c.new) for c in changed_fields(orjson.dumps(old), orjson.dumps(new))]
+    assert got == [
+        ("Status", "changed", "open", "completed"),
+        ("Channel", "added", None, "web"),
+        ("OrderItems[ProductId=p1].Quantity", "changed", 1, 2),
+        ("OrderItems[ProductId=p3]", "added", None, {"ProductId": "p3", "Quantity": 1, "Price": 5.0}),
+        ("OrderItems[ProductId=p2]", "removed", {"ProductId": "p2", "Quantity": 1, "Price": 10.0}, None),
+    ]
+
+
+def test_a_payload_that_cannot_be_kept_takes_its_acknowledgement_with_it(tmp_path, state_backend):
+    """One transaction: when the payload's write fails, the batch is not acknowledged either (the
+    sync then stops and the next run re-sends it), never acknowledged without its payload."""
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=True) as ledger:
+        ledger.acknowledge(["customerid:c0"], [h("z")], "r0", payloads=[body()])
+        if state_backend is None:
+            with sqlite3.connect(ledger.path) as con:
+                con.execute("DROP TABLE payloads")
+        else:
+            import psycopg
+
+            with psycopg.connect(state_backend, autocommit=True) as con:
+                con.execute("DROP TABLE ledger_payloads")
+        with pytest.raises(Exception, match="payloads"):
+            ledger.acknowledge(["customerid:c1"], [h("a")], "r1", payloads=[body(Name="Ada")])
+        assert ledger.lookup(["customerid:c1"]).height == 0 and ledger.size() == 1
+
+
+def test_a_large_batch_trains_the_ledgers_dictionary_and_every_frame_reads_back(tmp_path, state_backend):
+    """Small JSON records compress poorly alone: the first batch of 100+ trains a dictionary, kept
+    in the ledger; frames written before it (plain) and after it (naming it) both read back, in
+    another process's ledger too (a new instance loads the dictionaries)."""
+    few = {f"customerid:f{i}": body(CustomerId=f"f{i}", Email=f"f{i}@example.com") for i in range(3)}
+    many = {f"customerid:m{i}": body(CustomerId=f"m{i}", Email=f"user.{i}@example.com", Name=f"Name {i % 17}",
+                                     Language=["en-GB", "de-DE", "fr-FR"][i % 3]) for i in range(400)}
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=True) as ledger:
+        ledger.acknowledge(list(few), [h(k) for k in few], "r1", payloads=list(few.values()))
+        ledger.acknowledge(list(many), [h(k) for k in many], "r2", payloads=list(many.values()))
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=False) as reader:
+        assert reader.kept_payloads([*few, *many]) == {**few, **many}
+        assert len(reader.codec.dicts) == 1
