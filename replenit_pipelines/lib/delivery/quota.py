@@ -26,8 +26,8 @@ tenants, and none sends over a window or leaves a slot unused that anyone could 
 (F) the next free slot of a lane goes to the waiting tenant with the fewest grants of that lane in
 the current shortest window (a tenant with more yields to it; ties go to whoever asks);
 (R) on a key that several tenants used within the longest window, a tenant that has had `reserve`
-requests of a window leaves its last `reserve` ones to the others, fresh requests only, until the
-window's last part: another tenant's small fresh sync finds room at once;
+requests of the shortest window leaves its last `reserve` ones to the others, fresh requests only,
+until the window's last part: another tenant's small fresh sync finds room at once;
 (C) while another tenant's bulk work waited in the current or previous shortest window, each of
 them takes at most an equal part of the window's bulk room before the window's last part.
 """
@@ -148,6 +148,7 @@ class QuotaLimiter:
                         else min(math.ceil(n * fresh_share), math.floor(short_limit * self.release_s / shortest))
                         for n, s in self.windows}
         self.waiter_grace = max(0.25, min(5.0, shortest * 0.05))
+        self.late_s = self.waiter_grace / 5  # how long another tenant's due waiter is waited for (F)
         self.poll_s = max(0.002, min(0.05, shortest * 0.01))
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._decided = threading.local()  # per worker thread: when acquire() counted its request
@@ -238,22 +239,20 @@ class QuotaLimiter:
                 part = math.ceil((limit - self.reserve[shortest]) / (len(contending) + 1))
                 if mine >= part:
                     return (idx + 1) * shortest - self.release_s - now, True
-        # (R) fresh: the last `reserve` requests of a window for the key's other tenants.
+        # (R) fresh: the last `reserve` requests of the shortest window for the key's other tenants. Not of
+        # the longer ones: held there, a tenant's own fresh syncs would wait up to the rest of the hour.
         if lane == "fresh" and self._shared(state, now, tenant):
-            hold = 0.0
-            for n, seconds in self.windows:
-                i = math.floor(now / seconds)
-                left = (i + 1) * seconds - now
-                if left <= self.release_s or self._counts(state, seconds).get(str(i), 0) < n - self.reserve[seconds]:
-                    continue
-                taken = sum(self._tenant_counts(state, any_lane, tenant, seconds, i)[0] for any_lane in LANES)
-                if taken >= self.reserve[seconds]:
-                    hold = max(hold, left - self.release_s)
-            if hold > 0:
-                return hold, True
-        # (F) a waiting tenant of the lane with fewer grants in this window takes the slot first.
+            left = (idx + 1) * shortest - now
+            if (left > self.release_s and self._counts(state, shortest).get(str(idx), 0) >= limit - self.reserve[shortest]
+                    and sum(self._tenant_counts(state, any_lane, tenant, shortest, idx)[0] for any_lane in LANES)
+                    >= self.reserve[shortest]):
+                return left - self.release_s, True
+        # (F) a waiting tenant of the lane with fewer grants in this window takes the slot first: if it is
+        # due (its hold over, its sleep over by at most `late_s`). One that sleeps longer (a loaded machine)
+        # loses the turn rather than hold the key idle until its entry expires.
         for w in waiting:
-            if w["held_until"] <= now and self._tenant_counts(state, lane, w["tenant"], shortest, idx)[0] < mine:
+            if (w["held_until"] <= now <= w["until"] - self.waiter_grace + self.late_s
+                    and self._tenant_counts(state, lane, w["tenant"], shortest, idx)[0] < mine):
                 return self.poll_s, False
         return 0.0, False
 

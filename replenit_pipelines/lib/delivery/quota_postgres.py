@@ -69,7 +69,7 @@ class PostgresQuotaStore:
     def state(self, write: bool = True) -> Iterator[dict]:
         """The key's counts as the file ledger's dict ({"counts": {repr(seconds): {str(index): n}},
         "blocked_until": t}); what the caller changed is written back in the same transaction."""
-        def begin(con: Any) -> tuple[Any, Any, tuple[list, list, list]]:
+        def begin(con: Any) -> tuple[Any, Any, tuple[list, list, list, list]]:
             # By hand (the connection is in autocommit): a connection the server dropped fails here, before
             # anything is yielded, and the transaction is begun again on a new one (Reconnecting.run).
             con.execute("BEGIN")
