@@ -200,7 +200,7 @@ class QuotaLimiter:
     def _counts(state: dict, seconds: float) -> dict[str, int]:
         return state["counts"].setdefault(repr(seconds), {})
 
-    def _wait_needed(self, state: dict, now: float, lane: Lane = "fresh") -> float:
+    def _wait_needed(self, state: dict, now: float, lane: Lane = "fresh", yield_to_fresh: bool = True) -> float:
         wait = max(0.0, state["blocked_until"] - now)
         for limit, seconds in self.windows:
             idx = math.floor(now / seconds)
@@ -212,7 +212,7 @@ class QuotaLimiter:
                 wait = max(wait, left)
             elif lane == "bulk" and used >= limit - self.reserve[seconds] and left > self.release_s:
                 wait = max(wait, left - self.release_s)  # fresh's share, until the window's last part
-        if lane == "bulk" and wait <= 0 and any(w["lane"] == "fresh" and w["held_until"] <= now
+        if yield_to_fresh and lane == "bulk" and wait <= 0 and any(w["lane"] == "fresh" and w["held_until"] <= now
                                                 for w in state["waiters"].values()):
             wait = self.poll_s  # a fresh request is waiting: it takes the next slot
         return wait
@@ -310,6 +310,7 @@ class QuotaLimiter:
                 with self._state() as state:
                     now = self._clock()  # after the lock: time spent waiting for it is not sending time
                     self._expire_waiters(state, now)
+                    room = self._wait_needed(state, now, lane, yield_to_fresh=False)  # the windows' own wait
                     wait, held = self._wait_needed(state, now, lane), False
                     if wait <= 0:
                         wait, held = self._fair_wait(state, now, lane, tenant)
@@ -331,7 +332,8 @@ class QuotaLimiter:
                     # holds bulk back; every waiter takes its turn in its lane (F) unless it is held.
                     state["waiters"][waiter] = {"until": now + wait + self.waiter_grace, "lane": lane, "tenant": tenant,
                                                 "held_until": now + wait if held else 0.0}
-                    self._count_lane(state, lane, now, tenant, granted=False)
+                    if room > 0 or held:  # it wanted more than the lane's room or its part: it contends (C)
+                        self._count_lane(state, lane, now, tenant, granted=False)
                     registered = True
                 # Sleep a hair past the boundary: the server's clock decides which window counts.
                 pause = wait + 0.001
