@@ -19,6 +19,17 @@ reserved while a live fresh waiter exists, so bulk yields within the one request
 24 s (0.4 of the shortest window), so a fresh request never waits behind a window bulk filled
 for more than that. A waiter entry expires shortly after the wait it announced: a fresh process
 that died blocks bulk for at most its wait plus `waiter_grace`.
+
+Tenants (docs/delivery.md, "Tenants on one key"): every request is also counted per tenant, and a
+waiter entry names its lane and tenant. Within a lane, three rules share the key fairly between
+tenants, and none sends over a window or leaves a slot unused that anyone could take:
+(F) the next free slot of a lane goes to the waiting tenant with the fewest grants of that lane in
+the current shortest window (a tenant with more yields to it; ties go to whoever asks);
+(R) on a key that several tenants used within the longest window, a tenant that has had `reserve`
+requests of the shortest window leaves its last `reserve` ones to the others, fresh requests only,
+until the window's last part: another tenant's small fresh sync finds room at once;
+(C) while another tenant's bulk work waited in the current or previous shortest window, each of
+them takes at most an equal part of the window's bulk room before the window's last part.
 """
 
 import hashlib
@@ -49,6 +60,7 @@ GUARD_QUANTILE = 0.99
 GUARD_MARGIN = 1.5
 
 Lane = Literal["fresh", "bulk"]
+UNNAMED = ""  # the tenant of a request acquired without one (a limiter used alone)
 LANES: tuple[Lane, ...] = get_args(Lane)
 FRESH_SHARE = 0.03  # of each window, kept for the fresh lane until the window's last part
 
@@ -136,6 +148,7 @@ class QuotaLimiter:
                         else min(math.ceil(n * fresh_share), math.floor(short_limit * self.release_s / shortest))
                         for n, s in self.windows}
         self.waiter_grace = max(0.25, min(5.0, shortest * 0.05))
+        self.late_s = self.waiter_grace / 5  # how long another tenant's due waiter is waited for (F)
         self.poll_s = max(0.002, min(0.05, shortest * 0.01))
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._decided = threading.local()  # per worker thread: when acquire() counted its request
@@ -177,14 +190,17 @@ class QuotaLimiter:
             state.setdefault("counts", {})
             state.setdefault("blocked_until", 0.0)
             state.setdefault("lanes", {})  # {lane: {repr(seconds): {str(index): requests}}}: spend per lane
-            state.setdefault("waiters", {})  # {waiter id: expires at}: fresh requests waiting now
+            # {waiter id: {"until": expires at, "lane", "tenant", "held_until": not to be served before}}
+            state.setdefault("waiters", {})
+            # {lane: {tenant: {repr(seconds): {str(index): [granted, waited]}}}}: the fair share's counts
+            state.setdefault("tenants", {})
             yield state
 
     @staticmethod
     def _counts(state: dict, seconds: float) -> dict[str, int]:
         return state["counts"].setdefault(repr(seconds), {})
 
-    def _wait_needed(self, state: dict, now: float, lane: Lane = "fresh") -> float:
+    def _wait_needed(self, state: dict, now: float, lane: Lane = "fresh", yield_to_fresh: bool = True) -> float:
         wait = max(0.0, state["blocked_until"] - now)
         for limit, seconds in self.windows:
             idx = math.floor(now / seconds)
@@ -196,29 +212,97 @@ class QuotaLimiter:
                 wait = max(wait, left)
             elif lane == "bulk" and used >= limit - self.reserve[seconds] and left > self.release_s:
                 wait = max(wait, left - self.release_s)  # fresh's share, until the window's last part
-        if lane == "bulk" and wait <= 0 and state["waiters"]:
+        if yield_to_fresh and lane == "bulk" and wait <= 0 and any(w["lane"] == "fresh" and w["held_until"] <= now
+                                                for w in state["waiters"].values()):
             wait = self.poll_s  # a fresh request is waiting: it takes the next slot
         return wait
 
+    def _tenant_counts(self, state: dict, lane: str, tenant: str, seconds: float, idx: int) -> list[int]:
+        """[granted, waited] of `tenant` in `lane` in window `idx` of length `seconds` (0s when none)."""
+        return state["tenants"].get(lane, {}).get(tenant, {}).get(repr(seconds), {}).get(str(idx), [0, 0])
+
+    def _fair_wait(self, state: dict, now: float, lane: Lane, tenant: str) -> tuple[float, bool]:
+        """How long the windows' free slot must wait for other tenants' sake (0: take it), and whether
+        the wait is a hold (C, R: not to be served before it ends) rather than a turn (F)."""
+        if not self.windows:
+            return 0.0, False
+        limit, shortest = min(self.windows, key=lambda w: w[1])
+        idx = math.floor(now / shortest)
+        mine = self._tenant_counts(state, lane, tenant, shortest, idx)[0]
+        waiting = [w for w in state["waiters"].values() if w["tenant"] != tenant and w["lane"] == lane]
+        # (C) bulk: an equal part of the window's bulk room for each tenant whose bulk work waited lately.
+        if lane == "bulk" and now - idx * shortest < shortest - self.release_s:
+            contending = {w["tenant"] for w in waiting} | {
+                other for other in state["tenants"].get("bulk", {}) if other != tenant and any(
+                    self._tenant_counts(state, "bulk", other, shortest, i)[1] for i in (idx, idx - 1))}
+            if contending:
+                part = math.ceil((limit - self.reserve[shortest]) / (len(contending) + 1))
+                if mine >= part:
+                    return (idx + 1) * shortest - self.release_s - now, True
+        # (R) fresh: the last `reserve` requests of the shortest window for the key's other tenants. Not of
+        # the longer ones: held there, a tenant's own fresh syncs would wait up to the rest of the hour.
+        if lane == "fresh" and self._shared(state, now, tenant):
+            left = (idx + 1) * shortest - now
+            if (left > self.release_s and self._counts(state, shortest).get(str(idx), 0) >= limit - self.reserve[shortest]
+                    and sum(self._tenant_counts(state, any_lane, tenant, shortest, idx)[0] for any_lane in LANES)
+                    >= self.reserve[shortest]):
+                return left - self.release_s, True
+        # (F) a waiting tenant of the lane with fewer grants in this window takes the slot first: if it is
+        # due (its hold over, its sleep over by at most `late_s`). One that sleeps longer (a loaded machine)
+        # loses the turn rather than hold the key idle until its entry expires.
+        for w in waiting:
+            if (w["held_until"] <= now <= w["until"] - self.waiter_grace + self.late_s
+                    and self._tenant_counts(state, lane, w["tenant"], shortest, idx)[0] < mine):
+                return self.poll_s, False
+        return 0.0, False
+
+    def _shared(self, state: dict, now: float, tenant: str) -> bool:
+        """Another tenant used the key within the longest window (its current or previous one), or waits now."""
+        if any(w["tenant"] != tenant for w in state["waiters"].values()):
+            return True
+        longest = max(s for _, s in self.windows)
+        idx = math.floor(now / longest)
+        return any(other != tenant and any(self._tenant_counts(state, lane, other, longest, i)[0] for i in (idx, idx - 1))
+                   for lane, tenants in state["tenants"].items() for other in tenants)
+
     def _expire_waiters(self, state: dict, now: float) -> None:
         waiters = state["waiters"]
-        for gone in [w for w, until in waiters.items() if until < now]:
-            del waiters[gone]
+        for waiter, entry in list(waiters.items()):
+            if not isinstance(entry, dict):  # a ledger written before tenants: a fresh waiter's expiry
+                entry = waiters[waiter] = {"until": float(entry), "lane": "fresh", "tenant": UNNAMED, "held_until": 0.0}
+            if entry["until"] < now:
+                del waiters[waiter]
 
-    def _count_lane(self, state: dict, lane: Lane, now: float) -> None:
-        """The request in its lane's counts, for the quota view; the current and previous window kept."""
+    def _count_lane(self, state: dict, lane: Lane, now: float, tenant: str = UNNAMED, granted: bool = True) -> None:
+        """The request in its lane's and its tenant's counts (or, not granted, the tenant's wait), for the
+        quota view and the fair share; the current and previous window kept."""
         for _, seconds in self.windows:
             idx = math.floor(now / seconds)
-            counts = state["lanes"].setdefault(lane, {}).setdefault(repr(seconds), {})
-            for old in [k for k in counts if int(k) < idx - 1]:
-                del counts[old]
-            counts[str(idx)] = counts.get(str(idx), 0) + 1
+            if granted:
+                counts = state["lanes"].setdefault(lane, {}).setdefault(repr(seconds), {})
+                for old in [k for k in counts if int(k) < idx - 1]:
+                    del counts[old]
+                counts[str(idx)] = counts.get(str(idx), 0) + 1
+            per_tenant = state["tenants"].setdefault(lane, {}).setdefault(tenant, {}).setdefault(repr(seconds), {})
+            for old in [k for k in per_tenant if int(k) < idx - 1]:
+                del per_tenant[old]
+            entry = list(per_tenant.get(str(idx), [0, 0]))
+            if granted:
+                entry[0] += 1
+            else:
+                entry[1] = 1
+            per_tenant[str(idx)] = entry
+        # Tenants with nothing in the windows kept are forgotten: the ledger stays as small as the key's tenants.
+        for lane_tenants in state["tenants"].values():
+            for gone in [t for t, windows in lane_tenants.items() if not any(windows.values())]:
+                del lane_tenants[gone]
 
-    def acquire(self, lane: Lane) -> float:
-        """Block until one request of `lane` may be sent, and count it. Returns the seconds waited."""
+    def acquire(self, lane: Lane, tenant: str = UNNAMED) -> float:
+        """Block until one request of `lane` for `tenant` may be sent, and count it. Returns the seconds
+        waited. Requests of one tenant share its part of the key (docs/delivery.md, "Tenants on one key")."""
         check_lane(lane)
         waited = 0.0
-        waiter = f"{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}" if lane == "fresh" else None
+        waiter = f"{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}"
         registered = False
         try:
             while True:
@@ -226,7 +310,10 @@ class QuotaLimiter:
                 with self._state() as state:
                     now = self._clock()  # after the lock: time spent waiting for it is not sending time
                     self._expire_waiters(state, now)
-                    wait = self._wait_needed(state, now, lane)
+                    room = self._wait_needed(state, now, lane, yield_to_fresh=False)  # the windows' own wait
+                    wait, held = self._wait_needed(state, now, lane), False
+                    if wait <= 0:
+                        wait, held = self._fair_wait(state, now, lane, tenant)
                     if wait <= 0:
                         for _, seconds in self.windows:
                             idx = math.floor(now / seconds)
@@ -234,23 +321,26 @@ class QuotaLimiter:
                             counts[str(idx)] = counts.get(str(idx), 0) + 1
                             if (idx + 1) * seconds - now < guard:
                                 counts[str(idx + 1)] = counts.get(str(idx + 1), 0) + 1
-                        self._count_lane(state, lane, now)
+                        self._count_lane(state, lane, now, tenant)
                         if registered:
                             state["waiters"].pop(waiter, None)
                             registered = False
                         self._decided.at = time.monotonic()
                         return waited
-                    if waiter is not None:
-                        # Announced for the wait and a grace after it, renewed at every look: a process
-                        # that died stops renewing, and bulk goes on once its entry expires.
-                        state["waiters"][waiter] = now + wait + self.waiter_grace
-                        registered = True
+                    # Announced for the wait and a grace after it, renewed at every look: a process that
+                    # died stops renewing, and the others go on once its entry expires. A fresh waiter
+                    # holds bulk back; every waiter takes its turn in its lane (F) unless it is held.
+                    state["waiters"][waiter] = {"until": now + wait + self.waiter_grace, "lane": lane, "tenant": tenant,
+                                                "held_until": now + wait if held else 0.0}
+                    if room > 0 or held:  # it wanted more than the lane's room or its part: it contends (C)
+                        self._count_lane(state, lane, now, tenant, granted=False)
+                    registered = True
                 # Sleep a hair past the boundary: the server's clock decides which window counts.
                 pause = wait + 0.001
                 self._sleep(pause)
                 waited += pause
         finally:
-            if registered:  # interrupted while waiting: bulk need not wait for the entry to expire
+            if registered:  # interrupted while waiting: the others need not wait for the entry to expire
                 with self._state() as state:
                     state["waiters"].pop(waiter, None)
 
@@ -309,7 +399,25 @@ class QuotaLimiter:
         """Read-only: fresh requests waiting for the quota now (live waiter entries)."""
         now = self._clock()
         with self._state(write=False) as state:
-            return sum(1 for until in state["waiters"].values() if until >= now)
+            self._expire_waiters(state, now)
+            return sum(1 for w in state["waiters"].values() if w["lane"] == "fresh")
+
+    def tenant_counts(self) -> dict[float, dict[str, dict[str, int]]]:
+        """Read-only, for the quota view: {window length: {tenant: {lane: requests}}} in the current window
+        of each length (tenants with none left out)."""
+        now = self._clock()
+        with self._state(write=False) as state:
+            out: dict[float, dict[str, dict[str, int]]] = {}
+            for _, seconds in self.windows:
+                idx = math.floor(now / seconds)
+                per: dict[str, dict[str, int]] = {}
+                for lane in LANES:
+                    for tenant in state["tenants"].get(lane, {}):
+                        granted = self._tenant_counts(state, lane, tenant, seconds, idx)[0]
+                        if granted:
+                            per.setdefault(tenant, {})[lane] = granted
+                out[seconds] = per
+            return out
 
     def counted(self) -> tuple[float, dict[float, dict[int, int]], float]:
         """Read-only, for plans and the quota view (lib/plan/): (now, {window length: {window index:

@@ -4,7 +4,9 @@ worker of a deployment, whatever machine it runs on.
 Tables: `quota_keys` (one row per key: its digest, its label, `blocked_until` after a 429) and
 `quota_counts` (one row per key, window length and window index: the requests counted in it).
 `quota_lane_counts` (the same per lane, fresh or bulk: what the quota view shows per lane) and
-`quota_waiters` (one row per fresh request waiting now, with the time its entry expires).
+`quota_waiters` (one row per request waiting now: its lane, tenant, the time its entry expires and the
+time before which it is not to be served), `quota_tenant_counts` (per lane, tenant and window: the
+requests granted and whether it waited: the tenants' fair share and the quota view).
 `state()` reads and writes them in one transaction that first locks the key's `quota_keys` row
 (SELECT ... FOR UPDATE), so two workers never both take the last request of a window. The key
 is never stored: it is named by `ledger_name`'s digest, and labelled by REPLENIT_KEY_NAME.
@@ -33,6 +35,14 @@ CREATE TABLE IF NOT EXISTS quota_lane_counts (
 CREATE TABLE IF NOT EXISTS quota_waiters (
     key_id TEXT NOT NULL REFERENCES quota_keys (key_id), waiter_id TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (key_id, waiter_id));
+ALTER TABLE quota_waiters ADD COLUMN IF NOT EXISTS lane TEXT NOT NULL DEFAULT 'fresh';
+ALTER TABLE quota_waiters ADD COLUMN IF NOT EXISTS tenant_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE quota_waiters ADD COLUMN IF NOT EXISTS held_until DOUBLE PRECISION NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS quota_tenant_counts (
+    key_id TEXT NOT NULL REFERENCES quota_keys (key_id), lane TEXT NOT NULL, tenant_id TEXT NOT NULL,
+    window_seconds DOUBLE PRECISION NOT NULL, window_index BIGINT NOT NULL, requests INTEGER NOT NULL,
+    waited BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (key_id, lane, tenant_id, window_seconds, window_index));
 """
 
 _LOCK_KEY = "SELECT blocked_until FROM quota_keys WHERE key_id = %s FOR UPDATE"
@@ -59,7 +69,7 @@ class PostgresQuotaStore:
     def state(self, write: bool = True) -> Iterator[dict]:
         """The key's counts as the file ledger's dict ({"counts": {repr(seconds): {str(index): n}},
         "blocked_until": t}); what the caller changed is written back in the same transaction."""
-        def begin(con: Any) -> tuple[Any, Any, tuple[list, list, list]]:
+        def begin(con: Any) -> tuple[Any, Any, tuple[list, list, list, list]]:
             # By hand (the connection is in autocommit): a connection the server dropped fails here, before
             # anything is yielded, and the transaction is begun again on a new one (Reconnecting.run).
             con.execute("BEGIN")
@@ -75,10 +85,13 @@ class PostgresQuotaStore:
                                [self.key_id]).fetchall()
             lane_rows = con.execute("SELECT lane, window_seconds, window_index, requests FROM quota_lane_counts "
                                     "WHERE key_id = %s", [self.key_id]).fetchall()
-            waiters = con.execute("SELECT waiter_id, expires_at FROM quota_waiters WHERE key_id = %s", [self.key_id]).fetchall()
-            return con, row, (rows, lane_rows, waiters)
+            waiters = con.execute("SELECT waiter_id, expires_at, lane, tenant_id, held_until FROM quota_waiters "
+                                  "WHERE key_id = %s", [self.key_id]).fetchall()
+            tenant_rows = con.execute("SELECT lane, tenant_id, window_seconds, window_index, requests, waited "
+                                      "FROM quota_tenant_counts WHERE key_id = %s", [self.key_id]).fetchall()
+            return con, row, (rows, lane_rows, waiters, tenant_rows)
 
-        con, row, (rows, lane_rows, waiter_rows) = self._connection.run(begin)
+        con, row, (rows, lane_rows, waiter_rows, tenant_rows) = self._connection.run(begin)
         try:
             counts: dict[str, dict[str, int]] = {}
             for seconds, index, requests in rows:
@@ -86,8 +99,13 @@ class PostgresQuotaStore:
             lanes: dict[str, dict[str, dict[str, int]]] = {}
             for lane, seconds, index, requests in lane_rows:
                 lanes.setdefault(lane, {}).setdefault(repr(float(seconds)), {})[str(index)] = int(requests)
-            state = {"counts": counts, "blocked_until": float(row[0]) if row else 0.0, "lanes": lanes,
-                     "waiters": {w: float(until) for w, until in waiter_rows}}
+            tenants: dict[str, dict[str, dict[str, dict[str, list[int]]]]] = {}
+            for lane, tenant, seconds, index, requests, waited in tenant_rows:
+                tenants.setdefault(lane, {}).setdefault(tenant, {}).setdefault(repr(float(seconds)), {})[str(index)] = \
+                    [int(requests), int(bool(waited))]
+            state = {"counts": counts, "blocked_until": float(row[0]) if row else 0.0, "lanes": lanes, "tenants": tenants,
+                     "waiters": {w: {"until": float(until), "lane": lane, "tenant": tenant, "held_until": float(held)}
+                                 for w, until, lane, tenant, held in waiter_rows}}
             before = copy.deepcopy(state)
             yield state
             if write:
@@ -125,12 +143,33 @@ class PostgresQuotaStore:
                 "ON CONFLICT (key_id, lane, window_seconds, window_index) DO UPDATE SET requests = excluded.requests",
                 changed_lanes)
         gone_waiters = [(self.key_id, w) for w in before["waiters"] if w not in after["waiters"]]
-        set_waiters = [(self.key_id, w, until) for w, until in after["waiters"].items() if before["waiters"].get(w) != until]
+        set_waiters = [(self.key_id, w, e["until"], e["lane"], e["tenant"], e["held_until"])
+                       for w, e in after["waiters"].items() if before["waiters"].get(w) != e]
         if gone_waiters:
             con.cursor().executemany("DELETE FROM quota_waiters WHERE key_id = %s AND waiter_id = %s", gone_waiters)
         if set_waiters:
             con.cursor().executemany(
-                "INSERT INTO quota_waiters (key_id, waiter_id, expires_at) VALUES (%s, %s, %s) "
-                "ON CONFLICT (key_id, waiter_id) DO UPDATE SET expires_at = excluded.expires_at", set_waiters)
+                "INSERT INTO quota_waiters (key_id, waiter_id, expires_at, lane, tenant_id, held_until) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (key_id, waiter_id) DO UPDATE SET "
+                "expires_at = excluded.expires_at, lane = excluded.lane, tenant_id = excluded.tenant_id, "
+                "held_until = excluded.held_until", set_waiters)
+        old_tenants = self._tenant_rows(before)
+        new_tenants = self._tenant_rows(after)
+        gone_tenants = [(self.key_id, *k) for k in old_tenants if k not in new_tenants]
+        changed_tenants = [(self.key_id, *k, n, waited) for k, (n, waited) in new_tenants.items() if old_tenants.get(k) != (n, waited)]
+        if gone_tenants:
+            con.cursor().executemany("DELETE FROM quota_tenant_counts WHERE key_id = %s AND lane = %s AND tenant_id = %s "
+                                     "AND window_seconds = %s AND window_index = %s", gone_tenants)
+        if changed_tenants:
+            con.cursor().executemany(
+                "INSERT INTO quota_tenant_counts (key_id, lane, tenant_id, window_seconds, window_index, requests, waited) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key_id, lane, tenant_id, window_seconds, window_index) "
+                "DO UPDATE SET requests = excluded.requests, waited = excluded.waited", changed_tenants)
         if after["blocked_until"] != before["blocked_until"]:
             con.execute("UPDATE quota_keys SET blocked_until = %s WHERE key_id = %s", [after["blocked_until"], self.key_id])
+
+    @staticmethod
+    def _tenant_rows(state: dict) -> dict[tuple[str, str, float, int], tuple[int, bool]]:
+        return {(lane, tenant, float(s), int(i)): (int(entry[0]), bool(entry[1]))
+                for lane, tenants in state.get("tenants", {}).items() for tenant, windows in tenants.items()
+                for s, indexes in windows.items() for i, entry in indexes.items()}

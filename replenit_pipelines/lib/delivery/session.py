@@ -137,7 +137,7 @@ class Session:
             if self.stop.is_set():
                 raise Exhausted("not sent: the delivery was stopped by an earlier error", not_sent=True)
             wait_started = time.monotonic()
-            waited = self.quota.acquire(self.config.lane)
+            waited = self.quota.acquire(self.config.lane, self.config.tenant_id)
             if waited:
                 counters.quota_wait_s += waited
                 with self.waits_lock:

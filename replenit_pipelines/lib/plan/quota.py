@@ -22,6 +22,8 @@ class WindowState:
     spent: int  # requests counted in the current window
     resets_in_s: float  # until the current window ends
     spent_by_lane: dict[str, int] = field(default_factory=dict)  # the current window's requests per lane (fresh, bulk)
+    # ... and per tenant of the key, per lane: {tenant id: {lane: requests}} (tenants with none left out)
+    spent_by_tenant: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def remaining(self) -> int:
@@ -29,7 +31,8 @@ class WindowState:
 
     def as_dict(self) -> dict:
         return {"limit": self.limit, "seconds": self.seconds, "spent": self.spent, "remaining": self.remaining,
-                "resets_in_s": round(self.resets_in_s, 3), "spent_by_lane": dict(self.spent_by_lane)}
+                "resets_in_s": round(self.resets_in_s, 3), "spent_by_lane": dict(self.spent_by_lane),
+                "spent_by_tenant": {t: dict(lanes) for t, lanes in self.spent_by_tenant.items()}}
 
 
 @dataclass(frozen=True)
@@ -63,11 +66,13 @@ def quota_snapshot(limiter: QuotaLimiter, label: str | None = None) -> QuotaSnap
     """The limiter's ledger now (read only): a client's is `client.quota`."""
     now, counts, blocked_until = limiter.counted()
     lanes = limiter.lane_counts()
+    tenants = limiter.tenant_counts()
     guard_now, cold, guard_after = limiter.guard_outlook()
     windows = tuple(
         WindowState(limit, seconds, counts.get(seconds, {}).get(math.floor(now / seconds), 0),
                     (math.floor(now / seconds) + 1) * seconds - now,
-                    {lane: lanes[lane].get(seconds, {}).get(math.floor(now / seconds), 0) for lane in LANES})
+                    {lane: lanes[lane].get(seconds, {}).get(math.floor(now / seconds), 0) for lane in LANES},
+                    tenants.get(seconds, {}))
         for limit, seconds in limiter.windows
     )
     return QuotaSnapshot(label or Path(limiter.ledger).stem, now, windows, blocked_until, counts, guard_now, cold, guard_after,

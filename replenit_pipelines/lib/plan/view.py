@@ -1,5 +1,5 @@
 """The quota view (`replenit quota`, the `replenit/quota` asset): per key, spent and remaining in
-each window now, and the spend per lane (fresh, bulk: lib/delivery/quota.py); the requests each entity used over the last 24 hours; the hours in which demand
+each window now, and the spend per lane (fresh, bulk: lib/delivery/quota.py) and per tenant of the key; the requests each entity used over the last 24 hours; the hours in which demand
 exceeded the long window's limit (5,000 an hour), both past (recorded runs) and scheduled (the
 next 24 hours' expected load).
 
@@ -59,6 +59,12 @@ def lane_text(window: dict[str, Any]) -> str:
     return ", ".join(f"{lane} {lanes.get(lane, 0):,}" for lane in ("fresh", "bulk"))
 
 
+def tenant_text(window: dict[str, Any]) -> str:
+    """A window's spend per tenant and lane, e.g. `tenant 0f8f...: fresh 3, bulk 95; tenant 7c1e...: fresh 1, bulk 0`."""
+    tenants = window.get("spent_by_tenant") or {}
+    return "; ".join(f"tenant {t or '(unnamed)'}: " + lane_text({"spent_by_lane": lanes}) for t, lanes in sorted(tenants.items()))
+
+
 def quota_text(view: dict[str, Any]) -> str:
     lines = [f"Quota at {view['at']}"]
     if not view["keys"]:
@@ -69,6 +75,9 @@ def quota_text(view: dict[str, Any]) -> str:
                             f"({lane_text(w)}; {w['remaining']:,} left, resets in {w['resets_in_s']:.1f} s)" for w in k["windows"])
         blocked = f"; blocked for {k['blocked_for_s']:.1f} s after a 429" if k["blocked_for_s"] else ""
         lines.append(f"  key {k['key']}{name}: {windows or 'no limits'}{blocked}")
+        for w in k["windows"]:
+            if len(w.get("spent_by_tenant") or {}) > 1:  # several tenants on the key: what each spent
+                lines.append(f"    {w['seconds']:g} s window by tenant: {tenant_text(w)}")
     lines.append("Requests over the last 24 hours, per entity (state store's sync_runs):")
     if not view["requests_last_24h"]:
         lines.append("  none recorded")

@@ -34,7 +34,8 @@ def test_the_snapshot_says_what_is_spent_and_reads_the_ledger_without_writing_it
     assert [(w.spent, w.remaining) for w in snap.windows] == [(4, 6), (4, 21)]
     assert [round(w.resets_in_s, 6) for w in snap.windows] == [0.75, 9.75]
     assert snap.label == "k" and snap.as_dict()["windows"][1] == {"limit": 25, "seconds": 10.0, "spent": 4, "remaining": 21,
-                                                                  "resets_in_s": 9.75, "spent_by_lane": {"fresh": 4, "bulk": 0}}
+                                                                  "resets_in_s": 9.75, "spent_by_lane": {"fresh": 4, "bulk": 0},
+                                                                  "spent_by_tenant": {"": {"fresh": 4}}}  # one unnamed tenant
 
 
 @pytest.mark.parametrize("lane", ["fresh", "bulk"])
