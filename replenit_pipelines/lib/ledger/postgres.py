@@ -26,11 +26,12 @@ import polars as pl
 from replenit_pipelines.lib.ledger.base import (
     LAYOUT,
     LedgerScopeError,
+    ReadAt,
     ledger_scope,
     now_ms,
 )
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
-from replenit_pipelines.lib.ledger.sql import POSTGRES, SqlLedger, acknowledged_rows, create_tables
+from replenit_pipelines.lib.ledger.sql import ADDED_COLUMNS, POSTGRES, SqlLedger, acknowledged_rows, added_column_type, create_tables
 from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, connect, ensure_schema
 
 _LOCK_SPACE = 0x5245504C  # advisory locks (space, ledger_id): acknowledgements shared, compaction exclusive
@@ -43,20 +44,24 @@ _OLD_LOG_INDEX = ("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_constraint WHERE conn
 SCHEMA = ";\n".join([
     "CREATE TABLE IF NOT EXISTS ledger_scopes (ledger_id SERIAL PRIMARY KEY, scope TEXT NOT NULL, entity TEXT NOT NULL, "
     "canonical_version TEXT NOT NULL, layout TEXT NOT NULL, UNIQUE (scope, entity))", *create_tables(POSTGRES),
-    _OLD_LOG_INDEX]) + ";"
+    _OLD_LOG_INDEX,
+    # Nullable columns added after the tables' first release (lib/ledger/sql.py ADDED_COLUMNS): NULL for older rows.
+    *(f"ALTER TABLE {getattr(POSTGRES, t)} ADD COLUMN IF NOT EXISTS {c} {added_column_type(POSTGRES, k)}" for t, c, k in ADDED_COLUMNS),
+]) + ";"
 
 _ACKNOWLEDGE = """
-INSERT INTO ledger_acks (ledger_id, identity, idkey, hash, exact, acked_at, run_id, api_id)
-SELECT %s, u.identity, u.idkey, u.hash, u.exact, %s, %s, u.api_id
-FROM unnest(%b::text[], %b::bigint[], %b::bytea[], %b::bytea[], %b::text[]) AS u (identity, idkey, hash, exact, api_id)
+INSERT INTO ledger_acks (ledger_id, identity, idkey, hash, exact, acked_at, run_id, api_id, read_at)
+SELECT %s, u.identity, u.idkey, u.hash, u.exact, %s, %s, u.api_id, u.read_at
+FROM unnest(%b::text[], %b::bigint[], %b::bytea[], %b::bytea[], %b::text[], %b::bigint[]) AS u (identity, idkey, hash, exact, api_id, read_at)
 """
 _FOLD = """
-INSERT INTO ledger_entries (ledger_id, identity, idkey, hash, exact, acked_at, run_id, api_id)
-SELECT DISTINCT ON (identity) ledger_id, identity, idkey, hash, exact, acked_at, run_id,
+INSERT INTO ledger_entries (ledger_id, identity, idkey, hash, exact, acked_at, run_id, read_at, api_id)
+SELECT DISTINCT ON (identity) ledger_id, identity, idkey, hash, exact, acked_at, run_id, read_at,
     first_value(api_id) OVER (PARTITION BY identity ORDER BY api_id IS NULL, seq DESC) AS api_id  -- the newest known
 FROM ledger_acks WHERE ledger_id = %s ORDER BY identity, seq DESC
 ON CONFLICT (ledger_id, identity) DO UPDATE SET idkey = excluded.idkey, hash = excluded.hash, exact = excluded.exact,
-    acked_at = excluded.acked_at, run_id = excluded.run_id, api_id = COALESCE(excluded.api_id, ledger_entries.api_id)
+    acked_at = excluded.acked_at, run_id = excluded.run_id, api_id = COALESCE(excluded.api_id, ledger_entries.api_id),
+    read_at = excluded.read_at
 """
 class PostgresLedger(SqlLedger):
     """The ledger of one (scope, entity) in Postgres. Safe from many processes and machines at
@@ -120,12 +125,15 @@ class PostgresLedger(SqlLedger):
         return frame.with_columns(pl.col(c).bin.reinterpret(dtype=pl.Int128) for c, t in schema.items() if t == pl.Int128)
 
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
-                    exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None) -> None:
+                    exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None,
+                    read_at: ReadAt = None) -> None:
         """The API accepted these records (one batch): one transaction, one upsert. A queued retry
-        of the same identity is older than this acknowledgement, so it leaves the queue."""
+        of the same identity is older than this acknowledgement, so it leaves the queue (unless it
+        was read later than this version). `read_at`: as in lib/ledger/store.py."""
         at = now_ms()
         # An identity twice in a batch: the last one wins, as in the SQLite log.
-        latest: dict[str, tuple[Any, ...]] = {i: (k, h, e, a) for i, k, h, e, a in acknowledged_rows(identities, hashes, exact, api_ids)}
+        latest: dict[str, tuple[Any, ...]] = {i: (k, h, e, a, r)
+                                              for i, k, h, e, a, r in acknowledged_rows(identities, hashes, exact, api_ids, read_at)}
         if not latest:
             return
         cols = list(zip(*latest.values(), strict=True))
@@ -136,9 +144,11 @@ class PostgresLedger(SqlLedger):
                 # The arrays as binary parameters (%b): as text, 500 hashes are escaped byte by byte (most of the time).
                 con.execute(_ACKNOWLEDGE, [self.ledger_id, at, run_id, list(latest), *[list(c) for c in cols]])
                 # An empty queue (the usual case) skips the 500 key probes: the EXISTS is a one-time filter.
-                con.execute("DELETE FROM ledger_retries WHERE ledger_id = %s AND identity = ANY(%b) AND first_failure <= %s "
+                con.execute("DELETE FROM ledger_retries r USING unnest(%b::text[], %b::bigint[]) AS u (identity, read_at) "
+                            "WHERE r.ledger_id = %s AND r.identity = u.identity AND r.first_failure <= %s "
+                            "AND (r.read_at IS NULL OR r.read_at <= coalesce(u.read_at, %s)) "
                             "AND EXISTS (SELECT 1 FROM ledger_retries WHERE ledger_id = %s)",
-                            [self.ledger_id, list(latest), at, self.ledger_id])
+                            [list(latest), list(cols[4]), self.ledger_id, at, at, self.ledger_id])
 
         with self._tx_lock:  # a dropped connection: the batch is written again on a new one (appending twice is harmless)
             self._connection.run(write)

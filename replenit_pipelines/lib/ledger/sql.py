@@ -20,7 +20,7 @@ from typing import Any, Self
 
 import polars as pl
 
-from replenit_pipelines.lib.ledger.base import LOOKUP_SCHEMA, RETRY_SCHEMA, RETRY_STATUSES, now_ms
+from replenit_pipelines.lib.ledger.base import LOOKUP_SCHEMA, RETRY_SCHEMA, RETRY_STATUSES, CurrentRead, ReadAt, now_ms
 from replenit_pipelines.lib.ledger.hashing import hashes_as_int128, identity_keys
 from replenit_pipelines.lib.postgres import qmarks_to_pyformat
 
@@ -62,18 +62,28 @@ class Dialect:
 # log by its sequence.
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "entries": (("identity", "text key"), ("idkey", "int"), ("hash", "blob"), ("exact", "blob?"), ("acked_at", "int"),
-                ("run_id", "text?"), ("api_id", "text?")),
+                ("run_id", "text?"), ("api_id", "text?"), ("read_at", "int?")),
     "acks": (("seq", "seq"), ("identity", "text"), ("idkey", "int"), ("hash", "blob"), ("exact", "blob?"), ("acked_at", "int"),
-             ("run_id", "text?"), ("api_id", "text?")),
+             ("run_id", "text?"), ("api_id", "text?"), ("read_at", "int?")),
     "retries": (("identity", "text key"), ("payload", "blob"), ("hash", "blob"), ("status", "text"), ("attempts", "int4"),
-                ("first_failure", "int"), ("last_failure", "int"), ("last_reason", "text?"), ("run_id", "text?")),
+                ("first_failure", "int"), ("last_failure", "int"), ("last_reason", "text?"), ("run_id", "text?"),
+                ("read_at", "int?")),
 }
+# Nullable columns added after a table's first release (table, column, kind): a ledger made before
+# gets them, NULL for its rows. `read_at` (the send-time check): when the warehouse read of the
+# acknowledged (or queued) version began; NULL reads as its acked_at (first_failure in the queue).
+ADDED_COLUMNS = (("entries", "api_id", "text"), ("acks", "api_id", "text"),
+                 ("entries", "read_at", "int"), ("acks", "read_at", "int"), ("retries", "read_at", "int"))
 _TYPES = {
     "sqlite": {"text": "TEXT", "int": "INTEGER", "int4": "INTEGER", "blob": "BLOB", "seq": "INTEGER PRIMARY KEY"},
     # The log's seq orders it and needs no index (the log is read whole and folded by each run): without
     # one, a batch's acknowledgement writes a third less WAL, which its commit waits to flush.
     "postgres": {"text": "TEXT", "int": "BIGINT", "int4": "INTEGER", "blob": "BYTEA", "seq": "BIGSERIAL NOT NULL"},
 }
+
+
+def added_column_type(dialect: "Dialect", kind: str) -> str:
+    return _TYPES["postgres" if dialect.scoped else "sqlite"][kind]
 
 
 def create_tables(dialect: "Dialect") -> list[str]:
@@ -99,34 +109,38 @@ POSTGRES = Dialect(entries="ledger_entries", acks="ledger_acks", retries="ledger
 
 # The newest acknowledgement of each identity, across the compacted table and the log ({scope} twice).
 CURRENT = """
-SELECT identity, idkey, hash, exact, acked_at, run_id, api_id FROM {entries}
+SELECT identity, idkey, hash, exact, acked_at, run_id, api_id, coalesce(read_at, acked_at) AS read_at FROM {entries}
 WHERE {scope}identity NOT IN (SELECT identity FROM {acks} WHERE {scope}true)
 UNION ALL
-SELECT identity, idkey, hash, exact, acked_at, run_id, api_id FROM {acks}
+SELECT identity, idkey, hash, exact, acked_at, run_id, api_id, coalesce(read_at, acked_at) FROM {acks}
 WHERE {scope}seq IN (SELECT max(seq) FROM {acks} WHERE {scope}true GROUP BY identity)
 """
 _QUEUE = """
-INSERT INTO {retries} ({scope_col}identity, payload, hash, status, attempts, first_failure, last_failure, last_reason, run_id)
-VALUES ({scope_mark}?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT ({scope_col}identity) DO UPDATE SET
+INSERT INTO {retries} ({scope_col}identity, payload, hash, status, attempts, first_failure, last_failure, last_reason, run_id,
+    read_at)
+VALUES ({scope_mark}?, ?, ?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT ({scope_col}identity) DO UPDATE SET
     attempts = CASE WHEN {retries}.hash = excluded.hash THEN {retries}.attempts + 1 ELSE 1 END,
     first_failure = CASE WHEN {retries}.hash = excluded.hash THEN {retries}.first_failure ELSE excluded.first_failure END,
     payload = excluded.payload, hash = excluded.hash, status = excluded.status,
-    last_failure = excluded.last_failure, last_reason = excluded.last_reason, run_id = excluded.run_id
+    last_failure = excluded.last_failure, last_reason = excluded.last_reason, run_id = excluded.run_id, read_at = excluded.read_at
 """
 
 
 def acknowledged_rows(identities: Sequence[str | None], hashes: Sequence[bytes | None], exact: Sequence[bytes | None] | None,
-                      api_ids: Sequence[str | None] | None) -> list[tuple[str, int, bytes | None, bytes | None, str | None]]:
-    """One batch's acknowledgements as (identity, idkey, hash, exact, api_id) rows, in order; a
-    record without identity is never acknowledged. Computed before any transaction: the write
-    lock is held only to write."""
+                      api_ids: Sequence[str | None] | None, read_at: ReadAt = None,
+                      ) -> list[tuple[str, int, bytes | None, bytes | None, str | None, int | None]]:
+    """One batch's acknowledgements as (identity, idkey, hash, exact, api_id, read_at) rows, in
+    order; a record without identity is never acknowledged. Computed before any transaction: the
+    write lock is held only to write."""
     ids = list(identities)
-    if len(ids) != len(hashes) or (exact is not None and len(exact) != len(ids)) or (api_ids is not None and len(api_ids) != len(ids)):
-        raise ValueError("acknowledge: identities, hashes, exact hashes and api ids must have the same length")
+    reads = [read_at] * len(ids) if read_at is None or isinstance(read_at, int) else list(read_at)
+    if len(ids) != len(hashes) or (exact is not None and len(exact) != len(ids)) or (api_ids is not None and len(api_ids) != len(ids)) \
+            or len(reads) != len(ids):
+        raise ValueError("acknowledge: identities, hashes, exact hashes, api ids and read times must have the same length")
     ex = list(exact) if exact is not None else [None] * len(ids)
     api = list(api_ids) if api_ids is not None else [None] * len(ids)
     keys = identity_keys(ids).to_list()
-    return [(i, k, h, e, a) for i, k, h, e, a in zip(ids, keys, hashes, ex, api, strict=True) if i is not None]
+    return [(i, k, h, e, a, r) for i, k, h, e, a, r in zip(ids, keys, hashes, ex, api, reads, strict=True) if i is not None]
 
 
 class SqlLedger:
@@ -183,7 +197,7 @@ class SqlLedger:
         rows: list[tuple[Any, ...]] = []
         for ids, params in self._id_chunks(asked.drop_nulls().unique().to_list()):
             rows += self._read(self.dialect.sql(
-                "SELECT identity, hash, exact, acked_at FROM ({current}) c WHERE identity IN ({ids})", ids=ids),
+                "SELECT identity, hash, exact, acked_at, read_at FROM ({current}) c WHERE identity IN ({ids})", ids=ids),
                 [*self._scope(4), *params])
         return pl.DataFrame(rows, schema=LOOKUP_SCHEMA, orient="row")
 
@@ -202,6 +216,23 @@ class SqlLedger:
         """The whole ledger as idkey, hash, exact, both hashes as Int128: a reconciliation's lookup
         table, 40 bytes an entry."""
         return self._read_all({"idkey": pl.Int64, "hash": pl.Int128, "exact": pl.Int128})
+
+    def current_reads(self, identities: Sequence[str]) -> dict[str, CurrentRead]:
+        """identity -> (hash, read time, run) of its newest acknowledgement, for the identities of one
+        request (the send-time check: lib/stages/acknowledge.py send_check); absent: not acknowledged.
+        The keyed table by its primary key and the log by identity, the newest log entry winning:
+        not the whole log's GROUP BY of `lookup`, which a request would pay for every time."""
+        out: dict[str, CurrentRead] = {}
+        for ids, params in self._id_chunks(dict.fromkeys(i for i in identities if i is not None)):
+            for identity, hash_, read_at, run_id in self._read(self.dialect.sql(
+                    "SELECT identity, hash, coalesce(read_at, acked_at), run_id FROM {entries} WHERE {scope}identity IN ({ids})",
+                    ids=ids), [*self._scope(), *params]):
+                out[identity] = CurrentRead(bytes(hash_), int(read_at), run_id)
+            for identity, hash_, read_at, run_id in self._read(self.dialect.sql(  # the log, oldest first: the newest wins
+                    "SELECT identity, hash, coalesce(read_at, acked_at), run_id FROM {acks} WHERE {scope}identity IN ({ids}) "
+                    "ORDER BY seq", ids=ids), [*self._scope(), *params]):
+                out[identity] = CurrentRead(bytes(hash_), int(read_at), run_id)
+        return out
 
     def api_ids(self, identities: Sequence[str]) -> dict[str, str | None]:
         """identity -> the id its DELETE takes, the newest known (None: not recorded, e.g. an entry
@@ -249,8 +280,11 @@ class SqlLedger:
         'rejected'), last_reason, run_id. The same content failing again counts one more attempt
         and keeps its first failure; new content for the identity starts over at attempt 1."""
         at = now_ms()
-        rows = [(*self._scope(), r["identity"], r["payload"], r["hash"], r["status"], at, at, r["last_reason"], r["run_id"])
-                for r in entries.select("identity", "payload", "hash", "status", "last_reason", "run_id").iter_rows(named=True)]
+        if "read_at" not in entries.columns:
+            entries = entries.with_columns(pl.lit(None, dtype=pl.Int64).alias("read_at"))
+        rows = [(*self._scope(), r["identity"], r["payload"], r["hash"], r["status"], at, at, r["last_reason"], r["run_id"],
+                 r["read_at"])
+                for r in entries.select("identity", "payload", "hash", "status", "last_reason", "run_id", "read_at").iter_rows(named=True)]
         if rows:
             self._write([(self.dialect.sql(_QUEUE), rows)])
 

@@ -43,12 +43,13 @@ from replenit_pipelines.lib.ledger.base import (
     RETRY_STATUSES,
     Ledger,
     LedgerScopeError,
+    ReadAt,
     ledger_scope,
     now_ms,
     scope_folder,
 )
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
-from replenit_pipelines.lib.ledger.sql import SQLITE, SqlLedger, acknowledged_rows, create_tables
+from replenit_pipelines.lib.ledger.sql import ADDED_COLUMNS, SQLITE, SqlLedger, acknowledged_rows, added_column_type, create_tables
 
 __all__ = ["KEY_LOOKUP_SCHEMA", "LAYOUT", "LOOKUP_SCHEMA", "RETRY_SCHEMA", "RETRY_STATUSES", "Ledger", "LedgerScopeError",
            "SqliteLedger", "ledger_scope", "now_ms", "scope_folder"]
@@ -158,23 +159,24 @@ class SqliteLedger(SqlLedger):
                 f"{self.path} has table layout {meta.get('layout', '1')}, this code reads layout {LAYOUT}: "
                 "move the file aside and run a full_refresh sync, which re-acknowledges every record"
             )
-        self._add_api_id()
+        self._add_columns()
         if meta["canonical_version"] != str(CANONICAL_VERSION):
             raise LedgerScopeError(
                 f"{self.path} holds canonical-version {meta['canonical_version']} hashes, this code writes "
                 f"{CANONICAL_VERSION}: move the file aside and run a full_refresh sync, which re-acknowledges every record"
             )
 
-    def _add_api_id(self) -> None:
-        """Ledgers written before deletes (issue 12) lack `api_id`: add it, NULL for their entries
-        (nullable, so the layout is unchanged; a full_refresh reconciliation fills it in)."""
-        for table in ("ledger", "acks"):
+    def _add_columns(self) -> None:
+        """Ledgers written before a nullable column existed (`api_id`: deletes, issue 12; `read_at`:
+        the send-time check) get it, NULL for their entries (the layout is unchanged)."""
+        for logical, column, kind in ADDED_COLUMNS:
+            table = getattr(self.dialect, logical)
             columns = {row[1] for row in self._con.execute(f"PRAGMA table_info({table})")}
-            if "api_id" not in columns:
+            if column not in columns:
                 with self._tx():
                     columns = {row[1] for row in self._con.execute(f"PRAGMA table_info({table})")}  # another process may have added it
-                    if "api_id" not in columns:
-                        self._con.execute(f"ALTER TABLE {table} ADD COLUMN api_id TEXT")
+                    if column not in columns:
+                        self._con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {added_column_type(self.dialect, kind)}")
 
     def _meta(self) -> dict[str, str]:
         try:
@@ -255,16 +257,21 @@ class SqliteLedger(SqlLedger):
         return pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=schema)  # an empty ledger read row by row: none
 
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
-                    exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None) -> None:
+                    exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None,
+                    read_at: ReadAt = None) -> None:
         """The API accepted these records (one batch): one fsync'd transaction. A queued retry of
-        the same identity is older than this acknowledgement, so it leaves the queue. `api_ids`:
-        the id a DELETE takes (a customer's CustomerId; None keeps the one recorded before)."""
+        the same identity is older than this acknowledgement, so it leaves the queue (unless it was
+        read later than this version: it is newer, and waits). `api_ids`: the id a DELETE takes (a
+        customer's CustomerId; None keeps the one recorded before). `read_at`: when the warehouse
+        read of these versions began (the send-time check orders versions by it)."""
         at = now_ms()
-        rows = [(i, k, h, e, at, run_id, a) for i, k, h, e, a in acknowledged_rows(identities, hashes, exact, api_ids)]
+        rows = [(i, k, h, e, at, run_id, a, r) for i, k, h, e, a, r in acknowledged_rows(identities, hashes, exact, api_ids, read_at)]
         with self._tx():
-            self._con.executemany("INSERT INTO acks (identity, idkey, hash, exact, acked_at, run_id, api_id) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._con.executemany("INSERT INTO acks (identity, idkey, hash, exact, acked_at, run_id, api_id, read_at) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             if self._has_retries():
-                self._con.executemany("DELETE FROM retries WHERE identity = ? AND first_failure <= ?", [(r[0], at) for r in rows])
+                self._con.executemany("DELETE FROM retries WHERE identity = ? AND first_failure <= ? AND "
+                                      "(read_at IS NULL OR read_at <= ?)", [(r[0], at, r[7] if r[7] is not None else at) for r in rows])
 
     def _has_retries(self) -> bool:
         return self._con.execute("SELECT EXISTS (SELECT 1 FROM retries)").fetchone()[0] == 1
@@ -282,10 +289,11 @@ class SqliteLedger(SqlLedger):
         with self._tx():
             if self._con.execute("SELECT EXISTS (SELECT 1 FROM acks)").fetchone()[0]:
                 self._con.execute(
-                    "INSERT INTO ledger (identity, idkey, hash, exact, acked_at, run_id, api_id) "
-                    "SELECT identity, idkey, hash, exact, acked_at, run_id, api_id FROM acks WHERE true ORDER BY seq "
+                    "INSERT INTO ledger (identity, idkey, hash, exact, acked_at, run_id, api_id, read_at) "
+                    "SELECT identity, idkey, hash, exact, acked_at, run_id, api_id, read_at FROM acks WHERE true ORDER BY seq "
                     "ON CONFLICT (identity) DO UPDATE SET idkey = excluded.idkey, hash = excluded.hash, exact = excluded.exact, "
-                    "acked_at = excluded.acked_at, run_id = excluded.run_id, api_id = coalesce(excluded.api_id, ledger.api_id)"
+                    "acked_at = excluded.acked_at, run_id = excluded.run_id, api_id = coalesce(excluded.api_id, ledger.api_id), "
+                    "read_at = excluded.read_at"
                 )
                 self._con.execute("DELETE FROM acks")
         self._con.execute("PRAGMA wal_checkpoint(PASSIVE)")
