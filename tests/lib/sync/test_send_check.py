@@ -191,3 +191,27 @@ def test_a_queued_payload_read_before_a_stored_version_is_never_re_sent(rig):
         assert ledger.queued().height == 0
     assert (result.retried.records_stale, result.retried.records_retried) == (1, 0)
     assert rig.stored_name() == "New"
+
+
+def test_a_request_shared_by_two_chunks_checks_each_chunks_records_by_its_own_read(rig):
+    """A chunk's partial last batch goes out filled with the next chunk's records (lib/sync/carry.py):
+    both sides are checked right before the request, each against its own chunk's read."""
+    write_table(rig.warehouse, "customers", customers(10))
+    held = HeldQuota(rig.tmp / "held.json", "bulk")
+    fresh = rig.client("fresh")
+
+    def window_sync_stores_newer_reads_of_all() -> None:
+        write_table(rig.warehouse, "customers", customers(10, **{f"c{i}": {"name": f"Renamed {i}"} for i in range(10)}))
+        rig.window_sync(fresh)
+
+    held.meanwhile = window_sync_stores_newer_reads_of_all
+    with rig.ledger() as ledger:
+        result = reconcile(ReconcileRequest(mapping=CUSTOMER_MAPPING, warehouse=Warehouse(rig.warehouse), client=rig.client("bulk", held),
+                                            ledger=ledger, store=None, run_id="reconcile-1", chunk_rows=5))
+    assert result.balanced(), result.counts()
+    c = result.counts()
+    assert held.waited and c["chunks"] == 2
+    assert (c["records_newer_elsewhere"], c["requests"]) == (10, 0)
+    assert all(chunk["records_newer_elsewhere"] > 0 for chunk in result.counts_by_chunk)  # the lender's and the borrower's
+    got = httpx.get(f"{rig.sandbox.url}/_sandbox/records/{rig.tenant_id}/customers").json()
+    assert sorted(r["record"]["Name"] for r in got) == sorted(f"Renamed {i}" for i in range(10))
