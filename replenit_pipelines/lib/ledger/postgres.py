@@ -143,6 +143,8 @@ class PostgresLedger(SqlLedger):
                 con.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [_LOCK_SPACE, self.ledger_id])
                 # The arrays as binary parameters (%b): as text, 500 hashes are escaped byte by byte (most of the time).
                 con.execute(_ACKNOWLEDGE, [self.ledger_id, at, run_id, list(latest), *[list(c) for c in cols]])
+                con.execute("INSERT INTO ledger_ack_runs (ledger_id, run_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                            [self.ledger_id, run_id])
                 # An empty queue (the usual case) skips the 500 key probes: the EXISTS is a one-time filter.
                 con.execute("DELETE FROM ledger_retries r USING unnest(%b::text[], %b::bigint[]) AS u (identity, read_at) "
                             "WHERE r.ledger_id = %s AND r.identity = u.identity AND r.first_failure <= %s "
@@ -169,6 +171,7 @@ class PostgresLedger(SqlLedger):
             if self._con.execute("SELECT EXISTS (SELECT 1 FROM ledger_acks WHERE ledger_id = %s)", [self.ledger_id]).fetchone()[0]:
                 self._con.execute(_FOLD, [self.ledger_id])
                 self._con.execute("DELETE FROM ledger_acks WHERE ledger_id = %s", [self.ledger_id])
+            self._con.execute("DELETE FROM ledger_ack_runs WHERE ledger_id = %s", [self.ledger_id])
 
     def all_identities(self, chunk_size: int = 100_000) -> Iterator[pl.Series]:
         """Every acknowledged identity, in chunks, read in one snapshot (a REPEATABLE READ

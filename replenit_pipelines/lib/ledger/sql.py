@@ -14,6 +14,7 @@ the log in order; Postgres cannot upsert one key twice in a statement), the whol
 the snapshot of `all_identities`, and `restamp` (one UPDATE from arrays in Postgres).
 """
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
@@ -37,6 +38,7 @@ class Dialect:
     scoped: bool  # rows carry their ledger's id (one database, many ledgers)
     ids_chunk: int  # identities per statement
     pyformat: bool  # `%s` placeholders (psycopg), else `?`
+    ack_runs: str = "ack_runs"  # the runs with acknowledgements in the log (the send-time check's shortcut)
 
     def ids(self, n: int) -> str:
         """The SQL of a list of n identities given by `ids_params`."""
@@ -51,7 +53,7 @@ class Dialect:
         AND`, or nothing), `{scope_col}` and `{scope_mark}` (an inserted row's ledger id), and the
         caller's `parts` (a list of identities' placeholders, fixed column names: never values)."""
         filled = text.replace("{current}", CURRENT).format(
-            entries=self.entries, acks=self.acks, retries=self.retries,
+            entries=self.entries, acks=self.acks, retries=self.retries, ack_runs=self.ack_runs,
             scope="ledger_id = ? AND " if self.scoped else "",
             scope_col="ledger_id, " if self.scoped else "", scope_mark="?, " if self.scoped else "", **parts)
         return qmarks_to_pyformat(filled) if self.pyformat else filled
@@ -68,6 +70,9 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "retries": (("identity", "text key"), ("payload", "blob"), ("hash", "blob"), ("status", "text"), ("attempts", "int4"),
                 ("first_failure", "int"), ("last_failure", "int"), ("last_reason", "text?"), ("run_id", "text?"),
                 ("read_at", "int?")),
+    # The runs whose acknowledgements are in the log (cleared when it is folded): the send-time check
+    # reads the log (no index on identity: a scan) only when another run than its own has some there.
+    "ack_runs": (("run_id", "text key"),),
 }
 # Nullable columns added after a table's first release (table, column, kind): a ledger made before
 # gets them, NULL for its rows. `read_at` (the send-time check): when the warehouse read of the
@@ -105,7 +110,7 @@ def create_tables(dialect: "Dialect") -> list[str]:
 
 SQLITE = Dialect(entries="ledger", acks="acks", retries="retries", scoped=False, ids_chunk=900, pyformat=False)
 POSTGRES = Dialect(entries="ledger_entries", acks="ledger_acks", retries="ledger_retries", scoped=True, ids_chunk=10_000,
-                   pyformat=True)
+                   pyformat=True, ack_runs="ledger_ack_runs")
 
 # The newest acknowledgement of each identity, across the compacted table and the log ({scope} twice).
 CURRENT = """
@@ -217,21 +222,29 @@ class SqlLedger:
         table, 40 bytes an entry."""
         return self._read_all({"idkey": pl.Int64, "hash": pl.Int128, "exact": pl.Int128})
 
-    def current_reads(self, identities: Sequence[str]) -> dict[str, CurrentRead]:
+    def current_reads(self, identities: Sequence[str], run_id: str | None = None) -> dict[str, CurrentRead]:
         """identity -> (hash, read time, run) of its newest acknowledgement, for the identities of one
         request (the send-time check: lib/stages/acknowledge.py send_check); absent: not acknowledged.
-        The keyed table by its primary key and the log by identity, the newest log entry winning:
-        not the whole log's GROUP BY of `lookup`, which a request would pay for every time."""
+        The keyed table by its primary key; the log (no index on identity: read whole) only when a run
+        other than `run_id` has acknowledgements there (`ack_runs`), the log's newest entry winning.
+        `run_id` None: the log is always read."""
+        asked = list(dict.fromkeys(i for i in identities if i is not None))
+        if not asked:
+            return {}
+        param: Any
+        if self.dialect.pyformat:
+            where, param = "identity = ANY(?::text[])", asked
+        else:
+            where, param = "identity IN (SELECT value FROM json_each(?))", json.dumps(asked)
+        read = "SELECT identity, hash, coalesce(read_at, acked_at), run_id, {seq} FROM {table} WHERE {scope}{where}"
+        rows = self._read(self.dialect.sql(read, seq="-1", table=self.dialect.entries, where=where), [*self._scope(), param])
+        others = run_id is None or self._read(self.dialect.sql(
+            "SELECT EXISTS (SELECT 1 FROM {ack_runs} WHERE {scope}run_id <> ?)"), [*self._scope(), run_id])[0][0]
+        if others:
+            rows += self._read(self.dialect.sql(read, seq="seq", table=self.dialect.acks, where=where), [*self._scope(), param])
         out: dict[str, CurrentRead] = {}
-        for ids, params in self._id_chunks(dict.fromkeys(i for i in identities if i is not None)):
-            for identity, hash_, read_at, run_id in self._read(self.dialect.sql(
-                    "SELECT identity, hash, coalesce(read_at, acked_at), run_id FROM {entries} WHERE {scope}identity IN ({ids})",
-                    ids=ids), [*self._scope(), *params]):
-                out[identity] = CurrentRead(bytes(hash_), int(read_at), run_id)
-            for identity, hash_, read_at, run_id in self._read(self.dialect.sql(  # the log, oldest first: the newest wins
-                    "SELECT identity, hash, coalesce(read_at, acked_at), run_id FROM {acks} WHERE {scope}identity IN ({ids}) "
-                    "ORDER BY seq", ids=ids), [*self._scope(), *params]):
-                out[identity] = CurrentRead(bytes(hash_), int(read_at), run_id)
+        for identity, hash_, read_at, acked_by, _ in sorted(rows, key=lambda r: r[4]):  # the newest (the log's last) wins
+            out[identity] = CurrentRead(bytes(hash_), int(read_at), acked_by)
         return out
 
     def api_ids(self, identities: Sequence[str]) -> dict[str, str | None]:

@@ -168,7 +168,11 @@ class SqliteLedger(SqlLedger):
 
     def _add_columns(self) -> None:
         """Ledgers written before a nullable column existed (`api_id`: deletes, issue 12; `read_at`:
-        the send-time check) get it, NULL for their entries (the layout is unchanged)."""
+        the send-time check) get it, NULL for their entries (the layout is unchanged); and the
+        `ack_runs` table (the send-time check), empty."""
+        if not self._con.execute("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'ack_runs')").fetchone()[0]:
+            with self._tx():
+                self._con.execute(next(t for t in SCHEMA if " ack_runs " in t))
         for logical, column, kind in ADDED_COLUMNS:
             table = getattr(self.dialect, logical)
             columns = {row[1] for row in self._con.execute(f"PRAGMA table_info({table})")}
@@ -269,6 +273,8 @@ class SqliteLedger(SqlLedger):
         with self._tx():
             self._con.executemany("INSERT INTO acks (identity, idkey, hash, exact, acked_at, run_id, api_id, read_at) "
                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            if rows:
+                self._con.execute("INSERT INTO ack_runs (run_id) VALUES (?) ON CONFLICT DO NOTHING", (run_id,))
             if self._has_retries():
                 self._con.executemany("DELETE FROM retries WHERE identity = ? AND first_failure <= ? AND "
                                       "(read_at IS NULL OR read_at <= ?)", [(r[0], at, r[7] if r[7] is not None else at) for r in rows])
@@ -296,6 +302,7 @@ class SqliteLedger(SqlLedger):
                     "read_at = excluded.read_at"
                 )
                 self._con.execute("DELETE FROM acks")
+            self._con.execute("DELETE FROM ack_runs")
         self._con.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def all_identities(self, chunk_size: int = 100_000) -> Iterator[pl.Series]:

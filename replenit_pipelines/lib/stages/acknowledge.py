@@ -68,7 +68,7 @@ def send_check(ledger: Ledger | None, keys: list[str | None], hashes: list[bytes
         return None
 
     def check(batch: list[int]) -> dict[int, str]:
-        found = ledger.current_reads([k for i in batch if (k := keys[i]) is not None])
+        found = ledger.current_reads([k for i in batch if (k := keys[i]) is not None], run_id)
         out: dict[int, str] = {}
         for i in batch:
             key = keys[i]
