@@ -273,6 +273,19 @@ def merge_warning(what: str, records_merged: int, rows_merged: int, merges: pl.D
             f"in the warehouse, or set REPLENIT_CUSTOMER_PRIORITY=customerid if the tenant matches by CustomerId.")
 
 
+def newer_elsewhere_note(counts: dict[str, Any]) -> str | None:
+    """One sentence on the records the send-time check left out (lib/stages/acknowledge.py
+    send_check); None when it left out none."""
+    newer, same = int(counts.get("records_newer_elsewhere", 0)), int(counts.get("records_stored_elsewhere", 0))
+    parts = ([f"{newer:,} because another run stored a version read from the warehouse after this run's read "
+              f"({int(counts.get('rows_newer_elsewhere', 0)):,} rows, counted as superseded)"] if newer else []) + \
+        ([f"{same:,} because another run stored the same content since this run's diff "
+          f"({int(counts.get('rows_stored_elsewhere', 0)):,} rows, counted as unchanged)"] if same else [])
+    if not parts:
+        return None
+    return "not sent, checked right before their request: " + "; ".join(parts) + ". Replenit holds the newest read."
+
+
 def field_origin(f: FieldMapping) -> str:
     """Where an API field comes from, in the mapping's words."""
     text = f.describe()

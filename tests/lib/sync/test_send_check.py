@@ -21,6 +21,7 @@ from replenit_pipelines.lib.delivery.quota import QuotaLimiter
 from replenit_pipelines.lib.ledger import Ledger, failures_to_queue, open_ledger
 from replenit_pipelines.lib.ledger.base import now_ms
 from replenit_pipelines.lib.sandbox import Sandbox
+from replenit_pipelines.lib.stages.report import newer_elsewhere_note
 from replenit_pipelines.lib.sync import SyncRequest, sync_window
 from replenit_pipelines.lib.sync.reconcile import ReconcileRequest, reconcile
 from replenit_pipelines.lib.warehouse import Warehouse
@@ -125,6 +126,9 @@ def test_a_reconciliation_held_in_the_bulk_lane_does_not_overwrite_a_newer_read_
     assert (c["records_newer_elsewhere"], c["records_stored_elsewhere"], c["records_accepted"], c["requests"]) == (1, 9, 0, 0)
     assert (c["rows_newer_elsewhere"], c["rows_stored_elsewhere"], c["rows_superseded"], c["rows_unchanged"]) == (1, 9, 1, 9)
     assert c["rows_read"] == c["rows_superseded"] + c["rows_unchanged"] + c["rows_delivered"] == 10
+    note = newer_elsewhere_note(c)
+    assert note is not None and "1 because another run stored a version read from the warehouse after this run's read" in note
+    assert "9 because another run stored the same content since this run's diff (9 rows, counted as unchanged)" in note
 
 
 def test_a_window_sync_that_read_first_does_not_overwrite_a_reconciliations_later_read(rig):
