@@ -228,13 +228,17 @@ class QuotaLimiter:
                     self._expire_waiters(state, now)
                     wait = self._wait_needed(state, now, lane)
                     if wait <= 0:
+                        taken = []  # what this request counted, should it be given back (release)
                         for _, seconds in self.windows:
                             idx = math.floor(now / seconds)
                             counts = self._counts(state, seconds)
                             counts[str(idx)] = counts.get(str(idx), 0) + 1
+                            taken.append((repr(seconds), str(idx)))
                             if (idx + 1) * seconds - now < guard:
                                 counts[str(idx + 1)] = counts.get(str(idx + 1), 0) + 1
+                                taken.append((repr(seconds), str(idx + 1)))
                         self._count_lane(state, lane, now)
+                        self._decided.taken = (lane, now, taken)
                         if registered:
                             state["waiters"].pop(waiter, None)
                             registered = False
@@ -253,6 +257,26 @@ class QuotaLimiter:
             if registered:  # interrupted while waiting: bulk need not wait for the entry to expire
                 with self._state() as state:
                     state["waiters"].pop(waiter, None)
+
+    def release(self) -> None:
+        """The request this thread last acquired was not sent (the send-time check left nothing in
+        it): its counts are given back, so that no request of the key's windows is lost to it."""
+        taken = getattr(self._decided, "taken", None)
+        self._decided.taken = None
+        self._decided.at = None
+        if taken is None:
+            return
+        lane, at, counted = taken
+        with self._state() as state:
+            for seconds, idx in counted:
+                counts = state["counts"].get(seconds, {})
+                if counts.get(idx, 0) > 0:
+                    counts[idx] -= 1
+            for _, seconds in self.windows:
+                lanes = state["lanes"].get(lane, {}).get(repr(seconds), {})
+                idx = str(math.floor(at / seconds))
+                if lanes.get(idx, 0) > 0:
+                    lanes[idx] -= 1
 
     def observe(self, limit: int, remaining: int, reset: float) -> None:
         """Take the server's count for the window it reported, when it is higher than ours."""

@@ -140,8 +140,8 @@ class Session:
                 params: dict[str, str] | None = None) -> httpx.Response:
         """One request, paced, retried. `body` may be a function called after each quota wait,
         right before each attempt (the send-time check: lib/delivery/upserts.py): it returns the
-        body to send then, or None when nothing is left to send (NothingToSend is raised; the quota
-        slot just taken stays counted: erring on the safe side of the key's windows)."""
+        body to send then, or None when nothing is left to send (NothingToSend is raised, and the quota
+        slot just taken is given back: QuotaLimiter.release)."""
         fresh_body = body if callable(body) else None
         content, headers = self._encoded(None if callable(body) else body)
         failures = 0
@@ -159,6 +159,7 @@ class Session:
             if fresh_body is not None:
                 raw = fresh_body()
                 if raw is None:
+                    self.quota.release()  # not sent: the slot goes back to the key's windows
                     raise NothingToSend()
                 content, headers = self._encoded(raw)
             counters.requests += 1

@@ -57,11 +57,15 @@ def test_a_5xx_retry_is_checked_again_after_its_backoff(clock, tmp_path):
     assert report.skipped == {0: "stored_elsewhere"} and sorted(report.accepted) == [1, 2]
 
 
-def test_a_body_with_nothing_left_is_not_sent(clock, tmp_path):
+def test_a_body_with_nothing_left_is_not_sent_and_its_quota_slot_is_given_back(clock, tmp_path):
     server = FaultServer(clock)
-    report = deliver(make_client(tmp_path, server), 3, Check({0: "a", 1: "a", 2: "b"}))
-    assert server.seen == [] and report.counters.requests == 0
-    assert report.skipped == {0: "a", 1: "a", 2: "b"} and not report.accepted and not report.failed
+    client = make_client(tmp_path, server, batch_sizes={"customers": 3})
+    report = deliver(client, 6, Check({0: "a", 1: "a", 2: "b"}))  # the first body: nothing left
+    assert emails(r for _, _, records in server.seen for r in records) == [f"user{i}@example.com" for i in (3, 4, 5)]
+    assert report.counters.requests == 1 and report.skipped == {0: "a", 1: "a", 2: "b"} and sorted(report.accepted) == [3, 4, 5]
+    # The key's windows count the one request sent, not the slot taken for the body that had nothing left.
+    assert set(client.quota.used().values()) == {1}
+    assert sum(n for windows in client.quota.lane_counts().values() for per in windows.values() for n in per.values()) == 1
 
 
 def test_a_check_that_cannot_ask_the_ledger_stops_the_delivery_before_sending(clock, tmp_path):
