@@ -4,10 +4,11 @@ acknowledged-state ledger advanced as they come.
 During delivery, `on_accepted` (called by the client on its worker thread right after each 200)
 records the batch's identities and content hashes in the ledger, one fsync'd transaction per
 batch: a kill -9 loses at most the acknowledgements of the requests in flight. After delivery,
-`acknowledge` counts accepted records' rows as delivered, and rejected, failed and held ones as
-dead-lettered, and those the send-time check took out (`send_check`) as superseded or unchanged; it queues the rejected and failed records for later runs (lib/ledger/retries.py),
-gives each dead letter its attempts, first and last failure and last reason, restamps exact
-hashes and compacts the ledger.
+`acknowledge` counts accepted records' rows as delivered, rejected, failed and held ones as
+dead-lettered, and those the send-time check took out (`send_check`) as superseded or unchanged;
+it queues the rejected and failed records for later runs (lib/ledger/retries.py), gives each dead
+letter its attempts, first and last failure and last reason, restamps exact hashes and compacts
+the ledger.
 
 The send-time check (`send_check`, run by the client right before each request, after its quota
 wait): the newest READ wins, whatever order requests land in. A run's records carry the moment
@@ -62,8 +63,9 @@ def send_check(ledger: Ledger | None, keys: list[str | None], hashes: list[bytes
     """The client's `before_send`: part indices of one request -> those not to send, with why
     (NEWER_ELSEWHERE, STORED_ELSEWHERE), from one ledger lookup of their identities. `keys` and
     `hashes`: each part's identity and content hash. `read_at`: when this run's warehouse read
-    began (one for the unit, or one per part; None: not known, only the same-content test applies). A full refresh re-sends what the tenant holds: no
-    same-content test, but never over a newer read."""
+    began (one for the unit, or one per part; None: not known, only the same-content test
+    applies). A full refresh re-sends what the tenant holds: no same-content test, but never over
+    a newer read."""
     if ledger is None:
         return None
 

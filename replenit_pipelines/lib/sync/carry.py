@@ -7,8 +7,8 @@ owns the partial batch counts the request and its own records' outcomes, the nex
 borrowed records as already sent (accepted, rejected or failed) and sends the rest of its plan.
 Each side's records are checked (the send-time check, with its own chunk's read time) by its own
 chunk's `before_send` right before the request, and acknowledged in the ledger by its own chunk's
-callback right after the 200, as any batch's are, so a kill still loses at most the acknowledgements of the requests in flight,
-and every chunk's accounting closes as before.
+callback right after the 200, as any batch's are, so a kill still loses at most the
+acknowledgements of the requests in flight, and every chunk's accounting closes as before.
 """
 
 from collections.abc import Callable, Sequence
