@@ -18,8 +18,8 @@ files (lib/ledger/store.py), and for the same reason:
 """
 
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -34,6 +34,7 @@ from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
 from replenit_pipelines.lib.ledger.sql import ADDED_COLUMNS, POSTGRES, SqlLedger, acknowledged_rows, added_column_type, create_tables
 from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, connect, ensure_schema
 
+T = TypeVar("T")
 _LOCK_SPACE = 0x5245504C  # advisory locks (space, ledger_id): acknowledgements shared, compaction exclusive
 
 # A log created before issue 28 had an index on seq that nothing reads and every acknowledgement wrote.
@@ -104,6 +105,16 @@ class PostgresLedger(SqlLedger):
     def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self._tx_lock:
             return self._connection.run(lambda con: con.execute(sql, params).fetchall())
+
+    def _read_snapshot(self, work: Callable[[Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]], T]) -> T:
+        """work(read), its statements in one REPEATABLE READ transaction: one snapshot."""
+        def tx(con: Any) -> T:
+            with con.transaction():
+                con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                return work(lambda sql, params: con.execute(sql, params).fetchall())
+
+        with self._tx_lock:
+            return self._connection.run(tx)
 
     def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
         with self._tx_lock, self._con.transaction(), self._con.cursor() as cur:

@@ -15,9 +15,9 @@ the snapshot of `all_identities`, and `restamp` (one UPDATE from arrays in Postg
 """
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import polars as pl
 
@@ -25,6 +25,7 @@ from replenit_pipelines.lib.ledger.base import LOOKUP_SCHEMA, RETRY_SCHEMA, RETR
 from replenit_pipelines.lib.ledger.hashing import hashes_as_int128, identity_keys
 from replenit_pipelines.lib.postgres import qmarks_to_pyformat
 
+T = TypeVar("T")
 SCAN_ABOVE = 20_000  # more identities than this: read the whole ledger and let the caller join
 
 
@@ -164,6 +165,9 @@ class SqlLedger:
     def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
         raise NotImplementedError
 
+    def _read_snapshot(self, work: Callable[[Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]], T]) -> T:
+        raise NotImplementedError
+
     def _read_all(self, schema: dict[str, Any]) -> pl.DataFrame:
         raise NotImplementedError
 
@@ -236,12 +240,19 @@ class SqlLedger:
             where, param = "identity = ANY(?::text[])", asked
         else:
             where, param = "identity IN (SELECT value FROM json_each(?))", json.dumps(asked)
-        read = "SELECT identity, hash, coalesce(read_at, acked_at), run_id, {seq} FROM {table} WHERE {scope}{where}"
-        rows = self._read(self.dialect.sql(read, seq="-1", table=self.dialect.entries, where=where), [*self._scope(), param])
-        others = run_id is None or self._read(self.dialect.sql(
-            "SELECT EXISTS (SELECT 1 FROM {ack_runs} WHERE {scope}run_id <> ?)"), [*self._scope(), run_id])[0][0]
-        if others:
-            rows += self._read(self.dialect.sql(read, seq="seq", table=self.dialect.acks, where=where), [*self._scope(), param])
+        select = "SELECT identity, hash, coalesce(read_at, acked_at), run_id, {seq} FROM {table} WHERE {scope}{where}"
+
+        def in_one_snapshot(read: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
+            # One snapshot: a compaction between two statements would otherwise move an entry out of
+            # the log after the keyed table was read.
+            rows = read(self.dialect.sql(select, seq="-1", table=self.dialect.entries, where=where), [*self._scope(), param])
+            others = run_id is None or read(self.dialect.sql(
+                "SELECT EXISTS (SELECT 1 FROM {ack_runs} WHERE {scope}run_id <> ?)"), [*self._scope(), run_id])[0][0]
+            if others:
+                rows += read(self.dialect.sql(select, seq="seq", table=self.dialect.acks, where=where), [*self._scope(), param])
+            return rows
+
+        rows = self._read_snapshot(in_one_snapshot)
         out: dict[str, CurrentRead] = {}
         for identity, hash_, read_at, acked_by, _ in sorted(rows, key=lambda r: r[4]):  # the newest (the log's last) wins
             out[identity] = CurrentRead(bytes(hash_), int(read_at), acked_by)

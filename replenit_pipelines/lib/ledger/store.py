@@ -26,10 +26,10 @@ implements `Ledger` for run workers on several machines; `open_ledger` chooses.
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -59,6 +59,7 @@ __all__ = ["KEY_LOOKUP_SCHEMA", "LAYOUT", "LOOKUP_SCHEMA", "RETRY_SCHEMA", "RETR
 SCHEMA = ["CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", *create_tables(SQLITE)]
 
 
+T = TypeVar("T")
 _ROW_CHUNK = 16_384  # rows per fetchmany when rows are read one by one (the log, or identity strings): ~3 MB of tuples
 _PACK_ROWS = 131_072  # ledger entries per packed statement (~6 MB of packed values)
 
@@ -221,7 +222,19 @@ class SqliteLedger(SqlLedger):
         return SqliteLedger._Tx(self._con, self._tx_lock)
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        return self._con.execute(sql, params).fetchall()
+        # Under the write lock: the workers' acknowledgements share this connection, and a COMMIT
+        # while another thread's statement is still stepping fails ("database is locked").
+        with self._tx_lock:
+            return self._con.execute(sql, params).fetchall()
+
+    def _read_snapshot(self, work: Callable[[Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]], T]) -> T:
+        """work(read), its statements in one read transaction: one snapshot of the file."""
+        with self._tx_lock:
+            self._con.execute("BEGIN")
+            try:
+                return work(lambda sql, params: self._con.execute(sql, params).fetchall())
+            finally:
+                self._con.execute("COMMIT")
 
     def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
         with self._tx():

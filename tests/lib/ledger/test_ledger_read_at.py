@@ -69,3 +69,37 @@ def test_a_ledger_file_written_before_read_times_opens_and_gets_them(tmp_path):
         assert ledger.current_reads([A])[A].read_at == ledger.lookup([A])["acked_at"][0]
         ledger.acknowledge([B], [h("b1")], "run-2", read_at=5)
         assert ledger.current_reads([B], "run-3") == {B: (h("b1"), 5, "run-2")}
+
+
+def test_checks_and_acknowledgements_from_the_workers_of_one_ledger_never_collide(tmp_path, state_backend):
+    """The client's workers acknowledge and check through one connection at once (as a delivery
+    with several requests in flight does): a COMMIT while another thread's read was still stepping
+    failed with "database is locked" before reads took the connection's lock."""
+    import threading
+
+    errors: list[BaseException] = []
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        ledger.acknowledge(["email:other@x.io"], [h("o")], "other-run", read_at=1)  # the check reads the log too
+
+        def acknowledging(worker: int) -> None:
+            try:
+                for b in range(40):
+                    ids = [f"email:{worker}-{b}-{j}@x.io" for j in range(50)]
+                    ledger.acknowledge(ids, [h(f"{worker}{b}")] * 50, "run", read_at=b)
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+        def checking(worker: int) -> None:
+            try:
+                for b in range(40):
+                    ledger.current_reads([f"email:{(worker + 1) % 3}-{b}-{j}@x.io" for j in range(50)], "run")
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=f, args=(w,)) for w in range(3) for f in (acknowledging, checking)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert ledger.size() == 3 * 40 * 50 + 1
