@@ -130,7 +130,7 @@ def _print_result(args: argparse.Namespace, result: Any, stopped: Exception | No
     as one JSON object instead), its warnings, and the exit code (console/exits.py)."""
     from replenit_pipelines.console.exits import exit_code, sync_outcome
     from replenit_pipelines.console.summary import SyncSummary, counter_lines, sync_summary
-    from replenit_pipelines.lib.stages.report import merge_warning
+    from replenit_pipelines.lib.stages.report import merge_warning, newer_elsewhere_note
 
     counts = result.counts()
     counts = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in counts.items()}
@@ -149,6 +149,8 @@ def _print_result(args: argparse.Namespace, result: Any, stopped: Exception | No
                            counts.get("rows_merged", 0), merges_of(result))
     if merged:
         log(f"warning: {merged}")
+    if (newer := newer_elsewhere_note(counts)) is not None:
+        notes.append(newer)
     balanced = result.balanced()
     changes = getattr(args, "changes", None)  # --diff: the changed records' fields
     if args.json:

@@ -40,7 +40,7 @@ from replenit_pipelines.lib.delivery.report import plural, progress_line
 from replenit_pipelines.lib.privacy import mask_text
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
 from replenit_pipelines.lib.stages.lookback import closes, window_counts
-from replenit_pipelines.lib.stages.report import merge_warning
+from replenit_pipelines.lib.stages.report import merge_warning, newer_elsewhere_note
 from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, sync_window
 from replenit_pipelines.lib.validation.gate import gate_mode
 from replenit_pipelines.lib.warehouse import EntityMapping
@@ -171,6 +171,8 @@ def summary_line(what: str, own: dict, lookback: dict, full_refresh: bool, newes
              f"{plural(int(own['rate_limited_429']), 'answer', 'answers')} 429; ledger {plural(int(own['ledger_size']), 'record')}")
     if newest_ack is not None:
         line += f", newest acknowledgement {newest_ack.isoformat()}"  # type: ignore[attr-defined]
+    if (newer := newer_elsewhere_note(own)) is not None:
+        line += f"; {newer}"
     return line + (" (full refresh)" if full_refresh else "")
 
 

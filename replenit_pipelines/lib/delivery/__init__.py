@@ -7,6 +7,7 @@ from replenit_pipelines.lib.delivery.errors import (
     DeliveryConfigError,
     ForbiddenError,
     ReplenitStopError,
+    SendCheckError,
     TenantNotFoundError,
     UnauthorizedError,
     UnreachableError,
@@ -15,6 +16,6 @@ from replenit_pipelines.lib.delivery.report import DeliveryCounters, DeliveryRep
 
 __all__ = [
     "DOCUMENTED_LIMITS", "AcknowledgementError", "ApiKey", "BatchProgress", "ClientConfig", "DeleteOutcome", "DeliveryConfigError",
-    "DeliveryCounters", "DeliveryReport", "ForbiddenError", "ReplenitClient", "ReplenitStopError",
+    "DeliveryCounters", "DeliveryReport", "ForbiddenError", "ReplenitClient", "ReplenitStopError", "SendCheckError",
     "TenantNotFoundError", "UnauthorizedError", "UnreachableError", "client_from_env",
 ]

@@ -17,7 +17,7 @@ from replenit_pipelines.lib.delivery.quota import QuotaLimiter
 from replenit_pipelines.lib.delivery.report import BatchProgress, DeleteReport, DeliveryReport
 from replenit_pipelines.lib.delivery.session import Session
 from replenit_pipelines.lib.delivery.stream import StreamReport, deliver_stream
-from replenit_pipelines.lib.delivery.upserts import deliver_planned
+from replenit_pipelines.lib.delivery.upserts import BeforeSend, deliver_planned
 from replenit_pipelines.lib.settings import Settings
 
 __all__ = ["BatchProgress", "DeleteOutcome", "ReplenitClient", "StreamReport", "client_from_env"]
@@ -67,9 +67,11 @@ class ReplenitClient:
 
     def deliver_planned(self, entity: str, parts: Sequence[bytes], batches: list[list[int]],
                         progress: Callable[[BatchProgress], None] | None = None,
-                        on_accepted: Callable[[list[int]], None] | None = None) -> DeliveryReport:
-        """Send planned batches (see plan and upserts.deliver_planned: `on_accepted` runs after each 200)."""
-        return deliver_planned(self.session, entity, parts, batches, progress, on_accepted)
+                        on_accepted: Callable[[list[int]], None] | None = None,
+                        before_send: BeforeSend | None = None) -> DeliveryReport:
+        """Send planned batches (see plan and upserts.deliver_planned: `on_accepted` runs after each 200,
+        `before_send` right before each request, after its quota wait)."""
+        return deliver_planned(self.session, entity, parts, batches, progress, on_accepted, before_send)
 
     def deliver_stream(self, entity: str, parts: Iterable[tuple[int, bytes]], progress: Callable[[BatchProgress], None] | None = None,
                        on_batch: Callable[[dict[int, bytes], DeliveryReport], None] | None = None,

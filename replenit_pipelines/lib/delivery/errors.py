@@ -39,6 +39,11 @@ class AcknowledgementError(ReplenitStopError):
     read-only): delivery stops, since every further request would be spent without being remembered."""
 
 
+class SendCheckError(ReplenitStopError):
+    """The send-time check (is a newer version stored already?) could not ask the ledger: delivery
+    stops rather than send a version that may be older than the one the tenant holds."""
+
+
 class UnreachableError(ReplenitStopError):
     """The API could not be reached (connections refused or timed out, no answer at all) by the
     first batch of a delivery, or by several batches in a row: every further request would fail

@@ -315,13 +315,17 @@ class QuotaLimiter:
                     if wait <= 0:
                         wait, held = self._fair_wait(state, now, lane, tenant)
                     if wait <= 0:
+                        taken = []  # what this request counted, should it be given back (release)
                         for _, seconds in self.windows:
                             idx = math.floor(now / seconds)
                             counts = self._counts(state, seconds)
                             counts[str(idx)] = counts.get(str(idx), 0) + 1
+                            taken.append((repr(seconds), str(idx)))
                             if (idx + 1) * seconds - now < guard:
                                 counts[str(idx + 1)] = counts.get(str(idx + 1), 0) + 1
+                                taken.append((repr(seconds), str(idx + 1)))
                         self._count_lane(state, lane, now, tenant)
+                        self._decided.taken = (lane, now, taken, tenant)
                         if registered:
                             state["waiters"].pop(waiter, None)
                             registered = False
@@ -343,6 +347,29 @@ class QuotaLimiter:
             if registered:  # interrupted while waiting: the others need not wait for the entry to expire
                 with self._state() as state:
                     state["waiters"].pop(waiter, None)
+
+    def release(self) -> None:
+        """The request this thread last acquired was not sent (the send-time check left nothing in
+        it): its counts are given back, so that no request of the key's windows is lost to it."""
+        taken = getattr(self._decided, "taken", None)
+        self._decided.taken = None
+        self._decided.at = None
+        if taken is None:
+            return
+        lane, at, counted, tenant = taken
+        with self._state() as state:
+            for seconds, idx in counted:
+                counts = state["counts"].get(seconds, {})
+                if counts.get(idx, 0) > 0:
+                    counts[idx] -= 1
+            for _, seconds in self.windows:
+                lanes = state["lanes"].get(lane, {}).get(repr(seconds), {})
+                idx = str(math.floor(at / seconds))
+                if lanes.get(idx, 0) > 0:
+                    lanes[idx] -= 1
+                granted = state.get("tenants", {}).get(lane, {}).get(tenant, {}).get(repr(seconds), {})
+                if granted.get(idx, [0, 0])[0] > 0:  # the tenant's fair share does not count it either
+                    granted[idx] = [granted[idx][0] - 1, granted[idx][1]]
 
     def observe(self, limit: int, remaining: int, reset: float) -> None:
         """Take the server's count for the window it reported, when it is higher than ours."""

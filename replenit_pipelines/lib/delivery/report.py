@@ -36,6 +36,9 @@ class DeliveryReport:
     # not attempted, so the sync holds them back and queues them, and dead-letters none of them.
     not_sent: set[int] = field(default_factory=set)
     counters: DeliveryCounters = field(default_factory=DeliveryCounters)
+    # index -> why it was not sent: the send-time check (`before_send`) found the tenant holds it
+    # already or holds a version read later (the caller's reason codes). Settled, never attempted.
+    skipped: dict[int, str] = field(default_factory=dict)
 
     @property
     def records_per_request(self) -> float:
@@ -49,6 +52,7 @@ class DeliveryReport:
             "accepted": len(self.accepted),
             "rejected": len(self.rejected),
             "failed": len(self.failed),
+            "skipped": len(self.skipped),
             "requests": c.requests,
             "rate_limited": c.rate_limited,
             "retries": c.retries,

@@ -47,6 +47,10 @@ class Exhausted(Exception):
         self.not_sent = not_sent  # no attempt was made: the delivery had stopped
 
 
+class NothingToSend(Exception):
+    """A request's body function found nothing left to send (every record is stored already)."""
+
+
 class Session:
     """The HTTP connection pool, the quota limiter and the per-delivery state (stop flag, answers
     seen, unreachable and 5xx streaks, quota waits) shared by the workers of one delivery."""
@@ -122,14 +126,24 @@ class Session:
         report.counters.wall_s = time.monotonic() - started
         report.counters.quota_wait_s = union_length(self.waits)
 
-    def request(self, method: str, path: str, counters: DeliveryCounters, body: bytes | None = None,
-                 params: dict[str, str] | None = None) -> httpx.Response:
+    def _encoded(self, body: bytes | None) -> tuple[bytes | None, dict[str, str]]:
         headers = {AUTH_HEADER: self.config.api_key.reveal()}
         if body is not None:
             headers["Content-Type"] = "application/json"
             if self.config.gzip:
                 body = gzip.compress(body, compresslevel=5)
                 headers["Content-Encoding"] = "gzip"
+        return body, headers
+
+    def request(self, method: str, path: str, counters: DeliveryCounters,
+                body: bytes | Callable[[], bytes | None] | None = None,
+                params: dict[str, str] | None = None) -> httpx.Response:
+        """One request, paced, retried. `body` may be a function called after each quota wait,
+        right before each attempt (the send-time check: lib/delivery/upserts.py): it returns the
+        body to send then, or None when nothing is left to send (NothingToSend is raised, and the quota
+        slot just taken is given back: QuotaLimiter.release)."""
+        fresh_body = body if callable(body) else None
+        content, headers = self._encoded(None if callable(body) else body)
         failures = 0
         rate_limited = 0
         answered = False  # any HTTP answer at all: the API is reachable
@@ -142,10 +156,16 @@ class Session:
                 counters.quota_wait_s += waited
                 with self.waits_lock:
                     self.waits.append((wait_started, time.monotonic()))
+            if fresh_body is not None:
+                raw = fresh_body()
+                if raw is None:
+                    self.quota.release()  # not sent: the slot goes back to the key's windows
+                    raise NothingToSend()
+                content, headers = self._encoded(raw)
             counters.requests += 1
-            counters.bytes_sent += len(body or b"")
+            counters.bytes_sent += len(content or b"")
             try:
-                resp = self.http.request(method, path, content=body, headers=headers, params=params)
+                resp = self.http.request(method, path, content=content, headers=headers, params=params)
             except httpx.TimeoutException as exc:
                 reason = f"timed out ({type(exc).__name__})"
             except httpx.LocalProtocolError as exc:

@@ -9,21 +9,26 @@ from collections.abc import Callable, Sequence
 
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.delivery import batching
-from replenit_pipelines.lib.delivery.errors import AcknowledgementError, ReplenitStopError, UnreachableError
+from replenit_pipelines.lib.delivery.errors import AcknowledgementError, ReplenitStopError, SendCheckError, UnreachableError
 from replenit_pipelines.lib.delivery.report import BatchProgress, DeliveryCounters, DeliveryReport, fail_unsettled, live_counters
 from replenit_pipelines.lib.delivery.responses import api_message, problem_errors
-from replenit_pipelines.lib.delivery.session import Exhausted, Session
+from replenit_pipelines.lib.delivery.session import Exhausted, NothingToSend, Session
 
 _INDEX_KEY = re.compile(r"^\[(\d+)\]")
+# The send-time check: the indices of a body about to be sent -> those not to send, each with why.
+BeforeSend = Callable[[list[int]], dict[int, str]]
 
 
 def deliver_planned(session: Session, entity: str, parts: Sequence[bytes], batches: list[list[int]],
                     progress: Callable[[BatchProgress], None] | None = None,
-                    on_accepted: Callable[[list[int]], None] | None = None) -> DeliveryReport:
+                    on_accepted: Callable[[list[int]], None] | None = None,
+                    before_send: BeforeSend | None = None) -> DeliveryReport:
     """Send planned batches. `on_accepted(indices)` runs on the worker thread right after each 200
     (sub-batches of a split 400 included), before the next request of that worker: the sync
     acknowledges the batch in its ledger there. If it raises, the delivery stops as a
-    ReplenitStopError, so no request is spent that cannot be remembered."""
+    ReplenitStopError, so no request is spent that cannot be remembered. `before_send(indices)`
+    runs after each request's quota wait, right before each attempt (a 400's re-sends and a 5xx's
+    retries included): the records it names are not sent (`report.skipped`, with its reasons)."""
     started = time.monotonic()
     session.reset()
     report = DeliveryReport(entity=entity, records=len(parts))
@@ -41,7 +46,7 @@ def deliver_planned(session: Session, entity: str, parts: Sequence[bytes], batch
         with lock:
             live[id(counters)] = counters
         try:
-            send_batch(session, path, parts, batch, report, lock, counters, on_accepted)
+            send_batch(session, path, parts, batch, report, lock, counters, on_accepted, before_send)
         finally:
             with lock:
                 del live[id(counters)]
@@ -65,7 +70,8 @@ def deliver_planned(session: Session, entity: str, parts: Sequence[bytes], batch
         session.run_workers(len(batches), run, notify, "replenit")
     except ReplenitStopError as exc:
         with lock:
-            fail_unsettled(report.failed, {*report.accepted, *report.rejected, *report.failed}, len(parts), exc, report.not_sent)
+            fail_unsettled(report.failed, {*report.accepted, *report.rejected, *report.failed, *report.skipped}, len(parts), exc,
+                           report.not_sent)
         session.finish_report(report, started)
         notify(final=True, stopped=str(exc))
         exc.report = report
@@ -102,15 +108,46 @@ def _gave_up(session: Session, exc: Exhausted, batch: list[int], report: Deliver
         ) from None
 
 
+class _CheckedBody:
+    """A request's body, made right before each attempt from the records the send-time check
+    (`before_send`) leaves; those it takes out are settled in `report.skipped`."""
+
+    def __init__(self, session: Session, parts: batching.Parts, batch: list[int], report: DeliveryReport,
+                 lock: threading.Lock, before_send: BeforeSend):
+        self.session, self.parts, self.sending, self.report, self.lock = session, parts, batch, report, lock
+        self.before_send = before_send
+
+    def __call__(self) -> bytes | None:
+        try:
+            dropped = self.before_send(self.sending)
+        except Exception as exc:  # the ledger cannot be asked: an unchecked send may overwrite newer data
+            self.session.stop.set()
+            raise SendCheckError(
+                f"could not check {len(self.sending)} records against the ledger before sending them "
+                f"({type(exc).__name__}: {exc}); delivery stopped: the next run sends them") from exc
+        if dropped:
+            sending = set(self.sending)
+            with self.lock:
+                self.report.skipped.update({i: why for i, why in dropped.items() if i in sending})
+            self.sending = [i for i in self.sending if i not in dropped]
+        return batching.join(self.parts, self.sending) if self.sending else None
+
+
 def send_batch(session: Session, path: str, parts: batching.Parts, batch: list[int], report: DeliveryReport,
            lock: threading.Lock, counters: DeliveryCounters,
-           on_accepted: Callable[[list[int]], None] | None = None) -> None:
-    """Send one body; on 400 re-send it without the rejected records, or split it in halves."""
+           on_accepted: Callable[[list[int]], None] | None = None, before_send: BeforeSend | None = None) -> None:
+    """Send one body; on 400 re-send it without the rejected records, or split it in halves.
+    `before_send` (deliver_planned) may take records out of the body right before each attempt."""
+    body = _CheckedBody(session, parts, batch, report, lock, before_send) if before_send is not None else None
     try:
-        resp = session.request("POST", path, counters, body=batching.join(parts, batch))
-    except Exhausted as exc:
-        _gave_up(session, exc, batch, report, lock)
+        resp = session.request("POST", path, counters, body=body if body is not None else batching.join(parts, batch))
+    except NothingToSend:
         return
+    except Exhausted as exc:
+        _gave_up(session, exc, body.sending if body is not None else batch, report, lock)
+        return
+    if body is not None:
+        batch = body.sending  # what this request carried: the 400's record indices are of it
     with lock:
         session.unreachable_streak = 0
         session.server_error_streak = 0
@@ -153,7 +190,7 @@ def send_batch(session: Session, path: str, parts: batching.Parts, batch: list[i
             report.rejected.update(by_record)
         rest = [i for i in batch if i not in by_record]
         if rest:
-            send_batch(session, path, parts, rest, report, lock, counters, on_accepted)
+            send_batch(session, path, parts, rest, report, lock, counters, on_accepted, before_send)
         return
     if len(batch) == 1:
         reasons = [f"{k or '(record)'}: {'; '.join(v)}" for k, v in errors.items()] or [f"HTTP {resp.status_code}: {api_message(resp) or resp.text[:200]}"]
@@ -161,5 +198,5 @@ def send_batch(session: Session, path: str, parts: batching.Parts, batch: list[i
             report.rejected[batch[0]] = reasons
         return
     mid = len(batch) // 2  # the errors do not name records: halve until they do
-    send_batch(session, path, parts, batch[:mid], report, lock, counters, on_accepted)
-    send_batch(session, path, parts, batch[mid:], report, lock, counters, on_accepted)
+    send_batch(session, path, parts, batch[:mid], report, lock, counters, on_accepted, before_send)
+    send_batch(session, path, parts, batch[mid:], report, lock, counters, on_accepted, before_send)

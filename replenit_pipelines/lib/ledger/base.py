@@ -8,19 +8,34 @@ import re
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 import polars as pl
 
-LOOKUP_SCHEMA = {"identity": pl.String, "hash": pl.Binary, "exact": pl.Binary, "acked_at": pl.Int64}
+# read_at: when the warehouse read of the acknowledged version began (its acked_at when not recorded)
+LOOKUP_SCHEMA = {"identity": pl.String, "hash": pl.Binary, "exact": pl.Binary, "acked_at": pl.Int64, "read_at": pl.Int64}
 KEY_LOOKUP_SCHEMA = {"idkey": pl.Int64, "hash": pl.Binary, "exact": pl.Int128}  # exact: hashing.hashes_as_int128
 LAYOUT = "2"  # the tables' layout: 2 keys entries by an integer identity key too (hashing.identity_keys)
 RETRY_SCHEMA = {
     "identity": pl.String, "payload": pl.Binary, "hash": pl.Binary, "status": pl.String, "attempts": pl.Int64,
     "first_failure": pl.Int64, "last_failure": pl.Int64, "last_reason": pl.String, "run_id": pl.String,
+    "read_at": pl.Int64,  # when the warehouse read of the queued payload began (NULL: queued before it was recorded)
 }
 RETRY_STATUSES = ("failed", "rejected", "needs_attention")
+
+
+# When the warehouse read of acknowledged records began (epoch ms): one for the batch, one per
+# record, or None (not known: the entry's acked_at stands for it).
+ReadAt = int | Sequence[int | None] | None
+
+
+class CurrentRead(NamedTuple):
+    """What the ledger holds for one identity now, as the send-time check needs it."""
+
+    hash: bytes
+    read_at: int  # when the warehouse read of that version began (its acked_at when not recorded)
+    run_id: str | None  # the run that acknowledged it
 
 
 class LedgerScopeError(ValueError):
@@ -71,7 +86,8 @@ class Ledger(Protocol):
     def pending_compaction(self) -> int: ...  # acknowledgements logged since the last compact()
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
                     exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None,
-                    payloads: Sequence[bytes] | None = None) -> None: ...
+                    read_at: "ReadAt" = None, payloads: Sequence[bytes] | None = None) -> None: ...
+    def current_reads(self, identities: Sequence[str], run_id: str | None = None) -> dict[str, "CurrentRead"]: ...  # the send-time check
     def entries(self, identities: Sequence[str]) -> pl.DataFrame: ...  # identity, hash, acked_at, run_id
     def kept_payloads(self, identities: Sequence[str]) -> dict[str, bytes]: ...  # lib/ledger/payloads.py
     def api_ids(self, identities: Sequence[str]) -> dict[str, str | None]: ...  # the id each DELETE takes (issue 12)

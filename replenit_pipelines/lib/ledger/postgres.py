@@ -18,22 +18,33 @@ files (lib/ledger/store.py), and for the same reason:
 """
 
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import polars as pl
 
 from replenit_pipelines.lib.ledger.base import (
     LAYOUT,
     LedgerScopeError,
+    ReadAt,
     ledger_scope,
     now_ms,
 )
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
 from replenit_pipelines.lib.ledger.payloads import PayloadCodec
-from replenit_pipelines.lib.ledger.sql import _KEEP_DICT, POSTGRES, SqlLedger, acknowledged_rows, create_tables, kept_batch
+from replenit_pipelines.lib.ledger.sql import (
+    _KEEP_DICT,
+    ADDED_COLUMNS,
+    POSTGRES,
+    SqlLedger,
+    acknowledged_rows,
+    added_column_type,
+    create_tables,
+    kept_batch,
+)
 from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, connect, ensure_schema
 
+T = TypeVar("T")
 _LOCK_SPACE = 0x5245504C  # advisory locks (space, ledger_id): acknowledgements shared, compaction exclusive
 
 # A log created before issue 28 had an index on seq that nothing reads and every acknowledgement wrote.
@@ -44,20 +55,24 @@ _OLD_LOG_INDEX = ("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_constraint WHERE conn
 SCHEMA = ";\n".join([
     "CREATE TABLE IF NOT EXISTS ledger_scopes (ledger_id SERIAL PRIMARY KEY, scope TEXT NOT NULL, entity TEXT NOT NULL, "
     "canonical_version TEXT NOT NULL, layout TEXT NOT NULL, UNIQUE (scope, entity))", *create_tables(POSTGRES),
-    _OLD_LOG_INDEX]) + ";"
+    _OLD_LOG_INDEX,
+    # Nullable columns added after the tables' first release (lib/ledger/sql.py ADDED_COLUMNS): NULL for older rows.
+    *(f"ALTER TABLE {getattr(POSTGRES, t)} ADD COLUMN IF NOT EXISTS {c} {added_column_type(POSTGRES, k)}" for t, c, k in ADDED_COLUMNS),
+]) + ";"
 
 _ACKNOWLEDGE = """
-INSERT INTO ledger_acks (ledger_id, identity, idkey, hash, exact, acked_at, run_id, api_id)
-SELECT %s, u.identity, u.idkey, u.hash, u.exact, %s, %s, u.api_id
-FROM unnest(%b::text[], %b::bigint[], %b::bytea[], %b::bytea[], %b::text[]) AS u (identity, idkey, hash, exact, api_id)
+INSERT INTO ledger_acks (ledger_id, identity, idkey, hash, exact, acked_at, run_id, api_id, read_at)
+SELECT %s, u.identity, u.idkey, u.hash, u.exact, %s, %s, u.api_id, u.read_at
+FROM unnest(%b::text[], %b::bigint[], %b::bytea[], %b::bytea[], %b::text[], %b::bigint[]) AS u (identity, idkey, hash, exact, api_id, read_at)
 """
 _FOLD = """
-INSERT INTO ledger_entries (ledger_id, identity, idkey, hash, exact, acked_at, run_id, api_id)
-SELECT DISTINCT ON (identity) ledger_id, identity, idkey, hash, exact, acked_at, run_id,
+INSERT INTO ledger_entries (ledger_id, identity, idkey, hash, exact, acked_at, run_id, read_at, api_id)
+SELECT DISTINCT ON (identity) ledger_id, identity, idkey, hash, exact, acked_at, run_id, read_at,
     first_value(api_id) OVER (PARTITION BY identity ORDER BY api_id IS NULL, seq DESC) AS api_id  -- the newest known
 FROM ledger_acks WHERE ledger_id = %s ORDER BY identity, seq DESC
 ON CONFLICT (ledger_id, identity) DO UPDATE SET idkey = excluded.idkey, hash = excluded.hash, exact = excluded.exact,
-    acked_at = excluded.acked_at, run_id = excluded.run_id, api_id = COALESCE(excluded.api_id, ledger_entries.api_id)
+    acked_at = excluded.acked_at, run_id = excluded.run_id, api_id = COALESCE(excluded.api_id, ledger_entries.api_id),
+    read_at = excluded.read_at
 """
 _KEEP_ARRAYS = """
 INSERT INTO ledger_payloads (ledger_id, identity, hash, payload, acked_at)
@@ -111,6 +126,16 @@ class PostgresLedger(SqlLedger):
         with self._tx_lock:
             return self._connection.run(lambda con: con.execute(sql, params).fetchall())
 
+    def _read_snapshot(self, work: Callable[[Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]], T]) -> T:
+        """work(read), its statements in one REPEATABLE READ transaction: one snapshot."""
+        def tx(con: Any) -> T:
+            with con.transaction():
+                con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                return work(lambda sql, params: con.execute(sql, params).fetchall())
+
+        with self._tx_lock:
+            return self._connection.run(tx)
+
     def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
         with self._tx_lock, self._con.transaction(), self._con.cursor() as cur:
             for sql, rows in statements:
@@ -132,14 +157,16 @@ class PostgresLedger(SqlLedger):
 
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
                     exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None,
-                    payloads: Sequence[bytes] | None = None) -> None:
+                    read_at: ReadAt = None, payloads: Sequence[bytes] | None = None) -> None:
         """The API accepted these records (one batch): one transaction, one upsert. A queued retry
-        of the same identity is older than this acknowledgement, so it leaves the queue. `payloads`:
-        kept in the same transaction when this ledger keeps payloads (as SqliteLedger.acknowledge)."""
+        of the same identity is older than this acknowledgement, so it leaves the queue (unless it
+        was read later than this version). `read_at`: as in lib/ledger/store.py. `payloads`: kept in
+        the same transaction when this ledger keeps payloads (as SqliteLedger.acknowledge)."""
         at = now_ms()
         kept = kept_batch(self.codec, identities, hashes, payloads) if self.keep_payloads else None
         # An identity twice in a batch: the last one wins, as in the SQLite log.
-        latest: dict[str, tuple[Any, ...]] = {i: (k, h, e, a) for i, k, h, e, a in acknowledged_rows(identities, hashes, exact, api_ids)}
+        latest: dict[str, tuple[Any, ...]] = {i: (k, h, e, a, r)
+                                              for i, k, h, e, a, r in acknowledged_rows(identities, hashes, exact, api_ids, read_at)}
         if not latest:
             return
         cols = list(zip(*latest.values(), strict=True))
@@ -149,10 +176,14 @@ class PostgresLedger(SqlLedger):
                 con.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [_LOCK_SPACE, self.ledger_id])
                 # The arrays as binary parameters (%b): as text, 500 hashes are escaped byte by byte (most of the time).
                 con.execute(_ACKNOWLEDGE, [self.ledger_id, at, run_id, list(latest), *[list(c) for c in cols]])
+                con.execute("INSERT INTO ledger_ack_runs (ledger_id, run_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                            [self.ledger_id, run_id])
                 # An empty queue (the usual case) skips the 500 key probes: the EXISTS is a one-time filter.
-                con.execute("DELETE FROM ledger_retries WHERE ledger_id = %s AND identity = ANY(%b) AND first_failure <= %s "
+                con.execute("DELETE FROM ledger_retries r USING unnest(%b::text[], %b::bigint[]) AS u (identity, read_at) "
+                            "WHERE r.ledger_id = %s AND r.identity = u.identity AND r.first_failure <= %s "
+                            "AND (r.read_at IS NULL OR r.read_at <= coalesce(u.read_at, %s)) "
                             "AND EXISTS (SELECT 1 FROM ledger_retries WHERE ledger_id = %s)",
-                            [self.ledger_id, list(latest), at, self.ledger_id])
+                            [list(latest), list(cols[4]), self.ledger_id, at, at, self.ledger_id])
                 if kept is not None:  # one statement of arrays, as the log's
                     if kept.trained is not None:
                         con.execute(POSTGRES.sql(_KEEP_DICT), [self.ledger_id, *kept.trained])
@@ -177,6 +208,7 @@ class PostgresLedger(SqlLedger):
             if self._con.execute("SELECT EXISTS (SELECT 1 FROM ledger_acks WHERE ledger_id = %s)", [self.ledger_id]).fetchone()[0]:
                 self._con.execute(_FOLD, [self.ledger_id])
                 self._con.execute("DELETE FROM ledger_acks WHERE ledger_id = %s", [self.ledger_id])
+            self._con.execute("DELETE FROM ledger_ack_runs WHERE ledger_id = %s", [self.ledger_id])
 
     def all_identities(self, chunk_size: int = 100_000) -> Iterator[pl.Series]:
         """Every acknowledged identity, in chunks, read in one snapshot (a REPEATABLE READ

@@ -10,8 +10,8 @@ Statuses (stored beside the ledger, lib/ledger/store.py `retries`):
 - `needs_attention`: failed `max_attempts` times; only a replay re-sends it.
 
 The rule that matters most: a queued payload never overwrites newer data. Before a re-send it is
-dropped if the ledger acknowledged that identity after the failure (or holds the very same
-content), and set aside when the current run carries the identity: the run's own version, read
+dropped if the ledger holds a version read from the warehouse after the payload was (entries
+queued before read times were recorded: acknowledged after the failure), or the very same content, and set aside when the current run carries the identity: the run's own version, read
 from the warehouse now, is sent by the normal path instead.
 """
 
@@ -47,12 +47,20 @@ def plan_retries(
     no attempts cap. Every entry lands in exactly one of the plan's frames."""
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
+    if "read_at" not in queued.columns:
+        queued = queued.with_columns(pl.lit(None, dtype=pl.Int64).alias("read_at"))
+    acked_read = pl.col("read_at") if "read_at" in acknowledged.columns else pl.col("acked_at")
     frame = queued.join(
-        acknowledged.select("identity", pl.col("hash").alias("__acked_hash"), pl.col("acked_at").alias("__acked_at")),
+        acknowledged.select("identity", pl.col("hash").alias("__acked_hash"), pl.col("acked_at").alias("__acked_at"),
+                            acked_read.fill_null(pl.col("acked_at")).alias("__acked_read")),
         on="identity", how="left", maintain_order="left",
     )
-    stale = (pl.col("__acked_at") > pl.col("first_failure")).fill_null(False) | (
-        pl.col("__acked_hash") == pl.col("hash")).fill_null(False)
+    # Newer data is stored: the version acknowledged was read after the queued payload was (when the
+    # queue knows its read time), or was acknowledged after the failure (an entry queued before read
+    # times were recorded); or the very same content is stored.
+    newer = pl.when(pl.col("read_at").is_not_null()).then(pl.col("__acked_read") > pl.col("read_at")) \
+        .otherwise(pl.col("__acked_at") > pl.col("first_failure"))
+    stale = newer.fill_null(False) | (pl.col("__acked_hash") == pl.col("hash")).fill_null(False)
     current = pl.Series("c", [] if current_identities is None else current_identities, dtype=pl.String)
     in_run = pl.col("identity").is_in(current.implode())
     failed = pl.col("status") == "failed"
@@ -88,7 +96,7 @@ def hold_unchanged_rejections(send: pl.DataFrame, queued: pl.DataFrame) -> tuple
 
 
 def failures_to_queue(identities: list[str], payloads: list[bytes], hashes: list[bytes], statuses: list[str],
-                      reasons: list[str], run_id: str) -> pl.DataFrame:
+                      reasons: list[str], run_id: str, read_at: list[int | None] | int | None = None) -> pl.DataFrame:
     """The frame `Ledger.queue_failures` takes, from a run's rejected and failed records."""
     bad = sorted(set(statuses) - {"failed", "rejected"})
     if bad:
@@ -96,5 +104,6 @@ def failures_to_queue(identities: list[str], payloads: list[bytes], hashes: list
     return pl.DataFrame({
         "identity": identities, "payload": payloads, "hash": hashes, "status": statuses, "last_reason": reasons,
         "run_id": [run_id] * len(identities),
+        "read_at": read_at if isinstance(read_at, list) else [read_at] * len(identities),
     }, schema={"identity": pl.String, "payload": pl.Binary, "hash": pl.Binary, "status": pl.String,
-               "last_reason": pl.String, "run_id": pl.String})
+               "last_reason": pl.String, "run_id": pl.String, "read_at": pl.Int64})

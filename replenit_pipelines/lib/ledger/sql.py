@@ -14,18 +14,20 @@ the log in order; Postgres cannot upsert one key twice in a statement), the whol
 the snapshot of `all_identities`, and `restamp` (one UPDATE from arrays in Postgres).
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import polars as pl
 
-from replenit_pipelines.lib.ledger.base import LOOKUP_SCHEMA, RETRY_SCHEMA, RETRY_STATUSES, now_ms
+from replenit_pipelines.lib.ledger.base import LOOKUP_SCHEMA, RETRY_SCHEMA, RETRY_STATUSES, CurrentRead, ReadAt, now_ms
 from replenit_pipelines.lib.ledger.hashing import hashes_as_int128, identity_keys
 from replenit_pipelines.lib.ledger.payloads import PayloadCodec
 from replenit_pipelines.lib.postgres import qmarks_to_pyformat
 
 ENTRY_SCHEMA = {"identity": pl.String, "hash": pl.Binary, "acked_at": pl.Int64, "run_id": pl.String}
+T = TypeVar("T")
 SCAN_ABOVE = 20_000  # more identities than this: read the whole ledger and let the caller join
 
 
@@ -41,6 +43,7 @@ class Dialect:
     scoped: bool  # rows carry their ledger's id (one database, many ledgers)
     ids_chunk: int  # identities per statement
     pyformat: bool  # `%s` placeholders (psycopg), else `?`
+    ack_runs: str = "ack_runs"  # the runs with acknowledgements in the log (the send-time check's shortcut)
 
     def ids(self, n: int) -> str:
         """The SQL of a list of n identities given by `ids_params`."""
@@ -55,7 +58,7 @@ class Dialect:
         AND`, or nothing), `{scope_col}` and `{scope_mark}` (an inserted row's ledger id), and the
         caller's `parts` (a list of identities' placeholders, fixed column names: never values)."""
         filled = text.replace("{current}", CURRENT).format(
-            entries=self.entries, acks=self.acks, retries=self.retries,
+            entries=self.entries, acks=self.acks, retries=self.retries, ack_runs=self.ack_runs,
             scope="ledger_id = ? AND " if self.scoped else "",
             payloads=self.payloads, payload_dicts=self.payload_dicts, scope_col="ledger_id, " if self.scoped else "", scope_mark="?, " if self.scoped else "", **parts)
         return qmarks_to_pyformat(filled) if self.pyformat else filled
@@ -66,22 +69,35 @@ class Dialect:
 # log by its sequence.
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "entries": (("identity", "text key"), ("idkey", "int"), ("hash", "blob"), ("exact", "blob?"), ("acked_at", "int"),
-                ("run_id", "text?"), ("api_id", "text?")),
+                ("run_id", "text?"), ("api_id", "text?"), ("read_at", "int?")),
     "acks": (("seq", "seq"), ("identity", "text"), ("idkey", "int"), ("hash", "blob"), ("exact", "blob?"), ("acked_at", "int"),
-             ("run_id", "text?"), ("api_id", "text?")),
+             ("run_id", "text?"), ("api_id", "text?"), ("read_at", "int?")),
     "retries": (("identity", "text key"), ("payload", "blob"), ("hash", "blob"), ("status", "text"), ("attempts", "int4"),
-                ("first_failure", "int"), ("last_failure", "int"), ("last_reason", "text?"), ("run_id", "text?")),
+                ("first_failure", "int"), ("last_failure", "int"), ("last_reason", "text?"), ("run_id", "text?"),
+                ("read_at", "int?")),
+    # The runs whose acknowledgements are in the log (cleared when it is folded): the send-time check
+    # reads the log (no index on identity: a scan) only when another run than its own has some there.
+    "ack_runs": (("run_id", "text key"),),
     # Kept payloads (REPLENIT_LEDGER_KEEP_PAYLOADS, lib/ledger/payloads.py): zstd, with the content hash they
     # were acknowledged under; one that is not the entry's current hash is stale and reads as not kept.
     "payloads": (("identity", "text key"), ("hash", "blob"), ("payload", "blob"), ("acked_at", "int")),
     "payload_dicts": (("dict_id", "int key"), ("dict", "blob")),  # the zstd dictionaries the payloads name
 }
+# Nullable columns added after a table's first release (table, column, kind): a ledger made before
+# gets them, NULL for its rows. `read_at` (the send-time check): when the warehouse read of the
+# acknowledged (or queued) version began; NULL reads as its acked_at (first_failure in the queue).
+ADDED_COLUMNS = (("entries", "api_id", "text"), ("acks", "api_id", "text"),
+                 ("entries", "read_at", "int"), ("acks", "read_at", "int"), ("retries", "read_at", "int"))
 _TYPES = {
     "sqlite": {"text": "TEXT", "int": "INTEGER", "int4": "INTEGER", "blob": "BLOB", "seq": "INTEGER PRIMARY KEY"},
     # The log's seq orders it and needs no index (the log is read whole and folded by each run): without
     # one, a batch's acknowledgement writes a third less WAL, which its commit waits to flush.
     "postgres": {"text": "TEXT", "int": "BIGINT", "int4": "INTEGER", "blob": "BYTEA", "seq": "BIGSERIAL NOT NULL"},
 }
+
+
+def added_column_type(dialect: "Dialect", kind: str) -> str:
+    return _TYPES["postgres" if dialect.scoped else "sqlite"][kind]
 
 
 def create_tables(dialect: "Dialect") -> list[str]:
@@ -101,25 +117,27 @@ def create_tables(dialect: "Dialect") -> list[str]:
     return statements
 
 
-SQLITE = Dialect(entries="ledger", acks="acks", retries="retries", payloads="payloads", payload_dicts="payload_dicts", scoped=False, ids_chunk=900, pyformat=False)
-POSTGRES = Dialect(entries="ledger_entries", acks="ledger_acks", retries="ledger_retries", payloads="ledger_payloads", payload_dicts="ledger_payload_dicts", scoped=True, ids_chunk=10_000,
-                   pyformat=True)
+SQLITE = Dialect(entries="ledger", acks="acks", retries="retries", payloads="payloads", payload_dicts="payload_dicts",
+                 scoped=False, ids_chunk=900, pyformat=False)
+POSTGRES = Dialect(entries="ledger_entries", acks="ledger_acks", retries="ledger_retries", payloads="ledger_payloads",
+                   payload_dicts="ledger_payload_dicts", scoped=True, ids_chunk=10_000, pyformat=True, ack_runs="ledger_ack_runs")
 
 # The newest acknowledgement of each identity, across the compacted table and the log ({scope} twice).
 CURRENT = """
-SELECT identity, idkey, hash, exact, acked_at, run_id, api_id FROM {entries}
+SELECT identity, idkey, hash, exact, acked_at, run_id, api_id, coalesce(read_at, acked_at) AS read_at FROM {entries}
 WHERE {scope}identity NOT IN (SELECT identity FROM {acks} WHERE {scope}true)
 UNION ALL
-SELECT identity, idkey, hash, exact, acked_at, run_id, api_id FROM {acks}
+SELECT identity, idkey, hash, exact, acked_at, run_id, api_id, coalesce(read_at, acked_at) FROM {acks}
 WHERE {scope}seq IN (SELECT max(seq) FROM {acks} WHERE {scope}true GROUP BY identity)
 """
 _QUEUE = """
-INSERT INTO {retries} ({scope_col}identity, payload, hash, status, attempts, first_failure, last_failure, last_reason, run_id)
-VALUES ({scope_mark}?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT ({scope_col}identity) DO UPDATE SET
+INSERT INTO {retries} ({scope_col}identity, payload, hash, status, attempts, first_failure, last_failure, last_reason, run_id,
+    read_at)
+VALUES ({scope_mark}?, ?, ?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT ({scope_col}identity) DO UPDATE SET
     attempts = CASE WHEN {retries}.hash = excluded.hash THEN {retries}.attempts + 1 ELSE 1 END,
     first_failure = CASE WHEN {retries}.hash = excluded.hash THEN {retries}.first_failure ELSE excluded.first_failure END,
     payload = excluded.payload, hash = excluded.hash, status = excluded.status,
-    last_failure = excluded.last_failure, last_reason = excluded.last_reason, run_id = excluded.run_id
+    last_failure = excluded.last_failure, last_reason = excluded.last_reason, run_id = excluded.run_id, read_at = excluded.read_at
 """
 
 
@@ -156,17 +174,20 @@ def kept_batch(codec: PayloadCodec, identities: Sequence[str | None], hashes: Se
 
 
 def acknowledged_rows(identities: Sequence[str | None], hashes: Sequence[bytes | None], exact: Sequence[bytes | None] | None,
-                      api_ids: Sequence[str | None] | None) -> list[tuple[str, int, bytes | None, bytes | None, str | None]]:
-    """One batch's acknowledgements as (identity, idkey, hash, exact, api_id) rows, in order; a
-    record without identity is never acknowledged. Computed before any transaction: the write
-    lock is held only to write."""
+                      api_ids: Sequence[str | None] | None, read_at: ReadAt = None,
+                      ) -> list[tuple[str, int, bytes | None, bytes | None, str | None, int | None]]:
+    """One batch's acknowledgements as (identity, idkey, hash, exact, api_id, read_at) rows, in
+    order; a record without identity is never acknowledged. Computed before any transaction: the
+    write lock is held only to write."""
     ids = list(identities)
-    if len(ids) != len(hashes) or (exact is not None and len(exact) != len(ids)) or (api_ids is not None and len(api_ids) != len(ids)):
-        raise ValueError("acknowledge: identities, hashes, exact hashes and api ids must have the same length")
+    reads = [read_at] * len(ids) if read_at is None or isinstance(read_at, int) else list(read_at)
+    if len(ids) != len(hashes) or (exact is not None and len(exact) != len(ids)) or (api_ids is not None and len(api_ids) != len(ids)) \
+            or len(reads) != len(ids):
+        raise ValueError("acknowledge: identities, hashes, exact hashes, api ids and read times must have the same length")
     ex = list(exact) if exact is not None else [None] * len(ids)
     api = list(api_ids) if api_ids is not None else [None] * len(ids)
     keys = identity_keys(ids).to_list()
-    return [(i, k, h, e, a) for i, k, h, e, a in zip(ids, keys, hashes, ex, api, strict=True) if i is not None]
+    return [(i, k, h, e, a, r) for i, k, h, e, a, r in zip(ids, keys, hashes, ex, api, reads, strict=True) if i is not None]
 
 
 class SqlLedger:
@@ -188,6 +209,9 @@ class SqlLedger:
         raise NotImplementedError
 
     def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        raise NotImplementedError
+
+    def _read_snapshot(self, work: Callable[[Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]], T]) -> T:
         raise NotImplementedError
 
     def _read_all(self, schema: dict[str, Any]) -> pl.DataFrame:
@@ -228,7 +252,7 @@ class SqlLedger:
         rows: list[tuple[Any, ...]] = []
         for ids, params in self._id_chunks(asked.drop_nulls().unique().to_list()):
             rows += self._read(self.dialect.sql(
-                "SELECT identity, hash, exact, acked_at FROM ({current}) c WHERE identity IN ({ids})", ids=ids),
+                "SELECT identity, hash, exact, acked_at, read_at FROM ({current}) c WHERE identity IN ({ids})", ids=ids),
                 [*self._scope(4), *params])
         return pl.DataFrame(rows, schema=LOOKUP_SCHEMA, orient="row")
 
@@ -247,6 +271,38 @@ class SqlLedger:
         """The whole ledger as idkey, hash, exact, both hashes as Int128: a reconciliation's lookup
         table, 40 bytes an entry."""
         return self._read_all({"idkey": pl.Int64, "hash": pl.Int128, "exact": pl.Int128})
+
+    def current_reads(self, identities: Sequence[str], run_id: str | None = None) -> dict[str, CurrentRead]:
+        """identity -> (hash, read time, run) of its newest acknowledgement, for the identities of one
+        request (the send-time check: lib/stages/acknowledge.py send_check); absent: not acknowledged.
+        The keyed table by its primary key; the log (no index on identity: read whole) only when a run
+        other than `run_id` has acknowledgements there (`ack_runs`), the log's newest entry winning.
+        `run_id` None: the log is always read."""
+        asked = list(dict.fromkeys(i for i in identities if i is not None))
+        if not asked:
+            return {}
+        param: Any
+        if self.dialect.pyformat:
+            where, param = "identity = ANY(?::text[])", asked
+        else:
+            where, param = "identity IN (SELECT value FROM json_each(?))", json.dumps(asked)
+        select = "SELECT identity, hash, coalesce(read_at, acked_at), run_id, {seq} FROM {table} WHERE {scope}{where}"
+
+        def in_one_snapshot(read: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
+            # One snapshot: a compaction between two statements would otherwise move an entry out of
+            # the log after the keyed table was read.
+            rows = read(self.dialect.sql(select, seq="-1", table=self.dialect.entries, where=where), [*self._scope(), param])
+            others = run_id is None or read(self.dialect.sql(
+                "SELECT EXISTS (SELECT 1 FROM {ack_runs} WHERE {scope}run_id <> ?)"), [*self._scope(), run_id])[0][0]
+            if others:
+                rows += read(self.dialect.sql(select, seq="seq", table=self.dialect.acks, where=where), [*self._scope(), param])
+            return rows
+
+        rows = self._read_snapshot(in_one_snapshot)
+        out: dict[str, CurrentRead] = {}
+        for identity, hash_, read_at, acked_by, _ in sorted(rows, key=lambda r: r[4]):  # the newest (the log's last) wins
+            out[identity] = CurrentRead(bytes(hash_), int(read_at), acked_by)
+        return out
 
     def api_ids(self, identities: Sequence[str]) -> dict[str, str | None]:
         """identity -> the id its DELETE takes, the newest known (None: not recorded, e.g. an entry
@@ -325,8 +381,11 @@ class SqlLedger:
         'rejected'), last_reason, run_id. The same content failing again counts one more attempt
         and keeps its first failure; new content for the identity starts over at attempt 1."""
         at = now_ms()
-        rows = [(*self._scope(), r["identity"], r["payload"], r["hash"], r["status"], at, at, r["last_reason"], r["run_id"])
-                for r in entries.select("identity", "payload", "hash", "status", "last_reason", "run_id").iter_rows(named=True)]
+        if "read_at" not in entries.columns:
+            entries = entries.with_columns(pl.lit(None, dtype=pl.Int64).alias("read_at"))
+        rows = [(*self._scope(), r["identity"], r["payload"], r["hash"], r["status"], at, at, r["last_reason"], r["run_id"],
+                 r["read_at"])
+                for r in entries.select("identity", "payload", "hash", "status", "last_reason", "run_id", "read_at").iter_rows(named=True)]
         if rows:
             self._write([(self.dialect.sql(_QUEUE), rows)])
 

@@ -26,10 +26,10 @@ implements `Ledger` for run workers on several machines; `open_ledger` chooses.
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -43,13 +43,24 @@ from replenit_pipelines.lib.ledger.base import (
     RETRY_STATUSES,
     Ledger,
     LedgerScopeError,
+    ReadAt,
     ledger_scope,
     now_ms,
     scope_folder,
 )
 from replenit_pipelines.lib.ledger.hashing import CANONICAL_VERSION
 from replenit_pipelines.lib.ledger.payloads import PayloadCodec
-from replenit_pipelines.lib.ledger.sql import _KEEP, _KEEP_DICT, SQLITE, SqlLedger, acknowledged_rows, create_tables, kept_batch
+from replenit_pipelines.lib.ledger.sql import (
+    _KEEP,
+    _KEEP_DICT,
+    ADDED_COLUMNS,
+    SQLITE,
+    SqlLedger,
+    acknowledged_rows,
+    added_column_type,
+    create_tables,
+    kept_batch,
+)
 
 __all__ = ["KEY_LOOKUP_SCHEMA", "LAYOUT", "LOOKUP_SCHEMA", "RETRY_SCHEMA", "RETRY_STATUSES", "Ledger", "LedgerScopeError",
            "SqliteLedger", "ledger_scope", "now_ms", "scope_folder"]
@@ -59,6 +70,7 @@ __all__ = ["KEY_LOOKUP_SCHEMA", "LAYOUT", "LOOKUP_SCHEMA", "RETRY_SCHEMA", "RETR
 SCHEMA = ["CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", *create_tables(SQLITE)]
 
 
+T = TypeVar("T")
 _ROW_CHUNK = 16_384  # rows per fetchmany when rows are read one by one (the log, or identity strings): ~3 MB of tuples
 _PACK_ROWS = 131_072  # ledger entries per packed statement (~6 MB of packed values)
 
@@ -161,7 +173,7 @@ class SqliteLedger(SqlLedger):
                 f"{self.path} has table layout {meta.get('layout', '1')}, this code reads layout {LAYOUT}: "
                 "move the file aside and run a full_refresh sync, which re-acknowledges every record"
             )
-        self._add_api_id()
+        self._add_columns()
         self._add_payloads()
         self._load_dicts()
         if meta["canonical_version"] != str(CANONICAL_VERSION):
@@ -170,16 +182,21 @@ class SqliteLedger(SqlLedger):
                 f"{CANONICAL_VERSION}: move the file aside and run a full_refresh sync, which re-acknowledges every record"
             )
 
-    def _add_api_id(self) -> None:
-        """Ledgers written before deletes (issue 12) lack `api_id`: add it, NULL for their entries
-        (nullable, so the layout is unchanged; a full_refresh reconciliation fills it in)."""
-        for table in ("ledger", "acks"):
+    def _add_columns(self) -> None:
+        """Ledgers written before a nullable column existed (`api_id`: deletes, issue 12; `read_at`:
+        the send-time check) get it, NULL for their entries (the layout is unchanged); and the
+        `ack_runs` table (the send-time check), empty."""
+        if not self._con.execute("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'ack_runs')").fetchone()[0]:
+            with self._tx():
+                self._con.execute(next(t for t in SCHEMA if " ack_runs " in t))
+        for logical, column, kind in ADDED_COLUMNS:
+            table = getattr(self.dialect, logical)
             columns = {row[1] for row in self._con.execute(f"PRAGMA table_info({table})")}
-            if "api_id" not in columns:
+            if column not in columns:
                 with self._tx():
                     columns = {row[1] for row in self._con.execute(f"PRAGMA table_info({table})")}  # another process may have added it
-                    if "api_id" not in columns:
-                        self._con.execute(f"ALTER TABLE {table} ADD COLUMN api_id TEXT")
+                    if column not in columns:
+                        self._con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {added_column_type(self.dialect, kind)}")
 
     def _add_payloads(self) -> None:
         """Ledgers written before kept payloads (issue 27) lack their table: add it, once (a table
@@ -229,7 +246,19 @@ class SqliteLedger(SqlLedger):
         return SqliteLedger._Tx(self._con, self._tx_lock)
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        return self._con.execute(sql, params).fetchall()
+        # Under the write lock: the workers' acknowledgements share this connection, and a COMMIT
+        # while another thread's statement is still stepping fails ("database is locked").
+        with self._tx_lock:
+            return self._con.execute(sql, params).fetchall()
+
+    def _read_snapshot(self, work: Callable[[Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]], T]) -> T:
+        """work(read), its statements in one read transaction: one snapshot of the file."""
+        with self._tx_lock:
+            self._con.execute("BEGIN")
+            try:
+                return work(lambda sql, params: self._con.execute(sql, params).fetchall())
+            finally:
+                self._con.execute("COMMIT")
 
     def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
         with self._tx():
@@ -270,23 +299,29 @@ class SqliteLedger(SqlLedger):
 
     def acknowledge(self, identities: Sequence[str], hashes: Sequence[bytes], run_id: str,
                     exact: Sequence[bytes] | None = None, api_ids: Sequence[str | None] | None = None,
-                    payloads: Sequence[bytes] | None = None) -> None:
+                    read_at: ReadAt = None, payloads: Sequence[bytes] | None = None) -> None:
         """The API accepted these records (one batch): one fsync'd transaction. A queued retry of
-        the same identity is older than this acknowledgement, so it leaves the queue. `api_ids`:
-        the id a DELETE takes (a customer's CustomerId; None keeps the one recorded before).
-        `payloads` (the records as sent, aligned): kept, compressed, in the same transaction when
-        this ledger keeps payloads (REPLENIT_LEDGER_KEEP_PAYLOADS), else ignored."""
+        the same identity is older than this acknowledgement, so it leaves the queue (unless it was
+        read later than this version: it is newer, and waits). `api_ids`: the id a DELETE takes (a
+        customer's CustomerId; None keeps the one recorded before). `read_at`: when the warehouse
+        read of these versions began (the send-time check orders versions by it). `payloads` (the
+        records as sent, aligned): kept, compressed, in the same transaction when this ledger keeps
+        payloads (REPLENIT_LEDGER_KEEP_PAYLOADS), else ignored."""
         at = now_ms()
-        rows = [(i, k, h, e, at, run_id, a) for i, k, h, e, a in acknowledged_rows(identities, hashes, exact, api_ids)]
+        rows = [(i, k, h, e, at, run_id, a, r) for i, k, h, e, a, r in acknowledged_rows(identities, hashes, exact, api_ids, read_at)]
         kept = kept_batch(self.codec, identities, hashes, payloads) if self.keep_payloads else None
         with self._tx():
-            self._con.executemany("INSERT INTO acks (identity, idkey, hash, exact, acked_at, run_id, api_id) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._con.executemany("INSERT INTO acks (identity, idkey, hash, exact, acked_at, run_id, api_id, read_at) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            if rows:
+                self._con.execute("INSERT INTO ack_runs (run_id) VALUES (?) ON CONFLICT DO NOTHING", (run_id,))
             if kept is not None:
                 if kept.trained is not None:
                     self._con.execute(SQLITE.sql(_KEEP_DICT), kept.trained)
                 self._con.executemany(SQLITE.sql(_KEEP), [(i, h, f, at) for i, h, f in zip(kept.identities, kept.hashes, kept.frames, strict=True)])
             if self._has_retries():
-                self._con.executemany("DELETE FROM retries WHERE identity = ? AND first_failure <= ?", [(r[0], at) for r in rows])
+                self._con.executemany("DELETE FROM retries WHERE identity = ? AND first_failure <= ? AND "
+                                      "(read_at IS NULL OR read_at <= ?)", [(r[0], at, r[7] if r[7] is not None else at) for r in rows])
 
     def _has_retries(self) -> bool:
         return self._con.execute("SELECT EXISTS (SELECT 1 FROM retries)").fetchone()[0] == 1
@@ -304,12 +339,14 @@ class SqliteLedger(SqlLedger):
         with self._tx():
             if self._con.execute("SELECT EXISTS (SELECT 1 FROM acks)").fetchone()[0]:
                 self._con.execute(
-                    "INSERT INTO ledger (identity, idkey, hash, exact, acked_at, run_id, api_id) "
-                    "SELECT identity, idkey, hash, exact, acked_at, run_id, api_id FROM acks WHERE true ORDER BY seq "
+                    "INSERT INTO ledger (identity, idkey, hash, exact, acked_at, run_id, api_id, read_at) "
+                    "SELECT identity, idkey, hash, exact, acked_at, run_id, api_id, read_at FROM acks WHERE true ORDER BY seq "
                     "ON CONFLICT (identity) DO UPDATE SET idkey = excluded.idkey, hash = excluded.hash, exact = excluded.exact, "
-                    "acked_at = excluded.acked_at, run_id = excluded.run_id, api_id = coalesce(excluded.api_id, ledger.api_id)"
+                    "acked_at = excluded.acked_at, run_id = excluded.run_id, api_id = coalesce(excluded.api_id, ledger.api_id), "
+                    "read_at = excluded.read_at"
                 )
                 self._con.execute("DELETE FROM acks")
+            self._con.execute("DELETE FROM ack_runs")
         self._con.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def all_identities(self, chunk_size: int = 100_000) -> Iterator[pl.Series]:

@@ -16,11 +16,13 @@ from typing import Any
 
 import polars as pl
 
+from replenit_pipelines.lib.stages.acknowledge import NEWER_ELSEWHERE, STORED_ELSEWHERE
 from replenit_pipelines.lib.stages.report import SyncResult
 
 # The counts split between the window and the lookback.
 SPLIT_ROWS = ("rows_read", "rows_valid", "rows_quarantined", "rows_superseded", "rows_unchanged", "rows_delivered",
-              "rows_dead_lettered", "rows_held_back", "rows_not_attempted", "rows_planned")
+              "rows_dead_lettered", "rows_held_back", "rows_not_attempted", "rows_planned", "rows_newer_elsewhere",
+              "rows_stored_elsewhere")
 SPLIT_RECORDS = ("records_valid", "records_sent", "records_accepted", "records_unchanged")
 SPLIT = SPLIT_ROWS + SPLIT_RECORDS
 # rows read = the sum of these (a closed account), in the window and in the lookback alike.
@@ -60,9 +62,14 @@ def lookback_counts(result: SyncResult) -> dict[str, int]:
     accepted = [to_send[p] for p in report.accepted]
     not_sent = [to_send[p] for p in report.not_sent]
     dead = [to_send[p] for p in (set(report.rejected) | set(report.failed)) - report.not_sent]
+    # Taken out by the send-time check (lib/stages/acknowledge.py): superseded, or unchanged.
+    newer = total(to_send[p] for p, why in report.skipped.items() if why == NEWER_ELSEWHERE)
+    stored = total(to_send[p] for p, why in report.skipped.items() if why == STORED_ELSEWHERE)
     out.update(records_sent=count(to_send), records_accepted=count(accepted), rows_delivered=total(accepted),
                rows_not_attempted=total(not_sent), rows_held_back=total(not_sent),
-               rows_dead_lettered=out["rows_dead_lettered"] + total(dead))
+               rows_dead_lettered=out["rows_dead_lettered"] + total(dead), rows_newer_elsewhere=newer,
+               rows_superseded=out["rows_superseded"] + newer, rows_stored_elsewhere=stored,
+               rows_unchanged=out["rows_unchanged"] + stored)
     return out
 
 

@@ -3,7 +3,9 @@ itself (quarantine reasons as a Markdown table, the column schema with each fiel
 column lineage), as plain data. defs/translator.py turns these into Dagster metadata.
 
 Its accounting always closes: rows read = delivered + quarantined + superseded + unchanged +
-dead-lettered + held back (valid rows not sent because the quarantine gate tripped). Of the
+dead-lettered + held back (valid rows not sent because the quarantine gate tripped). Records the
+send-time check did not send count as superseded (`rows_newer_elsewhere`: another run stored a
+version read later) or unchanged (`rows_stored_elsewhere`: another run stored this content). Of the
 superseded rows, `rows_merged` are rows of customers the tenant merges into another one (a shared
 email): counted and shown apart (`records_merged`, `merge_warning`), never silent.
 """
@@ -63,6 +65,13 @@ class SyncResult:
     rows_soft_deleted: int = 0  # rows taken out before validation by the soft-delete column (part of rows_read)
     rows_deleted: int = 0  # of those, the rows of records deleted (or, in a dry run, to be deleted)
     deletes: dict[str, int] = field(default_factory=dict)  # lib/stages/delete.py Deleted.counts()
+    # The send-time check (lib/stages/acknowledge.py send_check): records not sent because another
+    # run stored a version read later (part of rows_superseded) or this very content (part of
+    # rows_unchanged) between this run's diff and its request.
+    rows_newer_elsewhere: int = 0
+    records_newer_elsewhere: int = 0
+    rows_stored_elsewhere: int = 0
+    records_stored_elsewhere: int = 0
 
     def counts(self) -> dict[str, int | float]:
         p, r = self.prepared, self.report
@@ -71,9 +80,11 @@ class SyncResult:
             "rows_read": p.rows_read + self.rows_soft_deleted,
             "rows_valid": p.rows_valid,
             "rows_quarantined": p.rows_quarantined,
-            "rows_superseded": p.rows_superseded,
+            "rows_superseded": p.rows_superseded + self.rows_newer_elsewhere,
             "rows_merged": p.rows_merged,  # of rows_superseded
+            "rows_newer_elsewhere": self.rows_newer_elsewhere,  # of rows_superseded: a newer read was stored by another run
             "rows_unchanged": self.rows_unchanged,
+            "rows_stored_elsewhere": self.rows_stored_elsewhere,  # of rows_unchanged: stored by another run since the diff
             "rows_delivered": self.rows_delivered,
             "rows_dead_lettered": self.rows_dead_lettered,
             "rows_held_back": self.rows_held_back,
@@ -84,6 +95,8 @@ class SyncResult:
             "records_valid": p.records_valid,
             "records_quarantined": p.records_quarantined,
             "records_merged": p.records_merged,
+            "records_newer_elsewhere": self.records_newer_elsewhere,
+            "records_stored_elsewhere": self.records_stored_elsewhere,
             "records_without_children": records_without_children(p),
             "records_sent": r.records if r else 0,
             "records_accepted": len(r.accepted) if r else 0,
@@ -127,7 +140,7 @@ class SyncResult:
     def balanced(self) -> bool:
         p = self.prepared
         return p.rows_read + self.rows_soft_deleted == (
-            self.rows_delivered + p.rows_quarantined + p.rows_superseded + self.rows_unchanged
+            self.rows_delivered + p.rows_quarantined + p.rows_superseded + self.rows_newer_elsewhere + self.rows_unchanged
             + self.rows_dead_lettered + self.rows_held_back + self.rows_planned + self.rows_deleted)
 
 
@@ -191,7 +204,9 @@ def report(outcome: Outcome, store: StateStore | None) -> SyncResult:
         rows_without_window_value=o.extracted.rows_without_window_value,
         rows_unparsable_window_value=o.extracted.rows_unparsable_window_value,
         unparsable_window_examples=list(o.extracted.unparsable_window_examples),
-        rows_unchanged=changes.rows_unchanged, diff=changes, retried=retried,
+        rows_unchanged=changes.rows_unchanged + acknowledged.rows_stored_elsewhere, diff=changes, retried=retried,
+        rows_newer_elsewhere=acknowledged.rows_newer_elsewhere, records_newer_elsewhere=acknowledged.records_newer_elsewhere,
+        rows_stored_elsewhere=acknowledged.rows_stored_elsewhere, records_stored_elsewhere=acknowledged.records_stored_elsewhere,
         ledger_size=o.ledger.size() if o.ledger is not None else None,
         ledger_newest_ack=newest_ack(o.ledger), lookback=o.lookback,
     )
@@ -256,6 +271,19 @@ def merge_warning(what: str, records_merged: int, rows_merged: int, merges: pl.D
             f"were not sent: the tenant matches customers by email, so it would merge them into one; the newest row is "
             f"sent, under its own CustomerId (e.g. {examples}). If they are different people, give each its own email "
             f"in the warehouse, or set REPLENIT_CUSTOMER_PRIORITY=customerid if the tenant matches by CustomerId.")
+
+
+def newer_elsewhere_note(counts: dict[str, Any]) -> str | None:
+    """One sentence on the records the send-time check left out (lib/stages/acknowledge.py
+    send_check); None when it left out none."""
+    newer, same = int(counts.get("records_newer_elsewhere", 0)), int(counts.get("records_stored_elsewhere", 0))
+    parts = ([f"{newer:,} because another run stored a version read from the warehouse after this run's read "
+              f"({int(counts.get('rows_newer_elsewhere', 0)):,} rows, counted as superseded)"] if newer else []) + \
+        ([f"{same:,} because another run stored the same content since this run's diff "
+          f"({int(counts.get('rows_stored_elsewhere', 0)):,} rows, counted as unchanged)"] if same else [])
+    if not parts:
+        return None
+    return "not sent, checked right before their request: " + "; ".join(parts) + ". Replenit holds the newest read."
 
 
 def field_origin(f: FieldMapping) -> str:

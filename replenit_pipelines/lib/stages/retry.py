@@ -18,6 +18,7 @@ import polars as pl
 
 from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient, ReplenitStopError
 from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger, failures_to_queue, plan_retries
+from replenit_pipelines.lib.stages.acknowledge import send_check
 
 # What a replay (`replenit replay --status`, the replay job) may re-send.
 REPLAY_STATUSES = {"rejected": ("rejected",), "needs_attention": ("needs_attention",), "failed": ("failed",),
@@ -32,6 +33,7 @@ class Retried:
     records_retry_failed: int = 0  # back in the queue, one more attempt
     records_needs_attention: int = 0  # exhausted by this run: only a replay re-sends them
     records_stale: int = 0  # acknowledged since they failed: dropped from the queue
+    records_retry_skipped: int = 0  # found stale by the send-time check, right before their request: dropped too
     records_deferred: int = 0  # this run carries a newer version
     records_waiting: int = 0  # rejected / needs_attention, left alone
     requests: int = 0
@@ -71,15 +73,20 @@ def retry(
     if rp.send.height == 0:
         return Retried(**counts), None
     ids, parts, hashes = rp.send["identity"].to_list(), rp.send["payload"].to_list(), rp.send["hash"].to_list()
+    reads: list[int | None] = rp.send["read_at"].to_list()  # when each payload's warehouse read began (None: not recorded)
 
     def acknowledged(batch: list[int]) -> None:
-        ledger.acknowledge([ids[i] for i in batch], [hashes[i] for i in batch], run_id,
+        ledger.acknowledge([ids[i] for i in batch], [hashes[i] for i in batch], run_id, read_at=[reads[i] for i in batch],
                            payloads=[parts[i] for i in batch] if getattr(ledger, "keep_payloads", False) else None)
+
+    # A queued payload is older than a version another run stored since (read later) or the same:
+    # checked again right before each request, as a run's own records are.
+    check = send_check(ledger, list(ids), list(hashes), run_id, reads)
 
     stop: ReplenitStopError | None = None
     report: DeliveryReport | None
     try:
-        report = client.deliver_planned(ledger.entity, parts, client.plan(ledger.entity, parts), progress, acknowledged)
+        report = client.deliver_planned(ledger.entity, parts, client.plan(ledger.entity, parts), progress, acknowledged, check)
     except ReplenitStopError as exc:
         report, stop = (exc.report if isinstance(exc.report, DeliveryReport) else None), exc
     if report is None:
@@ -89,9 +96,13 @@ def retry(
     if undelivered:
         ledger.queue_failures(failures_to_queue(
             [ids[i] for i, _, _ in undelivered], [parts[i] for i, _, _ in undelivered],
-            [hashes[i] for i, _, _ in undelivered], [s for _, s, _ in undelivered], [r for _, _, r in undelivered], run_id))
+            [hashes[i] for i, _, _ in undelivered], [s for _, s, _ in undelivered], [r for _, _, r in undelivered], run_id,
+            [reads[i] for i, _, _ in undelivered]))
+    if report.skipped:  # the check found newer (or the same) content stored: the queued payload is obsolete
+        ledger.dequeue([ids[i] for i in report.skipped])
     return Retried(**counts, records_retry_accepted=len(report.accepted), records_retry_rejected=len(report.rejected),
-                   records_retry_failed=len(report.failed), requests=report.counters.requests, report=report), stop
+                   records_retry_failed=len(report.failed), records_retry_skipped=len(report.skipped),
+                   requests=report.counters.requests, report=report), stop
 
 
 def drop_superseded(ledger: Ledger | None, retried: Retried, sent: list[str | None], held: list[str]) -> None:

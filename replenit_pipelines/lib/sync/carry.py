@@ -5,26 +5,30 @@ records, in one request. Only the last chunk (or one whose next sends nothing) s
 Each record stays its own chunk's: the shared request's answer is split by record, the chunk that
 owns the partial batch counts the request and its own records' outcomes, the next chunk counts its
 borrowed records as already sent (accepted, rejected or failed) and sends the rest of its plan.
-Each side's records are acknowledged in the ledger by its own chunk's callback right after the 200,
-as any batch's are, so a kill still loses at most the acknowledgements of the requests in flight,
-and every chunk's accounting closes as before.
+Each side's records are checked (the send-time check, with its own chunk's read time) by its own
+chunk's `before_send` right before the request, and acknowledged in the ledger by its own chunk's
+callback right after the 200, as any batch's are, so a kill still loses at most the
+acknowledgements of the requests in flight, and every chunk's accounting closes as before.
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient, ReplenitStopError
+from replenit_pipelines.lib.delivery.upserts import BeforeSend
 from replenit_pipelines.lib.stages.plan import Plan
 
 Acked = Callable[[list[int]], None] | None
+Check = BeforeSend | None
 
 
 @dataclass(frozen=True)
 class NextPlan:
-    """The next chunk's plan and its ledger callback, as its local stages left them."""
+    """The next chunk's plan and its ledger callbacks, as its local stages left them."""
 
     planned: Plan
     acked: Acked
+    check: Check = None
 
 
 @dataclass
@@ -46,12 +50,16 @@ def _settle(into: DeliveryReport, sub: DeliveryReport, index: Callable[[int], in
             into.failed[j] = reason
             if i in sub.not_sent:
                 into.not_sent.add(j)
+    for i, why in sub.skipped.items():
+        if (j := index(i)) is not None:
+            into.skipped[j] = why
 
 
 def _deliver(client: ReplenitClient, entity: str, parts: Sequence[bytes], batches: list[list[int]],
-             progress: Callable[[BatchProgress], None] | None, acked: Acked) -> tuple[DeliveryReport, ReplenitStopError | None]:
+             progress: Callable[[BatchProgress], None] | None, acked: Acked, check: Check
+             ) -> tuple[DeliveryReport, ReplenitStopError | None]:
     try:
-        return client.deliver_planned(entity, parts, batches, progress, acked), None
+        return client.deliver_planned(entity, parts, batches, progress, acked, check), None
     except ReplenitStopError as exc:
         report = exc.report if isinstance(exc.report, DeliveryReport) else DeliveryReport(entity=entity, records=len(parts))
         return report, exc
@@ -67,7 +75,7 @@ class CarryOver:
         self._borrowed: _Borrowed | None = None  # of the chunk sent next
         self.shared_requests = 0  # requests that carried two chunks' records
 
-    def send(self, planned: Plan, acked: Acked, following: Callable[[], NextPlan | None]
+    def send(self, planned: Plan, acked: Acked, check: Check, following: Callable[[], NextPlan | None]
              ) -> tuple[DeliveryReport | None, ReplenitStopError | None]:
         """This chunk's plan, its first parts skipped when the previous chunk sent them. A partial
         last batch asks `following()` for the next chunk's plan (None: there is none, or it sends
@@ -85,11 +93,12 @@ class CarryOver:
         tail = batches.pop() if batches and len(batches[-1]) < self.max_records else []
         stop: ReplenitStopError | None = None
         if batches:
-            sent, stop = _deliver(self.client, self.entity, own, batches, self.progress, _shifted(acked, head))
+            sent, stop = _deliver(self.client, self.entity, own, batches, self.progress, _shifted(acked, head),
+                                  _shifted_check(check, head))
             _settle(report, sent, lambda i: i + head)  # on a stop, the unsent tail is settled here as not sent
             report.counters.add(sent.counters)
         if tail and stop is None:
-            stop = self._send_tail(report, parts, [head + i for i in tail], acked, following)
+            stop = self._send_tail(report, parts, [head + i for i in tail], acked, check, following)
         return report, stop
 
     def count(self, planned: Plan, following: Callable[[], NextPlan | None]) -> int:
@@ -110,13 +119,14 @@ class CarryOver:
                 self._borrowed = _Borrowed(take, DeliveryReport(entity=self.entity, records=take))
         return len(batches)
 
-    def _send_tail(self, report: DeliveryReport, parts: Sequence[bytes], tail: list[int], acked: Acked,
+    def _send_tail(self, report: DeliveryReport, parts: Sequence[bytes], tail: list[int], acked: Acked, check: Check,
                    following: Callable[[], NextPlan | None]) -> ReplenitStopError | None:
         upcoming = following()
         take = self._fill(parts, tail, upcoming.planned.parts) if upcoming is not None else 0
         body = [parts[i] for i in tail] + (list(upcoming.planned.parts[:take]) if upcoming is not None else [])
         n = len(tail)
         next_acked = upcoming.acked if upcoming is not None else None
+        next_check = upcoming.check if upcoming is not None else None
 
         def acked_both(batch: list[int]) -> None:
             mine = [tail[j] for j in batch if j < n]
@@ -126,7 +136,20 @@ class CarryOver:
             if theirs and next_acked is not None:
                 next_acked(theirs)
 
-        sent, stop = _deliver(self.client, self.entity, body, [list(range(len(body)))], self.progress, acked_both)
+        def check_both(batch: list[int]) -> dict[int, str]:
+            # Each side by its own chunk's check: its own read time, its own run's records.
+            dropped: dict[int, str] = {}
+            mine = [tail[j] for j in batch if j < n]
+            theirs = [j - n for j in batch if j >= n]
+            if mine and check is not None:
+                at = {tail[j]: j for j in range(n)}
+                dropped |= {at[i]: why for i, why in check(mine).items()}
+            if theirs and next_check is not None:
+                dropped |= {j + n: why for j, why in next_check(theirs).items()}
+            return dropped
+
+        sent, stop = _deliver(self.client, self.entity, body, [list(range(len(body)))], self.progress, acked_both,
+                              check_both if check is not None or next_check is not None else None)
         _settle(report, sent, lambda j: tail[j] if j < n else None)
         report.counters.add(sent.counters)
         if take and stop is None:
@@ -146,6 +169,13 @@ class CarryOver:
             size += 1 + len(part)
             take += 1
         return take
+
+
+def _shifted_check(check: Check, by: int) -> Check:
+    """The chunk's check for batches numbered from its `by`-th part (and its answer numbered back)."""
+    if check is None or by == 0:
+        return check
+    return lambda batch: {i - by: why for i, why in check([i + by for i in batch]).items()}
 
 
 def _shifted(acked: Acked, by: int) -> Acked:

@@ -39,9 +39,9 @@ import polars as pl
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY
 from replenit_pipelines.lib.delivery import BatchProgress, ReplenitClient
 from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger
-from replenit_pipelines.lib.ledger.base import RETRY_STATUSES
+from replenit_pipelines.lib.ledger.base import RETRY_STATUSES, now_ms
 from replenit_pipelines.lib.ledger.hashing import hashes_as_binary, identity_keys
-from replenit_pipelines.lib.stages.acknowledge import on_accepted
+from replenit_pipelines.lib.stages.acknowledge import on_accepted, send_check
 from replenit_pipelines.lib.stages.delete import (
     Deleted,
     DeleteGuard,
@@ -88,7 +88,8 @@ _SUMMED = _ROW_COUNTS + ("rows_merged", "records_merged", "records_valid", "reco
                          "records_accepted", "records_rejected",
                          "records_failed", "requests", "rate_limited_429", "retries", "records_planned", "requests_planned",
                          "records_new", "records_changed", "records_unchanged", "records_refreshed", "records_held", "rows_held",
-                         "rows_not_attempted", "records_not_attempted")
+                         "rows_not_attempted", "records_not_attempted", "rows_newer_elsewhere", "records_newer_elsewhere",
+                         "rows_stored_elsewhere", "records_stored_elsewhere")
 
 
 @dataclass(frozen=True)
@@ -253,9 +254,10 @@ def reconcile(request: ReconcileRequest) -> ReconcileResult:
     chunks = 1 if read_key_column(mapping) is None else max(1, math.ceil(rows_total / request.chunk_rows))
     if mapping.source.table and chunks > 1:  # one scan of the table, spilled to Parquet by chunk
         # A folder owned by this run (removed at exit; a killed run's is swept by the next run there).
+        scanned_at = now_ms()  # every chunk's rows are of this one scan: its start is their read time (the send-time check)
         with run_scratch(Path(request.spill_dir or tempfile.gettempdir())) as spill, \
                 SpilledChunks(request.warehouse, mapping, chunks, spill, priority) as spilled:
-            return _reconcile(request, spilled.read, rows_total, chunks, started, time.monotonic() - started)
+            return _reconcile(request, spilled.read, rows_total, chunks, started, time.monotonic() - started, scanned_at)
     by_identity = customer_chunking(request.warehouse, mapping, chunks, priority) if mapping.entity == "customers" else None
     return _reconcile(request, lambda chunk, columns=None: read_source_chunk(request.warehouse, mapping, chunk, chunks, columns, priority,
                                                                              by_identity),
@@ -263,7 +265,9 @@ def reconcile(request: ReconcileRequest) -> ReconcileResult:
 
 
 def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame], rows_total: int, chunks: int,
-               started: float, local: float) -> ReconcileResult:
+               started: float, local: float, read_at: int | None = None) -> ReconcileResult:
+    """`read_at`: when the rows of every chunk were read from the warehouse, if in one scan before
+    the chunks (None: each chunk's read is its own, timed when it begins)."""
     mapping, ledger, client = request.mapping, request.ledger, request.client
     entity = mapping.entity
     progress = _Progress(request, rows_total, chunks)
@@ -314,7 +318,8 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
             client=client, read=lambda: Extracted(read_chunk(chunk), 0), gate=request.gate, history=history,
             customer_priority=request.customer_priority, ledger=ledger, store=request.store, lookup=cached,
             full_refresh=request.full_refresh, dry_run=request.dry_run, progress=progress.batch,
-            retry_max_attempts=request.retry_max_attempts, retried=retried, report_retried=chunk == 0, report_ledger=False)
+            retry_max_attempts=request.retry_max_attempts, retried=retried, report_retried=chunk == 0, report_ledger=False,
+            read_at=read_at)
 
     # A chunk's partial last batch goes out filled with the next chunk's first records (lib/sync/carry.py).
     carry = CarryOver(client, entity, progress.batch)
@@ -340,7 +345,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
             if not request.dry_run:
                 carried |= set(staged.deferred)
             result, stop = from_delivery(unit(chunk), staged, t,
-                                         partial(carry.send, following=_next_plan(upcoming, ledger, request.run_id)))
+                                         partial(carry.send, following=_next_plan(upcoming, ledger, request.run_id, request.full_refresh)))
             by_chunk.append(_chunk_counts(result))
             _planned_as_sent(request, by_chunk[-1], carry, staged, upcoming)
             if prepared.merges.height:
@@ -386,7 +391,8 @@ def _planned_as_sent(request: ReconcileRequest, counts: dict[str, Any], carry: C
         counts["requests_planned"] += counted - len(staged.planned.batches)
 
 
-def _next_plan(upcoming: "Future[Staged] | None", ledger: Ledger, run_id: str) -> Callable[[], NextPlan | None]:
+def _next_plan(upcoming: "Future[Staged] | None", ledger: Ledger, run_id: str, full_refresh: bool = False
+               ) -> Callable[[], NextPlan | None]:
     """The next chunk's plan when a partial batch asks for it (waiting for its local stages)."""
     def next_plan() -> NextPlan | None:
         if upcoming is None:
@@ -397,7 +403,8 @@ def _next_plan(upcoming: "Future[Staged] | None", ledger: Ledger, run_id: str) -
             return None
         if nxt.decision.held_back or not nxt.planned.parts:
             return None
-        return NextPlan(nxt.planned, on_accepted(ledger, nxt.changes, run_id, delete_ids(nxt.prepared, nxt.changes)))
+        return NextPlan(nxt.planned, on_accepted(ledger, nxt.changes, run_id, delete_ids(nxt.prepared, nxt.changes), nxt.read_at),
+                        send_check(ledger, nxt.changes.keys, nxt.changes.hashes, run_id, nxt.read_at, full_refresh))
     return next_plan
 
 

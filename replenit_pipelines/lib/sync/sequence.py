@@ -24,8 +24,10 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient, ReplenitStopError
+from replenit_pipelines.lib.delivery.upserts import BeforeSend
 from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger
-from replenit_pipelines.lib.stages.acknowledge import Acknowledged, acknowledge, on_accepted, planned_only
+from replenit_pipelines.lib.ledger.base import now_ms
+from replenit_pipelines.lib.stages.acknowledge import Acknowledged, acknowledge, on_accepted, planned_only, send_check
 from replenit_pipelines.lib.stages.delete import (
     DeleteGuard,
     DeletePlan,
@@ -86,6 +88,9 @@ class Unit:
     report_retried: bool = True
     soft_deletes: SoftDeletes | None = None  # None: the run plans and sends them (a reconciliation)
     report_ledger: bool = True  # the report shows the ledger's size (a reconciliation shows it once)
+    # When the rows' warehouse read began (epoch ms), when it is not `read()` itself (a reconciliation's
+    # chunks spilled from one earlier scan); None: the moment `read()` is called.
+    read_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class Staged:
     delete_plan: DeletePlan | None
     stop: ReplenitStopError | None  # the API refused the key or tenant during the retry stage
     local_s: float
+    read_at: int = 0  # when the warehouse read began (epoch ms): the send-time check orders versions by it
 
 
 def before_delivery(unit: Unit) -> Staged:
@@ -110,6 +116,7 @@ def before_delivery(unit: Unit) -> Staged:
     guarded too: a refusal raises DeletesRefused before anything is sent)."""
     started = time.monotonic()
     mapping, ledger = unit.mapping, unit.ledger
+    read_at = unit.read_at if unit.read_at is not None else now_ms()
     extracted = unit.read()
     # Soft-deleted records (lib/stages/delete.py) are deleted, not validated and upserted.
     split = split_deleted(mapping, extracted.rows, unit.customer_priority)
@@ -136,16 +143,25 @@ def before_delivery(unit: Unit) -> Staged:
     changes = diff(prepared, unit.lookup or ledger, unit.full_refresh) if not decision.held_back else nothing()
     planned = plan(prepared, changes, unit.client)
     return Staged(extracted, split, prepared, decision, retried, deferred, changes, planned, delete_plan, stop,
-                  time.monotonic() - started)
+                  time.monotonic() - started, read_at)
 
 
-Send = Callable[[Plan, Callable[[list[int]], None] | None], tuple[DeliveryReport | None, ReplenitStopError | None]]
+Send = Callable[[Plan, Callable[[list[int]], None] | None, BeforeSend | None],
+                tuple[DeliveryReport | None, ReplenitStopError | None]]
+
+
+def callbacks(unit: Unit, staged: Staged) -> tuple[Callable[[list[int]], None] | None, BeforeSend | None]:
+    """The unit's delivery callbacks: acknowledge each accepted batch (with the unit's read time),
+    and the send-time check right before each request."""
+    ledger, run_id = unit.ledger, unit.window.run_id
+    acked = on_accepted(ledger, staged.changes, run_id, delete_ids(staged.prepared, staged.changes), staged.read_at)
+    return acked, send_check(ledger, staged.changes.keys, staged.changes.hashes, run_id, staged.read_at, unit.full_refresh)
 
 
 def from_delivery(unit: Unit, staged: Staged, started: float, send: Send | None = None) -> tuple[SyncResult, ReplenitStopError | None]:
     """deliver -> acknowledge -> deletes -> report. Returns the result and the error that stopped
     the delivery, if any (the caller attaches the result to it and raises). `started`: when the
-    unit's work began (its duration's start). `send(plan, on_accepted)`: how the plan is
+    unit's work began (its duration's start). `send(plan, on_accepted, before_send)`: how the plan is
     delivered (default: the deliver stage; a reconciliation fills requests across chunks:
     lib/sync/carry.py)."""
     s, ledger, entity = staged, unit.ledger, unit.mapping.entity
@@ -157,13 +173,14 @@ def from_delivery(unit: Unit, staged: Staged, started: float, send: Send | None 
         if not s.decision.held_back:  # a held unit sends nothing: its queued entries wait for a run that does
             drop_superseded(ledger, replace(s.retried, deferred=s.deferred), changes.keys, changes.held["__key"].to_list())
         if stop is None:
-            acked = on_accepted(ledger, changes, unit.window.run_id, delete_ids(prepared, changes))
-            delivery, stop = send(planned, acked) if send is not None else deliver(unit.client, planned, unit.progress, acked)
+            acked, check = callbacks(unit, s)
+            delivery, stop = send(planned, acked, check) if send is not None else deliver(unit.client, planned, unit.progress, acked,
+                                                                                         check)
         else:  # the API refused the key or tenant while retrying: nothing of this window can be sent
             delivery = DeliveryReport(entity=entity, records=len(planned.parts))
             delivery.failed.update({i: f"not sent: {stop}" for i in range(len(planned.parts))})
             delivery.not_sent.update(range(len(planned.parts)))
-        acknowledged = acknowledge(prepared, changes, planned, delivery, ledger, unit.window.run_id)
+        acknowledged = acknowledge(prepared, changes, planned, delivery, ledger, unit.window.run_id, s.read_at)
     soft = SoftDeleted()
     deletes = None
     if unit.soft_deletes is not None:
@@ -185,4 +202,4 @@ def run_unit(unit: Unit) -> tuple[SyncResult, ReplenitStopError | None]:
     return from_delivery(unit, before_delivery(unit), started)
 
 
-__all__ = ["Send", "SoftDeletes", "Staged", "Unit", "before_delivery", "from_delivery", "run_unit"]
+__all__ = ["Send", "SoftDeletes", "Staged", "Unit", "before_delivery", "callbacks", "from_delivery", "run_unit"]
