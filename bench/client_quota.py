@@ -64,6 +64,7 @@ def run(n_procs: int, requests: int, batch: int, workdir: Path) -> dict:
     t0, t1 = min(times), max(times)
     sent = len(log)
     allowed = permitted(t0, t1, MINUTE, HOUR)
+    short_full, short_below = full_windows(times, t0, t1)
     return {
         "processes": n_procs,
         "requests": sent,
@@ -80,7 +81,34 @@ def run(n_procs: int, requests: int, batch: int, workdir: Path) -> dict:
         # latency) is what holds the client back, and utilisation then measures the machine.
         "quota_wait_s": max(s.get("quota_wait_s", 0.0) for s in summaries),
         "batches": sum(s["batches"] for s in summaries),
+        "full_windows": short_full,
+        "windows_below": short_below,
     }
+
+
+def full_windows(times: list[float], t0: float, t1: float) -> tuple[int, list[str]]:
+    """The short windows wholly inside [t0, t1] and those of them that sent fewer requests than
+    they permitted (the short limit, or what was left of the long window's): (count, the short ones
+    as "window: sent/permitted"). The first and last windows are partial and not judged."""
+    import math
+    from collections import Counter
+
+    per = Counter(math.floor(t / MINUTE[1]) for t in times)
+    first, last = math.floor(t0 / MINUTE[1]) + 1, math.floor(t1 / MINUTE[1]) - 1
+    below, full, long_used, long_idx = [], 0, 0, None
+    for m in range(math.floor(t0 / MINUTE[1]), last + 1):
+        h = math.floor(m * MINUTE[1] / HOUR[1] + 1e-9)
+        if h != long_idx:
+            long_idx, long_used = h, 0
+        allowed = min(MINUTE[0], HOUR[0] - long_used)
+        # A window the long one cut short by starting inside it is partial too: judged only whole.
+        whole_long = math.floor((m + 1) * MINUTE[1] / HOUR[1] - 1e-9) == h
+        if m >= first and whole_long:
+            full += 1
+            if per[m] < allowed:
+                below.append(f"{m - first + 1}: {per[m]}/{allowed}")
+        long_used += per[m]
+    return full, below
 
 
 @contextlib.contextmanager
@@ -117,7 +145,8 @@ def main() -> None:
             print(f"{n_procs} process(es): {r['requests']} requests in {r['seconds']:.1f} s, permitted {r['permitted']}: "
                   f"utilisation {r['utilisation']:.2%}, 429s {r['status_429']}, records stored {r['records_stored']}/"
                   f"{r['records_sent']} (failed {r['failed']}), full batches {r['full_batches']}/{r['batches']}, "
-                  f"waited for quota {r['quota_wait_s']:.1f} s; "
+                  f"waited for quota {r['quota_wait_s']:.1f} s; full short windows {r['full_windows']}, below their "
+                  f"limit {len(r['windows_below'])}{' (' + ', '.join(r['windows_below'][:10]) + ')' if r['windows_below'] else ''}; "
                   f"goal >= {goal:.0%}: {'PASS' if ok else 'FAIL'}", flush=True)
 
 

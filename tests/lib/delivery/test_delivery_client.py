@@ -1,5 +1,6 @@
 """The delivery client against the real sandbox over HTTP."""
 
+import io
 import logging
 import math
 import time
@@ -68,6 +69,29 @@ def test_null_fields_are_written_as_null_by_push_and_pipeline_alike():
     records = [{"CustomerId": "c1", "Email": None}]
     assert serialize(records) == [b'{"CustomerId":"c1","Email":null}']
     assert serialize(records) == serialize(pl.DataFrame(records, schema={"CustomerId": pl.String, "Email": pl.String}))
+
+
+def test_a_frames_payloads_are_its_rows_as_polars_ndjson_writes_them():
+    # The exact bytes are hashed into the ledger (exact-bytes hash): a change of writer would
+    # re-stamp every acknowledged record. Escapes, U+2028, floats, nested children, nulls, and
+    # records on both sides of a chunk boundary.
+    floats = [0.0, -0.0, 1e16, 1e21, 1e-7, 0.1 + 0.2, 38.96, 2.0**53 + 1, 5e-324, None]
+    texts = ["a\u2028b", "x\u0085y", "\x00\x1f\"\\/", "é😀", "", None, "\t\n\r"]
+    n = 70
+    frame = pl.DataFrame({
+        "Price": [floats[i % len(floats)] for i in range(n)],
+        "Name": [texts[i % len(texts)] for i in range(n)],
+        "Quantity": [None if i % 9 == 0 else 2**62 - i for i in range(n)],
+        "Optin": [None if i % 3 == 0 else i % 2 == 0 for i in range(n)],
+        "Tags": [None if i % 4 == 0 else [] if i % 4 == 1 else ["a", None, "\u2028"] for i in range(n)],
+        "OrderItems": [None if i % 5 == 0 else [] if i % 5 == 1 else [{"Price": floats[i % 10], "Sku": texts[i % 7]}]
+                       for i in range(n)],
+        "__key": [f"k{i}" for i in range(n)],
+    }, schema_overrides={"Quantity": pl.Int64})
+    buffer = io.BytesIO()
+    frame.drop("__key").write_ndjson(buffer)
+    assert serialize(frame, chunk_rows=16) == buffer.getvalue().split(b"\n")[:-1]
+    assert serialize(frame.head(0)) == []
 
 
 # --- 400s cost one request, not a batch ------------------------------------------------------
