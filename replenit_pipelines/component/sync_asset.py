@@ -305,7 +305,8 @@ def range_keys(context: dg.AssetExecutionContext) -> list[str]:
     other run (one partition, or none)."""
     if not context.has_partition_key_range or context.has_partition_key:
         return []
-    return list(context.partition_keys)
+    keys = list(context.partition_keys)
+    return keys if len(keys) > 1 else []
 
 
 def run_window(context: dg.AssetExecutionContext, step: SyncStep) -> tuple[dg.TimeWindow, str]:
@@ -314,13 +315,15 @@ def run_window(context: dg.AssetExecutionContext, step: SyncStep) -> tuple[dg.Ti
     if step.near_real_time:
         return near_real_time_window(context.run.tags)
     keys = range_keys(context)
-    if len(keys) > 1:
+    if keys:
         return context.partition_time_window, f"{keys[0]}...{keys[-1]}"
     return context.partition_time_window, context.partition_key
 
 
 def partition_starts(context: dg.AssetExecutionContext, keys: list[str]) -> tuple[datetime, ...]:
-    """Each partition's start, for a run over a range (the counts split at them)."""
+    """Each partition's start, for a run over a range (the counts split at them); () for no range."""
+    if not keys:
+        return ()
     partitions_def = context.assets_def.partitions_def
     assert isinstance(partitions_def, dg.TimeWindowPartitionsDefinition)
     return tuple(partitions_def.time_window_for_partition_key(k).start for k in keys)
@@ -376,7 +379,7 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
                 gate=config.policy(), customer_priority=replenit.customer_priority, progress=progress,
                 ledger=ledger, full_refresh=config.full_refresh, retry_max_attempts=max_attempts,
                 lookback=timedelta(hours=lookback_hours), dry_run=config.dry_run, delete_guard=guard,
-                partition_starts=partition_starts(context, keys) if len(keys) > 1 else (),
+                partition_starts=partition_starts(context, keys),
             ))
         except DeletesRefused as exc:  # nothing was sent
             if blocks_downstream or config.dry_run:
@@ -406,7 +409,7 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
     metadata = run_metadata(result, entity_mapping, source)
     share_check = quarantine_share_check(result, config.policy(), context.run_id, metadata["quarantine_sample"])
     delivery_check = delivery_complete_check(result, context.run_id)
-    row_check = None if step.near_real_time or len(keys) > 1 else row_count_check(context, key, int(own["rows_read"]))
+    row_check = None if step.near_real_time or keys else row_count_check(context, key, int(own["rows_read"]))
     null_check = window_column_check(entity_mapping, result.rows_without_window_value)
     if result.rows_unparsable_window_value:
         context.log.warning(f"{entity}: {result.rows_unparsable_window_value:,} rows have a window value that does not "
@@ -415,19 +418,11 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
     if merged:
         context.log.warning(merged)
     context.log.info(summary_line(what, own, lookback, config.full_refresh, result.ledger_newest_ack))
-    if len(keys) > 1:
-        yield from range_outcome(context, key, keys, result, own, lookback, [share_check, delivery_check, null_check],
-                                 blocks_downstream, metadata)
-        if (share_check.passed and delivery_check.passed) or not blocks_downstream:
-            return
-        checks = []  # yielded per partition
-    else:
-        checks = [c for c in (share_check, delivery_check, row_check, null_check) if c is not None]
-    if (share_check.passed and delivery_check.passed) or not blocks_downstream:
-        yield dg.MaterializeResult(metadata=metadata, check_results=checks)
+    checks = [c for c in (share_check, delivery_check, row_check, null_check) if c is not None]
+    materialize = (share_check.passed and delivery_check.passed) or not blocks_downstream
+    yield from outcome(context, key, keys, result, lookback, checks, blocks_downstream, materialize, metadata)
+    if materialize:
         return
-    # A failed blocking check: no materialization, so nothing downstream runs on this partition.
-    yield from checks
     if not share_check.passed:
         assert result.gate is not None
         raise gate_held_back(what, result.gate.reason, int(own["rows_held_back"]) + int(lookback["rows_held_back"]),
@@ -435,29 +430,36 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
     raise not_delivered(what, delivery_check.description or "not every record was delivered", partition)
 
 
-def range_outcome(context: dg.AssetExecutionContext, key: dg.AssetKey, keys: list[str], result: Any, own: dict,
-                  lookback: dict, run_checks: list[dg.AssetCheckResult], blocks_downstream: bool,
-                  metadata: dict) -> Iterator[Any]:
-    """A run over a range of partitions: each partition's own counts as its materialization's metadata
+def outcome(context: dg.AssetExecutionContext, key: dg.AssetKey, keys: list[str], result: Any, lookback: dict,
+            run_checks: list[dg.AssetCheckResult], blocks_downstream: bool, materialize: bool,
+            metadata: dict) -> Iterator[Any]:
+    """A run's materialization with its checks, or only its checks when a blocking one failed (no
+    materialization: nothing downstream runs on the partition). A run over a range of partitions: each partition's own counts as its materialization's metadata
     (what a run of that partition alone reports: lib/stages/lookback.py partition_counts), the run's
     checks on every partition (one gate, one delivery: they judge the range), the row count check
     on each partition's own rows read, and, unless a blocking check failed, the materialization."""
+    if not keys:
+        if materialize:
+            yield dg.MaterializeResult(metadata=metadata, check_results=run_checks)
+        else:
+            yield from run_checks
+        return
     parts = partition_counts(result, len(keys))
     for index, (partition_key, counts) in enumerate(zip(keys, parts, strict=True)):
         if not closes(counts):
             raise failure(f"row accounting does not close for {key.to_user_string()} {partition_key} of the range "
                           f"{keys[0]}...{keys[-1]}: {accounting_text(counts)}. This is a bug: please report it with the run id.",
                           "accounting", partition_key)
-        context.add_asset_metadata(partition_metadata(counts, lookback if index == 0 else None, keys),
-                                   asset_key=key, partition_key=partition_key)
+        if materialize:  # (a held run records no materialization: its counts are in the checks and the log)
+            context.add_asset_metadata(partition_metadata(counts, lookback if index == 0 else None, keys),
+                                       asset_key=key, partition_key=partition_key)
         row_check = row_count_check(context, key, int(counts["rows_read"]))
         for check in (*run_checks, row_check):
             yield dg.AssetCheckEvaluation(
-                asset_key=key, check_name=check.check_name, passed=check.passed, metadata=check.metadata,
+                asset_key=key, check_name=str(check.check_name), passed=check.passed, metadata=check.metadata,
                 severity=check.severity, description=check.description, partition=partition_key,
                 blocking=blocks_downstream and check.check_name in ("quarantine_share", "delivery_complete"))
-    passed = all(c.passed for c in run_checks if c.check_name in ("quarantine_share", "delivery_complete"))
-    if passed or not blocks_downstream:
+    if materialize:
         # The run's own numbers (the range's window, requests, schema): shared by every partition;
         # the per-partition counts above take precedence over the plotted ones.
         yield dg.MaterializeResult(asset_key=key, metadata={**metadata, "range": f"{keys[0]}...{keys[-1]}"})

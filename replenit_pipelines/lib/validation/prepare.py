@@ -282,8 +282,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
     flat, normalization, rows_read = mapped.flat, mapped.normalization, mapped.rows_read
     if lookback_before is not None:
         flat = flat.with_columns(_lookback_flag(flat, lookback_before, mapping.source.timezone))
-    if len(partition_starts) > 1:
-        flat = flat.with_columns(_partition_index(flat, partition_starts, mapping.source.timezone))
+    flat = _with_partition_index(flat, partition_starts, mapping.source.timezone)
 
     # Duplicates within the window: the latest version of a record (or of a child) wins.
     identity = ["__key"]
@@ -334,8 +333,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
     rows_superseded = all_stale.len()
     superseded_lookback = int(flat.filter(pl.col("__row").is_in(all_stale.implode()) & pl.col("__lookback")).height) \
         if rows_superseded and "__lookback" in flat.columns else 0
-    superseded_parts = _rows_by_part(flat.filter(pl.col("__row").is_in(all_stale.implode()))) \
-        if "__part" in flat.columns else {}
+    superseded_parts = _superseded_by_part(flat, all_stale)
     flat, live = _superseded_out(flat, all_stale, spec)
 
     failures = _failures(flat, schema_for(spec), mapping.origin)
@@ -366,19 +364,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         valid_lookback = int(records.filter("__lookback")["__rows"].sum())
         lookback_rows = {"rows_read": valid_lookback + quarantined_lookback + superseded_lookback, "rows_valid": valid_lookback,
                          "rows_quarantined": quarantined_lookback, "rows_superseded": superseded_lookback}
-    partition_rows: dict[int, dict[str, int]] = {}
-    if "__part" in flat.columns:
-        # A record's rows share its newest change, so one partition: its valid rows' index is the record's.
-        parts = valid_rows.filter(pl.col("__key").is_not_null()).group_by("__key").agg(pl.col("__part").max())
-        # replace_strict, not a join: the records keep their order (the diff's positions are into it)
-        records = records.drop("__part", strict=False).with_columns(
-            pl.col("__key").replace_strict(parts["__key"], parts["__part"], default=0, return_dtype=pl.Int32).alias("__part"))
-        valid_parts = _rows_by_part(records, "__rows")
-        quarantined_parts = _rows_by_part(quarantined_rows)
-        for part in set(valid_parts) | set(quarantined_parts) | set(superseded_parts):
-            valid, quarantined, superseded = (c.get(part, 0) for c in (valid_parts, quarantined_parts, superseded_parts))
-            partition_rows[part] = {"rows_read": valid + quarantined + superseded, "rows_valid": valid,
-                                    "rows_quarantined": quarantined, "rows_superseded": superseded}
+    records, partition_rows = _by_partition(records, valid_rows, quarantined_rows, superseded_parts)
 
     quarantine = _quarantine(flat, failures)
     return Prepared(
@@ -439,6 +425,36 @@ def _lookback_flag(flat: pl.DataFrame, before: datetime, timezone: str) -> pl.Ex
         return pl.lit(False).alias("__lookback")
     own = ts if not isinstance(dtype, pl.Datetime) or dtype.time_zone is None else ts.dt.convert_time_zone("UTC")
     return pl.when(pl.col("__key").is_null()).then(own < cutoff).otherwise(newest < cutoff).fill_null(False).alias("__lookback")
+
+
+def _by_partition(records: pl.DataFrame, valid_rows: pl.DataFrame, quarantined_rows: pl.DataFrame,
+                  superseded: dict[int, int]) -> tuple[pl.DataFrame, dict[int, dict[str, int]]]:
+    """`records` with their `__part`, and the rows read, valid, quarantined and superseded of each
+    partition (`Prepared.partition_rows`); unchanged and {} when the rows have no `__part`."""
+    if "__part" not in valid_rows.columns:
+        return records, {}
+    # A record's rows share its newest change, so one partition: its valid rows' index is the record's.
+    parts = valid_rows.filter(pl.col("__key").is_not_null()).group_by("__key").agg(pl.col("__part").max())
+    # replace_strict, not a join: the records keep their order (the diff's positions are into it)
+    records = records.drop("__part", strict=False).with_columns(
+        pl.col("__key").replace_strict(parts["__key"], parts["__part"], default=0, return_dtype=pl.Int32).alias("__part"))
+    valid_parts, quarantined_parts = _rows_by_part(records, "__rows"), _rows_by_part(quarantined_rows)
+    out = {}
+    for part in set(valid_parts) | set(quarantined_parts) | set(superseded):
+        valid, quarantined, stale = (c.get(part, 0) for c in (valid_parts, quarantined_parts, superseded))
+        out[part] = {"rows_read": valid + quarantined + stale, "rows_valid": valid, "rows_quarantined": quarantined,
+                     "rows_superseded": stale}
+    return records, out
+
+
+def _with_partition_index(flat: pl.DataFrame, starts: Sequence[datetime], timezone: str) -> pl.DataFrame:
+    """`flat` with `__part` (`_partition_index`) when the run spans several partitions."""
+    return flat.with_columns(_partition_index(flat, starts, timezone)) if len(starts) > 1 else flat
+
+
+def _superseded_by_part(flat: pl.DataFrame, stale: pl.Series) -> dict[int, int]:
+    """The superseded rows of each partition ({} without `__part`)."""
+    return _rows_by_part(flat.filter(pl.col("__row").is_in(stale.implode()))) if "__part" in flat.columns else {}
 
 
 def _rows_by_part(frame: pl.DataFrame, rows: str | None = None) -> dict[int, int]:
