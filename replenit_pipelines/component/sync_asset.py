@@ -268,7 +268,8 @@ def build_sync_asset(site: SyncSite, step: SyncStep, spec: dg.AssetSpec) -> dg.A
     # otherwise land on the partition's last real materialization. @asset makes check outputs required.
     # No backfill policy by default: with any policy Dagster launches an asset backfill's runs as
     # partition ranges without a `dagster/partition` tag (research note C); without one, one run a
-    # partition. The component's `backfills: single_run` sets one (run_range: one read, one diff).
+    # partition. The component's `backfills: single_run` sets one (`outcome`: one read, one diff,
+    # each partition its own counts and checks).
     # No pool: a backfill's runs and the schedules' runs of one key no longer take turns; the quota's
     # lanes order their requests (fresh first), and dagster.yaml's run limits keep one run per
     # partition and one run per backfill at a time. The `replenit/key` tag says which key it spends.
@@ -294,8 +295,8 @@ BACKFILL_TAG = "dagster/backfill"
 
 def sync_lane(context: dg.AssetExecutionContext, config: SyncConfig) -> Lane:
     """A partition's sync is fresh work (the schedules, an asset page, automation), unless it is one run
-    of a backfill or a full refresh: bulk work, which takes what the key's fresh syncs leave."""
-    if BACKFILL_TAG in context.run.tags or config.full_refresh or len(range_keys(context)) > 1:
+    of a backfill, a run over a range of partitions or a full refresh: bulk work, which takes what the key's fresh syncs leave."""
+    if BACKFILL_TAG in context.run.tags or config.full_refresh or range_keys(context):
         return "bulk"
     return "fresh"
 
@@ -434,8 +435,9 @@ def outcome(context: dg.AssetExecutionContext, key: dg.AssetKey, keys: list[str]
             run_checks: list[dg.AssetCheckResult], blocks_downstream: bool, materialize: bool,
             metadata: dict) -> Iterator[Any]:
     """A run's materialization with its checks, or only its checks when a blocking one failed (no
-    materialization: nothing downstream runs on the partition). A run over a range of partitions: each partition's own counts as its materialization's metadata
-    (what a run of that partition alone reports: lib/stages/lookback.py partition_counts), the run's
+    materialization: nothing downstream runs on the partition). A run over a range of partitions:
+    each partition's own counts as its materialization's metadata (what a run of that partition
+    alone reports: lib/stages/lookback.py partition_counts), the run's
     checks on every partition (one gate, one delivery: they judge the range), the row count check
     on each partition's own rows read, and, unless a blocking check failed, the materialization."""
     if not keys:
