@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from replenit_pipelines.component.site import (
     DEFAULT_FRESHNESS,
     SYNC_ENTITIES,
+    Backfills,
     Freshness,
     GateDefaults,
     NearRealTime,
@@ -365,3 +366,20 @@ def resolve_near_real_time(context: dg.ResolutionContext, raw: Any) -> NearRealT
         raise ValueError(f"near_real_time.status must be running or stopped (default: automation_status), not {status!r}")
     return NearRealTime(seconds, status.strip().lower() if status else None)  # type: ignore[arg-type]
 
+
+def resolve_backfills(context: dg.ResolutionContext, raw: Any) -> Backfills:
+    """`backfills: one_run_per_partition` (the default), `single_run`, or
+    `{mode: single_run, max_partitions_per_run: 24}`."""
+    value = context.resolve_value(raw)
+    modes = ("one_run_per_partition", "single_run")
+    if isinstance(value, str):
+        value = {"mode": value}
+    if not isinstance(value, Mapping) or not set(value) <= {"mode", "max_partitions_per_run"} or \
+            str(value.get("mode", "single_run")).strip().lower() not in modes:
+        raise ValueError(f"backfills must be one of {', '.join(modes)}, or {{mode: single_run, max_partitions_per_run: 24}}, "
+                         f"not {value!r}")
+    single = str(value.get("mode", "single_run")).strip().lower() == "single_run"
+    cap = value.get("max_partitions_per_run")
+    if cap is not None and not single:
+        raise ValueError("backfills.max_partitions_per_run is for mode: single_run (one run a partition has no ranges)")
+    return Backfills(single, int(_number("backfills.max_partitions_per_run", cap, 1, whole=True)) if cap is not None else None)

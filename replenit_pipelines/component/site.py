@@ -129,6 +129,23 @@ class NearRealTime:
 
 
 @dataclass(frozen=True)
+class Backfills:
+    """How a backfill of the sync assets runs (component field `backfills`): one run a partition (the
+    default), or the whole range in one run (Dagster's single-run backfill policy: one read, one diff,
+    full batches), at most `max_partitions_per_run` partitions a run (None: no limit)."""
+
+    single_run: bool = False
+    max_partitions_per_run: int | None = None
+
+    def policy(self) -> dg.BackfillPolicy | None:
+        if not self.single_run:
+            return None
+        if self.max_partitions_per_run:
+            return dg.BackfillPolicy.multi_run(self.max_partitions_per_run)
+        return dg.BackfillPolicy.single_run()
+
+
+@dataclass(frozen=True)
 class SyncSite:
     """One instance of the component, resolved (see the module's docstring)."""
 
@@ -160,6 +177,7 @@ class SyncSite:
     retry_max_attempts: int = 5
     state_namespace: str | None = None  # on Postgres: the schema of the instance's state tables (state_namespace())
     near_real_time: NearRealTime | None = None  # None: no near-real-time sensor (the default)
+    backfills: Backfills = Backfills()
 
     @property
     def pool(self) -> str:

@@ -33,13 +33,13 @@ from replenit_pipelines.component.quota import PLAN_HINT, mark_dry_run, report_p
 from replenit_pipelines.component.resources import instance_resources, required_keys
 from replenit_pipelines.component.site import KEY_TAG, SyncSite, SyncStep
 from replenit_pipelines.component.sources import lineage_key, mapping_version, source_asset_keys
-from replenit_pipelines.component.translator import accounting_text, quarantine_table, run_metadata
+from replenit_pipelines.component.translator import accounting_text, partition_metadata, quarantine_table, run_metadata
 from replenit_pipelines.lib.delivery import BatchProgress, ReplenitStopError
 from replenit_pipelines.lib.delivery.quota import Lane
 from replenit_pipelines.lib.delivery.report import plural, progress_line
 from replenit_pipelines.lib.privacy import mask_text
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
-from replenit_pipelines.lib.stages.lookback import closes, window_counts
+from replenit_pipelines.lib.stages.lookback import closes, partition_counts, window_counts
 from replenit_pipelines.lib.stages.report import merge_warning, newer_elsewhere_note
 from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, sync_window
 from replenit_pipelines.lib.validation.gate import gate_mode
@@ -268,8 +268,10 @@ def build_sync_asset(site: SyncSite, step: SyncStep, spec: dg.AssetSpec) -> dg.A
     # A multi_asset of one asset, only so that its checks' outputs are optional (can_subset): a dry
     # run (docs/planning.md) yields neither a materialization nor check evaluations, which would
     # otherwise land on the partition's last real materialization. @asset makes check outputs required.
-    # No backfill policy: with any policy Dagster launches an asset backfill's runs as partition
-    # ranges without a `dagster/partition` tag (research note C); without one, one run a partition.
+    # No backfill policy by default: with any policy Dagster launches an asset backfill's runs as
+    # partition ranges without a `dagster/partition` tag (research note C); without one, one run a
+    # partition. The component's `backfills: single_run` sets one (`outcome`: one read, one diff,
+    # each partition its own counts and checks).
     # No pool: a backfill's runs and the schedules' runs of one key no longer take turns; the quota's
     # lanes order their requests (fresh first), and dagster.yaml's run limits keep one run per
     # partition and one run per backfill at a time. The `replenit/key` tag says which key it spends.
@@ -282,6 +284,7 @@ def build_sync_asset(site: SyncSite, step: SyncStep, spec: dg.AssetSpec) -> dg.A
         check_specs=check_specs,
         can_subset=True,
         required_resource_keys=required_keys(site),
+        backfill_policy=None if step.near_real_time else site.backfills.policy(),
     )
     def sync(context: dg.AssetExecutionContext, config: config_class) -> Iterator[Any]:  # type: ignore[valid-type]
         yield from run_sync(context, config, site, step, key, source)
@@ -294,17 +297,39 @@ BACKFILL_TAG = "dagster/backfill"
 
 def sync_lane(context: dg.AssetExecutionContext, config: SyncConfig) -> Lane:
     """A partition's sync is fresh work (the schedules, an asset page, automation), unless it is one run
-    of a backfill or a full refresh: bulk work, which takes what the key's fresh syncs leave."""
-    if BACKFILL_TAG in context.run.tags or config.full_refresh:
+    of a backfill, a run over a range of partitions or a full refresh: bulk work, which takes what the key's fresh syncs leave."""
+    if BACKFILL_TAG in context.run.tags or config.full_refresh or range_keys(context):
         return "bulk"
     return "fresh"
 
 
+def range_keys(context: dg.AssetExecutionContext) -> list[str]:
+    """The partitions of a run over a range of them (`backfills: single_run`), in order; [] for any
+    other run (one partition, or none)."""
+    if not context.has_partition_key_range or context.has_partition_key:
+        return []
+    keys = list(context.partition_keys)
+    return keys if len(keys) > 1 else []
+
+
 def run_window(context: dg.AssetExecutionContext, step: SyncStep) -> tuple[dg.TimeWindow, str]:
-    """The window a run reads (its partition's; a near-real-time run's hour) and its label."""
+    """The window a run reads (its partition's, or a range's union; a near-real-time run's hour) and
+    its label."""
     if step.near_real_time:
         return near_real_time_window(context.run.tags)
+    keys = range_keys(context)
+    if keys:
+        return context.partition_time_window, f"{keys[0]}...{keys[-1]}"
     return context.partition_time_window, context.partition_key
+
+
+def partition_starts(context: dg.AssetExecutionContext, keys: list[str]) -> tuple[datetime, ...]:
+    """Each partition's start, for a run over a range (the counts split at them); () for no range."""
+    if not keys:
+        return ()
+    partitions_def = context.assets_def.partitions_def
+    assert isinstance(partitions_def, dg.TimeWindowPartitionsDefinition)
+    return tuple(partitions_def.time_window_for_partition_key(k).start for k in keys)
 
 
 def run_lookback_hours(config: SyncConfig, step: SyncStep, mapping: EntityMapping, start: datetime) -> float:
@@ -329,6 +354,7 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
     blocks_downstream = not since_day_start
     record_run_worker(context)  # host and pid, so a killed worker is found and its pool slot freed
     window, partition = run_window(context, step)
+    keys = range_keys(context)
     what = f"{entity} {partition}"
     if config.dry_run:
         mark_dry_run(context)
@@ -356,6 +382,7 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
                 gate=config.policy(), customer_priority=replenit.customer_priority, progress=progress,
                 ledger=ledger, full_refresh=config.full_refresh, retry_max_attempts=max_attempts,
                 lookback=timedelta(hours=lookback_hours), dry_run=config.dry_run, delete_guard=guard,
+                partition_starts=partition_starts(context, keys),
             ))
         except DeletesRefused as exc:  # nothing was sent
             if blocks_downstream or config.dry_run:
@@ -385,7 +412,7 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
     metadata = run_metadata(result, entity_mapping, source)
     share_check = quarantine_share_check(result, config.policy(), context.run_id, metadata["quarantine_sample"])
     delivery_check = delivery_complete_check(result, context.run_id)
-    row_check = None if step.near_real_time else row_count_check(context, key, int(own["rows_read"]))
+    row_check = None if step.near_real_time or keys else row_count_check(context, key, int(own["rows_read"]))
     null_check = window_column_check(entity_mapping, result.rows_without_window_value)
     if result.rows_unparsable_window_value:
         context.log.warning(f"{entity}: {result.rows_unparsable_window_value:,} rows have a window value that does not "
@@ -395,13 +422,48 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
         context.log.warning(merged)
     context.log.info(summary_line(what, own, lookback, config.full_refresh, result.ledger_newest_ack))
     checks = [c for c in (share_check, delivery_check, row_check, null_check) if c is not None]
-    if (share_check.passed and delivery_check.passed) or not blocks_downstream:
-        yield dg.MaterializeResult(metadata=metadata, check_results=checks)
+    materialize = (share_check.passed and delivery_check.passed) or not blocks_downstream
+    yield from outcome(context, key, keys, result, lookback, checks, blocks_downstream, materialize, metadata)
+    if materialize:
         return
-    # A failed blocking check: no materialization, so nothing downstream runs on this partition.
-    yield from checks
     if not share_check.passed:
         assert result.gate is not None
         raise gate_held_back(what, result.gate.reason, int(own["rows_held_back"]) + int(lookback["rows_held_back"]),
                              state_query("quarantine", context.run_id), partition)
     raise not_delivered(what, delivery_check.description or "not every record was delivered", partition)
+
+
+def outcome(context: dg.AssetExecutionContext, key: dg.AssetKey, keys: list[str], result: Any, lookback: dict,
+            run_checks: list[dg.AssetCheckResult], blocks_downstream: bool, materialize: bool,
+            metadata: dict) -> Iterator[Any]:
+    """A run's materialization with its checks, or only its checks when a blocking one failed (no
+    materialization: nothing downstream runs on the partition). A run over a range of partitions:
+    each partition's own counts as its materialization's metadata (what a run of that partition
+    alone reports: lib/stages/lookback.py partition_counts), the run's
+    checks on every partition (one gate, one delivery: they judge the range), the row count check
+    on each partition's own rows read, and, unless a blocking check failed, the materialization."""
+    if not keys:
+        if materialize:
+            yield dg.MaterializeResult(metadata=metadata, check_results=run_checks)
+        else:
+            yield from run_checks
+        return
+    parts = partition_counts(result, len(keys))
+    for index, (partition_key, counts) in enumerate(zip(keys, parts, strict=True)):
+        if not closes(counts):
+            raise failure(f"row accounting does not close for {key.to_user_string()} {partition_key} of the range "
+                          f"{keys[0]}...{keys[-1]}: {accounting_text(counts)}. This is a bug: please report it with the run id.",
+                          "accounting", partition_key)
+        if materialize:  # (a held run records no materialization: its counts are in the checks and the log)
+            context.add_asset_metadata(partition_metadata(counts, lookback if index == 0 else None, keys),
+                                       asset_key=key, partition_key=partition_key)
+        row_check = row_count_check(context, key, int(counts["rows_read"]))
+        for check in (*run_checks, row_check):
+            yield dg.AssetCheckEvaluation(
+                asset_key=key, check_name=str(check.check_name), passed=check.passed, metadata=check.metadata,
+                severity=check.severity, description=check.description, partition=partition_key,
+                blocking=blocks_downstream and check.check_name in ("quarantine_share", "delivery_complete"))
+    if materialize:
+        # The run's own numbers (the range's window, requests, schema): shared by every partition;
+        # the per-partition counts above take precedence over the plotted ones.
+        yield dg.MaterializeResult(asset_key=key, metadata={**metadata, "range": f"{keys[0]}...{keys[-1]}"})

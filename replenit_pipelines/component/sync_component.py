@@ -40,6 +40,7 @@ from replenit_pipelines.component.site import (
     DEFAULT_PREFIX,
     SYNC_ENTITIES,
     Automation,
+    Backfills,
     Freshness,
     GateDefaults,
     Names,
@@ -204,6 +205,12 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
                     "sends the new and changed ones (and the day's customers first) in the quota's fresh lane; the "
                     "hourly partition then finds them unchanged. status: how the sensor starts (default: "
                     "automation_status).")] = None
+    backfills: Annotated[Backfills | None, dg.Resolver(
+        f.resolve_backfills, model_field_type=str | dict[str, Any],
+        description="How a backfill of the sync assets runs: one_run_per_partition (the default) or single_run (the "
+                    "whole range in one run: one read, one diff, full batches, the bulk lane; a materialization per "
+                    "partition with its own counts), or {mode: single_run, max_partitions_per_run: 24}.")] = None
+
     @classmethod
     def get_model_cls(cls) -> type[BaseModel]:
         """The YAML's model: Dagster's (derived from the fields), made to take unknown fields and hide
@@ -332,7 +339,7 @@ class ReplenitSyncComponent(dg.Component, dg.Model, dg.Resolvable):
             lookback_hours=dict(self.lookback_hours or {}), gate=self.gate or GateDefaults(),
             retry_max_attempts=env.retry_max_attempts,
             state_namespace=SyncSite.state_namespace_for(names, bool(self.state_dir), self.state_url_env),
-            near_real_time=self.near_real_time,
+            near_real_time=self.near_real_time, backfills=self.backfills or Backfills(),
         )
 
     @staticmethod

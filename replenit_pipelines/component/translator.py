@@ -144,3 +144,20 @@ def run_metadata(result: SyncResult, mapping: EntityMapping, source: dg.AssetKey
         "dagster/column_schema": table_schema(result, mapping),
         "dagster/column_lineage": table_lineage(mapping, source),
     }
+
+
+def partition_metadata(counts: dict[str, int], lookback: dict[str, int] | None, keys: list[str]) -> dict[str, Any]:
+    """One partition's materialization in a run over a range of them (`backfills: single_run`): its
+    own counts, as a run of that partition alone would plot them, its account in words; the
+    lookback's on the first partition (the range read it before that one). `counts`: the partition's."""
+    lb = lookback or {"rows_read": 0, "rows_delivered": 0}
+    return {
+        "dagster/row_count": int(counts["records_accepted"] + counts["records_unchanged"]),
+        **{k: int(counts[k]) for k in ("rows_read", "rows_delivered", "rows_unchanged", "rows_quarantined", "rows_dead_lettered")},
+        "rows_read_lookback": int(lb["rows_read"]),
+        "rows_delivered_lookback": int(lb["rows_delivered"]),
+        "quarantine_share_pct": share_pct(counts),
+        "accounting": accounting_text(counts) + (f"; lookback: {accounting_text(lookback)}" if lookback and lookback["rows_read"] else ""),
+        "partition_counts": dg.MetadataValue.json(dict(sorted(counts.items()))),
+        "range": f"{keys[0]}...{keys[-1]} ({len(keys)} partitions, one run)",
+    }

@@ -32,24 +32,32 @@ ACCOUNT = ("rows_delivered", "rows_quarantined", "rows_superseded", "rows_unchan
 
 def lookback_counts(result: SyncResult) -> dict[str, int]:
     """The SPLIT counts of the rows and records the run read for its lookback (all 0 without one)."""
-    out = dict.fromkeys(SPLIT, 0)
-    lb, records = result.prepared.lookback_rows, result.prepared.records
-    if not lb or "__lookback" not in records.columns:
-        return out
-    out.update({k: lb[k] for k in ("rows_read", "rows_valid", "rows_quarantined", "rows_superseded")})
+    records = result.prepared.records
+    if not result.prepared.lookback_rows or "__lookback" not in records.columns:
+        return dict.fromkeys(SPLIT, 0)
     flags = records["__lookback"].to_list()
-    rows = records["__rows"].cast(pl.Int64).to_list()
-    mine = {i for i, f in enumerate(flags) if f}
+    return share_counts(result, {i for i, f in enumerate(flags) if f}, result.prepared.lookback_rows)
+
+
+def share_counts(result: SyncResult, mine: set[int], rows: dict[str, int]) -> dict[str, int]:
+    """The SPLIT counts of a share of the run: its valid records (positions in `prepared.records`)
+    and its rows read, valid, quarantined and superseded (`rows`)."""
+    out = dict.fromkeys(SPLIT, 0)
+    if not rows:
+        return out
+    records = result.prepared.records
+    out.update({k: rows[k] for k in ("rows_read", "rows_valid", "rows_quarantined", "rows_superseded")})
+    counts = records["__rows"].cast(pl.Int64).to_list()
     out["records_valid"] = len(mine)
     if result.held_back:  # the gate held the window back: every valid row is held back, nothing sent
-        out["rows_held_back"] = lb["rows_valid"]
+        out["rows_held_back"] = rows["rows_valid"]
         return out
     diff, report = result.diff, result.report
     to_send = list(diff.to_send) if diff is not None else []
     held = set(diff.held["__pos"].to_list()) if diff is not None and diff.held.height else set()
 
     def total(indices: Any) -> int:
-        return sum(rows[i] for i in indices if i in mine)
+        return sum(counts[i] for i in indices if i in mine)
 
     def count(indices: Any) -> int:
         return sum(1 for i in indices if i in mine)
@@ -71,6 +79,24 @@ def lookback_counts(result: SyncResult) -> dict[str, int]:
                rows_superseded=out["rows_superseded"] + newer, rows_stored_elsewhere=stored,
                rows_unchanged=out["rows_unchanged"] + stored)
     return out
+
+
+def partition_counts(result: SyncResult, partitions: int) -> list[dict[str, int]]:
+    """A run over `partitions` partitions (SyncRequest.partition_starts): each one's own SPLIT
+    counts and rows_deleted, each closing on its own, together the window's own (window_counts).
+    A record counts in the partition of its newest change, with all its rows (as the lookback
+    split). The last partition is the rest of the window: it holds the soft-deleted rows too (taken
+    out before validation, never assigned), so the parts always add up to the window."""
+    own, _ = window_counts(result)
+    records, by_part = result.prepared.records, result.prepared.partition_rows
+    index = records["__part"].to_list() if "__part" in records.columns else [0] * records.height
+    lookback = records["__lookback"].to_list() if "__lookback" in records.columns else [False] * records.height
+    parts = []
+    for p in range(partitions - 1):
+        mine = {i for i, (q, lb) in enumerate(zip(index, lookback, strict=True)) if q == p and not lb}
+        parts.append({**share_counts(result, mine, by_part.get(p, {})), "rows_deleted": 0})
+    rest = {k: int(own[k]) - sum(part[k] for part in parts) for k in SPLIT}
+    return [*parts, {**rest, "rows_deleted": int(own["rows_deleted"])}]
 
 
 def window_counts(result: SyncResult) -> tuple[dict[str, int | float], dict[str, int]]:

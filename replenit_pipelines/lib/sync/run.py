@@ -51,6 +51,9 @@ class SyncRequest:
     dry_run: bool = False  # every stage up to the plan; nothing sent, nothing written (ledger, queue, state store)
     delete_guard: DeleteGuard = field(default_factory=DeleteGuard)  # soft deletes (mapping source.deleted_column) per run
     how_to_allow_deletes: str = "run config max_delete_share: {share:.2f} and max_delete_count: {count}"
+    # A run over several partitions ([start, end) is their union): each one's start, in order, so the
+    # result's counts split per partition (lib/stages/lookback.py partition_counts).
+    partition_starts: tuple[datetime, ...] = ()
 
 
 def sync_window(request: SyncRequest) -> SyncResult:
@@ -65,7 +68,7 @@ def sync_window(request: SyncRequest) -> SyncResult:
         full_refresh=request.full_refresh, dry_run=request.dry_run, progress=request.progress, lookback=request.lookback,
         retry_max_attempts=request.retry_max_attempts,
         # Records whose newest change is before the partition were read for the lookback: counted apart.
-        lookback_before=request.start if request.lookback else None,
+        lookback_before=request.start if request.lookback else None, partition_starts=request.partition_starts,
         soft_deletes=SoftDeletes(request.delete_guard, request.how_to_allow_deletes),
     ))
     if stop is not None:

@@ -81,6 +81,7 @@ class Unit:
     progress: Callable[[BatchProgress], None] | None = None
     lookback: timedelta = timedelta(0)
     lookback_before: datetime | None = None  # the partition's start when the read began earlier (its lookback)
+    partition_starts: tuple[datetime, ...] = ()  # a run over several partitions: their starts (counts per partition)
     retry_max_attempts: int = DEFAULT_MAX_ATTEMPTS
     # The run's retry stage, when it already ran (a reconciliation: once, before the first chunk);
     # None: it runs here. `report_retried`: this unit's report shows it (a reconciliation's first chunk).
@@ -120,7 +121,8 @@ def before_delivery(unit: Unit) -> Staged:
     extracted = unit.read()
     # Soft-deleted records (lib/stages/delete.py) are deleted, not validated and upserted.
     split = split_deleted(mapping, extracted.rows, unit.customer_priority)
-    prepared = validate(mapping, map_stage(mapping, split.live, unit.customer_priority), unit.lookback_before)
+    prepared = validate(mapping, map_stage(mapping, split.live, unit.customer_priority), unit.lookback_before,
+                        unit.partition_starts)
     delete_plan = None
     if unit.soft_deletes is not None and ledger is not None and split.deleted.height:
         delete_plan = plan_deletes(ledger, split.deleted.select("identity", "api_id"),

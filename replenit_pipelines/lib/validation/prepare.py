@@ -18,6 +18,7 @@ with no child: it nests as an empty array and counts in the record's `__rows`. B
 rows of its record it is no such thing, and is quarantined (`required` on the child's id).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -80,6 +81,10 @@ class Prepared:
     # With `lookback_before` (prepare): of the rows above, those of records whose newest change is
     # before it (read by the run's lookback); `records` then has a `__lookback` column.
     lookback_rows: dict[str, int] = field(default_factory=dict)
+    # With `partition_starts` (a run over a range of partitions): the same four counts for each
+    # partition by index (its record's newest change in it; -1: before the first, the lookback);
+    # `records` then has a `__part` column.
+    partition_rows: dict[int, dict[str, int]] = field(default_factory=dict)
 
     @property
     def records_valid(self) -> int:
@@ -295,16 +300,20 @@ def prepare(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = 
     return validate_mapped(mapping, map_rows(mapping, raw, normalize_values, customer_priority), lookback_before)
 
 
-def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: datetime | None = None) -> Prepared:
+def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: datetime | None = None,
+                    partition_starts: Sequence[datetime] = ()) -> Prepared:
     """Mapped rows -> valid records and explained quarantine. Duplicates are found, and the
     newest kept, under the identity map_rows gave each row, after the newest row of each
     CustomerId is kept. `lookback_before` (a partition's start): rows of records whose newest
     change is before it were read by the lookback, and are counted apart
-    (`Prepared.lookback_rows`, `__lookback`)."""
+    (`Prepared.lookback_rows`, `__lookback`). `partition_starts` (a run over several partitions,
+    their starts in order): each row's record is counted in the partition of its newest change
+    (`Prepared.partition_rows`, `__part`)."""
     spec = mapping.spec
     flat, normalization, rows_read = mapped.flat, mapped.normalization, mapped.rows_read
     if lookback_before is not None:
         flat = flat.with_columns(_lookback_flag(flat, lookback_before, mapping.source.timezone))
+    flat = _with_partition_index(flat, partition_starts, mapping.source.timezone)
 
     # Duplicates within the window: the latest version of a record (or of a child) wins.
     identity = ["__key"]
@@ -358,6 +367,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
     rows_superseded = all_stale.len()
     superseded_lookback = int(flat.filter(pl.col("__row").is_in(all_stale.implode()) & pl.col("__lookback")).height) \
         if rows_superseded and "__lookback" in flat.columns else 0
+    superseded_parts = _superseded_by_part(flat, all_stale)
     flat, live = _superseded_out(flat, all_stale, spec)
 
     failures = _failures(flat, schema_for(spec), mapping.origin)
@@ -389,6 +399,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         valid_lookback = int(records.filter("__lookback")["__rows"].sum())
         lookback_rows = {"rows_read": valid_lookback + quarantined_lookback + superseded_lookback, "rows_valid": valid_lookback,
                          "rows_quarantined": quarantined_lookback, "rows_superseded": superseded_lookback}
+    records, partition_rows = _by_partition(records, valid_rows, quarantined_rows, superseded_parts)
 
     quarantine = _quarantine(flat, failures)
     return Prepared(
@@ -406,6 +417,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         records_merged=int(merges["merged"].list.len().sum()) if merges.height else 0,
         merges=merges,
         lookback_rows=lookback_rows,
+        partition_rows=partition_rows,
     )
 
 
@@ -448,6 +460,66 @@ def _lookback_flag(flat: pl.DataFrame, before: datetime, timezone: str) -> pl.Ex
         return pl.lit(False).alias("__lookback")
     own = ts if not isinstance(dtype, pl.Datetime) or dtype.time_zone is None else ts.dt.convert_time_zone("UTC")
     return pl.when(pl.col("__key").is_null()).then(own < cutoff).otherwise(newest < cutoff).fill_null(False).alias("__lookback")
+
+
+def _by_partition(records: pl.DataFrame, valid_rows: pl.DataFrame, quarantined_rows: pl.DataFrame,
+                  superseded: dict[int, int]) -> tuple[pl.DataFrame, dict[int, dict[str, int]]]:
+    """`records` with their `__part`, and the rows read, valid, quarantined and superseded of each
+    partition (`Prepared.partition_rows`); unchanged and {} when the rows have no `__part`."""
+    if "__part" not in valid_rows.columns:
+        return records, {}
+    # A record's rows share its newest change, so one partition: its valid rows' index is the record's.
+    parts = valid_rows.filter(pl.col("__key").is_not_null()).group_by("__key").agg(pl.col("__part").max())
+    # replace_strict, not a join: the records keep their order (the diff's positions are into it)
+    records = records.drop("__part", strict=False).with_columns(
+        pl.col("__key").replace_strict(parts["__key"], parts["__part"], default=0, return_dtype=pl.Int32).alias("__part"))
+    valid_parts, quarantined_parts = _rows_by_part(records, "__rows"), _rows_by_part(quarantined_rows)
+    out = {}
+    for part in set(valid_parts) | set(quarantined_parts) | set(superseded):
+        valid, quarantined, stale = (c.get(part, 0) for c in (valid_parts, quarantined_parts, superseded))
+        out[part] = {"rows_read": valid + quarantined + stale, "rows_valid": valid, "rows_quarantined": quarantined,
+                     "rows_superseded": stale}
+    return records, out
+
+
+def _with_partition_index(flat: pl.DataFrame, starts: Sequence[datetime], timezone: str) -> pl.DataFrame:
+    """`flat` with `__part` (`_partition_index`) when the run spans several partitions."""
+    return flat.with_columns(_partition_index(flat, starts, timezone)) if len(starts) > 1 else flat
+
+
+def _superseded_by_part(flat: pl.DataFrame, stale: pl.Series) -> dict[int, int]:
+    """The superseded rows of each partition ({} without `__part`)."""
+    return _rows_by_part(flat.filter(pl.col("__row").is_in(stale.implode()))) if "__part" in flat.columns else {}
+
+
+def _rows_by_part(frame: pl.DataFrame, rows: str | None = None) -> dict[int, int]:
+    """Rows of `frame` by its `__part` (the sum of column `rows` when given, else one a row)."""
+    if not frame.height:
+        return {}
+    counted = frame.group_by("__part").agg(pl.col(rows).cast(pl.Int64).sum() if rows else pl.len())
+    return {int(p): int(n) for p, n in counted.iter_rows()}
+
+
+def _partition_index(flat: pl.DataFrame, starts: Sequence[datetime], timezone: str) -> pl.Series:
+    """`__part`: the index of the partition (of those starting at `starts`, in order) holding the
+    newest change of the row's record (a row without an identity: its own); -1 before the first
+    (the lookback). Compared in the window column's own terms, as `_lookback_flag`; a row without a
+    value, or a column that is no date or time, counts in the first."""
+    ts, dtype = pl.col("__ts"), flat.schema["__ts"]
+    local = [s.astimezone(ZoneInfo(timezone)) for s in starts]
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        bounds = pl.Series([s.replace(tzinfo=None) for s in local]).cast(dtype)
+        own = ts
+    elif isinstance(dtype, pl.Datetime):
+        own = ts.dt.convert_time_zone("UTC")
+        bounds = pl.Series([s.astimezone(ZoneInfo("UTC")) for s in starts]).cast(pl.Datetime(dtype.time_unit, "UTC"))
+    elif dtype == pl.Date:
+        own, bounds = ts, pl.Series([s.date() for s in local])
+    else:
+        return pl.Series("__part", [0] * flat.height, dtype=pl.Int32)
+    newest = flat.select(pl.when(pl.col("__key").is_null()).then(own).otherwise(own.max().over("__key")).alias("n"))["n"]
+    index = (bounds.search_sorted(newest.fill_null(bounds[0]), side="right").cast(pl.Int32) - 1)
+    return index.alias("__part")
 
 
 payload_parts = serialize  # the pipeline's name for the one serializer (lib/contract/payload.py)

@@ -414,3 +414,28 @@ def test_a_failed_version_whose_current_version_is_quarantined_is_never_resent(t
         with rig.ledger() as ledger:
             assert ledger.queued().height == 0
         rig.client.close()
+
+
+def test_a_range_of_partitions_in_one_run_counts_each_record_in_the_partition_of_its_newest_change(rig):
+    """A run over three days at once (a single-run backfill): one read, one diff, one delivery; each
+    day's counts are its own records' (a record changed on two days counts on the later, its older row
+    superseded there), the lookback's apart, each account closes, and together they are the run's."""
+    from replenit_pipelines.lib.stages.lookback import closes, lookback_counts, partition_counts, window_counts
+    from replenit_pipelines.lib.warehouse import Warehouse
+
+    d1, d2 = DAY + timedelta(days=1), DAY + timedelta(days=2)
+    changed_again = customers(1, first=100)[0] | {"name": "Renamed", "updated_at": (d1 + timedelta(hours=10)).replace(tzinfo=None)}
+    rig.load(customers(5, at=DAY - timedelta(days=1)) + customers(10, first=100) + customers(8, at=d1, first=200)
+             + [changed_again] + customers(6, at=d2, first=300, c301={"email": "not an email"}))
+    with rig.ledger() as ledger:
+        result = sync_window(SyncRequest(
+            mapping=rig.mapping, warehouse=Warehouse(rig.warehouse), client=rig.client, store=None, start=DAY,
+            end=DAY + timedelta(days=3), partition_key="range", run_id="range-1", ledger=ledger,
+            lookback=timedelta(days=1), partition_starts=(DAY, d1, d2)))
+    parts, lookback, (own, _) = partition_counts(result, 3), lookback_counts(result), window_counts(result)
+    shown = [(p["rows_read"], p["rows_delivered"], p["rows_superseded"], p["rows_quarantined"]) for p in parts]
+    assert shown == [(9, 9, 0, 0), (10, 9, 1, 0), (6, 5, 0, 1)]
+    assert (lookback["rows_read"], lookback["rows_delivered"]) == (5, 5)
+    assert all(closes(p) for p in parts) and closes(lookback)
+    assert {k: sum(p[k] for p in parts) for k in parts[0]} == {k: own[k] for k in parts[0]}
+    assert [p["records_accepted"] for p in parts] == [9, 9, 5]
