@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 import polars as pl
 from _common import start_sandbox, stop_sandbox
-from client_quota import LIMITS, permitted, write_records
+from client_quota import HOUR, LIMITS, MINUTE, permitted, write_records
 
 
 def quota_run(url: str, requests: int, batch: int, workdir: Path) -> dict:
@@ -56,8 +56,8 @@ def quota_run(url: str, requests: int, batch: int, workdir: Path) -> dict:
     stop_sandbox(proc)
     times = [datetime.fromisoformat(r["time"].replace("Z", "+00:00")).timestamp() for r in log]
     t0, t1 = min(times), max(times)
-    return {"requests": len(log), "status_429": sum(r["status"] == 429 for r in log), "permitted": permitted(t0, t1),
-            "utilisation": len(log) / permitted(t0, t1), "seconds": round(t1 - t0, 2),
+    return {"requests": len(log), "status_429": sum(r["status"] == 429 for r in log), "permitted": permitted(t0, t1, MINUTE, HOUR),
+            "utilisation": len(log) / permitted(t0, t1, MINUTE, HOUR), "seconds": round(t1 - t0, 2),
             "records_sent": per_proc * 2, "records_stored": stats["records"].get(tenant, {}).get("customers", 0),
             "accepted": sum(s["accepted"] for s in summaries), "failed": sum(s["failed"] for s in summaries)}
 

@@ -35,7 +35,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import start_sandbox, stop_sandbox  # noqa: E402
-from client_quota import permitted  # noqa: E402
+from client_quota import HOUR, MINUTE, permitted  # noqa: E402
 
 MAPPING = """customers:
   source: {table: customers, window_column: updated_at}
@@ -206,7 +206,7 @@ def quota(args, tmp: Path) -> None:
     from datetime import datetime
 
     times = [datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() for e in log]
-    allowed = permitted(min(times), max(times))
+    allowed = permitted(min(times), max(times), MINUTE, HOUR)
     print(f"quota: {len(log)} requests ({sum(e['status'] == 429 for e in log)} 429s) in {max(times) - min(times):.1f}s, "
           f"permitted {allowed}: utilisation {len(log) / allowed:.1%} (goal >= 98%); rows delivered {r['rows_delivered']:,}, "
           f"chunks {r['chunks']}")
