@@ -333,11 +333,10 @@ def _check(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.warehouse import MappingError, Warehouse, load_mapping
     from replenit_pipelines.lib.warehouse.check import check_mapping
 
-    if args.mapping:
-        os.environ["REPLENIT_MAPPING"] = args.mapping  # this process only: the settings shown are the ones checked
-    if args.warehouse:
-        os.environ["REPLENIT_WAREHOUSE"] = args.warehouse
-    settings = Settings.from_env()
+    # The settings shown are the ones checked: --mapping and --warehouse over the environment's, for this
+    # call only (the process's environment is left as it was: `cli.main` may run inside a caller's process).
+    given = {"REPLENIT_MAPPING": args.mapping, "REPLENIT_WAREHOUSE": args.warehouse}
+    settings = Settings.from_env({**os.environ, **{k: v for k, v in given.items() if v}})
     rows, errors = _settings_in_force(settings)
     fmt = output_format(args)
     settings_rows = [{"setting": name, "value": value} for name, value in rows]

@@ -1,5 +1,6 @@
 """`replenit check` and the mapping's messages: each mistake named with what to write instead."""
 
+import os
 import sys
 import textwrap
 
@@ -322,3 +323,13 @@ def test_a_list_literal_of_a_column_says_what_to_write_not_rusts_debug_form(caps
     assert "products.Taxonomy: expr" in out and "a [...] list holds constants only" in out
     assert "string_to_array(column, '|')" in out
     assert "Ident {" not in out and "Function {" not in out
+
+
+def test_check_with_a_mapping_leaves_the_callers_environment_as_it_was(capsys, warehouse, monkeypatch):
+    """`cli.main(["check", "--mapping", …])` inside a caller's process (a notebook, a test worker): the
+    mapping it checked must not become the process's REPLENIT_MAPPING for whatever loads next."""
+    monkeypatch.delenv("REPLENIT_MAPPING", raising=False)
+    code, out = check(capsys, warehouse, GOOD)
+    assert code == 0, out
+    assert str(warehouse / "mapping.yaml") in out  # the setting shown is the one checked
+    assert "REPLENIT_MAPPING" not in os.environ
