@@ -117,59 +117,44 @@ class PostgresQuotaStore:
             raise
 
     def _write_back(self, con: Any, before: dict, after: dict) -> None:
-        old = {(float(s), int(i)): n for s, windows in before["counts"].items() for i, n in windows.items()}
-        new = {(float(s), int(i)): n for s, windows in after["counts"].items() for i, n in windows.items()}
-        gone = [(self.key_id, s, i) for (s, i) in old if (s, i) not in new]
-        changed = [(self.key_id, s, i, n) for (s, i), n in new.items() if old.get((s, i)) != n]
-        if gone:
-            con.cursor().executemany(
-                "DELETE FROM quota_counts WHERE key_id = %s AND window_seconds = %s AND window_index = %s", gone)
-        if changed:
-            con.cursor().executemany(
-                "INSERT INTO quota_counts (key_id, window_seconds, window_index, requests) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (key_id, window_seconds, window_index) DO UPDATE SET requests = excluded.requests", changed)
-        old_lanes = {(lane, float(s), int(i)): n for lane, ws in before["lanes"].items() for s, windows in ws.items()
-                     for i, n in windows.items()}
-        new_lanes = {(lane, float(s), int(i)): n for lane, ws in after["lanes"].items() for s, windows in ws.items()
-                     for i, n in windows.items()}
-        gone_lanes = [(self.key_id, lane, s, i) for (lane, s, i) in old_lanes if (lane, s, i) not in new_lanes]
-        changed_lanes = [(self.key_id, lane, s, i, n) for (lane, s, i), n in new_lanes.items() if old_lanes.get((lane, s, i)) != n]
-        if gone_lanes:
-            con.cursor().executemany("DELETE FROM quota_lane_counts WHERE key_id = %s AND lane = %s AND window_seconds = %s "
-                                     "AND window_index = %s", gone_lanes)
-        if changed_lanes:
-            con.cursor().executemany(
-                "INSERT INTO quota_lane_counts (key_id, lane, window_seconds, window_index, requests) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (key_id, lane, window_seconds, window_index) DO UPDATE SET requests = excluded.requests",
-                changed_lanes)
-        gone_waiters = [(self.key_id, w) for w in before["waiters"] if w not in after["waiters"]]
-        set_waiters = [(self.key_id, w, e["until"], e["lane"], e["tenant"], e["held_until"])
-                       for w, e in after["waiters"].items() if before["waiters"].get(w) != e]
-        if gone_waiters:
-            con.cursor().executemany("DELETE FROM quota_waiters WHERE key_id = %s AND waiter_id = %s", gone_waiters)
-        if set_waiters:
-            con.cursor().executemany(
-                "INSERT INTO quota_waiters (key_id, waiter_id, expires_at, lane, tenant_id, held_until) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (key_id, waiter_id) DO UPDATE SET "
-                "expires_at = excluded.expires_at, lane = excluded.lane, tenant_id = excluded.tenant_id, "
-                "held_until = excluded.held_until", set_waiters)
-        old_tenants = self._tenant_rows(before)
-        new_tenants = self._tenant_rows(after)
-        gone_tenants = [(self.key_id, *k) for k in old_tenants if k not in new_tenants]
-        changed_tenants = [(self.key_id, *k, n, waited) for k, (n, waited) in new_tenants.items() if old_tenants.get(k) != (n, waited)]
-        if gone_tenants:
-            con.cursor().executemany("DELETE FROM quota_tenant_counts WHERE key_id = %s AND lane = %s AND tenant_id = %s "
-                                     "AND window_seconds = %s AND window_index = %s", gone_tenants)
-        if changed_tenants:
-            con.cursor().executemany(
-                "INSERT INTO quota_tenant_counts (key_id, lane, tenant_id, window_seconds, window_index, requests, waited) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key_id, lane, tenant_id, window_seconds, window_index) "
-                "DO UPDATE SET requests = excluded.requests, waited = excluded.waited", changed_tenants)
+        def counts(state: dict) -> dict[tuple, tuple]:
+            return {(float(s), int(i)): (n,) for s, windows in state["counts"].items() for i, n in windows.items()}
+
+        def lanes(state: dict) -> dict[tuple, tuple]:
+            return {(lane, float(s), int(i)): (n,) for lane, ws in state["lanes"].items() for s, windows in ws.items()
+                    for i, n in windows.items()}
+
+        def waiters(state: dict) -> dict[tuple, tuple]:
+            return {(w,): (e["until"], e["lane"], e["tenant"], e["held_until"]) for w, e in state["waiters"].items()}
+
+        for table, keys, values, rows in (
+                ("quota_counts", ("window_seconds", "window_index"), ("requests",), counts),
+                ("quota_lane_counts", ("lane", "window_seconds", "window_index"), ("requests",), lanes),
+                ("quota_waiters", ("waiter_id",), ("expires_at", "lane", "tenant_id", "held_until"), waiters),
+                ("quota_tenant_counts", ("lane", "tenant_id", "window_seconds", "window_index"), ("requests", "waited"),
+                 self._tenant_rows)):
+            self._write_changes(con, table, keys, values, rows(before), rows(after))
         if after["blocked_until"] != before["blocked_until"]:
             con.execute("UPDATE quota_keys SET blocked_until = %s WHERE key_id = %s", [after["blocked_until"], self.key_id])
 
+    def _write_changes(self, con: Any, table: str, keys: tuple[str, ...], values: tuple[str, ...],
+                       old: dict[tuple, tuple], new: dict[tuple, tuple]) -> None:
+        """One table of the key's state written as a diff: rows gone deleted, rows new or changed
+        upserted (fixed table and column names, never values, in the SQL)."""
+        gone = [(self.key_id, *k) for k in old if k not in new]
+        changed = [(self.key_id, *k, *v) for k, v in new.items() if old.get(k) != v]
+        where = " AND ".join(f"{c} = %s" for c in ("key_id", *keys))
+        if gone:
+            con.cursor().executemany(f"DELETE FROM {table} WHERE {where}", gone)  # noqa: S608 - fixed names
+        if changed:
+            columns = ("key_id", *keys, *values)
+            con.cursor().executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "  # noqa: S608
+                f"ON CONFLICT ({', '.join(('key_id', *keys))}) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in values), changed)
+
     @staticmethod
-    def _tenant_rows(state: dict) -> dict[tuple[str, str, float, int], tuple[int, bool]]:
+    def _tenant_rows(state: dict) -> dict[tuple, tuple]:
         return {(lane, tenant, float(s), int(i)): (int(entry[0]), bool(entry[1]))
                 for lane, tenants in state.get("tenants", {}).items() for tenant, windows in tenants.items()
                 for s, indexes in windows.items() for i, entry in indexes.items()}
