@@ -20,7 +20,12 @@ stop_sandbox = stop_sandbox_process
 def print_prepare_timing(warehouse, mapping, start: datetime, end: datetime) -> None:
     """One window read, mapped, validated, nested and serialized: its times and this process's
     peak RSS, printed as one JSON line (the benches run it in a fresh child process)."""
-    from replenit_pipelines.lib.validation import payload_parts, prepare
+    from replenit_pipelines.lib import validation
+    from replenit_pipelines.lib.validation import prepare
+
+    # payload_column where the code has it (one Binary column, as stages/diff.py keeps them); an older
+    # checkout measured with --baseline has only payload_parts.
+    payload_column = getattr(validation, "payload_column", None) or validation.payload_parts
 
     def cpu() -> float:  # this process's CPU seconds, every thread's: steadier than wall time on a loaded machine
         r = resource.getrusage(resource.RUSAGE_SELF)
@@ -31,7 +36,7 @@ def print_prepare_timing(warehouse, mapping, start: datetime, end: datetime) -> 
     read_s, cpu1 = time.perf_counter() - started, cpu()
     prepared = prepare(mapping, raw)
     prepare_s, cpu2 = time.perf_counter() - started - read_s, cpu()
-    parts = payload_parts(prepared.records)
+    parts = payload_column(prepared.records)  # as the pipeline keeps them (stages/diff.py): one Binary column
     total, cpu3 = time.perf_counter() - started, cpu()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"rows": prepared.rows_read, "records": prepared.records_valid, "quarantined": prepared.rows_quarantined,

@@ -185,6 +185,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=22, help="the sample's seed")
     parser.add_argument("--reuse", default=None, help="with --sample: a folder an earlier run kept (--keep): its mutants, trace and verdicts")
     parser.add_argument("--cap-s", type=float, default=40.0, help="with --sample: a mutant's tests, fastest first, up to this many seconds")
+    parser.add_argument("--rejudge", nargs="+", default=None, metavar="TEST_FILE",
+                        help="with --sample and --reuse: test files written since; the sample's survivors are judged again with them")
     args = parser.parse_args()
     scope = SCOPES[args.scope]
     tests = scope["tests"] or wide_tests()
@@ -196,7 +198,7 @@ def main() -> None:
         from mutation_sample import run_sample
 
         run_sample(Path(args.reuse), tests, scope["args"], args.sample, args.seed, args.children, args.cap_s,
-                   args.budget_min * 60 if args.budget_min else None, reuse=True)
+                   args.budget_min * 60 if args.budget_min else None, reuse=True, rejudge=args.rejudge)
         return
     work = Path(tempfile.mkdtemp(prefix="mutation-"))
     try:

@@ -327,11 +327,17 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def run_sample(work: Path, tests: list[str], args: list[str], n: int, seed: int, workers: int, cap_s: float,
-               budget_s: float | None = None, reuse: bool = False) -> None:
+               budget_s: float | None = None, reuse: bool = False, rejudge: list[str] | None = None) -> None:
     """`reuse`: `work` is a kept copy of an earlier run (--keep): its mutants and trace are used
-    again, and the verdicts it recorded (verdicts.jsonl) stand."""
+    again, and the verdicts it recorded (verdicts.jsonl) stand. `rejudge` (with reuse): test files
+    written since (paths in this checkout), copied into the kept copy; the sample's survivors and
+    unreached mutants are judged again with their tests and these, and the new verdicts stand."""
     t0 = time.monotonic()
     mutants_dir = work / "mutants"
+    for test_file in rejudge or []:
+        for into in (work, mutants_dir):
+            (into / test_file).parent.mkdir(parents=True, exist_ok=True)
+            (into / test_file).write_bytes((Path(__file__).resolve().parent.parent / test_file).read_bytes())
     if not reuse:
         with (work / "tests" / "conftest.py").open("a") as f:
             f.write(CONFTEST_PLUGIN)
@@ -354,6 +360,8 @@ def run_sample(work: Path, tests: list[str], args: list[str], n: int, seed: int,
     for m in chosen:
         if m.name in known:
             m.verdict, m.seconds = known[m.name]["verdict"], known[m.name]["seconds"]
+        if rejudge and m.verdict in ("survived", "no tests"):
+            m.tests, m.verdict = [*m.tests, *rejudge], ""
     # A pytest process's start-up, and a check that the mutants' package is the one imported:
     # with MUTANT_UNDER_TEST=fail every trampoline raises, so a test calling the library must fail.
     servers = [Server(mutants_dir) for _ in range(workers)]
@@ -365,6 +373,11 @@ def run_sample(work: Path, tests: list[str], args: list[str], n: int, seed: int,
             raise SystemExit(f"{probe.name}'s tests fail unmutated in the fork server (exit {code})")
         overheads.append(max(0.0, seconds - sum(durations[t] for t in probe.tests)))
     startup = max(overheads)
+    for test_file in rejudge or []:  # their time unmutated, as the trace measured the others'
+        code, seconds = servers[0].run("", [test_file], 600)
+        if code != 0:
+            raise SystemExit(f"{test_file} fails unmutated in the fork server (exit {code})")
+        durations[test_file] = max(0.0, seconds - startup)
     code, _ = servers[0].run("fail", probes[0].tests, 600)
     if code in (0, None):
         raise SystemExit(f"the mutated package is not the one the tests import: forced-fail exit {code}")
@@ -399,10 +412,10 @@ def run_sample(work: Path, tests: list[str], args: list[str], n: int, seed: int,
     unjudged = [m for m in chosen if not m.verdict]
     if unjudged:
         print(f"budget spent: {len(unjudged)} of the {len(chosen)} sampled mutants not judged (left out below)")
-    report([m for m in chosen if m.verdict], per_package, time.monotonic() - t0, time.monotonic() - t_mut)
+    report([m for m in chosen if m.verdict], per_package, time.monotonic() - t0, time.monotonic() - t_mut, work)
 
 
-def report(chosen: list[Mutant], per_package: dict[str, int], took: float, on_mutants: float) -> None:
+def report(chosen: list[Mutant], per_package: dict[str, int], took: float, on_mutants: float, work: Path) -> None:
     print(f"\ntime: {took / 60:.1f} min in all, {on_mutants / 60:.1f} min running mutants")
     print(f"{'package':<12} {'mutants':>7} {'sampled':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} {'error':>5}"
           f"  {'score':>6}  95% CI (Wilson)")
@@ -432,6 +445,7 @@ def report(chosen: list[Mutant], per_package: dict[str, int], took: float, on_mu
     for m in sorted(chosen, key=lambda m: m.name):
         if m.verdict in ("survived", "no tests") or m.verdict.startswith("error"):
             print(f"{m.verdict}: {m.name}{' (selection cut)' if m.capped else ''} [{len(m.tests)} tests]")
+            print("\n".join(f"    {line.strip()[:160]}" for line in mutant_diff(work, m.name).splitlines()))
 
 
 def mutant_diff(work: Path, name: str) -> str:

@@ -58,9 +58,9 @@ class Diff:
         }
 
 
-def diff(records: pl.DataFrame, parts: Sequence[bytes], acknowledged: pl.DataFrame, full_refresh: bool = False) -> Diff:
+def diff(records: pl.DataFrame, parts: Sequence[bytes] | pl.Series, acknowledged: pl.DataFrame, full_refresh: bool = False) -> Diff:
     """`records`: the valid records (their `__key` and `__rows` columns are read); `parts`: their
-    payloads, one JSON document each, aligned by position; `acknowledged`: the ledger's lookup of
+    payloads, one JSON document each, aligned by position (bytes, or a Binary column); `acknowledged`: the ledger's lookup of
     their identities, `Ledger.lookup_keys` (idkey, hash, exact) or `Ledger.lookup` (identity, hash,
     exact; keyed here). A record without identity is always new."""
     if len(parts) != records.height:
@@ -90,7 +90,8 @@ def diff(records: pl.DataFrame, parts: Sequence[bytes], acknowledged: pl.DataFra
     slow = frame.filter(~pl.col("__same_bytes")).select("__pos", "__acked_row")
     slow_pos = slow["__pos"]
     slow = slow.with_columns(
-        content_hashes([parts[i] for i in slow_pos.to_list()]).alias("__hash"),
+        content_hashes(parts.gather(slow_pos).to_list() if isinstance(parts, pl.Series)
+                       else [parts[i] for i in slow_pos.to_list()]).alias("__hash"),
         acked_hash.gather(slow["__acked_row"]).alias("__acked_hash"),
     ).with_columns(
         pl.when(pl.col("__acked_hash").is_null()).then(pl.lit(NEW))

@@ -83,10 +83,12 @@ def exact_hashes(parts: Sequence[bytes] | pl.Series) -> pl.Series:
     return pl.concat(chunks, rechunk=True) if chunks else pl.Series("exact", [], dtype=pl.Binary)
 
 
-def exact_hashes_int128(parts: Sequence[bytes]) -> pl.Series:
+def exact_hashes_int128(parts: Sequence[bytes] | pl.Series) -> pl.Series:
     """`exact_hashes` as Int128 (the 16 bytes read little-endian): half the memory of a Binary
     column, and an integer comparison. `hashes_as_binary` turns them back."""
     xxh3 = plh.col("p").nchash.xxh3_128(return_binary=True, byte_order="big").bin.reinterpret(dtype=pl.Int128).alias("exact")
+    if isinstance(parts, pl.Series):
+        return parts.rename("p").to_frame().select(xxh3)["exact"]
     chunks = [pl.DataFrame({"p": pl.Series(parts[i:i + _EXACT_CHUNK], dtype=pl.Binary)}).select(xxh3)["exact"]
               for i in range(0, len(parts), _EXACT_CHUNK)]
     return pl.concat(chunks, rechunk=True) if chunks else pl.Series("exact", [], dtype=pl.Int128)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import polars as pl
 
-from replenit_pipelines.lib.contract.payload import serialize
+from replenit_pipelines.lib.contract.payload import serialize_column
 from replenit_pipelines.lib.ledger import diff as ledger_diff
 from replenit_pipelines.lib.ledger import hold_unchanged_rejections
 from replenit_pipelines.lib.validation.prepare import Prepared
@@ -63,17 +63,17 @@ def nothing() -> Diff:
 
 def diff(prepared: Prepared, ledger: LedgerView | None = None, full_refresh: bool = False) -> Diff:
     records = prepared.records
-    parts = serialize(records) if records.height else []
+    # The window's payloads stay one Binary column; only those sent or held become bytes objects.
+    parts = serialize_column(records)
     if ledger is None:
-        return Diff(to_send=list(range(records.height)), parts=parts, keys=records["__key"].to_list(),
+        return Diff(to_send=list(range(records.height)), parts=parts.to_list(), keys=records["__key"].to_list(),
                     hashes=[None] * len(parts), exact=[None] * len(parts), records_new=records.height)
     d = ledger_diff(records, parts, ledger.lookup_keys(records["__key"]), full_refresh)
     send, held = hold_unchanged_rejections(d.send, ledger.queued(("rejected", "needs_attention")))
-    positions = send["__pos"].to_list()
     return Diff(
-        to_send=positions, parts=[parts[i] for i in positions], keys=send["__key"].to_list(),
+        to_send=send["__pos"].to_list(), parts=parts.gather(send["__pos"]).to_list(), keys=send["__key"].to_list(),
         hashes=send["hash"].to_list(), exact=send["exact"].to_list(), held=held.select(list(_SEND_SCHEMA)).cast(_SEND_SCHEMA),
-        held_parts=[parts[i] for i in held["__pos"].to_list()], restamp=d.restamp, records_new=d.records_new, records_changed=d.records_changed,
+        held_parts=parts.gather(held["__pos"]).to_list(), restamp=d.restamp, records_new=d.records_new, records_changed=d.records_changed,
         records_unchanged=d.records_unchanged, records_refreshed=d.records_refreshed, rows_unchanged=d.rows_unchanged,
         full_refresh=full_refresh,
     )

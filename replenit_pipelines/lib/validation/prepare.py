@@ -18,9 +18,12 @@ with no child: it nests as an empty array and counts in the record's `__rows`. B
 rows of its record it is no such thing, and is quarantined (`required` on the child's id).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from threading import Thread
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandera.polars as pa
@@ -33,7 +36,7 @@ from replenit_pipelines.lib.contract.identity import (
     identifier_accepted_expr,
     refused_customer_id,
 )
-from replenit_pipelines.lib.contract.payload import serialize
+from replenit_pipelines.lib.contract.payload import serialize, serialize_column
 from replenit_pipelines.lib.validation.mapped import (
     CAST_FAILURE_PREFIX,
     apply_mapping,
@@ -44,13 +47,14 @@ from replenit_pipelines.lib.validation.normalize import (
     FINITE_FAILURE_PREFIX,
     TYPE_FAILURE_PREFIX,
 )
-from replenit_pipelines.lib.validation.schemas import schema_for
+from replenit_pipelines.lib.validation.schemas import EntityChecks, checks_for, rows_failing_any
 from replenit_pipelines.lib.validation.supersede import (
     MERGES_SCHEMA,
     NEWEST_LAST,
     content_columns,
     content_ties,
     customer_merges,
+    shared_identities,
     stale_rows,
 )
 from replenit_pipelines.lib.warehouse.mapping import (
@@ -62,6 +66,7 @@ VALUE_MAX_CHARS = 80
 QUARANTINE_SCHEMA = pl.Schema({"record_id": pl.String, "source_row": pl.UInt32, "rule": pl.String, "field": pl.String, "value": pl.String})
 _PANDERA_RULES = {"not_nullable": "required"}
 _FAILURE_COLUMNS = {TYPE_FAILURE_PREFIX: "type", CAST_FAILURE_PREFIX: "type", FINITE_FAILURE_PREFIX: "finite"}
+_FAILURE_PREFIXES = tuple(_FAILURE_COLUMNS)
 
 
 @dataclass
@@ -100,13 +105,18 @@ class Prepared:
         return [c for c in self.records.columns if not c.startswith("__")]
 
 
-def _failures(flat: pl.DataFrame, entity_schema: pa.DataFrameSchema, origin: str) -> pl.DataFrame:
-    """Every failed rule of every row, in one pass: (__row, rule, field, value)."""
-    try:
-        entity_schema.validate(flat, lazy=True)
-        cases = None
-    except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
+def _failures(flat: pl.DataFrame, checks: EntityChecks, origin: str) -> pl.DataFrame:
+    """Every failed rule of every row: (__row, rule, field, value). pandera validates and explains
+    the rows that fail any rule (found first in one pass: most rows pass them all)."""
+    entity_schema = checks.schema
+    failing = rows_failing_any(flat, checks)
+    judged = flat if failing is None else flat.filter(failing)
+    cases = None
+    if failing is None or judged.height:  # (no row fails a rule: nothing for pandera to explain)
+        try:
+            entity_schema.validate(judged, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            cases = exc.failure_cases
     frames = []
     if cases is not None and cases.height:
         frame_level = cases.filter(pl.col("index").is_null())
@@ -116,7 +126,7 @@ def _failures(flat: pl.DataFrame, entity_schema: pa.DataFrameSchema, origin: str
                 f"{origin}: {entity_schema.name}.{first['column']} fails {first['check']} for the whole frame "
                 f"({first['failure_case']}): give the field a cast in the mapping"
             )
-        rows = flat["__row"]
+        rows = judged["__row"]  # pandera's index is a position in the frame it judged
         is_frame_check = pl.col("schema_context") == "DataFrameSchema"
         frames.append(
             cases.select(
@@ -174,6 +184,17 @@ def _underivable_totals(flat: pl.DataFrame) -> pl.DataFrame:
         pl.concat_str(pl.lit("line of product "), pl.col("OrderItems.ProductId").fill_null("?"), pl.lit(" has no Price")).alias("value")
         if "OrderItems.ProductId" in flat.columns else pl.lit("a line has no Price").alias("value"), "__row",
     )
+
+
+def _refused_ids_apart(flat: pl.DataFrame) -> pl.DataFrame:
+    """A refused CustomerId is no identity (contract.identity), nor is the email record_key falls
+    back to for it: such a row keeps the identity it is shown under (`__shown_key`) but groups
+    with no other row (its `__key` is null). Most windows have none: no second copy of the keys."""
+    refused = refused_customer_id(flat.columns)
+    if not flat.select(refused.any()).item():
+        return flat
+    return flat.with_columns(pl.when(refused).then(pl.col("__key")).alias("__shown_key"),
+                             pl.when(refused).then(None).otherwise(pl.col("__key")).alias("__key"))
 
 
 def _stray_no_child(flat: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
@@ -244,9 +265,9 @@ def _split(flat: pl.DataFrame, failures: pl.DataFrame, live: pl.Expr | None = No
     bad_row_mask = pl.col("__row").is_in(bad_rows.implode())
     bad_keys = flat.filter(bad_row_mask & pl.col("__key").is_not_null())["__key"].unique()
     in_bad_record = bad_row_mask | pl.col("__key").is_in(bad_keys.implode())
-    if live is None:
-        return flat.filter(in_bad_record), flat.filter(~in_bad_record)
-    return flat.filter(in_bad_record & live), flat.filter(~in_bad_record & live)
+    live = pl.lit(True) if live is None else live
+    # The valid rows are most of the window: copied on the streaming engine, over every core.
+    return flat.filter(in_bad_record & live), flat.lazy().filter(~in_bad_record & live).collect(engine="streaming")
 
 
 def _derived_failures(records: pl.DataFrame, valid_rows: pl.DataFrame) -> pl.DataFrame | None:
@@ -311,6 +332,10 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
     (`Prepared.partition_rows`, `__part`)."""
     spec = mapping.spec
     flat, normalization, rows_read = mapped.flat, mapped.normalization, mapped.rows_read
+    # Every rule is of one row: the window's rows are judged on a thread of their own while the
+    # superseded ones are found (Polars releases the GIL: the two take both cores), and a
+    # superseded row's failures are dropped with it.
+    judging = _on_a_thread(_failures, flat, checks_for(spec), mapping.origin)
     if lookback_before is not None:
         flat = flat.with_columns(_lookback_flag(flat, lookback_before, mapping.source.timezone))
     flat = _with_partition_index(flat, partition_starts, mapping.source.timezone)
@@ -328,12 +353,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
             else:  # no identity: only exact duplicates (a version read twice) supersede one another
                 identity += [f.target for f in mapping.children]
     if spec.name == "customers":
-        # A refused CustomerId is no identity (contract.identity), nor is the email record_key
-        # falls back to for it: such a row keeps the identity it is shown under (`__shown_key`)
-        # but groups with no other row.
-        refused = refused_customer_id(flat.columns)
-        flat = flat.with_columns(pl.when(refused).then(pl.col("__key")).alias("__shown_key"),
-                                 pl.when(refused).then(None).otherwise(pl.col("__key")).alias("__key"))
+        flat = _refused_ids_apart(flat)
     # A child row whose key is NULL identifies no child: it is no version of another such row
     # (NULLs are equal in a struct's hash, so two lines of one order would supersede each other).
     keyless = _keyless_children(flat)
@@ -345,8 +365,10 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
     content = content_columns(flat)
     own = [f.target for f in mapping.fields if f.target in flat.columns] if spec.children_field is not None else content
     ties = [(["__key"], own), *([(identity, content)] if len(identity) > 1 else []), *([(["CustomerId"], content)] if by_id else [])]
-    flat = flat.with_columns(content_ties(flat, ties))
-    narrow = flat.select(list(dict.fromkeys(["__row", "__ts", "__tie", *identity, *(["CustomerId"] if by_id else [])])))
+    shared = shared_identities(flat, list({tuple(cols): cols for cols, _ in ties}.values()))
+    flat = flat.with_columns(content_ties(flat, ties, shared))
+    narrow = flat.select(list(dict.fromkeys(["__row", "__ts", "__tie", *identity, *(["CustomerId"] if by_id else [])]))).with_columns(
+        shared[tuple(identity)].alias("__may_share"), *([shared[("CustomerId",)].alias("__may_share_cid")] if by_id else []))
     stale = []
     by_customer = narrow  # every row's, before a CustomerId's older rows leave `narrow`
     merges = pl.DataFrame(schema=MERGES_SCHEMA)
@@ -355,10 +377,10 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         # One CustomerId is one customer whatever its email: its newest row is its only version
         # (an older email sent beside it would make two customers of one id). Then by the identity.
         cid = pl.col("CustomerId")
-        stale.append(stale_rows(narrow, cid, pl.when(identifier_accepted_expr("CustomerId", cid)).then(cid)))
+        stale.append(stale_rows(narrow, cid, pl.when(identifier_accepted_expr("CustomerId", cid)).then(cid), pl.col("__may_share_cid")))
         if stale[0].len():
             narrow = narrow.filter(~pl.col("__row").is_in(stale[0].implode()))
-    stale.append(stale_rows(narrow, ident, _versioned(keyless)))
+    stale.append(stale_rows(narrow, ident, _versioned(keyless), pl.col("__may_share")))
     if by_id and stale[-1].len():
         merges = customer_merges(by_customer, narrow, stale[-1])
         rows_merged = int(merges["rows"].sum())
@@ -370,8 +392,8 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
     superseded_parts = _superseded_by_part(flat, all_stale)
     flat, live = _superseded_out(flat, all_stale, spec)
 
-    failures = _failures(flat, schema_for(spec), mapping.origin)
-    if live is not None:  # every check is of one row: a superseded row's failures are dropped with it
+    failures = judging.result()
+    if rows_superseded:
         failures = failures.filter(pl.col("__row").is_in(all_stale.implode()).not_())
     if "__no_child" in flat.columns:
         # A parent without a child has NULL child fields by design: they break no child rule.
@@ -384,12 +406,16 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
     failures = pl.concat([failures, _keyless_failures(flat, keyless, mapping).cast(failures.schema)])
     if spec.name == "orders":
         failures = pl.concat([failures, _underivable_totals(flat).cast(failures.schema)])
-    quarantined_rows, valid_rows = _split(flat, failures, live)
+    # The split copies the rows it keeps: only the columns read after it (the failure columns, the
+    # shown keys and, without children to order, the times are the window's and stay behind).
+    split_of = flat.select(c for c in flat.columns if not c.startswith(_FAILURE_PREFIXES) and c != "__shown_key"
+                           and (spec.children_field is not None or c not in ("__ts", "__tie")))
+    quarantined_rows, valid_rows = _split(split_of, failures, live)
     records = nest_records(valid_rows, mapping)
     derived = _derived_failures(records, valid_rows)
     if derived is not None:
         failures = pl.concat([failures, derived.cast(failures.schema)])
-        quarantined_rows, valid_rows = _split(flat, failures, live)
+        quarantined_rows, valid_rows = _split(split_of, failures, live)
         records = nest_records(valid_rows, mapping)
     lookback_rows: dict[str, int] = {}
     if "__lookback" in flat.columns:
@@ -419,6 +445,21 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         lookback_rows=lookback_rows,
         partition_rows=partition_rows,
     )
+
+
+def _on_a_thread(fn: Callable[..., pl.DataFrame], *args: Any) -> "Future[pl.DataFrame]":
+    """fn(*args) on a thread started for it (not a pool's: a pool made before a fork has no
+    threads in the child, and its work would wait forever); its result or exception in the future."""
+    future: Future[pl.DataFrame] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised by result()
+            future.set_exception(exc)
+
+    Thread(target=run, name="replenit-judge", daemon=True).start()
+    return future
 
 
 def _quarantine(flat: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
@@ -522,4 +563,5 @@ def _partition_index(flat: pl.DataFrame, starts: Sequence[datetime], timezone: s
     return index.alias("__part")
 
 
-payload_parts = serialize  # the pipeline's name for the one serializer (lib/contract/payload.py)
+payload_parts = serialize  # the one serializer (lib/contract/payload.py), as bytes objects
+payload_column = serialize_column  # the same payloads as one Binary column: what the pipeline keeps (stages/diff.py)

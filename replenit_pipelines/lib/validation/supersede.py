@@ -14,7 +14,8 @@ MERGES_SCHEMA = pl.Schema({"identity": pl.String(), "kept": pl.String(), "merged
 NEWEST_LAST = ("__ts", "__tie", "__row")
 
 
-def content_ties(flat: pl.DataFrame, groups: list[tuple[list[str], list[str]]]) -> pl.Series:
+def content_ties(flat: pl.DataFrame, groups: list[tuple[list[str], list[str]]],
+                 shared: dict[tuple[str, ...], pl.Series] | None = None) -> pl.Series:
     """`__tie`: for rows that share a timestamp with another row of one of `groups` (identity
     columns: the record's, a child's, the CustomerId) and differ from it in that group's content
     columns, a hash of the row's whole content (XXH3-64 of its values as JSON: frozen, the same in
@@ -22,15 +23,25 @@ def content_ties(flat: pl.DataFrame, groups: list[tuple[list[str], list[str]]]) 
     rows' values, never of their position in the read: a warehouse's scan order varies between
     runs, and two versions with one timestamp must not win in turn (a re-send each time, a dry run
     that disagrees with the run). Ties are found with Polars' own hashes (cheap: the lines of one
-    order share a time but rarely differ in the order's fields); only those rows are hashed for good."""
+    order share a time but rarely differ in the order's fields); only those rows are hashed for good.
+    `shared` (`shared_identities`): for an identity, the rows that may share it with another row;
+    only they can share it and a time."""
     found = []
     for identity, content in groups:
-        groups_of = flat.select(row_hash([*identity, "__ts"]).alias("g"))
-        candidates = duplicated(groups_of["g"]).arg_true()  # few, except lines of an order
+        within = (shared or {}).get(tuple(identity))
+        if within is None:
+            g = flat.select(row_hash([*identity, "__ts"]).alias("g"))["g"]
+            is_tied = duplicated(g)
+            candidates, candidate_groups = is_tied.arg_true(), g.filter(is_tied)  # few, except lines of an order
+        else:
+            rows = within.arg_true()
+            g = flat.select([*identity, "__ts"])[rows].select(row_hash([*identity, "__ts"]).alias("g"))["g"]
+            is_tied = duplicated(g)
+            candidates, candidate_groups = rows.filter(is_tied), g.filter(is_tied)
         if candidates.len():
             # The content hashed for the candidates alone (a row's hash is its own values'): hashing
             # every row's content cost most of this function on a window of customers.
-            pairs = pl.concat([groups_of[candidates], flat[candidates].select(row_hash(content).alias("v"))], how="horizontal")
+            pairs = pl.concat([candidate_groups.to_frame(), flat[candidates].select(row_hash(content).alias("v"))], how="horizontal")
             differs = pairs.select(pl.col("v").min().over("g") != pl.col("v").max().over("g")).to_series()
             found.append(candidates.filter(differs))
     where = pl.concat(found).unique().sort() if found else pl.Series(dtype=pl.UInt32)
@@ -54,17 +65,28 @@ def content_columns(flat: pl.DataFrame) -> list[str]:
     return [c for c in flat.columns if not c.startswith("__") or c == "__child_key"]
 
 
-def stale_rows(rows: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = None) -> pl.Series:
+def stale_rows(rows: pl.DataFrame, ident: pl.Expr, present: pl.Expr | None = None, may_share: pl.Expr | None = None) -> pl.Series:
     """`__row` of the rows whose identity `ident` (non-null `present`, by default ident itself) is
-    shared, all but the newest (by the window column, then row): the superseded ones."""
+    shared, all but the newest (by the window column, then row): the superseded ones.
+    `may_share`: which rows may share their identity (any superset: `shared_identities` over a
+    frame `rows` was taken from); found here by default."""
     present = ident if present is None else present
     # Only the duplicated rows are sorted: most windows have few or none. Candidates by hash (5x
     # faster than hashing strings into a set); a collision only adds a row that is_last_distinct
     # below, on the real values, keeps.
-    shared = rows.filter(pl.lit(duplicated(rows.select(ident.hash()).to_series())) & present.is_not_null())
+    if may_share is None:
+        may_share = pl.lit(duplicated(rows.select(ident.hash()).to_series()))
+    shared = rows.filter(may_share & present.is_not_null())
     if not shared.height:
         return pl.Series("__row", [], pl.UInt32)
     return shared.sort(*NEWEST_LAST, nulls_last=False).filter(~ident.is_last_distinct()).get_column("__row")
+
+
+def shared_identities(flat: pl.DataFrame, identities: list[list[str]]) -> dict[tuple[str, ...], pl.Series]:
+    """For each identity (its columns), which rows of `flat` may share it with another row: equal
+    values, or a hash collision (which only adds a row the exact steps then look at). Found once
+    for the ties and the supersession both: each is a sort of the window's hashes."""
+    return {tuple(cols): duplicated(flat.select(row_hash(cols)).to_series()) for cols in identities}
 
 
 def duplicated(hashes: pl.Series) -> pl.Series:
