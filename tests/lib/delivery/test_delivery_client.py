@@ -20,6 +20,7 @@ from replenit_pipelines.lib.delivery import (
 from replenit_pipelines.lib.delivery.batching import plan_batches, serialize
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
 from replenit_pipelines.lib.delivery.session import Session
+from replenit_pipelines.lib.validation import payload_column
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
 
 
@@ -73,8 +74,8 @@ def test_null_fields_are_written_as_null_by_push_and_pipeline_alike():
 
 def test_a_frames_payloads_are_its_rows_as_polars_ndjson_writes_them():
     # The exact bytes are hashed into the ledger (exact-bytes hash): a change of writer would
-    # re-stamp every acknowledged record. Escapes, U+2028, floats, nested children, nulls, and
-    # records on both sides of a chunk boundary.
+    # re-stamp every acknowledged record. Escapes, U+2028, floats, nested children, nulls; the
+    # streaming engine's morsels, concatenated out of one frame of several chunks, keep the row order.
     floats = [0.0, -0.0, 1e16, 1e21, 1e-7, 0.1 + 0.2, 38.96, 2.0**53 + 1, 5e-324, None]
     texts = ["a\u2028b", "x\u0085y", "\x00\x1f\"\\/", "é😀", "", None, "\t\n\r"]
     n = 70
@@ -90,7 +91,11 @@ def test_a_frames_payloads_are_its_rows_as_polars_ndjson_writes_them():
     }, schema_overrides={"Quantity": pl.Int64})
     buffer = io.BytesIO()
     frame.drop("__key").write_ndjson(buffer)
-    assert serialize(frame, chunk_rows=16) == buffer.getvalue().split(b"\n")[:-1]
+    expected = buffer.getvalue().split(b"\n")[:-1]
+    assert serialize(frame) == expected
+    several_chunks = pl.concat([frame.slice(0, 16), frame.slice(16, 30), frame.slice(46)], rechunk=False)
+    assert several_chunks.n_chunks() == 3
+    assert payload_column(several_chunks).to_list() == expected
     assert serialize(frame.head(0)) == []
 
 
