@@ -91,6 +91,14 @@ def test_413_of_a_single_record_rejects_it_with_the_reason(tmp_path, clock):
     assert report.rejected == {0: ["HTTP 413: Request body too large."], 1: ["HTTP 413: Request body too large."]}
 
 
+def test_413_of_a_single_record_without_a_json_message_gives_the_first_200_characters_of_the_body(tmp_path, clock):
+    # A proxy in front of the API answers with its own page, not the API's JSON.
+    page = "<html><head><title>413 Request Entity Too Large</title></head><body>" + "x" * 300 + "</body></html>"
+    server = FaultServer(clock, default=lambda r, recs: httpx.Response(413, text=page))
+    report = make_client(tmp_path, server).deliver("customers", customers(1))
+    assert report.rejected == {0: [f"HTTP 413: {page[:200]}"]}
+
+
 @pytest.mark.parametrize("status,message", [
     (415, "Unsupported Media Type"), (404, "Not found."), (405, "Method not allowed"), (409, "Conflict"),
     (422, "Unprocessable"),

@@ -1,0 +1,38 @@
+"""ClientConfig's checks, before any request: each bad setting refused on its own, with a message
+that says what to set; plain http only for a loopback sandbox, `localhost` included."""
+
+import pytest
+
+from replenit_pipelines.lib.delivery import ClientConfig, DeliveryConfigError
+
+TENANT = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+def config(**kw) -> ClientConfig:
+    kw.setdefault("base_url", "https://api.replen.it")
+    kw.setdefault("tenant_id", TENANT)
+    return ClientConfig(api_key="k", **kw)
+
+
+def test_a_tenant_id_that_is_no_guid_is_refused_with_the_setting_and_an_example():
+    with pytest.raises(DeliveryConfigError) as info:
+        config(tenant_id="acme")
+    assert str(info.value) == ("tenant id 'acme' is not a GUID: set REPLENIT_TENANT_ID to your tenant's id, "
+                               "e.g. 0f8fad5b-d9cb-469f-a165-70867728950e")
+
+
+@pytest.mark.parametrize("url", ["http://localhost:8765", "http://localhost", "http://127.0.0.1:8765", "http://[::1]:8765"])
+def test_plain_http_is_allowed_for_a_loopback_sandbox_named_or_numbered(url):
+    assert config(base_url=url + "/").base_url == url
+
+
+@pytest.mark.parametrize("url", ["http://localhost.example.com", "http://10.0.0.1:8765"])
+def test_plain_http_elsewhere_is_refused(url):
+    with pytest.raises(DeliveryConfigError, match=r"must use https \(plain http is allowed only for a loopback sandbox\)$"):
+        config(base_url=url)
+
+
+@pytest.mark.parametrize("setting", [{"max_attempts": 0}, {"max_in_flight": 0}, {"max_attempts": 0, "max_in_flight": 0}])
+def test_attempts_and_requests_in_flight_below_one_are_each_refused(setting):
+    with pytest.raises(DeliveryConfigError, match=r"^max_attempts and max_in_flight must be at least 1$"):
+        config(**setting)

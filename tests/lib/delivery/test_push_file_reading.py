@@ -1,0 +1,48 @@
+"""Reading a push file: what a file that is no list of records is told (exactly, with the place),
+Parquet binary columns as text, and pass 1's flags of the last version of each identity."""
+
+import json
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from replenit_pipelines.lib.delivery.push import push_file
+from replenit_pipelines.lib.delivery.push_scan import scan
+from replenit_pipelines.lib.delivery.record_files import PushFileError, read_records
+
+
+@pytest.mark.parametrize(("content", "place", "message"), [
+    ('  "CustomerId"', "line 1, column 3",
+     "expected a JSON array of records ([ {...}, {...} ]) or a .ndjson file with one object per line"),
+    ('[{"CustomerId": "a"},\n  ]', "line 2, column 3", "a comma before ] (a trailing comma is not JSON); remove it"),
+])
+def test_a_json_file_that_is_no_array_of_records_is_told_exactly_what_to_fix(tmp_path, content, place, message):
+    path = tmp_path / "c.json"
+    path.write_text(content)
+    with pytest.raises(PushFileError, match="^" + re.escape(f"{path}: {place}: {message}") + "$"):
+        list(read_records(path))
+
+
+def test_a_parquet_binary_column_is_sent_as_text_with_invalid_bytes_replaced(sandbox, client, tmp_path, records_in_sandbox):
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"CustomerId": ["c1", "c2"], "Email": ["c1@example.com", "c2@example.com"],
+                             "Name": pa.array([b"Ada", b"Bj\xf6rn"], pa.binary())}), path)  # Latin-1, not UTF-8
+    outcome = push_file(client, "customers", path, "customerid")
+    stored = records_in_sandbox(sandbox, client.tenant, "customers")
+    assert outcome.exit_code == 0
+    assert {r["record"]["CustomerId"]: r["record"]["Name"] for r in stored.values()} == {"c1": "Ada", "c2": "Bj\ufffdrn"}
+
+
+def test_the_scan_flags_the_last_version_of_each_identity_as_a_boolean_mask(tmp_path):
+    # A byte per record (the pass's memory budget, bench/push_memory.py), and a mask that selects records.
+    path = tmp_path / "c.ndjson"
+    ids = ["c1", "c2", "c1", "c3", "c2", "c1"]
+    path.write_text("\n".join(json.dumps({"CustomerId": c, "Email": f"{c}@example.com", "Name": str(i)})
+                              for i, c in enumerate(ids)))
+    found = scan(path, "customers", "customerid")
+    assert (found.records, found.superseded) == (6, 3)
+    assert found.last_version.dtype == np.bool_
+    assert np.arange(found.records)[found.last_version].tolist() == [3, 4, 5]
