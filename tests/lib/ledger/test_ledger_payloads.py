@@ -6,7 +6,7 @@ import sqlite3
 import orjson
 import pytest
 
-from replenit_pipelines.lib.ledger import open_ledger
+from replenit_pipelines.lib.ledger import SqliteLedger, open_ledger
 from replenit_pipelines.lib.ledger.payloads import changed_fields, keep_payloads_from_env
 
 SANDBOX, TENANT = "http://127.0.0.1:8765", "3F2504E0-4F89-11D3-9A0C-0305E82C3301"
@@ -111,3 +111,31 @@ def test_a_large_batch_trains_the_ledgers_dictionary_and_every_frame_reads_back(
     with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=False) as reader:
         assert reader.kept_payloads([*few, *many]) == {**few, **many}
         assert len(reader.codec.dicts) == 1
+
+
+def test_a_ledger_made_before_kept_payloads_gains_their_keyed_tables_when_opened(tmp_path, monkeypatch):
+    """A SQLite ledger written before issue 27 has no payload tables: opening it adds them, keyed by
+    identity (one kept payload per record, the newest), and its entries stay as they were."""
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        ledger.acknowledge(["customerid:c2"], [h("b")], "run-0")
+        path = ledger.path
+    with sqlite3.connect(path) as con:
+        con.execute("DROP TABLE payloads")
+        con.execute("DROP TABLE payload_dicts")
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=True) as ledger:
+        ledger.acknowledge(["customerid:c1"], [h("a1")], "run-1", payloads=[body(Name="Ada")])
+        ledger.compact()
+        ledger.acknowledge(["customerid:c1"], [h("a2")], "run-2", payloads=[body(Name="Ada L")])
+        assert ledger.kept_payloads(["customerid:c1", "customerid:c2"]) == {"customerid:c1": body(Name="Ada L")}
+        assert ledger.entries(["customerid:c2"])["hash"].to_list() == [h("b")]
+    with sqlite3.connect(path) as con:
+        assert con.execute("SELECT count(*) FROM payloads").fetchone() == (1,)
+
+
+def test_a_sqlite_ledger_opened_directly_keeps_no_payloads_unless_asked(tmp_path, monkeypatch):
+    """Kept payloads are personal data: opt-in on the class too, not only through open_ledger's setting."""
+    monkeypatch.setenv("REPLENIT_LEDGER_KEEP_PAYLOADS", "1")  # the setting is open_ledger's; the class takes an argument
+    with SqliteLedger.open(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        ledger.acknowledge(["customerid:c1"], [h("a")], "r", payloads=[body()])
+        assert ledger.kept_payloads(["customerid:c1"]) == {} and ledger.kept_payload_count() == 0

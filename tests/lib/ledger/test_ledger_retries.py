@@ -112,3 +112,15 @@ def test_a_successful_resend_leaves_the_queue(ledger):
     ledger.acknowledge([sent["identity"]], [sent["hash"]], "run-2")  # the re-send got its 200
     assert ledger.queued().height == 0
     assert ledger.lookup(["customerid:c1"])["hash"][0] == content_hash(payload("c1", "Ann"))
+
+
+def test_a_queued_payload_read_after_the_stored_version_is_resent_though_acknowledged_before_it(ledger):
+    """The read times decide, not the acknowledgement time: a late acknowledgement of an older read
+    (a reconcile) leaves the queued newer payload to be sent, not dropped as stale."""
+    older, newer = payload("c1", "Old"), payload("c1", "New")
+    ledger.queue_failures(failures_to_queue(["customerid:c1"], [newer], [content_hash(newer)], ["failed"], ["HTTP 503"],
+                                            "window-2", [2_000]))
+    ledger.acknowledge(["customerid:c1"], [content_hash(older)], "reconcile", read_at=[1_000])  # acked now, read at 1000
+    p = plan(ledger)
+    assert p.send["identity"].to_list() == ["customerid:c1"] and p.stale.height == 0
+    assert p.send["payload"].to_list() == [newer]

@@ -207,7 +207,9 @@ def test_a_failed_record_stops_retrying_after_max_attempts(tmp_path):
         rig.load(customers(3))
         httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p500": 1.0}})
         rig.sync(DAY)  # attempt 1 (its own window)
-        rig.sync(NEXT, max_attempts=2)  # attempt 2, as a retry
+        retried, _ = rig.sync(NEXT, max_attempts=2)  # attempt 2, as a retry
+        c = retried.counts()  # the metadata names operators chart (docs/operating.md); exit codes read them too
+        assert (c["records_retried"], c["records_retry_failed"], c["records_retry_accepted"]) == (3, 3, 0)
         result, sent = rig.sync(NEXT, max_attempts=2)  # exhausted: needs a person, not sent
         assert sent == [] and result.counts()["records_needs_attention"] == 3
         with rig.ledger() as ledger:

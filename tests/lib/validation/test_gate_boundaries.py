@@ -4,6 +4,7 @@ considers (read minus superseded). Shares here are exact binary fractions, so `=
 import pytest
 
 from replenit_pipelines.lib.sync import GatePolicy, RecentRun, decide
+from replenit_pipelines.lib.validation.gate import gate_mode
 
 FIXED = GatePolicy(mode="fixed", max_quarantine_share=0.125, min_quarantined_rows=20)
 BASELINE = GatePolicy(min_quarantined_rows=20)  # ceiling 0.5, factor 3, margin 0.05
@@ -102,6 +103,14 @@ def test_a_gate_mode_must_be_one_of_the_two():
     for wrong in ("Baseline", "BASELINE", "fixed ", "adaptive"):
         with pytest.raises(ValueError, match="gate must be 'baseline' or 'fixed'"):
             GatePolicy(mode=wrong)
+
+
+def test_a_gate_mode_a_person_wrote_becomes_the_policy_of_that_mode():
+    """The run config's text goes through gate_mode into GatePolicy (component/sync_asset.py, reconcile.py)."""
+    for text in ("baseline", "fixed"):
+        assert gate_mode(text) == text and GatePolicy(mode=gate_mode(text)).mode == text
+    with pytest.raises(ValueError, match=r"^gate must be 'baseline' or 'fixed', not 'Fixed'$"):
+        gate_mode("Fixed")
 
 
 def test_the_decision_metadata():

@@ -121,6 +121,8 @@ def test_order_lines_nest_and_totals_are_derived():
     ("2026-11-26T12:00:00.000Z", "2026-11-26T12:00:00.000Z"),
     ("2026-11-26T07:00:00.250-05:00", "2026-11-26T12:00:00.250Z"),
     ("2026-11-26 12:00:00", "2026-11-26T12:00:00.000Z"),  # naive: the mapping's timezone (UTC)
+    ("2026-11-26T12:00", "2026-11-26T12:00:00.000Z"),  # ISO 8601 without seconds: :00
+    ("2026-11-26T13:00+01:00", "2026-11-26T12:00:00.000Z"),
 ])
 def test_timestamps_become_utc(raw, utc):
     p = run(ORDER_MAPPING, order_rows(1, ordered_at=raw))
@@ -634,6 +636,19 @@ NO_KEY_MAPPING = entity_mapping_from_dict("orders", {
 def _keyless(product, qty, price, minutes=0, order_id="o1", status="completed"):
     return {"order_id": order_id, "customer_id": "c1", "currency": "EUR", "status": status, "product_id": product,
             "qty": qty, "price": price, "updated_at": TS + timedelta(minutes=minutes)}
+
+
+def test_lines_without_their_key_under_a_keyed_mapping_quarantine_their_order_whole():
+    """`key: line_id` declared, two lines of o1 with a NULL key: neither is a version of the other
+    (none superseded); o1 is quarantined with `required` on OrderItems.key, o2 beside it goes."""
+    rows = [*order_rows(1, order_id="o1", line_id=None, product_id="p2"), *order_rows(1, order_id="o1", line_id=None, product_id="p3"),
+            *order_rows(1, order_id="o2")]
+    p = run(ORDER_MAPPING, rows)
+    assert p.records["OrderId"].to_list() == ["o2"] and p.rows_superseded == 0 and _balanced(p)
+    keyless = p.quarantine.filter(pl.col("field") == "OrderItems.key")
+    assert keyless.select("rule", "value").unique().rows() == [
+        ("required", "line_id is NULL: the OrderItems key identifies each child's versions")]
+    assert keyless.height == 2
 
 
 def test_two_lines_of_one_product_without_a_key_are_both_sent():

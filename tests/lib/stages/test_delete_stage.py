@@ -1,0 +1,47 @@
+"""The delete stage (lib/stages/delete.py) on its own: the guard's refusal says how to allow the run,
+and a stop (a refused key) during the deletes is returned with what was done, the ledger untouched."""
+
+from contextlib import closing
+
+from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient, ReplenitStopError
+from replenit_pipelines.lib.ledger import open_ledger
+from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletePlan, check_guard, send_deletes
+
+# The run config's wording (lib/sync/run.py SyncRequest.how_to_allow_deletes).
+HOW_TO_ALLOW = "run config max_delete_share: {share:.2f} and max_delete_count: {count}"
+
+
+def plan_of(n: int, ledger_size: int) -> DeletePlan:
+    plan = DeletePlan("customers", ledger_size=ledger_size)
+    plan.identities = [f"customerid:c{i}" for i in range(n)]
+    plan.api_ids, plan.reasons = [f"c{i}" for i in range(n)], ["absent"] * n
+    return plan
+
+
+def test_a_refusal_over_the_count_names_the_settings_that_would_allow_this_run():
+    message = check_guard(plan_of(12, 1_000), DeleteGuard(max_share=0.5, max_count=10), 988, True, HOW_TO_ALLOW)
+    assert message is not None and message.startswith("refused: it would delete 12 customers (12 absent from the source")
+    assert message.endswith("(1.2%), over the guard of 50% of the ledger or 10 records per run; nothing was sent. "
+                            "If the source is right, allow it for this run with "
+                            "run config max_delete_share: 0.50 and max_delete_count: 12")
+
+
+def test_a_refusal_over_the_share_keeps_the_larger_count_allowed():
+    message = check_guard(plan_of(3, 10), DeleteGuard(max_share=0.05, max_count=1_000), 7, True, HOW_TO_ALLOW)
+    assert message is not None
+    assert message.endswith("allow it for this run with run config max_delete_share: 0.30 and max_delete_count: 1000")
+
+
+def test_a_refused_key_during_the_deletes_is_returned_as_the_stop_with_nothing_forgotten(sandbox, tenant, tmp_path, monkeypatch):
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    tenant_id, _key = tenant
+    client = ReplenitClient(ClientConfig(base_url=sandbox.url, tenant_id=tenant_id, api_key="not-the-key", limits=(),
+                                         quota_dir=str(tmp_path / "quota"), backoff_base_s=0.01, backoff_cap_s=0.05))
+    plan = plan_of(3, 3)
+    with closing(client), closing(open_ledger(tmp_path, sandbox.url, tenant_id, "customers")) as ledger:
+        ledger.acknowledge(plan.identities, [bytes(16)] * 3, "run-1", api_ids=plan.api_ids)
+        deleted, stop = send_deletes(client, ledger, plan)
+        assert isinstance(stop, ReplenitStopError) and stop.status == 401
+        assert (deleted.records_to_delete, deleted.records_deleted, deleted.records_already_gone) == (3, 0, 0)
+        assert deleted.requests == 1  # the first DELETE was refused; nothing more was sent
+        assert ledger.size() == 3  # none forgotten: a later run deletes them
