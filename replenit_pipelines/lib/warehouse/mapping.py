@@ -363,6 +363,10 @@ def entity_mapping_from_dict(entity: str, raw: dict, origin: str = "<python>", t
     child_source = None
     parent_key = None
     child = spec.children_field
+    if child is not None and child.name in raw.get("fields", {}):
+        # A list of child records is no column: as a field it reached prepare as a second column of that name.
+        raise MappingError(f"{origin}: {entity}.fields.{child.name}: the {child.name} are mapped in a block of their own "
+                           f"beside fields, not as a field: {child.name}: {{fields: {{...}}}} (docs/configuration.md)")
     if child is not None:
         block = raw.get(child.name)
         if not isinstance(block, dict):

@@ -52,6 +52,8 @@ def test_missing_column_names_the_column_and_the_file(tmp_path, demo_db):
     ("orders:\n  source: {table: order_lines}\n  fields:\n    OrderId: order_id\n", "OrderItems block"),
     ("orders:\n  source: {table: t}\n  fields:\n    Currency: c\n  OrderItems: {fields: {ProductId: p}}\n", "must map OrderId"),
     ("customers:\n  fields:\n    Email: email\n", "exactly one of table, query, path or python"),
+    ("orders:\n  source: {table: t}\n  fields:\n    OrderId: o\n    OrderItems: items\n  OrderItems: {fields: {ProductId: p}}\n",
+     r"orders\.fields\.OrderItems: the OrderItems are mapped in a block of their own beside fields, not as a field"),
     ("shoppers: {}\n", "unknown entity"),
     ("customers: [\n", "not valid YAML"),
 ])
