@@ -27,7 +27,7 @@ mutmut's forced-fail mutant):
 Verdicts: killed (tests failed), survived (passed), timeout (counted as killed, as mutmut does,
 and reported apart), no tests (no test executes the function: counted as survivors in the
 score, since nothing would catch such a change), error (pytest could not run them: reported,
-not judged).
+not judged; a mutant that breaks the tests' collection, pytest exit 2 or 4, is killed).
 """
 
 import ast
@@ -314,7 +314,10 @@ def run_one(m: Mutant, server: Server, durations: dict[str, float], startup_s: f
     if code is None:
         m.verdict = "timeout"
     else:
-        m.verdict = {0: "survived", 1: "killed"}.get(code, f"error (pytest exit {code})")
+        # 2 (collection errors) and 4 (a node id not found: its module failed to import) mean the
+        # mutant broke the tests' import: the trace ran every selected test unmutated, so it is a kill.
+        m.verdict = {0: "survived", 1: "killed", 2: "killed (tests did not collect)",
+                     4: "killed (tests did not collect)"}.get(code, f"error (pytest exit {code})")
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -438,8 +441,8 @@ def report(chosen: list[Mutant], per_package: dict[str, int], took: float, on_mu
     estimate = sum(n / total * p for n, _, p in strata)
     variance = sum((n / total) ** 2 * p * (1 - p) / j for n, j, p in strata if j)
     half = 1.96 * math.sqrt(variance)
-    killed_all = sum(1 for m in chosen if m.verdict in ("killed", "timeout"))
-    judged_all = sum(1 for m in chosen if m.verdict in ("killed", "timeout", "survived", "no tests"))
+    killed_all = sum(1 for m in chosen if m.verdict.split(" (")[0] in ("killed", "timeout"))
+    judged_all = sum(1 for m in chosen if m.verdict.split(" (")[0] in ("killed", "timeout", "survived", "no tests"))
     print(f"overall: {killed_all}/{judged_all} killed (timeouts counted as killed; no-test mutants as survivors); "
           f"stratified estimate over the {total:,} mutants {estimate:.1%}, 95% CI [{estimate - half:.1%}, {estimate + half:.1%}]")
     for m in sorted(chosen, key=lambda m: m.name):
