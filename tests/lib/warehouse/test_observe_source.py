@@ -16,8 +16,10 @@ def warehouse(tmp_path) -> Warehouse:
     path = tmp_path / "w.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE TABLE customers (customer_id VARCHAR, updated_at TIMESTAMP, signed_up DATE)")
-        con.execute("INSERT INTO customers VALUES ('c1', '2026-12-07 03:10:00', '2026-12-01'), "
-                    "('c2', '2026-12-07 01:00:00', '2026-12-05'), ('c3', NULL, NULL)")
+        con.execute(
+            "INSERT INTO customers VALUES ('c1', '2026-12-07 03:10:00', '2026-12-01'), "
+            "('c2', '2026-12-07 01:00:00', '2026-12-05'), ('c3', NULL, NULL)"
+        )
     return Warehouse(path)
 
 

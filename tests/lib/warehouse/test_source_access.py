@@ -27,8 +27,10 @@ def customers(source: dict, fields: dict = FIELDS):
 
 
 def test_a_table_source_without_a_warehouse_file_says_to_set_it():
-    for attempt in (lambda: Warehouse(None).check(customers({"table": "customers"})),
-                    lambda: Warehouse(None).columns(customers({"table": "customers"}))):
+    for attempt in (
+        lambda: Warehouse(None).check(customers({"table": "customers"})),
+        lambda: Warehouse(None).columns(customers({"table": "customers"})),
+    ):
         with pytest.raises(MappingError) as info:
             attempt()
         assert str(info.value) == "this source reads a DuckDB table: set REPLENIT_WAREHOUSE to the DuckDB file"
@@ -37,9 +39,11 @@ def test_a_table_source_without_a_warehouse_file_says_to_set_it():
 def test_a_missing_table_lists_every_table_and_view_with_its_schema_outside_main(db):
     with pytest.raises(MappingError) as info:
         Warehouse(db).check(customers({"table": "customer"}))
-    assert str(info.value) == (f"mapping.yaml: customers: table 'customer' is not in {db} (did you mean 'customers'?); it has: "
-                               "customers, recent_customers, sales.orders. Set source.table to one of them "
-                               "(or REPLENIT_WAREHOUSE to the right file)")
+    assert str(info.value) == (
+        f"mapping.yaml: customers: table 'customer' is not in {db} (did you mean 'customers'?); it has: "
+        "customers, recent_customers, sales.orders. Set source.table to one of them "
+        "(or REPLENIT_WAREHOUSE to the right file)"
+    )
 
 
 def test_a_mapping_read_by_frames_names_its_missing_columns_and_their_close_names(db):
@@ -47,5 +51,7 @@ def test_a_mapping_read_by_frames_names_its_missing_columns_and_their_close_name
     mapping = customers({"table": "customers", "window_column": None}, {"CustomerId": "customer_id", "Email": "emial", "Name": "nom"})
     with pytest.raises(MappingError) as info:
         Warehouse(db).check(mapping)
-    assert str(info.value) == ("mapping.yaml: customers maps column(s) emial, nom that table customers does not have "
-                               "(it has: customer_id, email, updated_at); emial: did you mean email?")
+    assert str(info.value) == (
+        "mapping.yaml: customers maps column(s) emial, nom that table customers does not have "
+        "(it has: customer_id, email, updated_at); emial: did you mean email?"
+    )
