@@ -277,6 +277,32 @@ def test_a_batch_acknowledged_before_a_stop_is_not_resent(sandbox, tmp_path):
     rig.client.close()
 
 
+def test_a_key_refused_while_retrying_the_queue_stops_the_run_and_queues_its_window(tmp_path):
+    """The queue is retried before the window is sent; a 401 there stops the run: none of the
+    window's records is sent, each is counted held back (not attempted) and queued for the next run."""
+    from replenit_pipelines.lib.delivery import ReplenitStopError
+
+    with Sandbox(limits=[]) as sb:
+        rig = Rig(sb, tmp_path, max_attempts=1, backoff_base_s=0.01, backoff_cap_s=0.02)
+        rig.load(customers(30) + customers(20, at=NEXT, first=30))
+        httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p503": 1.0}})
+        assert rig.sync(DAY)[0].counts()["records_failed"] == 30  # queued for retry
+        httpx.post(f"{sb.url}/_sandbox/config", json={"faults": {"p503": 0.0}})
+        sb.state.keys.pop(rig.client.config.api_key.reveal(), None)  # the key revoked
+        since = last_seq(sb)
+        with pytest.raises(ReplenitStopError, match=r"^Replenit refused the API key \(401 Unauthorized\)") as info:
+            rig.sync(NEXT)
+        result = info.value.result
+        c = result.counts()
+        assert (c["records_retried"], c["records_retry_failed"], c["retry_requests"]) == (30, 30, 1)
+        assert (c["rows_read"], c["rows_delivered"], c["rows_held_back"], c["rows_not_attempted"]) == (20, 0, 20, 20)
+        assert result.balanced(), c
+        assert len(tenant_requests(sb, rig.tenant_id, since)) == 1  # the retry's request, refused; the window's none
+        with rig.ledger() as ledger:
+            assert ledger.queued()["status"].to_list() == ["failed"] * 50 and ledger.size() == 0
+        rig.client.close()
+
+
 def test_open_ledger_scopes_by_api_and_tenant(tmp_path):
     a = open_ledger(tmp_path, "http://127.0.0.1:1", "0f8fad5b-d9cb-469f-a165-70867728950e", "customers")
     b = open_ledger(tmp_path, "https://api.replen.it", "0f8fad5b-d9cb-469f-a165-70867728950e", "customers")

@@ -116,6 +116,22 @@ def test_a_second_reconciliation_sends_nothing(rig):
     assert (c["rows_unchanged"], c["requests_total"], c["records_to_delete"]) == (497, 0, 0)
 
 
+# docs/operating.md ("The counts are a partitioned run's, summed over the chunks, plus ..."): the keys
+# users chart from a reconciliation's metadata.
+RECONCILE_KEYS = {"rows_deleted", "chunks", "records_absent", "records_flagged_deleted", "records_to_delete", "records_deleted",
+                  "records_already_gone", "records_delete_failed", "records_not_deletable", "delete_requests", "requests_total",
+                  "local_s", "duration_s"}
+
+
+def test_a_reconciliations_counts_carry_every_documented_key(rig):
+    rig.load(population(150))
+    result, _ = rig.reconcile()
+    c = result.counts()
+    assert RECONCILE_KEYS <= set(c), RECONCILE_KEYS - set(c)
+    assert (c["local_s"], c["duration_s"]) == (round(result.local_s, 3), round(result.duration_s, 3))
+    assert c["local_s"] > 0 and c["chunks"] == 2
+
+
 def test_a_row_changed_without_its_timestamp_is_sent_by_reconciliation(rig):
     rows = population(300)
     rig.load(rows)

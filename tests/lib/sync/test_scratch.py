@@ -64,3 +64,14 @@ def test_a_killed_runs_folder_is_swept_by_the_next_run_and_a_live_runs_is_kept(t
         live.wait(timeout=10)
     assert sweep_stale(tmp_path) == [live_folder]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_private_lock_file_gone_before_the_sweeper_looks_is_skipped_and_the_sweep_goes_on(tmp_path):
+    # A starting run renames its private lock file into place between the sweeper's listing and its
+    # look at the file's age: listed, then not there. A dangling link is such a name, for good.
+    (tmp_path / f".{scratch.PREFIX}0starting{scratch.LOCK_SUFFIX}").symlink_to(tmp_path / "renamed meanwhile")
+    dead = tmp_path / f"{scratch.PREFIX}0dead"
+    (dead / "chunks").mkdir(parents=True)
+    Path(f"{dead}{scratch.LOCK_SUFFIX}").touch()  # nobody holds its lock: its run is gone
+    assert sweep_stale(tmp_path) == [dead]
+    assert not dead.exists()

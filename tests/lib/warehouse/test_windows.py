@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
+from replenit_pipelines.lib.warehouse.windows import window_value
 
 H = datetime(2026, 11, 26, 10)  # naive: the warehouse's wall clock
 EPS = timedelta(microseconds=1)
@@ -86,3 +87,18 @@ def test_naive_timestamps_are_read_in_the_sources_time_zone(tmp_path, kind, time
     assert ids(wh.read(m, start, start + timedelta(hours=1))) == {"ten", "ten_thirty"}
     # Read as UTC, the UTC hour 10:00-11:00 would hold ten and ten_thirty; in the source's zone it does not.
     assert ids(wh.read(m, datetime(2026, 11, 26, 10, tzinfo=UTC), datetime(2026, 11, 26, 11, tzinfo=UTC))) == in_utc_ten
+
+
+@pytest.mark.parametrize(("text", "utc"), [
+    ("2026-11-26", datetime(2026, 11, 25, 23, tzinfo=UTC)),  # a date alone: midnight where the source lives
+    (" 2026-11-26 ", datetime(2026, 11, 25, 23, tzinfo=UTC)),
+    ("2026-11-26 10:30", datetime(2026, 11, 26, 9, 30, tzinfo=UTC)),
+    ("2026-11-26T10:30:15.250", datetime(2026, 11, 26, 9, 30, 15, 250_000, tzinfo=UTC)),
+    ("2026-11-26T10:30:00Z", datetime(2026, 11, 26, 10, 30, tzinfo=UTC)),  # an offset wins over the source's zone
+    ("2026-11-26T10:30+02:00", datetime(2026, 11, 26, 8, 30, tzinfo=UTC)),
+    ("2024-02-30", None),  # no such day: unparsable, not the 1st of March
+    ("26/11/2026", None),
+])
+def test_iso_8601_window_text_is_read_in_the_sources_time_zone_unless_it_has_an_offset(text, utc):
+    frame = pl.DataFrame({"changed": [text]}).select(window_value("changed", "iso8601", pl.String, "Europe/Berlin"))
+    assert frame["changed"].to_list() == [utc]

@@ -1,0 +1,86 @@
+"""`replenit check`'s findings as the library returns them (lib/warehouse/check.py check_mapping):
+each a level (an "error" fails the check), the entity and the place in the mapping, and words that
+say what to map instead; the window column's problems in particular."""
+
+from dataclasses import replace
+
+import duckdb
+import polars as pl
+import pytest
+
+from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
+from replenit_pipelines.lib.warehouse.check import Finding, check_mapping
+from replenit_pipelines.lib.warehouse.mapping import FieldMapping
+
+CUSTOMER_FIELDS = {"CustomerId": "customer_id", "Email": "email"}
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> Warehouse:
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE customers (customer_id VARCHAR, email VARCHAR, modified TIMESTAMP, active BOOLEAN)")
+        con.execute("CREATE TABLE order_lines (order_id VARCHAR, product_id VARCHAR, qty BIGINT, price DOUBLE, order_day DATE)")
+    return Warehouse(path)
+
+
+def customers(window_column: str):
+    return entity_mapping_from_dict(
+        "customers", {"source": {"table": "customers", "window_column": window_column}, "fields": CUSTOMER_FIELDS}
+    )
+
+
+def test_a_window_column_that_is_not_there_is_one_error_with_the_close_name(warehouse):
+    # One finding: an error stops check_mapping before the run's own checks would name it again.
+    assert check_mapping({"customers": customers("modifed")}, warehouse) == [
+        Finding(
+            "error",
+            "customers",
+            "window_column",
+            "'modifed' is not a column of the source, so no window can select rows: did you mean modified?",
+        )
+    ]
+
+
+def test_a_window_column_of_another_type_is_an_error_that_names_the_types_to_map(warehouse):
+    assert check_mapping({"customers": customers("active")}, warehouse) == [
+        Finding(
+            "error",
+            "customers",
+            "window_column",
+            "'active' is Boolean, not a timestamp, so no window can be evaluated; map a TIMESTAMP, DATE, ISO 8601 text or epoch column",
+        )
+    ]
+
+
+def test_a_date_window_column_of_an_hourly_entity_is_a_warning_to_map_a_timestamp(warehouse):
+    orders = entity_mapping_from_dict(
+        "orders",
+        {
+            "source": {"table": "order_lines", "window_column": "order_day"},
+            "fields": {"OrderId": "order_id"},
+            "OrderItems": {"fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}},
+        },
+    )
+    assert check_mapping({"orders": orders}, warehouse) == [
+        Finding(
+            "warning",
+            "orders",
+            "window_column",
+            "'order_day' is a DATE and orders partitions are hourly: only the 00:00 partition of each day selects its rows; "
+            "map a TIMESTAMP column for hourly syncs",
+        )
+    ]
+
+
+def test_an_expr_polars_cannot_parse_is_an_error_with_polars_reason(warehouse):
+    # The loaders reject such an expr first; a FieldMapping built in Python reaches the check with it.
+    mapping = customers("modified")
+    bad = replace(mapping, fields=(mapping.fields[0], FieldMapping("Email", expr="lower(email")))
+    with pytest.raises(Exception) as polars_says:  # noqa: PT011 - whatever type Polars raises, its first line is the reason
+        pl.sql_expr("lower(email").meta.root_names()
+    reason = str(polars_says.value).splitlines()[0]
+    assert reason
+    assert check_mapping({"customers": bad}, warehouse) == [
+        Finding("error", "customers", "Email", f"expr 'lower(email' cannot be read: {reason}")
+    ]

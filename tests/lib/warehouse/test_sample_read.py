@@ -1,0 +1,58 @@
+"""A sample's records read whole (lib/warehouse/sample.py read_sample, `replenit sync --sample N` and
+`--identity`): the first N record keys in text order, or the asked ones, with every row of each
+(an order with all its lines, whatever their time); asked keys the source lacks are named. A
+DuckDB table and the same rows in a Parquet file give the same sample."""
+
+from datetime import datetime
+
+import duckdb
+import polars as pl
+import pytest
+
+from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
+from replenit_pipelines.lib.warehouse.sample import read_sample
+
+LINES = pl.DataFrame(
+    {
+        "order_id": [10, 2, 2, 10, 7, None, 30],  # text order of the keys: 10, 2, 30, 7
+        "product_id": ["p1", "p2", "p3", "p4", "p5", "p6", "p7"],
+        "qty": [1, 2, 3, 4, 5, 6, 7],
+        "updated_at": [
+            datetime(2026, 12, 1),
+            datetime(2025, 1, 1),
+            None,
+            datetime(2026, 12, 2),
+            datetime(2026, 12, 3),
+            datetime(2026, 12, 4),
+            datetime(2026, 12, 5),
+        ],
+    }
+)
+
+
+@pytest.fixture(params=["table", "parquet"])
+def orders(request, tmp_path):
+    if request.param == "parquet":
+        LINES.write_parquet(tmp_path / "lines.parquet")
+        warehouse, source = Warehouse(None), {"path": str(tmp_path / "lines.parquet")}
+    else:
+        with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+            con.execute("CREATE TABLE order_lines AS SELECT * FROM LINES")
+        warehouse, source = Warehouse(tmp_path / "w.duckdb"), {"table": "order_lines"}
+    mapping = entity_mapping_from_dict(
+        "orders",
+        {"source": source, "fields": {"OrderId": "order_id"}, "OrderItems": {"fields": {"ProductId": "product_id", "Quantity": "qty"}}},
+    )
+    return warehouse, mapping
+
+
+def test_the_first_keys_in_text_order_with_every_line_of_each(orders):
+    sample = read_sample(*orders, n=2)
+    assert (sample.keys, sample.missing, sample.key_column) == (["10", "2"], [], "order_id")
+    assert sorted(sample.rows["product_id"]) == ["p1", "p2", "p3", "p4"]  # old and undated lines too
+
+
+def test_asked_identities_are_read_whole_and_the_absent_ones_named(orders):
+    sample = read_sample(*orders, identities=["7", "99", "2"])
+    assert (sample.keys, sample.missing) == (["2", "7"], ["99"])
+    assert sorted(sample.rows["product_id"]) == ["p2", "p3", "p5"]

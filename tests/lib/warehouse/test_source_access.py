@@ -1,0 +1,57 @@
+"""A warehouse's sources reached (lib/warehouse/access.py, reader.py): the one-line errors that say
+what to set when a source cannot be read: no DuckDB file named, a table that is not there (with
+every table and view the file has, schema-qualified outside `main`), columns a mapping read by
+frames does not find (with the close names)."""
+
+import duckdb
+import pytest
+
+from replenit_pipelines.lib.warehouse import MappingError, Warehouse, entity_mapping_from_dict
+
+FIELDS = {"CustomerId": "customer_id", "Email": "email"}
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE customers (customer_id VARCHAR, email VARCHAR, updated_at TIMESTAMP)")
+        con.execute("CREATE SCHEMA sales")
+        con.execute("CREATE TABLE sales.orders (order_id VARCHAR)")
+        con.execute("CREATE VIEW recent_customers AS SELECT * FROM customers")
+    return path
+
+
+def customers(source: dict, fields: dict = FIELDS):
+    return entity_mapping_from_dict("customers", {"source": source, "fields": fields}, origin="mapping.yaml")
+
+
+def test_a_table_source_without_a_warehouse_file_says_to_set_it():
+    for attempt in (
+        lambda: Warehouse(None).check(customers({"table": "customers"})),
+        lambda: Warehouse(None).columns(customers({"table": "customers"})),
+    ):
+        with pytest.raises(MappingError) as info:
+            attempt()
+        assert str(info.value) == "this source reads a DuckDB table: set REPLENIT_WAREHOUSE to the DuckDB file"
+
+
+def test_a_missing_table_lists_every_table_and_view_with_its_schema_outside_main(db):
+    with pytest.raises(MappingError) as info:
+        Warehouse(db).check(customers({"table": "customer"}))
+    assert str(info.value) == (
+        f"mapping.yaml: customers: table 'customer' is not in {db} (did you mean 'customers'?); it has: "
+        "customers, recent_customers, sales.orders. Set source.table to one of them "
+        "(or REPLENIT_WAREHOUSE to the right file)"
+    )
+
+
+def test_a_mapping_read_by_frames_names_its_missing_columns_and_their_close_names(db):
+    # window_column: null -> the generic path (frames.py), whose check names missing columns itself.
+    mapping = customers({"table": "customers", "window_column": None}, {"CustomerId": "customer_id", "Email": "emial", "Name": "nom"})
+    with pytest.raises(MappingError) as info:
+        Warehouse(db).check(mapping)
+    assert str(info.value) == (
+        "mapping.yaml: customers maps column(s) emial, nom that table customers does not have "
+        "(it has: customer_id, email, updated_at); emial: did you mean email?"
+    )
