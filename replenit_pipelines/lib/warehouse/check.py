@@ -60,9 +60,6 @@ def _field_findings(mapping: EntityMapping, f: FieldMapping, spec: FieldSpec, sc
     def error(message: str) -> None:
         out.append(Finding("error", entity, f.target, message))
 
-    def warn(message: str) -> None:
-        out.append(Finding("warning", entity, f.target, message))
-
     try:
         needed = f.source_columns()
     except Exception as exc:  # Polars raises several types for a bad expression

@@ -20,8 +20,8 @@ from replenit_pipelines.lib.delivery import (
 from replenit_pipelines.lib.delivery.batching import plan_batches, serialize
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
 from replenit_pipelines.lib.delivery.session import Session
-from replenit_pipelines.lib.validation import payload_column
 from replenit_pipelines.lib.sandbox import FaultConfig, Sandbox
+from replenit_pipelines.lib.validation import payload_column
 
 
 def customers(n: int, start: int = 0) -> list[dict]:
