@@ -393,7 +393,7 @@ def run_sample(work: Path, tests: list[str], args: list[str], n: int, seed: int,
     random.Random(seed).shuffle(queue)
     done_count = [len(chosen) - len(queue)]
 
-    def work(server: Server) -> None:
+    def judge_queue(server: Server) -> None:
         while True:
             if budget_s is not None and time.monotonic() - t0 > budget_s:
                 return
@@ -409,7 +409,7 @@ def run_sample(work: Path, tests: list[str], args: list[str], n: int, seed: int,
                 print(f"  {done_count[0]}/{len(chosen)} judged, {time.monotonic() - t_mut:.0f}s", flush=True)
 
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(work, servers))
+        list(pool.map(judge_queue, servers))
     for server in servers:
         server.close()
     unjudged = [m for m in chosen if not m.verdict]
