@@ -4,6 +4,7 @@ that says what to set; plain http only for a loopback sandbox, `localhost` inclu
 import pytest
 
 from replenit_pipelines.lib.delivery import ClientConfig, DeliveryConfigError
+from replenit_pipelines.lib.delivery.config import ApiKey
 
 TENANT = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
@@ -36,3 +37,16 @@ def test_plain_http_elsewhere_is_refused(url):
 def test_attempts_and_requests_in_flight_below_one_are_each_refused(setting):
     with pytest.raises(DeliveryConfigError, match=r"^max_attempts and max_in_flight must be at least 1$"):
         config(**setting)
+
+
+@pytest.mark.parametrize("window", [(100, 0), (100, -60), (0, 60)])
+def test_a_rate_limit_window_of_no_requests_or_no_time_is_refused(window):
+    with pytest.raises(DeliveryConfigError, match=rf"^rate-limit window {window[0]}/{window[1]} must be positive$"):
+        config(limits=(window,))
+    assert config(limits=((1, 0.5),)).limits == ((1, 0.5),)
+
+
+def test_an_api_key_may_hold_every_visible_ascii_character_the_first_and_last_included():
+    visible = "".join(chr(c) for c in range(ord("!"), ord("~") + 1))  # "!" .. "~": what a header carries
+    assert ApiKey(visible).reveal() == visible
+    assert ApiKey(" !k~ ").reveal() == "!k~"
