@@ -307,6 +307,14 @@ def test_deletes_and_already_gone(sandbox, tenant, tmp_path):
     assert client.delete_customer("c0").status == "already_gone"
 
 
+def test_a_delete_whose_retries_run_out_is_failed_with_the_reason(tmp_path):
+    with Sandbox(limits=[], faults=FaultConfig(p500=1.0)) as sb:
+        tenant_id, key = sb.add_tenant()
+        client = make_client(sb, tenant_id, key, tmp_path, max_attempts=2)
+        outcome = client.delete_customer("c0")
+        assert (outcome.status, outcome.reason) == ("failed", "HTTP 500; gave up after 2 attempts")
+
+
 # --- configuration and secrecy --------------------------------------------------------------------
 
 def test_config_is_checked_before_any_request(tmp_path):
