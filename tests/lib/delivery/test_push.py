@@ -392,6 +392,8 @@ def test_a_file_replaced_between_scan_and_send_with_as_many_records_is_refused(s
         assert scan.records == 2 and scan.superseded == 1
         path.write_text(replacement)
 
-    with pytest.raises(PushFileError, match="changed between the scan and the send"):
+    with pytest.raises(PushFileError) as refused:
         push_file(client, "customers", path, "customerid", on_scanned=replace)
+    assert str(refused.value) == (f"{path}: the file changed between the scan and the send (size, modification time "
+                                  "or inode); push a file that is not being written or replaced")
     assert records_in_sandbox(sandbox, client.tenant, "customers") == {}
