@@ -243,3 +243,24 @@ def test_the_quota_view_shows_the_spend_per_tenant(tmp_path):
     view = quota_view([snapshot], None, None, [(10, 1.0)])
     assert view["keys"][0]["windows"][0]["spent_by_tenant"] == {A: {"fresh": 1, "bulk": 2}, B: {"fresh": 1}}
     assert f"tenant {A}: fresh 1, bulk 2; tenant {B}: fresh 1, bulk 0" in quota_text(view)
+
+
+def test_a_tenant_held_back_for_the_others_does_not_take_their_turn_while_held(tmp_path):
+    """(R) then (F) on a fake clock, a window of 40 (fresh's reserve: 2 of 3%). A has had its 2 (bulk)
+    and D 36: A's fresh request is held until the window's last part, the reserve being B's. B, with 1
+    fresh grant to A's 0, asks while A is held: A is not due, so B takes the slot at once."""
+    clock = FakeClock(1000.0)
+    q = limiter(tmp_path / "k.json", [(40, 1.0)], clock, clock.sleep)
+    b_waited: list[float] = []
+
+    def a_sleep(seconds: float) -> None:
+        b_waited.append(q.acquire("fresh", B))
+        raise Yielded
+
+    qa = limiter(tmp_path / "k.json", [(40, 1.0)], clock, a_sleep)
+    assert [q.acquire("bulk", A) for _ in range(2)] + [q.acquire("bulk", "tenant-d") for _ in range(36)] == [0.0] * 38
+    assert q.acquire("fresh", B) == 0.0
+    with pytest.raises(Yielded):
+        qa.acquire("fresh", A)
+    assert b_waited == [0.0] and clock.now == 1000.0
+    assert q.used() == {1.0: 40}
