@@ -18,6 +18,9 @@ from replenit_pipelines.lib.delivery.record_files import PushFileError, read_rec
     ('  "CustomerId"', "line 1, column 3",
      "expected a JSON array of records ([ {...}, {...} ]) or a .ndjson file with one object per line"),
     ('[{"CustomerId": "a"},\n  ]', "line 2, column 3", "a comma before ] (a trailing comma is not JSON); remove it"),
+    ('[{"CustomerId": "a"}]x', "line 1, column 22", "unexpected text after the array's closing ]"),
+    ('[{"CustomerId": "a"},\n {"CustomerId": "b"}\n', "line 3, column 1",
+     "the file ends after record 1 without a closing ]; is it truncated?"),
 ])
 def test_a_json_file_that_is_no_array_of_records_is_told_exactly_what_to_fix(tmp_path, content, place, message):
     path = tmp_path / "c.json"
