@@ -99,3 +99,28 @@ def test_a_sync_stopped_by_an_unreachable_api_holds_back_what_it_never_sent_and_
     assert set(result.report.not_sent) == set(range(10, 100))
     with open_ledger(tmp_path / "state", url, TENANT, "customers") as ledger:
         assert ledger.queued().height == 100  # the ten tried and the ninety never sent: all go first next time
+
+
+def test_a_batch_that_failed_on_answers_breaks_the_run_of_batches_without_one(tmp_path):
+    """Accepted, then a batch whose attempts all got 500 (answered: not unreachable), then silence:
+    the count of batches in a row without an answer starts after the 500s, so three more are tried."""
+    sent: list[int] = []
+
+    def accepted_then_500s_then_dead(request: httpx.Request) -> httpx.Response:
+        sent.append(1)
+        if len(sent) == 1:
+            return httpx.Response(200, json={"success": True})
+        if len(sent) <= 3:
+            return httpx.Response(500, json={"message": "boom"})
+        raise httpx.ConnectError("connection refused", request=request)
+
+    config = ClientConfig(base_url="http://127.0.0.1:9", tenant_id=TENANT, api_key="a2V5", limits=(),
+                          quota_dir=str(tmp_path / "q"), batch_sizes={"customers": 10}, max_attempts=2,
+                          backoff_base_s=0.001, backoff_cap_s=0.002, max_in_flight=1, max_unreachable_batches=3)
+    with ReplenitClient(config, transport=httpx.MockTransport(accepted_then_500s_then_dead)) as client, \
+            pytest.raises(UnreachableError) as caught:
+        client.deliver("customers", records(100))
+    report = caught.value.report
+    assert report is not None and len(report.accepted) == 10
+    assert len(sent) == 1 + 2 + 3 * 2  # the first batch, the 500s' two attempts, then three silent batches
+    assert report.not_sent == set(range(50, 100))
