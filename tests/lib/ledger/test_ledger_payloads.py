@@ -5,6 +5,7 @@ import sqlite3
 
 import orjson
 import pytest
+import zstandard
 
 from replenit_pipelines.lib.ledger import SqliteLedger, open_ledger
 from replenit_pipelines.lib.ledger.payloads import changed_fields, keep_payloads_from_env
@@ -111,6 +112,25 @@ def test_a_large_batch_trains_the_ledgers_dictionary_and_every_frame_reads_back(
     with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=False) as reader:
         assert reader.kept_payloads([*few, *many]) == {**few, **many}
         assert len(reader.codec.dicts) == 1
+
+
+def test_frames_written_once_the_dictionary_is_trained_name_it(tmp_path, monkeypatch):
+    """The dictionary is what makes a small record's frame small: the batch that trains it and every
+    later one are compressed with it (their frames name it), the frames written before are plain."""
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    few = {f"customerid:f{i}": body(CustomerId=f"f{i}", Email=f"f{i}@example.com") for i in range(3)}
+    many = {f"customerid:m{i}": body(CustomerId=f"m{i}", Email=f"user.{i}@example.com", Name=f"Name {i % 17}")
+            for i in range(400)}
+    later = {"customerid:z1": body(CustomerId="z1", Email="user.z1@example.com", Name="Name 3")}
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=True) as ledger:
+        for run, batch in (("r1", few), ("r2", many), ("r3", later)):
+            ledger.acknowledge(list(batch), [h(k) for k in batch], run, payloads=list(batch.values()))
+        path = ledger.path
+    with sqlite3.connect(path) as con:
+        [(dict_id,)] = con.execute("SELECT dict_id FROM payload_dicts").fetchall()
+        named = {k: zstandard.get_frame_parameters(p).dict_id for k, p in con.execute("SELECT identity, payload FROM payloads")}
+    assert dict_id != 0
+    assert named == {**dict.fromkeys(few, 0), **dict.fromkeys([*many, *later], dict_id)}
 
 
 def test_a_ledger_made_before_kept_payloads_gains_their_keyed_tables_when_opened(tmp_path, monkeypatch):
