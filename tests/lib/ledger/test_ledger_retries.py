@@ -124,3 +124,14 @@ def test_a_queued_payload_read_after_the_stored_version_is_resent_though_acknowl
     p = plan(ledger)
     assert p.send["identity"].to_list() == ["customerid:c1"] and p.stale.height == 0
     assert p.send["payload"].to_list() == [newer]
+
+
+def test_failures_queued_without_a_read_time_are_queued_with_none(ledger):
+    """`read_at` is optional in what queue_failures takes (a queue written before it was recorded):
+    the entries are queued with no read time, which a later acknowledgement always supersedes."""
+    p = payload("c1", "Ada")
+    ledger.queue_failures(failures_to_queue(["customerid:c1"], [p], [content_hash(p)], ["failed"], ["HTTP 503"], "run-1")
+                          .drop("read_at"))
+    queued = ledger.queued()
+    assert queued.select("identity", "status", "attempts", "last_reason", "run_id", "read_at").rows() == [
+        ("customerid:c1", "failed", 1, "HTTP 503", "run-1", None)]
