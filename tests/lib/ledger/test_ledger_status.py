@@ -1,0 +1,19 @@
+"""`replenit state`'s view of a ledger (lib/ledger/status.py): the age of its newest acknowledgement,
+in days, hours and minutes."""
+
+from datetime import timedelta
+
+from replenit_pipelines.lib.ledger import open_ledger
+from replenit_pipelines.lib.ledger.status import ledger_status
+
+SANDBOX, TENANT = "http://127.0.0.1:8765", "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+
+
+def test_the_newest_acknowledgements_age_is_days_hours_and_minutes(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        ledger.acknowledge(["customerid:c1"], [b"h" * 16], "run-1")
+    newest = ledger_status(tmp_path)["newest_ack"][0]
+    ages = [ledger_status(tmp_path, now=newest + gone)["age"][0] for gone in (
+        timedelta(days=2, hours=23, minutes=59, seconds=59), timedelta(days=1), timedelta(minutes=5), -timedelta(hours=1))]
+    assert ages == ["2d 23h 59m", "1d 0h 0m", "0h 5m", "0h 0m"]  # a clock behind the ledger's: no negative age
