@@ -40,7 +40,7 @@ def serialize_column(records: pl.DataFrame) -> pl.Series:
     frame = records.select([c for c in records.columns if not c.startswith("__")])
     refuse_non_finite(frame)
     if not frame.width:
-        return pl.Series("payload", [b"{}"] * frame.height, dtype=pl.Binary)
+        return pl.Series("payload", [b"{}"] * records.height, dtype=pl.Binary)  # select([]) has no rows
     # On the streaming engine: its rows are encoded on every core (an eager select uses one).
     return frame.lazy().select(pl.struct(pl.all()).struct.json_encode().cast(pl.Binary).alias("payload")) \
         .collect(engine="streaming").to_series()
