@@ -21,12 +21,15 @@ def test_a_mapping_built_in_python_names_python_as_its_origin():
 
 @pytest.mark.parametrize(("order_id", "how"), [({"constant": "o1"}, "a constant"), ({"expr": "concat(a, b)"}, "an expr")])
 def test_a_record_key_that_is_not_a_column_says_what_it_is_and_what_to_map(order_id, how):
-    orders = entity_mapping_from_dict("orders", {"source": {"table": "order_lines"},
-                                                 "fields": {"OrderId": order_id, **ORDER_FIELDS}, "OrderItems": ORDER_ITEMS})
-    with pytest.raises(MappingError, match="^" + re.escape(
-            f"<python>: orders.OrderId is {how}, but it must be a column: a window reads every row of each record it "
-            "touches by that column. Map OrderId to a column, or use a `query:` source that computes the id as a "
-            "column (SELECT *, <expression> AS order_key FROM ...)") + "$"):
+    orders = entity_mapping_from_dict(
+        "orders", {"source": {"table": "order_lines"}, "fields": {"OrderId": order_id, **ORDER_FIELDS}, "OrderItems": ORDER_ITEMS}
+    )
+    expected = (
+        f"<python>: orders.OrderId is {how}, but it must be a column: a window reads every row of each record it "  # noqa: S608 - a message, not executed
+        "touches by that column. Map OrderId to a column, or use a `query:` source that computes the id as a "
+        "column (SELECT *, <expression> AS order_key FROM ...)"
+    )
+    with pytest.raises(MappingError, match="^" + re.escape(expected) + "$"):
         record_key_column(orders)
 
 
