@@ -1,11 +1,12 @@
-"""How a reconciliation splits the source: a source smaller than one chunk is one chunk, and a
-converted customers source is chunked by the tenant's identity priority. Real sandbox, DuckDB
-warehouse, SQLite ledger."""
+"""How a reconciliation splits the source: a source smaller than one chunk is one chunk, a converted
+customers source is chunked by the tenant's identity priority, and a chunk's progress counts
+against the whole chunk. Real sandbox, DuckDB warehouse, SQLite ledger."""
 
 from datetime import datetime
 
 from test_ledger_sync import customers
 from test_reconcile import Rig
+from test_reconcile_carry import small_batches
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
@@ -85,5 +86,18 @@ def test_a_converted_customer_source_is_chunked_by_the_id_under_the_customerid_p
         assert len(stored) == 30 + PAIRS
         assert all(stored[f"customerid:K{i}"]["Name"] == f"New {i}" for i in range(PAIRS))
         assert result.counts()["rows_superseded"] == PAIRS
+    finally:
+        rig.client.close()
+
+
+def test_a_chunk_of_full_batches_reports_its_progress_against_the_whole_chunk(sandbox, tmp_path):
+    rig = Rig(sandbox, tmp_path)
+    small_batches(rig)  # 30 records a request
+    try:
+        rig.load(customers(60))  # one chunk, two full requests
+        events: list = []
+        result, sent = rig.reconcile(chunk_rows=1000, progress=events.append)
+        assert (result.counts()["chunks"], [r["records"] for r in sent]) == (1, [30, 30])
+        assert [(e.chunk_records_done, e.chunk_records_total) for e in events if e.chunk_records_done][:2] == [(30, 60), (60, 60)]
     finally:
         rig.client.close()
