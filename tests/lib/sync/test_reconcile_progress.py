@@ -1,6 +1,6 @@
-"""How a reconciliation splits the source: a source smaller than one chunk is one chunk, a converted
-customers source is chunked by the tenant's identity priority, and a chunk's progress counts
-against the whole chunk. Real sandbox, DuckDB warehouse, SQLite ledger."""
+"""How a reconciliation splits the source and reports it: a converted customers source smaller than
+one chunk is one chunk, it is chunked by CustomerId under the `customerid` priority, and a chunk's
+progress counts against the whole chunk. Real sandbox, DuckDB warehouse, SQLite ledger."""
 
 from datetime import datetime
 
@@ -10,19 +10,6 @@ from test_reconcile_carry import small_batches
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
-from tests.helpers import ORDER_MAPPING, order_rows
-
-
-def test_an_order_source_smaller_than_one_chunk_is_read_as_one_chunk(sandbox, tmp_path):
-    rig = Rig(sandbox, tmp_path, mapping=ORDER_MAPPING, table="order_lines")
-    try:
-        rig.load(order_rows(3, "o1") + order_rows(2, "o2"))
-        result, sent = rig.reconcile(chunk_rows=100)
-        c = result.counts()
-        assert (c["chunks"], c["rows_delivered"], len(sent)) == (1, 5, 1)
-    finally:
-        rig.client.close()
-
 
 PAIRS = 20
 FIELDS = {"CustomerId": "id", "Email": "email", "Name": "name", "Phone": "phone", "Language": "locale", "GdprOptin": "gdpr"}
