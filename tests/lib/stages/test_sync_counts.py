@@ -1,0 +1,74 @@
+"""The run's counts as users chart them: every key present with its value when a stage did not
+run (no delivery, no diff, no delete), durations rounded to the millisecond; and the sentences
+the run's metadata shows (where a field comes from, what the send-time check left out)."""
+
+from datetime import timedelta
+
+from replenit_pipelines.lib.stages.report import SyncResult, field_origin, newer_elsewhere_note
+from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
+from tests.helpers import CUSTOMER_MAPPING, TS, customer_rows, run
+
+
+def bare_result(**kw) -> SyncResult:
+    prepared = run(CUSTOMER_MAPPING, [customer_rows()])
+    base = dict(
+        entity="customers",
+        partition_key="2026-11-26",
+        window_start=TS,
+        window_end=TS + timedelta(days=1),
+        prepared=prepared,
+        report=None,
+        quarantine_share=0.0,
+        held_back=False,
+        rows_delivered=0,
+        rows_dead_lettered=0,
+        rows_held_back=0,
+        duration_s=1.23456,
+    )
+    return SyncResult(**{**base, **kw})
+
+
+def test_a_run_with_no_delivery_no_diff_and_no_delete_counts_zero_for_them():
+    counts = bare_result().counts()
+    assert counts["rows_read"] == 1
+    for key in (
+        "requests",
+        "rate_limited_429",
+        "retries",
+        "records_to_delete",
+        "records_deleted",
+        "records_already_gone",
+        "records_delete_failed",
+        "records_not_deletable",
+        "delete_requests",
+        "records_held",
+        "rows_held",
+        "records_new",
+        "records_unchanged",
+    ):
+        assert counts[key] == 0, key
+
+
+def test_the_duration_is_rounded_to_the_millisecond():
+    assert bare_result(duration_s=1.23456).counts()["duration_s"] == 1.235
+
+
+def test_a_fields_origin_names_its_cast_and_its_default_only_when_it_has_one():
+    mapping = entity_mapping_from_dict(
+        "customers",
+        {
+            "source": {"table": "customers", "window_column": "updated_at"},
+            "fields": {"CustomerId": "id", "GdprOptin": {"column": "gdpr", "cast": "bool", "default": False}},
+        },
+    )
+    origins = {f.target: field_origin(f) for f in mapping.fields}
+    assert origins["CustomerId"] == "column id"
+    assert origins["GdprOptin"] == "column gdpr, cast bool, default False"
+
+
+def test_the_send_time_note_names_only_the_reasons_that_took_records_out():
+    assert newer_elsewhere_note({}) is None
+    assert newer_elsewhere_note({"records_newer_elsewhere": 2, "rows_newer_elsewhere": 3}) == (
+        "not sent, checked right before their request: 2 because another run stored a version read from the "
+        "warehouse after this run's read (3 rows, counted as superseded). Replenit holds the newest read."
+    )

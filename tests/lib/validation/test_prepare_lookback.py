@@ -1,0 +1,52 @@
+"""prepare's `lookback_before`: the rows of records whose newest change is before the partition's
+start (read by the run's lookback) are counted apart; and the quarantine's top reasons, ten by
+default; a field whose column has a type no cast reads fails the whole frame, saying to add a cast."""
+
+from dataclasses import replace
+from datetime import timedelta
+
+import polars as pl
+import pytest
+
+from replenit_pipelines.lib.validation import prepare
+from replenit_pipelines.lib.warehouse import MappingError, entity_mapping_from_dict
+from tests.helpers import CUSTOMER_MAPPING, TS, customer_rows, run
+
+
+def test_records_changed_before_the_partition_are_counted_as_the_lookbacks():
+    rows = [
+        customer_rows(id="c1", email="a@example.com", updated_at=TS - timedelta(hours=2)),
+        customer_rows(id="c2", email="b@example.com", updated_at=TS),
+    ]
+    prepared = run(CUSTOMER_MAPPING, rows, lookback_before=TS - timedelta(hours=1))
+    assert prepared.lookback_rows["rows_valid"] == 1
+    assert prepared.records.sort("__key")["__lookback"].to_list() == [True, False]
+    assert run(CUSTOMER_MAPPING, rows).lookback_rows == {}
+
+
+def test_top_reasons_are_the_ten_most_frequent_by_default():
+    prepared = run(CUSTOMER_MAPPING, [customer_rows()])
+    quarantine = pl.DataFrame(
+        {
+            "record_id": "c1",
+            "source_row": pl.Series(range(12), dtype=pl.UInt32),
+            "rule": "format",
+            "field": [f"F{i}" for i in range(12)],
+            "value": "x",
+        }
+    )
+    top = replace(prepared, quarantine=quarantine).top_reasons()
+    assert top.height == 10
+    assert top.columns == ["rule", "field", "rows", "example"]
+
+
+def test_a_struct_mapped_to_a_bool_field_fails_the_whole_frame_with_what_to_write():
+    mapping = entity_mapping_from_dict(
+        "customers", {"source": {"table": "t", "window_column": "updated_at"}, "fields": {"CustomerId": "id", "GdprOptin": "g"}}
+    )
+    with pytest.raises(MappingError) as caught:
+        prepare(mapping, pl.DataFrame({"id": ["c1"], "g": [{"a": True}], "updated_at": [TS]}))
+    assert str(caught.value) == (
+        "<python>: customers.GdprOptin fails dtype('Boolean') for the whole frame (Struct({'a': Boolean})): "
+        "give the field a cast in the mapping"
+    )

@@ -1,0 +1,40 @@
+"""What a mapping built in Python says about itself: the origin its errors name ("<python>"), why a
+record key that is not a column cannot work, and which sources Dagster can observe."""
+
+import re
+
+import pytest
+
+from replenit_pipelines.lib.warehouse import MappingError, entity_mapping_from_dict
+from replenit_pipelines.lib.warehouse.keys import record_key_column
+from replenit_pipelines.lib.warehouse.mapping import SourceSpec
+from replenit_pipelines.lib.warehouse.observe import observable
+
+ORDER_FIELDS = {"CustomerId": "customer_id", "Currency": "currency", "OrderDate": "ordered_at"}
+ORDER_ITEMS = {"key": "line_id", "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}}
+
+
+def test_a_mapping_built_in_python_names_python_as_its_origin():
+    with pytest.raises(MappingError, match=r"^<python>: unknown entity 'shoppers'; expected customers, orders, products$"):
+        entity_mapping_from_dict("shoppers", {"source": {"table": "t"}, "fields": {}})
+
+
+@pytest.mark.parametrize(("order_id", "how"), [({"constant": "o1"}, "a constant"), ({"expr": "concat(a, b)"}, "an expr")])
+def test_a_record_key_that_is_not_a_column_says_what_it_is_and_what_to_map(order_id, how):
+    orders = entity_mapping_from_dict(
+        "orders", {"source": {"table": "order_lines"}, "fields": {"OrderId": order_id, **ORDER_FIELDS}, "OrderItems": ORDER_ITEMS}
+    )
+    expected = (
+        f"<python>: orders.OrderId is {how}, but it must be a column: a window reads every row of each record it "  # noqa: S608 - a message, not executed
+        "touches by that column. Map OrderId to a column, or use a `query:` source that computes the id as a "
+        "column (SELECT *, <expression> AS order_key FROM ...)"
+    )
+    with pytest.raises(MappingError, match="^" + re.escape(expected) + "$"):
+        record_key_column(orders)
+
+
+def test_tables_and_files_are_observable_queries_and_python_sources_are_not():
+    assert observable(SourceSpec(table="customers"))
+    assert observable(SourceSpec(path="/data/customers.parquet"))
+    assert not observable(SourceSpec(query="SELECT 1"))
+    assert not observable(SourceSpec(python="mod:frame"))
