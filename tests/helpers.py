@@ -4,11 +4,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
 from replenit_pipelines.lib.validation import prepare
-from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
+from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
 
 TS = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -124,3 +125,11 @@ def fast_link_limiter(path: Path, windows, clock=time.time, sleep=time.sleep) ->
     for _ in range(50):
         q.record_latency(0.001)
     return q
+
+
+def duckdb_warehouse(path: Path, *statements: str) -> Warehouse:
+    """A DuckDB warehouse file made by the given SQL statements (tables, rows), opened as the syncs open it."""
+    with duckdb.connect(str(path)) as con:
+        for statement in statements:
+            con.execute(statement)
+    return Warehouse(path)

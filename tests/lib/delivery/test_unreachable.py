@@ -23,6 +23,22 @@ def records(n: int) -> list[dict]:
     return [{"CustomerId": f"c{i}", "Email": f"u{i}@example.com"} for i in range(n)]
 
 
+def scripted_link_config(tmp_path) -> ClientConfig:
+    """Batches of 10, two attempts each, one in flight, three batches in a row without an answer
+    stop the delivery: for a transport that scripts each request's fate."""
+    return ClientConfig(base_url="http://127.0.0.1:9", tenant_id=TENANT, api_key="a2V5", limits=(),
+                        quota_dir=str(tmp_path / "q"), batch_sizes={"customers": 10}, max_attempts=2,
+                        backoff_base_s=0.001, backoff_cap_s=0.002, max_in_flight=1, max_unreachable_batches=3)
+
+
+def deliver_until_unreachable(config: ClientConfig, handler):
+    """100 customers over the scripted transport; the delivery must stop as unreachable: its report."""
+    with ReplenitClient(config, transport=httpx.MockTransport(handler)) as client, \
+            pytest.raises(UnreachableError) as caught:
+        client.deliver("customers", records(100))
+    return caught.value.report
+
+
 def test_an_unreachable_api_stops_after_the_first_batch_with_what_to_check(tmp_path):
     url = closed_port_url()
     config = ClientConfig(base_url=url, tenant_id=TENANT, api_key="a2V5", limits=(), quota_dir=str(tmp_path / "q"),
@@ -46,13 +62,8 @@ def test_several_batches_in_a_row_without_an_answer_stop_a_delivery_that_began_w
             return httpx.Response(200, json={"success": True})
         raise httpx.ConnectError("connection refused", request=request)
 
-    config = ClientConfig(base_url="http://127.0.0.1:9", tenant_id=TENANT, api_key="a2V5", limits=(),
-                          quota_dir=str(tmp_path / "q"), batch_sizes={"customers": 10}, max_attempts=2,
-                          backoff_base_s=0.001, backoff_cap_s=0.002, max_in_flight=1, max_unreachable_batches=3)
-    with ReplenitClient(config, transport=httpx.MockTransport(first_then_dead)) as client, \
-            pytest.raises(UnreachableError) as caught:
-        client.deliver("customers", records(100))
-    report = caught.value.report
+    config = scripted_link_config(tmp_path)
+    report = deliver_until_unreachable(config, first_then_dead)
     assert report is not None and len(report.accepted) == 10
     assert len(sent) == 1 + 3 * 2  # the first batch, then three batches of two attempts each; no more
     assert len(report.failed) == 90
@@ -114,13 +125,8 @@ def test_a_batch_that_failed_on_answers_breaks_the_run_of_batches_without_one(tm
             return httpx.Response(500, json={"message": "boom"})
         raise httpx.ConnectError("connection refused", request=request)
 
-    config = ClientConfig(base_url="http://127.0.0.1:9", tenant_id=TENANT, api_key="a2V5", limits=(),
-                          quota_dir=str(tmp_path / "q"), batch_sizes={"customers": 10}, max_attempts=2,
-                          backoff_base_s=0.001, backoff_cap_s=0.002, max_in_flight=1, max_unreachable_batches=3)
-    with ReplenitClient(config, transport=httpx.MockTransport(accepted_then_500s_then_dead)) as client, \
-            pytest.raises(UnreachableError) as caught:
-        client.deliver("customers", records(100))
-    report = caught.value.report
+    config = scripted_link_config(tmp_path)
+    report = deliver_until_unreachable(config, accepted_then_500s_then_dead)
     assert report is not None and len(report.accepted) == 10
     assert len(sent) == 1 + 2 + 3 * 2  # the first batch, the 500s' two attempts, then three silent batches
     assert report.not_sent == set(range(50, 100))

@@ -4,9 +4,9 @@ say what to map instead; the window column's problems in particular."""
 
 from dataclasses import replace
 
-import duckdb
 import polars as pl
 import pytest
+from helpers import duckdb_warehouse
 
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
 from replenit_pipelines.lib.warehouse.check import Finding, check_mapping
@@ -17,11 +17,11 @@ CUSTOMER_FIELDS = {"CustomerId": "customer_id", "Email": "email"}
 
 @pytest.fixture
 def warehouse(tmp_path) -> Warehouse:
-    path = tmp_path / "w.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE customers (customer_id VARCHAR, email VARCHAR, modified TIMESTAMP, active BOOLEAN)")
-        con.execute("CREATE TABLE order_lines (order_id VARCHAR, product_id VARCHAR, qty BIGINT, price DOUBLE, order_day DATE)")
-    return Warehouse(path)
+    return duckdb_warehouse(
+        tmp_path / "w.duckdb",
+        "CREATE TABLE customers (customer_id VARCHAR, email VARCHAR, modified TIMESTAMP, active BOOLEAN)",
+        "CREATE TABLE order_lines (order_id VARCHAR, product_id VARCHAR, qty BIGINT, price DOUBLE, order_day DATE)",
+    )
 
 
 def customers(window_column: str):

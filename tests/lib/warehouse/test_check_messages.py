@@ -2,8 +2,8 @@
 goes, a number read from text, an epoch format on a column it cannot read, and the count of window
 values that do not parse (each says what to write instead)."""
 
-import duckdb
 import pytest
+from helpers import duckdb_warehouse
 
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
 from replenit_pipelines.lib.warehouse.check import Finding, check_mapping
@@ -13,17 +13,13 @@ ISO_WINDOW = {"column": "changed", "format": "iso8601"}
 
 @pytest.fixture
 def warehouse(tmp_path) -> Warehouse:
-    path = tmp_path / "w.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE customers (customer_id VARCHAR, name VARCHAR, tags VARCHAR[], changed VARCHAR, active BOOLEAN)")
-        con.execute(
-            "INSERT INTO customers VALUES ('c1', 'Ada', ['x'], '2026-11-26T12:00:00Z', true), ('c2', 'Bo', ['y'], 'not a time', false)"
-        )
-        con.execute(
-            "CREATE TABLE order_lines (order_id VARCHAR, customer_id VARCHAR, line_id VARCHAR, product_id VARCHAR, "
-            "qty VARCHAR, price DOUBLE, currency VARCHAR, ordered_at TIMESTAMP, updated_at TIMESTAMP)"
-        )
-    return Warehouse(path)
+    return duckdb_warehouse(
+        tmp_path / "w.duckdb",
+        "CREATE TABLE customers (customer_id VARCHAR, name VARCHAR, tags VARCHAR[], changed VARCHAR, active BOOLEAN)",
+        "INSERT INTO customers VALUES ('c1', 'Ada', ['x'], '2026-11-26T12:00:00Z', true), ('c2', 'Bo', ['y'], 'not a time', false)",
+        "CREATE TABLE order_lines (order_id VARCHAR, customer_id VARCHAR, line_id VARCHAR, product_id VARCHAR, "
+            "qty VARCHAR, price DOUBLE, currency VARCHAR, ordered_at TIMESTAMP, updated_at TIMESTAMP)",
+    )
 
 
 def customers(fields: dict, window=None):

@@ -4,8 +4,8 @@ source lives; no window column, no newest update."""
 
 from datetime import UTC, datetime
 
-import duckdb
 import polars as pl
+from helpers import duckdb_warehouse
 
 from replenit_pipelines.lib.warehouse import Warehouse
 from replenit_pipelines.lib.warehouse.mapping import SourceSpec
@@ -13,14 +13,12 @@ from replenit_pipelines.lib.warehouse.observe import SourceObservation, observe_
 
 
 def warehouse(tmp_path) -> Warehouse:
-    path = tmp_path / "w.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE customers (customer_id VARCHAR, updated_at TIMESTAMP, signed_up DATE)")
-        con.execute(
-            "INSERT INTO customers VALUES ('c1', '2026-12-07 03:10:00', '2026-12-01'), "
-            "('c2', '2026-12-07 01:00:00', '2026-12-05'), ('c3', NULL, NULL)"
-        )
-    return Warehouse(path)
+    return duckdb_warehouse(
+        tmp_path / "w.duckdb",
+        "CREATE TABLE customers (customer_id VARCHAR, updated_at TIMESTAMP, signed_up DATE)",
+        "INSERT INTO customers VALUES ('c1', '2026-12-07 03:10:00', '2026-12-01'), "
+            "('c2', '2026-12-07 01:00:00', '2026-12-05'), ('c3', NULL, NULL)",
+    )
 
 
 def test_a_table_gives_its_row_count_and_newest_update_in_utc(tmp_path):
