@@ -69,3 +69,13 @@ def test_identity_key_is_xxh3_64_of_the_identity():
     assert keys.dtype == pl.Int64
     assert [k.to_bytes(8, "big", signed=True).hex() if k is not None else None for k in keys.to_list()] == [
         "2d06800538d394c2", "78af5f94892f3950", None]
+
+
+def test_a_list_of_payloads_hashes_as_a_binary_column_does_a_missing_one_included():
+    """A payload that is missing (None) hashes to null, as in a Binary column, also alone in its chunk
+    (typed from the values, such a chunk would be of no type the hash takes)."""
+    column = exact_hashes(pl.Series([None, PAYLOAD], dtype=pl.Binary))
+    assert column.to_list() == [None, exact_hash(PAYLOAD)]
+    assert exact_hashes([None, PAYLOAD]).to_list() == column.to_list()
+    alone = exact_hashes([None])
+    assert alone.dtype == pl.Binary and alone.to_list() == [None]

@@ -1,10 +1,15 @@
 """`replenit state`'s view of a ledger (lib/ledger/status.py): the age of its newest acknowledgement,
-in days, hours and minutes."""
+in days, hours and minutes; the acknowledgements not yet compacted; and, when the state database
+cannot be reached, what to check."""
 
+import re
 from datetime import timedelta
+
+import pytest
 
 from replenit_pipelines.lib.ledger import open_ledger
 from replenit_pipelines.lib.ledger.status import ledger_status
+from replenit_pipelines.lib.postgres import PostgresError, StateUrl
 
 SANDBOX, TENANT = "http://127.0.0.1:8765", "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 
@@ -17,3 +22,23 @@ def test_the_newest_acknowledgements_age_is_days_hours_and_minutes(tmp_path, mon
     ages = [ledger_status(tmp_path, now=newest + gone)["age"][0] for gone in (
         timedelta(days=2, hours=23, minutes=59, seconds=59), timedelta(days=1), timedelta(minutes=5), -timedelta(hours=1))]
     assert ages == ["2d 23h 59m", "1d 0h 0m", "0h 5m", "0h 0m"]  # a clock behind the ledger's: no negative age
+
+
+def test_the_status_counts_the_acknowledgements_waiting_for_compaction(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        ledger.acknowledge(["customerid:c1", "customerid:c2"], [b"h" * 16, b"i" * 16], "run-1")
+        ledger.acknowledge(["customerid:c1"], [b"j" * 16], "run-2")
+    status = ledger_status(tmp_path)
+    assert status.select("ledger_size", "pending_compaction").rows() == [(2, 3)]
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        ledger.compact()
+    assert ledger_status(tmp_path).select("ledger_size", "pending_compaction").rows() == [(2, 0)]
+
+
+def test_the_status_of_an_unreachable_state_database_says_what_to_check():
+    url = StateUrl("postgresql://replenit:s3cr3t@127.0.0.1:9/replenit")  # nothing listens on port 9
+    with pytest.raises(PostgresError) as refused:
+        ledger_status("unused", state_url=url)
+    assert re.match(r"^ledger status: cannot connect to postgresql://replenit:\*\*\*\*@127\.0\.0\.1:9/replenit \(.+\): "
+                    r"check REPLENIT_STATE_URL, that the server is up and that the user may connect$", str(refused.value))

@@ -1,11 +1,16 @@
-"""The delete stage (lib/stages/delete.py) on its own: the guard's refusal says how to allow the run,
-and a stop (a refused key) during the deletes is returned with what was done, the ledger untouched."""
+"""The delete stage (lib/stages/delete.py) on its own: the guard's refusal says how to allow the run
+(a guard of no deletes at all included), a stop (a refused key) during the deletes is returned with
+what was done, the ledger untouched; a dry run sends none and says so; the deletes report progress."""
 
 from contextlib import closing
 
-from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient, ReplenitStopError
+import httpx
+import polars as pl
+import pytest
+
+from replenit_pipelines.lib.delivery import BatchProgress, ClientConfig, ReplenitClient, ReplenitStopError
 from replenit_pipelines.lib.ledger import open_ledger
-from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletePlan, check_guard, send_deletes
+from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletePlan, check_guard, finish_deletes, send_deletes
 
 # The run config's wording (lib/sync/run.py SyncRequest.how_to_allow_deletes).
 HOW_TO_ALLOW = "run config max_delete_share: {share:.2f} and max_delete_count: {count}"
@@ -45,3 +50,47 @@ def test_a_refused_key_during_the_deletes_is_returned_as_the_stop_with_nothing_f
         assert (deleted.records_to_delete, deleted.records_deleted, deleted.records_already_gone) == (3, 0, 0)
         assert deleted.requests == 1  # the first DELETE was refused; nothing more was sent
         assert ledger.size() == 3  # none forgotten: a later run deletes them
+
+
+def test_a_guard_of_no_deletes_at_all_is_allowed_and_refuses_the_first():
+    no_deletes = DeleteGuard(max_share=1.0, max_count=0)  # a run config may forbid deletes outright
+    message = check_guard(plan_of(1, 1_000), no_deletes, 999, True, HOW_TO_ALLOW)
+    assert message is not None and message.endswith("run config max_delete_share: 1.00 and max_delete_count: 1")
+    with pytest.raises(ValueError, match=r"^max_delete_count must be 0 or more, not -1$"):
+        DeleteGuard(max_count=-1)
+
+
+def sandbox_requests(sandbox, tenant_id: str) -> list[dict]:
+    return [r for r in httpx.get(f"{sandbox.url}/_sandbox/requests").json() if tenant_id in r["path"]]
+
+
+def test_a_dry_run_sends_no_delete_and_says_so(sandbox, tenant, tmp_path, monkeypatch):
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    tenant_id, key = tenant
+    plan = plan_of(3, 3)
+    flagged = pl.DataFrame({"identity": plan.identities, "rows": [1, 2, 1]})
+    with closing(ReplenitClient(ClientConfig(base_url=sandbox.url, tenant_id=tenant_id, api_key=key, limits=(),
+                                             quota_dir=str(tmp_path / "quota")))) as client, \
+            closing(open_ledger(tmp_path, sandbox.url, tenant_id, "customers")) as ledger:
+        ledger.acknowledge(plan.identities, [bytes(16)] * 3, "run-1", api_ids=plan.api_ids)
+        done, stop = finish_deletes(client, ledger, plan, flagged, 4, held_back=False, stop=None, dry_run=True)
+        assert stop is None and done.deleted.skipped == "dry run"
+        assert (done.rows_deleted, done.rows_held, done.rows_failed, done.deleted.records_to_delete) == (4, 0, 0, 3)
+        assert ledger.size() == 3 and sandbox_requests(sandbox, tenant_id) == []
+
+
+def test_the_deletes_report_their_progress(sandbox, tenant, tmp_path, monkeypatch):
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    tenant_id, key = tenant
+    plan = plan_of(3, 3)
+    events: list[BatchProgress] = []
+    with closing(ReplenitClient(ClientConfig(base_url=sandbox.url, tenant_id=tenant_id, api_key=key, limits=(),
+                                             quota_dir=str(tmp_path / "quota")))) as client, \
+            closing(open_ledger(tmp_path, sandbox.url, tenant_id, "customers")) as ledger:
+        ledger.acknowledge(plan.identities, [bytes(16)] * 3, "run-1", api_ids=plan.api_ids)
+        done, stop = finish_deletes(client, ledger, plan, pl.DataFrame({"identity": plan.identities, "rows": [1, 1, 1]}), 3,
+                                    held_back=False, stop=None, dry_run=False, progress=events.append)
+        assert stop is None and done.deleted.records_already_gone == 3 and ledger.size() == 0  # 404: already gone, done
+    assert events, "no progress reported"
+    last = events[-1]
+    assert (last.entity, last.records_done, last.records_total, last.accepted, last.failed) == ("customers", 3, 3, 3, 0)

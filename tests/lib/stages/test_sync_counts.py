@@ -1,9 +1,11 @@
 """The run's counts as users chart them: every key present with its value when a stage did not
-run (no delivery, no diff, no delete), durations rounded to the millisecond; and the sentences
-the run's metadata shows (where a field comes from, what the send-time check left out)."""
+run (no delivery, no diff, no delete), a delivery's from its report, durations rounded to the
+millisecond; and the sentences the run's metadata shows (where a field comes from, what the
+send-time check left out)."""
 
 from datetime import timedelta
 
+from replenit_pipelines.lib.delivery.report import DeliveryCounters, DeliveryReport
 from replenit_pipelines.lib.stages.report import SyncResult, field_origin, newer_elsewhere_note
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 from tests.helpers import CUSTOMER_MAPPING, TS, customer_rows, run
@@ -72,3 +74,19 @@ def test_the_send_time_note_names_only_the_reasons_that_took_records_out():
         "not sent, checked right before their request: 2 because another run stored a version read from the "
         "warehouse after this run's read (3 rows, counted as superseded). Replenit holds the newest read."
     )
+
+
+def test_a_run_with_no_delivery_sent_nothing():
+    counts = bare_result().counts()
+    keys = ("records_sent", "records_accepted", "records_rejected", "records_failed", "records_per_request")
+    assert {k: counts[k] for k in keys} == dict.fromkeys(keys, 0)
+
+
+def test_a_delivered_runs_counts_are_its_reports():
+    delivery = DeliveryReport("customers", 3, accepted=[0, 2], rejected={1: ["Email: invalid"]},
+                              counters=DeliveryCounters(requests=4, rate_limited=1, retries=2))
+    counts = bare_result(report=delivery).counts()
+    assert {k: counts[k] for k in ("records_sent", "records_accepted", "records_rejected", "requests", "rate_limited_429",
+                                   "retries", "records_per_request")} == {
+        "records_sent": 3, "records_accepted": 2, "records_rejected": 1, "requests": 4, "rate_limited_429": 1, "retries": 2,
+        "records_per_request": 0.5}
