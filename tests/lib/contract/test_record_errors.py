@@ -21,3 +21,15 @@ def test_a_line_that_is_not_an_object_is_a_type_error_at_the_line():
     assert [(e.path, e.code) for e in validate_record(ORDER, record, 0) if e.path.startswith("[0].OrderItems")] == [
         ("[0].OrderItems[0]", "type")]
 
+
+
+def test_order_items_that_are_not_a_list_are_one_type_error_at_the_field():
+    record = {"OrderId": "o1", "CustomerId": "c1", "OrderItems": "p1"}
+    assert [e for e in validate_record(ORDER, record, 4) if e.path.startswith("[4].OrderItems")] == [
+        RecordError("[4].OrderItems", "type", "The JSON value of OrderItems could not be converted to a list.")]
+
+
+def test_an_unknown_order_status_names_the_statuses_the_api_accepts():
+    record = {"OrderId": "o1", "CustomerId": "c1", "Status": "shipped"}
+    assert [e for e in validate_record(ORDER, record, 1) if e.path == "[1].Status"] == [
+        RecordError("[1].Status", "choice", "The field Status must be one of: completed, cancelled, refunded.")]

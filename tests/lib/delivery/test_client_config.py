@@ -50,3 +50,10 @@ def test_an_api_key_may_hold_every_visible_ascii_character_the_first_and_last_in
     visible = "".join(chr(c) for c in range(ord("!"), ord("~") + 1))  # "!" .. "~": what a header carries
     assert ApiKey(visible).reveal() == visible
     assert ApiKey(" !k~ ").reveal() == "!k~"
+
+
+@pytest.mark.parametrize("url", ["api.replen.it", "ftp://api.replen.it", "https://"])
+def test_a_base_url_that_is_no_http_url_is_refused_with_an_example(url):
+    with pytest.raises(DeliveryConfigError) as info:
+        config(base_url=url)
+    assert str(info.value) == f"base URL {url!r} is not an http(s) URL, e.g. https://api.replen.it"

@@ -6,6 +6,8 @@ answers; what the client does with them is checked on the requests it sent and o
 """
 
 import json
+import logging
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -273,3 +275,32 @@ def test_delete_retries_a_504_and_reads_404_as_already_gone(tmp_path, clock):
     outcome = client.delete_customer("c 1/x")
     assert outcome.status == "already_gone" and outcome.reason == "Customer not found."
     assert [m for _, m, _ in server.seen] == ["DELETE", "DELETE"]
+
+
+def test_a_delete_answered_neither_done_nor_gone_is_failed_with_the_status_and_the_apis_words(tmp_path, clock):
+    def answer(request, records):
+        customer = request.url.path.rsplit("/", 1)[1]
+        if customer == "c1":
+            return httpx.Response(409, json={"message": "Customer is being merged."})
+        if customer == "c2":
+            return httpx.Response(422, text="no JSON here")
+        return httpx.Response(200, json=OK)
+
+    report = make_client(tmp_path, FaultServer(clock, default=answer)).delete_records("customers", ["c0", "c1", "c2"])
+    assert report.deleted == [0]
+    assert report.failed == {1: "HTTP 409: Customer is being merged.", 2: "HTTP 422: no JSON here"}
+
+
+def test_each_retry_is_a_warning_naming_the_method_the_entity_and_the_reason(tmp_path, clock, caplog):
+    server = FaultServer(clock, script=[httpx.Response(503), httpx.ReadTimeout("slow")])
+    client = make_client(tmp_path, server, max_attempts=3)
+    with caplog.at_level(logging.WARNING, logger="replenit_pipelines.delivery"):
+        report = client.deliver("customers", customers(2))
+        server.script.append(httpx.Response(503))
+        outcome = client.delete_order("o 1/x")
+    assert sorted(report.accepted) == [0, 1] and outcome.status == "deleted"
+    messages = [r.getMessage() for r in caplog.records if r.name == "replenit_pipelines.delivery"]
+    assert len(messages) == 3, messages
+    for message, expected in zip(messages, [r"POST customers: HTTP 503; retry 1 of 2", r"POST customers: timed out \(ReadTimeout\); retry 2 of 2",
+                                            r"DELETE orders: HTTP 503; retry 1 of 2"], strict=True):
+        assert re.fullmatch(expected + r" in \d\.\d\ds", message), message

@@ -4,6 +4,7 @@ are in flight, so a quota-bound delivery reports as it goes instead of going qui
 
 import logging
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -89,3 +90,17 @@ def test_progress_line_says_what_an_operator_asks_and_counts_in_good_english():
     assert "1/3 records done" in line and "1 request," in line and "1 answer 429 (rate limited)," in line and "1 retry" in line
     assert "ETA 12s by quota" in line and " 1 429" not in line
     assert plural(2, "request") == "2 requests" and plural(1, "retry", "retries") == "1 retry"
+
+
+def test_progress_lines_are_pinned_whole_while_sending_at_the_end_and_when_stopped():
+    p = BatchProgress("customers", 1500, 3000, 3, 6, 1400, 60, 40, 95.4, requests=12, rate_limited=2, retries=3,
+                      server_errors=1)
+    waits = "2 answers 429 (rate limited), 3 retries"
+    assert progress_line("customers 2026-01-01", p) == (
+        "customers 2026-01-01 sending: 1,500/3,000 records done (1,500 left, batch 3/6); accepted 1,400, rejected 60, "
+        f"failed 40; 12 requests, {waits}; ETA 95s by quota")
+    assert progress_line("customers", replace(p, records_done=3000, batches_done=6, final=True)) == (
+        f"customers finished: 3,000/3,000 records done (batch 6/6); accepted 1,400, rejected 60, failed 40; 12 requests, {waits}")
+    assert progress_line("customers", replace(p, final=True, stopped="HTTP 401: the API key was refused", not_sent=30)) == (
+        "customers stopped after 12 requests: 1,400 of 3,000 records accepted, 60 rejected, 10 failed, 30 not sent; "
+        f"{waits}. Why: HTTP 401: the API key was refused")

@@ -313,6 +313,29 @@ def test_push_refuses_unknown_and_miscased_fields_in_records_and_children(push_e
                      ("o-line", "unknown_field", "OrderItems[0].quantity")]
 
 
+
+def test_an_unknown_field_like_no_field_of_the_contract_is_refused_with_the_entitys_fields(push_env, capsys, tmp_path, sandbox):
+    push_env(sandbox)
+    code, summary = push_records(capsys, tmp_path, "customers", [{"CustomerId": "c1", "LoyaltyTier": "gold"}])
+    assert code == 0
+    assert [r["reasons"] for r in summary["not_accepted"]] == [[
+        "LoyaltyTier: not a field of Customer (its fields: CustomerId, Email, EmailOptin, GdprOptin, Language, Name, "
+        "Phone, SmsOptin, Surname, WhatsappOptin): the API matches property names case-sensitively and would drop it"]]
+
+
+def test_the_json_summary_names_every_counter_of_the_push_and_its_delivery(push_env, capsys, tmp_path, sandbox):
+    push_env(sandbox)
+    records = [{"CustomerId": "c1", "Email": "a@example.com"}, {"CustomerId": "c2", "Email": "not an e-mail"},
+               {"CustomerId": "c3"}, {"CustomerId": "c4", "Name": "Ada"}]
+    code, summary = push_records(capsys, tmp_path, "customers", records)
+    assert code == 0  # a refused record is reported, not failed (docs/cli.md)
+    timings = {"quota_wait_s", "backoff_wait_s", "wall_s"}
+    assert {k: v for k, v in summary.items() if k not in timings | {"file", "run_id", "not_accepted", "bytes_sent"}} == {
+        "entity": "customers", "records_read": 4, "superseded": 0, "refused": 1, "accepted": 3, "rejected": 0,
+        "failed": 0, "skipped": 0, "requests": 1, "rate_limited": 0, "retries": 0, "rejected_requests": 0,
+        "batches": 1, "full_batches": 0, "records_per_request": 3.0, "sent": 3, "not_sent": 0}
+    assert timings <= set(summary) and summary["bytes_sent"] > 0
+
 # --- 5: an integer beyond 64 bits refuses its record, it does not crash the push --------------------
 
 def test_an_integer_beyond_64_bits_refuses_its_record_and_the_rest_is_sent(push_env, capsys, tmp_path, records_in_sandbox):

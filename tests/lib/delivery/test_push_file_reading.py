@@ -21,6 +21,8 @@ from replenit_pipelines.lib.delivery.record_files import PushFileError, read_rec
     ('[{"CustomerId": "a"}]x', "line 1, column 22", "unexpected text after the array's closing ]"),
     ('[{"CustomerId": "a"},\n {"CustomerId": "b"}\n', "line 3, column 1",
      "the file ends after record 1 without a closing ]; is it truncated?"),
+    ('[{"CustomerId": "a"},\n', "line 2, column 1", "the file ends inside the array, before record 1; is it truncated?"),
+    ("[  ", "line 1, column 4", "the file ends inside the array, before record 0; is it truncated?"),
 ])
 def test_a_json_file_that_is_no_array_of_records_is_told_exactly_what_to_fix(tmp_path, content, place, message):
     path = tmp_path / "c.json"
@@ -49,3 +51,15 @@ def test_the_scan_flags_the_last_version_of_each_identity_as_a_boolean_mask(tmp_
     assert (found.records, found.superseded) == (6, 3)
     assert found.last_version.dtype == np.bool_
     assert np.arange(found.records)[found.last_version].tolist() == [3, 4, 5]
+
+
+@pytest.mark.parametrize(("record", "what"), [
+    ('"c1"', "a string"), ('["c1"]', "an array"), ("true", "true or false"), ("null", "null"), ("7", "a number"),
+])
+def test_a_record_that_is_no_object_is_named_by_its_json_type(tmp_path, record, what):
+    path = tmp_path / "c.json"
+    path.write_text(f'[{{"CustomerId": "a"}},\n {record}]')
+    expected = (f"{path}: record 1 (line 2) is {what}, not an object: a push file holds customers payload records, "
+                'each a JSON object such as {"CustomerId": "c1", "Email": "ada@example.com"}')
+    with pytest.raises(PushFileError, match="^" + re.escape(expected) + "$"):
+        scan(path, "customers", "customerid")

@@ -83,3 +83,14 @@ def test_without_a_check_every_record_is_sent(clock, tmp_path):
     server = FaultServer(clock)
     report = deliver(make_client(tmp_path, server), 3, None)
     assert server.sizes == [3] and sorted(report.accepted) == [0, 1, 2] and report.skipped == {}
+
+
+def test_both_halves_of_a_400_split_are_checked_again(clock, tmp_path):
+    # A 400 whose errors name no record: the body is halved, and each half is a new request.
+    unnamed = httpx.Response(400, json={"message": "Validation failed", "errors": {"$": ["is invalid"]}})
+    server = FaultServer(clock, script=[unnamed])
+    check = Check({}, {0: "newer_elsewhere"}, {3: "stored_elsewhere"})
+    report = deliver(make_client(tmp_path, server), 4, check)
+    assert check.calls == [[0, 1, 2, 3], [0, 1], [2, 3]]
+    assert [emails(records) for _, _, records in server.seen[1:]] == [["user1@example.com"], ["user2@example.com"]]
+    assert report.skipped == {0: "newer_elsewhere", 3: "stored_elsewhere"} and sorted(report.accepted) == [1, 2]
