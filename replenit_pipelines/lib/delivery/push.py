@@ -82,10 +82,15 @@ class PushOutcome:
     stopped: str | None = None  # why the delivery stopped early (401/403/404)
 
     @property
+    def failed(self) -> int:
+        """Records sent whose retries ran out (not those the delivery stopped before sending)."""
+        return len(self.report.failed) - len(self.report.not_sent) if self.report is not None else 0
+
+    @property
     def not_sent(self) -> int:
-        done = self.superseded + self.refused
+        done = self.superseded + self.refused + self.failed
         if self.report is not None:
-            done += self.report.accepted_count + len(self.report.rejected) + len(self.report.failed)
+            done += self.report.accepted_count + len(self.report.rejected)
         return self.records_read - done
 
     @property
@@ -100,6 +105,7 @@ class PushOutcome:
         delivery = self.report.summary() if self.report is not None else {"accepted": 0, "rejected": 0, "failed": 0}
         delivery.pop("entity", None)
         delivery["sent"] = delivery.pop("records", 0)
+        delivery["failed"] = self.failed
         return {**head, **delivery, "not_sent": self.not_sent}
 
 
@@ -214,7 +220,7 @@ def push_file(
             line, rid = where.get(i, (None, None))
             outcome.not_accepted.append(NotAccepted(i, line, rid, "rejected", reasons))
             writer.dead_letter(rid, "rejected", reasons, batch[i])
-        for i, reason in sorted(result.failed.items()):
+        for i, reason in _failed_after_sending(result):
             line, rid = where.get(i, (None, None))
             outcome.not_accepted.append(NotAccepted(i, line, rid, "failed", [reason]))
             writer.dead_letter(rid, "failed", [reason], batch[i])
@@ -231,6 +237,12 @@ def push_file(
         writer.flush()
     outcome.not_accepted.sort(key=lambda r: r.index)
     return outcome
+
+
+def _failed_after_sending(result: DeliveryReport) -> list[tuple[int, str]]:
+    """The failed records that were sent, by index. Those never sent (the delivery stopped first)
+    count in PushOutcome.not_sent, and are not dead-lettered: pushing the file again sends them."""
+    return sorted((i, reason) for i, reason in result.failed.items() if i not in result.not_sent)
 
 
 def _file_stamp(path: Path) -> tuple[int, int, int]:

@@ -49,6 +49,16 @@ def stream_batches(parts: Iterable[tuple[int, bytes]], max_records: int, max_byt
         yield batch
 
 
+def _not_sent(batch: dict[int, bytes], outcome: DeliveryReport, stop: ReplenitStopError) -> None:
+    """The batch a stop met (a 401 answer, say): none of its unsettled records was stored, so they
+    are not sent, as a planned delivery counts them (report.fail_unsettled), not left uncounted."""
+    settled = {*outcome.accepted, *outcome.rejected, *outcome.failed}
+    for i in batch:
+        if i not in settled:
+            outcome.failed[i] = f"not sent: {stop}"
+            outcome.not_sent.add(i)
+
+
 def deliver_stream(
     session: Session,
     entity: str,
@@ -81,6 +91,9 @@ def deliver_stream(
         outcome = DeliveryReport(entity=entity, records=len(batch))
         try:
             send_batch(session, path, batch, list(batch), outcome, threading.Lock(), counters)
+        except ReplenitStopError as exc:
+            _not_sent(batch, outcome, exc)
+            raise
         finally:
             with lock:
                 del live[id(counters)]
@@ -88,6 +101,7 @@ def deliver_stream(
                 report.accepted_count += len(outcome.accepted)
                 report.rejected.update(outcome.rejected)
                 report.failed.update(outcome.failed)
+                report.not_sent.update(outcome.not_sent)
                 report.batches_done += 1
                 report.records_done += len(batch)
             try:
@@ -106,12 +120,15 @@ def deliver_stream(
             total = records_total if records_total is not None else report.records
             batches_total = max(report.counters.batches, math.ceil(total / max_records))
             c = live_counters(report.counters, live.values())
+            # Stopped: the records never read from the stream are not sent too (BatchProgress counts
+            # the not sent among the failed, as a planned delivery's report does).
+            unread = total - report.records_done if stopped is not None else 0
             event = BatchProgress(
                 entity, report.records_done, total, report.batches_done, batches_total,
-                report.accepted_count, len(report.rejected), len(report.failed),
+                report.accepted_count, len(report.rejected), len(report.failed) + unread,
                 session.quota.eta_seconds(batches_total - report.batches_done),
                 c.requests, c.rate_limited, c.retries, c.server_errors, final, stopped,
-                total - report.records_done if stopped is not None else 0,
+                len(report.not_sent) + unread,
             )
         progress(event)
 

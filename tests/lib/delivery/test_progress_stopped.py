@@ -63,3 +63,13 @@ def test_a_streamed_delivery_stopped_by_a_refused_key_ends_on_a_final_event_that
     with client, pytest.raises(UnauthorizedError) as caught:
         client.deliver_stream("customers", parts, revoking(sandbox, key, events), records_total=20)
     check_last_event(events, caught.value)
+    # Counted as the planned delivery counts them: the batch the 401 answered and the one queued
+    # behind it were not sent, with the batch never read (it once said "0 failed, 5 not sent",
+    # 10 of the 20 records in no count, and "failed" for records never sent).
+    assert progress_line("customers", events[-1]) == (
+        "customers stopped after 2 requests: 5 of 20 records accepted, 0 rejected, 0 failed, 15 not sent; "
+        f"0 answers 429 (rate limited), 0 retries. Why: {caught.value}"
+    )
+    report = caught.value.report
+    assert report.accepted_count == 5 and report.rejected == {} and set(report.failed) == report.not_sent
+    assert len(report.not_sent) + report.accepted_count == report.records_done

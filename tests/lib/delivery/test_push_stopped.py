@@ -25,3 +25,7 @@ def test_a_push_stopped_mid_way_counts_the_records_accepted_before_the_stop(sand
     assert outcome.exit_code == EXIT_STOPPED and outcome.stopped is not None and "401" in outcome.stopped
     assert 5 <= len(stored) < 20 and summary["accepted"] == len(stored)
     assert summary["accepted"] + summary["failed"] + summary["not_sent"] == summary["records_read"] == 20
+    # Nothing failed: every record not accepted was never sent (the batch the 401 answered, those
+    # queued behind it, the rest of the file), so none is listed or dead-lettered as "failed".
+    assert summary["failed"] == 0 and summary["not_sent"] == 20 - len(stored)
+    assert outcome.not_accepted == []
