@@ -120,6 +120,15 @@ EQUIVALENT: dict[str, str] = {
     f"{_LIB}sync.reconcile.x__reconcile__mutmut_123": "a reconciliation's retries are all deferred: their progress is never called",
     f"{_LIB}warehouse.frames.x_read_frames__mutmut_151": "sorted by a unique order next",
     f"{_LIB}warehouse.frames.xǁSideǁtouched__mutmut_49": "DuckDB's parameter names ignore case",
+    # seed 9
+    f"{_LIB}delivery.quota.xǁQuotaLimiterǁ_wait_needed__mutmut_2": "lane is only ever compared with 'bulk'",
+    f"{_LIB}delivery.quota_postgres.xǁPostgresQuotaStoreǁ_prepare__mutmut_16": "SQL keywords are case-insensitive",
+    f"{_LIB}delivery.report.x_union_length__mutmut_5": "float('-INF') == float('-inf')",
+    f"{_LIB}delivery.session.xǁSessionǁ__init____mutmut_41": "answers is read only after reset() has set it to 0",
+    f"{_LIB}ledger.base.xǁLedgerǁall_identities__mutmut_1": "the Protocol's default; each backend has its own",
+    **{f"{_LIB}{name}": "zip's two lists are built from one source, so always of one length" for name in (
+        "ledger.store.xǁSqliteLedgerǁacknowledge__mutmut_55", "stages.acknowledge.x_acknowledge__mutmut_74",
+        "stages.delete.xǁDeletedǁdead_letters__mutmut_17")},
 }
 
 
