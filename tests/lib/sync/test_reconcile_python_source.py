@@ -34,10 +34,14 @@ def customers():
 def python_source(tmp_path, rows: list[dict], pause_s: float = 0.0):
     module = f"crm_{uuid.uuid4().hex}"  # one module per test: Python caches imports by name
     (tmp_path / f"{module}.py").write_text(SOURCE)
-    mapping = entity_mapping_from_dict("customers", {
-        "source": {"python": f"{module}:customers", "window_column": "updated_at"},
-        "fields": {"CustomerId": "id", "Email": "email", "Name": "name", "Language": "locale", "GdprOptin": "gdpr"},
-    }, origin=str(tmp_path / "mapping.yaml"))
+    mapping = entity_mapping_from_dict(
+        "customers",
+        {
+            "source": {"python": f"{module}:customers", "window_column": "updated_at"},
+            "fields": {"CustomerId": "id", "Email": "email", "Name": "name", "Language": "locale", "GdprOptin": "gdpr"},
+        },
+        origin=str(tmp_path / "mapping.yaml"),
+    )
     sys.path.insert(0, str(tmp_path))
     try:
         source = __import__(module)
@@ -49,8 +53,17 @@ def python_source(tmp_path, rows: list[dict], pause_s: float = 0.0):
 
 def run(rig: Rig, mapping, **kw):
     with rig.ledger() as ledger:
-        return reconcile(ReconcileRequest(mapping=mapping, warehouse=Warehouse(None), client=rig.client, ledger=ledger,
-                                          store=rig.store, run_id=f"r-{uuid.uuid4().hex[:6]}", **kw))
+        return reconcile(
+            ReconcileRequest(
+                mapping=mapping,
+                warehouse=Warehouse(None),
+                client=rig.client,
+                ledger=ledger,
+                store=rig.store,
+                run_id=f"r-{uuid.uuid4().hex[:6]}",
+                **kw,
+            )
+        )
 
 
 def test_the_sources_reads_before_the_chunks_are_local_time(sandbox, tmp_path):

@@ -5,9 +5,14 @@ from helpers import CUSTOMER_MAPPING, TS, customer_rows, payloads, run
 
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 
-TAXONOMY = entity_mapping_from_dict("products", {
-    "source": {"table": "t"}, "fields": {"ProductId": "pid", "Taxonomy": {"expr": "string_to_array(category, '|')"}},
-    "ProductVariants": {"fields": {"VariantId": "vid"}}})
+TAXONOMY = entity_mapping_from_dict(
+    "products",
+    {
+        "source": {"table": "t"},
+        "fields": {"ProductId": "pid", "Taxonomy": {"expr": "string_to_array(category, '|')"}},
+        "ProductVariants": {"fields": {"VariantId": "vid"}},
+    },
+)
 
 
 def test_canonical_language_tags_count_no_fix():
@@ -17,8 +22,13 @@ def test_canonical_language_tags_count_no_fix():
 
 
 def test_lists_without_blank_items_count_no_fix():
-    p = run(TAXONOMY, [{"pid": "p1", "category": "Home|Kitchen", "vid": "v1", "updated_at": TS},
-                       {"pid": "p2", "category": None, "vid": "v2", "updated_at": TS}])
+    p = run(
+        TAXONOMY,
+        [
+            {"pid": "p1", "category": "Home|Kitchen", "vid": "v1", "updated_at": TS},
+            {"pid": "p2", "category": None, "vid": "v2", "updated_at": TS},
+        ],
+    )
     assert {r["ProductId"]: r["Taxonomy"] for r in payloads(p)} == {"p1": ["Home", "Kitchen"], "p2": None}
     assert (p.normalization["blank_list_items_dropped"], p.normalization["empty_lists_to_null"]) == (0, 0)
 

@@ -11,13 +11,29 @@ from helpers import PRODUCT_MAPPING
 from replenit_pipelines.lib.validation import prepare
 
 T = datetime(2020, 1, 1, tzinfo=UTC)
-SCHEMA = {"product_id": pl.String, "name": pl.String, "variant_id": pl.String, "price": pl.Float64,
-          "currency": pl.String, "url": pl.String, "locale": pl.String, "updated_at": pl.Datetime("us", "UTC")}
+SCHEMA = {
+    "product_id": pl.String,
+    "name": pl.String,
+    "variant_id": pl.String,
+    "price": pl.Float64,
+    "currency": pl.String,
+    "url": pl.String,
+    "locale": pl.String,
+    "updated_at": pl.Datetime("us", "UTC"),
+}
 
 
 def row(product: str, variant: str | None, url: str | None = None) -> dict:
-    return {"product_id": product, "name": None, "variant_id": variant, "price": None, "currency": None, "url": url,
-            "locale": None, "updated_at": T}
+    return {
+        "product_id": product,
+        "name": None,
+        "variant_id": variant,
+        "price": None,
+        "currency": None,
+        "url": url,
+        "locale": None,
+        "updated_at": T,
+    }
 
 
 def test_a_duplicate_row_without_a_variant_is_superseded_not_quarantined():
