@@ -194,15 +194,16 @@ class EntityMapping:
         return self.fields + self.children
 
     def source_columns(self) -> set[str]:
-        if self.read_by_frames:
-            return self.as_read().source_columns()
-        cols = {self.source.time_column}
-        if self.source.deleted_column:
-            cols.add(self.source.deleted_column)
-        for f in self.all_fields:
+        # Read by frames: the columns of the frame the read returns. (Not as_read().source_columns():
+        # a Python source's as_read() is read by frames still, and asked again without end.)
+        read = self.as_read()
+        cols = {read.source.time_column}
+        if read.source.deleted_column:
+            cols.add(read.source.deleted_column)
+        for f in read.all_fields:
             cols |= f.source_columns()
-        if self.child_key:
-            cols.add(self.child_key)
+        if read.child_key:
+            cols.add(read.child_key)
         return cols
 
     def check_columns(self, available: list[str] | set[str]) -> None:

@@ -78,3 +78,21 @@ def test_a_dry_run_plans_the_requests_the_run_then_sends(sandbox, tmp_path):
         assert planned.counts()["requests_planned"] == len(sent) == result.counts()["requests"] == math.ceil(497 / BATCH)
     finally:
         rig.client.close()
+
+
+def test_a_tail_filled_up_to_the_byte_limit_leaves_the_rest_of_the_next_chunk_to_it(sandbox, tmp_path):
+    """Requests cut by bytes, not by count: the tail takes the next chunk's first records while they
+    fit in the body limit, no more, and the next chunk sends the rest (each record once)."""
+    limit = 2_000  # ~10 customers a body: every chunk's last batch is partial by count
+    rig = Rig(sandbox, tmp_path)
+    small_batches(rig, max_body_bytes=limit)
+    try:
+        rig.load(customers(200))
+        result, sent = rig.reconcile(chunk_rows=70)
+        c = result.counts()
+        assert c["chunks"] >= 3 and c["rows_delivered"] == 200 == len(rig.stored())
+        assert sum(r["records"] for r in sent) == 200  # none sent twice
+        assert max(r["bytes"] for r in sent) <= limit and max(r["records"] for r in sent) < BATCH
+        assert c["requests"] == len(sent)
+    finally:
+        rig.client.close()

@@ -88,3 +88,16 @@ def test_a_chunk_of_full_batches_reports_its_progress_against_the_whole_chunk(sa
         assert [(e.chunk_records_done, e.chunk_records_total) for e in events if e.chunk_records_done][:2] == [(30, 60), (60, 60)]
     finally:
         rig.client.close()
+
+
+def test_a_converted_customer_sources_progress_counts_its_rows(sandbox, tmp_path):
+    rig = Rig(sandbox, tmp_path, mapping=TEXT_WINDOW, table="customers_text")
+    try:
+        rig.load(text_rows(customers(25)))
+        events: list = []
+        result, _ = rig.reconcile(chunk_rows=10, progress=events.append)
+        assert result.counts()["chunks"] == 3
+        assert {e.rows_total for e in events} == {25}
+        assert (events[-1].chunk, events[-1].chunks, events[-1].rows_done) == (3, 3, 25)
+    finally:
+        rig.client.close()

@@ -38,3 +38,17 @@ def test_tables_and_files_are_observable_queries_and_python_sources_are_not():
     assert observable(SourceSpec(path="/data/customers.parquet"))
     assert not observable(SourceSpec(query="SELECT 1"))
     assert not observable(SourceSpec(python="mod:frame"))
+
+
+def test_a_field_with_an_unknown_key_names_the_keys():
+    with pytest.raises(MappingError, match=r"^<python>: customers.Email: unknown key\(s\) colum, typ$"):
+        entity_mapping_from_dict("customers", {"source": {"table": "t"},
+                                               "fields": {"CustomerId": "id", "Email": {"colum": "email", "typ": "x"}}})
+
+
+def test_a_window_column_that_is_neither_a_name_nor_a_table_shows_both_ways_to_write_it():
+    with pytest.raises(MappingError) as info:
+        entity_mapping_from_dict("customers", {"source": {"table": "t", "window_column": 5}, "fields": {"CustomerId": "id"}})
+    assert str(info.value) == ("<python>: customers.window_column must be a column name or a table like "
+                               "window_column: {column: updated_at, format: iso8601} (or null: a source without an update "
+                               "time), not 5")

@@ -38,3 +38,23 @@ def test_a_name_that_is_not_a_function_suggests_the_closest_function(tmp_path):
         f"{tmp_path / 'mapping.yaml'}: source python {module}:customers_rows: {module} has no function "
         "'customers_rows' (did you mean 'customers_frame'?)"
     )
+
+
+def test_a_module_neither_on_the_path_nor_beside_the_mapping_file_says_where_to_put_it(tmp_path):
+    module = unique("nowhere")
+    with pytest.raises(MappingError) as info:
+        load_python_source(SourceSpec(python=f"{module}:frame"), str(tmp_path / "mapping.yaml"))
+    assert str(info.value) == (
+        f"{tmp_path / 'mapping.yaml'}: source python {module}:frame: cannot import {module}: No module named '{module}'; "
+        "put the module on PYTHONPATH or beside the mapping file"
+    )
+
+
+def test_a_mapping_built_in_python_says_where_to_put_a_module_it_cannot_import():
+    module = unique("nowhere")  # no mapping file: no folder to look beside
+    with pytest.raises(MappingError) as info:
+        load_python_source(SourceSpec(python=f"{module}:frame"), "<python>")
+    assert str(info.value) == (
+        f"<python>: source python {module}:frame: cannot import {module}: No module named '{module}'; "
+        "put the module on PYTHONPATH or beside the mapping file"
+    )

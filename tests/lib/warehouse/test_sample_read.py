@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
+from replenit_pipelines.lib.warehouse import MappingError, Warehouse, entity_mapping_from_dict
 from replenit_pipelines.lib.warehouse.sample import read_sample
 
 LINES = pl.DataFrame(
@@ -56,3 +56,12 @@ def test_asked_identities_are_read_whole_and_the_absent_ones_named(orders):
     sample = read_sample(*orders, identities=["7", "99", "2"])
     assert (sample.keys, sample.missing) == (["2", "7"], ["99"])
     assert sorted(sample.rows["product_id"]) == ["p2", "p3", "p5"]
+
+
+def test_customers_known_by_an_expr_only_cannot_be_sampled_and_the_error_says_what_to_map():
+    mapping = entity_mapping_from_dict("customers", {"source": {"table": "customers"},
+                                                     "fields": {"Email": {"expr": "lower(email)"}}}, origin="mapping.yaml")
+    with pytest.raises(MappingError) as info:
+        read_sample(Warehouse(None), mapping, n=2)
+    assert str(info.value) == ("mapping.yaml: customers: a sample picks records by the column behind CustomerId or Email, "
+                               "and this mapping computes it (an expr or a constant): map it to a column to sample")

@@ -55,3 +55,29 @@ def test_a_mapping_read_by_frames_names_its_missing_columns_and_their_close_name
         "mapping.yaml: customers maps column(s) emial, nom that table customers does not have "
         "(it has: customer_id, email, updated_at); emial: did you mean email?"
     )
+
+
+def test_each_missing_column_of_a_mapping_read_by_frames_gets_its_own_close_name(db):
+    mapping = customers({"table": "customers", "window_column": None}, {"CustomerId": "customer_id", "Email": "emial", "Name": "updated_att"})
+    with pytest.raises(MappingError) as info:
+        Warehouse(db).check(mapping)
+    assert str(info.value) == (
+        "mapping.yaml: customers maps column(s) emial, updated_att that table customers does not have "
+        "(it has: customer_id, email, updated_at); emial: did you mean email?; updated_att: did you mean updated_at?"
+    )
+
+
+def test_the_order_line_key_of_orders_read_by_frames_is_a_column_the_check_looks_for(tmp_path):
+    path = tmp_path / "o.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE order_lines (order_id VARCHAR, line_id VARCHAR, product_id VARCHAR, qty BIGINT, price DOUBLE)")
+    orders = {"source": {"table": "order_lines", "window_column": None}, "fields": {"OrderId": "order_id"},
+              "OrderItems": {"fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}}}
+    Warehouse(path).check(entity_mapping_from_dict("orders", {**orders, "OrderItems": {**orders["OrderItems"], "key": "line_id"}}))
+    with pytest.raises(MappingError) as info:
+        Warehouse(path).check(entity_mapping_from_dict(
+            "orders", {**orders, "OrderItems": {**orders["OrderItems"], "key": "line_idd"}}, origin="mapping.yaml"))
+    assert str(info.value) == (
+        "mapping.yaml: orders maps column(s) line_idd that table order_lines does not have "
+        "(it has: order_id, line_id, product_id, qty, price); line_idd: did you mean line_id?"
+    )

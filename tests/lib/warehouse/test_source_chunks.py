@@ -4,6 +4,7 @@ chunk, or no key column to split by, chunk 0 holds every row and the others none
 
 from datetime import datetime
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -66,3 +67,20 @@ def test_customers_of_a_file_are_split_by_their_identity_each_row_once(tmp_path)
     parts = chunked(mapping, 3)
     assert sorted(pl.concat(parts)["id"]) == sorted(r["id"] for r in rows)
     assert all(p.height > 0 for p in parts)  # 30 identities hashed into 3 chunks
+
+
+@pytest.mark.parametrize("source", [{"table": "variants"}, {"query": "SELECT * FROM variants"}])
+def test_a_duckdb_source_split_by_its_record_key_holds_each_row_once_and_a_record_in_one_chunk(tmp_path, source):
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.register("rows", pl.DataFrame(PRODUCT_ROWS).to_arrow())
+        con.execute("CREATE TABLE variants AS SELECT * FROM rows")
+    mapping = entity_mapping_from_dict("products", {
+        "source": source, "fields": {"ProductId": "product_id"},
+        "ProductVariants": {"fields": {"VariantId": "variant_id", "SalePrice": "price"}}})
+    parts = [read_source_chunk(Warehouse(path), mapping, chunk, 3) for chunk in range(3)]
+    assert sorted(pl.concat(parts)["variant_id"]) == sorted(r["variant_id"] for r in PRODUCT_ROWS)
+    assert sum(p.height > 0 for p in parts) >= 2  # split, not all in one
+    homes = pl.concat([p.with_columns(chunk=pl.lit(i)) for i, p in enumerate(parts)])
+    assert homes.drop_nulls("product_id").group_by("product_id").agg(pl.col("chunk").n_unique())["chunk"].max() == 1
+    assert homes.filter(pl.col("product_id").is_null())["chunk"].to_list() == [0, 0]  # no key: chunk 0

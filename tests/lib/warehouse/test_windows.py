@@ -102,3 +102,14 @@ def test_naive_timestamps_are_read_in_the_sources_time_zone(tmp_path, kind, time
 def test_iso_8601_window_text_is_read_in_the_sources_time_zone_unless_it_has_an_offset(text, utc):
     frame = pl.DataFrame({"changed": [text]}).select(window_value("changed", "iso8601", pl.String, "Europe/Berlin"))
     assert frame["changed"].to_list() == [utc]
+
+
+def test_a_window_over_iso_8601_text_is_start_inclusive_and_end_exclusive(tmp_path):
+    # A converted window column: compared after conversion, not pushed into the scan.
+    path = tmp_path / "customers.parquet"
+    pl.DataFrame({"id": list(BOUNDARY_ROWS), "updated_at": [v.isoformat() for v in BOUNDARY_ROWS.values()]}).write_parquet(path)
+    m = entity_mapping_from_dict("customers", {
+        "source": {"path": str(path), "window_column": {"column": "updated_at", "format": "iso8601"}},
+        "fields": {"CustomerId": "id"}})
+    start = H.replace(tzinfo=UTC)
+    assert ids(Warehouse(None).read(m, start, start + timedelta(hours=1))) == {"at_start", "inside", "last_instant"}

@@ -1,0 +1,60 @@
+"""The one-line MappingError a run raises when a mapped field cannot be converted: which file and
+field, and what to write instead, whole (a user copies the fix from it)."""
+
+from datetime import datetime
+
+import pytest
+from helpers import TS, run
+
+from replenit_pipelines.lib.warehouse import MappingError, entity_mapping_from_dict
+
+
+def test_a_text_column_for_a_bool_field_says_the_cast_to_write_and_the_spellings_it_reads():
+    mapping = entity_mapping_from_dict(
+        "customers", {"source": {"table": "customers"}, "fields": {"CustomerId": "id", "GdprOptin": "consent"}}, origin="mappings/shop.yaml"
+    )
+    with pytest.raises(MappingError) as err:
+        run(mapping, [{"id": "c1", "consent": "yes", "updated_at": TS}])
+    message = str(err.value)
+    assert message.startswith(
+        "mappings/shop.yaml: customers.GdprOptin (column consent) is String, which GdprOptin (bool) cannot take ("
+    )  # then Polars' reason, its wording Polars'
+    assert message.endswith(
+        "): write GdprOptin: {column: consent, cast: bool} (reads true/false, yes/no, y/n, t/f, 1/0; other spellings are quarantined)"
+    )
+
+
+def test_an_expr_failing_after_a_zoned_date_field_is_the_exprs_error():
+    """Finding the failing field converts each field before it, a naive datetime in the mapping's
+    timezone too: that one converts, and the error names the expr."""
+    mapping = entity_mapping_from_dict(
+        "orders",
+        {
+            "source": {"table": "order_lines", "window_column": "updated_at", "timezone": "Europe/Paris"},
+            "fields": {
+                "OrderId": "order_id",
+                "Currency": "currency",
+                "OrderDate": "ordered_at",
+                "Status": {"expr": "CAST(status AS INTEGER)"},
+            },
+            "OrderItems": {"key": "line_id", "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}},
+        },
+        origin="mappings/shop.yaml",
+    )
+    row = {
+        "order_id": "o1",
+        "currency": "EUR",
+        "ordered_at": datetime(2026, 11, 26, 13),
+        "status": "completed",
+        "line_id": "o1-0",
+        "product_id": "p1",
+        "qty": 1,
+        "price": 10.0,
+        "updated_at": TS,
+    }
+    with pytest.raises(
+        MappingError,
+        match=r"^mappings/shop.yaml: orders.Status \(expr 'CAST\(status AS INTEGER\)'\) cannot be "
+        r"evaluated: .*; fix the expr: it is Polars SQL over the source's columns$",
+    ):
+        run(mapping, [row])
