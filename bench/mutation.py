@@ -129,6 +129,12 @@ EQUIVALENT: dict[str, str] = {
     **{f"{_LIB}{name}": "zip's two lists are built from one source, so always of one length" for name in (
         "ledger.store.xǁSqliteLedgerǁacknowledge__mutmut_55", "stages.acknowledge.x_acknowledge__mutmut_74",
         "stages.delete.xǁDeletedǁdead_letters__mutmut_17")},
+    f"{_LIB}sync.reconcile.x__reconcile__mutmut_28": "the deletes' first pass reads every column, not the identity's: same result",
+    f"{_LIB}sync.reconcile.xǁ_Progressǁ__init____mutmut_10": "both callers set chunk_records before emit reads it",
+    f"{_LIB}sync.sequence.x_from_delivery__mutmut_51": "the report's entity is read only by summary(), which only push calls",
+    f"{_LIB}validation.schemas.x_rows_failing_any__mutmut_28": "the Series is used as a filter, its name never read",
+    f"{_LIB}warehouse.check.x__tables__mutmut_5": "DuckDB ignores the case of unquoted names",
+    f"{_LIB}warehouse.chunks.x_frames_record_keys__mutmut_23": "no caller passes a side without a key",
 }
 
 
