@@ -113,3 +113,13 @@ def test_lookup_keys_reads_the_same_entries_by_key_and_whole(tmp_path, state_bac
     assert whole.height == 21_000 and whole.schema == by_key.schema
     assert whole.join(by_key, on="idkey", how="semi").sort("idkey").equals(by_key.sort("idkey"))
     assert by_key.filter(pl.col("hash") == b"n" * 16).height == 3
+
+
+def test_an_incremental_run_refreshes_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    records = orders({"o1": "paid", "o2": "paid"}, {"o1": 2, "o2": 1})
+    with closing(open_ledger(tmp_path, BASE_URL, TENANT, "orders")) as ledger:
+        first = send_and_acknowledge(ledger, records)
+        again = diff(records, payload_parts(records), ledger.lookup(records["__key"]))
+    assert (first.records_new, first.records_refreshed, first.rows_refreshed) == (2, 0, 0)
+    assert (again.records_unchanged, again.records_refreshed, again.rows_refreshed) == (2, 0, 0)

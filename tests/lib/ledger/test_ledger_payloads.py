@@ -159,3 +159,15 @@ def test_a_sqlite_ledger_opened_directly_keeps_no_payloads_unless_asked(tmp_path
     with SqliteLedger.open(tmp_path, SANDBOX, TENANT, "customers") as ledger:
         ledger.acknowledge(["customerid:c1"], [h("a")], "r", payloads=[body()])
         assert ledger.kept_payloads(["customerid:c1"]) == {} and ledger.kept_payload_count() == 0
+
+
+def test_changed_fields_tell_variants_of_one_product_apart_and_show_a_removed_fields_old_value():
+    old = {"OrderId": "o1", "Email": "a@example.com",
+           "OrderItems": [{"ProductId": "p1", "VariantId": "v1", "Quantity": 1}, {"ProductId": "p1", "VariantId": "v2", "Quantity": 1}]}
+    new = {"OrderId": "o1",
+           "OrderItems": [{"ProductId": "p1", "VariantId": "v1", "Quantity": 1}, {"ProductId": "p1", "VariantId": "v2", "Quantity": 3}]}
+    got = [(c.path, c.kind, c.old, c.new) for c in changed_fields(old, new)]
+    assert got == [
+        ("OrderItems[ProductId=p1,VariantId=v2].Quantity", "changed", 1, 3),
+        ("Email", "removed", "a@example.com", None),
+    ]

@@ -5,10 +5,11 @@ cannot be reached, what to check."""
 import re
 from datetime import timedelta
 
+import polars as pl
 import pytest
 
-from replenit_pipelines.lib.ledger import open_ledger
-from replenit_pipelines.lib.ledger.status import ledger_status
+from replenit_pipelines.lib.ledger import failures_to_queue, open_ledger
+from replenit_pipelines.lib.ledger.status import ledger_status, retry_queue
 from replenit_pipelines.lib.postgres import PostgresError, StateUrl
 
 SANDBOX, TENANT = "http://127.0.0.1:8765", "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
@@ -42,3 +43,16 @@ def test_the_status_of_an_unreachable_state_database_says_what_to_check():
         ledger_status("unused", state_url=url)
     assert re.match(r"^ledger status: cannot connect to postgresql://replenit:\*\*\*\*@127\.0\.0\.1:9/replenit \(.+\): "
                     r"check REPLENIT_STATE_URL, that the server is up and that the user may connect$", str(refused.value))
+
+
+def test_the_retry_queue_names_each_entrys_ledger_scope(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    other = "9b2e8f40-0000-4000-8000-000000000001"
+    scopes = []
+    for tenant, identity in ((TENANT, "customerid:c1"), (other, "customerid:c2")):
+        with open_ledger(tmp_path, SANDBOX, tenant, "customers") as ledger:
+            ledger.queue_failures(failures_to_queue([identity], [b"{}"], [b"h" * 16], ["failed"], ["HTTP 503"], "run-1"))
+            scopes.append((ledger.scope, identity))
+    queue = retry_queue(tmp_path, "customers")
+    assert queue["scope"].dtype == pl.String
+    assert sorted(queue.select("scope", "identity").rows()) == sorted(scopes)

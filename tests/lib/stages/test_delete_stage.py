@@ -10,7 +10,7 @@ import pytest
 
 from replenit_pipelines.lib.delivery import BatchProgress, ClientConfig, ReplenitClient, ReplenitStopError
 from replenit_pipelines.lib.ledger import open_ledger
-from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletePlan, check_guard, finish_deletes, send_deletes
+from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletePlan, check_guard, deleted_flag, finish_deletes, send_deletes
 
 # The run config's wording (lib/sync/run.py SyncRequest.how_to_allow_deletes).
 HOW_TO_ALLOW = "run config max_delete_share: {share:.2f} and max_delete_count: {count}"
@@ -94,3 +94,11 @@ def test_the_deletes_report_their_progress(sandbox, tenant, tmp_path, monkeypatc
     assert events, "no progress reported"
     last = events[-1]
     assert (last.entity, last.records_done, last.records_total, last.accepted, last.failed) == ("customers", 3, 3, 3, 0)
+
+
+def test_a_text_deleted_flag_is_set_unless_blank_or_a_word_for_no():
+    values = ["false", " FALSE ", "f", "0", "No", "n", "", None, "true", "1", "yes", "2026-11-26 10:00"]
+    flags = pl.DataFrame({"deleted": values}).select(deleted_flag("deleted", pl.String()))["deleted"].to_list()
+    assert dict(zip(values, flags, strict=True)) == {
+        "false": False, " FALSE ": False, "f": False, "0": False, "No": False, "n": False, "": False, None: False,
+        "true": True, "1": True, "yes": True, "2026-11-26 10:00": True}

@@ -90,3 +90,9 @@ def test_a_delivered_runs_counts_are_its_reports():
                                    "retries", "records_per_request")} == {
         "records_sent": 3, "records_accepted": 2, "records_rejected": 1, "requests": 4, "rate_limited_429": 1, "retries": 2,
         "records_per_request": 0.5}
+
+
+def test_the_lookback_and_the_quota_wait_are_rounded_to_the_millisecond():
+    delivery = DeliveryReport("customers", 1, accepted=[0], counters=DeliveryCounters(requests=1, quota_wait_s=1.23456))
+    counts = bare_result(report=delivery, lookback=timedelta(minutes=90, seconds=1)).counts()
+    assert (counts["lookback_hours"], counts["quota_wait_s"]) == (1.5, 1.235)
