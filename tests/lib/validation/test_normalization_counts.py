@@ -1,7 +1,9 @@
 """The normalization counts (the run's `normalization` metadata): a fix is counted when it changed
 a value, and nothing is counted when nothing needed fixing."""
 
-from helpers import CUSTOMER_MAPPING, TS, customer_rows, payloads, run
+from datetime import UTC, datetime
+
+from helpers import CUSTOMER_MAPPING, ORDER_MAPPING, TS, customer_rows, order_rows, payloads, run
 
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 
@@ -38,3 +40,12 @@ def test_a_list_item_of_separator_controls_only_is_blank_as_python_strips_it():
     p = run(TAXONOMY, [{"pid": "p1", "category": "Home|\x1f|\x1c \x1d|Kitchen", "vid": "v1", "updated_at": TS}])
     assert payloads(p)[0]["Taxonomy"] == ["Home", "Kitchen"]
     assert p.normalization["blank_list_items_dropped"] == 2
+
+
+def test_a_datetime_column_counts_its_values_under_the_text_timestamps_key():
+    # A warehouse DATETIME column is written as UTC text: every value is a fix, counted under the
+    # same metadata key as text timestamps brought to UTC (users chart it by that name).
+    typed = run(ORDER_MAPPING, order_rows(ordered_at=datetime(2026, 11, 26, 13, 0, tzinfo=UTC)))
+    text = run(ORDER_MAPPING, order_rows(ordered_at="2026-11-26T14:00:00+01:00"))
+    assert payloads(typed)[0]["OrderDate"] == payloads(text)[0]["OrderDate"] == "2026-11-26T13:00:00.000Z"
+    assert typed.normalization == text.normalization == {"timestamps_to_utc": 2, "currencies_upper_cased": 0, "blank_to_null": 0}

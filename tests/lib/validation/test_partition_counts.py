@@ -32,3 +32,9 @@ def test_a_zoned_window_column_is_counted_by_the_instant():
 def test_a_date_window_column_is_counted_by_its_day():
     window = pl.Series([date(2026, 11, 25), date(2026, 11, 26), date(2026, 11, 27), date(2026, 11, 27), date(2026, 11, 28)])
     assert rows_read_by_part(window) == {-1: 1, 0: 1, 1: 2, 2: 1}
+
+
+def test_a_window_column_of_no_date_or_time_counts_every_row_in_the_first_partition():
+    # Text (or an epoch number) is not compared with the partitions' starts: all of it is the first's.
+    assert rows_read_by_part(pl.Series(["2026-11-25", "2026-11-28", "x"])) == {0: 3}
+    assert rows_read_by_part(pl.Series([1_764_115_200, 1_764_374_400])) == {0: 2}

@@ -3,14 +3,14 @@ start (read by the run's lookback) are counted apart; and the quarantine's top r
 default; a field whose column has a type no cast reads fails the whole frame, saying to add a cast."""
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
 
 from replenit_pipelines.lib.validation import prepare
 from replenit_pipelines.lib.warehouse import MappingError, entity_mapping_from_dict
-from tests.helpers import CUSTOMER_MAPPING, TS, customer_rows, run
+from tests.helpers import CUSTOMER_MAPPING, ORDER_MAPPING, TS, customer_rows, order_rows, run
 
 
 def test_records_changed_before_the_partition_are_counted_as_the_lookbacks():
@@ -22,6 +22,16 @@ def test_records_changed_before_the_partition_are_counted_as_the_lookbacks():
     assert prepared.lookback_rows["rows_valid"] == 1
     assert prepared.records.sort("__key")["__lookback"].to_list() == [True, False]
     assert run(CUSTOMER_MAPPING, rows).lookback_rows == {}
+
+
+def test_a_date_window_column_counts_a_record_by_its_newest_day():
+    # o1's lines both changed two days before the partition's day: the lookback's. o2 has one line
+    # changed on the partition's day itself, so the whole order is the window's.
+    rows = order_rows(order_id="o1", updated_at=date(2026, 11, 24)) + order_rows(order_id="o2", updated_at=date(2026, 11, 24))
+    rows[3]["updated_at"] = date(2026, 11, 26)
+    prepared = run(ORDER_MAPPING, rows, lookback_before=TS)
+    assert prepared.lookback_rows == {"rows_read": 2, "rows_valid": 2, "rows_quarantined": 0, "rows_superseded": 0}
+    assert prepared.records.sort("__key")["__lookback"].to_list() == [True, False]
 
 
 def test_top_reasons_are_the_ten_most_frequent_by_default():

@@ -87,3 +87,33 @@ def test_window_values_that_do_not_parse_are_counted_with_an_example_and_how_to_
             "`replenit sync customers --all` and the job reconcile_customers send them",
         )
     ]
+
+
+def test_a_parent_key_of_another_type_than_the_record_key_is_an_error_saying_to_cast_one(tmp_path):
+    warehouse = duckdb_warehouse(
+        tmp_path / "split.duckdb",
+        "CREATE TABLE orders (order_id INTEGER, customer_id VARCHAR, currency VARCHAR, ordered_at TIMESTAMP, updated_at TIMESTAMP)",
+        "CREATE TABLE lines (order_ref DOUBLE, line_id VARCHAR, product_id VARCHAR, qty INTEGER, price DOUBLE)",
+    )
+    orders = entity_mapping_from_dict(
+        "orders",
+        {
+            "source": {"table": "orders", "window_column": "updated_at"},
+            "fields": {"OrderId": "order_id", "CustomerId": "customer_id", "Currency": "currency", "OrderDate": "ordered_at"},
+            "OrderItems": {
+                "source": {"table": "lines"},
+                "parent_key": "order_ref",
+                "key": "line_id",
+                "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"},
+            },
+        },
+    )
+    assert findings(orders, warehouse) == [
+        Finding(
+            "error",
+            "orders",
+            "OrderItems.parent_key",
+            "'order_ref' is Float64 and the parent's OrderId column 'order_id' is Int32: children would match no parent; "
+            "make them the same type (a query source can cast one)",
+        )
+    ]

@@ -52,3 +52,64 @@ def test_a_window_column_that_is_neither_a_name_nor_a_table_shows_both_ways_to_w
     assert str(info.value) == ("<python>: customers.window_column must be a column name or a table like "
                                "window_column: {column: updated_at, format: iso8601} (or null: a source without an update "
                                "time), not 5")
+
+
+def test_unknown_source_keys_are_all_named_sorted_with_the_closest_known_key():
+    source = {"table": "order_lines", "windw_column": "updated_at", "lookback": 2}
+    with pytest.raises(MappingError) as caught:
+        entity_mapping_from_dict("orders", {"source": source, "fields": {"OrderId": "order_id", **ORDER_FIELDS}, "OrderItems": ORDER_ITEMS})
+    assert str(caught.value) == "<python>: orders.source: unknown key(s) lookback, windw_column: did you mean lookback_hours?"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"deleted_column": "gone"}, "deleted_column"),
+        (
+            {"lookback_hours": 2, "deleted_column": "gone"},
+            "deleted_column, lookback_hours; a child source is read with its parent's window and lookback",
+        ),
+    ],
+)
+def test_a_child_sources_own_lookback_or_deleted_column_is_refused_saying_why(extra, expected):
+    items = {**ORDER_ITEMS, "source": {"table": "lines", **extra}, "parent_key": "order_id"}
+    with pytest.raises(MappingError) as caught:
+        entity_mapping_from_dict(
+            "orders", {"source": {"table": "order_lines"}, "fields": {"OrderId": "order_id", **ORDER_FIELDS}, "OrderItems": items}
+        )
+    assert str(caught.value) == f"<python>: orders.OrderItems.source: unknown key(s) {expected}"
+
+
+ORDERS_WITH_LINES_APART = {
+    "source": {"table": "order_lines"},
+    "fields": {"OrderId": "order_id", **ORDER_FIELDS},
+    "OrderItems": {**ORDER_ITEMS, "source": {"table": "lines"}},
+}
+PRODUCTS_WITH_VARIANTS_APART = {
+    "source": {"table": "products"},
+    "fields": {"ProductId": "product_id"},
+    "ProductVariants": {"key": "variant_id", "fields": {"VariantId": "variant_id"}, "source": {"table": "lines"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("entity", "raw", "expected"),
+    [
+        (
+            "orders",
+            ORDERS_WITH_LINES_APART,
+            "OrderItems has its own source: give parent_key, the column of table lines "
+            "that holds the parent's OrderId (e.g. parent_key: order_id)",
+        ),
+        (
+            "products",
+            PRODUCTS_WITH_VARIANTS_APART,
+            "ProductVariants has its own source: give parent_key, the column of "
+            "table lines that holds the parent's ProductId (e.g. parent_key: product_id)",
+        ),
+    ],
+)
+def test_a_child_source_without_parent_key_says_which_column_to_give_with_the_entitys_example(entity, raw, expected):
+    with pytest.raises(MappingError) as caught:
+        entity_mapping_from_dict(entity, raw)
+    assert str(caught.value) == f"<python>: {entity}.{expected}"

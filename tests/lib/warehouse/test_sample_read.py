@@ -1,7 +1,7 @@
 """A sample's records read whole (lib/warehouse/sample.py read_sample, `replenit sync --sample N` and
 `--identity`): the first N record keys in text order, or the asked ones, with every row of each
 (an order with all its lines, whatever their time); asked keys the source lacks are named. A
-DuckDB table and the same rows in a Parquet file give the same sample."""
+DuckDB table, a query over it and the same rows in a Parquet file give the same sample."""
 
 from datetime import datetime
 
@@ -30,7 +30,11 @@ LINES = pl.DataFrame(
 )
 
 
-@pytest.fixture(params=["table", "parquet"])
+# A query source reads its rows for a sample over all time: its $start, $end and $all bound as such.
+WINDOWED = "SELECT * FROM order_lines WHERE $all OR (updated_at >= $start AND updated_at < $end)"
+
+
+@pytest.fixture(params=["table", "parquet", "query"])
 def orders(request, tmp_path):
     if request.param == "parquet":
         LINES.write_parquet(tmp_path / "lines.parquet")
@@ -38,7 +42,8 @@ def orders(request, tmp_path):
     else:
         with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
             con.execute("CREATE TABLE order_lines AS SELECT * FROM LINES")
-        warehouse, source = Warehouse(tmp_path / "w.duckdb"), {"table": "order_lines"}
+        warehouse = Warehouse(tmp_path / "w.duckdb")
+        source = {"table": "order_lines"} if request.param == "table" else {"query": WINDOWED}
     mapping = entity_mapping_from_dict(
         "orders",
         {"source": source, "fields": {"OrderId": "order_id"}, "OrderItems": {"fields": {"ProductId": "product_id", "Quantity": "qty"}}},

@@ -84,3 +84,9 @@ def test_a_duckdb_source_split_by_its_record_key_holds_each_row_once_and_a_recor
     homes = pl.concat([p.with_columns(chunk=pl.lit(i)) for i, p in enumerate(parts)])
     assert homes.drop_nulls("product_id").group_by("product_id").agg(pl.col("chunk").n_unique())["chunk"].max() == 1
     assert homes.filter(pl.col("product_id").is_null())["chunk"].to_list() == [0, 0]  # no key: chunk 0
+
+
+@pytest.mark.parametrize(("chunk", "chunks"), [(3, 3), (-1, 3)])
+def test_a_chunk_outside_the_split_is_refused_naming_the_range(products, chunk, chunks):
+    with pytest.raises(ValueError, match=rf"^chunk {chunk} is not in 0\.\.{chunks - 1}$"):
+        read_source_chunk(Warehouse(None), products, chunk, chunks)
