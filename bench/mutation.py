@@ -135,6 +135,19 @@ EQUIVALENT: dict[str, str] = {
     f"{_LIB}validation.schemas.x_rows_failing_any__mutmut_28": "the Series is used as a filter, its name never read",
     f"{_LIB}warehouse.check.x__tables__mutmut_5": "DuckDB ignores the case of unquoted names",
     f"{_LIB}warehouse.chunks.x_frames_record_keys__mutmut_23": "no caller passes a side without a key",
+    # seed 10
+    **{f"{_LIB}{name}": "SQL keywords are case-insensitive" for name in (
+        "ledger.sql.xǁSqlLedgerǁpending_compaction__mutmut_8", "ledger.sql.xǁSqlLedgerǁsize__mutmut_11",
+        "ledger.store.xǁSqliteLedgerǁ_read_snapshot__mutmut_12", "ledger.store.xǁSqliteLedgerǁcompact__mutmut_14",
+        "warehouse.check.x__tables__mutmut_4")},
+    f"{_LIB}ledger.postgres.xǁPostgresLedgerǁacknowledge__mutmut_29": "zip over tuples one comprehension builds: one length",
+    f"{_LIB}ledger.sql.xǁSqlLedgerǁlookup__mutmut_8": "the asked Series' name is never read",
+    f"{_LIB}stages.retry.x_retry__mutmut_95": "both ledgers set keep_payloads: the getattr default is never read",
+    f"{_LIB}validation.normalize.x__normalize_timestamp_strings__mutmut_8": "a one-space pattern matches as the literal does",
+    f"{_LIB}validation.prepare.x_validate_mapped__mutmut_292": "the split keeps more columns; all after it pick theirs by name",
+    f"{_LIB}validation.schemas.x__build_checks__mutmut_34": "pandera tests required for truth: None acts as False",
+    f"{_LIB}warehouse.frames.xǁSideǁwindow_status__mutmut_23": "the placeholder column is never read by name",
+    f"{_LIB}warehouse.observe.x_window_fingerprint__mutmut_16": "only sources _cheap() accepts reach it, and they have a table",
 }
 
 
@@ -261,15 +274,19 @@ def main() -> None:
                 # (dagster.yaml, examples/, docs/ ...) go there too.
                 f"also_copy = {toml_list(sorted({f.split('/')[0] for f in tracked_files()} - {'replenit_pipelines', 'tests'}))}\n"
             )
-        # mutmut forks each mutant's process from one that has already run the tests, so the
-        # sandbox's record validators, compiled once and cached (lib/contract/records.py), would
-        # keep the unmutated code: in the copy only, every test starts with an empty cache.
+        # Checks compiled once and cached for the process (the sandbox's record validators,
+        # lib/contract/records.py; the entities' schema checks, lib/validation/schemas.py) would keep
+        # the code of the first test that built them: the trace would credit their builders to that
+        # test alone, and a forked mutant could run the unmutated checks. In the copy only, every
+        # test starts with empty caches.
         with (work / "tests" / "conftest.py").open("a") as f:
             f.write(
                 "\n\n@pytest.fixture(autouse=True)\n"
                 "def _recompile_record_validators():\n"
                 "    from replenit_pipelines.lib.contract import records\n"
+                "    from replenit_pipelines.lib.validation import schemas\n"
                 "    records._COMPILED.clear()\n"
+                "    schemas._CHECKS.clear()\n"
             )
             # A test that starts a process running this package (a second process on a ledger, the CLI,
             # a sandbox process) runs code mutmut does not trace, from the copy's trampolined package:
