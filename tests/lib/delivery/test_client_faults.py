@@ -304,3 +304,12 @@ def test_each_retry_is_a_warning_naming_the_method_the_entity_and_the_reason(tmp
     for message, expected in zip(messages, [r"POST customers: HTTP 503; retry 1 of 2", r"POST customers: timed out \(ReadTimeout\); retry 2 of 2",
                                             r"DELETE orders: HTTP 503; retry 1 of 2"], strict=True):
         assert re.fullmatch(expected + r" in \d\.\d\ds", message), message
+
+
+def test_every_5xx_answer_is_counted_once_in_server_errors(tmp_path, clock):
+    # DeliveryCounters.server_errors: 5xx answers, each retried or a request's last attempt.
+    server = FaultServer(clock, script=[httpx.Response(503), httpx.Response(500), httpx.ConnectError("refused"),
+                                       httpx.Response(502)])
+    report = make_client(tmp_path, server, max_attempts=5).deliver("customers", customers(3))
+    assert sorted(report.accepted) == [0, 1, 2]
+    assert (report.counters.requests, report.counters.retries, report.counters.server_errors) == (5, 4, 3)

@@ -19,6 +19,7 @@ from replenit_pipelines.lib.delivery.record_files import PushFileError, read_rec
      "expected a JSON array of records ([ {...}, {...} ]) or a .ndjson file with one object per line"),
     ('[{"CustomerId": "a"},\n  ]', "line 2, column 3", "a comma before ] (a trailing comma is not JSON); remove it"),
     ('[{"CustomerId": "a"}]x', "line 1, column 22", "unexpected text after the array's closing ]"),
+    ("[ ]]", "line 1, column 4", "unexpected text after the array's closing ]"),  # an empty array, then text
     ('[{"CustomerId": "a"},\n {"CustomerId": "b"}\n', "line 3, column 1",
      "the file ends after record 1 without a closing ]; is it truncated?"),
     ('[{"CustomerId": "a"},\n', "line 2, column 1", "the file ends inside the array, before record 1; is it truncated?"),
@@ -63,3 +64,9 @@ def test_a_record_that_is_no_object_is_named_by_its_json_type(tmp_path, record, 
                 'each a JSON object such as {"CustomerId": "c1", "Email": "ada@example.com"}')
     with pytest.raises(PushFileError, match="^" + re.escape(expected) + "$"):
         scan(path, "customers", "customerid")
+
+
+def test_a_json_array_s_records_carry_the_line_they_start_on_when_the_file_starts_with_a_blank_line(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text('\n[{"CustomerId": "a"},\n {"CustomerId": "b"},\n\n {"CustomerId": "c"}]')
+    assert [(r.index, r.line, r.value["CustomerId"]) for r in read_records(path)] == [(0, 2, "a"), (1, 3, "b"), (2, 5, "c")]
