@@ -148,6 +148,11 @@ EQUIVALENT: dict[str, str] = {
     f"{_LIB}validation.schemas.x__build_checks__mutmut_34": "pandera tests required for truth: None acts as False",
     f"{_LIB}warehouse.frames.xǁSideǁwindow_status__mutmut_23": "the placeholder column is never read by name",
     f"{_LIB}warehouse.observe.x_window_fingerprint__mutmut_16": "only sources _cheap() accepts reach it, and they have a table",
+    f"{_LIB}delivery.push_scan.x_last_of_each__mutmut_61": "numpy stores None in a bool array as False",
+    f"{_LIB}delivery.quota.xǁQuotaLimiterǁ_wait_needed__mutmut_1": "lane is only ever compared with 'bulk'",
+    f"{_LIB}delivery.quota_postgres.xǁPostgresQuotaStoreǁ_write_back__mutmut_32": "Postgres folds unquoted names to lower case",
+    f"{_LIB}delivery.session.xǁSessionǁ_encoded__mutmut_5": "HTTP header names are case-insensitive",
+    f"{_LIB}sync.reconcile.xǁ_Progressǁemit__mutmut_39": "the ETA is never NaN: the 'unknown' text is unreachable (noted)",
 }
 
 
