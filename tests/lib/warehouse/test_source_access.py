@@ -46,25 +46,20 @@ def test_a_missing_table_lists_every_table_and_view_with_its_schema_outside_main
     )
 
 
-def test_a_mapping_read_by_frames_names_its_missing_columns_and_their_close_names(db):
+@pytest.mark.parametrize(("fields", "missing"), [
+    ({"CustomerId": "customer_id", "Email": "emial", "Name": "nom"},
+     "emial, nom that table customers does not have (it has: customer_id, email, updated_at); emial: did you mean email?"),
+    # each missing column gets its own close name
+    ({"CustomerId": "customer_id", "Email": "emial", "Name": "updated_att"},
+     "emial, updated_att that table customers does not have (it has: customer_id, email, updated_at); "
+     "emial: did you mean email?; updated_att: did you mean updated_at?"),
+])
+def test_a_mapping_read_by_frames_names_its_missing_columns_and_their_close_names(db, fields, missing):
     # window_column: null -> the generic path (frames.py), whose check names missing columns itself.
-    mapping = customers({"table": "customers", "window_column": None}, {"CustomerId": "customer_id", "Email": "emial", "Name": "nom"})
+    mapping = customers({"table": "customers", "window_column": None}, fields)
     with pytest.raises(MappingError) as info:
         Warehouse(db).check(mapping)
-    assert str(info.value) == (
-        "mapping.yaml: customers maps column(s) emial, nom that table customers does not have "
-        "(it has: customer_id, email, updated_at); emial: did you mean email?"
-    )
-
-
-def test_each_missing_column_of_a_mapping_read_by_frames_gets_its_own_close_name(db):
-    mapping = customers({"table": "customers", "window_column": None}, {"CustomerId": "customer_id", "Email": "emial", "Name": "updated_att"})
-    with pytest.raises(MappingError) as info:
-        Warehouse(db).check(mapping)
-    assert str(info.value) == (
-        "mapping.yaml: customers maps column(s) emial, updated_att that table customers does not have "
-        "(it has: customer_id, email, updated_at); emial: did you mean email?; updated_att: did you mean updated_at?"
-    )
+    assert str(info.value) == f"mapping.yaml: customers maps column(s) {missing}"
 
 
 def test_the_order_line_key_of_orders_read_by_frames_is_a_column_the_check_looks_for(tmp_path):
