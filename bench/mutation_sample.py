@@ -399,61 +399,54 @@ def run_sample(work: Path, tests: list[str], args: list[str], n: int, seed: int,
     # A pytest process's start-up, and a check that the mutants' package is the one imported:
     # with MUTANT_UNDER_TEST=fail every trampoline raises, so a test calling the library must fail.
     with shared_postgres_server():
-        judge(chosen, mutants_dir, durations, workers, seed, budget_s, t0, cap_s, rejudge, recorded, per_package, work)
+        servers = [Server(mutants_dir) for _ in range(workers)]
+        probes = sorted((m for m in chosen if m.tests), key=lambda m: sum(durations[t] for t in m.tests))[:3]
+        overheads = []
+        for probe in probes:  # the unmutated tests pass in a forked child; their cost beyond the tests is the start-up
+            code, seconds = servers[0].run("", probe.tests, 600)
+            if code != 0:
+                raise SystemExit(f"{probe.name}'s tests fail unmutated in the fork server (exit {code})")
+            overheads.append(max(0.0, seconds - sum(durations[t] for t in probe.tests)))
+        startup = max(overheads)
+        for test_file in rejudge or []:  # their time unmutated, as the trace measured the others'
+            code, seconds = servers[0].run("", [test_file], 600)
+            if code != 0:
+                raise SystemExit(f"{test_file} fails unmutated in the fork server (exit {code})")
+            durations[test_file] = max(0.0, seconds - startup)
+        code, _ = servers[0].run("fail", probes[0].tests, 600)
+        if code in (0, None):
+            raise SystemExit(f"the mutated package is not the one the tests import: forced-fail exit {code}")
+        print(f"pytest start-up {startup:.1f}s; forced-fail check passed; {sum(1 for m in chosen if m.capped)} selections cut at "
+              f"{cap_s:.0f}s of tests; {sum(1 for m in chosen if not m.tests)} mutants no test reaches", flush=True)
+        t_mut = time.monotonic()
+        # In a random order (the seed's), so that a run stopped by its budget has judged a random part
+        # of each package's sample, not the first packages whole.
+        queue = [m for m in chosen if not m.verdict]
+        random.Random(seed).shuffle(queue)
+        done_count = [len(chosen) - len(queue)]
 
+        def judge_queue(server: Server) -> None:
+            while True:
+                if budget_s is not None and time.monotonic() - t0 > budget_s:
+                    return
+                try:
+                    m = queue.pop(0)
+                except IndexError:
+                    return
+                run_one(m, server, durations, startup)
+                with recorded.open("a") as f:
+                    f.write(json.dumps({"name": m.name, "verdict": m.verdict, "seconds": m.seconds}) + "\n")
+                done_count[0] += 1
+                if done_count[0] % 25 == 0:
+                    print(f"  {done_count[0]}/{len(chosen)} judged, {time.monotonic() - t_mut:.0f}s", flush=True)
 
-def judge(chosen: list[Mutant], mutants_dir: Path, durations: dict[str, float], workers: int, seed: int,
-          budget_s: float | None, t0: float, cap_s: float, rejudge: list[str] | None, recorded: Path,
-          per_package: dict[str, int], work: Path) -> None:
-    """The sampled mutants not judged yet, on `workers` fork servers; then the report."""
-    servers = [Server(mutants_dir) for _ in range(workers)]
-    probes = sorted((m for m in chosen if m.tests), key=lambda m: sum(durations[t] for t in m.tests))[:3]
-    overheads = []
-    for probe in probes:  # the unmutated tests pass in a forked child; their cost beyond the tests is the start-up
-        code, seconds = servers[0].run("", probe.tests, 600)
-        if code != 0:
-            raise SystemExit(f"{probe.name}'s tests fail unmutated in the fork server (exit {code})")
-        overheads.append(max(0.0, seconds - sum(durations[t] for t in probe.tests)))
-    startup = max(overheads)
-    for test_file in rejudge or []:  # their time unmutated, as the trace measured the others'
-        code, seconds = servers[0].run("", [test_file], 600)
-        if code != 0:
-            raise SystemExit(f"{test_file} fails unmutated in the fork server (exit {code})")
-        durations[test_file] = max(0.0, seconds - startup)
-    code, _ = servers[0].run("fail", probes[0].tests, 600)
-    if code in (0, None):
-        raise SystemExit(f"the mutated package is not the one the tests import: forced-fail exit {code}")
-    print(f"pytest start-up {startup:.1f}s; forced-fail check passed; {sum(1 for m in chosen if m.capped)} selections cut at "
-          f"{cap_s:.0f}s of tests; {sum(1 for m in chosen if not m.tests)} mutants no test reaches", flush=True)
-    t_mut = time.monotonic()
-    # In a random order (the seed's), so that a run stopped by its budget has judged a random part
-    # of each package's sample, not the first packages whole.
-    queue = [m for m in chosen if not m.verdict]
-    random.Random(seed).shuffle(queue)
-    done_count = [len(chosen) - len(queue)]
-
-    def judge_queue(server: Server) -> None:
-        while True:
-            if budget_s is not None and time.monotonic() - t0 > budget_s:
-                return
-            try:
-                m = queue.pop(0)
-            except IndexError:
-                return
-            run_one(m, server, durations, startup)
-            with recorded.open("a") as f:
-                f.write(json.dumps({"name": m.name, "verdict": m.verdict, "seconds": m.seconds}) + "\n")
-            done_count[0] += 1
-            if done_count[0] % 25 == 0:
-                print(f"  {done_count[0]}/{len(chosen)} judged, {time.monotonic() - t_mut:.0f}s", flush=True)
-
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(judge_queue, servers))
-    for server in servers:
-        server.close()
-    unjudged = [m for m in chosen if not m.verdict]
-    if unjudged:
-        print(f"budget spent: {len(unjudged)} of the {len(chosen)} sampled mutants not judged (left out below)")
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(judge_queue, servers))
+        for server in servers:
+            server.close()
+        unjudged = [m for m in chosen if not m.verdict]
+        if unjudged:
+            print(f"budget spent: {len(unjudged)} of the {len(chosen)} sampled mutants not judged (left out below)")
     report([m for m in chosen if m.verdict], per_package, time.monotonic() - t0, time.monotonic() - t_mut, work)
 
 
