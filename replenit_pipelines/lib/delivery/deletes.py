@@ -92,7 +92,7 @@ def delete_records(session: Session, entity: str, api_ids: Sequence[str], progre
         session.run_workers(len(api_ids), run, notify, "replenit-delete")
     except ReplenitStopError as exc:
         with lock:
-            fail_unsettled(report.failed, {*report.deleted, *report.already_gone, *report.failed}, len(api_ids), exc)
+            fail_unsettled(report.failed, {*report.deleted, *report.already_gone, *report.failed}, range(len(api_ids)), exc)
         report.counters.wall_s = time.monotonic() - started
         exc.report = report
         raise

@@ -134,11 +134,11 @@ def wait_reporting(pending: set[Future], notify: Callable[[], None], every_s: fl
             next_due = time.monotonic() + every_s
 
 
-def fail_unsettled(failed: dict[int, str], settled: set[int], count: int, stop: Exception,
+def fail_unsettled(failed: dict[int, str], settled: set[int], items: Iterable[int], stop: Exception,
                    not_sent: set[int] | None = None) -> None:
-    """Every item of a stopped delivery that was not settled (0..count-1 not in `settled`) fails as
-    never sent; `not_sent` collects them (never attempted: held back and queued, not dead-lettered)."""
-    for i in range(count):
+    """Every item of a stopped delivery (`items`: their indices) that was not settled fails as never
+    sent; `not_sent` collects them (never attempted: held back and queued, not dead-lettered)."""
+    for i in items:
         if i not in settled:
             failed[i] = f"not sent: {stop}"
             if not_sent is not None:

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.delivery.errors import ReplenitStopError
-from replenit_pipelines.lib.delivery.report import BatchProgress, DeliveryCounters, DeliveryReport, live_counters, wait_reporting
+from replenit_pipelines.lib.delivery.report import (
+    BatchProgress,
+    DeliveryCounters,
+    DeliveryReport,
+    fail_unsettled,
+    live_counters,
+    wait_reporting,
+)
 from replenit_pipelines.lib.delivery.session import Session
 from replenit_pipelines.lib.delivery.upserts import send_batch
 
@@ -49,16 +56,6 @@ def stream_batches(parts: Iterable[tuple[int, bytes]], max_records: int, max_byt
         yield batch
 
 
-def _not_sent(batch: dict[int, bytes], outcome: DeliveryReport, stop: ReplenitStopError) -> None:
-    """The batch a stop met (a 401 answer, say): none of its unsettled records was stored, so they
-    are not sent, as a planned delivery counts them (report.fail_unsettled), not left uncounted."""
-    settled = {*outcome.accepted, *outcome.rejected, *outcome.failed}
-    for i in batch:
-        if i not in settled:
-            outcome.failed[i] = f"not sent: {stop}"
-            outcome.not_sent.add(i)
-
-
 def deliver_stream(
     session: Session,
     entity: str,
@@ -92,7 +89,9 @@ def deliver_stream(
         try:
             send_batch(session, path, batch, list(batch), outcome, threading.Lock(), counters)
         except ReplenitStopError as exc:
-            _not_sent(batch, outcome, exc)
+            # The batch the stop met (a 401 answer, say): what it did not settle was not stored, so
+            # it is not sent, as a planned delivery counts it, not left uncounted.
+            fail_unsettled(outcome.failed, {*outcome.accepted, *outcome.rejected, *outcome.failed}, batch, exc, outcome.not_sent)
             raise
         finally:
             with lock:

@@ -70,7 +70,7 @@ def deliver_planned(session: Session, entity: str, parts: Sequence[bytes], batch
         session.run_workers(len(batches), run, notify, "replenit")
     except ReplenitStopError as exc:
         with lock:
-            fail_unsettled(report.failed, {*report.accepted, *report.rejected, *report.failed, *report.skipped}, len(parts), exc,
+            fail_unsettled(report.failed, {*report.accepted, *report.rejected, *report.failed, *report.skipped}, range(len(parts)), exc,
                            report.not_sent)
         session.finish_report(report, started)
         notify(final=True, stopped=str(exc))
