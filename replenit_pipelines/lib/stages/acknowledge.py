@@ -59,12 +59,12 @@ class Acknowledged:
 
 
 def send_check(ledger: Ledger | None, keys: list[str | None], hashes: list[bytes | None], run_id: str,
-               read_at: int | list[int | None], full_refresh: bool = False) -> BeforeSend | None:
+               read_at: int | list[int | None] | None, full_refresh: bool = False) -> BeforeSend | None:
     """The client's `before_send`: part indices of one request -> those not to send, with why
     (NEWER_ELSEWHERE, STORED_ELSEWHERE), from one ledger lookup of their identities. `keys` and
     `hashes`: each part's identity and content hash. `read_at`: when this run's warehouse read
-    began (one for the unit, or one per part; None: not known, only the same-content test
-    applies). A full refresh re-sends what the tenant holds: no same-content test, but never over
+    began (one for the unit, or one per part; None, for the unit or a part: not known, only the
+    same-content test applies). A full refresh re-sends what the tenant holds: no same-content test, but never over
     a newer read."""
     if ledger is None:
         return None
@@ -77,7 +77,7 @@ def send_check(ledger: Ledger | None, keys: list[str | None], hashes: list[bytes
             entry = found.get(key) if key is not None else None
             if entry is None:
                 continue
-            mine = read_at if isinstance(read_at, int) else read_at[i]
+            mine = read_at[i] if isinstance(read_at, list) else read_at
             if not full_refresh and entry.hash == hashes[i]:
                 out[i] = STORED_ELSEWHERE
             elif mine is not None and entry.run_id != run_id and entry.read_at > mine:

@@ -177,7 +177,7 @@ class ReconcileProgress:
     requests_done: int  # of the chunks done
     chunk_records_done: int  # of the chunk in flight
     chunk_records_total: int
-    eta_s: float  # by the local pace and the key's quota for the requests left; NaN before the first chunk ends by pace
+    eta_s: float  # by the local pace and the key's quota for the requests left; before the first chunk ends, the chunk's quota time
 
 
 class _Progress:
@@ -204,12 +204,14 @@ class _Progress:
         self.emit(extra=f"; this chunk {p.records_done:,}/{p.records_total:,} records sent")
 
     def eta(self, now: float) -> float:
-        elapsed = now - self.started
+        """Seconds left: the slower of the local pace and the key's quota for the requests left.
+        Before the first chunk ends there is no pace yet: the chunk in flight's quota time alone."""
+        if not self.rows_done:
+            return self.request.client.quota.eta_seconds(self.chunk_requests_left)
         left_rows = max(0, self.rows_total - self.rows_done)
-        by_pace = elapsed / self.rows_done * left_rows if self.rows_done else float("nan")
-        requests_left = self.chunk_requests_left + (self.requests_done / self.rows_done * left_rows if self.rows_done else 0)
-        by_quota = self.request.client.quota.eta_seconds(math.ceil(requests_left))
-        return max(by_pace, by_quota) if self.rows_done else by_quota
+        by_pace = (now - self.started) / self.rows_done * left_rows
+        requests_left = self.chunk_requests_left + self.requests_done / self.rows_done * left_rows
+        return max(by_pace, self.request.client.quota.eta_seconds(math.ceil(requests_left)))
 
     def emit(self, force: bool = False, extra: str = "") -> None:
         log = self.request.log
@@ -224,8 +226,9 @@ class _Progress:
         elapsed = now - self.started
         eta = self.eta(now)
         log(f"reconcile {self.request.mapping.entity}: chunk {self.chunk}/{self.chunks}, {self.rows_done:,}/{self.rows_total:,} "
-            f"rows, {self.requests_done:,} requests, {elapsed:.0f}s elapsed{extra}; ETA "
-            + (f"{eta:.0f}s" if eta == eta else "unknown until the first chunk ends"))
+            f"rows, {self.requests_done:,} request{'' if self.requests_done == 1 else 's'}, {elapsed:.0f}s elapsed{extra}; "
+            + (f"ETA {eta:.0f}s" if self.rows_done else f"ETA at least {eta:.0f}s (this chunk's quota time; the pace is known "
+                                                           "when the first chunk ends)"))
 
 
 def reconcile(request: ReconcileRequest) -> ReconcileResult:

@@ -125,8 +125,13 @@ def _describe(f: FieldMapping) -> str:
 _CASTS_FOR = {Kind.BOOL: "bool", Kind.INT: "int", Kind.NUMBER: "float"}
 
 
-def _what_to_write(f: FieldMapping, kind: Kind | None) -> str:
+def _what_to_write(f: FieldMapping, kind: Kind | None, source_type: pl.DataType | None = None) -> str:
     name = f.target.split(".")[-1]
+    if source_type is not None and source_type.is_nested() and kind is not Kind.STRING_LIST:
+        value = f.column if f.column is not None else "value"
+        if isinstance(source_type, pl.Struct) and source_type.fields:
+            return f"pick the value with an expr, e.g. {name}: {{expr: \"{value}.{source_type.fields[0].name}\"}} (a struct's field by name)"
+        return f"pick the value with an expr, e.g. {name}: {{expr: \"{value}[1]\"}} (a list's item by its place, from 1)"
     if kind is Kind.STRING_LIST:
         return f"a list is written as an expr that builds one, e.g. {name}: {{expr: \"string_to_array(category, '/')\"}}"
     cast = _CASTS_FOR.get(kind, "string") if kind is not None else "string"
@@ -157,7 +162,7 @@ def _mapping_error(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: 
         except pl.exceptions.PolarsError as field_exc:
             kind = kinds.get(f.target)
             reason = str(field_exc).splitlines()[0]
-            hint = _what_to_write(f, kind)
+            hint = _what_to_write(f, kind, source_type)
             return MappingError(f"{where} is {source_type}, which {f.target} ({kind.value if kind else '?'}) cannot take "
                                 f"({reason}): {hint}")
     return MappingError(f"{mapping.origin}: {mapping.entity}: the mapping cannot be applied: {str(exc).splitlines()[0]}")

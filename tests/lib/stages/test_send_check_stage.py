@@ -22,3 +22,15 @@ def test_content_another_run_stored_is_not_sent_again_unless_refreshing(tmp_path
         refresh = send_check(ledger, [IDENTITY], [content_hash(payload)], "run-2", read_later, full_refresh=True)
         assert default is not None and refresh is not None
         assert (default([0]), refresh([0])) == ({0: STORED_ELSEWHERE}, {})
+
+
+def test_a_unit_whose_read_time_is_not_known_gets_only_the_same_content_test(tmp_path, monkeypatch):
+    """read_at=None for the whole unit: another run's newer read cannot be judged, so a changed
+    payload is sent; the same content is still not sent again."""
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    stored, changed = b'{"CustomerId":"c1","Email":"ada@example.com"}', b'{"CustomerId":"c1","Email":"ada@example.org"}'
+    with closing(open_ledger(tmp_path, BASE_URL, TENANT, "customers")) as ledger:
+        ledger.acknowledge([IDENTITY], [content_hash(stored)], "run-1")
+        same, other = (send_check(ledger, [IDENTITY], [content_hash(p)], "run-2", None) for p in (stored, changed))
+        assert same is not None and other is not None
+        assert (same([0]), other([0])) == ({0: STORED_ELSEWHERE}, {})

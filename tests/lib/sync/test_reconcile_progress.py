@@ -101,3 +101,22 @@ def test_a_converted_customer_sources_progress_counts_its_rows(sandbox, tmp_path
         assert (events[-1].chunk, events[-1].chunks, events[-1].rows_done) == (3, 3, 25)
     finally:
         rig.client.close()
+
+
+def test_the_progress_lines_say_the_eta_is_a_lower_bound_until_the_first_chunk_ends(sandbox, tmp_path):
+    """Before any chunk ends there is no pace: the ETA is the chunk in flight's quota time, a
+    floor, and the line says so; after it, a plain ETA. One request is "1 request"."""
+    rig = Rig(sandbox, tmp_path, mapping=TEXT_WINDOW, table="customers_text")
+    try:
+        rig.load(text_rows(customers(15)))
+        lines: list[str] = []
+        result, sent = rig.reconcile(chunk_rows=10, log=lines.append, log_every_s=0.0)
+        assert (result.counts()["chunks"], len(sent)) == (2, 1)  # the first chunk's partial batch is carried into the second
+        first_chunk = [line for line in lines if "chunk 0/2" in line]
+        after_first = [line for line in lines if "chunk 1/2" in line or "chunk 2/2" in line]
+        assert first_chunk and after_first
+        assert all("ETA at least 0s (this chunk's quota time" in line for line in first_chunk), first_chunk
+        assert all("ETA at least" not in line and "; ETA " in line for line in after_first), after_first
+        assert lines[-1].startswith("reconcile customers: chunk 2/2, 15/15 rows, 1 request, "), lines[-1]
+    finally:
+        rig.client.close()

@@ -58,3 +58,25 @@ def test_an_expr_failing_after_a_zoned_date_field_is_the_exprs_error():
         r"evaluated: .*; fix the expr: it is Polars SQL over the source's columns$",
     ):
         run(mapping, [row])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "kind", "example"),
+    [
+        # A struct cast to text was its JSON-like rendering ('{"Ada"}'), sent as the customer's name.
+        ("Name", {"first": "Ada", "last": "Lovelace"}, "string", 'Name: {expr: "profile.first"} (a struct\'s field by name)'),
+        ("GdprOptin", {"email": True}, "bool", 'GdprOptin: {expr: "profile.email"} (a struct\'s field by name)'),
+        ("Name", ["Ada", "Lovelace"], "string", 'Name: {expr: "profile[1]"} (a list\'s item by its place, from 1)'),
+    ],
+)
+def test_a_struct_or_list_for_a_one_value_field_is_stopped_with_the_expr_that_picks_the_value(field, value, kind, example):
+    mapping = entity_mapping_from_dict(
+        "customers", {"source": {"table": "customers"}, "fields": {"CustomerId": "id", field: "profile"}}, origin="mappings/shop.yaml"
+    )
+    with pytest.raises(MappingError) as err:
+        run(mapping, [{"id": "c1", "profile": value, "updated_at": TS}])
+    message = str(err.value)
+    assert message.startswith(f"mappings/shop.yaml: customers.{field} (column profile) is ")
+    assert message.endswith(
+        f", which {field} ({kind}) cannot take (it holds several values and no cast picks one): pick the value with an expr, e.g. {example}"
+    )
