@@ -38,6 +38,7 @@ def apply_mapping(
     no_child = _no_child(mapping)
     if no_child is not None:
         exprs.append(no_child)
+    _refuse_nested_values(mapping, raw)
     try:
         exprs += _cast_failures(mapping, raw)
         flat = raw.with_row_index("__row").select(exprs)
@@ -125,13 +126,8 @@ def _describe(f: FieldMapping) -> str:
 _CASTS_FOR = {Kind.BOOL: "bool", Kind.INT: "int", Kind.NUMBER: "float"}
 
 
-def _what_to_write(f: FieldMapping, kind: Kind | None, source_type: pl.DataType | None = None) -> str:
+def _what_to_write(f: FieldMapping, kind: Kind | None) -> str:
     name = f.target.split(".")[-1]
-    if source_type is not None and source_type.is_nested() and kind is not Kind.STRING_LIST:
-        value = f.column if f.column is not None else "value"
-        if isinstance(source_type, pl.Struct) and source_type.fields:
-            return f"pick the value with an expr, e.g. {name}: {{expr: \"{value}.{source_type.fields[0].name}\"}} (a struct's field by name)"
-        return f"pick the value with an expr, e.g. {name}: {{expr: \"{value}[1]\"}} (a list's item by its place, from 1)"
     if kind is Kind.STRING_LIST:
         return f"a list is written as an expr that builds one, e.g. {name}: {{expr: \"string_to_array(category, '/')\"}}"
     cast = _CASTS_FOR.get(kind, "string") if kind is not None else "string"
@@ -140,6 +136,25 @@ def _what_to_write(f: FieldMapping, kind: Kind | None, source_type: pl.DataType 
               else f"constant: {f.constant!r}")
     reads = " (reads true/false, yes/no, y/n, t/f, 1/0; other spellings are quarantined)" if cast == "bool" else ""
     return f"write {name}: {{{source}, cast: {cast}}}{reads}"
+
+
+def _refuse_nested_values(mapping: EntityMapping, raw: pl.DataFrame) -> None:
+    """A struct or list where a field takes one value stops the run with the expr that picks it:
+    cast to text it would be sent as its JSON-like rendering ('{"Ada"}'), to a bool or a number
+    lost, never the value the field means."""
+    kinds = {col: f.kind for col, f in flat_fields(mapping.spec)}
+    fields = [f for f in mapping.all_fields if kinds.get(f.target) not in (None, Kind.STRING_LIST, Kind.CHILDREN)]
+    types = raw.lazy().select(f.source_expression().alias(f.target) for f in fields).collect_schema()
+    for f in fields:
+        dtype = types[f.target]
+        if not dtype.is_nested():
+            continue
+        name, value = f.target.split(".")[-1], f.column if f.column is not None else f"({f.expr})"
+        pick = (f"{{expr: \"{value}.{dtype.fields[0].name}\"}} (a struct's field by name)"
+                if isinstance(dtype, pl.Struct) and dtype.fields else f"{{expr: \"{value}[1]\"}} (a list's item by its place, from 1)")
+        raise MappingError(f"{mapping.origin}: {mapping.entity}.{f.target} ({_describe(f)}) is {dtype}, which {f.target} "
+                           f"({kinds[f.target].value}) takes as one value: no cast picks one out of it; "
+                           f"pick it with an expr, e.g. {name}: {pick}")
 
 
 def _mapping_error(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool, exc: Exception) -> MappingError:
@@ -162,7 +177,7 @@ def _mapping_error(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: 
         except pl.exceptions.PolarsError as field_exc:
             kind = kinds.get(f.target)
             reason = str(field_exc).splitlines()[0]
-            hint = _what_to_write(f, kind, source_type)
+            hint = _what_to_write(f, kind)
             return MappingError(f"{where} is {source_type}, which {f.target} ({kind.value if kind else '?'}) cannot take "
                                 f"({reason}): {hint}")
     return MappingError(f"{mapping.origin}: {mapping.entity}: the mapping cannot be applied: {str(exc).splitlines()[0]}")

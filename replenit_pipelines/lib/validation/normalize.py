@@ -103,10 +103,6 @@ def _typed(frame: pl.DataFrame, spec: EntitySpec, timezone: str, enabled: bool) 
             continue
         dtype = schema[col]
         c = pl.col(col)
-        if dtype.is_nested() and f.kind not in (Kind.STRING_LIST, Kind.CHILDREN):
-            # A struct or list cast to text is its JSON-like rendering ({"x"}), to a bool or number a
-            # null: never the one value the field means. The mapping must pick it (mapped.py says how).
-            raise pl.exceptions.InvalidOperationError("it holds several values and no cast picks one")
         if f.kind in STRING_KINDS:
             typed.append((_timestamp_expr(col, dtype, timezone, enabled) if f.kind is Kind.TIMESTAMP else c.cast(pl.String)).alias(col))
             string_cols.append((col, f))

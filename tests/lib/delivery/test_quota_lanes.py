@@ -60,8 +60,8 @@ def test_a_lane_is_required_and_checked():
 
 def test_fresh_requests_go_first_and_bulk_yields_within_one_request(tmp_path):
     """Two real threads on a time-scaled key (10 per 0.5 s): bulk asks for slots without pause, fresh
-    for one now and then. Every fresh request gets the next slot (at most one bulk grant while it
-    waits: the one being decided when it arrived), no window is ever over its limit, and bulk
+    for one now and then. Every fresh request gets the next slot (no bulk request
+    that asked after it is granted before it), no window is ever over its limit, and bulk
     fills what fresh leaves."""
     limits = [(10, 0.5)]
     grants: list[tuple[float, str]] = []
@@ -70,10 +70,15 @@ def test_fresh_requests_go_first_and_bulk_yields_within_one_request(tmp_path):
     bulk_q = limiter(tmp_path / "k.json", limits)
     fresh_q = limiter(tmp_path / "k.json", limits)  # its own limiter, as another run's would be
 
+    bulk_asks: list[tuple[float, float]] = []  # (asked, granted) of each bulk request
+
     def bulk() -> None:
         while not stop.is_set():
+            asked = time.time()
             bulk_q.acquire("bulk")
-            grants.append((time.time(), "bulk"))
+            granted = time.time()
+            grants.append((granted, "bulk"))
+            bulk_asks.append((asked, granted))
 
     def fresh() -> None:
         time.sleep(0.6)  # bulk has filled a window by now
@@ -92,8 +97,11 @@ def test_fresh_requests_go_first_and_bulk_yields_within_one_request(tmp_path):
     assert not any(t.is_alive() for t in threads)
     grants.sort()
     for asked, got in fresh_waits:
-        bulk_between = sum(1 for at, lane in grants if lane == "bulk" and asked < at < got)
-        assert bulk_between <= 1, (asked, got, bulk_between)
+        # No bulk request that asked after fresh did is granted before it. (Counting bulk grants
+        # stamped between fresh's ask and grant also counts the one being decided, and, on a slow
+        # machine, one decided before fresh asked but stamped after: two, with nothing wrong.)
+        overtaken = [(a, g) for a, g in bulk_asks if asked < a and g < got]
+        assert not overtaken, (asked, got, overtaken)
         assert got - asked <= bulk_q.release_s + 0.1  # never more than the window's last part (plus scheduling)
     per_window: dict[int, int] = {}
     for at, _ in grants:
@@ -120,8 +128,9 @@ time.sleep(60)
 def test_a_fresh_process_that_died_while_waiting_does_not_block_bulk(tmp_path):
     path = tmp_path / "k.json"
     q = limiter(path, [(20, 4.0)])
-    proc = subprocess.Popen([sys.executable, "-c", WAIT_AS_FRESH, str(path)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WAIT_AS_FRESH, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+    )
     try:
         assert proc.stdout is not None and proc.stdin is not None
         assert proc.stdout.readline().strip() == "ready"  # imported: it asks at once when told
@@ -153,6 +162,7 @@ def test_a_fresh_process_that_died_while_waiting_does_not_block_bulk(tmp_path):
 
 # --- plans know the lanes ----------------------------------------------------------------------------
 
+
 def test_the_quota_view_shows_the_spend_per_lane(tmp_path):
     clock = FakeClock(1000.25)
     q = limiter(tmp_path / "quota" / "k.json", [(10, 1.0), (25, 10.0)], clock, clock.sleep)
@@ -169,8 +179,9 @@ def test_a_bulk_plans_eta_counts_the_fresh_lanes_expected_load(tmp_path):
     now = datetime(2026, 11, 28, 10, 20, tzinfo=UTC)
     clock = FakeClock(now.timestamp())
     q = QuotaLimiter([(100, 60.0), (5000, 3600.0)], tmp_path / "k.json", clock=clock, sleep=clock.sleep)
-    recent = pl.DataFrame({"entity": ["orders"] * 3, "requests": [400, 900, 500],
-                           "finished_at": [now - timedelta(hours=h) for h in (1, 2, 3)]})
+    recent = pl.DataFrame(
+        {"entity": ["orders"] * 3, "requests": [400, 900, 500], "finished_at": [now - timedelta(hours=h) for h in (1, 2, 3)]}
+    )
     load = expected_load([Schedule("hourly", "5 * * * *", ("orders",))], recent, now)
     fresh = eta(9000, quota_snapshot(q), expected_load=load, entity="customers")
     bulk = eta(9000, quota_snapshot(q), expected_load=load, entity="customers", lane="bulk")

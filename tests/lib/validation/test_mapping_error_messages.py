@@ -4,7 +4,7 @@ field, and what to write instead, whole (a user copies the fix from it)."""
 from datetime import datetime
 
 import pytest
-from helpers import TS, run
+from helpers import TS, payloads, run
 
 from replenit_pipelines.lib.warehouse import MappingError, entity_mapping_from_dict
 
@@ -60,6 +60,7 @@ def test_an_expr_failing_after_a_zoned_date_field_is_the_exprs_error():
         run(mapping, [row])
 
 
+@pytest.mark.parametrize("cast", [None, "string"])
 @pytest.mark.parametrize(
     ("field", "value", "kind", "example"),
     [
@@ -69,14 +70,33 @@ def test_an_expr_failing_after_a_zoned_date_field_is_the_exprs_error():
         ("Name", ["Ada", "Lovelace"], "string", 'Name: {expr: "profile[1]"} (a list\'s item by its place, from 1)'),
     ],
 )
-def test_a_struct_or_list_for_a_one_value_field_is_stopped_with_the_expr_that_picks_the_value(field, value, kind, example):
+def test_a_struct_or_list_for_a_one_value_field_is_stopped_with_the_expr_that_picks_the_value(field, value, kind, example, cast):
     mapping = entity_mapping_from_dict(
-        "customers", {"source": {"table": "customers"}, "fields": {"CustomerId": "id", field: "profile"}}, origin="mappings/shop.yaml"
+        "customers",
+        {
+            "source": {"table": "customers"},
+            "fields": {"CustomerId": "id", field: {"column": "profile", "cast": cast} if cast else "profile"},
+        },
+        origin="mappings/shop.yaml",
     )
     with pytest.raises(MappingError) as err:
         run(mapping, [{"id": "c1", "profile": value, "updated_at": TS}])
     message = str(err.value)
     assert message.startswith(f"mappings/shop.yaml: customers.{field} (column profile) is ")
     assert message.endswith(
-        f", which {field} ({kind}) cannot take (it holds several values and no cast picks one): pick the value with an expr, e.g. {example}"
+        f", which {field} ({kind}) takes as one value: no cast picks one out of it; pick it with an expr, e.g. {example}"
     )
+
+
+def test_the_expr_the_error_suggests_sends_the_picked_value():
+    mapping = entity_mapping_from_dict(
+        "customers",
+        {
+            "source": {"table": "customers"},
+            "fields": {"CustomerId": "id", "Name": {"expr": "profile.first"}, "Phone": {"expr": "phones[1]"}},
+        },
+    )
+    prepared = run(
+        mapping, [{"id": "c1", "profile": {"first": "Ada", "last": "L"}, "phones": ["+441234567890", "+3312"], "updated_at": TS}]
+    )
+    assert payloads(prepared) == [{"CustomerId": "c1", "Name": "Ada", "Phone": "+441234567890"}]

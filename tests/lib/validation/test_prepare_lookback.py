@@ -57,7 +57,6 @@ def test_a_struct_mapped_to_a_bool_field_fails_the_whole_frame_with_what_to_writ
     with pytest.raises(MappingError) as caught:
         prepare(mapping, pl.DataFrame({"id": ["c1"], "g": [{"a": True}], "updated_at": [TS]}))
     assert str(caught.value) == (
-        "<python>: customers.GdprOptin (column g) is Struct({'a': Boolean}), which GdprOptin (bool) cannot take "
-        '(it holds several values and no cast picks one): pick the value with an expr, e.g. GdprOptin: {expr: "g.a"} '
-        "(a struct's field by name)"
+        "<python>: customers.GdprOptin (column g) is Struct({'a': Boolean}), which GdprOptin (bool) takes as one value: "
+        'no cast picks one out of it; pick it with an expr, e.g. GdprOptin: {expr: "g.a"} (a struct\'s field by name)'
     )
