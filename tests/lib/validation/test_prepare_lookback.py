@@ -34,6 +34,29 @@ def test_a_date_window_column_counts_a_record_by_its_newest_day():
     assert prepared.records.sort("__key")["__lookback"].to_list() == [True, False]
 
 
+def test_a_text_window_column_counts_nothing_as_the_lookbacks_but_still_counts_the_lookback():
+    # A text (or epoch) window value is no time prepare compares: every record is the window's, and
+    # the lookback's counts are there, all 0 (not missing, as for a run without a lookback).
+    rows = [
+        customer_rows(id="c1", email="a@example.com", updated_at="2026-11-24 10:00"),
+        customer_rows(id="c2", email="b@example.com", updated_at="2026-11-26 10:00"),
+    ]
+    prepared = run(CUSTOMER_MAPPING, rows, lookback_before=TS)
+    assert prepared.lookback_rows == {"rows_read": 0, "rows_valid": 0, "rows_quarantined": 0, "rows_superseded": 0}
+    assert prepared.records["__lookback"].to_list() == [False, False]
+
+
+def test_a_record_without_a_window_value_is_the_windows_not_the_lookbacks():
+    rows = [
+        customer_rows(id="c1", email="a@example.com", updated_at=None),
+        customer_rows(id="c2", email="b@example.com", updated_at=TS - timedelta(hours=2)),
+        customer_rows(id="c3", email="c@example.com", updated_at=TS),
+    ]
+    prepared = run(CUSTOMER_MAPPING, rows, lookback_before=TS - timedelta(hours=1))
+    assert prepared.lookback_rows == {"rows_read": 1, "rows_valid": 1, "rows_quarantined": 0, "rows_superseded": 0}
+    assert prepared.records.sort("__key")["__lookback"].to_list() == [False, True, False]
+
+
 def test_top_reasons_are_the_ten_most_frequent_by_default():
     prepared = run(CUSTOMER_MAPPING, [customer_rows()])
     quarantine = pl.DataFrame(

@@ -1,5 +1,5 @@
 """`check_mapping`'s findings pinned whole: a cast that would lose text, a list where one text value
-goes, a number read from text, an epoch format on a column it cannot read, and the count of window
+goes, text for a true/false field, a list of numbers for a list of text, a number read from text, an epoch format on a column it cannot read, and the count of window
 values that do not parse (each says what to write instead)."""
 
 import pytest
@@ -48,6 +48,29 @@ def test_a_list_column_mapped_to_a_text_field_is_an_error_naming_the_list(wareho
         customers({"Email": "tags"}), warehouse
     )
 
+
+
+def test_a_text_column_for_a_true_false_field_is_an_error_naming_the_cast_and_what_it_reads(warehouse):
+    assert Finding(
+        "error",
+        "customers",
+        "GdprOptin",
+        "GdprOptin takes true/false; column 'name' is text, which a run cannot convert: add cast: bool "
+        "(reads true/false, yes/no, t/f, y/n, 1/0)",
+    ) in findings(customers({"GdprOptin": "name"}), warehouse)
+
+
+def test_a_list_of_numbers_for_a_list_of_text_warns_that_its_items_are_sent_as_text(tmp_path):
+    warehouse = duckdb_warehouse(tmp_path / "p.duckdb",
+                                 "CREATE TABLE products (product_id VARCHAR, aisles INTEGER[], variant_id VARCHAR, updated_at TIMESTAMP)")
+    products = entity_mapping_from_dict("products", {
+        "source": {"table": "products", "window_column": "updated_at"},
+        "fields": {"ProductId": "product_id", "Taxonomy": "aisles"},
+        "ProductVariants": {"fields": {"VariantId": "variant_id"}},
+    })
+    assert findings(products, warehouse) == [
+        Finding("warning", "products", "Taxonomy", "Taxonomy takes a list of text; column 'aisles' gives List(Int32): its items are sent as text")
+    ]
 
 def test_an_integer_field_from_a_text_column_warns_that_non_numbers_are_quarantined(warehouse):
     orders = entity_mapping_from_dict(

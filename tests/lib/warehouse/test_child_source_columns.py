@@ -1,5 +1,6 @@
-"""A child source (its own table) without the column its mapping names as parent_key or window
-column: the read fails with a MappingError naming the column, the closest one and all it has."""
+"""A child source (its own table) without the column its mapping names as parent_key, window
+column or the child's own key: the read fails with a MappingError naming the column, the closest
+one and all it has."""
 
 from datetime import UTC, datetime
 
@@ -12,7 +13,7 @@ START, END = datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=U
 LINE_COLUMNS = "order_ref, line_id, product_id, qty, price, changed"
 
 
-def orders(parent_key: str, window_column: str):
+def orders(parent_key: str, window_column: str, key: str = "line_id"):
     return entity_mapping_from_dict(
         "orders",
         {
@@ -21,7 +22,7 @@ def orders(parent_key: str, window_column: str):
             "OrderItems": {
                 "source": {"table": "lines", "window_column": window_column},
                 "parent_key": parent_key,
-                "key": "line_id",
+                "key": key,
                 "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"},
             },
         },
@@ -37,11 +38,22 @@ def orders(parent_key: str, window_column: str):
     ],
 )
 def test_a_child_column_that_is_not_in_its_table_is_named_with_the_closest_and_all_there_are(tmp_path, parent_key, window_column, expected):
-    warehouse = duckdb_warehouse(
+    with pytest.raises(MappingError) as caught:
+        warehouse(tmp_path).read(orders(parent_key, window_column), START, END)
+    assert str(caught.value) == f"<python>: orders.OrderItems: {expected}; it has: {LINE_COLUMNS}"
+
+
+def test_a_child_key_that_is_not_in_its_table_is_named_with_the_closest_and_all_there_are(tmp_path):
+    with pytest.raises(MappingError) as caught:
+        warehouse(tmp_path).read(orders("order_ref", "changed", key="lineid"), START, END)
+    assert str(caught.value) == (
+        f"<python>: orders.OrderItems: key 'lineid' is not a column of table lines (did you mean 'line_id'?); it has: {LINE_COLUMNS}"
+    )
+
+
+def warehouse(tmp_path):
+    return duckdb_warehouse(
         tmp_path / "w.duckdb",
         "CREATE TABLE orders (order_id VARCHAR, customer_id VARCHAR, currency VARCHAR, ordered_at TIMESTAMP, updated_at TIMESTAMP)",
         "CREATE TABLE lines (order_ref VARCHAR, line_id VARCHAR, product_id VARCHAR, qty INTEGER, price DOUBLE, changed TIMESTAMP)",
     )
-    with pytest.raises(MappingError) as caught:
-        warehouse.read(orders(parent_key, window_column), START, END)
-    assert str(caught.value) == f"<python>: orders.OrderItems: {expected}; it has: {LINE_COLUMNS}"

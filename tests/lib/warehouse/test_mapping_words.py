@@ -61,6 +61,15 @@ def test_unknown_source_keys_are_all_named_sorted_with_the_closest_known_key():
     assert str(caught.value) == "<python>: orders.source: unknown key(s) lookback, windw_column: did you mean lookback_hours?"
 
 
+
+@pytest.mark.parametrize(("word", "meant"), [("kye", "key"), ("Key", "key"), ("parentkey", "parent_key")])
+def test_an_unknown_key_of_the_children_block_says_the_known_key_meant(word, meant):
+    items = {"fields": ORDER_ITEMS["fields"], word: "line_id"}
+    with pytest.raises(MappingError) as caught:
+        entity_mapping_from_dict("orders", {"source": {"table": "order_lines"}, "fields": {"OrderId": "order_id", **ORDER_FIELDS},
+                                            "OrderItems": items})
+    assert str(caught.value) == f"<python>: orders.OrderItems: unknown key(s) {word}: did you mean {meant}?"
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [

@@ -1,10 +1,12 @@
 """A warehouse table observed without reading its rows (lib/warehouse/observe.py, the observable
 source assets' look): its row count and its newest update, in UTC, from the window column where the
-source lives; no window column, no newest update."""
+source lives; no window column, no newest update. A query or a Python source is not observed (it
+would have to run), and saying so names it."""
 
 from datetime import UTC, datetime
 
 import polars as pl
+import pytest
 from helpers import duckdb_warehouse
 
 from replenit_pipelines.lib.warehouse import Warehouse
@@ -42,3 +44,10 @@ def test_a_file_is_observed_the_same_way(tmp_path):
     wh = Warehouse(tmp_path / "absent.duckdb")
     assert observe_source(wh, SourceSpec(path=str(path))) == SourceObservation(2, datetime(2026, 12, 7, 3, tzinfo=UTC))
     assert observe_source(wh, SourceSpec(path=str(path), window_column=None)) == SourceObservation(2, None)
+
+
+@pytest.mark.parametrize(("src", "named"), [(SourceSpec(query="SELECT 1 AS x"), "the source query"), (SourceSpec(python="crm:frame"), "python crm:frame")])
+def test_a_query_or_a_python_source_is_refused_by_name(tmp_path, src, named):
+    with pytest.raises(ValueError) as info:
+        observe_source(warehouse(tmp_path), src)
+    assert str(info.value) == f"{named} is not observed: only tables and files are"

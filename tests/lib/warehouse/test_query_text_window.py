@@ -1,6 +1,7 @@
 """A query source whose window column is text (format: iso8601) is read by frames: the window's
-orders are found by the parsed column, and the query's own $start/$end are still bound (to all
-time), so a query that uses them reads as one that does not."""
+orders are found by the parsed column (customers known by an expr only: the window's own rows),
+and the query's own $start/$end are still bound (to all time), so a query that uses them reads as
+one that does not."""
 
 from datetime import UTC, datetime
 
@@ -37,3 +38,22 @@ def test_a_query_with_a_text_window_reads_the_windows_orders_whole(tmp_path):
     rows = Warehouse(path).read(orders, datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC))
     # o1 changed in the window (line l1): read whole, its line l2 of the day before too; o2 not.
     assert sorted(rows.select("order_id", "line_id").rows()) == [("o1", "l1"), ("o1", "l2")]
+
+
+def test_a_query_of_customers_known_by_an_expr_only_reads_the_windows_rows_with_its_bounds_bound(tmp_path):
+    # No plain column behind CustomerId or Email: no record key, so the window's own rows are read
+    # (whole, as the query gives them), its $start/$end still bound.
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE customers (id VARCHAR, email VARCHAR, changed VARCHAR)")
+        con.execute("INSERT INTO customers VALUES ('c1', 'a@x.com', '2026-11-26T10:00:00Z'), ('c2', 'b@x.com', '2026-11-20T10:00:00Z')")
+    customers = entity_mapping_from_dict(
+        "customers",
+        {
+            "source": {"query": "SELECT * FROM customers WHERE $start < $end", "window_column": {"column": "changed", "format": "iso8601"}},
+            "fields": {"CustomerId": {"expr": "upper(id)"}, "Email": {"expr": "lower(email)"}},
+        },
+    )
+    assert customers.read_by_frames
+    rows = Warehouse(path).read(customers, datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC))
+    assert rows.select("id", "email").rows() == [("c1", "a@x.com")]

@@ -1,7 +1,7 @@
 """A warehouse's sources reached (lib/warehouse/access.py, reader.py): the one-line errors that say
 what to set when a source cannot be read: no DuckDB file named, a table that is not there (with
 every table and view the file has, schema-qualified outside `main`), columns a mapping read by
-frames does not find (with the close names)."""
+frames does not find (with the close names), a file of another kind or one that cannot be read."""
 
 import duckdb
 import pytest
@@ -75,4 +75,23 @@ def test_the_order_line_key_of_orders_read_by_frames_is_a_column_the_check_looks
     assert str(info.value) == (
         "mapping.yaml: orders maps column(s) line_idd that table order_lines does not have "
         "(it has: order_id, line_id, product_id, qty, price); line_idd: did you mean line_id?"
+    )
+
+
+def test_a_file_source_of_another_kind_says_which_files_are_read(tmp_path):
+    path = tmp_path / "customers.txt"
+    path.write_text("customer_id,email\n")
+    for attempt in (Warehouse(None).check, Warehouse(None).columns):
+        with pytest.raises(MappingError) as info:
+            attempt(customers({"path": str(path)}))
+        assert str(info.value) == f"{path}: read Parquet, CSV or NDJSON files (by their suffix)"
+
+
+def test_a_file_source_that_cannot_be_read_says_why_and_to_set_the_path(tmp_path):
+    missing = tmp_path / "customers.parquet"
+    with pytest.raises(MappingError) as info:
+        Warehouse(None).check(customers({"path": str(missing)}))
+    # The reason is the first line of Polars' own.
+    assert str(info.value) == (
+        f"mapping.yaml: customers: cannot read {missing}: No such file or directory (os error 2): {missing}; set source.path"
     )
