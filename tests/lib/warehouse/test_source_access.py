@@ -91,7 +91,7 @@ def test_a_file_source_that_cannot_be_read_says_why_and_to_set_the_path(tmp_path
     missing = tmp_path / "customers.parquet"
     with pytest.raises(MappingError) as info:
         Warehouse(None).check(customers({"path": str(missing)}))
-    # The reason is the first line of Polars' own.
-    assert str(info.value) == (
-        f"mapping.yaml: customers: cannot read {missing}: No such file or directory (os error 2): {missing}; set source.path"
-    )
+    # The reason is the first line of Polars' own (which shortens a long path in it: not pinned).
+    message = str(info.value)
+    assert message.startswith(f"mapping.yaml: customers: cannot read {missing}: No such file or directory (os error 2): "), message
+    assert message.endswith("customers.parquet; set source.path") or message.endswith("full path); set source.path"), message
