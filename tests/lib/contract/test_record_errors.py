@@ -33,3 +33,16 @@ def test_an_unknown_order_status_names_the_statuses_the_api_accepts():
     record = {"OrderId": "o1", "CustomerId": "c1", "Status": "shipped"}
     assert [e for e in validate_record(ORDER, record, 1) if e.path == "[1].Status"] == [
         RecordError("[1].Status", "choice", "The field Status must be one of: completed, cancelled, refunded.")]
+
+
+def test_a_value_of_the_wrong_format_is_told_the_format_the_api_expects():
+    # The sentence is what `replenit push` prints for a refused record: pinned whole, for each format.
+    customer = {"CustomerId": "c1", "Email": "ada", "Phone": "12", "Language": "english"}
+    assert validate_record(CUSTOMER, customer, 0) == [
+        RecordError("[0].Email", "email", "The Email field is not a valid e-mail address."),
+        RecordError("[0].Phone", "phone", "The Phone field is not a valid E.164 phone number."),
+        RecordError("[0].Language", "language", "The field Language must be a BCP 47 language tag such as en or en-US.")]
+    order = {"OrderId": "o1", "CustomerId": "c1", "Currency": "EUX", "OrderDate": "yesterday"}
+    assert validate_record(ORDER, order, 1) == [
+        RecordError("[1].Currency", "currency", "The field Currency must be an active ISO 4217 currency code."),
+        RecordError("[1].OrderDate", "timestamp", "The field OrderDate must be an ISO 8601 date and time with Z or an offset.")]

@@ -57,3 +57,15 @@ def test_a_base_url_that_is_no_http_url_is_refused_with_an_example(url):
     with pytest.raises(DeliveryConfigError) as info:
         config(base_url=url)
     assert str(info.value) == f"base URL {url!r} is not an http(s) URL, e.g. https://api.replen.it"
+
+
+def test_an_empty_or_unsendable_api_key_is_told_what_to_set_without_echoing_the_key():
+    with pytest.raises(DeliveryConfigError) as info:
+        ApiKey("  ")
+    assert str(info.value) == "the Replenit API key is empty: set REPLENIT_API_KEY to the key from your Replenit account"
+    with pytest.raises(DeliveryConfigError) as info:
+        ApiKey("abc\u2019def")
+    assert str(info.value) == (
+        "the Replenit API key holds a character an HTTP header cannot carry (a line break, a space, "
+        "a curly quote or other non-ASCII character): set REPLENIT_API_KEY to the key exactly as "
+        "your Replenit account shows it")

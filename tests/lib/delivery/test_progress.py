@@ -104,3 +104,14 @@ def test_progress_lines_are_pinned_whole_while_sending_at_the_end_and_when_stopp
     assert progress_line("customers", replace(p, final=True, stopped="HTTP 401: the API key was refused", not_sent=30)) == (
         "customers stopped after 12 requests: 1,400 of 3,000 records accepted, 60 rejected, 10 failed, 30 not sent; "
         f"{waits}. Why: HTTP 401: the API key was refused")
+
+
+@pytest.mark.parametrize("batches", [1, 2, 3])
+def test_only_the_last_event_of_a_delivery_is_final_however_few_its_batches(tmp_path, batches):
+    # The first batch goes alone (a bad key costs one request): its event is the final one only when
+    # it is the delivery's only batch.
+    events: list[BatchProgress] = []
+    with Sandbox(limits=[]) as sb, client_for(sb, tmp_path) as client:
+        client.deliver("customers", customers(batches), events.append)
+    assert [p.final for p in events][-1] is True and sum(p.final for p in events) == 1
+    assert (events[0].batches_done, events[-1].batches_done) == (1, batches)

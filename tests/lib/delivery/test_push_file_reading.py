@@ -18,6 +18,8 @@ from replenit_pipelines.lib.delivery.record_files import PushFileError, read_rec
     ('  "CustomerId"', "line 1, column 3",
      "expected a JSON array of records ([ {...}, {...} ]) or a .ndjson file with one object per line"),
     ('[{"CustomerId": "a"},\n  ]', "line 2, column 3", "a comma before ] (a trailing comma is not JSON); remove it"),
+    ('[{"CustomerId": "a"},\n\n {"CustomerId": "b"},\n  ]', "line 4, column 3",  # the column counts from the last line break
+     "a comma before ] (a trailing comma is not JSON); remove it"),
     ('[{"CustomerId": "a"}]x', "line 1, column 22", "unexpected text after the array's closing ]"),
     ("[ ]]", "line 1, column 4", "unexpected text after the array's closing ]"),  # an empty array, then text
     ('[{"CustomerId": "a"},\n {"CustomerId": "b"}\n', "line 3, column 1",
@@ -70,3 +72,12 @@ def test_a_json_array_s_records_carry_the_line_they_start_on_when_the_file_start
     path = tmp_path / "c.json"
     path.write_text('\n[{"CustomerId": "a"},\n {"CustomerId": "b"},\n\n {"CustomerId": "c"}]')
     assert [(r.index, r.line, r.value["CustomerId"]) for r in read_records(path)] == [(0, 2, "a"), (1, 3, "b"), (2, 5, "c")]
+
+
+def test_a_push_file_that_is_missing_or_a_folder_is_told_which(tmp_path):
+    with pytest.raises(PushFileError) as info:
+        read_records(tmp_path / "c.json")
+    assert str(info.value) == f"{tmp_path / 'c.json'}: no such file"
+    with pytest.raises(PushFileError) as info:
+        read_records(tmp_path)
+    assert str(info.value) == f"{tmp_path}: not a file"

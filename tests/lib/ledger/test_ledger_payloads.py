@@ -133,6 +133,26 @@ def test_frames_written_once_the_dictionary_is_trained_name_it(tmp_path, monkeyp
     assert named == {**dict.fromkeys(few, 0), **dict.fromkeys([*many, *later], dict_id)}
 
 
+def test_a_batch_of_exactly_the_training_size_trains_the_dictionary_and_one_less_does_not(tmp_path, monkeypatch):
+    """TRAIN_MIN_RECORDS (100) is the least batch that trains: 99 records are compressed plain."""
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+
+    def batch(prefix: str, n: int) -> dict[str, bytes]:
+        return {f"customerid:{prefix}{i}": body(CustomerId=f"{prefix}{i}", Email=f"user.{i}@example.com", Name=f"Name {i % 17}")
+                for i in range(n)}
+
+    short, exact = batch("s", 99), batch("e", 100)
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=True) as ledger:
+        ledger.acknowledge(list(short), [h(k) for k in short], "r1", payloads=list(short.values()))
+        assert ledger.codec.dicts == {}
+        ledger.acknowledge(list(exact), [h(k) for k in exact], "r2", payloads=list(exact.values()))
+        path = ledger.path
+    with sqlite3.connect(path) as con:
+        [(dict_id,)] = con.execute("SELECT dict_id FROM payload_dicts").fetchall()
+        named = {k: zstandard.get_frame_parameters(p).dict_id for k, p in con.execute("SELECT identity, payload FROM payloads")}
+    assert named == {**dict.fromkeys(short, 0), **dict.fromkeys(exact, dict_id)}
+
+
 def test_a_ledger_made_before_kept_payloads_gains_their_keyed_tables_when_opened(tmp_path, monkeypatch):
     """A SQLite ledger written before issue 27 has no payload tables: opening it adds them, keyed by
     identity (one kept payload per record, the newest), and its entries stay as they were."""
