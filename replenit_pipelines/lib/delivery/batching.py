@@ -6,17 +6,13 @@ from typing import Protocol
 
 from replenit_pipelines.lib.contract.payload import serialize
 
-__all__ = ["Parts", "body_size", "join", "plan_batches", "serialize"]
+__all__ = ["Parts", "join", "plan_batches", "serialize"]
 
 
 class Parts(Protocol):
     """Serialized records by index: a list, or a stream's batch (a dict of index -> record)."""
 
     def __getitem__(self, index: int, /) -> bytes: ...
-
-
-def body_size(parts: Sequence[bytes], indices: Sequence[int]) -> int:
-    return 2 + sum(len(parts[i]) for i in indices) + max(0, len(indices) - 1)
 
 
 def join(parts: Parts, indices: Sequence[int]) -> bytes:

@@ -49,14 +49,6 @@ class Diff:
     def positions(self) -> list[int]:
         return self.send["__pos"].to_list()
 
-    def counts(self) -> dict[str, int]:
-        return {
-            "records_new": self.records_new, "records_changed": self.records_changed,
-            "records_unchanged": self.records_unchanged, "records_refreshed": self.records_refreshed,
-            "rows_new": self.rows_new, "rows_changed": self.rows_changed,
-            "rows_unchanged": self.rows_unchanged, "rows_refreshed": self.rows_refreshed,
-        }
-
 
 def diff(records: pl.DataFrame, parts: Sequence[bytes] | pl.Series, acknowledged: pl.DataFrame, full_refresh: bool = False) -> Diff:
     """`records`: the valid records (their `__key` and `__rows` columns are read); `parts`: their
