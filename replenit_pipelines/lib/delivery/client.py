@@ -106,10 +106,12 @@ def client_from_env(limits: Iterable[tuple[int, float]] | None = None, settings:
     """A client from the settings (REPLENIT_BASE_URL, REPLENIT_TENANT_ID; the quota folder in
     REPLENIT_STATE_DIR) and REPLENIT_API_KEY, which is read here and kept nowhere else."""
     settings = settings or Settings.from_env()
-    missing = [name for name, ok in (("REPLENIT_BASE_URL", settings.base_url_set), ("REPLENIT_TENANT_ID", settings.tenant_id),
-                                     ("REPLENIT_API_KEY", os.environ.get("REPLENIT_API_KEY"))) if not ok]
+    missing = [f"{name} ({what})" for name, what, ok in (
+        ("REPLENIT_BASE_URL", "the Replenit API address", settings.base_url_set),
+        ("REPLENIT_TENANT_ID", "your tenant id", settings.tenant_id),
+        ("REPLENIT_API_KEY", "your API key", os.environ.get("REPLENIT_API_KEY"))) if not ok]
     if missing:
-        raise DeliveryConfigError(f"set {', '.join(missing)} (the Replenit API address, your tenant id and API key)")
+        raise DeliveryConfigError(f"set {', '.join(missing)}")
     kwargs: dict[str, Any] = {"quota_dir": str(settings.quota_dir), **overrides}
     if limits is not None:
         kwargs["limits"] = tuple(limits)

@@ -69,3 +69,19 @@ def test_an_empty_or_unsendable_api_key_is_told_what_to_set_without_echoing_the_
         "the Replenit API key holds a character an HTTP header cannot carry (a line break, a space, "
         "a curly quote or other non-ASCII character): set REPLENIT_API_KEY to the key exactly as "
         "your Replenit account shows it")
+
+
+def test_a_client_from_an_environment_without_its_settings_names_each_one_missing_and_what_it_is(monkeypatch):
+    from replenit_pipelines.lib.delivery import client_from_env
+    from replenit_pipelines.lib.settings import Settings
+
+    monkeypatch.delenv("REPLENIT_API_KEY", raising=False)
+    with pytest.raises(DeliveryConfigError) as info:
+        client_from_env(settings=Settings.from_env({}))
+    assert str(info.value) == (
+        "set REPLENIT_BASE_URL (the Replenit API address), REPLENIT_TENANT_ID (your tenant id), REPLENIT_API_KEY (your API key)"
+    )
+    monkeypatch.setenv("REPLENIT_API_KEY", "k")
+    with pytest.raises(DeliveryConfigError) as info:
+        client_from_env(settings=Settings.from_env({"REPLENIT_TENANT_ID": TENANT}))
+    assert str(info.value) == "set REPLENIT_BASE_URL (the Replenit API address)"

@@ -396,7 +396,8 @@ def test_push_without_credentials_says_what_to_set(tmp_path):
     out = subprocess.run([sys.executable, "-m", "replenit_pipelines.cli", "push", "customers", str(path)],
                          capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 2
-    assert "REPLENIT_BASE_URL, REPLENIT_TENANT_ID, REPLENIT_API_KEY" in out.stderr
+    assert ("set REPLENIT_BASE_URL (the Replenit API address), REPLENIT_TENANT_ID (your tenant id), "
+            "REPLENIT_API_KEY (your API key)") in out.stderr
 
 
 # --- quota across runs and processes; progress; gzip ----------------------------------------------
