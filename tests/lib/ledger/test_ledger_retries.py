@@ -135,3 +135,14 @@ def test_failures_queued_without_a_read_time_are_queued_with_none(ledger):
     queued = ledger.queued()
     assert queued.select("identity", "status", "attempts", "last_reason", "run_id", "read_at").rows() == [
         ("customerid:c1", "failed", 1, "HTTP 503", "run-1", None)]
+
+
+def test_holding_rejections_splits_the_diffs_records_into_two_frames_of_the_diffs_columns(ledger):
+    # The split hands back the diff's own frame in two parts: no bookkeeping column of the split's left behind.
+    queue(ledger, "c1", "Ann", "rejected")
+    records = pl.DataFrame({"CustomerId": ["c1", "c2"], "Name": ["Ann", "Bo"], "__key": ["customerid:c1", "customerid:c2"],
+                            "__rows": [1, 1]})
+    d = diff(records, payload_parts(records), ledger.lookup(records["__key"]))
+    send, held = hold_unchanged_rejections(d.send, ledger.queued())
+    assert send.columns == d.send.columns and held.columns == d.send.columns
+    assert pl.concat([send, held]).sort("__key").equals(d.send.sort("__key"))

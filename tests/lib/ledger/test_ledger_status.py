@@ -56,3 +56,19 @@ def test_the_retry_queue_names_each_entrys_ledger_scope(tmp_path, monkeypatch):
     queue = retry_queue(tmp_path, "customers")
     assert queue["scope"].dtype == pl.String
     assert sorted(queue.select("scope", "identity").rows()) == sorted(scopes)
+
+
+def test_the_retry_queue_shows_each_entrys_first_and_last_failure_as_utc_times(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        ledger.queue_failures(failures_to_queue(["customerid:c1"], [b"{}"], [b"h" * 16], ["failed"], ["HTTP 503"], "run-1"))
+        ledger.queue_failures(failures_to_queue(["customerid:c1"], [b"{}"], [b"h" * 16], ["failed"], ["HTTP 502"], "run-2"))
+        ms = ledger.queued().select("first_failure", "last_failure").row(0)
+    queue = retry_queue(tmp_path, "customers")
+    assert queue.columns == ["scope", "identity", "status", "attempts", "first_failure", "last_failure", "last_reason"]
+    for column in ("first_failure", "last_failure"):
+        dtype = queue.schema[column]
+        assert isinstance(dtype, pl.Datetime) and dtype.time_zone == "UTC"
+    first, last = queue.row(0, named=True)["first_failure"], queue.row(0, named=True)["last_failure"]
+    assert (int(first.timestamp() * 1000), int(last.timestamp() * 1000)) == ms and first <= last
+    assert queue.select("identity", "status", "attempts", "last_reason").rows() == [("customerid:c1", "failed", 2, "HTTP 502")]

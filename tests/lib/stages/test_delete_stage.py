@@ -10,7 +10,15 @@ import pytest
 
 from replenit_pipelines.lib.delivery import BatchProgress, ClientConfig, ReplenitClient, ReplenitStopError
 from replenit_pipelines.lib.ledger import open_ledger
-from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletePlan, check_guard, deleted_flag, finish_deletes, send_deletes
+from replenit_pipelines.lib.stages.delete import (
+    DeleteGuard,
+    DeletePlan,
+    check_guard,
+    deleted_flag,
+    finish_deletes,
+    plan_deletes,
+    send_deletes,
+)
 
 # The run config's wording (lib/sync/run.py SyncRequest.how_to_allow_deletes).
 HOW_TO_ALLOW = "run config max_delete_share: {share:.2f} and max_delete_count: {count}"
@@ -102,3 +110,16 @@ def test_a_text_deleted_flag_is_set_unless_blank_or_a_word_for_no():
     assert dict(zip(values, flags, strict=True)) == {
         "false": False, " FALSE ": False, "f": False, "0": False, "No": False, "n": False, "": False, None: False,
         "true": True, "1": True, "yes": True, "2026-11-26 10:00": True}
+
+
+def test_a_customer_without_a_recorded_id_is_deleted_by_the_id_its_customerid_identity_holds(tmp_path, monkeypatch):
+    # A ledger written before it recorded the id each DELETE takes: a `customerid:` identity holds
+    # it, an email identity does not (its delete is dead-lettered, never sent to a made-up id).
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    with closing(open_ledger(tmp_path, "http://127.0.0.1:8765", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "customers")) as ledger:
+        ledger.acknowledge(["customerid:c1", "email:ann@example.com"], [bytes(16)] * 2, "run-1")
+        ledger.acknowledge(["customerid:c3"], [bytes(16)], "run-2", api_ids=["C-3"])
+        absent = pl.DataFrame({"identity": ["customerid:c1", "email:ann@example.com", "customerid:c3"]})
+        plan = plan_deletes(ledger, pl.DataFrame(schema={"identity": pl.String, "api_id": pl.String}), absent)
+    assert list(zip(plan.identities, plan.api_ids, plan.reasons, strict=True)) == [
+        ("customerid:c1", "c1", "absent"), ("email:ann@example.com", None, "absent"), ("customerid:c3", "C-3", "absent")]

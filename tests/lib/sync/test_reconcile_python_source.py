@@ -114,3 +114,19 @@ def test_a_window_of_a_python_source_maps_and_validates(tmp_path):
     assert mapping.source_columns() == {"id", "email", "name", "locale", "gdpr", "__replenit_ts"}
     prepared = prepare(mapping, extract(mapping, Warehouse(None), DAY, DAY + timedelta(days=1)).rows)
     assert prepared.records["CustomerId"].to_list() == ["c0", "c1", "c2"]
+
+
+def test_a_customerid_reconciliation_reads_the_source_to_count_it_and_once_a_chunk_nothing_more(sandbox, tmp_path):
+    # Under the `customerid` priority each customer is one identity: no pass over the source to find
+    # the customers whose rows span identities (an email priority's first pass).
+    mapping, source = python_source(tmp_path, customers(20))
+    rig = Rig(sandbox, tmp_path, mapping=mapping)
+    try:
+        by_id = run(rig, mapping, chunk_rows=10, customer_priority="customerid")
+        assert by_id.chunks == 2 and by_id.counts()["rows_delivered"] == 20
+        assert source.calls == 1 + by_id.chunks
+        source.calls = 0
+        by_email = run(rig, mapping, chunk_rows=10)
+        assert source.calls == 2 + by_email.chunks
+    finally:
+        rig.client.close()

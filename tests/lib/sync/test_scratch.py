@@ -75,3 +75,12 @@ def test_a_private_lock_file_gone_before_the_sweeper_looks_is_skipped_and_the_sw
     Path(f"{dead}{scratch.LOCK_SUFFIX}").touch()  # nobody holds its lock: its run is gone
     assert sweep_stale(tmp_path) == [dead]
     assert not dead.exists()
+
+
+def test_a_run_killed_before_it_made_its_folder_leaves_a_lock_alone_and_the_sweep_removes_it(tmp_path):
+    # run_scratch takes the lock first; the folder is the caller's to make (with its first chunk file).
+    gone = tmp_path / f"{scratch.PREFIX}0nofolder"
+    Path(f"{gone}{scratch.LOCK_SUFFIX}").touch()  # nobody holds it: its run is gone
+    with run_scratch(tmp_path) as mine:
+        assert {p.name for p in tmp_path.iterdir()} == {mine.name + scratch.LOCK_SUFFIX}
+    assert list(tmp_path.iterdir()) == []

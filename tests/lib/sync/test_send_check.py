@@ -219,3 +219,21 @@ def test_a_request_shared_by_two_chunks_checks_each_chunks_records_by_its_own_re
     assert all(chunk["records_newer_elsewhere"] > 0 for chunk in result.counts_by_chunk)  # the lender's and the borrower's
     got = httpx.get(f"{rig.sandbox.url}/_sandbox/records/{rig.tenant_id}/customers").json()
     assert sorted(r["record"]["Name"] for r in got) == sorted(f"Renamed {i}" for i in range(10))
+
+
+def test_the_next_chunks_records_a_shared_request_carries_are_checked_by_that_chunks_own_read(rig):
+    """Every record was acknowledged by an earlier window, then renamed at the source: the
+    reconciliation read them later, so all are sent, the next chunk's in the first chunk's last
+    request too (checked by their own chunk's read time, not taken for older than the ledger's)."""
+    rig.load("Old")
+    rig.window_sync(rig.client("fresh"), "window-0")
+    write_table(rig.warehouse, "customers", customers(10, **{f"c{i}": {"name": f"Renamed {i}"} for i in range(10)}))
+    with rig.ledger() as ledger:
+        result = reconcile(ReconcileRequest(mapping=CUSTOMER_MAPPING, warehouse=Warehouse(rig.warehouse), client=rig.client("bulk"),
+                                            ledger=ledger, store=None, run_id="reconcile-1", chunk_rows=5))
+    assert result.balanced(), result.counts()
+    c = result.counts()
+    assert c["chunks"] == 2 and all(chunk["records_valid"] for chunk in result.counts_by_chunk)
+    assert (c["records_accepted"], c["records_newer_elsewhere"], c["records_stored_elsewhere"], c["requests"]) == (10, 0, 0, 1)
+    got = httpx.get(f"{rig.sandbox.url}/_sandbox/records/{rig.tenant_id}/customers").json()
+    assert sorted(r["record"]["Name"] for r in got) == sorted(f"Renamed {i}" for i in range(10))
