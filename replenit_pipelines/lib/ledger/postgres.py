@@ -163,12 +163,13 @@ class PostgresLedger(SqlLedger):
         was read later than this version). `read_at`: as in lib/ledger/store.py. `payloads`: kept in
         the same transaction when this ledger keeps payloads (as SqliteLedger.acknowledge)."""
         at = now_ms()
-        kept = kept_batch(self.codec, identities, hashes, payloads) if self.keep_payloads else None
-        # An identity twice in a batch: the last one wins, as in the SQLite log.
+        # An identity twice in a batch: the last one wins, as in the SQLite log. (Lengths are checked
+        # here first, with the same message as SQLite's.)
         latest: dict[str, tuple[Any, ...]] = {i: (k, h, e, a, r)
                                               for i, k, h, e, a, r in acknowledged_rows(identities, hashes, exact, api_ids, read_at)}
         if not latest:
             return
+        kept = kept_batch(self.codec, identities, hashes, payloads) if self.keep_payloads else None
         cols = list(zip(*latest.values(), strict=True))
         def write(con: Any) -> None:
             # Pipelined: the transaction's statements go out together and cost one round trip, not five.
