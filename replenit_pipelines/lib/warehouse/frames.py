@@ -46,14 +46,14 @@ class Side:
     column that holds the parent's record key."""
 
     def __init__(self, warehouse: SourceAccess, con: duckdb.DuckDBPyConnection | None, mapping: EntityMapping,
-                 spec: SourceSpec, key: str | None, what: str, bound_prefix: str = ""):
+                 spec: SourceSpec, key: str | None, what: str, bound_prefix: str = "", key_role: str = "key"):
         self.warehouse, self.con, self.mapping, self.spec, self.key, self.what = warehouse, con, mapping, spec, key, what
         # A query's $start/$end are renamed with this prefix in the SQL this side builds, so the
         # parent's and the child's bounds never share a name in one statement (issue 21).
         self.bound_prefix = bound_prefix
         self.lazy = self._lazy() if con is None else None
         self.schema = self._schema()
-        for col, role in ((key, "key"), (spec.window_column, "window column")):
+        for col, role in ((key, key_role), (spec.window_column, "window column")):
             if col is not None and col not in self.schema:
                 columns = list(self.schema)
                 raise MappingError(f"{mapping.origin}: {what}: {role} {col!r} is not a column of {spec.describe()}"
@@ -203,7 +203,7 @@ def source_sides(warehouse: SourceAccess, con: duckdb.DuckDBPyConnection | None,
         child = mapping.spec.children_field
         assert child is not None
         side = Side(warehouse, None if (src.path or src.python) else con, mapping, src, mapping.parent_key,
-                     f"{mapping.entity}.{child.name}", bound_prefix="replenit_child_")
+                     f"{mapping.entity}.{child.name}", bound_prefix="replenit_child_", key_role="parent_key")
         if mapping.child_key not in side.schema:
             columns = list(side.schema)
             raise MappingError(f"{mapping.origin}: {mapping.entity}.{child.name}: key {mapping.child_key!r} is not a column "

@@ -32,7 +32,7 @@ def orders(parent_key: str, window_column: str, key: str = "line_id"):
 @pytest.mark.parametrize(
     ("parent_key", "window_column", "expected"),
     [
-        ("order_id", "changed", "key 'order_id' is not a column of table lines (did you mean 'order_ref'?)"),
+        ("order_id", "changed", "parent_key 'order_id' is not a column of table lines (did you mean 'order_ref'?)"),
         ("order_ref", "chnged", "window column 'chnged' is not a column of table lines (did you mean 'changed'?)"),
         ("order_ref", "modified", "window column 'modified' is not a column of table lines"),
     ],
