@@ -73,7 +73,8 @@ def share_counts(result: SyncResult, mine: set[int], rows: dict[str, int]) -> di
     # Taken out by the send-time check (lib/stages/acknowledge.py): superseded, or unchanged.
     newer = total(to_send[p] for p, why in report.skipped.items() if why == NEWER_ELSEWHERE)
     stored = total(to_send[p] for p, why in report.skipped.items() if why == STORED_ELSEWHERE)
-    out.update(records_sent=count(to_send), records_accepted=count(accepted), rows_delivered=total(accepted),
+    sent = [pos for p, pos in enumerate(to_send) if p not in report.not_sent and p not in report.skipped]
+    out.update(records_sent=count(sent), records_accepted=count(accepted), rows_delivered=total(accepted),
                rows_not_attempted=total(not_sent), rows_held_back=total(not_sent),
                rows_dead_lettered=out["rows_dead_lettered"] + total(dead), rows_newer_elsewhere=newer,
                rows_superseded=out["rows_superseded"] + newer, rows_stored_elsewhere=stored,

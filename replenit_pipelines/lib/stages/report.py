@@ -98,10 +98,13 @@ class SyncResult:
             "records_newer_elsewhere": self.records_newer_elsewhere,
             "records_stored_elsewhere": self.records_stored_elsewhere,
             "records_without_children": records_without_children(p),
-            "records_sent": r.records if r else 0,
+            # Sent: in a request the API answered or that failed after its retries. Not those the
+            # send-time check took out (records_*_elsewhere) nor those a stopped delivery never sent
+            # (records_not_attempted): those are no failures either.
+            "records_sent": r.records - len(r.skipped) - len(r.not_sent) if r else 0,
             "records_accepted": len(r.accepted) if r else 0,
             "records_rejected": len(r.rejected) if r else 0,
-            "records_failed": len(r.failed) if r else 0,
+            "records_failed": len(r.failed.keys() - r.not_sent) if r else 0,
             "requests": c.requests if c else 0,
             "rate_limited_429": c.rate_limited if c else 0,
             "retries": c.retries if c else 0,

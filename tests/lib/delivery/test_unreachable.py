@@ -107,6 +107,7 @@ def test_a_sync_stopped_by_an_unreachable_api_holds_back_what_it_never_sent_and_
     c = result.counts()
     assert result.balanced(), c
     assert (c["rows_delivered"], c["rows_dead_lettered"], c["rows_held_back"], c["rows_not_attempted"]) == (0, 10, 90, 90)
+    assert (c["records_sent"], c["records_failed"], c["records_not_attempted"]) == (10, 10, 90)  # the first batch's ten tried
     assert set(result.report.not_sent) == set(range(10, 100))
     with open_ledger(tmp_path / "state", url, TENANT, "customers") as ledger:
         assert ledger.queued().height == 100  # the ten tried and the ninety never sent: all go first next time
@@ -130,3 +131,32 @@ def test_a_batch_that_failed_on_answers_breaks_the_run_of_batches_without_one(tm
     assert report is not None and len(report.accepted) == 10
     assert len(sent) == 1 + 2 + 3 * 2  # the first batch, the 500s' two attempts, then three silent batches
     assert report.not_sent == set(range(50, 100))
+
+
+def test_a_range_run_stopped_by_an_unreachable_api_counts_each_days_sent_records_apart_from_the_unsent(tmp_path):
+    """A single-run backfill over two days, stopped after its first batch: each day's records_sent
+    are its records that went out, never those the stop left unsent, and the days add up to the run."""
+    from datetime import timedelta
+
+    from helpers import CUSTOMER_MAPPING
+    from test_ledger_sync import DAY, customers, write_table
+
+    from replenit_pipelines.lib.ledger import open_ledger
+    from replenit_pipelines.lib.stages.lookback import partition_counts, window_counts
+    from replenit_pipelines.lib.sync import SyncRequest, sync_window
+    from replenit_pipelines.lib.warehouse import Warehouse
+
+    url, day2 = closed_port_url(), DAY + timedelta(days=1)
+    write_table(tmp_path / "wh.duckdb", "customers", customers(40) + customers(60, at=day2, first=40))
+    config = ClientConfig(base_url=url, tenant_id=TENANT, api_key="a2V5", limits=(), quota_dir=str(tmp_path / "q"),
+                          batch_sizes={"customers": 10}, max_attempts=2, backoff_base_s=0.01, backoff_cap_s=0.02)
+    with ReplenitClient(config) as client, open_ledger(tmp_path / "state", url, TENANT, "customers") as ledger, \
+            pytest.raises(UnreachableError) as caught:
+        sync_window(SyncRequest(mapping=CUSTOMER_MAPPING, warehouse=Warehouse(tmp_path / "wh.duckdb"), client=client,
+                                store=None, start=DAY, end=DAY + timedelta(days=2), partition_key="range",
+                                run_id="r1", ledger=ledger, partition_starts=(DAY, day2)))
+    result = caught.value.result  # type: ignore[attr-defined]
+    parts, (own, _) = partition_counts(result, 2), window_counts(result)
+    assert (own["records_sent"], own["rows_not_attempted"]) == (10, 90)
+    assert [p["records_sent"] for p in parts] == [10, 0]  # day 2 was -30 when the split counted unsent records as sent
+    assert [p["records_sent"] + p["rows_not_attempted"] for p in parts] == [40, 60]  # one row a record here

@@ -296,6 +296,8 @@ def test_a_key_refused_while_retrying_the_queue_stops_the_run_and_queues_its_win
         c = result.counts()
         assert (c["records_retried"], c["records_retry_failed"], c["retry_requests"]) == (30, 30, 1)
         assert (c["rows_read"], c["rows_delivered"], c["rows_held_back"], c["rows_not_attempted"]) == (20, 0, 20, 20)
+        # None of the window's records went out: not sent, not failed (the delivery check's words).
+        assert (c["records_sent"], c["records_failed"], c["records_not_attempted"]) == (0, 0, 20)
         assert result.balanced(), c
         assert len(tenant_requests(sb, rig.tenant_id, since)) == 1  # the retry's request, refused; the window's none
         with rig.ledger() as ledger:

@@ -124,6 +124,7 @@ def test_a_reconciliation_held_in_the_bulk_lane_does_not_overwrite_a_newer_read_
     # The changed record: a newer read was stored by the window sync (superseded); the 9 others:
     # the very same content was stored meanwhile (unchanged, a request saved: none was sent).
     assert (c["records_newer_elsewhere"], c["records_stored_elsewhere"], c["records_accepted"], c["requests"]) == (1, 9, 0, 0)
+    assert c["records_sent"] == 0  # all ten taken out by the send-time check
     assert (c["rows_newer_elsewhere"], c["rows_stored_elsewhere"], c["rows_superseded"], c["rows_unchanged"]) == (1, 9, 1, 9)
     assert c["rows_read"] == c["rows_superseded"] + c["rows_unchanged"] + c["rows_delivered"] == 10
     note = newer_elsewhere_note(c)
