@@ -58,6 +58,9 @@ def test_a_lane_is_required_and_checked():
     assert ClientConfig(base_url="http://127.0.0.1:1", tenant_id=TENANT, api_key="k").lane == "bulk"
 
 
+REGISTERING_S = 0.05  # how long a request's ask may take to reach the quota store, on a loaded machine
+
+
 def test_fresh_requests_go_first_and_bulk_yields_within_one_request(tmp_path):
     """Two real threads on a time-scaled key (10 per 0.5 s): bulk asks for slots without pause, fresh
     for one now and then. Every fresh request gets the next slot (no bulk request
@@ -97,10 +100,11 @@ def test_fresh_requests_go_first_and_bulk_yields_within_one_request(tmp_path):
     assert not any(t.is_alive() for t in threads)
     grants.sort()
     for asked, got in fresh_waits:
-        # No bulk request that asked after fresh did is granted before it. (Counting bulk grants
-        # stamped between fresh's ask and grant also counts the one being decided, and, on a slow
-        # machine, one decided before fresh asked but stamped after: two, with nothing wrong.)
-        overtaken = [(a, g) for a, g in bulk_asks if asked < a and g < got]
+        # No bulk request that asked after fresh did is granted before it, but for one asking while
+        # fresh's ask reaches the quota store (a transaction on Postgres: 0.5 ms seen). Counting bulk
+        # grants stamped in fresh's wait failed on slow machines: a grant decided before fresh asked
+        # is stamped after. A bulk lane that ignores fresh overtakes it by ~100 ms (seen: 97, 131).
+        overtaken = [(a, g) for a, g in bulk_asks if asked + REGISTERING_S < a and g < got]
         assert not overtaken, (asked, got, overtaken)
         assert got - asked <= bulk_q.release_s + 0.1  # never more than the window's last part (plus scheduling)
     per_window: dict[int, int] = {}
