@@ -38,8 +38,8 @@ def apply_mapping(
     no_child = _no_child(mapping)
     if no_child is not None:
         exprs.append(no_child)
-    _refuse_nested_values(mapping, raw)
     try:
+        _refuse_nested_values(mapping, raw)  # (an expr that fails on the source's types: _mapping_error says so)
         exprs += _cast_failures(mapping, raw)
         flat = raw.with_row_index("__row").select(exprs)
         normalized = normalize(flat, spec, mapping.source.timezone, normalize_values)

@@ -100,3 +100,15 @@ def test_the_expr_the_error_suggests_sends_the_picked_value():
         mapping, [{"id": "c1", "profile": {"first": "Ada", "last": "L"}, "phones": ["+441234567890", "+3312"], "updated_at": TS}]
     )
     assert payloads(prepared) == [{"CustomerId": "c1", "Name": "Ada", "Phone": "+441234567890"}]
+
+
+def test_an_expr_that_fails_on_the_sources_types_is_a_mapping_error_naming_it():
+    """Found when the plan is resolved, before any value is read: the same one-line error."""
+    mapping = entity_mapping_from_dict(
+        "customers", {"source": {"table": "customers"}, "fields": {"CustomerId": "id", "Name": {"expr": "profile.middle"}}}, origin="m.yaml"
+    )
+    with pytest.raises(MappingError) as err:
+        run(mapping, [{"id": "c1", "profile": {"first": "Ada"}, "updated_at": TS}])
+    assert str(err.value) == (
+        "m.yaml: customers.Name (expr 'profile.middle') cannot be evaluated: middle; fix the expr: it is Polars SQL over the source's columns"
+    )
