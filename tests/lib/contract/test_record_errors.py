@@ -1,7 +1,10 @@
 """The API's record errors as `validate_record` reports them (the sandbox answers 400 with these,
 `replenit push` prints them): each error names the path of the value to fix and a groupable code."""
 
-from replenit_pipelines.lib.contract import CUSTOMER, ORDER, RecordError, validate_record
+import pytest
+
+from replenit_pipelines.lib.contract import CUSTOMER, ORDER, PRODUCT, RecordError, validate_record
+from replenit_pipelines.lib.contract.entities import Kind
 
 
 def test_a_blank_boolean_is_a_type_error_at_its_own_path():
@@ -46,3 +49,30 @@ def test_a_value_of_the_wrong_format_is_told_the_format_the_api_expects():
     assert validate_record(ORDER, order, 1) == [
         RecordError("[1].Currency", "currency", "The field Currency must be an active ISO 4217 currency code."),
         RecordError("[1].OrderDate", "timestamp", "The field OrderDate must be an ISO 8601 date and time with Z or an offset.")]
+
+
+def test_a_missing_or_blank_required_field_is_a_required_error_at_the_field():
+    # "required" is the code a push's rejections are grouped by: pinned with the sentence.
+    assert validate_record(PRODUCT, {"ProductId": "  ", "ProductVariants": [{"VariantId": "v1"}]}, 2) == [
+        RecordError("[2].ProductId", "required", "The ProductId field is required.")]
+
+
+def test_taxonomy_that_is_not_a_list_of_text_is_a_type_error_at_the_field():
+    product = {"ProductId": "p1", "Taxonomy": ["shoes", 7], "ProductVariants": [{"VariantId": "v1"}]}
+    assert validate_record(PRODUCT, product, 0) == [
+        RecordError("[0].Taxonomy", "type", "The JSON value of Taxonomy could not be converted to System.String[].")]
+
+
+def test_a_price_without_currency_names_every_field_that_needs_it():
+    # Currency is required with OriginalPrice or SalePrice: the sentence names both, joined by "or".
+    product = {"ProductId": "p1", "ProductVariants": [{"VariantId": "v1", "SalePrice": 3}]}
+    assert validate_record(PRODUCT, product, 0) == [
+        RecordError("[0].ProductVariants[0].Currency", "required_with",
+                    "The Currency field is required when OriginalPrice or SalePrice has a value.")]
+
+
+def test_looking_up_a_field_the_entity_has_not_names_it():
+    assert PRODUCT.field("Taxonomy").kind is Kind.STRING_LIST
+    with pytest.raises(KeyError) as raised:
+        PRODUCT.field("Colour")
+    assert raised.value.args == ("Colour",)

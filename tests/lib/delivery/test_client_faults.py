@@ -16,7 +16,7 @@ import httpx
 import pytest
 from helpers import FakeClock
 
-from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient, UnreachableError
+from replenit_pipelines.lib.delivery import BatchProgress, ClientConfig, ReplenitClient, UnreachableError
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
 
 TENANT = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -289,6 +289,21 @@ def test_a_delete_answered_neither_done_nor_gone_is_failed_with_the_status_and_t
     report = make_client(tmp_path, FaultServer(clock, default=answer)).delete_records("customers", ["c0", "c1", "c2"])
     assert report.deleted == [0]
     assert report.failed == {1: "HTTP 409: Customer is being merged.", 2: "HTTP 422: no JSON here"}
+
+
+def test_a_failed_delete_counts_as_done_in_the_progress(tmp_path, clock):
+    # Progress of deletes: a failed delete is settled (done, counted failed), so the last event
+    # says 3 of 3 done, not 1 of 3 with nothing left to send.
+    def answer(request, records):
+        customer = request.url.path.rsplit("/", 1)[1]
+        return httpx.Response(409, json={"message": "Customer is being merged."}) if customer != "c0" else httpx.Response(200, json=OK)
+
+    events: list[BatchProgress] = []
+    report = make_client(tmp_path, FaultServer(clock, default=answer)).delete_records("customers", ["c0", "c1", "c2"], events.append)
+    assert (report.deleted, sorted(report.failed)) == ([0], [1, 2])
+    last = events[-1]
+    assert (last.records_done, last.records_total, last.batches_done, last.batches_total) == (3, 3, 3, 3)
+    assert (last.accepted, last.rejected, last.failed) == (1, 0, 2)
 
 
 def test_each_retry_is_a_warning_naming_the_method_the_entity_and_the_reason(tmp_path, clock, caplog):

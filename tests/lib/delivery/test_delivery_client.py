@@ -457,6 +457,17 @@ def test_gzip_bodies(sandbox, tenant, tmp_path):
     assert sent < len(b"".join(serialize(customers(300)))) / 3
 
 
+def test_gzip_bodies_made_by_the_send_time_check(sandbox, tenant, tmp_path):
+    # The send-time check makes each body right before it is sent: gzipped then, as any other.
+    client = make_client(sandbox, *tenant, tmp_path, gzip=True)
+    parts = serialize(customers(300))
+    report = client.deliver_planned("customers", parts, client.plan("customers", parts),
+                                    before_send=lambda batch: {i: "stored_elsewhere" for i in batch if i < 100})
+    assert (len(report.accepted), sorted(report.skipped)) == (200, list(range(100)))
+    sent = requests_seen(sandbox, tenant[0])[-1]["bytes"]
+    assert sent < len(b"".join(parts[100:])) / 3
+
+
 def test_quota_wait_is_wall_clock_not_the_sum_of_workers(tmp_path):
     with Sandbox(limits=[(8, 1.0)]) as sb:
         tenant_id, key = sb.add_tenant()

@@ -81,3 +81,13 @@ def test_a_push_file_that_is_missing_or_a_folder_is_told_which(tmp_path):
     with pytest.raises(PushFileError) as info:
         read_records(tmp_path)
     assert str(info.value) == f"{tmp_path}: not a file"
+
+
+def test_the_scan_compares_parquet_ids_as_the_file_holds_them(tmp_path):
+    # Two distinct decimal ids that one float cannot tell apart (1e20 and 1e20 + 1) are two
+    # records, neither a version of the other: none is counted "superseded" (left unsent).
+    path = tmp_path / "o.parquet"
+    ids = pa.array([10**20, 10**20 + 1], pa.decimal128(38, 0))
+    pq.write_table(pa.table({"OrderId": ids, "CustomerId": ["c1", "c1"]}), path)
+    found = scan(path, "orders", "customerid")
+    assert (found.records, found.superseded, found.last_version.tolist()) == (2, 0, [True, True])

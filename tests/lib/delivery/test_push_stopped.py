@@ -4,7 +4,7 @@ what the API accepted before the stop, so that records read = accepted + failed 
 import json
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
-from replenit_pipelines.lib.delivery.push import EXIT_STOPPED, push_file
+from replenit_pipelines.lib.delivery.push import EXIT_STOPPED, PushOutcome, push_file
 
 
 def test_a_push_stopped_mid_way_counts_the_records_accepted_before_the_stop(sandbox, tmp_path, records_in_sandbox):
@@ -29,3 +29,12 @@ def test_a_push_stopped_mid_way_counts_the_records_accepted_before_the_stop(sand
     # queued behind it, the rest of the file), so none is listed or dead-lettered as "failed".
     assert summary["failed"] == 0 and summary["not_sent"] == 20 - len(stored)
     assert outcome.not_accepted == []
+
+
+def test_an_outcome_without_a_delivery_report_still_has_every_count_key():
+    # `replenit push --json` prints summary(): an outcome with no delivery report (the type allows
+    # it; push_file always sets one) still has the same keys, each delivery count 0.
+    outcome = PushOutcome("customers", "c.ndjson", "push-1", records_read=3, superseded=1, refused=2)
+    assert outcome.summary() == {"entity": "customers", "file": "c.ndjson", "run_id": "push-1", "records_read": 3,
+                                 "superseded": 1, "refused": 2, "accepted": 0, "rejected": 0, "failed": 0, "sent": 0,
+                                 "not_sent": 0}
