@@ -163,6 +163,11 @@ EQUIVALENT: dict[str, str] = {
     f"{_LIB}sync.reconcile.x__reconcile__mutmut_13": "the empty frame is read only when deletes are planned, which replaces it",
     f"{_LIB}validation.prepare.x__stray_no_child__mutmut_9": "a key without a 'no child' row has no stray row; is_in drops a NULL key",
     f"{_LIB}warehouse.frames.x__joined_in_duckdb__mutmut_95": "unregistering an unknown name is silent; the connection closes next",
+    # Seed 12 (judged 2026-12-07).
+    f"{_LIB}delivery.exchanges.xǁExchangeLogǁ_on_response__mutmut_37": "httpx builds raw_path with encode('ascii'): it always decodes",
+    f"{_LIB}delivery.quota_postgres.xǁPostgresQuotaStoreǁ_tenant_rows__mutmut_8": "the state is always built with 'tenants': the default is never read",
+    f"{_LIB}delivery.record_files.x__read_parquet__mutmut_12": "every column read instead of the ids': the same identities, more time",
+    f"{_LIB}delivery.record_files.xǁ_Bufferǁplace__mutmut_13": "str.rfind reads a None start as 0",
 }
 
 
