@@ -286,7 +286,8 @@ def _field(entity: str, target: str, raw: Any, origin: str) -> FieldMapping:
     return FieldMapping(target, raw.get("column"), raw.get("constant"), raw.get("expr"), cast, raw.get("default"))
 
 
-def _fields(spec: EntitySpec, raw: Any, origin: str, prefix: str = "") -> tuple[FieldMapping, ...]:
+def _fields(spec: EntitySpec, raw: Any, origin: str, prefix: str = "", entity: str | None = None) -> tuple[FieldMapping, ...]:
+    """`entity`: of a children block, the parent entity its fields' messages name (`orders.OrderItems.ProductId`)."""
     if not isinstance(raw, dict) or not raw:
         raise MappingError(f"{origin}: {spec.name}: 'fields' must map API fields to columns")
     known = {f.name for f in spec.fields}
@@ -296,7 +297,7 @@ def _fields(spec: EntitySpec, raw: Any, origin: str, prefix: str = "") -> tuple[
             raise MappingError(
                 f"{origin}: {spec.name} has no field {target!r}; API fields are: {', '.join(sorted(known))}"
             )
-        out.append(_field(spec.name, prefix + target, value, origin))
+        out.append(_field(entity or spec.name, prefix + target, value, origin))
     return tuple(out)
 
 
@@ -377,7 +378,7 @@ def entity_mapping_from_dict(entity: str, raw: dict, origin: str = "<python>", t
         if unknown:
             raise MappingError(f"{origin}: {entity}.{child.name}: unknown key(s) {', '.join(sorted(unknown))}"
                                f"{did_you_mean(sorted(unknown)[0], ['fields', 'key', 'source', 'parent_key'])}")
-        children = _fields(child.children, block.get("fields"), origin, prefix=f"{child.name}.")
+        children = _fields(child.children, block.get("fields"), origin, prefix=f"{child.name}.", entity=entity)
         child_key = block.get("key")
         if "source" in block:
             where = f"{entity}.{child.name}"

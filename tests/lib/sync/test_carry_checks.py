@@ -46,3 +46,29 @@ def test_a_shared_request_checks_each_side_by_its_own_chunks_check_and_a_side_wi
         assert sorted(r["record"]["CustomerId"] for r in stored) == ["a1", "a2", "a3", "b1", "b2", "b3"]
         log = [r for r in httpx.get(f"{sandbox.url}/_sandbox/requests").json() if tenant_id in r["path"] and r["method"] == "POST"]
         assert [r["records"] for r in log] == [3, 2, 1]
+
+
+def test_a_tail_takes_the_next_chunks_record_that_fills_the_body_limit_exactly(sandbox, tenant, tmp_path):
+    """The byte limit is inclusive when filling a tail: `[a3,b1]` is exactly max_body_bytes long and
+    goes as one request (6 records in 3 full requests, not 4)."""
+    tenant_id, key = tenant
+    first, second = parts("a1", "a2", "a3"), parts("b1", "b2", "b3")
+    width = len(first[0])
+    assert all(len(p) == width for p in first + second)
+    limit = 2 + 2 * width + 1  # two records a body: "[" + p + "," + p + "]"
+    config = ClientConfig(base_url=sandbox.url, tenant_id=tenant_id, api_key=key, limits=(), quota_dir=str(tmp_path / "quota"),
+                          batch_sizes={"customers": 3}, max_body_bytes=limit)
+    with closing(ReplenitClient(config)) as client:
+        acked: dict[str, list[int]] = {"first": [], "second": []}
+        carry = CarryOver(client, "customers")
+        report, stop = carry.send(Plan("customers", first, []), acked["first"].extend, None,
+                                  lambda: NextPlan(Plan("customers", second, []), acked["second"].extend))
+        assert stop is None and report is not None and sorted(report.accepted) == [0, 1, 2]
+        assert acked["second"] == [0]  # b1 went in a3's request
+        rest, stop = carry.send(Plan("customers", second, []), acked["second"].extend, None, lambda: None)
+        assert stop is None and rest is not None and sorted(rest.accepted) == [0, 1, 2]
+        log = [r for r in httpx.get(f"{sandbox.url}/_sandbox/requests").json() if tenant_id in r["path"] and r["method"] == "POST"]
+        assert [(r["records"], r["bytes"]) for r in log] == [(2, limit)] * 3
+        dry = CarryOver(client, "customers")  # a dry run counts the same requests
+        assert dry.count(Plan("customers", first, []), lambda: NextPlan(Plan("customers", second, []), None)) == 2
+        assert dry.count(Plan("customers", second, []), lambda: None) == 1

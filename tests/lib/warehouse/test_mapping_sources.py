@@ -245,3 +245,12 @@ def test_a_null_window_row_of_a_record_read_whole_is_not_counted_as_never_read(k
         read = wh.read(mapping, D1, D1 + DAY)
         assert sorted(read["line_id"]) == [1, 2] and set(read["order_id"]) == {"o1"}
     assert wh.rows_without_window_value(mapping) == 3
+
+
+def test_a_window_column_table_without_a_format_is_a_timestamp_column():
+    fields = {"CustomerId": "id", "Email": "email"}
+    table = entity_mapping_from_dict("customers", {"source": {"table": "customers", "window_column": {"column": "updated_at"}},
+                                                   "fields": fields})
+    plain = entity_mapping_from_dict("customers", {"source": {"table": "customers", "window_column": "updated_at"}, "fields": fields})
+    assert (table.source.window_column, table.source.window_format) == ("updated_at", "timestamp")
+    assert table.source == plain.source and not table.read_by_frames

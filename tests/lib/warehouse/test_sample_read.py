@@ -57,6 +57,13 @@ def test_the_first_keys_in_text_order_with_every_line_of_each(orders):
     assert sorted(sample.rows["product_id"]) == ["p1", "p2", "p3", "p4"]  # old and undated lines too
 
 
+def test_a_sample_of_one_is_the_first_key_and_of_none_is_refused(orders):
+    sample = read_sample(*orders, n=1)
+    assert (sample.keys, sorted(sample.rows["product_id"])) == (["10"], ["p1", "p4"])
+    with pytest.raises(ValueError, match=r"^--sample must be at least 1, not 0$"):
+        read_sample(*orders, n=0)
+
+
 def test_asked_identities_are_read_whole_and_the_absent_ones_named(orders):
     sample = read_sample(*orders, identities=["7", "99", "2"])
     assert (sample.keys, sample.missing) == (["2", "7"], ["99"])
