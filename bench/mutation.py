@@ -168,6 +168,11 @@ EQUIVALENT: dict[str, str] = {
     f"{_LIB}delivery.quota_postgres.xǁPostgresQuotaStoreǁ_tenant_rows__mutmut_8": "the state is always built with 'tenants': the default is never read",
     f"{_LIB}delivery.record_files.x__read_parquet__mutmut_12": "every column read instead of the ids': the same identities, more time",
     f"{_LIB}delivery.record_files.xǁ_Bufferǁplace__mutmut_13": "str.rfind reads a None start as 0",
+    f"{_LIB}validation.prepare.x_validate_mapped__mutmut_187": "under by_id stale has two items: stale[+1] is stale[-1]",
+    f"{_LIB}validation.schemas.x__timestamp_ok__mutmut_13": "%.f parses a time without a fraction too (300,000 fuzzed strings)",
+    f"{_LIB}validation.schemas.x_rows_failing_any__mutmut_53": "the Series' name is never read: it only filters",
+    f"{_LIB}warehouse.chunks.x_side_row_counts__mutmut_13": "the counts are read by position (.row(0))",
+    f"{_LIB}warehouse.frames.x_child_frame__mutmut_27": "Side.ts is always an expression: the fallback never runs",
 }
 
 
