@@ -113,6 +113,15 @@ def test_other_4xx_rejects_the_batch_in_one_request_without_halving(tmp_path, cl
     assert report.counters.retries == 0 and not report.accepted
 
 
+def test_another_4xx_without_a_json_message_gives_the_first_200_characters_of_the_body(tmp_path, clock):
+    # A proxy's own page for a wrong path: the batch is rejected whole with the page's start.
+    page = "<html><head><title>404 Not Found</title></head><body>" + "y" * 300 + "</body></html>"
+    server = FaultServer(clock, default=lambda r, recs: httpx.Response(404, text=page))
+    report = make_client(tmp_path, server).deliver("customers", customers(2))
+    assert server.sizes == [2]
+    assert report.rejected == {0: [f"HTTP 404: {page[:200]}"], 1: [f"HTTP 404: {page[:200]}"]}
+
+
 # --- 5xx, resets, timeouts ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fault", [

@@ -77,6 +77,8 @@ def test_a_check_that_cannot_ask_the_ledger_stops_the_delivery_before_sending(cl
         deliver(make_client(tmp_path, server), 3, broken)
     assert server.seen == []
     assert caught.value.report is not None and caught.value.report.not_sent == {0, 1, 2}
+    assert str(caught.value) == ("could not check 3 records against the ledger before sending them "
+                                 "(OSError: disk I/O error); delivery stopped: the next run sends them")
 
 
 def test_without_a_check_every_record_is_sent(clock, tmp_path):

@@ -191,3 +191,12 @@ def test_changed_fields_tell_variants_of_one_product_apart_and_show_a_removed_fi
         ("OrderItems[ProductId=p1,VariantId=v2].Quantity", "changed", 1, 3),
         ("Email", "removed", "a@example.com", None),
     ]
+
+
+def test_a_changed_list_of_text_is_one_changed_field_not_children():
+    # Taxonomy (a product's list of text) is a value: changed whole, its old and new lists shown.
+    old = {"ProductId": "p1", "Taxonomy": ["Shoes", "Running"]}
+    new = {"ProductId": "p1", "Taxonomy": ["Shoes", "Trail"]}
+    assert [(c.path, c.kind, c.old, c.new) for c in changed_fields(old, new)] == [
+        ("Taxonomy", "changed", ["Shoes", "Running"], ["Shoes", "Trail"])]
+    assert [(c.path, c.kind) for c in changed_fields({"ProductId": "p1"}, new)] == [("Taxonomy", "added")]

@@ -146,3 +146,20 @@ def test_holding_rejections_splits_the_diffs_records_into_two_frames_of_the_diff
     send, held = hold_unchanged_rejections(d.send, ledger.queued())
     assert send.columns == d.send.columns and held.columns == d.send.columns
     assert pl.concat([send, held]).sort("__key").equals(d.send.sort("__key"))
+
+
+def test_a_queued_payload_read_at_the_same_time_as_the_stored_version_is_resent(ledger):
+    """Only a version read later supersedes a queued payload: one read at the same instant (another
+    run's read, with other content) is no newer, so the queued payload goes, not dropped as stale."""
+    stored, queued = payload("c1", "Stored"), payload("c1", "Queued")
+    ledger.acknowledge(["customerid:c1"], [content_hash(stored)], "run-a", read_at=[1_000])
+    ledger.queue_failures(failures_to_queue(["customerid:c1"], [queued], [content_hash(queued)], ["failed"], ["HTTP 503"],
+                                            "run-b", [1_000]))
+    p = plan(ledger)
+    assert p.send["payload"].to_list() == [queued] and p.stale.height == 0
+
+
+def test_only_failed_or_rejected_records_are_queued():
+    with pytest.raises(ValueError, match=r"^a run queues only failed or rejected records, not accepted, skipped$"):
+        failures_to_queue(["customerid:c1", "customerid:c2", "customerid:c3"], [b"{}"] * 3, [b"h" * 16] * 3,
+                          ["skipped", "failed", "accepted"], ["", "HTTP 503", ""], "run-1")

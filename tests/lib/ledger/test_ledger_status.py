@@ -72,3 +72,11 @@ def test_the_retry_queue_shows_each_entrys_first_and_last_failure_as_utc_times(t
     first, last = queue.row(0, named=True)["first_failure"], queue.row(0, named=True)["last_failure"]
     assert (int(first.timestamp() * 1000), int(last.timestamp() * 1000)) == ms and first <= last
     assert queue.select("identity", "status", "attempts", "last_reason").rows() == [("customerid:c1", "failed", 2, "HTTP 502")]
+
+
+def test_the_retry_queue_of_an_entity_with_no_ledger_is_empty_with_its_scope_and_identity_columns(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    with open_ledger(tmp_path, SANDBOX, TENANT, "orders") as ledger:  # another entity's ledger only
+        ledger.queue_failures(failures_to_queue(["orderid:o1"], [b"{}"], [b"h" * 16], ["failed"], ["HTTP 503"], "run-1"))
+    queue = retry_queue(tmp_path, "customers")
+    assert queue.height == 0 and queue.schema == pl.Schema({"scope": pl.String, "identity": pl.String})

@@ -201,3 +201,26 @@ def test_a_ledger_file_of_the_older_layout_refuses_to_open(tmp_path):
     con.close()
     with pytest.raises(LedgerScopeError, match="table layout 1.*full_refresh"):
         SqliteLedger.open(tmp_path, SANDBOX, TENANT, "customers")
+
+
+def test_many_identities_asked_of_an_empty_ledger_find_none(tmp_path, state_backend):
+    ids = [f"customerid:{i}" for i in range(20_001)]  # above the scan threshold: the ledger is read whole
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        found = ledger.lookup(ids)
+        assert found.height == 0 and found.columns == ["identity", "hash", "exact", "acked_at", "read_at"]
+        assert ledger.lookup_keys(ids).height == 0 and ledger.all_key_hashes().height == 0
+
+
+def test_the_snapshot_read_of_every_identity_names_its_connection_for_the_database_admin(tmp_path, postgres_url):
+    # pg_stat_activity shows whose a long read is: the ledger's (application_name replenit-ledger).
+    import psycopg
+
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers", state_url=postgres_url) as ledger:
+        ledger.acknowledge(["email:a@x.io", "email:b@x.io"], [h("a"), h("b")], "run-1")
+        chunks = ledger.all_identities(chunk_size=1)
+        assert next(chunks).to_list() == ["email:a@x.io"]  # the snapshot's cursor is open
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            names = admin.execute("SELECT application_name FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                                  "AND query LIKE '%replenit_all_identities%'").fetchall()
+        assert names == [("replenit-ledger",)]
+        assert [s.to_list() for s in chunks] == [["email:b@x.io"]]

@@ -6,9 +6,10 @@ send-time check left out)."""
 from datetime import timedelta
 
 from replenit_pipelines.lib.delivery.report import DeliveryCounters, DeliveryReport
-from replenit_pipelines.lib.stages.report import SyncResult, field_origin, newer_elsewhere_note
+from replenit_pipelines.lib.stages.report import SyncResult, column_schema, field_origin, newer_elsewhere_note
+from replenit_pipelines.lib.stages.retry import Retried
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
-from tests.helpers import CUSTOMER_MAPPING, TS, customer_rows, run
+from tests.helpers import CUSTOMER_MAPPING, ORDER_MAPPING, TS, customer_rows, order_rows, run
 
 
 def bare_result(**kw) -> SyncResult:
@@ -96,3 +97,26 @@ def test_the_lookback_and_the_quota_wait_are_rounded_to_the_millisecond():
     delivery = DeliveryReport("customers", 1, accepted=[0], counters=DeliveryCounters(requests=1, quota_wait_s=1.23456))
     counts = bare_result(report=delivery, lookback=timedelta(minutes=90, seconds=1)).counts()
     assert (counts["lookback_hours"], counts["quota_wait_s"]) == (1.5, 1.235)
+
+
+def test_an_entity_without_children_counts_no_record_without_children():
+    assert bare_result().counts()["records_without_children"] == 0
+
+
+def test_each_payload_columns_origin_is_its_mapping_or_how_the_contract_derives_it():
+    origins = [(column, origin) for column, _, origin in column_schema(run(ORDER_MAPPING, order_rows()), ORDER_MAPPING)]
+    assert origins == [
+        ("OrderId", "column order_id"), ("CustomerId", "column customer_id"), ("Currency", "column currency"),
+        ("OrderDate", "column ordered_at"), ("Status", "column status"),
+        ("OrderItems", "ProductId <- column product_id; Quantity <- column qty; Price <- column price"),
+        ("TotalRevenue", "derived: sum of OrderItems Quantity x Price"), ("TotalQuantity", "derived: sum of OrderItems Quantity"),
+        ("UniqueQuantity", "derived: distinct OrderItems ProductId"),
+    ]
+
+
+def test_a_retrys_counts_are_numbers_only_not_the_deferred_identities():
+    # `replenit replay --json` prints them beside the run's: no list of identities among the counters.
+    counts = Retried(records_retried=2, records_deferred=1, deferred=("customerid:c1",)).counts()
+    assert "deferred" not in counts and "report" not in counts
+    assert counts["records_deferred"] == 1 and counts["records_retried"] == 2
+    assert all(isinstance(v, int) for v in counts.values())
