@@ -173,6 +173,12 @@ EQUIVALENT: dict[str, str] = {
     f"{_LIB}validation.schemas.x_rows_failing_any__mutmut_53": "the Series' name is never read: it only filters",
     f"{_LIB}warehouse.chunks.x_side_row_counts__mutmut_13": "the counts are read by position (.row(0))",
     f"{_LIB}warehouse.frames.x_child_frame__mutmut_27": "Side.ts is always an expression: the fallback never runs",
+    f"{_LIB}ledger.store.x__packed_chunks__mutmut_46": "SQL keywords, functions and unquoted names are case-insensitive",
+    f"{_LIB}ledger.store.xǁSqliteLedgerǁ_read_all__mutmut_25": "Polars tests rechunk for truth: None is False",
+    f"{_LIB}stages.acknowledge.x_acknowledge__mutmut_68": "zip's two lists are built from one frame, so always of one length",
+    f"{_LIB}stages.acknowledge.x_on_accepted__mutmut_6": "both ledgers define keep_payloads: the default is never read",
+    f"{_LIB}stages.retry.x_retry__mutmut_98": "both ledgers define keep_payloads: the default is never read",
+    f"{_LIB}sync.carry.x__deliver__mutmut_16": "deliver_planned attaches its report; entity is read by summary() only",
 }
 
 
