@@ -288,14 +288,15 @@ def _field(entity: str, target: str, raw: Any, origin: str) -> FieldMapping:
 
 def _fields(spec: EntitySpec, raw: Any, origin: str, prefix: str = "", entity: str | None = None) -> tuple[FieldMapping, ...]:
     """`entity`: of a children block, the parent entity its fields' messages name (`orders.OrderItems.ProductId`)."""
+    where = f"{entity}.{spec.name}" if entity else spec.name
     if not isinstance(raw, dict) or not raw:
-        raise MappingError(f"{origin}: {spec.name}: 'fields' must map API fields to columns")
+        raise MappingError(f"{origin}: {where}: 'fields' must map API fields to columns")
     known = {f.name for f in spec.fields}
     out = []
     for target, value in raw.items():
         if target not in known:
             raise MappingError(
-                f"{origin}: {spec.name} has no field {target!r}; API fields are: {', '.join(sorted(known))}"
+                f"{origin}: {where} has no field {target!r}; API fields are: {', '.join(sorted(known))}"
             )
         out.append(_field(entity or spec.name, prefix + target, value, origin))
     return tuple(out)

@@ -14,8 +14,8 @@ ORDERS = {"source": {"table": "order_lines", "window_column": "updated_at"},
 
 @pytest.mark.parametrize(("fields", "message"), [
     ({"ProductId": "product_id", "Qty": "qty"},
-     "OrderItems has no field 'Qty'; API fields are: OriginalPrice, Price, ProductId, ProductName, Quantity, Sku, VariantId"),
-    (["product_id"], "OrderItems: 'fields' must map API fields to columns"),
+     "orders.OrderItems has no field 'Qty'; API fields are: OriginalPrice, Price, ProductId, ProductName, Quantity, Sku, VariantId"),
+    (["product_id"], "orders.OrderItems: 'fields' must map API fields to columns"),
     ({"ProductId": {"column": "product_id", "cast": "nope"}},
      "orders.OrderItems.ProductId: cast must be one of string, int, float, bool, not 'nope'"),
     ({"ProductId": {"column": "product_id", "constant": "p"}},
