@@ -39,6 +39,29 @@ def deliver_until_unreachable(config: ClientConfig, handler):
     return caught.value.report
 
 
+def sync_until_unreachable(tmp_path, rows: list[dict], days: int = 1, **request):
+    """A sync of `rows` (customers, from DAY over `days` days) against an API nobody answers,
+    batches of 10: the result the UnreachableError carries, and the API's URL (the ledger's scope)."""
+    from datetime import timedelta
+
+    from helpers import CUSTOMER_MAPPING
+    from test_ledger_sync import DAY, write_table
+
+    from replenit_pipelines.lib.ledger import open_ledger
+    from replenit_pipelines.lib.sync import SyncRequest, sync_window
+    from replenit_pipelines.lib.warehouse import Warehouse
+
+    url = closed_port_url()
+    write_table(tmp_path / "wh.duckdb", "customers", rows)
+    config = ClientConfig(base_url=url, tenant_id=TENANT, api_key="a2V5", limits=(), quota_dir=str(tmp_path / "q"),
+                          batch_sizes={"customers": 10}, max_attempts=2, backoff_base_s=0.01, backoff_cap_s=0.02)
+    with ReplenitClient(config) as client, open_ledger(tmp_path / "state", url, TENANT, "customers") as ledger, \
+            pytest.raises(UnreachableError) as caught:
+        sync_window(SyncRequest(mapping=CUSTOMER_MAPPING, warehouse=Warehouse(tmp_path / "wh.duckdb"), client=client,
+                                store=None, start=DAY, end=DAY + timedelta(days=days), run_id="r1", ledger=ledger, **request))
+    return caught.value.result, url  # type: ignore[attr-defined]
+
+
 def test_an_unreachable_api_stops_after_the_first_batch_with_what_to_check(tmp_path):
     url = closed_port_url()
     config = ClientConfig(base_url=url, tenant_id=TENANT, api_key="a2V5", limits=(), quota_dir=str(tmp_path / "q"),
@@ -85,25 +108,11 @@ def test_push_to_an_unreachable_api_says_so_and_exits_non_zero(tmp_path, monkeyp
 def test_a_sync_stopped_by_an_unreachable_api_holds_back_what_it_never_sent_and_queues_it(tmp_path):
     """Issue 14: the rest is left unsent and counted as not attempted, nothing dead-lettered for it;
     it is queued, so the next run of the entity sends it first."""
-    from datetime import timedelta
-
-    from helpers import CUSTOMER_MAPPING
-    from test_ledger_sync import DAY, customers, write_table
+    from test_ledger_sync import customers
 
     from replenit_pipelines.lib.ledger import open_ledger
-    from replenit_pipelines.lib.sync import SyncRequest, sync_window
-    from replenit_pipelines.lib.warehouse import Warehouse
 
-    url = closed_port_url()
-    write_table(tmp_path / "wh.duckdb", "customers", customers(100))
-    config = ClientConfig(base_url=url, tenant_id=TENANT, api_key="a2V5", limits=(), quota_dir=str(tmp_path / "q"),
-                          batch_sizes={"customers": 10}, max_attempts=2, backoff_base_s=0.01, backoff_cap_s=0.02)
-    with ReplenitClient(config) as client, open_ledger(tmp_path / "state", url, TENANT, "customers") as ledger, \
-            pytest.raises(UnreachableError) as caught:
-        sync_window(SyncRequest(mapping=CUSTOMER_MAPPING, warehouse=Warehouse(tmp_path / "wh.duckdb"), client=client,
-                                store=None, start=DAY, end=DAY + timedelta(days=1), partition_key="2026-11-26",
-                                run_id="r1", ledger=ledger))
-    result = caught.value.result  # type: ignore[attr-defined]
+    result, url = sync_until_unreachable(tmp_path, customers(100), partition_key="2026-11-26")
     c = result.counts()
     assert result.balanced(), c
     assert (c["rows_delivered"], c["rows_dead_lettered"], c["rows_held_back"], c["rows_not_attempted"]) == (0, 10, 90, 90)
@@ -138,24 +147,13 @@ def test_a_range_run_stopped_by_an_unreachable_api_counts_each_days_sent_records
     are its records that went out, never those the stop left unsent, and the days add up to the run."""
     from datetime import timedelta
 
-    from helpers import CUSTOMER_MAPPING
-    from test_ledger_sync import DAY, customers, write_table
+    from test_ledger_sync import DAY, customers
 
-    from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.stages.lookback import partition_counts, window_counts
-    from replenit_pipelines.lib.sync import SyncRequest, sync_window
-    from replenit_pipelines.lib.warehouse import Warehouse
 
-    url, day2 = closed_port_url(), DAY + timedelta(days=1)
-    write_table(tmp_path / "wh.duckdb", "customers", customers(40) + customers(60, at=day2, first=40))
-    config = ClientConfig(base_url=url, tenant_id=TENANT, api_key="a2V5", limits=(), quota_dir=str(tmp_path / "q"),
-                          batch_sizes={"customers": 10}, max_attempts=2, backoff_base_s=0.01, backoff_cap_s=0.02)
-    with ReplenitClient(config) as client, open_ledger(tmp_path / "state", url, TENANT, "customers") as ledger, \
-            pytest.raises(UnreachableError) as caught:
-        sync_window(SyncRequest(mapping=CUSTOMER_MAPPING, warehouse=Warehouse(tmp_path / "wh.duckdb"), client=client,
-                                store=None, start=DAY, end=DAY + timedelta(days=2), partition_key="range",
-                                run_id="r1", ledger=ledger, partition_starts=(DAY, day2)))
-    result = caught.value.result  # type: ignore[attr-defined]
+    day2 = DAY + timedelta(days=1)
+    result, _ = sync_until_unreachable(tmp_path, customers(40) + customers(60, at=day2, first=40), days=2,
+                                       partition_key="range", partition_starts=(DAY, day2))
     parts, (own, _) = partition_counts(result, 2), window_counts(result)
     assert (own["records_sent"], own["rows_not_attempted"]) == (10, 90)
     assert [p["records_sent"] for p in parts] == [10, 0]  # day 2 was -30 when the split counted unsent records as sent
