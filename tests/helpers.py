@@ -26,6 +26,20 @@ ORDER_MAPPING = entity_mapping_from_dict("orders", {
     "OrderItems": {"key": "line_id", "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}},
 })
 
+LINE_FIELDS = {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}
+
+
+def orders_with_line_table(parent_source: dict, line_source: dict | None = None, line_fields: dict | None = None):
+    """Orders whose lines are a table of their own, `lines` (line_id; order_ref holds the order's
+    order_id): the normalized shape, its parent read from `parent_source`."""
+    return entity_mapping_from_dict("orders", {
+        "source": parent_source,
+        "fields": {"OrderId": "order_id", "CustomerId": "customer_id", "Currency": "currency", "OrderDate": "ordered_at"},
+        "OrderItems": {"source": line_source or {"table": "lines"}, "parent_key": "order_ref", "key": "line_id",
+                       "fields": line_fields or LINE_FIELDS},
+    })
+
+
 PRODUCT_MAPPING = entity_mapping_from_dict("products", {
     "source": {"table": "product_variants", "window_column": "updated_at"},
     "fields": {"ProductId": "product_id", "ProductName": "name"},

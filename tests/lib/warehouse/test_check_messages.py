@@ -3,7 +3,7 @@ goes, text for a true/false field, a list of numbers for a list of text, a numbe
 values that do not parse (each says what to write instead)."""
 
 import pytest
-from helpers import duckdb_warehouse
+from helpers import duckdb_warehouse, orders_with_line_table
 
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
 from replenit_pipelines.lib.warehouse.check import Finding, check_mapping
@@ -118,19 +118,7 @@ def test_a_parent_key_of_another_type_than_the_record_key_is_an_error_saying_to_
         "CREATE TABLE orders (order_id INTEGER, customer_id VARCHAR, currency VARCHAR, ordered_at TIMESTAMP, updated_at TIMESTAMP)",
         "CREATE TABLE lines (order_ref DOUBLE, line_id VARCHAR, product_id VARCHAR, qty INTEGER, price DOUBLE)",
     )
-    orders = entity_mapping_from_dict(
-        "orders",
-        {
-            "source": {"table": "orders", "window_column": "updated_at"},
-            "fields": {"OrderId": "order_id", "CustomerId": "customer_id", "Currency": "currency", "OrderDate": "ordered_at"},
-            "OrderItems": {
-                "source": {"table": "lines"},
-                "parent_key": "order_ref",
-                "key": "line_id",
-                "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"},
-            },
-        },
-    )
+    orders = orders_with_line_table({"table": "orders", "window_column": "updated_at"})
     assert findings(orders, warehouse) == [
         Finding(
             "error",

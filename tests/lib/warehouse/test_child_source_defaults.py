@@ -4,26 +4,17 @@ children read with their parent's rows. Real DuckDB warehouse, extract and prepa
 
 from datetime import UTC, datetime
 
-from helpers import duckdb_warehouse
+from helpers import LINE_FIELDS, duckdb_warehouse, orders_with_line_table
 
 from replenit_pipelines.lib.stages.extract import extract
 from replenit_pipelines.lib.validation import prepare
-from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 
 START, END = datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC)
 
 
 def test_a_child_fields_default_fills_its_nulls_read_from_the_child_table(tmp_path):
-    mapping = entity_mapping_from_dict("orders", {
-        "source": {"table": "orders", "window_column": "updated_at"},
-        "fields": {"OrderId": "order_id", "CustomerId": "customer_id", "Currency": "currency", "OrderDate": "ordered_at"},
-        "OrderItems": {
-            "source": {"table": "lines", "window_column": "changed"},
-            "parent_key": "order_ref",
-            "key": "line_id",
-            "fields": {"ProductId": "product_id", "Quantity": {"column": "qty", "default": 1}, "Price": "price"},
-        },
-    })
+    mapping = orders_with_line_table({"table": "orders", "window_column": "updated_at"}, {"table": "lines", "window_column": "changed"},
+                                     {**LINE_FIELDS, "Quantity": {"column": "qty", "default": 1}})
     warehouse = duckdb_warehouse(
         tmp_path / "w.duckdb",
         "CREATE TABLE orders (order_id VARCHAR, customer_id VARCHAR, currency VARCHAR, ordered_at TIMESTAMP, updated_at TIMESTAMP)",

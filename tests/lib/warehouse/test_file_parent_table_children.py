@@ -5,9 +5,8 @@ lines. A real Parquet file and DuckDB file."""
 from datetime import UTC, datetime
 
 import polars as pl
-from helpers import duckdb_warehouse
+from helpers import duckdb_warehouse, orders_with_line_table
 
-from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 from replenit_pipelines.lib.warehouse.mapping import child_column
 
 
@@ -26,19 +25,7 @@ def test_orders_in_a_parquet_file_with_their_lines_in_a_table_are_read_whole(tmp
         "CREATE TABLE lines (order_ref VARCHAR, line_id VARCHAR, product_id VARCHAR, qty INTEGER, price DOUBLE)",
         "INSERT INTO lines VALUES ('o1', 'l1', 'p1', 1, 2.0), ('o1', 'l2', 'p2', 3, 1.5), ('o2', 'l3', 'p1', 1, 2.0)",
     )
-    orders = entity_mapping_from_dict(
-        "orders",
-        {
-            "source": {"path": str(tmp_path / "orders.parquet"), "window_column": "updated_at"},
-            "fields": {"OrderId": "order_id", "CustomerId": "customer_id", "Currency": "currency", "OrderDate": "ordered_at"},
-            "OrderItems": {
-                "source": {"table": "lines"},
-                "parent_key": "order_ref",
-                "key": "line_id",
-                "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"},
-            },
-        },
-    )
+    orders = orders_with_line_table({"path": str(tmp_path / "orders.parquet"), "window_column": "updated_at"})
     rows = warehouse.read(orders, datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC))
     # o1 changed in the window: read with both its lines; o2 did not.
     assert sorted(rows.select("order_id", child_column("OrderItems:key"), child_column("OrderItems.Quantity")).rows()) == [
