@@ -53,6 +53,7 @@ def test_unchanged_rerun_sends_nothing_and_full_refresh_sends_everything(tmp_pat
         refresh = send_and_acknowledge(ledger, records, full_refresh=True)
         assert refresh.send["__key"].to_list() == ["o1", "o2"]
         assert (refresh.records_unchanged, refresh.records_refreshed, refresh.rows_unchanged, refresh.rows_refreshed) == (0, 2, 0, 3)
+        assert refresh.full_refresh is True and again.full_refresh is False  # the diff says how it was asked
         assert refresh.send["hash"].to_list() == again_hashes(ledger, ["o1", "o2"])  # re-acknowledged as they are
 
 

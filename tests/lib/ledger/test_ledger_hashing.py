@@ -79,3 +79,20 @@ def test_a_list_of_payloads_hashes_as_a_binary_column_does_a_missing_one_include
     assert exact_hashes([None, PAYLOAD]).to_list() == column.to_list()
     alone = exact_hashes([None])
     assert alone.dtype == pl.Binary and alone.to_list() == [None]
+
+
+def test_int128_hashes_read_the_binary_ones_and_keep_their_types_when_empty_or_missing():
+    """The diff's integer form of the exact hashes: the same 16 bytes back through hashes_as_binary,
+    a missing payload (also alone in its chunk) null, and no payloads an empty Int128 column (a
+    column of no type would not concatenate with the others)."""
+    from replenit_pipelines.lib.ledger.hashing import exact_hashes_int128, hashes_as_binary
+
+    column = exact_hashes_int128([None, PAYLOAD])
+    assert column.dtype == pl.Int128 and column[0] is None
+    assert hashes_as_binary(column).to_list() == [None, exact_hash(PAYLOAD)]
+    alone = exact_hashes_int128([None])
+    assert alone.dtype == pl.Int128 and alone.to_list() == [None]
+    empty = exact_hashes_int128([])
+    assert empty.dtype == pl.Int128 and empty.len() == 0
+    back = hashes_as_binary(pl.Series("exact", [], dtype=pl.Int128))
+    assert back.dtype == pl.Binary and back.name == "exact" and back.len() == 0
