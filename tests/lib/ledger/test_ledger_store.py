@@ -2,6 +2,7 @@
 its interface (those taking `state_backend`) run on the Postgres ledger too (REPLENIT_STATE_URL)."""
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -224,3 +225,13 @@ def test_the_snapshot_read_of_every_identity_names_its_connection_for_the_databa
                                   "AND query LIKE '%replenit_all_identities%'").fetchall()
         assert names == [("replenit-ledger",)]
         assert [s.to_list() for s in chunks] == [["email:b@x.io"]]
+
+
+def test_a_ledger_whose_state_database_cannot_be_reached_says_what_to_check(tmp_path):
+    from replenit_pipelines.lib.postgres import PostgresError
+
+    url = "postgresql://replenit:s3cr3t@127.0.0.1:9/replenit"  # nothing listens on port 9
+    with pytest.raises(PostgresError) as refused:
+        open_ledger(tmp_path, SANDBOX, TENANT, "customers", state_url=url)
+    assert re.match(r"^ledger: cannot connect to postgresql://replenit:\*\*\*\*@127\.0\.0\.1:9/replenit \(.+\): "
+                    r"check REPLENIT_STATE_URL, that the server is up and that the user may connect$", str(refused.value))
