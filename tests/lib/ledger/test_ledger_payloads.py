@@ -200,3 +200,11 @@ def test_a_changed_list_of_text_is_one_changed_field_not_children():
     assert [(c.path, c.kind, c.old, c.new) for c in changed_fields(old, new)] == [
         ("Taxonomy", "changed", ["Shoes", "Running"], ["Shoes", "Trail"])]
     assert [(c.path, c.kind) for c in changed_fields({"ProductId": "p1"}, new)] == [("Taxonomy", "added")]
+
+
+def test_payloads_not_aligned_with_the_identities_are_refused_and_nothing_is_acknowledged(tmp_path, state_backend):
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers", keep_payloads=True) as ledger:
+        with pytest.raises(ValueError) as refused:
+            ledger.acknowledge(["customerid:c1", "customerid:c2"], [h("a"), h("b")], "r1", payloads=[body(Name="Ada")])
+        assert str(refused.value) == "acknowledge: identities and payloads must have the same length"
+        assert ledger.size() == 0 and ledger.kept_payloads(["customerid:c1"]) == {}
