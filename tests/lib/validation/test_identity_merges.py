@@ -18,6 +18,7 @@ from test_ledger_sync import Rig, write_table
 from replenit_pipelines.lib.contract.identity import record_identity, record_key
 from replenit_pipelines.lib.plan import plan_summary, plan_text
 from replenit_pipelines.lib.privacy import masked_merges
+from replenit_pipelines.lib.stages.report import merge_warning
 from replenit_pipelines.lib.sync.reconcile import ReconcileRequest, reconcile
 from replenit_pipelines.lib.warehouse import Warehouse
 
@@ -82,6 +83,22 @@ def test_customers_sharing_a_valid_email_are_merged_counted_and_the_newest_sent(
     assert sent == {"b": "B", "d": "Ada"}
     assert p.merges.to_dicts() == [{"identity": "email:shared@example.com", "kept": "b", "merged": ["a", "c"], "rows": 3}]
     assert masked_merges(p.merges) == [["email:s***@example.com", "b***", "a***, c***", 3]]
+
+
+def test_the_merge_warning_names_each_merge_masked_one_after_another():
+    rows = [customer_rows(id="a", email="ada@example.com", updated_at=at(0)),
+            customer_rows(id="k", email="ada@example.com", updated_at=at(1)),  # newest of ada@: sent
+            customer_rows(id="b", email="bob@example.com", updated_at=at(2)),
+            customer_rows(id="c", email="bob@example.com", updated_at=at(3)),
+            customer_rows(id="m", email="bob@example.com", updated_at=at(4))]  # newest of bob@: sent
+    p = run(CUSTOMER_MAPPING, rows)
+    assert merge_warning("customers 2026-11-26", 0, 0, p.merges.clear()) is None
+    assert merge_warning("customers 2026-11-26", p.records_merged, p.rows_merged, p.merges) == (
+        "customers 2026-11-26: 3 customers (3 rows) share an email with a newer customer and were not sent: the tenant "
+        "matches customers by email, so it would merge them into one; the newest row is sent, under its own CustomerId "
+        "(e.g. email:b***@example.com: sent m***, merged b***, c***; email:a***@example.com: sent k***, merged a***). "
+        "If they are different people, give each its own email in the warehouse, or set "
+        "REPLENIT_CUSTOMER_PRIORITY=customerid if the tenant matches by CustomerId.")
 
 
 def test_under_the_customerid_priority_nothing_is_merged():
