@@ -18,8 +18,10 @@ def test_chunk_rows_mirror_flag_and_flagged_deletes_of_a_reconciliation(sandbox,
         rows = [{**r, "deleted_at": None} for r in customers(250)]
         rig.load(rows)
         first, _ = rig.reconcile(chunk_rows=100)
-        runs = rig.store.query("SELECT partition_key, requests FROM sync_runs WHERE run_id = 'reconcile-1' ORDER BY partition_key")
+        runs = rig.store.query("SELECT partition_key, requests, outcome FROM sync_runs WHERE run_id = 'reconcile-1' "
+                               "ORDER BY partition_key")
         assert runs["partition_key"].to_list() == ["all:1/3", "all:2/3", "all:3/3"]
+        assert runs["outcome"].to_list() == ["delivered"] * 3  # every record accepted, no delete failed
         c = first.counts()
         # Each chunk's row counts the requests it sent (the retried ones on the first chunk's only): together the run's.
         assert runs["requests"].to_list() == [chunk["requests"] for chunk in first.counts_by_chunk]
