@@ -11,6 +11,7 @@ import pytest
 from replenit_pipelines.lib.delivery import BatchProgress, ClientConfig, ReplenitClient, ReplenitStopError
 from replenit_pipelines.lib.ledger import open_ledger
 from replenit_pipelines.lib.stages.delete import (
+    Deleted,
     DeleteGuard,
     DeletePlan,
     check_guard,
@@ -37,6 +38,15 @@ def test_a_refusal_over_the_count_names_the_settings_that_would_allow_this_run()
     assert message.endswith("(1.2%), over the guard of 50% of the ledger or 10 records per run; nothing was sent. "
                             "If the source is right, allow it for this run with "
                             "run config max_delete_share: 0.50 and max_delete_count: 12")
+
+
+def test_a_refusal_of_a_few_names_them_all_without_an_ellipsis():
+    # At most SAMPLE (5) identities: all named, masked, and nothing after the last but the share.
+    message = check_guard(plan_of(2, 10), DeleteGuard(max_share=0.05, max_count=1_000), 8, True, HOW_TO_ALLOW)
+    assert message == ("refused: it would delete 2 customers (2 absent from the source, 0 flagged deleted) of the 10 the "
+                       "ledger holds, e.g. customerid:c***, customerid:c*** (20.0%), over the guard of 5% of the ledger or "
+                       "1,000 records per run; nothing was sent. If the source is right, allow it for this run with "
+                       "run config max_delete_share: 0.20 and max_delete_count: 1000")
 
 
 def test_a_refusal_over_the_share_keeps_the_larger_count_allowed():
@@ -123,3 +133,17 @@ def test_a_customer_without_a_recorded_id_is_deleted_by_the_id_its_customerid_id
         plan = plan_deletes(ledger, pl.DataFrame(schema={"identity": pl.String, "api_id": pl.String}), absent)
     assert list(zip(plan.identities, plan.api_ids, plan.reasons, strict=True)) == [
         ("customerid:c1", "c1", "absent"), ("email:ann@example.com", None, "absent"), ("customerid:c3", "C-3", "absent")]
+
+
+def test_four_undone_deletes_are_four_dead_letters_each_with_why():
+    # Four rows of four columns (DEAD_LETTER_SCHEMA): read as rows, not guessed as columns.
+    deleted = Deleted(failed_identities=["customerid:c1", "customerid:c2"], failed_reasons=["HTTP 503", "timeout"],
+                      not_deletable_identities=["email:a@x.com", "email:b@x.com"])
+    letters = deleted.dead_letters("customers")
+    assert letters.select("record_id", "status").rows() == [
+        ("customerid:c1", "delete_failed"), ("customerid:c2", "delete_failed"),
+        ("email:a@x.com", "not_deletable"), ("email:b@x.com", "not_deletable")]
+    assert letters["reasons"][1].to_list() == [
+        "delete failed after retries: timeout; the next run's deletes (this partition's lookback, or a reconciliation) "
+        "plan it again"]
+    assert letters["payload"].null_count() == 4

@@ -115,7 +115,8 @@ def test_the_progress_lines_say_the_eta_is_a_lower_bound_until_the_first_chunk_e
         first_chunk = [line for line in lines if "chunk 0/2" in line]
         after_first = [line for line in lines if "chunk 1/2" in line or "chunk 2/2" in line]
         assert first_chunk and after_first
-        assert all("ETA at least 0s (this chunk's quota time" in line for line in first_chunk), first_chunk
+        assert all(line.endswith("; ETA at least 0s (this chunk's quota time; the pace is known when the first chunk ends)")
+                   for line in first_chunk), first_chunk
         assert all("ETA at least" not in line and "; ETA " in line for line in after_first), after_first
         assert lines[-1].startswith("reconcile customers: chunk 2/2, 15/15 rows, 1 request, "), lines[-1]
     finally:

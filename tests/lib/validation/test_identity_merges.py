@@ -214,6 +214,8 @@ def test_a_reconciliation_in_chunks_counts_the_same_merges_and_quarantine(dirty)
     assert (c["rows_merged"], c["records_merged"]) == (EXPECTED_MERGED, EXPECTED_MERGED)  # an email's rows meet in one chunk
     assert c["rows_read"] == c["rows_delivered"] + c["rows_quarantined"] + c["rows_superseded"]
     assert result.merges.height == 10  # the largest kept as examples, not every merge of the source
+    # All merges are of one size here: the examples are the first identities in text order, the same every run.
+    assert result.merges["identity"].to_list() == sorted(f"email:shared{g}@example.com" for g in range(MERGE_GROUPS))[:10]
     q = dirty.store.query("SELECT record_id FROM quarantine WHERE run_id = 'reconcile-1'")
     assert q.height == EXPECTED_QUARANTINED and q["record_id"].n_unique() == EXPECTED_QUARANTINED
     stored = dirty.stored()

@@ -84,3 +84,29 @@ def test_an_expr_polars_cannot_parse_is_an_error_with_polars_reason(warehouse):
     assert check_mapping({"customers": bad}, warehouse) == [
         Finding("error", "customers", "Email", f"expr 'lower(email' cannot be read: {reason}")
     ]
+
+
+def test_an_iso8601_window_column_that_is_neither_text_nor_a_number_is_an_error_without_the_epoch_hint(warehouse):
+    active = entity_mapping_from_dict(
+        "customers",
+        {"source": {"table": "customers", "window_column": {"column": "active", "format": "iso8601"}}, "fields": CUSTOMER_FIELDS},
+    )
+    assert check_mapping({"customers": active}, warehouse) == [
+        Finding("error", "customers", "window_column", "'active' is Boolean, not ISO 8601 text")
+    ]
+
+
+def test_a_missing_deleted_column_is_the_sources_error_in_the_runs_own_words(warehouse):
+    # check_entity does not look at deleted_column: the run's own check (Warehouse.check) names it.
+    soft = entity_mapping_from_dict(
+        "customers",
+        {"source": {"table": "customers", "window_column": "modified", "deleted_column": "deleted_at"}, "fields": CUSTOMER_FIELDS},
+    )
+    assert check_mapping({"customers": soft}, warehouse) == [
+        Finding(
+            "error",
+            "customers",
+            "source",
+            "<python>: customers maps column(s) deleted_at that customers does not have (it has: active, customer_id, email, modified)",
+        )
+    ]

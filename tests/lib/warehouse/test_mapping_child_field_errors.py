@@ -20,7 +20,10 @@ ORDERS = {"source": {"table": "order_lines", "window_column": "updated_at"},
      "orders.OrderItems.ProductId: cast must be one of string, int, float, bool, not 'nope'"),
     ({"ProductId": {"column": "product_id", "constant": "p"}},
      "orders.OrderItems.ProductId: give exactly one of column, constant or expr"),
-], ids=["unknown field", "not a table", "cast", "two sources"])
+    ({"ProductId": "product_id", "Quantity": 1},  # a value where a column was meant: the fix named by the field alone
+     "orders.OrderItems.Quantity: write a column name or a table with column, constant or expr "
+     "(for the same value on every record: Quantity: {constant: 1})"),
+], ids=["unknown field", "not a table", "cast", "two sources", "a bare value"])
 def test_a_child_field_error_names_the_mapping_file_and_the_field(fields, message):
     with pytest.raises(MappingError) as caught:
         entity_mapping_from_dict("orders", {**ORDERS, "OrderItems": {"key": "line_id", "fields": fields}}, origin=ORIGIN)

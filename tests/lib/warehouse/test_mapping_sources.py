@@ -186,6 +186,17 @@ def test_a_missing_window_column_in_files_is_named(tmp_path):
         Warehouse(None).read(load_mapping(path)["customers"], END - timedelta(days=1), END)
 
 
+def test_a_missing_record_key_column_in_files_names_the_field_to_set(tmp_path):
+    pl.DataFrame({"customer_no": ["c1"], "email": ["a@x.com"], "updated_at": [END]}).write_parquet(tmp_path / "c.parquet")
+    path = write(tmp_path, "customers:\n  source: {path: c.parquet}\n  fields: {CustomerId: customer_id, Email: email}\n")
+    with pytest.raises(MappingError) as caught:
+        Warehouse(None).read(load_mapping(path)["customers"], END - timedelta(days=1), END)
+    assert str(caught.value) == (
+        f"{path}: customers: CustomerId column 'customer_id' is not a column of path {tmp_path / 'c.parquet'} (did you mean 'customer_no'?); "
+        "it has: customer_no, email, updated_at. Set CustomerId to the column that identifies a record"
+    )
+
+
 # --- Review fixes on the reader (each failed before its fix): a record read whole, windowless rows counted once ---
 
 D1 = datetime(2026, 11, 25, tzinfo=UTC)

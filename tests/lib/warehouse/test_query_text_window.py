@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from replenit_pipelines.lib.warehouse import Warehouse, entity_mapping_from_dict
+from replenit_pipelines.lib.warehouse.chunks import frames_row_count
 
 
 def test_a_query_with_a_text_window_reads_the_windows_orders_whole(tmp_path):
@@ -38,6 +39,8 @@ def test_a_query_with_a_text_window_reads_the_windows_orders_whole(tmp_path):
     rows = Warehouse(path).read(orders, datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC))
     # o1 changed in the window (line l1): read whole, its line l2 of the day before too; o2 not.
     assert sorted(rows.select("order_id", "line_id").rows()) == [("o1", "l1"), ("o1", "l2")]
+    # A reconciliation counts the query's rows with its $start/$end bound too (all time): every row.
+    assert frames_row_count(Warehouse(path), orders) == 3
 
 
 def test_a_query_of_customers_known_by_an_expr_only_reads_the_windows_rows_with_its_bounds_bound(tmp_path):

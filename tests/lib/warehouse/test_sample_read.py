@@ -77,3 +77,9 @@ def test_customers_known_by_an_expr_only_cannot_be_sampled_and_the_error_says_wh
         read_sample(Warehouse(None), mapping, n=2)
     assert str(info.value) == ("mapping.yaml: customers: a sample picks records by the column behind CustomerId or Email, "
                                "and this mapping computes it (an expr or a constant): map it to a column to sample")
+
+
+@pytest.mark.parametrize("asked", [{}, {"n": 1, "identities": ["10"]}], ids=["neither", "both"])
+def test_a_sample_asked_by_neither_or_both_of_n_and_identities_is_refused(orders, asked):
+    with pytest.raises(ValueError, match=r"^read_sample: give either n or identities$"):
+        read_sample(*orders, **asked)
