@@ -179,6 +179,14 @@ EQUIVALENT: dict[str, str] = {
     f"{_LIB}stages.acknowledge.x_on_accepted__mutmut_6": "both ledgers define keep_payloads: the default is never read",
     f"{_LIB}stages.retry.x_retry__mutmut_98": "both ledgers define keep_payloads: the default is never read",
     f"{_LIB}sync.carry.x__deliver__mutmut_16": "deliver_planned attaches its report; entity is read by summary() only",
+    # seed 13 (H19, H20)
+    f"{_LIB}ledger.postgres.xǁPostgresLedgerǁall_identities__mutmut_11": "one statement through a server-side cursor reads one snapshot under READ COMMITTED too",
+    f"{_LIB}ledger.store.x__packed_chunks__mutmut_50": "every range of 2+ entries read row by row: the packed read's frames, only slower",
+    f"{_LIB}ledger.store.xǁSqliteLedgerǁrestamp__mutmut_6": "SQL keywords are case-insensitive",
+    f"{_LIB}stages.acknowledge.x_planned_only__mutmut_8": "a dry run's dead-letter frame is read only by report() with a store, and a dry run passes none",
+    f"{_LIB}stages.report.x_newer_elsewhere_note__mutmut_36": "every caller's counts hold rows_stored_elsewhere: the default is never read",
+    f"{_LIB}stages.delete.xǁDeletedǁdead_letters__mutmut_21": "zip's two lists are written together from one sorted list: always of one length",
+    f"{_LIB}warehouse.frames.x__joined_in_duckdb__mutmut_54": "DuckDB finds and unregisters a registered view's name in any case",
 }
 
 
