@@ -337,3 +337,12 @@ def test_every_5xx_answer_is_counted_once_in_server_errors(tmp_path, clock):
     report = make_client(tmp_path, server, max_attempts=5).deliver("customers", customers(3))
     assert sorted(report.accepted) == [0, 1, 2]
     assert (report.counters.requests, report.counters.retries, report.counters.server_errors) == (5, 4, 3)
+
+
+def test_an_index_just_past_the_bodys_last_record_falls_back_to_halving(tmp_path, clock):
+    # "[4]" of a body of 4 (indices 0-3) names no record of it: halved, not read as a record.
+    past_the_end = httpx.Response(400, json={"errors": {"[4].Email": ["bad"]}})
+    server = FaultServer(clock, script=[past_the_end])
+    report = make_client(tmp_path, server).deliver("customers", customers(4))
+    assert sorted(report.accepted) == [0, 1, 2, 3] and not report.rejected and not report.failed
+    assert server.sizes == [4, 2, 2]

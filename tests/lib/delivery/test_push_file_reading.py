@@ -91,3 +91,19 @@ def test_the_scan_compares_parquet_ids_as_the_file_holds_them(tmp_path):
     pq.write_table(pa.table({"OrderId": ids, "CustomerId": ["c1", "c1"]}), path)
     found = scan(path, "orders", "customerid")
     assert (found.records, found.superseded, found.last_version.tolist()) == (2, 0, [True, True])
+
+
+def test_a_json_array_file_that_is_not_utf8_is_told_to_be_saved_as_utf8(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_bytes(b'[{"CustomerId": "c1", "Name": "Bj\xf6rn"}]')  # Latin-1
+    with pytest.raises(PushFileError) as refused:
+        list(read_records(path))
+    assert str(refused.value) == f"{path}: line 1: not UTF-8 text; save the file as UTF-8"
+
+
+def test_a_number_cut_by_the_readers_buffer_is_read_whole(tmp_path):
+    # The reader takes the file in chunks of 2**20 characters: "1234567" starts 4 characters before
+    # the first chunk's end, so the decoder first sees "1234", a valid number that goes on.
+    path = tmp_path / "c.json"
+    path.write_text("[" + " " * (2**20 - 5) + "1234567, 8]")
+    assert [r.value for r in read_records(path)] == [1234567, 8]

@@ -50,3 +50,15 @@ def test_a_refused_child_field_keeps_its_raw_value_and_values_up_to_200_characte
         (1, "max_length", "OrderId", "x" * 200),
         (2, "max_length", "OrderId", "y" * 197 + "..."),
     ]
+
+
+def test_a_record_level_reason_is_listed_under_record_not_a_blank_field(push_env, capsys, tmp_path):
+    # No CustomerId and no Email: the rule is the record's, not a field's; its reason says so.
+    with Sandbox(limits=[]) as sb:
+        push_env(sb)
+        summary, rows = push_and_read_quarantine(capsys, tmp_path, "customers", [
+            {"CustomerId": "c1", "Email": "c1@example.com"}, {"Name": "Ada"}])
+    assert (summary["accepted"], summary["refused"]) == (1, 1)
+    assert [(r["index"], r["reasons"]) for r in summary["not_accepted"]] == [
+        (1, ["(record): At least one of the following properties must have a value: CustomerId, Email"])]
+    assert [row[2:4] for row in rows] == [("one_of_required", "")]
