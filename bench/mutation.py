@@ -179,7 +179,13 @@ EQUIVALENT: dict[str, str] = {
     f"{_LIB}stages.acknowledge.x_on_accepted__mutmut_6": "both ledgers define keep_payloads: the default is never read",
     f"{_LIB}stages.retry.x_retry__mutmut_98": "both ledgers define keep_payloads: the default is never read",
     f"{_LIB}sync.carry.x__deliver__mutmut_16": "deliver_planned attaches its report; entity is read by summary() only",
-    # seed 13 (H19, H20)
+    # seed 13 (H18, H19, H20)
+    f"{_LIB}contract.records.x__validate__mutmut_49": "a scalar field's check path is thrown away: _validate rebuilds it as prefix.field",
+    f"{_LIB}delivery.push_scan.x__type_name__mutmut_15": "JSON and Parquet records are only of the types named: the fallback is never reached",
+    f"{_LIB}delivery.quota_postgres.xǁPostgresQuotaStoreǁ_write_back__mutmut_54": "Postgres folds unquoted names to lower case",
+    f"{_LIB}delivery.stream.x_deliver_stream__mutmut_22": "a batch's report is read for its record outcomes; its entity only by summary(), never called on it",
+    f"{_LIB}validation.prepare.x__keyless_children__mutmut_4": "the empty Series is read for its length only; its name never",
+    f"{_LIB}validation.prepare.x__partition_index__mutmut_41": "__part is recast to Int32 on the records and counted as Python ints",
     f"{_LIB}ledger.postgres.xǁPostgresLedgerǁall_identities__mutmut_11": "one statement through a server-side cursor reads one snapshot under READ COMMITTED too",
     f"{_LIB}ledger.store.x__packed_chunks__mutmut_50": "every range of 2+ entries read row by row: the packed read's frames, only slower",
     f"{_LIB}ledger.store.xǁSqliteLedgerǁrestamp__mutmut_6": "SQL keywords are case-insensitive",
