@@ -89,8 +89,8 @@ def sync_summary(s: SyncSummary) -> list[str]:
         lines.append("    top reasons: " + "; ".join(r.text() for r in s.reasons[:TOP_REASONS]))
     dead = int(c.get("rows_dead_lettered", 0))
     lines.append(f"  dead-lettered  {_n(dead)} rows" + (" (rejected by the API or failed after retries; queued for replay)" if dead else ""))
-    if c.get("rows_held_back"):
-        lines.append(f"  held back      {_n(c['rows_held_back'])} rows: the quarantine gate found this run's quarantine abnormal")
+    if c.get("rows_held_back") or c.get("gate_tripped"):
+        lines.append(f"  held back      {_n(c.get('rows_held_back', 0))} rows: the quarantine gate found this run's quarantine abnormal")
     deleted = int(c.get("records_to_delete", 0)) if dry else int(c.get("records_deleted", 0))
     if deleted or c.get("rows_deleted"):
         lines.append(f"  {'to delete' if dry else 'deleted'}      {_n(deleted)} records ({_n(c.get('rows_deleted', 0))} rows)")
@@ -109,8 +109,8 @@ def _next_steps(s: SyncSummary, quarantined: int, dead: int, dry: bool) -> list[
     if s.stopped:
         steps.append(f"stopped: {s.stopped}")
         steps.append("next: fix the key, tenant or network and run again; what was acknowledged is not sent twice")
-    if c.get("rows_held_back") and not dry:
-        steps.append("next: find what broke upstream (the quarantine's reasons below), fix it, and run again")
+    if (c.get("rows_held_back") or c.get("gate_tripped")) and not dry:
+        steps.append("next: find what broke upstream (the top reasons above), fix it, and run again")
     if quarantined and not dry:
         steps.append(f"next: see each quarantined row: {quarantine_query(s.run_id)}")
     if dead:

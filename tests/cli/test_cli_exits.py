@@ -4,6 +4,7 @@ warehouse (its steady dirt: about 2% of rows quarantined)."""
 
 import json
 import re
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -124,6 +125,25 @@ def test_a_held_back_window_exits_1(monkeypatch, sandbox, tmp_path, capsys):
     env = point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
     assert cli.main(["sync", "customers", "--all"]) == 1
     assert "held back" in capsys.readouterr().out
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+
+
+def test_a_window_with_every_row_quarantined_exits_1_though_no_valid_row_was_held_back(monkeypatch, sandbox, tmp_path, capsys):
+    # A mapping mistake (Phone from a column in local form, '030-0074321') quarantines every row:
+    # the gate trips with no valid row left to hold back, and a cron job must still see a failure.
+    warehouse = tmp_path / "w.duckdb"
+    build_demo_warehouse(warehouse, customers=60, seed=3, days=1, end=datetime(2026, 11, 27, tzinfo=UTC))
+    mapping = tmp_path / "phones.yaml"
+    mapping.write_text("customers:\n  source: {table: customers, window_column: updated_at}\n"
+                       "  fields: {CustomerId: customer_id, Email: email, Phone: {constant: '030-0074321'}}\n")
+    monkeypatch.chdir(tmp_path)
+    env = point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    assert cli.main(["sync", "customers", "--all"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"held back +0 rows: the quarantine gate", out) and "top reasons: phone (Phone)" in out, out
+    assert cli.main(["sync", "customers", "--partition", "2026-11-26"]) == 1  # a partition the same
+    assert re.search(r"held back +0 rows: the quarantine gate", capsys.readouterr().out)
     assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
 
 
