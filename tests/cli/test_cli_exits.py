@@ -147,6 +147,31 @@ def test_a_window_with_every_row_quarantined_exits_1_though_no_valid_row_was_hel
     assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
 
 
+def test_a_mirror_that_cannot_delete_a_customer_without_customerid_exits_1_and_says_why(monkeypatch, sandbox, tmp_path, capsys):
+    import duckdb
+
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE TABLE customers (customer_id VARCHAR, email VARCHAR)")
+        con.execute("INSERT INTO customers VALUES ('c1', 'a@example.com'), ('c2', 'b@example.com'), (NULL, 'solo@example.com')")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("customers:\n  source: {table: customers, window_column: null}\n"
+                       "  fields: {CustomerId: customer_id, Email: email}\n")
+    monkeypatch.chdir(tmp_path)
+    point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    assert cli.main(["sync", "customers", "--all"]) == 0
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("DELETE FROM customers WHERE customer_id IS NULL")
+    capsys.readouterr()
+    # The API deletes customers by CustomerId: the one known by its email alone stays, and the
+    # summary says so (before, it exited 1 with a summary that named nothing wrong).
+    assert cli.main(["sync", "customers", "--all", "--mirror", "--max-delete-share", "1"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"not deleted +1 records \(0 failed, 1 with no CustomerId to delete by\)", out), out
+    assert "delete it in Replenit by hand, or give its row a CustomerId" in out
+
+
 def test_bulk_work_sends_at_the_hard_maximum_and_a_partition_at_the_recommended_size(monkeypatch, sandbox, tmp_path, capsys):
     """Item 8: a reconciliation and a push are bounded by the quota, so they fill each request to the
     API's hard maximum (customers 1,000); a partitioned sync keeps the recommended 500."""
