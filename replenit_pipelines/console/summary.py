@@ -93,7 +93,9 @@ def sync_summary(s: SyncSummary) -> list[str]:
         lines.append(f"  held back      {_n(c.get('rows_held_back', 0))} rows: the quarantine gate found this run's quarantine abnormal")
     deleted = int(c.get("records_to_delete", 0)) if dry else int(c.get("records_deleted", 0))
     if deleted or c.get("rows_deleted"):
-        lines.append(f"  {'to delete' if dry else 'deleted'}      {_n(deleted)} records ({_n(c.get('rows_deleted', 0))} rows)")
+        cannot = int(c.get("records_not_deletable_planned", 0)) if dry else 0
+        lines.append(f"  {'to delete' if dry else 'deleted'}      {_n(deleted)} records ({_n(c.get('rows_deleted', 0))} rows)"
+                     + (f"; {_n(cannot)} of them cannot be: no CustomerId to delete by" if cannot else ""))
     failed_deletes, undeletable = int(c.get("records_delete_failed", 0)), int(c.get("records_not_deletable", 0))
     if (failed_deletes or undeletable) and not dry:  # they make the run exit 1: say so
         lines.append(f"  not deleted    {_n(failed_deletes + undeletable)} records ({_n(failed_deletes)} failed, "

@@ -164,6 +164,10 @@ def test_a_mirror_that_cannot_delete_a_customer_without_customerid_exits_1_and_s
     with duckdb.connect(str(warehouse)) as con:
         con.execute("DELETE FROM customers WHERE customer_id IS NULL")
     capsys.readouterr()
+    # A dry run plans what the run sends: no DELETE for it (before, one request too many).
+    assert cli.main(["sync", "customers", "--all", "--mirror", "--max-delete-share", "1", "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert (plan["records_to_delete"], plan["records_not_deletable_planned"], plan["requests_needed"]) == (1, 1, 0)
     # The API deletes customers by CustomerId: the one known by its email alone stays, and the
     # summary says so (before, it exited 1 with a summary that named nothing wrong).
     assert cli.main(["sync", "customers", "--all", "--mirror", "--max-delete-share", "1"]) == 1

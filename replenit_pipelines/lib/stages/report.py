@@ -118,7 +118,7 @@ class SyncResult:
             "records_planned": self.records_planned,
             "requests_planned": self.requests_planned,
             **{"records_to_delete": 0, "records_deleted": 0, "records_already_gone": 0, "records_delete_failed": 0,
-               "records_not_deletable": 0, "delete_requests": 0, **self.deletes},
+               "records_not_deletable": 0, "records_not_deletable_planned": 0, "delete_requests": 0, **self.deletes},
             **self.ledger_counts(),
             "rows_without_window_value": self.rows_without_window_value,
             "rows_unparsable_window_value": self.rows_unparsable_window_value,
