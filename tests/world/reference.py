@@ -271,6 +271,69 @@ def olist(path: str) -> dict[str, dict[str, dict]]:
     }
 
 
+# --- Northwind (examples/northwind/generate.py) ---------------------------------------------------
+
+
+# The contract's email rule, written here on its own: one @, a local part of dot-separated atoms,
+# a domain of at least two dot-separated labels (non-ASCII allowed), no spaces.
+_EMAIL = r"^[^@\s.]+(\.[^@\s.]+)*@[^@\s.]+(\.[^@\s.]+)+$"
+# Characters outside the Basic Multilingual Plane count 2 in the .NET service's lengths.
+_UTF16 = "(length({0}) + length(regexp_replace({0}, '[^\\x{{10000}}-\\x{{10FFFF}}]', '', 'g')))"
+
+
+def northwind(path: str) -> dict[str, dict[str, dict]]:
+    """examples/northwind/mapping.yaml's records, from the raw tables. Left out, as the contract
+    refuses them: a customer with neither id nor email, an email that is no address, an id or
+    name over 100 characters; a product with a price or stock below 0; an order without a
+    currency (ship country unknown) or with a line without a product, a quantity below 1 or a
+    price below 0. `customers_merged`: identities several rows share (one is sent: which is the
+    run's choice); `orders_either`: orders with one product on two lines (either line is sent)."""
+    with duckdb.connect(path, read_only=True) as con:
+        customers = _rows(con, f"""
+            SELECT CustomerID AS CustomerId, nullif(trim(Email), '') AS Email, ContactName AS Name FROM Customers
+            WHERE (CustomerID IS NOT NULL OR nullif(trim(Email), '') IS NOT NULL)
+              AND (CustomerID IS NULL OR length(CustomerID) <= 100)
+              AND (nullif(trim(Email), '') IS NULL OR regexp_matches(trim(Email), '{_EMAIL}'))
+              AND (ContactName IS NULL OR {_UTF16.format("ContactName")} <= 100)""")
+        products = _rows(con, """
+            SELECT CAST(p.ProductID AS VARCHAR) AS ProductId, p.ProductName,
+                   string_split(c.CategoryName, '/') AS Taxonomy,
+                   [{'VariantId': CAST(p.ProductID AS VARCHAR), 'SalePrice': CAST(p.UnitPrice AS DOUBLE), 'Currency': 'USD',
+                     'StockQuantity': CAST(p.UnitsInStock AS BIGINT), 'IsAvailable': NOT p.Discontinued}] AS ProductVariants
+            FROM Products p LEFT JOIN Categories c ON c.CategoryID = p.CategoryID
+            WHERE p.ProductID IS NOT NULL AND coalesce(p.UnitPrice, 0) >= 0 AND coalesce(p.UnitsInStock, 0) >= 0""")
+        orders = _rows(con, """
+            WITH l AS (SELECT OrderID, ProductID, Quantity, CAST(UnitPrice AS DOUBLE) AS OriginalPrice,
+                              CAST(UnitPrice AS DOUBLE) * (1 - CAST(Discount AS DECIMAL(3, 2))) AS Price
+                       FROM "Order Details"),
+            o AS (SELECT OrderID, CustomerID, OrderDate, ShippedDate,
+                         CASE ShipCountry WHEN 'Germany' THEN 'EUR' WHEN 'France' THEN 'EUR' WHEN 'Spain' THEN 'EUR'
+                              WHEN 'UK' THEN 'GBP' WHEN 'USA' THEN 'USD' WHEN 'Brazil' THEN 'BRL' WHEN 'Sweden' THEN 'SEK'
+                              WHEN 'Mexico' THEN 'MXN' END AS Currency FROM Orders)
+            SELECT CAST(o.OrderID AS VARCHAR) AS OrderId, o.CustomerID AS CustomerId, o.Currency,
+                   strftime(o.OrderDate, $iso) AS OrderDate,
+                   CASE WHEN o.ShippedDate IS NOT NULL THEN 'completed' END AS Status,
+                   coalesce(list({'ProductId': CAST(l.ProductID AS VARCHAR), 'Quantity': CAST(l.Quantity AS BIGINT),
+                                  'Price': l.Price, 'OriginalPrice': l.OriginalPrice} ORDER BY l.ProductID)
+                            FILTER (WHERE l.OrderID IS NOT NULL), []) AS OrderItems,
+                   coalesce(round(sum(l.Quantity * l.Price), 6), 0) AS TotalRevenue,
+                   coalesce(CAST(sum(l.Quantity) AS BIGINT), 0) AS TotalQuantity, count(DISTINCT l.ProductID) AS UniqueQuantity,
+                   count(l.ProductID) > count(DISTINCT l.ProductID) AS either
+            FROM o LEFT JOIN l ON l.OrderID = o.OrderID
+            WHERE o.OrderID IS NOT NULL AND o.Currency IS NOT NULL
+            GROUP BY ALL
+            HAVING count(l.OrderID) FILTER (WHERE l.ProductID IS NULL OR l.Quantity < 1 OR l.OriginalPrice < 0) = 0
+            """, iso=ISO_UTC)
+    customers_by_identity, merged = _by_identity(customers)
+    return {
+        "customers": customers_by_identity,
+        "customers_merged": merged,  # type: ignore[dict-item]
+        "products": {p["ProductId"]: _clean(p) for p in products},
+        "orders": {o["OrderId"]: _clean({k: v for k, v in o.items() if k != "either"}) for o in orders if not o["either"]},
+        "orders_either": {o["OrderId"]: _clean({k: v for k, v in o.items() if k != "either"}) for o in orders if o["either"]},
+    }
+
+
 # --- comparing ------------------------------------------------------------------------------------
 
 
