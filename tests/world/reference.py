@@ -277,8 +277,9 @@ def olist(path: str) -> dict[str, dict[str, dict]]:
 # The contract's email rule, written here on its own: one @, a local part of dot-separated atoms,
 # a domain of at least two dot-separated labels (non-ASCII allowed), no spaces.
 _EMAIL = r"^[^@\s.]+(\.[^@\s.]+)*@[^@\s.]+(\.[^@\s.]+)+$"
-# Characters outside the Basic Multilingual Plane count 2 in the .NET service's lengths.
-_UTF16 = "(length({0}) + length(regexp_replace({0}, '[^\\x{{10000}}-\\x{{10FFFF}}]', '', 'g')))"
+# Characters outside the Basic Multilingual Plane count 2 in the .NET service's lengths: a name's
+# length plus its count of those (what is left after removing every other character).
+_NOT_ASTRAL = r"[^\x{10000}-\x{10FFFF}]"
 
 
 def northwind(path: str) -> dict[str, dict[str, dict]]:
@@ -289,12 +290,13 @@ def northwind(path: str) -> dict[str, dict[str, dict]]:
     price below 0. `customers_merged`: identities several rows share (one is sent: which is the
     run's choice); `orders_either`: orders with one product on two lines (either line is sent)."""
     with duckdb.connect(path, read_only=True) as con:
-        customers = _rows(con, f"""
+        customers = _rows(con, """
             SELECT CustomerID AS CustomerId, nullif(trim(Email), '') AS Email, ContactName AS Name FROM Customers
             WHERE (CustomerID IS NOT NULL OR nullif(trim(Email), '') IS NOT NULL)
               AND (CustomerID IS NULL OR length(CustomerID) <= 100)
-              AND (nullif(trim(Email), '') IS NULL OR regexp_matches(trim(Email), '{_EMAIL}'))
-              AND (ContactName IS NULL OR {_UTF16.format("ContactName")} <= 100)""")
+              AND (nullif(trim(Email), '') IS NULL OR regexp_matches(trim(Email), $email))
+              AND (ContactName IS NULL OR length(ContactName) + length(regexp_replace(ContactName, $astral, '', 'g')) <= 100)""",
+                          email=_EMAIL, astral=_NOT_ASTRAL)
         products = _rows(con, """
             SELECT CAST(p.ProductID AS VARCHAR) AS ProductId, p.ProductName,
                    string_split(c.CategoryName, '/') AS Taxonomy,
