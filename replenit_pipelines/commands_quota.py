@@ -31,7 +31,12 @@ def code_location_schedules() -> list:
         # The schedules of the key the settings name (every tenant on it shares its quota).
         return key_schedules(defs().get_repository_def(), Settings.from_env().pool_name)
     except Exception as exc:  # any error: a broken mapping must not hide the quota
-        print(f"(schedules not read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
+        # Dagster wraps the cause ("Error while building definitions for replenit[0]:" and a tree):
+        # the innermost error is the one that says what to fix.
+        cause: BaseException = exc
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        print(f"(schedules not read: {str(cause).splitlines()[0] if str(cause) else type(cause).__name__}; "
               "scheduled demand is left out)", file=sys.stderr)
         return []
 

@@ -19,6 +19,7 @@ nodes named `orders`.
 """
 
 import hashlib
+import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -41,13 +42,17 @@ DEFAULT_OWNERS = ("team:data-engineering",)
 
 
 def source_name(src: SourceSpec, fallback: str) -> str:
+    """The source asset's name, in the characters Dagster takes (letters, digits, `_` and `-`): a
+    table `Order Details` is `Order_Details_table` (a space failed the code location's load)."""
     if src.python:
-        return f"{src.python.rsplit(':', 1)[-1]}_frames"
-    if src.table:
-        return f"{src.table.rsplit('.', 1)[-1]}_table"
-    if src.path:
-        return f"{src.path.rsplit('/', 1)[-1].split('.')[0].replace('*', 'all')}_files"
-    return f"{fallback}_query"
+        name = f"{src.python.rsplit(':', 1)[-1]}_frames"
+    elif src.table:
+        name = f"{src.table.rsplit('.', 1)[-1]}_table"
+    elif src.path:
+        name = f"{src.path.rsplit('/', 1)[-1].split('.')[0].replace('*', 'all')}_files"
+    else:
+        name = f"{fallback}_query"
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
 
 
 @dataclass(frozen=True)

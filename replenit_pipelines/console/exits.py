@@ -31,7 +31,7 @@ class RunOutcome:
 
     stopped: bool = False  # the API refused the key or tenant, or could not be reached
     failed: int = 0  # records or rows rejected, failed after retries, dead-lettered, or not attempted
-    held_back: int = 0  # valid rows the quarantine gate held back
+    held_back: int = 0  # valid rows the quarantine gate held back (or 1: it tripped with none to hold)
     quarantined: int = 0  # invalid rows or records, refused before sending
     balanced: bool = True  # the run's row accounting closes
     dry_run: bool = False
@@ -54,5 +54,7 @@ def sync_outcome(counts: dict, stopped: bool, balanced: bool) -> RunOutcome:
     failed = (counts.get("rows_dead_lettered", 0) + counts.get("rows_not_attempted", 0)
               + counts.get("records_retry_failed", 0) + counts.get("records_delete_failed", 0)
               + counts.get("records_not_deletable", 0))
-    return RunOutcome(stopped=stopped, failed=failed, held_back=counts.get("rows_held_back", 0),
+    # A tripped gate fails the run even with no valid row to hold back (every row quarantined).
+    held_back = counts.get("rows_held_back", 0) or counts.get("gate_tripped", 0)
+    return RunOutcome(stopped=stopped, failed=failed, held_back=held_back,
                       quarantined=counts.get("rows_quarantined", 0), balanced=balanced, dry_run=bool(counts.get("dry_run")))

@@ -89,11 +89,17 @@ def sync_summary(s: SyncSummary) -> list[str]:
         lines.append("    top reasons: " + "; ".join(r.text() for r in s.reasons[:TOP_REASONS]))
     dead = int(c.get("rows_dead_lettered", 0))
     lines.append(f"  dead-lettered  {_n(dead)} rows" + (" (rejected by the API or failed after retries; queued for replay)" if dead else ""))
-    if c.get("rows_held_back"):
-        lines.append(f"  held back      {_n(c['rows_held_back'])} rows: the quarantine gate found this run's quarantine abnormal")
+    if c.get("rows_held_back") or c.get("gate_tripped"):
+        lines.append(f"  held back      {_n(c.get('rows_held_back', 0))} rows: the quarantine gate found this run's quarantine abnormal")
     deleted = int(c.get("records_to_delete", 0)) if dry else int(c.get("records_deleted", 0))
     if deleted or c.get("rows_deleted"):
-        lines.append(f"  {'to delete' if dry else 'deleted'}      {_n(deleted)} records ({_n(c.get('rows_deleted', 0))} rows)")
+        cannot = int(c.get("records_not_deletable_planned", 0)) if dry else 0
+        lines.append(f"  {'to delete' if dry else 'deleted'}      {_n(deleted)} records ({_n(c.get('rows_deleted', 0))} rows)"
+                     + (f"; {_n(cannot)} of them cannot be: no CustomerId to delete by" if cannot else ""))
+    failed_deletes, undeletable = int(c.get("records_delete_failed", 0)), int(c.get("records_not_deletable", 0))
+    if (failed_deletes or undeletable) and not dry:  # they make the run exit 1: say so
+        lines.append(f"  not deleted    {_n(failed_deletes + undeletable)} records ({_n(failed_deletes)} failed, "
+                     f"{_n(undeletable)} with no CustomerId to delete by)")
     if c.get("rows_not_attempted"):
         lines.append(f"  not attempted  {_n(c['rows_not_attempted'])} rows (the run stopped before sending them)")
     if c.get("records_retried"):
@@ -109,10 +115,16 @@ def _next_steps(s: SyncSummary, quarantined: int, dead: int, dry: bool) -> list[
     if s.stopped:
         steps.append(f"stopped: {s.stopped}")
         steps.append("next: fix the key, tenant or network and run again; what was acknowledged is not sent twice")
-    if c.get("rows_held_back") and not dry:
-        steps.append("next: find what broke upstream (the quarantine's reasons below), fix it, and run again")
+    if (c.get("rows_held_back") or c.get("gate_tripped")) and not dry:
+        steps.append("next: find what broke upstream (the top reasons above), fix it, and run again")
     if quarantined and not dry:
         steps.append(f"next: see each quarantined row: {quarantine_query(s.run_id)}")
+    if c.get("records_delete_failed") and not dry:
+        steps.append("next: deletes that failed stay in the ledger and are tried again by the next run that plans "
+                     "them (a reconciliation with --mirror finds them)")
+    if c.get("records_not_deletable") and not dry:
+        steps.append("next: a customer sent without a CustomerId cannot be deleted through the API: delete it in "
+                     "Replenit by hand, or give its row a CustomerId (docs/operating.md, Deleting)")
     if dead:
         steps.append(f"next: see the dead letters with `replenit state --retries {s.entity}`; after a fix, "
                      f"`replenit replay {s.entity}`")

@@ -4,6 +4,7 @@ warehouse (its steady dirt: about 2% of rows quarantined)."""
 
 import json
 import re
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -125,6 +126,54 @@ def test_a_held_back_window_exits_1(monkeypatch, sandbox, tmp_path, capsys):
     assert cli.main(["sync", "customers", "--all"]) == 1
     assert "held back" in capsys.readouterr().out
     assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+
+
+def test_a_window_with_every_row_quarantined_exits_1_though_no_valid_row_was_held_back(monkeypatch, sandbox, tmp_path, capsys):
+    # A mapping mistake (Phone from a column in local form, '030-0074321') quarantines every row:
+    # the gate trips with no valid row left to hold back, and a cron job must still see a failure.
+    warehouse = tmp_path / "w.duckdb"
+    build_demo_warehouse(warehouse, customers=60, seed=3, days=1, end=datetime(2026, 11, 27, tzinfo=UTC))
+    mapping = tmp_path / "phones.yaml"
+    mapping.write_text("customers:\n  source: {table: customers, window_column: updated_at}\n"
+                       "  fields: {CustomerId: customer_id, Email: email, Phone: {constant: '030-0074321'}}\n")
+    monkeypatch.chdir(tmp_path)
+    env = point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    assert cli.main(["sync", "customers", "--all"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"held back +0 rows: the quarantine gate", out) and "top reasons: phone (Phone)" in out, out
+    assert cli.main(["sync", "customers", "--partition", "2026-11-26"]) == 1  # a partition the same
+    assert re.search(r"held back +0 rows: the quarantine gate", capsys.readouterr().out)
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+
+
+def test_a_mirror_that_cannot_delete_a_customer_without_customerid_exits_1_and_says_why(monkeypatch, sandbox, tmp_path, capsys):
+    import duckdb
+
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE TABLE customers (customer_id VARCHAR, email VARCHAR)")
+        con.execute("INSERT INTO customers VALUES ('c1', 'a@example.com'), ('c2', 'b@example.com'), (NULL, 'solo@example.com')")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("customers:\n  source: {table: customers, window_column: null}\n"
+                       "  fields: {CustomerId: customer_id, Email: email}\n")
+    monkeypatch.chdir(tmp_path)
+    point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    assert cli.main(["sync", "customers", "--all"]) == 0
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("DELETE FROM customers WHERE customer_id IS NULL")
+    capsys.readouterr()
+    # A dry run plans what the run sends: no DELETE for it (before, one request too many).
+    assert cli.main(["sync", "customers", "--all", "--mirror", "--max-delete-share", "1", "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert (plan["records_to_delete"], plan["records_not_deletable_planned"], plan["requests_needed"]) == (1, 1, 0)
+    # The API deletes customers by CustomerId: the one known by its email alone stays, and the
+    # summary says so (before, it exited 1 with a summary that named nothing wrong).
+    assert cli.main(["sync", "customers", "--all", "--mirror", "--max-delete-share", "1"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"not deleted +1 records \(0 failed, 1 with no CustomerId to delete by\)", out), out
+    assert "delete it in Replenit by hand, or give its row a CustomerId" in out
 
 
 def test_bulk_work_sends_at_the_hard_maximum_and_a_partition_at_the_recommended_size(monkeypatch, sandbox, tmp_path, capsys):

@@ -121,3 +121,16 @@ def test_fields_lists_every_field_a_mapping_may_name_with_type_limits_and_requir
     assert out.startswith("orders: up to 500 a request") and "OrderItems.Price" in out and "Email " in out
     assert "ProductVariants" not in out and "shape:" not in out
     assert cli.main(["fields", "order"]) == 2
+
+
+def test_quota_names_the_mapping_error_that_kept_the_schedules_out(state_dir, capsys, monkeypatch, tmp_path):
+    # The code location does not load (an unknown API field): the quota is still shown, and the line
+    # that says the schedules are left out names the field, not Dagster's wrapper ("Error while
+    # building definitions for replenit[0]:").
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("customers:\n  source: {table: customers, window_column: updated_at}\n"
+                       "  fields: {CustomerId: customer_id, FirstName: first_name}\n")
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    cli.main(["quota"])
+    err = capsys.readouterr().err
+    assert "(schedules not read: " in err and "customers has no field 'FirstName'" in err, err

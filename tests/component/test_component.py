@@ -123,6 +123,30 @@ def test_an_inline_mapping_is_read_from_the_defs_yaml(tmp_path):
         assert warehouse.mapping_for("customers").source.table == "people"
 
 
+def test_sources_whose_names_dagster_refuses_get_asset_names_it_takes(tmp_path):
+    # Northwind's `Order Details` and a CRM export `crm-*.csv` (docs/configuration.md's own example):
+    # their source assets are named in the characters Dagster takes, so the location loads.
+    with defs_folder(odd=f"""
+            attributes:
+              {TENANT}
+              key_prefix: odd
+              mapping:
+                customers:
+                  source: {{path: exports/crm-*.csv, window_column: changed_at}}
+                  fields: {{CustomerId: person_id, Email: email}}
+                orders:
+                  source: {{table: Orders, window_column: OrderDate}}
+                  fields: {{OrderId: OrderID, Currency: {{constant: EUR}}}}
+                  OrderItems:
+                    source: {{table: Order Details}}
+                    parent_key: OrderID
+                    key: ProductID
+                    fields: {{ProductId: ProductID, Quantity: Quantity, Price: UnitPrice}}
+            """) as (_, loader), loader.load() as defs:
+        keys = {k.to_user_string() for k in defs.get_repository_def().asset_graph.get_all_asset_keys()}
+        assert {"odd/warehouse/crm-all_files", "odd/warehouse/Order_Details_table", "odd/warehouse/Orders_table"} <= keys
+
+
 # --- every field checked, each error naming the field and the fix ----------------------------------
 
 BROKEN = [

@@ -42,7 +42,7 @@ class World:
     counts and the requests the tenant received during it."""
 
     def __init__(self, sandbox, monkeypatch, state_dir: Path):
-        self.sandbox, self.monkeypatch = sandbox, monkeypatch
+        self.sandbox, self.monkeypatch, self.state_dir = sandbox, monkeypatch, state_dir
         self.tenant_id, key = sandbox.add_tenant()
         for name, value in {"REPLENIT_BASE_URL": sandbox.url, "REPLENIT_TENANT_ID": self.tenant_id,
                             "REPLENIT_API_KEY": key, "REPLENIT_STATE_DIR": str(state_dir), "REPLENIT_LIMITS": "off",

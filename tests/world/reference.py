@@ -197,6 +197,145 @@ def shopify(export: str) -> dict[str, dict[str, dict]]:
     }
 
 
+# --- Olist (examples/olist/generate.py) -------------------------------------------------------------
+
+
+# Olist's purchase time, text, as the API's UTC text, or NULL where the contract refuses it. Naive
+# text ('2017-10-03 10:56[:33]') is São Paulo's wall time: a time its clocks skipped (the hour they
+# went forward) is no time at all; one they lived twice (the hour they went back) is the earlier
+# instant. Text with `Z` or `±hh:mm` is that instant. A date alone, another form or an impossible
+# date is refused. (ICU's timezone() moves a skipped time and takes the later of two: checked here.)
+_OLIST_MACROS = """
+CREATE TEMP MACRO sp_local(u) AS CAST(timezone('America/Sao_Paulo', CAST(u AS TIMESTAMPTZ)) AS TIMESTAMP);
+CREATE TEMP MACRO sp_utc(t) AS CASE
+    WHEN sp_local(timezone('America/Sao_Paulo', t)) <> t THEN NULL
+    WHEN sp_local(timezone('America/Sao_Paulo', t - INTERVAL 1 HOUR) + INTERVAL 1 HOUR) = t
+        THEN least(timezone('America/Sao_Paulo', t), timezone('America/Sao_Paulo', t - INTERVAL 1 HOUR) + INTERVAL 1 HOUR)
+    ELSE timezone('America/Sao_Paulo', t) END;
+CREATE TEMP MACRO olist_utc(x) AS CASE
+    WHEN regexp_matches(x, '^\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}(:\\d{2})?$') THEN sp_utc(try_cast(x AS TIMESTAMP))
+    WHEN regexp_matches(x, '^\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}:\\d{2}(Z|[+-]\\d{2}:\\d{2})$') THEN try_cast(x AS TIMESTAMPTZ)
+    END"""
+
+
+def olist(path: str) -> dict[str, dict[str, dict]]:
+    """examples/olist/mapping.yaml's records, from the raw tables: a person (customer_unique_id) is
+    a customer; an order is its newest row by purchase time, its items each a unit, its totals
+    summed; a product is its row with one variant at its mean sale price (none when never sold).
+    Left out, as the contract refuses them: a refused purchase time, an item without a product or
+    with a price below 0 or not a number, a variant whose price is not a number. `orders_either`:
+    orders whose two versions of one item share a time (either may be sent: docs/configuration.md)."""
+    with duckdb.connect(path, read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(_OLIST_MACROS)
+        customers = _rows(con, """SELECT DISTINCT customer_unique_id AS CustomerId FROM olist_customers
+                                  WHERE customer_unique_id IS NOT NULL""")
+        products = _rows(con, """
+            WITH sold AS (SELECT product_id, round(avg(price), 2) AS price FROM olist_order_items GROUP BY product_id)
+            SELECT p.product_id AS ProductId,
+                   CASE WHEN coalesce(t.product_category_name_english, p.product_category_name) IS NOT NULL
+                        THEN [coalesce(t.product_category_name_english, p.product_category_name)] END AS Taxonomy,
+                   CASE WHEN s.product_id IS NULL THEN []
+                        ELSE [{'VariantId': p.product_id, 'SalePrice': s.price, 'Currency': 'BRL'}] END AS ProductVariants
+            FROM olist_products p
+            LEFT JOIN product_category_name_translation t ON t.product_category_name = p.product_category_name
+            LEFT JOIN sold s ON s.product_id = p.product_id
+            WHERE s.price IS NULL OR NOT isnan(s.price)""")
+        orders = _rows(con, """
+            WITH o AS (
+                SELECT o.order_id, o.order_status, o.order_purchase_timestamp AS ts, c.customer_unique_id,
+                       olist_utc(o.order_purchase_timestamp) AS utc
+                FROM olist_orders o LEFT JOIN olist_customers c ON c.customer_id = o.customer_id
+                QUALIFY row_number() OVER (PARTITION BY o.order_id ORDER BY olist_utc(o.order_purchase_timestamp) DESC NULLS LAST) = 1),
+            i AS (SELECT order_id, order_item_id, any_value(product_id) AS product_id, any_value(price) AS price,
+                         count(*) AS versions
+                  FROM olist_order_items GROUP BY order_id, order_item_id)
+            SELECT o.order_id AS OrderId, o.customer_unique_id AS CustomerId, 'BRL' AS Currency,
+                   strftime(o.utc, $iso) AS OrderDate,
+                   CASE o.order_status WHEN 'delivered' THEN 'completed' WHEN 'canceled' THEN 'cancelled' END AS Status,
+                   coalesce(list({'ProductId': i.product_id, 'Quantity': 1, 'Price': i.price} ORDER BY i.order_item_id)
+                            FILTER (WHERE i.order_id IS NOT NULL), []) AS OrderItems,
+                   coalesce(round(sum(i.price), 6), 0) AS TotalRevenue, count(i.order_id) AS TotalQuantity,
+                   count(DISTINCT i.product_id) AS UniqueQuantity,
+                   coalesce(max(i.versions), 1) > 1 AS either
+            FROM o LEFT JOIN i ON i.order_id = o.order_id
+            WHERE o.order_id IS NOT NULL AND (o.ts IS NULL OR o.utc IS NOT NULL)
+            GROUP BY ALL
+            HAVING count(i.order_id) FILTER (WHERE i.product_id IS NULL OR i.price IS NULL OR isnan(i.price) OR i.price < 0) = 0
+            """, iso=ISO_UTC)
+    return {
+        "customers": {f"customerid:{c['CustomerId']}": c for c in customers},
+        "products": {p["ProductId"]: _clean(p) for p in products},
+        "orders": {o["OrderId"]: _clean({k: v for k, v in o.items() if k != "either"}) for o in orders if not o["either"]},
+        "orders_either": {o["OrderId"]: _clean({k: v for k, v in o.items() if k != "either"}) for o in orders if o["either"]},
+    }
+
+
+# --- Northwind (examples/northwind/generate.py) ---------------------------------------------------
+
+
+# The contract's email rule, written here on its own: one @, a local part of dot-separated atoms,
+# a domain of at least two dot-separated labels (non-ASCII allowed), no spaces.
+_EMAIL = r"^[^@\s.]+(\.[^@\s.]+)*@[^@\s.]+(\.[^@\s.]+)+$"
+# Characters outside the Basic Multilingual Plane count 2 in the .NET service's lengths: a name's
+# length plus its count of those (what is left after removing every other character).
+_NOT_ASTRAL = r"[^\x{10000}-\x{10FFFF}]"
+
+
+def northwind(path: str) -> dict[str, dict[str, dict]]:
+    """examples/northwind/mapping.yaml's records, from the raw tables. Left out, as the contract
+    refuses them: a customer with neither id nor email, an email that is no address, an id or
+    name over 100 characters; a product with a price or stock below 0; an order without a
+    currency (ship country unknown) or with a line without a product, a quantity below 1 or a
+    price below 0. `customers_merged`: identities several rows share (one is sent: which is the
+    run's choice); `orders_either`: orders with one product on two lines (either line is sent)."""
+    with duckdb.connect(path, read_only=True) as con:
+        customers = _rows(con, """
+            SELECT CustomerID AS CustomerId, nullif(trim(Email), '') AS Email, ContactName AS Name FROM Customers
+            WHERE (CustomerID IS NOT NULL OR nullif(trim(Email), '') IS NOT NULL)
+              AND (CustomerID IS NULL OR length(CustomerID) <= 100)
+              AND (nullif(trim(Email), '') IS NULL OR regexp_matches(trim(Email), $email))
+              AND (ContactName IS NULL OR length(ContactName) + length(regexp_replace(ContactName, $astral, '', 'g')) <= 100)""",
+                          email=_EMAIL, astral=_NOT_ASTRAL)
+        products = _rows(con, """
+            SELECT CAST(p.ProductID AS VARCHAR) AS ProductId, p.ProductName,
+                   string_split(c.CategoryName, '/') AS Taxonomy,
+                   [{'VariantId': CAST(p.ProductID AS VARCHAR), 'SalePrice': CAST(p.UnitPrice AS DOUBLE), 'Currency': 'USD',
+                     'StockQuantity': CAST(p.UnitsInStock AS BIGINT), 'IsAvailable': NOT p.Discontinued}] AS ProductVariants
+            FROM Products p LEFT JOIN Categories c ON c.CategoryID = p.CategoryID
+            WHERE p.ProductID IS NOT NULL AND coalesce(p.UnitPrice, 0) >= 0 AND coalesce(p.UnitsInStock, 0) >= 0""")
+        orders = _rows(con, """
+            WITH l AS (SELECT OrderID, ProductID, Quantity, CAST(UnitPrice AS DOUBLE) AS OriginalPrice,
+                              CAST(UnitPrice AS DOUBLE) * (1 - CAST(Discount AS DECIMAL(3, 2))) AS Price
+                       FROM "Order Details"),
+            o AS (SELECT OrderID, CustomerID, OrderDate, ShippedDate,
+                         CASE ShipCountry WHEN 'Germany' THEN 'EUR' WHEN 'France' THEN 'EUR' WHEN 'Spain' THEN 'EUR'
+                              WHEN 'UK' THEN 'GBP' WHEN 'USA' THEN 'USD' WHEN 'Brazil' THEN 'BRL' WHEN 'Sweden' THEN 'SEK'
+                              WHEN 'Mexico' THEN 'MXN' END AS Currency FROM Orders)
+            SELECT CAST(o.OrderID AS VARCHAR) AS OrderId, o.CustomerID AS CustomerId, o.Currency,
+                   strftime(o.OrderDate, $iso) AS OrderDate,
+                   CASE WHEN o.ShippedDate IS NOT NULL THEN 'completed' END AS Status,
+                   coalesce(list({'ProductId': CAST(l.ProductID AS VARCHAR), 'Quantity': CAST(l.Quantity AS BIGINT),
+                                  'Price': l.Price, 'OriginalPrice': l.OriginalPrice} ORDER BY l.ProductID)
+                            FILTER (WHERE l.OrderID IS NOT NULL), []) AS OrderItems,
+                   coalesce(round(sum(l.Quantity * l.Price), 6), 0) AS TotalRevenue,
+                   coalesce(CAST(sum(l.Quantity) AS BIGINT), 0) AS TotalQuantity, count(DISTINCT l.ProductID) AS UniqueQuantity,
+                   count(l.ProductID) > count(DISTINCT l.ProductID) AS either
+            FROM o LEFT JOIN l ON l.OrderID = o.OrderID
+            WHERE o.OrderID IS NOT NULL AND o.Currency IS NOT NULL
+            GROUP BY ALL
+            HAVING count(l.OrderID) FILTER (WHERE l.ProductID IS NULL OR l.Quantity < 1 OR l.OriginalPrice < 0) = 0
+            """, iso=ISO_UTC)
+    customers_by_identity, merged = _by_identity(customers)
+    return {
+        "customers": customers_by_identity,
+        "customers_merged": merged,  # type: ignore[dict-item]
+        "products": {p["ProductId"]: _clean(p) for p in products},
+        "orders": {o["OrderId"]: _clean({k: v for k, v in o.items() if k != "either"}) for o in orders if not o["either"]},
+        "orders_either": {o["OrderId"]: _clean({k: v for k, v in o.items() if k != "either"}) for o in orders if o["either"]},
+    }
+
+
 # --- comparing ------------------------------------------------------------------------------------
 
 

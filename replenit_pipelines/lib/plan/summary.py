@@ -19,8 +19,10 @@ MERGED_EXAMPLES = 5
 
 def planned_requests(counts: Mapping[str, Any]) -> int:
     """The requests a dry run's counts (a window's or a reconciliation's) need: the upserts' and
-    retries' (`requests_planned`) and one DELETE per record to delete."""
-    return int(counts.get("requests_planned", 0)) + int(counts.get("records_to_delete", 0) or 0)
+    retries' (`requests_planned`) and one DELETE per record to delete that the API can be told to
+    delete (not a customer without a CustomerId: `records_not_deletable_planned`)."""
+    deletes = int(counts.get("records_to_delete", 0) or 0) - int(counts.get("records_not_deletable_planned", 0) or 0)
+    return int(counts.get("requests_planned", 0)) + deletes
 
 
 def plan_summary(result: "SyncResult", eta: Eta | None = None) -> dict[str, Any]:

@@ -233,6 +233,7 @@ class Deleted:
     records_already_gone: int = 0  # 404: counted as done
     records_delete_failed: int = 0  # stay in the ledger (dead-lettered): the next run that plans them tries again
     records_not_deletable: int = 0  # no id the API takes (a customer known by email only): dead-lettered, left in the ledger
+    records_not_deletable_planned: int = 0  # a dry run's: of records_to_delete, those without an id (no DELETE planned)
     requests: int = 0
     skipped: str = ""  # why none were sent (the quarantine gate tripped, a dry run)
     failed_identities: list[str] = field(default_factory=list)
@@ -264,7 +265,8 @@ class Deleted:
     def counts(self) -> dict[str, int]:
         return {"records_to_delete": self.records_to_delete, "records_deleted": self.records_deleted,
                 "records_already_gone": self.records_already_gone, "records_delete_failed": self.records_delete_failed,
-                "records_not_deletable": self.records_not_deletable, "delete_requests": self.requests}
+                "records_not_deletable": self.records_not_deletable,
+                "records_not_deletable_planned": self.records_not_deletable_planned, "delete_requests": self.requests}
 
 
 def send_deletes(client: ReplenitClient, ledger: Ledger, plan: DeletePlan,
@@ -320,8 +322,10 @@ def finish_deletes(client: ReplenitClient, ledger: Ledger | None, plan: DeletePl
     if stop is not None:
         deleted.skipped = f"the run stopped: {stop}"
         return DeletesDone(deleted, 0, rows_soft, 0), stop
-    if dry_run:
+    if dry_run:  # the plan as the run would send it: a DELETE for each id the API takes, no more
         deleted.skipped = "dry run"
+        if plan is not None:
+            deleted.records_not_deletable_planned = sum(1 for a in plan.api_ids if not a)
         return DeletesDone(deleted, rows_soft, 0, 0), None
     if plan is None or plan.count == 0 or ledger is None:
         return DeletesDone(deleted, rows_soft, 0, 0), None

@@ -111,11 +111,14 @@ class SyncResult:
             "quota_wait_s": round(c.quota_wait_s, 3) if c else 0.0,
             "records_per_request": round(r.records_per_request, 1) if r else 0.0,
             "quarantine_share": round(self.quarantine_share, 4),
+            # The gate held the window back: a failure even when no valid row was left to hold
+            # (every row quarantined by a broken mapping), so rows_held_back alone cannot say it.
+            "gate_tripped": int(self.held_back),
             "dry_run": int(self.dry_run),
             "records_planned": self.records_planned,
             "requests_planned": self.requests_planned,
             **{"records_to_delete": 0, "records_deleted": 0, "records_already_gone": 0, "records_delete_failed": 0,
-               "records_not_deletable": 0, "delete_requests": 0, **self.deletes},
+               "records_not_deletable": 0, "records_not_deletable_planned": 0, "delete_requests": 0, **self.deletes},
             **self.ledger_counts(),
             "rows_without_window_value": self.rows_without_window_value,
             "rows_unparsable_window_value": self.rows_unparsable_window_value,

@@ -13,6 +13,7 @@ from replenit_pipelines.lib.contract.entities import Kind
 from replenit_pipelines.lib.contract.identity import record_key
 from replenit_pipelines.lib.validation.normalize import flat_fields, normalize
 from replenit_pipelines.lib.warehouse.mapping import (
+    CHILD_PARENT_KEY,
     EntityMapping,
     FieldMapping,
     MappingError,
@@ -35,6 +36,8 @@ def apply_mapping(
     exprs = [pl.col("__row"), pl.col(window).alias("__ts"), *(f.expression() for f in mapping.all_fields)]
     if mapping.child_key:
         exprs.append(pl.col(mapping.child_key).cast(pl.String).alias("__child_key"))
+    if CHILD_PARENT_KEY in raw.columns:  # a child source's rows: the parent id each one names
+        exprs.append(pl.col(CHILD_PARENT_KEY).alias("__parent_key"))
     no_child = _no_child(mapping)
     if no_child is not None:
         exprs.append(no_child)

@@ -13,6 +13,7 @@ import polars as pl
 
 from replenit_pipelines.lib.contract import formats
 from replenit_pipelines.lib.contract.entities import EntitySpec, FieldSpec, Kind
+from replenit_pipelines.lib.warehouse.windows import day_start
 
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
 STRING_KINDS = {Kind.STRING, Kind.EMAIL, Kind.PHONE, Kind.CURRENCY, Kind.LANGUAGE, Kind.URL, Kind.TIMESTAMP}
@@ -46,13 +47,18 @@ def _timestamp_expr(col: str, dtype: pl.DataType, timezone: str, enabled: bool) 
     column may mix dates and date-times, and which one the writer meant is not ours to guess."""
     c = pl.col(col)
     if isinstance(dtype, pl.Date) and enabled:
-        c, dtype = c.cast(pl.Datetime("us")), pl.Datetime("us")
+        return day_start(c, timezone).dt.convert_time_zone("UTC").dt.strftime(UTC_FORMAT)
     if not isinstance(dtype, pl.Datetime):
         return c.cast(pl.String)
     if dtype.time_zone is None:
+        naive = c.dt.strftime("%Y-%m-%dT%H:%M:%S")
         if not enabled:
-            return c.dt.strftime("%Y-%m-%dT%H:%M:%S")  # naive: left for validation to refuse
-        c = c.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+            return naive  # naive: left for validation to refuse
+        zoned = c.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+        # A wall time the zone skipped (clocks going forward) is no instant: it stays naive text, which
+        # the timestamp rule refuses with its value, as it refuses such text; never sent as null.
+        return pl.when(zoned.is_null() & c.is_not_null()).then(naive).otherwise(
+            zoned.dt.convert_time_zone("UTC").dt.strftime(UTC_FORMAT))
     return c.dt.convert_time_zone("UTC").dt.strftime(UTC_FORMAT)
 
 

@@ -427,7 +427,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
                          "rows_quarantined": quarantined_lookback, "rows_superseded": superseded_lookback}
     records, partition_rows = _by_partition(records, valid_rows, quarantined_rows, superseded_parts)
 
-    quarantine = _quarantine(flat, failures)
+    quarantine = _quarantine(flat, failures, spec)
     return Prepared(
         entity=spec.name,
         records=records,
@@ -462,15 +462,23 @@ def _on_a_thread(fn: Callable[..., pl.DataFrame], *args: Any) -> "Future[pl.Data
     return future
 
 
-def _quarantine(flat: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
+def _quarantine(flat: pl.DataFrame, failures: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
     """One QUARANTINE_SCHEMA row per failure. record_id: the identity the record is upserted under
     (as in the dead letters and the sandbox), or "row N" for a row without any identifier; looked
-    up for the failed rows alone (not built for every row of the window)."""
-    shown = [pl.col("__key"), *(["__shown_key"] if "__shown_key" in flat.columns else []), pl.concat_str(pl.lit("row "), pl.col("__row").cast(pl.String))]
-    keys = flat.filter(pl.col("__row").is_in(failures["__row"].unique().implode())).select(
-        "__row", *(["__shown_key"] if "__shown_key" in flat.columns else []), "__key")
+    up for the failed rows alone (not built for every row of the window). A child row whose parent
+    row is missing (an orphan line) fails `required` on the record's id with the id it names as
+    the value, the one thing that finds it in the warehouse ("row N" is a row of this run's read)."""
+    extra = [c for c in ("__shown_key", "__parent_key") if c in flat.columns]
+    shown = [pl.col("__key"), *(["__shown_key"] if "__shown_key" in extra else []), pl.concat_str(pl.lit("row "), pl.col("__row").cast(pl.String))]
+    keys = flat.filter(pl.col("__row").is_in(failures["__row"].unique().implode())).select("__row", *extra, "__key")
+    value = pl.col("value")
+    if "__parent_key" in extra and spec.key_field and spec.children_field is not None:
+        orphan = (pl.col("rule") == "required") & (pl.col("field") == spec.key_field) & pl.col("__parent_key").is_not_null()
+        named = pl.format(f"{{}}: no {(spec.singular or spec.name).lower()} row has this {spec.key_field}", pl.col("__parent_key"))
+        value = pl.when(orphan).then(named).otherwise(value)
     return (
         failures.join(keys, on="__row", how="left")
+        .with_columns(value.alias("value"))
         .select(
             pl.coalesce(shown).alias("record_id"),
             pl.col("__row").alias("source_row"),

@@ -37,9 +37,13 @@ def query_text(src: SourceSpec) -> str:
 
 
 def quote(identifier: str) -> str:
-    if not _IDENT.match(identifier):
-        raise MappingError(f"{identifier!r} is not a plain table or column name")
-    return ".".join(f'"{part}"' for part in identifier.split("."))
+    """A table or column name as a DuckDB identifier. `schema.table` is two names; any other name
+    (Northwind's `Order Details`, a column `Unit Price`) is one, its double quotes doubled."""
+    if _IDENT.match(identifier):
+        return ".".join(f'"{part}"' for part in identifier.split("."))
+    if not identifier.strip() or "\x00" in identifier:
+        raise MappingError(f"{identifier!r} is not a table or column name")
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 

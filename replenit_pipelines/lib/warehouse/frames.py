@@ -21,6 +21,7 @@ import polars as pl
 from replenit_pipelines.lib.warehouse.access import WINDOW_PARAM, SourceAccess, query_text, quote
 from replenit_pipelines.lib.warehouse.keys import read_key_column
 from replenit_pipelines.lib.warehouse.mapping import (
+    CHILD_PARENT_KEY,
     READ_TS,
     EntityMapping,
     MappingError,
@@ -182,7 +183,8 @@ def child_frame(side: Side, rows: pl.DataFrame, mapping: EntityMapping) -> pl.Da
     of its own, so no child column can clash with a parent's) and the child's own time."""
     child = mapping.spec.children_field
     assert child is not None and side.key is not None and mapping.child_key is not None
-    exprs = [pl.col(side.key).alias("__k"), pl.col(mapping.child_key).cast(pl.String).alias(child_column(f"{child.name}:key")),
+    exprs = [pl.col(side.key).alias("__k"), pl.col(side.key).cast(pl.String).alias(CHILD_PARENT_KEY),
+             pl.col(mapping.child_key).cast(pl.String).alias(child_column(f"{child.name}:key")),
              (side.ts if side.ts is not None else pl.lit(None, pl.Datetime("us", "UTC"))).alias("__child_ts")]
     for f in mapping.children:
         if f.column is not None or f.expr is not None:

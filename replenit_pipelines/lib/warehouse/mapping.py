@@ -91,6 +91,9 @@ WINDOW_FORMATS = ("timestamp", "iso8601", "epoch_s", "epoch_ms")
 # The column a read adds for a normalized or converted source: each row's window value as a UTC
 # datetime (the child's own, else its parent's), which map takes as the row's time.
 READ_TS = "__replenit_ts"
+# A child row's parent key as text, on each child row of a joined frame: an orphan (no parent row)
+# is quarantined with the id it names, so a person can find it (frames.child_frame).
+CHILD_PARENT_KEY = "__replenit_parent_key"
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,14 @@ _EPOCH_LIMIT_US = 253_402_300_799 * 1_000_000  # 9999-12-31T23:59:59Z: beyond it
 WINDOW_EXAMPLES = 5  # unparsable window values shown in a run's metadata
 
 
+def day_start(date: pl.Expr, timezone: str) -> pl.Expr:
+    """A DATE's first instant in `timezone` (zoned): its midnight, or, where the clocks skipped
+    midnight (São Paulo on 2017-10-15 went from 00:00 to 01:00), the first wall time that day has."""
+    midnight = date.cast(pl.Datetime("us"))
+    return pl.coalesce(*((midnight + pl.duration(minutes=m)).dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+                         for m in (0, 30, 60, 120)))
+
+
 def _local_to_utc(e: pl.Expr, timezone: str) -> pl.Expr:
     return e.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
 
@@ -55,8 +63,8 @@ def window_value(column: str, fmt: str, dtype: pl.DataType, timezone: str) -> pl
     if isinstance(dtype, pl.Datetime):  # a TIMESTAMP(TZ) column is read as one, whatever the format says
         ts = c.dt.cast_time_unit("us")
         return ts.dt.convert_time_zone("UTC") if dtype.time_zone else _local_to_utc(ts, timezone)
-    if isinstance(dtype, pl.Date):
-        return _local_to_utc(c.cast(pl.Datetime("us")), timezone)
+    if isinstance(dtype, pl.Date):  # the day's first instant (a skipped midnight is no reason to lose the day)
+        return day_start(c, timezone).dt.convert_time_zone("UTC")
     if fmt in ("epoch_s", "epoch_ms"):
         text = dtype == pl.String
         n = (c.str.strip_chars().cast(pl.Float64, strict=False) if text else c.cast(pl.Float64, strict=False))
@@ -71,8 +79,8 @@ def window_value(column: str, fmt: str, dtype: pl.DataType, timezone: str) -> pl
     s = c.str.strip_chars().str.replace(r"[Zz]$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2})[ tT]", "${1}T")
     aware = [s.str.to_datetime(f, time_zone="UTC", strict=False, time_unit="us") for f in _ISO_AWARE]
     naive = [s.str.to_datetime(f, strict=False, time_unit="us") for f in _ISO_NAIVE]
-    naive.append(s.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")))
-    return pl.coalesce(*aware, _local_to_utc(pl.coalesce(*naive), timezone))
+    day = day_start(s.str.to_date("%Y-%m-%d", strict=False), timezone).dt.convert_time_zone("UTC")
+    return pl.coalesce(*aware, _local_to_utc(pl.coalesce(*naive), timezone), day)
 
 
 def present(column: str, dtype: pl.DataType) -> pl.Expr:

@@ -1,7 +1,7 @@
 """Rows in, payloads and quarantine out: each rule, normalization, nesting, totals, duplicates."""
 
 import math
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -159,6 +159,28 @@ def test_a_date_column_is_midnight_of_its_day_in_the_mappings_timezone(timezone,
     mapping = replace(ORDER_MAPPING, source=replace(ORDER_MAPPING.source, timezone=timezone))
     p = run(mapping, order_rows(1, ordered_at=date(1993, 4, 21)))
     assert p.records_quarantined == 0 and payloads(p)[0]["OrderDate"] == utc
+
+
+def test_a_date_whose_midnight_the_timezone_skipped_is_its_first_instant():
+    """São Paulo's clocks went from 00:00 to 01:00 on 2017-10-15: that day's orders were sent with
+    OrderDate null (the API then dates them on arrival)."""
+    from dataclasses import replace
+
+    mapping = replace(ORDER_MAPPING, source=replace(ORDER_MAPPING.source, timezone="America/Sao_Paulo"))
+    p = run(mapping, order_rows(1, ordered_at=date(2017, 10, 15)))
+    assert p.records_quarantined == 0 and payloads(p)[0]["OrderDate"] == "2017-10-15T03:00:00.000Z"  # 01:00 -02:00
+
+
+@pytest.mark.parametrize("ordered_at", [datetime(2017, 10, 15, 0, 30), "2017-10-15 00:30:00"])
+def test_a_wall_time_the_timezone_skipped_is_quarantined_as_a_timestamp_whatever_its_type(ordered_at):
+    """A TIMESTAMP column's 00:30 on that day is no instant in São Paulo: it was sent as null, where
+    the same text was quarantined."""
+    from dataclasses import replace
+
+    mapping = replace(ORDER_MAPPING, source=replace(ORDER_MAPPING.source, timezone="America/Sao_Paulo"))
+    p = run(mapping, order_rows(1, ordered_at=ordered_at))
+    assert ("timestamp", "OrderDate") in reasons(p) and p.records_valid == 0
+    assert "2017-10-15" in p.quarantine.filter(pl.col("field") == "OrderDate")["value"].item()
 
 
 @pytest.mark.parametrize("currency,ok", [("eur", True), (" EUR ", True), ("XXX", False), ("ABC", False), ("€", False)])

@@ -1,7 +1,7 @@
 """Window bounds: [start, end) exactly (a row on a boundary is read by one window, never two), and
 naive timestamps read in the source's own time zone, for every kind of source."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import polars as pl
@@ -113,3 +113,16 @@ def test_a_window_over_iso_8601_text_is_start_inclusive_and_end_exclusive(tmp_pa
         "fields": {"CustomerId": "id"}})
     start = H.replace(tzinfo=UTC)
     assert ids(Warehouse(None).read(m, start, start + timedelta(hours=1))) == {"at_start", "inside", "last_instant"}
+
+
+@pytest.mark.parametrize(("value", "dtype", "utc"), [
+    # São Paulo skipped 00:00-01:00 on 2017-10-15: the day starts at 01:00 (-02:00), as a DATE or a
+    # date alone in text; before, both were unparsable and no partition read the day's rows.
+    (date(2017, 10, 15), pl.Date(), datetime(2017, 10, 15, 3, tzinfo=UTC)),
+    ("2017-10-15", pl.String(), datetime(2017, 10, 15, 3, tzinfo=UTC)),
+    (date(2017, 10, 14), pl.Date(), datetime(2017, 10, 14, 3, tzinfo=UTC)),
+    ("2017-10-15 00:30", pl.String(), None),  # a wall time that did not exist: no instant
+])
+def test_a_day_whose_midnight_the_timezone_skipped_starts_at_its_first_wall_time(value, dtype, utc):
+    frame = pl.DataFrame({"changed": [value]}, schema={"changed": dtype})
+    assert frame.select(window_value("changed", "iso8601", dtype, "America/Sao_Paulo"))["changed"].to_list() == [utc]
