@@ -205,3 +205,18 @@ def test_bulk_work_sends_at_the_hard_maximum_and_a_partition_at_the_recommended_
     assert cli.main(["push", "customers", str(path)]) == 0
     assert batches() == [1000, 500]
     capsys.readouterr()
+
+
+def test_a_whole_table_run_holds_back_a_chunk_above_the_fixed_gates_five_percent(monkeypatch, sandbox, tmp_path, capsys):
+    # `sync --all` is a reconciliation: its gate is the fixed 5%, as the Dagster reconcile job's (docs/operating.md),
+    # not the baseline gate's first-runs ceiling of 50%.
+    warehouse = tmp_path / "dirty.duckdb"
+    build_demo_warehouse(warehouse, customers=300, seed=3, days=2, dirty_share=0.2)
+    monkeypatch.chdir(tmp_path)
+    env = point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
+    assert cli.main(["sync", "customers", "--all", "--json"]) == 1
+    counts = json.loads(capsys.readouterr().out)
+    share = counts["rows_quarantined"] / (counts["rows_read"] - counts["rows_superseded"])
+    assert 0.05 < share < 0.5 and counts["rows_quarantined"] >= 20, counts
+    assert counts["gate_tripped"] == 1 and counts["rows_held_back"] > 0
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
