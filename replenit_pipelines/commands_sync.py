@@ -42,6 +42,7 @@ def _sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.stages.delete import DeleteGuard
     from replenit_pipelines.lib.sync import open_state_store
+    from replenit_pipelines.lib.validation.gate import GatePolicy
     from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
     if args.diff and not args.dry_run:
@@ -56,6 +57,8 @@ def _sync(args: argparse.Namespace) -> int:
     if args.entity not in ENTITIES:
         raise ValueError(f"sync: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
     check_batch_size(args.batch_size, "--batch-size")
+    if args.max_quarantine_share is not None and not 0 <= args.max_quarantine_share <= 1:
+        raise ValueError(f"--max-quarantine-share is a share of the rows, from 0 to 1 (0.1 for 10%), not {args.max_quarantine_share:g}")
     if args.mirror and not args.all:
         raise ValueError("--mirror deletes what is absent from the WHOLE source: use it with --all")
     settings = Settings.from_env()
@@ -69,6 +72,9 @@ def _sync(args: argparse.Namespace) -> int:
                        "lane": "bulk" if args.all else "fresh"}
     limits = parse_limits(args.limits) if args.limits is not None else (parse_limits(settings.limits) if settings.limits else None)
     guard = DeleteGuard(max_share=args.max_delete_share, max_count=args.max_delete_count)
+    # The fixed gate at the share given (docs/operating.md: re-run once above a share that is right); else each
+    # request's default: the fixed 5% for --all, the baseline gate for a partition.
+    gate: dict[str, Any] = {} if args.max_quarantine_share is None else {"gate": GatePolicy(mode="fixed", max_quarantine_share=args.max_quarantine_share)}
     allow = "--max-delete-share {share:.2f} --max-delete-count {count}"
     run_id = f"cli-{uuid.uuid4()}"
 
@@ -100,7 +106,7 @@ def _sync(args: argparse.Namespace) -> int:
                     mapping=entity_mapping, warehouse=Warehouse(settings.warehouse_path), client=client, ledger=ledger,
                     store=store, run_id=run_id, mirror=args.mirror, dry_run=args.dry_run, full_refresh=args.full_refresh,
                     guard=guard, customer_priority=settings.customer_priority, log=log, how_to_allow=allow, progress=reconcile_progress,
-                    retry_max_attempts=settings.retry_max_attempts, **({"chunk_rows": args.chunk_rows} if args.chunk_rows else {})))
+                    retry_max_attempts=settings.retry_max_attempts, **gate, **({"chunk_rows": args.chunk_rows} if args.chunk_rows else {})))
             else:
                 from replenit_pipelines.lib.sync import SyncRequest, sync_window
 
@@ -110,7 +116,7 @@ def _sync(args: argparse.Namespace) -> int:
                     start=start, end=end, partition_key=args.partition, run_id=run_id, customer_priority=settings.customer_priority,
                     progress=progress, ledger=ledger, full_refresh=args.full_refresh, dry_run=args.dry_run,
                     retry_max_attempts=settings.retry_max_attempts, lookback=entity_mapping_lookback(entity_mapping),
-                    delete_guard=guard, how_to_allow_deletes=allow))
+                    delete_guard=guard, how_to_allow_deletes=allow, **gate))
         except ReplenitStopError as exc:
             stopped = exc
             result = getattr(exc, "result", None)  # what was done before the stop, shown below
@@ -273,6 +279,9 @@ def register(sub: "argparse._SubParsersAction") -> None:
     sy.add_argument("--batch-size", type=int, default=None, help="records per request (default: the API's hard maximum with --all, "
                                                                   "the recommended size for a partition; capped at the maximum)")
     sy.add_argument("--chunk-rows", type=int, default=None, help="with --all: source rows read at once (default 250000)")
+    sy.add_argument("--max-quarantine-share", type=float, default=None, metavar="SHARE",
+                    help="hold back a window (or a chunk of --all) whose quarantined share is above this (0..1): the fixed gate "
+                         "(default: the fixed 0.05 with --all; the entity's baseline for a partition)")
     sy.add_argument("--max-delete-share", type=float, default=0.05, help="refuse deletes above this share of the ledger (default 0.05)")
     sy.add_argument("--max-delete-count", type=int, default=1000, help="refuse more deletes than this in one run (default 1000)")
     sy.add_argument("--limits", default=None, help="REQUESTS/SECONDS windows (default REPLENIT_LIMITS, else the documented quota)")

@@ -116,7 +116,8 @@ def _next_steps(s: SyncSummary, quarantined: int, dead: int, dry: bool) -> list[
         steps.append(f"stopped: {s.stopped}")
         steps.append("next: fix the key, tenant or network and run again; what was acknowledged is not sent twice")
     if (c.get("rows_held_back") or c.get("gate_tripped")) and not dry:
-        steps.append("next: find what broke upstream (the top reasons above), fix it, and run again")
+        steps.append("next: find what broke upstream (the top reasons above), fix it, and run again; if this share is "
+                     "right (a dirtier source), run once with --max-quarantine-share above it")
     if quarantined and not dry:
         steps.append(f"next: see each quarantined row: {quarantine_query(s.run_id)}")
     if c.get("records_delete_failed") and not dry:
