@@ -104,9 +104,9 @@ class ReconcileRequest:
     dry_run: bool = False  # every stage up to the plans (upserts and deletes); nothing sent, nothing written
     full_refresh: bool = False  # send every valid record even if Replenit holds it, and re-acknowledge it
     guard: DeleteGuard = field(default_factory=DeleteGuard)
-    # The fixed gate (5%), as the Dagster reconcile job's default: a whole-table run has no baseline of
-    # its own, and the baseline gate's first runs trip only above its 50% ceiling.
-    gate: GatePolicy = field(default_factory=lambda: GatePolicy(mode="fixed"))
+    # The baseline gate, as a window's (`replenit sync --all`): the entity's runs are its history, and a
+    # first load's steady dirt flows under the 50% ceiling. The Dagster reconcile job defaults to fixed.
+    gate: GatePolicy = field(default_factory=GatePolicy)
     customer_priority: str = DEFAULT_CUSTOMER_PRIORITY
     chunk_rows: int = DEFAULT_CHUNK_ROWS  # source rows per chunk (memory is about one chunk's)
     retry_max_attempts: int = DEFAULT_MAX_ATTEMPTS
