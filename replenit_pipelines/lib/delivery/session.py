@@ -145,6 +145,7 @@ class Session:
         fresh_body = body if callable(body) else None
         content, headers = self._encoded(None if callable(body) else body)
         failures = 0
+        unavailable_s: float | None = None  # a 5xx's Retry-After
         rate_limited = 0
         answered = False  # any HTTP answer at all: the API is reachable
         while True:
@@ -167,12 +168,14 @@ class Session:
             try:
                 resp = self.http.request(method, path, content=content, headers=headers, params=params)
             except httpx.TimeoutException as exc:
+                unavailable_s = None
                 reason = f"timed out ({type(exc).__name__})"
             except httpx.LocalProtocolError as exc:
                 # The request cannot be formed (a header it cannot carry): every retry would fail
                 # the same way. Its message may quote a header, the key's included: not repeated.
                 raise Exhausted(f"the request could not be formed ({type(exc).__name__}); not retried") from None
             except httpx.TransportError as exc:
+                unavailable_s = None
                 reason = f"connection failed ({type(exc).__name__})"
             else:
                 answered = True
@@ -192,6 +195,11 @@ class Session:
                     return resp
                 counters.server_errors += 1
                 reason = f"HTTP {resp.status_code}"
+                # "Retry ... honouring Retry-After when present" (the contract): a 5xx that says when
+                # holds this request and, through the limiter, every other of the key until then.
+                unavailable_s = self.retry_after_header(resp)
+                if unavailable_s is not None:
+                    self.quota.block_for(unavailable_s)
             failures += 1
             if failures >= self.config.max_attempts:
                 raise Exhausted(f"{reason}; gave up after {failures} attempts", unreachable=not answered,
@@ -199,6 +207,8 @@ class Session:
             counters.retries += 1
             # Full jitter: anywhere between 0 and the capped exponential step.
             pause = self._rng.uniform(0, min(self.config.backoff_cap_s, self.config.backoff_base_s * 2 ** (failures - 1)))
+            if unavailable_s is not None:
+                pause = max(pause, unavailable_s)
             log.warning("%s %s: %s; retry %d of %d in %.2fs", method, path.split("/")[1], reason, failures,
                         self.config.max_attempts - 1, pause)
             counters.backoff_wait_s += pause
@@ -213,7 +223,9 @@ class Session:
             pass
 
     @staticmethod
-    def retry_after(resp: httpx.Response) -> float:
+    def retry_after_header(resp: httpx.Response) -> float | None:
+        """Seconds to wait by the answer's Retry-After (whole or fractional seconds, or an HTTP date;
+        the sandbox's exact figure first); None when it has none that can be read."""
         try:
             return max(0.0, float(resp.headers[RETRY_AFTER_EXACT]))
         except (KeyError, ValueError):
@@ -227,6 +239,14 @@ class Session:
                     return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
                 except (TypeError, ValueError):
                     pass
+        return None
+
+    @classmethod
+    def retry_after(cls, resp: httpx.Response) -> float:
+        """A 429's wait: Retry-After, else the v1 body's data.retryAfter, else the window's reset, else 1 s."""
+        header = cls.retry_after_header(resp)
+        if header is not None:
+            return header
         try:
             return float(resp.json()["data"]["retryAfter"])
         except (ValueError, KeyError, TypeError):
