@@ -195,24 +195,31 @@ class Session:
                     return resp
                 counters.server_errors += 1
                 reason = f"HTTP {resp.status_code}"
-                # "Retry ... honouring Retry-After when present" (the contract): a 5xx that says when
-                # holds this request and, through the limiter, every other of the key until then.
-                unavailable_s = self.retry_after_header(resp)
-                if unavailable_s is not None:
-                    self.quota.block_for(unavailable_s)
+                unavailable_s = self.unavailable_for(resp)
             failures += 1
             if failures >= self.config.max_attempts:
                 raise Exhausted(f"{reason}; gave up after {failures} attempts", unreachable=not answered,
                                  server_errors=reason.startswith("HTTP "))
             counters.retries += 1
-            # Full jitter: anywhere between 0 and the capped exponential step.
-            pause = self._rng.uniform(0, min(self.config.backoff_cap_s, self.config.backoff_base_s * 2 ** (failures - 1)))
-            if unavailable_s is not None:
-                pause = max(pause, unavailable_s)
+            pause = self.backoff(failures, unavailable_s)
             log.warning("%s %s: %s; retry %d of %d in %.2fs", method, path.split("/")[1], reason, failures,
                         self.config.max_attempts - 1, pause)
             counters.backoff_wait_s += pause
             self._sleep(pause)
+
+    def unavailable_for(self, resp: httpx.Response) -> float | None:
+        """A retryable 5xx's Retry-After: "retry ... honouring Retry-After when present" (the contract).
+        The server said when it can answer again: this request and, through the limiter, every
+        other of the key wait until then (each would meet another 5xx). None when it did not say."""
+        seconds = self.retry_after_header(resp)
+        if seconds is not None:
+            self.quota.block_for(seconds)
+        return seconds
+
+    def backoff(self, failures: int, unavailable_s: float | None) -> float:
+        """Full jitter: anywhere between 0 and the capped exponential step; never before a 5xx's Retry-After."""
+        pause = self._rng.uniform(0, min(self.config.backoff_cap_s, self.config.backoff_base_s * 2 ** (failures - 1)))
+        return pause if unavailable_s is None else max(pause, unavailable_s)
 
     def observe_quota(self, resp: httpx.Response) -> None:
         h = resp.headers
