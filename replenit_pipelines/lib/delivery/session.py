@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from replenit_pipelines.lib.contract.api import AUTH_HEADER
+from replenit_pipelines.lib.contract.api import AUTH_HEADER, MAX_BODY_BYTES
 from replenit_pipelines.lib.delivery.config import ClientConfig
 from replenit_pipelines.lib.delivery.errors import (
     ForbiddenError,
@@ -134,6 +134,19 @@ class Session:
                 body = gzip.compress(body, compresslevel=5)
                 headers["Content-Encoding"] = "gzip"
         return body, headers
+
+    def too_large(self, record: bytes) -> str | None:
+        """Why a body of this one record can never be accepted (over the contract's 5,000,000 bytes
+        as sent, gzipped when this client gzips), or None when it fits."""
+        size = len(record) + 2  # the array's brackets
+        if size <= MAX_BODY_BYTES:
+            return None
+        if self.config.gzip:
+            size = len(self._encoded(b"[" + record + b"]")[0] or b"")
+            if size <= MAX_BODY_BYTES:
+                return None
+        return (f"$: not sent: the record is {size:,} bytes as JSON{' (gzipped)' if self.config.gzip else ''}, over the "
+                f"API's body limit of {MAX_BODY_BYTES:,} bytes (it would be answered 413 Payload Too Large); shorten it")
 
     def request(self, method: str, path: str, counters: DeliveryCounters,
                 body: bytes | Callable[[], bytes | None] | None = None,

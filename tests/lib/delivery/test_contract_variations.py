@@ -116,3 +116,35 @@ def test_a_5xx_without_retry_after_keeps_the_short_backoff(serve, tmp_path):
         report = client.deliver("customers", [{"CustomerId": "c1", "Email": "c1@example.com"}])
     assert report.accepted == [0]
     assert server.arrivals[1] - server.arrivals[0] < 0.5
+
+
+# --- a record no body can carry -----------------------------------------------------------------
+
+def big_product(product_id: str, bytes_at_least: int) -> dict:
+    # Taxonomy has no length limit in the contract: a product record can outgrow any request body.
+    entries = bytes_at_least // 40 + 1
+    return {"ProductId": product_id, "ProductVariants": [], "Taxonomy": [f"category-{i:08d}-xxxxxxxxxxxxxxxxxxx" for i in range(entries)]}
+
+
+@pytest.mark.parametrize("gzip", [False, True])
+def test_a_record_over_the_body_limit_is_rejected_without_a_request(sandbox, records_in_sandbox, tmp_path, gzip):
+    # The contract: a body over 5,000,000 bytes (as sent) is answered 413. A record that alone is
+    # larger can never be accepted: sending it spends a request of the quota (and 5 MB) on a 413.
+    import httpx
+
+    tenant_id, key = sandbox.add_tenant()
+    huge = big_product("huge", 5_200_000)
+    if gzip:  # gzipped, what is sent is small: the API reads it (the limit is on the body as sent)
+        huge["Taxonomy"] = ["same-category-name-xxxxxxxxxxxxxxxxxxxx"] * 140_000
+    records = [huge, {"ProductId": "small", "ProductVariants": []}]
+    with ReplenitClient(ClientConfig(base_url=sandbox.url, tenant_id=tenant_id, api_key=key, limits=(), gzip=gzip,
+                                     quota_dir=str(tmp_path / "quota"))) as client:
+        report = client.deliver("products", records)
+    sent = [r for r in httpx.get(f"{sandbox.url}/_sandbox/requests").json() if tenant_id in r["path"]]
+    if gzip:
+        assert sorted(report.accepted) == [0, 1] and [r["status"] for r in sent] == [200, 200]
+        return
+    assert report.accepted == [1] and list(report.rejected) == [0]
+    assert "over the API's body limit of 5,000,000 bytes" in report.rejected[0][0]
+    assert [r["status"] for r in sent] == [200] and report.counters.requests == 1
+    assert set(records_in_sandbox(sandbox, tenant_id, "products")) == {"small"}
