@@ -124,8 +124,10 @@ ORDER = EntitySpec(
     singular="Order",
     fields=(
         _s("OrderId", 100, required=True),
-        _s("CustomerId", 100),
-        FieldSpec("Email", Kind.EMAIL, max_length=256),
+        # The contract gives an order's CustomerId and Email as plain strings (no length, no format):
+        # they link the order to a customer by the tenant's priority, and an order is stored either way.
+        FieldSpec("CustomerId", Kind.STRING),
+        FieldSpec("Email", Kind.STRING),
         FieldSpec("Currency", Kind.CURRENCY, max_length=3, required=True),
         FieldSpec("OrderDate", Kind.TIMESTAMP),
         FieldSpec("TotalRevenue", Kind.NUMBER, minimum=0),

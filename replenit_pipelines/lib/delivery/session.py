@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from replenit_pipelines.lib.contract.api import AUTH_HEADER
+from replenit_pipelines.lib.contract.api import AUTH_HEADER, MAX_BODY_BYTES
 from replenit_pipelines.lib.delivery.config import ClientConfig
 from replenit_pipelines.lib.delivery.errors import (
     ForbiddenError,
@@ -135,6 +135,19 @@ class Session:
                 headers["Content-Encoding"] = "gzip"
         return body, headers
 
+    def too_large(self, record: bytes) -> str | None:
+        """Why a body of this one record can never be accepted (over the contract's 5,000,000 bytes
+        as sent, gzipped when this client gzips), or None when it fits."""
+        size = len(record) + 2  # the array's brackets
+        if size <= MAX_BODY_BYTES:
+            return None
+        if self.config.gzip:
+            size = len(self._encoded(b"[" + record + b"]")[0] or b"")
+            if size <= MAX_BODY_BYTES:
+                return None
+        return (f"$: not sent: the record is {size:,} bytes as JSON{' (gzipped)' if self.config.gzip else ''}, over the "
+                f"API's body limit of {MAX_BODY_BYTES:,} bytes (it would be answered 413 Payload Too Large); shorten it")
+
     def request(self, method: str, path: str, counters: DeliveryCounters,
                 body: bytes | Callable[[], bytes | None] | None = None,
                 params: dict[str, str] | None = None) -> httpx.Response:
@@ -145,6 +158,7 @@ class Session:
         fresh_body = body if callable(body) else None
         content, headers = self._encoded(None if callable(body) else body)
         failures = 0
+        unavailable_s: float | None = None  # a 5xx's Retry-After
         rate_limited = 0
         answered = False  # any HTTP answer at all: the API is reachable
         while True:
@@ -167,12 +181,14 @@ class Session:
             try:
                 resp = self.http.request(method, path, content=content, headers=headers, params=params)
             except httpx.TimeoutException as exc:
+                unavailable_s = None
                 reason = f"timed out ({type(exc).__name__})"
             except httpx.LocalProtocolError as exc:
                 # The request cannot be formed (a header it cannot carry): every retry would fail
                 # the same way. Its message may quote a header, the key's included: not repeated.
                 raise Exhausted(f"the request could not be formed ({type(exc).__name__}); not retried") from None
             except httpx.TransportError as exc:
+                unavailable_s = None
                 reason = f"connection failed ({type(exc).__name__})"
             else:
                 answered = True
@@ -192,17 +208,31 @@ class Session:
                     return resp
                 counters.server_errors += 1
                 reason = f"HTTP {resp.status_code}"
+                unavailable_s = self.unavailable_for(resp)
             failures += 1
             if failures >= self.config.max_attempts:
                 raise Exhausted(f"{reason}; gave up after {failures} attempts", unreachable=not answered,
                                  server_errors=reason.startswith("HTTP "))
             counters.retries += 1
-            # Full jitter: anywhere between 0 and the capped exponential step.
-            pause = self._rng.uniform(0, min(self.config.backoff_cap_s, self.config.backoff_base_s * 2 ** (failures - 1)))
+            pause = self.backoff(failures, unavailable_s)
             log.warning("%s %s: %s; retry %d of %d in %.2fs", method, path.split("/")[1], reason, failures,
                         self.config.max_attempts - 1, pause)
             counters.backoff_wait_s += pause
             self._sleep(pause)
+
+    def unavailable_for(self, resp: httpx.Response) -> float | None:
+        """A retryable 5xx's Retry-After: "retry ... honouring Retry-After when present" (the contract).
+        The server said when it can answer again: this request and, through the limiter, every
+        other of the key wait until then (each would meet another 5xx). None when it did not say."""
+        seconds = self.retry_after_header(resp)
+        if seconds is not None:
+            self.quota.block_for(seconds)
+        return seconds
+
+    def backoff(self, failures: int, unavailable_s: float | None) -> float:
+        """Full jitter: anywhere between 0 and the capped exponential step; never before a 5xx's Retry-After."""
+        pause = self._rng.uniform(0, min(self.config.backoff_cap_s, self.config.backoff_base_s * 2 ** (failures - 1)))
+        return pause if unavailable_s is None else max(pause, unavailable_s)
 
     def observe_quota(self, resp: httpx.Response) -> None:
         h = resp.headers
@@ -213,7 +243,9 @@ class Session:
             pass
 
     @staticmethod
-    def retry_after(resp: httpx.Response) -> float:
+    def retry_after_header(resp: httpx.Response) -> float | None:
+        """Seconds to wait by the answer's Retry-After (whole or fractional seconds, or an HTTP date;
+        the sandbox's exact figure first); None when it has none that can be read."""
         try:
             return max(0.0, float(resp.headers[RETRY_AFTER_EXACT]))
         except (KeyError, ValueError):
@@ -227,6 +259,14 @@ class Session:
                     return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
                 except (TypeError, ValueError):
                     pass
+        return None
+
+    @classmethod
+    def retry_after(cls, resp: httpx.Response) -> float:
+        """A 429's wait: Retry-After, else the v1 body's data.retryAfter, else the window's reset, else 1 s."""
+        header = cls.retry_after_header(resp)
+        if header is not None:
+            return header
         try:
             return float(resp.json()["data"]["retryAfter"])
         except (ValueError, KeyError, TypeError):

@@ -133,11 +133,24 @@ class _CheckedBody:
         return batching.join(self.parts, self.sending) if self.sending else None
 
 
+def _too_large_alone(session: Session, parts: batching.Parts, batch: list[int], report: DeliveryReport,
+                     lock: threading.Lock) -> bool:
+    """A body of one record over the API's body limit: rejected with why, without a request (the
+    API answers it 413, always). Larger bodies of several records are halved by the 413 path."""
+    too_large = session.too_large(parts[batch[0]]) if len(batch) == 1 else None
+    if too_large:
+        with lock:
+            report.rejected[batch[0]] = [too_large]
+    return bool(too_large)
+
+
 def send_batch(session: Session, path: str, parts: batching.Parts, batch: list[int], report: DeliveryReport,
            lock: threading.Lock, counters: DeliveryCounters,
            on_accepted: Callable[[list[int]], None] | None = None, before_send: BeforeSend | None = None) -> None:
     """Send one body; on 400 re-send it without the rejected records, or split it in halves.
     `before_send` (deliver_planned) may take records out of the body right before each attempt."""
+    if _too_large_alone(session, parts, batch, report, lock):
+        return
     body = _CheckedBody(session, parts, batch, report, lock, before_send) if before_send is not None else None
     try:
         resp = session.request("POST", path, counters, body=body if body is not None else batching.join(parts, batch))

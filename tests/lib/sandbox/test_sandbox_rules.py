@@ -24,6 +24,10 @@ VALID = [
     ("orders", "TotalRevenue", 0),
     ("orders", "Status", "refunded"),
     ("orders", "OrderItems", []),
+    # The contract gives an order's CustomerId and Email as plain strings (no length, no format):
+    # an order is accepted whatever they hold, linked to a customer or not (issue 22).
+    ("orders", "Email", "bob at example"),
+    ("orders", "CustomerId", "c" * 150),
     ("products", "ProductVariants", []),
     ("products", "Taxonomy", ["Home", "Kitchen"]),
     ("products", "IsOfflineExclusive", True),
