@@ -185,7 +185,7 @@ def _mapping_error(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: 
 
 def _cast_failures(mapping: EntityMapping, raw: pl.DataFrame) -> list[pl.Expr]:
     """For each field with a cast: the source value as text where the cast lost it (a non-blank
-    value that became null, or a number that changed, as 1.5 cast to int), else null."""
+    value that became null, or a number that changed, as 1.5 (float or DECIMAL) cast to int), else null."""
     cast_fields = [f for f in mapping.all_fields if f.cast is not None]
     if not cast_fields:
         return []
@@ -197,7 +197,7 @@ def _cast_failures(mapping: EntityMapping, raw: pl.DataFrame) -> list[pl.Expr]:
         if dtype == pl.String:
             present = present & (src.str.strip_chars(formats.WHITESPACE) != "")  # a blank is no value, not a failed cast
         lost = present & f.cast_expression().is_null()
-        if f.cast == "int" and dtype.is_float():
+        if f.cast == "int" and (dtype.is_float() or dtype.is_decimal()):  # a DECIMAL(12,4) 1.5000 is no int
             lost = lost | (present & (src != src.round(0)))
         text = pl.lit(f"<{dtype}>") if dtype.is_nested() else src.cast(pl.String)
         out.append(pl.when(lost).then(text).alias(CAST_FAILURE_PREFIX + f.target))

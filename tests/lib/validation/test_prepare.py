@@ -360,6 +360,21 @@ def test_a_value_lost_by_its_cast_is_quarantined_as_type(field, raw, value):
     assert [r["CustomerId"] for r in payloads(p)] == ["c2"]
 
 
+def test_a_decimal_with_a_fraction_cast_to_int_is_quarantined_not_truncated():
+    # Magento's sales_order_item.qty_ordered is DECIMAL(12,4): 2.0000 is a whole quantity, 1.5000 is
+    # not, and cast: int must not send it as 1 (DuckDB DECIMAL arrives in Polars as Decimal, not Float).
+    from decimal import Decimal
+
+    mapping = customers_with(Name={"column": "qty", "cast": "int"})
+    frame = pl.DataFrame({"id": ["c1", "c2"], "qty": [Decimal("1.5"), Decimal("2")], "updated_at": [TS, TS]},
+                         schema_overrides={"qty": pl.Decimal(12, 4)})
+    p = prepare(mapping, frame)
+    assert reasons(p) == {("type", "Name")}
+    assert p.quarantine["record_id"].to_list() == ["customerid:c1"]
+    assert float(p.quarantine["value"][0]) == 1.5
+    assert [(r["CustomerId"], r["Name"]) for r in payloads(p)] == [("c2", "2")]
+
+
 def test_casts_that_keep_the_value_and_blanks_are_not_failures():
     mapping = customers_with(Name={"column": "n", "cast": "string"}, GdprOptin={"column": "g", "cast": "bool"},
                              Surname={"column": "s", "cast": "int"})
