@@ -375,6 +375,25 @@ def test_a_decimal_with_a_fraction_cast_to_int_is_quarantined_not_truncated():
     assert [(r["CustomerId"], r["Name"]) for r in payloads(p)] == [("c2", "2")]
 
 
+@pytest.mark.parametrize("dtype,fraction,whole", [(pl.Decimal(12, 4), "1.5", "2"), (pl.Float64, 1.5, 2.0)],
+                         ids=["DECIMAL(12,4)", "DOUBLE"])
+def test_a_quantity_with_a_fraction_mapped_without_a_cast_is_quarantined_as_type(dtype, fraction, whole):
+    # Quantity: qty_ordered over Magento's DECIMAL(12,4) column, no cast: 1.5000 is no quantity (never sent as 1).
+    from decimal import Decimal
+
+    mapping = entity_mapping_from_dict("orders", {
+        "source": {"table": "sales_order_item"}, "fields": {"OrderId": "oid", "Currency": {"constant": "EUR"}},
+        "OrderItems": {"key": "lid", "fields": {"ProductId": "pid", "Quantity": "qty", "Price": "price"}}},
+        origin="mappings/magento.yaml")
+    values = [Decimal(fraction), Decimal(whole)] if dtype == pl.Decimal(12, 4) else [fraction, whole]
+    frame = pl.DataFrame({"oid": ["o1", "o2"], "lid": ["1", "1"], "pid": ["p", "p"], "qty": values, "price": [1.0, 1.0],
+                          "updated_at": [TS, TS]}, schema_overrides={"qty": dtype})
+    p = prepare(mapping, frame)
+    assert reasons(p) == {("type", "OrderItems.Quantity")}
+    assert p.quarantine["record_id"].to_list() == ["o1"] and float(p.quarantine["value"][0]) == 1.5
+    assert [(r["OrderId"], r["OrderItems"][0]["Quantity"]) for r in payloads(p)] == [("o2", 2)]
+
+
 def test_casts_that_keep_the_value_and_blanks_are_not_failures():
     mapping = customers_with(Name={"column": "n", "cast": "string"}, GdprOptin={"column": "g", "cast": "bool"},
                              Surname={"column": "s", "cast": "int"})
