@@ -32,7 +32,8 @@ def apply_mapping(
     mapping = mapping.as_read()
     spec = mapping.spec
     window = mapping.source.time_column
-    exprs = [pl.col("__row"), pl.col(window).alias("__ts"), *(f.expression() for f in mapping.all_fields)]
+    exprs = [pl.col("__row"), pl.col(window).alias("__ts"), *(f.expression() for f in mapping.all_fields),
+             *_unmapped_required(mapping)]
     if mapping.child_key:
         exprs.append(pl.col(mapping.child_key).cast(pl.String).alias("__child_key"))
     no_child = _no_child(mapping)
@@ -49,6 +50,19 @@ def apply_mapping(
     flat = flat.with_columns(record_key(spec.name, flat.columns, customer_priority, normalize_values).alias("__key"))
 
     return flat, normalized.counts
+
+
+def _unmapped_required(mapping: EntityMapping) -> list[pl.Expr]:
+    """A field the contract requires that the mapping leaves out is null on every row, so each row is
+    quarantined as `required` on it (a line without Quantity, an order without Currency, a variant
+    without VariantId): never sent without it, and never a crash where lines are totalled."""
+    spec, mapped = mapping.spec, {f.target for f in mapping.all_fields}
+    required = [(f.name, f) for f in spec.fields if f.required and f.kind is not Kind.CHILDREN]
+    child = spec.children_field
+    if child is not None and child.children is not None and mapping.children:
+        required += [(f"{child.name}.{f.name}", f) for f in child.children.fields if f.required]
+    return [pl.lit(None, pl.Int64 if f.kind is Kind.INT else pl.String).alias(name)
+            for name, f in required if name not in mapped]
 
 
 def nest_records(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:

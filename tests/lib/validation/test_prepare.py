@@ -777,3 +777,22 @@ def test_a_derived_total_quantity_beyond_int32_is_quarantined():
     assert p.records.height == 0
     assert {(r["rule"], r["field"]) for r in p.quarantine.to_dicts()} == {("range", "TotalQuantity")}
     assert _balanced(p)
+
+
+# A field the contract requires, left out of the mapping (jaffle_shop has no lines: a newcomer maps
+# OrderItems with ProductId alone): every row is quarantined as required on it, never sent without
+# it and never a crash where the lines are totalled.
+@pytest.mark.parametrize("entity,fields,children,missing", [
+    ("orders", {"OrderId": "oid", "Currency": {"constant": "EUR"}, "TotalRevenue": "tot"}, {"ProductId": "pid"}, "OrderItems.Quantity"),
+    ("orders", {"OrderId": "oid", "Currency": {"constant": "EUR"}, "TotalRevenue": "tot"}, {"Quantity": "q"}, "OrderItems.ProductId"),
+    ("orders", {"OrderId": "oid", "TotalRevenue": "tot"}, {"ProductId": "pid", "Quantity": "q"}, "Currency"),
+    ("products", {"ProductId": "oid"}, {"Sku": "pid"}, "ProductVariants.VariantId"),
+], ids=["no Quantity", "no line ProductId", "no Currency", "no VariantId"])
+def test_a_required_field_the_mapping_leaves_out_quarantines_every_row_as_required(entity, fields, children, missing):
+    child = "OrderItems" if entity == "orders" else "ProductVariants"
+    mapping = entity_mapping_from_dict(entity, {"source": {"table": "t"}, "fields": fields,
+                                                child: {"key": "lid", "fields": children}}, origin="mappings/jaffle.yaml")
+    p = run(mapping, [{"oid": "o1", "lid": "1", "pid": "p", "q": 1, "tot": 1.0, "updated_at": TS},
+                      {"oid": "o2", "lid": "1", "pid": "x", "q": 2, "tot": 2.0, "updated_at": TS}])
+    assert reasons(p) == {("required", missing)}
+    assert sorted(p.quarantine["record_id"].to_list()) == ["o1", "o2"] and p.records.height == 0
