@@ -50,3 +50,23 @@ def test_an_older_window_of_a_shared_email_never_overwrites_the_newer_customer(s
     for counts in (newer, older):
         assert counts["rows_read"] == (counts["rows_delivered"] + counts["rows_quarantined"] + counts["rows_superseded"]
                                        + counts["rows_unchanged"] + counts["rows_dead_lettered"] + counts["rows_held_back"])
+
+
+def test_a_sample_of_an_older_customer_of_a_shared_email_never_overwrites_the_newer_one(sandbox, push_env, tmp_path, monkeypatch, capsys):
+    tenant_id = push_env(sandbox)
+    warehouse, mapping = tmp_path / "magento.duckdb", tmp_path / "mapping.yaml"
+    con = duckdb.connect(str(warehouse))
+    con.execute("""
+        CREATE TABLE customer_entity(entity_id INTEGER, website_id SMALLINT, email VARCHAR, firstname VARCHAR, updated_at TIMESTAMP);
+        INSERT INTO customer_entity VALUES (9, 1, 'two@example.com', 'Web One', '2026-11-01 10:00'),
+                                           (10, 2, 'two@example.com', 'Web Two', '2026-11-04 10:00');
+    """)
+    con.close()
+    mapping.write_text(MAPPING)
+    for name, value in {"REPLENIT_WAREHOUSE": warehouse, "REPLENIT_MAPPING": mapping, "REPLENIT_LIMITS": "off"}.items():
+        monkeypatch.setenv(name, str(value))
+    assert cli.main(["sync", "customers", "--all"]) == 0
+    assert cli.main(["sync", "customers", "--identity", "9", "--json"]) == 0  # a try-out of the older customer
+    capsys.readouterr()
+    stored = {r["key"]: r["record"] for r in httpx.get(f"{sandbox.url}/_sandbox/records/{tenant_id}/customers").json()}
+    assert stored["email:two@example.com"]["CustomerId"] == "10"
