@@ -33,7 +33,7 @@ def sample_sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.stages.delete import DeleteGuard
-    from replenit_pipelines.lib.stages.extract import Extracted
+    from replenit_pipelines.lib.stages.extract import Extracted, with_shared_emails
     from replenit_pipelines.lib.stages.report import Window
     from replenit_pipelines.lib.stages.retry import Retried
     from replenit_pipelines.lib.sync.sequence import SoftDeletes, Unit, run_unit
@@ -51,7 +51,8 @@ def sample_sync(args: argparse.Namespace) -> int:
     if args.entity not in mapping:
         raise ValueError(f"{settings.mapping_path} has no '{args.entity}' section: add one to sync {args.entity}")
     entity_mapping = mapping[args.entity]
-    sampled = read_sample(Warehouse(settings.warehouse_path), entity_mapping, n=args.sample, identities=args.identity)
+    warehouse = Warehouse(settings.warehouse_path)
+    sampled = read_sample(warehouse, entity_mapping, n=args.sample, identities=args.identity)
     if sampled.missing:  # before any request: nothing is sent when one asked record is not there
         raise ValueError(f"--identity: the source has no {args.entity} record whose {sampled.key_column} is "
                          f"{', '.join(repr(m) for m in sampled.missing)}; nothing was sent (give the value as the column holds it)")
@@ -67,7 +68,7 @@ def sample_sync(args: argparse.Namespace) -> int:
         try:
             result, stop = run_unit(Unit(
                 window=Window(args.entity, "sample", run_id, now, now), mapping=entity_mapping, client=client,
-                read=lambda: Extracted(sampled.rows, 0), gate=GatePolicy(), history=(),
+                read=lambda: Extracted(with_shared_emails(entity_mapping, warehouse, sampled.rows, settings.customer_priority), 0), gate=GatePolicy(), history=(),
                 customer_priority=settings.customer_priority, ledger=ledger, store=None, full_refresh=args.full_refresh,
                 dry_run=args.dry_run, retried=Retried(),
                 soft_deletes=SoftDeletes(DeleteGuard(max_share=args.max_delete_share, max_count=args.max_delete_count),

@@ -62,7 +62,7 @@ def sync_window(request: SyncRequest) -> SyncResult:
     mapping, start, end = request.mapping, request.start - request.lookback, request.end
     result, stop = run_unit(Unit(
         window=Window(mapping.entity, request.partition_key, request.run_id, request.start, request.end),
-        mapping=mapping, client=request.client, read=lambda: extract(mapping, request.warehouse, start, end),
+        mapping=mapping, client=request.client, read=lambda: extract(mapping, request.warehouse, start, end, request.customer_priority),
         gate=request.gate, history=gate_history(request.store, mapping.entity, request.gate, request.partition_key),
         customer_priority=request.customer_priority, ledger=request.ledger, store=request.store,
         full_refresh=request.full_refresh, dry_run=request.dry_run, progress=request.progress, lookback=request.lookback,

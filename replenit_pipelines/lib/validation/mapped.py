@@ -33,7 +33,8 @@ def apply_mapping(
     mapping = mapping.as_read()
     spec = mapping.spec
     window = mapping.source.time_column
-    exprs = [pl.col("__row"), pl.col(window).alias("__ts"), *(f.expression() for f in mapping.all_fields)]
+    exprs = [pl.col("__row"), pl.col(window).alias("__ts"), *(f.expression() for f in mapping.all_fields),
+             *_unmapped_required(mapping)]
     if mapping.child_key:
         exprs.append(pl.col(mapping.child_key).cast(pl.String).alias("__child_key"))
     if CHILD_PARENT_KEY in raw.columns:  # a child source's rows: the parent id each one names
@@ -52,6 +53,19 @@ def apply_mapping(
     flat = flat.with_columns(record_key(spec.name, flat.columns, customer_priority, normalize_values).alias("__key"))
 
     return flat, normalized.counts
+
+
+def _unmapped_required(mapping: EntityMapping) -> list[pl.Expr]:
+    """A field the contract requires that the mapping leaves out is null on every row, so each row is
+    quarantined as `required` on it (a line without Quantity, an order without Currency, a variant
+    without VariantId): never sent without it, and never a crash where lines are totalled."""
+    spec, mapped = mapping.spec, {f.target for f in mapping.all_fields}
+    required = [(f.name, f) for f in spec.fields if f.required and f.kind is not Kind.CHILDREN]
+    child = spec.children_field
+    if child is not None and child.children is not None and mapping.children:
+        required += [(f"{child.name}.{f.name}", f) for f in child.children.fields if f.required]
+    return [pl.lit(None, pl.Int64 if f.kind is Kind.INT else pl.String).alias(name)
+            for name, f in required if name not in mapped]
 
 
 def nest_records(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
@@ -188,7 +202,7 @@ def _mapping_error(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: 
 
 def _cast_failures(mapping: EntityMapping, raw: pl.DataFrame) -> list[pl.Expr]:
     """For each field with a cast: the source value as text where the cast lost it (a non-blank
-    value that became null, or a number that changed, as 1.5 cast to int), else null."""
+    value that became null, or a number that changed, as 1.5 (float or DECIMAL) cast to int), else null."""
     cast_fields = [f for f in mapping.all_fields if f.cast is not None]
     if not cast_fields:
         return []
@@ -200,7 +214,7 @@ def _cast_failures(mapping: EntityMapping, raw: pl.DataFrame) -> list[pl.Expr]:
         if dtype == pl.String:
             present = present & (src.str.strip_chars(formats.WHITESPACE) != "")  # a blank is no value, not a failed cast
         lost = present & f.cast_expression().is_null()
-        if f.cast == "int" and dtype.is_float():
+        if f.cast == "int" and (dtype.is_float() or dtype.is_decimal()):  # a DECIMAL(12,4) 1.5000 is no int
             lost = lost | (present & (src != src.round(0)))
         text = pl.lit(f"<{dtype}>") if dtype.is_nested() else src.cast(pl.String)
         out.append(pl.when(lost).then(text).alias(CAST_FAILURE_PREFIX + f.target))

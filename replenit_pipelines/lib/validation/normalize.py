@@ -124,6 +124,9 @@ def _typed(frame: pl.DataFrame, spec: EntitySpec, timezone: str, enabled: bool) 
                 bad = ~non_finite & (bad | (c.is_not_null() & (c != c.round(0))))  # 1.5 is no quantity
                 cast = pl.when(bad | non_finite).then(None).otherwise(cast)
                 type_failures.append(pl.when(non_finite).then(c.cast(pl.String)).otherwise(None).alias(FINITE_FAILURE_PREFIX + col))
+            elif f.kind is Kind.INT and dtype.is_decimal():  # DECIMAL(12,4) 1.5000 (Magento's qty_ordered): no quantity
+                bad = bad | (c.is_not_null() & (c != c.round(0)))
+                cast = pl.when(bad).then(None).otherwise(cast)
             typed.append(cast.alias(col))
             type_failures.append(pl.when(bad).then(c.cast(pl.String)).otherwise(None).alias(TYPE_FAILURE_PREFIX + col))
     return frame.with_columns(typed + type_failures), string_cols

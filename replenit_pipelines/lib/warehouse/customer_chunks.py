@@ -196,3 +196,28 @@ def customer_chunking(warehouse: SourceAccess, mapping: EntityMapping, chunks: i
             pairs = identity_pairs(con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {rows}",  # noqa: S608 - identifiers quoted, values bound
                                    params=params or None).to_arrow_reader(IDS_BATCH), mapping, customer_priority)
     return CustomerChunking(chunks, customer_components(pairs))
+
+
+def identity_columns_whole(warehouse: SourceAccess, mapping: EntityMapping) -> pl.DataFrame:
+    """The source columns of a customer's identity (its Email and CustomerId fields'), every row of
+    the whole source: which other customers share a window's emails (lib/stages/extract.py)."""
+    columns = identity_source_columns(mapping)
+    src = mapping.source
+    if mapping.read_by_frames:
+        con = warehouse.connect() if needs_duckdb(mapping) else None
+        try:
+            side = source_sides(warehouse, con, mapping)[0]
+            if side.lazy is not None:
+                return side.lazy.select(columns).collect()
+            rows, params = side.sql_rows()
+            return side.connection.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {rows}",  # noqa: S608 - identifiers quoted, values bound
+                                       params=params or None).pl()
+        finally:
+            if con is not None:
+                con.close()
+    if src.path:
+        return warehouse.scan(src).select(columns).collect()
+    with warehouse.connect() as con:
+        rows, params = (quote(src.table), {}) if src.table else (f"(\n{query_text(src)}\n)", SourceAccess.params(src, *ALL_TIME))
+        return con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {rows}",  # noqa: S608 - identifiers quoted, values bound
+                       params=params or None).pl()

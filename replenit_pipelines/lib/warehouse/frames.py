@@ -192,8 +192,26 @@ def child_frame(side: Side, rows: pl.DataFrame, mapping: EntityMapping) -> pl.Da
     try:
         return rows.select(exprs)
     except pl.exceptions.PolarsError as exc:
-        raise MappingError(f"{mapping.origin}: {mapping.entity}.{child.name}: a field cannot be evaluated over "
-                           f"{side.spec.describe()}: {str(exc).splitlines()[0]}") from None
+        raise _child_field_error(side, rows, mapping, exc) from None
+
+
+def _child_field_error(side: Side, rows: pl.DataFrame, mapping: EntityMapping, exc: Exception) -> MappingError:
+    """The child field that fails on the data, named as a parent field's error names it (the file,
+    `orders.OrderItems.Price`, what it reads), with the cast that gives NULL instead of failing."""
+    child = mapping.spec.children_field
+    assert child is not None
+    where, reason = f"{mapping.origin}: {mapping.entity}.{child.name}: a field", str(exc).splitlines()[0]
+    for f in mapping.children:
+        if f.column is None and f.expr is None:
+            continue
+        try:
+            rows.select(f.source_expression())
+        except pl.exceptions.PolarsError as field_exc:
+            where, reason = f"{mapping.origin}: {mapping.entity}.{f.target} ({f.describe(quoted=True)})", str(field_exc).splitlines()[0]
+            break
+    hint = ("; fix the expr: it is Polars SQL over the source's columns, where CAST stops the run on a value it cannot "
+            "read: map the column with cast: (such a value is quarantined as type), or TRY_CAST(x AS DOUBLE) (NULL, silently)")
+    return MappingError(f"{where} cannot be evaluated over {side.spec.describe()}: {reason}{hint}")
 
 
 def source_sides(warehouse: SourceAccess, con: duckdb.DuckDBPyConnection | None, mapping: EntityMapping) -> list[Side]:

@@ -376,7 +376,14 @@ def entity_mapping_from_dict(entity: str, raw: dict, origin: str = "<python>", t
     if child is not None:
         block = raw.get(child.name)
         if not isinstance(block, dict):
-            raise MappingError(f"{origin}: {entity} needs a {child.name} block with the fields of each source row")
+            keys = ("order_id", "line_id", "product_id", "ProductId") if child.name == "OrderItems" else \
+                ("product_id", "variant_id", "variant_id", "VariantId")
+            raise MappingError(
+                f"{origin}: {entity} needs a {child.name} block with the fields of each source row (docs/configuration.md); "
+                f"a warehouse without them (jaffle_shop's orders have no lines) maps a child source with no rows and each "
+                f"record is sent with {child.name}: [] -- {child.name}: {{source: {{query: \"SELECT NULL AS {keys[0]}, "
+                f"NULL AS {keys[1]}, NULL AS {keys[2]} WHERE false\"}}, parent_key: {keys[0]}, key: {keys[1]}, "
+                f"fields: {{{keys[3]}: {keys[2]}}}}}")
         assert child.children is not None
         unknown = set(block) - {"fields", "key", "source", "parent_key"}
         if unknown:

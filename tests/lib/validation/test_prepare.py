@@ -382,6 +382,40 @@ def test_a_value_lost_by_its_cast_is_quarantined_as_type(field, raw, value):
     assert [r["CustomerId"] for r in payloads(p)] == ["c2"]
 
 
+def test_a_decimal_with_a_fraction_cast_to_int_is_quarantined_not_truncated():
+    # Magento's sales_order_item.qty_ordered is DECIMAL(12,4): 2.0000 is a whole quantity, 1.5000 is
+    # not, and cast: int must not send it as 1 (DuckDB DECIMAL arrives in Polars as Decimal, not Float).
+    from decimal import Decimal
+
+    mapping = customers_with(Name={"column": "qty", "cast": "int"})
+    frame = pl.DataFrame({"id": ["c1", "c2"], "qty": [Decimal("1.5"), Decimal("2")], "updated_at": [TS, TS]},
+                         schema_overrides={"qty": pl.Decimal(12, 4)})
+    p = prepare(mapping, frame)
+    assert reasons(p) == {("type", "Name")}
+    assert p.quarantine["record_id"].to_list() == ["customerid:c1"]
+    assert float(p.quarantine["value"][0]) == 1.5
+    assert [(r["CustomerId"], r["Name"]) for r in payloads(p)] == [("c2", "2")]
+
+
+@pytest.mark.parametrize("dtype,fraction,whole", [(pl.Decimal(12, 4), "1.5", "2"), (pl.Float64, 1.5, 2.0)],
+                         ids=["DECIMAL(12,4)", "DOUBLE"])
+def test_a_quantity_with_a_fraction_mapped_without_a_cast_is_quarantined_as_type(dtype, fraction, whole):
+    # Quantity: qty_ordered over Magento's DECIMAL(12,4) column, no cast: 1.5000 is no quantity (never sent as 1).
+    from decimal import Decimal
+
+    mapping = entity_mapping_from_dict("orders", {
+        "source": {"table": "sales_order_item"}, "fields": {"OrderId": "oid", "Currency": {"constant": "EUR"}},
+        "OrderItems": {"key": "lid", "fields": {"ProductId": "pid", "Quantity": "qty", "Price": "price"}}},
+        origin="mappings/magento.yaml")
+    values = [Decimal(fraction), Decimal(whole)] if dtype == pl.Decimal(12, 4) else [fraction, whole]
+    frame = pl.DataFrame({"oid": ["o1", "o2"], "lid": ["1", "1"], "pid": ["p", "p"], "qty": values, "price": [1.0, 1.0],
+                          "updated_at": [TS, TS]}, schema_overrides={"qty": dtype})
+    p = prepare(mapping, frame)
+    assert reasons(p) == {("type", "OrderItems.Quantity")}
+    assert p.quarantine["record_id"].to_list() == ["o1"] and float(p.quarantine["value"][0]) == 1.5
+    assert [(r["OrderId"], r["OrderItems"][0]["Quantity"]) for r in payloads(p)] == [("o2", 2)]
+
+
 def test_casts_that_keep_the_value_and_blanks_are_not_failures():
     mapping = customers_with(Name={"column": "n", "cast": "string"}, GdprOptin={"column": "g", "cast": "bool"},
                              Surname={"column": "s", "cast": "int"})
@@ -765,3 +799,22 @@ def test_a_derived_total_quantity_beyond_int32_is_quarantined():
     assert p.records.height == 0
     assert {(r["rule"], r["field"]) for r in p.quarantine.to_dicts()} == {("range", "TotalQuantity")}
     assert _balanced(p)
+
+
+# A field the contract requires, left out of the mapping (jaffle_shop has no lines: a newcomer maps
+# OrderItems with ProductId alone): every row is quarantined as required on it, never sent without
+# it and never a crash where the lines are totalled.
+@pytest.mark.parametrize("entity,fields,children,missing", [
+    ("orders", {"OrderId": "oid", "Currency": {"constant": "EUR"}, "TotalRevenue": "tot"}, {"ProductId": "pid"}, "OrderItems.Quantity"),
+    ("orders", {"OrderId": "oid", "Currency": {"constant": "EUR"}, "TotalRevenue": "tot"}, {"Quantity": "q"}, "OrderItems.ProductId"),
+    ("orders", {"OrderId": "oid", "TotalRevenue": "tot"}, {"ProductId": "pid", "Quantity": "q"}, "Currency"),
+    ("products", {"ProductId": "oid"}, {"Sku": "pid"}, "ProductVariants.VariantId"),
+], ids=["no Quantity", "no line ProductId", "no Currency", "no VariantId"])
+def test_a_required_field_the_mapping_leaves_out_quarantines_every_row_as_required(entity, fields, children, missing):
+    child = "OrderItems" if entity == "orders" else "ProductVariants"
+    mapping = entity_mapping_from_dict(entity, {"source": {"table": "t"}, "fields": fields,
+                                                child: {"key": "lid", "fields": children}}, origin="mappings/jaffle.yaml")
+    p = run(mapping, [{"oid": "o1", "lid": "1", "pid": "p", "q": 1, "tot": 1.0, "updated_at": TS},
+                      {"oid": "o2", "lid": "1", "pid": "x", "q": 2, "tot": 2.0, "updated_at": TS}])
+    assert reasons(p) == {("required", missing)}
+    assert sorted(p.quarantine["record_id"].to_list()) == ["o1", "o2"] and p.records.height == 0

@@ -28,3 +28,32 @@ def test_a_child_field_error_names_the_mapping_file_and_the_field(fields, messag
     with pytest.raises(MappingError) as caught:
         entity_mapping_from_dict("orders", {**ORDERS, "OrderItems": {"key": "line_id", "fields": fields}}, origin=ORIGIN)
     assert str(caught.value) == f"{ORIGIN}: {message}"
+
+
+def test_an_orders_mapping_without_lines_is_told_how_to_send_each_order_with_no_lines(tmp_path):
+    # dbt's jaffle_shop: orders and payments, no lines. The message's own block, pasted, runs.
+    import duckdb
+    import polars as pl
+
+    from replenit_pipelines.lib.validation import prepare
+    from replenit_pipelines.lib.warehouse import Warehouse
+    from replenit_pipelines.lib.warehouse.frames import read_frames
+    from replenit_pipelines.lib.warehouse.windows import ALL_TIME_UTC
+
+    parent = {"source": {"table": "raw_orders", "window_column": None},
+              "fields": {"OrderId": "id", "Currency": {"constant": "USD"}, "TotalRevenue": "amount"}}
+    with pytest.raises(MappingError) as caught:
+        entity_mapping_from_dict("orders", parent, origin=ORIGIN)
+    message = str(caught.value)
+    assert message.startswith(f"{ORIGIN}: orders needs a OrderItems block") and "OrderItems: []" in message
+    import yaml
+
+    block = yaml.safe_load(message.split(" -- ", 1)[1])
+    path = tmp_path / "jaffle.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE raw_orders(id INTEGER, amount DOUBLE); INSERT INTO raw_orders VALUES (1, 10.0), (2, 21.0)")
+    con.close()
+    mapping = entity_mapping_from_dict("orders", {**parent, **block}, origin=ORIGIN)
+    keys = pl.DataFrame({"__k": ["1", "2"]})  # as --all reads a source without a window column: by its keys
+    p = prepare(mapping.as_read(), read_frames(Warehouse(path), mapping, *ALL_TIME_UTC, keys=keys))
+    assert p.records.select("OrderId", "OrderItems", "TotalRevenue").rows() == [("1", [], 10.0), ("2", [], 21.0)]
