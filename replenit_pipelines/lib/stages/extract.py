@@ -1,14 +1,17 @@
 """The extract stage: one window's rows of one entity from the warehouse (lib/warehouse/reader.py, frames.py)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 import polars as pl
 
 from replenit_pipelines.lib.contract import formats
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, identifier_accepted_expr
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
-from replenit_pipelines.lib.warehouse.customer_chunks import identity_columns_whole
+from replenit_pipelines.lib.warehouse.customer_chunks import FrameT, identity_rows
 from replenit_pipelines.lib.warehouse.frames import window_counts
 from replenit_pipelines.lib.warehouse.keys import read_key_column
 from replenit_pipelines.lib.warehouse.sample import read_sample
@@ -40,16 +43,19 @@ def with_shared_emails(mapping: EntityMapping, warehouse: Warehouse, rows: pl.Da
     each read whole. Under the `email` priority those are one customer to the tenant, and only the
     newest row of the address may be sent (prepare merges the others): a window that read only an
     older customer of the address would send it over the newer one the tenant holds (a re-run or
-    a backfill of an older day). Costs one read of the identity columns of the whole source; the
-    rows are read again only for the customers found."""
+    a backfill of an older day). Passes over the source's identity columns, streamed and filtered
+    to the rows of the addresses and customers found so far (one pass when no other customer shares
+    them; memory is what they match, not the source); the rows are read again only for the
+    customers found."""
     key = read_key_column(mapping)
     email = next((f for f in mapping.fields if f.target == "Email"), None)
     if mapping.entity != "customers" or customer_priority == "customerid" or key is None or email is None or not rows.height:
         return rows
 
-    def by_email(frame: pl.DataFrame) -> pl.DataFrame:
-        text = email.expression().cast(pl.String).str.strip_chars(formats.WHITESPACE)
-        return frame.select(pl.col(key).cast(pl.String).alias("__k"), text.alias("__e")).filter(
+    text, key_column = email.expression().cast(pl.String).str.strip_chars(formats.WHITESPACE), key
+
+    def by_email(frame: FrameT) -> FrameT:
+        return frame.select(pl.col(key_column).cast(pl.String).alias("__k"), text.alias("__e")).filter(
             pl.col("__k").is_not_null() & pl.col("__e").is_not_null() & (pl.col("__e") != "")).filter(
             identifier_accepted_expr("Email", pl.col("__e"))).with_columns(pl.col("__e").str.to_lowercase())
 
@@ -57,15 +63,21 @@ def with_shared_emails(mapping: EntityMapping, warehouse: Warehouse, rows: pl.Da
     emails = set(by_email(rows).get_column("__e").to_list())
     if not emails:
         return rows
-    whole = by_email(identity_columns_whole(warehouse, mapping))
-    keys: set[str] = set()
-    while True:  # a customer found may have an older row with another address: follow it (a few rounds)
-        found = set(whole.filter(pl.col("__e").is_in(list(emails))).get_column("__k").to_list())
-        if found <= keys:
+    keys = set(read_keys)
+    while True:  # the rows of the addresses and customers known: a customer found may have a row of another address
+        wanted_e, wanted_k = pl.Series(sorted(emails), dtype=pl.String), pl.Series(sorted(keys), dtype=pl.String)
+        pairs = identity_rows(warehouse, mapping, [key], partial(_of, by_email, wanted_e, wanted_k))
+        found_keys = keys | set(pairs.filter(pl.col("__e").is_in(wanted_e.implode())).get_column("__k").to_list())
+        found_emails = emails | set(pairs.filter(pl.col("__k").is_in(wanted_k.implode())).get_column("__e").to_list())
+        if found_keys == keys and found_emails == emails:
             break
-        keys |= found
-        emails |= set(whole.filter(pl.col("__k").is_in(list(keys))).get_column("__e").to_list())
+        keys, emails = found_keys, found_emails
     extra = sorted(keys - read_keys)
     if not extra:
         return rows
     return pl.concat([rows, read_sample(warehouse, mapping, identities=extra).rows], how="diagonal_relaxed")
+
+
+def _of(by_email: Callable[[Any], Any], emails: pl.Series, keys: pl.Series, frame: Any) -> Any:
+    """The identity rows of `frame` whose address is one of `emails` or whose key is one of `keys`."""
+    return by_email(frame).filter(pl.col("__e").is_in(emails.implode()) | pl.col("__k").is_in(keys.implode()))

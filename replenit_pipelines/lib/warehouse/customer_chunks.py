@@ -2,7 +2,8 @@
 components of the CustomerId-identity graph), for a reconciliation (chunks.py)."""
 
 import inspect
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import duckdb
 import duckdb.func
@@ -198,26 +199,40 @@ def customer_chunking(warehouse: SourceAccess, mapping: EntityMapping, chunks: i
     return CustomerChunking(chunks, customer_components(pairs))
 
 
-def identity_columns_whole(warehouse: SourceAccess, mapping: EntityMapping) -> pl.DataFrame:
-    """The source columns of a customer's identity (its Email and CustomerId fields'), every row of
-    the whole source: which other customers share a window's emails (lib/stages/extract.py)."""
-    columns = identity_source_columns(mapping)
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
+IDENTITY_ROWS_BATCH = 100_000  # rows of identity columns filtered at a time (identity_rows): what a pass holds
+
+
+def identity_rows(warehouse: SourceAccess, mapping: EntityMapping, extra_columns: list[str],
+                  pick: Callable[[Any], Any]) -> pl.DataFrame:
+    """`pick` (a DataFrame or LazyFrame -> the same, filtered) over the source columns of a customer's
+    identity (its Email and CustomerId fields', and `extra_columns`), every row of the whole source,
+    streamed: batches of a DuckDB source, the streaming engine over a lazy one; only what `pick`
+    keeps is held (which other customers share a window's emails: lib/stages/extract.py)."""
+    columns = sorted({*identity_source_columns(mapping), *extra_columns})
     src = mapping.source
+
+    def batches(reader: Any) -> pl.DataFrame:
+        parts = [pick(pl.DataFrame(pl.from_arrow(batch))) for batch in reader]
+        return pl.concat(parts) if parts else pick(pl.DataFrame(schema={c: pl.String for c in columns}))
+
+    def sql(con: Any, rows: str, params: dict) -> pl.DataFrame:
+        return batches(con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {rows}",  # noqa: S608 - identifiers quoted, values bound
+                               params=params or None).to_arrow_reader(IDENTITY_ROWS_BATCH))
+
     if mapping.read_by_frames:
         con = warehouse.connect() if needs_duckdb(mapping) else None
         try:
             side = source_sides(warehouse, con, mapping)[0]
             if side.lazy is not None:
-                return side.lazy.select(columns).collect()
+                return cast(pl.DataFrame, pick(side.lazy.select(columns)).collect(engine="streaming"))
             rows, params = side.sql_rows()
-            return side.connection.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {rows}",  # noqa: S608 - identifiers quoted, values bound
-                                       params=params or None).pl()
+            return sql(side.connection, rows, params)
         finally:
             if con is not None:
                 con.close()
     if src.path:
-        return warehouse.scan(src).select(columns).collect()
+        return cast(pl.DataFrame, pick(warehouse.scan(src).select(columns)).collect(engine="streaming"))
     with warehouse.connect() as con:
         rows, params = (quote(src.table), {}) if src.table else (f"(\n{query_text(src)}\n)", SourceAccess.params(src, *ALL_TIME))
-        return con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {rows}",  # noqa: S608 - identifiers quoted, values bound
-                       params=params or None).pl()
+        return sql(con, rows, params)

@@ -5,11 +5,16 @@ after it) would send it under the shared email and overwrite the newer one the t
 e.g. when an older partition is re-run or backfilled after a newer one."""
 
 import json
+from datetime import UTC, datetime
 
 import duckdb
 import httpx
+import polars as pl
+import pytest
 
 from replenit_pipelines import cli
+from replenit_pipelines.lib.stages.extract import extract
+from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
 
 MAPPING = """
 timezone: UTC
@@ -70,3 +75,31 @@ def test_a_sample_of_an_older_customer_of_a_shared_email_never_overwrites_the_ne
     capsys.readouterr()
     stored = {r["key"]: r["record"] for r in httpx.get(f"{sandbox.url}/_sandbox/records/{tenant_id}/customers").json()}
     assert stored["email:two@example.com"]["CustomerId"] == "10"
+
+
+CHAIN_ROWS = """CREATE TABLE customer_entity AS SELECT * FROM (VALUES
+    (9, 'a@example.com', 'Nine', TIMESTAMP '2026-11-01 10:00'),
+    (10, 'a@example.com', 'Ten old', TIMESTAMP '2026-10-01 10:00'),
+    (10, 'b@example.com', 'Ten', TIMESTAMP '2026-11-04 10:00'),
+    (11, 'B@example.com', 'Eleven', TIMESTAMP '2026-11-05 10:00'),
+    (12, 'c@example.com', 'Twelve', TIMESTAMP '2026-11-05 10:00')
+) t(entity_id, email, firstname, updated_at)"""
+
+@pytest.mark.parametrize("source", ["table", "parquet"])
+def test_a_window_follows_the_addresses_of_the_customers_it_finds_and_reads_no_other(tmp_path, source):
+    # Day 1 reads customer 9 (a@); 10 had a@ once and b@ now, 11 has b@: to the tenant one customer
+    # with 9 and 10, so all three are read whole; 12 shares nothing and is not read.
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute(CHAIN_ROWS)
+    if source == "parquet":
+        pl.read_database("SELECT * FROM customer_entity", con).write_parquet(tmp_path / "customers.parquet")
+    con.close()
+    src = "{table: customer_entity, window_column: updated_at}" if source == "table" else \
+        "{path: " + str(tmp_path / "customers.parquet") + ", window_column: updated_at}"
+    (tmp_path / "mapping.yaml").write_text(MAPPING.replace("{table: customer_entity, window_column: updated_at}", src))
+    mapping = load_mapping(tmp_path / "mapping.yaml")["customers"]
+    day1 = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
+    by_email = extract(mapping, Warehouse(tmp_path / "w.duckdb"), *day1, "email").rows
+    assert sorted(by_email["entity_id"].to_list()) == [9, 10, 10, 11]
+    by_id = extract(mapping, Warehouse(tmp_path / "w.duckdb"), *day1, "customerid").rows
+    assert by_id["entity_id"].to_list() == [9]
