@@ -59,13 +59,7 @@ def _unmapped_required(mapping: EntityMapping) -> list[pl.Expr]:
     """A field the contract requires that the mapping leaves out is null on every row, so each row is
     quarantined as `required` on it (a line without Quantity, an order without Currency, a variant
     without VariantId): never sent without it, and never a crash where lines are totalled."""
-    spec, mapped = mapping.spec, {f.target for f in mapping.all_fields}
-    required = [(f.name, f) for f in spec.fields if f.required and f.kind is not Kind.CHILDREN]
-    child = spec.children_field
-    if child is not None and child.children is not None and mapping.children:
-        required += [(f"{child.name}.{f.name}", f) for f in child.children.fields if f.required]
-    return [pl.lit(None, pl.Int64 if f.kind is Kind.INT else pl.String).alias(name)
-            for name, f in required if name not in mapped]
+    return [pl.lit(None, pl.Int64 if f.kind is Kind.INT else pl.String).alias(name) for name, f in mapping.unmapped_required()]
 
 
 def nest_records(valid: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:

@@ -303,6 +303,9 @@ def check_entity(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
             findings.extend(_field_findings(mapping, f, spec, field_schema))
     if mapping.child_key and child_schema is not None:
         findings.extend(_column_findings(entity, f"{child.name if child else ''}.key", "key", mapping.child_key, child_schema))
+    findings.extend(Finding("error", entity, name, f"the API requires {name} and the mapping leaves it out: every row would be "
+                            f"quarantined as required on it; map it (a column, an expr or a constant: docs/configuration.md)")
+                    for name, _ in mapping.unmapped_required())
     return findings
 
 

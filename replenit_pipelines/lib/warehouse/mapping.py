@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from replenit_pipelines.lib.contract.entities import ENTITIES, EntitySpec
+from replenit_pipelines.lib.contract.entities import ENTITIES, EntitySpec, FieldSpec, Kind
 from replenit_pipelines.lib.errors import ReplenitError, close_names
 
 CASTS = {"string": pl.String, "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}
@@ -195,6 +195,17 @@ class EntityMapping:
     @property
     def all_fields(self) -> tuple[FieldMapping, ...]:
         return self.fields + self.children
+
+    def unmapped_required(self) -> list[tuple[str, FieldSpec]]:
+        """The fields the contract requires that this mapping leaves out (a line's Quantity, an
+        order's Currency, a variant's VariantId; a child's only when children are mapped), by name:
+        every row would be quarantined as `required` on them (validation/mapped.py, warehouse/check.py)."""
+        spec, mapped = self.spec, {f.target for f in self.all_fields}
+        required = [(f.name, f) for f in spec.fields if f.required and f.kind is not Kind.CHILDREN]
+        child = spec.children_field
+        if child is not None and child.children is not None and self.children:
+            required += [(f"{child.name}.{f.name}", f) for f in child.children.fields if f.required]
+        return [(name, f) for name, f in required if name not in mapped]
 
     def source_columns(self) -> set[str]:
         # Read by frames: the columns of the frame the read returns. (Not as_read().source_columns():

@@ -58,7 +58,7 @@ def test_a_date_window_column_of_an_hourly_entity_is_a_warning_to_map_a_timestam
         "orders",
         {
             "source": {"table": "order_lines", "window_column": "order_day"},
-            "fields": {"OrderId": "order_id"},
+            "fields": {"OrderId": "order_id", "Currency": {"constant": "EUR"}},
             "OrderItems": {"fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}},
         },
     )
@@ -110,3 +110,27 @@ def test_a_missing_deleted_column_is_the_sources_error_in_the_runs_own_words(war
             "<python>: customers maps column(s) deleted_at that customers does not have (it has: active, customer_id, email, modified)",
         )
     ]
+
+
+def test_a_required_field_the_mapping_leaves_out_is_an_error_of_check(tmp_path):
+    # jaffle_shop's orders mapped without a line Quantity or a Currency: the run would quarantine every
+    # row as required on them, so `replenit check` says it before any run.
+    import duckdb
+
+    from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
+    from replenit_pipelines.lib.warehouse.check import check_mapping
+
+    db = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE orders(id INTEGER, amount DOUBLE, product VARCHAR, updated_at TIMESTAMP)")
+    con.close()
+    (tmp_path / "m.yaml").write_text(
+        "orders:\n  source: {table: orders, window_column: updated_at}\n"
+        "  fields: {OrderId: id, TotalRevenue: amount}\n"
+        "  OrderItems:\n    fields: {ProductId: product}\n")
+    found = {(f.level, f.where): f.message for f in check_mapping(load_mapping(tmp_path / "m.yaml"), Warehouse(db))}
+    assert set(found) >= {("error", "Currency"), ("error", "OrderItems.Quantity")}, found
+    assert found[("error", "OrderItems.Quantity")] == (
+        "the API requires OrderItems.Quantity and the mapping leaves it out: every row would be quarantined as required "
+        "on it; map it (a column, an expr or a constant: docs/configuration.md)")
+    assert ("error", "OrderItems.ProductId") not in found and ("error", "OrderId") not in found
