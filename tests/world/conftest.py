@@ -13,6 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
+# What a run's rows_read adds up to (the accounting every world test checks).
+CLOSING = ("rows_delivered", "rows_quarantined", "rows_superseded", "rows_unchanged", "rows_dead_lettered",
+           "rows_held_back", "rows_deleted")
 sys.path.insert(0, str(EXAMPLES))  # tpcgen, and shopify.export
 
 import tpcgen  # noqa: E402 - examples/ is put on the path just above

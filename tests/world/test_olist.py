@@ -9,13 +9,11 @@ import math
 import duckdb
 import pytest
 import reference
-from conftest import EXAMPLES
+from conftest import CLOSING, EXAMPLES
 
 from replenit_pipelines.lib.contract.entities import ENTITIES
 
 MAPPING = EXAMPLES / "olist" / "mapping.yaml"
-CLOSING = ("rows_delivered", "rows_quarantined", "rows_superseded", "rows_unchanged", "rows_dead_lettered",
-           "rows_held_back", "rows_deleted")
 
 
 @pytest.fixture(scope="module")

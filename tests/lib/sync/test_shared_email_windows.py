@@ -24,22 +24,25 @@ customers:
 """
 
 
-def test_an_older_window_of_a_shared_email_never_overwrites_the_newer_customer(sandbox, push_env, tmp_path, monkeypatch, capsys):
-    tenant_id = push_env(sandbox)
+def customer_entity(tmp_path, monkeypatch, values: str) -> None:
+    """A Magento-like customer_entity table holding `values` (SQL rows), mapped by MAPPING; the CLI pointed at both."""
     warehouse, mapping = tmp_path / "magento.duckdb", tmp_path / "mapping.yaml"
     con = duckdb.connect(str(warehouse))
-    con.execute("""
-        CREATE TABLE customer_entity(entity_id INTEGER, website_id SMALLINT, email VARCHAR, firstname VARCHAR, updated_at TIMESTAMP);
-        INSERT INTO customer_entity VALUES
-          (1, 1, 'ann@example.com', 'Ann', '2026-11-01 10:00'),
-          (9, 1, 'two@example.com', 'Web One', '2026-11-01 10:00'),
-          (10, 2, 'Two@Example.com ', 'Web Two', '2026-11-04 10:00');
-    """)
+    con.execute("CREATE TABLE customer_entity(entity_id INTEGER, website_id SMALLINT, email VARCHAR, firstname VARCHAR, "
+                "updated_at TIMESTAMP)")
+    con.execute("INSERT INTO customer_entity VALUES " + values)  # noqa: S608 - the test's own literal rows
     con.close()
     mapping.write_text(MAPPING)
-    monkeypatch.setenv("REPLENIT_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
-    monkeypatch.setenv("REPLENIT_LIMITS", "off")
+    for name, value in {"REPLENIT_WAREHOUSE": warehouse, "REPLENIT_MAPPING": mapping, "REPLENIT_LIMITS": "off"}.items():
+        monkeypatch.setenv(name, str(value))
+
+
+def test_an_older_window_of_a_shared_email_never_overwrites_the_newer_customer(sandbox, push_env, tmp_path, monkeypatch, capsys):
+    tenant_id = push_env(sandbox)
+    customer_entity(tmp_path, monkeypatch, """
+          (1, 1, 'ann@example.com', 'Ann', '2026-11-01 10:00'),
+          (9, 1, 'two@example.com', 'Web One', '2026-11-01 10:00'),
+          (10, 2, 'Two@Example.com ', 'Web Two', '2026-11-04 10:00')""")
 
     def sync(partition: str) -> dict:
         assert cli.main(["sync", "customers", "--partition", partition, "--json"]) == 0
@@ -59,17 +62,9 @@ def test_an_older_window_of_a_shared_email_never_overwrites_the_newer_customer(s
 
 def test_a_sample_of_an_older_customer_of_a_shared_email_never_overwrites_the_newer_one(sandbox, push_env, tmp_path, monkeypatch, capsys):
     tenant_id = push_env(sandbox)
-    warehouse, mapping = tmp_path / "magento.duckdb", tmp_path / "mapping.yaml"
-    con = duckdb.connect(str(warehouse))
-    con.execute("""
-        CREATE TABLE customer_entity(entity_id INTEGER, website_id SMALLINT, email VARCHAR, firstname VARCHAR, updated_at TIMESTAMP);
-        INSERT INTO customer_entity VALUES (9, 1, 'two@example.com', 'Web One', '2026-11-01 10:00'),
-                                           (10, 2, 'two@example.com', 'Web Two', '2026-11-04 10:00');
-    """)
-    con.close()
-    mapping.write_text(MAPPING)
-    for name, value in {"REPLENIT_WAREHOUSE": warehouse, "REPLENIT_MAPPING": mapping, "REPLENIT_LIMITS": "off"}.items():
-        monkeypatch.setenv(name, str(value))
+    customer_entity(tmp_path, monkeypatch, """
+          (9, 1, 'two@example.com', 'Web One', '2026-11-01 10:00'),
+          (10, 2, 'two@example.com', 'Web Two', '2026-11-04 10:00')""")
     assert cli.main(["sync", "customers", "--all"]) == 0
     assert cli.main(["sync", "customers", "--identity", "9", "--json"]) == 0  # a try-out of the older customer
     capsys.readouterr()
