@@ -52,32 +52,39 @@ def with_shared_emails(mapping: EntityMapping, warehouse: Warehouse, rows: pl.Da
     if mapping.entity != "customers" or customer_priority == "customerid" or key is None or email is None or not rows.height:
         return rows
 
-    text, key_column = email.expression().cast(pl.String).str.strip_chars(formats.WHITESPACE), key
+    text, key_column = email.expression().cast(pl.String).str.strip_chars(formats.WHITESPACE).str.to_lowercase(), key
 
-    def by_email(frame: FrameT) -> FrameT:
+    def identities(frame: FrameT) -> FrameT:  # (key, address as the identity compares it), rows with both
         return frame.select(pl.col(key_column).cast(pl.String).alias("__k"), text.alias("__e")).filter(
-            pl.col("__k").is_not_null() & pl.col("__e").is_not_null() & (pl.col("__e") != "")).filter(
-            identifier_accepted_expr("Email", pl.col("__e"))).with_columns(pl.col("__e").str.to_lowercase())
+            pl.col("__k").is_not_null() & pl.col("__e").is_not_null() & (pl.col("__e") != ""))
 
-    read_keys = set(rows.get_column(key).cast(pl.String).drop_nulls().to_list())
-    emails = set(by_email(rows).get_column("__e").to_list())
-    if not emails:
+    def accepted(pairs: pl.DataFrame) -> pl.DataFrame:  # only an address the contract takes is an identity
+        return pairs.filter(identifier_accepted_expr("Email", pl.col("__e")))
+
+    read_keys = rows.get_column(key).cast(pl.String).drop_nulls().unique()
+    emails, keys = accepted(identities(rows)).get_column("__e").unique(), read_keys
+    if not emails.len():
         return rows
-    keys = set(read_keys)
     while True:  # the rows of the addresses and customers known: a customer found may have a row of another address
-        wanted_e, wanted_k = pl.Series(sorted(emails), dtype=pl.String), pl.Series(sorted(keys), dtype=pl.String)
-        pairs = identity_rows(warehouse, mapping, [key], partial(_of, by_email, wanted_e, wanted_k))
-        found_keys = keys | set(pairs.filter(pl.col("__e").is_in(wanted_e.implode())).get_column("__k").to_list())
-        found_emails = emails | set(pairs.filter(pl.col("__k").is_in(wanted_k.implode())).get_column("__e").to_list())
-        if found_keys == keys and found_emails == emails:
+        pairs = identity_rows(warehouse, mapping, [key], partial(_of, identities, emails, keys))
+        known = pl.col("__e").is_in(emails.implode())
+        found_keys = pl.concat([keys, pairs.filter(known).get_column("__k")]).unique()
+        # A known customer's other addresses; the contract's check runs on the new ones only (few).
+        found_emails = pl.concat([emails, accepted(pairs.filter(~known & pl.col("__k").is_in(keys.implode()))).get_column("__e")]).unique()
+        if found_keys.len() == keys.len() and found_emails.len() == emails.len():
             break
         keys, emails = found_keys, found_emails
-    extra = sorted(keys - read_keys)
+    extra = keys.filter(~keys.is_in(read_keys.implode())).sort().to_list()
     if not extra:
         return rows
     return pl.concat([rows, read_sample(warehouse, mapping, identities=extra).rows], how="diagonal_relaxed")
 
 
-def _of(by_email: Callable[[Any], Any], emails: pl.Series, keys: pl.Series, frame: Any) -> Any:
-    """The identity rows of `frame` whose address is one of `emails` or whose key is one of `keys`."""
-    return by_email(frame).filter(pl.col("__e").is_in(emails.implode()) | pl.col("__k").is_in(keys.implode()))
+def _of(identities: Callable[[Any], Any], emails: pl.Series, keys: pl.Series, frame: Any) -> Any:
+    """The identity rows of `frame` (a DataFrame or LazyFrame) whose address is one of `emails` or whose
+    key is one of `keys` (semi-joins: a fourth of is_in's time over a million of them)."""
+    rows = identities(frame)
+    lazy = isinstance(rows, pl.LazyFrame)
+    by_e, by_k = emails.alias("__e").to_frame(), keys.alias("__k").to_frame()
+    return pl.concat([rows.join(by_e.lazy() if lazy else by_e, on="__e", how="semi"),
+                      rows.join(by_k.lazy() if lazy else by_k, on="__k", how="semi")])

@@ -200,7 +200,7 @@ def customer_chunking(warehouse: SourceAccess, mapping: EntityMapping, chunks: i
 
 
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
-IDENTITY_ROWS_BATCH = 100_000  # rows of identity columns filtered at a time (identity_rows): what a pass holds
+IDENTITY_ROWS_BATCH = 1_000_000  # rows of identity columns filtered at a time (identity_rows): what a pass holds
 
 
 def identity_rows(warehouse: SourceAccess, mapping: EntityMapping, extra_columns: list[str],
@@ -213,8 +213,18 @@ def identity_rows(warehouse: SourceAccess, mapping: EntityMapping, extra_columns
     src = mapping.source
 
     def batches(reader: Any) -> pl.DataFrame:
-        parts = [pick(pl.DataFrame(pl.from_arrow(batch))) for batch in reader]
-        return pl.concat(parts) if parts else pick(pl.DataFrame(schema={c: pl.String for c in columns}))
+        # DuckDB hands ~123k rows a batch whatever it is asked: `pick` runs over IDENTITY_ROWS_BATCH
+        # rows at a time (each call hashes what it matches against).
+        parts, pending, held = [], [], 0
+        for batch in reader:
+            pending.append(batch)
+            held += batch.num_rows
+            if held >= IDENTITY_ROWS_BATCH:
+                parts.append(pick(pl.DataFrame(pl.from_arrow(pending))))
+                pending, held = [], 0
+        if pending or not parts:
+            parts.append(pick(pl.DataFrame(pl.from_arrow(pending)) if pending else pl.DataFrame(schema={c: pl.String for c in columns})))
+        return pl.concat(parts)
 
     def sql(con: Any, rows: str, params: dict) -> pl.DataFrame:
         return batches(con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {rows}",  # noqa: S608 - identifiers quoted, values bound
