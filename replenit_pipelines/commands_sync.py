@@ -72,8 +72,8 @@ def _sync(args: argparse.Namespace) -> int:
                        "lane": "bulk" if args.all else "fresh"}
     limits = parse_limits(args.limits) if args.limits is not None else (parse_limits(settings.limits) if settings.limits else None)
     guard = DeleteGuard(max_share=args.max_delete_share, max_count=args.max_delete_count)
-    # The fixed gate at the share given (docs/operating.md: re-run once above a share that is right); else each
-    # request's default: the fixed 5% for --all, the baseline gate for a partition.
+    # The fixed gate at the share given (docs/operating.md: re-run once above a share that is right); else the
+    # requests' default, the baseline gate (for --all too: a first load's steady dirt flows under its ceiling).
     gate: dict[str, Any] = {} if args.max_quarantine_share is None else {"gate": GatePolicy(mode="fixed", max_quarantine_share=args.max_quarantine_share)}
     allow = "--max-delete-share {share:.2f} --max-delete-count {count}"
     run_id = f"cli-{uuid.uuid4()}"
@@ -282,7 +282,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     sy.add_argument("--chunk-rows", type=int, default=None, help="with --all: source rows read at once (default 250000)")
     sy.add_argument("--max-quarantine-share", type=float, default=None, metavar="SHARE",
                     help="hold back a window (or a chunk of --all) whose quarantined share is above this (0..1): the fixed gate "
-                         "(default: the fixed 0.05 with --all; the entity's baseline for a partition)")
+                         "(default: the baseline gate, the entity's recent runs, only its 50%% ceiling before it has 3)")
     sy.add_argument("--max-delete-share", type=float, default=0.05, help="refuse deletes above this share of the ledger (default 0.05)")
     sy.add_argument("--max-delete-count", type=int, default=1000, help="refuse more deletes than this in one run (default 1000)")
     sy.add_argument("--limits", default=None, help="REQUESTS/SECONDS windows (default REPLENIT_LIMITS, else the documented quota)")
