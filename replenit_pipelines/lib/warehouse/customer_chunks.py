@@ -32,7 +32,7 @@ IDS = pl.Schema({"__h": pl.UInt64, "__c": pl.UInt64})
 OVERRIDES = pl.Schema({"__h": pl.UInt64, "__rep": pl.UInt64})
 
 
-IDS_BATCH = 1_000_000  # rows of identity columns turned into hashes at a time (pass 1)
+IDS_BATCH = 1_000_000  # rows of identity columns read at a time: hashed (pass 1), or matched (identity_rows)
 
 
 def identity_source_columns(mapping: EntityMapping) -> list[str]:
@@ -173,34 +173,41 @@ def customer_chunking(warehouse: SourceAccess, mapping: EntityMapping, chunks: i
     into files (`SpilledChunks`) finds them from its files instead, with no pass of its own."""
     if chunks == 1 or customer_priority == "customerid" or read_key_column(mapping) is None:
         return CustomerChunking(chunks)
-    columns = identity_source_columns(mapping)
+    pairs = _over_identity_columns(warehouse, mapping, identity_source_columns(mapping),
+                                   lambda lf: lazy_identity_pairs(lf, mapping, customer_priority),
+                                   lambda reader: identity_pairs(reader, mapping, customer_priority))
+    return CustomerChunking(chunks, customer_components(pairs))
+
+
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
+
+
+def _over_identity_columns(warehouse: SourceAccess, mapping: EntityMapping, columns: list[str],
+                           lazy: Callable[[pl.LazyFrame], pl.DataFrame], batches: Callable[[Any], pl.DataFrame]) -> pl.DataFrame:
+    """`columns` of every row of the whole source, given to `lazy` as a LazyFrame (a source Polars
+    reads) or to `batches` as an Arrow reader of IDS_BATCH rows (a DuckDB table or query)."""
     src = mapping.source
+
+    def reader(con: Any, rows: str, params: dict) -> Any:
+        return con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {rows}",  # noqa: S608 - identifiers quoted, values bound
+                       params=params or None).to_arrow_reader(IDS_BATCH)
+
     if mapping.read_by_frames:
         con = warehouse.connect() if needs_duckdb(mapping) else None
         try:
             side = source_sides(warehouse, con, mapping)[0]
             if side.lazy is not None:
-                pairs = lazy_identity_pairs(side.lazy, mapping, customer_priority)
-            else:
-                rows, params = side.sql_rows()
-                pairs = identity_pairs(side.connection.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {rows}",  # noqa: S608 - identifiers quoted, values bound
-                                       params=params or None).to_arrow_reader(IDS_BATCH), mapping, customer_priority)
+                return lazy(side.lazy.select(columns))
+            rows, params = side.sql_rows()
+            return batches(reader(side.connection, rows, params))
         finally:
             if con is not None:
                 con.close()
-    elif src.path:
-        pairs = lazy_identity_pairs(warehouse.scan(src), mapping, customer_priority)
-    else:
-        with warehouse.connect() as con:
-            rows, params = (quote(src.table), {}) if src.table else \
-                (f"(\n{query_text(src)}\n)", SourceAccess.params(src, *ALL_TIME))
-            pairs = identity_pairs(con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {rows}",  # noqa: S608 - identifiers quoted, values bound
-                                   params=params or None).to_arrow_reader(IDS_BATCH), mapping, customer_priority)
-    return CustomerChunking(chunks, customer_components(pairs))
-
-
-FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
-IDENTITY_ROWS_BATCH = 1_000_000  # rows of identity columns filtered at a time (identity_rows): what a pass holds
+    if src.path:
+        return lazy(warehouse.scan(src).select(columns))
+    with warehouse.connect() as con:
+        rows, params = (quote(src.table), {}) if src.table else (f"(\n{query_text(src)}\n)", SourceAccess.params(src, *ALL_TIME))
+        return batches(reader(con, rows, params))
 
 
 def identity_rows(warehouse: SourceAccess, mapping: EntityMapping, extra_columns: list[str],
@@ -210,39 +217,20 @@ def identity_rows(warehouse: SourceAccess, mapping: EntityMapping, extra_columns
     streamed: batches of a DuckDB source, the streaming engine over a lazy one; only what `pick`
     keeps is held (which other customers share a window's emails: lib/stages/extract.py)."""
     columns = sorted({*identity_source_columns(mapping), *extra_columns})
-    src = mapping.source
 
     def batches(reader: Any) -> pl.DataFrame:
-        # DuckDB hands ~123k rows a batch whatever it is asked: `pick` runs over IDENTITY_ROWS_BATCH
-        # rows at a time (each call hashes what it matches against).
+        # DuckDB hands ~123k rows a batch whatever it is asked: `pick` runs over IDS_BATCH rows at a
+        # time (each call hashes what it matches against).
         parts, pending, held = [], [], 0
         for batch in reader:
             pending.append(batch)
             held += batch.num_rows
-            if held >= IDENTITY_ROWS_BATCH:
+            if held >= IDS_BATCH:
                 parts.append(pick(pl.DataFrame(pl.from_arrow(pending))))
                 pending, held = [], 0
         if pending or not parts:
             parts.append(pick(pl.DataFrame(pl.from_arrow(pending)) if pending else pl.DataFrame(schema={c: pl.String for c in columns})))
         return pl.concat(parts)
 
-    def sql(con: Any, rows: str, params: dict) -> pl.DataFrame:
-        return batches(con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {rows}",  # noqa: S608 - identifiers quoted, values bound
-                               params=params or None).to_arrow_reader(IDENTITY_ROWS_BATCH))
-
-    if mapping.read_by_frames:
-        con = warehouse.connect() if needs_duckdb(mapping) else None
-        try:
-            side = source_sides(warehouse, con, mapping)[0]
-            if side.lazy is not None:
-                return cast(pl.DataFrame, pick(side.lazy.select(columns)).collect(engine="streaming"))
-            rows, params = side.sql_rows()
-            return sql(side.connection, rows, params)
-        finally:
-            if con is not None:
-                con.close()
-    if src.path:
-        return cast(pl.DataFrame, pick(warehouse.scan(src).select(columns)).collect(engine="streaming"))
-    with warehouse.connect() as con:
-        rows, params = (quote(src.table), {}) if src.table else (f"(\n{query_text(src)}\n)", SourceAccess.params(src, *ALL_TIME))
-        return sql(con, rows, params)
+    return _over_identity_columns(warehouse, mapping, columns,
+                                  lambda lf: cast(pl.DataFrame, pick(lf).collect(engine="streaming")), batches)
