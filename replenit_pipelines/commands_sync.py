@@ -183,7 +183,8 @@ def _print_result(args: argparse.Namespace, result: Any, stopped: Exception | No
 
 def quarantine_reasons(result: Any, store: Any, run_id: str) -> list:
     """The run's most frequent quarantine reasons: from the state store where the run recorded them,
-    else (a dry run of one partition) from the run's own quarantine frame."""
+    else (a dry run) from the run's own: a partition's quarantine frame, a reconciliation's chunks'
+    reasons."""
     from replenit_pipelines.console.summary import TOP_REASONS, Reason
 
     if not result.counts().get("rows_quarantined"):
@@ -193,6 +194,8 @@ def quarantine_reasons(result: Any, store: Any, run_id: str) -> list:
             rows = store.query("SELECT rule, field, count(*) AS n FROM quarantine WHERE run_id = ? "
                                "GROUP BY rule, field ORDER BY n DESC, rule, field LIMIT ?", [run_id, TOP_REASONS])
         return [Reason(str(rule), str(fld or ""), int(n)) for rule, fld, n in rows.iter_rows()]
+    if not hasattr(result, "prepared"):  # a reconciliation (--all)
+        return [Reason(str(rule), str(fld or ""), int(n)) for rule, fld, n, _ in result.top_reasons(TOP_REASONS).iter_rows()]
     quarantine = getattr(getattr(result, "prepared", None), "quarantine", None)
     if quarantine is None or not {"rule", "field"} <= set(quarantine.columns):
         return []

@@ -16,7 +16,9 @@ import polars as pl
 # Fields that hold personal data by name (the contract's and common warehouse spellings).
 PERSONAL_FIELDS = frozenset({"email", "name", "surname", "phone", "firstname", "lastname", "fullname", "mobile",
                              "customername", "emailaddress", "phonenumber"})
-_EMAIL = re.compile(r"([^\s@:;,<>\"']+)@([^\s@;,<>\"']+)")
+# An apostrophe may stand inside a local part (o'brien@), never at its start: a quote around an
+# address ('ada@example.com') is left out of it.
+_EMAIL = re.compile(r"([^\s@:;,<>\"']+(?:'+[^\s@:;,<>\"']+)*)@([^\s@;,<>\"']+)")
 _PHONE = re.compile(r"\+?\d[\d\s().\-/]{5,}\d")
 # In free text only an international number (a leading +) is taken for a phone: dates, times and
 # ids are digit runs too, and the operator needs them.

@@ -96,3 +96,12 @@ def test_merges_are_shown_masked_largest_first():
     shown = masked_merges(merges)
     assert shown[0] == ["email:i***@shop.example", "(none)", "C***0, C***1, C***2, C***3, C***4 and 2 more", 9]
     assert shown[1] == ["email:a***@example.com", "c***", "c***", 1]
+
+
+def test_an_address_with_an_apostrophe_is_masked_from_its_first_character():
+    """An apostrophe is an ordinary character of an address's local part (o'brien@, theLook's
+    `fatimao'brien@example.com`): the mask starts at the address's first character, where it
+    showed `fatimao'b***@example.com` (the name before the apostrophe) in the merge warning."""
+    assert mask_value("Email", "fatimao'brien@example.com") == "f***@example.com"
+    assert mask_value(None, "email:fatimao'brien@example.com") == "email:f***@example.com"
+    assert mask_value("Notes", "merged 'ada@example.com' into bob") == "merged 'a***@example.com' into bob"

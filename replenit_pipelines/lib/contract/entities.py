@@ -39,6 +39,9 @@ class FieldSpec:
     minimum: float | None = None
     choices: tuple[str, ...] = ()
     children: "EntitySpec | None" = None
+    # Trimmed as an Email is, without the address rule: an order's Email, which must equal its
+    # customer's (trimmed) Email to link the order to it.
+    trimmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ ORDER = EntitySpec(
         # The contract gives an order's CustomerId and Email as plain strings (no length, no format):
         # they link the order to a customer by the tenant's priority, and an order is stored either way.
         FieldSpec("CustomerId", Kind.STRING),
-        FieldSpec("Email", Kind.STRING),
+        FieldSpec("Email", Kind.STRING, trimmed=True),
         FieldSpec("Currency", Kind.CURRENCY, max_length=3, required=True),
         FieldSpec("OrderDate", Kind.TIMESTAMP),
         FieldSpec("TotalRevenue", Kind.NUMBER, minimum=0),

@@ -103,7 +103,8 @@ def reconcile_summary(result: Any, eta: Eta | None = None) -> dict[str, Any]:
         "records_to_retry": c["records_retried"],
         "records_to_send": c["records_planned"] if result.dry_run else c["records_sent"] + c["records_retried"],
         "merged_examples": [{"identity": i, "kept": k, "merged": m, "rows": n} for i, k, m, n in merged],
-        "quarantine_top_reasons": [],  # per chunk; the state store has them (replenit state)
+        "quarantine_top_reasons": [{"rule": r, "field": f, "rows": n, "example": e}
+                                   for r, f, n, e in masked_top_reasons(result.top_reasons(TOP_REASONS))],
         "held_back_by_gate": bool(result.gate_tripped), "gate": "a chunk's quarantined share was above the gate" if result.gate_tripped else None,
         "requests_needed": requests,
         "eta": eta.as_dict() if eta is not None else None,

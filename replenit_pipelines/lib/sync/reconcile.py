@@ -141,6 +141,12 @@ class ReconcileResult:
     refused: str = ""  # a dry run's guard refusal (a real run raises DeletesRefused)
     stop_error: str | None = None
     merges: pl.DataFrame = field(default_factory=pl.DataFrame)  # the chunks' largest merges (prepare.MERGES_SCHEMA)
+    # The quarantine's reasons over every chunk (rule, field, rows, example), most first: a dry run
+    # records no quarantine in the state store, so this is the only place its reasons are.
+    reasons: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+    def top_reasons(self, n: int = 10) -> pl.DataFrame:
+        return self.reasons.head(n)
 
     def counts(self) -> dict[str, Any]:
         total: dict[str, Any] = {k: sum(c.get(k, 0) for c in self.counts_by_chunk) for k in _SUMMED}
@@ -315,6 +321,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
     carried: set[str] = set()  # deferred identities a chunk carries (its own version went instead)
     chunk_seen: list[pl.Series] = []
     merges: list[pl.DataFrame] = []
+    reasons: list[pl.DataFrame] = []
 
     def unit(chunk: int) -> Unit:
         now = datetime.now(UTC)
@@ -353,8 +360,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
                                          partial(carry.send, following=_next_plan(upcoming, ledger, request.run_id, request.full_refresh)))
             by_chunk.append(_chunk_counts(result))
             _planned_as_sent(request, by_chunk[-1], carry, staged, upcoming)
-            if prepared.merges.height:
-                merges.append(_largest_merges(prepared.merges))
+            _keep_examples(prepared, merges, reasons)
             progress.chunk_done(chunk, staged.split.rows_deleted + prepared.rows_read, by_chunk[-1]["requests"])
 
     # 4. Deletes, after the upserts, unless a gate tripped or the run stopped.
@@ -380,6 +386,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
         full_refresh=request.full_refresh, ledger_size=ledger.size(), duration_s=time.monotonic() - started, local_s=local,
         refused=refusal or "", stop_error=str(stop) if stop else None,
         merges=_largest_merges(pl.concat(merges)) if merges else pl.DataFrame(schema=MERGES_SCHEMA),
+        reasons=_summed_reasons(reasons),
     )
     if stop is not None:
         stop.result = outcome  # what was done before the stop, for the caller to show
@@ -422,6 +429,25 @@ def _subset(plan: DeletePlan, keep: list[int]) -> DeletePlan:
 
 
 MERGES_KEPT = 10
+
+
+def _keep_examples(prepared: Any, merges: list[pl.DataFrame], reasons: list[pl.DataFrame]) -> None:
+    """A chunk's largest merges and every (rule, field) of its quarantine, counted: what the run's
+    summary shows, kept small over any number of chunks."""
+    if prepared.merges.height:
+        merges.append(_largest_merges(prepared.merges))
+    if prepared.quarantine.height:
+        reasons.append(prepared.top_reasons(n=prepared.quarantine.height))
+
+
+def _summed_reasons(reasons: list[pl.DataFrame]) -> pl.DataFrame:
+    """The chunks' (rule, field) counts summed, most rows first (ties by rule and field, so the
+    order is the same every run), with the first chunk's example."""
+    if not reasons:
+        return pl.DataFrame(schema={"rule": pl.String, "field": pl.String, "rows": pl.UInt32, "example": pl.String})
+    return (pl.concat(reasons).group_by("rule", "field", maintain_order=True)
+            .agg(pl.col("rows").sum(), pl.col("example").first())
+            .sort(["rows", "rule", "field"], descending=[True, False, False]))
 
 
 def _largest_merges(merges: pl.DataFrame) -> pl.DataFrame:

@@ -151,7 +151,7 @@ def _normalized_values(out: pl.DataFrame, spec: EntitySpec, schema: pl.Schema, s
             out = out.with_columns(after.alias(col))
         elif f.kind is Kind.TIMESTAMP and isinstance(schema[col], pl.Datetime):
             bump("timestamps_to_utc", int(out[col].is_not_null().sum()))
-        elif f.kind in (Kind.CURRENCY, Kind.EMAIL):
+        elif f.kind in (Kind.CURRENCY, Kind.EMAIL) or f.trimmed:
             trimmed = pl.col(col).str.strip_chars(formats.WHITESPACE)
             fixed[col] = trimmed.str.to_uppercase() if f.kind is Kind.CURRENCY else trimmed
             counted_as[col] = "currencies_upper_cased" if f.kind is Kind.CURRENCY else "emails_trimmed"

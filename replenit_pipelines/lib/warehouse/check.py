@@ -306,6 +306,28 @@ def check_entity(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
     findings.extend(Finding("error", entity, name, f"the API requires {name} and the mapping leaves it out: every row would be "
                             f"quarantined as required on it; map it (a column, an expr or a constant: docs/configuration.md)")
                     for name, _ in mapping.unmapped_required())
+    findings.extend(_required_with_findings(mapping))
+    return findings
+
+
+def _required_with_findings(mapping: EntityMapping) -> list[Finding]:
+    """A field the contract requires beside others (a variant's Currency with a price) left out
+    while one of those is mapped: every row with that value would be quarantined as required_with."""
+    mapped = {f.target for f in mapping.all_fields}
+    specs: list[tuple[str, Any]] = [("", mapping.spec)]
+    child = mapping.spec.children_field
+    if child is not None and child.children is not None and mapping.children:
+        specs.append((f"{child.name}.", child.children))
+    findings = []
+    for prefix, spec in specs:
+        for target, triggers in spec.required_with.items():
+            present = [prefix + t for t in triggers if prefix + t in mapped]
+            if present and prefix + target not in mapped:
+                findings.append(Finding(
+                    "warning", mapping.entity, prefix + target,
+                    f"the API requires {prefix + target} when {' or '.join(prefix + t for t in triggers)} has a value, and "
+                    f"the mapping maps {' and '.join(present)} without it: every row with a price would be quarantined "
+                    f"(required_with); map it (a column, or {{constant: USD}})"))
     return findings
 
 

@@ -818,3 +818,17 @@ def test_a_required_field_the_mapping_leaves_out_quarantines_every_row_as_requir
                       {"oid": "o2", "lid": "1", "pid": "x", "q": 2, "tot": 2.0, "updated_at": TS}])
     assert reasons(p) == {("required", missing)}
     assert sorted(p.quarantine["record_id"].to_list()) == ["o1", "o2"] and p.records.height == 0
+
+
+def test_an_orders_email_is_trimmed_as_a_customers_is_without_its_format_rule():
+    """theLook's user `'  Mixed.Case@Example.COM '`: the customer is sent as `Mixed.Case@Example.COM`,
+    and its order's Email (which links the order to that customer) was sent padded, linking to
+    no one. An order's Email is trimmed and counted as a customer's is; it keeps no address rule
+    (the contract gives it as a plain string): `not an email` is still sent as it is."""
+    mapping = entity_mapping_from_dict("orders", {
+        "source": {"table": "order_lines", "window_column": "updated_at"},
+        "fields": {"OrderId": "order_id", "Email": "email", "Currency": "currency", "OrderDate": "ordered_at"},
+        "OrderItems": {"key": "line_id", "fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}}})
+    p = run(mapping, order_rows(1, email="  Mixed.Case@Example.COM ") + order_rows(1, order_id="o2", email="not an email"))
+    assert sorted(r["Email"] for r in payloads(p)) == ["Mixed.Case@Example.COM", "not an email"]
+    assert p.normalization["emails_trimmed"] == 1 and p.rows_quarantined == 0

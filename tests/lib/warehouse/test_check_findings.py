@@ -134,3 +134,28 @@ def test_a_required_field_the_mapping_leaves_out_is_an_error_of_check(tmp_path):
         "the API requires OrderItems.Quantity and the mapping leaves it out: every row would be quarantined as required "
         "on it; map it (a column, an expr or a constant: docs/configuration.md)")
     assert ("error", "OrderItems.ProductId") not in found and ("error", "OrderId") not in found
+
+
+def test_a_price_mapped_without_its_currency_is_a_warning_naming_the_currency(tmp_path):
+    """theLook's products have no currency column: a mapping with `SalePrice: retail_price` and no
+    `Currency` passed `replenit check` without a word, then quarantined every priced variant
+    (required_with) and the gate held the load back. Check says so first."""
+    import duckdb
+
+    from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
+    from replenit_pipelines.lib.warehouse.check import check_mapping
+
+    db = tmp_path / "w.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE products(id BIGINT, name VARCHAR, retail_price DOUBLE, cur VARCHAR)")
+    variants = "  ProductVariants:\n    fields: {VariantId: id, SalePrice: retail_price%s}\n"
+    head = "products:\n  source: {table: products, window_column: null}\n  fields: {ProductId: id, ProductName: name}\n"
+    (tmp_path / "m.yaml").write_text(head + variants % "")
+    found = {(f.level, f.where): f.message for f in check_mapping(load_mapping(tmp_path / "m.yaml"), Warehouse(db))}
+    assert found[("warning", "ProductVariants.Currency")] == (
+        "the API requires ProductVariants.Currency when ProductVariants.OriginalPrice or ProductVariants.SalePrice has "
+        "a value, and the mapping maps ProductVariants.SalePrice without it: every row with a price would be quarantined "
+        "(required_with); map it (a column, or {constant: USD})")
+    (tmp_path / "m.yaml").write_text(head + variants % ", Currency: cur")
+    found = {(f.level, f.where) for f in check_mapping(load_mapping(tmp_path / "m.yaml"), Warehouse(db))}
+    assert ("warning", "ProductVariants.Currency") not in found
