@@ -50,6 +50,11 @@ def _kind_name(dtype: pl.DataType) -> str:
     return str(dtype)
 
 
+def _with_fraction(dtype: pl.DataType) -> bool:
+    """A float, or a DECIMAL with a scale: its text keeps a fraction even for a whole value."""
+    return dtype.is_float() or (isinstance(dtype, pl.Decimal) and bool(dtype.scale))
+
+
 def _is_numeric(dtype: pl.DataType) -> bool:
     return dtype.is_numeric()
 
@@ -97,6 +102,13 @@ def _type_findings(f: FieldMapping, spec: FieldSpec, result: pl.DataType, source
     elif kind in _STRING_KINDS:
         if isinstance(result, (pl.List, pl.Struct, pl.Array)):
             error(f"{name} takes one text value; {_origin(f)} gives {_kind_name(result)}")
+        elif f.constant is None and (_with_fraction(result) or (result == pl.String and source is not None and _with_fraction(source))):
+            # A whole id kept as a float (a pandas export: an integer column with NULLs) reads as 12346.0.
+            whole = f"{name}: {{column: {f.column}, cast: int}}" if f.column is not None else f"cast: int on {name}"
+            out.append(("warning", f"{name} is text in the API; {_origin(f)} gives {_kind_name(source if result == pl.String else result)} "
+                                   f"numbers, sent as their text with the fraction: 12346.0 goes as '12346.0', another value than "
+                                   f"'12346'. If the column holds whole numbers (an id kept as a float), write {whole}: a value "
+                                   "with a fraction is then quarantined (rule type)"))
     elif kind is Kind.TIMESTAMP:
         if not (result == pl.String or isinstance(result, (pl.Datetime, pl.Date))):
             error(f"{name} takes a date and time; {_origin(f)} gives {_kind_name(result)}: map a TIMESTAMP or ISO 8601 text column")

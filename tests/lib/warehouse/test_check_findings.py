@@ -134,3 +134,26 @@ def test_a_required_field_the_mapping_leaves_out_is_an_error_of_check(tmp_path):
         "the API requires OrderItems.Quantity and the mapping leaves it out: every row would be quarantined as required "
         "on it; map it (a column, an expr or a constant: docs/configuration.md)")
     assert ("error", "OrderItems.ProductId") not in found and ("error", "OrderId") not in found
+
+
+def test_a_whole_id_kept_as_a_double_is_a_warning_that_says_it_goes_as_12346_0_and_names_cast_int(tmp_path):
+    # UCI Online Retail II's "Customer ID" is a DOUBLE (12346.0, NULL for guests): mapped as it is, every
+    # customer went as '12346.0' while `replenit check` said OK. cast: int sends '12346' and is no finding.
+    warehouse = duckdb_warehouse(tmp_path / "w.duckdb", 'CREATE TABLE online_retail ("Customer ID" DOUBLE, '
+                                 "code DECIMAL(12, 4), n INTEGER, InvoiceDate TIMESTAMP)")
+
+    def findings(fields: dict) -> list[Finding]:
+        mapping = entity_mapping_from_dict("customers", {
+            "source": {"table": "online_retail", "window_column": "InvoiceDate"}, "fields": fields})
+        return check_mapping({"customers": mapping}, warehouse)
+
+    [double] = findings({"CustomerId": "Customer ID"})
+    assert (double.level, double.entity, double.where) == ("warning", "customers", "CustomerId")
+    assert "Float64" in double.message and "'12346.0'" in double.message
+    assert "CustomerId: {column: Customer ID, cast: int}" in double.message
+    [as_text] = findings({"CustomerId": {"column": "Customer ID", "cast": "string"}})  # still '12346.0'
+    assert as_text.level == "warning" and "'12346.0'" in as_text.message
+    [decimal] = findings({"CustomerId": "code"})  # DECIMAL(12,4): '12346.0000'
+    assert decimal.level == "warning" and "cast: int" in decimal.message
+    assert findings({"CustomerId": {"column": "Customer ID", "cast": "int"}}) == []
+    assert findings({"CustomerId": "n"}) == []
