@@ -318,6 +318,9 @@ def check_entity(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
     findings.extend(Finding("error", entity, name, f"the API requires {name} and the mapping leaves it out: every row would be "
                             f"quarantined as required on it; map it (a column, an expr or a constant: docs/configuration.md)")
                     for name, _ in mapping.unmapped_required())
+    refusal = mapping.revenue_refusal()  # the run refuses such a mapping before reading: an error here too
+    if refusal is not None:
+        findings.append(Finding("error", entity, "TotalRevenue", refusal))
     return findings
 
 

@@ -157,3 +157,29 @@ def test_a_whole_id_kept_as_a_double_is_a_warning_that_says_it_goes_as_12346_0_a
     assert decimal.level == "warning" and "cast: int" in decimal.message
     assert findings({"CustomerId": {"column": "Customer ID", "cast": "int"}}) == []
     assert findings({"CustomerId": "n"}) == []
+
+
+def test_an_orders_mapping_without_any_revenue_is_an_error_of_check_as_the_run_refuses_it(tmp_path):
+    # Instacart has no prices: orders mapped without TotalRevenue or a line Price passed `replenit check`
+    # ("OK: ... will run") and every sync then stopped at once on "maps neither TotalRevenue nor
+    # OrderItems.Price". check says it first, in the run's words.
+    import duckdb
+
+    from replenit_pipelines.lib.validation.prepare import map_rows
+    from replenit_pipelines.lib.warehouse import MappingError, Warehouse, load_mapping
+
+    db = tmp_path / "w.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE order_products(order_id INTEGER, product_id INTEGER, price DOUBLE, updated_at TIMESTAMP)")
+    text = ("orders:\n  source: {table: order_products, window_column: updated_at}\n"
+            "  fields: {OrderId: order_id, Currency: {constant: USD}}\n"
+            "  OrderItems:\n    fields: {ProductId: product_id, Quantity: {constant: 1}%s}\n")
+    (tmp_path / "m.yaml").write_text(text % "")
+    mappings = load_mapping(tmp_path / "m.yaml")
+    [finding] = [f for f in check_mapping(mappings, Warehouse(db)) if f.level == "error"]
+    assert (finding.entity, finding.where) == ("orders", "TotalRevenue")
+    with pytest.raises(MappingError) as refused:
+        map_rows(mappings["orders"], pl.DataFrame({"order_id": [1], "product_id": [2], "price": [1.0]}))
+    assert str(refused.value) == f"{tmp_path / 'm.yaml'}: {finding.message}"
+    (tmp_path / "m.yaml").write_text(text % ", Price: price")
+    assert [f for f in check_mapping(load_mapping(tmp_path / "m.yaml"), Warehouse(db)) if f.level == "error"] == []
