@@ -321,6 +321,11 @@ def check_entity(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
     refusal = mapping.revenue_refusal()  # the run refuses such a mapping before reading: an error here too
     if refusal is not None:
         findings.append(Finding("error", entity, "TotalRevenue", refusal))
+    if entity == "orders" and "OrderDate" not in {f.target for f in mapping.all_fields}:
+        findings.append(Finding("warning", entity, "OrderDate", (
+            "OrderDate is not mapped: the API dates an order without one when it arrives, so every order is stored as a "
+            "sale of the day it is synced, a first load's whole history included; map the sale time (a TIMESTAMP, DATE "
+            "or ISO 8601 text column, or an expr building one)")))
     return findings
 
 

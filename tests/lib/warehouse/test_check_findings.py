@@ -58,7 +58,7 @@ def test_a_date_window_column_of_an_hourly_entity_is_a_warning_to_map_a_timestam
         "orders",
         {
             "source": {"table": "order_lines", "window_column": "order_day"},
-            "fields": {"OrderId": "order_id", "Currency": {"constant": "EUR"}},
+            "fields": {"OrderId": "order_id", "Currency": {"constant": "EUR"}, "OrderDate": "order_day"},
             "OrderItems": {"fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}},
         },
     )
@@ -183,3 +183,18 @@ def test_an_orders_mapping_without_any_revenue_is_an_error_of_check_as_the_run_r
     assert str(refused.value) == f"{tmp_path / 'm.yaml'}: {finding.message}"
     (tmp_path / "m.yaml").write_text(text % ", Price: price")
     assert [f for f in check_mapping(load_mapping(tmp_path / "m.yaml"), Warehouse(db)) if f.level == "error"] == []
+
+
+def test_orders_mapped_without_an_orderdate_are_a_warning_that_each_is_stored_as_a_sale_of_the_day_synced(warehouse):
+    # Instacart's orders have no dates (order_dow, order_hour_of_day, days_since_prior_order): mapped
+    # without OrderDate they passed check silently, and the API dated every order of a first load "now".
+    def findings(fields: dict) -> list[Finding]:
+        orders = entity_mapping_from_dict("orders", {
+            "source": {"table": "order_lines", "window_column": "order_day"},
+            "fields": {"OrderId": "order_id", "Currency": {"constant": "USD"}, **fields},
+            "OrderItems": {"fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}}})
+        return [f for f in check_mapping({"orders": orders}, warehouse) if f.where == "OrderDate"]
+
+    [undated] = findings({})
+    assert undated.level == "warning" and "stored as a sale of the day it is synced" in undated.message
+    assert findings({"OrderDate": "order_day"}) == []
