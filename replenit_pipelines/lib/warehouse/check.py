@@ -55,6 +55,16 @@ def _with_fraction(dtype: pl.DataType) -> bool:
     return dtype.is_float() or (isinstance(dtype, pl.Decimal) and bool(dtype.scale))
 
 
+def _fraction_type(result: pl.DataType, source: pl.DataType | None) -> pl.DataType | None:
+    """The float or DECIMAL type whose text a text field would receive (the field's own, or its column's
+    under cast: string), or None."""
+    if _with_fraction(result):
+        return result
+    if result == pl.String and source is not None and _with_fraction(source):
+        return source
+    return None
+
+
 def _is_numeric(dtype: pl.DataType) -> bool:
     return dtype.is_numeric()
 
@@ -102,10 +112,10 @@ def _type_findings(f: FieldMapping, spec: FieldSpec, result: pl.DataType, source
     elif kind in _STRING_KINDS:
         if isinstance(result, (pl.List, pl.Struct, pl.Array)):
             error(f"{name} takes one text value; {_origin(f)} gives {_kind_name(result)}")
-        elif f.constant is None and (_with_fraction(result) or (result == pl.String and source is not None and _with_fraction(source))):
+        elif f.constant is None and (numbers := _fraction_type(result, source)) is not None:
             # A whole id kept as a float (a pandas export: an integer column with NULLs) reads as 12346.0.
             whole = f"{name}: {{column: {f.column}, cast: int}}" if f.column is not None else f"cast: int on {name}"
-            out.append(("warning", f"{name} is text in the API; {_origin(f)} gives {_kind_name(source if result == pl.String else result)} "
+            out.append(("warning", f"{name} is text in the API; {_origin(f)} gives {_kind_name(numbers)} "
                                    f"numbers, sent as their text with the fraction: 12346.0 goes as '12346.0', another value than "
                                    f"'12346'. If the column holds whole numbers (an id kept as a float), write {whole}: a value "
                                    "with a fraction is then quarantined (rule type)"))
