@@ -6,7 +6,6 @@ the dataset's description and the contract, never through the project's code), e
 gets its verdict, the rows close, and an unchanged warehouse costs no request."""
 
 import math
-import sys
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -27,12 +26,11 @@ PRODUCT_LINE = """regexp_matches(StockCode, '^[0-9]{5}') AND NOT (Price = 0 AND 
 
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory):
-    sys.path.insert(0, str(EXAMPLES / "online_retail"))
-    try:
-        import generate
-    finally:
-        sys.path.remove(str(EXAMPLES / "online_retail"))
-    return generate.build(tmp_path_factory.mktemp("online_retail") / "online_retail.duckdb"), generate.PLANTED
+    # As a package of examples/ (on the path: conftest.py), never as a bare `generate`, which
+    # test_magento.py imports from its own folder under that name.
+    from online_retail.generate import PLANTED, build
+
+    return build(tmp_path_factory.mktemp("online_retail") / "online_retail.duckdb"), PLANTED
 
 
 def utc(local: datetime) -> str | None:
