@@ -6,6 +6,7 @@ with the top reasons, dead-lettered, deleted), the requests and time it cost, an
 the exact `replenit state` query for the quarantine, `replay` for dead letters.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -50,6 +51,16 @@ def _share(part: int, whole: int) -> str:
     return f" ({part / whole:.1%})" if whole else ""
 
 
+def _gate_share(c: dict) -> str:
+    """The share the gate judged, which is not the quarantined line's share of rows read: the gate
+    leaves out superseded rows (quarantined / (read - superseded)), so 620 of 2,868 rows read, 2,104
+    of them older versions, is 81%, not 22%: the limit to pass is above the 81%."""
+    if not c.get("gate_tripped") or "quarantine_share" not in c or "gate_threshold" not in c:
+        return ""
+    return (f": {c['quarantine_share']:.1%} of the rows that are not older versions, above its limit of "
+            f"{c['gate_threshold']:.1%}")
+
+
 def quarantine_query(run_id: str) -> str:
     # A hint printed for the user to copy, not executed here: run_id is the run's own generated id.
     return ('replenit state "SELECT record_id, source_row, rule, field, value FROM quarantine '  # noqa: S608
@@ -90,7 +101,8 @@ def sync_summary(s: SyncSummary) -> list[str]:
     dead = int(c.get("rows_dead_lettered", 0))
     lines.append(f"  dead-lettered  {_n(dead)} rows" + (" (rejected by the API or failed after retries; queued for replay)" if dead else ""))
     if c.get("rows_held_back") or c.get("gate_tripped"):
-        lines.append(f"  held back      {_n(c.get('rows_held_back', 0))} rows: the quarantine gate found this run's quarantine abnormal")
+        lines.append(f"  held back      {_n(c.get('rows_held_back', 0))} rows: the quarantine gate found this run's quarantine abnormal"
+                     + _gate_share(c))
     deleted = int(c.get("records_to_delete", 0)) if dry else int(c.get("records_deleted", 0))
     if deleted or c.get("rows_deleted"):
         cannot = int(c.get("records_not_deletable_planned", 0)) if dry else 0
@@ -116,8 +128,10 @@ def _next_steps(s: SyncSummary, quarantined: int, dead: int, dry: bool) -> list[
         steps.append(f"stopped: {s.stopped}")
         steps.append("next: fix the key, tenant or network and run again; what was acknowledged is not sent twice")
     if (c.get("rows_held_back") or c.get("gate_tripped")) and not dry:
+        above = (f" {math.ceil(c['quarantine_share'] * 100) / 100:.2f}" if c.get("gate_tripped") and "quarantine_share" in c
+                 else " above it")
         steps.append("next: find what broke upstream (the top reasons above), fix it, and run again; if this share is "
-                     "right (a dirtier source), run once with --max-quarantine-share above it")
+                     f"right (a dirtier source), run once with --max-quarantine-share{above}")
     if quarantined and not dry:
         steps.append(f"next: see each quarantined row: {quarantine_query(s.run_id)}")
     if c.get("records_delete_failed") and not dry:

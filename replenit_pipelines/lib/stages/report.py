@@ -111,6 +111,8 @@ class SyncResult:
             "quota_wait_s": round(c.quota_wait_s, 3) if c else 0.0,
             "records_per_request": round(r.records_per_request, 1) if r else 0.0,
             "quarantine_share": round(self.quarantine_share, 4),
+            # The share above which the gate holds a window back (quarantine_share is what it judged).
+            **({"gate_threshold": round(self.gate.threshold, 4)} if self.gate is not None else {}),
             # The gate held the window back: a failure even when no valid row was left to hold
             # (every row quarantined by a broken mapping), so rows_held_back alone cannot say it.
             "gate_tripped": int(self.held_back),

@@ -64,7 +64,7 @@ from replenit_pipelines.lib.state.store import StateStore
 from replenit_pipelines.lib.sync.carry import CarryOver, NextPlan
 from replenit_pipelines.lib.sync.scratch import run_scratch
 from replenit_pipelines.lib.sync.sequence import Staged, Unit, before_delivery, from_delivery
-from replenit_pipelines.lib.validation.gate import GatePolicy
+from replenit_pipelines.lib.validation.gate import GateDecision, GatePolicy
 from replenit_pipelines.lib.validation.prepare import MERGES_SCHEMA
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
 from replenit_pipelines.lib.warehouse.chunks import (
@@ -144,6 +144,7 @@ class ReconcileResult:
     # The quarantine's reasons over every chunk (rule, field, rows, example), most first: a dry run
     # records no quarantine in the state store, so this is the only place its reasons are.
     reasons: pl.DataFrame = field(default_factory=pl.DataFrame)
+    held: GateDecision | None = None  # of the chunks the gate held back, the one with the largest quarantined share
 
     def top_reasons(self, n: int = 10) -> pl.DataFrame:
         return self.reasons.head(n)
@@ -165,6 +166,8 @@ class ReconcileResult:
             "full_refresh": int(self.full_refresh), "gate_tripped": int(self.gate_tripped),
             "ledger_size": self.ledger_size, "duration_s": round(self.duration_s, 3), "local_s": round(self.local_s, 3),
         })
+        if self.held is not None:  # the share the gate judged and its limit, which the summary names
+            total["quarantine_share"], total["gate_threshold"] = round(self.held.share, 4), round(self.held.threshold, 4)
         total["requests_total"] = total["requests"] + total["retry_requests"] + total["delete_requests"]
         return total
 
@@ -317,6 +320,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
     history = gate_history(request.store, entity, request.gate, ALL_PARTITIONS)
     by_chunk: list[dict[str, Any]] = []
     gate_tripped = False
+    held: GateDecision | None = None
     rows_soft = 0
     carried: set[str] = set()  # deferred identities a chunk carries (its own version went instead)
     chunk_seen: list[pl.Series] = []
@@ -350,6 +354,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
             local += staged.local_s
             rows_soft += staged.split.rows_deleted
             gate_tripped |= staged.decision.held_back
+            held = _most_held(held, staged.decision)
             prepared = staged.prepared
             if request.mirror:
                 chunk_seen += [identity_keys(prepared.records["__key"]).drop_nulls(),
@@ -382,7 +387,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
     outcome = ReconcileResult(
         entity=entity, run_id=request.run_id, chunks=chunks, counts_by_chunk=by_chunk, retried=retried, deletes=deleted,
         delete_plan=delete_plan, rows_deleted=done.rows_deleted, rows_soft_deleted_read=rows_soft, rows_deletes_held_back=done.rows_held,
-        rows_deletes_failed=done.rows_failed, gate_tripped=gate_tripped, dry_run=request.dry_run, mirror=request.mirror,
+        rows_deletes_failed=done.rows_failed, gate_tripped=gate_tripped, held=held, dry_run=request.dry_run, mirror=request.mirror,
         full_refresh=request.full_refresh, ledger_size=ledger.size(), duration_s=time.monotonic() - started, local_s=local,
         refused=refusal or "", stop_error=str(stop) if stop else None,
         merges=_largest_merges(pl.concat(merges)) if merges else pl.DataFrame(schema=MERGES_SCHEMA),
@@ -453,6 +458,13 @@ def _summed_reasons(reasons: list[pl.DataFrame]) -> pl.DataFrame:
 def _largest_merges(merges: pl.DataFrame) -> pl.DataFrame:
     """The merges worth showing as examples: the largest few (memory stays flat over chunks)."""
     return merges.sort(pl.col("merged").list.len(), "identity", descending=[True, False]).head(MERGES_KEPT)
+
+
+def _most_held(held: GateDecision | None, decision: GateDecision) -> GateDecision | None:
+    """Of the chunks the gate held back, the decision with the largest share: the one a limit must pass."""
+    if decision.held_back and (held is None or decision.share > held.share):
+        return decision
+    return held
 
 
 def _chunk_counts(result: SyncResult) -> dict[str, Any]:

@@ -304,12 +304,9 @@ def map_rows(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool =
     identifier the tenant matches customers by, `email` or `customerid`). A mapping that cannot
     work is refused here, naming its file."""
     customer_priority = check_customer_priority(customer_priority)
-    targets = {f.target for f in mapping.all_fields}
-    if mapping.spec.name == "orders" and not targets & {"TotalRevenue", "OrderItems.Price"}:
-        raise MappingError(
-            f"{mapping.origin}: orders maps neither TotalRevenue nor OrderItems.Price: map one of them "
-            "(the API stores a missing revenue as 1)"
-        )
+    refusal = mapping.revenue_refusal()
+    if refusal is not None:
+        raise MappingError(f"{mapping.origin}: {refusal}")
     mapping.check_columns(raw.columns)  # a missing column is named with its mapping file, not a Polars trace
     flat, normalization = apply_mapping(mapping, raw, normalize_values, customer_priority)
     return Mapped(flat, normalization, raw.height)

@@ -50,6 +50,21 @@ def _kind_name(dtype: pl.DataType) -> str:
     return str(dtype)
 
 
+def _with_fraction(dtype: pl.DataType) -> bool:
+    """A float, or a DECIMAL with a scale: its text keeps a fraction even for a whole value."""
+    return dtype.is_float() or (isinstance(dtype, pl.Decimal) and bool(dtype.scale))
+
+
+def _fraction_type(result: pl.DataType, source: pl.DataType | None) -> pl.DataType | None:
+    """The float or DECIMAL type whose text a text field would receive (the field's own, or its column's
+    under cast: string), or None."""
+    if _with_fraction(result):
+        return result
+    if result == pl.String and source is not None and _with_fraction(source):
+        return source
+    return None
+
+
 def _is_numeric(dtype: pl.DataType) -> bool:
     return dtype.is_numeric()
 
@@ -97,6 +112,13 @@ def _type_findings(f: FieldMapping, spec: FieldSpec, result: pl.DataType, source
     elif kind in _STRING_KINDS:
         if isinstance(result, (pl.List, pl.Struct, pl.Array)):
             error(f"{name} takes one text value; {_origin(f)} gives {_kind_name(result)}")
+        elif f.constant is None and (numbers := _fraction_type(result, source)) is not None:
+            # A whole id kept as a float (a pandas export: an integer column with NULLs) reads as 12346.0.
+            whole = f"{name}: {{column: {f.column}, cast: int}}" if f.column is not None else f"cast: int on {name}"
+            out.append(("warning", f"{name} is text in the API; {_origin(f)} gives {_kind_name(numbers)} "
+                                   f"numbers, sent as their text with the fraction: 12346.0 goes as '12346.0', another value than "
+                                   f"'12346'. If the column holds whole numbers (an id kept as a float), write {whole}: a value "
+                                   "with a fraction is then quarantined (rule type)"))
     elif kind is Kind.TIMESTAMP:
         if not (result == pl.String or isinstance(result, (pl.Datetime, pl.Date))):
             error(f"{name} takes a date and time; {_origin(f)} gives {_kind_name(result)}: map a TIMESTAMP or ISO 8601 text column")
@@ -307,6 +329,14 @@ def check_entity(mapping: EntityMapping, warehouse: Warehouse) -> list[Finding]:
                             f"quarantined as required on it; map it (a column, an expr or a constant: docs/configuration.md)")
                     for name, _ in mapping.unmapped_required())
     findings.extend(_required_with_findings(mapping))
+    refusal = mapping.revenue_refusal()  # the run refuses such a mapping before reading: an error here too
+    if refusal is not None:
+        findings.append(Finding("error", entity, "TotalRevenue", refusal))
+    if entity == "orders" and "OrderDate" not in {f.target for f in mapping.all_fields}:
+        findings.append(Finding("warning", entity, "OrderDate", (
+            "OrderDate is not mapped: the API dates an order without one when it arrives, so every order is stored as a "
+            "sale of the day it is synced, a first load's whole history included; map the sale time (a TIMESTAMP, DATE "
+            "or ISO 8601 text column, or an expr building one)")))
     return findings
 
 

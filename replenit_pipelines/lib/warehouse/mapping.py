@@ -207,6 +207,14 @@ class EntityMapping:
             required += [(f"{child.name}.{f.name}", f) for f in child.children.fields if f.required]
         return [(name, f) for name, f in required if name not in mapped]
 
+    def revenue_refusal(self) -> str | None:
+        """Why an orders mapping cannot run (it maps neither TotalRevenue nor OrderItems.Price: no
+        total could be derived, and the API stores a missing revenue as 1), or None. The run refuses
+        it (validation/prepare.py map_rows) and `replenit check` says so first (warehouse/check.py)."""
+        if self.spec.name != "orders" or {f.target for f in self.all_fields} & {"TotalRevenue", "OrderItems.Price"}:
+            return None
+        return "orders maps neither TotalRevenue nor OrderItems.Price: map one of them (the API stores a missing revenue as 1)"
+
     def source_columns(self) -> set[str]:
         # Read by frames: the columns of the frame the read returns. (Not as_read().source_columns():
         # a Python source's as_read() is read by frames still, and asked again without end.)

@@ -58,7 +58,7 @@ def test_a_date_window_column_of_an_hourly_entity_is_a_warning_to_map_a_timestam
         "orders",
         {
             "source": {"table": "order_lines", "window_column": "order_day"},
-            "fields": {"OrderId": "order_id", "Currency": {"constant": "EUR"}},
+            "fields": {"OrderId": "order_id", "Currency": {"constant": "EUR"}, "OrderDate": "order_day"},
             "OrderItems": {"fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}},
         },
     )
@@ -159,3 +159,65 @@ def test_a_price_mapped_without_its_currency_is_a_warning_naming_the_currency(tm
     (tmp_path / "m.yaml").write_text(head + variants % ", Currency: cur")
     found = {(f.level, f.where) for f in check_mapping(load_mapping(tmp_path / "m.yaml"), Warehouse(db))}
     assert ("warning", "ProductVariants.Currency") not in found
+def test_a_whole_id_kept_as_a_double_is_a_warning_that_says_it_goes_as_12346_0_and_names_cast_int(tmp_path):
+    # UCI Online Retail II's "Customer ID" is a DOUBLE (12346.0, NULL for guests): mapped as it is, every
+    # customer went as '12346.0' while `replenit check` said OK. cast: int sends '12346' and is no finding.
+    warehouse = duckdb_warehouse(tmp_path / "w.duckdb", 'CREATE TABLE online_retail ("Customer ID" DOUBLE, '
+                                 "code DECIMAL(12, 4), n INTEGER, InvoiceDate TIMESTAMP)")
+
+    def findings(fields: dict) -> list[Finding]:
+        mapping = entity_mapping_from_dict("customers", {
+            "source": {"table": "online_retail", "window_column": "InvoiceDate"}, "fields": fields})
+        return check_mapping({"customers": mapping}, warehouse)
+
+    [double] = findings({"CustomerId": "Customer ID"})
+    assert (double.level, double.entity, double.where) == ("warning", "customers", "CustomerId")
+    assert "Float64" in double.message and "'12346.0'" in double.message
+    assert "CustomerId: {column: Customer ID, cast: int}" in double.message
+    [as_text] = findings({"CustomerId": {"column": "Customer ID", "cast": "string"}})  # still '12346.0'
+    assert as_text.level == "warning" and "'12346.0'" in as_text.message
+    [decimal] = findings({"CustomerId": "code"})  # DECIMAL(12,4): '12346.0000'
+    assert decimal.level == "warning" and "cast: int" in decimal.message
+    assert findings({"CustomerId": {"column": "Customer ID", "cast": "int"}}) == []
+    assert findings({"CustomerId": "n"}) == []
+
+
+def test_an_orders_mapping_without_any_revenue_is_an_error_of_check_as_the_run_refuses_it(tmp_path):
+    # Instacart has no prices: orders mapped without TotalRevenue or a line Price passed `replenit check`
+    # ("OK: ... will run") and every sync then stopped at once on "maps neither TotalRevenue nor
+    # OrderItems.Price". check says it first, in the run's words.
+    import duckdb
+
+    from replenit_pipelines.lib.validation.prepare import map_rows
+    from replenit_pipelines.lib.warehouse import MappingError, Warehouse, load_mapping
+
+    db = tmp_path / "w.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE order_products(order_id INTEGER, product_id INTEGER, price DOUBLE, updated_at TIMESTAMP)")
+    text = ("orders:\n  source: {table: order_products, window_column: updated_at}\n"
+            "  fields: {OrderId: order_id, Currency: {constant: USD}}\n"
+            "  OrderItems:\n    fields: {ProductId: product_id, Quantity: {constant: 1}%s}\n")
+    (tmp_path / "m.yaml").write_text(text % "")
+    mappings = load_mapping(tmp_path / "m.yaml")
+    [finding] = [f for f in check_mapping(mappings, Warehouse(db)) if f.level == "error"]
+    assert (finding.entity, finding.where) == ("orders", "TotalRevenue")
+    with pytest.raises(MappingError) as refused:
+        map_rows(mappings["orders"], pl.DataFrame({"order_id": [1], "product_id": [2], "price": [1.0]}))
+    assert str(refused.value) == f"{tmp_path / 'm.yaml'}: {finding.message}"
+    (tmp_path / "m.yaml").write_text(text % ", Price: price")
+    assert [f for f in check_mapping(load_mapping(tmp_path / "m.yaml"), Warehouse(db)) if f.level == "error"] == []
+
+
+def test_orders_mapped_without_an_orderdate_are_a_warning_that_each_is_stored_as_a_sale_of_the_day_synced(warehouse):
+    # Instacart's orders have no dates (order_dow, order_hour_of_day, days_since_prior_order): mapped
+    # without OrderDate they passed check silently, and the API dated every order of a first load "now".
+    def findings(fields: dict) -> list[Finding]:
+        orders = entity_mapping_from_dict("orders", {
+            "source": {"table": "order_lines", "window_column": "order_day"},
+            "fields": {"OrderId": "order_id", "Currency": {"constant": "USD"}, **fields},
+            "OrderItems": {"fields": {"ProductId": "product_id", "Quantity": "qty", "Price": "price"}}})
+        return [f for f in check_mapping({"orders": orders}, warehouse) if f.where == "OrderDate"]
+
+    [undated] = findings({})
+    assert undated.level == "warning" and "stored as a sale of the day it is synced" in undated.message
+    assert findings({"OrderDate": "order_day"}) == []
