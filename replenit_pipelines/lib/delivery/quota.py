@@ -129,6 +129,11 @@ class QuotaLimiter:
         self.ledger = ledger
         self._clock = clock
         self._sleep = sleep
+        # The server's clock may differ from ours (server_skew): learned from its 429s, kept in the
+        # key's ledger, read at every look at it.
+        self._skew = 0.0
+        self._skew_margin = 0.0
+        self._skew_seen: tuple[float, int] | None = None  # a first 429's skew and window, until a second agrees
         # A request sent this close to a window's end may arrive in the next one: count it in both.
         # How close is "this close" is sized from the observed latency (see boundary_guard), between
         # a floor of 1% of the shortest window (at most 0.5 s) and a cap of half of it (at most 10 s):
@@ -177,12 +182,24 @@ class QuotaLimiter:
 
     @property
     def boundary_guard(self) -> float:
-        """Seconds before a window's end within which a request is counted in the next window too."""
+        """Seconds before a window's end within which a request is counted in the next window too
+        (widened by how uncertain a learned server skew is)."""
+        return min(self.guard_cap, self._latency_guard() + self._skew_margin)
+
+    def _latency_guard(self) -> float:
+        return max(self.guard_floor, self._latency_high())
+
+    def _latency_high(self) -> float:
+        """A high percentile of the recent send-to-answer times, with the margin (the cap until known)."""
         samples = sorted(self._latencies)
         if len(samples) < MIN_LATENCY_SAMPLES:
             return self.guard_cap
-        high = samples[min(len(samples) - 1, math.ceil(GUARD_QUANTILE * len(samples)) - 1)]
-        return min(self.guard_cap, max(self.guard_floor, high * GUARD_MARGIN))
+        return samples[min(len(samples) - 1, math.ceil(GUARD_QUANTILE * len(samples)) - 1)] * GUARD_MARGIN
+
+    def _now(self) -> float:
+        """Now on the server's clock as far as this limiter knows it: ours less the learned skew.
+        Every window index is of this time, so the windows are the ones the server counts."""
+        return self._clock() - self._skew
 
     @contextmanager
     def _state(self, write: bool = True) -> Iterator[dict]:
@@ -194,6 +211,8 @@ class QuotaLimiter:
             state.setdefault("waiters", {})
             # {lane: {tenant: {repr(seconds): {str(index): [granted, waited]}}}}: the fair share's counts
             state.setdefault("tenants", {})
+            # [seconds the server's windows start after ours, the uncertainty of that figure] (server_skew)
+            self._skew, self._skew_margin = (float(v) for v in state.setdefault("server_skew", [0.0, 0.0]))
             yield state
 
     @staticmethod
@@ -308,7 +327,7 @@ class QuotaLimiter:
             while True:
                 guard = self.boundary_guard
                 with self._state() as state:
-                    now = self._clock()  # after the lock: time spent waiting for it is not sending time
+                    now = self._now()  # after the lock: time spent waiting for it is not sending time
                     self._expire_waiters(state, now)
                     room = self._wait_needed(state, now, lane, yield_to_fresh=False)  # the windows' own wait
                     wait, held = self._wait_needed(state, now, lane), False
@@ -386,13 +405,60 @@ class QuotaLimiter:
     def block_for(self, seconds: float) -> None:
         """After a 429: nothing is sent on this key until Retry-After has passed."""
         with self._state() as state:
-            state["blocked_until"] = max(state["blocked_until"], self._clock() + seconds)
+            state["blocked_until"] = max(state["blocked_until"], self._now() + seconds)
+
+    def rate_limited(self, retry_after: float, whole_seconds: bool = True) -> None:
+        """After a 429 that said Retry-After: nothing is sent on this key until then (block_for), and
+        the server's clock is learned from it. A 429 in a window where this ledger counts room, whose
+        Retry-After ends away from our window's edge, says the server's windows start elsewhere: its
+        clock runs behind or ahead of ours (contract: windows are aligned to the clock, the server's);
+        two such 429s that agree set `server_skew` in the key's ledger, for every client of the key.
+        Without this, every window's first requests meet the previous window's full count there: a
+        429 at each edge, for good. `whole_seconds`: Retry-After was rounded up to a whole second
+        (RFC 9110), so the edge is known to a second: the edge guard is widened by that second."""
+        with self._state() as state:
+            now = self._now()
+            state["blocked_until"] = max(state["blocked_until"], now + retry_after)
+            if not self.windows:
+                return
+            limit, shortest = min(self.windows, key=lambda w: w[1])
+            room = self._counts(state, shortest).get(str(math.floor(now / shortest)), 0) < limit
+            # Our own count explains it; or a longer window does, or a figure of half a window or more
+            # (a constant such as 60 says nothing of the edge; no clock is that far off).
+            if not room or retry_after >= shortest / 2:
+                return
+            # Where the server's window ends, relative to our nearest edge: the skew still unaccounted for,
+            # known to the figure's rounding and to the answer's latency (now is after the answer came).
+            phase = (now + retry_after) % shortest
+            off = phase if phase <= shortest / 2 else phase - shortest
+            rounding, latency = (1.0 if whole_seconds else 0.0), self._latency_high()
+            since_edge = now % shortest
+            if abs(off) < rounding + latency:  # at our edge: another client spent the server's window
+                return
+            # A server behind ours refuses a window's first requests, one ahead its last ones: a 429 elsewhere
+            # in the window is another client's doing (with a Retry-After that says nothing of the edge).
+            if (since_edge if off > 0 else shortest - since_edge) > abs(off) + latency:
+                return
+            # Learned when two such 429s, of two of our windows, agree. The later edge of the two: a window
+            # begun a moment after the server's costs nothing, one begun before it costs a 429.
+            window = math.floor(now / shortest)
+            seen, self._skew_seen = self._skew_seen, (self._skew + off, window)
+            if seen is None or seen[1] == window or abs(seen[0] - self._skew_seen[0]) > rounding + latency:
+                return
+            state["server_skew"] = [max(seen[0], self._skew_seen[0]), rounding]
+            self._skew, self._skew_margin = state["server_skew"]
+            self._skew_seen = None
+
+    def server_skew(self) -> float:
+        """Read-only: seconds the server's windows start after ours, as learned from its 429s (0: none)."""
+        with self._state(write=False):
+            return self._skew
 
     def eta_seconds(self, requests: int) -> float:
         """The least time in which `requests` more requests fit the windows, from now."""
         if requests <= 0 or not self.windows:
             return 0.0
-        now = self._clock()
+        now = self._now()
         with self._state(write=False) as state:
             eta = max(0.0, state["blocked_until"] - now)
             for limit, seconds in self.windows:
@@ -406,7 +472,7 @@ class QuotaLimiter:
 
     def used(self) -> dict[float, int]:
         """Requests counted in each window now, by window length."""
-        now = self._clock()
+        now = self._now()
         with self._state(write=False) as state:
             return {
                 s: self._counts(state, s).get(str(math.floor(now / s)), 0) for _, s in self.windows
@@ -415,7 +481,7 @@ class QuotaLimiter:
     def lane_counts(self) -> dict[str, dict[float, dict[int, int]]]:
         """Read-only, for the quota view: {lane: {window length: {window index: requests}}} for the
         current and the previous window of each length."""
-        now = self._clock()
+        now = self._now()
         with self._state(write=False) as state:
             return {lane: {s: {int(k): int(v) for k, v in state["lanes"].get(lane, {}).get(repr(s), {}).items()
                                if int(k) >= math.floor(now / s) - 1}
@@ -424,7 +490,7 @@ class QuotaLimiter:
 
     def fresh_waiting(self) -> int:
         """Read-only: fresh requests waiting for the quota now (live waiter entries)."""
-        now = self._clock()
+        now = self._now()
         with self._state(write=False) as state:
             self._expire_waiters(state, now)
             return sum(1 for w in state["waiters"].values() if w["lane"] == "fresh")
@@ -432,7 +498,7 @@ class QuotaLimiter:
     def tenant_counts(self) -> dict[float, dict[str, dict[str, int]]]:
         """Read-only, for the quota view: {window length: {tenant: {lane: requests}}} in the current window
         of each length (tenants with none left out)."""
-        now = self._clock()
+        now = self._now()
         with self._state(write=False) as state:
             out: dict[float, dict[str, dict[str, int]]] = {}
             for _, seconds in self.windows:
@@ -450,7 +516,7 @@ class QuotaLimiter:
         """Read-only, for plans and the quota view (lib/plan/): (now, {window length: {window index:
         requests counted}} for the current window and later ones, blocked_until). Later windows
         can hold requests already: those sent near a window's end count in the next one too."""
-        now = self._clock()
+        now = self._now()
         with self._state(write=False) as state:
             counts = {s: {int(k): int(v) for k, v in state["counts"].get(repr(s), {}).items() if int(k) >= math.floor(now / s)}
                       for _, s in self.windows}

@@ -1,7 +1,8 @@
 """The quota ledger in Postgres (REPLENIT_STATE_URL): one key's request counts shared by every run
 worker of a deployment, whatever machine it runs on.
 
-Tables: `quota_keys` (one row per key: its digest, its label, `blocked_until` after a 429) and
+Tables: `quota_keys` (one row per key: its digest, its label, `blocked_until` after a 429, the server's
+clock skew learned from 429s) and
 `quota_counts` (one row per key, window length and window index: the requests counted in it).
 `quota_lane_counts` (the same per lane, fresh or bulk: what the quota view shows per lane) and
 `quota_waiters` (one row per request waiting now: its lane, tenant, the time its entry expires and the
@@ -43,10 +44,12 @@ CREATE TABLE IF NOT EXISTS quota_tenant_counts (
     window_seconds DOUBLE PRECISION NOT NULL, window_index BIGINT NOT NULL, requests INTEGER NOT NULL,
     waited BOOLEAN NOT NULL DEFAULT FALSE,
     PRIMARY KEY (key_id, lane, tenant_id, window_seconds, window_index));
+ALTER TABLE quota_keys ADD COLUMN IF NOT EXISTS server_skew DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE quota_keys ADD COLUMN IF NOT EXISTS server_skew_margin DOUBLE PRECISION NOT NULL DEFAULT 0;
 """
 
-_LOCK_KEY = "SELECT blocked_until FROM quota_keys WHERE key_id = %s FOR UPDATE"
-_READ_KEY = "SELECT blocked_until FROM quota_keys WHERE key_id = %s"
+_LOCK_KEY = "SELECT blocked_until, server_skew, server_skew_margin FROM quota_keys WHERE key_id = %s FOR UPDATE"
+_READ_KEY = "SELECT blocked_until, server_skew, server_skew_margin FROM quota_keys WHERE key_id = %s"
 
 
 class PostgresQuotaStore:
@@ -104,6 +107,7 @@ class PostgresQuotaStore:
                 tenants.setdefault(lane, {}).setdefault(tenant, {}).setdefault(repr(float(seconds)), {})[str(index)] = \
                     [int(requests), int(bool(waited))]
             state = {"counts": counts, "blocked_until": float(row[0]) if row else 0.0, "lanes": lanes, "tenants": tenants,
+                     "server_skew": [float(row[1]), float(row[2])] if row else [0.0, 0.0],
                      "waiters": {w: {"until": float(until), "lane": lane, "tenant": tenant, "held_until": float(held)}
                                  for w, until, lane, tenant, held in waiter_rows}}
             before = copy.deepcopy(state)
@@ -136,6 +140,9 @@ class PostgresQuotaStore:
             self._write_changes(con, table, keys, values, rows(before), rows(after))
         if after["blocked_until"] != before["blocked_until"]:
             con.execute("UPDATE quota_keys SET blocked_until = %s WHERE key_id = %s", [after["blocked_until"], self.key_id])
+        if after["server_skew"] != before["server_skew"]:
+            con.execute("UPDATE quota_keys SET server_skew = %s, server_skew_margin = %s WHERE key_id = %s",
+                        [*after["server_skew"], self.key_id])
 
     def _write_changes(self, con: Any, table: str, keys: tuple[str, ...], values: tuple[str, ...],
                        old: dict[tuple, tuple], new: dict[tuple, tuple]) -> None:

@@ -202,7 +202,11 @@ class Session:
                     rate_limited += 1
                     if rate_limited > self.config.max_rate_limited:
                         raise Exhausted(f"rate limited {rate_limited} times in a row")
-                    self.quota.block_for(self.retry_after(resp))
+                    header = self.retry_after_header(resp)
+                    if header is None:  # no figure of the server's own (v1 body, reset): nothing to learn from
+                        self.quota.block_for(self.retry_after(resp))
+                    else:
+                        self.quota.rate_limited(header, whole_seconds=RETRY_AFTER_EXACT not in resp.headers)
                     continue  # the limiter holds the next attempt until the window allows it
                 if resp.status_code not in RETRYABLE_STATUS:
                     return resp

@@ -20,6 +20,9 @@ class FaultConfig:
     hang_seconds: float = 30.0
     # Report object-level errors under "" as the v1.1 docs show, instead of "[i]".
     unindexed_object_errors: bool = False
+    # The server's clock less the client's (seconds): its windows, X-RateLimit-Reset and Retry-After
+    # follow its own clock, as a real server's whose clock is not the client's (negative: behind).
+    clock_offset_s: float = 0.0
 
     def update(self, changes: dict) -> None:
         known = {f.name for f in fields(self)}

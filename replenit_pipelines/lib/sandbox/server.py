@@ -123,7 +123,7 @@ class Handler(BaseHTTPRequestHandler):
         if delay:
             time.sleep(delay)
         assert key is not None  # tenants was found by it
-        decision = state.quota(key).hit(time.time())  # every request of a known key counts
+        decision = state.quota(key).hit(time.time() + state.faults.clock_offset_s)  # every request of a known key counts
         headers = quota_headers(decision, state.time_scaled) if decision is not None else {}
         if len(parts) < 2 or parts[0] not in ENTITIES:
             self._discard_body()

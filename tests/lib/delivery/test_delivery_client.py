@@ -261,6 +261,27 @@ def test_no_429_when_requests_reach_the_server_late(tmp_path):
         assert statuses.count(429) == 0 and report.counters.rate_limited == 0
 
 
+def test_a_server_whose_clock_is_behind_costs_two_429s_then_none(tmp_path):
+    """The server's windows start 0.3 s (of 1 s) after ours. Sending begins mid-window, after the
+    server's edge: the window's 10 fill the server's window, and our next window's first request
+    meets it full. Without learning the skew from its 429s, that repeats at every edge (5 x 429 in
+    these 60 requests); learned from two that agree, never again."""
+    faults = FaultConfig(seed=1, clock_offset_s=-0.3, latency_ms=(10.0, 10.0))
+    with Sandbox(limits=[(10, 1.0)], faults=faults) as sb:
+        tenant_id, key = sb.add_tenant()
+        client = make_client(sb, tenant_id, key, tmp_path, limits=((10, 1.0),), batch_sizes={"customers": 1},
+                             max_in_flight=1)
+        for _ in range(20):  # a known link: the edge guard is its latency's, not the cold cap
+            client.quota.record_latency(0.015)
+        while not 0.5 <= time.time() % 1.0 < 0.52:
+            time.sleep(0.001)
+        report = client.deliver("customers", customers(60))
+        statuses = [r["status"] for r in requests_seen(sb, tenant_id)]
+        assert len(report.accepted) == 60
+        assert statuses.count(429) <= 2 and report.counters.rate_limited <= 2, statuses
+        assert client.quota.server_skew() == pytest.approx(0.3, abs=0.05)
+
+
 # --- stop errors ----------------------------------------------------------------------------------
 
 def test_401_stops_after_one_request(sandbox, tenant, tmp_path):
