@@ -70,7 +70,8 @@ def quota_tables(view: dict) -> dict[str, list[dict]]:
     a view that gains a section is shown without a change here)."""
     windows = [{"key": k["key"], "name": k.get("name") or "", "window_s": w["seconds"], "spent": w["spent"],
                 "limit": w["limit"], "remaining": w["remaining"], "resets_in_s": w["resets_in_s"],
-                "blocked_for_s": k["blocked_for_s"]} for k in view["keys"] for w in k["windows"]]
+                "blocked_for_s": k["blocked_for_s"], "server_behind_s": k.get("server_clock_behind_s", 0.0)}
+               for k in view["keys"] for w in k["windows"]]
     per_run = view.get("expected_requests_per_run", {})
     entities = [{**e, "median_per_run": per_run.get(e["entity"])} for e in view["requests_last_24h"]]
     limit = view["long_window"]["limit"]

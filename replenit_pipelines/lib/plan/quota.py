@@ -51,14 +51,18 @@ class QuotaSnapshot:
     # What bulk requests leave to the fresh lane (QuotaLimiter.reserve, .release_s): for bulk plans' ETAs.
     reserve: dict[float, int] = field(default_factory=dict)
     release_s: float = 0.0
+    # Seconds the server's windows start after ours, learned from its 429s (QuotaLimiter.server_skew):
+    # `at`, `counts` and `blocked_until` are on the server's clock (ours less this).
+    server_skew_s: float = 0.0
 
     @property
     def limits(self) -> tuple[Window, ...]:
         return tuple((w.limit, w.seconds) for w in self.windows)
 
     def as_dict(self) -> dict:
-        return {"key": self.label, "at": datetime.fromtimestamp(self.at, UTC).isoformat(),
+        return {"key": self.label, "at": datetime.fromtimestamp(self.at + self.server_skew_s, UTC).isoformat(),
                 "blocked_for_s": round(max(0.0, self.blocked_until - self.at), 3), "fresh_waiting": self.fresh_waiting,
+                "server_clock_behind_s": round(self.server_skew_s, 3),
                 "windows": [w.as_dict() for w in self.windows]}
 
 
@@ -76,7 +80,7 @@ def quota_snapshot(limiter: QuotaLimiter, label: str | None = None) -> QuotaSnap
         for limit, seconds in limiter.windows
     )
     return QuotaSnapshot(label or Path(limiter.ledger).stem, now, windows, blocked_until, counts, guard_now, cold, guard_after,
-                         limiter.fresh_waiting(), dict(limiter.reserve), limiter.release_s)
+                         limiter.fresh_waiting(), dict(limiter.reserve), limiter.release_s, limiter.server_skew())
 
 
 def ledger_snapshots(quota_dir: str | Path, limits: Sequence[Window],

@@ -6,11 +6,13 @@ on a clock offset from the test's injected one; Retry-After as the API sends it:
 rounded up."""
 
 import random
+from datetime import datetime
 
 import pytest
 from helpers import FakeClock
 
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
+from replenit_pipelines.lib.plan.quota import quota_snapshot
 from replenit_pipelines.lib.sandbox.ratelimit import KeyQuota, whole_seconds_up
 
 WINDOWS = [(100, 60.0), (5000, 3600.0)]
@@ -76,6 +78,10 @@ def test_the_skew_is_the_keys_every_limiter_of_the_ledger_sends_by_it(tmp_path):
     later = limiter(tmp_path, clock)  # another run of the key, after the first learned it
     accepted, refused = run(later, clock, -2.5, 500)
     assert refused == [] and later.server_skew() == pytest.approx(first.server_skew())
+    # `replenit quota` shows it (and the view's time is ours, not the server's)
+    view = quota_snapshot(later).as_dict()
+    assert view["server_clock_behind_s"] == pytest.approx(first.server_skew(), abs=1e-3) and view["server_clock_behind_s"] > 2
+    assert abs(datetime.fromisoformat(view["at"]).timestamp() - clock.now) < 1e-3
 
 
 def test_429s_of_clients_elsewhere_teach_nothing(tmp_path):
