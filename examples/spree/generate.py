@@ -115,22 +115,8 @@ QUARANTINED = {("customers", "customerid:5007", "email", "Email"),
                ("orders", "R900000003", "range", "OrderItems.Quantity")}
 
 
-def build(path, seed: int = 7):
-    """Writes the warehouse to `path` (a new DuckDB file) and returns the path."""
-    rng = random.Random(seed)
-    con = duckdb.connect(str(path))
-    con.execute(DDL)
-
-    def at(hours: float) -> datetime:  # Rails keeps microseconds
-        return START + timedelta(hours=hours, microseconds=rng.randint(0, 999_999))
-
-    con.executemany("INSERT INTO spree_countries VALUES (?, ?, ?, ?)", COUNTRIES)
-    con.executemany("INSERT INTO spree_taxonomies VALUES (?, ?)", [(1, "Categories"), (2, "Brand")])
-    con.executemany("INSERT INTO spree_taxons VALUES (?, ?, ?, ?, ?)",
-                    [(i, tx, parent, name, name.lower()) for i, tx, parent, name in TAXONS])
-    con.executemany("INSERT INTO spree_stock_locations VALUES (?, ?)", [(1, "default"), (2, "warehouse B")])
-
-    # --- users and their bill addresses -------------------------------------------------------
+def _users(con, at, rng) -> None:
+    """spree_users with their bill addresses, the planted users among them."""
     users, addresses = [], []
 
     def user(uid: int, email: str | None, created: datetime, phone: str | None = "555-010-1000", country: int = 1,
@@ -159,6 +145,24 @@ def build(path, seed: int = 7):
     user(5009, "reuse@example.com", datetime(2026, 10, 10, 9))
     con.executemany("INSERT INTO spree_addresses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", addresses)
     con.executemany("INSERT INTO spree_users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", users)
+
+
+def build(path, seed: int = 7):
+    """Writes the warehouse to `path` (a new DuckDB file) and returns the path."""
+    rng = random.Random(seed)
+    con = duckdb.connect(str(path))
+    con.execute(DDL)
+
+    def at(hours: float) -> datetime:  # Rails keeps microseconds
+        return START + timedelta(hours=hours, microseconds=rng.randint(0, 999_999))
+
+    con.executemany("INSERT INTO spree_countries VALUES (?, ?, ?, ?)", COUNTRIES)
+    con.executemany("INSERT INTO spree_taxonomies VALUES (?, ?)", [(1, "Categories"), (2, "Brand")])
+    con.executemany("INSERT INTO spree_taxons VALUES (?, ?, ?, ?, ?)",
+                    [(i, tx, parent, name, name.lower()) for i, tx, parent, name in TAXONS])
+    con.executemany("INSERT INTO spree_stock_locations VALUES (?, ?)", [(1, "default"), (2, "warehouse B")])
+
+    _users(con, at, rng)
 
     # --- products, variants, prices, stock, taxons ----------------------------------------------
     products, variants, prices, stock, classified = [], [], [], [], []
@@ -266,7 +270,7 @@ NEXT_DAY = datetime(2026, 12, 1, 8)
 MUTATED = {
     "users 1": ("customers", "email:u1@example.com", "soft-deleted after delivery: a DELETE /customers/1, gone from the tenant"),
     "products 2": ("products", "2", "soft-deleted after delivery: a DELETE /products/2"),
-    "products 3": ("products", "3", "rows removed from the warehouse (hard delete): records_absent 1; --mirror sends DELETE /products/3"),
+    "products 909": ("products", "909", "never sold, its rows removed from the warehouse (hard delete): records_absent 1; --mirror sends DELETE /products/909"),
     "products 902": ("products", "902", "a second option variant soft-deleted: re-sent with its one live option variant"),
     "orders R900000010": ("orders", "R900000010", "complete -> returned (updated_at bumped): re-sent with Status refunded"),
     "carts R200000001": ("orders", "R200000001", "the cart completes (state complete, completed_at set): sent"),
@@ -278,13 +282,14 @@ def mutate(path) -> None:
     con = duckdb.connect(str(path))
     con.execute("UPDATE spree_users SET deleted_at = ?, updated_at = ? WHERE id = 1", [NEXT_DAY, NEXT_DAY])
     con.execute("UPDATE spree_products SET deleted_at = ?, updated_at = ? WHERE id = 2", [NEXT_DAY, NEXT_DAY])
-    con.execute("DELETE FROM spree_prices WHERE variant_id IN (SELECT id FROM spree_variants WHERE product_id = 3)")
-    con.execute("DELETE FROM spree_stock_items WHERE variant_id IN (SELECT id FROM spree_variants WHERE product_id = 3)")
-    con.execute("DELETE FROM spree_variants WHERE product_id = 3")
-    con.execute("DELETE FROM spree_products_taxons WHERE product_id = 3")
-    con.execute("DELETE FROM spree_products WHERE id = 3")
+    con.execute("DELETE FROM spree_prices WHERE variant_id IN (SELECT id FROM spree_variants WHERE product_id = 909)")
+    con.execute("DELETE FROM spree_stock_items WHERE variant_id IN (SELECT id FROM spree_variants WHERE product_id = 909)")
+    con.execute("DELETE FROM spree_variants WHERE product_id = 909")
+    con.execute("DELETE FROM spree_products_taxons WHERE product_id = 909")
+    con.execute("DELETE FROM spree_products WHERE id = 909")
     con.execute("""UPDATE spree_variants SET deleted_at = ?, updated_at = ?
                    WHERE product_id = 902 AND NOT is_master AND deleted_at IS NULL AND position = 2""", [NEXT_DAY, NEXT_DAY])
+    con.execute("UPDATE spree_products SET updated_at = ? WHERE id = 902", [NEXT_DAY])  # Spree's variant touches its product
     con.execute("UPDATE spree_orders SET state = 'returned', updated_at = ? WHERE number = 'R900000010'", [NEXT_DAY])
     con.execute("""UPDATE spree_orders SET state = 'complete', completed_at = ?, updated_at = ?, shipment_state = 'shipped',
                    payment_state = 'paid' WHERE number = 'R200000001'""", [NEXT_DAY, NEXT_DAY])
