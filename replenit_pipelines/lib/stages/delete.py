@@ -121,14 +121,26 @@ def split_deleted(mapping: EntityMapping, rows: pl.DataFrame, customer_priority:
                                    pl.col(ts).alias("__ts")), ids], how="horizontal")
     keyed = frame.filter(pl.col("identity").is_not_null())
     if mapping.entity == "customers":
-        newest = keyed.sort("__ts", nulls_last=False, maintain_order=True).group_by("identity", maintain_order=True).agg(
-            pl.col("__flag").last().alias("__gone"), pl.col("api_id").last(), pl.len().cast(pl.Int64).alias("rows"))
+        # Each account (CustomerId) is deleted by its own newest row. Under the `email` priority one
+        # identity may hold several accounts (Spree frees a soft-deleted user's email for a new
+        # account): a deleted account's rows leave the identity, which is deleted only when no live
+        # account is left in it, so one account's deletion never deletes another's customer, nor
+        # makes a deleted account a "merge" of the live one.
+        ordered = keyed.sort("__ts", nulls_last=False, maintain_order=True)
+        dead = ordered.filter(pl.col("api_id").is_not_null()).group_by("api_id", maintain_order=True).agg(
+            pl.col("__flag").last().alias("__dead"))
+        keyed = ordered.join(dead, on="api_id", how="left").with_columns(
+            pl.when(pl.col("api_id").is_null()).then(pl.col("__flag")).otherwise(pl.col("__dead")).alias("__dead"))
+        newest = keyed.group_by("identity", maintain_order=True).agg(
+            (pl.col("__flag").last() & (pl.col("__dead") | pl.col("api_id").is_null()).all()).alias("__gone"),
+            pl.col("api_id").last(), pl.len().cast(pl.Int64).alias("rows"))
+        dead_rows = keyed.filter(pl.col("__dead"))["__pos"]
     else:
         newest = keyed.group_by("identity", maintain_order=True).agg(
             pl.col("__flag").all().alias("__gone"), pl.col("api_id").first(), pl.len().cast(pl.Int64).alias("rows"))
+        dead_rows = keyed.filter(pl.col("__flag"))["__pos"]  # a flagged line or variant beside live ones
     gone = newest.filter("__gone").select(list(DELETED_SCHEMA))
-    drop = frame.filter(pl.col("identity").is_in(gone["identity"].implode()) | (
-        pl.col("__flag") & pl.col("identity").is_not_null() & pl.lit(mapping.entity != "customers")))
+    drop = frame.filter(pl.col("identity").is_in(gone["identity"].implode()) | pl.col("__pos").is_in(dead_rows.implode()))
     live = rows.filter(~pl.int_range(pl.len(), dtype=pl.UInt32).is_in(drop["__pos"].implode()))
     return Split(live, gone, drop.height)
 

@@ -473,6 +473,11 @@ def _quarantine(flat: pl.DataFrame, failures: pl.DataFrame, spec: EntitySpec) ->
         orphan = (pl.col("rule") == "required") & (pl.col("field") == spec.key_field) & pl.col("__parent_key").is_not_null()
         named = pl.format(f"{{}}: no {(spec.singular or spec.name).lower()} row has this {spec.key_field}", pl.col("__parent_key"))
         value = pl.when(orphan).then(named).otherwise(value)
+        # An orphan's other parent fields are NULL because its parent row is missing, not of their
+        # own: `required` on them (an order's Currency) would only crowd the one reason that says why.
+        orphans = failures.join(keys, on="__row", how="left").filter(orphan)["__row"]
+        failures = failures.filter(~(pl.col("__row").is_in(orphans.implode()) & (pl.col("rule") == "required")
+                                     & (pl.col("field") != spec.key_field) & ~pl.col("field").str.contains(".", literal=True)))
     return (
         failures.join(keys, on="__row", how="left")
         .with_columns(value.alias("value"))

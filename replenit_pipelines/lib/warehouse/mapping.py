@@ -353,6 +353,13 @@ def _source(raw: Any, where: str, origin: str, timezone: str, entity: str, child
         unknown |= {"lookback_hours", "deleted_column"} & set(raw)  # a child is read with its parent's window and lookback
     if unknown:
         why = "; a child source is read with its parent's window and lookback" if child and "lookback_hours" in unknown else ""
+        if child and "deleted_column" in unknown:
+            # A soft-deleted child is no delete of the record: it is the record sent without it.
+            flag = raw["deleted_column"] if isinstance(raw["deleted_column"], str) else "deleted_at"
+            why += (f"; a child source takes no deleted_column: leave its soft-deleted rows out of it (a query: with "
+                    f"WHERE {flag} IS NULL) and the record is sent without them, the API replacing "
+                    f"{where.rsplit('.', 1)[-1]} whole (a partition sends it when its parent row or another of its "
+                    f"children changes in the window, --all always)")
         raise MappingError(f"{origin}: {where}.source: unknown key(s) {', '.join(sorted(unknown))}"
                            f"{did_you_mean(sorted(unknown)[0], _SOURCE_KEYS) if not child else ''}{why}")
     lookback = raw.get("lookback_hours")

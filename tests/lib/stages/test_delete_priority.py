@@ -1,6 +1,8 @@
 """A soft-deleted customer is deleted under the identity the tenant matches it by: its CustomerId
 under the `customerid` priority, its email under `email` (lib/stages/delete.py split_deleted)."""
 
+from datetime import datetime
+
 import polars as pl
 import pytest
 
@@ -26,3 +28,29 @@ def test_a_deleted_customer_goes_by_the_identity_of_the_tenants_priority(priorit
     assert split.deleted.to_dicts() == [{"identity": identity, "api_id": "c1", "rows": 1}]
     assert split.live["id"].to_list() == ["c2"]
     assert split.rows_deleted == 1
+
+
+@pytest.mark.parametrize(("deleted_on", "case"), [(5, "deleted before the new account"), (20, "touched after it")])
+def test_a_soft_deleted_account_whose_email_a_live_account_took_again_is_deleted_alone(deleted_on, case):
+    """Spree frees a soft-deleted user's email: a new account (y) registers with it. Under the
+    `email` priority both are one identity. Only the deleted account leaves (a deleted row, not a
+    merge of y); the identity stays, y's, and is never deleted, whichever row is newer."""
+    rows = pl.DataFrame({"id": ["y", "x"], "email": ["e@example.com", "E@example.com"],
+                         "updated_at": [datetime(2026, 10, 10), datetime(2026, 10, deleted_on)], "deleted": [False, True]})
+    split = split_deleted(MAPPING, rows, "email")
+    assert (split.deleted.height, split.live["id"].to_list(), split.rows_deleted) == (0, ["y"], 1), case
+
+
+def test_an_identity_whose_every_account_is_deleted_is_deleted_by_its_newest_account():
+    rows = pl.DataFrame({"id": ["y", "x"], "email": ["e@example.com", "e@example.com"],
+                         "updated_at": [datetime(2026, 10, 10), datetime(2026, 10, 20)], "deleted": [True, True]})
+    split = split_deleted(MAPPING, rows, "email")
+    assert split.deleted.to_dicts() == [{"identity": "email:e@example.com", "api_id": "x", "rows": 2}]
+    assert (split.live.height, split.rows_deleted) == (0, 2)
+
+
+def test_an_older_deleted_version_of_a_restored_account_stays_an_older_version():
+    rows = pl.DataFrame({"id": ["y", "y"], "email": ["e@example.com", "e@example.com"],
+                         "updated_at": [datetime(2026, 10, 10), datetime(2026, 10, 20)], "deleted": [True, False]})
+    split = split_deleted(MAPPING, rows, "email")
+    assert (split.deleted.height, split.live.height, split.rows_deleted) == (0, 2, 0)

@@ -364,3 +364,19 @@ def test_two_versions_of_a_parent_at_one_time_give_one_payload_whatever_the_tabl
         prepared = prepare(mapping, extract(mapping, Warehouse(folder / "wh.duckdb"), T0, T0 + HOUR).rows)
         names.add(prepared.records["ProductName"].item())
     assert len(names) == 1, names
+
+
+def test_an_orphan_lines_only_reason_is_its_missing_order_not_the_order_fields_it_lacks(tmp_path):
+    """A Spree cart's lines beside an orders source that leaves carts out: each line's order row is
+    missing, so its Currency is NULL too. The quarantine says why once (the missing order), so the
+    summary's top reason is not `required (Currency)`."""
+    mapping = entity_mapping_from_dict("orders", ORDERS)
+    path = tmp_path / "wh.duckdb"
+    write(path,
+          orders=[{"order_id": "o1", "customer_id": "c1", "currency": "EUR", "ordered_at": "2026-11-26T10:00:00Z",
+                   "updated_at": naive(T0)}],
+          lines=[{"line_id": "a", "order_id": "o1", "product_id": "p1", "qty": 1, "price": 10.0, "loaded_at": naive(T0)},
+                 {"line_id": "b", "order_id": "o7", "product_id": "p1", "qty": 0, "price": 10.0, "loaded_at": naive(T0)}])
+    prepared = prepare(mapping, extract(mapping, Warehouse(path), T0, T0 + HOUR).rows)
+    reasons = sorted((r["rule"], r["field"]) for r in prepared.quarantine.iter_rows(named=True))
+    assert reasons == [("range", "OrderItems.Quantity"), ("required", "OrderId")]  # the line's own fault stays

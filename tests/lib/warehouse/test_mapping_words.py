@@ -70,14 +70,21 @@ def test_an_unknown_key_of_the_children_block_says_the_known_key_meant(word, mea
                                             "OrderItems": items})
     assert str(caught.value) == f"<python>: orders.OrderItems: unknown key(s) {word}: did you mean {meant}?"
 
+# What a user who soft-deletes variants or lines (Spree's spree_variants.deleted_at) writes instead.
+DELETED_CHILD = ("; a child source takes no deleted_column: leave its soft-deleted rows out of it (a query: with "
+                 "WHERE gone IS NULL) and the record is sent without them, the API replacing OrderItems whole (a "
+                 "partition sends it when its parent row or another of its children changes in the window, --all always)")
+
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ({"deleted_column": "gone"}, "deleted_column"),
+        ({"deleted_column": "gone"}, "deleted_column" + DELETED_CHILD),
         (
             {"lookback_hours": 2, "deleted_column": "gone"},
-            "deleted_column, lookback_hours; a child source is read with its parent's window and lookback",
+            "deleted_column, lookback_hours; a child source is read with its parent's window and lookback" + DELETED_CHILD,
         ),
+        ({"lookback_hours": 2}, "lookback_hours; a child source is read with its parent's window and lookback"),
     ],
 )
 def test_a_child_sources_own_lookback_or_deleted_column_is_refused_saying_why(extra, expected):
