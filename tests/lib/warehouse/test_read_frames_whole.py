@@ -14,6 +14,7 @@ from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 from replenit_pipelines.lib.warehouse.chunks import read_frames_whole
 from replenit_pipelines.lib.warehouse.mapping import READ_TS
 
+
 @pytest.mark.parametrize("chunks", [2, 3])
 def test_chunks_read_without_a_chunking_keep_each_customers_versions_together(tmp_path, chunks):
     values = [f"('N{i}', 'pair{i}@x.com', '2026-06-01T12:00:00Z'), ('O{i}', 'PAIR{i}@X.COM', '2026-01-01T12:00:00Z')" for i in range(12)]
