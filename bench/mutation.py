@@ -193,6 +193,15 @@ EQUIVALENT: dict[str, str] = {
     f"{_LIB}stages.report.x_newer_elsewhere_note__mutmut_36": "every caller's counts hold rows_stored_elsewhere: the default is never read",
     f"{_LIB}stages.delete.xǁDeletedǁdead_letters__mutmut_21": "zip's two lists are written together from one sorted list: always of one length",
     f"{_LIB}warehouse.frames.x__joined_in_duckdb__mutmut_54": "DuckDB finds and unregisters a registered view's name in any case",
+    # seed 14 (stages, validation, warehouse)
+    f"{_LIB}stages.report.x_column_schema__mutmut_12": "a child field's target is Child.Field: the contract's field names hold no dot",
+    f"{_LIB}stages.report.x_report__mutmut_95": "gathering no positions sums to 0: the guard only saves the gather",
+    f"{_LIB}stages.retry.x_drop_superseded__mutmut_1": "without a ledger retry() defers nothing, and with no deferred entry the rest does nothing",
+    f"{_LIB}validation.mapped.x_nest_records__mutmut_132": "the records are sorted by their first row right after: the groups' order is not kept",
+    f"{_LIB}validation.schemas.x_rows_failing_any__mutmut_11": "a null optional field only sends its row to pandera, which finds no failure in it",
+    f"{_LIB}warehouse.chunks.xǁSpilledChunksǁread__mutmut_42": "the columns read are named: the folder's replenit_chunk= is not among them",
+    f"{_LIB}warehouse.customer_chunks.x__register_udf__mutmut_25": "DuckDB hands the UDF one array per registered column: zip's lists are of one length",
+    f"{_LIB}warehouse.frames.x_read_frames__mutmut_177": "the read's row order is no contract (a scan's order varies too): records, children and ties are ordered by content after it",
 }
 
 

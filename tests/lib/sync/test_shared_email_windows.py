@@ -98,3 +98,21 @@ def test_a_window_follows_the_addresses_of_the_customers_it_finds_and_reads_no_o
     assert sorted(by_email["entity_id"].to_list()) == [9, 10, 10, 11]
     by_id = extract(mapping, Warehouse(tmp_path / "w.duckdb"), *day1, "customerid").rows
     assert by_id["entity_id"].to_list() == [9]
+
+
+@pytest.mark.parametrize("rows", [0, 3])
+def test_the_identity_columns_pass_over_a_source_gives_its_columns_even_when_nothing_is_there(tmp_path, rows):
+    # identity_rows streams the source's identity columns through `pick`; a source with no rows (a
+    # first customers table, a filtered query) still gives a frame of those columns, which the
+    # callers select from, not a frame without columns.
+    from replenit_pipelines.lib.warehouse.customer_chunks import identity_rows
+
+    db = tmp_path / "w.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE customer_entity (entity_id VARCHAR, email VARCHAR, firstname VARCHAR, updated_at TIMESTAMP)")
+        con.execute("INSERT INTO customer_entity SELECT 'c' || i, 'u' || i || '@x.com', 'N', TIMESTAMP '2026-11-26 10:00' FROM range(?) t(i)",
+                    [rows])
+    (tmp_path / "mapping.yaml").write_text(MAPPING)
+    mapping = load_mapping(tmp_path / "mapping.yaml")["customers"]
+    got = identity_rows(Warehouse(db), mapping, [], lambda frame: frame)
+    assert got.columns == ["email", "entity_id"] and got.height == rows

@@ -31,6 +31,16 @@ def at(minutes: float) -> datetime:
 
 # --- prepare: the rules, row by row ------------------------------------------------------------------
 
+def test_rows_of_one_refused_customer_id_are_each_quarantined_none_superseded_by_it():
+    # A CustomerId over the contract's 100 characters is no identity: two rows carrying it (other
+    # emails, other times) are not versions of one customer; each is quarantined with its reason.
+    long_id = "c" * 101
+    rows = [customer_rows(id=long_id, email=f"u{i}@example.com", updated_at=at(i)) for i in range(2)]
+    p = run(CUSTOMER_MAPPING, rows)
+    assert (p.rows_quarantined, p.rows_superseded, p.records_valid) == (2, 0, 0)
+    assert sorted(p.quarantine["source_row"].to_list()) == [0, 1]
+
+
 def test_customers_sharing_an_invalid_email_are_each_quarantined_with_their_own_reason():
     rows = [customer_rows(id=f"c{i}", email="@example.com", updated_at=at(i)) for i in range(5)]
     p = run(CUSTOMER_MAPPING, rows)

@@ -83,3 +83,21 @@ def test_a_struct_mapped_to_a_bool_field_fails_the_whole_frame_with_what_to_writ
         "<python>: customers.GdprOptin (column g) is Struct({'a': Boolean}), which GdprOptin (bool) takes as one value: "
         'no cast picks one out of it; pick it with an expr, e.g. GdprOptin: {expr: "g.a"} (a struct\'s field by name)'
     )
+
+
+def test_a_row_without_an_identity_in_a_zoned_window_column_is_the_lookbacks_by_its_own_instant():
+    # A window column with its own zone (a Parquet or CSV source's TIMESTAMP WITH TIME ZONE in
+    # Europe/Berlin): a row with neither CustomerId nor Email has no record to take its newest
+    # change from, so its own time decides, compared as an instant with the partition's start (UTC).
+    rows = [
+        customer_rows(id=None, email=None, updated_at=TS - timedelta(minutes=30)),  # 11:30 UTC, 12:30 in Berlin
+        customer_rows(id="c2", email="b@example.com", updated_at=TS + timedelta(minutes=30)),
+    ]
+    frame = pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.col("updated_at").dt.convert_time_zone("Europe/Berlin"))
+    assert frame.schema["updated_at"] == pl.Datetime("us", "Europe/Berlin")
+    prepared = prepare(CUSTOMER_MAPPING, frame, lookback_before=TS - timedelta(hours=1))  # 11:00 UTC
+    # the identity-less row is quarantined (required) and, at 11:30 UTC, after 11:00: the window's
+    assert prepared.lookback_rows == {"rows_read": 0, "rows_valid": 0, "rows_quarantined": 0, "rows_superseded": 0}
+    assert prepared.rows_quarantined == 1
+    earlier = prepare(CUSTOMER_MAPPING, frame, lookback_before=TS)  # 12:00 UTC: 11:30 UTC is before it (12:30 in Berlin is not)
+    assert earlier.lookback_rows["rows_quarantined"] == 1 and earlier.lookback_rows["rows_read"] == 1

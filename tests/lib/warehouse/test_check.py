@@ -97,7 +97,11 @@ def test_a_mapping_that_will_run_passes_and_the_settings_are_shown(capsys, wareh
     ("Quantity: qty", "Quantity: {expr: \"qtty * 2\"}", "expr 'qtty * 2' reads column 'qtty', which is not in the source: did you mean qty?"),
     # Casts that cannot produce the field: text cast to a number for a text field empties it.
     ("Name: first_name", "Name: {column: first_name, cast: int}", "customers.Name: Name is text in the API, and cast int"),
-    # A text column for a true/false field, without the cast that reads it.
+    ("Name: first_name", "Name: {column: first_name, cast: bool}", "customers.Name: Name is text in the API, and cast bool "
+                                                                   "turns the text column 'first_name' into true/false: every value that is not one would be lost"),
+    # A text column for a true/false field, without the cast that reads it; a time is no true/false at all.
+    ("GdprOptin: {column: consent, cast: bool}", "GdprOptin: updated_at", "customers.GdprOptin: GdprOptin takes true/false; "
+                                                                        "column 'updated_at' gives "),
     ("GdprOptin: {column: consent, cast: bool}", "GdprOptin: consent", "customers.GdprOptin: GdprOptin takes true/false; "
                                                                      "column 'consent' is text, which a run cannot convert: add cast: bool"),
     ("Taxonomy: {expr: \"string_to_array(category, '/')\"}", "Taxonomy: category",
@@ -193,6 +197,16 @@ def test_a_query_that_ignores_the_window_is_an_error_and_one_bound_a_warning(cap
         assert (expected in out) if expected else ("orders.source" not in out), out
         if expected.startswith("NOTE"):
             assert "OR (updated_at IS NULL AND $all)" in out and "warning(s)" not in out
+
+
+@pytest.mark.parametrize("bound", ["$start", "$end"])
+def test_a_query_with_one_bound_also_gets_the_note_on_rows_without_a_window_value(capsys, warehouse, bound):
+    # `updated_at >= $start` alone (or `< $end` alone) still leaves out every NULL updated_at in every run.
+    where = "updated_at >= $start" if bound == "$start" else "updated_at < $end"
+    code, out = check(capsys, warehouse, GOOD.replace("{table: order_lines, window_column: updated_at}",
+                                                      f'{{query: "SELECT * FROM order_lines WHERE {where}", window_column: updated_at}}'))  # noqa: S608 - a mapping under test
+    assert code == 0, out
+    assert "NOTE    orders.source: the query decides which rows any run reads" in out, out
 
 
 def test_a_missing_warehouse_says_how_to_create_a_demo_one_or_point_at_yours(capsys, warehouse, monkeypatch):

@@ -7,16 +7,16 @@ datetime). Real DuckDB files."""
 from datetime import UTC, datetime
 
 import polars as pl
+import pytest
 from helpers import duckdb_warehouse
 
 from replenit_pipelines.lib.warehouse import entity_mapping_from_dict
 from replenit_pipelines.lib.warehouse.chunks import read_frames_whole
 from replenit_pipelines.lib.warehouse.mapping import READ_TS
 
-CHUNKS = 3
 
-
-def test_chunks_read_without_a_chunking_keep_each_customers_versions_together(tmp_path):
+@pytest.mark.parametrize("chunks", [2, 3])
+def test_chunks_read_without_a_chunking_keep_each_customers_versions_together(tmp_path, chunks):
     values = [f"('N{i}', 'pair{i}@x.com', '2026-06-01T12:00:00Z'), ('O{i}', 'PAIR{i}@X.COM', '2026-01-01T12:00:00Z')" for i in range(12)]
     warehouse = duckdb_warehouse(
         tmp_path / "w.duckdb",
@@ -31,15 +31,15 @@ def test_chunks_read_without_a_chunking_keep_each_customers_versions_together(tm
         },
     )
     assert mapping.read_by_frames
-    chunks = [read_frames_whole(warehouse, mapping, chunk, CHUNKS) for chunk in range(CHUNKS)]
-    every = pl.concat(chunks)
+    parts = [read_frames_whole(warehouse, mapping, chunk, chunks) for chunk in range(chunks)]
+    every = pl.concat(parts)
     assert sorted(every["id"].to_list()) == sorted([f"N{i}" for i in range(12)] + [f"O{i}" for i in range(12)] + ["solo"])
     for i in range(12):
         # The tenant matches by email (the default priority): N{i} and O{i} are one customer.
-        assert [sorted(c.filter(pl.col("email").str.to_lowercase() == f"pair{i}@x.com")["id"]) for c in chunks].count(
+        assert [sorted(c.filter(pl.col("email").str.to_lowercase() == f"pair{i}@x.com")["id"]) for c in parts].count(
             [f"N{i}", f"O{i}"]
         ) == 1, i
-    assert sum(1 for c in chunks if c.height) > 1  # the customers are spread over the chunks
+    assert sum(1 for c in parts if c.height) > 1  # the customers are spread over the chunks
 
 
 def test_a_table_without_a_window_column_is_read_whole_with_a_null_utc_time(tmp_path):

@@ -69,6 +69,22 @@ def test_customers_of_a_file_are_split_by_their_identity_each_row_once(tmp_path)
     assert all(p.height > 0 for p in parts)  # 30 identities hashed into 3 chunks
 
 
+@pytest.mark.parametrize("chunks", [2, 3])
+def test_customers_of_a_file_sharing_an_email_are_in_one_chunk(tmp_path, chunks):
+    # Two CustomerIds of one address are one customer to the tenant (the email priority): the
+    # reconciliation must meet both in one chunk to send only the newer, whatever the split.
+    path = tmp_path / "customers.parquet"
+    rows = [{"id": f"{side}{i}", "email": f"pair{i}@x.com" if side == "N" else f"PAIR{i}@X.com", "updated_at": T}
+            for i in range(16) for side in "NO"]
+    pl.DataFrame(rows).write_parquet(path)
+    mapping = entity_mapping_from_dict("customers", {"source": {"path": str(path)}, "fields": {"CustomerId": "id", "Email": "email"}})
+    parts = chunked(mapping, chunks)
+    assert sorted(pl.concat(parts)["id"]) == sorted(r["id"] for r in rows)
+    for i in range(16):
+        assert next(j for j, p in enumerate(parts) if f"N{i}" in p["id"]) == next(j for j, p in enumerate(parts) if f"O{i}" in p["id"]), i
+    assert all(p.height for p in parts)
+
+
 @pytest.mark.parametrize("source", [{"table": "variants"}, {"query": "SELECT * FROM variants"}])
 def test_a_duckdb_source_split_by_its_record_key_holds_each_row_once_and_a_record_in_one_chunk(tmp_path, source):
     path = tmp_path / "w.duckdb"
