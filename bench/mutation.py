@@ -202,6 +202,18 @@ EQUIVALENT: dict[str, str] = {
     f"{_LIB}warehouse.chunks.xǁSpilledChunksǁread__mutmut_42": "the columns read are named: the folder's replenit_chunk= is not among them",
     f"{_LIB}warehouse.customer_chunks.x__register_udf__mutmut_25": "DuckDB hands the UDF one array per registered column: zip's lists are of one length",
     f"{_LIB}warehouse.frames.x_read_frames__mutmut_177": "the read's row order is no contract (a scan's order varies too): records, children and ties are ordered by content after it",
+    # seed 14 (delivery, ledger, sync)
+    f"{_LIB}delivery.quota_postgres.xǁPostgresQuotaStoreǁ_write_changes__mutmut_11": "Postgres folds unquoted names to lower case",
+    f"{_LIB}delivery.session.xǁSessionǁ__init____mutmut_38": "httpcore caps idle connections at max_connections when none is given: "
+                                                             "the same pool",
+    f"{_LIB}ledger.postgres.xǁPostgresLedgerǁ__init____mutmut_33": "SQL keywords are case-insensitive",
+    f"{_LIB}ledger.retries.x_failures_to_queue__mutmut_32": "Polars broadcasts a scalar column to the frame's length (0 too)",
+    f"{_LIB}ledger.status.x__ledgers__mutmut_13": "SQL keywords and function names are case-insensitive",
+    f"{_LIB}ledger.store.xǁSqliteLedgerǁ__init____mutmut_38": "SQLite's pragma names are case-insensitive",
+    f"{_LIB}ledger.store.xǁSqliteLedgerǁcompact__mutmut_19": "SQLite's column names and 'excluded' are case-insensitive",
+    f"{_LIB}ledger.store.xǁSqliteLedgerǁrestamp__mutmut_14": "zip's two lists are two columns of one frame: always of one length",
+    f"{_LIB}sync.sequence.x_before_delivery__mutmut_82": "pl.concat of Series keeps the first one's name (__key); "
+                                                         "in_run's name is never read",
 }
 
 

@@ -121,9 +121,10 @@ def test_rejected_records_exit_non_zero_are_listed_and_dead_lettered(push_env, c
     [listed] = summary["not_accepted"]
     assert (listed["index"], listed["id"], listed["status"]) == (2, "huge", "rejected")
     assert "413" in " ".join(listed["reasons"]) or "larger than" in " ".join(listed["reasons"])
-    rows = state(tmp_path, "SELECT run_id, partition_key, record_id, status, length(payload) FROM dead_letters")
+    rows = state(tmp_path, "SELECT run_id, partition_key, record_id, status, length(payload), reasons FROM dead_letters")
     assert [(r[2], r[3]) for r in rows] == [("huge", "rejected")]
     assert rows[0][0] == summary["run_id"] and rows[0][1] == str(path) and rows[0][4] > 5_000_000
+    assert rows[0][5] == listed["reasons"]  # the operator reads in the store why the API would not take it
 
 
 def test_failed_records_exit_non_zero_are_listed_in_text_and_json(push_env, capsys, tmp_path):

@@ -68,6 +68,19 @@ def test_a_record_that_is_no_object_is_named_by_its_json_type(tmp_path, record, 
         scan(path, "customers", "customerid")
 
 
+@pytest.mark.parametrize(("entity", "example"), [
+    ("customers", '{"CustomerId": "c1", "Email": "ada@example.com"}'),
+    ("orders", '{"OrderId": "o1", "CustomerId": "c1", ...}'),
+    ("products", '{"ProductId": "p1", "ProductName": "Mug", ...}'),
+])
+def test_a_record_that_is_no_object_is_shown_an_example_record_of_the_entity_pushed(tmp_path, entity, example):
+    path = tmp_path / f"{entity}.ndjson"
+    path.write_text('"not a record"\n')
+    with pytest.raises(PushFileError) as info:
+        scan(path, entity, "customerid")
+    assert str(info.value).endswith(f"a push file holds {entity} payload records, each a JSON object such as {example}")
+
+
 def test_a_json_array_s_records_carry_the_line_they_start_on_when_the_file_starts_with_a_blank_line(tmp_path):
     path = tmp_path / "c.json"
     path.write_text('\n[{"CustomerId": "a"},\n {"CustomerId": "b"},\n\n {"CustomerId": "c"}]')

@@ -264,3 +264,38 @@ def test_a_tenant_held_back_for_the_others_does_not_take_their_turn_while_held(t
         qa.acquire("fresh", A)
     assert b_waited == [0.0] and clock.now == 1000.0
     assert q.used() == {1.0: 40}
+
+
+@pytest.mark.parametrize(("late_by", "a_yields"), [(1.0, True), (1.5, False)])
+def test_a_waiting_tenant_late_by_at_most_late_s_keeps_its_turn_and_one_later_loses_it(tmp_path, late_by, a_yields):
+    """(F) on a fake clock, a window of 3 in 100 s (late_s: 1 s, exact in binary). A fills the window,
+    B waits for the next one. A asks again `late_by` seconds after B's wait ended, B not yet awake:
+    A's first of the window is a tie and A's; for its second, B (fewer grants) is due if its sleep is
+    over by at most late_s, and A yields; one later than that (a loaded machine) loses the turn."""
+    clock = FakeClock(1000.0)
+    a_sleeps: list[float] = []
+
+    def a_sleep(seconds: float) -> None:
+        a_sleeps.append(seconds)
+        raise Yielded
+
+    qa = limiter(tmp_path / "k.json", [(3, 100.0)], clock, a_sleep)
+    assert qa.late_s == 1.0
+    a_took: list[float] = []
+
+    def b_sleep(seconds: float) -> None:
+        if not a_took:  # B's wait ends at 1100.0; it wakes `late_by` after it, and A asks first
+            clock.now = 1100.0 + late_by
+            a_took.append(qa.acquire("fresh", A))
+            try:
+                a_took.append(qa.acquire("fresh", A))
+            except Yielded:
+                pass
+        clock.now += 0.001
+
+    qb = limiter(tmp_path / "k.json", [(3, 100.0)], clock, b_sleep)
+    assert [qa.acquire("fresh", A) for _ in range(3)] == [0.0] * 3
+    qb.acquire("fresh", B)
+    assert a_took == ([0.0] if a_yields else [0.0, 0.0])
+    assert a_sleeps == ([pytest.approx(qa.poll_s + 0.001)] if a_yields else [])
+    assert qb.tenant_counts()[100.0] == {A: {"fresh": 1 if a_yields else 2}, B: {"fresh": 1}}

@@ -1,5 +1,6 @@
 """A streamed delivery (`replenit push`) reports progress on its timer while reading waits for a
-free slot behind batches in flight, not only when a batch ends. The server holds one batch until
+free slot behind batches in flight, and after the read while the last batches are in flight, not
+only when a batch ends. The server holds one batch until
 the progress events it expects have come (or gives up after 0.9 s): no timing is measured."""
 
 import json
@@ -52,4 +53,48 @@ def test_progress_events_come_on_the_timer_while_reading_waits_for_a_slot(tmp_pa
     # waits: the events come every 0.05 s meanwhile, while batch 2 is held.
     assert released_in_time == [True]
     assert report.accepted_count == 6 and requests == 6
+    assert all(not e.final and e.records_done == 1 for e in during[:2])
+
+
+def test_progress_events_come_on_the_timer_while_the_last_batches_are_in_flight(tmp_path):
+    """The stream is read to its end: what is left is waiting for the batches in flight, which
+    reports on the same timer (a last batch held in a quota wait must not leave the run silent)."""
+    held = threading.Event()  # the server is holding the last batch
+    released = threading.Event()  # two progress events came while it was held
+    during: list = []
+    released_in_time: list[bool] = []
+    requests = 0
+
+    def server(request: httpx.Request) -> httpx.Response:
+        nonlocal requests
+        requests += 1
+        if requests == 2:
+            held.set()
+            released_in_time.append(released.wait(0.9))
+            held.clear()
+        return httpx.Response(200, json=OK)
+
+    def progress(event) -> None:
+        if held.is_set():
+            during.append(event)
+            if len(during) >= 2:
+                released.set()
+
+    config = ClientConfig(
+        base_url="http://127.0.0.1:9",
+        tenant_id=TENANT,
+        api_key="a2V5LWZvci10ZXN0cw",
+        limits=(),
+        quota_dir=str(tmp_path / "quota"),
+        batch_sizes={"customers": 1},
+        max_in_flight=1,
+        progress_every_s=0.05,
+    )
+    parts = [(i, json.dumps({"CustomerId": f"c{i}", "Email": f"c{i}@example.com"}).encode()) for i in range(2)]
+    with ReplenitClient(config, transport=httpx.MockTransport(server)) as client:
+        report = client.deliver_stream("customers", iter(parts), progress, records_total=2)
+    # Batch 1 alone, then batch 2 (the last) in flight with nothing left to read: the events come
+    # every 0.05 s while it is held.
+    assert released_in_time == [True]
+    assert report.accepted_count == 2 and requests == 2
     assert all(not e.final and e.records_done == 1 for e in during[:2])

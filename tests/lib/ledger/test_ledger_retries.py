@@ -105,6 +105,26 @@ def test_a_queued_payload_never_overwrites_newer_data(ledger):
     assert sum(f.height for f in (p.send, p.stale, p.deferred, p.exhausted, p.waiting)) == ledger.queued().height
 
 
+@pytest.mark.parametrize("read_at", ["null", "no column"])
+def test_an_entry_without_its_read_time_is_stale_only_if_acknowledged_after_its_failure(ledger, read_at):
+    """An entry queued before read times were recorded (NULL, or a queue frame from before the
+    column existed) is judged by the acknowledgement's time against its first failure: one in the
+    same millisecond is not known to be newer, so the queued payload still goes."""
+    ledger.acknowledge(["customerid:c1"], [content_hash(payload("c1", "New"))], "run-2")
+    acked_at = ledger.lookup(["customerid:c1"])["acked_at"][0]
+
+    def planned(first_failure: int) -> tuple[list[str], list[str]]:
+        row = failures_to_queue(["customerid:c1"], [payload("c1", "Old")], [content_hash(payload("c1", "Old"))], ["failed"],
+                                ["HTTP 503"], "run-1").with_columns(
+            pl.lit(1).alias("attempts"), pl.lit(first_failure).alias("first_failure"), pl.lit(first_failure).alias("last_failure"))
+        row = row.select(ledger.queued().columns)
+        p = plan_retries(row if read_at == "null" else row.drop("read_at"), ledger.lookup(["customerid:c1"]))
+        return p.send["identity"].to_list(), p.stale["identity"].to_list()
+
+    assert planned(acked_at) == (["customerid:c1"], [])  # acknowledged in the failure's millisecond
+    assert planned(acked_at - 1) == ([], ["customerid:c1"])  # acknowledged after it: newer data is stored
+
+
 def test_a_successful_resend_leaves_the_queue(ledger):
     queue(ledger, "c1", "Ann", "failed")
     p = plan(ledger)

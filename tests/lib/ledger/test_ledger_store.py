@@ -65,6 +65,20 @@ def test_many_identities_read_the_ledger_whole(tmp_path, state_backend):
         assert len(by) == 20_000 and by["customerid:0"] == h("new") and by["customerid:9"] == h("9")
 
 
+def test_a_whole_ledger_read_of_an_exact_hash_of_another_length_reads_its_range_row_by_row(tmp_path):
+    """The packed read (`_packed_chunks`) takes 16-byte hashes end to end; a range holding an exact
+    hash of another length (a ledger written by other code) is read row by row instead, and gives
+    what the per-identity lookup gives."""
+    ids = [f"customerid:{i}" for i in range(4)]
+    with SqliteLedger.open(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        ledger.acknowledge(ids, [h(f"h{i}") for i in range(4)], "run-1", [h(f"e{i}") for i in range(3)] + [b"short"])
+        ledger.compact()
+        whole = ledger.all_key_hashes()
+        one_by_one = ledger.lookup_keys(ids).with_columns(pl.col("hash").bin.reinterpret(dtype=pl.Int128))
+    assert whole.sort("idkey").equals(one_by_one.select(whole.columns).sort("idkey"))
+    assert whole["exact"].null_count() == 1  # the short one: no 128-bit exact hash
+
+
 def test_two_scopes_never_mix(tmp_path):
     with SqliteLedger.open(tmp_path, SANDBOX, TENANT, "customers") as sandbox, \
             SqliteLedger.open(tmp_path, PROD, TENANT, "customers") as prod:

@@ -15,6 +15,7 @@ from test_ledger_sync import customers, write_table
 
 from replenit_pipelines.lib.delivery import ClientConfig, ReplenitClient
 from replenit_pipelines.lib.ledger import SqliteLedger
+from replenit_pipelines.lib.ledger.base import now_ms
 from replenit_pipelines.lib.sandbox import Sandbox
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
 from replenit_pipelines.lib.state import DuckDBStateStore
@@ -130,6 +131,44 @@ def test_a_reconciliations_counts_carry_every_documented_key(rig):
     assert RECONCILE_KEYS <= set(c), RECONCILE_KEYS - set(c)
     assert (c["local_s"], c["duration_s"]) == (round(result.local_s, 3), round(result.duration_s, 3))
     assert c["local_s"] > 0 and c["chunks"] == 2
+
+
+def test_a_table_read_in_one_scan_acknowledges_every_chunks_records_with_the_scans_read_time(rig):
+    """A table in several chunks is scanned once and spilled by chunk: every record's read began
+    with that scan, whichever chunk it is delivered in (the send-time check orders versions by it)."""
+    rig.load(customers(10))
+    before = now_ms()
+    result, _ = rig.reconcile(chunk_rows=5)
+    after = now_ms()
+    assert result.counts()["chunks"] == 2 and result.counts()["records_accepted"] == 10
+    with rig.ledger() as ledger:
+        read_at = ledger.lookup([f"email:user{i}@example.com" for i in range(10)])["read_at"].to_list()
+    assert len(read_at) == 10 and len(set(read_at)) == 1 and before <= read_at[0] <= after
+
+
+@pytest.mark.parametrize("read_by_frames", [True, False])
+def test_customers_known_by_exprs_alone_are_reconciled_in_one_chunk_with_each_customers_versions_together(sandbox, tmp_path,
+                                                                                                          read_by_frames):
+    """No plain CustomerId or Email column to find a customer's other identities by: the rows are
+    not split into chunks, so a customer whose older row carries another email is one customer, its
+    newest version sent, and the older email never becomes a customer of its own. Both reads: by
+    frames (a text window column, converted) and in DuckDB (a timestamp column)."""
+    window = {"column": "changed", "format": "iso8601"} if read_by_frames else "changed"
+    mapping = entity_mapping_from_dict("customers", {
+        "source": {"table": "customers", "window_column": window},
+        "fields": {"CustomerId": {"expr": "id"}, "Email": {"expr": "lower(email)"}, "Name": "name"}})
+    assert mapping.read_by_frames == read_by_frames
+    rig = Rig(sandbox, tmp_path, mapping)
+    try:
+        rig.load([{"id": f"c{i}", "email": email, "name": name, "changed": changed if read_by_frames else datetime.fromisoformat(changed[:-1])}
+                  for i in range(6) for email, name, changed in (
+                      (f"OLD{i}@example.com", f"old {i}", "2026-11-26T00:00:00Z"), (f"new{i}@example.com", f"new {i}", "2026-11-26T01:00:00Z"))])
+        result, sent = rig.reconcile(chunk_rows=4)
+        c = result.counts()
+        assert (c["chunks"], c["rows_read"], c["rows_superseded"], c["records_accepted"]) == (1, 12, 6, 6)
+        assert {k: v["Name"] for k, v in rig.stored().items()} == {f"email:new{i}@example.com": f"new {i}" for i in range(6)}
+    finally:
+        rig.client.close()
 
 
 def test_a_row_changed_without_its_timestamp_is_sent_by_reconciliation(rig):

@@ -2,10 +2,12 @@
 by the next run, never a live run's. The owners are real processes (one killed with SIGKILL), since
 what tells a dead owner from a live one is the kernel dropping a dead process's flock."""
 
+import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,15 @@ def test_a_run_killed_before_it_made_its_folder_leaves_a_lock_alone_and_the_swee
     with run_scratch(tmp_path) as mine:
         assert {p.name for p in tmp_path.iterdir()} == {mine.name + scratch.LOCK_SUFFIX}
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_private_lock_file_is_removed_once_it_is_an_hour_old_and_a_younger_one_is_kept(tmp_path):
+    # A run killed between creating its private lock file and renaming it into place leaves it
+    # behind; one younger than an hour may be a starting run's.
+    old = tmp_path / f".{scratch.PREFIX}0old{scratch.LOCK_SUFFIX}"
+    young = tmp_path / f".{scratch.PREFIX}0young{scratch.LOCK_SUFFIX}"
+    for path, age_s in ((old, 3600.5), (young, 3599.5)):
+        path.touch()
+        os.utime(path, (time.time() - age_s,) * 2)
+    assert sweep_stale(tmp_path) == []  # no run's folder: the private files are no runs yet
+    assert [p.name for p in tmp_path.iterdir()] == [young.name]
