@@ -260,10 +260,21 @@ class Session:
                 return max(0.0, float(value))
             except ValueError:
                 try:
-                    return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+                    return max(0.0, parsedate_to_datetime(value).timestamp() - Session.server_now(resp))
                 except (TypeError, ValueError):
                     pass
         return None
+
+    @staticmethod
+    def server_now(resp: httpx.Response) -> float:
+        """The server's clock at its answer, by its Date header (whole seconds, rounded down: a
+        wait read from it is at most a second long), else ours. An HTTP-date Retry-After and
+        X-RateLimit-Reset are on the server's clock: read against ours, a server behind says
+        "retry at" a moment already past, and the client asked again at once until its edge."""
+        try:
+            return parsedate_to_datetime(resp.headers["Date"]).timestamp()
+        except (KeyError, TypeError, ValueError):
+            return time.time()
 
     @classmethod
     def retry_after(cls, resp: httpx.Response) -> float:
@@ -276,7 +287,7 @@ class Session:
         except (ValueError, KeyError, TypeError):
             pass
         try:
-            return max(0.0, float(resp.headers["X-RateLimit-Reset"]) - time.time())
+            return max(0.0, float(resp.headers["X-RateLimit-Reset"]) - cls.server_now(resp))
         except (KeyError, ValueError):
             return 1.0
 
