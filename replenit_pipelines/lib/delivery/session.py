@@ -51,6 +51,14 @@ class NothingToSend(Exception):
     """A request's body function found nothing left to send (every record is stored already)."""
 
 
+def path_segment(value: object) -> str:
+    """One path segment, quoted whole. An id of `.` or `..` is a dot segment to a URL, which the
+    HTTP client removes (RFC 3986): a customer `..` was deleted at `/customers`, a 404 that read as
+    already gone while Replenit kept it. Percent-encoded dots are the id itself."""
+    quoted = quote(str(value), safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
+
+
 class Session:
     """The HTTP connection pool, the quota limiter and the per-delivery state (stop flag, answers
     seen, unreachable and 5xx streaks, quota waits) shared by the workers of one delivery."""
@@ -120,7 +128,7 @@ class Session:
 
     def path(self, *segments: str) -> str:
         """`/segment/segment...`, each segment quoted (an id may hold '/' or '?')."""
-        return "/" + "/".join(quote(str(s), safe="") for s in segments)
+        return "/" + "/".join(path_segment(s) for s in segments)
 
     def finish_report(self, report: DeliveryReport, started: float) -> None:
         report.counters.wall_s = time.monotonic() - started

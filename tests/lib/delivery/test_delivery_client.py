@@ -351,6 +351,23 @@ def test_deletes_and_already_gone(sandbox, tenant, tmp_path):
     assert client.delete_customer("c0").status == "already_gone"
 
 
+def test_an_id_of_dots_is_deleted_at_its_own_path(sandbox, tenant, tmp_path):
+    """`.` and `..` are strings the contract takes as ids; in a URL they are dot segments, which the
+    HTTP client removes: `DELETE /customers/{tenant}/..` went to `/customers`, whose 404 read as
+    already gone, so the ledger forgot a customer Replenit still held."""
+    client = make_client(sandbox, *tenant, tmp_path)
+    ids = [".", "..", "a.b"]
+    client.deliver("customers", [{"CustomerId": i, "Email": None} for i in ids])
+    client.deliver("products", [{"ProductId": "..", "ProductVariants": [{"VariantId": "."}, {"VariantId": "v"}]}])
+    report = client.delete_records("customers", ids)
+    assert sorted(report.deleted) == [0, 1, 2] and not report.already_gone
+    assert client.delete_variant("..", ".").status == "deleted"
+    assert client.delete_product("..").status == "deleted"
+    assert not stored(sandbox, tenant[0]) and not stored(sandbox, tenant[0], "products")
+    paths = [r["path"] for r in requests_seen(sandbox, tenant[0]) if r["method"] == "DELETE"]
+    assert all(p.startswith(f"/customers/{tenant[0]}/") or p.startswith(f"/products/{tenant[0]}/") for p in paths), paths
+
+
 def test_a_delete_whose_retries_run_out_is_failed_with_the_reason(tmp_path):
     with Sandbox(limits=[], faults=FaultConfig(p500=1.0)) as sb:
         tenant_id, key = sb.add_tenant()
