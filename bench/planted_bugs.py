@@ -22,7 +22,7 @@ BUGS = [
   ("client: no end-of-window guard", R+"lib/delivery/quota.py", "if (idx + 1) * seconds - now < guard:", "if False:", "tests/lib/delivery/test_quota_clock.py"),
   ("client: 413 not halved", R+"lib/delivery/client.py", "if resp.status_code not in (400, 413):", "if resp.status_code not in (400,):", "tests/lib/delivery/test_client_faults.py"),
   ("client: other 4xx halved instead of rejected", R+"lib/delivery/client.py", "if resp.status_code not in (400, 413):", "if False:", "tests/lib/delivery/test_client_faults.py"),
-  ("client: Retry-After HTTP date read as 0", R+"lib/delivery/client.py", "parsedate_to_datetime(value).timestamp() - time.time())", "0 * parsedate_to_datetime(value).timestamp())", "tests/lib/delivery/test_client_faults.py tests/lib/delivery/test_delivery_client.py -k retry_after"),
+  ("client: Retry-After HTTP date read as 0", R+"lib/delivery/session.py", "parsedate_to_datetime(value).timestamp() - Session.server_now(resp))", "0 * parsedate_to_datetime(value).timestamp())", "tests/lib/delivery/test_client_faults.py tests/lib/delivery/test_delivery_client.py -k retry_after"),
   ("client: backoff not exponential", R+"lib/delivery/client.py", "self.config.backoff_base_s * 2 ** (failures - 1)", "self.config.backoff_base_s", "tests/lib/delivery/test_quota_clock.py tests/lib/delivery/test_client_faults.py"),
   ("client: no cap on 429s", R+"lib/delivery/client.py", "if rate_limited > self.config.max_rate_limited:", "if False:", "tests/lib/delivery/test_client_faults.py"),
   ("client: 502/504 not retried", R+"lib/delivery/client.py", "RETRYABLE_STATUS = {500, 502, 503, 504}", "RETRYABLE_STATUS = {500, 503}", "tests/lib/delivery/test_client_faults.py"),
@@ -46,6 +46,10 @@ BUGS = [
   ("identity: a refused CustomerId's row groups with strangers by its email", R+"lib/validation/prepare.py", "pl.when(refused).then(None).otherwise(pl.col(\"__key\")).alias(\"__key\")", "pl.col(\"__key\")", "tests/lib/validation/test_identity_merges.py -k over_long"),
   ("merges: customers merged by a shared email not counted", R+"lib/validation/prepare.py", "    if by_id and stale[-1].len():", "    if False:", "tests/lib/validation/test_identity_merges.py"),
   ("privacy: record_id masked as free text only", R+"lib/privacy.py", "\"record_id\": [mask_identity(v) for v in", "\"record_id\": [mask_email(v) for v in", "tests/component/test_dagster_ui.py -k raw_personal_data"),
+  # an independent emulator of the contract (w3s7-emu)
+  ("client: Retry-After HTTP date read on our clock, not the server's Date", R+"lib/delivery/session.py", "parsedate_to_datetime(value).timestamp() - Session.server_now(resp))", "parsedate_to_datetime(value).timestamp() - time.time())", "tests/lib/delivery/test_delivery_client.py -k retry_after_date"),
+  ("push/replay: REPLENIT_LIMITS ignored", R+"lib/delivery/client.py", "    if limits is None and settings.limits:", "    if False:", "tests/lib/delivery/test_push.py -k paces_by_replenit_limits"),
+  ("deletes: an id of dots sent as a URL dot segment", R+"lib/delivery/session.py", 'return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted', "return quoted", "tests/lib/delivery/test_delivery_client.py -k dots"),
   ("privacy: identities in free text left whole", R+"lib/privacy.py", "    text = _IDENTITY.sub(_identity_in_text, text)\n", "", "tests/lib/test_privacy.py"),
 ]
 

@@ -105,7 +105,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
     push.add_argument("--json", action="store_true", help="print the outcome as one JSON object instead of the summary")
     push.add_argument("--verbose", action="store_true", help="print every counter before the summary")
     push.add_argument("--strict", action="store_true", help="exit 1 when any record is refused before sending")
-    push.add_argument("--limits", default=None, help="REQUESTS/SECONDS windows, e.g. 100/0.6,5000/36 for a time-scaled sandbox")
+    push.add_argument("--limits", default=None, help="REQUESTS/SECONDS windows, e.g. 100/0.6,5000/36 for a time-scaled sandbox "
+                      "(default REPLENIT_LIMITS, else the documented quota)")
     push.add_argument("--batch-size", type=int, default=None, help="records per request (default: the API's hard maximum)")
     push.add_argument("--customer-priority", default=None, choices=["email", "customerid"],
                       help="how the tenant matches customers (default: REPLENIT_CUSTOMER_PRIORITY, else email)")

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from replenit_pipelines.lib.delivery import batching
-from replenit_pipelines.lib.delivery.config import ApiKey, ClientConfig
+from replenit_pipelines.lib.delivery.config import ApiKey, ClientConfig, parse_limits
 from replenit_pipelines.lib.delivery.deletes import DeleteOutcome, delete_one, delete_records
 from replenit_pipelines.lib.delivery.errors import DeliveryConfigError
 from replenit_pipelines.lib.delivery.quota import QuotaLimiter
@@ -113,6 +113,10 @@ def client_from_env(limits: Iterable[tuple[int, float]] | None = None, settings:
     if missing:
         raise DeliveryConfigError(f"set {', '.join(missing)}")
     kwargs: dict[str, Any] = {"quota_dir": str(settings.quota_dir), **overrides}
+    if limits is None and settings.limits:
+        # The key's quota as the user set it, for every client built here (push and replay too), not
+        # only for the commands that read it themselves: the documented one would overrun a smaller one.
+        limits = parse_limits(settings.limits)
     if limits is not None:
         kwargs["limits"] = tuple(limits)
     return ReplenitClient(ClientConfig(

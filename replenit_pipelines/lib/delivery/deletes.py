@@ -6,13 +6,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from replenit_pipelines.lib.contract.entities import entity as entity_spec
 from replenit_pipelines.lib.delivery.errors import AcknowledgementError, ReplenitStopError
 from replenit_pipelines.lib.delivery.report import BatchProgress, DeleteReport, DeliveryCounters, fail_unsettled, union_length
 from replenit_pipelines.lib.delivery.responses import api_message
-from replenit_pipelines.lib.delivery.session import Exhausted, Session
+from replenit_pipelines.lib.delivery.session import Exhausted, Session, path_segment
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def delete_records(session: Session, entity: str, api_ids: Sequence[str], progre
         counters = DeliveryCounters()
         try:
             try:
-                resp = session.request("DELETE", path + quote(str(api_ids[i]), safe=""), counters)
+                resp = session.request("DELETE", path + path_segment(api_ids[i]), counters)
             except Exhausted as exc:
                 with lock:
                     report.failed[i] = str(exc)

@@ -51,6 +51,14 @@ class NothingToSend(Exception):
     """A request's body function found nothing left to send (every record is stored already)."""
 
 
+def path_segment(value: object) -> str:
+    """One path segment, quoted whole. An id of `.` or `..` is a dot segment to a URL, which the
+    HTTP client removes (RFC 3986): a customer `..` was deleted at `/customers`, a 404 that read as
+    already gone while Replenit kept it. Percent-encoded dots are the id itself."""
+    quoted = quote(str(value), safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
+
+
 class Session:
     """The HTTP connection pool, the quota limiter and the per-delivery state (stop flag, answers
     seen, unreachable and 5xx streaks, quota waits) shared by the workers of one delivery."""
@@ -120,7 +128,7 @@ class Session:
 
     def path(self, *segments: str) -> str:
         """`/segment/segment...`, each segment quoted (an id may hold '/' or '?')."""
-        return "/" + "/".join(quote(str(s), safe="") for s in segments)
+        return "/" + "/".join(path_segment(s) for s in segments)
 
     def finish_report(self, report: DeliveryReport, started: float) -> None:
         report.counters.wall_s = time.monotonic() - started
@@ -260,10 +268,21 @@ class Session:
                 return max(0.0, float(value))
             except ValueError:
                 try:
-                    return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+                    return max(0.0, parsedate_to_datetime(value).timestamp() - Session.server_now(resp))
                 except (TypeError, ValueError):
                     pass
         return None
+
+    @staticmethod
+    def server_now(resp: httpx.Response) -> float:
+        """The server's clock at its answer, by its Date header (whole seconds, rounded down: a
+        wait read from it is at most a second long), else ours. An HTTP-date Retry-After and
+        X-RateLimit-Reset are on the server's clock: read against ours, a server behind says
+        "retry at" a moment already past, and the client asked again at once until its edge."""
+        try:
+            return parsedate_to_datetime(resp.headers["Date"]).timestamp()
+        except (KeyError, TypeError, ValueError):
+            return time.time()
 
     @classmethod
     def retry_after(cls, resp: httpx.Response) -> float:
@@ -276,7 +295,7 @@ class Session:
         except (ValueError, KeyError, TypeError):
             pass
         try:
-            return max(0.0, float(resp.headers["X-RateLimit-Reset"]) - time.time())
+            return max(0.0, float(resp.headers["X-RateLimit-Reset"]) - cls.server_now(resp))
         except (KeyError, ValueError):
             return 1.0
 

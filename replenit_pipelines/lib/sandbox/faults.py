@@ -23,6 +23,9 @@ class FaultConfig:
     # The server's clock less the client's (seconds): its windows, X-RateLimit-Reset and Retry-After
     # follow its own clock, as a real server's whose clock is not the client's (negative: behind).
     clock_offset_s: float = 0.0
+    # A 429's Retry-After as an HTTP date of the server's clock (RFC 9110's other form) instead of
+    # seconds, without the exact figure: a client must read it against the answer's Date.
+    retry_after_date: bool = False
 
     def update(self, changes: dict) -> None:
         known = {f.name for f in fields(self)}

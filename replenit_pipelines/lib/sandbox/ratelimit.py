@@ -3,6 +3,7 @@
 import math
 import threading
 from dataclasses import dataclass
+from email.utils import formatdate
 
 from replenit_pipelines.lib.contract.api import Window, parse_limits
 
@@ -86,8 +87,12 @@ def quota_headers(decision: Decision, time_scaled: bool) -> dict[str, str]:
     return headers
 
 
-def retry_after_headers(seconds: float, time_scaled: bool) -> dict[str, str]:
-    """Retry-After of a 429: at least 1 whole second; the exact figure too when windows are time-scaled."""
+def retry_after_headers(seconds: float, time_scaled: bool, http_date_at: float | None = None) -> dict[str, str]:
+    """Retry-After of a 429: at least 1 whole second; the exact figure too when windows are time-scaled.
+    `http_date_at`: the server's clock now; the answer is then the HTTP date it may be retried at,
+    rounded up to the second, and nothing exact (a real server's form)."""
+    if http_date_at is not None:
+        return {"Retry-After": formatdate(whole_seconds_up(http_date_at + max(seconds, 0.001)), usegmt=True)}
     headers = {"Retry-After": str(max(1, whole_seconds_up(seconds)))}
     if time_scaled:
         headers[RETRY_AFTER_EXACT] = exact_seconds(max(seconds, 0.001))

@@ -49,6 +49,13 @@ class Handler(BaseHTTPRequestHandler):
         pass  # the request log is kept in the store, without headers
 
     # --- plumbing -------------------------------------------------------------------------
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header: the server's own clock (FaultConfig.clock_offset_s), as its windows,
+        X-RateLimit-Reset and an HTTP-date Retry-After are."""
+        if timestamp is None:
+            timestamp = time.time() + self.server.state.faults.clock_offset_s
+        return super().date_time_string(timestamp)
+
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         payload = orjson.dumps(body)
         self.send_response(status)
@@ -123,7 +130,8 @@ class Handler(BaseHTTPRequestHandler):
         if delay:
             time.sleep(delay)
         assert key is not None  # tenants was found by it
-        decision = state.quota(key).hit(time.time() + state.faults.clock_offset_s)  # every request of a known key counts
+        server_now = time.time() + state.faults.clock_offset_s
+        decision = state.quota(key).hit(server_now)  # every request of a known key counts
         headers = quota_headers(decision, state.time_scaled) if decision is not None else {}
         if len(parts) < 2 or parts[0] not in ENTITIES:
             self._discard_body()
@@ -146,7 +154,8 @@ class Handler(BaseHTTPRequestHandler):
         if decision is not None and not decision.allowed:
             self._discard_body()
             self._send(429, envelope(False, "Rate limit exceeded."),
-                       {**headers, **retry_after_headers(decision.retry_after, state.time_scaled)})
+                       {**headers, **retry_after_headers(decision.retry_after, state.time_scaled,
+                                                         server_now if state.faults.retry_after_date else None)})
             return
         fate = fate_of(state.faults, state.next_sequence())
         if fate.latency_s:

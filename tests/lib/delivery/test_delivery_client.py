@@ -282,6 +282,27 @@ def test_a_server_whose_clock_is_behind_costs_two_429s_then_none(tmp_path):
         assert client.quota.server_skew() == pytest.approx(0.3, abs=0.05)
 
 
+def test_a_retry_after_date_is_read_on_the_servers_clock(tmp_path):
+    """Retry-After may be an HTTP date (RFC 9110), and it is the server's clock, as its Date is. A
+    server 0.8 s behind ours says "retry at" a moment already past by our clock: read against our
+    clock, every 429 waited nothing and the client asked again at once until the server's edge, a
+    storm of 429s that each cost the key a request (84 in 0.9 s against an emulator 2.5 s behind on
+    100/min; 29 here). Read against the answer's Date: one 429 an edge at most."""
+    faults = FaultConfig(seed=1, clock_offset_s=-0.8, retry_after_date=True, latency_ms=(5.0, 5.0))
+    with Sandbox(limits=[(30, 2.0)], faults=faults) as sb:
+        tenant_id, key = sb.add_tenant()
+        client = make_client(sb, tenant_id, key, tmp_path, limits=((30, 2.0),), batch_sizes={"customers": 1},
+                             max_in_flight=1)
+        for _ in range(20):  # a known link: the edge guard is its latency's, not the cold cap
+            client.quota.record_latency(0.01)
+        while not 1.0 <= time.time() % 2.0 < 1.05:  # after the server's edge: our next window meets it full
+            time.sleep(0.001)
+        report = client.deliver("customers", customers(75))
+        statuses = [r["status"] for r in requests_seen(sb, tenant_id)]
+        assert len(report.accepted) == 75 and not report.failed
+        assert statuses.count(429) <= 3 and report.counters.rate_limited <= 3, statuses
+
+
 # --- stop errors ----------------------------------------------------------------------------------
 
 def test_401_stops_after_one_request(sandbox, tenant, tmp_path):
@@ -328,6 +349,23 @@ def test_deletes_and_already_gone(sandbox, tenant, tmp_path):
     assert client.delete_product("p1").status == "deleted"
     assert client.delete_customer("c0").status == "deleted"
     assert client.delete_customer("c0").status == "already_gone"
+
+
+def test_an_id_of_dots_is_deleted_at_its_own_path(sandbox, tenant, tmp_path):
+    """`.` and `..` are strings the contract takes as ids; in a URL they are dot segments, which the
+    HTTP client removes: `DELETE /customers/{tenant}/..` went to `/customers`, whose 404 read as
+    already gone, so the ledger forgot a customer Replenit still held."""
+    client = make_client(sandbox, *tenant, tmp_path)
+    ids = [".", "..", "a.b"]
+    client.deliver("customers", [{"CustomerId": i, "Email": None} for i in ids])
+    client.deliver("products", [{"ProductId": "..", "ProductVariants": [{"VariantId": "."}, {"VariantId": "v"}]}])
+    report = client.delete_records("customers", ids)
+    assert sorted(report.deleted) == [0, 1, 2] and not report.already_gone
+    assert client.delete_variant("..", ".").status == "deleted"
+    assert client.delete_product("..").status == "deleted"
+    assert not stored(sandbox, tenant[0]) and not stored(sandbox, tenant[0], "products")
+    paths = [r["path"] for r in requests_seen(sandbox, tenant[0]) if r["method"] == "DELETE"]
+    assert all(p.startswith(f"/customers/{tenant[0]}/") or p.startswith(f"/products/{tenant[0]}/") for p in paths), paths
 
 
 def test_a_delete_whose_retries_run_out_is_failed_with_the_reason(tmp_path):

@@ -421,3 +421,18 @@ def test_a_file_replaced_between_scan_and_send_with_as_many_records_is_refused(s
     assert str(refused.value) == (f"{path}: the file changed between the scan and the send (size, modification time "
                                   "or inode); push a file that is not being written or replaced")
     assert records_in_sandbox(sandbox, client.tenant, "customers") == {}
+
+
+def test_push_paces_by_replenit_limits(push_env, capsys, tmp_path, monkeypatch):
+    """REPLENIT_LIMITS is the key's quota for every entry point. `push` (and `replay`) built their
+    client without it and paced by the documented 100/min: against a key allowed 5 a second, 12
+    single-record requests met 429s (4 here), each a request the key paid for."""
+    with Sandbox(limits=[(5, 1.0)]) as sb:
+        tenant_id = push_env(sb)
+        monkeypatch.setenv("REPLENIT_LIMITS", "5/1")
+        path = tmp_path / "c.ndjson"
+        path.write_text("".join(json.dumps({"CustomerId": f"c{i}", "Email": f"c{i}@example.com"}) + "\n" for i in range(12)))
+        code, out = push(capsys, "customers", str(path), "--batch-size", "1")
+        statuses = [r["status"] for r in httpx.get(f"{sb.url}/_sandbox/requests").json() if tenant_id in r["path"]]
+        assert code == 0 and out["accepted"] == 12
+        assert statuses.count(429) == 0 and out["rate_limited"] == 0, statuses
