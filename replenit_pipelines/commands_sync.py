@@ -136,7 +136,7 @@ def _print_result(args: argparse.Namespace, result: Any, stopped: Exception | No
     as one JSON object instead), its warnings, and the exit code (console/exits.py)."""
     from replenit_pipelines.console.exits import exit_code, sync_outcome
     from replenit_pipelines.console.summary import SyncSummary, counter_lines, sync_summary
-    from replenit_pipelines.lib.stages.report import merge_warning, newer_elsewhere_note
+    from replenit_pipelines.lib.stages.report import merge_warning, newer_elsewhere_note, tie_warning
 
     counts = result.counts()
     counts = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in counts.items()}
@@ -155,6 +155,9 @@ def _print_result(args: argparse.Namespace, result: Any, stopped: Exception | No
                            counts.get("rows_merged", 0), merges_of(result))
     if merged:
         log(f"warning: {merged}")
+    tied = tie_warning(f"{args.entity} {'--all' if args.all else args.partition}", counts.get("rows_tied", 0), tied_examples_of(result))
+    if tied:
+        log(f"warning: {tied}")
     if (newer := newer_elsewhere_note(counts)) is not None:
         notes.append(newer)
     balanced = result.balanced()
@@ -201,6 +204,11 @@ def quarantine_reasons(result: Any, store: Any, run_id: str) -> list:
         return []
     top = quarantine.group_by("rule", "field").len().sort(["len", "rule", "field"], descending=[True, False, False]).head(TOP_REASONS)
     return [Reason(str(rule), str(fld or ""), int(n)) for rule, fld, n in top.iter_rows()]
+
+
+def tied_examples_of(result: Any) -> list[str]:
+    """A few records of the run with rows tied on time (a window's Prepared, or a reconciliation's)."""
+    return result.prepared.tied_examples if hasattr(result, "prepared") else result.tied_examples
 
 
 def merges_of(result: Any) -> Any:

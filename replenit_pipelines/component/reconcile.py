@@ -24,7 +24,7 @@ from replenit_pipelines.lib.plan import plan_text, planned_requests
 from replenit_pipelines.lib.plan.summary import reconcile_summary
 from replenit_pipelines.lib.privacy import mask_text
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
-from replenit_pipelines.lib.stages.report import merge_warning, newer_elsewhere_note
+from replenit_pipelines.lib.stages.report import merge_warning, newer_elsewhere_note, tie_warning
 from replenit_pipelines.lib.sync import GatePolicy
 from replenit_pipelines.lib.sync.reconcile import DEFAULT_CHUNK_ROWS, PROGRESS_EVERY_S, ReconcileRequest, reconcile
 from replenit_pipelines.lib.validation.gate import gate_mode
@@ -62,11 +62,14 @@ class ReconcileConfig(dg.Config):
                                                              "least 1. Default REPLENIT_RETRY_MAX_ATTEMPTS (5).")
 
 
-def _log_notes(context: Any, what: str, counts: dict[str, Any], merges: Any) -> None:
-    """The run's warnings in words: customers the tenant merges, records the send-time check left out."""
+def _log_notes(context: Any, what: str, counts: dict[str, Any], merges: Any, tied_examples: list[str]) -> None:
+    """The run's warnings in words: customers the tenant merges, rows tied on time, records the send-time check left out."""
     merged = merge_warning(what, counts["records_merged"], counts["rows_merged"], merges)
     if merged:
         context.log.warning(merged)
+    tied = tie_warning(what, counts.get("rows_tied", 0), tied_examples)
+    if tied:
+        context.log.warning(tied)
     if (newer := newer_elsewhere_note(counts)) is not None:
         context.log.info(f"{what}: {newer}")
 
@@ -123,7 +126,7 @@ def build_reconcile_job(site: SyncSite, entity: str, key: dg.AssetKey) -> dg.Job
             context.log_event(dg.AssetObservation(asset_key=key, description=f"{what}: {counts['requests_total']:,} requests",
                                                   metadata={"reconcile": dg.MetadataValue.json(counts),
                                                             "accounting": accounting_text(counts)}))
-        _log_notes(context, what, counts, result.merges)
+        _log_notes(context, what, counts, result.merges, result.tied_examples)
         if not result.balanced():
             raise failure(f"row accounting does not close for {what}: {accounting_text(counts)} (read "
                           f"{counts['rows_read']:,}). This is a bug: please report it with the run id.", "accounting")

@@ -40,7 +40,7 @@ from replenit_pipelines.lib.delivery.report import plural, progress_line
 from replenit_pipelines.lib.privacy import mask_text
 from replenit_pipelines.lib.stages.delete import DeleteGuard, DeletesRefused
 from replenit_pipelines.lib.stages.lookback import closes, partition_counts, window_counts
-from replenit_pipelines.lib.stages.report import merge_warning, newer_elsewhere_note
+from replenit_pipelines.lib.stages.report import merge_warning, newer_elsewhere_note, tie_warning
 from replenit_pipelines.lib.sync import GatePolicy, SyncRequest, sync_window
 from replenit_pipelines.lib.validation.gate import gate_mode
 from replenit_pipelines.lib.warehouse import EntityMapping
@@ -420,6 +420,9 @@ def run_sync(context: dg.AssetExecutionContext, config: SyncConfig, site: SyncSi
     merged = merge_warning(what, result.prepared.records_merged, result.prepared.rows_merged, result.prepared.merges)
     if merged:
         context.log.warning(merged)
+    tied = tie_warning(what, result.prepared.rows_tied, result.prepared.tied_examples)
+    if tied:
+        context.log.warning(tied)
     context.log.info(summary_line(what, own, lookback, config.full_refresh, result.ledger_newest_ack))
     checks = [c for c in (share_check, delivery_check, row_check, null_check) if c is not None]
     materialize = (share_check.passed and delivery_check.passed) or not blocks_downstream

@@ -10,6 +10,7 @@ superseded rows, `rows_merged` are rows of customers the tenant merges into anot
 email): counted and shown apart (`records_merged`, `merge_warning`), never silent.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ import polars as pl
 
 from replenit_pipelines.lib.delivery import DeliveryReport
 from replenit_pipelines.lib.ledger import Ledger
-from replenit_pipelines.lib.privacy import masked_merges
+from replenit_pipelines.lib.privacy import mask_identity, masked_merges
 from replenit_pipelines.lib.stages.acknowledge import Acknowledged
 from replenit_pipelines.lib.stages.delete import Deleted
 from replenit_pipelines.lib.stages.diff import Diff
@@ -82,6 +83,7 @@ class SyncResult:
             "rows_quarantined": p.rows_quarantined,
             "rows_superseded": p.rows_superseded + self.rows_newer_elsewhere,
             "rows_merged": p.rows_merged,  # of rows_superseded
+            "rows_tied": p.rows_tied,  # of rows_superseded: lost on content to a row of the same time (tie_warning)
             "rows_newer_elsewhere": self.rows_newer_elsewhere,  # of rows_superseded: a newer read was stored by another run
             "rows_unchanged": self.rows_unchanged,
             "rows_stored_elsewhere": self.rows_stored_elsewhere,  # of rows_unchanged: stored by another run since the diff
@@ -279,6 +281,19 @@ def merge_warning(what: str, records_merged: int, rows_merged: int, merges: pl.D
             f"were not sent: the tenant matches customers by email, so it would merge them into one; the newest row is "
             f"sent, under its own CustomerId (e.g. {examples}). If they are different people, give each its own email "
             f"in the warehouse, or set REPLENIT_CUSTOMER_PRIORITY=customerid if the tenant matches by CustomerId.")
+
+
+def tie_warning(what: str, rows_tied: int, examples: Sequence[str]) -> str | None:
+    """One sentence on the superseded rows that were not older: another row of the same record (or
+    child, or CustomerId) and the same time said something else, and the content chose between them
+    (Prepared.rows_tied); None when there were none. Examples are masked."""
+    if not rows_tied:
+        return None
+    shown = ", ".join(m for m in (mask_identity(e) for e in examples) if m)
+    return (f"{what}: {rows_tied:,} rows were not sent because another row of the same record and the same time said "
+            f"something else (e.g. {shown}): the row sent was chosen by its content, not by time. Usually a join that "
+            f"fans out (a price per currency, a row per payment or address): make the query return one row per record "
+            f"and time, or give the rows distinct times.")
 
 
 def newer_elsewhere_note(counts: dict[str, Any]) -> str | None:

@@ -65,7 +65,7 @@ from replenit_pipelines.lib.sync.carry import CarryOver, NextPlan
 from replenit_pipelines.lib.sync.scratch import run_scratch
 from replenit_pipelines.lib.sync.sequence import Staged, Unit, before_delivery, from_delivery
 from replenit_pipelines.lib.validation.gate import GateDecision, GatePolicy
-from replenit_pipelines.lib.validation.prepare import MERGES_SCHEMA
+from replenit_pipelines.lib.validation.prepare import MERGES_SCHEMA, TIED_EXAMPLES
 from replenit_pipelines.lib.warehouse import EntityMapping, Warehouse
 from replenit_pipelines.lib.warehouse.chunks import (
     SpilledChunks,
@@ -84,7 +84,7 @@ PROGRESS_EVERY_S = 30.0
 ALL_PARTITIONS = "all"  # the partition key a reconciliation's runs are recorded under (one row per chunk: all:3/40)
 _ROW_COUNTS = ("rows_read", "rows_valid", "rows_quarantined", "rows_superseded", "rows_unchanged", "rows_delivered",
                "rows_dead_lettered", "rows_held_back", "rows_planned")
-_SUMMED = _ROW_COUNTS + ("rows_merged", "records_merged", "records_valid", "records_quarantined", "records_without_children", "records_sent",
+_SUMMED = _ROW_COUNTS + ("rows_merged", "rows_tied", "records_merged", "records_valid", "records_quarantined", "records_without_children", "records_sent",
                          "records_accepted", "records_rejected",
                          "records_failed", "requests", "rate_limited_429", "retries", "records_planned", "requests_planned",
                          "records_new", "records_changed", "records_unchanged", "records_refreshed", "records_held", "rows_held",
@@ -145,6 +145,7 @@ class ReconcileResult:
     # records no quarantine in the state store, so this is the only place its reasons are.
     reasons: pl.DataFrame = field(default_factory=pl.DataFrame)
     held: GateDecision | None = None  # of the chunks the gate held back, the one with the largest quarantined share
+    tied_examples: list[str] = field(default_factory=list)  # a few records with rows tied on time (Prepared.rows_tied)
 
     def top_reasons(self, n: int = 10) -> pl.DataFrame:
         return self.reasons.head(n)
@@ -326,6 +327,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
     chunk_seen: list[pl.Series] = []
     merges: list[pl.DataFrame] = []
     reasons: list[pl.DataFrame] = []
+    tied: list[str] = []
 
     def unit(chunk: int) -> Unit:
         now = datetime.now(UTC)
@@ -366,6 +368,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
             by_chunk.append(_chunk_counts(result))
             _planned_as_sent(request, by_chunk[-1], carry, staged, upcoming)
             _keep_examples(prepared, merges, reasons)
+            tied += prepared.tied_examples[:max(0, TIED_EXAMPLES - len(tied))]
             progress.chunk_done(chunk, staged.split.rows_deleted + prepared.rows_read, by_chunk[-1]["requests"])
 
     # 4. Deletes, after the upserts, unless a gate tripped or the run stopped.
@@ -392,6 +395,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
         refused=refusal or "", stop_error=str(stop) if stop else None,
         merges=_largest_merges(pl.concat(merges)) if merges else pl.DataFrame(schema=MERGES_SCHEMA),
         reasons=_summed_reasons(reasons),
+        tied_examples=tied,
     )
     if stop is not None:
         stop.result = outcome  # what was done before the stop, for the caller to show

@@ -83,6 +83,12 @@ class Prepared:
     rows_merged: int = 0  # of rows_superseded: rows of customers the tenant merges into another (a shared email)
     records_merged: int = 0  # those customers (CustomerIds), never sent: another row's CustomerId is sent for them
     merges: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=MERGES_SCHEMA))
+    # Of rows_superseded: rows that were the newest of their record (or child, or CustomerId) by time
+    # and lost only on content to another row of that very time that says something else (a join that
+    # fans out: a variant's price in two currencies, an order row per payment). Which one is sent is
+    # decided by content, never by the read's order; that there was a choice is counted and shown.
+    rows_tied: int = 0
+    tied_examples: list[str] = field(default_factory=list)  # a few such records' identities (unmasked)
     # With `lookback_before` (prepare): of the rows above, those of records whose newest change is
     # before it (read by the run's lookback); `records` then has a `__lookback` column.
     lookback_rows: dict[str, int] = field(default_factory=dict)
@@ -382,6 +388,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         merges = customer_merges(by_customer, narrow, stale[-1])
         rows_merged = int(merges["rows"].sum())
     all_stale = pl.concat(stale)
+    rows_tied, tied_examples = _tied(narrow, by_customer, stale, ident, by_id)
     del narrow, by_customer  # their columns are the window's: not held to the end
     rows_superseded = all_stale.len()
     superseded_lookback = int(flat.filter(pl.col("__row").is_in(all_stale.implode()) & pl.col("__lookback")).height) \
@@ -439,9 +446,35 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
         rows_merged=rows_merged,
         records_merged=int(merges["merged"].list.len().sum()) if merges.height else 0,
         merges=merges,
+        rows_tied=rows_tied,
+        tied_examples=tied_examples,
         lookback_rows=lookback_rows,
         partition_rows=partition_rows,
     )
+
+
+TIED_EXAMPLES = 3
+
+
+def _tied(narrow: pl.DataFrame, by_customer: pl.DataFrame, stale: list[pl.Series], ident: pl.Expr, by_id: bool) -> tuple[int, list[str]]:
+    """(rows_tied, a few of their records' identities): of the superseded rows, those of the newest
+    time of their identity that lost on content alone (`__tie` set: another row of that identity and
+    time differs from them). A customer's rows are judged by CustomerId (one account's two versions
+    of one time); rows another CustomerId supersedes by a shared email are merges, counted apart."""
+    judged = [(by_customer, pl.col("CustomerId"), stale[0])] if by_id else [(narrow, ident, stale[-1])]
+    rows, examples = 0, []
+    for frame, identity, lost in judged:
+        if not lost.len() or "__tie" not in frame.columns:
+            continue
+        tied = frame.filter(pl.col("__tie") != 0)
+        if not tied.height:
+            continue
+        newest = frame.filter(pl.col("__row").is_in(tied["__row"].implode()) | identity.is_in(tied.select(identity).to_series().implode()))
+        newest = newest.with_columns(pl.col("__ts").max().over(identity).alias("__newest"))
+        hit = newest.filter(pl.col("__row").is_in(lost.implode()) & (pl.col("__tie") != 0) & (pl.col("__ts") == pl.col("__newest")))
+        rows += hit.height
+        examples += hit.get_column("__key").drop_nulls().unique(maintain_order=True).head(TIED_EXAMPLES).to_list() if "__key" in hit.columns else []
+    return rows, examples[:TIED_EXAMPLES]
 
 
 def _on_a_thread(fn: Callable[..., pl.DataFrame], *args: Any) -> "Future[pl.DataFrame]":

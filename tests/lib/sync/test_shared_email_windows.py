@@ -116,3 +116,20 @@ def test_the_identity_columns_pass_over_a_source_gives_its_columns_even_when_not
     mapping = load_mapping(tmp_path / "mapping.yaml")["customers"]
     got = identity_rows(Warehouse(db), mapping, [], lambda frame: frame)
     assert got.columns == ["email", "entity_id"] and got.height == rows
+
+
+@pytest.mark.parametrize("scope", [["--partition", "2026-11-01"], ["--all"]])
+def test_one_customers_two_rows_of_one_time_are_counted_tied_and_warned_of(sandbox, push_env, tmp_path, monkeypatch, capsys, scope):
+    # A join that fans out (a row per address): customer 1 twice at 10:00 with two names. One is sent,
+    # chosen by content; the other is superseded though not older, and the run says so (masked).
+    push_env(sandbox)
+    customer_entity(tmp_path, monkeypatch, """
+          (1, 1, 'ann@example.com', 'Ann', '2026-11-01 10:00'),
+          (1, 1, 'ann@example.com', 'Ann Smith', '2026-11-01 10:00'),
+          (2, 1, 'bob@example.com', 'Bob', '2026-11-01 11:00')""")
+    assert cli.main(["sync", "customers", *scope, "--json"]) == 0
+    captured = capsys.readouterr()
+    counts = json.loads(captured.out)
+    assert (counts["rows_read"], counts["rows_delivered"], counts["rows_superseded"], counts["rows_tied"]) == (3, 2, 1, 1)
+    assert "warning: customers " in captured.err and "1 rows were not sent because another row of the same record" in captured.err
+    assert "ann@example.com" not in captured.err

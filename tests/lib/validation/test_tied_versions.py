@@ -1,0 +1,52 @@
+"""Rows of one record (or child, or CustomerId) and one time that say different things: one is sent,
+chosen by content (never by the read's order), and the others are superseded though they are not
+older. That there was a choice is counted (`rows_tied`, of rows_superseded) and said in words
+(`tie_warning`): it is most often a join that fans out, as a Spree store's variant price joined
+without choosing its currency (one row per currency)."""
+
+from datetime import timedelta
+
+from helpers import CUSTOMER_MAPPING, PRODUCT_MAPPING, TS, customer_rows, payloads, run
+
+from replenit_pipelines.lib.stages.report import tie_warning
+
+
+def variant(price: float, currency: str, at=TS, variant_id: str = "v1") -> dict:
+    return {"product_id": "p1", "name": "Kettle", "variant_id": variant_id, "price": price, "currency": currency,
+            "url": "https://shop.example/p1", "locale": "en", "updated_at": at}
+
+
+def test_a_variant_priced_in_two_currencies_at_one_time_is_one_tied_row():
+    p = run(PRODUCT_MAPPING, [variant(9.0, "USD"), variant(8.0, "EUR"), variant(5.0, "USD", variant_id="v2")])
+    assert (p.rows_superseded, p.rows_tied) == (1, 1)
+    assert p.tied_examples == [p.records["__key"][0]]
+    [product] = payloads(p)
+    assert len(product["ProductVariants"]) == 2  # one version of v1, whichever its content chose, and v2
+    # the same choice whatever the read's order
+    again = run(PRODUCT_MAPPING, [variant(8.0, "EUR"), variant(5.0, "USD", variant_id="v2"), variant(9.0, "USD")])
+    assert payloads(again) == [product] and again.rows_tied == 1
+
+
+def test_an_older_version_or_an_exact_duplicate_is_superseded_but_not_tied():
+    older = run(PRODUCT_MAPPING, [variant(9.0, "USD", at=TS - timedelta(hours=1)), variant(8.0, "USD")])
+    duplicate = run(PRODUCT_MAPPING, [variant(9.0, "USD"), variant(9.0, "USD")])
+    assert (older.rows_superseded, older.rows_tied) == (1, 0)
+    # two versions of one older time that differ, then a newer one: both older by time, neither tied
+    earlier = TS - timedelta(hours=1)
+    older_tie = run(PRODUCT_MAPPING, [variant(9.0, "USD", at=earlier), variant(8.0, "EUR", at=earlier), variant(7.0, "USD")])
+    assert (older_tie.rows_superseded, older_tie.rows_tied) == (2, 0)
+    assert (duplicate.rows_superseded, duplicate.rows_tied) == (1, 0)
+
+
+def test_a_customers_two_rows_of_one_time_are_tied_and_two_customers_of_one_email_are_merged_not_tied():
+    tied = run(CUSTOMER_MAPPING, [customer_rows(name="Ada"), customer_rows(name="Ada Lovelace")])  # c1 twice at TS
+    assert (tied.rows_superseded, tied.rows_tied, tied.rows_merged) == (1, 1, 0)
+    merged = run(CUSTOMER_MAPPING, [customer_rows(id="c1"), customer_rows(id="c2", name="Other")])  # one email, one time
+    assert (merged.rows_superseded, merged.rows_merged, merged.rows_tied) == (1, 1, 0)
+
+
+def test_the_warning_says_how_many_rows_what_it_means_and_masks_its_examples():
+    assert tie_warning("customers 2026-11-26", 0, []) is None
+    text = tie_warning("customers 2026-11-26", 2, ["email:ada@example.com"])
+    assert text is not None and text.startswith("customers 2026-11-26: 2 rows were not sent because another row of the same record")
+    assert "ada@example.com" not in text and "a join that fans out" in text
