@@ -187,12 +187,18 @@ def replay_summary(entity: str, status: str, counts: dict, dry_run: bool, stoppe
                  f"  dead-lettered  {_n(c['records_retry_rejected'] + c['records_retry_failed'])} records "
                  f"({_n(c['records_retry_rejected'])} rejected, {_n(c['records_retry_failed'])} failed; they stay queued)"]
     lines.append(f"  unchanged      {_n(c['records_stale'])} records (acknowledged since they failed: dropped from the queue)")
+    rejected = int(c.get("records_resent_rejected", 0))
+    if rejected:
+        lines.append(f"  of those {'to re-send' if dry_run else 're-sent'}: {_n(rejected)} the API rejected (400) with this very payload; "
+                     "unless Replenit's validation changed, it rejects them again (each costs quota)")
     if stopped:
         lines.append(f"stopped: {stopped}")
     if not dry_run and (c["records_retry_rejected"] or c["records_retry_failed"]):
         lines.append(f"next: see what the API said with `replenit state --retries {entity}`")
     elif dry_run and c["records_retried"]:
-        lines.append("next: run without --dry-run to re-send them")
+        lines.append("next: run without --dry-run to re-send them" + (
+            "; if the warehouse rows were fixed, a sync sends the fixed version instead, and --status failed re-sends only "
+            "the failed ones" if rejected else ""))
     else:
         lines.append("next: nothing to do")
     return lines[:MAX_LINES]

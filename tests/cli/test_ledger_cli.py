@@ -97,3 +97,23 @@ def test_the_replay_job_delivers_what_needs_attention(exhausted, monkeypatch, tm
         md = observed[0].event_specific_data.asset_observation.metadata
         assert md["replay"].value["records_retry_accepted"] == 3
     assert len(httpx.get(f"{sb.url}/_sandbox/records/{tenant_id}/customers").json()) == 3
+
+
+def test_replay_says_which_re_sent_records_the_api_rejected_with_this_very_payload(exhausted, capsys):
+    # A rejected entry (400) beside the three that failed: re-sent unchanged it is rejected again unless
+    # Replenit's validation changed, so the dry run (and the run) say so, and what to do instead.
+    from replenit_pipelines.lib.ledger import failures_to_queue
+    from replenit_pipelines.lib.settings import Settings
+
+    sb, tenant_id = exhausted
+    payload = b'{"CustomerId":"c9","Email":"user9@example.com"}'
+    with SqliteLedger.open(Settings.from_env().state_dir, sb.url, tenant_id, "customers") as ledger:
+        ledger.queue_failures(failures_to_queue(["email:user9@example.com"], [payload], [b"h" * 16], ["rejected"],
+                                                ["[0].Email: refused"], "run-x", [None]))
+    assert cli.main(["replay", "customers", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would re-send 4 records" in out
+    assert "of those to re-send: 1 the API rejected (400) with this very payload" in out
+    assert "a sync sends the fixed version instead, and --status failed re-sends only the failed ones" in out
+    assert cli.main(["replay", "customers", "--status", "needs_attention", "--dry-run"]) == 0
+    assert "rejected (400)" not in capsys.readouterr().out  # only what needs attention: none of them rejected

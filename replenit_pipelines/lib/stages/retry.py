@@ -28,6 +28,9 @@ REPLAY_STATUSES = {"rejected": ("rejected",), "needs_attention": ("needs_attenti
 @dataclass(frozen=True)
 class Retried:
     records_retried: int = 0  # re-sent from the queue
+    # Of them, a replay's entries the API rejected (400) with this very payload: re-sent unchanged, a
+    # validation that has not changed rejects them again (the contract: never retry a 400 unchanged).
+    records_resent_rejected: int = 0
     records_retry_accepted: int = 0
     records_retry_rejected: int = 0
     records_retry_failed: int = 0  # back in the queue, one more attempt
@@ -62,7 +65,8 @@ def retry(
     rp = plan_retries(queued, ledger.lookup(queued["identity"]), current_identities, max_attempts, replay=replay)
     counts: dict[str, Any] = {"records_needs_attention": rp.exhausted.height, "records_stale": rp.stale.height,
               "records_deferred": rp.deferred.height, "deferred": tuple(rp.deferred["identity"].to_list()), "records_waiting": rp.waiting.height,
-              "records_retried": rp.send.height}
+              "records_retried": rp.send.height,
+              "records_resent_rejected": rp.send.filter(pl.col("status") == "rejected").height}
     if dry_run:
         payloads = rp.send["payload"].to_list()
         return Retried(**counts, requests_planned=len(client.plan(ledger.entity, payloads)) if payloads else 0), None
