@@ -194,8 +194,8 @@ def _mapping_error(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: 
     return MappingError(f"{mapping.origin}: {mapping.entity}: the mapping cannot be applied: {str(exc).splitlines()[0]}")
 
 
-# The first integer a float of each width may hold in place of its neighbour.
-_FLOAT_EXACT_INTEGERS = {pl.Float64: 2**53, pl.Float32: 2**24}
+# The first integer a float may hold in place of its neighbour: 2^24 in a FLOAT, 2^53 in a DOUBLE.
+_FLOAT32_EXACT_INTEGERS, _FLOAT64_EXACT_INTEGERS = 2**24, 2**53
 
 
 def _cast_failures(mapping: EntityMapping, raw: pl.DataFrame) -> list[pl.Expr]:
@@ -217,7 +217,8 @@ def _cast_failures(mapping: EntityMapping, raw: pl.DataFrame) -> list[pl.Expr]:
         if f.cast == "int" and dtype.is_float():
             # From 2^53 (2^24 in a FLOAT) a float holds not every integer: a BIGINT id 2^53 + 1 kept as a
             # DOUBLE reads 2^53, another record's id. Which one it was is lost: not guessed.
-            lost = lost | (present & (src.abs() >= _FLOAT_EXACT_INTEGERS.get(dtype, 2**53)))
+            exact = _FLOAT32_EXACT_INTEGERS if dtype == pl.Float32 else _FLOAT64_EXACT_INTEGERS
+            lost = lost | (present & (src.abs() >= exact))
         text = pl.lit(f"<{dtype}>") if dtype.is_nested() else src.cast(pl.String)
         out.append(pl.when(lost).then(text).alias(CAST_FAILURE_PREFIX + f.target))
     return out
