@@ -106,7 +106,12 @@ def sync_summary(s: SyncSummary) -> list[str]:
     deleted = int(c.get("records_to_delete", 0)) if dry else int(c.get("records_deleted", 0))
     if deleted or c.get("rows_deleted"):
         cannot = int(c.get("records_not_deletable_planned", 0)) if dry else 0
-        lines.append(f"  {'to delete' if dry else 'deleted'}      {_n(deleted)} records ({_n(c.get('rows_deleted', 0))} rows)"
+        # rows_deleted counts every row the source flags deleted, of records Replenit never held too
+        # (a connector's soft deletes before the first load): without saying so, "0 records (2 rows)".
+        flagged = int(c.get("rows_deleted", 0))
+        lines.append(f"  {'to delete' if dry else 'deleted':<15}{_n(deleted)} records"
+                     + (f" ({_n(flagged)} rows flagged deleted in the source; a record Replenit never held needs no DELETE)"
+                        if flagged else "")
                      + (f"; {_n(cannot)} of them cannot be: no CustomerId to delete by" if cannot else ""))
     failed_deletes, undeletable = int(c.get("records_delete_failed", 0)), int(c.get("records_not_deletable", 0))
     if (failed_deletes or undeletable) and not dry:  # they make the run exit 1: say so

@@ -292,8 +292,10 @@ def tie_warning(what: str, rows_tied: int, examples: Sequence[str]) -> str | Non
     shown = ", ".join(m for m in (mask_identity(e) for e in examples) if m)
     return (f"{what}: {rows_tied:,} rows were not sent because another row of the same record and the same time said "
             f"something else (e.g. {shown}): the row sent was chosen by its content, not by time. Usually a join that "
-            f"fans out (a price per currency, a row per payment or address): make the query return one row per record "
-            f"and time, or give the rows distinct times.")
+            f"fans out (a price per currency, a row per payment or address), or a history table whose older version was "
+            f"closed when the newer one was written (Fivetran's history mode: both carry that _fivetran_synced): make "
+            f"the query return one row per record and time (of a history table, the current version: WHERE "
+            f"_fivetran_active), or give the rows distinct times.")
 
 
 def newer_elsewhere_note(counts: dict[str, Any]) -> str | None:

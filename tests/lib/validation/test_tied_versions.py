@@ -50,3 +50,6 @@ def test_the_warning_says_how_many_rows_what_it_means_and_masks_its_examples():
     text = tie_warning("customers 2026-11-26", 2, ["email:ada@example.com"])
     assert text is not None and text.startswith("customers 2026-11-26: 2 rows were not sent because another row of the same record")
     assert "ada@example.com" not in text and "a join that fans out" in text
+    # A history table (Fivetran's history mode) ties every change: the older version is closed in the
+    # sync that writes the newer one, both at its _fivetran_synced. No join there: say what to read.
+    assert "history table" in text and "WHERE _fivetran_active" in text

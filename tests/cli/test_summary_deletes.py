@@ -1,0 +1,27 @@
+"""The summary's deleted line: a connector's soft-deleted rows of records Replenit never held (Fivetran's
+`_fivetran_deleted` before the first load) are counted in rows_deleted with no DELETE sent; the line
+says so instead of "deleted 0 records (2 rows)", and is aligned with the lines above it."""
+
+from replenit_pipelines.console.summary import SyncSummary, sync_summary
+
+COUNTS = {"rows_read": 911, "rows_delivered": 908, "records_accepted": 908, "records_new": 908, "rows_quarantined": 1,
+          "rows_deleted": 2, "records_deleted": 0, "requests_total": 1}
+
+
+def line(lines: list[str], label: str) -> str:
+    return next(x for x in lines if x.strip().startswith(label))
+
+
+def test_soft_deleted_rows_of_records_never_held_are_explained_not_shown_as_rows_of_no_record():
+    lines = sync_summary(SyncSummary("customers", "--all", "cli-1", COUNTS))
+    deleted = line(lines, "deleted")
+    assert deleted.startswith("  deleted        0 records (2 rows flagged deleted in the source;"), deleted
+    assert "never held needs no DELETE" in deleted
+    assert deleted.index("0 records") == line(lines, "delivered").index("908 rows")  # one column, as the other lines
+
+
+def test_a_dry_run_says_to_delete_in_the_same_column_and_no_rows_no_parenthesis():
+    lines = sync_summary(SyncSummary("orders", "--all", "cli-2", {**COUNTS, "dry_run": True, "rows_deleted": 0,
+                                                                   "records_to_delete": 3, "rows_planned": 5}))
+    to_delete = line(lines, "to delete")
+    assert to_delete == "  to delete      3 records", to_delete
