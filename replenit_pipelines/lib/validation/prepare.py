@@ -460,8 +460,12 @@ def _tied(narrow: pl.DataFrame, by_customer: pl.DataFrame, stale: list[pl.Series
     """(rows_tied, a few of their records' identities): of the superseded rows, those of the newest
     time of their identity that lost on content alone (`__tie` set: another row of that identity and
     time differs from them). A customer's rows are judged by CustomerId (one account's two versions
-    of one time); rows another CustomerId supersedes by a shared email are merges, counted apart."""
-    judged = [(by_customer, pl.col("CustomerId"), stale[0])] if by_id else [(narrow, ident, stale[-1])]
+    of one time), then by identity those without one (a guest's); rows with a CustomerId that another
+    row supersedes by a shared email are merges, counted apart."""
+    judged = [(narrow, ident, stale[-1])]
+    if by_id:
+        guests = narrow.filter(pl.col("__row").is_in(stale[-1].implode()) & pl.col("CustomerId").is_null())["__row"]
+        judged = [(by_customer, pl.col("CustomerId"), stale[0]), (narrow, ident, guests)]
     rows, examples = 0, []
     for frame, identity, lost in judged:
         if not lost.len() or "__tie" not in frame.columns:

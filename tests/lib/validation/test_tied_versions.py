@@ -50,3 +50,18 @@ def test_the_warning_says_how_many_rows_what_it_means_and_masks_its_examples():
     text = tie_warning("customers 2026-11-26", 2, ["email:ada@example.com"])
     assert text is not None and text.startswith("customers 2026-11-26: 2 rows were not sent because another row of the same record")
     assert "ada@example.com" not in text and "a join that fans out" in text
+
+
+def test_a_guests_two_rows_of_one_time_are_tied_though_it_has_no_customer_id():
+    """A customer known by its email alone (a guest: CustomerId NULL) is a record as much as an
+    account: its two rows of one time that differ are a choice by content, not an older version."""
+    guest = run(CUSTOMER_MAPPING, [customer_rows(id=None, name="Ada"), customer_rows(id=None, name="Ada Lovelace"),
+                                   customer_rows(id="c9", email="bo@example.com")])
+    assert (guest.rows_superseded, guest.rows_tied, guest.rows_merged) == (1, 1, 0)
+    assert len(guest.tied_examples) == 1
+    # a guest row of the email of an account, at its time: tied when it loses, a merge when the account does
+    beside = run(CUSTOMER_MAPPING, [customer_rows(id=None), customer_rows(id="c1")])
+    assert beside.rows_superseded == 1 == beside.rows_tied + beside.rows_merged
+    # an account's rows superseded by another row of its email are merges, never tied (the guest's row may be)
+    merged = run(CUSTOMER_MAPPING, [customer_rows(id="c1"), customer_rows(id="c2", name="Other"), customer_rows(id=None, name="Guest")])
+    assert merged.rows_superseded == 2 == merged.rows_merged + merged.rows_tied and merged.rows_tied <= 1
