@@ -61,6 +61,12 @@ def _gate_share(c: dict) -> str:
             f"{c['gate_threshold']:.1%}")
 
 
+def _passing_limit(share: float) -> float:
+    """The smallest limit of two decimals above a share kept to four (the gate holds a share above its limit):
+    a share shown as 0.5000 may be 0.50005, which 0.50 holds back again."""
+    return min(1.0, (math.floor(round(share * 100, 6)) + 1) / 100)
+
+
 def quarantine_query(run_id: str) -> str:
     # A hint printed for the user to copy, not executed here: run_id is the run's own generated id.
     return ('replenit state "SELECT record_id, source_row, rule, field, value FROM quarantine '  # noqa: S608
@@ -133,7 +139,7 @@ def _next_steps(s: SyncSummary, quarantined: int, dead: int, dry: bool) -> list[
         steps.append(f"stopped: {s.stopped}")
         steps.append("next: fix the key, tenant or network and run again; what was acknowledged is not sent twice")
     if (c.get("rows_held_back") or c.get("gate_tripped")) and not dry:
-        above = (f" {math.ceil(c['quarantine_share'] * 100) / 100:.2f}" if c.get("gate_tripped") and "quarantine_share" in c
+        above = (f" {_passing_limit(c['quarantine_share']):.2f}" if c.get("gate_tripped") and "quarantine_share" in c
                  else " above it")
         steps.append("next: find what broke upstream (the top reasons above), fix it, and run again; if this share is "
                      f"right (a dirtier source), run once with --max-quarantine-share{above}")

@@ -278,3 +278,26 @@ def test_a_held_back_summary_names_the_share_the_gate_judged_and_a_limit_that_le
     assert cli.main(["sync", "customers", "--all", "--max-quarantine-share", "0.58", "--json"]) == 0  # the new one
     assert json.loads(capsys.readouterr().out)["rows_delivered"] == 30
     assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 30
+
+
+def test_the_limit_a_held_back_summary_gives_lets_the_run_through_when_its_share_rounds_to_it(monkeypatch, sandbox, tmp_path, capsys):
+    # 5,001 guests beside 5,000 customers: the gate judged 5,001 / 10,001 = 50.005%, just above its 50% ceiling.
+    # The share is kept to 4 decimals (0.5000): "run once with --max-quarantine-share 0.50" held it back again.
+    import duckdb
+
+    warehouse = tmp_path / "guests.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE TABLE lines AS SELECT CASE WHEN i < 5000 THEN CAST(i AS VARCHAR) END AS customer_id, "
+                    "TIMESTAMP '2026-11-26 00:00:00' + to_microseconds(i) AS updated_at FROM range(10001) t(i)")
+    mapping = tmp_path / "guests.yaml"
+    mapping.write_text("customers:\n  source: {table: lines, window_column: updated_at}\n  fields: {CustomerId: customer_id}\n")
+    monkeypatch.chdir(tmp_path)
+    point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    monkeypatch.setenv("REPLENIT_PARTITIONS_START", "2026-11-01")
+    assert cli.main(["sync", "customers", "--all"]) == 1
+    out = capsys.readouterr().out
+    advised = re.search(r"run once with --max-quarantine-share (\S+)\n", out)
+    assert advised is not None, out
+    assert cli.main(["sync", "customers", "--all", "--max-quarantine-share", advised[1], "--json"]) == 0, advised[1]
+    assert json.loads(capsys.readouterr().out)["rows_delivered"] == 5000

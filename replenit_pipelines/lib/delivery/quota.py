@@ -458,8 +458,8 @@ class QuotaLimiter:
         """The least time in which `requests` more requests fit the windows, from now."""
         if requests <= 0 or not self.windows:
             return 0.0
-        now = self._now()
         with self._state(write=False) as state:
+            now = self._now()  # after the state is read: the skew is the ledger's, not this limiter's last look
             eta = max(0.0, state["blocked_until"] - now)
             for limit, seconds in self.windows:
                 idx = math.floor(now / seconds)
@@ -472,8 +472,8 @@ class QuotaLimiter:
 
     def used(self) -> dict[float, int]:
         """Requests counted in each window now, by window length."""
-        now = self._now()
         with self._state(write=False) as state:
+            now = self._now()
             return {
                 s: self._counts(state, s).get(str(math.floor(now / s)), 0) for _, s in self.windows
             }
@@ -481,8 +481,8 @@ class QuotaLimiter:
     def lane_counts(self) -> dict[str, dict[float, dict[int, int]]]:
         """Read-only, for the quota view: {lane: {window length: {window index: requests}}} for the
         current and the previous window of each length."""
-        now = self._now()
         with self._state(write=False) as state:
+            now = self._now()
             return {lane: {s: {int(k): int(v) for k, v in state["lanes"].get(lane, {}).get(repr(s), {}).items()
                                if int(k) >= math.floor(now / s) - 1}
                            for _, s in self.windows}
@@ -490,16 +490,16 @@ class QuotaLimiter:
 
     def fresh_waiting(self) -> int:
         """Read-only: fresh requests waiting for the quota now (live waiter entries)."""
-        now = self._now()
         with self._state(write=False) as state:
+            now = self._now()
             self._expire_waiters(state, now)
             return sum(1 for w in state["waiters"].values() if w["lane"] == "fresh")
 
     def tenant_counts(self) -> dict[float, dict[str, dict[str, int]]]:
         """Read-only, for the quota view: {window length: {tenant: {lane: requests}}} in the current window
         of each length (tenants with none left out)."""
-        now = self._now()
         with self._state(write=False) as state:
+            now = self._now()
             out: dict[float, dict[str, dict[str, int]]] = {}
             for _, seconds in self.windows:
                 idx = math.floor(now / seconds)
@@ -516,8 +516,8 @@ class QuotaLimiter:
         """Read-only, for plans and the quota view (lib/plan/): (now, {window length: {window index:
         requests counted}} for the current window and later ones, blocked_until). Later windows
         can hold requests already: those sent near a window's end count in the next one too."""
-        now = self._now()
         with self._state(write=False) as state:
+            now = self._now()
             counts = {s: {int(k): int(v) for k, v in state["counts"].get(repr(s), {}).items() if int(k) >= math.floor(now / s)}
                       for _, s in self.windows}
             return now, counts, float(state["blocked_until"])

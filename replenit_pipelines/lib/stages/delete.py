@@ -126,13 +126,16 @@ def split_deleted(mapping: EntityMapping, rows: pl.DataFrame, customer_priority:
         # account): a deleted account's rows leave the identity, which is deleted only when no live
         # account is left in it, so one account's deletion never deletes another's customer, nor
         # makes a deleted account a "merge" of the live one.
+        # An account lives in the identity of its newest row only: an older row under another email (the
+        # account changed it) keeps no live account there.
         ordered = keyed.sort("__ts", nulls_last=False, maintain_order=True)
         dead = ordered.filter(pl.col("api_id").is_not_null()).group_by("api_id", maintain_order=True).agg(
-            pl.col("__flag").last().alias("__dead"))
-        keyed = ordered.join(dead, on="api_id", how="left").with_columns(
+            pl.col("__flag").last().alias("__dead"), pl.col("identity").last().alias("__home"))
+        keyed = ordered.join(dead, on="api_id", how="left", maintain_order="left").with_columns(
             pl.when(pl.col("api_id").is_null()).then(pl.col("__flag")).otherwise(pl.col("__dead")).alias("__dead"))
         newest = keyed.group_by("identity", maintain_order=True).agg(
-            (pl.col("__flag").last() & (pl.col("__dead") | pl.col("api_id").is_null()).all()).alias("__gone"),
+            (pl.col("__flag").last() & (pl.col("__dead") | pl.col("api_id").is_null()
+                                        | (pl.col("__home") != pl.col("identity"))).all()).alias("__gone"),
             pl.col("api_id").last(), pl.len().cast(pl.Int64).alias("rows"))
         dead_rows = keyed.filter(pl.col("__dead"))["__pos"]
     else:

@@ -458,10 +458,14 @@ TIED_EXAMPLES = 3
 
 def _tied(narrow: pl.DataFrame, by_customer: pl.DataFrame, stale: list[pl.Series], ident: pl.Expr, by_id: bool) -> tuple[int, list[str]]:
     """(rows_tied, a few of their records' identities): of the superseded rows, those of the newest
-    time of their identity that lost on content alone (`__tie` set: another row of that identity and
-    time differs from them). A customer's rows are judged by CustomerId (one account's two versions
-    of one time); rows another CustomerId supersedes by a shared email are merges, counted apart."""
-    judged = [(by_customer, pl.col("CustomerId"), stale[0])] if by_id else [(narrow, ident, stale[-1])]
+    time of their identity that lost on content alone (`__tie` set, and unlike the row sent: it says
+    something else). A customer's rows are judged by CustomerId (one account's two versions
+    of one time), then by identity those without one (a guest's); rows with a CustomerId that another
+    row supersedes by a shared email are merges, counted apart."""
+    judged = [(narrow, ident, stale[-1])]
+    if by_id:
+        guests = narrow.filter(pl.col("__row").is_in(stale[-1].implode()) & pl.col("CustomerId").is_null())["__row"]
+        judged = [(by_customer, pl.col("CustomerId"), stale[0]), (narrow, ident, guests)]
     rows, examples = 0, []
     for frame, identity, lost in judged:
         if not lost.len() or "__tie" not in frame.columns:
@@ -470,8 +474,11 @@ def _tied(narrow: pl.DataFrame, by_customer: pl.DataFrame, stale: list[pl.Series
         if not tied.height:
             continue
         newest = frame.filter(pl.col("__row").is_in(tied["__row"].implode()) | identity.is_in(tied.select(identity).to_series().implode()))
-        newest = newest.with_columns(pl.col("__ts").max().over(identity).alias("__newest"))
-        hit = newest.filter(pl.col("__row").is_in(lost.implode()) & (pl.col("__tie") != 0) & (pl.col("__ts") == pl.col("__newest")))
+        newest = newest.with_columns(pl.col("__ts").max().over(identity).alias("__newest")).filter(pl.col("__ts") == pl.col("__newest"))
+        # Unlike the row sent (the newest's largest `__tie`, a hash of the whole row): a row alike it is a
+        # version read twice, though its `__tie` is set by another group (an order's lines that disagree).
+        newest = newest.with_columns(pl.col("__tie").max().over(identity).alias("__sent"))
+        hit = newest.filter(pl.col("__row").is_in(lost.implode()) & (pl.col("__tie") != 0) & (pl.col("__tie") != pl.col("__sent")))
         rows += hit.height
         examples += hit.get_column("__key").drop_nulls().unique(maintain_order=True).head(TIED_EXAMPLES).to_list() if "__key" in hit.columns else []
     return rows, examples[:TIED_EXAMPLES]

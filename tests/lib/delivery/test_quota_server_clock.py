@@ -5,6 +5,7 @@ server's windows after that. The server here is the sandbox's own quota (lib/san
 on a clock offset from the test's injected one; Retry-After as the API sends it: whole seconds,
 rounded up."""
 
+import math
 import random
 from datetime import datetime
 
@@ -108,3 +109,24 @@ def test_a_skew_kept_after_the_servers_clock_is_set_right_costs_nothing(tmp_path
     start = clock.now
     accepted, refused = run(q, clock, 0.0, 800)  # the server's clock is set right (NTP)
     assert refused == [] and accepted[-1] - start <= 9 * 60  # our windows begin later than the server's: no 429
+
+
+def test_a_limiter_new_to_the_ledger_counts_by_the_learned_skew_at_its_first_look(tmp_path):
+    """`replenit quota`, plans and ETAs build a limiter of the key's ledger and look once: that first
+    look is on the server's clock already (the skew is the ledger's), as a limiter that has sent is."""
+    clock = FakeClock(36000.0 + 0.3)
+    sender = limiter(tmp_path, clock)
+    run(sender, clock, -2.5, 300)
+    skew = sender.server_skew()
+    assert skew > 2
+    # A second after our edge: the server (and the ledger, by its windows) is still in the previous window.
+    clock.now = (math.floor(clock.now / 60) + 1) * 60 + 1.0
+    warm = quota_snapshot(sender)
+    view = quota_snapshot(QuotaLimiter(WINDOWS, tmp_path / "ledger.json", clock=clock, sleep=clock.sleep))
+    assert view.at == warm.at == pytest.approx(clock.now - skew)
+    assert view.windows == warm.windows and view.blocked_until == warm.blocked_until
+    assert datetime.fromisoformat(view.as_dict()["at"]).timestamp() == pytest.approx(clock.now, abs=1e-3)
+    assert view.as_dict()["blocked_for_s"] == warm.as_dict()["blocked_for_s"]
+    fresh = QuotaLimiter(WINDOWS, tmp_path / "ledger.json", clock=clock, sleep=clock.sleep)
+    assert fresh.eta_seconds(150) == pytest.approx(sender.eta_seconds(150))
+    assert QuotaLimiter(WINDOWS, tmp_path / "ledger.json", clock=clock).used() == sender.used()

@@ -54,3 +54,20 @@ def test_an_older_deleted_version_of_a_restored_account_stays_an_older_version()
                          "updated_at": [datetime(2026, 10, 10), datetime(2026, 10, 20)], "deleted": [True, False]})
     split = split_deleted(MAPPING, rows, "email")
     assert (split.deleted.height, split.live.height, split.rows_deleted) == (0, 2, 0)
+
+
+def test_an_account_that_moved_to_another_email_keeps_no_deleted_account_of_its_old_one_alive():
+    """b used e@, then changed to f@; later a registered with e@ (freed) and was soft-deleted. b's
+    old row is an older version of b, who lives at f@ now: no live account is left at e@, and a
+    (its newest row, the identity's) is deleted there. Kept, Replenit would hold a deleted customer."""
+    rows = pl.DataFrame({"id": ["b", "b", "a"], "email": ["e@example.com", "f@example.com", "e@example.com"],
+                         "updated_at": [datetime(2026, 10, 1), datetime(2026, 10, 5), datetime(2026, 10, 20)],
+                         "deleted": [False, False, True]})
+    split = split_deleted(MAPPING, rows, "email")
+    assert split.deleted.to_dicts() == [{"identity": "email:e@example.com", "api_id": "a", "rows": 2}]
+    assert (split.live["email"].to_list(), split.rows_deleted) == (["f@example.com"], 2)
+    # b back at e@ (its newest row there): a live account of e@ again, and a leaves alone
+    back = pl.concat([rows, pl.DataFrame({"id": ["b"], "email": ["e@example.com"], "updated_at": [datetime(2026, 10, 25)],
+                                          "deleted": [False]})])
+    split = split_deleted(MAPPING, back, "email")
+    assert (split.deleted.height, split.rows_deleted) == (0, 1)
