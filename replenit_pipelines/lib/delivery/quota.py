@@ -134,6 +134,7 @@ class QuotaLimiter:
         self._skew = 0.0
         self._skew_margin = 0.0
         self._skew_seen: tuple[float, int] | None = None  # a first 429's skew and window, until a second agrees
+        self._unskew_seen: int | None = None  # the window of a first 429 at our own edge while a skew is kept
         # A request sent this close to a window's end may arrive in the next one: count it in both.
         # How close is "this close" is sized from the observed latency (see boundary_guard), between
         # a floor of 1% of the shortest window (at most 0.5 s) and a cap of half of it (at most 10 s):
@@ -429,9 +430,11 @@ class QuotaLimiter:
                 return
             # Where the server's window ends, relative to our nearest edge: the skew still unaccounted for,
             # known to the figure's rounding and to the answer's latency (now is after the answer came).
+            rounding, latency = (1.0 if whole_seconds else 0.0), self._latency_high()
+            if self._skew and self._unlearned(state, retry_after, shortest, rounding + latency):
+                return
             phase = (now + retry_after) % shortest
             off = phase if phase <= shortest / 2 else phase - shortest
-            rounding, latency = (1.0 if whole_seconds else 0.0), self._latency_high()
             since_edge = now % shortest
             if abs(off) < rounding + latency:  # at our edge: another client spent the server's window
                 return
@@ -448,6 +451,22 @@ class QuotaLimiter:
             state["server_skew"] = [max(seen[0], self._skew_seen[0]), rounding]
             self._skew, self._skew_margin = state["server_skew"]
             self._skew_seen = None
+
+    def _unlearned(self, state: dict, retry_after: float, shortest: float, tolerance: float) -> bool:
+        """A 429 our count does not explain, whose Retry-After ends at our own clock's edge while a skew
+        is kept: the server's clock is ours again (set right since). Two such, in two of our windows,
+        forget the skew (a kept one costs a 429 whenever a window's last seconds are used). True when
+        this 429 was such a one."""
+        raw = (self._clock() + retry_after) % shortest
+        if min(raw, shortest - raw) >= tolerance:
+            return False
+        window = math.floor(self._clock() / shortest)
+        seen, self._unskew_seen = self._unskew_seen, window
+        if seen is not None and seen != window:
+            state["server_skew"] = [0.0, 0.0]
+            self._skew, self._skew_margin = 0.0, 0.0
+            self._unskew_seen = None
+        return True
 
     def server_skew(self) -> float:
         """Read-only: seconds the server's windows start after ours, as learned from its 429s (0: none)."""

@@ -130,3 +130,34 @@ def test_a_limiter_new_to_the_ledger_counts_by_the_learned_skew_at_its_first_loo
     fresh = QuotaLimiter(WINDOWS, tmp_path / "ledger.json", clock=clock, sleep=clock.sleep)
     assert fresh.eta_seconds(150) == pytest.approx(sender.eta_seconds(150))
     assert QuotaLimiter(WINDOWS, tmp_path / "ledger.json", clock=clock).used() == sender.used()
+
+
+def bursts(q: QuotaLimiter, clock: FakeClock, server: KeyQuota, offset: float, until: float, rng: random.Random) -> list[float]:
+    """Bursts of 30 requests every 5-25 s (more than the key's 100 a minute: windows fill, their last
+    seconds are used) to `server` on a clock ours + `offset`, until `until`: the times of the 429s."""
+    refused = []
+    while clock.now < until:
+        for _ in range(30):
+            q.acquire("fresh")
+            decision = server.hit(clock.now + offset)
+            clock.now += 0.05
+            q.answered()
+            if not decision.allowed:
+                refused.append(clock.now)
+                q.rate_limited(whole_seconds_up(decision.retry_after))
+        clock.now += rng.uniform(5, 25)
+    return refused
+
+
+def test_a_skew_learned_is_forgotten_once_the_servers_clock_is_set_right(tmp_path):
+    """Learned from a server 3 s behind; then its clock is set right (NTP). A kept skew begins our
+    windows 3 s after the server's, and a window whose last seconds are used meets a 429 (3-4 an
+    hour, for good): two 429s that end at our own clock's edge forget it."""
+    clock, rng = FakeClock(36000.0 + 0.3), random.Random(7)
+    q, server = limiter(tmp_path, clock), KeyQuota(WINDOWS)
+    bursts(q, clock, server, -3.0, 36000.0 + 3600, rng)
+    assert q.server_skew() == pytest.approx(3.0, abs=1.0)
+    fixed_at = clock.now
+    refused = bursts(q, clock, server, 0.0, fixed_at + 2 * 3600, rng)
+    assert q.server_skew() == 0.0
+    assert len(refused) <= 3, [round(t - fixed_at) for t in refused]  # kept, 8-15 in these two hours
