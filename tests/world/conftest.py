@@ -76,6 +76,13 @@ class World:
         counts = json.loads(out.getvalue())
         return code, counts, self.requests()[before:]
 
+    def verdicts(self) -> set[tuple[str, str, str, str]]:
+        """Every quarantined row's (entity, record_id, rule, field), as the state store holds them."""
+        import duckdb
+
+        with duckdb.connect(str(self.state_dir / "state.duckdb"), read_only=True) as con:
+            return set(con.sql("SELECT entity, record_id, rule, field FROM quarantine").fetchall())
+
     def stored(self, entity: str) -> dict[str, dict]:
         return {r["key"]: r["record"] for r in httpx.get(f"{self.sandbox.url}/_sandbox/records/{self.tenant_id}/{entity}").json()}
 

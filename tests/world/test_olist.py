@@ -6,7 +6,6 @@ each planted row gets its verdict, the rows close, and an unchanged warehouse co
 
 import math
 
-import duckdb
 import pytest
 import reference
 from conftest import CLOSING, EXAMPLES
@@ -28,10 +27,6 @@ def expected(olist_path):
     return reference.olist(str(olist_path))
 
 
-def quarantine(world) -> set[tuple[str, str, str, str]]:
-    with duckdb.connect(str(world.state_dir / "state.duckdb"), read_only=True) as con:
-        return set(con.sql("SELECT entity, record_id, rule, field FROM quarantine").fetchall())
-
 
 def test_olist_is_stored_as_the_tables_say_with_each_planted_row_given_its_verdict(world, olist_path, expected):
     world.use(olist_path, MAPPING)
@@ -50,7 +45,7 @@ def test_olist_is_stored_as_the_tables_say_with_each_planted_row_given_its_verdi
             assert [i["Price"] for i in either["oo15"]["OrderItems"]] in ([16.0], [17.0])
             assert either["oo15"]["TotalRevenue"] == either["oo15"]["OrderItems"][0]["Price"]
     # The verdicts of examples/olist/generate.py's PLANTED rows that are not sent.
-    verdicts = quarantine(world)
+    verdicts = world.verdicts()
     for entity, record, rule, field in [
         ("customers", "row", "one_of_required", "CustomerId, Email"),                # oc2: no customer_unique_id
         ("orders", "oo5", "timestamp", "OrderDate"), ("orders", "oo6", "timestamp", "OrderDate"),

@@ -261,6 +261,21 @@ def test_no_429_when_requests_reach_the_server_late(tmp_path):
         assert statuses.count(429) == 0 and report.counters.rate_limited == 0
 
 
+def one_at_a_time(sb: Sandbox, tenant_id: str, key: str, tmp_path, window: tuple[int, float], latency: float) -> ReplenitClient:
+    """A client of one record a request, one in flight, paced by `window`, on a link of known latency
+    (the edge guard is its latency's, not the cold cap)."""
+    client = make_client(sb, tenant_id, key, tmp_path, limits=(window,), batch_sizes={"customers": 1}, max_in_flight=1)
+    for _ in range(20):
+        client.quota.record_latency(latency)
+    return client
+
+
+def at_phase(period: float, start: float, end: float) -> None:
+    """Wait until our clock is between `start` and `end` seconds into a window of `period` seconds."""
+    while not start <= time.time() % period < end:
+        time.sleep(0.001)
+
+
 def test_a_server_whose_clock_is_behind_costs_two_429s_then_none(tmp_path):
     """The server's windows start 0.3 s (of 1 s) after ours. Sending begins mid-window, after the
     server's edge: the window's 10 fill the server's window, and our next window's first request
@@ -269,12 +284,8 @@ def test_a_server_whose_clock_is_behind_costs_two_429s_then_none(tmp_path):
     faults = FaultConfig(seed=1, clock_offset_s=-0.3, latency_ms=(10.0, 10.0))
     with Sandbox(limits=[(10, 1.0)], faults=faults) as sb:
         tenant_id, key = sb.add_tenant()
-        client = make_client(sb, tenant_id, key, tmp_path, limits=((10, 1.0),), batch_sizes={"customers": 1},
-                             max_in_flight=1)
-        for _ in range(20):  # a known link: the edge guard is its latency's, not the cold cap
-            client.quota.record_latency(0.015)
-        while not 0.5 <= time.time() % 1.0 < 0.52:
-            time.sleep(0.001)
+        client = one_at_a_time(sb, tenant_id, key, tmp_path, (10, 1.0), latency=0.015)
+        at_phase(1.0, 0.5, 0.52)
         report = client.deliver("customers", customers(60))
         statuses = [r["status"] for r in requests_seen(sb, tenant_id)]
         assert len(report.accepted) == 60
@@ -291,12 +302,8 @@ def test_a_retry_after_date_is_read_on_the_servers_clock(tmp_path):
     faults = FaultConfig(seed=1, clock_offset_s=-0.8, retry_after_date=True, latency_ms=(5.0, 5.0))
     with Sandbox(limits=[(30, 2.0)], faults=faults) as sb:
         tenant_id, key = sb.add_tenant()
-        client = make_client(sb, tenant_id, key, tmp_path, limits=((30, 2.0),), batch_sizes={"customers": 1},
-                             max_in_flight=1)
-        for _ in range(20):  # a known link: the edge guard is its latency's, not the cold cap
-            client.quota.record_latency(0.01)
-        while not 1.0 <= time.time() % 2.0 < 1.05:  # after the server's edge: our next window meets it full
-            time.sleep(0.001)
+        client = one_at_a_time(sb, tenant_id, key, tmp_path, (30, 2.0), latency=0.01)
+        at_phase(2.0, 1.0, 1.05)  # after the server's edge: our next window meets it full
         report = client.deliver("customers", customers(75))
         statuses = [r["status"] for r in requests_seen(sb, tenant_id)]
         assert len(report.accepted) == 75 and not report.failed
