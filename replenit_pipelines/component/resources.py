@@ -38,6 +38,10 @@ class ReplenitResource(dg.ConfigurableResource):
     customer_priority: str = Field(default=DEFAULT_CUSTOMER_PRIORITY,
                                    description="How the tenant matches customers: email or customerid "
                                                "(REPLENIT_CUSTOMER_PRIORITY); prepare supersedes by it.")
+    tenant_id_env: str = Field(default="REPLENIT_TENANT_ID",
+                               description="The environment variable tenant_id comes from, named in errors that say what to fix.")
+    api_key_env: str = Field(default="REPLENIT_API_KEY",
+                             description="The environment variable api_key comes from, named in errors that say what to fix.")
     quota_dir: str | None = Field(default=None,
                                   description="Folder of the key's quota ledgers, shared by every process using the key; "
                                               "default: quota/ in the state folder (REPLENIT_STATE_DIR).")
@@ -54,10 +58,11 @@ class ReplenitResource(dg.ConfigurableResource):
         """`batch_sizes`: records per request by entity (a run's config), capped at the API's hard maxima;
         `lane`: the quota lane of its requests (fresh for a partition's sync, bulk for the rest)."""
         config = ClientConfig(
-            base_url=self.base_url, tenant_id=self.tenant_id, api_key=ApiKey(self.api_key),
+            base_url=self.base_url, tenant_id=self.tenant_id, api_key=ApiKey(self.api_key, self.api_key_env),
             limits=tuple(parse_limits(self.limits)), max_in_flight=self.max_in_flight,
             read_timeout_s=self.read_timeout_s, max_attempts=self.max_attempts,
             quota_dir=self.quota_dir or str(Settings.from_env().quota_dir), lane=lane,
+            tenant_id_env=self.tenant_id_env, api_key_env=self.api_key_env,
         )
         if batch_sizes:
             config = dataclasses.replace(config, batch_sizes={**config.batch_sizes, **batch_sizes})  # re-checked and capped
@@ -125,6 +130,7 @@ def site_resources(site: SyncSite) -> dict[str, dg.ConfigurableResource]:
     return {
         site.names.replenit_resource: ReplenitResource(
             base_url=site.base_url, tenant_id=dg.EnvVar(site.tenant_id_env), api_key=dg.EnvVar(site.key_env),
+            tenant_id_env=site.tenant_id_env, api_key_env=site.key_env,
             limits=site.limits, customer_priority=site.customer_priority, quota_dir=site.quota_dir,
         ),
         site.names.warehouse_resource: WarehouseResource(database=site.warehouse_path, mapping=site.mapping_path,

@@ -149,3 +149,31 @@ def test_two_tenants_on_one_postgres_state_url_keep_their_state_apart(sandbox, w
         quarantined = set(store.query("SELECT DISTINCT run_id FROM quarantine")["run_id"])
         assert runs[other].run_id not in quarantined
         assert len(store.recent_runs("customers", 5)) == 1  # the gate's baseline: its own run only
+
+
+@pytest.mark.parametrize("tenant_id, key, named", [
+    ("not-a-guid", None, "set BRAND_B_TENANT_ID to your tenant's id"),
+    ("11111111-1c1e-4a53-9d3e-2f1f2f1f2f1f", None, "(404 Tenant not found): check BRAND_B_TENANT_ID."),
+    (None, "bm90LXRoZS1rZXk=", "(401 Unauthorized): check SHOP_API_KEY;"),
+    (None, " ", "the Replenit API key is empty: set SHOP_API_KEY"),
+], ids=["id not a GUID", "unknown tenant", "refused key", "blank key"])
+def test_a_wrong_tenant_or_key_names_the_instances_own_variables(tenant_id, key, named, sandbox, warehouses, tmp_path, monkeypatch):
+    """An instance's tenant is `{id_env: BRAND_B_TENANT_ID, key_env: SHOP_API_KEY}`: a run's error says
+    which of those to fix, not REPLENIT_TENANT_ID / REPLENIT_API_KEY, which this project never set."""
+    monkeypatch.setenv("REPLENIT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("REPLENIT_BASE_URL", sandbox.url)
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    real_tenant, real_key = sandbox.add_tenant()
+    monkeypatch.setenv("BRAND_B_TENANT_ID", tenant_id or real_tenant)
+    monkeypatch.setenv("SHOP_API_KEY", key or real_key)
+    with defs_folder(brand_b=instance_yaml("brand_b", warehouses["brand_b"], "SHOP_API_KEY")) as (_, loader), \
+            loader.load() as defs, dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("Sync_customers_daily_brand_b").execute_in_process(
+            partition_key=DAY, instance=instance, raise_on_error=False)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    error = failure.step_failure_data.error
+    told = error.to_string() + "".join(c.to_string() for c in (error.cause, error.context) if c)
+    assert named in told, told[-2000:]
+    assert "REPLENIT_TENANT_ID" not in told and "REPLENIT_API_KEY" not in told
+    assert real_key not in told and (key is None or key.strip() == "" or key not in told)

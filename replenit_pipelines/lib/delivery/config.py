@@ -42,10 +42,12 @@ class ApiKey(Secret):
 
     __slots__ = ()
 
-    def __init__(self, value: str):
+    def __init__(self, value: str, variable: str = "REPLENIT_API_KEY"):
+        # `variable`: the environment variable the key came from, named in what to fix (a Dagster
+        # component's tenant names its own, `key_env`).
         if not value or not value.strip():
             raise DeliveryConfigError(
-                "the Replenit API key is empty: set REPLENIT_API_KEY to the key from your Replenit account"
+                f"the Replenit API key is empty: set {variable} to the key from your Replenit account"
             )
         stripped = value.strip()
         if not all("!" <= ch <= "~" for ch in stripped):
@@ -53,7 +55,7 @@ class ApiKey(Secret):
             # with the key would fail every request. The key itself is never echoed.
             raise DeliveryConfigError(
                 "the Replenit API key holds a character an HTTP header cannot carry (a line break, a space, "
-                "a curly quote or other non-ASCII character): set REPLENIT_API_KEY to the key exactly as "
+                f"a curly quote or other non-ASCII character): set {variable} to the key exactly as "
                 "your Replenit account shows it"
             )
         super().__init__(stripped)
@@ -79,12 +81,12 @@ def check_base_url(base_url: str) -> str:
     return base_url.rstrip("/")
 
 
-def check_tenant_id(tenant_id: str) -> str:
+def check_tenant_id(tenant_id: str, variable: str = "REPLENIT_TENANT_ID") -> str:
     try:
         return str(uuid.UUID(str(tenant_id).strip()))
     except ValueError:
         raise DeliveryConfigError(
-            f"tenant id {tenant_id!r} is not a GUID: set REPLENIT_TENANT_ID to your tenant's id, "
+            f"tenant id {tenant_id!r} is not a GUID: set {variable} to your tenant's id, "
             "e.g. 0f8fad5b-d9cb-469f-a165-70867728950e"
         ) from None
 
@@ -116,12 +118,16 @@ class ClientConfig:
     # intraday customers and sensors; `bulk` (the default) for reconciliation, backfills, replay,
     # deletes and push, which take what fresh leaves.
     lane: Lane = "bulk"
+    # The environment variables the tenant id and the key came from, named in every error that says
+    # what to fix (a Dagster component's tenant names its own: `id_env`, `key_env`).
+    tenant_id_env: str = "REPLENIT_TENANT_ID"
+    api_key_env: str = "REPLENIT_API_KEY"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", check_base_url(self.base_url))
-        object.__setattr__(self, "tenant_id", check_tenant_id(self.tenant_id))
+        object.__setattr__(self, "tenant_id", check_tenant_id(self.tenant_id, self.tenant_id_env))
         if not isinstance(self.api_key, ApiKey):
-            object.__setattr__(self, "api_key", ApiKey(self.api_key))
+            object.__setattr__(self, "api_key", ApiKey(self.api_key, self.api_key_env))
         sizes = dict(DEFAULT_BATCH_SIZES)
         for entity, size in self.batch_sizes.items():
             if entity not in ENTITIES:

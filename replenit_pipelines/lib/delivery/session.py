@@ -304,17 +304,17 @@ class Session:
         error: ReplenitStopError | None = None
         if resp.status_code == 401:
             error = UnauthorizedError(
-                "Replenit refused the API key (401 Unauthorized): check REPLENIT_API_KEY; the key may be "
+                f"Replenit refused the API key (401 Unauthorized): check {self.config.api_key_env}; the key may be "
                 "mistyped, revoked, or for another environment."
             )
         elif resp.status_code == 403:
             error = ForbiddenError(
                 f"the API key has no access to tenant {self.config.tenant_id} (403 Forbidden): check that "
-                "REPLENIT_TENANT_ID is the tenant this key was issued for."
+                f"{self.config.tenant_id_env} is the tenant this key was issued for."
             )
         elif resp.status_code == 404 and message == "Tenant not found.":
             error = TenantNotFoundError(
-                f"Replenit has no tenant {self.config.tenant_id} (404 Tenant not found): check REPLENIT_TENANT_ID."
+                f"Replenit has no tenant {self.config.tenant_id} (404 Tenant not found): check {self.config.tenant_id_env}."
             )
         if error is not None:
             self.stop.set()
