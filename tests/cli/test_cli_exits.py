@@ -301,3 +301,22 @@ def test_the_limit_a_held_back_summary_gives_lets_the_run_through_when_its_share
     assert advised is not None, out
     assert cli.main(["sync", "customers", "--all", "--max-quarantine-share", advised[1], "--json"]) == 0, advised[1]
     assert json.loads(capsys.readouterr().out)["rows_delivered"] == 5000
+
+
+def test_a_partition_before_partitions_start_exits_2_before_any_request(env, sandbox, capsys, monkeypatch, tmp_path):
+    """Dagster has no partition before REPLENIT_PARTITIONS_START and refuses one; the CLI accepted it,
+    read an empty window and said 0 rows, 0 requests, exit 0, as if the day had nothing to send."""
+    monkeypatch.setenv("REPLENIT_PARTITIONS_START", "2026-06-01")
+    for entity, key in (("customers", "2026-05-31"), ("orders", "2026-05-31-23:00")):
+        for extra in ([], ["--dry-run"], ["--json"]):
+            assert cli.main(["sync", entity, "--partition", key, *extra]) == 2
+            captured = capsys.readouterr()
+            assert captured.out == ""
+            assert f"--partition '{key}' is before REPLENIT_PARTITIONS_START (2026-06-01)" in captured.err
+            assert f"replenit sync {entity} --all" in captured.err
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+    assert not (tmp_path / "state").exists()  # refused before the state folder was made
+    # The first partition itself is one.
+    assert cli.main(["sync", "customers", "--partition", "2026-06-01", "--dry-run"]) == 0
+    assert cli.main(["sync", "orders", "--partition", "2026-06-01-00:00", "--dry-run"]) == 0
+    capsys.readouterr()
