@@ -320,3 +320,12 @@ def test_a_partition_before_partitions_start_exits_2_before_any_request(env, san
     assert cli.main(["sync", "customers", "--partition", "2026-06-01", "--dry-run"]) == 0
     assert cli.main(["sync", "orders", "--partition", "2026-06-01-00:00", "--dry-run"]) == 0
     capsys.readouterr()
+
+
+def test_push_of_a_missing_file_or_a_folder_exits_2_in_one_line(env, sandbox, capsys, tmp_path):
+    """A mistyped path printed a FileNotFoundError traceback and exited 1, the code of failed records."""
+    for path, what in ((tmp_path / "customers.ndjson", "no such file"), (tmp_path, "not a file")):
+        assert cli.main(["push", "customers", str(path)]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.strip() == f"replenit: {path}: {what}" and captured.out == ""
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
