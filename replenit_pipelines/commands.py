@@ -142,6 +142,14 @@ def _ui(args: argparse.Namespace) -> int:
     return run_ui(_workdir(), args.customers, args.seed, args.port)
 
 
+def check_entity(command: str, entity: str | None) -> None:
+    """A ValueError (exit 2) naming the entities when `entity` is given and is not one of them."""
+    from replenit_pipelines.lib.contract.entities import ENTITIES
+
+    if entity is not None and entity not in ENTITIES:
+        raise ValueError(f"{command}: unknown entity {entity!r}; expected one of {', '.join(ENTITIES)}")
+
+
 def _state(args: argparse.Namespace) -> int:
     """Tables for people (aligned, values cut at 40 characters unless --wide), --json or --csv for
     machines. With no SQL: the ledgers' summary, then the quarantine's reasons (--csv: the latter only)."""
@@ -156,6 +164,7 @@ def _state(args: argparse.Namespace) -> int:
 
     fmt = output_format(args)
     tables: dict[str, Any] = {}  # name -> frame, in the order printed
+    check_entity("state --retries", args.retries)  # a typo would list an empty queue, as if nothing had failed
 
     def show() -> int:
         if fmt == "json":  # one JSON value: the rows of a query, or an object of the tables
