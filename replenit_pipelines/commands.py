@@ -150,6 +150,21 @@ def check_entity(command: str, entity: str | None) -> None:
         raise ValueError(f"{command}: unknown entity {entity!r}; expected one of {', '.join(ENTITIES)}")
 
 
+def no_state_error(path: Path) -> ValueError:
+    return ValueError(f"no state store at {path}: nothing has been synced with this REPLENIT_STATE_DIR yet; "
+                      "set REPLENIT_STATE_DIR to the folder your syncs write to (default ./.replenit)")
+
+
+def retries_in(path: Path, entity: str) -> Any:
+    """The retry queue of `entity` in the state folder of `path` (its state store); no state error
+    for a folder never synced to, where an empty queue would read as 'nothing failed'."""
+    from replenit_pipelines.lib.ledger.status import ledger_files, retry_queue
+
+    if not path.exists() and not ledger_files(path.parent):
+        raise no_state_error(path)
+    return retry_queue(path.parent, entity)
+
+
 def _state(args: argparse.Namespace) -> int:
     """Tables for people (aligned, values cut at 40 characters unless --wide), --json or --csv for
     machines. With no SQL: the ledgers' summary, then the quarantine's reasons (--csv: the latter only)."""
@@ -204,13 +219,12 @@ def _state(args: argparse.Namespace) -> int:
         print(f"(no state store at {path}; reading the demo's, {demo}: set REPLENIT_STATE_DIR to choose)", file=sys.stderr)
         path = demo
     if args.retries:
-        tables["retries"] = retry_queue(path.parent, args.retries)
+        tables["retries"] = retries_in(path, args.retries)
         return show()
     if args.sql is None and ledger_files(path.parent):
         tables["ledgers"] = ledger_status(path.parent)
     if not path.exists():
-        raise ValueError(f"no state store at {path}: nothing has been synced with this REPLENIT_STATE_DIR yet; "
-                         "set REPLENIT_STATE_DIR to the folder your syncs write to (default ./.replenit)")
+        raise no_state_error(path)
     try:
         tables["result"] = DuckDBStateStore(path).query(args.sql or DEFAULT_STATE_SQL)
     except duckdb.Error as exc:
