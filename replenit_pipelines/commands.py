@@ -259,12 +259,15 @@ def _replay(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.contract.entities import ENTITIES
     from replenit_pipelines.lib.delivery import client_from_env
     from replenit_pipelines.lib.ledger import open_ledger
+    from replenit_pipelines.lib.ledger.status import ledger_files
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.stages.retry import REPLAY_STATUSES, retry
 
     if args.entity not in ENTITIES:
         raise ValueError(f"replay: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
     settings = Settings.from_env()
+    if settings.state_url is None and not settings.state_store_path.exists() and not ledger_files(settings.state_dir):
+        raise no_state_error(settings.state_store_path)  # a folder never synced to: no queue to replay, not 'nothing to do'
     bars = Bars() if is_tty() else None
 
     def log(line: str) -> None:
