@@ -90,6 +90,22 @@ def test_a_refused_key_exits_3(env, sandbox, capsys, monkeypatch):
     assert "refused the API key" in capsys.readouterr().err
 
 
+def test_a_refused_keys_summary_blames_the_key_not_the_quarantine_gate_and_adds_up(env, sandbox, capsys, monkeypatch):
+    """A 401 left 298 valid rows unsent; the summary said 'held back 298 rows: the quarantine gate
+    found this run's quarantine abnormal' (at 0.7% quarantined), told the user to find what broke
+    upstream or raise --max-quarantine-share, and counted the 298 rows twice (held back, not attempted)."""
+    monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
+    for scope in (["--all"], ["--partition", datetime.now(UTC).strftime("%Y-%m-%d")]):
+        assert cli.main(["sync", "customers", *scope]) == 3
+        out = capsys.readouterr().out
+        assert "quarantine gate" not in out and "--max-quarantine-share" not in out, out
+        assert re.search(r"not attempted +[1-9][\d,]* rows", out), out
+        read = int(re.search(r"([\d,]+) rows read", out).group(1).replace(",", ""))
+        lines = re.findall(r"^  (delivered|unchanged|superseded|quarantined|dead-lettered|held back|not attempted) +([\d,]+) rows",
+                           out, re.MULTILINE)
+        assert sum(int(n.replace(",", "")) for _, n in lines) == read, out
+
+
 ORDERS_MAPPING = """\
 orders:
   source: {table: order_lines, window_column: updated_at}
