@@ -95,13 +95,19 @@ def sync_summary(s: SyncSummary) -> list[str]:
         if extra:
             head += f" ({', '.join(extra)})"
     lines = [head]
-    records = f"{_n(c.get('records_new', 0))} new, {_n(c.get('records_changed', 0))} changed"
+    # What the run sent or would send: new, changed, and with --full-refresh unchanged ones (records_refreshed).
+    refreshed = int(c.get("records_refreshed", 0))
+    to_send = int(c.get("records_new", 0)) + int(c.get("records_changed", 0)) + refreshed
+    records = (f"{_n(c.get('records_new', 0))} new, {_n(c.get('records_changed', 0))} changed"
+               + (f", {_n(refreshed)} unchanged, sent by --full-refresh" if refreshed else ""))
     if dry:
         lines.append(f"  to send        {_n(c.get('rows_planned', 0))} rows ({_n(c.get('records_planned', 0))} records: {records})")
         if s.plan_text:
             lines.append(f"  {s.plan_text}")
     else:
-        lines.append(f"  delivered      {_n(c.get('rows_delivered', 0))} rows ({_n(c.get('records_accepted', 0))} records: {records})")
+        accepted = int(c.get("records_accepted", 0))
+        of = "" if accepted == to_send else f" of {_n(to_send)}"  # a run that failed or stopped: the breakdown is of what it sent
+        lines.append(f"  delivered      {_n(c.get('rows_delivered', 0))} rows ({_n(accepted)}{of} records: {records})")
     lines.append(f"  unchanged      {_n(c.get('rows_unchanged', 0))} rows (Replenit already holds them as they are)")
     if c.get("rows_superseded"):
         lines.append(f"  superseded     {_n(c['rows_superseded'])} rows (older versions of a record read in the same run)")

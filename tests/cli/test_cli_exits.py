@@ -345,3 +345,26 @@ def test_push_of_a_missing_file_or_a_folder_exits_2_in_one_line(env, sandbox, ca
         captured = capsys.readouterr()
         assert captured.err.strip() == f"replenit: {path}: {what}" and captured.out == ""
     assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+
+
+def delivered_breakdown(out: str) -> tuple[int, int, int]:
+    """(records delivered, records the run sent or meant to, new + changed + re-sent) of a summary's delivered line."""
+    m = re.search(r"^  delivered +[\d,]+ rows \(([\d,]+)(?: of ([\d,]+))? records: ([\d,]+) new, ([\d,]+) changed"
+                  r"(?:, ([\d,]+) unchanged, sent by --full-refresh)?\)$", out, re.MULTILINE)
+    assert m, out
+    n = [int(g.replace(",", "")) if g else 0 for g in m.groups()]
+    return n[0], n[1] or n[0], n[2] + n[3] + n[4]
+
+
+def test_the_delivered_lines_records_add_up_with_full_refresh_and_when_nothing_was_accepted(env, sandbox, capsys, monkeypatch):
+    """--full-refresh of records Replenit held said 'delivered 298 rows (298 records: 0 new, 0 changed)';
+    a run whose key was refused, 'delivered 0 rows (0 records: 298 new, 0 changed)'."""
+    assert cli.main(["sync", "customers", "--all"]) == 0
+    delivered, meant, breakdown = delivered_breakdown(capsys.readouterr().out)
+    assert delivered == meant == breakdown > 250
+    assert cli.main(["sync", "customers", "--all", "--full-refresh"]) == 0
+    out = capsys.readouterr().out
+    assert delivered_breakdown(out) == (delivered, delivered, delivered) and "unchanged, sent by --full-refresh" in out
+    monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
+    assert cli.main(["sync", "customers", "--all", "--full-refresh"]) == 3
+    assert delivered_breakdown(capsys.readouterr().out) == (0, delivered, delivered)
