@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"replenit: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line and 128 + SIGINT, not a traceback
+        print("replenit: interrupted: the requests in flight ended, nothing more was sent. The same command again is safe "
+              "(upserts are idempotent; a sync skips what its ledger says Replenit holds)", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `replenit state | head`: the reader left; not an error of ours
         import os
 

@@ -66,6 +66,8 @@ def _sync(args: argparse.Namespace) -> int:
     if args.entity not in mapping:
         raise ValueError(f"{settings.mapping_path} has no '{args.entity}' section: add one to sync {args.entity}")
     entity_mapping = mapping[args.entity]
+    # Checked before the state folder or the API is touched: a key outside the partitions is bad input (exit 2).
+    window = None if args.all else partition_window(args.entity, args.partition, settings.partitions_start)
     # --all is bulk work: the API's hard maximum per request unless --batch-size says (docs/cli.md; a size
     # above the maximum is capped by the client), and the bulk lane: it takes what the key's fresh syncs leave.
     overrides: dict = {"batch_sizes": batch_sizes_for(args.entity, args.batch_size, bulk=args.all),
@@ -110,7 +112,8 @@ def _sync(args: argparse.Namespace) -> int:
             else:
                 from replenit_pipelines.lib.sync import SyncRequest, sync_window
 
-                start, end = partition_window(args.entity, args.partition)
+                assert window is not None
+                start, end = window
                 result = sync_window(SyncRequest(
                     mapping=entity_mapping, warehouse=Warehouse(settings.warehouse_path), client=client, store=store,
                     start=start, end=end, partition_key=args.partition, run_id=run_id, customer_priority=settings.customer_priority,
@@ -246,8 +249,9 @@ def plan_eta(entity: str, counts: dict, snapshot: Any, settings: Any, lane: str 
 HOURLY = {"orders", "products"}
 
 
-def partition_window(entity: str, key: str) -> tuple[Any, Any]:
-    """[start, end) of a partition key as Dagster names it: 2026-11-26 (daily), 2026-11-26-13:00 (hourly)."""
+def partition_window(entity: str, key: str, partitions_start: str) -> tuple[Any, Any]:
+    """[start, end) of a partition key as Dagster names it: 2026-11-26 (daily), 2026-11-26-13:00 (hourly).
+    A key before REPLENIT_PARTITIONS_START names no partition: Dagster refuses it, and so does this."""
     from datetime import UTC, datetime, timedelta
 
     hourly = entity in HOURLY
@@ -255,7 +259,14 @@ def partition_window(entity: str, key: str) -> tuple[Any, Any]:
         start = datetime.strptime(key, "%Y-%m-%d-%H:%M" if hourly else "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         example = "2026-11-26-13:00 (hourly)" if hourly else "2026-11-26 (daily)"
-        raise ValueError(f"--partition {key!r} is not a {entity} partition key; write it as {example}") from None
+        raise ValueError(f"--partition {key!r} is not a partition key of {entity}; write it as {example}") from None
+    try:
+        first = datetime.strptime(partitions_start, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"REPLENIT_PARTITIONS_START: {partitions_start!r} is not a date; write YYYY-MM-DD, e.g. 2026-01-01") from None
+    if start < first:
+        raise ValueError(f"--partition {key!r} is before REPLENIT_PARTITIONS_START ({partitions_start}): {entity} has no partition "
+                         f"there; `replenit sync {entity} --all` sends rows older than that, or set REPLENIT_PARTITIONS_START earlier")
     return start, start + (timedelta(hours=1) if hourly else timedelta(days=1))
 
 
@@ -272,7 +283,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
                         epilog=sync_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     sy.add_argument("entity", help="customers, orders or products")
     which = sy.add_mutually_exclusive_group(required=True)
-    which.add_argument("--partition", metavar="KEY", help="one partition, as Dagster names it (2026-11-26, or 2026-11-26-13:00 for hourly)")
+    which.add_argument("--partition", metavar="KEY", help="one partition, as Dagster names it (2026-11-26, or 2026-11-26-13:00 for hourly), from REPLENIT_PARTITIONS_START on")
     which.add_argument("--all", action="store_true", help="the whole source: initial load and reconciliation")
     which.add_argument("--sample", type=int, metavar="N", help="the first N records (by record key) of the whole source, each whole: "
                                                                "prints every request and answer and what the ledger holds")

@@ -51,6 +51,12 @@ def _share(part: int, whole: int) -> str:
     return f" ({part / whole:.1%})" if whole else ""
 
 
+def _gate_held(c: dict) -> int:
+    """The rows the quarantine gate held back: rows_held_back less the rows a stopped delivery never
+    attempted (their own line, `not attempted`), which the gate did not judge abnormal."""
+    return int(c.get("rows_held_back", 0)) - int(c.get("rows_not_attempted", 0))
+
+
 def _gate_share(c: dict) -> str:
     """The share the gate judged, which is not the quarantined line's share of rows read: the gate
     leaves out superseded rows (quarantined / (read - superseded)), so 620 of 2,868 rows read, 2,104
@@ -89,13 +95,19 @@ def sync_summary(s: SyncSummary) -> list[str]:
         if extra:
             head += f" ({', '.join(extra)})"
     lines = [head]
-    records = f"{_n(c.get('records_new', 0))} new, {_n(c.get('records_changed', 0))} changed"
+    # What the run sent or would send: new, changed, and with --full-refresh unchanged ones (records_refreshed).
+    refreshed = int(c.get("records_refreshed", 0))
+    to_send = int(c.get("records_new", 0)) + int(c.get("records_changed", 0)) + refreshed
+    records = (f"{_n(c.get('records_new', 0))} new, {_n(c.get('records_changed', 0))} changed"
+               + (f", {_n(refreshed)} unchanged, sent by --full-refresh" if refreshed else ""))
     if dry:
         lines.append(f"  to send        {_n(c.get('rows_planned', 0))} rows ({_n(c.get('records_planned', 0))} records: {records})")
         if s.plan_text:
             lines.append(f"  {s.plan_text}")
     else:
-        lines.append(f"  delivered      {_n(c.get('rows_delivered', 0))} rows ({_n(c.get('records_accepted', 0))} records: {records})")
+        accepted = int(c.get("records_accepted", 0))
+        of = "" if accepted == to_send else f" of {_n(to_send)}"  # a run that failed or stopped: the breakdown is of what it sent
+        lines.append(f"  delivered      {_n(c.get('rows_delivered', 0))} rows ({_n(accepted)}{of} records: {records})")
     lines.append(f"  unchanged      {_n(c.get('rows_unchanged', 0))} rows (Replenit already holds them as they are)")
     if c.get("rows_superseded"):
         lines.append(f"  superseded     {_n(c['rows_superseded'])} rows (older versions of a record read in the same run)")
@@ -106,8 +118,8 @@ def sync_summary(s: SyncSummary) -> list[str]:
         lines.append("    top reasons: " + "; ".join(r.text() for r in s.reasons[:TOP_REASONS]))
     dead = int(c.get("rows_dead_lettered", 0))
     lines.append(f"  dead-lettered  {_n(dead)} rows" + (" (rejected by the API or failed after retries; queued for replay)" if dead else ""))
-    if c.get("rows_held_back") or c.get("gate_tripped"):
-        lines.append(f"  held back      {_n(c.get('rows_held_back', 0))} rows: the quarantine gate found this run's quarantine abnormal"
+    if _gate_held(c) or c.get("gate_tripped"):
+        lines.append(f"  held back      {_n(_gate_held(c))} rows: the quarantine gate found this run's quarantine abnormal"
                      + _gate_share(c))
     deleted = int(c.get("records_to_delete", 0)) if dry else int(c.get("records_deleted", 0))
     if deleted or c.get("rows_deleted"):
@@ -138,7 +150,7 @@ def _next_steps(s: SyncSummary, quarantined: int, dead: int, dry: bool) -> list[
     if s.stopped:
         steps.append(f"stopped: {s.stopped}")
         steps.append("next: fix the key, tenant or network and run again; what was acknowledged is not sent twice")
-    if (c.get("rows_held_back") or c.get("gate_tripped")) and not dry:
+    if (_gate_held(c) or c.get("gate_tripped")) and not dry:
         above = (f" {_passing_limit(c['quarantine_share']):.2f}" if c.get("gate_tripped") and "quarantine_share" in c
                  else " above it")
         steps.append("next: find what broke upstream (the top reasons above), fix it, and run again; if this share is "

@@ -62,6 +62,29 @@ def test_state_without_a_store_names_the_folder_and_the_variable(no_env, capsys)
     assert str(no_env / ".replenit" / "state.duckdb") in err and "REPLENIT_STATE_DIR" in err
 
 
+def test_state_retries_without_a_state_folder_says_there_is_no_state(no_env, capsys):
+    """With REPLENIT_STATE_DIR unset (or mistyped) `state --retries customers` printed '(none)' and
+    exited 0: an empty queue, as if nothing had failed, read from a folder no sync ever wrote."""
+    code = cli.main(["state", "--retries", "customers"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert str(no_env / ".replenit" / "state.duckdb") in captured.err and "REPLENIT_STATE_DIR" in captured.err
+
+
+def test_replay_without_a_state_folder_says_there_is_no_state_and_makes_none(no_env, sandbox, tenant, capsys, monkeypatch):
+    """With REPLENIT_STATE_DIR unset (or mistyped) `replay customers` said 'nothing to do', exit 0, and
+    made an empty state folder there, while the records waited in the folder the syncs write to."""
+    tenant_id, key = tenant
+    for name, value in {"REPLENIT_BASE_URL": sandbox.url, "REPLENIT_TENANT_ID": tenant_id, "REPLENIT_API_KEY": key}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("REPLENIT_STATE_URL", raising=False)
+    code = cli.main(["replay", "customers"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert str(no_env / ".replenit" / "state.duckdb") in captured.err and "REPLENIT_STATE_DIR" in captured.err
+    assert not (no_env / ".replenit").exists()
+
+
 def test_state_with_no_environment_reads_the_demo_store_when_there_is_no_other(no_env, capsys):
 
     DuckDBStateStore(no_env / ".replenit" / "demo" / "state" / "state.duckdb").record(

@@ -90,6 +90,22 @@ def test_a_refused_key_exits_3(env, sandbox, capsys, monkeypatch):
     assert "refused the API key" in capsys.readouterr().err
 
 
+def test_a_refused_keys_summary_blames_the_key_not_the_quarantine_gate_and_adds_up(env, sandbox, capsys, monkeypatch):
+    """A 401 left 298 valid rows unsent; the summary said 'held back 298 rows: the quarantine gate
+    found this run's quarantine abnormal' (at 0.7% quarantined), told the user to find what broke
+    upstream or raise --max-quarantine-share, and counted the 298 rows twice (held back, not attempted)."""
+    monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
+    for scope in (["--all"], ["--partition", datetime.now(UTC).strftime("%Y-%m-%d")]):
+        assert cli.main(["sync", "customers", *scope]) == 3
+        out = capsys.readouterr().out
+        assert "quarantine gate" not in out and "--max-quarantine-share" not in out, out
+        assert re.search(r"not attempted +[1-9][\d,]* rows", out), out
+        read = int(re.search(r"([\d,]+) rows read", out).group(1).replace(",", ""))
+        lines = re.findall(r"^  (delivered|unchanged|superseded|quarantined|dead-lettered|held back|not attempted) +([\d,]+) rows",
+                           out, re.MULTILINE)
+        assert sum(int(n.replace(",", "")) for _, n in lines) == read, out
+
+
 ORDERS_MAPPING = """\
 orders:
   source: {table: order_lines, window_column: updated_at}
@@ -301,3 +317,54 @@ def test_the_limit_a_held_back_summary_gives_lets_the_run_through_when_its_share
     assert advised is not None, out
     assert cli.main(["sync", "customers", "--all", "--max-quarantine-share", advised[1], "--json"]) == 0, advised[1]
     assert json.loads(capsys.readouterr().out)["rows_delivered"] == 5000
+
+
+def test_a_partition_before_partitions_start_exits_2_before_any_request(env, sandbox, capsys, monkeypatch, tmp_path):
+    """Dagster has no partition before REPLENIT_PARTITIONS_START and refuses one; the CLI accepted it,
+    read an empty window and said 0 rows, 0 requests, exit 0, as if the day had nothing to send."""
+    monkeypatch.setenv("REPLENIT_PARTITIONS_START", "2026-06-01")
+    for entity, key in (("customers", "2026-05-31"), ("orders", "2026-05-31-23:00")):
+        for extra in ([], ["--dry-run"], ["--json"]):
+            assert cli.main(["sync", entity, "--partition", key, *extra]) == 2
+            captured = capsys.readouterr()
+            assert captured.out == ""
+            assert f"--partition '{key}' is before REPLENIT_PARTITIONS_START (2026-06-01)" in captured.err
+            assert f"replenit sync {entity} --all" in captured.err
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+    assert not (tmp_path / "state").exists()  # refused before the state folder was made
+    # The first partition itself is one.
+    assert cli.main(["sync", "customers", "--partition", "2026-06-01", "--dry-run"]) == 0
+    assert cli.main(["sync", "orders", "--partition", "2026-06-01-00:00", "--dry-run"]) == 0
+    capsys.readouterr()
+
+
+def test_push_of_a_missing_file_or_a_folder_exits_2_in_one_line(env, sandbox, capsys, tmp_path):
+    """A mistyped path printed a FileNotFoundError traceback and exited 1, the code of failed records."""
+    for path, what in ((tmp_path / "customers.ndjson", "no such file"), (tmp_path, "not a file")):
+        assert cli.main(["push", "customers", str(path)]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.strip() == f"replenit: {path}: {what}" and captured.out == ""
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+
+
+def delivered_breakdown(out: str) -> tuple[int, int, int]:
+    """(records delivered, records the run sent or meant to, new + changed + re-sent) of a summary's delivered line."""
+    m = re.search(r"^  delivered +[\d,]+ rows \(([\d,]+)(?: of ([\d,]+))? records: ([\d,]+) new, ([\d,]+) changed"
+                  r"(?:, ([\d,]+) unchanged, sent by --full-refresh)?\)$", out, re.MULTILINE)
+    assert m, out
+    n = [int(g.replace(",", "")) if g else 0 for g in m.groups()]
+    return n[0], n[1] or n[0], n[2] + n[3] + n[4]
+
+
+def test_the_delivered_lines_records_add_up_with_full_refresh_and_when_nothing_was_accepted(env, sandbox, capsys, monkeypatch):
+    """--full-refresh of records Replenit held said 'delivered 298 rows (298 records: 0 new, 0 changed)';
+    a run whose key was refused, 'delivered 0 rows (0 records: 298 new, 0 changed)'."""
+    assert cli.main(["sync", "customers", "--all"]) == 0
+    delivered, meant, breakdown = delivered_breakdown(capsys.readouterr().out)
+    assert delivered == meant == breakdown > 250
+    assert cli.main(["sync", "customers", "--all", "--full-refresh"]) == 0
+    out = capsys.readouterr().out
+    assert delivered_breakdown(out) == (delivered, delivered, delivered) and "unchanged, sent by --full-refresh" in out
+    monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
+    assert cli.main(["sync", "customers", "--all", "--full-refresh"]) == 3
+    assert delivered_breakdown(capsys.readouterr().out) == (0, delivered, delivered)

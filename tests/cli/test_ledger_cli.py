@@ -57,6 +57,16 @@ def test_state_shows_the_ledger_and_the_retry_queue(exhausted, capsys):
     assert "email:user0@example.com" in out and "500" in out
 
 
+def test_state_retries_of_a_mistyped_entity_exits_2_instead_of_an_empty_queue(exhausted, capsys):
+    """`state --retries custmers` printed '(none)' and exited 0 while three customers waited in the
+    queue: a typo read as 'nothing failed'."""
+    for fmt in ([], ["--json"]):
+        assert cli.main(["state", "--retries", "custmers", *fmt]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert "state --retries: unknown entity 'custmers'; expected one of customers, orders, products" in captured.err
+
+
 def test_replay_dry_run_sends_nothing_then_replay_delivers(exhausted, capsys):
     sb, tenant_id = exhausted
     def posts() -> int:

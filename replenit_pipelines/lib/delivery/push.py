@@ -31,7 +31,7 @@ from replenit_pipelines.lib.delivery.client import ReplenitClient, StreamReport
 from replenit_pipelines.lib.delivery.errors import ReplenitStopError
 from replenit_pipelines.lib.delivery.push_checks import non_finite_fields, problems, unserializable
 from replenit_pipelines.lib.delivery.push_scan import Scan, scan
-from replenit_pipelines.lib.delivery.record_files import PushFileError, SourceRecord, read_records
+from replenit_pipelines.lib.delivery.record_files import PushFileError, SourceRecord, check_is_file, read_records
 from replenit_pipelines.lib.delivery.report import DeliveryReport
 
 _STORE_EVERY = 5_000  # refused and dead-lettered records are written to the state store in chunks
@@ -166,6 +166,7 @@ def push_file(
     rejected and failed records. A ReplenitStopError
     (401/403/404) ends the push early; the outcome says so in `stopped`."""
     spec = entity_spec(entity)
+    check_is_file(path)  # before its stamp: a missing file is bad input (exit 2), not a traceback
     scanned_stamp = _file_stamp(path)
     found = scan(path, entity, customer_priority)
     _check_unchanged(path, scanned_stamp, "while it was scanned")

@@ -225,10 +225,15 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> Iterator[Sour
             index += 1
 
 
-def read_records(path: Path, id_columns: list[str] | None = None) -> Iterator[SourceRecord]:
-    """The file's records in order. Parquet may be read for `id_columns` only (the scan pass)."""
+def check_is_file(path: Path) -> None:
+    """A PushFileError (exit 2) naming the path when it is missing or a folder."""
     if not path.is_file():
         raise PushFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+
+
+def read_records(path: Path, id_columns: list[str] | None = None) -> Iterator[SourceRecord]:
+    """The file's records in order. Parquet may be read for `id_columns` only (the scan pass)."""
+    check_is_file(path)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return _read_parquet(path, id_columns)

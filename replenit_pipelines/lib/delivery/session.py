@@ -119,9 +119,13 @@ class Session:
                 notify(count == 1)
             with ThreadPoolExecutor(max_workers=self.config.max_in_flight, thread_name_prefix=thread_name_prefix) as pool:
                 pending = {pool.submit(run, i) for i in range(1, count)}
-                if pending:
-                    wait_reporting(pending, lambda: notify(False), self.config.progress_every_s)
-                    notify(True)
+                try:
+                    if pending:
+                        wait_reporting(pending, lambda: notify(False), self.config.progress_every_s)
+                        notify(True)
+                except KeyboardInterrupt:  # Ctrl-C: set before the pool's shutdown waits, so it waits for the requests in flight only
+                    self.stop.set()
+                    raise
         except ReplenitStopError:
             self.stop.set()
             raise
