@@ -142,27 +142,18 @@ def _ui(args: argparse.Namespace) -> int:
     return run_ui(_workdir(), args.customers, args.seed, args.port)
 
 
-def check_entity(command: str, entity: str | None) -> None:
-    """A ValueError (exit 2) naming the entities when `entity` is given and is not one of them."""
-    from replenit_pipelines.lib.contract.entities import ENTITIES
-
-    if entity is not None and entity not in ENTITIES:
-        raise ValueError(f"{command}: unknown entity {entity!r}; expected one of {', '.join(ENTITIES)}")
-
-
 def no_state_error(path: Path) -> ValueError:
     return ValueError(f"no state store at {path}: nothing has been synced with this REPLENIT_STATE_DIR yet; "
                       "set REPLENIT_STATE_DIR to the folder your syncs write to (default ./.replenit)")
 
 
-def retries_in(path: Path, entity: str) -> Any:
-    """The retry queue of `entity` in the state folder of `path` (its state store); no state error
-    for a folder never synced to, where an empty queue would read as 'nothing failed'."""
-    from replenit_pipelines.lib.ledger.status import ledger_files, retry_queue
+def require_state(path: Path) -> None:
+    """The no-state error for a folder never synced to (no state store at `path`, no ledger beside
+    it), where an empty retry queue would read as 'nothing failed'."""
+    from replenit_pipelines.lib.ledger.status import ledger_files
 
     if not path.exists() and not ledger_files(path.parent):
         raise no_state_error(path)
-    return retry_queue(path.parent, entity)
 
 
 def _state(args: argparse.Namespace) -> int:
@@ -173,13 +164,14 @@ def _state(args: argparse.Namespace) -> int:
     import duckdb
 
     from replenit_pipelines.console.tables import output_format, print_table
+    from replenit_pipelines.lib.contract.entities import check_entity_name
     from replenit_pipelines.lib.ledger.status import ledger_files, ledger_status, retry_queue
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.state import DuckDBStateStore
 
     fmt = output_format(args)
     tables: dict[str, Any] = {}  # name -> frame, in the order printed
-    check_entity("state --retries", args.retries)  # a typo would list an empty queue, as if nothing had failed
+    check_entity_name(args.retries, "state --retries")  # a typo would list an empty queue, as if nothing had failed
 
     def show() -> int:
         if fmt == "json":  # one JSON value: the rows of a query, or an object of the tables
@@ -219,7 +211,8 @@ def _state(args: argparse.Namespace) -> int:
         print(f"(no state store at {path}; reading the demo's, {demo}: set REPLENIT_STATE_DIR to choose)", file=sys.stderr)
         path = demo
     if args.retries:
-        tables["retries"] = retries_in(path, args.retries)
+        require_state(path)
+        tables["retries"] = retry_queue(path.parent, args.retries)
         return show()
     if args.sql is None and ledger_files(path.parent):
         tables["ledgers"] = ledger_status(path.parent)
@@ -256,18 +249,16 @@ def _replay(args: argparse.Namespace) -> int:
     from replenit_pipelines.console.exits import RunOutcome, exit_code
     from replenit_pipelines.console.progress import Bars, batch_reporter, is_tty
     from replenit_pipelines.console.summary import replay_summary
-    from replenit_pipelines.lib.contract.entities import ENTITIES
+    from replenit_pipelines.lib.contract.entities import check_entity_name
     from replenit_pipelines.lib.delivery import client_from_env
     from replenit_pipelines.lib.ledger import open_ledger
-    from replenit_pipelines.lib.ledger.status import ledger_files
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.stages.retry import REPLAY_STATUSES, retry
 
-    if args.entity not in ENTITIES:
-        raise ValueError(f"replay: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
+    check_entity_name(args.entity, "replay")
     settings = Settings.from_env()
-    if settings.state_url is None and not settings.state_store_path.exists() and not ledger_files(settings.state_dir):
-        raise no_state_error(settings.state_store_path)  # a folder never synced to: no queue to replay, not 'nothing to do'
+    if settings.state_url is None:
+        require_state(settings.state_store_path)  # a folder never synced to: no queue to replay, not 'nothing to do'
     bars = Bars() if is_tty() else None
 
     def log(line: str) -> None:
@@ -407,10 +398,9 @@ LEVELS = ["error", "warning", "note"]
 def _fields(args: argparse.Namespace) -> int:
     from replenit_pipelines.console.tables import output_format, print_table
     from replenit_pipelines.lib.contract.catalog import field_rows
-    from replenit_pipelines.lib.contract.entities import ENTITIES
+    from replenit_pipelines.lib.contract.entities import ENTITIES, check_entity_name
 
-    if args.entity is not None and args.entity not in ENTITIES:
-        raise ValueError(f"fields: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
+    check_entity_name(args.entity, "fields")
     rows = field_rows(args.entity)
     fmt = output_format(args)
     if fmt != "table":

@@ -26,7 +26,7 @@ def sample_sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.console.summary import SyncSummary, sync_summary
     from replenit_pipelines.console.tables import print_table
     from replenit_pipelines.lib.contract.api import parse_limits
-    from replenit_pipelines.lib.contract.entities import ENTITIES
+    from replenit_pipelines.lib.contract.entities import check_entity_name
     from replenit_pipelines.lib.delivery import client_from_env
     from replenit_pipelines.lib.delivery.config import batch_sizes_for, check_batch_size
     from replenit_pipelines.lib.delivery.exchanges import ExchangeLog
@@ -41,8 +41,7 @@ def sample_sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
     from replenit_pipelines.lib.warehouse.sample import read_sample
 
-    if args.entity not in ENTITIES:
-        raise ValueError(f"sync: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
+    check_entity_name(args.entity, "sync")
     check_batch_size(args.batch_size, "--batch-size")
     if args.sample is not None and args.sample < 1:
         raise ValueError(f"--sample must be at least 1, not {args.sample}")

@@ -35,7 +35,7 @@ def _sync(args: argparse.Namespace) -> int:
 
     from replenit_pipelines.console.progress import Bars, batch_reporter, is_tty, reconcile_reporter
     from replenit_pipelines.lib.contract.api import parse_limits
-    from replenit_pipelines.lib.contract.entities import ENTITIES
+    from replenit_pipelines.lib.contract.entities import check_entity_name
     from replenit_pipelines.lib.delivery import ReplenitStopError, client_from_env
     from replenit_pipelines.lib.delivery.config import batch_sizes_for, check_batch_size
     from replenit_pipelines.lib.ledger import open_ledger
@@ -54,8 +54,7 @@ def _sync(args: argparse.Namespace) -> int:
         from replenit_pipelines.commands_sample import sample_sync
 
         return sample_sync(args)
-    if args.entity not in ENTITIES:
-        raise ValueError(f"sync: unknown entity {args.entity!r}; expected one of {', '.join(ENTITIES)}")
+    check_entity_name(args.entity, "sync")
     check_batch_size(args.batch_size, "--batch-size")
     if args.max_quarantine_share is not None and not 0 <= args.max_quarantine_share <= 1:
         raise ValueError(f"--max-quarantine-share is a share of the rows, from 0 to 1 (0.1 for 10%), not {args.max_quarantine_share:g}")

@@ -192,6 +192,13 @@ PRODUCT = EntitySpec(
 ENTITIES: dict[str, EntitySpec] = {e.name: e for e in (CUSTOMER, ORDER, PRODUCT)}
 
 
+def check_entity_name(name: str | None, where: str) -> None:
+    """A ValueError naming the entities when `name` is given and is none of them (`where`: what asked,
+    a command's name)."""
+    if name is not None and name not in ENTITIES:
+        raise ValueError(f"{where}: unknown entity {name!r}; expected one of {', '.join(ENTITIES)}")
+
+
 def entity(name: str) -> EntitySpec:
     try:
         return ENTITIES[name]
