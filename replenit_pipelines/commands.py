@@ -293,6 +293,7 @@ def _settings_in_force(settings: "Settings") -> tuple[list[tuple[str, str]], lis
     """(name, value) of each setting a run uses, and the errors among them. Never the key."""
     from replenit_pipelines.lib.contract.identity import check_customer_priority
     from replenit_pipelines.lib.delivery.config import check_base_url, check_tenant_id
+    from replenit_pipelines.lib.settings import partitions_start_day
 
     errors: list[str] = []
 
@@ -306,11 +307,9 @@ def _settings_in_force(settings: "Settings") -> tuple[list[tuple[str, str]], lis
     tenant = settings.tenant_id
     start = settings.partitions_start
     try:
-        from datetime import date
-
-        date.fromisoformat(start)
-    except ValueError:
-        errors.append(f"REPLENIT_PARTITIONS_START: {start!r} is not a date; write YYYY-MM-DD, e.g. 2026-01-01")
+        partitions_start_day(start)
+    except ValueError as exc:
+        errors.append(str(exc))
     priority = settings.customer_priority_text
     rows = [
         ("mapping (REPLENIT_MAPPING)", str(settings.mapping_path)),

@@ -253,17 +253,15 @@ def partition_window(entity: str, key: str, partitions_start: str) -> tuple[Any,
     A key before REPLENIT_PARTITIONS_START names no partition: Dagster refuses it, and so does this."""
     from datetime import UTC, datetime, timedelta
 
+    from replenit_pipelines.lib.settings import partitions_start_day
+
     hourly = entity in HOURLY
     try:
         start = datetime.strptime(key, "%Y-%m-%d-%H:%M" if hourly else "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         example = "2026-11-26-13:00 (hourly)" if hourly else "2026-11-26 (daily)"
         raise ValueError(f"--partition {key!r} is not a partition key of {entity}; write it as {example}") from None
-    try:
-        first = datetime.strptime(partitions_start, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise ValueError(f"REPLENIT_PARTITIONS_START: {partitions_start!r} is not a date; write YYYY-MM-DD, e.g. 2026-01-01") from None
-    if start < first:
+    if start < partitions_start_day(partitions_start):
         raise ValueError(f"--partition {key!r} is before REPLENIT_PARTITIONS_START ({partitions_start}): {entity} has no partition "
                          f"there; `replenit sync {entity} --all` sends rows older than that, or set REPLENIT_PARTITIONS_START earlier")
     return start, start + (timedelta(hours=1) if hourly else timedelta(days=1))

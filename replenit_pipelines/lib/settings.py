@@ -7,6 +7,7 @@ not a field: it is only ever said to be set (`api_key_set`); the client reads it
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from replenit_pipelines.lib.contract.identity import DEFAULT_CUSTOMER_PRIORITY, check_customer_priority
@@ -78,6 +79,15 @@ class Settings:
     def customer_priority(self) -> str:
         """How the tenant matches customers (email, the default, or customerid); a bad value raises."""
         return check_customer_priority(self.customer_priority_text)
+
+
+def partitions_start_day(text: str) -> datetime:
+    """REPLENIT_PARTITIONS_START as the first partition's start (UTC midnight), read as Dagster's
+    partitions read it (YYYY-MM-DD); a ValueError saying what to write otherwise."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"REPLENIT_PARTITIONS_START: {text!r} is not a date; write YYYY-MM-DD, e.g. 2026-01-01") from None
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
