@@ -367,8 +367,7 @@ def _reconcile(request: ReconcileRequest, read_chunk: Callable[..., pl.DataFrame
                                          partial(carry.send, following=_next_plan(upcoming, ledger, request.run_id, request.full_refresh)))
             by_chunk.append(_chunk_counts(result))
             _planned_as_sent(request, by_chunk[-1], carry, staged, upcoming)
-            _keep_examples(prepared, merges, reasons)
-            tied += prepared.tied_examples[:max(0, TIED_EXAMPLES - len(tied))]
+            _keep_examples(prepared, merges, reasons, tied)
             progress.chunk_done(chunk, staged.split.rows_deleted + prepared.rows_read, by_chunk[-1]["requests"])
 
     # 4. Deletes, after the upserts, unless a gate tripped or the run stopped.
@@ -440,13 +439,15 @@ def _subset(plan: DeletePlan, keep: list[int]) -> DeletePlan:
 MERGES_KEPT = 10
 
 
-def _keep_examples(prepared: Any, merges: list[pl.DataFrame], reasons: list[pl.DataFrame]) -> None:
-    """A chunk's largest merges and every (rule, field) of its quarantine, counted: what the run's
-    summary shows, kept small over any number of chunks."""
+def _keep_examples(prepared: Any, merges: list[pl.DataFrame], reasons: list[pl.DataFrame], tied: list[str]) -> None:
+    """A chunk's largest merges, every (rule, field) of its quarantine, counted, and its records with
+    rows tied on time until there are a few: what the run's summary shows, kept small over any number
+    of chunks."""
     if prepared.merges.height:
         merges.append(_largest_merges(prepared.merges))
     if prepared.quarantine.height:
         reasons.append(prepared.top_reasons(n=prepared.quarantine.height))
+    tied += prepared.tied_examples[:max(0, TIED_EXAMPLES - len(tied))]
 
 
 def _summed_reasons(reasons: list[pl.DataFrame]) -> pl.DataFrame:
