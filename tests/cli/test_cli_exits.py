@@ -261,24 +261,32 @@ def test_a_partition_takes_the_fixed_gate_at_the_share_given(monkeypatch, sandbo
     assert json.loads(capsys.readouterr().out)["gate_tripped"] == 0
 
 
+def customer_lines(monkeypatch, sandbox, tmp_path, customer_id: str, offset: str, rows: int) -> dict:
+    """A table of invoice lines as UCI Online Retail's (a customer is a line's id, NULL for a guest:
+    `customer_id`, a SQL expression of the row number i), at 2026-11-26 plus `offset` (of i), mapped
+    to customers and the CLI pointed at it and the sandbox; the environment set."""
+    import duckdb
+
+    warehouse = tmp_path / "lines.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"CREATE TABLE lines AS SELECT {customer_id} AS customer_id, "  # noqa: S608 - the test's own SQL
+                    f"TIMESTAMP '2026-11-26 00:00:00' + {offset} AS updated_at FROM range({rows}) t(i)")
+    mapping = tmp_path / "lines.yaml"
+    mapping.write_text("customers:\n  source: {table: lines, window_column: updated_at}\n  fields: {CustomerId: customer_id}\n")
+    monkeypatch.chdir(tmp_path)
+    env = point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    monkeypatch.setenv("REPLENIT_PARTITIONS_START", "2026-11-01")
+    return env
+
+
 def test_a_held_back_summary_names_the_share_the_gate_judged_and_a_limit_that_lets_it_through(monkeypatch, sandbox, tmp_path, capsys):
     # UCI Online Retail has no customers table: a customer is a line's "Customer ID", so each customer is
     # many rows (the older superseded) and a guest line (NULL id) is quarantined. 40 guests beside 30
     # customers of 20 lines: 6.2% of the rows read, but the gate leaves superseded rows out: 40 of 70, 57%.
     # The summary showed only the 6.2% and said "run once with --max-quarantine-share above it": a user
     # who ran it at 0.07 was held back again, with the same words.
-    import duckdb
-
-    warehouse = tmp_path / "retail.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("CREATE TABLE lines AS SELECT CASE WHEN i < 600 THEN CAST(i % 30 AS VARCHAR) END AS customer_id, "
-                    "TIMESTAMP '2026-11-26 00:00:00' + to_minutes(i) AS updated_at FROM range(640) t(i)")
-    mapping = tmp_path / "retail.yaml"
-    mapping.write_text("customers:\n  source: {table: lines, window_column: updated_at}\n  fields: {CustomerId: customer_id}\n")
-    monkeypatch.chdir(tmp_path)
-    env = point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
-    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
-    monkeypatch.setenv("REPLENIT_PARTITIONS_START", "2026-11-01")
+    env = customer_lines(monkeypatch, sandbox, tmp_path, "CASE WHEN i < 600 THEN CAST(i % 30 AS VARCHAR) END", "to_minutes(i)", 640)
     for scope in (["--all"], ["--partition", "2026-11-26"]):
         assert cli.main(["sync", "customers", *scope]) == 1
         out = capsys.readouterr().out
@@ -299,18 +307,7 @@ def test_a_held_back_summary_names_the_share_the_gate_judged_and_a_limit_that_le
 def test_the_limit_a_held_back_summary_gives_lets_the_run_through_when_its_share_rounds_to_it(monkeypatch, sandbox, tmp_path, capsys):
     # 5,001 guests beside 5,000 customers: the gate judged 5,001 / 10,001 = 50.005%, just above its 50% ceiling.
     # The share is kept to 4 decimals (0.5000): "run once with --max-quarantine-share 0.50" held it back again.
-    import duckdb
-
-    warehouse = tmp_path / "guests.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("CREATE TABLE lines AS SELECT CASE WHEN i < 5000 THEN CAST(i AS VARCHAR) END AS customer_id, "
-                    "TIMESTAMP '2026-11-26 00:00:00' + to_microseconds(i) AS updated_at FROM range(10001) t(i)")
-    mapping = tmp_path / "guests.yaml"
-    mapping.write_text("customers:\n  source: {table: lines, window_column: updated_at}\n  fields: {CustomerId: customer_id}\n")
-    monkeypatch.chdir(tmp_path)
-    point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
-    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
-    monkeypatch.setenv("REPLENIT_PARTITIONS_START", "2026-11-01")
+    customer_lines(monkeypatch, sandbox, tmp_path, "CASE WHEN i < 5000 THEN CAST(i AS VARCHAR) END", "to_microseconds(i)", 10001)
     assert cli.main(["sync", "customers", "--all"]) == 1
     out = capsys.readouterr().out
     advised = re.search(r"run once with --max-quarantine-share (\S+)\n", out)
