@@ -90,7 +90,6 @@ CATEGORIES = [(10, "Clothing", 0), (11, "T-Shirts", 10), (12, "Hoodies", 10), (1
 # HPOS statuses of shop orders, by share; the mapping sends the first four.
 STATUSES = (["wc-completed"] * 14 + ["wc-processing"] * 2 + ["wc-cancelled", "wc-refunded", "wc-pending",
             "wc-failed", "wc-on-hold", "wc-checkout-draft"])
-ROLES = {1: "administrator", 2: "shop_manager"}
 # Malformed emails, one each for users 10-14: the contract refuses each.
 BAD_EMAILS = {10: "jane.doe at example.com", 11: "bob@@example.com", 12: "ann@localhost",
               13: ".dot@example.com", 14: "carl@example..com"}
@@ -98,6 +97,14 @@ BAD_EMAILS = {10: "jane.doe at example.com", 11: "bob@@example.com", 12: "ann@lo
 COMMA_LINE_EVERY = 23
 # Every 29th variation: a regular price typed with a decimal comma.
 COMMA_PRICE_EVERY = 29
+
+# The planted users' values in place of the generated ones.
+USER_EDITS: dict[int, dict[str, str]] = {
+    20: {"email": "Dup@Example.com"}, 21: {"email": "dup@example.com"}, 30: {"phone": "+49 12"}, 31: {"first": "A" * 120},
+    32: {"email": ""}, 33: {"first": "Erika"}, 34: {"phone": "0171 2345678"}, 35: {"phone": "+49 171 2345678"},
+    36: {"locale": "de_DE"}, 40: {"email": "old40@example.com"}, 41: {"email": " spaced@example.com "},
+    42: {"email": "jürgen@example.de"},
+}
 
 # Each planted row: (entity, record id as the sandbox / quarantine names it, expected verdict).
 # Written before the first run; README.md and VERDICTS.md have the same table.
@@ -212,30 +219,9 @@ def _users(r: _Rows, at, rng) -> None:
         registered = at(rng.uniform(0, 24 * 200))
         email = BAD_EMAILS.get(uid, f"user{uid}@example.com")
         first, last, phone, locale = rng.choice(FIRST), rng.choice(LAST), f"+49 30 {rng.randint(100000, 999999)}", ""
-        if uid == 20:
-            email = "Dup@Example.com"
-        elif uid == 21:
-            email = "dup@example.com"
-        elif uid == 30:
-            phone = "+49 12"
-        elif uid == 31:
-            first = "A" * 120
-        elif uid == 32:
-            email = ""
-        elif uid == 33:
-            first = "Erika"
-        elif uid == 34:
-            phone = "0171 2345678"
-        elif uid == 35:
-            phone = "+49 171 2345678"
-        elif uid == 36:
-            locale = "de_DE"
-        elif uid == 40:
-            email = "old40@example.com"
-        elif uid == 41:
-            email = " spaced@example.com "
-        elif uid == 42:
-            email = "jürgen@example.de"
+        edit = USER_EDITS.get(uid, {})
+        email, first, phone, locale = (edit.get("email", email), edit.get("first", first), edit.get("phone", phone),
+                                       edit.get("locale", locale))
         updated = registered + timedelta(hours=rng.uniform(1, 24 * 30)) if uid % 3 else None
         if uid in (20, 21):  # 21 registered after 20, each saved once
             registered, updated = (datetime(2026, 5, 1, 9), None) if uid == 20 else (datetime(2026, 6, 1, 9), None)
