@@ -65,6 +65,7 @@ def test_the_holders_of_a_delete_id_are_the_identities_whose_newest_id_it_is(tmp
         for _ in range(2):  # from the log, then folded
             held = ledger.holders(["c7", "c-b", "c8", "nobody"])
             assert {k: sorted(v) for k, v in held.items()} == {"c7": ["email:new@x.io", "email:old@x.io"], "c8": ["email:b@x.io"]}
+            assert ledger.holders(["c-b"]) == {}  # b's id was c-b once; a DELETE of c-b takes nobody the ledger holds
             ledger.compact()
 
 
