@@ -81,7 +81,8 @@ def delivery_complete_check(result: SyncResult, run_id: str) -> dg.AssetCheckRes
         parts = [f"{n:,} {what}" for n, what in (
             (counts["records_delete_failed"], "failed after retries (the next run that plans them tries again)"),
             (counts["records_not_deletable"], "cannot be deleted: no id the API deletes by (a customer known only by "
-                                              "email has no CustomerId); delete them in Replenit by hand")) if n]
+                                              "email has no CustomerId, one who changed email shares it with its new address); delete them in "
+                                              "Replenit by hand")) if n]
         description += (f" {undeleted:,} of {counts['records_to_delete']:,} records to delete were not deleted: "
                         f"{', '.join(parts)}; the records: {state_query('dead_letters', run_id)}.")
     return dg.AssetCheckResult(check_name="delivery_complete", passed=bad == 0 and undeleted == 0 and not result.held_back,

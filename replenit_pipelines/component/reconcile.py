@@ -139,7 +139,8 @@ def build_reconcile_job(site: SyncSite, entity: str, key: dg.AssetKey) -> dg.Job
                 f"{what}: {undeleted:,} of {counts['records_to_delete']:,} records to delete were not deleted: "
                 f"{d.records_delete_failed:,} failed after retries (the next reconciliation plans them again), "
                 f"{d.records_not_deletable:,} have no id the API deletes by (a customer known only by email has no "
-                "CustomerId: delete it in Replenit by hand); they stay in the ledger.", "not_deleted")
+                "CustomerId, and one who changed email shares its CustomerId with its new address: delete it in Replenit by "
+                "hand); they stay in the ledger.", "not_deleted")
         if result.gate_tripped:
             raise failure(f"{what}: the quarantine gate held rows back and nothing was deleted; the quarantined rows: "
                           f"{state_query('quarantine', context.run_id)}.", "gate_held_back")

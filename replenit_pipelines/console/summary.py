@@ -130,11 +130,12 @@ def sync_summary(s: SyncSummary) -> list[str]:
         lines.append(f"  {'to delete' if dry else 'deleted':<15}{_n(deleted)} records"
                      + (f" ({_n(flagged)} rows flagged deleted in the source; a record Replenit never held needs no DELETE)"
                         if flagged else "")
-                     + (f"; {_n(cannot)} of them cannot be: no CustomerId to delete by" if cannot else ""))
+                     + (f"; {_n(cannot)} of them cannot be: no CustomerId to delete by, or one a live customer has too"
+                        if cannot else ""))
     failed_deletes, undeletable = int(c.get("records_delete_failed", 0)), int(c.get("records_not_deletable", 0))
     if (failed_deletes or undeletable) and not dry:  # they make the run exit 1: say so
         lines.append(f"  not deleted    {_n(failed_deletes + undeletable)} records ({_n(failed_deletes)} failed, "
-                     f"{_n(undeletable)} with no CustomerId to delete by)")
+                     f"{_n(undeletable)} with no CustomerId to delete by, or one a live customer has too)")
     if c.get("rows_not_attempted"):
         lines.append(f"  not attempted  {_n(c['rows_not_attempted'])} rows (the run stopped before sending them)")
     if c.get("records_retried"):
@@ -161,8 +162,9 @@ def _next_steps(s: SyncSummary, quarantined: int, dead: int, dry: bool) -> list[
         steps.append("next: deletes that failed stay in the ledger and are tried again by the next run that plans "
                      "them (a reconciliation with --mirror finds them)")
     if c.get("records_not_deletable") and not dry:
-        steps.append("next: a customer sent without a CustomerId cannot be deleted through the API: delete it in "
-                     "Replenit by hand, or give its row a CustomerId (docs/operating.md, Deleting)")
+        steps.append("next: a customer sent without a CustomerId, or whose CustomerId its new address has too (it "
+                     "changed email), cannot be deleted through the API: delete it in Replenit by hand, or give its "
+                     "row a CustomerId (docs/operating.md, Deleting)")
     if dead:
         steps.append(f"next: see the dead letters with `replenit state --retries {s.entity}`; after a fix, "
                      f"`replenit replay {s.entity}`")

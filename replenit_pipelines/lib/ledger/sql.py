@@ -317,6 +317,24 @@ class SqlLedger:
                     out[identity] = api_id
         return out
 
+    def holders(self, api_ids: Sequence[str]) -> dict[str, list[str]]:
+        """api_id -> the identities whose newest known id it is (a customer who changed email: its
+        old and new address under one CustomerId). Reads only; scans the ledger, so it is asked
+        only for the ids a run is about to delete."""
+        wanted = set(api_ids)
+        candidates: dict[str, None] = {}
+        for ids, params in self._id_chunks(dict.fromkeys(wanted)):
+            for table in (self.dialect.entries, self.dialect.acks):
+                for (identity,) in self._read(self.dialect.sql(
+                        "SELECT DISTINCT identity FROM {table} WHERE {scope}api_id IN ({ids})", table=table, ids=ids),
+                        [*self._scope(), *params]):
+                    candidates[identity] = None
+        out: dict[str, list[str]] = {}
+        for identity, api_id in self.api_ids(list(candidates)).items():
+            if api_id in wanted:
+                out.setdefault(api_id, []).append(identity)
+        return out
+
     def forget(self, identities: Sequence[str]) -> None:
         """Replenit no longer holds these (an acknowledged delete, issue 12); a queued payload of
         one would re-create it, so it leaves the retry queue too."""

@@ -157,6 +157,9 @@ class DeletePlan:
     api_ids: list[str | None] = field(default_factory=list)  # None: the API cannot be told (no id recorded)
     reasons: list[str] = field(default_factory=list)  # "absent" or "flagged"
     ledger_size: int = 0
+    # A customer whose CustomerId a live customer of another address has too (it changed email):
+    # identity -> that address. Its api_id is None: a DELETE by that id would delete both.
+    shared: dict[str, str] = field(default_factory=dict)
 
     def add(self, frame: pl.DataFrame, reason: str) -> None:
         self.identities += frame["identity"].to_list()
@@ -220,6 +223,22 @@ def plan_deletes(ledger: Ledger, flagged: pl.DataFrame, absent: pl.DataFrame, fu
     return plan
 
 
+def _keep_live_holders(ledger: Ledger, plan: DeletePlan) -> None:
+    """`DELETE /customers/{tenant}/{customerId}` deletes by CustomerId. A customer who changed email
+    left its old address in the ledger under the CustomerId its new address has too: deleting the
+    old one would delete the live one with it, and the ledger would still say Replenit holds it. Such
+    a delete is not sent (not deletable: dead-lettered, named with the address that keeps the id)."""
+    planned = set(plan.identities)
+    for api_id, holders in ledger.holders([a for a in dict.fromkeys(plan.api_ids) if a]).items():
+        live = [h for h in holders if h not in planned]
+        if not live:
+            continue
+        for i, (identity, given) in enumerate(zip(plan.identities, plan.api_ids, strict=True)):
+            if given == api_id:
+                plan.api_ids[i] = None
+                plan.shared[identity] = live[0]
+
+
 def check_guard(plan: DeletePlan, guard: DeleteGuard, source_rows: int, mirror: bool, how_to_allow: str) -> str | None:
     """Why these deletes may not run (None: they may). `how_to_allow` names the run's settings."""
     if plan.count == 0:
@@ -254,6 +273,7 @@ class Deleted:
     failed_identities: list[str] = field(default_factory=list)
     failed_reasons: list[str] = field(default_factory=list)  # aligned with failed_identities
     not_deletable_identities: list[str] = field(default_factory=list)
+    shared: dict[str, str] = field(default_factory=dict)  # DeletePlan.shared: not deletable, its id is a live customer's
 
     @property
     def not_deletable_sample(self) -> list[str]:
@@ -271,9 +291,13 @@ class Deleted:
         rows = [(i, "delete_failed", [f"delete failed after retries: {r}; the next run's deletes (this "
                                       f"partition's lookback, or a reconciliation) plan it again"], None)
                 for i, r in zip(self.failed_identities, self.failed_reasons, strict=True)]
-        rows += [(i, "not_deletable", [f"not deleted: no {by} to delete by (Replenit deletes a {entity[:-1]} by its "
-                                       f"{by}, and none was ever sent or is in the row); delete it in Replenit by hand, "
-                                       f"or give the row its {by}"], None)
+        rows += [(i, "not_deletable", [f"not deleted: its {by} is also the {by} of the live customer "
+                                       f"{mask_identity(self.shared[i])} (an address changed), and Replenit deletes by "
+                                       f"{by}: a DELETE would delete both; delete the old address in Replenit by hand"]
+                  if i in self.shared else
+                  [f"not deleted: no {by} to delete by (Replenit deletes a {entity[:-1]} by its "
+                   f"{by}, and none was ever sent or is in the row); delete it in Replenit by hand, "
+                   f"or give the row its {by}"], None)
                  for i in self.not_deletable_identities]
         return pl.DataFrame(rows, schema=DEAD_LETTER_SCHEMA, orient="row")
 
@@ -289,7 +313,8 @@ def send_deletes(client: ReplenitClient, ledger: Ledger, plan: DeletePlan,
     """Send the planned deletes; each done one (200 or 404) is forgotten by the ledger at once."""
     sendable = [i for i, a in enumerate(plan.api_ids) if a]
     unsendable = [plan.identities[i] for i, a in enumerate(plan.api_ids) if not a]
-    out = Deleted(records_to_delete=plan.count, records_not_deletable=len(unsendable), not_deletable_identities=unsendable)
+    out = Deleted(records_to_delete=plan.count, records_not_deletable=len(unsendable), not_deletable_identities=unsendable,
+                  shared={i: plan.shared[i] for i in unsendable if i in plan.shared})
     if not sendable:
         return out, None
     ids = [plan.identities[i] for i in sendable]
@@ -331,6 +356,8 @@ def finish_deletes(client: ReplenitClient, ledger: Ledger | None, plan: DeletePl
     `flagged_rows` (identity, rows): the source rows of each soft-deleted record, so that a failed
     delete dead-letters its rows."""
     deleted = Deleted(records_to_delete=plan.count if plan is not None else 0)
+    if plan is not None and ledger is not None and plan.entity == "customers":  # on the final plan (a
+        _keep_live_holders(ledger, plan)  # reconciliation drops the absent ones its chunks found present)
     if held_back:
         deleted.skipped = "the quarantine gate tripped in this run: nothing is deleted"
         return DeletesDone(deleted, 0, rows_soft, 0), stop

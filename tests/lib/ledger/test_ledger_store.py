@@ -54,6 +54,21 @@ def test_the_delete_id_is_the_newest_known_across_log_and_compaction(tmp_path, s
         assert ledger.api_ids(["email:a@x.io", "email:b@x.io"]) == {"email:a@x.io": "c-a2", "email:b@x.io": "c-b"}
 
 
+def test_the_holders_of_a_delete_id_are_the_identities_whose_newest_id_it_is(tmp_path, state_backend):
+    """A customer who changed email: its old and new address under one CustomerId (the deletes ask
+    before a DELETE by that id, lib/stages/delete.py). An address that moved to another id is no
+    longer a holder of its old one, from the log or after compaction."""
+    with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
+        ledger.acknowledge(["email:old@x.io", "email:b@x.io"], [h("o1"), h("b1")], "run-1", api_ids=["c7", "c-b"])
+        ledger.compact()
+        ledger.acknowledge(["email:new@x.io", "email:b@x.io"], [h("n1"), h("b2")], "run-2", api_ids=["c7", "c8"])
+        for _ in range(2):  # from the log, then folded
+            held = ledger.holders(["c7", "c-b", "c8", "nobody"])
+            assert {k: sorted(v) for k, v in held.items()} == {"c7": ["email:new@x.io", "email:old@x.io"], "c8": ["email:b@x.io"]}
+            assert ledger.holders(["c-b"]) == {}  # b's id was c-b once; a DELETE of c-b takes nobody the ledger holds
+            ledger.compact()
+
+
 def test_many_identities_read_the_ledger_whole(tmp_path, state_backend):
     ids = [f"customerid:{i}" for i in range(30_000)]  # above the scan threshold
     with open_ledger(tmp_path, SANDBOX, TENANT, "customers") as ledger:
