@@ -82,6 +82,21 @@ def test_a_bad_mapping_exits_2_with_nothing_sent(env, sandbox, capsys, monkeypat
     assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
 
 
+def test_a_yaml_syntax_error_names_the_mapping_file_and_the_line(env, sandbox, capsys, monkeypatch, tmp_path):
+    """PyYAML was handed the file's text, so its error said `in "<unicode string>", line 5`: not the file."""
+    mapping = tmp_path / "mine.yaml"
+    mapping.write_text("customers:\n  source: {table: customers}\n  fields:\n   Email: email\n    Name: name\n")
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    assert cli.main(["sync", "customers", "--all"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"replenit: {mapping}, line 5, column 9: not valid YAML: mapping values are not allowed here\n"), err
+    assert "    Name: name\n" in err and "<unicode string>" not in err
+    assert cli.main(["check", "--json"]) == 1  # check lists it the same way
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert finding["message"].startswith(f"{mapping}, line 5, column 9: not valid YAML") and "<unicode string>" not in finding["message"]
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+
+
 def test_a_refused_key_exits_3(env, sandbox, capsys, monkeypatch):
     monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
     assert cli.main(["sync", "customers", "--all"]) == 3
