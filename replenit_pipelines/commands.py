@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from replenit_pipelines.commands_quota import register as register_quota
-from replenit_pipelines.console.exits import EXIT_CODES_TEXT
+from replenit_pipelines.console.exits import exit_codes_text
 from replenit_pipelines.console.tables import add_output_flags
 
 if TYPE_CHECKING:  # annotations only: each command imports what it runs when it runs (start-up speed)
@@ -99,7 +99,7 @@ NOT_ACCEPTED_SHOWN = 20  # records listed one per line before the summary; --jso
 def register(sub: "argparse._SubParsersAction") -> None:
     push = sub.add_parser("push", help="send a file of payload records (JSON array, NDJSON or Parquet)",
                           description="Send a file of payload records to the Replenit API.",
-                          epilog=PUSH_EPILOG.format(exit_codes=EXIT_CODES_TEXT), formatter_class=argparse.RawDescriptionHelpFormatter)
+                          epilog=PUSH_EPILOG.format(exit_codes=exit_codes_text("push")), formatter_class=argparse.RawDescriptionHelpFormatter)
     push.add_argument("entity", choices=["customers", "orders", "products"])
     push.add_argument("file", help="a JSON array (.json), NDJSON (.ndjson, .jsonl) or Parquet (.parquet) file")
     push.add_argument("--json", action="store_true", help="print the outcome as one JSON object instead of the summary")
@@ -439,7 +439,7 @@ def register_more(sub: "argparse._SubParsersAction") -> None:
     st.set_defaults(func=_state)
 
     rp = sub.add_parser("replay", help="re-send an entity's rejected or failed records from the retry queue after a fix",
-                        epilog=REPLAY_EPILOG.format(exit_codes=EXIT_CODES_TEXT), formatter_class=argparse.RawDescriptionHelpFormatter)
+                        epilog=REPLAY_EPILOG.format(exit_codes=exit_codes_text("replay")), formatter_class=argparse.RawDescriptionHelpFormatter)
     rp.add_argument("entity", help="customers, orders or products")
     rp.add_argument("--status", choices=["all", "failed", "needs_attention", "rejected"], default="all", help="which queued records (default: all)")
     rp.add_argument("--identity", action="append", default=[], help="only this identity (as `state --retries` shows it); repeatable")

@@ -24,9 +24,9 @@ sent) when the source is empty, or when they exceed --max-delete-share of the le
 
 
 def sync_epilog() -> str:
-    from replenit_pipelines.console.exits import EXIT_CODES_TEXT
+    from replenit_pipelines.console.exits import exit_codes_text
 
-    return SYNC_EPILOG_TEXT.format(exit_codes=EXIT_CODES_TEXT)
+    return SYNC_EPILOG_TEXT.format(exit_codes=exit_codes_text("sync"))
 
 
 def _sync(args: argparse.Namespace) -> int:

@@ -380,3 +380,17 @@ def test_the_delivered_lines_records_add_up_with_full_refresh_and_when_nothing_w
     monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
     assert cli.main(["sync", "customers", "--all", "--full-refresh"]) == 3
     assert delivered_breakdown(capsys.readouterr().out) == (0, delivered, delivered)
+
+
+@pytest.mark.parametrize("command", ["sync", "push", "replay"])
+def test_every_flag_a_sending_commands_help_names_is_one_it_takes(command, capsys):
+    """replay's --help (the exit codes' table shared by the three) said `with --strict, also any quarantined
+    row`, and `replenit replay customers --strict` exited 2: unrecognized arguments."""
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    text = capsys.readouterr().out
+    taken = set(re.findall(r"^ {2}(?:-\w, )?(--[\w-]+)", text, re.MULTILINE))  # the options' list
+    others = "|".join(c for c in ("sync", "push", "replay", "state", "quota", "check") if c != command)
+    own = re.sub(rf"`(?:replenit )?(?:{others}) [^`]*`", "", text)  # another command's flags (`replenit state --retries`)
+    named = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", own))  # anywhere else: usage, help texts, the epilog
+    assert taken and named - taken == set(), text
