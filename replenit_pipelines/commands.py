@@ -41,10 +41,11 @@ def _push(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.contract.identity import check_customer_priority
     from replenit_pipelines.lib.delivery import client_from_env
-    from replenit_pipelines.lib.delivery.config import batch_sizes_for
+    from replenit_pipelines.lib.delivery.config import batch_sizes_for, check_batch_size
     from replenit_pipelines.lib.delivery.push import push_file
     from replenit_pipelines.lib.settings import Settings
 
+    check_batch_size(args.batch_size, "--batch-size")  # by the flag's name, not the client's setting's
     settings = Settings.from_env()
 
     def open_store() -> "StateStore":
@@ -156,6 +157,14 @@ def require_state(path: Path) -> None:
         raise no_state_error(path)
 
 
+def check_state_args(args: argparse.Namespace) -> None:
+    from replenit_pipelines.lib.contract.entities import check_entity_name
+
+    check_entity_name(args.retries, "state --retries")  # a typo would list an empty queue, as if nothing had failed
+    if args.rows < 0:  # a frame's head(-1) is every row but the last
+        raise ValueError(f"--rows must be 0 or more, not {args.rows}")
+
+
 def _state(args: argparse.Namespace) -> int:
     """Tables for people (aligned, values cut at 40 characters unless --wide), --json or --csv for
     machines. With no SQL: the ledgers' summary, then the quarantine's reasons (--csv: the latter only)."""
@@ -164,14 +173,13 @@ def _state(args: argparse.Namespace) -> int:
     import duckdb
 
     from replenit_pipelines.console.tables import output_format, print_table
-    from replenit_pipelines.lib.contract.entities import check_entity_name
     from replenit_pipelines.lib.ledger.status import ledger_files, ledger_status, retry_queue
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.state import DuckDBStateStore
 
     fmt = output_format(args)
     tables: dict[str, Any] = {}  # name -> frame, in the order printed
-    check_entity_name(args.retries, "state --retries")  # a typo would list an empty queue, as if nothing had failed
+    check_state_args(args)
 
     def show() -> int:
         if fmt == "json":  # one JSON value: the rows of a query, or an object of the tables

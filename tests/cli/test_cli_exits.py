@@ -394,3 +394,26 @@ def test_every_flag_a_sending_commands_help_names_is_one_it_takes(command, capsy
     own = re.sub(rf"`(?:replenit )?(?:{others}) [^`]*`", "", text)  # another command's flags (`replenit state --retries`)
     named = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", own))  # anywhere else: usage, help texts, the epilog
     assert taken and named - taken == set(), text
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["sync", "customers", "--all", "--chunk-rows", "0"], "--chunk-rows must be at least 1, not 0"),
+    (["sync", "customers", "--all", "--chunk-rows", "-5"], "--chunk-rows must be at least 1, not -5"),
+    (["sync", "customers", "--partition", "2026-11-26", "--chunk-rows", "1000"], "--chunk-rows is how many source rows --all reads"),
+    (["sync", "customers", "--all", "--max-delete-share", "2"], "--max-delete-share is a share of the records Replenit holds"),
+    (["sync", "customers", "--sample", "2", "--max-delete-share", "-1"], "--max-delete-share is a share of the records Replenit holds"),
+    (["sync", "customers", "--all", "--max-delete-count", "-3"], "--max-delete-count must be 0 or more, not -3"),
+    (["sync", "customers", "--partition", "2026-11-26", "--dry-run", "--diff", "--diff-records", "-1"], "--diff-records must be 0 or more"),
+    (["push", "customers", "file.ndjson", "--batch-size", "0"], "--batch-size must be at least 1, not 0"),
+    (["state", "--rows", "-1"], "--rows must be 0 or more, not -1"),
+])
+def test_a_bad_number_exits_2_naming_the_flag_typed(argv, message, env, sandbox, capsys, tmp_path):
+    """--chunk-rows 0 took the default silently and synced; --max-delete-share 2 said `max_delete_share must be
+    between 0 and 1` and push --batch-size 0 `batch size for customers must be ...`: names the user never typed."""
+    (tmp_path / "file.ndjson").write_text('{"CustomerId": "c1"}\n')
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"replenit: {message}") and captured.out == "", captured
+    assert not re.search(r"(?<!-)\b(chunk_rows|max_delete_share|max_delete_count|batch size for)\b", captured.err)
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+    assert not (tmp_path / "state").exists()  # refused before the state folder was made
