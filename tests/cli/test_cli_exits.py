@@ -417,3 +417,27 @@ def test_a_bad_number_exits_2_naming_the_flag_typed(argv, message, env, sandbox,
     assert not re.search(r"(?<!-)\b(chunk_rows|max_delete_share|max_delete_count|batch size for)\b", captured.err)
     assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
     assert not (tmp_path / "state").exists()  # refused before the state folder was made
+
+
+def test_replay_of_an_identity_not_in_the_queue_exits_2_and_says_so(env, sandbox, capsys, monkeypatch):
+    """`replay customers --identity nosuch` said `re-sent 0 records ... next: nothing to do` and exited 0:
+    a typo read as a record delivered."""
+    monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
+    assert cli.main(["sync", "customers", "--all"]) == 3  # every valid record queued as failed, none sent
+    monkeypatch.setenv("REPLENIT_API_KEY", env["REPLENIT_API_KEY"])
+    capsys.readouterr()
+    assert cli.main(["state", "--retries", "customers", "--json", "--rows", "1000"]) == 0
+    queue = json.loads(capsys.readouterr().out)
+    first = queue[0]["identity"]
+    for argv in (["--identity", "nosuch"], ["--identity", "nosuch", "--dry-run"], ["--identity", first, "--identity", "nosuch"]):
+        assert cli.main(["replay", "customers", *argv]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and "nothing to do" not in captured.err, captured
+        assert captured.err.startswith("replenit: replay customers --identity: 'nosuch' is not in the retry queue of customers; "
+                                       f"it holds {len(queue)} records (`replenit state --retries customers` lists them"), captured.err
+    assert cli.main(["replay", "customers", "--identity", first, "--status", "rejected"]) == 2
+    assert f"'{first}' is queued as failed, which --status rejected leaves out" in capsys.readouterr().err
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+    assert cli.main(["replay", "customers", "--identity", first]) == 0  # one that is queued: re-sent
+    assert "re-sent 1 record in 1 request" in capsys.readouterr().out
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 1
