@@ -377,6 +377,7 @@ def _check(args: argparse.Namespace) -> int:
     import os
 
     from replenit_pipelines.console.tables import output_format, print_table
+    from replenit_pipelines.lib.delivery.report import plural
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.warehouse import MappingError, Warehouse, load_mapping
     from replenit_pipelines.lib.warehouse.check import check_mapping
@@ -401,11 +402,13 @@ def _check(args: argparse.Namespace) -> int:
     n_errors = sum(f["level"] == "error" for f in findings)
     n_warnings = sum(f["level"] == "warning" for f in findings)
     entities = ", ".join(mappings)
+    entities = f" ({entities})" if entities else ""  # none when the mapping did not load
     if n_errors:
-        verdict = f"{n_errors} error(s), {n_warnings} warning(s) in {settings.mapping_path} ({entities}): the mapping will not run as it is"
+        verdict = (f"{plural(n_errors, 'error')}, {plural(n_warnings, 'warning')} in {settings.mapping_path}{entities}: "
+                   "the mapping will not run as it is")
     else:
-        verdict = (f"OK: {settings.mapping_path} ({entities}) will run against {settings.warehouse_path}"
-                   + (f"; {n_warnings} warning(s)" if n_warnings else ""))
+        verdict = (f"OK: {settings.mapping_path}{entities} will run against {settings.warehouse_path}"
+                   + (f"; {plural(n_warnings, 'warning')}" if n_warnings else ""))
     if fmt == "json":
         print(json.dumps({"settings": settings_rows, "findings": findings, "errors": n_errors, "warnings": n_warnings,
                           "ok": not n_errors, "verdict": verdict}))

@@ -249,7 +249,6 @@ def plan_eta(entity: str, counts: dict, snapshot: Any, settings: Any, lane: str 
     key's quota now, alone and with the schedules' expected load (docs/planning.md); `eta_s` is the
     one to plan by: with the fresh lane's load for bulk work (--all), alone for a partition."""
     from replenit_pipelines.commands_quota import code_location_schedules
-    from replenit_pipelines.lib.delivery.report import plural
     from replenit_pipelines.lib.plan import eta, expected_load, planned_requests, since
     from replenit_pipelines.lib.sync import open_state_store
 
@@ -261,7 +260,7 @@ def plan_eta(entity: str, counts: dict, snapshot: Any, settings: Any, lane: str 
     estimate = eta(requests, snapshot, expected_load=load, entity=entity, lead_s=float(counts.get("duration_s", 0.0)), lane=lane)
     return {"requests_needed": requests, "eta_s": round(estimate.expected_s, 1), "eta_lane": lane,
             "eta_with_load_s": round(estimate.with_load_s, 1) if estimate.with_load_s is not None else None,
-            "eta_late": estimate.late, "eta_text": f"plan: {plural(requests, 'request')}; {estimate.text()}"}
+            "eta_late": estimate.late, "eta_text": f"plan: {estimate.text()}"}  # `plan: 4 requests: 2.1 min ...`
 
 
 # Customers are daily partitions, orders and products hourly (defs/partitions.py), all UTC.

@@ -58,7 +58,7 @@ def test_a_dry_run_exits_0_even_with_quarantine_and_strict(env, sandbox, capsys)
     assert cli.main(["sync", "orders", "--all", "--dry-run", "--strict"]) == 0
     out = capsys.readouterr().out
     assert "dry run, nothing sent" in out and "next: run without --dry-run to send" in out
-    assert re.search(r"plan: 1 request; ", out), out  # the orders of 300 customers: one request at the hard maximum
+    assert re.search(r"plan: 1 request: ", out), out  # the orders of 300 customers: one request at the hard maximum
     assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
 
 
@@ -115,8 +115,8 @@ def test_a_refused_keys_summary_blames_the_key_not_the_quarantine_gate_and_adds_
         out = capsys.readouterr().out
         assert "quarantine gate" not in out and "--max-quarantine-share" not in out, out
         assert re.search(r"not attempted +[1-9][\d,]* rows", out), out
-        read = int(re.search(r"([\d,]+) rows read", out).group(1).replace(",", ""))
-        lines = re.findall(r"^  (delivered|unchanged|superseded|quarantined|dead-lettered|held back|not attempted) +([\d,]+) rows",
+        read = int(re.search(r"([\d,]+) rows? read", out).group(1).replace(",", ""))
+        lines = re.findall(r"^  (delivered|unchanged|superseded|quarantined|dead-lettered|held back|not attempted) +([\d,]+) rows?",
                            out, re.MULTILINE)
         assert sum(int(n.replace(",", "")) for _, n in lines) == read, out
 
@@ -148,7 +148,7 @@ def test_dead_letters_exit_1_and_say_how_to_replay(env, sandbox, monkeypatch, tm
     assert re.search(r"dead-lettered +45,000 rows", out) and "replenit replay orders" in out
     assert re.search(r"delivered +5 rows", out)
     assert cli.main(["replay", "orders"]) == 1  # rejected again: it stays queued
-    assert re.search(r"dead-lettered +1 records \(1 rejected", capsys.readouterr().out)
+    assert re.search(r"dead-lettered +1 record \(1 rejected", capsys.readouterr().out)
 
 
 def test_a_held_back_window_exits_1(monkeypatch, sandbox, tmp_path, capsys):
@@ -205,7 +205,7 @@ def test_a_mirror_that_cannot_delete_a_customer_without_customerid_exits_1_and_s
     # summary says so (before, it exited 1 with a summary that named nothing wrong).
     assert cli.main(["sync", "customers", "--all", "--mirror", "--max-delete-share", "1"]) == 1
     out = capsys.readouterr().out
-    assert re.search(r"not deleted +1 records \(0 failed, 1 with no CustomerId to delete by\)", out), out
+    assert re.search(r"not deleted +1 record \(0 failed, 1 with no CustomerId to delete by\)", out), out
     assert "delete it in Replenit by hand, or give its row a CustomerId" in out
 
 
@@ -361,7 +361,7 @@ def test_push_of_a_missing_file_or_a_folder_exits_2_in_one_line(env, sandbox, ca
 
 def delivered_breakdown(out: str) -> tuple[int, int, int]:
     """(records delivered, records the run sent or meant to, new + changed + re-sent) of a summary's delivered line."""
-    m = re.search(r"^  delivered +[\d,]+ rows \(([\d,]+)(?: of ([\d,]+))? records: ([\d,]+) new, ([\d,]+) changed"
+    m = re.search(r"^  delivered +[\d,]+ rows? \(([\d,]+)(?: of ([\d,]+))? records?: ([\d,]+) new, ([\d,]+) changed"
                   r"(?:, ([\d,]+) unchanged, sent by --full-refresh)?\)$", out, re.MULTILINE)
     assert m, out
     n = [int(g.replace(",", "")) if g else 0 for g in m.groups()]
@@ -441,3 +441,42 @@ def test_replay_of_an_identity_not_in_the_queue_exits_2_and_says_so(env, sandbox
     assert cli.main(["replay", "customers", "--identity", first]) == 0  # one that is queued: re-sent
     assert "re-sent 1 record in 1 request" in capsys.readouterr().out
     assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 1
+
+
+def test_summaries_of_one_say_1_row_1_record_1_request_and_a_plan_says_its_requests_once(monkeypatch, sandbox, tmp_path, capsys):
+    """`1 rows read`, `delivered 1 rows (1 records: ...)`, `would re-send 1 records`, `1 error(s)`; and a dry run's
+    `plan: 0 requests; 0 requests: 0.3 s in the bulk lane ...`."""
+    import duckdb
+
+    warehouse = tmp_path / "one.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE TABLE customers AS SELECT 'c1' AS customer_id, 'c1@example.com' AS email, "
+                    "TIMESTAMP '2026-11-26 10:00' AS updated_at")
+    mapping = tmp_path / "one.yaml"
+    mapping.write_text("customers:\n  source: {table: customers, window_column: updated_at}\n"
+                       "  fields: {CustomerId: customer_id, Email: email}\n")
+    monkeypatch.chdir(tmp_path)
+    env = point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    said = []
+
+    def run(*argv: str, code: int = 0) -> str:
+        assert cli.main(list(argv)) == code, argv
+        out = capsys.readouterr().out
+        said.append(out)
+        return out
+
+    monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
+    assert "1 row read" in run("sync", "customers", "--all", code=3)  # the record queued, not sent
+    monkeypatch.setenv("REPLENIT_API_KEY", env["REPLENIT_API_KEY"])
+    assert re.search(r"\n  plan: 1 request: [\d.]+ (s|min|h) in the bulk lane", run("sync", "customers", "--all", "--dry-run"))
+    assert "would re-send 1 record\n" in run("replay", "customers", "--dry-run")
+    assert "re-sent 1 record in 1 request\n  delivered      1 record\n" in run("replay", "customers")
+    out = run("sync", "customers", "--all", "--dry-run")
+    assert "\n  plan: nothing to send\n" in out and "unchanged      1 row (Replenit already holds it as it is)" in out, out
+    (tmp_path / "one.ndjson").write_text('{"CustomerId": "p1", "Email": "p1@example.com"}\n')
+    assert "1 record read, 1 request\n  delivered      1 record\n" in run("push", "customers", str(tmp_path / "one.ndjson"))
+    mapping.write_text("customers:\n  source: {table: customers}\n  fields: {Emial: email}\n")
+    assert f"1 error, 0 warnings in {mapping}:" in run("check", code=1)
+    for out in said:
+        assert not re.search(r"(?<![\d,.])1 (rows|records|requests|errors)\b|\(s\)|requests; ", out), out
