@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from replenit_pipelines.commands_quota import register as register_quota
-from replenit_pipelines.console.exits import EXIT_CODES_TEXT
+from replenit_pipelines.console.exits import exit_codes_text
 from replenit_pipelines.console.tables import add_output_flags
 
 if TYPE_CHECKING:  # annotations only: each command imports what it runs when it runs (start-up speed)
     from replenit_pipelines.lib.delivery.push_scan import Scan
     from replenit_pipelines.lib.delivery.report import BatchProgress
+    from replenit_pipelines.lib.ledger import Ledger
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.state import StateStore
 
@@ -41,10 +42,11 @@ def _push(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.contract.identity import check_customer_priority
     from replenit_pipelines.lib.delivery import client_from_env
-    from replenit_pipelines.lib.delivery.config import batch_sizes_for
+    from replenit_pipelines.lib.delivery.config import batch_sizes_for, check_batch_size
     from replenit_pipelines.lib.delivery.push import push_file
     from replenit_pipelines.lib.settings import Settings
 
+    check_batch_size(args.batch_size, "--batch-size")  # by the flag's name, not the client's setting's
     settings = Settings.from_env()
 
     def open_store() -> "StateStore":
@@ -99,7 +101,7 @@ NOT_ACCEPTED_SHOWN = 20  # records listed one per line before the summary; --jso
 def register(sub: "argparse._SubParsersAction") -> None:
     push = sub.add_parser("push", help="send a file of payload records (JSON array, NDJSON or Parquet)",
                           description="Send a file of payload records to the Replenit API.",
-                          epilog=PUSH_EPILOG.format(exit_codes=EXIT_CODES_TEXT), formatter_class=argparse.RawDescriptionHelpFormatter)
+                          epilog=PUSH_EPILOG.format(exit_codes=exit_codes_text("push")), formatter_class=argparse.RawDescriptionHelpFormatter)
     push.add_argument("entity", choices=["customers", "orders", "products"])
     push.add_argument("file", help="a JSON array (.json), NDJSON (.ndjson, .jsonl) or Parquet (.parquet) file")
     push.add_argument("--json", action="store_true", help="print the outcome as one JSON object instead of the summary")
@@ -156,6 +158,14 @@ def require_state(path: Path) -> None:
         raise no_state_error(path)
 
 
+def check_state_args(args: argparse.Namespace) -> None:
+    from replenit_pipelines.lib.contract.entities import check_entity_name
+
+    check_entity_name(args.retries, "state --retries")  # a typo would list an empty queue, as if nothing had failed
+    if args.rows < 0:  # a frame's head(-1) is every row but the last
+        raise ValueError(f"--rows must be 0 or more, not {args.rows}")
+
+
 def _state(args: argparse.Namespace) -> int:
     """Tables for people (aligned, values cut at 40 characters unless --wide), --json or --csv for
     machines. With no SQL: the ledgers' summary, then the quarantine's reasons (--csv: the latter only)."""
@@ -164,14 +174,13 @@ def _state(args: argparse.Namespace) -> int:
     import duckdb
 
     from replenit_pipelines.console.tables import output_format, print_table
-    from replenit_pipelines.lib.contract.entities import check_entity_name
     from replenit_pipelines.lib.ledger.status import ledger_files, ledger_status, retry_queue
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.state import DuckDBStateStore
 
     fmt = output_format(args)
     tables: dict[str, Any] = {}  # name -> frame, in the order printed
-    check_entity_name(args.retries, "state --retries")  # a typo would list an empty queue, as if nothing had failed
+    check_state_args(args)
 
     def show() -> int:
         if fmt == "json":  # one JSON value: the rows of a query, or an object of the tables
@@ -267,6 +276,8 @@ def _replay(args: argparse.Namespace) -> int:
     with client_from_env(settings=settings) as client, closing(open_ledger(
             settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger, \
             bars if bars is not None else nullcontext():
+        if args.identity:
+            check_queued(ledger, args.entity, args.identity, args.status, REPLAY_STATUSES[args.status])
         outcome, stop = retry(ledger, client, f"replay-{uuid.uuid4()}", None, replay=True,
                               statuses=REPLAY_STATUSES[args.status], identities=args.identity or None, dry_run=args.dry_run,
                               progress=batch_reporter(f"replay {args.entity}", bars, log))
@@ -280,6 +291,26 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"stopped: {stop}", file=sys.stderr)
     failed = 0 if args.dry_run else c["records_retry_rejected"] + c["records_retry_failed"]
     return exit_code(RunOutcome(stopped=stop is not None, failed=failed, dry_run=args.dry_run))
+
+
+def check_queued(ledger: "Ledger", entity: str, identities: list[str], status: str, statuses: tuple[str, ...]) -> None:
+    """Each --identity of a replay is in the entity's retry queue under a status --status selects; else
+    a usage error naming it (exit 2), before any request. A typo said `nothing to do` and exited 0,
+    as if the record had been delivered."""
+    from replenit_pipelines.lib.delivery.report import plural
+
+    queue = dict(ledger.queued().select("identity", "status").iter_rows())
+    absent = [i for i in identities if i not in queue]
+    if absent:
+        # No queued identity as an example: it is a customer's email or id (personal data), and the list is one command away.
+        holds = (f"it holds {plural(len(queue), 'record')} (`replenit state --retries {entity}` lists them: give an identity "
+                 "as it shows it)" if queue else "it is empty")
+        raise ValueError(f"replay {entity} --identity: {', '.join(map(repr, absent))} {'is' if len(absent) == 1 else 'are'} "
+                         f"not in the retry queue of {entity}; {holds}. Nothing was sent")
+    left_out = [f"{i!r} is queued as {queue[i]}" for i in identities if queue[i] not in statuses]
+    if left_out:
+        raise ValueError(f"replay {entity} --identity: {'; '.join(left_out)}, which --status {status} leaves out "
+                         "(--status all re-sends it); nothing was sent")
 
 
 CHECK_EPILOG = """\
@@ -346,6 +377,7 @@ def _check(args: argparse.Namespace) -> int:
     import os
 
     from replenit_pipelines.console.tables import output_format, print_table
+    from replenit_pipelines.lib.delivery.report import plural
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.warehouse import MappingError, Warehouse, load_mapping
     from replenit_pipelines.lib.warehouse.check import check_mapping
@@ -370,11 +402,13 @@ def _check(args: argparse.Namespace) -> int:
     n_errors = sum(f["level"] == "error" for f in findings)
     n_warnings = sum(f["level"] == "warning" for f in findings)
     entities = ", ".join(mappings)
+    entities = f" ({entities})" if entities else ""  # none when the mapping did not load
     if n_errors:
-        verdict = f"{n_errors} error(s), {n_warnings} warning(s) in {settings.mapping_path} ({entities}): the mapping will not run as it is"
+        verdict = (f"{plural(n_errors, 'error')}, {plural(n_warnings, 'warning')} in {settings.mapping_path}{entities}: "
+                   "the mapping will not run as it is")
     else:
-        verdict = (f"OK: {settings.mapping_path} ({entities}) will run against {settings.warehouse_path}"
-                   + (f"; {n_warnings} warning(s)" if n_warnings else ""))
+        verdict = (f"OK: {settings.mapping_path}{entities} will run against {settings.warehouse_path}"
+                   + (f"; {plural(n_warnings, 'warning')}" if n_warnings else ""))
     if fmt == "json":
         print(json.dumps({"settings": settings_rows, "findings": findings, "errors": n_errors, "warnings": n_warnings,
                           "ok": not n_errors, "verdict": verdict}))
@@ -439,7 +473,7 @@ def register_more(sub: "argparse._SubParsersAction") -> None:
     st.set_defaults(func=_state)
 
     rp = sub.add_parser("replay", help="re-send an entity's rejected or failed records from the retry queue after a fix",
-                        epilog=REPLAY_EPILOG.format(exit_codes=EXIT_CODES_TEXT), formatter_class=argparse.RawDescriptionHelpFormatter)
+                        epilog=REPLAY_EPILOG.format(exit_codes=exit_codes_text("replay")), formatter_class=argparse.RawDescriptionHelpFormatter)
     rp.add_argument("entity", help="customers, orders or products")
     rp.add_argument("--status", choices=["all", "failed", "needs_attention", "rejected"], default="all", help="which queued records (default: all)")
     rp.add_argument("--identity", action="append", default=[], help="only this identity (as `state --retries` shows it); repeatable")

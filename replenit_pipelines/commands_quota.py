@@ -11,8 +11,11 @@ from replenit_pipelines.console.tables import add_output_flags
 QUOTA_EPILOG = """\
 Reads the quota ledgers in $REPLENIT_STATE_DIR/quota (one per key, labelled by a digest, never
 the key; the one of REPLENIT_BASE_URL + REPLENIT_API_KEY is named by REPLENIT_KEY_NAME) and the
-state store's sync_runs. Scheduled demand comes from the code location's schedules and each
-entity's median requests per run over the last 24 hours.
+sync_runs of every state store in $REPLENIT_STATE_DIR: its own (instance `replenit`: the Dagster
+component's default key prefix, and `replenit sync`) and each subfolder's (a component instance of
+another key prefix keeps its state in $REPLENIT_STATE_DIR/<prefix>): each instance's requests per
+entity are shown. Scheduled demand comes from the code location's schedules and each entity's
+median requests per run over the last 24 hours.
 
 exit codes:
   0  the view was printed
@@ -44,7 +47,7 @@ def code_location_schedules() -> list:
 def _quota(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.delivery.quota import ledger_name
-    from replenit_pipelines.lib.plan import current_quota_view, quota_text
+    from replenit_pipelines.lib.plan import current_quota_view, instance_state_stores, quota_text
     from replenit_pipelines.lib.settings import DEFAULT_LIMITS, Settings
 
     settings = Settings.from_env()
@@ -53,7 +56,9 @@ def _quota(args: argparse.Namespace) -> int:
     key = os.environ.get("REPLENIT_API_KEY")
     if key:  # only hashed, to name this key's ledger; never printed
         names[ledger_name(settings.base_url, key).removesuffix(".json")] = settings.key_label
-    view = current_quota_view(settings.quota_dir, limits, settings.state_store_path,
+    # Every instance's state store (docs/component.md: one folder an instance); on Postgres, the URL's.
+    stores = instance_state_stores(settings.state_dir) if settings.state_url is None else settings.state_store_path
+    view = current_quota_view(settings.quota_dir, limits, stores,
                               [] if args.no_schedules else code_location_schedules(), names)
     if args.json:
         print(json.dumps(view))
@@ -74,11 +79,13 @@ def quota_tables(view: dict) -> dict[str, list[dict]]:
                for k in view["keys"] for w in k["windows"]]
     per_run = view.get("expected_requests_per_run", {})
     entities = [{**e, "median_per_run": per_run.get(e["entity"])} for e in view["requests_last_24h"]]
+    by = ("instance and entity (each instance's state store's sync_runs)" if any("instance" in e for e in entities)
+          else "entity (the state store's sync_runs)")
     limit = view["long_window"]["limit"]
     hours = ([{"when": "recorded", **h} for h in view["hours_over_limit_past_24h"]]
              + [{"when": "scheduled (next 24 h)", **h} for h in view["hours_over_limit_next_24h"]])
     tables = {f"Quota at {view['at']}, per key and window:": windows,
-              "Requests over the last 24 hours, per entity (the state store's sync_runs):": entities,
+              f"Requests over the last 24 hours, per {by}:": entities,
               f"Hours over {limit:,} requests (recorded, and scheduled for the next 24 hours):": hours}
     known = {"keys", "requests_last_24h", "hours_over_limit_past_24h", "hours_over_limit_next_24h"}
     for name, value in view.items():

@@ -28,7 +28,7 @@ def sample_sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.contract.entities import check_entity_name
     from replenit_pipelines.lib.delivery import client_from_env
-    from replenit_pipelines.lib.delivery.config import batch_sizes_for, check_batch_size
+    from replenit_pipelines.lib.delivery.config import batch_sizes_for
     from replenit_pipelines.lib.delivery.exchanges import ExchangeLog
     from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.settings import Settings
@@ -41,8 +41,7 @@ def sample_sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.warehouse import Warehouse, load_mapping
     from replenit_pipelines.lib.warehouse.sample import read_sample
 
-    check_entity_name(args.entity, "sync")
-    check_batch_size(args.batch_size, "--batch-size")
+    check_entity_name(args.entity, "sync")  # its numbers were checked by the sync command (commands_sync.check_numbers)
     if args.sample is not None and args.sample < 1:
         raise ValueError(f"--sample must be at least 1, not {args.sample}")
     settings = Settings.from_env()

@@ -24,9 +24,9 @@ sent) when the source is empty, or when they exceed --max-delete-share of the le
 
 
 def sync_epilog() -> str:
-    from replenit_pipelines.console.exits import EXIT_CODES_TEXT
+    from replenit_pipelines.console.exits import exit_codes_text
 
-    return SYNC_EPILOG_TEXT.format(exit_codes=EXIT_CODES_TEXT)
+    return SYNC_EPILOG_TEXT.format(exit_codes=exit_codes_text("sync"))
 
 
 def _sync(args: argparse.Namespace) -> int:
@@ -37,7 +37,7 @@ def _sync(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.contract.api import parse_limits
     from replenit_pipelines.lib.contract.entities import check_entity_name
     from replenit_pipelines.lib.delivery import ReplenitStopError, client_from_env
-    from replenit_pipelines.lib.delivery.config import batch_sizes_for, check_batch_size
+    from replenit_pipelines.lib.delivery.config import batch_sizes_for
     from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.stages.delete import DeleteGuard
@@ -50,16 +50,16 @@ def _sync(args: argparse.Namespace) -> int:
     if args.diff and args.all:
         raise ValueError("--diff lists the changed records of one partition or a sample: use it with --partition, "
                          "--sample or --identity (a whole source's changes are counted by `--all --dry-run`)")
+    check_numbers(args)
     if args.sample is not None or args.identity:
         from replenit_pipelines.commands_sample import sample_sync
 
         return sample_sync(args)
     check_entity_name(args.entity, "sync")
-    check_batch_size(args.batch_size, "--batch-size")
-    if args.max_quarantine_share is not None and not 0 <= args.max_quarantine_share <= 1:
-        raise ValueError(f"--max-quarantine-share is a share of the rows, from 0 to 1 (0.1 for 10%), not {args.max_quarantine_share:g}")
     if args.mirror and not args.all:
         raise ValueError("--mirror deletes what is absent from the WHOLE source: use it with --all")
+    if args.chunk_rows is not None and not args.all:
+        raise ValueError("--chunk-rows is how many source rows --all reads at once: use it with --all")
     settings = Settings.from_env()
     mapping = load_mapping(settings.mapping_path)
     if args.entity not in mapping:
@@ -107,7 +107,8 @@ def _sync(args: argparse.Namespace) -> int:
                     mapping=entity_mapping, warehouse=Warehouse(settings.warehouse_path), client=client, ledger=ledger,
                     store=store, run_id=run_id, mirror=args.mirror, dry_run=args.dry_run, full_refresh=args.full_refresh,
                     guard=guard, customer_priority=settings.customer_priority, log=log, how_to_allow=allow, progress=reconcile_progress,
-                    retry_max_attempts=settings.retry_max_attempts, **gate, **({"chunk_rows": args.chunk_rows} if args.chunk_rows else {})))
+                    retry_max_attempts=settings.retry_max_attempts, **gate,
+                    **({"chunk_rows": args.chunk_rows} if args.chunk_rows is not None else {})))
             else:
                 from replenit_pipelines.lib.sync import SyncRequest, sync_window
 
@@ -130,6 +131,25 @@ def _sync(args: argparse.Namespace) -> int:
         print(f"replenit sync: stopped: {stopped}", file=sys.stderr)
         return 3
     return _print_result(args, result, stopped, run_id, before, settings, log, store)
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """The numbers given as flags, each refused by its flag's name before anything is read or sent
+    (exit 2): `--chunk-rows 0` took the default silently, and the delete guard's own check said
+    `max_delete_share`, a name the user never typed."""
+    from replenit_pipelines.lib.delivery.config import check_batch_size
+
+    check_batch_size(args.batch_size, "--batch-size")
+    if args.chunk_rows is not None and args.chunk_rows < 1:
+        raise ValueError(f"--chunk-rows must be at least 1, not {args.chunk_rows}")
+    for flag, share, of in (("--max-quarantine-share", args.max_quarantine_share, "the rows"),
+                            ("--max-delete-share", args.max_delete_share, "the records Replenit holds")):
+        if share is not None and not 0 <= share <= 1:
+            raise ValueError(f"{flag} is a share of {of}, from 0 to 1 (0.1 for 10%), not {share:g}")
+    if args.max_delete_count < 0:
+        raise ValueError(f"--max-delete-count must be 0 or more, not {args.max_delete_count}")
+    if args.diff_records < 0:
+        raise ValueError(f"--diff-records must be 0 or more, not {args.diff_records}")
 
 
 def _print_result(args: argparse.Namespace, result: Any, stopped: Exception | None, run_id: str, before: Any,
@@ -229,7 +249,6 @@ def plan_eta(entity: str, counts: dict, snapshot: Any, settings: Any, lane: str 
     key's quota now, alone and with the schedules' expected load (docs/planning.md); `eta_s` is the
     one to plan by: with the fresh lane's load for bulk work (--all), alone for a partition."""
     from replenit_pipelines.commands_quota import code_location_schedules
-    from replenit_pipelines.lib.delivery.report import plural
     from replenit_pipelines.lib.plan import eta, expected_load, planned_requests, since
     from replenit_pipelines.lib.sync import open_state_store
 
@@ -241,7 +260,7 @@ def plan_eta(entity: str, counts: dict, snapshot: Any, settings: Any, lane: str 
     estimate = eta(requests, snapshot, expected_load=load, entity=entity, lead_s=float(counts.get("duration_s", 0.0)), lane=lane)
     return {"requests_needed": requests, "eta_s": round(estimate.expected_s, 1), "eta_lane": lane,
             "eta_with_load_s": round(estimate.with_load_s, 1) if estimate.with_load_s is not None else None,
-            "eta_late": estimate.late, "eta_text": f"plan: {plural(requests, 'request')}; {estimate.text()}"}
+            "eta_late": estimate.late, "eta_text": f"plan: {estimate.text()}"}  # `plan: 4 requests: 2.1 min ...`
 
 
 # Customers are daily partitions, orders and products hourly (defs/partitions.py), all UTC.

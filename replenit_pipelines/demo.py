@@ -119,6 +119,7 @@ def run_demo(workdir: Path, customers: int, days: int, seed: int, hours: int) ->
 
 
 def _print_run(store_path: Path, run_id: str, partition: str, success: bool) -> None:
+    from replenit_pipelines.lib.delivery.report import plural
     from replenit_pipelines.lib.state import DuckDBStateStore
 
     if not store_path.exists():
@@ -127,8 +128,8 @@ def _print_run(store_path: Path, run_id: str, partition: str, success: bool) -> 
     rows = DuckDBStateStore(store_path).query(
         "SELECT entity, rows_read, rows_delivered, rows_unchanged, rows_quarantined, requests, outcome FROM sync_runs "
         "WHERE run_id = ?", [run_id])
-    parts = [f"{r['entity']} {r['rows_read']:,} rows read: {r['rows_delivered']:,} delivered, {r['rows_unchanged']:,} unchanged, "
-             f"{r['rows_quarantined']:,} quarantined; {r['requests']} request{'' if r['requests'] == 1 else 's'}"
+    parts = [f"{r['entity']} {plural(r['rows_read'], 'row')} read: {r['rows_delivered']:,} delivered, {r['rows_unchanged']:,} unchanged, "
+             f"{r['rows_quarantined']:,} quarantined; {plural(r['requests'], 'request')}"
              f"{'' if r['outcome'] == 'delivered' else ', ' + r['outcome']}" for r in rows.iter_rows(named=True)]
     print(f"    {partition}: {'; '.join(parts) or 'nothing recorded'}{'' if success else '  <- run FAILED, see ./dev ui'}")
 

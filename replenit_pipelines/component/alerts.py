@@ -26,6 +26,7 @@ from dagster_shared.error import SerializableErrorInfo  # what a step failure ca
 
 from replenit_pipelines.component.quota import DRY_RUN_TAG
 from replenit_pipelines.lib.alerts import ALERT_WEBHOOK_ENV, post_alert, slack_payload
+from replenit_pipelines.lib.delivery.report import plural
 
 CHECK_ALERTS_EVERY_S = 60
 MAX_CHECKS_PER_TICK = 50  # per check and tick
@@ -184,7 +185,7 @@ def alert_on_check_failure(context: dg.SensorEvaluationContext) -> dg.SkipReason
         partition = next((c.partition for c in checks if c.partition), None)
         if partition and partition not in where:
             where += f" {partition}"
-        post(f"Replenit: {len(checks)} {'check' if len(checks) == 1 else 'checks'} failed on {where}",
+        post(f"Replenit: {plural(len(checks), 'check')} failed on {where}",
              [*(check_line(c) for c in checks[:6]), f"Run {run_id} succeeded; these checks do not hold anything back."], run_id)
     return dg.SkipReason(f"posted the failed checks of {len(posted_for)} runs")
 

@@ -17,12 +17,22 @@ EXIT_CODES_TEXT = """\
 exit codes (the same for sync, push and replay; docs/cli.md):
   0  every valid record was delivered or is unchanged; quarantined rows (within what the
      quarantine gate calls normal) are reported, not failed
-  1  records failed or were dead-lettered, or the quarantine gate held rows back;
-     with --strict, also any quarantined row
+  1  records failed or were dead-lettered, or the quarantine gate held rows back{strict}
   2  bad input or settings (an argument, a setting, the mapping, the file, a delete guard): nothing was sent
   3  stopped: the API refused the key or tenant (401/403/404), or could not be reached
 A dry run exits 0 unless it cannot plan (then 2 or 3).
 """
+
+# What --strict adds to exit 1, per command. replay has no --strict: it re-sends payloads that were
+# validated when first sent, so it has nothing to quarantine (a record rejected again exits 1 anyway).
+STRICT_TEXT = {"sync": ";\n     with --strict, also any quarantined row",
+               "push": ";\n     with --strict, also any record refused before sending",
+               "replay": ""}
+
+
+def exit_codes_text(command: str) -> str:
+    """The exit codes' table for a command's --help: only the flags it has."""
+    return EXIT_CODES_TEXT.format(strict=STRICT_TEXT[command])
 
 
 @dataclass(frozen=True)

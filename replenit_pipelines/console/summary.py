@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from replenit_pipelines.lib.delivery.report import plural
+
 MAX_LINES = 15
 TOP_REASONS = 3
 
@@ -40,11 +42,6 @@ class SyncSummary:
 
 def _n(value: float | int) -> str:
     return f"{int(value):,}"
-
-
-def _count(n: float | int, noun: str) -> str:
-    """`1 request`, `4 requests`."""
-    return f"{_n(n)} {noun}" + ("" if int(n) == 1 else "s")
 
 
 def _share(part: int, whole: int) -> str:
@@ -85,11 +82,11 @@ def sync_summary(s: SyncSummary) -> list[str]:
     read = int(c.get("rows_read", 0))
     requests = int(c.get("requests_total", c.get("requests", 0) + c.get("retry_requests", 0) + c.get("delete_requests", 0)))
     took = float(c.get("duration_s", 0.0))
-    head = f"{s.entity} {s.scope}: {_n(read)} rows read in {took:.1f} s"
+    head = f"{s.entity} {s.scope}: {plural(read, 'row')} read in {took:.1f} s"
     if dry:
         head += "; dry run, nothing sent"
     else:
-        head += f", {_count(requests, 'request')}"
+        head += f", {plural(requests, 'request')}"
         extra = [f"{_n(c[k])} {w}" for k, w in (("retries", "retried"), ("rate_limited_429", "rate-limited (429)"))
                  if c.get(k)]
         if extra:
@@ -101,25 +98,28 @@ def sync_summary(s: SyncSummary) -> list[str]:
     records = (f"{_n(c.get('records_new', 0))} new, {_n(c.get('records_changed', 0))} changed"
                + (f", {_n(refreshed)} unchanged, sent by --full-refresh" if refreshed else ""))
     if dry:
-        lines.append(f"  to send        {_n(c.get('rows_planned', 0))} rows ({_n(c.get('records_planned', 0))} records: {records})")
+        lines.append(f"  to send        {plural(c.get('rows_planned', 0), 'row')} ({plural(c.get('records_planned', 0), 'record')}: {records})")
         if s.plan_text:
             lines.append(f"  {s.plan_text}")
     else:
         accepted = int(c.get("records_accepted", 0))
-        of = "" if accepted == to_send else f" of {_n(to_send)}"  # a run that failed or stopped: the breakdown is of what it sent
-        lines.append(f"  delivered      {_n(c.get('rows_delivered', 0))} rows ({_n(accepted)}{of} records: {records})")
-    lines.append(f"  unchanged      {_n(c.get('rows_unchanged', 0))} rows (Replenit already holds them as they are)")
+        # A run that failed or stopped: the breakdown is of what it sent.
+        of = plural(accepted, "record") if accepted == to_send else f"{_n(accepted)} of {plural(to_send, 'record')}"
+        lines.append(f"  delivered      {plural(c.get('rows_delivered', 0), 'row')} ({of}: {records})")
+    unchanged = int(c.get("rows_unchanged", 0))
+    lines.append(f"  unchanged      {plural(unchanged, 'row')} (Replenit already holds "
+                 + ("it as it is)" if unchanged == 1 else "them as they are)"))
     if c.get("rows_superseded"):
-        lines.append(f"  superseded     {_n(c['rows_superseded'])} rows (older versions of a record read in the same run)")
+        lines.append(f"  superseded     {plural(c['rows_superseded'], 'row')} (older versions of a record read in the same run)")
     quarantined = int(c.get("rows_quarantined", 0))
-    lines.append(f"  quarantined    {_n(quarantined)} rows{_share(quarantined, read)}, not sent"
+    lines.append(f"  quarantined    {plural(quarantined, 'row')}{_share(quarantined, read)}, not sent"
                  + (": invalid, each with its reason" if quarantined else ""))
     if quarantined and s.reasons:
         lines.append("    top reasons: " + "; ".join(r.text() for r in s.reasons[:TOP_REASONS]))
     dead = int(c.get("rows_dead_lettered", 0))
-    lines.append(f"  dead-lettered  {_n(dead)} rows" + (" (rejected by the API or failed after retries; queued for replay)" if dead else ""))
+    lines.append(f"  dead-lettered  {plural(dead, 'row')}" + (" (rejected by the API or failed after retries; queued for replay)" if dead else ""))
     if _gate_held(c) or c.get("gate_tripped"):
-        lines.append(f"  held back      {_n(_gate_held(c))} rows: the quarantine gate found this run's quarantine abnormal"
+        lines.append(f"  held back      {plural(_gate_held(c), 'row')}: the quarantine gate found this run's quarantine abnormal"
                      + _gate_share(c))
     deleted = int(c.get("records_to_delete", 0)) if dry else int(c.get("records_deleted", 0))
     if deleted or c.get("rows_deleted"):
@@ -127,19 +127,19 @@ def sync_summary(s: SyncSummary) -> list[str]:
         # rows_deleted counts every row the source flags deleted, of records Replenit never held too
         # (a connector's soft deletes before the first load): without saying so, "0 records (2 rows)".
         flagged = int(c.get("rows_deleted", 0))
-        lines.append(f"  {'to delete' if dry else 'deleted':<15}{_n(deleted)} records"
-                     + (f" ({_n(flagged)} rows flagged deleted in the source; a record Replenit never held needs no DELETE)"
+        lines.append(f"  {'to delete' if dry else 'deleted':<15}{plural(deleted, 'record')}"
+                     + (f" ({plural(flagged, 'row')} flagged deleted in the source; a record Replenit never held needs no DELETE)"
                         if flagged else "")
                      + (f"; {_n(cannot)} of them cannot be: no CustomerId to delete by, or one a live customer has too"
                         if cannot else ""))
     failed_deletes, undeletable = int(c.get("records_delete_failed", 0)), int(c.get("records_not_deletable", 0))
     if (failed_deletes or undeletable) and not dry:  # they make the run exit 1: say so
-        lines.append(f"  not deleted    {_n(failed_deletes + undeletable)} records ({_n(failed_deletes)} failed, "
+        lines.append(f"  not deleted    {plural(failed_deletes + undeletable, 'record')} ({_n(failed_deletes)} failed, "
                      f"{_n(undeletable)} with no CustomerId to delete by, or one a live customer has too)")
     if c.get("rows_not_attempted"):
-        lines.append(f"  not attempted  {_n(c['rows_not_attempted'])} rows (the run stopped before sending them)")
+        lines.append(f"  not attempted  {plural(c['rows_not_attempted'], 'row')} (the run stopped before sending them)")
     if c.get("records_retried"):
-        lines.append(f"  retried        {_n(c['records_retried'])} records of earlier runs' failures, "
+        lines.append(f"  retried        {plural(c['records_retried'], 'record')} of earlier runs' failures, "
                      f"{_n(c.get('records_retry_accepted', 0))} accepted")
     lines.extend(f"  {note}" for note in s.notes)
     lines.extend(_next_steps(s, quarantined, dead, dry))
@@ -178,17 +178,17 @@ def _next_steps(s: SyncSummary, quarantined: int, dead: int, dry: bool) -> list[
 def push_summary(summary: dict, not_accepted: int, stopped: str | None, run_id: str) -> list[str]:
     """`replenit push`'s outcome (PushOutcome.summary()) in words."""
     s = summary
-    lines = [f"push {s['entity']} {s['file']}: {_count(s['records_read'], 'record')} read, {_count(s.get('requests', 0), 'request')}"
+    lines = [f"push {s['entity']} {s['file']}: {plural(s['records_read'], 'record')} read, {plural(s.get('requests', 0), 'request')}"
              + (f" in {float(s['duration_s']):.1f} s" if "duration_s" in s else "")]
-    lines.append(f"  delivered      {_n(s.get('accepted', 0))} records")
+    lines.append(f"  delivered      {plural(s.get('accepted', 0), 'record')}")
     if s.get("superseded"):
-        lines.append(f"  superseded     {_n(s['superseded'])} records (older versions of a later record with the same identity)")
-    lines.append(f"  quarantined    {_n(s.get('refused', 0))} records (refused before sending, each with its reason)")
+        lines.append(f"  superseded     {plural(s['superseded'], 'record')} (older versions of a later record with the same identity)")
+    lines.append(f"  quarantined    {plural(s.get('refused', 0), 'record')} (refused before sending, each with its reason)")
     failed = int(s.get("rejected", 0)) + int(s.get("failed", 0))
-    lines.append(f"  dead-lettered  {_n(failed)} records ({_n(s.get('rejected', 0))} rejected by the API, "
+    lines.append(f"  dead-lettered  {plural(failed, 'record')} ({_n(s.get('rejected', 0))} rejected by the API, "
                  f"{_n(s.get('failed', 0))} failed after retries)")
     if s.get("not_sent"):
-        lines.append(f"  not sent       {_n(s['not_sent'])} records (the delivery stopped)")
+        lines.append(f"  not sent       {plural(s['not_sent'], 'record')} (the delivery stopped)")
     if stopped:
         lines.append(f"stopped: {stopped}")
     if s.get("refused"):
@@ -205,13 +205,13 @@ def push_summary(summary: dict, not_accepted: int, stopped: str | None, run_id: 
 def replay_summary(entity: str, status: str, counts: dict, dry_run: bool, stopped: str | None) -> list[str]:
     c = counts
     if dry_run:
-        lines = [f"replay {entity} ({status}), dry run: would re-send {_n(c['records_retried'])} records"]
+        lines = [f"replay {entity} ({status}), dry run: would re-send {plural(c['records_retried'], 'record')}"]
     else:
-        lines = [f"replay {entity} ({status}): re-sent {_count(c['records_retried'], 'record')} in {_count(c['requests'], 'request')}",
-                 f"  delivered      {_n(c['records_retry_accepted'])} records",
-                 f"  dead-lettered  {_n(c['records_retry_rejected'] + c['records_retry_failed'])} records "
+        lines = [f"replay {entity} ({status}): re-sent {plural(c['records_retried'], 'record')} in {plural(c['requests'], 'request')}",
+                 f"  delivered      {plural(c['records_retry_accepted'], 'record')}",
+                 f"  dead-lettered  {plural(c['records_retry_rejected'] + c['records_retry_failed'], 'record')} "
                  f"({_n(c['records_retry_rejected'])} rejected, {_n(c['records_retry_failed'])} failed; they stay queued)"]
-    lines.append(f"  unchanged      {_n(c['records_stale'])} records (acknowledged since they failed: dropped from the queue)")
+    lines.append(f"  unchanged      {plural(c['records_stale'], 'record')} (acknowledged since they failed: dropped from the queue)")
     rejected = int(c.get("records_resent_rejected", 0))
     if rejected:
         lines.append(f"  of those {'to re-send' if dry_run else 're-sent'}: {_n(rejected)} the API rejected (400) with this very payload; "

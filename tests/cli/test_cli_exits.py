@@ -58,7 +58,7 @@ def test_a_dry_run_exits_0_even_with_quarantine_and_strict(env, sandbox, capsys)
     assert cli.main(["sync", "orders", "--all", "--dry-run", "--strict"]) == 0
     out = capsys.readouterr().out
     assert "dry run, nothing sent" in out and "next: run without --dry-run to send" in out
-    assert re.search(r"plan: 1 request; ", out), out  # the orders of 300 customers: one request at the hard maximum
+    assert re.search(r"plan: 1 request: ", out), out  # the orders of 300 customers: one request at the hard maximum
     assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
 
 
@@ -82,6 +82,21 @@ def test_a_bad_mapping_exits_2_with_nothing_sent(env, sandbox, capsys, monkeypat
     assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
 
 
+def test_a_yaml_syntax_error_names_the_mapping_file_and_the_line(env, sandbox, capsys, monkeypatch, tmp_path):
+    """PyYAML was handed the file's text, so its error said `in "<unicode string>", line 5`: not the file."""
+    mapping = tmp_path / "mine.yaml"
+    mapping.write_text("customers:\n  source: {table: customers}\n  fields:\n   Email: email\n    Name: name\n")
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    assert cli.main(["sync", "customers", "--all"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"replenit: {mapping}, line 5, column 9: not valid YAML: mapping values are not allowed here\n"), err
+    assert "    Name: name\n" in err and "<unicode string>" not in err
+    assert cli.main(["check", "--json"]) == 1  # check lists it the same way
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert finding["message"].startswith(f"{mapping}, line 5, column 9: not valid YAML") and "<unicode string>" not in finding["message"]
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+
+
 def test_a_refused_key_exits_3(env, sandbox, capsys, monkeypatch):
     monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
     assert cli.main(["sync", "customers", "--all"]) == 3
@@ -100,8 +115,8 @@ def test_a_refused_keys_summary_blames_the_key_not_the_quarantine_gate_and_adds_
         out = capsys.readouterr().out
         assert "quarantine gate" not in out and "--max-quarantine-share" not in out, out
         assert re.search(r"not attempted +[1-9][\d,]* rows", out), out
-        read = int(re.search(r"([\d,]+) rows read", out).group(1).replace(",", ""))
-        lines = re.findall(r"^  (delivered|unchanged|superseded|quarantined|dead-lettered|held back|not attempted) +([\d,]+) rows",
+        read = int(re.search(r"([\d,]+) rows? read", out).group(1).replace(",", ""))
+        lines = re.findall(r"^  (delivered|unchanged|superseded|quarantined|dead-lettered|held back|not attempted) +([\d,]+) rows?",
                            out, re.MULTILINE)
         assert sum(int(n.replace(",", "")) for _, n in lines) == read, out
 
@@ -133,7 +148,7 @@ def test_dead_letters_exit_1_and_say_how_to_replay(env, sandbox, monkeypatch, tm
     assert re.search(r"dead-lettered +45,000 rows", out) and "replenit replay orders" in out
     assert re.search(r"delivered +5 rows", out)
     assert cli.main(["replay", "orders"]) == 1  # rejected again: it stays queued
-    assert re.search(r"dead-lettered +1 records \(1 rejected", capsys.readouterr().out)
+    assert re.search(r"dead-lettered +1 record \(1 rejected", capsys.readouterr().out)
 
 
 def test_a_held_back_window_exits_1(monkeypatch, sandbox, tmp_path, capsys):
@@ -190,7 +205,7 @@ def test_a_mirror_that_cannot_delete_a_customer_without_customerid_exits_1_and_s
     # summary says so (before, it exited 1 with a summary that named nothing wrong).
     assert cli.main(["sync", "customers", "--all", "--mirror", "--max-delete-share", "1"]) == 1
     out = capsys.readouterr().out
-    assert re.search(r"not deleted +1 records \(0 failed, 1 with no CustomerId to delete by, or one a live customer has too\)", out), out
+    assert re.search(r"not deleted +1 record \(0 failed, 1 with no CustomerId to delete by, or one a live customer has too\)", out), out
     assert "delete it in Replenit by hand, or give its row a CustomerId" in out
 
 
@@ -346,7 +361,7 @@ def test_push_of_a_missing_file_or_a_folder_exits_2_in_one_line(env, sandbox, ca
 
 def delivered_breakdown(out: str) -> tuple[int, int, int]:
     """(records delivered, records the run sent or meant to, new + changed + re-sent) of a summary's delivered line."""
-    m = re.search(r"^  delivered +[\d,]+ rows \(([\d,]+)(?: of ([\d,]+))? records: ([\d,]+) new, ([\d,]+) changed"
+    m = re.search(r"^  delivered +[\d,]+ rows? \(([\d,]+)(?: of ([\d,]+))? records?: ([\d,]+) new, ([\d,]+) changed"
                   r"(?:, ([\d,]+) unchanged, sent by --full-refresh)?\)$", out, re.MULTILINE)
     assert m, out
     n = [int(g.replace(",", "")) if g else 0 for g in m.groups()]
@@ -365,3 +380,103 @@ def test_the_delivered_lines_records_add_up_with_full_refresh_and_when_nothing_w
     monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
     assert cli.main(["sync", "customers", "--all", "--full-refresh"]) == 3
     assert delivered_breakdown(capsys.readouterr().out) == (0, delivered, delivered)
+
+
+@pytest.mark.parametrize("command", ["sync", "push", "replay"])
+def test_every_flag_a_sending_commands_help_names_is_one_it_takes(command, capsys):
+    """replay's --help (the exit codes' table shared by the three) said `with --strict, also any quarantined
+    row`, and `replenit replay customers --strict` exited 2: unrecognized arguments."""
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    text = capsys.readouterr().out
+    taken = set(re.findall(r"^ {2}(?:-\w, )?(--[\w-]+)", text, re.MULTILINE))  # the options' list
+    others = "|".join(c for c in ("sync", "push", "replay", "state", "quota", "check") if c != command)
+    own = re.sub(rf"`(?:replenit )?(?:{others}) [^`]*`", "", text)  # another command's flags (`replenit state --retries`)
+    named = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", own))  # anywhere else: usage, help texts, the epilog
+    assert taken and named - taken == set(), text
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["sync", "customers", "--all", "--chunk-rows", "0"], "--chunk-rows must be at least 1, not 0"),
+    (["sync", "customers", "--all", "--chunk-rows", "-5"], "--chunk-rows must be at least 1, not -5"),
+    (["sync", "customers", "--partition", "2026-11-26", "--chunk-rows", "1000"], "--chunk-rows is how many source rows --all reads"),
+    (["sync", "customers", "--all", "--max-delete-share", "2"], "--max-delete-share is a share of the records Replenit holds"),
+    (["sync", "customers", "--sample", "2", "--max-delete-share", "-1"], "--max-delete-share is a share of the records Replenit holds"),
+    (["sync", "customers", "--all", "--max-delete-count", "-3"], "--max-delete-count must be 0 or more, not -3"),
+    (["sync", "customers", "--partition", "2026-11-26", "--dry-run", "--diff", "--diff-records", "-1"], "--diff-records must be 0 or more"),
+    (["push", "customers", "file.ndjson", "--batch-size", "0"], "--batch-size must be at least 1, not 0"),
+    (["state", "--rows", "-1"], "--rows must be 0 or more, not -1"),
+])
+def test_a_bad_number_exits_2_naming_the_flag_typed(argv, message, env, sandbox, capsys, tmp_path):
+    """--chunk-rows 0 took the default silently and synced; --max-delete-share 2 said `max_delete_share must be
+    between 0 and 1` and push --batch-size 0 `batch size for customers must be ...`: names the user never typed."""
+    (tmp_path / "file.ndjson").write_text('{"CustomerId": "c1"}\n')
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"replenit: {message}") and captured.out == "", captured
+    assert not re.search(r"(?<!-)\b(chunk_rows|max_delete_share|max_delete_count|batch size for)\b", captured.err)
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+    assert not (tmp_path / "state").exists()  # refused before the state folder was made
+
+
+def test_replay_of_an_identity_not_in_the_queue_exits_2_and_says_so(env, sandbox, capsys, monkeypatch):
+    """`replay customers --identity nosuch` said `re-sent 0 records ... next: nothing to do` and exited 0:
+    a typo read as a record delivered."""
+    monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
+    assert cli.main(["sync", "customers", "--all"]) == 3  # every valid record queued as failed, none sent
+    monkeypatch.setenv("REPLENIT_API_KEY", env["REPLENIT_API_KEY"])
+    capsys.readouterr()
+    assert cli.main(["state", "--retries", "customers", "--json", "--rows", "1000"]) == 0
+    queue = json.loads(capsys.readouterr().out)
+    first = queue[0]["identity"]
+    for argv in (["--identity", "nosuch"], ["--identity", "nosuch", "--dry-run"], ["--identity", first, "--identity", "nosuch"]):
+        assert cli.main(["replay", "customers", *argv]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and "nothing to do" not in captured.err, captured
+        assert captured.err.startswith("replenit: replay customers --identity: 'nosuch' is not in the retry queue of customers; "
+                                       f"it holds {len(queue)} records (`replenit state --retries customers` lists them"), captured.err
+    assert cli.main(["replay", "customers", "--identity", first, "--status", "rejected"]) == 2
+    assert f"'{first}' is queued as failed, which --status rejected leaves out" in capsys.readouterr().err
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 0
+    assert cli.main(["replay", "customers", "--identity", first]) == 0  # one that is queued: re-sent
+    assert "re-sent 1 record in 1 request" in capsys.readouterr().out
+    assert sent(sandbox, env["REPLENIT_TENANT_ID"]) == 1
+
+
+def test_summaries_of_one_say_1_row_1_record_1_request_and_a_plan_says_its_requests_once(monkeypatch, sandbox, tmp_path, capsys):
+    """`1 rows read`, `delivered 1 rows (1 records: ...)`, `would re-send 1 records`, `1 error(s)`; and a dry run's
+    `plan: 0 requests; 0 requests: 0.3 s in the bulk lane ...`."""
+    import duckdb
+
+    warehouse = tmp_path / "one.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE TABLE customers AS SELECT 'c1' AS customer_id, 'c1@example.com' AS email, "
+                    "TIMESTAMP '2026-11-26 10:00' AS updated_at")
+    mapping = tmp_path / "one.yaml"
+    mapping.write_text("customers:\n  source: {table: customers, window_column: updated_at}\n"
+                       "  fields: {CustomerId: customer_id, Email: email}\n")
+    monkeypatch.chdir(tmp_path)
+    env = point_at_sandbox(monkeypatch, sandbox, warehouse, tmp_path / "state")
+    monkeypatch.setenv("REPLENIT_MAPPING", str(mapping))
+    said = []
+
+    def run(*argv: str, code: int = 0) -> str:
+        assert cli.main(list(argv)) == code, argv
+        out = capsys.readouterr().out
+        said.append(out)
+        return out
+
+    monkeypatch.setenv("REPLENIT_API_KEY", "not-the-key")
+    assert "1 row read" in run("sync", "customers", "--all", code=3)  # the record queued, not sent
+    monkeypatch.setenv("REPLENIT_API_KEY", env["REPLENIT_API_KEY"])
+    assert re.search(r"\n  plan: 1 request: [\d.]+ (s|min|h) in the bulk lane", run("sync", "customers", "--all", "--dry-run"))
+    assert "would re-send 1 record\n" in run("replay", "customers", "--dry-run")
+    assert "re-sent 1 record in 1 request\n  delivered      1 record\n" in run("replay", "customers")
+    out = run("sync", "customers", "--all", "--dry-run")
+    assert "\n  plan: nothing to send\n" in out and "unchanged      1 row (Replenit already holds it as it is)" in out, out
+    (tmp_path / "one.ndjson").write_text('{"CustomerId": "p1", "Email": "p1@example.com"}\n')
+    assert "1 record read, 1 request\n  delivered      1 record\n" in run("push", "customers", str(tmp_path / "one.ndjson"))
+    mapping.write_text("customers:\n  source: {table: customers}\n  fields: {Emial: email}\n")
+    assert f"1 error, 0 warnings in {mapping}:" in run("check", code=1)
+    for out in said:
+        assert not re.search(r"(?<![\d,.])1 (rows|records|requests|errors)\b|\(s\)|requests; ", out), out

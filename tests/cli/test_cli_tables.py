@@ -134,3 +134,53 @@ def test_quota_names_the_mapping_error_that_kept_the_schedules_out(state_dir, ca
     cli.main(["quota"])
     err = capsys.readouterr().err
     assert "(schedules not read: " in err and "customers has no field 'FirstName'" in err, err
+
+
+def test_quota_shows_the_requests_of_each_component_instance_in_its_own_state_folder(sandbox, tmp_path, monkeypatch, capsys):
+    """Two tenants as docs/component.md writes them (key_prefix brand_a, brand_b: state in
+    REPLENIT_STATE_DIR/brand_a and /brand_b, the key's quota ledger in REPLENIT_STATE_DIR/quota), synced by
+    Dagster. `replenit quota` read only REPLENIT_STATE_DIR/state.duckdb, which they never write: 'none recorded'."""
+    from datetime import UTC, datetime
+
+    import dagster as dg
+    from component_helpers import defs_folder
+
+    from replenit_pipelines.lib.settings import DEMO_MAPPING
+    from replenit_pipelines.lib.warehouse.demo import build_demo_warehouse
+
+    state = tmp_path / "state"
+    monkeypatch.chdir(tmp_path)
+    for name, value in {"REPLENIT_STATE_DIR": str(state), "REPLENIT_BASE_URL": sandbox.url}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("REPLENIT_SCHEDULES", "REPLENIT_STATE_URL", "REPLENIT_API_KEY", "REPLENIT_MAPPING", "REPLENIT_LIMITS"):
+        monkeypatch.delenv(name, raising=False)
+    tenant_a, key = sandbox.add_tenant()
+    tenant_b, _ = sandbox.add_tenant(key=key)
+    monkeypatch.setenv("SHOP_API_KEY", key)
+    instances = {}
+    for brand, tenant, customers in (("brand_a", tenant_a, 60), ("brand_b", tenant_b, 30)):
+        monkeypatch.setenv(f"{brand.upper()}_TENANT_ID", tenant)
+        warehouse = tmp_path / f"{brand}.duckdb"
+        build_demo_warehouse(warehouse, customers=customers, seed=len(brand) + customers, days=2, end=datetime(2026, 11, 27, tzinfo=UTC))
+        instances[brand] = (f"attributes:\n  tenant: {{id_env: {brand.upper()}_TENANT_ID, key_env: SHOP_API_KEY}}\n"
+                            f"  key_prefix: {brand}\n  warehouse: {warehouse}\n  mapping: {DEMO_MAPPING}\n"
+                            "  entities: [customers]\n  partitions_start: '2026-11-01'\n")
+    with defs_folder(**instances) as (_, loader), loader.load() as defs, dg.instance_for_test() as instance:
+        for brand in instances:
+            assert defs.resolve_job_def(f"Sync_customers_daily_{brand}").execute_in_process(
+                partition_key="2026-11-26", instance=instance).success
+    assert not (state / "state.duckdb").exists() and (state / "brand_a" / "state.duckdb").exists()
+    capsys.readouterr()
+    assert cli.main(["quota", "--no-schedules", "--json"]) == 0
+    view = json.loads(capsys.readouterr().out)
+    per_instance = {(e["instance"], e["entity"]): (e["runs"], e["requests"]) for e in view["requests_last_24h"]}
+    assert set(per_instance) == {("brand_a", "customers"), ("brand_b", "customers")}, view
+    assert all(runs == 1 and requests >= 1 for runs, requests in per_instance.values()), per_instance
+    spent = sum(w["spent"] for k in view["keys"] for w in k["windows"] if w["seconds"] == 3600)
+    assert spent == sum(requests for _, requests in per_instance.values())  # the key's ledger counts both instances' requests
+    assert cli.main(["quota", "--no-schedules"]) == 0
+    out = capsys.readouterr().out
+    assert "per instance and entity" in out and re.search(r"brand_a +customers +1 ", out) and re.search(r"brand_b +customers +1 ", out), out
+    assert cli.main(["quota", "--no-schedules", "--text"]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"brand_b customers: [\d,]+ requests? in 1 run", text), text

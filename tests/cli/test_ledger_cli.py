@@ -76,7 +76,7 @@ def test_replay_dry_run_sends_nothing_then_replay_delivers(exhausted, capsys):
     assert cli.main(["replay", "customers", "--status", "needs_attention", "--dry-run"]) == 0
     assert "would re-send 3 records" in capsys.readouterr().out and posts() == before
     assert cli.main(["replay", "customers", "--status", "needs_attention", "--identity", "email:user1@example.com"]) == 0
-    assert re.search(r"re-sent 1 record in 1 request\n  delivered +1 records", capsys.readouterr().out)
+    assert re.search(r"re-sent 1 record in 1 request\n  delivered +1 record\n", capsys.readouterr().out)
     assert cli.main(["replay", "customers"]) == 0
     assert re.search(r"delivered +2 records", capsys.readouterr().out)
     stored = httpx.get(f"{sb.url}/_sandbox/records/{tenant_id}/customers").json()

@@ -106,7 +106,7 @@ def test_the_quarantine_sample_is_a_masked_table_and_the_event_log_holds_no_raw_
     md = metadata_of(mat)
     assert (md["rows_merged"], md["records_merged"]) == (1, 1)
     assert "| email:a***@example.com | c*** | c*** | 1 |" in md["merged_customers"]
-    assert any("1 customers (1 rows) share an email" in str(e.user_message) for e in logs)
+    assert any("1 customer (1 row) shares an email" in str(e.user_message) for e in logs)
 
 
 def test_the_shapes_the_event_log_test_looks_for_are_found_when_raw():

@@ -134,7 +134,8 @@ def test_the_quota_view_after_two_runs_shows_what_they_spent(env, sandbox, capsy
         hourly = next(w for w in key["windows"] if w["seconds"] == 3600)
         if int(datetime.now(UTC).timestamp() // 3600) == hour:  # both runs in this hour's window
             assert hourly["spent"] == spent and hourly["remaining"] == 5000 - spent
-        assert view["requests_last_24h"] == [{"entity": "customers", "runs": 2, "requests": spent}]
+        # The state folder's own store: the instance of the default key prefix (others': docs/planning.md).
+        assert view["requests_last_24h"] == [{"instance": "replenit", "entity": "customers", "runs": 2, "requests": spent}]
         assert view["hours_over_limit_past_24h"] == []
         assert {r for r in view["expected_requests_per_run"]} == {"customers"}
 

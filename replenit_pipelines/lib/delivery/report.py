@@ -145,8 +145,10 @@ def fail_unsettled(failed: dict[int, str], settled: set[int], items: Iterable[in
                 not_sent.add(i)
 
 
-def plural(n: int, noun: str, plural_noun: str | None = None) -> str:
-    """`1 request`, `2 requests`, `1,500 records`."""
+def plural(n: float, noun: str, plural_noun: str | None = None) -> str:
+    """`1 request`, `2 requests`, `1,500 records`: the one helper for a count and its noun (a count kept as
+    a float, 3.0, is written 3)."""
+    n = int(n)
     return f"{n:,} {noun if n == 1 else plural_noun or noun + 's'}"
 
 

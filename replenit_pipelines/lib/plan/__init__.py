@@ -26,7 +26,7 @@ dry_run=True))`) and its client:
 from replenit_pipelines.lib.plan.eta import Eta, ExpectedLoad, Schedule, ScheduledRun, eta, expected_load
 from replenit_pipelines.lib.plan.quota import QuotaSnapshot, WindowState, ledger_snapshots, quota_snapshot
 from replenit_pipelines.lib.plan.summary import plan_summary, plan_text, planned_requests
-from replenit_pipelines.lib.plan.view import current_quota_view, quota_text, quota_view, since
+from replenit_pipelines.lib.plan.view import current_quota_view, instance_state_stores, quota_text, quota_view, since
 
 __all__ = ["Eta", "ExpectedLoad", "QuotaSnapshot", "Schedule", "ScheduledRun", "WindowState", "eta", "expected_load",
-           "current_quota_view", "ledger_snapshots", "plan_summary", "plan_text", "planned_requests", "quota_snapshot", "quota_text", "quota_view", "since"]
+           "current_quota_view", "instance_state_stores", "ledger_snapshots", "plan_summary", "plan_text", "planned_requests", "quota_snapshot", "quota_text", "quota_view", "since"]

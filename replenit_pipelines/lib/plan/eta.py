@@ -33,6 +33,7 @@ import polars as pl
 from cronsim import CronSim
 
 from replenit_pipelines.lib.contract.api import Window
+from replenit_pipelines.lib.delivery.report import plural
 from replenit_pipelines.lib.plan.quota import QuotaSnapshot
 
 HISTORY = timedelta(hours=24)  # the recent runs the expected load is estimated from
@@ -159,13 +160,16 @@ class Eta:
         }
 
     def text(self) -> str:
-        what = f"{self.requests:,} {'request' if self.requests == 1 else 'requests'}"
+        if self.requests == 0:  # no time to give: nothing waits on the quota
+            return "nothing to send"
+        what = plural(self.requests, "request")
+        theirs = f"{plural(self.load_requests, 'request')} of theirs"
         if self.lane == "bulk" and self.with_load_s is not None:
             return (f"{what}: {duration(self.with_load_s)} in the bulk lane, after the fresh lane's expected load "
-                    f"({self.load_requests:,} requests of theirs); {duration(self.alone_s)} if nothing else ran on the key")
+                    f"({theirs}); {duration(self.alone_s)} if nothing else ran on the key")
         line = f"{what}: {duration(self.alone_s)} if nothing else runs on the key"
         if self.with_load_s is not None:
-            line += f", {duration(self.with_load_s)} with the schedules' expected load ({self.load_requests:,} requests of theirs)"
+            line += f", {duration(self.with_load_s)} with the schedules' expected load ({theirs})"
         if self.late and self.next_run is not None:
             line += (f". LATE: it cannot finish before the next scheduled run on the key ({self.next_run.schedule}, "
                      f"{self.next_run.entity} at {self.next_run.at:%Y-%m-%d %H:%M} UTC)")

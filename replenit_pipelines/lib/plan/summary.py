@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
+from replenit_pipelines.lib.delivery.report import plural
 from replenit_pipelines.lib.plan.eta import Eta
 from replenit_pipelines.lib.privacy import masked_merges, masked_top_reasons
 from replenit_pipelines.lib.stages.report import SyncResult
@@ -10,9 +11,6 @@ from replenit_pipelines.lib.stages.report import SyncResult
 TOP_REASONS = 5
 
 
-def _n(n: int, noun: str) -> str:
-    """`1 request`, `2 requests`, `1,500 records`."""
-    return f"{n:,} {noun if n == 1 else noun + 's'}"
 
 MERGED_EXAMPLES = 5
 
@@ -69,7 +67,7 @@ def plan_text(summary: dict[str, Any]) -> str:
         f"  records: {s['records_new']:,} new, {s['records_changed']:,} changed, {s['records_unchanged']:,} unchanged, "
         f"{s['records_refreshed']:,} refreshed, {s['records_held']:,} held (rejected before), {s['records_to_retry']:,} to retry, "
         f"{s['records_to_delete']:,} to delete",
-        f"  to send: {_n(s['records_to_send'], 'record')} in {_n(s['requests_needed'], 'request')}",
+        f"  to send: {plural(s['records_to_send'], 'record')} in {plural(s['requests_needed'], 'request')}",
     ]
     if s.get("records_merged"):
         lines.append(f"  merged: {s['records_merged']:,} customers ({s['rows_merged']:,} rows) share an email with a newer "
@@ -93,7 +91,7 @@ def reconcile_summary(result: Any, eta: Eta | None = None) -> dict[str, Any]:
     merged = masked_merges(result.merges, MERGED_EXAMPLES) if getattr(result.merges, "height", 0) else []
     return {
         "entity": result.entity,
-        "partition_key": f"the whole source, in {_n(c['chunks'], 'chunk')}" + (", mirror" if result.mirror else ""),
+        "partition_key": f"the whole source, in {plural(c['chunks'], 'chunk')}" + (", mirror" if result.mirror else ""),
         "window_start": None, "window_end": None,
         "dry_run": result.dry_run,
         **{k: c[k] for k in ("rows_read", "rows_valid", "rows_quarantined", "rows_superseded", "rows_merged", "rows_unchanged",

@@ -4,11 +4,14 @@ exceeded the long window's limit (5,000 an hour), both past (recorded runs) and 
 next 24 hours' expected load).
 
 The state store's sync_runs do not record the key: they are the runs of this deployment, whose
-syncs use one key (REPLENIT_KEY_NAME). Past demand is counted in the hour a run finished.
+syncs use one key (REPLENIT_KEY_NAME). Past demand is counted in the hour a run finished. Given the
+state stores of several component instances (one a tenant, each in its own state folder), the view
+reads each, shows each instance's requests per entity, and counts the hours over the limit on their
+sum: on one key (docs/component.md's example) they share its quota.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from replenit_pipelines.lib.contract.api import Window
+from replenit_pipelines.lib.delivery.report import plural
 from replenit_pipelines.lib.plan.eta import HISTORY, ExpectedLoad, Schedule, expected_load
 from replenit_pipelines.lib.plan.quota import QuotaSnapshot, ledger_snapshots
 from replenit_pipelines.lib.postgres import state_url_from_env
@@ -32,8 +36,10 @@ def quota_view(snapshots: Sequence[QuotaSnapshot], recent_runs: pl.DataFrame | N
     per_entity: list[dict] = []
     past: list[dict] = []
     if recent_runs is not None and recent_runs.height:
-        grouped = recent_runs.group_by("entity").agg(pl.len().alias("runs"), pl.col("requests").sum().alias("requests"))
-        per_entity = grouped.sort("requests", descending=True).to_dicts()
+        # Several instances' runs (an `instance` column, current_quota_view): each instance's entities, in its name's order.
+        by = ["instance", "entity"] if "instance" in recent_runs.columns else ["entity"]
+        grouped = recent_runs.group_by(by).agg(pl.len().alias("runs"), pl.col("requests").sum().alias("requests"))
+        per_entity = grouped.sort([*by[:-1], "requests"], descending=[False] * (len(by) - 1) + [True]).to_dicts()
         buckets: dict[datetime, int] = {}
         for requests, finished in recent_runs.select("requests", "finished_at").iter_rows():
             start = datetime.fromtimestamp(math.floor(finished.timestamp() / long_s) * long_s, UTC)
@@ -78,12 +84,14 @@ def quota_text(view: dict[str, Any]) -> str:
         for w in k["windows"]:
             if len(w.get("spent_by_tenant") or {}) > 1:  # several tenants on the key: what each spent
                 lines.append(f"    {w['seconds']:g} s window by tenant: {tenant_text(w)}")
-    lines.append("Requests over the last 24 hours, per entity (state store's sync_runs):")
+    by = "instance and entity (each instance's" if any("instance" in e for e in view["requests_last_24h"]) else "entity (the"
+    lines.append(f"Requests over the last 24 hours, per {by} state store's sync_runs):")
     if not view["requests_last_24h"]:
         lines.append("  none recorded")
     for e in view["requests_last_24h"]:
         per_run = view["expected_requests_per_run"].get(e["entity"])
-        lines.append(f"  {e['entity']}: {e['requests']:,} requests in {e['runs']:,} runs"
+        instance = f"{e['instance']} " if "instance" in e else ""
+        lines.append(f"  {instance}{e['entity']}: {plural(e['requests'], 'request')} in {plural(e['runs'], 'run')}"
                      + (f" (median {per_run:g} a run)" if per_run is not None else ""))
     lw = view["long_window"]
     for title, key in (("recorded", "hours_over_limit_past_24h"), ("scheduled, next 24 hours", "hours_over_limit_next_24h")):
@@ -102,19 +110,45 @@ RUNS_SCHEMA = {"entity": pl.String(), "partition_key": pl.String(), "outcome": p
                "finished_at": pl.Datetime("us", "UTC")}
 
 
-def current_quota_view(quota_dir: Path, limits: Sequence[Window], store_path: Path | None, schedules: Sequence[Schedule],
-                       names: dict[str, str] | None = None, now: datetime | None = None) -> dict[str, Any]:
+def current_quota_view(quota_dir: Path, limits: Sequence[Window], store_path: Path | Mapping[str, Path] | None,
+                       schedules: Sequence[Schedule], names: dict[str, str] | None = None,
+                       now: datetime | None = None) -> dict[str, Any]:
     """The quota view from the quota folder and the state store (None or a missing file: no runs
-    yet). Raises ValueError, saying what to set, when there is neither."""
+    yet), or the state stores of several instances by name (`instance_state_stores`: each
+    entity's requests are then an instance's). Raises ValueError, saying what to set, when there
+    is neither a quota ledger nor a state store."""
     now = now or datetime.now(UTC)
     snapshots = ledger_snapshots(quota_dir, limits)
     on_postgres = state_url_from_env() is not None  # REPLENIT_STATE_URL: the runs are in Postgres
-    has_store = on_postgres or (store_path is not None and store_path.exists())
+    instances = store_path if isinstance(store_path, Mapping) and not on_postgres else None
+    if instances is not None:
+        frames = [open_state_store(path).requests_since(since(now)).with_columns(instance=pl.lit(name))
+                  for name, path in instances.items()]
+        recent = pl.concat(frames) if frames else pl.DataFrame(schema={**RUNS_SCHEMA, "instance": pl.String()})
+        has_store = bool(frames)
+        where = f"no state store in {quota_dir.parent} or its instances' folders"
+    else:
+        single = None if isinstance(store_path, Mapping) else store_path
+        has_store = on_postgres or (single is not None and single.exists())
+        recent = (open_state_store(single or "unused.duckdb").requests_since(since(now)) if has_store
+                  else pl.DataFrame(schema=RUNS_SCHEMA))
+        where = f"no state store at {single}"
     if not snapshots and not has_store:
-        raise ValueError(f"no quota ledger in {quota_dir} and no state store at {store_path}: nothing has been sent "
+        raise ValueError(f"no quota ledger in {quota_dir} and {where}: nothing has been sent "
                          "with this REPLENIT_STATE_DIR yet; set REPLENIT_STATE_DIR to the folder your syncs write to "
                          "(default ./.replenit)")
-    recent = (open_state_store(store_path or "unused.duckdb").requests_since(since(now)) if has_store
-              else pl.DataFrame(schema=RUNS_SCHEMA))
     load = expected_load(schedules, recent, now)
     return quota_view(snapshots, recent if has_store else None, load, limits, now, names)
+
+
+DEFAULT_INSTANCE = "replenit"  # the component instance whose key prefix is the default: state in the folder itself
+
+
+def instance_state_stores(state_dir: Path) -> dict[str, Path]:
+    """The state stores in a state folder, by component instance (docs/component.md, "Names"): the
+    folder's own (`replenit`: the instance of the default key prefix, and `replenit sync`) and each
+    subfolder's (another prefix's instance keeps its state in REPLENIT_STATE_DIR/<prefix>)."""
+    stores = {DEFAULT_INSTANCE: state_dir / "state.duckdb"} if (state_dir / "state.duckdb").is_file() else {}
+    if state_dir.is_dir():
+        stores |= {sub.name: sub / "state.duckdb" for sub in sorted(state_dir.iterdir()) if (sub / "state.duckdb").is_file()}
+    return stores

@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from replenit_pipelines.lib.delivery import DeliveryReport
+from replenit_pipelines.lib.delivery.report import plural
 from replenit_pipelines.lib.ledger import Ledger
 from replenit_pipelines.lib.privacy import mask_identity, masked_merges
 from replenit_pipelines.lib.stages.acknowledge import Acknowledged
@@ -277,10 +278,11 @@ def merge_warning(what: str, records_merged: int, rows_merged: int, merges: pl.D
         return None
     examples = "; ".join(f"{identity}: sent {kept}, merged {merged}"
                          for identity, kept, merged, _ in masked_merges(merges, MERGE_EXAMPLES))
-    return (f"{what}: {records_merged:,} customers ({rows_merged:,} rows) share an email with a newer customer and "
-            f"were not sent: the tenant matches customers by email, so it would merge them into one; the newest row is "
-            f"sent, under its own CustomerId (e.g. {examples}). If they are different people, give each its own email "
-            f"in the warehouse, or set REPLENIT_CUSTOMER_PRIORITY=customerid if the tenant matches by CustomerId.")
+    verb = "shares an email with a newer customer and was" if records_merged == 1 else "share an email with a newer customer and were"
+    return (f"{what}: {plural(records_merged, 'customer')} ({plural(rows_merged, 'row')}) {verb} not sent: the tenant "
+            f"matches customers by email, so it would merge them into one; the newest row is sent, under its own CustomerId "
+            f"(e.g. {examples}). If they are different people, give each its own email in the warehouse, or set "
+            f"REPLENIT_CUSTOMER_PRIORITY=customerid if the tenant matches by CustomerId.")
 
 
 def tie_warning(what: str, rows_tied: int, examples: Sequence[str]) -> str | None:
@@ -290,7 +292,7 @@ def tie_warning(what: str, rows_tied: int, examples: Sequence[str]) -> str | Non
     if not rows_tied:
         return None
     shown = ", ".join(m for m in (mask_identity(e) for e in examples) if m)
-    return (f"{what}: {rows_tied:,} rows were not sent because another row of the same record and the same time said "
+    return (f"{what}: {plural(rows_tied, 'row was', 'rows were')} not sent because another row of the same record and the same time said "
             f"something else (e.g. {shown}): the row sent was chosen by its content, not by time. Usually a join that "
             f"fans out (a price per currency, a row per payment or address), or a history table whose older version was "
             f"closed when the newer one was written (Fivetran's history mode: both carry that _fivetran_synced): make "

@@ -447,8 +447,24 @@ def load_mapping(path: str | Path) -> dict[str, EntityMapping]:
     except FileNotFoundError:
         raise MappingError(f"mapping file {path} does not exist (set REPLENIT_MAPPING to your mapping file)") from None
     except yaml.YAMLError as exc:
-        raise MappingError(f"{path}: not valid YAML: {exc}") from None
+        raise MappingError(yaml_error_text(path, exc)) from None
     return mappings_from_dict(raw, str(path))
+
+
+def yaml_error_text(path: Path, exc: yaml.YAMLError) -> str:
+    """A YAML syntax error as `FILE, line N, column M: ...` with the line and a caret under the spot.
+    PyYAML names its input `<unicode string>` (it was given the file's text), not the file the user wrote."""
+    mark = getattr(exc, "problem_mark", None)
+    if not isinstance(exc, yaml.MarkedYAMLError) or mark is None:
+        return f"{path}: not valid YAML: {exc}"
+    text = f"{path}, line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {exc.problem or 'cannot parse'}"
+    started = exc.context_mark
+    if exc.context and started is not None and (started.line, started.column) != (mark.line, mark.column):
+        text += f" ({exc.context} that starts at line {started.line + 1}, column {started.column + 1})"
+    elif exc.context:
+        text += f" ({exc.context})"
+    snippet = mark.get_snippet()
+    return text + (f"\n{snippet}" if snippet else "")
 
 
 def mappings_from_dict(raw: Any, origin: str) -> dict[str, EntityMapping]:

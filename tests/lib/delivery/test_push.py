@@ -66,7 +66,7 @@ def test_superseded_versions_are_said_in_the_text_output(push_env, capsys, tmp_p
         assert cli.main(["push", "customers", str(path)]) == 0
     captured = capsys.readouterr()
     assert "2 of 3 records are older versions" in captured.err
-    assert "superseded     2 records" in captured.out and "delivered      1 records" in captured.out
+    assert "superseded     2 records" in captured.out and "delivered      1 record\n" in captured.out
 
 
 # --- issue 8 item 3: NaN and Infinity never become null ---------------------------------------------

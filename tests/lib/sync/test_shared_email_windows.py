@@ -131,5 +131,5 @@ def test_one_customers_two_rows_of_one_time_are_counted_tied_and_warned_of(sandb
     captured = capsys.readouterr()
     counts = json.loads(captured.out)
     assert (counts["rows_read"], counts["rows_delivered"], counts["rows_superseded"], counts["rows_tied"]) == (3, 2, 1, 1)
-    assert "warning: customers " in captured.err and "1 rows were not sent because another row of the same record" in captured.err
+    assert "warning: customers " in captured.err and "1 row was not sent because another row of the same record" in captured.err
     assert "ann@example.com" not in captured.err
