@@ -125,12 +125,20 @@ class Reconnecting:
         self.url, self.purpose, self._on_connect = url, purpose, on_connect
         self._connection: Any = None
         self._closed = False
+        # Connections opened so far: the ledger tells by it whether what it wrote without waiting
+        # for the flush went over a connection since lost (lib/ledger/postgres.py).
+        self.opened = 0
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def get(self) -> Any:
         if self._closed:
             raise PostgresError(f"{self.purpose}: used after close()")
         if self._connection is None or self._connection.closed or self._connection.broken:
             self._connection = connect(self.url, self.purpose)
+            self.opened += 1
             if self._on_connect is not None:
                 self._on_connect(self._connection)
         return self._connection

@@ -80,7 +80,8 @@ class PostgresQuotaStore:
                 # Not waiting for the WAL flush: a reservation costs ~0.1 ms instead of an fsync (4-12 ms
                 # here), and the key's row lock is held that much shorter. A server crash can lose the
                 # last ~0.6 s of counts; the API's X-RateLimit headers and 429s correct them, as for
-                # clients elsewhere. Durability matters for the ledger (synchronous there), not here.
+                # clients elsewhere. (The ledger's acknowledgements do not wait either, but a run's end
+                # does: lib/ledger/postgres.py.)
                 con.execute("SET LOCAL synchronous_commit = off")
             # The key's row lock: held to the commit, it makes every writer of this key wait its turn.
             row = con.execute(_LOCK_KEY if write else _READ_KEY, [self.key_id]).fetchone()

@@ -15,6 +15,18 @@ files (lib/ledger/store.py), and for the same reason:
   mix, and an entity's rows are found through the primary key;
 - `api_id` (nullable): the id Replenit gave the record, when known (issue 12); an acknowledgement
   without one keeps the id known before.
+
+Durability (issue 28): a batch's acknowledgement commits without waiting for the WAL's flush
+(`synchronous_commit = off`; an fsync is most of its time). It is visible to every session at once,
+and a client killed (kill -9) loses nothing it committed; a crash of the server or its machine can
+lose the acknowledgements of its last ~0.6 s (up to 3 x `wal_writer_delay`), whose batches a re-run
+sends again. Two exceptions wait for the flush: an acknowledgement that took entries out of the
+retry queue (lost, the queue's older payload would come back and be re-sent over the one just
+stored), and the run's end: `compact()`, and `close()` when acknowledgements came after the last
+`compact()` (a run that ended on an error, a stop). A synchronous commit flushes the WAL up to
+itself, so every acknowledgement before it. If the connection was lost since an acknowledgement
+and the server no longer has it (it crashed before flushing), the run's end raises
+`AcknowledgementsLost`: the run fails, and its re-run sends those batches again.
 """
 
 import threading
@@ -42,7 +54,7 @@ from replenit_pipelines.lib.ledger.sql import (
     create_tables,
     kept_batch,
 )
-from replenit_pipelines.lib.postgres import Reconnecting, StateUrl, connect, ensure_schema
+from replenit_pipelines.lib.postgres import PostgresError, Reconnecting, StateUrl, connect, ensure_schema
 
 T = TypeVar("T")
 _LOCK_SPACE = 0x5245504C  # advisory locks (space, ledger_id): acknowledgements shared, compaction exclusive
@@ -74,11 +86,34 @@ ON CONFLICT (ledger_id, identity) DO UPDATE SET idkey = excluded.idkey, hash = e
     acked_at = excluded.acked_at, run_id = excluded.run_id, api_id = COALESCE(excluded.api_id, ledger_entries.api_id),
     read_at = excluded.read_at
 """
+# The batch's queued retries that this acknowledgement supersedes, out of the queue. An empty queue (the
+# usual case) skips the 500 key probes: the EXISTS is a one-time filter. The commit waits for the flush
+# (the session's synchronous_commit) only if an entry went: otherwise it is set off, and the row returned says so.
+_DEQUEUE_ACKED = """
+WITH gone AS (
+    DELETE FROM ledger_retries r USING unnest(%b::text[], %b::bigint[]) AS u (identity, read_at)
+    WHERE r.ledger_id = %s AND r.identity = u.identity AND r.first_failure <= %s
+    AND (r.read_at IS NULL OR r.read_at <= coalesce(u.read_at, %s))
+    AND EXISTS (SELECT 1 FROM ledger_retries WHERE ledger_id = %s) RETURNING 1)
+SELECT set_config('synchronous_commit', 'off', true) WHERE NOT EXISTS (SELECT 1 FROM gone)
+"""
+# An acknowledgement still there: in the log, or folded into the keyed table (and not acknowledged again since).
+_ACK_KEPT = """
+SELECT EXISTS (SELECT 1 FROM ledger_acks WHERE ledger_id = %(ledger)s AND identity = %(identity)s AND acked_at = %(at)s
+               AND run_id = %(run)s)
+    OR EXISTS (SELECT 1 FROM ledger_entries WHERE ledger_id = %(ledger)s AND identity = %(identity)s AND acked_at = %(at)s
+               AND run_id = %(run)s)
+"""
 _KEEP_ARRAYS = """
 INSERT INTO ledger_payloads (ledger_id, identity, hash, payload, acked_at)
 SELECT %s, u.identity, u.hash, u.payload, %s FROM unnest(%b::text[], %b::bytea[], %b::bytea[]) AS u (identity, hash, payload)
 ON CONFLICT (ledger_id, identity) DO UPDATE SET hash = excluded.hash, payload = excluded.payload, acked_at = excluded.acked_at
 """
+
+
+class AcknowledgementsLost(PostgresError):
+    """The server no longer has acknowledgements this ledger committed without waiting for the flush:
+    it crashed (or failed over) before flushing them. Their records were delivered; a re-run sends them again."""
 
 
 class PostgresLedger(SqlLedger):
@@ -92,6 +127,9 @@ class PostgresLedger(SqlLedger):
         self.dialect = POSTGRES
         self.scope, self.entity = scope, entity
         self._tx_lock = threading.Lock()  # the client's worker threads acknowledge through one connection
+        # Acknowledgements committed without waiting for the flush, not yet made durable by a
+        # synchronous commit: per connection (Reconnecting.opened), its last one (identity, acked_at, run_id).
+        self._unflushed: dict[int, tuple[str, int, str]] = {}
         self._connection = Reconnecting(url, "ledger", lambda con: ensure_schema(con, url, "ledger", SCHEMA))
         with self._con.transaction():
             self._con.execute(
@@ -117,7 +155,13 @@ class PostgresLedger(SqlLedger):
         return self._connection.get()
 
     def close(self) -> None:
-        self._connection.close()
+        """Acknowledgements since the last `compact()` (a run that ended without one: an error, a
+        stop) are folded first, so made durable; then the connection closes."""
+        try:
+            if self._unflushed and not self._connection.closed:
+                self.compact()
+        finally:
+            self._connection.close()
 
     def __repr__(self) -> str:
         return f"PostgresLedger(scope={self.scope!r}, entity={self.entity!r}, url={self.url.masked!r})"
@@ -171,7 +215,8 @@ class PostgresLedger(SqlLedger):
             return
         kept = kept_batch(self.codec, identities, hashes, payloads) if self.keep_payloads else None
         cols = list(zip(*latest.values(), strict=True))
-        def write(con: Any) -> None:
+        def write(con: Any) -> bool:
+            """The batch written; True if its commit waited for the flush."""
             # Pipelined: the transaction's statements go out together and cost one round trip, not five.
             with con.pipeline(), con.transaction():
                 con.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [_LOCK_SPACE, self.ledger_id])
@@ -179,19 +224,19 @@ class PostgresLedger(SqlLedger):
                 con.execute(_ACKNOWLEDGE, [self.ledger_id, at, run_id, list(latest), *[list(c) for c in cols]])
                 con.execute("INSERT INTO ledger_ack_runs (ledger_id, run_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                             [self.ledger_id, run_id])
-                # An empty queue (the usual case) skips the 500 key probes: the EXISTS is a one-time filter.
-                con.execute("DELETE FROM ledger_retries r USING unnest(%b::text[], %b::bigint[]) AS u (identity, read_at) "
-                            "WHERE r.ledger_id = %s AND r.identity = u.identity AND r.first_failure <= %s "
-                            "AND (r.read_at IS NULL OR r.read_at <= coalesce(u.read_at, %s)) "
-                            "AND EXISTS (SELECT 1 FROM ledger_retries WHERE ledger_id = %s)",
-                            [list(latest), list(cols[4]), self.ledger_id, at, at, self.ledger_id])
+                not_waiting = con.execute(_DEQUEUE_ACKED, [list(latest), list(cols[4]), self.ledger_id, at, at, self.ledger_id])
                 if kept is not None:  # one statement of arrays, as the log's
                     if kept.trained is not None:
                         con.execute(POSTGRES.sql(_KEEP_DICT), [self.ledger_id, *kept.trained])
                     con.execute(_KEEP_ARRAYS, [self.ledger_id, at, kept.identities, kept.hashes, kept.frames])
+            return not_waiting.fetchone() is None
 
         with self._tx_lock:  # a dropped connection: the batch is written again on a new one (appending twice is harmless)
-            self._connection.run(write)
+            flushed = self._connection.run(write)
+            if flushed:  # this connection's earlier acknowledgements too
+                self._unflushed.pop(self._connection.opened, None)
+            else:
+                self._unflushed[self._connection.opened] = (next(iter(latest)), at, run_id)
 
     def restamp(self, identities: Sequence[str], exact: Sequence[bytes]) -> None:
         self.compact()
@@ -203,13 +248,32 @@ class PostgresLedger(SqlLedger):
 
     def compact(self) -> None:
         """Fold the acknowledgement log into the keyed table (newest wins), in one transaction that
-        waits for the batches still committing. Called at the end of a run; lookups are correct either way."""
-        with self._tx_lock, self._con.transaction():
-            self._con.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_SPACE, self.ledger_id])
-            if self._con.execute("SELECT EXISTS (SELECT 1 FROM ledger_acks WHERE ledger_id = %s)", [self.ledger_id]).fetchone()[0]:
-                self._con.execute(_FOLD, [self.ledger_id])
-                self._con.execute("DELETE FROM ledger_acks WHERE ledger_id = %s", [self.ledger_id])
-            self._con.execute("DELETE FROM ledger_ack_runs WHERE ledger_id = %s", [self.ledger_id])
+        waits for the batches still committing. Called at the end of a run; lookups are correct either way.
+
+        The run's end is durable: this commit waits for the flush, and so flushes every acknowledgement
+        before it. (It writes whenever this ledger's acknowledgements are in the log; if another process
+        folded them first, that process's synchronous commit flushed them.) Raises AcknowledgementsLost
+        if the connection was lost since an acknowledgement the server no longer has."""
+        def fold(con: Any) -> list[tuple[str, int, str]]:
+            with con.transaction():
+                lost = [ack for opened, ack in self._unflushed.items() if opened != self._connection.opened
+                        and not con.execute(_ACK_KEPT, {"ledger": self.ledger_id, "identity": ack[0], "at": ack[1],
+                                                        "run": ack[2]}).fetchone()[0]]
+                con.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_SPACE, self.ledger_id])
+                if con.execute("SELECT EXISTS (SELECT 1 FROM ledger_acks WHERE ledger_id = %s)", [self.ledger_id]).fetchone()[0]:
+                    con.execute(_FOLD, [self.ledger_id])
+                    con.execute("DELETE FROM ledger_acks WHERE ledger_id = %s", [self.ledger_id])
+                con.execute("DELETE FROM ledger_ack_runs WHERE ledger_id = %s", [self.ledger_id])
+            return lost
+
+        with self._tx_lock:  # a connection the server dropped: folded on a new one
+            lost = self._connection.run(fold)
+            self._unflushed.clear()
+        if lost:
+            raise AcknowledgementsLost(
+                f"ledger of {self.entity}: the state database ({self.url.masked}) lost acknowledgements of this run "
+                f"(run {lost[0][2]}): its connection dropped and the server had not flushed them (a crash or failover). "
+                "Those records were delivered; run again and they are sent again")
 
     def all_identities(self, chunk_size: int = 100_000) -> Iterator[pl.Series]:
         """Every acknowledged identity, in chunks, read in one snapshot (a REPEATABLE READ

@@ -2,8 +2,9 @@
 acknowledged-state ledger advanced as they come.
 
 During delivery, `on_accepted` (called by the client on its worker thread right after each 200)
-records the batch's identities and content hashes in the ledger, one fsync'd transaction per
-batch: a kill -9 loses at most the acknowledgements of the requests in flight. After delivery,
+records the batch's identities and content hashes in the ledger, one transaction per batch
+(fsync'd on SQLite; on Postgres not waiting for the flush, which the run's end does:
+lib/ledger/postgres.py): a kill -9 loses at most the acknowledgements of the requests in flight. After delivery,
 `acknowledge` counts accepted records' rows as delivered, rejected, failed and held ones as
 dead-lettered, and those the send-time check took out (`send_check`) as superseded or unchanged;
 it queues the rejected and failed records for later runs (lib/ledger/retries.py), gives each dead
