@@ -58,39 +58,70 @@ def test_a_lane_is_required_and_checked():
     assert ClientConfig(base_url="http://127.0.0.1:1", tenant_id=TENANT, api_key="k").lane == "bulk"
 
 
-REGISTERING_S = 0.05  # how long a request's ask may take to reach the quota store, on a loaded machine
+LATE_S = 0.05  # a thread that ran this much later than the limiter asked was paused by the machine
+
+
+class LimiterClock:
+    """The wall clock and sleep, as a limiter uses them: a limiter reads its clock once per look at
+    the key's ledger, under the ledger's lock (quota.py acquire), so each read is where that look
+    stands in the ledger's one order. The test judges by these moments, not by stamps taken around
+    acquire() in threads that a loaded machine may pause for 100 ms between the stamp and the look;
+    and it knows when the machine woke a sleeping limiter late (`late`: the intervals past the wake-up
+    asked for), since a fresh waiter that sleeps past its entry's grace is, by design, taken for dead."""
+
+    def __init__(self) -> None:
+        self.reads: list[float] = []
+        self.late: list[tuple[float, float]] = []
+        self._woke: float | None = None
+
+    def __call__(self) -> float:
+        now = time.time()
+        self.reads.append(now)
+        if self._woke is not None and now - self._woke > LATE_S:  # the look after a sleep came late (the
+            self.late.append((self._woke, now))  # thread, or its ledger's lock under load, kept it waiting)
+        self._woke = None
+        return now
+
+    def sleep(self, seconds: float) -> None:
+        due = time.time() + seconds
+        time.sleep(seconds)
+        self._woke = woke = time.time()
+        if woke - due > LATE_S:
+            self.late.append((due, woke))
+
+    def late_within(self, start: float, end: float, by: float = LATE_S) -> bool:
+        return any(due < end and woke > start and woke - due > by for due, woke in self.late)
 
 
 def test_fresh_requests_go_first_and_bulk_yields_within_one_request(tmp_path):
     """Two real threads on a time-scaled key (10 per 0.5 s): bulk asks for slots without pause, fresh
-    for one now and then. Every fresh request gets the next slot (no bulk request
-    that asked after it is granted before it), no window is ever over its limit, and bulk
-    fills what fresh leaves."""
+    for one now and then. Every fresh request gets the next slot (no bulk request is granted between
+    fresh's first look, when it announces its wait, and its grant), no window is ever over its limit,
+    and bulk fills what fresh leaves. Judged where the machine ran the threads when the limiter asked
+    (a loaded machine pauses them for 100-300 ms): a fresh request whose sleep ended past its entry's
+    grace, and a window in which bulk was paused, say nothing of the limiter."""
     limits = [(10, 0.5)]
-    grants: list[tuple[float, str]] = []
-    fresh_waits: list[tuple[float, float]] = []
+    bulk_clock, fresh_clock = LimiterClock(), LimiterClock()
+    bulk_q = limiter(tmp_path / "k.json", limits, bulk_clock, bulk_clock.sleep)
+    fresh_q = limiter(tmp_path / "k.json", limits, fresh_clock, fresh_clock.sleep)  # its own limiter, as another run's would be
+    bulk_grants: list[float] = []  # when the limiter counted each bulk request (its last look)
+    fresh_waits: list[tuple[float, float]] = []  # (first look: its wait announced, last look: granted)
     stop = threading.Event()
-    bulk_q = limiter(tmp_path / "k.json", limits)
-    fresh_q = limiter(tmp_path / "k.json", limits)  # its own limiter, as another run's would be
-
-    bulk_asks: list[tuple[float, float]] = []  # (asked, granted) of each bulk request
 
     def bulk() -> None:
         while not stop.is_set():
-            asked = time.time()
+            first = len(bulk_clock.reads)
             bulk_q.acquire("bulk")
-            granted = time.time()
-            grants.append((granted, "bulk"))
-            bulk_asks.append((asked, granted))
+            if bulk_grants and bulk_clock.reads[first] - bulk_grants[-1] > LATE_S:  # paused between two asks
+                bulk_clock.late.append((bulk_grants[-1], bulk_clock.reads[first]))
+            bulk_grants.append(bulk_clock.reads[-1])
 
     def fresh() -> None:
         time.sleep(0.6)  # bulk has filled a window by now
         for _ in range(8):
-            asked = time.time()
+            first = len(fresh_clock.reads)
             fresh_q.acquire("fresh")
-            got = time.time()
-            grants.append((got, "fresh"))
-            fresh_waits.append((asked, got))
+            fresh_waits.append((fresh_clock.reads[first], fresh_clock.reads[-1]))
             time.sleep(0.37)  # about one a window (its share), at every phase of the window
         stop.set()
 
@@ -98,20 +129,22 @@ def test_fresh_requests_go_first_and_bulk_yields_within_one_request(tmp_path):
     [t.start() for t in threads]
     [t.join(timeout=30) for t in threads]
     assert not any(t.is_alive() for t in threads)
-    grants.sort()
-    for asked, got in fresh_waits:
-        # No bulk request that asked after fresh did is granted before it, but for one asking while
-        # fresh's ask reaches the quota store (a transaction on Postgres: 0.5 ms seen). Counting bulk
-        # grants stamped in fresh's wait failed on slow machines: a grant decided before fresh asked
-        # is stamped after. A bulk lane that ignores fresh overtakes it by ~100 ms (seen: 97, 131).
-        overtaken = [(a, g) for a, g in bulk_asks if asked + REGISTERING_S < a and g < got]
+    judged = [(asked, got) for asked, got in fresh_waits if not fresh_clock.late_within(asked, got, 0.8 * fresh_q.waiter_grace)]
+    for asked, got in judged:
+        # A bulk lane that ignores a waiting fresh request takes the window's next slots before it.
+        overtaken = [g for g in bulk_grants if asked < g < got]
         assert not overtaken, (asked, got, overtaken)
-        assert got - asked <= bulk_q.release_s + 0.1  # never more than the window's last part (plus scheduling)
+        if not fresh_clock.late_within(asked, got):
+            assert got - asked <= bulk_q.release_s + 0.1  # never more than the window's last part (plus a late wake-up)
     per_window: dict[int, int] = {}
-    for at, _ in grants:
+    for at in bulk_grants + [got for _, got in fresh_waits]:
         per_window[math.floor(at / 0.5)] = per_window.get(math.floor(at / 0.5), 0) + 1
-    assert max(per_window.values()) <= 10
-    full = sorted(per_window)[1:-1]  # whole windows between the first and the last
+    assert max(per_window.values()) <= 10, per_window
+    # Whole windows between the first and the last, in which the machine ran bulk when it asked.
+    full = [w for w in sorted(per_window)[1:-1] if not bulk_clock.late_within(w * 0.5, (w + 1) * 0.5)]
+    if len(judged) < 3 or len(full) < 3:
+        pytest.skip(f"the machine paused the threads too often to judge the limiter ({len(judged)} of 8 fresh requests, "
+                    f"{len(full)} windows)")
     used = sum(per_window[w] for w in full)
     assert used >= 0.97 * 10 * len(full), per_window  # bulk takes what fresh leaves
 
