@@ -14,7 +14,6 @@ from replenit_pipelines.console.tables import add_output_flags
 if TYPE_CHECKING:  # annotations only: each command imports what it runs when it runs (start-up speed)
     from replenit_pipelines.lib.delivery.push_scan import Scan
     from replenit_pipelines.lib.delivery.report import BatchProgress
-    from replenit_pipelines.lib.ledger import Ledger
     from replenit_pipelines.lib.settings import Settings
     from replenit_pipelines.lib.state import StateStore
 
@@ -262,7 +261,7 @@ def _replay(args: argparse.Namespace) -> int:
     from replenit_pipelines.lib.delivery import client_from_env
     from replenit_pipelines.lib.ledger import open_ledger
     from replenit_pipelines.lib.settings import Settings
-    from replenit_pipelines.lib.stages.retry import REPLAY_STATUSES, retry
+    from replenit_pipelines.lib.stages.retry import REPLAY_STATUSES, check_queued, retry
 
     check_entity_name(args.entity, "replay")
     settings = Settings.from_env()
@@ -277,7 +276,7 @@ def _replay(args: argparse.Namespace) -> int:
             settings.state_dir, client.config.base_url, client.config.tenant_id, args.entity)) as ledger, \
             bars if bars is not None else nullcontext():
         if args.identity:
-            check_queued(ledger, args.entity, args.identity, args.status, REPLAY_STATUSES[args.status])
+            check_queued(ledger, args.entity, args.identity, args.status)
         outcome, stop = retry(ledger, client, f"replay-{uuid.uuid4()}", None, replay=True,
                               statuses=REPLAY_STATUSES[args.status], identities=args.identity or None, dry_run=args.dry_run,
                               progress=batch_reporter(f"replay {args.entity}", bars, log))
@@ -291,26 +290,6 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"stopped: {stop}", file=sys.stderr)
     failed = 0 if args.dry_run else c["records_retry_rejected"] + c["records_retry_failed"]
     return exit_code(RunOutcome(stopped=stop is not None, failed=failed, dry_run=args.dry_run))
-
-
-def check_queued(ledger: "Ledger", entity: str, identities: list[str], status: str, statuses: tuple[str, ...]) -> None:
-    """Each --identity of a replay is in the entity's retry queue under a status --status selects; else
-    a usage error naming it (exit 2), before any request. A typo said `nothing to do` and exited 0,
-    as if the record had been delivered."""
-    from replenit_pipelines.lib.delivery.report import plural
-
-    queue = dict(ledger.queued().select("identity", "status").iter_rows())
-    absent = [i for i in identities if i not in queue]
-    if absent:
-        # No queued identity as an example: it is a customer's email or id (personal data), and the list is one command away.
-        holds = (f"it holds {plural(len(queue), 'record')} (`replenit state --retries {entity}` lists them: give an identity "
-                 "as it shows it)" if queue else "it is empty")
-        raise ValueError(f"replay {entity} --identity: {', '.join(map(repr, absent))} {'is' if len(absent) == 1 else 'are'} "
-                         f"not in the retry queue of {entity}; {holds}. Nothing was sent")
-    left_out = [f"{i!r} is queued as {queue[i]}" for i in identities if queue[i] not in statuses]
-    if left_out:
-        raise ValueError(f"replay {entity} --identity: {'; '.join(left_out)}, which --status {status} leaves out "
-                         "(--status all re-sends it); nothing was sent")
 
 
 CHECK_EPILOG = """\

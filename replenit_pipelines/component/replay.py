@@ -14,7 +14,7 @@ from replenit_pipelines.component.quota import mark_dry_run
 from replenit_pipelines.component.resources import instance_resources, required_keys
 from replenit_pipelines.component.site import SyncSite
 from replenit_pipelines.lib.delivery.report import plural
-from replenit_pipelines.lib.stages.retry import REPLAY_STATUSES, retry
+from replenit_pipelines.lib.stages.retry import REPLAY_STATUSES, check_queued, retry
 
 
 class ReplayConfig(dg.Config):
@@ -45,6 +45,11 @@ def build_replay_job(site: SyncSite, keys: dict[str, dg.AssetKey]) -> dg.JobDefi
         if config.dry_run:
             mark_dry_run(context)
         with replenit.client() as client, closing(state.ledger(client, config.entity)) as ledger:
+            if config.identities:
+                try:
+                    check_queued(ledger, config.entity, config.identities, config.status, ("identities", "status"))
+                except ValueError as exc:
+                    raise config_error(str(exc)) from None
             outcome, stop = retry(ledger, client, context.run_id or str(uuid.uuid4()), None, replay=True,
                                   statuses=REPLAY_STATUSES[config.status], identities=config.identities or None,
                                   dry_run=config.dry_run)

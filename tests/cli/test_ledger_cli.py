@@ -127,3 +127,24 @@ def test_replay_says_which_re_sent_records_the_api_rejected_with_this_very_paylo
     assert "a sync sends the fixed version instead, and --status failed re-sends only the failed ones" in out
     assert cli.main(["replay", "customers", "--status", "needs_attention", "--dry-run"]) == 0
     assert "rejected (400)" not in capsys.readouterr().out  # only what needs attention: none of them rejected
+
+
+def test_the_replay_job_of_an_identity_not_queued_fails_and_sends_nothing(exhausted, monkeypatch, tmp_path):
+    """As `replay --identity nosuch` (exit 2): the job succeeded with '0 queued records re-sent', as
+    if the record had been delivered."""
+    import dagster as dg
+
+    sb, tenant_id = exhausted
+    monkeypatch.setenv("REPLENIT_WAREHOUSE", str(tmp_path / "wh.duckdb"))
+    monkeypatch.delenv("REPLENIT_MAPPING", raising=False)
+    from replenit_pipelines.definitions import defs
+
+    before = len(httpx.get(f"{sb.url}/_sandbox/requests").json())
+    job = defs().resolve_job_def("replay_queued")
+    config = {"ops": {"replay_queued_records": {"config": {"entity": "customers", "identities": ["nosuch"]}}}}
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+        assert not result.success
+        failure = result.failure_data_for_node("replay_queued_records").error
+        assert "'nosuch' is not in the retry queue of customers; it holds 3 records" in failure.message
+    assert len(httpx.get(f"{sb.url}/_sandbox/requests").json()) == before

@@ -97,11 +97,13 @@ WITH gone AS (
     AND EXISTS (SELECT 1 FROM ledger_retries WHERE ledger_id = %s) RETURNING 1)
 SELECT set_config('synchronous_commit', 'off', true) WHERE NOT EXISTS (SELECT 1 FROM gone)
 """
-# An acknowledgement still there: in the log, or folded into the keyed table (and not acknowledged again since).
+# An acknowledgement (a batch, committed whole) still there: any of its records in the log, or folded into the
+# keyed table and not acknowledged again since. Any one of them will do: another run may since have acknowledged
+# some of the same records again (its entry overwrites ours), which loses nothing.
 _ACK_KEPT = """
-SELECT EXISTS (SELECT 1 FROM ledger_acks WHERE ledger_id = %(ledger)s AND identity = %(identity)s AND acked_at = %(at)s
+SELECT EXISTS (SELECT 1 FROM ledger_acks WHERE ledger_id = %(ledger)s AND identity = ANY(%(identities)s) AND acked_at = %(at)s
                AND run_id = %(run)s)
-    OR EXISTS (SELECT 1 FROM ledger_entries WHERE ledger_id = %(ledger)s AND identity = %(identity)s AND acked_at = %(at)s
+    OR EXISTS (SELECT 1 FROM ledger_entries WHERE ledger_id = %(ledger)s AND identity = ANY(%(identities)s) AND acked_at = %(at)s
                AND run_id = %(run)s)
 """
 _KEEP_ARRAYS = """
@@ -128,8 +130,8 @@ class PostgresLedger(SqlLedger):
         self.scope, self.entity = scope, entity
         self._tx_lock = threading.Lock()  # the client's worker threads acknowledge through one connection
         # Acknowledgements committed without waiting for the flush, not yet made durable by a
-        # synchronous commit: per connection (Reconnecting.opened), its last one (identity, acked_at, run_id).
-        self._unflushed: dict[int, tuple[str, int, str]] = {}
+        # synchronous commit: per connection (Reconnecting.opened), its last one (identities, acked_at, run_id).
+        self._unflushed: dict[int, tuple[list[str], int, str]] = {}
         self._connection = Reconnecting(url, "ledger", lambda con: ensure_schema(con, url, "ledger", SCHEMA))
         with self._con.transaction():
             self._con.execute(
@@ -236,7 +238,7 @@ class PostgresLedger(SqlLedger):
             if flushed:  # this connection's earlier acknowledgements too
                 self._unflushed.pop(self._connection.opened, None)
             else:
-                self._unflushed[self._connection.opened] = (next(iter(latest)), at, run_id)
+                self._unflushed[self._connection.opened] = (list(latest), at, run_id)
 
     def restamp(self, identities: Sequence[str], exact: Sequence[bytes]) -> None:
         self.compact()
@@ -254,10 +256,10 @@ class PostgresLedger(SqlLedger):
         before it. (It writes whenever this ledger's acknowledgements are in the log; if another process
         folded them first, that process's synchronous commit flushed them.) Raises AcknowledgementsLost
         if the connection was lost since an acknowledgement the server no longer has."""
-        def fold(con: Any) -> list[tuple[str, int, str]]:
+        def fold(con: Any) -> list[tuple[list[str], int, str]]:
             with con.transaction():
                 lost = [ack for opened, ack in self._unflushed.items() if opened != self._connection.opened
-                        and not con.execute(_ACK_KEPT, {"ledger": self.ledger_id, "identity": ack[0], "at": ack[1],
+                        and not con.execute(_ACK_KEPT, {"ledger": self.ledger_id, "identities": ack[0], "at": ack[1],
                                                         "run": ack[2]}).fetchone()[0]]
                 con.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_SPACE, self.ledger_id])
                 if con.execute("SELECT EXISTS (SELECT 1 FROM ledger_acks WHERE ledger_id = %s)", [self.ledger_id]).fetchone()[0]:

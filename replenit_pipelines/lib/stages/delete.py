@@ -160,6 +160,9 @@ class DeletePlan:
     # A customer whose CustomerId a live customer of another address has too (it changed email):
     # identity -> that address. Its api_id is None: a DELETE by that id would delete both.
     shared: dict[str, str] = field(default_factory=dict)
+    # A deleted customer's older addresses under its CustomerId (it changed email): identity -> those
+    # identities. Its DELETE takes them too, and the ledger forgets them with it.
+    gone_with: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, frame: pl.DataFrame, reason: str) -> None:
         self.identities += frame["identity"].to_list()
@@ -227,16 +230,30 @@ def _keep_live_holders(ledger: Ledger, plan: DeletePlan) -> None:
     """`DELETE /customers/{tenant}/{customerId}` deletes by CustomerId. A customer who changed email
     left its old address in the ledger under the CustomerId its new address has too: deleting the
     old one would delete the live one with it, and the ledger would still say Replenit holds it. Such
-    a delete is not sent (not deletable: dead-lettered, named with the address that keeps the id)."""
+    a delete is not sent (not deletable: dead-lettered, named with the address that keeps the id).
+    Live is a holder not planned for deletion and acknowledged no earlier than the newest planned
+    one: when the customer itself is deleted (its new address flagged), its old addresses are older
+    than it, not live; the DELETE takes them too, and the ledger forgets them with it (`plan.gone_with`)."""
     planned = set(plan.identities)
-    for api_id, holders in ledger.holders([a for a in dict.fromkeys(plan.api_ids) if a]).items():
-        live = [h for h in holders if h not in planned]
-        if not live:
+    held = ledger.holders([a for a in dict.fromkeys(plan.api_ids) if a])
+    if not held:
+        return
+    entries = ledger.entries([h for holders in held.values() for h in holders])
+    acked: dict[str, int] = dict(zip(entries["identity"].to_list(), entries["acked_at"].to_list(), strict=True))
+    for api_id, holders in held.items():
+        others = [h for h in holders if h not in planned]
+        if not others:
             continue
+        newest_planned = max((acked.get(h, 0) for h in holders if h in planned), default=-1)
+        live = sorted((h for h in others if acked.get(h, 0) >= newest_planned), key=lambda h: -acked.get(h, 0))
         for i, (identity, given) in enumerate(zip(plan.identities, plan.api_ids, strict=True)):
-            if given == api_id:
+            if given != api_id:
+                continue
+            if live:
                 plan.api_ids[i] = None
                 plan.shared[identity] = live[0]
+            else:
+                plan.gone_with[identity] = others
 
 
 def check_guard(plan: DeletePlan, guard: DeleteGuard, source_rows: int, mirror: bool, how_to_allow: str) -> str | None:
@@ -320,7 +337,7 @@ def send_deletes(client: ReplenitClient, ledger: Ledger, plan: DeletePlan,
     ids = [plan.identities[i] for i in sendable]
 
     def forget(i: int) -> None:
-        ledger.forget([ids[i]])
+        ledger.forget([ids[i], *plan.gone_with.get(ids[i], ())])
 
     stop: ReplenitStopError | None = None
     report: DeleteReport | None

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from replenit_pipelines.lib.delivery import BatchProgress, DeliveryReport, ReplenitClient, ReplenitStopError
+from replenit_pipelines.lib.delivery.report import plural
 from replenit_pipelines.lib.ledger import DEFAULT_MAX_ATTEMPTS, Ledger, failures_to_queue, plan_retries
 from replenit_pipelines.lib.stages.acknowledge import send_check
 
@@ -119,3 +120,24 @@ def drop_superseded(ledger: Ledger | None, retried: Retried, sent: list[str | No
     obsolete = [i for i in retried.deferred if i not in going]
     if obsolete:
         ledger.dequeue(obsolete)
+
+
+def check_queued(ledger: Ledger, entity: str, identities: list[str], status: str,
+                 names: tuple[str, str] = ("--identity", "--status")) -> None:
+    """Each identity a replay names is in the entity's retry queue under a status `status` selects;
+    else a ValueError naming it, before any request (`replenit replay` exits 2, the replay job fails
+    as misconfigured). Unchecked, a typo said `nothing to do` and succeeded, as if the record had
+    been delivered. `names`: how the caller's user typed the identities and the status (CLI flags,
+    or the job's config fields)."""
+    queue = dict(ledger.queued().select("identity", "status").iter_rows())
+    absent = [i for i in identities if i not in queue]
+    if absent:
+        # No queued identity as an example: it is a customer's email or id (personal data), and the list is one command away.
+        holds = (f"it holds {plural(len(queue), 'record')} (`replenit state --retries {entity}` lists them: give an identity "
+                 "as it shows it)" if queue else "it is empty")
+        raise ValueError(f"replay {entity} {names[0]}: {', '.join(map(repr, absent))} {'is' if len(absent) == 1 else 'are'} "
+                         f"not in the retry queue of {entity}; {holds}. Nothing was sent")
+    left_out = [f"{i!r} is queued as {queue[i]}" for i in identities if queue[i] not in REPLAY_STATUSES[status]]
+    if left_out:
+        raise ValueError(f"replay {entity} {names[0]}: {'; '.join(left_out)}, which {names[1]} {status} leaves out "
+                         f"({names[1]} all re-sends it); nothing was sent")

@@ -209,3 +209,22 @@ def test_a_connection_dropped_without_a_crash_loses_nothing_and_the_runs_end_say
         ledger.acknowledge(*batch("b"), "run-1")
         ledger.compact()
         assert ledger.size() == 100
+
+
+def test_another_runs_newer_acknowledgement_of_the_same_record_is_no_loss(postgres_url, tmp_path):
+    """A dropped connection (no crash) whose last acknowledgement's first record another run acknowledged
+    again and folded since: the entry now carries the other run's acknowledgement, yet nothing was lost.
+    Before, the run's end raised AcknowledgementsLost ('a crash or failover') for a server that never crashed."""
+    entity = "customers_" + uuid.uuid4().hex[:8]
+    with closing(open_ledger(tmp_path, SANDBOX, TENANT, entity, state_url=postgres_url)) as ledger, \
+            closing(open_ledger(tmp_path, SANDBOX, TENANT, entity, state_url=postgres_url)) as other:
+        ids, hashes = batch("a")
+        ledger.acknowledge(ids, hashes, "run-1")
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND application_name = 'replenit-ledger' AND pid <> pg_backend_pid()")
+        other.acknowledge(ids[:1], [b"n" * 16], "run-2")  # the same record, newer, by another run
+        other.compact()
+        ledger.acknowledge(*batch("b"), "run-1")
+        ledger.compact()  # raised AcknowledgementsLost
+        assert ledger.size() == 100
