@@ -127,14 +127,17 @@ def split_deleted(mapping: EntityMapping, rows: pl.DataFrame, customer_priority:
         # account is left in it, so one account's deletion never deletes another's customer, nor
         # makes a deleted account a "merge" of the live one.
         # An account lives in the identity of its newest row only: an older row under another email (the
-        # account changed it) keeps no live account there.
+        # account changed it) keeps no live account there. An identity whose newest row is of a deleted
+        # account goes too, though that row says nothing itself: Stripe lists a deleted customer as a
+        # stub (id, deleted; no email), so the account's deleting row falls back to `customerid:` while
+        # the address Replenit holds it under has only live-looking older rows.
         ordered = keyed.sort("__ts", nulls_last=False, maintain_order=True)
         dead = ordered.filter(pl.col("api_id").is_not_null()).group_by("api_id", maintain_order=True).agg(
             pl.col("__flag").last().alias("__dead"), pl.col("identity").last().alias("__home"))
         keyed = ordered.join(dead, on="api_id", how="left", maintain_order="left").with_columns(
             pl.when(pl.col("api_id").is_null()).then(pl.col("__flag")).otherwise(pl.col("__dead")).alias("__dead"))
         newest = keyed.group_by("identity", maintain_order=True).agg(
-            (pl.col("__flag").last() & (pl.col("__dead") | pl.col("api_id").is_null()
+            ((pl.col("__flag") | pl.col("__dead")).last() & (pl.col("__dead") | pl.col("api_id").is_null()
                                         | (pl.col("__home") != pl.col("identity"))).all()).alias("__gone"),
             pl.col("api_id").last(), pl.len().cast(pl.Int64).alias("rows"))
         dead_rows = keyed.filter(pl.col("__dead"))["__pos"]

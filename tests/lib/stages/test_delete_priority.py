@@ -71,3 +71,15 @@ def test_an_account_that_moved_to_another_email_keeps_no_deleted_account_of_its_
                                           "deleted": [False]})])
     split = split_deleted(MAPPING, back, "email")
     assert (split.deleted.height, split.rows_deleted) == (0, 1)
+
+
+def test_an_account_deleted_by_a_row_without_its_email_is_deleted_at_the_address_it_was_held_by():
+    """Stripe lists a deleted customer as a stub: its id, `deleted: true`, no email. Under the `email`
+    priority that row's identity falls back to `customerid:g`, which Replenit never held; the
+    customer is held at `email:e@...`, whose only row is g's older, live-looking one. g is deleted
+    there (by its CustomerId), not kept in Replenit for ever while its rows count as deleted."""
+    rows = pl.DataFrame({"id": ["g", "g"], "email": ["e@example.com", None],
+                         "updated_at": [datetime(2026, 10, 1), datetime(2026, 10, 20)], "deleted": [None, True]})
+    split = split_deleted(MAPPING, rows, "email")
+    assert {"identity": "email:e@example.com", "api_id": "g", "rows": 1} in split.deleted.to_dicts()
+    assert (split.live.height, split.rows_deleted) == (0, 2)
