@@ -127,9 +127,16 @@ def sync_summary(s: SyncSummary) -> list[str]:
         # rows_deleted counts every row the source flags deleted, of records Replenit never held too
         # (a connector's soft deletes before the first load): without saying so, "0 records (2 rows)".
         flagged = int(c.get("rows_deleted", 0))
+        # A mirror run's deletes may be of absent records while its flagged rows are of records it
+        # does not hold: name each cause, so that no flagged row reads as deleted when none was.
+        absent = int(c.get("records_absent", 0))
+        causes = [f"{_n(absent)} absent from the source"] if absent else []
+        if flagged and deleted > absent:
+            causes.append(f"flagged deleted in the source: {plural(flagged, 'row')}")
+        elif flagged:
+            causes.append(f"{plural(flagged, 'row')} flagged deleted in the source; a record Replenit never held needs no DELETE")
         lines.append(f"  {'to delete' if dry else 'deleted':<15}{plural(deleted, 'record')}"
-                     + (f" ({plural(flagged, 'row')} flagged deleted in the source; a record Replenit never held needs no DELETE)"
-                        if flagged else "")
+                     + (f" ({'; '.join(causes)})" if causes else "")
                      + (f"; {_n(cannot)} of them cannot be: no CustomerId to delete by, or one a live customer has too"
                         if cannot else ""))
     failed_deletes, undeletable = int(c.get("records_delete_failed", 0)), int(c.get("records_not_deletable", 0))

@@ -25,3 +25,22 @@ def test_a_dry_run_says_to_delete_in_the_same_column_and_no_rows_no_parenthesis(
                                                                    "records_to_delete": 3, "rows_planned": 5}))
     to_delete = line(lines, "to delete")
     assert to_delete == "  to delete      3 records", to_delete
+
+
+def test_a_mirror_run_says_its_deletes_were_of_absent_records_not_of_the_rows_flagged():
+    # Saleor: a --mirror reconciliation deletes user 6 (removed from the warehouse) while two rows
+    # flagged deleted belong to records Replenit does not hold (one deactivated before the first
+    # load, one deleted yesterday). Before, "deleted 1 record (2 rows flagged deleted ...)" read as
+    # one of those two rows having been deleted.
+    lines = sync_summary(SyncSummary("customers", "--all --mirror", "cli-3", {
+        **COUNTS, "records_deleted": 1, "records_absent": 1, "records_flagged_deleted": 0}))
+    deleted = line(lines, "deleted")
+    assert deleted.startswith("  deleted        1 record (1 absent from the source; 2 rows flagged deleted in the source;"), deleted
+    assert "never held needs no DELETE" in deleted
+
+
+def test_a_partition_that_deletes_the_records_its_rows_flag_does_not_say_they_needed_no_delete():
+    # Saleor: user 5 deactivated, its one row read by the day's partition and its DELETE sent.
+    lines = sync_summary(SyncSummary("customers", "2026-12-07", "cli-4", {
+        **COUNTS, "rows_deleted": 1, "records_deleted": 1}))
+    assert line(lines, "deleted") == "  deleted        1 record (flagged deleted in the source: 1 row)"
