@@ -110,7 +110,12 @@ def sync_summary(s: SyncSummary) -> list[str]:
     lines.append(f"  unchanged      {plural(unchanged, 'row')} (Replenit already holds "
                  + ("it as it is)" if unchanged == 1 else "them as they are)"))
     if c.get("rows_superseded"):
-        lines.append(f"  superseded     {plural(c['rows_superseded'], 'row')} (older versions of a record read in the same run)")
+        # Rows of a record's newest time that lost on content (a join that fans out) are no older
+        # version: said here as well as in the tie warning, which goes to stderr.
+        tied = int(c.get("rows_tied", 0))
+        lines.append(f"  superseded     {plural(c['rows_superseded'], 'row')} (older versions of a record read in the same run"
+                     + (f"; {_n(tied)} of them tied: of the record's newest time, differing from the row sent" if tied else "")
+                     + ")")
     quarantined = int(c.get("rows_quarantined", 0))
     lines.append(f"  quarantined    {plural(quarantined, 'row')}{_share(quarantined, read)}, not sent"
                  + (": invalid, each with its reason" if quarantined else ""))

@@ -44,3 +44,14 @@ def test_a_partition_that_deletes_the_records_its_rows_flag_does_not_say_they_ne
     lines = sync_summary(SyncSummary("customers", "2026-12-07", "cli-4", {
         **COUNTS, "rows_deleted": 1, "records_deleted": 1}))
     assert line(lines, "deleted") == "  deleted        1 record (flagged deleted in the source: 1 row)"
+
+
+def test_the_superseded_line_says_how_many_were_tied_rather_than_older():
+    """A join that fans out (a variant's price per channel) supersedes rows of the record's newest
+    time: the summary called all of them older versions, the tie warning going to stderr alone."""
+    counts = {**COUNTS, "rows_deleted": 0, "rows_superseded": 226, "rows_tied": 224}
+    assert line(sync_summary(SyncSummary("products", "--all", "cli-4", counts)), "superseded") == (
+        "  superseded     226 rows (older versions of a record read in the same run; 224 of them tied: of the record's newest "
+        "time, differing from the row sent)")
+    counts["rows_tied"] = 0
+    assert line(sync_summary(SyncSummary("products", "--all", "cli-5", counts)), "superseded").endswith("in the same run)")
