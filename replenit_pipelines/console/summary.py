@@ -117,8 +117,13 @@ def sync_summary(s: SyncSummary) -> list[str]:
                      + (f"; {_n(tied)} of them tied: of the record's newest time, differing from the row sent" if tied else "")
                      + ")")
     quarantined = int(c.get("rows_quarantined", 0))
+    # A record is sent whole or not at all: its other rows are quarantined with the one that failed a
+    # rule (they carry no reason of their own), so the rows outnumber the reasons counted below.
+    records_quarantined = int(c.get("records_quarantined", 0))
+    whole = (f" ({plural(records_quarantined, 'record')}: a record goes whole or not at all)"
+             if quarantined > records_quarantined > 0 else "")
     lines.append(f"  quarantined    {plural(quarantined, 'row')}{_share(quarantined, read)}, not sent"
-                 + (": invalid, each with its reason" if quarantined else ""))
+                 + (f": invalid, each with its reason{whole}" if quarantined else ""))
     if quarantined and s.reasons:
         lines.append("    top reasons: " + "; ".join(r.text() for r in s.reasons[:TOP_REASONS]))
     dead = int(c.get("rows_dead_lettered", 0))

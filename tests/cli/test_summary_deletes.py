@@ -55,3 +55,13 @@ def test_the_superseded_line_says_how_many_were_tied_rather_than_older():
         "time, differing from the row sent)")
     counts["rows_tied"] = 0
     assert line(sync_summary(SyncSummary("products", "--all", "cli-5", counts)), "superseded").endswith("in the same run)")
+
+
+def test_the_quarantined_line_says_how_many_records_its_rows_are_when_records_have_several():
+    """An order with a bad line is quarantined whole: 26 rows of 10 orders, while the top reasons and
+    the quarantine table count the 10 (the Saleor newcomer read 26 against 10 as rows missing a reason)."""
+    counts = {**COUNTS, "rows_deleted": 0, "rows_read": 1539, "rows_quarantined": 26, "records_quarantined": 10}
+    assert line(sync_summary(SyncSummary("orders", "--all", "cli-6", counts)), "quarantined").endswith(
+        "not sent: invalid, each with its reason (10 records: a record goes whole or not at all)")
+    counts.update(rows_quarantined=10)  # one row a record: nothing to explain
+    assert line(sync_summary(SyncSummary("orders", "--all", "cli-7", counts)), "quarantined").endswith("each with its reason")
