@@ -91,7 +91,10 @@ def test_two_run_workers_on_one_key_through_the_postgres_instance(tmp_path, monk
         entries = con.execute("SELECT count(*) FROM ledger_entries").fetchone()[0]
     assert [(p, o) for p, o, _, _ in runs] == [(DAYS[0], "delivered"), (DAYS[1], "delivered")]
     assert all(delivered > 0 for _, _, delivered, _ in runs) and entries == stored
-    assert counted is not None and counted >= 1  # the quota ledger in Postgres counted the requests
+    # The quota ledger in Postgres counted the requests. It keeps only the key's current window (its
+    # last may hold 0: a request given back when the send-time check left nothing to send; it failed
+    # CI once so), and each lane's last two.
+    assert counted is not None and sum(lanes.values()) >= 1
     assert set(lanes) == {"fresh"}  # a partition's sync (no backfill) spends in the fresh lane
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
