@@ -295,3 +295,23 @@ def test_rejected_records_are_dead_lettered_by_rows_with_the_apis_reasons(tmp_pa
                      "reasons": ["OrderItems[1].Quantity: The field Quantity must be between 1 and 1000."]}]
     runs = store.query("SELECT outcome, rows_dead_lettered FROM sync_runs WHERE run_id = 'run-1'").to_dicts()
     assert runs == [{"outcome": "failed", "rows_dead_lettered": 2}]
+
+
+def test_a_mistyped_email_column_fails_the_customers_run_naming_the_mapping_and_the_close_column(sandbox, env, instance):
+    """A user's `Email: emial` (the column is `email`): the run fails before anything is sent with the
+    mapping's one line (file, entity, column, `did you mean email?`), as for any other column, not a
+    Polars ColumnNotFoundError from the look-up of customers sharing an address (extract.py)."""
+    mapping = env["REPLENIT_MAPPING"]
+    with open(mapping) as f:
+        text = f.read()
+    with open(mapping, "w") as f:
+        f.write(text.replace("Email: email,", "Email: emial,"))
+    result = run_job("Sync_customers_daily", DAY, instance)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    error = failure.step_failure_data.error
+    told = error.to_string() + "".join(c.to_string() for c in (error.cause, error.context) if c)
+    assert f"{mapping}: customers maps column(s) emial that customers does not have" in told, told[-2000:]
+    assert "emial: did you mean email?" in told
+    assert "ColumnNotFoundError" not in told
+    assert httpx.get(f"{sandbox.url}/_sandbox/stats").json()["requests"] == 0

@@ -84,6 +84,26 @@ def test_a_late_row_in_the_lookback_is_delivered_and_counted_as_such(env, instan
     assert nums["rows_read_lookback"] == 1 and nums["rows_delivered_lookback"] == 1 and nums["rows_read"] == 5
 
 
+
+def test_a_lookback_record_changed_again_after_the_partition_stays_the_lookbacks(env, instance):  # noqa: F811
+    """A backfill of DAY run after later days landed: c7 changed the day before DAY (its lookback) and
+    again two days after DAY, never in DAY. Read whole, its newest row is after DAY's end, but DAY's
+    numbers are still DAY's own: c7 is counted in the lookback, not as one of DAY's rows read or of the
+    customers DAY holds (before: rows_read 7, dagster/row_count 4 for a day of 5 rows)."""
+    add_customers(env, [*EARLIER, ("c7", "gil@example.com", "Gil Later", "en", None, datetime(2026, 11, 28, 9))])
+    assert run_job("Sync_customers_daily", DAY, instance).success
+    mat = materialization(instance, DAY)
+    nums = plotted(mat)
+    assert nums["rows_read"] == 5 and nums["dagster/row_count"] == 3
+    assert nums["rows_read_lookback"] == 3  # c7 read whole (its two rows) and c8
+    assert nums["rows_delivered_lookback"] == 2  # c7's newest version and c8; c7's older row superseded
+    own, lookback = counts_of(mat), counts_of(mat, "lookback")
+    for part in (own, lookback):
+        assert part["rows_read"] == sum(part.get(k, 0) for k in (
+            "rows_delivered", "rows_quarantined", "rows_superseded", "rows_unchanged", "rows_dead_lettered", "rows_held_back",
+            "rows_planned", "rows_deleted"))
+
+
 # --- 4: stops are Failures in words; one alert a failed run ----------------------------------------
 
 class Webhook:

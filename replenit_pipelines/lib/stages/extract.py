@@ -51,6 +51,9 @@ def with_shared_emails(mapping: EntityMapping, warehouse: Warehouse, rows: pl.Da
     email = next((f for f in mapping.fields if f.target == "Email"), None)
     if mapping.entity != "customers" or customer_priority == "customerid" or key is None or email is None or not rows.height:
         return rows
+    # The Email field's columns are read below: a missing one is named with its mapping file here, as
+    # prepare names it, not as a Polars trace.
+    mapping.check_columns(rows.columns)
 
     text, key_column = email.expression().cast(pl.String).str.strip_chars(formats.WHITESPACE).str.to_lowercase(), key
 

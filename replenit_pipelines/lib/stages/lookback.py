@@ -2,8 +2,8 @@
 
 A run reads its partition's window and, before it, a lookback for late rows (lib/sync/run.py:
 [start - lookback, end)). What a user compares across partitions is the window's own work, so the
-run's counts are split: a record belongs to the lookback when its newest change is before the
-partition's start (lib/validation/prepare.py `__lookback`), and all its rows with it; quarantined
+run's counts are split: a record belongs to the lookback when its newest change (before the
+partition's end: a later one is a later partition's) is before the partition's start (lib/validation/prepare.py `__lookback`), and all its rows with it; quarantined
 and superseded rows likewise by their record's newest change. Both halves close on their own:
 rows read = delivered + quarantined + superseded + unchanged + dead-lettered + held back + planned
 (+ deleted: soft-deleted rows, taken out before validation, count in the window).

@@ -13,12 +13,13 @@ from replenit_pipelines.lib.warehouse import EntityMapping
 
 
 def validate(mapping: EntityMapping, mapped: Mapped, lookback_before: datetime | None = None,
-             partition_starts: Sequence[datetime] = ()) -> Prepared:
+             partition_starts: Sequence[datetime] = (), window_end: datetime | None = None) -> Prepared:
     """Supersede duplicates, check every rule, nest the valid rows: a record is valid only whole.
     `lookback_before`: the partition's start, when the read began earlier (its lookback): the
-    rows of records whose newest change is before it are counted apart. `partition_starts`: a run
-    over several partitions counts each record's rows in the partition of its newest change."""
-    return validate_mapped(mapping, mapped, lookback_before, partition_starts)
+    rows of records whose newest change before `window_end` is before it are counted apart.
+    `partition_starts`: a run over several partitions counts each record's rows in the partition of
+    its newest change."""
+    return validate_mapped(mapping, mapped, lookback_before, partition_starts, window_end)
 
 
 def gate_history(store: StateStore | None, entity: str, policy: GatePolicy, partition_key: str) -> list[RecentRun]:

@@ -122,7 +122,7 @@ def before_delivery(unit: Unit) -> Staged:
     # Soft-deleted records (lib/stages/delete.py) are deleted, not validated and upserted.
     split = split_deleted(mapping, extracted.rows, unit.customer_priority)
     prepared = validate(mapping, map_stage(mapping, split.live, unit.customer_priority), unit.lookback_before,
-                        unit.partition_starts)
+                        unit.partition_starts, unit.window.end)
     delete_plan = None
     if unit.soft_deletes is not None and ledger is not None and split.deleted.height:
         delete_plan = plan_deletes(ledger, split.deleted.select("identity", "api_id"),

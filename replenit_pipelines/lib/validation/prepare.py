@@ -325,12 +325,13 @@ def prepare(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool = 
 
 
 def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: datetime | None = None,
-                    partition_starts: Sequence[datetime] = ()) -> Prepared:
+                    partition_starts: Sequence[datetime] = (), window_end: datetime | None = None) -> Prepared:
     """Mapped rows -> valid records and explained quarantine. Duplicates are found, and the
     newest kept, under the identity map_rows gave each row, after the newest row of each
     CustomerId is kept. `lookback_before` (a partition's start): rows of records whose newest
     change is before it were read by the lookback, and are counted apart
-    (`Prepared.lookback_rows`, `__lookback`). `partition_starts` (a run over several partitions,
+    (`Prepared.lookback_rows`, `__lookback`); with `window_end`, rows at or after it (a record is read
+    whole, so a backfilled day reads its records' later versions too) make no record the window's. `partition_starts` (a run over several partitions,
     their starts in order): each row's record is counted in the partition of its newest change
     (`Prepared.partition_rows`, `__part`)."""
     spec = mapping.spec
@@ -340,7 +341,7 @@ def validate_mapped(mapping: EntityMapping, mapped: Mapped, lookback_before: dat
     # superseded row's failures are dropped with it.
     judging = _on_a_thread(_failures, flat, checks_for(spec), mapping.origin)
     if lookback_before is not None:
-        flat = flat.with_columns(_lookback_flag(flat, lookback_before, mapping.source.timezone))
+        flat = flat.with_columns(_lookback_flag(flat, lookback_before, mapping.source.timezone, window_end))
     flat = _with_partition_index(flat, partition_starts, mapping.source.timezone)
 
     # Duplicates within the window: the latest version of a record (or of a child) wins.
@@ -536,20 +537,23 @@ def _quarantine(flat: pl.DataFrame, failures: pl.DataFrame, spec: EntitySpec) ->
     )
 
 
-def _lookback_flag(flat: pl.DataFrame, before: datetime, timezone: str) -> pl.Expr:
-    """`__lookback`: the row's record (its identity) changed last before `before`; a row without
-    an identity by its own time. Compared in the window column's own terms (naive: local time in
+def _lookback_flag(flat: pl.DataFrame, before: datetime, timezone: str, until: datetime | None = None) -> pl.Expr:
+    """`__lookback`: the row's record (its identity) changed last before `before`, of its changes
+    before `until` (the window's end: a later change is a later partition's, not this one's); a row
+    without an identity by its own time. Compared in the window column's own terms (naive: local time in
     the source's timezone); a column that is no date or time (text, epoch) is never lookback."""
     ts, dtype = pl.col("__ts"), flat.schema["__ts"]
     local = before.astimezone(ZoneInfo(timezone))
+    end = until.astimezone(ZoneInfo(timezone)) if until is not None else None
     if isinstance(dtype, pl.Datetime):
-        newest = ts.max().over("__key") if dtype.time_zone is None else ts.dt.convert_time_zone("UTC").max().over("__key")
+        own = ts if dtype.time_zone is None else ts.dt.convert_time_zone("UTC")
         cutoff = local.replace(tzinfo=None) if dtype.time_zone is None else before
+        stop = None if until is None else end.replace(tzinfo=None) if dtype.time_zone is None else until  # type: ignore[union-attr]
     elif dtype == pl.Date:
-        newest, cutoff = ts.max().over("__key"), local.date()  # type: ignore[assignment]
+        own, cutoff, stop = ts, local.date(), None if end is None else end.date()  # type: ignore[assignment]
     else:
         return pl.lit(False).alias("__lookback")
-    own = ts if not isinstance(dtype, pl.Datetime) or dtype.time_zone is None else ts.dt.convert_time_zone("UTC")
+    newest = (own if stop is None else pl.when(own < stop).then(own)).max().over("__key")
     return pl.when(pl.col("__key").is_null()).then(own < cutoff).otherwise(newest < cutoff).fill_null(False).alias("__lookback")
 
 
