@@ -306,6 +306,7 @@ def test_a_mistyped_email_column_fails_the_customers_run_naming_the_mapping_and_
         text = f.read()
     with open(mapping, "w") as f:
         f.write(text.replace("Email: email,", "Email: emial,"))
+    before = httpx.get(f"{sandbox.url}/_sandbox/stats").json()["requests"]  # the sandbox is shared with other tests
     result = run_job("Sync_customers_daily", DAY, instance)
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
@@ -314,4 +315,4 @@ def test_a_mistyped_email_column_fails_the_customers_run_naming_the_mapping_and_
     assert f"{mapping}: customers maps column(s) emial that customers does not have" in told, told[-2000:]
     assert "emial: did you mean email?" in told
     assert "ColumnNotFoundError" not in told
-    assert httpx.get(f"{sandbox.url}/_sandbox/stats").json()["requests"] == 0
+    assert httpx.get(f"{sandbox.url}/_sandbox/stats").json()["requests"] == before
