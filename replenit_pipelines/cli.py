@@ -38,6 +38,13 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _state_database_failed(exc: BaseException) -> bool:
+    """A PostgresError (lib/postgres.py, its URL masked), told without importing that module at start-up:
+    raised, it is loaded."""
+    module = sys.modules.get("replenit_pipelines.lib.postgres")
+    return module is not None and isinstance(exc, module.PostgresError)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="replenit", description="Keep a Replenit tenant in step with a warehouse.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +86,13 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        if not _state_database_failed(exc):
+            raise
+        # The state database went away mid-run (a crash, a restart): one line that says what to do, not a traceback.
+        print(f"replenit: the state database failed: {exc}. The same command again is safe once the server is back: "
+              "records delivered but not acknowledged are sent again", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

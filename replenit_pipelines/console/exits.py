@@ -17,7 +17,8 @@ EXIT_CODES_TEXT = """\
 exit codes (the same for sync, push and replay; docs/cli.md):
   0  every valid record was delivered or is unchanged; quarantined rows (within what the
      quarantine gate calls normal) are reported, not failed
-  1  records failed or were dead-lettered, or the quarantine gate held rows back{strict}
+  1  records failed or were dead-lettered, the quarantine gate held rows back, or the state
+     database (REPLENIT_STATE_URL) failed under the run: run again once it is back{strict}
   2  bad input or settings (an argument, a setting, the mapping, the file, a delete guard): nothing was sent
   3  stopped: the API refused the key or tenant (401/403/404), or could not be reached
 A dry run exits 0 unless it cannot plan (then 2 or 3).
