@@ -16,6 +16,11 @@ EXAMPLES = ROOT / "examples"
 # What a run's rows_read adds up to (the accounting every world test checks).
 CLOSING = ("rows_delivered", "rows_quarantined", "rows_superseded", "rows_unchanged", "rows_dead_lettered",
            "rows_held_back", "rows_deleted")
+
+
+def closes(counts: dict) -> bool:
+    """A run's rows read = delivered + quarantined + superseded + unchanged + dead-lettered + held back + deleted."""
+    return counts["rows_read"] == sum(counts[k] for k in CLOSING)
 sys.path.insert(0, str(EXAMPLES))  # tpcgen, and shopify.export
 
 import tpcgen  # noqa: E402 - examples/ is put on the path just above

@@ -8,7 +8,7 @@ nothing, and the next day's deactivated user, canceled order and USD price chang
 
 import duckdb
 import pytest
-from conftest import CLOSING, EXAMPLES
+from conftest import EXAMPLES, closes
 
 MAPPING = EXAMPLES / "saleor" / "mapping.yaml"
 STATUS = {"canceled": "cancelled", "returned": "refunded"}  # every other status read is a completed sale
@@ -34,10 +34,6 @@ def orders_of_deleted_variants(path) -> set[str]:
         rows = con.execute("SELECT DISTINCT o.number FROM order_orderline l JOIN order_order o ON o.id = l.order_id "
                            "WHERE l.variant_id IS NULL AND o.status NOT IN ('draft', 'expired')").fetchall()
     return {str(r[0]) for r in rows}
-
-
-def closes(counts: dict) -> bool:
-    return counts["rows_read"] == sum(counts[k] for k in CLOSING)
 
 
 def test_saleor_is_stored_as_the_verdicts_written_before_the_run_say(world, saleor):

@@ -8,7 +8,7 @@ invoice and replaced price reach the tenant by their partitions."""
 
 import duckdb
 import pytest
-from conftest import CLOSING, EXAMPLES
+from conftest import EXAMPLES, closes
 
 MAPPING = EXAMPLES / "stripe_airbyte" / "mapping.yaml"
 ZERO_DECIMAL = ("jpy",)  # the only zero-decimal currency the generator uses
@@ -21,10 +21,6 @@ def stripe(tmp_path):
     from stripe_airbyte import generate
 
     return generate.build(tmp_path / "stripe.duckdb"), generate
-
-
-def closes(counts: dict) -> bool:
-    return counts["rows_read"] == sum(counts[k] for k in CLOSING)
 
 
 def final_invoices(path) -> dict[str, tuple[str, float, str]]:

@@ -9,7 +9,7 @@ CustomerId its new address has too)."""
 
 import duckdb
 import pytest
-from conftest import CLOSING, EXAMPLES
+from conftest import EXAMPLES, closes
 
 MAPPING = EXAMPLES / "woocommerce" / "mapping.yaml"
 SALES = ("wc-completed", "wc-processing", "wc-cancelled", "wc-refunded")
@@ -55,10 +55,6 @@ def comma_products(path) -> set[str]:
             SELECT DISTINCT p.post_parent FROM wp_postmeta m JOIN wp_posts p ON p.ID = m.post_id
             WHERE m.meta_key = '_regular_price' AND m.meta_value LIKE '%,%' AND p.post_type = 'product_variation'""")
     return {str(r[0]) for r in rows}
-
-
-def closes(counts: dict) -> bool:
-    return counts["rows_read"] == sum(counts[k] for k in CLOSING)
 
 
 def test_woocommerce_is_stored_as_the_verdicts_written_before_the_run_say(world, woo):
