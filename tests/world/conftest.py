@@ -81,6 +81,16 @@ class World:
         counts = json.loads(out.getvalue())
         return code, counts, self.requests()[before:]
 
+    def load_all(self, entities: tuple[str, ...] = ("customers", "products", "orders")) -> dict[str, tuple[dict, list[dict]]]:
+        """`replenit sync ENTITY --all` of each entity in turn (a first load), each exiting 0 with its
+        rows adding up: each one's counts and the requests the tenant received for it."""
+        loaded = {}
+        for entity in entities:
+            code, counts, sent = self.sync(entity, "--all")
+            assert code == 0 and closes(counts), (entity, counts)
+            loaded[entity] = counts, sent
+        return loaded
+
     def verdicts(self) -> set[tuple[str, str, str, str]]:
         """Every quarantined row's (entity, record_id, rule, field), as the state store holds them."""
         import duckdb
