@@ -6,6 +6,8 @@ nested, derived totals computed). Validation (lib/validation/prepare.py) runs be
 a record is only ever built from valid rows.
 """
 
+import json
+
 import polars as pl
 
 from replenit_pipelines.lib.contract import formats
@@ -158,6 +160,8 @@ def _refuse_nested_values(mapping: EntityMapping, raw: pl.DataFrame) -> None:
     types = raw.lazy().select(f.source_expression().alias(f.target) for f in fields).collect_schema()
     for f in fields:
         dtype = types[f.target]
+        if dtype == pl.String and f.column is not None and f.expr is None:
+            _refuse_json_objects(mapping, f, raw.select(f.source_expression()).to_series(), kinds[f.target])
         if not dtype.is_nested():
             continue
         name, value = f.target.split(".")[-1], f.column if f.column is not None else f"({f.expr})"
@@ -166,6 +170,30 @@ def _refuse_nested_values(mapping: EntityMapping, raw: pl.DataFrame) -> None:
         raise MappingError(f"{mapping.origin}: {mapping.entity}.{f.target} ({_describe(f)}) is {dtype}, which {f.target} "
                            f"({kinds[f.target].value}) takes as one value: no cast picks one out of it; "
                            f"pick it with an expr, e.g. {name}: {pick}")
+
+
+def _refuse_json_objects(mapping: EntityMapping, f: FieldMapping, column: pl.Series, kind: Kind) -> None:
+    """A text column whose every value is a JSON object (a DuckDB JSON column, Odoo's translated
+    `name` {"en_US": ...}: Polars reads JSON as text) stops the run as a struct does: its text would
+    be sent as the value. Judged on the values (the reader's frame has no JSON type), cheaply: a
+    column is looked at whole only if its first values all start with '{'."""
+    head = column.head(1000).drop_nulls()  # most columns are judged on their first values alone
+    if head.len() and not head.str.starts_with("{").all():
+        return
+    values = column.drop_nulls()
+    if not values.len() or not values.str.starts_with("{").all() or not values.str.ends_with("}").all():
+        return
+    try:
+        first = json.loads(values[0])
+    except ValueError:
+        return
+    if not isinstance(first, dict) or not first:
+        return
+    key = next(iter(first))
+    raise MappingError(f"{mapping.origin}: {mapping.entity}.{f.target} ({_describe(f)}) holds JSON objects "
+                       f"({values[0][:60]!r}), which {f.target} ({kind.value}) takes as one value: their text would be "
+                       f"sent. Pick the value in a query source, e.g. `{f.column}->>'{key}' AS {f.column}` (DuckDB), "
+                       f"or in the warehouse")
 
 
 def _mapping_error(mapping: EntityMapping, raw: pl.DataFrame, normalize_values: bool, exc: Exception) -> MappingError:

@@ -112,3 +112,36 @@ def test_an_expr_that_fails_on_the_sources_types_is_a_mapping_error_naming_it():
     assert str(err.value) == (
         "m.yaml: customers.Name (expr 'profile.middle') cannot be evaluated: middle; fix the expr: it is Polars SQL over the source's columns"
     )
+
+
+NAME_JSON = '{"en_US": "Office Chair", "fr_BE": "Chaise de bureau"}'
+
+
+def test_a_duckdb_json_column_for_a_one_value_field_is_stopped_with_the_query_that_picks_the_value(tmp_path):
+    """Odoo 16+ keeps a translated name as JSONB, a DuckDB JSON column, which Polars reads as text: the
+    run sent `"Name": "{\\"en_US\\": ...}"` (check and run silent), though a struct is refused."""
+    import duckdb
+
+    from replenit_pipelines.lib.validation.prepare import map_rows
+    from replenit_pipelines.lib.warehouse import Warehouse
+
+    path = tmp_path / "odoo.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE partners (id VARCHAR, name JSON, updated_at TIMESTAMP)")
+        con.execute("INSERT INTO partners VALUES ('c1', ?, ?), ('c2', NULL, ?)", [NAME_JSON, TS.replace(tzinfo=None), TS.replace(tzinfo=None)])
+    mapping = entity_mapping_from_dict("customers", {"source": {"table": "partners"}, "fields": {"CustomerId": "id", "Name": "name"}},
+                                       origin="mappings/odoo.yaml")
+    raw = Warehouse(path).read(mapping, datetime(2026, 11, 26, tzinfo=TS.tzinfo), datetime(2026, 11, 27, tzinfo=TS.tzinfo))
+    with pytest.raises(MappingError) as err:
+        map_rows(mapping, raw)
+    assert str(err.value) == (
+        "mappings/odoo.yaml: customers.Name (column name) holds JSON objects ('{\"en_US\": \"Office Chair\", \"fr_BE\": "
+        "\"Chaise de bureau\"}'), which Name (string) takes as one value: their text would be sent. Pick the value in a "
+        "query source, e.g. `name->>'en_US' AS name` (DuckDB), or in the warehouse")
+
+
+@pytest.mark.parametrize("names", [[NAME_JSON, "Plain Chair"], ["{Special} Chair", "{Special}"], ['{"unclosed": 1']])
+def test_text_that_is_not_json_objects_throughout_is_sent_as_it_is(names):
+    mapping = entity_mapping_from_dict("customers", {"source": {"table": "partners"}, "fields": {"CustomerId": "id", "Name": "name"}})
+    prepared = run(mapping, [{"id": f"c{i}", "name": n, "updated_at": TS} for i, n in enumerate(names)])
+    assert sorted(p["Name"] for p in payloads(prepared)) == sorted(names)
