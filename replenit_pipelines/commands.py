@@ -324,7 +324,10 @@ def _settings_in_force(settings: "Settings") -> tuple[list[tuple[str, str]], lis
     rows = [
         ("mapping (REPLENIT_MAPPING)", str(settings.mapping_path)),
         ("warehouse (REPLENIT_WAREHOUSE)", settings.warehouse_path),
-        ("base URL (REPLENIT_BASE_URL)", checked("REPLENIT_BASE_URL", check_base_url, settings.base_url)),
+        ("base URL (REPLENIT_BASE_URL)", checked("REPLENIT_BASE_URL", check_base_url, settings.base_url) if settings.base_url_set
+         # Dagster runs default to the local sandbox; the commands that send refuse to guess where the key goes.
+         else f"not set: Dagster runs use the local sandbox ({settings.base_url}); replenit sync, push and replay "
+              "refuse to run until it is set"),
         ("tenant (REPLENIT_TENANT_ID)", checked("REPLENIT_TENANT_ID", check_tenant_id, tenant) if tenant else "not set: runs will fail"),
         ("API key (REPLENIT_API_KEY)", ("set" if settings.api_key_set else "not set: runs will fail")
          + f", label {settings.key_label!r} (REPLENIT_KEY_NAME; in Dagster {settings.pool_name})"),

@@ -88,6 +88,19 @@ def test_a_mapping_that_will_run_passes_and_the_settings_are_shown(capsys, wareh
     assert SECRET_KEY not in out
 
 
+def test_an_unset_base_url_is_shown_as_one_the_sending_commands_refuse(capsys, warehouse, monkeypatch):
+    """The docs' default (the local sandbox) is Dagster's; `replenit sync` stops with 'set
+    REPLENIT_BASE_URL'. Before, check showed the sandbox's address as the setting in force and a sync
+    run right after it exited 2."""
+    monkeypatch.delenv("REPLENIT_BASE_URL", raising=False)
+    code, out = check(capsys, warehouse, GOOD)
+    assert code == 0, out
+    assert "not set: Dagster runs use the local sandbox (http://127.0.0.1:8765); replenit sync, push and replay" in out
+    monkeypatch.setenv("REPLENIT_BASE_URL", "http://127.0.0.1:9999")
+    code, out = check(capsys, warehouse, GOOD)
+    assert "http://127.0.0.1:9999" in out and "not set: Dagster" not in out
+
+
 @pytest.mark.parametrize(("old", "new", "expected"), [
     # A constant written as a column name: the hint says how to write a constant.
     ("Currency: {constant: EUR}", "Currency: EUR", "orders.Currency: column 'EUR' is not in the source: if 'EUR' is a value, "
