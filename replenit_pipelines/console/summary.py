@@ -112,9 +112,10 @@ def sync_summary(s: SyncSummary) -> list[str]:
     if c.get("rows_superseded"):
         # Rows of a record's newest time that lost on content (a join that fans out) are no older
         # version: said here as well as in the tie warning, which goes to stderr.
-        tied = int(c.get("rows_tied", 0))
+        tied, merged = int(c.get("rows_tied", 0)), int(c.get("rows_merged", 0))
         lines.append(f"  superseded     {plural(c['rows_superseded'], 'row')} (older versions of a record read in the same run"
                      + (f"; {_n(tied)} of them tied: of the record's newest time, differing from the row sent" if tied else "")
+                     + (f"; {_n(merged)} of them merged: of another CustomerId with the email of the one sent" if merged else "")
                      + ")")
     quarantined = int(c.get("rows_quarantined", 0))
     # A record is sent whole or not at all: its other rows are quarantined with the one that failed a

@@ -57,6 +57,15 @@ def test_the_superseded_line_says_how_many_were_tied_rather_than_older():
     assert line(sync_summary(SyncSummary("products", "--all", "cli-5", counts)), "superseded").endswith("in the same run)")
 
 
+def test_the_superseded_line_says_how_many_were_merged_rather_than_older():
+    """A customer the tenant merges into another (another CustomerId, the same email) is no older
+    version of the one sent (the Odoo newcomer read 'older versions' beside the merge warning)."""
+    counts = {**COUNTS, "rows_deleted": 0, "rows_superseded": 3, "rows_merged": 1}
+    assert line(sync_summary(SyncSummary("customers", "--all", "cli-8", counts)), "superseded") == (
+        "  superseded     3 rows (older versions of a record read in the same run; 1 of them merged: of another CustomerId "
+        "with the email of the one sent)")
+
+
 def test_the_quarantined_line_says_how_many_records_its_rows_are_when_records_have_several():
     """An order with a bad line is quarantined whole: 26 rows of 10 orders, while the top reasons and
     the quarantine table count the 10 (the Saleor newcomer read 26 against 10 as rows missing a reason)."""
