@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import dagster as dg
 import psutil
 
+from replenit_pipelines.lib.delivery.report import plural
+
 WORKER_EVENT = "replenit worker"  # an engine event's message prefix: the host and process running the step
 WORKER_HOST_TAG = "replenit/worker_host"  # read from runs of earlier versions, which tagged them
 WORKER_PID_TAG = "replenit/worker_pid"
@@ -158,7 +160,7 @@ def dead_run_workers(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     if dead:
         for d in dead:
             context.log.warning(f"run {d.run_id} ({d.job_name}): worker died (pids {list(d.pids)}); failed, pool slots freed")
-        return dg.SkipReason(f"failed {len(dead)} run(s) whose workers died: {', '.join(d.run_id for d in dead)}")
+        return dg.SkipReason(f"failed {plural(len(dead), 'run')} whose workers died: {', '.join(d.run_id for d in dead)}")
     return dg.SkipReason("no dead run workers")
 
 
